@@ -1,0 +1,1 @@
+"""sidms: the social-insurance business data management system of Weihai."""

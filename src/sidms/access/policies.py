@@ -1,0 +1,163 @@
+"""The one door for reads of personal data (principle 3).
+
+Function permission comes from the staff member's posts; data scope from the district (the city level sees
+every district). A policy returns a scoped queryset for lists and a fetch-and-authorise for single records.
+Views never fetch governed rows themselves. Every read of personal data is an audit event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from sidms.audit.models import Outcome
+from sidms.audit.services import audit_record
+from sidms.registry.models import Person, Post, Staff, Unit
+from sidms.security.fields import blind_index
+
+P = Post
+
+# Which posts may use which function. Kept in one table so that the role × function matrix can be read and
+# tested as a whole (MLPS 2.0 §8.1.4.2d: least privilege, separation of administrator and auditor).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "dashboard.view": frozenset(Post.values),
+    "person.view": frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER}),
+    "unit.view": frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER}),
+    "audit.view": frozenset({P.AUDITOR}),
+}
+
+PERMISSION_LABELS = {
+    "dashboard.view": _("view the dashboard"),
+    "person.view": _("query persons"),
+    "unit.view": _("query units"),
+    "audit.view": _("browse the audit log"),
+}
+
+
+def has_permission(staff: Any, permission: str) -> bool:
+    if not getattr(staff, "is_authenticated", False):
+        return False
+    return bool(staff.posts & PERMISSIONS[permission])
+
+
+def require(staff: Staff, permission: str, *, request: HttpRequest | None = None) -> None:
+    """Refuse (and record the refusal) unless the staff member's posts grant PERMISSION."""
+    if has_permission(staff, permission):
+        return
+    audit_record(
+        "access.denied",
+        actor=staff,
+        request=request,
+        outcome=Outcome.DENIED,
+        detail={"permission": permission, "path": request.path if request else ""},
+    )
+    raise PermissionDenied(permission)
+
+
+def _scoped(staff: Staff, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    if staff.is_city_level:
+        return queryset
+    if staff.district_id is None:
+        return queryset.none()
+    return queryset.filter(district_id=staff.district_id)
+
+
+ID_NUMBER_SHAPE = re.compile(r"^\s*(\d{15}|\d{17}[\dxX])\s*$")
+
+
+@dataclass(frozen=True)
+class PersonSearch:
+    results: QuerySet[Person]
+    by: str  # "id_number", "name" or "" (no query: the district's list)
+
+
+def person_search(*, actor: Staff, query: str, request: HttpRequest | None = None) -> PersonSearch:
+    """Persons in the actor's scope: by exact ID number (blind index) or by name (exact or prefix)."""
+    require(actor, "person.view", request=request)
+    base = _scoped(actor, Person.objects.select_related("district"))
+    query = query.strip()
+    if ID_NUMBER_SHAPE.match(query):
+        digest = blind_index("person.id_number", query, "idcard")
+        search = PersonSearch(base.filter(id_number_index=digest), "id_number")
+    elif query:
+        search = PersonSearch(base.filter(name__startswith=query), "name")
+    else:
+        search = PersonSearch(base, "")
+    # The query text itself may be an ID number: it is not recorded, only how the search was made.
+    audit_record(
+        "read.person_list", actor=actor, request=request, object_type="person", detail={"by": search.by or "all"}
+    )
+    return search
+
+
+def person_get(*, actor: Staff, person_no: str, request: HttpRequest | None = None) -> Person:
+    """One person, if in scope; a person outside the actor's district does not exist for them (404)."""
+    require(actor, "person.view", request=request)
+    person = _scoped(actor, Person.objects.select_related("district")).filter(person_no=person_no).first()
+    if person is None:
+        audit_record(
+            "read.person",
+            actor=actor,
+            request=request,
+            object_type="person",
+            object_id=person_no,
+            outcome=Outcome.DENIED,
+            detail={"reason": "not_found_or_out_of_scope"},
+        )
+        raise Http404
+    audit_record("read.person", actor=actor, request=request, object_type="person", object_id=person.person_no)
+    return person
+
+
+def unit_search(*, actor: Staff, query: str, request: HttpRequest | None = None) -> QuerySet[Unit]:
+    require(actor, "unit.view", request=request)
+    base = _scoped(actor, Unit.objects.select_related("district"))
+    query = query.strip().upper()
+    if re.fullmatch(r"[0-9A-Z]{18}", query):
+        return base.filter(credit_code=query)
+    if query:
+        return base.filter(name__contains=query) | base.filter(unit_no=query)
+    return base
+
+
+def unit_get(*, actor: Staff, unit_no: str, request: HttpRequest | None = None) -> Unit:
+    require(actor, "unit.view", request=request)
+    unit = _scoped(actor, Unit.objects.select_related("district")).filter(unit_no=unit_no).first()
+    if unit is None:
+        raise Http404
+    audit_record("read.unit", actor=actor, request=request, object_type="unit", object_id=unit.unit_no)
+    return unit
+
+
+def unit_employees(*, actor: Staff, unit: Unit) -> QuerySet[Any]:
+    """Current employees of a unit the actor may see; people are listed only within the actor's scope."""
+    require(actor, "person.view")
+    return unit.employments.filter(end_date__isnull=True, person__in=_scoped(actor, Person.objects.all())).select_related(
+        "person"
+    )
+
+
+def mask_id_number(value: str) -> str:
+    """Show the address code and the last four characters: enough to tell people apart at a window."""
+    if len(value) < 10:
+        return "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_phone(value: str) -> str:
+    digits = value.replace("-", "")
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_account(value: str) -> str:
+    if len(value) < 8:
+        return "*" * len(value)
+    return value[:4] + " **** **** " + value[-4:]

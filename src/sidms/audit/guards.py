@@ -1,0 +1,31 @@
+"""SQL for append-only tables: triggers that refuse UPDATE and DELETE, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+
+def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
+    message = f"{table} is append-only"
+    if vendor == "sqlite":
+        if not create:
+            return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+        return [
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
+        ]
+    if vendor == "postgresql":
+        if not create:
+            return [
+                f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+                f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            ]
+        return [
+            "CREATE OR REPLACE FUNCTION sidms_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION sidms_refuse_change()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION sidms_refuse_change()",
+        ]
+    raise NotImplementedError(f"append-only guard for {vendor}")

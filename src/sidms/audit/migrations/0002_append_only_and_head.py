@@ -1,0 +1,31 @@
+"""The database itself refuses UPDATE and DELETE on audit events (R20): a bug, a careless script or an
+operator with SQL access cannot quietly rewrite history. Dropping the trigger is possible for the owner
+of the schema, which is why the hash chain and the off-host checkpoints exist as well."""
+
+from django.conf import settings
+from django.db import migrations
+
+from sidms.audit.guards import append_only_sql
+
+
+def start_chain(apps, schema_editor):
+    head = apps.get_model("audit", "ChainHead")
+    head.objects.create(id=1, algorithm=settings.SIDMS_AUDIT_HASH, seq=0, hash="0" * 64)
+
+
+def forwards(apps, schema_editor):
+    for statement in append_only_sql(schema_editor.connection.vendor, "audit_auditevent", create=True):
+        schema_editor.execute(statement)
+
+
+def backwards(apps, schema_editor):
+    for statement in append_only_sql(schema_editor.connection.vendor, "audit_auditevent", create=False):
+        schema_editor.execute(statement)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("audit", "0001_initial")]
+    operations = [
+        migrations.RunPython(start_chain, migrations.RunPython.noop),
+        migrations.RunPython(forwards, backwards),
+    ]

@@ -1,0 +1,51 @@
+"""Append-only audit events, hash-chained (R20, principle 4).
+
+The database refuses UPDATE and DELETE on this table (triggers, see the migration). Each event stores the
+exact canonical bytes that were hashed, so verification re-hashes them without re-serialising.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Outcome(models.TextChoices):
+    OK = "ok", _("Succeeded")
+    DENIED = "denied", _("Denied")
+    FAILED = "failed", _("Failed")
+
+
+class AuditEvent(models.Model):
+    seq = models.BigIntegerField(_("sequence"), primary_key=True)
+    at = models.DateTimeField(_("time"), db_index=True)
+    actor = models.CharField(_("actor"), max_length=150, db_index=True)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=64, blank=True)
+    object_id = models.CharField(_("object"), max_length=64, blank=True, db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    payload = models.TextField(_("canonical payload"))
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["object_type", "object_id", "seq"], name="audit_object")]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.actor}"
+
+
+class ChainHead(models.Model):
+    """The last sequence number and hash; locked while an event is appended so the chain stays linear.
+    The algorithm is fixed when the chain starts, so a later settings change cannot break verification."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    algorithm = models.CharField(max_length=16)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("chain head")

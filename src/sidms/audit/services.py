@@ -1,0 +1,88 @@
+"""Writing audit events. Every write, review decision, login, failed permission check and read of
+personal data calls `audit_record` inside the transaction of the act it records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from sidms.audit.models import AuditEvent, ChainHead, Outcome
+from sidms.lib import chain
+
+
+def client_ip(request: HttpRequest | None) -> str:
+    if request is None:
+        return ""
+    # Behind the agency's reverse proxy the proxy sets REMOTE_ADDR for us (granian --forwarded-allow-ips);
+    # X-Forwarded-For is never trusted here because a client can forge it.
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def actor_name(actor: Any) -> str:
+    if actor is None:
+        return "system"
+    if isinstance(actor, str):
+        return actor
+    username = getattr(actor, "username", "")
+    return str(username) if username else "anonymous"
+
+
+def audit_record(
+    action: str,
+    *,
+    actor: Any,
+    request: HttpRequest | None = None,
+    object_type: str = "",
+    object_id: object = "",
+    outcome: str = Outcome.OK,
+    detail: Mapping[str, Any] | None = None,
+    channel: str = "",
+) -> AuditEvent:
+    """Append one event to the chain. DETAIL must never hold personal data in plain text."""
+    with transaction.atomic():
+        head = _locked_head()
+        now = timezone.now()
+        seq = head.seq + 1
+        body = {
+            "seq": seq,
+            "at": now.isoformat(),
+            "actor": actor_name(actor),
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "outcome": str(outcome),
+            "ip": client_ip(request),
+            "channel": channel,
+            "detail": dict(detail or {}),
+        }
+        payload = chain.canonical(body)
+        digest = chain.link(head.hash, payload, algorithm=head.algorithm)
+        event = AuditEvent.objects.create(
+            seq=seq,
+            at=now,
+            actor=body["actor"],
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            outcome=str(outcome),
+            payload=payload.decode("utf-8"),
+            prev_hash=head.hash,
+            hash=digest,
+        )
+        ChainHead.objects.filter(pk=head.pk).update(seq=seq, hash=digest)
+    return event
+
+
+def _locked_head() -> ChainHead:
+    head = ChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        ChainHead.objects.get_or_create(
+            pk=1, defaults={"algorithm": settings.SIDMS_AUDIT_HASH, "seq": 0, "hash": chain.GENESIS}
+        )
+        head = ChainHead.objects.select_for_update().get(pk=1)
+    return head

@@ -1,0 +1,44 @@
+"""Reading code tables: names for display and membership checks for validation."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.utils.translation import get_language
+
+from sidms.parameters.models import CodeItem, CodeTable, Region
+
+
+def code_label(table: CodeTable | str, code: str) -> str:
+    names = _names(str(table))
+    pair = names.get(code)
+    if pair is None:
+        return code
+    return pair[1] if (get_language() or "").startswith("en") else pair[0]
+
+
+def code_choices(table: CodeTable | str) -> list[tuple[str, str]]:
+    return [(code, code_label(table, code)) for code in _names(str(table))]
+
+
+def is_code(table: CodeTable | str, code: str) -> bool:
+    return code in _names(str(table))
+
+
+@lru_cache(maxsize=16)
+def _names(table: str) -> dict[str, tuple[str, str]]:
+    return {
+        item.code: (item.name_zh, item.name_en)
+        for item in CodeItem.objects.filter(table=table).order_by("sort", "code")
+    }
+
+
+@lru_cache(maxsize=1)
+def region_codes() -> frozenset[str]:
+    return frozenset(Region.objects.values_list("code", flat=True))
+
+
+def clear_caches() -> None:
+    """Code tables change only through migrations or the rules editor, which call this."""
+    _names.cache_clear()
+    region_codes.cache_clear()

@@ -1,0 +1,70 @@
+"""Code tables (R2.3, principle 5): data loaded by migrations and maintained as data, not Python constants."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RegionKind(models.TextChoices):
+    PROVINCE = "province", _("Province")
+    PREFECTURE = "prefecture", _("Prefecture-level city")
+    COUNTY = "county", _("County-level division")
+    STATISTICAL_ZONE = "zone", _("Statistical zone (development zone)")
+
+
+class Region(models.Model):
+    """A GB/T 2260 division, or an NBS statistical zone, current or historical.
+
+    Historical codes stay in the table with their end date: ID numbers issued under them remain valid.
+    """
+
+    code = models.CharField(_("code"), max_length=6, primary_key=True)
+    name = models.CharField(_("name"), max_length=64)
+    kind = models.CharField(_("kind"), max_length=16, choices=RegionKind.choices)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    # Staff and records belong to a district; only divisions that the agency administers are districts.
+    is_district = models.BooleanField(_("administered district"), default=False)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("division")
+        verbose_name_plural = _("divisions")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class CodeTable(models.TextChoices):
+    INSURANCE_TYPE = "AAE140", _("Insurance type")
+    PERSON_CATEGORY = "person_category", _("Person category")
+    UNIT_TYPE = "unit_type", _("Unit type")
+    SERVICE_KIND = "service_kind", _("Service institution type")
+
+
+class CodeItem(models.Model):
+    table = models.CharField(_("code table"), max_length=32, choices=CodeTable.choices)
+    code = models.CharField(_("code"), max_length=32)
+    name_zh = models.CharField(_("Chinese name"), max_length=64)
+    name_en = models.CharField(_("English name"), max_length=96)
+    sort = models.PositiveIntegerField(_("order"), default=0)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["table", "sort", "code"]
+        constraints = [models.UniqueConstraint(fields=["table", "code"], name="codeitem_table_code_unique")]
+        verbose_name = _("code")
+        verbose_name_plural = _("codes")
+
+    def __str__(self) -> str:
+        return f"{self.table}:{self.code} {self.name_zh}"
+
+    @property
+    def label(self) -> str:
+        from django.utils.translation import get_language
+
+        return self.name_en if (get_language() or "").startswith("en") else self.name_zh

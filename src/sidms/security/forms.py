@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+
+class PasswordLoginForm(AuthenticationForm):
+    error_messages = {
+        "invalid_login": _(
+            "Wrong username or password. After %(limit)s failures in a row the account is locked for "
+            "%(minutes)s minutes."
+        ),
+        "inactive": _("This account is disabled."),
+        "no_agreement": _(
+            "You have no valid confidentiality agreement on record, so you cannot sign in. "
+            "Ask your agency's administrator to register it."
+        ),
+    }
+
+    def get_invalid_login_error(self) -> forms.ValidationError:
+        from django.conf import settings
+
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+        return forms.ValidationError(
+            self.error_messages["invalid_login"],
+            code="invalid_login",
+            params={"limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes},
+        )
+
+    def confirm_login_allowed(self, user):  # type: ignore[no-untyped-def]
+        super().confirm_login_allowed(user)
+        if not user.has_valid_agreement():
+            raise forms.ValidationError(self.error_messages["no_agreement"], code="no_agreement")
+
+
+class TokenForm(forms.Form):
+    token = forms.RegexField(
+        label=_("6-digit code from your authenticator app"),
+        regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": _("Enter the 6 digits shown in your authenticator app.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+    def clean_token(self) -> str:
+        return str(self.cleaned_data["token"]).strip()

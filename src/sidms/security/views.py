@@ -1,0 +1,104 @@
+"""Login: password first (locked out by django-axes after repeated failures), then a TOTP code
+(django-otp). At the first login the staff member enrols an authenticator app from a QR code that is
+rendered here, on the server: nothing leaves the intranet."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.contrib.auth import logout
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from sidms.audit.models import Outcome
+from sidms.audit.services import audit_record
+from sidms.security.forms import PasswordLoginForm, TokenForm
+
+
+class PasswordLogin(LoginView):
+    template_name = "security/login.html"
+    form_class = PasswordLoginForm
+    redirect_authenticated_user = False
+
+    def get_success_url(self) -> str:
+        # The next step is always the second factor; the page asked for is kept for after it.
+        nxt = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        self.request.session["after_otp"] = nxt
+        return "/login/otp/"
+
+
+def _after_otp(request: HttpRequest) -> str:
+    target = str(request.session.pop("after_otp", "") or "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return "/"
+
+
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    device = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()  # type: ignore[arg-type]
+    if device is None:
+        return redirect("security:otp_enrol")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        allowed, _detail = device.verify_is_allowed()
+        if allowed and device.verify_token(form.cleaned_data["token"]):
+            otp_login(request, device)
+            audit_record("auth.otp_ok", actor=user, request=request, object_type="staff", object_id=user.pk)
+            return redirect(_after_otp(request))
+        audit_record(
+            "auth.otp_failed", actor=user, request=request, object_type="staff", object_id=user.pk,
+            outcome=Outcome.FAILED,
+        )  # fmt: skip
+        if allowed:
+            form.add_error("token", _("The code is wrong or has expired. Wait for the next code and try again."))
+        else:
+            form.add_error("token", _("Too many wrong codes. Wait a moment before you try again."))
+    return render(request, "security/otp_verify.html", {"form": form})
+
+
+def otp_enrol(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if TOTPDevice.objects.devices_for_user(user, confirmed=True).exists():  # type: ignore[arg-type]
+        return redirect("security:otp_verify")
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()  # type: ignore[misc]
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)  # type: ignore[misc]
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            audit_record("auth.otp_enrolled", actor=user, request=request, object_type="staff", object_id=user.pk)
+            return redirect(_after_otp(request))
+        form.add_error("token", _("The code does not match. Check the time on your phone and try again."))
+    image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode("utf-8")
+    svg = svg[svg.index("<svg") :]  # drop the XML declaration so the SVG can sit inline in the page
+    secret = _base32(device.bin_key)
+    return render(request, "security/otp_enrol.html", {"form": form, "qr_svg": mark_safe(svg), "secret": secret})  # noqa: S308
+
+
+def _base32(key: bytes) -> str:
+    from base64 import b32encode
+
+    text = b32encode(key).decode("ascii").rstrip("=")
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)  # flushes the server-side session: nothing of it remains (MLPS residual information)
+    return redirect("security:login")

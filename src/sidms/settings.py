@@ -1,0 +1,175 @@
+"""Django settings for sidms. Every value comes from a SIDMS_* environment variable (see README.md)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from sidms.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Where the embedded database, the key file and the audit checkpoints live by default.
+DATA_DIR = Path(env_str("SIDMS_DATA_DIR", "var")).resolve()
+
+DEBUG = env_bool("SIDMS_DEBUG", False)
+
+
+def _secret_key() -> str:
+    configured = env_secret("SIDMS_SECRET_KEY")
+    if configured:
+        return configured
+    stored = DATA_DIR / "secret_key"
+    if stored.exists():
+        return stored.read_text(encoding="utf-8").strip()
+    # No key configured (tests, one-off commands): a per-process key. `sidms demo` and `sidms serve`
+    # write DATA_DIR/secret_key first, so the server's workers share one key.
+    return secrets.token_urlsafe(64)
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("SIDMS_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "sidms.parameters",
+    "sidms.registry",
+    "sidms.audit",
+    "sidms.security",
+    "sidms.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "sidms.security.middleware.RequireTwoFactorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # AxesMiddleware must come last: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "sidms.urls"
+WSGI_APPLICATION = "sidms.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------
+DATABASE_URL = env_str("SIDMS_DATABASE_URL", f"sqlite:///{DATA_DIR / 'sidms.sqlite3'}")
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=600)
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["CONN_MAX_AGE"] = None
+    _db["OPTIONS"] = {
+        # WAL lets readers go on while one writer commits; IMMEDIATE takes the write lock at BEGIN, so two
+        # writers queue on busy_timeout instead of failing half-way with "database is locked".
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+            "PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication -------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "registry.Staff"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "security:login"
+LOGIN_REDIRECT_URL = "web:dashboard"
+LOGOUT_REDIRECT_URL = "security:login"
+
+# Lockout after repeated failures (MLPS 2.0 §8.1.4.1b; ASVS 2.2.1).
+AXES_FAILURE_LIMIT = env_int("SIDMS_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIDMS_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "security/locked.html"
+AXES_VERBOSE = False
+
+OTP_TOTP_ISSUER = "威海社保数据管理"
+OTP_TOTP_THROTTLE_FACTOR = 1
+
+# A 15-minute idle timeout (ASVS 3.3.2 at level 3): every request pushes the expiry forward.
+SESSION_COOKIE_AGE = env_int("SIDMS_SESSION_IDLE_SECONDS", 15 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SIDMS_SECURE_COOKIES", False)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Language -------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+# --- Static files: served by the application itself, nothing from outside (air-gapped intranets) --------
+STATIC_URL = "static/"
+# No collectstatic step: WhiteNoise serves straight from the installed package's static folders.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- sidms ----------------------------------------------------------------------------------------------
+# The district code of the city level: staff there see every district.
+SIDMS_CITY_DISTRICT = "371000"
+SIDMS_KEY_FILE = Path(env_str("SIDMS_KEY_FILE", str(DATA_DIR / "sidms.keys")))
+SIDMS_CRYPTO_SUITE = env_choice("SIDMS_CRYPTO_SUITE", "sm", ("sm", "intl"))
+SIDMS_AUDIT_HASH = env_choice("SIDMS_AUDIT_HASH", "sm3", ("sm3", "sha256"))
+SIDMS_CHECKPOINT_DIR = Path(env_str("SIDMS_CHECKPOINT_DIR", str(DATA_DIR / "checkpoints")))
+SIDMS_PAGE_SIZE = 50
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("SIDMS_LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,139 @@
+"""Shared fixtures: a key ring per test session, and named personas per post and district."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sidms.lib.crypto import KeyRing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from django.conf import settings
+
+    from sidms.security.keys import keyring
+
+    path = tmp_path_factory.mktemp("keys") / "sidms.keys"
+    KeyRing.generate(suite="sm").save(path)
+    settings.SIDMS_KEY_FILE = path
+    # PBKDF2's deliberate slowness protects real passwords; in tests it only costs minutes.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    keyring.cache_clear()
+    yield path
+    keyring.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_code_caches() -> Iterator[None]:
+    try:
+        from sidms.parameters.codes import clear_caches
+    except Exception:  # noqa: BLE001  (tests of the pure library run without Django apps loaded)
+        yield
+        return
+    clear_caches()
+    yield
+    clear_caches()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "req(id): the requirement the test proves")
+
+
+PASSWORD = "Correct-Horse-Battery-9"
+
+
+@pytest.fixture
+def make_staff(db: None) -> Callable[..., object]:
+    from sidms.registry.models import Staff, StaffPost
+
+    def make(username: str, *, posts: tuple[str, ...], district: str = "371002", agreement: bool = True) -> Staff:
+        staff = Staff.objects.create_user(
+            username=username,
+            password=PASSWORD,
+            district_id=district,
+            agreement_signed_on=date(2026, 1, 1) if agreement else None,
+        )
+        for post in posts:
+            StaffPost.objects.create(staff=staff, post=post)
+        return staff
+
+    return make
+
+
+@pytest.fixture
+def huancui_clerk(make_staff: Callable[..., object]) -> object:
+    return make_staff("clerk_hc", posts=("window_clerk",), district="371002")
+
+
+@pytest.fixture
+def rushan_clerk(make_staff: Callable[..., object]) -> object:
+    return make_staff("clerk_rs", posts=("window_clerk",), district="371083")
+
+
+@pytest.fixture
+def city_reviewer(make_staff: Callable[..., object]) -> object:
+    return make_staff("reviewer_city", posts=("reviewer",), district="371000")
+
+
+@pytest.fixture
+def auditor(make_staff: Callable[..., object]) -> object:
+    return make_staff("auditor_city", posts=("auditor",), district="371000")
+
+
+def enrol(staff: object) -> object:
+    """Give STAFF a confirmed TOTP device, as the first-login enrolment does."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=staff, name="authenticator", confirmed=True)
+
+
+def current_code(device: object) -> str:
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)  # type: ignore[attr-defined]
+    return f"{totp.token():06d}"
+
+
+@pytest.fixture
+def signed_in() -> Callable[..., object]:
+    """A test client signed in with both factors, by the real login pages."""
+    from django.test import Client
+
+    def sign_in(staff: object) -> Client:
+        device = enrol(staff)
+        client = Client()
+        response = client.post("/login/", {"username": staff.username, "password": PASSWORD})  # type: ignore[attr-defined]
+        assert response.status_code == 302, response.content.decode()[:2000]
+        response = client.post("/login/otp/", {"token": current_code(device)})
+        assert response.status_code == 302 and response["Location"] == "/", response
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def make_person(db: None) -> Callable[..., object]:
+    from sidms.registry.models import Person
+
+    counter = iter(range(1, 10_000))
+
+    def make(*, id_number: str, name: str = "张三", district: str = "371002", **fields: object) -> Person:
+        values: dict[str, object] = {
+            "person_no": f"P{next(counter):09d}",
+            "id_number": id_number,
+            "name": name,
+            "sex": "1",
+            "birth_date": date(1960, 1, 1),
+            "category": "employee",
+            "district_id": district,
+            "phone": "13963100000",
+            "bank_account": "6217000000000000000",
+        }
+        values.update(fields)
+        return Person.objects.create(**values)
+
+    return make

@@ -1,0 +1,71 @@
+"""Refresh the zh-hans catalogue: extract messages, fill new ones from tools/zh_hans.tsv, compile.
+
+    uv run python tools/i18n.py
+
+The .po file is the source of truth for translations; the TSV (English msgid <TAB> Chinese) is a convenient
+way to add many at once. A msgid still untranslated is listed, and the command exits 1, so that no English
+string reaches a Chinese page unnoticed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "sidms"
+PO = PACKAGE / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+TSV = ROOT / "tools" / "zh_hans.tsv"
+
+
+def _unquote(text: str) -> str:
+    return text.replace('\\"', '"').replace("\\n", "\n")
+
+
+def _quote(text: str) -> str:
+    return text.replace('"', '\\"').replace("\n", "\\n")
+
+
+def main() -> int:
+    subprocess.run(
+        ["django-admin", "makemessages", "-l", "zh_Hans", "--no-wrap", "--no-location", "--settings=sidms.settings"],
+        cwd=PACKAGE,
+        check=True,
+    )
+    known = {}
+    for line in TSV.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            english, chinese = line.split("\t", 1)
+            known[english] = chinese
+    text = PO.read_text(encoding="utf-8")
+    missing: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        msgid = _unquote(match.group(1))
+        if msgid in known:
+            return f'msgid "{match.group(1)}"\nmsgstr "{_quote(known[msgid])}"'
+        missing.append(msgid)
+        return match.group(0)
+
+    text = re.sub(r'msgid "(.+)"\nmsgstr ""', fill, text)
+
+    def fill_plural(match: re.Match[str]) -> str:
+        msgid = _unquote(match.group(1))
+        if msgid in known:
+            return f'{match.group(0)[: -len(match.group(3))]}"{_quote(known[msgid])}"'
+        missing.append(msgid)
+        return match.group(0)
+
+    text = re.sub(r'msgid "(.+)"\nmsgid_plural "(.+)"\nmsgstr\[0\] ("")', fill_plural, text)
+    text = text.replace("#, fuzzy\n", "")
+    PO.write_text(text, encoding="utf-8")
+    subprocess.run(["django-admin", "compilemessages", "-l", "zh_Hans"], cwd=PACKAGE, check=True)
+    for msgid in missing:
+        print(f"untranslated: {msgid}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
