@@ -115,25 +115,85 @@ def signed_in() -> Callable[..., object]:
     return sign_in
 
 
-@pytest.fixture
-def make_person(db: None) -> Callable[..., object]:
-    from sidms.registry.models import Person
+def luhn_complete(body: str) -> str:
+    """BODY plus its Luhn check digit (bank card numbers)."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return body + str((10 - total % 10) % 10)
 
+
+@pytest.fixture
+def importers(make_staff: Callable[..., object]) -> tuple[object, object]:
+    """An information-centre operator who applies for and executes imports, and a city-level approver."""
+    return (
+        make_staff("info_import", posts=("info_centre",), district="371000"),
+        make_staff("approver_import", posts=("approver",), district="371000"),
+    )
+
+
+@pytest.fixture
+def load(importers: tuple[object, object]) -> Callable[..., list[object]]:
+    """Store records the way every record is stored: an import through an approved batch (the pipeline)."""
+    from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
+    from sidms.changes.entities import spec_for
+
+    operator, approver = importers
+
+    def load_rows(entity: str, rows: list[dict[str, object]], *, legacy: bool = False) -> list[object]:
+        batch = batch_apply_import(actor=operator, entity=entity, rows=rows, reason="测试数据", legacy=legacy)
+        batch_decide(actor=approver, batch_id=batch.pk, approve=True)
+        done = batch_execute(actor=operator, batch_id=batch.pk, rows=lambda: rows)
+        model = spec_for(entity).model
+        from sidms.changes.models import Revision
+
+        ids = Revision.objects.filter(pk__gte=done.first_revision, pk__lte=done.last_revision).values_list(
+            "record_id", flat=True
+        )
+        return list(model.objects.filter(pk__in=list(ids)).order_by("pk"))
+
+    return load_rows
+
+
+@pytest.fixture
+def make_person(load: Callable[..., list[object]]) -> Callable[..., object]:
     counter = iter(range(1, 10_000))
 
-    def make(*, id_number: str, name: str = "张三", district: str = "371002", **fields: object) -> Person:
+    def make(*, id_number: str, name: str = "张三", district: str = "371002", legacy: bool = False, **fields: object):  # type: ignore[no-untyped-def]
         values: dict[str, object] = {
             "person_no": f"P{next(counter):09d}",
             "id_number": id_number,
             "name": name,
             "sex": "1",
-            "birth_date": date(1960, 1, 1),
+            "birth_date": "1960-01-01",
             "category": "employee",
             "district_id": district,
             "phone": "13963100000",
-            "bank_account": "6217000000000000000",
+            "bank_account": luhn_complete("621700000000000000"),
+            "status": "active",
         }
         values.update(fields)
-        return Person.objects.create(**values)
+        return load("person", [values], legacy=legacy)[0]
+
+    return make
+
+
+@pytest.fixture
+def make_unit(load: Callable[..., list[object]]) -> Callable[..., object]:
+    def make(*, unit_no: str, name: str, district: str, credit_code: str = "91371082775260043P", **fields: object):  # type: ignore[no-untyped-def]
+        values: dict[str, object] = {
+            "unit_no": unit_no,
+            "name": name,
+            "credit_code": credit_code,
+            "unit_type": "enterprise",
+            "district_id": district,
+            "phone": "0631-5221234",
+            "status": "active",
+        }
+        values.update(fields)
+        return load("unit", [values])[0]
 
     return make

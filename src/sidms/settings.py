@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "sidms.parameters",
     "sidms.registry",
     "sidms.audit",
+    "sidms.changes",
     "sidms.security",
     "sidms.web",
 ]
@@ -123,7 +125,10 @@ LOGOUT_REDIRECT_URL = "security:login"
 # Lockout after repeated failures (MLPS 2.0 §8.1.4.1b; ASVS 2.2.1).
 AXES_FAILURE_LIMIT = env_int("SIDMS_LOCKOUT_FAILURES", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIDMS_LOCKOUT_MINUTES", 30))
+# Per account, not per address: a whole service hall shares one NAT address, and locking it would stop
+# every window at once. Hence axes.W006 is silenced below.
 AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "security/locked.html"
 AXES_VERBOSE = False
@@ -166,6 +171,15 @@ SIDMS_CRYPTO_SUITE = env_choice("SIDMS_CRYPTO_SUITE", "sm", ("sm", "intl"))
 SIDMS_AUDIT_HASH = env_choice("SIDMS_AUDIT_HASH", "sm3", ("sm3", "sha256"))
 SIDMS_CHECKPOINT_DIR = Path(env_str("SIDMS_CHECKPOINT_DIR", str(DATA_DIR / "checkpoints")))
 SIDMS_PAGE_SIZE = 50
+
+# External cross-check registries (R7.3): SIDMS_CROSSCHECK_<REGISTRY>_<KEY>, see docs/crosscheck.md.
+SIDMS_CROSSCHECK: dict[str, dict[str, str]] = {}
+for _registry in ("market_regulation", "public_security", "civil_affairs", "tax"):
+    _prefix = f"SIDMS_CROSSCHECK_{_registry.upper()}_"
+    _config = {key[len(_prefix) :].lower(): value for key, value in os.environ.items() if key.startswith(_prefix)}
+    if "token_file" in _config:
+        _config["token"] = Path(_config.pop("token_file")).read_text(encoding="utf-8").strip()
+    SIDMS_CROSSCHECK[_registry] = _config
 
 LOGGING = {
     "version": 1,

@@ -30,6 +30,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "person.view": frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER}),
     "unit.view": frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER}),
     "audit.view": frozenset({P.AUDITOR}),
+    # The change pipeline (R7, R9.3). Separation of duties is checked per workflow on top of these.
+    "record.submit": frozenset({P.WINDOW_CLERK}),
+    "review.decide": frozenset({P.REVIEWER}),
+    "maintenance.apply": frozenset({P.WINDOW_CLERK}),
+    "maintenance.approve": frozenset({P.APPROVER}),
+    "maintenance.modify": frozenset({P.WINDOW_CLERK}),
+    "maintenance.recheck": frozenset({P.RECHECKER}),
+    "batch.apply": frozenset({P.WINDOW_CLERK, P.INFO_CENTRE}),
+    "batch.approve": frozenset({P.APPROVER}),
+    "batch.execute": frozenset({P.WINDOW_CLERK, P.INFO_CENTRE}),
+    "rules.edit": frozenset({P.CITY_ADMIN}),
 }
 
 PERMISSION_LABELS = {
@@ -37,6 +48,16 @@ PERMISSION_LABELS = {
     "person.view": _("query persons"),
     "unit.view": _("query units"),
     "audit.view": _("browse the audit log"),
+    "record.submit": _("collect and change data"),
+    "review.decide": _("review held changes"),
+    "maintenance.apply": _("apply for maintenance"),
+    "maintenance.approve": _("approve maintenance"),
+    "maintenance.modify": _("carry out maintenance"),
+    "maintenance.recheck": _("re-check maintenance"),
+    "batch.apply": _("apply for batch changes and imports"),
+    "batch.approve": _("approve batch changes (city level)"),
+    "batch.execute": _("execute approved batches"),
+    "rules.edit": _("edit collection rules (city level)"),
 }
 
 

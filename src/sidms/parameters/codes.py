@@ -38,7 +38,13 @@ def region_codes() -> frozenset[str]:
     return frozenset(Region.objects.values_list("code", flat=True))
 
 
+@lru_cache(maxsize=1)
+def district_codes() -> frozenset[str]:
+    return frozenset(Region.objects.filter(is_district=True).values_list("code", flat=True))
+
+
 def clear_caches() -> None:
     """Code tables change only through migrations or the rules editor, which call this."""
     _names.cache_clear()
     region_codes.cache_clear()
+    district_codes.cache_clear()

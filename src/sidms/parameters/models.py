@@ -68,3 +68,43 @@ class CodeItem(models.Model):
         from django.utils.translation import get_language
 
         return self.name_en if (get_language() or "").startswith("en") else self.name_zh
+
+
+class ReviewLevel(models.TextChoices):
+    """R7: how a change to a field is reviewed before it takes effect."""
+
+    NONE = "none", _("No review: saved at once")
+    SYSTEM = "system", _("System validation")
+    MANUAL = "manual", _("Manual review with cross-checks")
+
+
+class CollectionRule(models.Model):
+    """One version of the collection rule for one field of one entity (R5).
+
+    Rows are never changed: an edit adds a new version with its own effective time, and the rule in force
+    at an instant is the latest version whose effective time has come. So the rule history is the table
+    itself, and the database refuses UPDATE and DELETE on it.
+    """
+
+    entity = models.CharField(_("entity"), max_length=32)
+    field = models.CharField(_("field"), max_length=64)
+    version = models.PositiveIntegerField(_("version"))
+    required = models.BooleanField(_("required"), default=False)
+    validator = models.CharField(_("validator"), max_length=64, blank=True)
+    review_level = models.CharField(_("review level"), max_length=16, choices=ReviewLevel.choices)
+    crosschecks = models.JSONField(_("external cross-checks"), default=list, blank=True)
+    effective_from = models.DateTimeField(_("effective from"))
+    created_at = models.DateTimeField(_("created at"))
+    created_by = models.CharField(_("created by"), max_length=150)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["entity", "field", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "field", "version"], name="rule_entity_field_version")
+        ]
+        verbose_name = _("collection rule")
+        verbose_name_plural = _("collection rules")
+
+    def __str__(self) -> str:
+        return f"{self.entity}.{self.field} v{self.version} ({self.review_level})"

@@ -6,6 +6,11 @@ index for exact-match lookup; the database never holds them in plain text.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -48,16 +53,70 @@ class AgencyLevel(models.TextChoices):
     DISTRICT = "district", _("District level")
 
 
+_PIPELINE_WRITE: ContextVar[bool] = ContextVar("sidms_pipeline_write", default=False)
+
+
+class UngovernedWrite(RuntimeError):
+    """Code outside the change pipeline tried to write a governed row (principle 1)."""
+
+
+@contextmanager
+def pipeline_writes() -> Iterator[None]:
+    """Opened only by sidms.changes: inside it, governed rows may be written."""
+    token = _PIPELINE_WRITE.set(True)
+    try:
+        yield
+    finally:
+        _PIPELINE_WRITE.reset(token)
+
+
+def _guard(model: type[models.Model], what: str) -> None:
+    if not _PIPELINE_WRITE.get():
+        raise UngovernedWrite(
+            f"{model.__name__}.{what} outside the change pipeline: use sidms.changes.services "
+            "(one door for writes)."
+        )
+
+
+class GovernedQuerySet(models.QuerySet[Any]):
+    def update(self, **kwargs: Any) -> int:
+        _guard(self.model, "update()")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        _guard(self.model, "delete()")
+        return super().delete()
+
+    def bulk_create(self, *args: Any, **kwargs: Any) -> list[Any]:
+        _guard(self.model, "bulk_create()")
+        return super().bulk_create(*args, **kwargs)
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        _guard(self.model, "bulk_update()")
+        return super().bulk_update(*args, **kwargs)
+
+
 class Governed(models.Model):
-    """Rows that change only through the change pipeline; version and digest tie them to their history."""
+    """Rows that change only through the change pipeline; version and digest tie them to their history.
+    Saving, updating or deleting one anywhere else raises UngovernedWrite."""
 
     version = models.PositiveIntegerField(_("version"), default=1)
     row_digest = models.CharField(_("row digest"), max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
 
+    objects = GovernedQuerySet.as_manager()
+
     class Meta:
         abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _guard(type(self), "save()")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        _guard(type(self), "delete()")
+        return super().delete(*args, **kwargs)
 
 
 class Agency(Governed):

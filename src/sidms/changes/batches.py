@@ -1,0 +1,408 @@
+"""Batch changes and imports (R9.3): an application names the selection (or the import file) and the
+change; approval at city level authorises exactly one execution, with the row count and the time window
+fixed at approval. Execution outside that authorisation is refused.
+
+Execution is the pipeline's bulk path: one transaction, the rows written with executemany, one revision
+per row, and one audit event that carries a digest over all the revisions it wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from sidms.audit.models import Outcome
+from sidms.audit.services import actor_name, audit_record
+from sidms.changes.entities import EntitySpec, digest, represent, spec_for, state_of
+from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties
+from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
+from sidms.changes.services import _plain, _require, clean_values, request_id, rules_in_force
+from sidms.changes.validators import Invalid
+from sidms.lib import chain
+from sidms.registry.models import Staff, pipeline_writes
+from sidms.security.fields import Sealed, seal
+
+B = BatchStatus
+DEFAULT_WINDOW = timedelta(hours=24)
+
+
+class ImportRefused(ChangeRefused):
+    """Rows of an import failed the rules; nothing was stored. ``rows`` maps row numbers (from 1) to errors."""
+
+    def __init__(self, rows: Mapping[int, Mapping[str, Invalid]]) -> None:
+        super().__init__(
+            f"导入文件中有 {len(rows)} 行不符合采集规则，整批未导入",
+            f"{len(rows)} rows of the import fail the collection rules; nothing was imported",
+        )
+        self.rows = {n: dict(errors) for n, errors in rows.items()}
+
+    def __str__(self) -> str:
+        lines = [self.localized()]
+        for number, errors in list(self.rows.items())[:20]:
+            detail = "；".join(f"{field}：{error.localized()}" for field, error in errors.items())
+            lines.append(f"第 {number} 行 / row {number}: {detail}")
+        if len(self.rows) > 20:
+            lines.append(f"……另有 {len(self.rows) - 20} 行 / and {len(self.rows) - 20} more rows")
+        return "\n".join(lines)
+
+
+def batch_scope(actor: Staff) -> Any:
+    return BatchApplication.objects.select_related("applicant", "approver", "executor")
+
+
+def _selection(spec: EntitySpec, actor: Staff, selection: Mapping[str, Any]) -> dict[str, Any]:
+    lookups: dict[str, Any] = {}
+    for key, value in selection.items():
+        if key not in spec.fields or spec.encrypted(key):
+            raise ChangeRefused(f"不能按“{key}”筛选", f"Cannot select by {key!r}")
+        lookups[key] = value
+    if not actor.is_city_level:
+        # A district applicant can only select within its district, whatever the filter says.
+        if "district_id" not in spec.fields:
+            raise ChangeRefused("区级只能对本区记录申请批量变更", "District staff may only select their district")
+        lookups["district_id"] = actor.district_id
+    return lookups
+
+
+def batch_apply_update(
+    *,
+    actor: Staff,
+    entity: str,
+    selection: Mapping[str, Any],
+    change: Mapping[str, Any],
+    reason: str,
+    request: HttpRequest | None = None,
+) -> BatchApplication:
+    _require(actor, "batch.apply", "您的岗位不能申请批量变更", "Your posts may not apply for batch changes", request)
+    spec = spec_for(entity)
+    if not reason.strip():
+        raise ChangeRefused("请填写批量变更理由", "Give the reason for the batch change")
+    if not change:
+        raise ChangeRefused("请指定要变更的数据项", "Name the fields to change")
+    lookups = _selection(spec, actor, selection)
+    cleaned = clean_values(spec, rules_in_force(entity), change, creating=False)
+    stored_change = {n: _plain(v) for n, v in cleaned.values.items()}
+    count = spec.model.objects.filter(**lookups).count()
+    with transaction.atomic():
+        batch = BatchApplication.objects.create(
+            kind=BatchKind.UPDATE, entity=entity, selection=lookups, change=stored_change, row_count=count,
+            reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
+        )  # fmt: skip
+        _event("batch.apply", actor, batch, request)
+    return batch
+
+
+def rows_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[str, int]:
+    """SHA-256 over the canonical rows, and their count: what approval pins down for an import."""
+    hasher = hashlib.sha256()
+    count = 0
+    for row in rows:
+        hasher.update(chain.canonical({k: _plain(v) for k, v in row.items()}))
+        hasher.update(b"\n")
+        count += 1
+    return hasher.hexdigest(), count
+
+
+def batch_apply_import(
+    *,
+    actor: Staff,
+    entity: str,
+    rows: Iterable[Mapping[str, Any]],
+    reason: str,
+    legacy: bool = False,
+    request: HttpRequest | None = None,
+) -> BatchApplication:
+    _require(actor, "batch.apply", "您的岗位不能申请批量导入", "Your posts may not apply for imports", request)
+    spec_for(entity)
+    if not reason.strip():
+        raise ChangeRefused("请填写导入理由", "Give the reason for the import")
+    payload, count = rows_digest(rows)
+    with transaction.atomic():
+        batch = BatchApplication.objects.create(
+            kind=BatchKind.IMPORT, entity=entity, payload_digest=payload, row_count=count, legacy=legacy,
+            reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
+        )  # fmt: skip
+        _event("batch.apply", actor, batch, request)
+    return batch
+
+
+def batch_decide(
+    *,
+    actor: Staff,
+    batch_id: int,
+    approve: bool,
+    reason: str = "",
+    window: timedelta = DEFAULT_WINDOW,
+    request: HttpRequest | None = None,
+) -> BatchApplication:
+    """City-level approval (R9.3). Approving fixes the row count and the window of one execution."""
+    _require(actor, "batch.approve", "您的岗位不能审批批量变更", "Your posts may not approve batch changes", request)
+    if not actor.is_city_level:
+        raise NotPermitted("批量变更须由市级审批", "Batch changes are approved at city level")
+    with transaction.atomic():
+        batch = _locked(batch_id, B.SUBMITTED)
+        if batch.applicant_id == actor.pk:
+            _deny(actor, batch, "own_application", request)
+        if not approve and not reason.strip():
+            raise ChangeRefused("不批准时必须填写理由", "A refusal needs a reason")
+        now = timezone.now()
+        batch.status = B.APPROVED if approve else B.REFUSED
+        batch.approver = actor
+        batch.approved_at = now
+        batch.decision_reason = reason.strip()
+        if approve:
+            batch.authorised_rows = batch.row_count
+            batch.window_start = now
+            batch.window_end = now + window
+        batch.save()
+        _event("batch.approve" if approve else "batch.refuse", actor, batch, request)
+    return batch
+
+
+@dataclass
+class Executed:
+    batch: BatchApplication
+    rows: int
+    first_revision: int | None
+    last_revision: int | None
+
+
+def batch_execute(
+    *,
+    actor: Staff,
+    batch_id: int,
+    rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+    request: HttpRequest | None = None,
+) -> Executed:
+    """Carry out an approved batch once, inside its window and on exactly the authorised rows."""
+    _require(actor, "batch.execute", "您的岗位不能执行批量变更", "Your posts may not execute batch changes", request)
+    with transaction.atomic():
+        batch = BatchApplication.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None:
+            raise NotPermitted("没有这份批量申请", "No such batch application")
+        refusal = _outside_authorisation(batch)
+        if refusal is not None:
+            _deny(actor, batch, refusal[2], request, refusal)
+        if batch.approver_id == actor.pk:
+            _deny(actor, batch, "approver_executes", request)
+        spec = spec_for(batch.entity)
+        now = timezone.now()
+        if batch.kind == BatchKind.UPDATE:
+            revisions = _execute_update(spec, batch, actor=actor, now=now, request=request)
+        else:
+            if rows is None:
+                raise ChangeRefused("执行导入需要提供导入文件", "An import needs its file")
+            revisions = _execute_import(spec, batch, rows, actor=actor, now=now, request=request)
+        batch.status = B.EXECUTED
+        batch.executor = actor
+        batch.executed_at = now
+        batch.executed_rows = len(revisions)
+        batch.save()
+        first, last = (revisions[0], revisions[-1]) if revisions else (None, None)
+        audit_record(
+            "batch.execute", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+            channel=Channel.IMPORT if batch.kind == BatchKind.IMPORT else Channel.MAINTENANCE,
+            detail={
+                "entity": batch.entity, "rows": len(revisions), "revisions": [first, last],
+                "revisions_digest": revisions_digest(first, last),
+            },
+        )  # fmt: skip
+    return Executed(batch, len(revisions), first, last)
+
+
+def revisions_digest(first: int | None, last: int | None) -> str:
+    """SHA-256 over the digests of revisions FIRST..LAST in id order: the batch's audit event holds it, so
+    a revision altered after the fact no longer matches its batch."""
+    hasher = hashlib.sha256()
+    if first is not None and last is not None:
+        for value in Revision.objects.filter(pk__gte=first, pk__lte=last).order_by("pk").values_list(
+            "digest", flat=True
+        ).iterator(chunk_size=5000):
+            hasher.update(value.encode("ascii"))
+    return hasher.hexdigest()
+
+
+def _outside_authorisation(batch: BatchApplication) -> tuple[str, str, str] | None:
+    now = timezone.now()
+    if batch.status == B.EXECUTED:
+        return ("该批量申请已执行过，授权只允许执行一次", "This batch has already been executed once", "already_executed")
+    if batch.status != B.APPROVED:
+        return ("该批量申请未获市级批准", "This batch is not approved at city level", "not_approved")
+    assert batch.window_start is not None and batch.window_end is not None
+    if not batch.window_start <= now <= batch.window_end:
+        return ("已超出批准的执行时间窗口", "Outside the approved execution window", "outside_window")
+    return None
+
+
+def _deny(
+    actor: Staff, batch: BatchApplication, reason: str, request: HttpRequest | None, text: tuple[str, str, str] | None = None
+) -> None:
+    audit_record(
+        "batch.denied", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+        outcome=Outcome.DENIED, detail={"reason": reason},
+    )  # fmt: skip
+    if text is None:
+        raise SeparationOfDuties("批量变更的申请、审批、执行须由不同人员完成", "Apply and approve must be different people; the approver does not execute")
+    raise NotPermitted(text[0], text[1])
+
+
+def _locked(batch_id: int, status: str) -> BatchApplication:
+    batch = BatchApplication.objects.select_for_update().filter(pk=batch_id).first()
+    if batch is None:
+        raise NotPermitted("没有这份批量申请", "No such batch application")
+    if batch.status != status:
+        raise ChangeRefused("该批量申请已处理", "This batch application has already been decided")
+    return batch
+
+
+def _execute_update(
+    spec: EntitySpec, batch: BatchApplication, *, actor: Staff, now: Any, request: HttpRequest | None
+) -> list[int]:
+    selected = list(spec.model.objects.select_for_update().filter(**batch.selection).order_by("pk"))
+    if len(selected) != batch.authorised_rows:
+        raise NotPermitted(
+            f"当前符合条件的记录为 {len(selected)} 条，与批准的 {batch.authorised_rows} 条不符，拒绝执行",
+            f"{len(selected)} records match now, but {batch.authorised_rows} were authorised; refused",
+        )
+    cleaned = clean_values(spec, rules_in_force(batch.entity), batch.change, creating=False)
+    values = {n: _sealed(spec, n, v) for n, v in cleaned.values.items()}
+    table = spec.model._meta.db_table
+    columns = [spec.field(n).column for n in values]
+    updates: list[tuple[Any, ...]] = []
+    revisions: list[tuple[Any, ...]] = []
+    reference = f"BA{batch.pk}"
+    who, rid = actor_name(actor), request_id(request)
+    with connection.cursor() as cursor:
+        db_values = [spec.field(n).get_db_prep_save(v, connection) for n, v in values.items()]
+        for instance in selected:
+            old = state_of(spec, instance)
+            for name, value in values.items():
+                setattr(instance, name, value)
+            new = state_of(spec, instance)
+            version = instance.version + 1  # type: ignore[attr-defined]
+            row_digest = digest(spec, version, new)
+            changes = {n: [old[n], new[n]] for n in values if old[n] != new[n]}
+            updates.append((*db_values, version, row_digest, now, instance.pk))
+            revisions.append(
+                (spec.name, instance.pk, version, now, who, Channel.MAINTENANCE, Method.BATCH, rid, reference,
+                 json.dumps(changes, ensure_ascii=False), json.dumps(new, ensure_ascii=False), row_digest, "{}")
+            )  # fmt: skip
+        assignments = ", ".join(f"{c} = %s" for c in [*columns, "version", "row_digest", "updated_at"])
+        with pipeline_writes():
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", updates)  # noqa: S608
+        return _insert_revisions(cursor, revisions)
+
+
+def _execute_import(
+    spec: EntitySpec,
+    batch: BatchApplication,
+    rows: Callable[[], Iterable[Mapping[str, Any]]],
+    *,
+    actor: Staff,
+    now: Any,
+    request: HttpRequest | None,
+) -> list[int]:
+    payload, count = rows_digest(rows())
+    if payload != batch.payload_digest or count != batch.authorised_rows:
+        raise NotPermitted(
+            "导入文件与批准时的文件不一致，拒绝执行", "The import file differs from the approved one; refused"
+        )
+    rules = rules_in_force(batch.entity)
+    failures: dict[int, dict[str, Invalid]] = {}
+    instances = []
+    notes: list[dict[str, Any]] = []
+    for number, row in enumerate(rows(), start=1):
+        try:
+            values = clean_values(spec, rules, row, creating=True).values
+            note: dict[str, Any] = {}
+        except ChangeRefused as refused:
+            if not batch.legacy:
+                failures[number] = refused.errors
+                continue
+            # Legacy data is kept as found; what fails the rules is flagged for rectification.
+            good = {n: v for n, v in row.items() if n not in refused.errors}
+            values = clean_values(spec, rules, good, creating=False).values
+            values.update({n: _plain(row.get(n)).strip() for n in refused.errors if n in spec.fields})
+            note = {"nonconforming": {n: e.reason for n, e in refused.errors.items()}}
+        instance = spec.model(**{n: _sealed(spec, n, v) for n, v in values.items()})
+        instance.version = 1  # type: ignore[attr-defined]
+        instance.created_at = instance.updated_at = now  # type: ignore[attr-defined]
+        instance.row_digest = digest(spec, 1, state_of(spec, instance))  # type: ignore[attr-defined]
+        instances.append(instance)
+        notes.append(note)
+    if failures:
+        raise ImportRefused(failures)
+    with pipeline_writes():
+        spec.model.objects.bulk_create(instances, batch_size=500)
+    who, rid, reference = actor_name(actor), request_id(request), f"BA{batch.pk}"
+    revisions = []
+    for instance, note in zip(instances, notes, strict=True):
+        state = state_of(spec, instance)
+        revisions.append(
+            (spec.name, instance.pk, 1, now, who, Channel.IMPORT, Method.IMPORT, rid, reference,
+             json.dumps({n: [None, v] for n, v in state.items()}, ensure_ascii=False),
+             json.dumps(state, ensure_ascii=False), instance.row_digest,  # type: ignore[attr-defined]
+             json.dumps(note, ensure_ascii=False))
+        )  # fmt: skip
+    with connection.cursor() as cursor:
+        return _insert_revisions(cursor, revisions)
+
+
+def _insert_revisions(cursor: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+    if not rows:
+        return []
+    # Ids are taken from what the database assigns; we read them back by the unique (entity, record,
+    # version) key rather than trusting that executemany assigns them consecutively.
+    cursor.executemany(
+        "INSERT INTO changes_revision (entity, record_id, version, at, actor, channel, method, request_id, "
+        "reference, changes, state, digest, notes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [(*row[:3], _db_time(row[3]), *row[4:]) for row in rows],
+    )
+    entity = rows[0][0]
+    lo = min(row[1] for row in rows)
+    hi = max(row[1] for row in rows)
+    wanted = {(row[1], row[2]) for row in rows}
+    return sorted(
+        pk
+        for pk, record_id, version in Revision.objects.filter(
+            entity=entity, record_id__gte=lo, record_id__lte=hi
+        ).values_list("pk", "record_id", "version")
+        if (record_id, version) in wanted
+    )
+
+
+def _db_time(value: Any) -> Any:
+    return Revision._meta.get_field("at").get_db_prep_save(value, connection)
+
+
+def _sealed(spec: EntitySpec, name: str, value: Any) -> Any:
+    domain = spec.encrypted(name)
+    if domain and value not in (None, "") and not isinstance(value, Sealed):
+        return seal(domain, str(value))
+    return value
+
+
+def _event(action: str, actor: Staff, batch: BatchApplication, request: HttpRequest | None) -> None:
+    audit_record(
+        action, actor=actor, request=request, object_type="batch", object_id=batch.pk,
+        detail={"kind": batch.kind, "entity": batch.entity, "rows": batch.row_count, "status": batch.status},
+    )  # fmt: skip
+
+
+__all__ = [
+    "Executed",
+    "ImportRefused",
+    "batch_apply_import",
+    "batch_apply_update",
+    "batch_decide",
+    "batch_execute",
+    "represent",
+]

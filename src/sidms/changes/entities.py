@@ -1,0 +1,121 @@
+"""What the pipeline governs: for each entity, its model, governed fields and how values are represented.
+
+A value's representation is what history and digests hold: plain JSON for ordinary fields, and for
+encrypted fields the ciphertext ({"enc": base64}), never the plain value.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import models
+
+from sidms.lib import chain
+from sidms.registry.models import Agency, Employment, Person, ServiceInstitution, Unit
+from sidms.security.fields import EncryptedTextField, Sealed, seal, unseal
+from sidms.security.keys import keyring
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str
+    model: type[models.Model]
+    fields: tuple[str, ...]  # attribute names (FKs as *_id)
+    label_field: str  # natural key shown to people
+
+    def field(self, name: str) -> models.Field[Any, Any]:
+        attname = name[:-3] if name.endswith("_id") else name
+        return self.model._meta.get_field(attname)  # type: ignore[return-value]
+
+    def encrypted(self, name: str) -> str | None:
+        """The encryption domain of an encrypted field, or None."""
+        field = self.field(name)
+        return field.domain if isinstance(field, EncryptedTextField) else None
+
+    def label(self, instance: models.Model) -> str:
+        return str(getattr(instance, self.label_field))
+
+
+ENTITIES: dict[str, EntitySpec] = {
+    spec.name: spec
+    for spec in (
+        EntitySpec(
+            "person",
+            Person,
+            (
+                "person_no", "id_number", "name", "sex", "birth_date", "category", "district_id", "phone",
+                "email", "address", "postcode", "bank_account", "status",
+            ),
+            "person_no",
+        ),
+        EntitySpec(
+            "unit",
+            Unit,
+            (
+                "unit_no", "name", "credit_code", "org_code", "unit_type", "district_id", "address", "postcode",
+                "contact_person", "phone", "email", "industry_risk_class", "status",
+            ),
+            "unit_no",
+        ),
+        EntitySpec("employment", Employment, ("person_id", "unit_id", "start_date", "end_date"), "pk"),
+        EntitySpec(
+            "service_institution",
+            ServiceInstitution,
+            ("code", "name", "kind", "district_id", "credit_code", "address", "phone", "status"),
+            "code",
+        ),
+        EntitySpec("agency", Agency, ("code", "name", "level", "district_id"), "code"),
+    )
+}  # fmt: skip
+
+MODEL_ENTITY = {spec.model: spec.name for spec in ENTITIES.values()}
+
+
+def spec_for(entity: str) -> EntitySpec:
+    try:
+        return ENTITIES[entity]
+    except KeyError:
+        raise ValueError(f"not a governed entity: {entity!r}") from None
+
+
+def represent(spec: EntitySpec, name: str, value: Any) -> Any:
+    """The JSON representation of a field value, as history and digests hold it."""
+    if value is None or value == "":
+        return None if value is None else ""
+    domain = spec.encrypted(name)
+    if domain is not None:
+        sealed = value if isinstance(value, Sealed) else seal(domain, str(value))
+        return {"enc": base64.b64encode(sealed.token).decode("ascii")}
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def reveal(spec: EntitySpec, name: str, represented: Any) -> Any:
+    """The Python value of a representation (decrypting encrypted fields)."""
+    if represented is None:
+        return None
+    domain = spec.encrypted(name)
+    if domain is not None:
+        if represented == "":
+            return ""
+        return unseal(domain, base64.b64decode(represented["enc"]))
+    field = spec.field(name)
+    if isinstance(field, models.DateField) and isinstance(represented, str):
+        return date.fromisoformat(represented)
+    return represented
+
+
+def state_of(spec: EntitySpec, instance: models.Model) -> dict[str, Any]:
+    return {name: represent(spec, name, getattr(instance, name)) for name in spec.fields}
+
+
+def digest(spec: EntitySpec, version: int, state: dict[str, Any]) -> str:
+    """The keyed digest of a row's governed state at a version (principle 4). The primary key is not in
+    it: verification compares a live row with the revisions of that same key."""
+    return keyring().mac(chain.canonical({"entity": spec.name, "version": version, "state": state}))

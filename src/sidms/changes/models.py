@@ -1,0 +1,197 @@
+"""The change pipeline's records: revisions (history), review requests, maintenance orders, batches.
+
+Revisions are immutable (the database refuses UPDATE and DELETE) and kept apart from the live tables, so
+that live queries stay simple and any record can be rebuilt as of any instant (R9.2).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    """R6: the way data came in. Every stored value records it through its revision."""
+
+    WINDOW = "window", _("Service window")
+    COLLABORATION = "collaboration", _("Business collaboration")
+    ONLINE = "online", _("Online platform")
+    KIOSK = "kiosk", _("Self-service kiosk")
+    IMPORT = "import", _("Import")
+    MAINTENANCE = "maintenance", _("Maintenance")
+
+
+class Method(models.TextChoices):
+    """How an applied change was decided."""
+
+    DIRECT = "direct", _("Applied on submission")
+    REVIEW = "review", _("Approved by manual review")
+    MAINTENANCE = "maintenance", _("Maintenance modification")
+    SEND_BACK = "send_back", _("Restored by re-check send-back")
+    BATCH = "batch", _("Authorised batch")
+    IMPORT = "import", _("Authorised import")
+    RULES = "rules", _("Rule edit by the city-level administrator")
+
+
+class Revision(models.Model):
+    entity = models.CharField(_("entity"), max_length=32)
+    record_id = models.BigIntegerField(_("record"))
+    version = models.PositiveIntegerField(_("version"))
+    at = models.DateTimeField(_("time"), db_index=True)
+    actor = models.CharField(_("actor"), max_length=150)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    method = models.CharField(_("method"), max_length=16, choices=Method.choices)
+    request_id = models.CharField(_("request"), max_length=64, blank=True)
+    reference = models.CharField(_("reference"), max_length=64, blank=True)  # review/maintenance/batch id
+    changes = models.JSONField(_("changes"))  # {field: [old, new]}; encrypted fields as {"enc": …}
+    state = models.JSONField(_("state after the change"))  # every governed field, same representation
+    digest = models.CharField(_("digest"), max_length=64)
+    # What the quality work must know, e.g. {"nonconforming": {field: reason}} for legacy data migrated
+    # as found. Not part of the digest: it describes the revision, it is not the record.
+    notes = models.JSONField(_("notes"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["entity", "record_id", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "record_id", "version"], name="revision_record_version")
+        ]
+        verbose_name = _("revision")
+        verbose_name_plural = _("revisions")
+
+    def __str__(self) -> str:
+        return f"{self.entity}#{self.record_id} v{self.version}"
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for review")
+    APPROVED = "approved", _("Approved and applied")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn (superseded)")
+
+
+class ChangeRequest(models.Model):
+    """Fields held for manual review (R7.3): the old value stays in force until a reviewer approves."""
+
+    entity = models.CharField(_("entity"), max_length=32)
+    record_id = models.BigIntegerField(_("record"), null=True, blank=True)  # None: a new record
+    record_label = models.CharField(_("record"), max_length=64)
+    district = models.ForeignKey("parameters.Region", on_delete=models.PROTECT, related_name="+")
+    base_version = models.PositiveIntegerField(_("version when submitted"))
+    proposed = models.JSONField(_("proposed values"))  # {field: [old, new]}, encrypted fields sealed
+    crosschecks = models.JSONField(_("cross-check results"), default=list)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(_("submitted at"))
+    status = models.CharField(_("status"), max_length=16, choices=ReviewStatus.choices, default="pending")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.CharField(_("reason"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["status", "district"], name="changerequest_queue")]
+        verbose_name = _("review request")
+        verbose_name_plural = _("review requests")
+
+    def __str__(self) -> str:
+        return f"CR{self.pk} {self.entity}#{self.record_id}"
+
+
+class MaintenanceStatus(models.TextChoices):
+    APPLIED = "applied", _("Applied for, waiting for approval")
+    APPROVED = "approved", _("Approved, waiting for modification")
+    REFUSED = "refused", _("Refused")
+    MODIFIED = "modified", _("Modified, waiting for re-check")
+    ACCEPTED = "accepted", _("Re-checked and accepted")
+    SENT_BACK = "sent_back", _("Sent back; previous values restored")
+
+
+class MaintenanceOrder(models.Model):
+    """A correction of stored data: apply → approve → modify → re-check (R9.3), each by another person."""
+
+    entity = models.CharField(_("entity"), max_length=32)
+    record_id = models.BigIntegerField(_("record"))
+    record_label = models.CharField(_("record"), max_length=64)
+    district = models.ForeignKey("parameters.Region", on_delete=models.PROTECT, related_name="+")
+    proposed = models.JSONField(_("proposed values"))  # {field: [old, new]} at application time
+    reason = models.CharField(_("reason"), max_length=500)
+    status = models.CharField(_("status"), max_length=16, choices=MaintenanceStatus.choices, default="applied")
+    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    applied_at = models.DateTimeField(_("applied at"))
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    modifier = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    modified_at = models.DateTimeField(null=True, blank=True)
+    modified_version = models.PositiveIntegerField(null=True, blank=True)
+    rechecker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rechecked_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(_("reason for the decision"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-applied_at"]
+        verbose_name = _("maintenance order")
+        verbose_name_plural = _("maintenance orders")
+
+    def __str__(self) -> str:
+        return f"MO{self.pk} {self.entity}#{self.record_id}"
+
+
+class BatchStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("Waiting for city-level approval")
+    APPROVED = "approved", _("Approved: one execution authorised")
+    REFUSED = "refused", _("Refused")
+    EXECUTED = "executed", _("Executed")
+
+
+class BatchKind(models.TextChoices):
+    UPDATE = "update", _("Change the selected records")
+    IMPORT = "import", _("Import new records")
+
+
+class BatchApplication(models.Model):
+    """A change to many records at once (R9.3). Approval at city level fixes the row count and the time
+    window of exactly one execution; anything outside that authorisation is refused."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=BatchKind.choices)
+    entity = models.CharField(_("entity"), max_length=32)
+    selection = models.JSONField(_("selection"), default=dict)  # field lookups, e.g. {"district_id": "371002"}
+    change = models.JSONField(_("change"), default=dict)  # {field: new value} (update batches)
+    payload_digest = models.CharField(_("import file digest"), max_length=64, blank=True)
+    # Migration of legacy data (存量数据迁移): values that fail a rule are stored as found and flagged for
+    # rectification (R13–R15) instead of refusing the row. Only a city-approved batch can do this.
+    legacy = models.BooleanField(_("legacy data migration"), default=False)
+    row_count = models.PositiveIntegerField(_("rows when applied for"))
+    reason = models.CharField(_("reason"), max_length=500)
+    status = models.CharField(_("status"), max_length=16, choices=BatchStatus.choices, default="submitted")
+    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    applied_at = models.DateTimeField(_("applied at"))
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    authorised_rows = models.PositiveIntegerField(_("authorised rows"), null=True, blank=True)
+    window_start = models.DateTimeField(_("execution window opens"), null=True, blank=True)
+    window_end = models.DateTimeField(_("execution window closes"), null=True, blank=True)
+    executor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    executed_at = models.DateTimeField(null=True, blank=True)
+    executed_rows = models.PositiveIntegerField(null=True, blank=True)
+    decision_reason = models.CharField(_("reason for the decision"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-applied_at"]
+        verbose_name = _("batch application")
+        verbose_name_plural = _("batch applications")
+
+    def __str__(self) -> str:
+        return f"BA{self.pk} {self.kind} {self.entity}"
