@@ -3,7 +3,7 @@
     uv run python tools/i18n.py
 
 The .po file is the source of truth for translations; the TSV (English msgid <TAB> Chinese) is a convenient
-way to add many at once. A msgid still untranslated is listed, and the command exits 1, so that no English
+way to add many at once (tools/zh_hans.d/*.tsv are read too, one file per feature). A msgid still untranslated is listed, and the command exits 1, so that no English
 string reaches a Chinese page unnoticed.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "sidms"
 PO = PACKAGE / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
-TSV = ROOT / "tools" / "zh_hans.tsv"
+TSVS = [ROOT / "tools" / "zh_hans.tsv", *sorted((ROOT / "tools" / "zh_hans.d").glob("*.tsv"))]
 
 
 def _unquote(text: str) -> str:
@@ -35,7 +35,8 @@ def main() -> int:
         check=True,
     )
     known = {}
-    for line in TSV.read_text(encoding="utf-8").splitlines():
+    lines = [line for tsv in TSVS for line in tsv.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
         if line.strip() and not line.startswith("#"):
             english, chinese = line.split("\t", 1)
             known[english] = chinese
