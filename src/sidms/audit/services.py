@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from sidms.audit.checkpoints import EVERY, write_checkpoint
 from sidms.audit.models import AuditEvent, ChainHead, Outcome
 from sidms.lib import chain
 
@@ -75,6 +76,8 @@ def audit_record(
             hash=digest,
         )
         ChainHead.objects.filter(pk=head.pk).update(seq=seq, hash=digest)
+        if seq % EVERY == 0:
+            transaction.on_commit(write_checkpoint)
     return event
 
 

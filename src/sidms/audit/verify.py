@@ -1,0 +1,348 @@
+"""`sidms audit verify`: prove the whole store intact, or name the first broken record (R20, principle 4).
+
+Four checks, cheapest evidence first:
+1. the audit chain: every event's hash links to the previous one, sequence numbers have no gaps, the
+   columns agree with the hashed payload, and the chain ends where its head says;
+2. the checkpoints copied off the host agree with the chain (a wholesale rewrite is caught here);
+3. every revision's digest matches its state, and every revision is vouched for by an audit event
+   (single writes name the revision and digest; batches carry a digest over all their revisions);
+4. every live row's keyed digest matches its own content and its latest revision (a raw SQL UPDATE,
+   a deleted row or a row inserted behind the system's back is caught here).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db import connection
+
+from sidms.audit.checkpoints import read_checkpoints
+from sidms.audit.models import AuditEvent, ChainHead
+from sidms.changes.entities import ENTITIES, EntitySpec, digest
+from sidms.changes.models import Revision
+from sidms.lib import chain
+from sidms.security.keys import keyring
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # audit_chain | audit_tail | checkpoint | revision | live_row
+    where: str
+    message: str
+    message_en: str
+
+
+@dataclass
+class Report:
+    events: int = 0
+    checkpoints: int = 0
+    revisions: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    chain_seconds: float = 0.0
+    seconds: float = 0.0
+    problem: Problem | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.chain_seconds if self.chain_seconds else 0.0
+
+
+class _Broken(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message_en)
+        self.problem = problem
+
+
+def verify_store() -> Report:
+    report = Report()
+    started = time.perf_counter()
+    try:
+        claims = _verify_chain(report)
+        _verify_checkpoints(report)
+        latest = _verify_revisions(report, claims)
+        for spec in ENTITIES.values():
+            _verify_rows(report, spec, latest.get(spec.name, {}))
+    except _Broken as broken:
+        report.problem = broken.problem
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# --- 1. the chain ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Claims:
+    single: dict[int, tuple[str, int]] = field(default_factory=dict)  # revision id -> (digest, event seq)
+    batches: dict[str, tuple[int, int, str, int]] = field(
+        default_factory=dict
+    )  # ref -> (first, last, digest, seq)
+
+
+def _events() -> Iterator[tuple[int, str, str, str, str, str, str, str, str, Any]]:
+    last = 0
+    while True:
+        rows = list(
+            AuditEvent.objects.filter(seq__gt=last)
+            .order_by("seq")
+            .values_list(
+                "seq",
+                "prev_hash",
+                "payload",
+                "hash",
+                "actor",
+                "action",
+                "object_type",
+                "object_id",
+                "outcome",
+                "at",
+            )[:CHUNK]
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+def _verify_chain(report: Report) -> _Claims:
+    head = ChainHead.objects.filter(pk=1).first()
+    algorithm = head.algorithm if head else "sm3"
+    claims = _Claims()
+    prev, expected = chain.GENESIS, 1
+    started = time.perf_counter()
+    for seq, prev_hash, payload, digest_, actor, action, object_type, object_id, outcome, _at in _events():
+        where = f"审计事件 #{seq} / audit event #{seq}"
+        if seq != expected:
+            raise _Broken(
+                Problem(
+                    "audit_chain",
+                    where,
+                    f"审计事件 #{expected} 缺失（被删除）",
+                    f"audit event #{expected} is missing (deleted)",
+                )
+            )
+        data = payload.encode("utf-8")
+        if prev_hash != prev or chain.link(prev, data, algorithm=algorithm) != digest_:
+            raise _Broken(
+                Problem(
+                    "audit_chain",
+                    where,
+                    "审计事件的哈希链断裂：该事件或其前一事件被篡改",
+                    "the hash chain breaks here: this event or the one before was altered",
+                )
+            )
+        body = json.loads(payload)
+        if (body["actor"], body["action"], body["object_type"], body["object_id"], body["outcome"]) != (
+            actor, action, object_type, object_id, outcome,
+        ):  # fmt: skip
+            raise _Broken(
+                Problem(
+                    "audit_chain",
+                    where,
+                    "审计事件的字段与其已签名内容不一致（被改写）",
+                    "the event's columns differ from its hashed payload (rewritten)",
+                )
+            )
+        _collect_claims(claims, seq, action, body.get("detail", {}))
+        prev, expected = digest_, seq + 1
+        report.events += 1
+    report.chain_seconds = time.perf_counter() - started
+    if head is not None and (head.seq != expected - 1 or head.hash != prev):
+        where = f"审计事件 #{expected} / audit event #{expected}"
+        raise _Broken(
+            Problem(
+                "audit_tail",
+                where,
+                f"链头记录到第 {head.seq} 号事件，但审计表只到第 {expected - 1} 号：末尾事件被删除",
+                f"the chain head is at #{head.seq} but events end at #{expected - 1}: events at the end were deleted",
+            )
+        )
+    return claims
+
+
+def _collect_claims(claims: _Claims, seq: int, action: str, detail: dict[str, Any]) -> None:
+    if (action.startswith("write.") or action == "rules.edit") and "revision" in detail:
+        claims.single[int(detail["revision"])] = (str(detail["digest"]), seq)
+    elif action == "batch.execute" and detail.get("revisions") and detail["revisions"][0] is not None:
+        first, last = detail["revisions"]
+        claims.batches[str(detail["reference"])] = (
+            int(first),
+            int(last),
+            str(detail["revisions_digest"]),
+            seq,
+        )
+
+
+# --- 2. checkpoints --------------------------------------------------------------------------------------
+
+
+def _verify_checkpoints(report: Report) -> None:
+    ring = keyring()
+    for point in read_checkpoints():
+        where = f"检查点 #{point.seq} / checkpoint at #{point.seq}"
+        if not ring.verify_mac(point.body(), point.mac):
+            raise _Broken(
+                Problem("checkpoint", where, "检查点文件中的记录被篡改", "the checkpoint line was altered")
+            )
+        event = AuditEvent.objects.filter(seq=point.seq).values_list("hash", flat=True).first()
+        if event != point.hash:
+            raise _Broken(
+                Problem(
+                    "checkpoint",
+                    where,
+                    f"审计链与已保存的检查点不一致：第 {point.seq} 号事件被改写或删除",
+                    f"the chain disagrees with the checkpoint: event #{point.seq} was rewritten or removed",
+                )
+            )
+        report.checkpoints += 1
+
+
+# --- 3. revisions ----------------------------------------------------------------------------------------
+
+
+def _verify_revisions(report: Report, claims: _Claims) -> dict[str, dict[int, tuple[int, str]]]:
+    ring = keyring()
+    latest: dict[str, dict[int, tuple[int, str]]] = {}
+    hashers = {ref: hashlib.sha256() for ref in claims.batches}
+    last = 0
+    while True:
+        rows = list(
+            Revision.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "entity", "record_id", "version", "state", "digest", "reference")[:CHUNK]
+        )
+        if not rows:
+            break
+        for pk, entity, record_id, version, state, stored, reference in rows:
+            where = f"修订记录 #{pk}（{entity} #{record_id} 第 {version} 版） / revision #{pk} ({entity} #{record_id} v{version})"
+            if ring.mac(chain.canonical({"entity": entity, "version": version, "state": state})) != stored:
+                raise _Broken(
+                    Problem(
+                        "revision",
+                        where,
+                        "修订记录的内容与其摘要不符（历史被篡改）",
+                        "the revision's content does not match its digest (history altered)",
+                    )
+                )
+            if pk in claims.single:
+                if claims.single[pk][0] != stored:
+                    raise _Broken(
+                        Problem(
+                            "revision",
+                            where,
+                            "修订记录与审计事件记载的摘要不符",
+                            "the revision differs from the digest its audit event recorded",
+                        )
+                    )
+            elif (
+                reference in claims.batches
+                and claims.batches[reference][0] <= pk <= claims.batches[reference][1]
+            ):
+                hashers[reference].update(stored.encode("ascii"))
+            else:
+                raise _Broken(
+                    Problem(
+                        "revision",
+                        where,
+                        "该修订记录没有对应的审计事件：它不是经由系统写入的",
+                        "no audit event vouches for this revision: it was not written by the system",
+                    )
+                )
+            latest.setdefault(entity, {})[record_id] = (version, stored)
+            report.revisions += 1
+        last = rows[-1][0]
+    for reference, (_first, _last, claimed, seq) in claims.batches.items():
+        if hashers[reference].hexdigest() != claimed:
+            where = f"批量 {reference}（审计事件 #{seq}） / batch {reference} (audit event #{seq})"
+            raise _Broken(
+                Problem(
+                    "revision",
+                    where,
+                    "批量写入的修订记录与审计事件不符（被增删或改写）",
+                    "the batch's revisions differ from what its audit event recorded",
+                )
+            )
+    return latest
+
+
+# --- 4. live rows ----------------------------------------------------------------------------------------
+
+
+def _represent_raw(spec: EntitySpec, name: str, value: Any) -> Any:
+    """The same representation as entities.represent, from raw column values (no decryption needed)."""
+    if spec.encrypted(name):
+        return "" if value is None else {"enc": base64.b64encode(bytes(value)).decode("ascii")}
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _verify_rows(report: Report, spec: EntitySpec, latest: dict[int, tuple[int, str]]) -> None:
+    table = spec.model._meta.db_table
+    columns = [spec.field(name).column for name in spec.fields]
+    seen = 0
+    last = -1
+    label = spec.label_field if spec.label_field != "pk" else "id"
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                f"SELECT id, version, row_digest, {label}, {', '.join(columns)} FROM {table} "  # noqa: S608
+                f"WHERE id > %s ORDER BY id LIMIT {CHUNK}",
+                [last],
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            for pk, version, row_digest, natural, *values in rows:
+                where = f"{spec.name} #{pk}（{natural}）"
+                state = {
+                    name: _represent_raw(spec, name, value)
+                    for name, value in zip(spec.fields, values, strict=True)
+                }
+                history = latest.pop(pk, None)
+                if history is None:
+                    raise _Broken(
+                        Problem(
+                            "live_row",
+                            where,
+                            "该记录没有修订历史：它不是经由系统写入的",
+                            "the row has no history: it was not written by the system",
+                        )
+                    )
+                if digest(spec, version, state) != row_digest or (version, row_digest) != history:
+                    raise _Broken(
+                        Problem(
+                            "live_row",
+                            where,
+                            "当前记录与其最新修订不一致：有人绕过系统修改了数据库",
+                            "the live row differs from its latest revision: the database was changed behind the system's back",
+                        )
+                    )
+                seen += 1
+            last = rows[-1][0]
+    if latest:
+        pk = min(latest)
+        raise _Broken(
+            Problem(
+                "live_row",
+                f"{spec.name} #{pk}",
+                "有修订历史的记录已不在数据库中：记录被删除",
+                "a record with history is gone from the database: it was deleted",
+            )
+        )
+    report.rows[spec.name] = seen

@@ -1,0 +1,182 @@
+"""`sidms audit verify` proves the store intact, or names the first broken record (R20)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from sidms.audit.checkpoints import read_checkpoints, write_checkpoint
+from sidms.audit.guards import append_only_sql
+from sidms.audit.models import AuditEvent
+from sidms.audit.verify import verify_store
+from sidms.changes.services import submit_change
+
+pytestmark = [pytest.mark.django_db]
+
+HUANCUI_1960 = "371002196001010011"
+
+
+@pytest.fixture(autouse=True)
+def _checkpoints_in_tmp(settings, tmp_path: Path) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    settings.SIDMS_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    yield
+
+
+@pytest.fixture
+def store(make_person, make_unit, huancui_clerk) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """A small store written through the pipeline: an import, a unit, and a phone change at the window."""
+    person = make_person(id_number=HUANCUI_1960, name="王建国")
+    unit = make_unit(unit_no="3710820001", name="荣成市海洋水产有限公司", district="371082")
+    submit_change(actor=huancui_clerk, channel="window", entity="person", record=person, values={"phone": "13806311234"})
+    return {"person": person, "unit": unit}
+
+
+def _raw(sql: str, params: list[object] | None = None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+
+
+def _unguarded(table: str) -> Callable[[], None]:
+    """Drop the append-only triggers of TABLE, as an attacker with the schema owner's rights could."""
+    for statement in append_only_sql(connection.vendor, table, create=False):
+        _raw(statement)
+
+    def restore() -> None:
+        for statement in append_only_sql(connection.vendor, table, create=True):
+            _raw(statement)
+
+    return restore
+
+
+@pytest.mark.req("R20")
+def test_a_store_written_through_the_pipeline_verifies_intact(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    report = verify_store()
+    assert report.ok, report.problem
+    assert report.rows["person"] == 1 and report.rows["unit"] == 1
+    assert report.revisions == 3 and report.events > 5
+    call_command("audit_verify")
+    assert "intact" in capsys.readouterr().out
+
+
+@pytest.mark.req("R20")
+def test_a_raw_sql_update_of_a_person_row_is_named(store) -> None:  # type: ignore[no-untyped-def]
+    person = store["person"]
+    _raw("UPDATE registry_person SET name = %s WHERE id = %s", ["李鬼", person.pk])
+    report = verify_store()
+    assert not report.ok and report.problem.kind == "live_row"
+    assert f"person #{person.pk}" in report.problem.where and person.person_no in report.problem.where
+    with pytest.raises(SystemExit) as exit_:
+        call_command("audit_verify")
+    assert exit_.value.code == 1
+
+
+@pytest.mark.req("R20")
+def test_copying_a_ciphertext_from_another_row_is_caught(store, make_person) -> None:  # type: ignore[no-untyped-def]
+    other = make_person(id_number="371002197001010024", name="李红")
+    _raw(
+        "UPDATE registry_person SET id_number = (SELECT id_number FROM registry_person WHERE id = %s) WHERE id = %s",
+        [store["person"].pk, other.pk],
+    )
+    report = verify_store()
+    assert report.problem is not None and f"person #{other.pk}" in report.problem.where
+
+
+@pytest.mark.req("R20")
+def test_an_updated_audit_event_is_named_even_with_the_trigger_dropped(store) -> None:  # type: ignore[no-untyped-def]
+    with transaction.atomic():
+        restore = _unguarded("audit_auditevent")
+        _raw("UPDATE audit_auditevent SET actor = %s WHERE seq = 3", ["nobody"])
+        restore()
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "audit_chain"
+    assert "#3" in report.problem.where
+
+
+@pytest.mark.req("R20")
+def test_a_rewritten_audit_payload_breaks_the_chain_at_that_event(store) -> None:  # type: ignore[no-untyped-def]
+    event = AuditEvent.objects.get(seq=4)
+    forged = event.payload.replace(event.actor, "nobody")
+    with transaction.atomic():
+        restore = _unguarded("audit_auditevent")
+        _raw("UPDATE audit_auditevent SET payload = %s, actor = %s WHERE seq = 4", [forged, "nobody"])
+        restore()
+    report = verify_store()
+    assert report.problem is not None and "#4" in report.problem.where
+
+
+@pytest.mark.req("R20")
+def test_a_deleted_audit_event_is_named_as_missing(store) -> None:  # type: ignore[no-untyped-def]
+    with transaction.atomic():
+        restore = _unguarded("audit_auditevent")
+        _raw("DELETE FROM audit_auditevent WHERE seq = 5")
+        restore()
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "audit_chain"
+    assert "#5" in report.problem.message_en
+
+
+@pytest.mark.req("R20")
+def test_deleting_the_last_audit_events_is_caught_by_the_chain_head(store) -> None:  # type: ignore[no-untyped-def]
+    last = AuditEvent.objects.order_by("-seq").first()
+    with transaction.atomic():
+        restore = _unguarded("audit_auditevent")
+        _raw("DELETE FROM audit_auditevent WHERE seq = %s", [last.seq])
+        restore()
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "audit_tail"
+
+
+@pytest.mark.req("R20")
+def test_a_chain_rewritten_from_scratch_disagrees_with_an_off_host_checkpoint(store) -> None:  # type: ignore[no-untyped-def]
+    write_checkpoint()
+    assert read_checkpoints()
+    from sidms.lib import chain
+
+    # The attacker rewrites event 2 and recomputes every later hash and the head: the chain is consistent.
+    events = list(AuditEvent.objects.order_by("seq"))
+    prev = chain.GENESIS
+    with transaction.atomic():
+        restore = _unguarded("audit_auditevent")
+        for event in events:
+            payload, actor = event.payload, event.actor
+            if event.seq == 2:
+                body = json.loads(payload)
+                body["actor"] = actor = "forger"
+                payload = chain.canonical(body).decode()
+            digest = chain.link(prev, payload.encode(), algorithm="sm3")
+            _raw(
+                "UPDATE audit_auditevent SET payload = %s, actor = %s, prev_hash = %s, hash = %s WHERE seq = %s",
+                [payload, actor, prev, digest, event.seq],
+            )
+            prev = digest
+        _raw("UPDATE audit_chainhead SET hash = %s", [prev])
+        restore()
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "checkpoint"
+
+
+@pytest.mark.req("R9.2")
+def test_a_revision_altered_with_its_trigger_dropped_is_named(store) -> None:  # type: ignore[no-untyped-def]
+    from sidms.changes.models import Revision
+
+    revision = Revision.objects.filter(entity="person").order_by("-pk").first()
+    with transaction.atomic():
+        restore = _unguarded("changes_revision")
+        _raw("UPDATE changes_revision SET actor = %s, state = %s WHERE id = %s", ["x", '{"name": "x"}', revision.pk])
+        restore()
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "revision"
+    assert f"#{revision.pk}" in report.problem.where
+
+
+@pytest.mark.req("R20")
+def test_a_row_deleted_behind_the_systems_back_is_named(store, make_person) -> None:  # type: ignore[no-untyped-def]
+    other = make_person(id_number="371002197001010024", name="李红")
+    _raw("DELETE FROM registry_person WHERE id = %s", [other.pk])
+    report = verify_store()
+    assert report.problem is not None and f"person #{other.pk}" in report.problem.where
