@@ -6,5 +6,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz),
     path("", include("sidms.security.urls")),
+    path("", include("sidms.web.urls_governance")),
     path("", include("sidms.web.urls")),
 ]

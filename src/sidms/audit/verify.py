@@ -285,6 +285,8 @@ def _represent_raw(spec: EntitySpec, name: str, value: Any) -> Any:
     """The same representation as entities.represent, from raw column values (no decryption needed)."""
     if spec.encrypted(name):
         return "" if value is None else {"enc": base64.b64encode(bytes(value)).decode("ascii")}
+    if value is not None and name.endswith("_id"):
+        return str(value)
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, date):

@@ -16,19 +16,28 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import DateField
 from django.http import HttpRequest
 from django.utils import timezone
 
-from sidms.audit.models import Outcome
 from sidms.audit.services import actor_name, audit_record
 from sidms.changes.entities import EntitySpec, digest, represent, spec_for, state_of
 from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
-from sidms.changes.services import _plain, _require, clean_values, request_id, rules_in_force
+from sidms.changes.services import (
+    _plain,
+    _require,
+    audited_refusals,
+    clean_values,
+    deny,
+    request_id,
+    require_city_level,
+    rules_in_force,
+)
 from sidms.changes.validators import Invalid
 from sidms.lib import chain
 from sidms.registry.models import Staff, pipeline_writes
-from sidms.security.fields import Sealed, seal
+from sidms.security.fields import BlindIndexField, Sealed, blind_index, seal
 
 B = BatchStatus
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -67,7 +76,9 @@ def _selection(spec: EntitySpec, actor: Staff, selection: Mapping[str, Any]) -> 
     if not actor.is_city_level:
         # A district applicant can only select within its district, whatever the filter says.
         if "district_id" not in spec.fields:
-            raise ChangeRefused("区级只能对本区记录申请批量变更", "District staff may only select their district")
+            raise ChangeRefused(
+                "区级只能对本区记录申请批量变更", "District staff may only select their district"
+            )
         lookups["district_id"] = actor.district_id
     return lookups
 
@@ -81,7 +92,13 @@ def batch_apply_update(
     reason: str,
     request: HttpRequest | None = None,
 ) -> BatchApplication:
-    _require(actor, "batch.apply", "您的岗位不能申请批量变更", "Your posts may not apply for batch changes", request)
+    _require(
+        actor,
+        "batch.apply",
+        "您的岗位不能申请批量变更",
+        "Your posts may not apply for batch changes",
+        request,
+    )
     spec = spec_for(entity)
     if not reason.strip():
         raise ChangeRefused("请填写批量变更理由", "Give the reason for the batch change")
@@ -120,7 +137,9 @@ def batch_apply_import(
     legacy: bool = False,
     request: HttpRequest | None = None,
 ) -> BatchApplication:
-    _require(actor, "batch.apply", "您的岗位不能申请批量导入", "Your posts may not apply for imports", request)
+    _require(
+        actor, "batch.apply", "您的岗位不能申请批量导入", "Your posts may not apply for imports", request
+    )
     spec_for(entity)
     if not reason.strip():
         raise ChangeRefused("请填写导入理由", "Give the reason for the import")
@@ -144,10 +163,15 @@ def batch_decide(
     request: HttpRequest | None = None,
 ) -> BatchApplication:
     """City-level approval (R9.3). Approving fixes the row count and the window of one execution."""
-    _require(actor, "batch.approve", "您的岗位不能审批批量变更", "Your posts may not approve batch changes", request)
-    if not actor.is_city_level:
-        raise NotPermitted("批量变更须由市级审批", "Batch changes are approved at city level")
-    with transaction.atomic():
+    _require(
+        actor,
+        "batch.approve",
+        "您的岗位不能审批批量变更",
+        "Your posts may not approve batch changes",
+        request,
+    )
+    require_city_level(actor, "批量变更须由市级审批", "Batch changes are approved at city level", request)
+    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
         batch = _locked(batch_id, B.SUBMITTED)
         if batch.applicant_id == actor.pk:
             _deny(actor, batch, "own_application", request)
@@ -183,8 +207,14 @@ def batch_execute(
     request: HttpRequest | None = None,
 ) -> Executed:
     """Carry out an approved batch once, inside its window and on exactly the authorised rows."""
-    _require(actor, "batch.execute", "您的岗位不能执行批量变更", "Your posts may not execute batch changes", request)
-    with transaction.atomic():
+    _require(
+        actor,
+        "batch.execute",
+        "您的岗位不能执行批量变更",
+        "Your posts may not execute batch changes",
+        request,
+    )
+    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
         batch = BatchApplication.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None:
             raise NotPermitted("没有这份批量申请", "No such batch application")
@@ -212,20 +242,19 @@ def batch_execute(
             channel=Channel.IMPORT if batch.kind == BatchKind.IMPORT else Channel.MAINTENANCE,
             detail={
                 "entity": batch.entity, "rows": len(revisions), "revisions": [first, last],
-                "revisions_digest": revisions_digest(first, last),
+                "reference": f"BA{batch.pk}", "revisions_digest": revisions_digest(first, last, f"BA{batch.pk}"),
             },
         )  # fmt: skip
     return Executed(batch, len(revisions), first, last)
 
 
-def revisions_digest(first: int | None, last: int | None) -> str:
-    """SHA-256 over the digests of revisions FIRST..LAST in id order: the batch's audit event holds it, so
-    a revision altered after the fact no longer matches its batch."""
+def revisions_digest(first: int | None, last: int | None, reference: str) -> str:
+    """SHA-256 over the digests of the batch's revisions (ids FIRST..LAST, this REFERENCE) in id order: the
+    batch's audit event holds it, so a revision altered after the fact no longer matches its batch."""
     hasher = hashlib.sha256()
     if first is not None and last is not None:
-        for value in Revision.objects.filter(pk__gte=first, pk__lte=last).order_by("pk").values_list(
-            "digest", flat=True
-        ).iterator(chunk_size=5000):
+        revisions = Revision.objects.filter(pk__gte=first, pk__lte=last, reference=reference)
+        for value in revisions.order_by("pk").values_list("digest", flat=True).iterator(chunk_size=5000):
             hasher.update(value.encode("ascii"))
     return hasher.hexdigest()
 
@@ -233,7 +262,11 @@ def revisions_digest(first: int | None, last: int | None) -> str:
 def _outside_authorisation(batch: BatchApplication) -> tuple[str, str, str] | None:
     now = timezone.now()
     if batch.status == B.EXECUTED:
-        return ("该批量申请已执行过，授权只允许执行一次", "This batch has already been executed once", "already_executed")
+        return (
+            "该批量申请已执行过，授权只允许执行一次",
+            "This batch has already been executed once",
+            "already_executed",
+        )
     if batch.status != B.APPROVED:
         return ("该批量申请未获市级批准", "This batch is not approved at city level", "not_approved")
     assert batch.window_start is not None and batch.window_end is not None
@@ -243,15 +276,26 @@ def _outside_authorisation(batch: BatchApplication) -> tuple[str, str, str] | No
 
 
 def _deny(
-    actor: Staff, batch: BatchApplication, reason: str, request: HttpRequest | None, text: tuple[str, str, str] | None = None
+    actor: Staff,
+    batch: BatchApplication,
+    reason: str,
+    request: HttpRequest | None,
+    text: tuple[str, str, str] | None = None,
 ) -> None:
-    audit_record(
-        "batch.denied", actor=actor, request=request, object_type="batch", object_id=batch.pk,
-        outcome=Outcome.DENIED, detail={"reason": reason},
+    # Fix: the event is written after the transaction rolls back (services.audited_refusals); written here it
+    # was rolled back with the refused step.
+    refusal = (
+        SeparationOfDuties(
+            "批量变更的申请、审批、执行须由不同人员完成",
+            "Apply and approve must be different people; the approver does not execute",
+        )
+        if text is None
+        else NotPermitted(text[0], text[1])
+    )
+    raise deny(
+        refusal, "batch.denied", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+        detail={"reason": reason},
     )  # fmt: skip
-    if text is None:
-        raise SeparationOfDuties("批量变更的申请、审批、执行须由不同人员完成", "Apply and approve must be different people; the approver does not execute")
-    raise NotPermitted(text[0], text[1])
 
 
 def _locked(batch_id: int, status: str) -> BatchApplication:
@@ -276,12 +320,23 @@ def _execute_update(
     values = {n: _sealed(spec, n, v) for n, v in cleaned.values.items()}
     table = spec.model._meta.db_table
     columns = [spec.field(n).column for n in values]
+    # Fix (tests/changes): the raw UPDATE bypasses BlindIndexField.pre_save, so a batch that set an encrypted
+    # field left its lookup index on the old value (the person no longer found by the new number). The
+    # index of the one new value is the same for every row: write it alongside.
+    indexes = [
+        f for f in spec.model._meta.concrete_fields if isinstance(f, BlindIndexField) and f.source in values
+    ]
+    columns += [f.column for f in indexes]
     updates: list[tuple[Any, ...]] = []
     revisions: list[tuple[Any, ...]] = []
     reference = f"BA{batch.pk}"
     who, rid = actor_name(actor), request_id(request)
     with connection.cursor() as cursor:
         db_values = [spec.field(n).get_db_prep_save(v, connection) for n, v in values.items()]
+        db_values += [
+            blind_index(f.domain, str(values[f.source]), f.normaliser) if values[f.source] else ""
+            for f in indexes
+        ]
         for instance in selected:
             old = state_of(spec, instance)
             for name, value in values.items():
@@ -290,7 +345,7 @@ def _execute_update(
             version = instance.version + 1  # type: ignore[attr-defined]
             row_digest = digest(spec, version, new)
             changes = {n: [old[n], new[n]] for n in values if old[n] != new[n]}
-            updates.append((*db_values, version, row_digest, now, instance.pk))
+            updates.append((*db_values, version, row_digest, _db_time(now), instance.pk))
             revisions.append(
                 (spec.name, instance.pk, version, now, who, Channel.MAINTENANCE, Method.BATCH, rid, reference,
                  json.dumps(changes, ensure_ascii=False), json.dumps(new, ensure_ascii=False), row_digest, "{}")
@@ -317,39 +372,75 @@ def _execute_import(
         )
     rules = rules_in_force(batch.entity)
     failures: dict[int, dict[str, Invalid]] = {}
-    instances = []
-    notes: list[dict[str, Any]] = []
+    revision_ids: list[int] = []
+    chunk: list[tuple[Any, dict[str, Any]]] = []
+    who, rid, reference = actor_name(actor), request_id(request), f"BA{batch.pk}"
+    # Rows stream through in chunks, so a million-row import needs no million objects in memory. All
+    # chunks share the one transaction: a failure anywhere still leaves nothing stored.
     for number, row in enumerate(rows(), start=1):
-        try:
-            values = clean_values(spec, rules, row, creating=True).values
-            note: dict[str, Any] = {}
-        except ChangeRefused as refused:
-            if not batch.legacy:
-                failures[number] = refused.errors
-                continue
-            # Legacy data is kept as found; what fails the rules is flagged for rectification.
-            good = {n: v for n, v in row.items() if n not in refused.errors}
-            values = clean_values(spec, rules, good, creating=False).values
-            values.update({n: _plain(row.get(n)).strip() for n in refused.errors if n in spec.fields})
-            note = {"nonconforming": {n: e.reason for n, e in refused.errors.items()}}
+        values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
+        if errors:
+            failures[number] = errors
+            continue
+        if failures:
+            continue  # the import is refused anyway; keep validating to report every failing row
         instance = spec.model(**{n: _sealed(spec, n, v) for n, v in values.items()})
         instance.version = 1  # type: ignore[attr-defined]
         instance.created_at = instance.updated_at = now  # type: ignore[attr-defined]
         instance.row_digest = digest(spec, 1, state_of(spec, instance))  # type: ignore[attr-defined]
-        instances.append(instance)
-        notes.append(note)
+        chunk.append((instance, note))
+        if len(chunk) >= IMPORT_CHUNK:
+            revision_ids += _store_chunk(spec, chunk, now=now, who=who, rid=rid, reference=reference)
+            chunk = []
     if failures:
         raise ImportRefused(failures)
+    if chunk:
+        revision_ids += _store_chunk(spec, chunk, now=now, who=who, rid=rid, reference=reference)
+    return revision_ids
+
+
+IMPORT_CHUNK = 2000
+
+
+def _import_values(
+    spec: EntitySpec, rules: Mapping[str, Any], row: Mapping[str, Any], *, legacy: bool
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Invalid]]:
+    """The values to store for one import row, the revision note, and the errors that refuse it.
+
+    A legacy migration (存量数据迁移) stores every value as found in the old system — a 15-digit ID number
+    stays 15 digits — and records what fails the rules in the note instead of refusing the row."""
+    try:
+        values = clean_values(spec, rules, row, creating=True).values
+        errors: dict[str, Invalid] = {}
+    except ChangeRefused as refused:
+        errors = refused.errors
+        good = {n: v for n, v in row.items() if n not in errors}
+        values = clean_values(spec, rules, good, creating=False).values if legacy else {}
+    if not legacy:
+        return values, {}, errors
+    for name, raw in row.items():
+        if name not in spec.fields:
+            continue
+        if isinstance(spec.field(name), DateField):
+            values.setdefault(name, None)
+        elif isinstance(raw, str):
+            values[name] = raw.strip()
+    note = {"nonconforming": {n: e.reason for n, e in errors.items()}} if errors else {}
+    return values, note, {}
+
+
+def _store_chunk(
+    spec: EntitySpec, chunk: list[tuple[Any, dict[str, Any]]], *, now: Any, who: str, rid: str, reference: str
+) -> list[int]:
     with pipeline_writes():
-        spec.model.objects.bulk_create(instances, batch_size=500)
-    who, rid, reference = actor_name(actor), request_id(request), f"BA{batch.pk}"
+        spec.model.objects.bulk_create([instance for instance, _ in chunk], batch_size=500)
     revisions = []
-    for instance, note in zip(instances, notes, strict=True):
+    for instance, note in chunk:
         state = state_of(spec, instance)
         revisions.append(
             (spec.name, instance.pk, 1, now, who, Channel.IMPORT, Method.IMPORT, rid, reference,
              json.dumps({n: [None, v] for n, v in state.items()}, ensure_ascii=False),
-             json.dumps(state, ensure_ascii=False), instance.row_digest,  # type: ignore[attr-defined]
+             json.dumps(state, ensure_ascii=False), instance.row_digest,
              json.dumps(note, ensure_ascii=False))
         )  # fmt: skip
     with connection.cursor() as cursor:

@@ -91,6 +91,9 @@ def represent(spec: EntitySpec, name: str, value: Any) -> Any:
         return {"enc": base64.b64encode(sealed.token).decode("ascii")}
     if isinstance(value, date):
         return value.isoformat()
+    if name.endswith("_id"):
+        # Foreign keys: the same text whether the value came from a form ("12") or the database (12).
+        return str(value)
     if isinstance(value, bool | int | str):
         return value
     return str(value)

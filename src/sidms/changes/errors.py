@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import get_language
@@ -41,6 +42,11 @@ class ChangeRefused(Exception):
 
 class NotPermitted(PermissionDenied):
     """The actor's post, district or role in the workflow does not allow this step."""
+
+    # Fix (tests/changes): the audit event of a refusal raised inside a transaction. Written there, it was
+    # rolled back together with the refused step and the attempt left no trace (R20); it is written by
+    # sidms.changes.services.audited_refusals after the rollback instead.
+    audit_event: dict[str, Any] | None = None
 
     def __init__(self, message: str, message_en: str) -> None:
         super().__init__(message, message_en)

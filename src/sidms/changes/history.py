@@ -32,7 +32,12 @@ def timeline(entity: str, record: models.Model) -> list[TimelineEntry]:
     entries = []
     for revision in Revision.objects.filter(entity=entity, record_id=record.pk).order_by("-version"):
         changes = tuple(
-            FieldChange(name, str(spec.field(name).verbose_name), _value(spec, name, pair[0]), _value(spec, name, pair[1]))
+            FieldChange(
+                name,
+                str(spec.field(name).verbose_name),
+                _value(spec, name, pair[0]),
+                _value(spec, name, pair[1]),
+            )
             for name, pair in revision.changes.items()
             if name in spec.fields
         )
@@ -44,7 +49,9 @@ def as_of(entity: str, record: models.Model, moment: datetime) -> dict[str, Any]
     """The record's governed fields as they were at MOMENT, or None if it did not exist yet."""
     spec = spec_for(entity)
     revision = (
-        Revision.objects.filter(entity=entity, record_id=record.pk, at__lte=moment).order_by("-version").first()
+        Revision.objects.filter(entity=entity, record_id=record.pk, at__lte=moment)
+        .order_by("-version")
+        .first()
     )
     if revision is None:
         return None

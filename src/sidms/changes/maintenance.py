@@ -11,7 +11,6 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.changes.entities import represent, reveal, spec_for
 from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
@@ -20,7 +19,9 @@ from sidms.changes.services import (
     _plain,
     _require,
     apply_values,
+    audited_refusals,
     clean_values,
+    deny,
     district_of,
     require_scope,
     rules_in_force,
@@ -36,21 +37,37 @@ def maintenance_scope(actor: Staff) -> Any:
 
 
 def maintenance_apply(
-    *, actor: Staff, entity: str, record: Any, values: Mapping[str, Any], reason: str, request: HttpRequest | None = None
+    *,
+    actor: Staff,
+    entity: str,
+    record: Any,
+    values: Mapping[str, Any],
+    reason: str,
+    request: HttpRequest | None = None,
 ) -> MaintenanceOrder:
     """Step 1 (申报): a clerk applies for a correction, completion or clean-up of a stored record."""
-    _require(actor, "maintenance.apply", "您的岗位不能申报数据维护", "Your posts may not apply for maintenance", request)
+    _require(
+        actor,
+        "maintenance.apply",
+        "您的岗位不能申报数据维护",
+        "Your posts may not apply for maintenance",
+        request,
+    )
     spec = spec_for(entity)
     require_scope(actor, district_of(record), request)
     if not reason.strip():
         raise ChangeRefused("请填写维护理由", "Give the reason for the maintenance")
     # Maintenance is a formal correction: every field is checked by its validator, whatever its level.
     rules = rules_in_force(entity)
-    changed = {n: v for n, v in values.items() if n not in spec.fields or _plain(getattr(record, n)) != _plain(v)}
+    changed = {
+        n: v for n, v in values.items() if n not in spec.fields or _plain(getattr(record, n)) != _plain(v)
+    }
     if not changed:
         raise ChangeRefused("没有需要维护的变化", "Nothing would change")
     cleaned = clean_values(spec, rules, changed, creating=False)
-    proposed = {n: [represent(spec, n, getattr(record, n)), represent(spec, n, v)] for n, v in cleaned.values.items()}
+    proposed = {
+        n: [represent(spec, n, getattr(record, n)), represent(spec, n, v)] for n, v in cleaned.values.items()
+    }
     with transaction.atomic():
         order = MaintenanceOrder.objects.create(
             entity=entity, record_id=record.pk, record_label=spec.label(record), district_id=district_of(record),
@@ -64,9 +81,15 @@ def maintenance_approve(
     *, actor: Staff, order_id: int, approve: bool, reason: str = "", request: HttpRequest | None = None
 ) -> MaintenanceOrder:
     """Step 2 (审批): an approver, not the applicant, approves or refuses."""
-    _require(actor, "maintenance.approve", "您的岗位不能审批数据维护", "Your posts may not approve maintenance", request)
-    with transaction.atomic():
-        order = _locked(actor, order_id, S.APPLIED)
+    _require(
+        actor,
+        "maintenance.approve",
+        "您的岗位不能审批数据维护",
+        "Your posts may not approve maintenance",
+        request,
+    )
+    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
+        order = _locked(actor, order_id, S.APPLIED, request)
         _distinct(actor, order, ("applicant",), request)
         if not approve and not reason.strip():
             raise ChangeRefused("不批准时必须填写理由", "A refusal needs a reason")
@@ -79,18 +102,27 @@ def maintenance_approve(
     return order
 
 
-def maintenance_modify(*, actor: Staff, order_id: int, request: HttpRequest | None = None) -> MaintenanceOrder:
+def maintenance_modify(
+    *, actor: Staff, order_id: int, request: HttpRequest | None = None
+) -> MaintenanceOrder:
     """Step 3 (修改): a third person carries out the approved modification through the pipeline."""
-    _require(actor, "maintenance.modify", "您的岗位不能执行数据维护", "Your posts may not carry out maintenance", request)
-    with transaction.atomic():
-        order = _locked(actor, order_id, S.APPROVED)
+    _require(
+        actor,
+        "maintenance.modify",
+        "您的岗位不能执行数据维护",
+        "Your posts may not carry out maintenance",
+        request,
+    )
+    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
+        order = _locked(actor, order_id, S.APPROVED, request)
         _distinct(actor, order, ("applicant", "approver"), request)
         spec = spec_for(order.entity)
         record = spec.model.objects.select_for_update().get(pk=order.record_id)
         for name, (old, _new) in order.proposed.items():
             if _plain(getattr(record, name)) != _plain(reveal(spec, name, old)):
                 raise StaleChange(
-                    "申报后该记录已被修改，请重新申报", "The record changed after the application; apply again"
+                    "申报后该记录已被修改，请重新申报",
+                    "The record changed after the application; apply again",
                 )
         values = {name: reveal(spec, name, new) for name, (_old, new) in order.proposed.items()}
         revision = apply_values(
@@ -110,9 +142,15 @@ def maintenance_recheck(
     *, actor: Staff, order_id: int, accept: bool, reason: str = "", request: HttpRequest | None = None
 ) -> MaintenanceOrder:
     """Step 4 (复核): a fourth person accepts, or sends back and so restores the previous values."""
-    _require(actor, "maintenance.recheck", "您的岗位不能复核数据维护", "Your posts may not re-check maintenance", request)
-    with transaction.atomic():
-        order = _locked(actor, order_id, S.MODIFIED)
+    _require(
+        actor,
+        "maintenance.recheck",
+        "您的岗位不能复核数据维护",
+        "Your posts may not re-check maintenance",
+        request,
+    )
+    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
+        order = _locked(actor, order_id, S.MODIFIED, request)
         _distinct(actor, order, ("applicant", "approver", "modifier"), request)
         if not accept:
             if not reason.strip():
@@ -138,10 +176,14 @@ def maintenance_recheck(
     return order
 
 
-def _locked(actor: Staff, order_id: int, status: str) -> MaintenanceOrder:
+def _locked(actor: Staff, order_id: int, status: str, request: HttpRequest | None = None) -> MaintenanceOrder:
     order = maintenance_scope(actor).select_for_update().filter(pk=order_id).first()
     if order is None:
-        raise NotPermitted("没有这张维护单，或不在您的数据范围内", "No such maintenance order in your scope")
+        raise deny(
+            NotPermitted("没有这张维护单，或不在您的数据范围内", "No such maintenance order in your scope"),
+            "maintenance.denied", actor=actor, request=request, object_type="maintenance", object_id=order_id,
+            detail={"reason": "not_found_or_out_of_scope"},
+        )  # fmt: skip
     if order.status != status:
         raise ChangeRefused(
             f"维护单当前状态为“{order.get_status_display()}”，不能执行此步骤",
@@ -150,17 +192,20 @@ def _locked(actor: Staff, order_id: int, status: str) -> MaintenanceOrder:
     return order
 
 
-def _distinct(actor: Staff, order: MaintenanceOrder, earlier: tuple[str, ...], request: HttpRequest | None) -> None:
+def _distinct(
+    actor: Staff, order: MaintenanceOrder, earlier: tuple[str, ...], request: HttpRequest | None
+) -> None:
     for step in earlier:
         if getattr(order, f"{step}_id") == actor.pk:
-            audit_record(
+            # Fix: the event is written after the step's transaction rolls back (services.audited_refusals).
+            raise deny(
+                SeparationOfDuties(
+                    "同一张维护单的申报、审批、修改、复核须由不同人员完成",
+                    "Apply, approve, modify and re-check of one order must be done by different people",
+                ),
                 "maintenance.denied", actor=actor, request=request, object_type="maintenance", object_id=order.pk,
-                outcome=Outcome.DENIED, detail={"reason": f"also_{step}"},
+                detail={"reason": f"also_{step}"},
             )  # fmt: skip
-            raise SeparationOfDuties(
-                "同一张维护单的申报、审批、修改、复核须由不同人员完成",
-                "Apply, approve, modify and re-check of one order must be done by different people",
-            )
 
 
 def _event(action: str, actor: Staff, order: MaintenanceOrder, request: HttpRequest | None) -> None:

@@ -118,7 +118,9 @@ class MaintenanceOrder(models.Model):
     district = models.ForeignKey("parameters.Region", on_delete=models.PROTECT, related_name="+")
     proposed = models.JSONField(_("proposed values"))  # {field: [old, new]} at application time
     reason = models.CharField(_("reason"), max_length=500)
-    status = models.CharField(_("status"), max_length=16, choices=MaintenanceStatus.choices, default="applied")
+    status = models.CharField(
+        _("status"), max_length=16, choices=MaintenanceStatus.choices, default="applied"
+    )
     applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     applied_at = models.DateTimeField(_("applied at"))
     approver = models.ForeignKey(
@@ -163,7 +165,9 @@ class BatchApplication(models.Model):
 
     kind = models.CharField(_("kind"), max_length=16, choices=BatchKind.choices)
     entity = models.CharField(_("entity"), max_length=32)
-    selection = models.JSONField(_("selection"), default=dict)  # field lookups, e.g. {"district_id": "371002"}
+    selection = models.JSONField(
+        _("selection"), default=dict
+    )  # field lookups, e.g. {"district_id": "371002"}
     change = models.JSONField(_("change"), default=dict)  # {field: new value} (update batches)
     payload_digest = models.CharField(_("import file digest"), max_length=64, blank=True)
     # Migration of legacy data (存量数据迁移): values that fail a rule are stored as found and flagged for

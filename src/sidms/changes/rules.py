@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from sidms.audit.services import actor_name, audit_record
 from sidms.changes.entities import ENTITIES
-from sidms.changes.errors import ChangeRefused, NotPermitted
+from sidms.changes.errors import ChangeRefused
 from sidms.changes.models import Channel, Method, Revision
-from sidms.changes.services import _require, request_id
+from sidms.changes.services import _require, request_id, require_city_level
 from sidms.changes.validators import is_known_validator
 from sidms.crosscheck import REGISTRY_NAMES
 from sidms.lib import chain
@@ -52,9 +52,16 @@ def rule_edit(
     request: HttpRequest | None = None,
 ) -> CollectionRule:
     """Add a new version of the rule for ENTITY.FIELD, effective now or at EFFECTIVE_FROM."""
-    _require(actor, "rules.edit", "只有市级系统管理员可以修改采集规则", "Only the city-level administrator edits rules", request)
-    if not actor.is_city_level:
-        raise NotPermitted("只有市级系统管理员可以修改采集规则", "Only the city-level administrator edits rules")
+    _require(
+        actor,
+        "rules.edit",
+        "只有市级系统管理员可以修改采集规则",
+        "Only the city-level administrator edits rules",
+        request,
+    )
+    require_city_level(
+        actor, "只有市级系统管理员可以修改采集规则", "Only the city-level administrator edits rules", request
+    )
     spec = ENTITIES.get(entity)
     if spec is None or field not in spec.fields:
         raise ChangeRefused(f"没有数据项 {entity}.{field}", f"There is no field {entity}.{field}")
@@ -67,17 +74,25 @@ def rule_edit(
         raise ChangeRefused(f"校验规则“{validator}”不存在", f"There is no validator {validator!r}")
     unknown = [name for name in crosschecks if name not in REGISTRY_NAMES]
     if unknown:
-        raise ChangeRefused(f"没有外部核查部门 {', '.join(unknown)}", f"Unknown registries: {', '.join(unknown)}")
+        raise ChangeRefused(
+            f"没有外部核查部门 {', '.join(unknown)}", f"Unknown registries: {', '.join(unknown)}"
+        )
     if review_level == ReviewLevel.NONE and validator not in ("", "text"):
         # "No review" means saved at once without validation (R7.1); a validator there would be ignored.
-        raise ChangeRefused("“无需审核”的数据项不做校验，请将校验规则设为“文本”", "A 'none' field is not validated; use the text validator")
+        raise ChangeRefused(
+            "“无需审核”的数据项不做校验，请将校验规则设为“文本”",
+            "A 'none' field is not validated; use the text validator",
+        )
     now = timezone.now()
     start = effective_from or now
     if start < now:
         raise ChangeRefused("生效时间不能早于现在：规则不能追溯修改", "A rule cannot take effect in the past")
     with transaction.atomic():
         previous = (
-            CollectionRule.objects.select_for_update().filter(entity=entity, field=field).order_by("-version").first()
+            CollectionRule.objects.select_for_update()
+            .filter(entity=entity, field=field)
+            .order_by("-version")
+            .first()
         )
         rule = CollectionRule.objects.create(
             entity=entity, field=field, version=(previous.version + 1) if previous else 1, required=required,
@@ -87,7 +102,9 @@ def rule_edit(
         old = _rule_state(previous) if previous else {}
         new = _rule_state(rule)
         changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
-        digest = keyring().mac(chain.canonical({"entity": "collection_rule", "version": rule.version, "state": new}))
+        digest = keyring().mac(
+            chain.canonical({"entity": "collection_rule", "version": rule.version, "state": new})
+        )
         revision = Revision.objects.create(
             entity="collection_rule", record_id=rule.pk, version=rule.version, at=now, actor=actor_name(actor),
             channel=Channel.MAINTENANCE, method=Method.RULES, request_id=request_id(request),
@@ -106,5 +123,7 @@ def rules_table(at: datetime | None = None) -> list[CollectionRule]:
 
     rules: list[CollectionRule] = []
     for entity in ENTITIES:
-        rules.extend(sorted(rules_in_force(entity, at).values(), key=lambda r: ENTITIES[entity].fields.index(r.field)))
+        rules.extend(
+            sorted(rules_in_force(entity, at).values(), key=lambda r: ENTITIES[entity].fields.index(r.field))
+        )
     return rules

@@ -9,7 +9,8 @@ new row, its immutable revision and an audit event in one transaction (principle
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from sidms.audit.services import actor_name, audit_record
 from sidms.changes import crosschecks
 from sidms.changes.entities import EntitySpec, digest, represent, reveal, spec_for, state_of
 from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
-from sidms.changes.models import Channel, ChangeRequest, Method, ReviewStatus, Revision
+from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
 from sidms.changes.validators import Invalid, validator
 from sidms.parameters.models import CollectionRule, ReviewLevel
 from sidms.registry.models import Staff, pipeline_writes
@@ -39,8 +40,9 @@ def rules_in_force(entity: str, at: datetime | None = None) -> dict[str, Collect
     """The latest version of each field's rule whose effective time has come (R5)."""
     moment = at or timezone.now()
     rules: dict[str, CollectionRule] = {}
+    # Effective dating: the version that took effect last (before MOMENT) wins; equal times, the newer one.
     for rule in CollectionRule.objects.filter(entity=entity, effective_from__lte=moment).order_by(
-        "field", "-version"
+        "field", "-effective_from", "-version"
     ):
         rules.setdefault(rule.field, rule)
     return rules
@@ -68,7 +70,9 @@ def clean_values(
     cleaned = Cleaned({})
     for name, raw in values.items():
         if name not in spec.fields:
-            errors[name] = Invalid("unknown_field", f"{name} 不是可采集的数据项", f"{name} is not a collected field")
+            errors[name] = Invalid(
+                "unknown_field", f"{name} 不是可采集的数据项", f"{name} is not a collected field"
+            )
             continue
         rule = rules.get(name)
         label = _label(spec, name)
@@ -160,7 +164,9 @@ def apply_values(
             setattr(instance, name, value)
         version = instance.version + 1  # type: ignore[attr-defined]
         new_state = state_of(spec, instance)
-        changes = {n: [old_state.get(n), new_state[n]] for n in spec.fields if old_state.get(n) != new_state[n]}
+        changes = {
+            n: [old_state.get(n), new_state[n]] for n in spec.fields if old_state.get(n) != new_state[n]
+        }
         instance.version = version  # type: ignore[attr-defined]
         instance.updated_at = now  # type: ignore[attr-defined]
         instance.row_digest = digest(spec, version, new_state)  # type: ignore[attr-defined]
@@ -218,7 +224,53 @@ def _require(actor: Any, permission: str, message: str, message_en: str, request
     if has_permission(actor, permission):
         return
     audit_record(
-        "access.denied", actor=actor, request=request, outcome=Outcome.DENIED, detail={"permission": permission}
+        "access.denied",
+        actor=actor,
+        request=request,
+        outcome=Outcome.DENIED,
+        detail={"permission": permission},
+    )
+    raise NotPermitted(message, message_en)
+
+
+# Fix (tests/changes): a refusal raised inside a transaction rolls back the audit event written there with
+# it, so a denied attempt (own review, a second step by the same person, an unauthorised batch run) left no
+# trace (R20). Such refusals carry their event (`deny`), and `audited_refusals`, entered outside the
+# transaction, writes it once the rollback is done.
+def deny(
+    refusal: NotPermitted, action: str, *, actor: Any, request: HttpRequest | None, **event: Any
+) -> NotPermitted:
+    refusal.audit_event = {
+        "action": action,
+        "actor": actor,
+        "request": request,
+        "outcome": Outcome.DENIED,
+        **event,
+    }
+    return refusal
+
+
+@contextmanager
+def audited_refusals() -> Iterator[None]:
+    try:
+        yield
+    except NotPermitted as refusal:
+        if refusal.audit_event is not None:
+            audit_record(**refusal.audit_event)
+        raise
+
+
+def require_city_level(
+    actor: Staff, message: str, message_en: str, request: HttpRequest | None = None
+) -> None:
+    if actor.is_city_level:
+        return
+    audit_record(
+        "access.denied",
+        actor=actor,
+        request=request,
+        outcome=Outcome.DENIED,
+        detail={"scope": "city_level_only"},
     )
     raise NotPermitted(message, message_en)
 
@@ -227,7 +279,11 @@ def require_scope(actor: Staff, district: str | None, request: HttpRequest | Non
     if actor.is_city_level or (district is not None and district == actor.district_id):
         return
     audit_record(
-        "access.denied", actor=actor, request=request, outcome=Outcome.DENIED, detail={"scope": district or ""}
+        "access.denied",
+        actor=actor,
+        request=request,
+        outcome=Outcome.DENIED,
+        detail={"scope": district or ""},
     )
     raise NotPermitted("该记录不在您的数据范围内", "The record is outside your data scope")
 
@@ -256,7 +312,13 @@ def submit_change(
     if channel not in SUBMIT_CHANNELS:
         raise ValueError(f"submit_change does not take channel {channel!r}")
     spec = spec_for(entity)
-    _require(actor, "record.submit", "您的岗位不能采集或修改数据", "Your posts may not collect or change data", request)
+    _require(
+        actor,
+        "record.submit",
+        "您的岗位不能采集或修改数据",
+        "Your posts may not collect or change data",
+        request,
+    )
     rules = rules_in_force(entity)
     if record is None:
         cleaned = clean_values(spec, rules, values, creating=True)
@@ -265,9 +327,16 @@ def submit_change(
         changed = cleaned.values
     else:
         require_scope(actor, district_of(record), request)
-        different = {n: v for n, v in values.items() if n not in spec.fields or _plain(getattr(record, n)) != _plain(v)}
+        if "district_id" in values and str(values["district_id"] or "") != str(district_of(record) or ""):
+            # Moving a record to another district needs the right to both: a district clerk cannot.
+            require_scope(actor, str(values["district_id"] or "") or None, request)
+        different = {
+            n: v for n, v in values.items() if n not in spec.fields or _plain(getattr(record, n)) != _plain(v)
+        }
         cleaned = clean_values(spec, rules, different, creating=False)
         changed = {n: v for n, v in cleaned.values.items() if _plain(getattr(record, n)) != _plain(v)}
+    if record is None:
+        _refuse_duplicate_key(spec, changed)
     manual = {n: v for n, v in changed.items() if _level(rules, n) == ReviewLevel.MANUAL}
     immediate = {n: v for n, v in changed.items() if n not in manual}
     if record is None and manual:
@@ -281,14 +350,42 @@ def submit_change(
             locked = None if record is None else type(record).objects.select_for_update().get(pk=record.pk)
             if locked is not None and locked.version != record.version:  # type: ignore[attr-defined]
                 raise StaleChange(
-                    "该记录刚被他人修改，请刷新后重新提交", "The record was changed meanwhile; reload and submit again"
+                    "该记录刚被他人修改，请刷新后重新提交",
+                    "The record was changed meanwhile; reload and submit again",
                 )
             revision = apply_values(
                 spec, locked, immediate, actor=actor, channel=channel, method=Method.DIRECT, request=request
             )
             record = locked if locked is not None else spec.model.objects.get(pk=revision.record_id)
-        held = _hold(spec, record, manual, checks, actor=actor, channel=channel, request=request) if manual else None
+        held = (
+            _hold(spec, record, manual, checks, actor=actor, channel=channel, request=request)
+            if manual
+            else None
+        )
     return SubmitOutcome(record, revision, held, tuple(sorted(immediate)), cleaned.warnings)
+
+
+def _refuse_duplicate_key(spec: EntitySpec, values: Mapping[str, Any]) -> None:
+    """A new record's natural key (person number, unit number, code) must be free, also among new records
+    still waiting for review."""
+    if spec.label_field == "pk":
+        return
+    key = _plain(values.get(spec.label_field))
+    taken = (
+        spec.model.objects.filter(**{spec.label_field: key}).exists()
+        or ChangeRequest.objects.filter(
+            entity=spec.name, record_id__isnull=True, record_label=key, status=ReviewStatus.PENDING
+        ).exists()
+    )
+    if taken:
+        label = _label(spec, spec.label_field)
+        raise ChangeRefused(
+            errors={
+                spec.label_field: Invalid(
+                    "duplicate", f"{label} {key} 已存在", f"{label} {key} already exists"
+                )
+            }
+        )
 
 
 def _level(rules: Mapping[str, CollectionRule], name: str) -> str:
@@ -297,7 +394,10 @@ def _level(rules: Mapping[str, CollectionRule], name: str) -> str:
 
 
 def _crosscheck(
-    spec: EntitySpec, rules: Mapping[str, CollectionRule], record: models.Model | None, manual: Mapping[str, Any]
+    spec: EntitySpec,
+    rules: Mapping[str, CollectionRule],
+    record: models.Model | None,
+    manual: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """Ask the partner registries named by the rules of the held fields, before any lock is taken."""
     names: list[str] = []
@@ -324,7 +424,10 @@ def _hold(
     request: HttpRequest | None,
 ) -> ChangeRequest:
     proposed = {
-        name: [represent(spec, name, getattr(record, name)) if record is not None else None, represent(spec, name, v)]
+        name: [
+            represent(spec, name, getattr(record, name)) if record is not None else None,
+            represent(spec, name, v),
+        ]
         for name, v in manual.items()
     }
     district = district_of(record) if record is not None else manual.get("district_id")
@@ -363,22 +466,31 @@ def review_scope(actor: Staff) -> models.QuerySet[ChangeRequest]:
 
 
 def review_decide(
-    *, actor: Staff, change_request_id: int, approve: bool, reason: str = "", request: HttpRequest | None = None
+    *,
+    actor: Staff,
+    change_request_id: int,
+    approve: bool,
+    reason: str = "",
+    request: HttpRequest | None = None,
 ) -> ChangeRequest:
     """Approve (apply the held values) or reject a review request. Nobody reviews their own submission."""
     _require(actor, "review.decide", "您的岗位不能审核数据", "Your posts may not review changes", request)
-    with transaction.atomic():
+    with audited_refusals(), transaction.atomic():
         held = review_scope(actor).select_for_update().filter(pk=change_request_id).first()
         if held is None:
-            raise NotPermitted("没有这条待审核记录，或不在您的数据范围内", "No such review request in your scope")
+            raise deny(
+                NotPermitted("没有这条待审核记录，或不在您的数据范围内", "No such review request in your scope"),
+                "review.denied", actor=actor, request=request, object_type="change_request",
+                object_id=change_request_id, detail={"reason": "not_found_or_out_of_scope"},
+            )  # fmt: skip
         if held.status != ReviewStatus.PENDING:
             raise ChangeRefused("该申请已处理，不能重复审核", "This request has already been decided")
         if held.submitted_by_id == actor.pk:
-            audit_record(
+            raise deny(
+                SeparationOfDuties("不能审核本人提交的变更", "You may not review your own submission"),
                 "review.denied", actor=actor, request=request, object_type="change_request", object_id=held.pk,
-                outcome=Outcome.DENIED, detail={"reason": "own_submission"},
+                detail={"reason": "own_submission"},
             )  # fmt: skip
-            raise SeparationOfDuties("不能审核本人提交的变更", "You may not review your own submission")
         if not approve and not reason.strip():
             raise ChangeRefused("驳回时必须填写理由", "A rejection needs a reason")
         spec = spec_for(held.entity)
@@ -409,7 +521,9 @@ def review_decide(
     return held
 
 
-def review_recheck_registries(*, actor: Staff, change_request_id: int, request: HttpRequest | None = None) -> ChangeRequest:
+def review_recheck_registries(
+    *, actor: Staff, change_request_id: int, request: HttpRequest | None = None
+) -> ChangeRequest:
     """Ask the registries again (for example after one was unavailable)."""
     _require(actor, "review.decide", "您的岗位不能审核数据", "Your posts may not review changes", request)
     held = review_scope(actor).filter(pk=change_request_id, status=ReviewStatus.PENDING).first()
@@ -418,8 +532,17 @@ def review_recheck_registries(*, actor: Staff, change_request_id: int, request: 
     spec = spec_for(held.entity)
     rules = rules_in_force(held.entity)
     record = spec.model.objects.get(pk=held.record_id) if held.record_id is not None else None
-    manual = {name: reveal(spec, name, pair[1]) for name, pair in held.proposed.items() if _level(rules, name) == ReviewLevel.MANUAL}
+    manual = {
+        name: reveal(spec, name, pair[1])
+        for name, pair in held.proposed.items()
+        if _level(rules, name) == ReviewLevel.MANUAL
+    }
     checks = _crosscheck(spec, rules, record, manual)
-    ChangeRequest.objects.filter(pk=held.pk).update(crosschecks=checks)
+    with transaction.atomic():
+        ChangeRequest.objects.filter(pk=held.pk).update(crosschecks=checks)
+        audit_record(
+            "review.recheck", actor=actor, request=request, object_type="change_request", object_id=held.pk,
+            detail={"registries": [c.get("registry") for c in checks], "statuses": [c.get("status") for c in checks]},
+        )  # fmt: skip
     held.crosschecks = checks
     return held

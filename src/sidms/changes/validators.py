@@ -107,9 +107,13 @@ def _luhn_ok(digits: str) -> bool:
 def _bank_account(value: Any) -> Checked:
     digits = re.sub(r"[\s-]", "", str(value))
     if not re.fullmatch(r"\d{16,19}", digits):
-        raise Invalid("bank_account", "银行卡号应为 16 到 19 位数字", "a bank card number has 16 to 19 digits")
+        raise Invalid(
+            "bank_account", "银行卡号应为 16 到 19 位数字", "a bank card number has 16 to 19 digits"
+        )
     if not _luhn_ok(digits):
-        raise Invalid("bank_account_check", "银行卡号校验位错误，请核对", "the bank card number's check digit is wrong")
+        raise Invalid(
+            "bank_account_check", "银行卡号校验位错误，请核对", "the bank card number's check digit is wrong"
+        )
     return Checked(digits)
 
 

@@ -109,6 +109,8 @@ class Governed(models.Model):
 
     class Meta:
         abstract = True
+        # Django's internal writes (related-object access, cascades) go through the guarded manager too.
+        base_manager_name = "objects"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         _guard(type(self), "save()")
@@ -137,7 +139,9 @@ class Agency(Governed):
 class Staff(AbstractUser):
     """A member of agency staff. Login is password + TOTP; the district fixes the data scope."""
 
-    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("agency"))
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("agency")
+    )
     district = models.ForeignKey(
         "parameters.Region", null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("district")
     )
@@ -227,11 +231,15 @@ class Person(Governed):
     district = models.ForeignKey("parameters.Region", on_delete=models.PROTECT, verbose_name=_("district"))
     phone = EncryptedTextField(_("phone"), domain="person.phone")
     phone_index = BlindIndexField(source="phone", domain="person.phone", normaliser="digits")
-    email = models.CharField(_("e-mail"), max_length=254, blank=True)
+    # Encrypted too: Chinese personal addresses are often the mobile number (13906311234@139.com).
+    email = EncryptedTextField(_("e-mail"), domain="person.email")
+    email_index = BlindIndexField(source="email", domain="person.email", normaliser="text")
     address = models.CharField(_("address"), max_length=200, blank=True)
     postcode = models.CharField(_("postcode"), max_length=6, blank=True)
     bank_account = EncryptedTextField(_("bank account"), domain="person.bank_account")
-    bank_account_index = BlindIndexField(source="bank_account", domain="person.bank_account", normaliser="digits")
+    bank_account_index = BlindIndexField(
+        source="bank_account", domain="person.bank_account", normaliser="digits"
+    )
     status = models.CharField(_("status"), max_length=16, choices=RecordStatus.choices, default="active")
 
     class Meta:

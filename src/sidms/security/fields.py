@@ -39,6 +39,29 @@ def blind_index(domain: str, value: str, normaliser: str = "text") -> str:
     return keyring().blind_index(NORMALISERS[normaliser](value), domain=domain)
 
 
+class Sealed(str):
+    """A decrypted value that remembers its ciphertext. Saving it again reuses the ciphertext, and the
+    change pipeline digests and records the ciphertext, so history never holds the plain value."""
+
+    token: bytes
+
+    def __new__(cls, plaintext: str, token: bytes) -> Sealed:
+        obj = super().__new__(cls, plaintext)
+        obj.token = token
+        return obj
+
+    def __reduce__(self) -> Any:
+        return (Sealed, (str(self), self.token))
+
+
+def seal(domain: str, plaintext: str) -> Sealed:
+    return Sealed(plaintext, keyring().encrypt(plaintext, aad=domain.encode()))
+
+
+def unseal(domain: str, token: bytes) -> Sealed:
+    return Sealed(keyring().decrypt(token, aad=domain.encode()), token)
+
+
 class EncryptedTextField(models.BinaryField):
     """A text value stored only as ciphertext. The domain is bound as associated data, so a ciphertext
     copied into another column (or another field) does not decrypt."""
@@ -59,7 +82,7 @@ class EncryptedTextField(models.BinaryField):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> str:
         if value is None:
             return ""
-        return keyring().decrypt(bytes(value), aad=self.domain.encode())
+        return unseal(self.domain, bytes(value))
 
     def to_python(self, value: Any) -> Any:
         return "" if value is None else value
@@ -67,9 +90,8 @@ class EncryptedTextField(models.BinaryField):
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None or value == "":
             return None
-        if isinstance(value, memoryview | bytes):
-            # Already a ciphertext (copied between rows by the history code): stored as it is.
-            return super().get_db_prep_value(bytes(value), connection, prepared)
+        if isinstance(value, Sealed):
+            return super().get_db_prep_value(value.token, connection, prepared)
         token = keyring().encrypt(str(value), aad=self.domain.encode())
         return super().get_db_prep_value(token, connection, prepared)
 

@@ -6,123 +6,340 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('parameters', '0004_initial_collection_rules'),
+        ("parameters", "0004_initial_collection_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BatchApplication',
+            name="BatchApplication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('update', 'Change the selected records'), ('import', 'Import new records')], max_length=16, verbose_name='kind')),
-                ('entity', models.CharField(max_length=32, verbose_name='entity')),
-                ('selection', models.JSONField(default=dict, verbose_name='selection')),
-                ('change', models.JSONField(default=dict, verbose_name='change')),
-                ('payload_digest', models.CharField(blank=True, max_length=64, verbose_name='import file digest')),
-                ('legacy', models.BooleanField(default=False, verbose_name='legacy data migration')),
-                ('row_count', models.PositiveIntegerField(verbose_name='rows when applied for')),
-                ('reason', models.CharField(max_length=500, verbose_name='reason')),
-                ('status', models.CharField(choices=[('submitted', 'Waiting for city-level approval'), ('approved', 'Approved: one execution authorised'), ('refused', 'Refused'), ('executed', 'Executed')], default='submitted', max_length=16, verbose_name='status')),
-                ('applied_at', models.DateTimeField(verbose_name='applied at')),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('authorised_rows', models.PositiveIntegerField(blank=True, null=True, verbose_name='authorised rows')),
-                ('window_start', models.DateTimeField(blank=True, null=True, verbose_name='execution window opens')),
-                ('window_end', models.DateTimeField(blank=True, null=True, verbose_name='execution window closes')),
-                ('executed_at', models.DateTimeField(blank=True, null=True)),
-                ('executed_rows', models.PositiveIntegerField(blank=True, null=True)),
-                ('decision_reason', models.CharField(blank=True, max_length=500, verbose_name='reason for the decision')),
-                ('applicant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('approver', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('executor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("update", "Change the selected records"), ("import", "Import new records")],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("entity", models.CharField(max_length=32, verbose_name="entity")),
+                ("selection", models.JSONField(default=dict, verbose_name="selection")),
+                ("change", models.JSONField(default=dict, verbose_name="change")),
+                (
+                    "payload_digest",
+                    models.CharField(blank=True, max_length=64, verbose_name="import file digest"),
+                ),
+                ("legacy", models.BooleanField(default=False, verbose_name="legacy data migration")),
+                ("row_count", models.PositiveIntegerField(verbose_name="rows when applied for")),
+                ("reason", models.CharField(max_length=500, verbose_name="reason")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Waiting for city-level approval"),
+                            ("approved", "Approved: one execution authorised"),
+                            ("refused", "Refused"),
+                            ("executed", "Executed"),
+                        ],
+                        default="submitted",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("applied_at", models.DateTimeField(verbose_name="applied at")),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "authorised_rows",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="authorised rows"),
+                ),
+                (
+                    "window_start",
+                    models.DateTimeField(blank=True, null=True, verbose_name="execution window opens"),
+                ),
+                (
+                    "window_end",
+                    models.DateTimeField(blank=True, null=True, verbose_name="execution window closes"),
+                ),
+                ("executed_at", models.DateTimeField(blank=True, null=True)),
+                ("executed_rows", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "decision_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="reason for the decision"),
+                ),
+                (
+                    "applicant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "approver",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "executor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'batch application',
-                'verbose_name_plural': 'batch applications',
-                'ordering': ['-applied_at'],
+                "verbose_name": "batch application",
+                "verbose_name_plural": "batch applications",
+                "ordering": ["-applied_at"],
             },
         ),
         migrations.CreateModel(
-            name='MaintenanceOrder',
+            name="MaintenanceOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entity', models.CharField(max_length=32, verbose_name='entity')),
-                ('record_id', models.BigIntegerField(verbose_name='record')),
-                ('record_label', models.CharField(max_length=64, verbose_name='record')),
-                ('proposed', models.JSONField(verbose_name='proposed values')),
-                ('reason', models.CharField(max_length=500, verbose_name='reason')),
-                ('status', models.CharField(choices=[('applied', 'Applied for, waiting for approval'), ('approved', 'Approved, waiting for modification'), ('refused', 'Refused'), ('modified', 'Modified, waiting for re-check'), ('accepted', 'Re-checked and accepted'), ('sent_back', 'Sent back; previous values restored')], default='applied', max_length=16, verbose_name='status')),
-                ('applied_at', models.DateTimeField(verbose_name='applied at')),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('modified_at', models.DateTimeField(blank=True, null=True)),
-                ('modified_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('rechecked_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_reason', models.CharField(blank=True, max_length=500, verbose_name='reason for the decision')),
-                ('applicant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('approver', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='parameters.region')),
-                ('modifier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rechecker', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("entity", models.CharField(max_length=32, verbose_name="entity")),
+                ("record_id", models.BigIntegerField(verbose_name="record")),
+                ("record_label", models.CharField(max_length=64, verbose_name="record")),
+                ("proposed", models.JSONField(verbose_name="proposed values")),
+                ("reason", models.CharField(max_length=500, verbose_name="reason")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("applied", "Applied for, waiting for approval"),
+                            ("approved", "Approved, waiting for modification"),
+                            ("refused", "Refused"),
+                            ("modified", "Modified, waiting for re-check"),
+                            ("accepted", "Re-checked and accepted"),
+                            ("sent_back", "Sent back; previous values restored"),
+                        ],
+                        default="applied",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("applied_at", models.DateTimeField(verbose_name="applied at")),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("modified_at", models.DateTimeField(blank=True, null=True)),
+                ("modified_version", models.PositiveIntegerField(blank=True, null=True)),
+                ("rechecked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decision_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="reason for the decision"),
+                ),
+                (
+                    "applicant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "approver",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="parameters.region"
+                    ),
+                ),
+                (
+                    "modifier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rechecker",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'maintenance order',
-                'verbose_name_plural': 'maintenance orders',
-                'ordering': ['-applied_at'],
+                "verbose_name": "maintenance order",
+                "verbose_name_plural": "maintenance orders",
+                "ordering": ["-applied_at"],
             },
         ),
         migrations.CreateModel(
-            name='Revision',
+            name="Revision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entity', models.CharField(max_length=32, verbose_name='entity')),
-                ('record_id', models.BigIntegerField(verbose_name='record')),
-                ('version', models.PositiveIntegerField(verbose_name='version')),
-                ('at', models.DateTimeField(db_index=True, verbose_name='time')),
-                ('actor', models.CharField(max_length=150, verbose_name='actor')),
-                ('channel', models.CharField(choices=[('window', 'Service window'), ('collaboration', 'Business collaboration'), ('online', 'Online platform'), ('kiosk', 'Self-service kiosk'), ('import', 'Import'), ('maintenance', 'Maintenance')], max_length=16, verbose_name='channel')),
-                ('method', models.CharField(choices=[('direct', 'Applied on submission'), ('review', 'Approved by manual review'), ('maintenance', 'Maintenance modification'), ('send_back', 'Restored by re-check send-back'), ('batch', 'Authorised batch'), ('import', 'Authorised import'), ('rules', 'Rule edit by the city-level administrator')], max_length=16, verbose_name='method')),
-                ('request_id', models.CharField(blank=True, max_length=64, verbose_name='request')),
-                ('reference', models.CharField(blank=True, max_length=64, verbose_name='reference')),
-                ('changes', models.JSONField(verbose_name='changes')),
-                ('state', models.JSONField(verbose_name='state after the change')),
-                ('digest', models.CharField(max_length=64, verbose_name='digest')),
-                ('notes', models.JSONField(blank=True, default=dict, verbose_name='notes')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("entity", models.CharField(max_length=32, verbose_name="entity")),
+                ("record_id", models.BigIntegerField(verbose_name="record")),
+                ("version", models.PositiveIntegerField(verbose_name="version")),
+                ("at", models.DateTimeField(db_index=True, verbose_name="time")),
+                ("actor", models.CharField(max_length=150, verbose_name="actor")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("window", "Service window"),
+                            ("collaboration", "Business collaboration"),
+                            ("online", "Online platform"),
+                            ("kiosk", "Self-service kiosk"),
+                            ("import", "Import"),
+                            ("maintenance", "Maintenance"),
+                        ],
+                        max_length=16,
+                        verbose_name="channel",
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("direct", "Applied on submission"),
+                            ("review", "Approved by manual review"),
+                            ("maintenance", "Maintenance modification"),
+                            ("send_back", "Restored by re-check send-back"),
+                            ("batch", "Authorised batch"),
+                            ("import", "Authorised import"),
+                            ("rules", "Rule edit by the city-level administrator"),
+                        ],
+                        max_length=16,
+                        verbose_name="method",
+                    ),
+                ),
+                ("request_id", models.CharField(blank=True, max_length=64, verbose_name="request")),
+                ("reference", models.CharField(blank=True, max_length=64, verbose_name="reference")),
+                ("changes", models.JSONField(verbose_name="changes")),
+                ("state", models.JSONField(verbose_name="state after the change")),
+                ("digest", models.CharField(max_length=64, verbose_name="digest")),
+                ("notes", models.JSONField(blank=True, default=dict, verbose_name="notes")),
             ],
             options={
-                'verbose_name': 'revision',
-                'verbose_name_plural': 'revisions',
-                'ordering': ['entity', 'record_id', 'version'],
-                'constraints': [models.UniqueConstraint(fields=('entity', 'record_id', 'version'), name='revision_record_version')],
+                "verbose_name": "revision",
+                "verbose_name_plural": "revisions",
+                "ordering": ["entity", "record_id", "version"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("entity", "record_id", "version"), name="revision_record_version"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ChangeRequest',
+            name="ChangeRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entity', models.CharField(max_length=32, verbose_name='entity')),
-                ('record_id', models.BigIntegerField(blank=True, null=True, verbose_name='record')),
-                ('record_label', models.CharField(max_length=64, verbose_name='record')),
-                ('base_version', models.PositiveIntegerField(verbose_name='version when submitted')),
-                ('proposed', models.JSONField(verbose_name='proposed values')),
-                ('crosschecks', models.JSONField(default=list, verbose_name='cross-check results')),
-                ('channel', models.CharField(choices=[('window', 'Service window'), ('collaboration', 'Business collaboration'), ('online', 'Online platform'), ('kiosk', 'Self-service kiosk'), ('import', 'Import'), ('maintenance', 'Maintenance')], max_length=16, verbose_name='channel')),
-                ('submitted_at', models.DateTimeField(verbose_name='submitted at')),
-                ('status', models.CharField(choices=[('pending', 'Waiting for review'), ('approved', 'Approved and applied'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn (superseded)')], default='pending', max_length=16, verbose_name='status')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
-                ('decision_reason', models.CharField(blank=True, max_length=500, verbose_name='reason')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='parameters.region')),
-                ('submitted_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("entity", models.CharField(max_length=32, verbose_name="entity")),
+                ("record_id", models.BigIntegerField(blank=True, null=True, verbose_name="record")),
+                ("record_label", models.CharField(max_length=64, verbose_name="record")),
+                ("base_version", models.PositiveIntegerField(verbose_name="version when submitted")),
+                ("proposed", models.JSONField(verbose_name="proposed values")),
+                ("crosschecks", models.JSONField(default=list, verbose_name="cross-check results")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("window", "Service window"),
+                            ("collaboration", "Business collaboration"),
+                            ("online", "Online platform"),
+                            ("kiosk", "Self-service kiosk"),
+                            ("import", "Import"),
+                            ("maintenance", "Maintenance"),
+                        ],
+                        max_length=16,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("submitted_at", models.DateTimeField(verbose_name="submitted at")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for review"),
+                            ("approved", "Approved and applied"),
+                            ("rejected", "Rejected"),
+                            ("withdrawn", "Withdrawn (superseded)"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="decided at")),
+                ("decision_reason", models.CharField(blank=True, max_length=500, verbose_name="reason")),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="parameters.region"
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'review request',
-                'verbose_name_plural': 'review requests',
-                'ordering': ['-submitted_at'],
-                'indexes': [models.Index(fields=['status', 'district'], name='changerequest_queue')],
+                "verbose_name": "review request",
+                "verbose_name_plural": "review requests",
+                "ordering": ["-submitted_at"],
+                "indexes": [models.Index(fields=["status", "district"], name="changerequest_queue")],
             },
         ),
     ]

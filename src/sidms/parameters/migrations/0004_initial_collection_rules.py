@@ -1,13 +1,13 @@
 """The initial collection rules (R5, R7): which fields are required, how each is validated, its review
 level and its external cross-checks. From here on the city-level administrator edits them in the UI."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.db import migrations
 
 from sidms.audit.guards import append_only_sql
 
-EFFECTIVE = datetime(2017, 12, 31, 16, 0, tzinfo=timezone.utc)  # 2018-01-01 00:00 Beijing time
+EFFECTIVE = datetime(2017, 12, 31, 16, 0, tzinfo=UTC)  # 2018-01-01 00:00 Beijing time
 
 # (entity, field, required, validator, review level, cross-checks)
 RULES = [
