@@ -38,7 +38,8 @@ def store(make_person, make_unit, huancui_clerk) -> dict[str, object]:  # type: 
 
 def _raw(sql: str, params: list[object] | None = None) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
+        # No parameters, no interpolation: the PostgreSQL trigger function's text contains a literal '%'.
+        cursor.execute(sql, params) if params else cursor.execute(sql)
 
 
 def _unguarded(table: str) -> Callable[[], None]:

@@ -177,7 +177,7 @@ def maintenance_recheck(
 
 
 def _locked(actor: Staff, order_id: int, status: str, request: HttpRequest | None = None) -> MaintenanceOrder:
-    order = maintenance_scope(actor).select_for_update().filter(pk=order_id).first()
+    order = maintenance_scope(actor).select_for_update(of=("self",)).filter(pk=order_id).first()
     if order is None:
         raise deny(
             NotPermitted("没有这张维护单，或不在您的数据范围内", "No such maintenance order in your scope"),

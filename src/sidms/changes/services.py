@@ -476,7 +476,7 @@ def review_decide(
     """Approve (apply the held values) or reject a review request. Nobody reviews their own submission."""
     _require(actor, "review.decide", "您的岗位不能审核数据", "Your posts may not review changes", request)
     with audited_refusals(), transaction.atomic():
-        held = review_scope(actor).select_for_update().filter(pk=change_request_id).first()
+        held = review_scope(actor).select_for_update(of=("self",)).filter(pk=change_request_id).first()
         if held is None:
             raise deny(
                 NotPermitted("没有这条待审核记录，或不在您的数据范围内", "No such review request in your scope"),

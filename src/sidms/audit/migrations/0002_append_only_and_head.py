@@ -15,12 +15,12 @@ def start_chain(apps, schema_editor):
 
 def forwards(apps, schema_editor):
     for statement in append_only_sql(schema_editor.connection.vendor, "audit_auditevent", create=True):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def backwards(apps, schema_editor):
     for statement in append_only_sql(schema_editor.connection.vendor, "audit_auditevent", create=False):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 class Migration(migrations.Migration):

@@ -70,12 +70,12 @@ def load(apps, schema_editor):
 
 def guard(apps, schema_editor):
     for statement in append_only_sql(schema_editor.connection.vendor, "parameters_collectionrule", create=True):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def unguard(apps, schema_editor):
     for statement in append_only_sql(schema_editor.connection.vendor, "parameters_collectionrule", create=False):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,121 @@
+"""The collection rules on the staff pages (R5, R9.1): everyone with a post reads them; only the city-level
+system administrator adds a version."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from sidms.audit.models import AuditEvent
+from sidms.parameters.models import CollectionRule
+
+pytestmark = [pytest.mark.django_db]
+
+EDIT = {
+    "required": "on",
+    "validator": "text",
+    "review_level": "manual",
+    "crosschecks": ["public_security", "civil_affairs"],
+    "effective_from": "",
+    "reason": "地址须人工核实",
+}
+
+
+def _address_row(page: str) -> str:
+    """The row of the person's address on the rules page."""
+    match = re.search(r'<a href="/rules/person/address/">.*?</tr>', page, re.S)
+    assert match, page
+    return match.group(0)
+
+
+@pytest.fixture
+def city_admin(make_staff):  # type: ignore[no-untyped-def]
+    return make_staff("admin_city", posts=("city_admin",), district="371000")
+
+
+@pytest.mark.req("R5")
+def test_every_post_reads_the_rules_by_entity_with_chinese_labels(huancui_clerk, auditor, signed_in) -> None:  # type: ignore[no-untyped-def]
+    for staff in (huancui_clerk, auditor):
+        page = signed_in(staff).get("/rules/").content.decode()
+        assert "参保人员" in page and "参保单位" in page
+        assert "公民身份号码" in page and "公民身份号码（GB 11643）" in page
+        assert "人工审核" in page and "系统校验" in page and "无需审核" in page
+        assert "公安、民政" in page and "市场监管、税务" in page
+        assert "代码表：" in page
+
+
+@pytest.mark.req("R9.1")
+def test_the_rule_editor_is_read_only_for_those_who_are_not_the_city_administrator(  # type: ignore[no-untyped-def]
+    huancui_clerk, make_staff, signed_in
+) -> None:
+    district_admin = make_staff("admin_hc", posts=("city_admin",), district="371002")
+    for staff in (huancui_clerk, district_admin):
+        client = signed_in(staff)
+        page = client.get("/rules/person/address/").content.decode()
+        assert "版本历史" in page and "只读" in page and 'name="reason"' not in page
+        assert client.post("/rules/person/address/", EDIT).status_code == 403
+    assert CollectionRule.objects.filter(entity="person", field="address").count() == 1
+    for username in ("clerk_hc", "admin_hc"):
+        assert AuditEvent.objects.filter(action="access.denied", actor=username).exists()
+
+
+@pytest.mark.req("R5")
+@pytest.mark.req("R9.1")
+def test_a_city_administrators_edit_makes_version_2_shown_in_the_history_and_on_the_rules_page(  # type: ignore[no-untyped-def]
+    city_admin, signed_in
+) -> None:
+    client = signed_in(city_admin)
+    before = timezone.localtime() - timedelta(minutes=5)
+    form = client.get("/rules/person/address/").content.decode()
+    # The form starts from the rule in force.
+    assert 'name="reason"' in form and 'value="none" selected' in form
+    saved = client.post("/rules/person/address/", EDIT)
+    assert saved.status_code == 302 and saved["Location"] == "/rules/person/address/"
+
+    history = client.get("/rules/person/address/").content.decode()
+    assert "v2" in history and "v1" in history and "地址须人工核实" in history and "admin_city" in history
+    rule = CollectionRule.objects.get(entity="person", field="address", version=2)
+    assert (rule.required, rule.review_level, rule.crosschecks) == (
+        True,
+        "manual",
+        ["public_security", "civil_affairs"],
+    )
+    assert AuditEvent.objects.filter(action="rules.edit", object_id="person.address").exists()
+
+    now_row = _address_row(client.get("/rules/").content.decode())
+    assert "人工审核" in now_row and "公安、民政" in now_row and ">2<" in now_row
+    then_row = _address_row(client.get("/rules/", {"at": before.strftime("%Y-%m-%dT%H:%M")}).content.decode())
+    assert "无需审核" in then_row and ">1<" in then_row
+
+
+@pytest.mark.req("R5")
+def test_a_version_effective_later_waits_and_the_rule_in_force_stays(city_admin, signed_in) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in(city_admin)
+    tomorrow = timezone.localtime() + timedelta(days=1)
+    later = {**EDIT, "effective_from": tomorrow.strftime("%Y-%m-%dT%H:%M")}
+    assert client.post("/rules/person/address/", later).status_code == 302
+    assert "尚未生效" in client.get("/rules/person/address/").content.decode()
+    assert "无需审核" in _address_row(client.get("/rules/").content.decode())
+    at = (tomorrow + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    assert "人工审核" in _address_row(client.get("/rules/", {"at": at}).content.decode())
+
+
+@pytest.mark.req("R5")
+def test_a_rule_edit_the_service_refuses_shows_why_and_stores_nothing(city_admin, signed_in) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in(city_admin)
+    refused = client.post("/rules/person/address/", {**EDIT, "review_level": "none", "validator": "phone"})
+    assert refused.status_code == 400
+    assert "“无需审核”的数据项不做校验" in refused.content.decode()
+    past = client.post("/rules/person/address/", {**EDIT, "effective_from": "2020-01-01T00:00"})
+    assert past.status_code == 400 and "生效时间不能早于现在" in past.content.decode()
+    assert CollectionRule.objects.filter(entity="person", field="address").count() == 1
+
+
+@pytest.mark.req("R5")
+def test_a_field_that_is_not_governed_has_no_rule_page(huancui_clerk, signed_in) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in(huancui_clerk)
+    assert client.get("/rules/person/password/").status_code == 404
+    assert client.get("/rules/spaceship/name/").status_code == 404
