@@ -50,7 +50,9 @@ PASSWORD = "Correct-Horse-Battery-9"
 def make_staff(db: None) -> Callable[..., object]:
     from sidms.registry.models import Staff, StaffPost
 
-    def make(username: str, *, posts: tuple[str, ...], district: str = "371002", agreement: bool = True) -> Staff:
+    def make(
+        username: str, *, posts: tuple[str, ...], district: str = "371002", agreement: bool = True
+    ) -> Staff:
         staff = Staff.objects.create_user(
             username=username,
             password=PASSWORD,
@@ -162,7 +164,14 @@ def load(importers: tuple[object, object]) -> Callable[..., list[object]]:
 def make_person(load: Callable[..., list[object]]) -> Callable[..., object]:
     counter = iter(range(1, 10_000))
 
-    def make(*, id_number: str, name: str = "张三", district: str = "371002", legacy: bool = False, **fields: object):  # type: ignore[no-untyped-def]
+    def make(
+        *,
+        id_number: str,
+        name: str = "张三",
+        district: str = "371002",
+        legacy: bool = False,
+        **fields: object,
+    ):  # type: ignore[no-untyped-def]
         values: dict[str, object] = {
             "person_no": f"P{next(counter):09d}",
             "id_number": id_number,
@@ -183,7 +192,9 @@ def make_person(load: Callable[..., list[object]]) -> Callable[..., object]:
 
 @pytest.fixture
 def make_unit(load: Callable[..., list[object]]) -> Callable[..., object]:
-    def make(*, unit_no: str, name: str, district: str, credit_code: str = "91371082775260043P", **fields: object):  # type: ignore[no-untyped-def]
+    def make(
+        *, unit_no: str, name: str, district: str, credit_code: str = "91371082775260043P", **fields: object
+    ):  # type: ignore[no-untyped-def]
         values: dict[str, object] = {
             "unit_no": unit_no,
             "name": name,

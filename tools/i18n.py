@@ -28,9 +28,45 @@ def _quote(text: str) -> str:
     return text.replace('"', '\\"').replace("\n", "\\n")
 
 
+def _drop_fuzzy(text: str) -> str:
+    """msgmerge guesses a translation for a new msgid from a similar old one and marks it fuzzy; those
+    guesses are wrong more often than not ("Not verified" → 无权访问), so they are emptied, to be filled
+    from the glossaries or reported as untranslated."""
+    entries = text.split("\n\n")
+    for i, entry in enumerate(entries[1:], start=1):
+        lines = entry.split("\n")
+        flags = [line for line in lines if line.startswith("#,")]
+        if not any("fuzzy" in line for line in flags):
+            continue
+        kept = []
+        for line in lines:
+            if line.startswith("#|"):
+                continue
+            if line.startswith("#,"):
+                rest = [f.strip() for f in line[2:].split(",") if f.strip() != "fuzzy"]
+                if rest:
+                    kept.append("#, " + ", ".join(rest))
+                continue
+            if line.startswith("msgstr"):
+                line = line.split(" ", 1)[0] + ' ""'
+            elif line.startswith('"') and kept and kept[-1].startswith("msgstr"):
+                continue
+            kept.append(line)
+        entries[i] = "\n".join(kept)
+    return "\n\n".join(entries)
+
+
 def main() -> int:
     subprocess.run(
-        ["django-admin", "makemessages", "-l", "zh_Hans", "--no-wrap", "--no-location", "--settings=sidms.settings"],
+        [
+            "django-admin",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--no-wrap",
+            "--no-location",
+            "--settings=sidms.settings",
+        ],
         cwd=PACKAGE,
         check=True,
     )
@@ -40,7 +76,10 @@ def main() -> int:
         if line.strip() and not line.startswith("#"):
             english, chinese = line.split("\t", 1)
             known[english] = chinese
-    text = PO.read_text(encoding="utf-8")
+    text = _drop_fuzzy(PO.read_text(encoding="utf-8"))
+    # The header is ours, not a guess: a fuzzy header would be left out of the .mo with its charset.
+    text = text.replace('#, fuzzy\nmsgid ""\nmsgstr ""', 'msgid ""\nmsgstr ""', 1)
+    text = text.replace('"Language: \\n"', '"Language: zh_Hans\\n"', 1)
     missing: list[str] = []
 
     def fill(match: re.Match[str]) -> str:
@@ -60,7 +99,6 @@ def main() -> int:
         return match.group(0)
 
     text = re.sub(r'msgid "(.+)"\nmsgid_plural "(.+)"\nmsgstr\[0\] ("")', fill_plural, text)
-    text = text.replace("#, fuzzy\n", "")
     PO.write_text(text, encoding="utf-8")
     subprocess.run(["django-admin", "compilemessages", "-l", "zh_Hans"], cwd=PACKAGE, check=True)
     for msgid in missing:

@@ -177,7 +177,9 @@ SIDMS_PAGE_SIZE = 50
 SIDMS_CROSSCHECK: dict[str, dict[str, str]] = {}
 for _registry in ("market_regulation", "public_security", "civil_affairs", "tax"):
     _prefix = f"SIDMS_CROSSCHECK_{_registry.upper()}_"
-    _config = {key[len(_prefix) :].lower(): value for key, value in os.environ.items() if key.startswith(_prefix)}
+    _config = {
+        key[len(_prefix) :].lower(): value for key, value in os.environ.items() if key.startswith(_prefix)
+    }
     if "token_file" in _config:
         _config["token"] = Path(_config.pop("token_file")).read_text(encoding="utf-8").strip()
     SIDMS_CROSSCHECK[_registry] = _config

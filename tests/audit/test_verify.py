@@ -32,7 +32,9 @@ def store(make_person, make_unit, huancui_clerk) -> dict[str, object]:  # type: 
     """A small store written through the pipeline: an import, a unit, and a phone change at the window."""
     person = make_person(id_number=HUANCUI_1960, name="王建国")
     unit = make_unit(unit_no="3710820001", name="荣成市海洋水产有限公司", district="371082")
-    submit_change(actor=huancui_clerk, channel="window", entity="person", record=person, values={"phone": "13806311234"})
+    submit_change(
+        actor=huancui_clerk, channel="window", entity="person", record=person, values={"phone": "13806311234"}
+    )
     return {"person": person, "unit": unit}
 
 
@@ -168,7 +170,10 @@ def test_a_revision_altered_with_its_trigger_dropped_is_named(store) -> None:  #
     revision = Revision.objects.filter(entity="person").order_by("-pk").first()
     with transaction.atomic():
         restore = _unguarded("changes_revision")
-        _raw("UPDATE changes_revision SET actor = %s, state = %s WHERE id = %s", ["x", '{"name": "x"}', revision.pk])
+        _raw(
+            "UPDATE changes_revision SET actor = %s, state = %s WHERE id = %s",
+            ["x", '{"name": "x"}', revision.pk],
+        )
         restore()
     report = verify_store()
     assert report.problem is not None and report.problem.kind == "revision"

@@ -13,7 +13,9 @@ HUANCUI_CODE += check_char(HUANCUI_CODE)
 
 @pytest.mark.req("R10.3")
 def test_units_are_listed_and_searched_within_the_district(huancui_clerk, signed_in, make_unit) -> None:  # type: ignore[no-untyped-def]
-    make_unit(unit_no="3710020001", name="威海海之韵科技有限公司", district="371002", credit_code=HUANCUI_CODE)
+    make_unit(
+        unit_no="3710020001", name="威海海之韵科技有限公司", district="371002", credit_code=HUANCUI_CODE
+    )
     make_unit(unit_no="3710820001", name="荣成市海洋水产有限公司", district="371082")
     client = signed_in(huancui_clerk)
     listing = client.get("/units/").content.decode()

@@ -112,7 +112,11 @@ def person_search(*, actor: Staff, query: str, request: HttpRequest | None = Non
         search = PersonSearch(base, "")
     # The query text itself may be an ID number: it is not recorded, only how the search was made.
     audit_record(
-        "read.person_list", actor=actor, request=request, object_type="person", detail={"by": search.by or "all"}
+        "read.person_list",
+        actor=actor,
+        request=request,
+        object_type="person",
+        detail={"by": search.by or "all"},
     )
     return search
 
@@ -132,7 +136,9 @@ def person_get(*, actor: Staff, person_no: str, request: HttpRequest | None = No
             detail={"reason": "not_found_or_out_of_scope"},
         )
         raise Http404
-    audit_record("read.person", actor=actor, request=request, object_type="person", object_id=person.person_no)
+    audit_record(
+        "read.person", actor=actor, request=request, object_type="person", object_id=person.person_no
+    )
     return person
 
 
@@ -159,9 +165,9 @@ def unit_get(*, actor: Staff, unit_no: str, request: HttpRequest | None = None) 
 def unit_employees(*, actor: Staff, unit: Unit) -> QuerySet[Any]:
     """Current employees of a unit the actor may see; people are listed only within the actor's scope."""
     require(actor, "person.view")
-    return unit.employments.filter(end_date__isnull=True, person__in=_scoped(actor, Person.objects.all())).select_related(
-        "person"
-    )
+    return unit.employments.filter(
+        end_date__isnull=True, person__in=_scoped(actor, Person.objects.all())
+    ).select_related("person")
 
 
 def mask_id_number(value: str) -> str:

@@ -43,8 +43,9 @@ def write_checkpoint() -> Checkpoint | None:
     head = ChainHead.objects.filter(pk=1).first()
     if head is None or head.seq == 0:
         return None
-    body = {"seq": head.seq, "hash": head.hash, "algorithm": head.algorithm, "at": timezone.now().isoformat()}
-    point = Checkpoint(**body, mac=keyring().mac(chain.canonical(body)))
+    point = Checkpoint(head.seq, head.hash, head.algorithm, timezone.now().isoformat(), mac="")
+    point = Checkpoint(point.seq, point.hash, point.algorithm, point.at, keyring().mac(point.body()))
+    body = {"seq": point.seq, "hash": point.hash, "algorithm": point.algorithm, "at": point.at}
     path = checkpoint_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

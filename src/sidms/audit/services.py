@@ -66,7 +66,7 @@ def audit_record(
         event = AuditEvent.objects.create(
             seq=seq,
             at=now,
-            actor=body["actor"],
+            actor=actor_name(actor),
             action=action,
             object_type=object_type,
             object_id=str(object_id),

@@ -296,7 +296,7 @@ def _represent_raw(spec: EntitySpec, name: str, value: Any) -> Any:
 
 def _verify_rows(report: Report, spec: EntitySpec, latest: dict[int, tuple[int, str]]) -> None:
     table = spec.model._meta.db_table
-    columns = [spec.field(name).column for name in spec.fields]
+    columns = [str(spec.field(name).column) for name in spec.fields]
     seen = 0
     last = -1
     label = spec.label_field if spec.label_field != "pk" else "id"

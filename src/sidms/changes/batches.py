@@ -342,7 +342,7 @@ def _execute_update(
             for name, value in values.items():
                 setattr(instance, name, value)
             new = state_of(spec, instance)
-            version = instance.version + 1  # type: ignore[attr-defined]
+            version = instance.version + 1
             row_digest = digest(spec, version, new)
             changes = {n: [old[n], new[n]] for n in values if old[n] != new[n]}
             updates.append((*db_values, version, row_digest, _db_time(now), instance.pk))
@@ -385,9 +385,9 @@ def _execute_import(
         if failures:
             continue  # the import is refused anyway; keep validating to report every failing row
         instance = spec.model(**{n: _sealed(spec, n, v) for n, v in values.items()})
-        instance.version = 1  # type: ignore[attr-defined]
-        instance.created_at = instance.updated_at = now  # type: ignore[attr-defined]
-        instance.row_digest = digest(spec, 1, state_of(spec, instance))  # type: ignore[attr-defined]
+        instance.version = 1
+        instance.created_at = instance.updated_at = now
+        instance.row_digest = digest(spec, 1, state_of(spec, instance))
         chunk.append((instance, note))
         if len(chunk) >= IMPORT_CHUNK:
             revision_ids += _store_chunk(spec, chunk, now=now, who=who, rid=rid, reference=reference)

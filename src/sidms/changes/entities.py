@@ -14,7 +14,7 @@ from typing import Any
 from django.db import models
 
 from sidms.lib import chain
-from sidms.registry.models import Agency, Employment, Person, ServiceInstitution, Unit
+from sidms.registry.models import Agency, Employment, Governed, Person, ServiceInstitution, Unit
 from sidms.security.fields import EncryptedTextField, Sealed, seal, unseal
 from sidms.security.keys import keyring
 
@@ -22,7 +22,7 @@ from sidms.security.keys import keyring
 @dataclass(frozen=True)
 class EntitySpec:
     name: str
-    model: type[models.Model]
+    model: type[Governed]
     fields: tuple[str, ...]  # attribute names (FKs as *_id)
     label_field: str  # natural key shown to people
 

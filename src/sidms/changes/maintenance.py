@@ -70,7 +70,7 @@ def maintenance_apply(
     }
     with transaction.atomic():
         order = MaintenanceOrder.objects.create(
-            entity=entity, record_id=record.pk, record_label=spec.label(record), district_id=district_of(record),
+            entity=entity, record_id=record.pk, record_label=spec.label(record), district_id=str(district_of(record)),
             proposed=proposed, reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
         )  # fmt: skip
         _event("maintenance.apply", actor, order, request)

@@ -29,7 +29,7 @@ from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
 from sidms.changes.validators import Invalid, validator
 from sidms.parameters.models import CollectionRule, ReviewLevel
-from sidms.registry.models import Staff, pipeline_writes
+from sidms.registry.models import Governed, Staff, pipeline_writes
 from sidms.security.fields import Sealed, seal
 
 # --------------------------------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def request_id(request: HttpRequest | None) -> str:
 
 def district_of(instance: models.Model) -> str | None:
     if hasattr(instance, "district_id"):
-        return instance.district_id  # type: ignore[no-any-return]
+        return instance.district_id
     person = getattr(instance, "person", None)
     return person.district_id if person is not None else None
 
@@ -153,8 +153,8 @@ def apply_values(
         if instance is None:
             instance = spec.model()
             old_state: dict[str, Any] = {}
-            instance.created_at = now  # type: ignore[attr-defined]
-            instance.version = 0  # type: ignore[attr-defined]
+            instance.created_at = now
+            instance.version = 0
         else:
             old_state = state_of(spec, instance)
         for name, value in values.items():
@@ -300,7 +300,7 @@ def submit_change(
     channel: str,
     entity: str,
     values: Mapping[str, Any],
-    record: models.Model | None = None,
+    record: Governed | None = None,
     request: HttpRequest | None = None,
 ) -> SubmitOutcome:
     """Submit new values for a record (or a new record, when RECORD is None).
@@ -348,7 +348,7 @@ def submit_change(
         revision = None
         if immediate:
             locked = None if record is None else type(record).objects.select_for_update().get(pk=record.pk)
-            if locked is not None and locked.version != record.version:  # type: ignore[attr-defined]
+            if locked is not None and record is not None and locked.version != record.version:
                 raise StaleChange(
                     "该记录刚被他人修改，请刷新后重新提交",
                     "The record was changed meanwhile; reload and submit again",
@@ -365,18 +365,16 @@ def submit_change(
     return SubmitOutcome(record, revision, held, tuple(sorted(immediate)), cleaned.warnings)
 
 
-def _refuse_duplicate_key(spec: EntitySpec, values: Mapping[str, Any]) -> None:
+def _refuse_duplicate_key(spec: EntitySpec, values: Mapping[str, Any], pending_ok: int | None = None) -> None:
     """A new record's natural key (person number, unit number, code) must be free, also among new records
     still waiting for review."""
     if spec.label_field == "pk":
         return
     key = _plain(values.get(spec.label_field))
-    taken = (
-        spec.model.objects.filter(**{spec.label_field: key}).exists()
-        or ChangeRequest.objects.filter(
-            entity=spec.name, record_id__isnull=True, record_label=key, status=ReviewStatus.PENDING
-        ).exists()
-    )
+    pending = ChangeRequest.objects.filter(
+        entity=spec.name, record_id__isnull=True, record_label=key, status=ReviewStatus.PENDING
+    ).exclude(pk=pending_ok or 0)
+    taken = spec.model.objects.filter(**{spec.label_field: key}).exists() or pending.exists()
     if taken:
         label = _label(spec, spec.label_field)
         raise ChangeRefused(
@@ -405,7 +403,7 @@ def _crosscheck(
         for registry in rules[name].crosschecks:
             if registry not in names:
                 names.append(registry)
-    subject = {}
+    subject: dict[str, str] = {}
     for key in ("id_number", "name", "credit_code"):
         if key in spec.fields:
             value = manual.get(key, getattr(record, key, "") if record is not None else "")
@@ -505,15 +503,18 @@ def review_decide(
                             "提交后该数据项已被修改，此申请已过时，请驳回后重新提交",
                             "The field changed after submission; reject this request and submit again",
                         )
-            apply_values(
+            else:
+                _refuse_duplicate_key(spec, values, pending_ok=held.pk)
+            revision = apply_values(
                 spec, record, values, actor=held.submitted_by, channel=held.channel, method=Method.REVIEW,
                 reference=f"CR{held.pk}/{actor.username}", request=request,
             )  # fmt: skip
+            held.record_id = revision.record_id  # a new record: link the request to what it created
         held.status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
         held.decided_by = actor
         held.decided_at = timezone.now()
         held.decision_reason = reason.strip()
-        held.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        held.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "record_id"])
         audit_record(
             "review.approve" if approve else "review.reject", actor=actor, request=request,
             object_type="change_request", object_id=held.pk, detail={"entity": held.entity, "record": held.record_label},

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -149,8 +149,6 @@ class Staff(AbstractUser):
     agreement_signed_on = models.DateField(_("confidentiality agreement signed on"), null=True, blank=True)
     agreement_expires_on = models.DateField(_("confidentiality agreement expires on"), null=True, blank=True)
 
-    objects = UserManager()
-
     class Meta:
         verbose_name = _("staff member")
         verbose_name_plural = _("staff")
@@ -224,7 +222,7 @@ class Person(Governed):
     person_no = models.CharField(_("person number"), max_length=20, unique=True)  # AAC001
     id_number = EncryptedTextField(_("citizen ID number"), domain="person.id_number")  # AAC002
     id_number_index = BlindIndexField(source="id_number", domain="person.id_number", normaliser="idcard")
-    name = models.CharField(_("name"), max_length=50, db_index=True)  # AAC003
+    name = models.CharField(_("full name"), max_length=50, db_index=True)  # AAC003
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)  # AAC004
     birth_date = models.DateField(_("birth date"), null=True, blank=True)  # AAC006
     category = models.CharField(_("person category"), max_length=32)  # code table person_category

@@ -41,6 +41,11 @@ def staff_create(
             actor=actor,
             object_type="staff",
             object_id=staff.pk,
-            detail={"username": username, "district": district, "posts": post_list, "at": timezone.now().isoformat()},
+            detail={
+                "username": username,
+                "district": district,
+                "posts": post_list,
+                "at": timezone.now().isoformat(),
+            },
         )
     return staff

@@ -108,7 +108,9 @@ class EncryptedTextField(models.BinaryField):
 class BlindIndexField(models.CharField):
     """The keyed digest of another field's normalised value, kept in step on every save."""
 
-    def __init__(self, *args: Any, source: str = "", domain: str = "", normaliser: str = "text", **kwargs: Any):
+    def __init__(
+        self, *args: Any, source: str = "", domain: str = "", normaliser: str = "text", **kwargs: Any
+    ):
         self.source = source
         self.domain = domain
         self.normaliser = normaliser

@@ -28,7 +28,7 @@ class PasswordLoginForm(AuthenticationForm):
             params={"limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes},
         )
 
-    def confirm_login_allowed(self, user):  # type: ignore[no-untyped-def]
+    def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
         if not user.has_valid_agreement():
             raise forms.ValidationError(self.error_messages["no_agreement"], code="no_agreement")
@@ -39,7 +39,9 @@ class TokenForm(forms.Form):
         label=_("6-digit code from your authenticator app"),
         regex=r"^\s*\d{6}\s*$",
         error_messages={"invalid": _("Enter the 6 digits shown in your authenticator app.")},
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
     )
 
     def clean_token(self) -> str:

@@ -5,48 +5,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CodeItem',
+            name="CodeItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('table', models.CharField(choices=[('AAE140', 'Insurance type'), ('person_category', 'Person category'), ('unit_type', 'Unit type'), ('service_kind', 'Service institution type')], max_length=32, verbose_name='code table')),
-                ('code', models.CharField(max_length=32, verbose_name='code')),
-                ('name_zh', models.CharField(max_length=64, verbose_name='Chinese name')),
-                ('name_en', models.CharField(max_length=96, verbose_name='English name')),
-                ('sort', models.PositiveIntegerField(default=0, verbose_name='order')),
-                ('valid_from', models.DateField(blank=True, null=True, verbose_name='valid from')),
-                ('valid_to', models.DateField(blank=True, null=True, verbose_name='valid to')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "table",
+                    models.CharField(
+                        choices=[
+                            ("AAE140", "Insurance type"),
+                            ("person_category", "Person category"),
+                            ("unit_type", "Unit type"),
+                            ("service_kind", "Service institution type"),
+                        ],
+                        max_length=32,
+                        verbose_name="code table",
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, verbose_name="code")),
+                ("name_zh", models.CharField(max_length=64, verbose_name="Chinese name")),
+                ("name_en", models.CharField(max_length=96, verbose_name="English name")),
+                ("sort", models.PositiveIntegerField(default=0, verbose_name="order")),
+                ("valid_from", models.DateField(blank=True, null=True, verbose_name="valid from")),
+                ("valid_to", models.DateField(blank=True, null=True, verbose_name="valid to")),
             ],
             options={
-                'verbose_name': 'code',
-                'verbose_name_plural': 'codes',
-                'ordering': ['table', 'sort', 'code'],
-                'constraints': [models.UniqueConstraint(fields=('table', 'code'), name='codeitem_table_code_unique')],
+                "verbose_name": "code",
+                "verbose_name_plural": "codes",
+                "ordering": ["table", "sort", "code"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("table", "code"), name="codeitem_table_code_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('code', models.CharField(max_length=6, primary_key=True, serialize=False, verbose_name='code')),
-                ('name', models.CharField(max_length=64, verbose_name='name')),
-                ('kind', models.CharField(choices=[('province', 'Province'), ('prefecture', 'Prefecture-level city'), ('county', 'County-level division'), ('zone', 'Statistical zone (development zone)')], max_length=16, verbose_name='kind')),
-                ('valid_from', models.DateField(blank=True, null=True, verbose_name='valid from')),
-                ('valid_to', models.DateField(blank=True, null=True, verbose_name='valid to')),
-                ('is_district', models.BooleanField(default=False, verbose_name='administered district')),
-                ('note', models.CharField(blank=True, max_length=200, verbose_name='note')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='parameters.region')),
+                (
+                    "code",
+                    models.CharField(max_length=6, primary_key=True, serialize=False, verbose_name="code"),
+                ),
+                ("name", models.CharField(max_length=64, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("province", "Province"),
+                            ("prefecture", "Prefecture-level city"),
+                            ("county", "County-level division"),
+                            ("zone", "Statistical zone (development zone)"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("valid_from", models.DateField(blank=True, null=True, verbose_name="valid from")),
+                ("valid_to", models.DateField(blank=True, null=True, verbose_name="valid to")),
+                ("is_district", models.BooleanField(default=False, verbose_name="administered district")),
+                ("note", models.CharField(blank=True, max_length=200, verbose_name="note")),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="parameters.region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'division',
-                'verbose_name_plural': 'divisions',
-                'ordering': ['code'],
+                "verbose_name": "division",
+                "verbose_name_plural": "divisions",
+                "ordering": ["code"],
             },
         ),
     ]

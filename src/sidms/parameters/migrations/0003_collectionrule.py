@@ -4,33 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('parameters', '0002_load_code_tables'),
+        ("parameters", "0002_load_code_tables"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CollectionRule',
+            name="CollectionRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entity', models.CharField(max_length=32, verbose_name='entity')),
-                ('field', models.CharField(max_length=64, verbose_name='field')),
-                ('version', models.PositiveIntegerField(verbose_name='version')),
-                ('required', models.BooleanField(default=False, verbose_name='required')),
-                ('validator', models.CharField(blank=True, max_length=64, verbose_name='validator')),
-                ('review_level', models.CharField(choices=[('none', 'No review: saved at once'), ('system', 'System validation'), ('manual', 'Manual review with cross-checks')], max_length=16, verbose_name='review level')),
-                ('crosschecks', models.JSONField(blank=True, default=list, verbose_name='external cross-checks')),
-                ('effective_from', models.DateTimeField(verbose_name='effective from')),
-                ('created_at', models.DateTimeField(verbose_name='created at')),
-                ('created_by', models.CharField(max_length=150, verbose_name='created by')),
-                ('reason', models.CharField(blank=True, max_length=500, verbose_name='reason')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("entity", models.CharField(max_length=32, verbose_name="entity")),
+                ("field", models.CharField(max_length=64, verbose_name="field")),
+                ("version", models.PositiveIntegerField(verbose_name="version")),
+                ("required", models.BooleanField(default=False, verbose_name="required")),
+                ("validator", models.CharField(blank=True, max_length=64, verbose_name="validator")),
+                (
+                    "review_level",
+                    models.CharField(
+                        choices=[
+                            ("none", "No review: saved at once"),
+                            ("system", "System validation"),
+                            ("manual", "Manual review with cross-checks"),
+                        ],
+                        max_length=16,
+                        verbose_name="review level",
+                    ),
+                ),
+                (
+                    "crosschecks",
+                    models.JSONField(blank=True, default=list, verbose_name="external cross-checks"),
+                ),
+                ("effective_from", models.DateTimeField(verbose_name="effective from")),
+                ("created_at", models.DateTimeField(verbose_name="created at")),
+                ("created_by", models.CharField(max_length=150, verbose_name="created by")),
+                ("reason", models.CharField(blank=True, max_length=500, verbose_name="reason")),
             ],
             options={
-                'verbose_name': 'collection rule',
-                'verbose_name_plural': 'collection rules',
-                'ordering': ['entity', 'field', '-version'],
-                'constraints': [models.UniqueConstraint(fields=('entity', 'field', 'version'), name='rule_entity_field_version')],
+                "verbose_name": "collection rule",
+                "verbose_name_plural": "collection rules",
+                "ordering": ["entity", "field", "-version"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("entity", "field", "version"), name="rule_entity_field_version"
+                    )
+                ],
             },
         ),
     ]

@@ -69,12 +69,16 @@ def load(apps, schema_editor):
 
 
 def guard(apps, schema_editor):
-    for statement in append_only_sql(schema_editor.connection.vendor, "parameters_collectionrule", create=True):
+    for statement in append_only_sql(
+        schema_editor.connection.vendor, "parameters_collectionrule", create=True
+    ):
         schema_editor.execute(statement, params=None)
 
 
 def unguard(apps, schema_editor):
-    for statement in append_only_sql(schema_editor.connection.vendor, "parameters_collectionrule", create=False):
+    for statement in append_only_sql(
+        schema_editor.connection.vendor, "parameters_collectionrule", create=False
+    ):
         schema_editor.execute(statement, params=None)
 
 

@@ -4,9 +4,10 @@ import django.contrib.auth.models
 import django.contrib.auth.validators
 import django.db.models.deletion
 import django.utils.timezone
-import sidms.security.fields
 from django.conf import settings
 from django.db import migrations, models
+
+import sidms.security.fields
 
 
 class Migration(migrations.Migration):
@@ -229,7 +230,7 @@ class Migration(migrations.Migration):
                         source="id_number",
                     ),
                 ),
-                ("name", models.CharField(db_index=True, max_length=50, verbose_name="name")),
+                ("name", models.CharField(db_index=True, max_length=50, verbose_name="full name")),
                 (
                     "sex",
                     models.CharField(

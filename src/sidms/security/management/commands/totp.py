@@ -16,6 +16,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, username: str, **options: Any) -> None:
         device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
         if device is None:
-            raise CommandError(f"没有已绑定的动态口令设备：{username} / no enrolled TOTP device for {username}")
+            raise CommandError(
+                f"没有已绑定的动态口令设备：{username} / no enrolled TOTP device for {username}"
+            )
         totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
         self.stdout.write(f"{totp.token():0{device.digits}d}")

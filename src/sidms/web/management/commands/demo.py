@@ -29,7 +29,9 @@ class Command(BaseCommand):
             raise SystemExit(2)
         key_file = Path(settings.SIDMS_KEY_FILE)
         if ensure_key_file(key_file, suite=settings.SIDMS_CRYPTO_SUITE):
-            self.stdout.write(f"generated key file {key_file} (suite {settings.SIDMS_CRYPTO_SUITE}, mode 0600)")
+            self.stdout.write(
+                f"generated key file {key_file} (suite {settings.SIDMS_CRYPTO_SUITE}, mode 0600)"
+            )
         self.stdout.write(f"database: {_where()}")
         self.stdout.write("migrating …")
         call_command("migrate", interactive=False, verbosity=0)
@@ -60,11 +62,15 @@ class Command(BaseCommand):
 
     def _print_accounts(self, accounts: list[Any]) -> None:
         self.stdout.write("")
-        self.stdout.write("演示账号 / demo accounts (password, then the 6-digit code of `uv run sidms totp USERNAME`)")
+        self.stdout.write(
+            "演示账号 / demo accounts (password, then the 6-digit code of `uv run sidms totp USERNAME`)"
+        )
         self.stdout.write(f"{'username':<16} {'password':<18} {'TOTP secret (base32)':<34} role")
         for account, password, secret in accounts:
             self.stdout.write(f"{account.username:<16} {password:<18} {secret:<34} {account.role}")
-        self.stdout.write(f"(passwords are kept in {Path(settings.DATA_DIR) / 'demo-accounts.txt'}, mode 0600)")
+        self.stdout.write(
+            f"(passwords are kept in {Path(settings.DATA_DIR) / 'demo-accounts.txt'}, mode 0600)"
+        )
         self.stdout.write("")
 
 
