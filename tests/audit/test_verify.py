@@ -186,3 +186,10 @@ def test_a_row_deleted_behind_the_systems_back_is_named(store, make_person) -> N
     _raw("DELETE FROM registry_person WHERE id = %s", [other.pk])
     report = verify_store()
     assert report.problem is not None and f"person #{other.pk}" in report.problem.where
+
+
+@pytest.mark.req("R20")
+def test_a_freshly_imported_record_with_empty_encrypted_fields_verifies(make_person) -> None:  # type: ignore[no-untyped-def]
+    make_person(id_number=HUANCUI_1960, phone="", bank_account="")
+    report = verify_store()
+    assert report.ok, report.problem

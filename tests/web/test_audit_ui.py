@@ -144,3 +144,19 @@ def test_the_audit_page_costs_the_same_queries_however_many_events_it_shows(audi
     with CaptureQueriesContext(connection) as more:
         client.get("/audit/")
     assert len(more) == len(few)
+
+
+@pytest.mark.req("R20")
+def test_an_auditor_verifies_the_store_from_the_audit_page_and_the_result_is_recorded(  # type: ignore[no-untyped-def]
+    auditor, signed_in, make_person
+) -> None:
+    from sidms.audit.models import AuditEvent
+
+    make_person(id_number="371002196001010011")
+    client = signed_in(auditor)
+    response = client.post("/audit/verify/", follow=True)
+    page = response.content.decode()
+    assert "完整" in page or "intact" in page
+    event = AuditEvent.objects.filter(action="audit.verify").get()
+    assert event.outcome == "ok" and event.actor == "auditor_city"
+    assert client.get("/audit/verify/").status_code == 405  # GET never runs it

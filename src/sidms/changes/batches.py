@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -117,15 +117,30 @@ def batch_apply_update(
     return batch
 
 
+class _RowHasher:
+    """SHA-256 over canonical rows as they stream past, and their count."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.count = 0
+
+    def feed(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        for row in rows:
+            self._hash.update(chain.canonical({k: _plain(v) for k, v in row.items()}))
+            self._hash.update(b"\n")
+            self.count += 1
+            yield row
+
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
 def rows_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[str, int]:
     """SHA-256 over the canonical rows, and their count: what approval pins down for an import."""
-    hasher = hashlib.sha256()
-    count = 0
-    for row in rows:
-        hasher.update(chain.canonical({k: _plain(v) for k, v in row.items()}))
-        hasher.update(b"\n")
-        count += 1
-    return hasher.hexdigest(), count
+    hasher = _RowHasher()
+    for _row in hasher.feed(rows):
+        pass
+    return hasher.digest(), hasher.count
 
 
 def batch_apply_import(
@@ -365,19 +380,19 @@ def _execute_import(
     now: Any,
     request: HttpRequest | None,
 ) -> list[int]:
-    payload, count = rows_digest(rows())
-    if payload != batch.payload_digest or count != batch.authorised_rows:
-        raise NotPermitted(
-            "导入文件与批准时的文件不一致，拒绝执行", "The import file differs from the approved one; refused"
-        )
     rules = rules_in_force(batch.entity)
+    # The file is hashed in the same pass that stores it; a file that differs from the approved one is
+    # found at the end and the transaction rolls back, so it stores nothing either way.
+    hasher = _RowHasher()
     failures: dict[int, dict[str, Invalid]] = {}
     revision_ids: list[int] = []
     chunk: list[tuple[Any, dict[str, Any]]] = []
     who, rid, reference = actor_name(actor), request_id(request), f"BA{batch.pk}"
     # Rows stream through in chunks, so a million-row import needs no million objects in memory. All
     # chunks share the one transaction: a failure anywhere still leaves nothing stored.
-    for number, row in enumerate(rows(), start=1):
+    for number, row in enumerate(hasher.feed(rows()), start=1):
+        if number > (batch.authorised_rows or 0):
+            break  # more rows than authorised: refused below, no need to read the rest
         values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
         if errors:
             failures[number] = errors
@@ -392,6 +407,10 @@ def _execute_import(
         if len(chunk) >= IMPORT_CHUNK:
             revision_ids += _store_chunk(spec, chunk, now=now, who=who, rid=rid, reference=reference)
             chunk = []
+    if hasher.digest() != batch.payload_digest or hasher.count != batch.authorised_rows:
+        raise NotPermitted(
+            "导入文件与批准时的文件不一致，拒绝执行", "The import file differs from the approved one; refused"
+        )
     if failures:
         raise ImportRefused(failures)
     if chunk:

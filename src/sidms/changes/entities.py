@@ -83,9 +83,10 @@ def spec_for(entity: str) -> EntitySpec:
 
 def represent(spec: EntitySpec, name: str, value: Any) -> Any:
     """The JSON representation of a field value, as history and digests hold it."""
-    if value is None or value == "":
-        return None if value is None else ""
     domain = spec.encrypted(name)
+    if value is None or value == "":
+        # An empty encrypted field is NULL in the database and "" once loaded: one representation for both.
+        return "" if (domain is not None or value == "") else None
     if domain is not None:
         sealed = value if isinstance(value, Sealed) else seal(domain, str(value))
         return {"enc": base64.b64encode(sealed.token).decode("ascii")}

@@ -14,5 +14,6 @@ urlpatterns = [
     path("rules/", governance.rules, name="rules"),
     path("rules/<str:entity>/<str:field>/", governance.rule_edit, name="rule_edit"),
     path("audit/", governance.audit, name="audit"),
+    path("audit/verify/", governance.audit_verify, name="audit_verify"),
     path("audit/<int:seq>/", governance.audit_event, name="audit_event"),
 ]

@@ -24,7 +24,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from sidms.access import policies
 from sidms.audit.services import audit_record
@@ -78,9 +78,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "web/dashboard.html", context)
 
 
+@require_http_methods(["GET", "POST"])
 def person_list(request: HttpRequest) -> HttpResponse:
+    """The search form posts, so an ID number never sits in a URL (browser history, proxy and server
+    logs); browsing and name searches page with GET links that carry no ID number."""
     staff = _staff(request)
-    query = request.GET.get("q", "")
+    query = request.POST.get("q", "") if request.method == "POST" else request.GET.get("q", "")
     search = policies.person_search(actor=staff, query=query, request=request)
     page = Paginator(
         search.results.only(
