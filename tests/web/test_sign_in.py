@@ -23,6 +23,12 @@ def test_the_login_page_is_in_chinese_by_default(client: Client) -> None:
 
 
 @pytest.mark.req("R17")
+def test_a_browser_that_prefers_english_still_gets_chinese_until_the_person_switches(client: Client) -> None:
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "用户名" in page and 'lang="zh-hans"' in page
+
+
+@pytest.mark.req("R17")
 def test_the_login_page_switches_to_english(client: Client) -> None:
     client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
     page = client.get("/login/").content.decode()
