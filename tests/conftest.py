@@ -20,6 +20,8 @@ def _session_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     path = tmp_path_factory.mktemp("keys") / "sidms.keys"
     KeyRing.generate(suite="sm").save(path)
     settings.SIDMS_KEY_FILE = path
+    # Automatic audit checkpoints go to the session's temporary folder, never to ./var.
+    settings.SIDMS_CHECKPOINT_DIR = path.parent / "checkpoints"
     # PBKDF2's deliberate slowness protects real passwords; in tests it only costs minutes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     keyring.cache_clear()

@@ -38,7 +38,8 @@ def collect() -> dict[str, list[str]]:
         module_ids = [
             rid
             for stmt in tree.body
-            if isinstance(stmt, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in stmt.targets)
+            if isinstance(stmt, ast.Assign)
+            and any(getattr(t, "id", "") == "pytestmark" for t in stmt.targets)
             for rid in _req_ids(stmt.value)
         ]
         for node in ast.walk(tree):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
     message = f"{table} is append-only"
@@ -29,3 +31,18 @@ def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
             "FOR EACH STATEMENT EXECUTE FUNCTION sidms_refuse_change()",
         ]
     raise NotImplementedError(f"append-only guard for {vendor}")
+
+
+def append_only_operation(table: str) -> Any:
+    """A migration operation that installs (and on reversal removes) the append-only triggers of TABLE."""
+    from django.db import migrations
+
+    def run(schema_editor: Any, *, create: bool) -> None:
+        for statement in append_only_sql(schema_editor.connection.vendor, table, create=create):
+            # No parameters, so no interpolation: the PostgreSQL function's text holds a literal '%'.
+            schema_editor.execute(statement, params=None)
+
+    return migrations.RunPython(
+        lambda apps, schema_editor: run(schema_editor, create=True),
+        lambda apps, schema_editor: run(schema_editor, create=False),
+    )

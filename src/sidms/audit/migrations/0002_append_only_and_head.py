@@ -5,7 +5,7 @@ of the schema, which is why the hash chain and the off-host checkpoints exist as
 from django.conf import settings
 from django.db import migrations
 
-from sidms.audit.guards import append_only_sql
+from sidms.audit.guards import append_only_operation
 
 
 def start_chain(apps, schema_editor):
@@ -13,19 +13,9 @@ def start_chain(apps, schema_editor):
     head.objects.create(id=1, algorithm=settings.SIDMS_AUDIT_HASH, seq=0, hash="0" * 64)
 
 
-def forwards(apps, schema_editor):
-    for statement in append_only_sql(schema_editor.connection.vendor, "audit_auditevent", create=True):
-        schema_editor.execute(statement, params=None)
-
-
-def backwards(apps, schema_editor):
-    for statement in append_only_sql(schema_editor.connection.vendor, "audit_auditevent", create=False):
-        schema_editor.execute(statement, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("audit", "0001_initial")]
     operations = [
         migrations.RunPython(start_chain, migrations.RunPython.noop),
-        migrations.RunPython(forwards, backwards),
+        append_only_operation("audit_auditevent"),
     ]

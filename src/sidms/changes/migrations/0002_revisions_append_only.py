@@ -2,19 +2,9 @@
 
 from django.db import migrations
 
-from sidms.audit.guards import append_only_sql
-
-
-def forwards(apps, schema_editor):
-    for statement in append_only_sql(schema_editor.connection.vendor, "changes_revision", create=True):
-        schema_editor.execute(statement, params=None)
-
-
-def backwards(apps, schema_editor):
-    for statement in append_only_sql(schema_editor.connection.vendor, "changes_revision", create=False):
-        schema_editor.execute(statement, params=None)
+from sidms.audit.guards import append_only_operation
 
 
 class Migration(migrations.Migration):
     dependencies = [("changes", "0001_initial")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [append_only_operation("changes_revision")]

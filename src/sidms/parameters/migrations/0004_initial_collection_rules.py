@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from django.db import migrations
 
-from sidms.audit.guards import append_only_sql
+from sidms.audit.guards import append_only_operation
 
 EFFECTIVE = datetime(2017, 12, 31, 16, 0, tzinfo=UTC)  # 2018-01-01 00:00 Beijing time
 
@@ -68,20 +68,9 @@ def load(apps, schema_editor):
     )  # fmt: skip
 
 
-def guard(apps, schema_editor):
-    for statement in append_only_sql(
-        schema_editor.connection.vendor, "parameters_collectionrule", create=True
-    ):
-        schema_editor.execute(statement, params=None)
-
-
-def unguard(apps, schema_editor):
-    for statement in append_only_sql(
-        schema_editor.connection.vendor, "parameters_collectionrule", create=False
-    ):
-        schema_editor.execute(statement, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("parameters", "0003_collectionrule")]
-    operations = [migrations.RunPython(load, migrations.RunPython.noop), migrations.RunPython(guard, unguard)]
+    operations = [
+        migrations.RunPython(load, migrations.RunPython.noop),
+        append_only_operation("parameters_collectionrule"),
+    ]
