@@ -90,9 +90,9 @@ def auditor(make_staff: Callable[..., object]) -> object:
 
 def enrol(staff: object) -> object:
     """Give STAFF a confirmed TOTP device, as the first-login enrolment does."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from sidms.security.models import SealedTOTPDevice
 
-    return TOTPDevice.objects.create(user=staff, name="authenticator", confirmed=True)
+    return SealedTOTPDevice.enrol(staff, name="authenticator", confirmed=True)
 
 
 def current_code(device: object) -> str:

@@ -92,7 +92,7 @@ def test_a_used_totp_code_cannot_be_replayed(huancui_clerk: object) -> None:
 
 @pytest.mark.req("R17")
 def test_first_sign_in_enrols_an_authenticator_from_a_local_qr_code(huancui_clerk: object) -> None:
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from sidms.security.models import SealedTOTPDevice
 
     client = Client()
     response = client.post("/login/", {"username": "clerk_hc", "password": PASSWORD})
@@ -101,7 +101,7 @@ def test_first_sign_in_enrols_an_authenticator_from_a_local_qr_code(huancui_cler
     assert "<svg" in page and "http" not in page.split("<svg", 1)[1].split("</svg>", 1)[0].replace(
         "http://www.w3.org", ""
     )
-    device = TOTPDevice.objects.get(user=huancui_clerk, confirmed=False)
+    device = SealedTOTPDevice.objects.get(user=huancui_clerk, confirmed=False)
     response = client.post("/login/enrol/", {"token": current_code(device)})
     assert response.status_code == 302
     device.refresh_from_db()
@@ -153,3 +153,15 @@ def test_logout_ends_the_session_on_the_server(huancui_clerk: object, signed_in)
     client = signed_in(huancui_clerk)
     assert client.post("/logout/").status_code == 302
     assert client.get("/persons/").status_code == 302
+
+
+@pytest.mark.req("R17")
+def test_the_totp_secret_is_stored_encrypted(huancui_clerk: object) -> None:
+    from django.db import connection
+
+    device = enrol(huancui_clerk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key FROM otp_totp_totpdevice WHERE id = %s", [device.pk])
+        (stored,) = cursor.fetchone()
+    assert stored.startswith("enc:")
+    assert device.bin_key.hex() not in stored

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
 from sidms.demo.generate import DemoData
 from sidms.registry.models import Agency, Person, Staff, Unit
 from sidms.security.accounts import staff_create
+from sidms.security.models import SealedTOTPDevice
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,9 @@ def ensure_accounts() -> list[tuple[DemoAccount, str, str]]:
                 actor="system:demo", username=account.username, password=password, district=account.district,
                 posts=account.posts, full_name=account.full_name, agency=agency, agreement_signed_on=date(2026, 1, 1),
             )  # fmt: skip
-            TOTPDevice.objects.create(user=staff, name="demo", confirmed=True)
+            SealedTOTPDevice.enrol(staff, name="demo", confirmed=True)
             saved[account.username] = password
-        device = TOTPDevice.objects.filter(user=staff, confirmed=True).first()
+        device = SealedTOTPDevice.objects.filter(user=staff, confirmed=True).first()
         secret = _base32(device.bin_key) if device else ""
         out.append((account, saved.get(account.username, "(见首次运行时的输出)"), secret))
     _write_saved(saved)

@@ -17,11 +17,11 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.security.forms import PasswordLoginForm, TokenForm
+from sidms.security.models import SealedTOTPDevice
 
 
 class PasswordLogin(LoginView):
@@ -45,7 +45,7 @@ def _after_otp(request: HttpRequest) -> str:
 
 def otp_verify(request: HttpRequest) -> HttpResponse:
     user = request.user
-    device = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
+    device = SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).first()
     if device is None:
         return redirect("security:otp_enrol")
     form = TokenForm(request.POST or None)
@@ -70,11 +70,11 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 
 def otp_enrol(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if TOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
+    if SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
         return redirect("security:otp_verify")
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    device = SealedTOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+        device = SealedTOTPDevice.enrol(user, name="authenticator", confirmed=False)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["token"]):

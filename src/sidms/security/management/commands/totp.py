@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from sidms.security.models import SealedTOTPDevice
 
 
 class Command(BaseCommand):
@@ -14,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("username")
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
-        device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+        device = SealedTOTPDevice.objects.filter(user__username=username, confirmed=True).first()
         if device is None:
             raise CommandError(
                 f"没有已绑定的动态口令设备：{username} / no enrolled TOTP device for {username}"
