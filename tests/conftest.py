@@ -43,6 +43,14 @@ def _fresh_code_caches() -> Iterator[None]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "req(id): the requirement the test proves")
+    import os
+
+    from hypothesis import settings as hypothesis_settings
+
+    # In CI every run explores the same examples, so a red build can be reproduced; locally they vary.
+    hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+    if os.environ.get("CI"):
+        hypothesis_settings.load_profile("ci")
 
 
 PASSWORD = "Correct-Horse-Battery-9"

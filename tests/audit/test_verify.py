@@ -157,7 +157,13 @@ def test_a_chain_rewritten_from_scratch_disagrees_with_an_off_host_checkpoint(st
                 [payload, actor, prev, digest, event.seq],
             )
             prev = digest
-        _raw("UPDATE audit_chainhead SET hash = %s", [prev])
+        # An insider who also holds the key ring can even re-MAC the head: only the checkpoints copied off
+        # the host still disagree.
+        from sidms.audit.models import ChainHead
+
+        head = ChainHead.objects.get(pk=1)
+        head.hash = prev
+        _raw("UPDATE audit_chainhead SET hash = %s, mac = %s", [prev, head.expected_mac()])
         restore()
     report = verify_store()
     assert report.problem is not None and report.problem.kind == "checkpoint"
@@ -193,3 +199,70 @@ def test_a_freshly_imported_record_with_empty_encrypted_fields_verifies(make_per
     make_person(id_number=HUANCUI_1960, phone="", bank_account="")
     report = verify_store()
     assert report.ok, report.problem
+
+
+@pytest.mark.req("R20")
+def test_an_event_appended_behind_the_systems_back_is_caught_by_the_keyed_chain_head(store) -> None:  # type: ignore[no-untyped-def]
+    from sidms.audit.models import ChainHead
+    from sidms.lib import chain
+
+    head = ChainHead.objects.get(pk=1)
+    body = {"seq": head.seq + 1, "at": "2026-11-26T00:00:00+00:00", "actor": "innocent_clerk", "action": "read.person",
+            "object_type": "person", "object_id": "P000000001", "outcome": "ok", "ip": "", "channel": "", "detail": {}}  # fmt: skip
+    payload = chain.canonical(body).decode()
+    digest = chain.link(head.hash, payload.encode(), algorithm=head.algorithm)
+    _raw(
+        "INSERT INTO audit_auditevent (seq, at, actor, action, object_type, object_id, outcome, payload, prev_hash, hash) "
+        "VALUES (%s, %s, 'innocent_clerk', 'read.person', 'person', 'P000000001', 'ok', %s, %s, %s)",
+        [head.seq + 1, "2026-11-26 00:00:00", payload, head.hash, digest],
+    )
+    _raw("UPDATE audit_chainhead SET seq = %s, hash = %s", [head.seq + 1, digest])
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "audit_tail"
+
+
+@pytest.mark.req("R5")
+def test_a_collection_rule_inserted_behind_the_systems_back_is_named(store) -> None:  # type: ignore[no-untyped-def]
+    _raw(
+        "INSERT INTO parameters_collectionrule (entity, field, version, required, validator, review_level, "
+        "crosschecks, effective_from, created_at, created_by, reason) VALUES "
+        "('person', 'id_number', 99, TRUE, 'idcard', 'none', '[]', '2020-01-01 00:00:00', '2020-01-01 00:00:00', "
+        "'system', 'x')"
+    )
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "rule"
+    assert "person.id_number v99" in report.problem.where
+
+
+@pytest.mark.req("R9.2")
+def test_rewriting_who_made_a_change_and_when_is_named(store) -> None:  # type: ignore[no-untyped-def]
+    from sidms.changes.models import Revision
+
+    revision = Revision.objects.filter(entity="person").order_by("-pk").first()
+    with transaction.atomic():
+        restore = _unguarded("changes_revision")
+        _raw(
+            "UPDATE changes_revision SET actor = 'someone_else', channel = 'online' WHERE id = %s",
+            [revision.pk],
+        )
+        restore()
+    report = verify_store()
+    assert report.problem is not None and f"#{revision.pk}" in report.problem.where
+
+
+@pytest.mark.req("R9.2")
+def test_deleting_the_latest_revision_and_rolling_the_row_back_is_named(store) -> None:  # type: ignore[no-untyped-def]
+    from sidms.changes.models import Revision
+
+    person = store["person"]
+    first, second = Revision.objects.filter(entity="person", record_id=person.pk).order_by("version")
+    with transaction.atomic():
+        restore = _unguarded("changes_revision")
+        _raw("DELETE FROM changes_revision WHERE id = %s", [second.pk])
+        restore()
+    _raw(
+        "UPDATE registry_person SET version = 1, row_digest = %s, phone = (SELECT phone FROM registry_person WHERE id = %s) WHERE id = %s",
+        [first.digest, person.pk, person.pk],
+    )
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "revision"

@@ -265,3 +265,43 @@ def test_an_import_batch_needs_a_reason_and_a_post_that_may_apply(importers, hua
     with pytest.raises(NotPermitted):
         batch_apply_import(actor=huancui_reviewer, entity="person", rows=[person_row(1)], reason="新参保人员")
     assert not BatchApplication.objects.exists()
+
+
+@pytest.mark.req("R9.3")
+def test_the_same_number_of_other_records_is_not_what_was_authorised(  # type: ignore[no-untyped-def]
+    huancui_clerk, city_approver, flexible_workers
+) -> None:
+    from django.db import connection
+
+    batch = apply_reclassification(huancui_clerk)
+    batch_decide(actor=city_approver, batch_id=batch.pk, approve=True)
+    # One flexible worker leaves the selection and the employee joins it: still three, but other people.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE registry_person SET category = 'employee' WHERE person_no = 'R37100200001'")
+        cursor.execute("UPDATE registry_person SET category = 'flexible' WHERE person_no = 'R37100200004'")
+    with pytest.raises(NotPermitted):
+        batch_execute(actor=huancui_clerk, batch_id=batch.pk)
+    assert not Revision.objects.filter(reference=f"BA{batch.pk}").exists()
+    assert AuditEvent.objects.filter(action="batch.denied", object_id=str(batch.pk)).exists()
+
+
+@pytest.mark.req("R20")
+def test_a_batch_whose_change_is_rewritten_after_approval_is_not_executed(  # type: ignore[no-untyped-def]
+    huancui_clerk, city_approver, flexible_workers
+) -> None:
+    from django.db import connection
+
+    from sidms.audit.verify import verify_store
+
+    batch = apply_reclassification(huancui_clerk)
+    batch_decide(actor=city_approver, batch_id=batch.pk, approve=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE changes_batchapplication SET change = %s WHERE id = %s",
+            ['{"status": "closed"}', batch.pk],
+        )
+    with pytest.raises(NotPermitted):
+        batch_execute(actor=huancui_clerk, batch_id=batch.pk)
+    assert set(Person.objects.values_list("status", flat=True)) == {"active"}
+    report = verify_store()
+    assert report.problem is not None and report.problem.kind == "workflow"

@@ -193,3 +193,29 @@ def test_an_unreachable_registry_is_reported_unavailable_within_the_deadline(  #
     rechecked = review_recheck_registries(actor=huancui_reviewer, change_request_id=held.pk)
     assert public_security_result(rechecked)["status"] == "verified"
     assert public_security_result(ChangeRequest.objects.get(pk=held.pk))["status"] == "verified"
+
+
+@pytest.mark.req("R10.3")
+def test_a_request_follows_its_record_when_the_record_moves_to_another_district(  # type: ignore[no-untyped-def]
+    wang, huancui_clerk, huancui_reviewer, make_staff
+) -> None:
+    held = submit_change(
+        actor=huancui_clerk,
+        channel=Channel.WINDOW,
+        entity="person",
+        record=wang,
+        values={"id_number": WANG_NEW_ID},
+    ).held
+    city_clerk = make_staff("clerk_city", posts=("window_clerk",), district="371000")
+    submit_change(
+        actor=city_clerk,
+        channel=Channel.WINDOW,
+        entity="person",
+        record=wang,
+        values={"district_id": "371083"},
+    )
+
+    with pytest.raises(NotPermitted):
+        review_decide(actor=huancui_reviewer, change_request_id=held.pk, approve=True)
+    assert Person.objects.get(pk=wang.pk).id_number == WANG_ID
+    assert AuditEvent.objects.filter(action="review.denied", object_id=str(held.pk)).exists()

@@ -143,28 +143,30 @@ def _free_port() -> int:
 def server(demo_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     data_dir = _copy(demo_dir, tmp_path)
     port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "sidms.cli", "serve", "--port", str(port)],
         env=_env(data_dir),
         cwd=data_dir.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.3)
         else:
-            pytest.fail("sidms serve did not answer within 60 s")
+            pytest.fail(f"sidms serve did not answer: {(tmp_path / 'serve.log').read_text()[-2000:]}")
         yield base, data_dir
     finally:
         process.terminate()
         process.wait(timeout=20)
+        log.close()
 
 
 def _csrf(page: str) -> str:

@@ -204,7 +204,7 @@ def test_execution_is_refused_when_another_number_of_records_matches_than_was_au
     load("person", _rows([("371002", "employee", "005")]))  # a third employee arrives meanwhile
     refused = signed_in(city_operator).post(f"/batches/{batch.pk}/execute/")
     assert refused.status_code == 403
-    assert "当前符合条件的记录为 3 条，与批准的 2 条不符" in refused.content.decode()
+    assert "当前符合条件的记录（3 条）与批准的 2 条记录不一致" in refused.content.decode()
     assert set(Person.objects.values_list("version", flat=True)) == {1}
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -94,31 +95,42 @@ ID_NUMBER_SHAPE = re.compile(r"^\s*(\d{15}|\d{17}[\dxX])\s*$")
 
 @dataclass(frozen=True)
 class PersonSearch:
-    results: QuerySet[Person]
+    page: Page[Person]
     by: str  # "id_number", "name" or "" (no query: the district's list)
 
 
-def person_search(*, actor: Staff, query: str, request: HttpRequest | None = None) -> PersonSearch:
-    """Persons in the actor's scope: by exact ID number (blind index) or by name (exact or prefix)."""
+PAGE_SIZE = 50
+
+
+def person_search(
+    *, actor: Staff, query: str, page: int | str | None = 1, request: HttpRequest | None = None
+) -> PersonSearch:
+    """One page of persons in the actor's scope: by exact ID number (blind index) or by name (prefix).
+
+    The audit event names every person shown, so that a person can later learn who saw them (B1)."""
     require(actor, "person.view", request=request)
     base = _scoped(actor, Person.objects.select_related("district"))
     query = query.strip()
     if ID_NUMBER_SHAPE.match(query):
         digest = blind_index("person.id_number", query, "idcard")
-        search = PersonSearch(base.filter(id_number_index=digest), "id_number")
+        results, by = base.filter(id_number_index=digest), "id_number"
     elif query:
-        search = PersonSearch(base.filter(name__startswith=query), "name")
+        results, by = base.filter(name__startswith=query), "name"
     else:
-        search = PersonSearch(base, "")
+        results, by = base, ""
+    shown = Paginator(
+        results.only("person_no", "name", "sex", "birth_date", "category", "district__name", "id_number"),
+        PAGE_SIZE,
+    ).get_page(page)
     # The query text itself may be an ID number: it is not recorded, only how the search was made.
     audit_record(
         "read.person_list",
         actor=actor,
         request=request,
         object_type="person",
-        detail={"by": search.by or "all"},
+        detail={"by": by or "all", "shown": [p.person_no for p in shown]},
     )
-    return search
+    return PersonSearch(shown, by)
 
 
 def person_get(*, actor: Staff, person_no: str, request: HttpRequest | None = None) -> Person:
@@ -162,12 +174,22 @@ def unit_get(*, actor: Staff, unit_no: str, request: HttpRequest | None = None) 
     return unit
 
 
-def unit_employees(*, actor: Staff, unit: Unit) -> QuerySet[Any]:
-    """Current employees of a unit the actor may see; people are listed only within the actor's scope."""
-    require(actor, "person.view")
-    return unit.employments.filter(
-        end_date__isnull=True, person__in=_scoped(actor, Person.objects.all())
-    ).select_related("person")
+def unit_employees(
+    *, actor: Staff, unit: Unit, limit: int = 200, request: HttpRequest | None = None
+) -> list[Any]:
+    """Current employees of a unit the actor may see; people are listed only within the actor's scope, and
+    the audit event names each person shown."""
+    require(actor, "person.view", request=request)
+    employments = list(
+        unit.employments.filter(
+            end_date__isnull=True, person__in=_scoped(actor, Person.objects.all())
+        ).select_related("person")[:limit]
+    )
+    audit_record(
+        "read.person_list", actor=actor, request=request, object_type="person",
+        detail={"by": "unit", "unit": unit.unit_no, "shown": [e.person.person_no for e in employments]},
+    )  # fmt: skip
+    return employments
 
 
 def mask_id_number(value: str) -> str:
@@ -188,3 +210,10 @@ def mask_account(value: str) -> str:
     if len(value) < 8:
         return "*" * len(value)
     return value[:4] + " **** **** " + value[-4:]
+
+
+def mask_email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    if not domain:
+        return "*" * len(value)
+    return (local[:2] + "****" if len(local) > 2 else "****") + "@" + domain

@@ -11,9 +11,9 @@ def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
         if not create:
             return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
         return [
-            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
             f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
-            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
             f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
         ]
     if vendor == "postgresql":
@@ -25,12 +25,28 @@ def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
         return [
             "CREATE OR REPLACE FUNCTION sidms_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
+            f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION sidms_refuse_change()",
             f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION sidms_refuse_change()",
         ]
     raise NotImplementedError(f"append-only guard for {vendor}")
+
+
+APPEND_ONLY_TABLES = ("audit_auditevent", "changes_revision", "parameters_collectionrule")
+
+
+def install_append_only(connection: Any) -> None:
+    """(Re)install every append-only trigger; idempotent. Run after every migrate, because SQLite rebuilds a
+    table for many schema changes (Django's _remake_table) and a rebuilt table has lost its triggers."""
+    tables = set(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        for table in APPEND_ONLY_TABLES:
+            if table in tables:
+                for statement in append_only_sql(connection.vendor, table, create=True):
+                    cursor.execute(statement)
 
 
 def append_only_operation(table: str) -> Any:

@@ -46,9 +46,20 @@ class ChainHead(models.Model):
     algorithm = models.CharField(max_length=16)
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    # A keyed MAC over (algorithm, seq, hash): the chain itself is an unkeyed hash, so without this anyone
+    # with SQL access could append a forged event and move the head along with it.
+    mac = models.CharField(max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("chain head")
 
     def __str__(self) -> str:
         return f"head #{self.seq} ({self.algorithm})"
+
+    def expected_mac(self) -> str:
+        from sidms.lib import chain
+        from sidms.security.keys import keyring
+
+        return keyring().mac(
+            chain.canonical({"algorithm": self.algorithm, "seq": self.seq, "hash": self.hash})
+        )

@@ -75,7 +75,8 @@ def audit_record(
             prev_hash=head.hash,
             hash=digest,
         )
-        ChainHead.objects.filter(pk=head.pk).update(seq=seq, hash=digest)
+        head.seq, head.hash = seq, digest
+        ChainHead.objects.filter(pk=head.pk).update(seq=seq, hash=digest, mac=head.expected_mac())
         if seq % EVERY == 0:
             transaction.on_commit(write_checkpoint)
     return event

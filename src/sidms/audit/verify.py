@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import json
 import time
 from collections.abc import Iterator
@@ -26,8 +27,10 @@ from django.db import connection
 from sidms.audit.checkpoints import read_checkpoints
 from sidms.audit.models import AuditEvent, ChainHead
 from sidms.changes.entities import ENTITIES, EntitySpec, digest
-from sidms.changes.models import Revision
+from sidms.changes.models import BatchApplication, ChangeRequest, MaintenanceOrder, Revision
+from sidms.changes.seals import revision_seal, row_seal
 from sidms.lib import chain
+from sidms.parameters.models import CollectionRule
 from sidms.security.keys import keyring
 
 CHUNK = 5000
@@ -73,8 +76,10 @@ def verify_store() -> Report:
         claims = _verify_chain(report)
         _verify_checkpoints(report)
         latest = _verify_revisions(report, claims)
+        _verify_rules(report, latest.pop("collection_rule", {}))
         for spec in ENTITIES.values():
             _verify_rows(report, spec, latest.get(spec.name, {}))
+        _verify_workflows(report)
     except _Broken as broken:
         report.problem = broken.problem
     report.seconds = time.perf_counter() - started
@@ -145,8 +150,8 @@ def _verify_chain(report: Report) -> _Claims:
                 )
             )
         body = json.loads(payload)
-        if (body["actor"], body["action"], body["object_type"], body["object_id"], body["outcome"]) != (
-            actor, action, object_type, object_id, outcome,
+        if (body["actor"], body["action"], body["object_type"], body["object_id"], body["outcome"], body["at"]) != (
+            actor, action, object_type, object_id, outcome, _at.isoformat(),
         ):  # fmt: skip
             raise _Broken(
                 Problem(
@@ -160,6 +165,22 @@ def _verify_chain(report: Report) -> _Claims:
         prev, expected = digest_, seq + 1
         report.events += 1
     report.chain_seconds = time.perf_counter() - started
+    if (
+        head is not None
+        and head.seq > 0
+        and not keyring().verify_mac(
+            chain.canonical({"algorithm": head.algorithm, "seq": head.seq, "hash": head.hash}), head.mac
+        )
+    ):
+        where = f"审计链头 / audit chain head (#{head.seq})"
+        raise _Broken(
+            Problem(
+                "audit_tail",
+                where,
+                "审计链头的密钥校验值不符：有人绕过系统追加或改写了审计事件",
+                "the chain head's keyed MAC does not match: events were appended or rewritten behind the system's back",
+            )
+        )
     if head is not None and (head.seq != expected - 1 or head.hash != prev):
         where = f"审计事件 #{expected} / audit event #{expected}"
         raise _Broken(
@@ -217,16 +238,49 @@ def _verify_revisions(report: Report, claims: _Claims) -> dict[str, dict[int, tu
     ring = keyring()
     latest: dict[str, dict[int, tuple[int, str]]] = {}
     hashers = {ref: hashlib.sha256() for ref in claims.batches}
+    seen: set[int] = set()
     last = 0
     while True:
         rows = list(
             Revision.objects.filter(pk__gt=last)
             .order_by("pk")
-            .values_list("pk", "entity", "record_id", "version", "state", "digest", "reference")[:CHUNK]
+            .values_list(
+                "pk",
+                "entity",
+                "record_id",
+                "version",
+                "state",
+                "digest",
+                "reference",
+                "at",
+                "actor",
+                "channel",
+                "method",
+                "request_id",
+                "changes",
+                "notes",
+                "seal",
+            )[:CHUNK]
         )
         if not rows:
             break
-        for pk, entity, record_id, version, state, stored, reference in rows:
+        for (
+            pk,
+            entity,
+            record_id,
+            version,
+            state,
+            stored,
+            reference,
+            at,
+            actor,
+            channel,
+            method,
+            rid,
+            changes,
+            notes,
+            seal,
+        ) in rows:
             where = f"修订记录 #{pk}（{entity} #{record_id} 第 {version} 版） / revision #{pk} ({entity} #{record_id} v{version})"
             if ring.mac(chain.canonical({"entity": entity, "version": version, "state": state})) != stored:
                 raise _Broken(
@@ -237,7 +291,21 @@ def _verify_revisions(report: Report, claims: _Claims) -> dict[str, dict[int, tu
                         "the revision's content does not match its digest (history altered)",
                     )
                 )
+            metadata = revision_seal(
+                entity=entity, record_id=record_id, version=version, at=at, actor=actor, channel=channel,
+                method=method, request_id=rid, reference=reference, changes=changes, notes=notes, digest=stored,
+            )  # fmt: skip
+            if metadata != seal:
+                raise _Broken(
+                    Problem(
+                        "revision",
+                        where,
+                        "修订记录的操作人、时间、方式或变更内容与其校验值不符（历史被篡改）",
+                        "the revision's actor, time, method or changes do not match its seal (history altered)",
+                    )
+                )
             if pk in claims.single:
+                seen.add(pk)
                 if claims.single[pk][0] != stored:
                     raise _Broken(
                         Problem(
@@ -264,6 +332,18 @@ def _verify_revisions(report: Report, claims: _Claims) -> dict[str, dict[int, tu
             latest.setdefault(entity, {})[record_id] = (version, stored)
             report.revisions += 1
         last = rows[-1][0]
+    missing = sorted(set(claims.single) - seen)
+    if missing:
+        pk = missing[0]
+        where = f"修订记录 #{pk}（审计事件 #{claims.single[pk][1]}） / revision #{pk} (audit event #{claims.single[pk][1]})"
+        raise _Broken(
+            Problem(
+                "revision",
+                where,
+                "审计事件记载的修订记录已不存在：历史被删除",
+                "a revision recorded by the audit chain is gone: history was deleted",
+            )
+        )
     for reference, (_first, _last, claimed, seq) in claims.batches.items():
         if hashers[reference].hexdigest() != claimed:
             where = f"批量 {reference}（审计事件 #{seq}） / batch {reference} (audit event #{seq})"
@@ -348,3 +428,57 @@ def _verify_rows(report: Report, spec: EntitySpec, latest: dict[int, tuple[int, 
             )
         )
     report.rows[spec.name] = seen
+
+
+# --- 5. collection rules and workflow rows ----------------------------------------------------------------
+
+
+def _initial_rules() -> dict[tuple[str, str], tuple[Any, ...]]:
+    module = importlib.import_module("sidms.parameters.migrations.0004_initial_collection_rules")
+    return {(e, f): (req, val, lvl, list(chk), module.EFFECTIVE) for e, f, req, val, lvl, chk in module.RULES}
+
+
+def _verify_rules(report: Report, latest: dict[int, tuple[int, str]]) -> None:
+    """Version 1 of each rule is what the migration shipped; every later version must match the revision
+    that `rule_edit` wrote for it. A rule INSERTed behind the system's back matches neither."""
+    from sidms.changes.rules import _rule_state
+
+    ring = keyring()
+    shipped = _initial_rules()
+    for rule in CollectionRule.objects.order_by("pk").iterator():
+        where = f"采集规则 {rule.entity}.{rule.field} 第 {rule.version} 版 / collection rule {rule.entity}.{rule.field} v{rule.version}"
+        ours = (rule.required, rule.validator, rule.review_level, list(rule.crosschecks), rule.effective_from)
+        if (
+            rule.version == 1
+            and rule.created_by == "system"
+            and shipped.get((rule.entity, rule.field)) == ours
+        ):
+            continue
+        history = latest.get(rule.pk)
+        state = _rule_state(rule)
+        expected = ring.mac(
+            chain.canonical({"entity": "collection_rule", "version": rule.version, "state": state})
+        )
+        if history is None or history != (rule.version, expected):
+            raise _Broken(
+                Problem(
+                    "rule",
+                    where,
+                    "该采集规则不是经由规则编辑写入的（或已被改写）",
+                    "this collection rule was not written by the rules editor (or was altered)",
+                )
+            )
+
+
+def _verify_workflows(report: Report) -> None:
+    for model in (ChangeRequest, MaintenanceOrder, BatchApplication):
+        for row in model.objects.order_by("pk").iterator():
+            if row.seal != row_seal(row):
+                raise _Broken(
+                    Problem(
+                        "workflow",
+                        str(row),
+                        "审核单、维护单或批量申请的内容与其校验值不符：有人绕过系统修改了它",
+                        "a review request, maintenance order or batch application differs from its seal: changed outside the system",
+                    )
+                )

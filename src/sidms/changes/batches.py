@@ -24,6 +24,7 @@ from sidms.audit.services import actor_name, audit_record
 from sidms.changes.entities import EntitySpec, digest, represent, spec_for, state_of
 from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
+from sidms.changes.seals import require_intact, reseal, revision_seal
 from sidms.changes.services import (
     _plain,
     _require,
@@ -107,12 +108,13 @@ def batch_apply_update(
     lookups = _selection(spec, actor, selection)
     cleaned = clean_values(spec, rules_in_force(entity), change, creating=False)
     stored_change = {n: _plain(v) for n, v in cleaned.values.items()}
-    count = spec.model.objects.filter(**lookups).count()
+    selected, count = _selected_digest(spec, lookups)
     with transaction.atomic():
         batch = BatchApplication.objects.create(
             kind=BatchKind.UPDATE, entity=entity, selection=lookups, change=stored_change, row_count=count,
-            reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
+            payload_digest=selected, reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
         )  # fmt: skip
+        reseal(batch)
         _event("batch.apply", actor, batch, request)
     return batch
 
@@ -164,8 +166,20 @@ def batch_apply_import(
             kind=BatchKind.IMPORT, entity=entity, payload_digest=payload, row_count=count, legacy=legacy,
             reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
         )  # fmt: skip
+        reseal(batch)
         _event("batch.apply", actor, batch, request)
     return batch
+
+
+def _selected_digest(spec: EntitySpec, lookups: Mapping[str, Any]) -> tuple[str, int]:
+    """SHA-256 over the ids a selection matches now, and their count: an update batch authorises these
+    records, not merely this many records."""
+    hasher = hashlib.sha256()
+    count = 0
+    for pk in spec.model.objects.filter(**lookups).order_by("pk").values_list("pk", flat=True).iterator(5000):
+        hasher.update(f"{pk},".encode("ascii"))
+        count += 1
+    return hasher.hexdigest(), count
 
 
 def batch_decide(
@@ -188,8 +202,17 @@ def batch_decide(
     require_city_level(actor, "批量变更须由市级审批", "Batch changes are approved at city level", request)
     with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
         batch = _locked(batch_id, B.SUBMITTED)
+        require_intact(batch)
         if batch.applicant_id == actor.pk:
             _deny(actor, batch, "own_application", request)
+        current = (
+            _selected_digest(spec_for(batch.entity), batch.selection)[0] if batch.kind == "update" else ""
+        )
+        if approve and batch.kind == BatchKind.UPDATE and current != batch.payload_digest:
+            raise ChangeRefused(
+                "申请后符合条件的记录已有变化，不能按原申请批准，请驳回后重新申请",
+                "The selected records changed since the application; refuse it and apply again",
+            )
         if not approve and not reason.strip():
             raise ChangeRefused("不批准时必须填写理由", "A refusal needs a reason")
         now = timezone.now()
@@ -202,6 +225,7 @@ def batch_decide(
             batch.window_start = now
             batch.window_end = now + window
         batch.save()
+        reseal(batch)
         _event("batch.approve" if approve else "batch.refuse", actor, batch, request)
     return batch
 
@@ -233,6 +257,7 @@ def batch_execute(
         batch = BatchApplication.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None:
             raise NotPermitted("没有这份批量申请", "No such batch application")
+        require_intact(batch)
         refusal = _outside_authorisation(batch)
         if refusal is not None:
             _deny(actor, batch, refusal[2], request, refusal)
@@ -251,6 +276,7 @@ def batch_execute(
         batch.executed_at = now
         batch.executed_rows = len(revisions)
         batch.save()
+        reseal(batch)
         first, last = (revisions[0], revisions[-1]) if revisions else (None, None)
         audit_record(
             "batch.execute", actor=actor, request=request, object_type="batch", object_id=batch.pk,
@@ -326,11 +352,18 @@ def _execute_update(
     spec: EntitySpec, batch: BatchApplication, *, actor: Staff, now: Any, request: HttpRequest | None
 ) -> list[int]:
     selected = list(spec.model.objects.select_for_update().filter(**batch.selection).order_by("pk"))
-    if len(selected) != batch.authorised_rows:
-        raise NotPermitted(
-            f"当前符合条件的记录为 {len(selected)} 条，与批准的 {batch.authorised_rows} 条不符，拒绝执行",
-            f"{len(selected)} records match now, but {batch.authorised_rows} were authorised; refused",
-        )
+    hasher = hashlib.sha256()
+    for instance in selected:
+        hasher.update(f"{instance.pk},".encode("ascii"))
+    if len(selected) != batch.authorised_rows or hasher.hexdigest() != batch.payload_digest:
+        raise deny(
+            NotPermitted(
+                f"当前符合条件的记录（{len(selected)} 条）与批准的 {batch.authorised_rows} 条记录不一致，拒绝执行",
+                f"The {len(selected)} records matching now are not the {batch.authorised_rows} authorised; refused",
+            ),
+            "batch.denied", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+            detail={"reason": "selection_changed"},
+        )  # fmt: skip
     cleaned = clean_values(spec, rules_in_force(batch.entity), batch.change, creating=False)
     values = {n: _sealed(spec, n, v) for n, v in cleaned.values.items()}
     table = spec.model._meta.db_table
@@ -361,9 +394,15 @@ def _execute_update(
             row_digest = digest(spec, version, new)
             changes = {n: [old[n], new[n]] for n in values if old[n] != new[n]}
             updates.append((*db_values, version, row_digest, _db_time(now), instance.pk))
+            seal = revision_seal(
+                entity=spec.name, record_id=instance.pk, version=version, at=now, actor=who,
+                channel=Channel.MAINTENANCE, method=Method.BATCH, request_id=rid, reference=reference,
+                changes=changes, notes={}, digest=row_digest,
+            )  # fmt: skip
             revisions.append(
                 (spec.name, instance.pk, version, now, who, Channel.MAINTENANCE, Method.BATCH, rid, reference,
-                 json.dumps(changes, ensure_ascii=False), json.dumps(new, ensure_ascii=False), row_digest, "{}")
+                 json.dumps(changes, ensure_ascii=False), json.dumps(new, ensure_ascii=False), row_digest, "{}",
+                 seal)
             )  # fmt: skip
         assignments = ", ".join(f"{c} = %s" for c in [*columns, "version", "row_digest", "updated_at"])
         with pipeline_writes():
@@ -408,9 +447,11 @@ def _execute_import(
             revision_ids += _store_chunk(spec, chunk, now=now, who=who, rid=rid, reference=reference)
             chunk = []
     if hasher.digest() != batch.payload_digest or hasher.count != batch.authorised_rows:
-        raise NotPermitted(
-            "导入文件与批准时的文件不一致，拒绝执行", "The import file differs from the approved one; refused"
-        )
+        raise deny(
+            NotPermitted("导入文件与批准时的文件不一致，拒绝执行", "The import file differs from the approved one; refused"),
+            "batch.denied", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+            detail={"reason": "file_differs"},
+        )  # fmt: skip
     if failures:
         raise ImportRefused(failures)
     if chunk:
@@ -456,11 +497,16 @@ def _store_chunk(
     revisions = []
     for instance, note in chunk:
         state = state_of(spec, instance)
+        changes = {n: [None, v] for n, v in state.items()}
+        seal = revision_seal(
+            entity=spec.name, record_id=instance.pk, version=1, at=now, actor=who, channel=Channel.IMPORT,
+            method=Method.IMPORT, request_id=rid, reference=reference, changes=changes, notes=note,
+            digest=instance.row_digest,
+        )  # fmt: skip
         revisions.append(
             (spec.name, instance.pk, 1, now, who, Channel.IMPORT, Method.IMPORT, rid, reference,
-             json.dumps({n: [None, v] for n, v in state.items()}, ensure_ascii=False),
-             json.dumps(state, ensure_ascii=False), instance.row_digest,
-             json.dumps(note, ensure_ascii=False))
+             json.dumps(changes, ensure_ascii=False), json.dumps(state, ensure_ascii=False), instance.row_digest,
+             json.dumps(note, ensure_ascii=False), seal)
         )  # fmt: skip
     with connection.cursor() as cursor:
         return _insert_revisions(cursor, revisions)
@@ -473,7 +519,8 @@ def _insert_revisions(cursor: Any, rows: list[tuple[Any, ...]]) -> list[int]:
     # version) key rather than trusting that executemany assigns them consecutively.
     cursor.executemany(
         "INSERT INTO changes_revision (entity, record_id, version, at, actor, channel, method, request_id, "
-        "reference, changes, state, digest, notes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "reference, changes, state, digest, notes, seal) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [(*row[:3], _db_time(row[3]), *row[4:]) for row in rows],
     )
     entity = rows[0][0]

@@ -15,6 +15,7 @@ from sidms.audit.services import audit_record
 from sidms.changes.entities import represent, reveal, spec_for
 from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
 from sidms.changes.models import Channel, MaintenanceOrder, MaintenanceStatus, Method
+from sidms.changes.seals import require_intact, reseal
 from sidms.changes.services import (
     _plain,
     _require,
@@ -23,6 +24,7 @@ from sidms.changes.services import (
     clean_values,
     deny,
     district_of,
+    in_scope,
     require_scope,
     rules_in_force,
 )
@@ -64,6 +66,8 @@ def maintenance_apply(
     }
     if not changed:
         raise ChangeRefused("没有需要维护的变化", "Nothing would change")
+    if "district_id" in changed:
+        require_scope(actor, str(changed["district_id"] or "") or None, request)
     cleaned = clean_values(spec, rules, changed, creating=False)
     proposed = {
         n: [represent(spec, n, getattr(record, n)), represent(spec, n, v)] for n, v in cleaned.values.items()
@@ -73,6 +77,7 @@ def maintenance_apply(
             entity=entity, record_id=record.pk, record_label=spec.label(record), district_id=str(district_of(record)),
             proposed=proposed, reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
         )  # fmt: skip
+        reseal(order)
         _event("maintenance.apply", actor, order, request)
     return order
 
@@ -98,6 +103,7 @@ def maintenance_approve(
         order.approved_at = timezone.now()
         order.decision_reason = reason.strip()
         order.save()
+        reseal(order)
         _event("maintenance.approve" if approve else "maintenance.refuse", actor, order, request)
     return order
 
@@ -134,6 +140,7 @@ def maintenance_modify(
         order.modified_at = timezone.now()
         order.modified_version = revision.version
         order.save()
+        reseal(order)
         _event("maintenance.modify", actor, order, request)
     return order
 
@@ -172,6 +179,7 @@ def maintenance_recheck(
         order.rechecked_at = timezone.now()
         order.decision_reason = reason.strip()
         order.save()
+        reseal(order)
         _event("maintenance.accept" if accept else "maintenance.send_back", actor, order, request)
     return order
 
@@ -183,6 +191,14 @@ def _locked(actor: Staff, order_id: int, status: str, request: HttpRequest | Non
             NotPermitted("没有这张维护单，或不在您的数据范围内", "No such maintenance order in your scope"),
             "maintenance.denied", actor=actor, request=request, object_type="maintenance", object_id=order_id,
             detail={"reason": "not_found_or_out_of_scope"},
+        )  # fmt: skip
+    require_intact(order)
+    record_district = district_of(spec_for(order.entity).model.objects.get(pk=order.record_id))
+    if not in_scope(actor, record_district):
+        raise deny(
+            NotPermitted("该记录已不在您的数据范围内", "The record is no longer in your data scope"),
+            "maintenance.denied", actor=actor, request=request, object_type="maintenance", object_id=order_id,
+            detail={"reason": "record_out_of_scope"},
         )  # fmt: skip
     if order.status != status:
         raise ChangeRefused(

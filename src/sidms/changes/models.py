@@ -50,6 +50,7 @@ class Revision(models.Model):
     # What the quality work must know, e.g. {"nonconforming": {field: reason}} for legacy data migrated
     # as found. Not part of the digest: it describes the revision, it is not the record.
     notes = models.JSONField(_("notes"), default=dict, blank=True)
+    seal = models.CharField(_("seal"), max_length=64, blank=True)  # keyed MAC of the metadata (seals.py)
 
     class Meta:
         ordering = ["entity", "record_id", "version"]
@@ -89,6 +90,7 @@ class ChangeRequest(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    seal = models.CharField(_("seal"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -137,6 +139,7 @@ class MaintenanceOrder(models.Model):
     )
     rechecked_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.CharField(_("reason for the decision"), max_length=500, blank=True)
+    seal = models.CharField(_("seal"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["-applied_at"]
@@ -191,6 +194,7 @@ class BatchApplication(models.Model):
     executed_at = models.DateTimeField(null=True, blank=True)
     executed_rows = models.PositiveIntegerField(null=True, blank=True)
     decision_reason = models.CharField(_("reason for the decision"), max_length=500, blank=True)
+    seal = models.CharField(_("seal"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["-applied_at"]

@@ -13,7 +13,8 @@ from django.utils import timezone
 from sidms.audit.services import actor_name, audit_record
 from sidms.changes.entities import ENTITIES
 from sidms.changes.errors import ChangeRefused
-from sidms.changes.models import Channel, Method, Revision
+from sidms.changes.models import Channel, Method
+from sidms.changes.seals import new_revision
 from sidms.changes.services import _require, request_id, require_city_level
 from sidms.changes.validators import is_known_validator
 from sidms.crosscheck import REGISTRY_NAMES
@@ -105,7 +106,7 @@ def rule_edit(
         digest = keyring().mac(
             chain.canonical({"entity": "collection_rule", "version": rule.version, "state": new})
         )
-        revision = Revision.objects.create(
+        revision = new_revision(
             entity="collection_rule", record_id=rule.pk, version=rule.version, at=now, actor=actor_name(actor),
             channel=Channel.MAINTENANCE, method=Method.RULES, request_id=request_id(request),
             reference=f"{entity}.{field}", changes=changes, state=new, digest=digest,

@@ -27,6 +27,7 @@ from sidms.changes import crosschecks
 from sidms.changes.entities import EntitySpec, digest, represent, reveal, spec_for, state_of
 from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
+from sidms.changes.seals import new_revision, require_intact, reseal
 from sidms.changes.validators import Invalid, validator
 from sidms.parameters.models import CollectionRule, ReviewLevel
 from sidms.registry.models import Governed, Staff, pipeline_writes
@@ -171,7 +172,7 @@ def apply_values(
         instance.updated_at = now  # type: ignore[attr-defined]
         instance.row_digest = digest(spec, version, new_state)  # type: ignore[attr-defined]
         instance.save(force_insert=creating)
-        revision = Revision.objects.create(
+        revision = new_revision(
             entity=spec.name,
             record_id=instance.pk,
             version=version,
@@ -258,6 +259,10 @@ def audited_refusals() -> Iterator[None]:
         if refusal.audit_event is not None:
             audit_record(**refusal.audit_event)
         raise
+
+
+def in_scope(actor: Staff, district: str | None) -> bool:
+    return actor.is_city_level or (district is not None and district == actor.district_id)
 
 
 def require_city_level(
@@ -442,6 +447,7 @@ def _hold(
         submitted_by=actor,
         submitted_at=timezone.now(),
     )
+    reseal(held)
     audit_record(
         f"submit.{spec.name}",
         actor=actor,
@@ -481,6 +487,7 @@ def review_decide(
                 "review.denied", actor=actor, request=request, object_type="change_request",
                 object_id=change_request_id, detail={"reason": "not_found_or_out_of_scope"},
             )  # fmt: skip
+        require_intact(held)
         if held.status != ReviewStatus.PENDING:
             raise ChangeRefused("该申请已处理，不能重复审核", "This request has already been decided")
         if held.submitted_by_id == actor.pk:
@@ -497,6 +504,13 @@ def review_decide(
             record = None
             if held.record_id is not None:
                 record = spec.model.objects.select_for_update().get(pk=held.record_id)
+                if not in_scope(actor, district_of(record)):
+                    # The record moved to another district after submission: its reviewers decide now.
+                    raise deny(
+                        NotPermitted("该记录已不在您的数据范围内", "The record is no longer in your data scope"),
+                        "review.denied", actor=actor, request=request, object_type="change_request",
+                        object_id=held.pk, detail={"reason": "record_out_of_scope"},
+                    )  # fmt: skip
                 for name, pair in held.proposed.items():
                     if _plain(getattr(record, name)) != _plain(reveal(spec, name, pair[0])):
                         raise StaleChange(
@@ -515,6 +529,7 @@ def review_decide(
         held.decided_at = timezone.now()
         held.decision_reason = reason.strip()
         held.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "record_id"])
+        reseal(held)
         audit_record(
             "review.approve" if approve else "review.reject", actor=actor, request=request,
             object_type="change_request", object_id=held.pk, detail={"entity": held.entity, "record": held.record_label},
@@ -530,9 +545,12 @@ def review_recheck_registries(
     held = review_scope(actor).filter(pk=change_request_id, status=ReviewStatus.PENDING).first()
     if held is None:
         raise NotPermitted("没有这条待审核记录，或不在您的数据范围内", "No such review request in your scope")
+    require_intact(held)
     spec = spec_for(held.entity)
     rules = rules_in_force(held.entity)
     record = spec.model.objects.get(pk=held.record_id) if held.record_id is not None else None
+    if record is not None:
+        require_scope(actor, district_of(record), request)
     manual = {
         name: reveal(spec, name, pair[1])
         for name, pair in held.proposed.items()
@@ -540,7 +558,9 @@ def review_recheck_registries(
     }
     checks = _crosscheck(spec, rules, record, manual)
     with transaction.atomic():
+        held.crosschecks = checks
         ChangeRequest.objects.filter(pk=held.pk).update(crosschecks=checks)
+        reseal(held)
         audit_record(
             "review.recheck", actor=actor, request=request, object_type="change_request", object_id=held.pk,
             detail={"registries": [c.get("registry") for c in checks], "statuses": [c.get("status") for c in checks]},

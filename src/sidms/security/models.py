@@ -8,16 +8,17 @@ by the associated data. Only this class can read such a key; the plain TOTPDevic
 
 from __future__ import annotations
 
-from base64 import b64decode, b64encode
-from binascii import unhexlify
+from base64 import b64decode, b64encode, b85decode, b85encode
+from os import urandom
 from typing import Any
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from django_otp.util import random_hex
 
 from sidms.security.keys import keyring
 
-_PREFIX = "enc:"
+# django-otp's key column holds 80 characters: the 20-byte secret, base64 inside an SM4-GCM token (60 bytes),
+# base85 outside, fits in 76.
+_PREFIX = "$"
 _AAD = b"otp.totp.key"
 
 
@@ -29,7 +30,8 @@ class SealedTOTPDevice(TOTPDevice):
     @classmethod
     def enrol(cls, user: Any, *, name: str, confirmed: bool) -> SealedTOTPDevice:
         device = cls(user=user, name=name, confirmed=confirmed)
-        device.key = _PREFIX + b64encode(keyring().encrypt(random_hex(20), aad=_AAD)).decode("ascii")
+        secret = b64encode(urandom(20)).decode("ascii")
+        device.key = _PREFIX + b85encode(keyring().encrypt(secret, aad=_AAD)).decode("ascii")
         device.save()
         return device
 
@@ -37,4 +39,4 @@ class SealedTOTPDevice(TOTPDevice):
     def bin_key(self) -> bytes:
         if not self.key.startswith(_PREFIX):
             raise ValueError("TOTP key is not sealed; enrol the device again")
-        return unhexlify(keyring().decrypt(b64decode(self.key[len(_PREFIX) :]), aad=_AAD).encode("ascii"))
+        return b64decode(keyring().decrypt(b85decode(self.key[len(_PREFIX) :]), aad=_AAD))

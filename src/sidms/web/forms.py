@@ -13,6 +13,7 @@ from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from sidms.access.policies import mask_account, mask_email, mask_phone
 from sidms.changes.errors import ChangeRefused
 from sidms.parameters.codes import code_choices
 from sidms.parameters.models import CodeTable, CollectionRule, Region, ReviewLevel
@@ -20,7 +21,11 @@ from sidms.registry.models import RecordStatus, Sex, Staff
 
 # Fields held encrypted in the database. They are edited as plain text, so the views that take them are
 # marked with sensitive_post_parameters: an error report never carries them.
-SECRET_FIELDS = ("id_number", "phone", "bank_account")
+SECRET_FIELDS = ("id_number", "phone", "bank_account", "email")
+
+# A person's contact and bank details are not shown again on the edit page (the detail page masks them
+# too); the field starts empty with the masked value as a hint, and an empty field keeps what is stored.
+KEPT_WHEN_EMPTY = {"phone": mask_phone, "bank_account": mask_account, "email": mask_email}
 
 _BLANK = [("", _("— choose —"))]
 
@@ -67,7 +72,16 @@ class RecordForm(forms.Form):
                 name: _initial(getattr(record, name)) for name in self.base_fields if hasattr(record, name)
             }
             initial["version"] = record.version  # type: ignore[attr-defined]
+            self.kept = {n: str(getattr(record, n) or "") for n in KEPT_WHEN_EMPTY if n in initial}
+            for name in self.kept:
+                initial[name] = ""
+        else:
+            self.kept = {}
         super().__init__(data, initial=initial, **kwargs)
+        for name, stored in self.kept.items():
+            if stored and name in self.fields:
+                self.fields[name].widget.attrs["placeholder"] = KEPT_WHEN_EMPTY[name](stored)
+                self.fields[name].help_text = _("Leave empty to keep the stored value.")
         self.record = record
         self.rules = rules
         if record is not None:
@@ -93,7 +107,11 @@ class RecordForm(forms.Form):
 
     def values(self) -> dict[str, Any]:
         """The submitted values of the governed fields, as the pipeline takes them."""
-        return {name: self.cleaned_data.get(name, "") for name in self.governed()}
+        values = {name: self.cleaned_data.get(name, "") for name in self.governed()}
+        for name, stored in self.kept.items():
+            if values.get(name, "") in ("", None):
+                values[name] = stored
+        return values
 
     def seen_version(self) -> int | None:
         version = self.cleaned_data.get("version")

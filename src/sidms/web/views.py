@@ -40,6 +40,8 @@ from sidms.changes.maintenance import (
 )
 from sidms.changes.models import ChangeRequest, Channel, MaintenanceOrder, MaintenanceStatus, ReviewStatus
 from sidms.changes.services import (
+    district_of,
+    in_scope,
     review_decide,
     review_recheck_registries,
     review_scope,
@@ -84,13 +86,18 @@ def person_list(request: HttpRequest) -> HttpResponse:
     logs); browsing and name searches page with GET links that carry no ID number."""
     staff = _staff(request)
     query = request.POST.get("q", "") if request.method == "POST" else request.GET.get("q", "")
-    search = policies.person_search(actor=staff, query=query, request=request)
-    page = Paginator(
-        search.results.only(
-            "person_no", "name", "sex", "birth_date", "category", "district__name", "id_number"
-        ),
-        50,
-    ).get_page(request.GET.get("page"))
+    if request.method == "GET" and policies.ID_NUMBER_SHAPE.match(query):
+        # Someone typed (or bookmarked) an ID number into the address: it is not searched, so that such
+        # URLs stop being useful, and the clerk is told to use the search box.
+        messages.warning(
+            request,
+            _("Search for ID numbers with the search box: an ID number must not be in a web address."),
+        )
+        query = ""
+    search = policies.person_search(
+        actor=staff, query=query, page=request.GET.get("page") or 1, request=request
+    )
+    page = search.page
     rows = [
         {
             "person": person,
@@ -114,6 +121,7 @@ def person_detail(request: HttpRequest, person_no: str) -> HttpResponse:
             "category": code_label(CodeTable.PERSON_CATEGORY, person.category),
             "phone_masked": policies.mask_phone(str(person.phone)),
             "account_masked": policies.mask_account(str(person.bank_account)),
+            "email_masked": policies.mask_email(str(person.email)) if person.email else "",
             "employments": employments,
             **_history(request, "person", person),
         },
@@ -132,7 +140,7 @@ def unit_list(request: HttpRequest) -> HttpResponse:
 def unit_detail(request: HttpRequest, unit_no: str) -> HttpResponse:
     staff = _staff(request)
     unit = policies.unit_get(actor=staff, unit_no=unit_no, request=request)
-    employees = policies.unit_employees(actor=staff, unit=unit)[:200]
+    employees = policies.unit_employees(actor=staff, unit=unit, request=request)
     return render(
         request,
         "web/unit_detail.html",
@@ -159,9 +167,14 @@ HISTORY_MASKS: dict[str, Callable[[str], str]] = {
     "id_number": policies.mask_id_number,
     "phone": policies.mask_phone,
     "bank_account": policies.mask_account,
+    "email": policies.mask_email,
 }
 DETAIL_MASKS: dict[str, dict[str, Callable[[str], str]]] = {
-    "person": {"phone": policies.mask_phone, "bank_account": policies.mask_account},
+    "person": {
+        "phone": policies.mask_phone,
+        "bank_account": policies.mask_account,
+        "email": policies.mask_email,
+    },
     "unit": {},
 }
 CODE_FIELDS = {"category": CodeTable.PERSON_CATEGORY, "unit_type": CodeTable.UNIT_TYPE}
@@ -514,11 +527,17 @@ def _change_request_get(staff: Staff, request_id: int, request: HttpRequest) -> 
             policies.require(staff, "review.decide", request=request)
         found = found.filter(submitted_by=staff)
     held = found.select_related("district", "decided_by").filter(pk=request_id).first()
+    if held is not None and held.record_id is not None:
+        # The request follows its record: once the record moved to another district, it is theirs.
+        record = spec_for(held.entity).model.objects.filter(pk=held.record_id).first()
+        if record is None or not in_scope(staff, district_of(record)):
+            held = None
     if held is None:
         raise Http404
     audit_record(
-        "read.change_request", actor=staff, request=request, object_type="change_request", object_id=held.pk
-    )
+        "read.change_request", actor=staff, request=request, object_type="change_request", object_id=held.pk,
+        detail={"entity": held.entity, "record": held.record_label},
+    )  # fmt: skip
     return held
 
 
@@ -526,11 +545,16 @@ def _maintenance_get(staff: Staff, order_id: int, request: HttpRequest) -> Maint
     if not any(policies.has_permission(staff, p) for p in MAINTENANCE_POSTS):
         policies.require(staff, "maintenance.approve", request=request)
     order = maintenance_scope(staff).select_related("district").filter(pk=order_id).first()
+    if order is not None:
+        record = spec_for(order.entity).model.objects.filter(pk=order.record_id).first()
+        if record is None or not in_scope(staff, district_of(record)):
+            order = None
     if order is None:
         raise Http404
     audit_record(
-        "read.maintenance", actor=staff, request=request, object_type="maintenance", object_id=order.pk
-    )
+        "read.maintenance", actor=staff, request=request, object_type="maintenance", object_id=order.pk,
+        detail={"entity": order.entity, "record": order.record_label},
+    )  # fmt: skip
     return order
 
 

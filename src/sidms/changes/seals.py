@@ -1,0 +1,108 @@
+"""Keyed seals over rows that carry decisions: review requests, maintenance orders, batch applications,
+and revisions' metadata.
+
+These rows must stay mutable while a workflow runs (a status moves on), so triggers cannot guard them.
+Instead each row carries a keyed MAC of all its columns, recomputed by the service that changes it: an
+UPDATE behind the system's back (a different change, another applicant, a larger row count) no longer
+matches, every later step refuses to act on it, and `sidms audit verify` names it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db import models
+
+from sidms.changes.errors import NotPermitted
+from sidms.lib import chain
+from sidms.security.keys import keyring
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def row_seal(obj: models.Model) -> str:
+    """The MAC of every concrete column of OBJ except the seal itself."""
+    values = {
+        field.attname: _plain(getattr(obj, field.attname))
+        for field in obj._meta.concrete_fields
+        if field.attname != "seal"
+    }
+    return keyring().mac(chain.canonical({"table": obj._meta.db_table, "row": values}))
+
+
+def reseal(obj: models.Model) -> None:
+    """Recompute and store OBJ's seal (after the service has saved its change)."""
+    seal = row_seal(obj)
+    type(obj)._default_manager.filter(pk=obj.pk).update(seal=seal)
+    obj.seal = seal  # type: ignore[attr-defined]
+
+
+def require_intact(obj: models.Model) -> None:
+    """Refuse to act on a decision row that was changed outside the system."""
+    if obj.seal != row_seal(obj):  # type: ignore[attr-defined]
+        raise NotPermitted(
+            f"{obj} 的内容与系统记录的校验值不符（疑似被绕过系统修改），已拒绝处理，请通知信息机构",
+            f"{obj} does not match its seal (changed outside the system); refused — tell the information centre",
+        )
+
+
+def revision_seal(
+    *,
+    entity: str,
+    record_id: int,
+    version: int,
+    at: datetime,
+    actor: str,
+    channel: str,
+    method: str,
+    request_id: str,
+    reference: str,
+    changes: Any,
+    notes: Any,
+    digest: str,
+) -> str:
+    """The MAC of a revision's metadata: who, when, how, and what changed (R9.2), beside its state digest."""
+    return keyring().mac(
+        chain.canonical(
+            {
+                "entity": entity,
+                "record_id": record_id,
+                "version": version,
+                "at": at.isoformat(),
+                "actor": actor,
+                "channel": channel,
+                "method": method,
+                "request_id": request_id,
+                "reference": reference,
+                "changes": _plain(changes),
+                "notes": _plain(notes),
+                "digest": digest,
+            }
+        )
+    )
+
+
+def new_revision(**fields: Any) -> Any:
+    """Create a Revision with its metadata seal (the one way revisions are created singly)."""
+    from sidms.changes.models import Revision
+
+    fields.setdefault("request_id", "")
+    fields.setdefault("reference", "")
+    fields.setdefault("notes", {})
+    seal = revision_seal(**{k: fields[k] for k in _SEALED})
+    return Revision.objects.create(**fields, seal=seal)
+
+
+_SEALED = (
+    "entity", "record_id", "version", "at", "actor", "channel", "method", "request_id", "reference", "changes",
+    "notes", "digest",
+)  # fmt: skip
