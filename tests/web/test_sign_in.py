@@ -165,3 +165,17 @@ def test_the_totp_secret_is_stored_encrypted(huancui_clerk: object) -> None:
         (stored,) = cursor.fetchone()
     assert stored.startswith("$") and len(stored) <= 80
     assert device.bin_key.hex() not in stored and len(device.bin_key) == 20
+
+
+@pytest.mark.req("R16")
+def test_an_agreement_that_expires_during_a_session_ends_it(huancui_clerk, signed_in) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from sidms.registry.models import Staff
+
+    client = signed_in(huancui_clerk)
+    assert client.get("/persons/").status_code == 200
+    Staff.objects.filter(pk=huancui_clerk.pk).update(agreement_expires_on=date(2026, 1, 31))
+    response = client.get("/persons/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert client.get("/persons/")["Location"].startswith("/login/")  # the session is gone, not just refused

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -24,6 +25,11 @@ class RequireTwoFactorMiddleware:
         login = reverse("security:login")
         second = {reverse("security:otp_verify"), reverse("security:otp_enrol"), reverse("security:logout")}
         user = request.user
+        if user.is_authenticated and not (user.is_active and user.has_valid_agreement()):
+            # R16 holds for the whole session, not only at sign-in: an agreement that expires, or an account
+            # disabled meanwhile, ends the session at the next request.
+            logout(request)
+            return redirect(login)
         if not user.is_authenticated:
             if path == login:
                 return self.get_response(request)
