@@ -12,21 +12,19 @@ Four checks, cheapest evidence first:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib
 import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from django.db import connection
 
 from sidms.audit.checkpoints import read_checkpoints
 from sidms.audit.models import AuditEvent, ChainHead
-from sidms.changes.entities import ENTITIES, EntitySpec, digest
+from sidms.changes.entities import ENTITIES, EntitySpec, digest, represent_raw
 from sidms.changes.models import BatchApplication, ChangeRequest, MaintenanceOrder, Revision
 from sidms.changes.seals import revision_seal, row_seal
 from sidms.lib import chain
@@ -361,19 +359,6 @@ def _verify_revisions(report: Report, claims: _Claims) -> dict[str, dict[int, tu
 # --- 4. live rows ----------------------------------------------------------------------------------------
 
 
-def _represent_raw(spec: EntitySpec, name: str, value: Any) -> Any:
-    """The same representation as entities.represent, from raw column values (no decryption needed)."""
-    if spec.encrypted(name):
-        return "" if value is None else {"enc": base64.b64encode(bytes(value)).decode("ascii")}
-    if value is not None and name.endswith("_id"):
-        return str(value)
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
 def _verify_rows(report: Report, spec: EntitySpec, latest: dict[int, tuple[int, str]]) -> None:
     table = spec.model._meta.db_table
     columns = [str(spec.field(name).column) for name in spec.fields]
@@ -393,7 +378,7 @@ def _verify_rows(report: Report, spec: EntitySpec, latest: dict[int, tuple[int, 
             for pk, version, row_digest, natural, *values in rows:
                 where = f"{spec.name} #{pk}（{natural}）"
                 state = {
-                    name: _represent_raw(spec, name, value)
+                    name: represent_raw(spec, name, value)
                     for name, value in zip(spec.fields, values, strict=True)
                 }
                 history = latest.pop(pk, None)

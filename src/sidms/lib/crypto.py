@@ -28,6 +28,8 @@ cryptographic module; production must confirm key storage and the module with th
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac as stdlib_hmac
 import json
 import os
 import tempfile
@@ -130,10 +132,19 @@ def _open(suite: str, key: bytes, nonce: bytes, aad: bytes, data: bytes) -> byte
 
 
 def _hmac_hex(suite: str, key: bytes, data: bytes) -> str:
+    # The standard library's one-shot HMAC runs in C (about 4x cheaper per call than building an HMAC object
+    # here), and row digests are computed once per row on the bulk paths. It offers SM3 only when Python's
+    # OpenSSL has it; cryptography bundles its own OpenSSL with SM3, so it is the fallback. Same HMAC either way.
+    name = _HMAC_NAMES[suite]
+    if name in hashlib.algorithms_available:
+        return stdlib_hmac.digest(key, data, name).hex()
     algorithm: hashes.HashAlgorithm = hashes.SM3() if suite == "sm" else hashes.SHA256()
     mac = crypto_hmac.HMAC(key, algorithm)
     mac.update(data)
     return mac.finalize().hex()
+
+
+_HMAC_NAMES = {"sm": "sm3", "intl": "sha256"}
 
 
 def _decryption_error(reason: str, message: str, message_en: str) -> DecryptionError:
