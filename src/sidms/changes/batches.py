@@ -208,7 +208,7 @@ def batch_decide(
         request,
     )
     require_city_level(actor, "批量变更须由市级审批", "Batch changes are approved at city level", request)
-    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
+    with audited_refusals(), transaction.atomic():
         batch = _locked(batch_id, B.SUBMITTED)
         require_intact(batch)
         if batch.applicant_id == actor.pk:
@@ -261,7 +261,7 @@ def batch_execute(
         "Your posts may not execute batch changes",
         request,
     )
-    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
+    with audited_refusals(), transaction.atomic():
         batch = BatchApplication.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None:
             raise NotPermitted("没有这份批量申请", "No such batch application")
@@ -331,7 +331,7 @@ def _deny(
     request: HttpRequest | None,
     text: tuple[str, str, str] | None = None,
 ) -> None:
-    # Fix: the event is written after the transaction rolls back (services.audited_refusals); written here it
+    # The event is written after the transaction rolls back (services.audited_refusals); written here it
     # was rolled back with the refused step.
     refusal = (
         SeparationOfDuties(

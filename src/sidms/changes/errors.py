@@ -43,7 +43,7 @@ class ChangeRefused(Exception):
 class NotPermitted(PermissionDenied):
     """The actor's post, district or role in the workflow does not allow this step."""
 
-    # Fix (tests/changes): the audit event of a refusal raised inside a transaction. Written there, it was
+    # The audit event of a refusal raised inside a transaction. Written there, it was
     # rolled back together with the refused step and the attempt left no trace (R20); it is written by
     # sidms.changes.services.audited_refusals after the rollback instead.
     audit_event: dict[str, Any] | None = None

@@ -93,7 +93,7 @@ def maintenance_approve(
         "Your posts may not approve maintenance",
         request,
     )
-    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
+    with audited_refusals(), transaction.atomic():
         order = _locked(actor, order_id, S.APPLIED, request)
         _distinct(actor, order, ("applicant",), request)
         if not approve and not reason.strip():
@@ -119,7 +119,7 @@ def maintenance_modify(
         "Your posts may not carry out maintenance",
         request,
     )
-    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
+    with audited_refusals(), transaction.atomic():
         order = _locked(actor, order_id, S.APPROVED, request)
         _distinct(actor, order, ("applicant", "approver"), request)
         spec = spec_for(order.entity)
@@ -156,7 +156,7 @@ def maintenance_recheck(
         "Your posts may not re-check maintenance",
         request,
     )
-    with audited_refusals(), transaction.atomic():  # fix: see services.audited_refusals
+    with audited_refusals(), transaction.atomic():
         order = _locked(actor, order_id, S.MODIFIED, request)
         _distinct(actor, order, ("applicant", "approver", "modifier"), request)
         if not accept:
@@ -213,7 +213,7 @@ def _distinct(
 ) -> None:
     for step in earlier:
         if getattr(order, f"{step}_id") == actor.pk:
-            # Fix: the event is written after the step's transaction rolls back (services.audited_refusals).
+            # the event is written after the step's transaction rolls back (services.audited_refusals).
             raise deny(
                 SeparationOfDuties(
                     "同一张维护单的申报、审批、修改、复核须由不同人员完成",

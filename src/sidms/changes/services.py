@@ -234,7 +234,7 @@ def _require(actor: Any, permission: str, message: str, message_en: str, request
     raise NotPermitted(message, message_en)
 
 
-# Fix (tests/changes): a refusal raised inside a transaction rolls back the audit event written there with
+# A refusal raised inside a transaction rolls back the audit event written there with
 # it, so a denied attempt (own review, a second step by the same person, an unauthorised batch run) left no
 # trace (R20). Such refusals carry their event (`deny`), and `audited_refusals`, entered outside the
 # transaction, writes it once the rollback is done.
