@@ -15,7 +15,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
-from django.utils.translation import gettext_lazy as _
 
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
@@ -44,23 +43,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rules.edit": frozenset({P.CITY_ADMIN}),
 }
 
-PERMISSION_LABELS = {
-    "dashboard.view": _("view the dashboard"),
-    "person.view": _("query persons"),
-    "unit.view": _("query units"),
-    "audit.view": _("browse the audit log"),
-    "record.submit": _("collect and change data"),
-    "review.decide": _("review held changes"),
-    "maintenance.apply": _("apply for maintenance"),
-    "maintenance.approve": _("approve maintenance"),
-    "maintenance.modify": _("carry out maintenance"),
-    "maintenance.recheck": _("re-check maintenance"),
-    "batch.apply": _("apply for batch changes and imports"),
-    "batch.approve": _("approve batch changes (city level)"),
-    "batch.execute": _("execute approved batches"),
-    "rules.edit": _("edit collection rules (city level)"),
-}
-
 
 def has_permission(staff: Any, permission: str) -> bool:
     if not getattr(staff, "is_authenticated", False):
@@ -82,7 +64,13 @@ def require(staff: Staff, permission: str, *, request: HttpRequest | None = None
     raise PermissionDenied(permission)
 
 
-def _scoped(staff: Staff, queryset: QuerySet[Any]) -> QuerySet[Any]:
+def in_scope(staff: Staff, district: str | None) -> bool:
+    """The data-scope rule (R10.3), in one place: the city level sees every district, others their own."""
+    return staff.is_city_level or (district is not None and district == staff.district_id)
+
+
+def scoped(staff: Staff, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """QUERYSET (of rows with a district) narrowed to what `in_scope` allows."""
     if staff.is_city_level:
         return queryset
     if staff.district_id is None:
@@ -109,7 +97,7 @@ def person_search(
 
     The audit event names every person shown, so that a person can later learn who saw them (B1)."""
     require(actor, "person.view", request=request)
-    base = _scoped(actor, Person.objects.select_related("district"))
+    base = scoped(actor, Person.objects.select_related("district"))
     query = query.strip()
     if ID_NUMBER_SHAPE.match(query):
         digest = blind_index("person.id_number", query, "idcard")
@@ -136,7 +124,7 @@ def person_search(
 def person_get(*, actor: Staff, person_no: str, request: HttpRequest | None = None) -> Person:
     """One person, if in scope; a person outside the actor's district does not exist for them (404)."""
     require(actor, "person.view", request=request)
-    person = _scoped(actor, Person.objects.select_related("district")).filter(person_no=person_no).first()
+    person = scoped(actor, Person.objects.select_related("district")).filter(person_no=person_no).first()
     if person is None:
         audit_record(
             "read.person",
@@ -156,7 +144,7 @@ def person_get(*, actor: Staff, person_no: str, request: HttpRequest | None = No
 
 def unit_search(*, actor: Staff, query: str, request: HttpRequest | None = None) -> QuerySet[Unit]:
     require(actor, "unit.view", request=request)
-    base = _scoped(actor, Unit.objects.select_related("district"))
+    base = scoped(actor, Unit.objects.select_related("district"))
     query = query.strip().upper()
     if re.fullmatch(r"[0-9A-Z]{18}", query):
         return base.filter(credit_code=query)
@@ -167,7 +155,7 @@ def unit_search(*, actor: Staff, query: str, request: HttpRequest | None = None)
 
 def unit_get(*, actor: Staff, unit_no: str, request: HttpRequest | None = None) -> Unit:
     require(actor, "unit.view", request=request)
-    unit = _scoped(actor, Unit.objects.select_related("district")).filter(unit_no=unit_no).first()
+    unit = scoped(actor, Unit.objects.select_related("district")).filter(unit_no=unit_no).first()
     if unit is None:
         raise Http404
     audit_record("read.unit", actor=actor, request=request, object_type="unit", object_id=unit.unit_no)
@@ -182,7 +170,7 @@ def unit_employees(
     require(actor, "person.view", request=request)
     employments = list(
         unit.employments.filter(
-            end_date__isnull=True, person__in=_scoped(actor, Person.objects.all())
+            end_date__isnull=True, person__in=scoped(actor, Person.objects.all())
         ).select_related("person")[:limit]
     )
     audit_record(

@@ -24,7 +24,7 @@ from django.db import connection
 
 from sidms.audit.checkpoints import read_checkpoints
 from sidms.audit.models import AuditEvent, ChainHead
-from sidms.changes.entities import ENTITIES, EntitySpec, digest, represent_raw
+from sidms.changes.entities import ENTITIES, EntitySpec, digest, raw_state, state_digest
 from sidms.changes.models import BatchApplication, ChangeRequest, MaintenanceOrder, Revision
 from sidms.changes.seals import revision_seal, row_seal
 from sidms.lib import chain
@@ -233,7 +233,6 @@ def _verify_checkpoints(report: Report) -> None:
 
 
 def _verify_revisions(report: Report, claims: _Claims) -> dict[str, dict[int, tuple[int, str]]]:
-    ring = keyring()
     latest: dict[str, dict[int, tuple[int, str]]] = {}
     hashers = {ref: hashlib.sha256() for ref in claims.batches}
     seen: set[int] = set()
@@ -280,7 +279,7 @@ def _verify_revisions(report: Report, claims: _Claims) -> dict[str, dict[int, tu
             seal,
         ) in rows:
             where = f"修订记录 #{pk}（{entity} #{record_id} 第 {version} 版） / revision #{pk} ({entity} #{record_id} v{version})"
-            if ring.mac(chain.canonical({"entity": entity, "version": version, "state": state})) != stored:
+            if state_digest(entity, version, chain.canonical(state)) != stored:
                 raise _Broken(
                     Problem(
                         "revision",
@@ -377,10 +376,7 @@ def _verify_rows(report: Report, spec: EntitySpec, latest: dict[int, tuple[int, 
                 break
             for pk, version, row_digest, natural, *values in rows:
                 where = f"{spec.name} #{pk}（{natural}）"
-                state = {
-                    name: represent_raw(spec, name, value)
-                    for name, value in zip(spec.fields, values, strict=True)
-                }
+                state = raw_state(spec, values)
                 history = latest.pop(pk, None)
                 if history is None:
                     raise _Broken(
@@ -428,7 +424,6 @@ def _verify_rules(report: Report, latest: dict[int, tuple[int, str]]) -> None:
     that `rule_edit` wrote for it. A rule INSERTed behind the system's back matches neither."""
     from sidms.changes.rules import _rule_state
 
-    ring = keyring()
     shipped = _initial_rules()
     for rule in CollectionRule.objects.order_by("pk").iterator():
         where = f"采集规则 {rule.entity}.{rule.field} 第 {rule.version} 版 / collection rule {rule.entity}.{rule.field} v{rule.version}"
@@ -441,9 +436,7 @@ def _verify_rules(report: Report, latest: dict[int, tuple[int, str]]) -> None:
             continue
         history = latest.get(rule.pk)
         state = _rule_state(rule)
-        expected = ring.mac(
-            chain.canonical({"entity": "collection_rule", "version": rule.version, "state": state})
-        )
+        expected = state_digest("collection_rule", rule.version, chain.canonical(state))
         if history is None or history != (rule.version, expected):
             raise _Broken(
                 Problem(

@@ -24,10 +24,10 @@ from sidms.audit.services import actor_name, audit_record
 from sidms.changes.entities import (
     EntitySpec,
     digest,
-    digest_canonical,
     raw_state,
     represent,
     spec_for,
+    state_digest,
     state_of,
 )
 from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties
@@ -410,7 +410,7 @@ def _execute_update(
         changes = {n: [old[n], v] for n, v in new_values.items() if old[n] != v}
         version += 1
         state = chain.canonical(new)
-        row_digest = digest_canonical(spec, version, state)
+        row_digest = state_digest(spec.name, version, state)
         seal = sealer(record_id=pk, version=version, changes=changes, digest=row_digest)
         updates.append((*db_values, version, row_digest, at, pk))
         revisions.append(

@@ -7,6 +7,7 @@ encrypted fields the ciphertext ({"enc": base64}), never the plain value.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -80,8 +81,6 @@ ENTITIES: dict[str, EntitySpec] = {
         EntitySpec("agency", Agency, ("code", "name", "level", "district_id"), "code"),
     )
 }  # fmt: skip
-
-MODEL_ENTITY = {spec.model: spec.name for spec in ENTITIES.values()}
 
 
 def spec_for(entity: str) -> EntitySpec:
@@ -157,22 +156,19 @@ def raw_state(spec: EntitySpec, raw: Any) -> dict[str, Any]:
     return out
 
 
-def digest_canonical(spec: EntitySpec, version: int, canonical_state: bytes) -> str:
-    """`digest` when the state's canonical bytes are already at hand: the same bytes chain.canonical would
-    produce for {"entity", "state", "version"} (keys in sorted order), without serialising the state twice."""
+def state_digest(entity: str, version: int, canonical_state: bytes) -> str:
+    """The keyed digest of a record's governed state at a version (principle 4): the MAC of exactly the
+    bytes chain.canonical gives {"entity", "state", "version"} (keys sorted), built around state bytes that
+    are serialised once. The primary key is not in it: verification compares a live row with the revisions
+    of that same key. Rows, revisions and collection rules all use this one formula."""
     body = (
-        b'{"entity":"'
-        + spec.name.encode()
-        + b'","state":'
+        b'{"entity":'
+        + json.dumps(entity, ensure_ascii=False).encode("utf-8")
+        + b',"state":'
         + canonical_state
-        + b',"version":'
-        + str(version).encode()
-        + b"}"
     )
-    return keyring().mac(body)
+    return keyring().mac(body + b',"version":' + str(version).encode("ascii") + b"}")
 
 
 def digest(spec: EntitySpec, version: int, state: dict[str, Any]) -> str:
-    """The keyed digest of a row's governed state at a version (principle 4). The primary key is not in
-    it: verification compares a live row with the revisions of that same key."""
-    return keyring().mac(chain.canonical({"entity": spec.name, "version": version, "state": state}))
+    return state_digest(spec.name, version, chain.canonical(state))

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from sidms.access.policies import in_scope, scoped
 from sidms.audit.services import audit_record
 from sidms.changes.entities import represent, reveal, spec_for
 from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
@@ -24,7 +25,6 @@ from sidms.changes.services import (
     clean_values,
     deny,
     district_of,
-    in_scope,
     require_scope,
     rules_in_force,
 )
@@ -34,8 +34,9 @@ S = MaintenanceStatus
 
 
 def maintenance_scope(actor: Staff) -> Any:
-    orders = MaintenanceOrder.objects.select_related("applicant", "approver", "modifier", "rechecker")
-    return orders if actor.is_city_level else orders.filter(district_id=actor.district_id)
+    return scoped(
+        actor, MaintenanceOrder.objects.select_related("applicant", "approver", "modifier", "rechecker")
+    )
 
 
 def maintenance_apply(

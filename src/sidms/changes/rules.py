@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from sidms.audit.services import actor_name, audit_record
-from sidms.changes.entities import ENTITIES
+from sidms.changes.entities import ENTITIES, state_digest
 from sidms.changes.errors import ChangeRefused
 from sidms.changes.models import Channel, Method
 from sidms.changes.seals import new_revision
@@ -21,7 +21,6 @@ from sidms.crosscheck import REGISTRY_NAMES
 from sidms.lib import chain
 from sidms.parameters.models import CodeTable, CollectionRule, ReviewLevel
 from sidms.registry.models import Staff
-from sidms.security.keys import keyring
 
 RULE_FIELDS = ("required", "validator", "review_level", "crosschecks", "effective_from")
 
@@ -103,9 +102,7 @@ def rule_edit(
         old = _rule_state(previous) if previous else {}
         new = _rule_state(rule)
         changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
-        digest = keyring().mac(
-            chain.canonical({"entity": "collection_rule", "version": rule.version, "state": new})
-        )
+        digest = state_digest("collection_rule", rule.version, chain.canonical(new))
         revision = new_revision(
             entity="collection_rule", record_id=rule.pk, version=rule.version, at=now, actor=actor_name(actor),
             channel=Channel.MAINTENANCE, method=Method.RULES, request_id=request_id(request),

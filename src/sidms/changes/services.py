@@ -20,7 +20,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from sidms.access.policies import has_permission
+from sidms.access.policies import has_permission, in_scope, scoped
 from sidms.audit.models import Outcome
 from sidms.audit.services import actor_name, audit_record
 from sidms.changes import crosschecks
@@ -261,10 +261,6 @@ def audited_refusals() -> Iterator[None]:
         raise
 
 
-def in_scope(actor: Staff, district: str | None) -> bool:
-    return actor.is_city_level or (district is not None and district == actor.district_id)
-
-
 def require_city_level(
     actor: Staff, message: str, message_en: str, request: HttpRequest | None = None
 ) -> None:
@@ -281,7 +277,7 @@ def require_city_level(
 
 
 def require_scope(actor: Staff, district: str | None, request: HttpRequest | None = None) -> None:
-    if actor.is_city_level or (district is not None and district == actor.district_id):
+    if in_scope(actor, district):
         return
     audit_record(
         "access.denied",
@@ -465,8 +461,7 @@ def _hold(
 
 
 def review_scope(actor: Staff) -> models.QuerySet[ChangeRequest]:
-    queue = ChangeRequest.objects.select_related("submitted_by")
-    return queue if actor.is_city_level else queue.filter(district_id=actor.district_id)
+    return scoped(actor, ChangeRequest.objects.select_related("submitted_by"))
 
 
 def review_decide(

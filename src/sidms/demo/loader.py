@@ -64,16 +64,10 @@ def ensure_accounts() -> list[tuple[DemoAccount, str, str]]:
             SealedTOTPDevice.enrol(staff, name="demo", confirmed=True)
             saved[account.username] = password
         device = SealedTOTPDevice.objects.filter(user=staff, confirmed=True).first()
-        secret = _base32(device.bin_key) if device else ""
+        secret = device.secret_base32 if device else ""
         out.append((account, saved.get(account.username, "(见首次运行时的输出)"), secret))
     _write_saved(saved)
     return out
-
-
-def _base32(key: bytes) -> str:
-    from base64 import b32encode
-
-    return b32encode(key).decode("ascii").rstrip("=")
 
 
 def _read_saved() -> dict[str, str]:

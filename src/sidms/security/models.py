@@ -8,7 +8,7 @@ by the associated data. Only this class can read such a key; the plain TOTPDevic
 
 from __future__ import annotations
 
-from base64 import b64decode, b64encode, b85decode, b85encode
+from base64 import b32encode, b64decode, b64encode, b85decode, b85encode
 from os import urandom
 from typing import Any
 
@@ -34,6 +34,11 @@ class SealedTOTPDevice(TOTPDevice):
         device.key = _PREFIX + b85encode(keyring().encrypt(secret, aad=_AAD)).decode("ascii")
         device.save()
         return device
+
+    @property
+    def secret_base32(self) -> str:
+        """The secret as authenticator apps take it when typed in by hand."""
+        return b32encode(self.bin_key).decode("ascii").rstrip("=")
 
     @property
     def bin_key(self) -> bytes:

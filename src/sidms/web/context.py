@@ -7,6 +7,14 @@ from typing import Any
 from django.http import HttpRequest
 
 from sidms.access.policies import PERMISSIONS, has_permission
+from sidms.registry.models import Staff
+
+
+def staff_of(request: HttpRequest) -> Staff:
+    """The signed-in staff member of a view's request (the middleware lets only two-factor staff through)."""
+    user = request.user
+    assert isinstance(user, Staff)
+    return user
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Chann
 from sidms.changes.services import require_city_level, rules_in_force
 from sidms.parameters.models import CollectionRule, Region
 from sidms.registry.models import Staff
+from sidms.web.context import staff_of
 from sidms.web.forms_governance import (
     BATCH_ENTITIES,
     AuditFilterForm,
@@ -48,13 +49,6 @@ from sidms.web.forms_governance import (
     review_level_label,
     validator_label,
 )
-
-
-def _staff(request: HttpRequest) -> Staff:
-    user = request.user
-    assert isinstance(user, Staff)  # the middleware lets only authenticated, two-factor staff through
-    return user
-
 
 # --------------------------------------------------------------------------------------------------------
 # Selectors. They belong beside their services (sidms.changes.batches, sidms.changes.rules, sidms.audit);
@@ -235,7 +229,7 @@ def _event_view(event: AuditEvent) -> dict[str, Any]:
 
 @require_GET
 def batch_list(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     _require_batch_function(staff, request)
     status = request.GET.get("status", "")
     applications = _visible_batches(staff)
@@ -258,7 +252,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def batch_new(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "batch.apply", request=request)
     entity = request.GET.get("entity", "person")
     if entity not in BATCH_ENTITIES:
@@ -295,7 +289,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     _require_batch_function(staff, request)
     batch = _batch_or_404(staff, batch_id)
     return _render_batch(request, staff, batch)
@@ -329,7 +323,7 @@ def _render_batch(
 
 @require_POST
 def batch_decide(request: HttpRequest, batch_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "batch.approve", request=request)
     batch = _batch_or_404(staff, batch_id)
     form = BatchDecisionForm(request.POST)
@@ -357,7 +351,7 @@ def batch_decide(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @require_POST
 def batch_execute(request: HttpRequest, batch_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "batch.execute", request=request)
     batch = _batch_or_404(staff, batch_id)
     try:
@@ -378,7 +372,7 @@ def batch_execute(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @require_GET
 def rules(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     # Every staff post may read the rules (dashboard.view is held by every post).
     policies.require(staff, "dashboard.view", request=request)
     form = RulesAtForm(request.GET or None)
@@ -405,7 +399,7 @@ def _rule_row(spec: EntitySpec, rule: CollectionRule) -> dict[str, Any]:
 
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, entity: str, field: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "dashboard.view", request=request)
     spec = ENTITIES.get(entity)
     if spec is None or field not in spec.fields:
@@ -483,7 +477,7 @@ def _rule_initial(rule: CollectionRule | None) -> dict[str, Any]:
 
 @require_GET
 def audit(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "audit.view", request=request)
     form = AuditFilterForm(request.GET or None)
     filters = form.filters()
@@ -519,7 +513,7 @@ def _last_verification() -> dict[str, Any] | None:
 @require_POST
 def audit_verify(request: HttpRequest) -> HttpResponse:
     """Verify the whole store now (chain, checkpoints, history, live rows) and record the result."""
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "audit.view", request=request)
     report = verify_store()
     problem = report.problem
@@ -544,7 +538,7 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "audit.view", request=request)
     event = AuditEvent.objects.filter(seq=seq).first()
     if event is None:

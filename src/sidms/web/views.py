@@ -41,7 +41,6 @@ from sidms.changes.maintenance import (
 from sidms.changes.models import ChangeRequest, Channel, MaintenanceOrder, MaintenanceStatus, ReviewStatus
 from sidms.changes.services import (
     district_of,
-    in_scope,
     review_decide,
     review_recheck_registries,
     review_scope,
@@ -52,22 +51,17 @@ from sidms.crosscheck import SPECS as REGISTRY_SPECS
 from sidms.parameters.codes import code_label
 from sidms.parameters.models import CodeTable, Region
 from sidms.registry.models import Governed, Person, Staff, Unit
+from sidms.web.context import staff_of
 from sidms.web.forms import MAINTENANCE_FORMS, RECORD_FORMS, SECRET_FIELDS, DecisionForm, RecordForm
 
 
-def _staff(request: HttpRequest) -> Staff:
-    user = request.user
-    assert isinstance(user, Staff)  # the middleware lets only authenticated staff through
-    return user
-
-
 def dashboard(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "dashboard.view", request=request)
     context: dict[str, Any] = {}
     if policies.has_permission(staff, "person.view"):
-        persons = policies._scoped(staff, Person.objects.all())
-        units = policies._scoped(staff, Unit.objects.all())
+        persons = policies.scoped(staff, Person.objects.all())
+        units = policies.scoped(staff, Unit.objects.all())
         names = dict(Region.objects.filter(is_district=True).values_list("code", "name"))
         by_district = persons.values("district_id").annotate(n=Count("pk")).order_by("district_id")
         context.update(
@@ -84,7 +78,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def person_list(request: HttpRequest) -> HttpResponse:
     """The search form posts, so an ID number never sits in a URL (browser history, proxy and server
     logs); browsing and name searches page with GET links that carry no ID number."""
-    staff = _staff(request)
+    staff = staff_of(request)
     query = request.POST.get("q", "") if request.method == "POST" else request.GET.get("q", "")
     if request.method == "GET" and policies.ID_NUMBER_SHAPE.match(query):
         # Someone typed (or bookmarked) an ID number into the address: it is not searched, so that such
@@ -110,7 +104,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
 
 
 def person_detail(request: HttpRequest, person_no: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     person = policies.person_get(actor=staff, person_no=person_no, request=request)
     employments = person.employments.select_related("unit").all()
     return render(
@@ -129,7 +123,7 @@ def person_detail(request: HttpRequest, person_no: str) -> HttpResponse:
 
 
 def unit_list(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     query = request.GET.get("q", "")
     units = policies.unit_search(actor=staff, query=query, request=request)
     page = Paginator(units.defer("phone"), 50).get_page(request.GET.get("page"))
@@ -138,7 +132,7 @@ def unit_list(request: HttpRequest) -> HttpResponse:
 
 
 def unit_detail(request: HttpRequest, unit_no: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     unit = policies.unit_get(actor=staff, unit_no=unit_no, request=request)
     employees = policies.unit_employees(actor=staff, unit=unit, request=request)
     return render(
@@ -284,7 +278,7 @@ def _history(request: HttpRequest, entity: str, record: models.Model) -> dict[st
     ]
     # Changes still waiting for a reviewer: the clerk at the window sees that the record has one (and
     # does not submit it twice); the values themselves are on the request's page.
-    pending = review_scope(_staff(request)).filter(
+    pending = review_scope(staff_of(request)).filter(
         entity=entity, record_id=record.pk, status=ReviewStatus.PENDING
     )
     context: dict[str, Any] = {
@@ -398,7 +392,7 @@ def _submit_messages(request: HttpRequest, entity: str, outcome: Any) -> None:
 
 
 def _record_form(request: HttpRequest, entity: str, record: Governed | None) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     mode = "new" if record is None else "edit"
     form = RECORD_FORMS[entity](
         request.POST if request.method == "POST" else None,
@@ -431,13 +425,13 @@ def _record_form(request: HttpRequest, entity: str, record: Governed | None) -> 
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 def person_new(request: HttpRequest) -> HttpResponse:
-    policies.require(_staff(request), "record.submit", request=request)
+    policies.require(staff_of(request), "record.submit", request=request)
     return _record_form(request, "person", None)
 
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 def person_edit(request: HttpRequest, person_no: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "record.submit", request=request)
     person = policies.person_get(actor=staff, person_no=person_no, request=request)
     return _record_form(request, "person", person)
@@ -445,13 +439,13 @@ def person_edit(request: HttpRequest, person_no: str) -> HttpResponse:
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 def unit_new(request: HttpRequest) -> HttpResponse:
-    policies.require(_staff(request), "record.submit", request=request)
+    policies.require(staff_of(request), "record.submit", request=request)
     return _record_form(request, "unit", None)
 
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 def unit_edit(request: HttpRequest, unit_no: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "record.submit", request=request)
     unit = policies.unit_get(actor=staff, unit_no=unit_no, request=request)
     return _record_form(request, "unit", unit)
@@ -462,7 +456,7 @@ def unit_edit(request: HttpRequest, unit_no: str) -> HttpResponse:
 
 
 def _maintenance_form(request: HttpRequest, entity: str, record: models.Model) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     form = MAINTENANCE_FORMS[entity](
         request.POST if request.method == "POST" else None,
         staff=staff,
@@ -495,7 +489,7 @@ def _maintenance_form(request: HttpRequest, entity: str, record: models.Model) -
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 def person_maintain(request: HttpRequest, person_no: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "maintenance.apply", request=request)
     person = policies.person_get(actor=staff, person_no=person_no, request=request)
     return _maintenance_form(request, "person", person)
@@ -503,7 +497,7 @@ def person_maintain(request: HttpRequest, person_no: str) -> HttpResponse:
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 def unit_maintain(request: HttpRequest, unit_no: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     policies.require(staff, "maintenance.apply", request=request)
     unit = policies.unit_get(actor=staff, unit_no=unit_no, request=request)
     return _maintenance_form(request, "unit", unit)
@@ -530,7 +524,7 @@ def _change_request_get(staff: Staff, request_id: int, request: HttpRequest) -> 
     if held is not None and held.record_id is not None:
         # The request follows its record: once the record moved to another district, it is theirs.
         record = spec_for(held.entity).model.objects.filter(pk=held.record_id).first()
-        if record is None or not in_scope(staff, district_of(record)):
+        if record is None or not policies.in_scope(staff, district_of(record)):
             held = None
     if held is None:
         raise Http404
@@ -547,7 +541,7 @@ def _maintenance_get(staff: Staff, order_id: int, request: HttpRequest) -> Maint
     order = maintenance_scope(staff).select_related("district").filter(pk=order_id).first()
     if order is not None:
         record = spec_for(order.entity).model.objects.filter(pk=order.record_id).first()
-        if record is None or not in_scope(staff, district_of(record)):
+        if record is None or not policies.in_scope(staff, district_of(record)):
             order = None
     if order is None:
         raise Http404
@@ -589,7 +583,7 @@ def _rows(items: list[ChangeRequest] | list[MaintenanceOrder]) -> list[dict[str,
 
 
 def queues(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     can = {p: policies.has_permission(staff, p) for p in QUEUE_POSTS}
     if not any(can.values()):
         policies.require(staff, "review.decide", request=request)
@@ -746,7 +740,7 @@ def _checks(held: ChangeRequest) -> list[dict[str, Any]]:
 def _review_page(
     request: HttpRequest, held: ChangeRequest, *, refusal: str = "", status: int = 200
 ) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     spec = spec_for(held.entity)
     own = held.submitted_by_id == staff.pk
     # The reviewer compares the held values with the documents and the registries: they are shown in full.
@@ -768,7 +762,7 @@ def _review_page(
 
 
 def review_detail(request: HttpRequest, request_id: int) -> HttpResponse:
-    held = _change_request_get(_staff(request), request_id, request)
+    held = _change_request_get(staff_of(request), request_id, request)
     return _review_page(request, held)
 
 
@@ -783,7 +777,7 @@ def _refused(refusal: ChangeRefused | NotPermitted) -> tuple[str, int]:
 
 @require_POST
 def review_decide_view(request: HttpRequest, request_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     form = DecisionForm(request.POST)
     if not form.is_valid() or form.cleaned_data["decision"] not in ("approve", "reject"):
         return _review_page(
@@ -818,7 +812,7 @@ def review_decide_view(request: HttpRequest, request_id: int) -> HttpResponse:
 
 @require_POST
 def review_recheck_view(request: HttpRequest, request_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     try:
         review_recheck_registries(actor=staff, change_request_id=request_id, request=request)
     except (ChangeRefused, NotPermitted) as refusal:
@@ -851,7 +845,7 @@ STEP_WAITS_FOR = {
 def _maintenance_page(
     request: HttpRequest, order: MaintenanceOrder, *, refusal: str = "", status: int = 200
 ) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     spec = spec_for(order.entity)
     step = NEXT_STEP.get(order.status)  # type: ignore[call-overload]
     action, took_part = "", False
@@ -894,7 +888,7 @@ def _maintenance_page(
 
 
 def maintenance_detail(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = _maintenance_get(_staff(request), order_id, request)
+    order = _maintenance_get(staff_of(request), order_id, request)
     return _maintenance_page(request, order)
 
 
@@ -905,7 +899,7 @@ def _maintenance_step(
     *,
     decisions: tuple[str, ...] = (),
 ) -> HttpResponse:
-    staff = _staff(request)
+    staff = staff_of(request)
     form = DecisionForm(request.POST) if decisions else None
     if form is not None and (not form.is_valid() or form.cleaned_data["decision"] not in decisions):
         return _maintenance_page(
