@@ -43,16 +43,19 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "sidms.core",
     "sidms.parameters",
-    "sidms.registry",
     "sidms.audit",
     "sidms.changes",
+    "sidms.registry",
     "sidms.security",
     "sidms.web",
+    "sidms.ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "sidms.web.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "sidms.web.middleware.ChineseUnlessChosenMiddleware",
@@ -198,6 +201,8 @@ for _registry in ("market_regulation", "public_security", "civil_affairs", "tax"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # An ID number typed into a URL must not reach the server log (Django logs the path of every 404).
+    "filters": {"no_id_numbers": {"()": "sidms.core.logging.MaskIdNumbers"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_id_numbers"]}},
     "root": {"handlers": ["console"], "level": env_str("SIDMS_LOG_LEVEL", "WARNING")},
 }

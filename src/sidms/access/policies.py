@@ -1,47 +1,45 @@
 """The one door for reads of personal data (principle 3).
 
 Function permission comes from the staff member's posts; data scope from the district (the city level sees
-every district). A policy returns a scoped queryset for lists and a fetch-and-authorise for single records.
-Views never fetch governed rows themselves. Every read of personal data is an audit event.
+every district), following each entity's declared path to its district. A policy returns a scoped queryset
+for lists and a fetch-and-authorise for single records; views never fetch governed rows themselves. Every
+read is an audit event that names the records shown and never holds an ID number.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.db.models import Model, QuerySet
+from django.http import Http404
 
+from sidms.access.posts import PERMISSIONS
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
-from sidms.registry.models import Person, Post, Staff, Unit
-from sidms.security.fields import blind_index
+from sidms.core import masks
+from sidms.core.caller import Caller
+from sidms.core.errors import NotPermitted
+from sidms.core.fields import blind_index
+from sidms.core.kernel import EntitySpec
 
-P = Post
-
-# Which posts may use which function. Kept in one table so that the role × function matrix can be read and
-# tested as a whole (MLPS 2.0 §8.1.4.2d: least privilege, separation of administrator and auditor).
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "dashboard.view": frozenset(Post.values),
-    "person.view": frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER}),
-    "unit.view": frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER}),
-    "audit.view": frozenset({P.AUDITOR}),
-    # The change pipeline (R7, R9.3). Separation of duties is checked per workflow on top of these.
-    "record.submit": frozenset({P.WINDOW_CLERK}),
-    "review.decide": frozenset({P.REVIEWER}),
-    "maintenance.apply": frozenset({P.WINDOW_CLERK}),
-    "maintenance.approve": frozenset({P.APPROVER}),
-    "maintenance.modify": frozenset({P.WINDOW_CLERK}),
-    "maintenance.recheck": frozenset({P.RECHECKER}),
-    "batch.apply": frozenset({P.WINDOW_CLERK, P.INFO_CENTRE}),
-    "batch.approve": frozenset({P.APPROVER}),
-    "batch.execute": frozenset({P.WINDOW_CLERK, P.INFO_CENTRE}),
-    "rules.edit": frozenset({P.CITY_ADMIN}),
-}
+__all__ = [
+    "ID_NUMBER_SHAPE",
+    "PERMISSIONS",
+    "Listing",
+    "has_permission",
+    "in_scope",
+    "mask",
+    "record_get",
+    "record_list",
+    "require",
+    "scoped",
+    "view_permission",
+]
 
 
 def has_permission(staff: Any, permission: str) -> bool:
@@ -50,158 +48,185 @@ def has_permission(staff: Any, permission: str) -> bool:
     return bool(staff.posts & PERMISSIONS[permission])
 
 
-def require(staff: Staff, permission: str, *, request: HttpRequest | None = None) -> None:
+def require(actor: Any, permission: str, *, path: str = "") -> None:
     """Refuse (and record the refusal) unless the staff member's posts grant PERMISSION."""
-    if has_permission(staff, permission):
+    caller = Caller.of(actor)
+    if has_permission(caller.staff, permission):
         return
     audit_record(
         "access.denied",
-        actor=staff,
-        request=request,
+        actor=caller,
         outcome=Outcome.DENIED,
-        detail={"permission": permission, "path": request.path if request else ""},
+        detail={"permission": permission, "path": path},
     )
-    raise PermissionDenied(permission)
+    raise NotPermitted(code="not_permitted", message=None)
 
 
-def in_scope(staff: Staff, district: str | None) -> bool:
-    """The data-scope rule (R10.3), in one place: the city level sees every district, others their own."""
-    return staff.is_city_level or (district is not None and district == staff.district_id)
+def in_scope(staff: Any, district: str | None) -> bool:
+    """The data-scope rule (R10.3), in one place: the city level sees every district, others their own.
+    A record without a district (city-wide data) is the city level's only."""
+    return bool(staff.is_city_level) or (district is not None and district == staff.district_id)
 
 
-def scoped(staff: Staff, queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """QUERYSET (of rows with a district) narrowed to what `in_scope` allows."""
+def is_city_level_district(district: str | None) -> bool:
+    return district == settings.SIDMS_CITY_DISTRICT
+
+
+def scoped(staff: Any, queryset: QuerySet[Any], lookup: str | None = "district_id") -> QuerySet[Any]:
+    """QUERYSET narrowed to what `in_scope` allows, LOOKUP being the path to the rows' district code."""
     if staff.is_city_level:
         return queryset
-    if staff.district_id is None:
+    if staff.district_id is None or lookup is None:
         return queryset.none()
-    return queryset.filter(district_id=staff.district_id)
+    return queryset.filter(**{lookup: staff.district_id})
 
+
+def view_permission(spec: EntitySpec) -> str:
+    name = str(spec.declaration.extra.get("view_permission", f"{spec.name}.view"))
+    return name if name in PERMISSIONS else "record.view"
+
+
+def record_scope(staff: Any, spec: EntitySpec) -> QuerySet[Any]:
+    """Every record of SPEC the staff member may see (no audit event: callers narrow and record)."""
+    return scoped(staff, spec.model._default_manager.all(), spec.district_lookup)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Search and lists
 
 ID_NUMBER_SHAPE = re.compile(r"^\s*(\d{15}|\d{17}[\dxX])\s*$")
+_NUMBER_SHAPE = re.compile(r"^\s*[0-9A-Za-z]{4,20}\s*$")
+_CREDIT_CODE_SHAPE = re.compile(r"^\s*[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}\s*$")
+
+
+def read_query(spec: EntitySpec, query: str) -> tuple[str, str, dict[str, Any]]:
+    """How a typed query is read for SPEC: (field, way, lookups). ("", "", {}) for an empty query."""
+    text = query.strip()
+    if not text or spec.declaration.search is None:
+        return "", "", {}
+    for name, way in spec.declaration.search.ways:
+        if way == "idcard" and ID_NUMBER_SHAPE.match(text):
+            enc = spec.encrypted_fields[name]
+            return name, way, {enc.index.attname: blind_index(enc.domain, text, enc.index.normaliser)}
+        if way == "credit_code" and _CREDIT_CODE_SHAPE.match(text) and not text.isdigit():
+            return name, way, {name: text.upper()}
+        if way == "number" and _NUMBER_SHAPE.match(text) and any(ch.isdigit() for ch in text):
+            return name, way, {name: text.upper() if not text.isdigit() else text}
+        if way == "prefix":
+            return name, way, {f"{name}__startswith": text}
+        if way == "contains":
+            return name, way, {f"{name}__contains": text}
+    return "", "", {"pk__in": []}
 
 
 @dataclass(frozen=True)
-class PersonSearch:
-    page: Page[Person]
-    by: str  # "id_number", "name" or "" (no query: the district's list)
+class Listing:
+    page: Page[Any]
+    by: str  # the field the query was read as ("id_number", "person_no", "name"), "" without a query
+    total: int
 
 
-PAGE_SIZE = 50
+def record_list(
+    *,
+    actor: Any,
+    spec: EntitySpec,
+    query: str = "",
+    filters: Mapping[str, str] | None = None,
+    sort: str = "",
+    page: int | str | None = 1,
+    per_page: int = 50,
+) -> Listing:
+    """One page of SPEC's records in the actor's scope, by query, declared filters and a declared sort.
 
-
-def person_search(
-    *, actor: Staff, query: str, page: int | str | None = 1, request: HttpRequest | None = None
-) -> PersonSearch:
-    """One page of persons in the actor's scope: by exact ID number (blind index) or by name (prefix).
-
-    The audit event names every person shown, so that a person can later learn who saw them (B1)."""
-    require(actor, "person.view", request=request)
-    base = scoped(actor, Person.objects.select_related("district"))
-    query = query.strip()
-    if ID_NUMBER_SHAPE.match(query):
-        digest = blind_index("person.id_number", query, "idcard")
-        results, by = base.filter(id_number_index=digest), "id_number"
-    elif query:
-        results, by = base.filter(name__startswith=query), "name"
-    else:
-        results, by = base, ""
-    shown = Paginator(
-        results.only("person_no", "name", "sex", "birth_date", "category", "district__name", "id_number"),
-        PAGE_SIZE,
-    ).get_page(page)
-    # The query text itself may be an ID number: it is not recorded, only how the search was made.
+    The audit event names every record shown (so that a person can later learn who saw them, B1); the
+    query text itself may be an ID number and is not recorded, only the way it was read."""
+    caller = Caller.of(actor)
+    require(caller, view_permission(spec))
+    records = record_scope(caller.staff, spec)
+    by, _way, lookups = read_query(spec, query)
+    records = records.filter(**lookups)
+    for name, value in (filters or {}).items():
+        if name in spec.declaration.list_filters and value not in ("", None):
+            records = records.filter(**{name: value})
+    key = spec.label_field if spec.label_field != "pk" else "pk"
+    order = sort.lstrip("-")
+    records = records.order_by(sort, key) if order in spec.declaration.sortable else records.order_by(key)
+    related = [n[:-3] for n in spec.declaration.list_columns if n.endswith("_id")]
+    if related:
+        records = records.select_related(*related)
+    paginator = Paginator(records, per_page)
+    shown = paginator.get_page(page)
     audit_record(
-        "read.person_list",
-        actor=actor,
-        request=request,
-        object_type="person",
-        detail={"by": by or "all", "shown": [p.person_no for p in shown]},
+        f"read.{spec.name}_list",
+        actor=caller,
+        object_type=spec.name,
+        detail={"by": by or "all", "shown": [spec.label(record) for record in shown]},
     )
-    return PersonSearch(shown, by)
+    return Listing(shown, by, paginator.count)
 
 
-def person_get(*, actor: Staff, person_no: str, request: HttpRequest | None = None) -> Person:
-    """One person, if in scope; a person outside the actor's district does not exist for them (404)."""
-    require(actor, "person.view", request=request)
-    person = scoped(actor, Person.objects.select_related("district")).filter(person_no=person_no).first()
-    if person is None:
+def record_get(*, actor: Any, spec: EntitySpec, key: str) -> Any:
+    """One record by its natural key, if in scope; outside the scope it does not exist for the actor (404),
+    and the attempt is recorded."""
+    caller = Caller.of(actor)
+    require(caller, view_permission(spec))
+    lookup = {"pk": key} if spec.label_field == "pk" else {spec.label_field: key}
+    if spec.label_field == "pk" and not str(key).isdigit():
+        record = None
+    else:
+        record = record_scope(caller.staff, spec).filter(**lookup).first()
+    if record is None:
         audit_record(
-            "read.person",
-            actor=actor,
-            request=request,
-            object_type="person",
-            object_id=person_no,
+            f"read.{spec.name}",
+            actor=caller,
+            object_type=spec.name,
+            object_id=_safe_key(key),
             outcome=Outcome.DENIED,
             detail={"reason": "not_found_or_out_of_scope"},
         )
         raise Http404
+    audit_record(f"read.{spec.name}", actor=caller, object_type=spec.name, object_id=spec.label(record))
+    return record
+
+
+def record_related(*, actor: Any, spec: EntitySpec, queryset: QuerySet[Any], limit: int = 200) -> list[Any]:
+    """Related records of SPEC (a person's employments, a unit's employees) narrowed to the actor's scope;
+    the audit event names each one shown."""
+    caller = Caller.of(actor)
+    require(caller, view_permission(spec))
+    rows = list(scoped(caller.staff, queryset, spec.district_lookup)[:limit])
     audit_record(
-        "read.person", actor=actor, request=request, object_type="person", object_id=person.person_no
+        f"read.{spec.name}_list",
+        actor=caller,
+        object_type=spec.name,
+        detail={"by": "related", "shown": [spec.label(row) for row in rows]},
     )
-    return person
+    return rows
 
 
-def unit_search(*, actor: Staff, query: str, request: HttpRequest | None = None) -> QuerySet[Unit]:
-    require(actor, "unit.view", request=request)
-    base = scoped(actor, Unit.objects.select_related("district"))
-    query = query.strip().upper()
-    if re.fullmatch(r"[0-9A-Z]{18}", query):
-        return base.filter(credit_code=query)
-    if query:
-        return base.filter(name__contains=query) | base.filter(unit_no=query)
-    return base
+def visible_related(staff: Any, target: Model | None) -> bool:
+    """Whether a record another record points to (an employment's unit) may be named to the viewer."""
+    from sidms.core.kernel import spec_of_model
+
+    if target is None:
+        return False
+    spec = spec_of_model(type(target))
+    return spec is not None and in_scope(staff, spec.district_of(target))
 
 
-def unit_get(*, actor: Staff, unit_no: str, request: HttpRequest | None = None) -> Unit:
-    require(actor, "unit.view", request=request)
-    unit = scoped(actor, Unit.objects.select_related("district")).filter(unit_no=unit_no).first()
-    if unit is None:
-        raise Http404
-    audit_record("read.unit", actor=actor, request=request, object_type="unit", object_id=unit.unit_no)
-    return unit
+def _safe_key(key: str) -> str:
+    """A natural key as an audit event may hold it: never an ID-number-shaped string (someone typed one
+    into a URL), which is recorded only as its shape."""
+    text = str(key)
+    return "[ID-number-shaped]" if ID_NUMBER_SHAPE.match(text) else text[:64]
 
 
-def unit_employees(
-    *, actor: Staff, unit: Unit, limit: int = 200, request: HttpRequest | None = None
-) -> list[Any]:
-    """Current employees of a unit the actor may see; people are listed only within the actor's scope, and
-    the audit event names each person shown."""
-    require(actor, "person.view", request=request)
-    employments = list(
-        unit.employments.filter(
-            end_date__isnull=True, person__in=scoped(actor, Person.objects.all())
-        ).select_related("person")[:limit]
-    )
-    audit_record(
-        "read.person_list", actor=actor, request=request, object_type="person",
-        detail={"by": "unit", "unit": unit.unit_no, "shown": [e.person.person_no for e in employments]},
-    )  # fmt: skip
-    return employments
+# --------------------------------------------------------------------------------------------------------
+# Masks per channel
 
 
-def mask_id_number(value: str) -> str:
-    """Show the address code and the last four characters: enough to tell people apart at a window."""
-    if len(value) < 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
-
-
-def mask_phone(value: str) -> str:
-    digits = value.replace("-", "")
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
-def mask_account(value: str) -> str:
-    if len(value) < 8:
-        return "*" * len(value)
-    return value[:4] + " **** **** " + value[-4:]
-
-
-def mask_email(value: str) -> str:
-    local, _, domain = value.partition("@")
-    if not domain:
-        return "*" * len(value)
-    return (local[:2] + "****" if len(local) > 2 else "****") + "@" + domain
+def mask(spec: EntitySpec, name: str, value: Any, channel: str) -> str:
+    """A field's value as CHANNEL may show it (the entity's declared mask)."""
+    if value is None or value == "":
+        return ""
+    return masks.apply(spec.declaration.mask(name, channel), str(value))

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from sidms.audit.models import ChainHead
+from sidms.core.keys import keyring
 from sidms.lib import chain
-from sidms.security.keys import keyring
 
 # A checkpoint is written automatically every this many events (and by `sidms audit checkpoint`).
 EVERY = 1000

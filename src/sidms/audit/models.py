@@ -6,6 +6,8 @@ exact canonical bytes that were hashed, so verification re-hashes them without r
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +19,8 @@ class Outcome(models.TextChoices):
 
 
 class AuditEvent(models.Model):
+    append_only: ClassVar[bool] = True
+
     seq = models.BigIntegerField(_("sequence"), primary_key=True)
     at = models.DateTimeField(_("time"), db_index=True)
     actor = models.CharField(_("actor"), max_length=150, db_index=True)
@@ -57,8 +61,8 @@ class ChainHead(models.Model):
         return f"head #{self.seq} ({self.algorithm})"
 
     def expected_mac(self) -> str:
+        from sidms.core.keys import keyring
         from sidms.lib import chain
-        from sidms.security.keys import keyring
 
         return keyring().mac(
             chain.canonical({"algorithm": self.algorithm, "seq": self.seq, "hash": self.hash})

@@ -8,43 +8,29 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from sidms.audit.checkpoints import EVERY, write_checkpoint
 from sidms.audit.models import AuditEvent, ChainHead, Outcome
+from sidms.core.caller import Caller, actor_name
 from sidms.lib import chain
 
-
-def client_ip(request: HttpRequest | None) -> str:
-    if request is None:
-        return ""
-    # Behind the agency's reverse proxy the proxy sets REMOTE_ADDR for us (granian --forwarded-allow-ips);
-    # X-Forwarded-For is never trusted here because a client can forge it.
-    return str(request.META.get("REMOTE_ADDR", ""))
-
-
-def actor_name(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    username = getattr(actor, "username", "")
-    return str(username) if username else "anonymous"
+__all__ = ["actor_name", "audit_record"]
 
 
 def audit_record(
     action: str,
     *,
     actor: Any,
-    request: HttpRequest | None = None,
     object_type: str = "",
     object_id: object = "",
     outcome: str = Outcome.OK,
     detail: Mapping[str, Any] | None = None,
     channel: str = "",
 ) -> AuditEvent:
-    """Append one event to the chain. DETAIL must never hold personal data in plain text."""
+    """Append one event to the chain. ACTOR is a Caller (who, from which address, in which request), a staff
+    member or a system name. DETAIL must never hold personal data in plain text."""
+    caller = Caller.of(actor)
     with transaction.atomic():
         head = _locked_head()
         now = timezone.now()
@@ -52,12 +38,13 @@ def audit_record(
         body = {
             "seq": seq,
             "at": now.isoformat(),
-            "actor": actor_name(actor),
+            "actor": caller.name,
             "action": action,
             "object_type": object_type,
             "object_id": str(object_id),
             "outcome": str(outcome),
-            "ip": client_ip(request),
+            "ip": caller.address,
+            "request": caller.request_id,
             "channel": channel,
             "detail": dict(detail or {}),
         }
@@ -66,7 +53,7 @@ def audit_record(
         event = AuditEvent.objects.create(
             seq=seq,
             at=now,
-            actor=actor_name(actor),
+            actor=caller.name,
             action=action,
             object_type=object_type,
             object_id=str(object_id),

@@ -1,8 +1,35 @@
+import logging
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+log = logging.getLogger(__name__)
 
 
 class ChangesConfig(AppConfig):
     name = "sidms.changes"
     label = "changes"
     verbose_name = _("Change pipeline")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        # post_migrate is sent once per app after the whole migration run, so every table exists by then.
+        post_migrate.connect(_seed_rules, dispatch_uid="sidms.changes.seed_rules")
+
+
+def _seed_rules(sender: AppConfig, using: str = "default", plan: object = None, **kwargs: object) -> None:
+    if sender.label != "changes":
+        return
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if not Path(settings.SIDMS_KEY_FILE).exists():
+        # The rules are written with revisions and audit events, which need the key ring; `sidms keys init`
+        # and the next `sidms migrate` seed them.
+        log.warning("collection rules not seeded: no key file at %s", settings.SIDMS_KEY_FILE)
+        return
+    from sidms.changes.rules import seed_declared_rules
+
+    seed_declared_rules()

@@ -2,14 +2,20 @@
 change; approval at city level authorises exactly one execution, with the row count and the time window
 fixed at approval. Execution outside that authorisation is refused.
 
+What a batch may select by and change is the entity's declaration (``batch_select``, ``batch_change``): never
+an identity field, never a selection by an encrypted field. The service enforces it, whatever the form
+offers. A new encrypted value is stored in the application as ciphertext, like everywhere else.
+
 Execution is the pipeline's bulk path: one transaction, the rows written with executemany, one revision
 per row, and one audit event that carries a digest over all the revisions it wrote.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,36 +23,41 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import DateField
-from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from sidms.audit.services import actor_name, audit_record
-from sidms.changes.entities import (
+from sidms.access import workflow as workflows
+from sidms.audit.services import audit_record
+from sidms.changes.integrity import ALERT
+from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
+from sidms.changes.numbers import assign_numbers
+from sidms.changes.seals import RevisionSealer, require_intact, reseal
+from sidms.changes.services import (
+    _plain,
+    audited_refusals,
+    clean_values,
+    deny,
+    require_city_level,
+    require_permission,
+    rules_in_force,
+)
+from sidms.core.caller import Caller
+from sidms.core.errors import ChangeRefused, IntegrityAlert, Invalid, NotPermitted, SeparationOfDuties
+from sidms.core.fields import aad, seal
+from sidms.core.governed import pipeline_writes
+from sidms.core.kernel import (
     EntitySpec,
     digest,
     raw_state,
     represent,
+    reveal,
     spec_for,
     state_digest,
     state_of,
+    view,
 )
-from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties
-from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
-from sidms.changes.seals import RevisionSealer, require_intact, reseal, revision_seal
-from sidms.changes.services import (
-    _plain,
-    _require,
-    audited_refusals,
-    clean_values,
-    deny,
-    request_id,
-    require_city_level,
-    rules_in_force,
-)
-from sidms.changes.validators import Invalid
+from sidms.core.keys import keyring
 from sidms.lib import chain
-from sidms.registry.models import Staff, pipeline_writes
-from sidms.security.fields import BlindIndexField, Sealed, blind_index, seal
 
 B = BatchStatus
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -55,10 +66,11 @@ DEFAULT_WINDOW = timedelta(hours=24)
 class ImportRefused(ChangeRefused):
     """Rows of an import failed the rules; nothing was stored. ``rows`` maps row numbers (from 1) to errors."""
 
+    code = "import_refused"
+
     def __init__(self, rows: Mapping[int, Mapping[str, Invalid]]) -> None:
         super().__init__(
-            f"导入文件中有 {len(rows)} 行不符合采集规则，整批未导入",
-            f"{len(rows)} rows of the import fail the collection rules; nothing was imported",
+            _("%(n)s rows of the import fail the collection rules; nothing was imported."), {"n": len(rows)}
         )
         self.rows = {n: dict(errors) for n, errors in rows.items()}
 
@@ -71,60 +83,93 @@ class ImportRefused(ChangeRefused):
             lines.append(f"……另有 {len(self.rows) - 20} 行 / and {len(self.rows) - 20} more rows")
         return "\n".join(lines)
 
+    def as_dict(self) -> dict[str, Any]:
+        out = super().as_dict()
+        out["rows"] = {str(n): {f: e.as_dict() for f, e in errs.items()} for n, errs in self.rows.items()}
+        return out
 
-def batch_scope(actor: Staff) -> Any:
-    return BatchApplication.objects.select_related("applicant", "approver", "executor")
 
-
-def _selection(spec: EntitySpec, actor: Staff, selection: Mapping[str, Any]) -> dict[str, Any]:
+def selection_lookups(spec: EntitySpec, actor: Any, selection: Mapping[str, Any]) -> dict[str, Any]:
+    """The lookups of a selection, refused unless every key is a declared batch selector (or the district),
+    and narrowed to the applicant's district below the city level."""
+    staff = Caller.of(actor).staff
+    allowed = set(spec.declaration.batch_select)
+    district = spec.district_lookup
     lookups: dict[str, Any] = {}
     for key, value in selection.items():
-        if key not in spec.fields or spec.encrypted(key):
-            raise ChangeRefused(f"不能按“{key}”筛选", f"Cannot select by {key!r}")
-        lookups[key] = value
-    if not actor.is_city_level:
-        # A district applicant can only select within its district, whatever the filter says.
-        if "district_id" not in spec.fields:
+        if key == district or (key == "district_id" and district == "district_id"):
+            lookups[district] = value
+            continue
+        if key not in allowed or spec.encrypted(key):
             raise ChangeRefused(
-                "区级只能对本区记录申请批量变更", "District staff may only select their district"
+                _("A batch cannot select by “%(field)s”."), {"field": key}, code="not_selectable"
             )
-        lookups["district_id"] = actor.district_id
+        lookups[key] = value
+    if not staff.is_city_level:
+        # A district applicant can only select within its district, whatever the filter says.
+        if district is None:
+            raise ChangeRefused(_("District staff may only select records of their district."), code="scope")
+        lookups[district] = staff.district_id
     return lookups
 
 
+def matching_count(spec: EntitySpec, actor: Any, selection: Mapping[str, Any]) -> int:
+    """How many records a selection matches now (what an application would carry)."""
+    return spec.model._default_manager.filter(**selection_lookups(spec, actor, selection)).count()
+
+
+def _batch_uid(batch: BatchApplication) -> str:
+    return str(batch.uid)
+
+
 def batch_apply_update(
-    *,
-    actor: Staff,
-    entity: str,
-    selection: Mapping[str, Any],
-    change: Mapping[str, Any],
-    reason: str,
-    request: HttpRequest | None = None,
+    *, actor: Any, entity: str, selection: Mapping[str, Any], change: Mapping[str, Any], reason: str
 ) -> BatchApplication:
-    _require(
-        actor,
-        "batch.apply",
-        "您的岗位不能申请批量变更",
-        "Your posts may not apply for batch changes",
-        request,
-    )
+    caller = Caller.of(actor)
+    require_permission(caller, "batch.apply", _("Your posts may not apply for batch changes."))
     spec = spec_for(entity)
     if not reason.strip():
-        raise ChangeRefused("请填写批量变更理由", "Give the reason for the batch change")
+        raise ChangeRefused(_("Give the reason for the batch change."), code="reason_required")
     if not change:
-        raise ChangeRefused("请指定要变更的数据项", "Name the fields to change")
-    lookups = _selection(spec, actor, selection)
+        raise ChangeRefused(_("Name the fields to change."), code="no_change")
+    refused = {
+        name: Invalid("not_batchable", _("A batch may not change this field."))
+        for name in change
+        if name not in spec.declaration.batch_change
+    }
+    if refused:
+        raise ChangeRefused(_("A batch may not change identity or undeclared fields."), errors=refused)
+    lookups = selection_lookups(spec, caller, selection)
     cleaned = clean_values(spec, rules_in_force(entity), change, creating=False)
-    stored_change = {n: _plain(v) for n, v in cleaned.values.items()}
     selected, count = _selected_digest(spec, lookups)
     with transaction.atomic():
-        batch = BatchApplication.objects.create(
-            kind=BatchKind.UPDATE, entity=entity, selection=lookups, change=stored_change, row_count=count,
-            payload_digest=selected, reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
+        batch = BatchApplication(
+            kind=BatchKind.UPDATE, entity=entity, selection=lookups, row_count=count, payload_digest=selected,
+            reason=reason.strip(), applicant=caller.staff, applied_at=timezone.now(), uid=uuid.uuid4(),
         )  # fmt: skip
+        batch.change = {n: _stored_change(spec, n, v, batch) for n, v in cleaned.values.items()}
+        batch.save()
         reseal(batch)
-        _event("batch.apply", actor, batch, request)
+        _event("batch.apply", caller, batch)
     return batch
+
+
+def _stored_change(spec: EntitySpec, name: str, value: Any, batch: BatchApplication) -> Any:
+    domain = spec.encrypted(name)
+    if domain is None:
+        return _plain(value) if value is not None else None
+    if value in (None, ""):
+        return ""
+    return represent(spec, name, seal(domain, _batch_uid(batch), str(value)))
+
+
+def batch_change_values(batch: BatchApplication) -> dict[str, Any]:
+    """The application's new values, decrypted (mask before display)."""
+    spec = spec_for(batch.entity)
+    return {
+        name: (reveal(spec, name, value, _batch_uid(batch)) if spec.encrypted(name) else value)
+        for name, value in batch.change.items()
+    }
 
 
 class _RowHasher:
@@ -154,28 +199,21 @@ def rows_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[str, int]:
 
 
 def batch_apply_import(
-    *,
-    actor: Staff,
-    entity: str,
-    rows: Iterable[Mapping[str, Any]],
-    reason: str,
-    legacy: bool = False,
-    request: HttpRequest | None = None,
+    *, actor: Any, entity: str, rows: Iterable[Mapping[str, Any]], reason: str, legacy: bool = False
 ) -> BatchApplication:
-    _require(
-        actor, "batch.apply", "您的岗位不能申请批量导入", "Your posts may not apply for imports", request
-    )
+    caller = Caller.of(actor)
+    require_permission(caller, "batch.apply", _("Your posts may not apply for imports."))
     spec_for(entity)
     if not reason.strip():
-        raise ChangeRefused("请填写导入理由", "Give the reason for the import")
+        raise ChangeRefused(_("Give the reason for the import."), code="reason_required")
     payload, count = rows_digest(rows)
     with transaction.atomic():
         batch = BatchApplication.objects.create(
             kind=BatchKind.IMPORT, entity=entity, payload_digest=payload, row_count=count, legacy=legacy,
-            reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
+            reason=reason.strip(), applicant=caller.staff, applied_at=timezone.now(), uid=uuid.uuid4(),
         )  # fmt: skip
         reseal(batch)
-        _event("batch.apply", actor, batch, request)
+        _event("batch.apply", caller, batch)
     return batch
 
 
@@ -191,50 +229,39 @@ def _selected_digest(spec: EntitySpec, lookups: Mapping[str, Any]) -> tuple[str,
 
 
 def batch_decide(
-    *,
-    actor: Staff,
-    batch_id: int,
-    approve: bool,
-    reason: str = "",
-    window: timedelta = DEFAULT_WINDOW,
-    request: HttpRequest | None = None,
+    *, actor: Any, batch_id: int, approve: bool, reason: str = "", window: timedelta = DEFAULT_WINDOW
 ) -> BatchApplication:
     """City-level approval (R9.3). Approving fixes the row count and the window of one execution."""
-    _require(
-        actor,
-        "batch.approve",
-        "您的岗位不能审批批量变更",
-        "Your posts may not approve batch changes",
-        request,
-    )
-    require_city_level(actor, "批量变更须由市级审批", "Batch changes are approved at city level", request)
+    caller = Caller.of(actor)
+    require_permission(caller, "batch.approve", _("Your posts may not approve batch changes."))
+    require_city_level(caller, _("Batch changes are approved at city level."))
     with audited_refusals(), transaction.atomic():
-        batch = _locked(batch_id, B.SUBMITTED)
-        require_intact(batch)
-        if batch.applicant_id == actor.pk:
-            _deny(actor, batch, "own_application", request)
+        batch = _locked(caller, batch_id, B.SUBMITTED)
+        if batch.applicant_id == caller.staff.pk:
+            _deny(caller, batch, "own_application")
         current = (
             _selected_digest(spec_for(batch.entity), batch.selection)[0] if batch.kind == "update" else ""
         )
         if approve and batch.kind == BatchKind.UPDATE and current != batch.payload_digest:
             raise ChangeRefused(
-                "申请后符合条件的记录已有变化，不能按原申请批准，请驳回后重新申请",
-                "The selected records changed since the application; refuse it and apply again",
+                _("The selected records changed since the application; refuse it and apply again."),
+                code="selection_changed",
             )
         if not approve and not reason.strip():
-            raise ChangeRefused("不批准时必须填写理由", "A refusal needs a reason")
+            raise ChangeRefused(_("A refusal needs a reason."), code="reason_required")
         now = timezone.now()
         batch.status = B.APPROVED if approve else B.REFUSED
-        batch.approver = actor
+        batch.approver = caller.staff
         batch.approved_at = now
         batch.decision_reason = reason.strip()
         if approve:
             batch.authorised_rows = batch.row_count
             batch.window_start = now
             batch.window_end = now + window
+        batch.step += 1
         batch.save()
         reseal(batch)
-        _event("batch.approve" if approve else "batch.refuse", actor, batch, request)
+        _event("batch.approve" if approve else "batch.refuse", caller, batch)
     return batch
 
 
@@ -247,51 +274,47 @@ class Executed:
 
 
 def batch_execute(
-    *,
-    actor: Staff,
-    batch_id: int,
-    rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
-    request: HttpRequest | None = None,
+    *, actor: Any, batch_id: int, rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None
 ) -> Executed:
     """Carry out an approved batch once, inside its window and on exactly the authorised rows."""
-    _require(
-        actor,
-        "batch.execute",
-        "您的岗位不能执行批量变更",
-        "Your posts may not execute batch changes",
-        request,
-    )
+    caller = Caller.of(actor)
+    require_permission(caller, "batch.execute", _("Your posts may not execute batch changes."))
     with audited_refusals(), transaction.atomic():
         batch = BatchApplication.objects.select_for_update().filter(pk=batch_id).first()
-        if batch is None:
-            raise NotPermitted("没有这份批量申请", "No such batch application")
-        require_intact(batch)
+        if (
+            batch is None
+            or not workflows.visible(caller.staff, BatchApplication).filter(pk=batch_id).exists()
+        ):
+            raise NotPermitted(_("There is no such batch application."))
+        require_intact(batch, actor=caller)
         refusal = _outside_authorisation(batch)
         if refusal is not None:
-            _deny(actor, batch, refusal[2], request, refusal)
-        if batch.approver_id == actor.pk:
-            _deny(actor, batch, "approver_executes", request)
+            _deny(caller, batch, refusal[1], refusal[0])
+        if batch.approver_id == caller.staff.pk:
+            _deny(caller, batch, "approver_executes")
         spec = spec_for(batch.entity)
         now = timezone.now()
         if batch.kind == BatchKind.UPDATE:
-            revisions = _execute_update(spec, batch, actor=actor, now=now, request=request)
+            revisions = _execute_update(spec, batch, caller=caller, now=now)
         else:
             if rows is None:
-                raise ChangeRefused("执行导入需要提供导入文件", "An import needs its file")
-            revisions = _execute_import(spec, batch, rows, actor=actor, now=now, request=request)
+                raise ChangeRefused(_("An import needs its file."), code="file_required")
+            revisions = _execute_import(spec, batch, rows, caller=caller, now=now)
         batch.status = B.EXECUTED
-        batch.executor = actor
+        batch.executor = caller.staff
         batch.executed_at = now
         batch.executed_rows = len(revisions)
+        batch.step += 1
         batch.save()
         reseal(batch)
         first, last = (revisions[0], revisions[-1]) if revisions else (None, None)
         audit_record(
-            "batch.execute", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+            "batch.execute", actor=caller, object_type="batch", object_id=batch.pk,
             channel=Channel.IMPORT if batch.kind == BatchKind.IMPORT else Channel.MAINTENANCE,
             detail={
                 "entity": batch.entity, "rows": len(revisions), "revisions": [first, last],
                 "reference": f"BA{batch.pk}", "revisions_digest": revisions_digest(first, last, f"BA{batch.pk}"),
+                "step": batch.step, "seal": batch.seal,
             },
         )  # fmt: skip
     return Executed(batch, len(revisions), first, last)
@@ -308,64 +331,83 @@ def revisions_digest(first: int | None, last: int | None, reference: str) -> str
     return hasher.hexdigest()
 
 
-def _outside_authorisation(batch: BatchApplication) -> tuple[str, str, str] | None:
+def _outside_authorisation(batch: BatchApplication) -> tuple[Any, str] | None:
     now = timezone.now()
     if batch.status == B.EXECUTED:
-        return (
-            "该批量申请已执行过，授权只允许执行一次",
-            "This batch has already been executed once",
-            "already_executed",
-        )
+        return _("This batch has already been executed once."), "already_executed"
     if batch.status != B.APPROVED:
-        return ("该批量申请未获市级批准", "This batch is not approved at city level", "not_approved")
+        return _("This batch is not approved at city level."), "not_approved"
     assert batch.window_start is not None and batch.window_end is not None
     if not batch.window_start <= now <= batch.window_end:
-        return ("已超出批准的执行时间窗口", "Outside the approved execution window", "outside_window")
+        return _("Outside the approved execution window."), "outside_window"
     return None
 
 
-def _deny(
-    actor: Staff,
-    batch: BatchApplication,
-    reason: str,
-    request: HttpRequest | None,
-    text: tuple[str, str, str] | None = None,
-) -> None:
+def _deny(caller: Caller, batch: BatchApplication, reason: str, text: Any = None) -> None:
     # The event is written after the transaction rolls back (services.audited_refusals); written here it
     # was rolled back with the refused step.
     refusal = (
-        SeparationOfDuties(
-            "批量变更的申请、审批、执行须由不同人员完成",
-            "Apply and approve must be different people; the approver does not execute",
-        )
+        SeparationOfDuties(_("Apply and approve must be different people; the approver does not execute."))
         if text is None
-        else NotPermitted(text[0], text[1])
+        else NotPermitted(text, code=reason)
     )
     raise deny(
-        refusal, "batch.denied", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+        refusal,
+        "batch.denied",
+        actor=caller,
+        object_type="batch",
+        object_id=batch.pk,
         detail={"reason": reason},
-    )  # fmt: skip
+    )
 
 
-def _locked(batch_id: int, status: str) -> BatchApplication:
+def _locked(caller: Caller, batch_id: int, status: str) -> BatchApplication:
     batch = BatchApplication.objects.select_for_update().filter(pk=batch_id).first()
-    if batch is None:
-        raise NotPermitted("没有这份批量申请", "No such batch application")
+    if batch is None or not workflows.visible(caller.staff, BatchApplication).filter(pk=batch_id).exists():
+        raise NotPermitted(_("There is no such batch application."))
+    require_intact(batch, actor=caller)
     if batch.status != status:
-        raise ChangeRefused("该批量申请已处理", "This batch application has already been decided")
+        raise ChangeRefused(_("This batch application has already been decided."), code="decided")
     return batch
 
 
-def _execute_update(
-    spec: EntitySpec, batch: BatchApplication, *, actor: Staff, now: Any, request: HttpRequest | None
-) -> list[int]:
-    """The lean bulk path: raw columns in, raw columns out. No model instances are built and nothing is
-    decrypted — the state, its digest and the revision are computed from the stored ciphertexts — because
-    per-row ORM work made the pipeline 40× slower than the database (bench/pipeline.py)."""
-    selection = spec.model.objects.select_for_update().filter(**batch.selection).order_by("pk")
-    sql, params = selection.values_list("pk", "version", *spec.fields).query.sql_with_params()
+# --------------------------------------------------------------------------------------------------------
+# The bulk paths
+
+
+def _latest_revisions(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """(version, digest) of each record's latest revision, for a chunk of record ids."""
+    out: dict[int, tuple[int, str]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                "SELECT r.record_id, r.version, r.digest FROM changes_revision r JOIN ("  # noqa: S608
+                "SELECT record_id, MAX(version) AS v FROM changes_revision "
+                f"WHERE entity = %s AND record_id IN ({marks}) GROUP BY record_id"
+                ") m ON r.record_id = m.record_id AND r.version = m.v WHERE r.entity = %s",
+                [spec.name, *part, spec.name],
+            )
+            for record_id, version, stored in cursor.fetchall():
+                out[int(record_id)] = (int(version), str(stored))
+    return out
+
+
+def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller, now: Any) -> list[int]:
+    """The lean bulk path: raw columns in, raw columns out. No model instances are built and nothing stored is
+    decrypted — the state, its digest and the revision are computed from the stored ciphertexts and indexes —
+    because per-row ORM work made the pipeline 40× slower than the database (bench/pipeline.py). Each row is
+    checked against its history first: a row changed behind the system's back stops the whole batch."""
+    selection = spec.model.objects.select_for_update().filter(**batch.selection).order_by("pk")
+    table = spec.model._meta.db_table
+    columns = ", ".join(spec.raw_columns)
+    sql, params = selection.values_list("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, version, row_digest, {columns} FROM {table} WHERE id IN ({sql}) ORDER BY id",  # noqa: S608
+            params,
+        )
         selected = cursor.fetchall()
     hasher = hashlib.sha256()
     for row in selected:
@@ -373,55 +415,84 @@ def _execute_update(
     if len(selected) != batch.authorised_rows or hasher.hexdigest() != batch.payload_digest:
         raise deny(
             NotPermitted(
-                f"当前符合条件的记录（{len(selected)} 条）与批准的 {batch.authorised_rows} 条记录不一致，拒绝执行",
-                f"The {len(selected)} records matching now are not the {batch.authorised_rows} authorised; refused",
+                _("The %(now)s records matching now are not the %(authorised)s authorised; refused."),
+                {"now": len(selected), "authorised": batch.authorised_rows},
             ),
-            "batch.denied", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+            "batch.denied", actor=caller, object_type="batch", object_id=batch.pk,
             detail={"reason": "selection_changed"},
         )  # fmt: skip
-    cleaned = clean_values(spec, rules_in_force(batch.entity), batch.change, creating=False)
-    values = {n: _sealed(spec, n, v) for n, v in cleaned.values.items()}
-    # Every row gets the same new values: represent (and for encrypted fields, encrypt) them once.
-    new_values = {n: represent(spec, n, v) for n, v in values.items()}
-    table = spec.model._meta.db_table
-    columns = [spec.field(n).column for n in values]
-    # The raw UPDATE bypasses BlindIndexField.pre_save, so the index of each new encrypted value is written
-    # alongside (it is the same for every row).
-    indexes = [
-        f for f in spec.model._meta.concrete_fields if isinstance(f, BlindIndexField) and f.source in values
-    ]
-    columns += [f.column for f in indexes]
-    db_values = [spec.field(n).get_db_prep_save(v, connection) for n, v in values.items()]
-    db_values += [
-        blind_index(f.domain, str(values[f.source]), f.normaliser) if values[f.source] else ""
-        for f in indexes
-    ]
+    latest = _latest_revisions(spec, [row[0] for row in selected])
+    plain = batch_change_values(batch)
+    cleaned = clean_values(spec, rules_in_force(batch.entity), plain, creating=False).values
+    encrypted = {n: spec.encrypted_fields[n] for n in cleaned if spec.encrypted(n)}
+    ordinary = {n: represent(spec, n, v) for n, v in cleaned.items() if n not in encrypted}
+    # A new encrypted value is the same for every row, but each row's ciphertext is bound to that row; its
+    # blind index is the same everywhere and computed once.
+    indexes = {n: enc.index.index_of(str(cleaned[n])) if cleaned[n] else "" for n, enc in encrypted.items()}
+    ring = keyring()
     reference = f"BA{batch.pk}"
-    who, rid, at = actor_name(actor), request_id(request), _db_time(now)
+    at = _db_time(now)
+    set_columns = [str(spec.field(n).column) for n in ordinary]
+    set_columns += [str(spec.field(n).column) for n in encrypted]
+    set_columns += [str(enc.index.column) for enc in encrypted.values()]
+    db_ordinary = [spec.field(n).get_db_prep_save(cleaned[n], connection) for n in ordinary]
     updates: list[tuple[Any, ...]] = []
     revisions: list[tuple[Any, ...]] = []
     sealer = RevisionSealer(
-        entity=spec.name, at=now, actor=who, channel=Channel.MAINTENANCE, method=Method.BATCH, request_id=rid,
-        reference=reference, notes={},
+        entity=spec.name, at=now, actor=caller.name, channel=Channel.MAINTENANCE, method=Method.BATCH,
+        request_id=caller.request_id, reference=reference, notes={},
     )  # fmt: skip
-    for pk, version, *raw in selected:
+    for pk, version, stored_digest, *raw in selected:
         old = raw_state(spec, raw)
-        new = {**old, **new_values}
-        changes = {n: [old[n], v] for n, v in new_values.items() if old[n] != v}
+        old_view = chain.canonical(view(old))
+        if state_digest(spec.name, version, old_view) != stored_digest or latest.get(pk) != (
+            version,
+            stored_digest,
+        ):
+            alert = IntegrityAlert(ALERT, {"record": f"{spec.name} #{pk}"})
+            raise deny(
+                alert, "integrity.alert", actor=caller, object_type=spec.name, object_id=pk,
+                detail={"reason": "history", "batch": batch.pk},
+            )  # fmt: skip
+        uid = old["uid"]
+        new = {**old, **ordinary}
+        db_encrypted: list[bytes | None] = []
+        for name, enc in encrypted.items():
+            value, before = cleaned[name], old[name]
+            if not value:
+                new[name] = ""
+                db_encrypted.append(None)
+            elif isinstance(before, dict) and before["idx"] == indexes[name]:
+                db_encrypted.append(base64.b64decode(before["enc"]))  # unchanged: keep its ciphertext
+            else:
+                token = ring.encrypt(str(value), aad=aad(enc.domain, uuid.UUID(uid)))
+                new[name] = {"enc": _b64(token), "idx": indexes[name]}
+                db_encrypted.append(token)
+        changes = {n: [old[n], v] for n, v in new.items() if old[n] != v}
         version += 1
         state = chain.canonical(new)
-        row_digest = state_digest(spec.name, version, state)
-        seal = sealer(record_id=pk, version=version, changes=changes, digest=row_digest)
-        updates.append((*db_values, version, row_digest, at, pk))
+        row_digest = state_digest(spec.name, version, chain.canonical(view(new)))
+        seal_ = sealer(
+            record_id=pk, version=version, changes=changes, digest=row_digest, prev_digest=stored_digest
+        )
+        updates.append((*db_ordinary, *db_encrypted, *indexes.values(), version, row_digest, at, pk))
         revisions.append(
-            (spec.name, pk, version, at, who, Channel.MAINTENANCE, Method.BATCH, rid, reference,
-             json.dumps(changes, ensure_ascii=False), state.decode("utf-8"), row_digest, "{}", seal)
+            (spec.name, pk, version, at, caller.name, Channel.MAINTENANCE, Method.BATCH, caller.request_id,
+             reference, json.dumps(changes, ensure_ascii=False), state.decode("utf-8"), row_digest, stored_digest,
+             "{}", seal_)
         )  # fmt: skip
-    assignments = ", ".join(f"{c} = %s" for c in [*columns, "version", "row_digest", "updated_at"])
+    assignments = ", ".join(f"{c} = %s" for c in [*set_columns, "version", "row_digest", "updated_at"])
     with connection.cursor() as cursor:
         with pipeline_writes():
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", updates)  # noqa: S608
         return _insert_revisions(cursor, revisions, reference)
+
+
+def _b64(token: bytes) -> str:
+    return base64.b64encode(token).decode("ascii")
+
+
+IMPORT_CHUNK = 2000
 
 
 def _execute_import(
@@ -429,9 +500,8 @@ def _execute_import(
     batch: BatchApplication,
     rows: Callable[[], Iterable[Mapping[str, Any]]],
     *,
-    actor: Staff,
+    caller: Caller,
     now: Any,
-    request: HttpRequest | None,
 ) -> list[int]:
     rules = rules_in_force(batch.entity)
     # The file is hashed in the same pass that stores it; a file that differs from the approved one is
@@ -439,8 +509,16 @@ def _execute_import(
     hasher = _RowHasher()
     failures: dict[int, dict[str, Invalid]] = {}
     revision_ids: list[int] = []
-    chunk: list[tuple[Any, dict[str, Any]]] = []
-    who, rid, reference = actor_name(actor), request_id(request), f"BA{batch.pk}"
+    chunk: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    reference = f"BA{batch.pk}"
+    seen: dict[str, int] = {}  # unique values' indexes within the file -> first row number
+
+    def flush() -> None:
+        nonlocal chunk
+        stored = _store_chunk(spec, batch, chunk, failures, seen, now=now, caller=caller, reference=reference)
+        revision_ids.extend(stored)
+        chunk = []
+
     # Rows stream through in chunks, so a million-row import needs no million objects in memory. All
     # chunks share the one transaction: a failure anywhere still leaves nothing stored.
     for number, row in enumerate(hasher.feed(rows()), start=1):
@@ -450,30 +528,20 @@ def _execute_import(
         if errors:
             failures[number] = errors
             continue
-        if failures:
-            continue  # the import is refused anyway; keep validating to report every failing row
-        instance = spec.model(**{n: _sealed(spec, n, v) for n, v in values.items()})
-        instance.version = 1
-        instance.created_at = instance.updated_at = now
-        instance.row_digest = digest(spec, 1, state_of(spec, instance))
-        chunk.append((instance, note))
+        chunk.append((number, values, note))
         if len(chunk) >= IMPORT_CHUNK:
-            revision_ids += _store_chunk(spec, chunk, now=now, who=who, rid=rid, reference=reference)
-            chunk = []
+            flush()
     if hasher.digest() != batch.payload_digest or hasher.count != batch.authorised_rows:
         raise deny(
-            NotPermitted("导入文件与批准时的文件不一致，拒绝执行", "The import file differs from the approved one; refused"),
-            "batch.denied", actor=actor, request=request, object_type="batch", object_id=batch.pk,
+            NotPermitted(_("The import file differs from the approved one; refused.")),
+            "batch.denied", actor=caller, object_type="batch", object_id=batch.pk,
             detail={"reason": "file_differs"},
         )  # fmt: skip
-    if failures:
-        raise ImportRefused(failures)
     if chunk:
-        revision_ids += _store_chunk(spec, chunk, now=now, who=who, rid=rid, reference=reference)
+        flush()
+    if failures:
+        raise ImportRefused(dict(sorted(failures.items())))
     return revision_ids
-
-
-IMPORT_CHUNK = 2000
 
 
 def _import_values(
@@ -484,12 +552,12 @@ def _import_values(
     A legacy migration (存量数据迁移) stores every value as found in the old system — a 15-digit ID number
     stays 15 digits — and records what fails the rules in the note instead of refusing the row."""
     try:
-        values = clean_values(spec, rules, row, creating=True).values
+        values = clean_values(spec, rules, row, creating=True, legacy=legacy).values
         errors: dict[str, Invalid] = {}
     except ChangeRefused as refused:
         errors = refused.errors
         good = {n: v for n, v in row.items() if n not in errors}
-        values = clean_values(spec, rules, good, creating=False).values if legacy else {}
+        values = clean_values(spec, rules, good, creating=False, legacy=True).values if legacy else {}
     if not legacy:
         return values, {}, errors
     for name, raw in row.items():
@@ -504,27 +572,118 @@ def _import_values(
 
 
 def _store_chunk(
-    spec: EntitySpec, chunk: list[tuple[Any, dict[str, Any]]], *, now: Any, who: str, rid: str, reference: str
+    spec: EntitySpec,
+    batch: BatchApplication,
+    chunk: list[tuple[int, dict[str, Any], dict[str, Any]]],
+    failures: dict[int, dict[str, Invalid]],
+    seen: dict[str, int],
+    *,
+    now: Any,
+    caller: Caller,
+    reference: str,
 ) -> list[int]:
+    """Check one chunk of valid rows for duplicates (within the file and against the registry), then, if
+    nothing has failed so far, store it: bulk INSERT of the rows, one revision per row."""
+    unique = spec.declaration.unique
+    duplicates = _registry_duplicates(spec, chunk) if unique else set()
+    keep: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    for number, values, note in chunk:
+        clash = _duplicate_reason(spec, values, number, seen, duplicates)
+        if clash and not batch.legacy:
+            failures[number] = {clash[0]: Invalid("duplicate", clash[1], clash[2])}
+            continue
+        if clash:
+            note = {"nonconforming": {**note.get("nonconforming", {}), clash[0]: "duplicate"}}
+        keep.append((number, values, note))
+    if failures or not keep:
+        return []  # the import is refused anyway; keep validating to report every failing row
+    key = spec.label_field
+    missing = [
+        i for i, (_n, values, _note) in enumerate(keep) if spec.declaration.numbering and not values.get(key)
+    ]
+    numbers = iter(assign_numbers(spec, len(missing))) if missing else iter(())
+    instances = []
+    for i, (_number, values, note) in enumerate(keep):
+        instance = spec.model(**{n: v for n, v in values.items() if not spec.encrypted(n)})
+        if i in missing:
+            setattr(instance, key, next(numbers))
+        for name in spec.encrypted_fields:
+            value = values.get(name)
+            if value not in (None, ""):
+                setattr(instance, name, seal(spec.encrypted_fields[name].domain, instance.uid, str(value)))
+        instance.version = 1
+        instance.created_at = instance.updated_at = now
+        instance.row_digest = digest(spec, 1, state_of(spec, instance))
+        instances.append((instance, note))
     with pipeline_writes():
-        spec.model.objects.bulk_create([instance for instance, _ in chunk], batch_size=500)
+        spec.model.objects.bulk_create([instance for instance, _ in instances], batch_size=500)
+    sealer = RevisionSealer(
+        entity=spec.name, at=now, actor=caller.name, channel=Channel.IMPORT, method=Method.IMPORT,
+        request_id=caller.request_id, reference=reference, notes={},
+    )  # fmt: skip
     revisions = []
     at = _db_time(now)
-    for instance, note in chunk:
+    for instance, note in instances:
         state = state_of(spec, instance)
         changes = {n: [None, v] for n, v in state.items()}
-        seal = revision_seal(
-            entity=spec.name, record_id=instance.pk, version=1, at=now, actor=who, channel=Channel.IMPORT,
-            method=Method.IMPORT, request_id=rid, reference=reference, changes=changes, notes=note,
-            digest=instance.row_digest,
-        )  # fmt: skip
+        if note:
+            from sidms.changes.seals import revision_seal
+
+            seal_ = revision_seal(
+                entity=spec.name, record_id=instance.pk, version=1, at=now, actor=caller.name,
+                channel=Channel.IMPORT, method=Method.IMPORT, request_id=caller.request_id, reference=reference,
+                changes=changes, notes=note, digest=instance.row_digest,
+            )  # fmt: skip
+        else:
+            seal_ = sealer(record_id=instance.pk, version=1, changes=changes, digest=instance.row_digest)
         revisions.append(
-            (spec.name, instance.pk, 1, at, who, Channel.IMPORT, Method.IMPORT, rid, reference,
+            (spec.name, instance.pk, 1, at, caller.name, Channel.IMPORT, Method.IMPORT, caller.request_id, reference,
              json.dumps(changes, ensure_ascii=False), json.dumps(state, ensure_ascii=False), instance.row_digest,
-             json.dumps(note, ensure_ascii=False), seal)
+             "", json.dumps(note, ensure_ascii=False), seal_)
         )  # fmt: skip
     with connection.cursor() as cursor:
         return _insert_revisions(cursor, revisions, reference)
+
+
+DUPLICATE_IN_FILE = _("The same %(field)s as row %(row)s of this file.")
+DUPLICATE_IN_REGISTRY = _("This %(field)s is already registered.")
+
+
+def _registry_duplicates(
+    spec: EntitySpec, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]
+) -> set[str]:
+    out: set[str] = set()
+    for name in spec.declaration.unique:
+        enc = spec.encrypted_fields.get(name)
+        keys = [_unique_key(spec, name, values[name]) for _n, values, _note in chunk if values.get(name)]
+        column = enc.index.attname if enc else name
+        for start in range(0, len(keys), 500):
+            found = spec.model._default_manager.filter(**{f"{column}__in": keys[start : start + 500]})
+            out.update(f"{name}:{v}" for v in found.values_list(column, flat=True))
+    return out
+
+
+def _unique_key(spec: EntitySpec, name: str, value: Any) -> str:
+    enc = spec.encrypted_fields.get(name)
+    return enc.index.index_of(str(value)) if enc else str(value)
+
+
+def _duplicate_reason(
+    spec: EntitySpec, values: dict[str, Any], number: int, seen: dict[str, int], registry: set[str]
+) -> tuple[str, Any, dict[str, Any]] | None:
+    from sidms.changes.services import field_label
+
+    for name in spec.declaration.unique:
+        if not values.get(name):
+            continue
+        key = f"{name}:{_unique_key(spec, name, values[name])}"
+        label = field_label(spec, name)
+        if key in seen:
+            return name, DUPLICATE_IN_FILE, {"field": label, "row": seen[key]}
+        seen[key] = number
+        if key in registry:
+            return name, DUPLICATE_IN_REGISTRY, {"field": label}
+    return None
 
 
 def _insert_revisions(cursor: Any, rows: list[tuple[Any, ...]], reference: str) -> list[int]:
@@ -534,8 +693,8 @@ def _insert_revisions(cursor: Any, rows: list[tuple[Any, ...]], reference: str) 
         return []
     cursor.executemany(
         "INSERT INTO changes_revision (entity, record_id, version, at, actor, channel, method, request_id, "
-        "reference, changes, state, digest, notes, seal) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "reference, changes, state, digest, prev_digest, notes, seal) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         rows,
     )
     records = [row[1] for row in rows]
@@ -549,17 +708,13 @@ def _db_time(value: Any) -> Any:
     return Revision._meta.get_field("at").get_db_prep_save(value, connection)
 
 
-def _sealed(spec: EntitySpec, name: str, value: Any) -> Any:
-    domain = spec.encrypted(name)
-    if domain and value not in (None, "") and not isinstance(value, Sealed):
-        return seal(domain, str(value))
-    return value
-
-
-def _event(action: str, actor: Staff, batch: BatchApplication, request: HttpRequest | None) -> None:
+def _event(action: str, caller: Caller, batch: BatchApplication) -> None:
     audit_record(
-        action, actor=actor, request=request, object_type="batch", object_id=batch.pk,
-        detail={"kind": batch.kind, "entity": batch.entity, "rows": batch.row_count, "status": batch.status},
+        action, actor=caller, object_type="batch", object_id=batch.pk,
+        detail={
+            "kind": batch.kind, "entity": batch.entity, "rows": batch.row_count, "status": batch.status,
+            "step": batch.step, "seal": batch.seal,
+        },
     )  # fmt: skip
 
 
@@ -568,7 +723,9 @@ __all__ = [
     "ImportRefused",
     "batch_apply_import",
     "batch_apply_update",
+    "batch_change_values",
     "batch_decide",
     "batch_execute",
-    "represent",
+    "matching_count",
+    "selection_lookups",
 ]

@@ -1,6 +1,7 @@
 """Maintenance of stored data (R9.3): apply → approve → modify → re-check, each step by a different person
-holding that step's post. A re-check accepts the modification or sends it back, and a send-back restores
-the previous values through the same pipeline, so the restoration is itself a revision."""
+holding that step's post (the steps are declared on MaintenanceOrder.workflow). A re-check accepts the
+modification or sends it back, and a send-back restores the previous values through the same pipeline, so
+the restoration is itself a revision."""
 
 from __future__ import annotations
 
@@ -8,225 +9,219 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from sidms.access.policies import in_scope, scoped
+from sidms.access import workflow as workflows
 from sidms.audit.services import audit_record
-from sidms.changes.entities import represent, reveal, spec_for
-from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
+from sidms.changes.integrity import check_row
 from sidms.changes.models import Channel, MaintenanceOrder, MaintenanceStatus, Method
 from sidms.changes.seals import require_intact, reseal
 from sidms.changes.services import (
     _plain,
-    _require,
     apply_values,
     audited_refusals,
     clean_values,
     deny,
-    district_of,
+    require_permission,
     require_scope,
     rules_in_force,
 )
-from sidms.registry.models import Staff
+from sidms.core.caller import Caller
+from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
+from sidms.core.fields import Sealed, seal
+from sidms.core.kernel import EntitySpec, represent, reveal, spec_for, state_of
 
 S = MaintenanceStatus
 
 
-def maintenance_scope(actor: Staff) -> Any:
-    return scoped(
-        actor, MaintenanceOrder.objects.select_related("applicant", "approver", "modifier", "rechecker")
-    )
+def _uid(order: MaintenanceOrder) -> str:
+    """Proposed encrypted values are sealed to the order (they are not the record's until modified)."""
+    return f"MO:{order.applicant_id}:{order.applied_at.isoformat()}"
+
+
+def _proposed(
+    spec: EntitySpec, record: Any, values: Mapping[str, Any], order: MaintenanceOrder
+) -> dict[str, Any]:
+    stored = state_of(spec, record)
+    out = {}
+    for name, value in values.items():
+        domain = spec.encrypted(name)
+        new = represent(spec, name, seal(domain, _uid(order), str(value)) if domain and value else value)
+        out[name] = [stored[name], new]
+    return out
+
+
+def proposed_values(order: MaintenanceOrder, which: int) -> dict[str, Any]:
+    """The order's new (WHICH=1) or previous (WHICH=0) values, decrypted (mask before display)."""
+    spec = spec_for(order.entity)
+    record_uid = spec.model._default_manager.filter(pk=order.record_id).values_list("uid", flat=True).first()
+    uid = _uid(order) if which == 1 else record_uid
+    return {name: reveal(spec, name, pair[which], uid) for name, pair in order.proposed.items()}
 
 
 def maintenance_apply(
-    *,
-    actor: Staff,
-    entity: str,
-    record: Any,
-    values: Mapping[str, Any],
-    reason: str,
-    request: HttpRequest | None = None,
+    *, actor: Any, entity: str, record: Any, values: Mapping[str, Any], reason: str
 ) -> MaintenanceOrder:
     """Step 1 (申报): a clerk applies for a correction, completion or clean-up of a stored record."""
-    _require(
-        actor,
-        "maintenance.apply",
-        "您的岗位不能申报数据维护",
-        "Your posts may not apply for maintenance",
-        request,
-    )
+    caller = Caller.of(actor)
+    require_permission(caller, "maintenance.apply", _("Your posts may not apply for maintenance."))
     spec = spec_for(entity)
-    require_scope(actor, district_of(record), request)
+    require_scope(caller, spec.district_of(record))
     if not reason.strip():
-        raise ChangeRefused("请填写维护理由", "Give the reason for the maintenance")
+        raise ChangeRefused(_("Give the reason for the maintenance."), code="reason_required")
     # Maintenance is a formal correction: every field is checked by its validator, whatever its level.
     rules = rules_in_force(entity)
     changed = {
         n: v for n, v in values.items() if n not in spec.fields or _plain(getattr(record, n)) != _plain(v)
     }
     if not changed:
-        raise ChangeRefused("没有需要维护的变化", "Nothing would change")
+        raise ChangeRefused(_("Nothing would change."), code="no_change")
     if "district_id" in changed:
-        require_scope(actor, str(changed["district_id"] or "") or None, request)
-    cleaned = clean_values(spec, rules, changed, creating=False)
-    proposed = {
-        n: [represent(spec, n, getattr(record, n)), represent(spec, n, v)] for n, v in cleaned.values.items()
-    }
-    with transaction.atomic():
-        order = MaintenanceOrder.objects.create(
-            entity=entity, record_id=record.pk, record_label=spec.label(record), district_id=str(district_of(record)),
-            proposed=proposed, reason=reason.strip(), applicant=actor, applied_at=timezone.now(),
+        require_scope(caller, str(changed["district_id"] or "") or None)
+    cleaned = clean_values(spec, rules, changed, creating=False, record=record)
+    with audited_refusals(), transaction.atomic():
+        check_row(spec, record, actor=caller)
+        order = MaintenanceOrder(
+            entity=entity, record_id=record.pk, record_label=spec.label(record),
+            district_id=str(spec.district_of(record)), reason=reason.strip(), applicant=caller.staff,
+            applied_at=timezone.now(), proposed={},
         )  # fmt: skip
+        order.proposed = _proposed(spec, record, cleaned.values, order)
+        order.save()
         reseal(order)
-        _event("maintenance.apply", actor, order, request)
+        _event("maintenance.apply", caller, order)
     return order
 
 
-def maintenance_approve(
-    *, actor: Staff, order_id: int, approve: bool, reason: str = "", request: HttpRequest | None = None
-) -> MaintenanceOrder:
+def maintenance_approve(*, actor: Any, order_id: int, approve: bool, reason: str = "") -> MaintenanceOrder:
     """Step 2 (审批): an approver, not the applicant, approves or refuses."""
-    _require(
-        actor,
-        "maintenance.approve",
-        "您的岗位不能审批数据维护",
-        "Your posts may not approve maintenance",
-        request,
-    )
+    caller = Caller.of(actor)
+    require_permission(caller, "maintenance.approve", _("Your posts may not approve maintenance."))
     with audited_refusals(), transaction.atomic():
-        order = _locked(actor, order_id, S.APPLIED, request)
-        _distinct(actor, order, ("applicant",), request)
+        order = _locked(caller, order_id, "approve")
         if not approve and not reason.strip():
-            raise ChangeRefused("不批准时必须填写理由", "A refusal needs a reason")
+            raise ChangeRefused(_("A refusal needs a reason."), code="reason_required")
         order.status = S.APPROVED if approve else S.REFUSED
-        order.approver = actor
+        order.approver = caller.staff
         order.approved_at = timezone.now()
         order.decision_reason = reason.strip()
-        order.save()
-        reseal(order)
-        _event("maintenance.approve" if approve else "maintenance.refuse", actor, order, request)
+        _save(order)
+        _event("maintenance.approve" if approve else "maintenance.refuse", caller, order)
     return order
 
 
-def maintenance_modify(
-    *, actor: Staff, order_id: int, request: HttpRequest | None = None
-) -> MaintenanceOrder:
+def maintenance_modify(*, actor: Any, order_id: int) -> MaintenanceOrder:
     """Step 3 (修改): a third person carries out the approved modification through the pipeline."""
-    _require(
-        actor,
-        "maintenance.modify",
-        "您的岗位不能执行数据维护",
-        "Your posts may not carry out maintenance",
-        request,
-    )
+    caller = Caller.of(actor)
+    require_permission(caller, "maintenance.modify", _("Your posts may not carry out maintenance."))
     with audited_refusals(), transaction.atomic():
-        order = _locked(actor, order_id, S.APPROVED, request)
-        _distinct(actor, order, ("applicant", "approver"), request)
+        order = _locked(caller, order_id, "modify")
         spec = spec_for(order.entity)
         record = spec.model.objects.select_for_update().get(pk=order.record_id)
-        for name, (old, _new) in order.proposed.items():
-            if _plain(getattr(record, name)) != _plain(reveal(spec, name, old)):
-                raise StaleChange(
-                    "申报后该记录已被修改，请重新申报",
-                    "The record changed after the application; apply again",
-                )
-        values = {name: reveal(spec, name, new) for name, (_old, new) in order.proposed.items()}
+        for name, old in proposed_values(order, 0).items():
+            if _plain(getattr(record, name)) != _plain(old):
+                raise StaleChange(_("The record changed after the application; apply again."))
+        values = {name: _plain_value(v) for name, v in proposed_values(order, 1).items()}
         revision = apply_values(
-            spec, record, values, actor=actor, channel=Channel.MAINTENANCE, method=Method.MAINTENANCE,
-            reference=f"MO{order.pk}", request=request,
+            spec, record, values, actor=caller, channel=Channel.MAINTENANCE, method=Method.MAINTENANCE,
+            reference=f"MO{order.pk}",
         )  # fmt: skip
         order.status = S.MODIFIED
-        order.modifier = actor
+        order.modifier = caller.staff
         order.modified_at = timezone.now()
         order.modified_version = revision.version
-        order.save()
-        reseal(order)
-        _event("maintenance.modify", actor, order, request)
+        _save(order)
+        _event("maintenance.modify", caller, order)
     return order
 
 
-def maintenance_recheck(
-    *, actor: Staff, order_id: int, accept: bool, reason: str = "", request: HttpRequest | None = None
-) -> MaintenanceOrder:
+def maintenance_recheck(*, actor: Any, order_id: int, accept: bool, reason: str = "") -> MaintenanceOrder:
     """Step 4 (复核): a fourth person accepts, or sends back and so restores the previous values."""
-    _require(
-        actor,
-        "maintenance.recheck",
-        "您的岗位不能复核数据维护",
-        "Your posts may not re-check maintenance",
-        request,
-    )
+    caller = Caller.of(actor)
+    require_permission(caller, "maintenance.recheck", _("Your posts may not re-check maintenance."))
     with audited_refusals(), transaction.atomic():
-        order = _locked(actor, order_id, S.MODIFIED, request)
-        _distinct(actor, order, ("applicant", "approver", "modifier"), request)
+        order = _locked(caller, order_id, "recheck")
         if not accept:
             if not reason.strip():
-                raise ChangeRefused("退回时必须填写理由", "A send-back needs a reason")
+                raise ChangeRefused(_("A send-back needs a reason."), code="reason_required")
             spec = spec_for(order.entity)
             record = spec.model.objects.select_for_update().get(pk=order.record_id)
             if record.version != order.modified_version:
                 raise StaleChange(
-                    "修改后该记录又有变更，不能自动恢复，请另行申报维护",
-                    "The record changed again after the modification; restore it by a new maintenance order",
+                    _(
+                        "The record changed again after the modification; restore it by a new maintenance order."
+                    )
                 )
-            previous = {name: reveal(spec, name, old) for name, (old, _new) in order.proposed.items()}
+            previous = {name: _plain_value(v) for name, v in proposed_values(order, 0).items()}
             apply_values(
-                spec, record, previous, actor=actor, channel=Channel.MAINTENANCE, method=Method.SEND_BACK,
-                reference=f"MO{order.pk}", request=request,
+                spec, record, previous, actor=caller, channel=Channel.MAINTENANCE, method=Method.SEND_BACK,
+                reference=f"MO{order.pk}",
             )  # fmt: skip
         order.status = S.ACCEPTED if accept else S.SENT_BACK
-        order.rechecker = actor
+        order.rechecker = caller.staff
         order.rechecked_at = timezone.now()
         order.decision_reason = reason.strip()
-        order.save()
-        reseal(order)
-        _event("maintenance.accept" if accept else "maintenance.send_back", actor, order, request)
+        _save(order)
+        _event("maintenance.accept" if accept else "maintenance.send_back", caller, order)
     return order
 
 
-def _locked(actor: Staff, order_id: int, status: str, request: HttpRequest | None = None) -> MaintenanceOrder:
-    order = maintenance_scope(actor).select_for_update(of=("self",)).filter(pk=order_id).first()
+def _plain_value(value: Any) -> Any:
+    """Decrypted values go back to the pipeline as plain text: apply_values seals them to the record."""
+    return str(value) if isinstance(value, Sealed) else value
+
+
+NO_SUCH_ORDER = _("There is no such maintenance order in your scope.")
+
+
+def _locked(caller: Caller, order_id: int, action: str) -> MaintenanceOrder:
+    """The order, locked, if the caller may take ACTION on it now (its declared step)."""
+    staff = caller.staff
+    order = (
+        workflows.visible(staff, MaintenanceOrder).select_for_update(of=("self",)).filter(pk=order_id).first()
+    )
     if order is None:
         raise deny(
-            NotPermitted("没有这张维护单，或不在您的数据范围内", "No such maintenance order in your scope"),
-            "maintenance.denied", actor=actor, request=request, object_type="maintenance", object_id=order_id,
-            detail={"reason": "not_found_or_out_of_scope"},
+            NotPermitted(NO_SUCH_ORDER), "maintenance.denied", actor=caller, object_type="maintenance",
+            object_id=order_id, detail={"reason": "not_found_or_out_of_scope"},
         )  # fmt: skip
-    require_intact(order)
-    record_district = district_of(spec_for(order.entity).model.objects.get(pk=order.record_id))
-    if not in_scope(actor, record_district):
+    require_intact(order, actor=caller)
+    if not workflows.follows_scope(staff, order):
         raise deny(
-            NotPermitted("该记录已不在您的数据范围内", "The record is no longer in your data scope"),
-            "maintenance.denied", actor=actor, request=request, object_type="maintenance", object_id=order_id,
-            detail={"reason": "record_out_of_scope"},
+            NotPermitted(_("The record is no longer in your data scope.")), "maintenance.denied", actor=caller,
+            object_type="maintenance", object_id=order_id, detail={"reason": "record_out_of_scope"},
         )  # fmt: skip
-    if order.status != status:
+    step = workflows.step_for(MaintenanceOrder, action)
+    if order.status != step.status:
         raise ChangeRefused(
-            f"维护单当前状态为“{order.get_status_display()}”，不能执行此步骤",
-            f"The order is '{order.status}'; this step does not apply",
+            _("The order is “%(status)s”; this step does not apply."),
+            {"status": order.get_status_display()},
+            code="wrong_status",
         )
+    for role in step.earlier:
+        if getattr(order, f"{role}_id") == staff.pk:
+            raise deny(
+                SeparationOfDuties(
+                    _("Apply, approve, modify and re-check of one order must be done by different people.")
+                ),
+                "maintenance.denied", actor=caller, object_type="maintenance", object_id=order.pk,
+                detail={"reason": f"also_{role}"},
+            )  # fmt: skip
     return order
 
 
-def _distinct(
-    actor: Staff, order: MaintenanceOrder, earlier: tuple[str, ...], request: HttpRequest | None
-) -> None:
-    for step in earlier:
-        if getattr(order, f"{step}_id") == actor.pk:
-            # the event is written after the step's transaction rolls back (services.audited_refusals).
-            raise deny(
-                SeparationOfDuties(
-                    "同一张维护单的申报、审批、修改、复核须由不同人员完成",
-                    "Apply, approve, modify and re-check of one order must be done by different people",
-                ),
-                "maintenance.denied", actor=actor, request=request, object_type="maintenance", object_id=order.pk,
-                detail={"reason": f"also_{step}"},
-            )  # fmt: skip
+def _save(order: MaintenanceOrder) -> None:
+    order.step += 1
+    order.save()
+    reseal(order)
 
 
-def _event(action: str, actor: Staff, order: MaintenanceOrder, request: HttpRequest | None) -> None:
+def _event(action: str, caller: Caller, order: MaintenanceOrder) -> None:
     audit_record(
-        action, actor=actor, request=request, object_type="maintenance", object_id=order.pk,
-        channel=Channel.MAINTENANCE, detail={"entity": order.entity, "record": order.record_label, "status": order.status},
+        action, actor=caller, object_type="maintenance", object_id=order.pk, channel=Channel.MAINTENANCE,
+        detail={
+            "entity": order.entity, "record": order.record_label, "status": order.status, "step": order.step,
+            "seal": order.seal,
+        },
     )  # fmt: skip

@@ -6,9 +6,13 @@ that live queries stay simple and any record can be rebuilt as of any instant (R
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from sidms.core.declare import Queue, Step, Workflow
 
 
 class Channel(models.TextChoices):
@@ -32,9 +36,12 @@ class Method(models.TextChoices):
     BATCH = "batch", _("Authorised batch")
     IMPORT = "import", _("Authorised import")
     RULES = "rules", _("Rule edit by the city-level administrator")
+    REKEY = "rekey", _("Re-encrypted under the record's identity")
 
 
 class Revision(models.Model):
+    append_only: ClassVar[bool] = True
+
     entity = models.CharField(_("entity"), max_length=32)
     record_id = models.BigIntegerField(_("record"))
     version = models.PositiveIntegerField(_("version"))
@@ -47,6 +54,9 @@ class Revision(models.Model):
     changes = models.JSONField(_("changes"))  # {field: [old, new]}; encrypted fields as {"enc": …}
     state = models.JSONField(_("state after the change"))  # every governed field, same representation
     digest = models.CharField(_("digest"), max_length=64)
+    # The digest of the revision before it ("" for the first): each record's history is a chain of its own,
+    # and the pipeline refuses to build on a row whose digest is not the head of that chain.
+    prev_digest = models.CharField(_("previous digest"), max_length=64, blank=True, default="")
     # What the quality work must know, e.g. {"nonconforming": {field: reason}} for legacy data migrated
     # as found. Not part of the digest: it describes the revision, it is not the record.
     notes = models.JSONField(_("notes"), default=dict, blank=True)
@@ -90,7 +100,39 @@ class ChangeRequest(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    # Who decides: a reviewer (R7.3), or for rule and parameter changes a second city-level administrator.
+    decider_post = models.CharField(_("decided by post"), max_length=32, default="reviewer")
+    # The blind index of the value that must stay unique (a new person's ID number), so that a second
+    # submission of the same number is found while the first still waits.
+    match_index = models.CharField(max_length=64, blank=True, db_index=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)  # e.g. suspected duplicate
+    step = models.PositiveIntegerField(_("step"), default=1)  # grows with each step; the audit chain vouches
     seal = models.CharField(_("seal"), max_length=64, blank=True)
+
+    workflow = Workflow(
+        name="change_request",
+        district="district",
+        view_permissions=("review.decide", "rules.confirm"),
+        own="submitted_by",
+        own_permissions=("record.submit", "rules.edit"),
+        follows_record=True,
+        queues=(
+            Queue(
+                "review", "review.decide", where={"status": "pending", "decider_post": "reviewer"},
+                exclude=("submitted_by",), order="submitted_at", title=_("Waiting for review"),
+                empty=_("Nothing waits for your review."),
+            ),
+            Queue(
+                "confirm", "rules.confirm", where={"status": "pending", "decider_post": "city_admin"},
+                exclude=("submitted_by",), order="submitted_at", city_level=True,
+                title=_("Rule changes waiting for confirmation"), empty=_("No rule change waits for you."),
+            ),
+            Queue(
+                "mine", "record.submit", mine=True, order="-submitted_at", todo=False,
+                title=_("Submitted by me"), empty=_("You have submitted nothing that needed review."),
+            ),
+        ),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -139,7 +181,44 @@ class MaintenanceOrder(models.Model):
     )
     rechecked_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.CharField(_("reason for the decision"), max_length=500, blank=True)
+    step = models.PositiveIntegerField(_("step"), default=1)
     seal = models.CharField(_("seal"), max_length=64, blank=True)
+
+    # apply → approve → modify → re-check (R9.3), each step by a person who took no earlier one.
+    workflow = Workflow(
+        name="maintenance",
+        district="district",
+        view_permissions=(
+            "maintenance.apply", "maintenance.approve", "maintenance.modify", "maintenance.recheck",
+        ),
+        own="applicant",
+        follows_record=True,
+        queues=(
+            Queue(
+                "approve", "maintenance.approve", where={"status": "applied"}, exclude=("applicant",),
+                order="applied_at", title=_("Waiting for approval"), empty=_("Nothing waits for your approval."),
+            ),
+            Queue(
+                "modify", "maintenance.modify", where={"status": "approved"}, exclude=("applicant", "approver"),
+                order="approved_at", title=_("Waiting for modification"),
+                empty=_("Nothing waits for you to modify."),
+            ),
+            Queue(
+                "recheck", "maintenance.recheck", where={"status": "modified"},
+                exclude=("applicant", "approver", "modifier"), order="modified_at",
+                title=_("Waiting for re-check"), empty=_("Nothing waits for your re-check."),
+            ),
+            Queue(
+                "mine", "maintenance.apply", mine=True, order="-applied_at", todo=False,
+                title=_("Maintenance I applied for"), empty=_("You have applied for no maintenance."),
+            ),
+        ),
+        steps=(
+            Step("applied", "approve", "maintenance.approve", ("applicant",)),
+            Step("approved", "modify", "maintenance.modify", ("applicant", "approver")),
+            Step("modified", "recheck", "maintenance.recheck", ("applicant", "approver", "modifier")),
+        ),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-applied_at"]
@@ -171,7 +250,9 @@ class BatchApplication(models.Model):
     selection = models.JSONField(
         _("selection"), default=dict
     )  # field lookups, e.g. {"district_id": "371002"}
-    change = models.JSONField(_("change"), default=dict)  # {field: new value} (update batches)
+    # {field: new value} (update batches), in the pipeline's representation: an encrypted field's new value
+    # is a ciphertext ({"enc": …, "idx": …}) bound to this application, never plain text.
+    change = models.JSONField(_("change"), default=dict)
     payload_digest = models.CharField(_("import file digest"), max_length=64, blank=True)
     # Migration of legacy data (存量数据迁移): values that fail a rule are stored as found and flagged for
     # rectification (R13–R15) instead of refusing the row. Only a city-approved batch can do this.
@@ -194,7 +275,29 @@ class BatchApplication(models.Model):
     executed_at = models.DateTimeField(null=True, blank=True)
     executed_rows = models.PositiveIntegerField(null=True, blank=True)
     decision_reason = models.CharField(_("reason for the decision"), max_length=500, blank=True)
+    uid = models.UUIDField(_("identity"), null=True, blank=True, unique=True)  # binds encrypted values
+    step = models.PositiveIntegerField(_("step"), default=1)
     seal = models.CharField(_("seal"), max_length=64, blank=True)
+
+    # The city level sees every application; a district those its own staff applied for.
+    workflow = Workflow(
+        name="batch",
+        district="applicant__district",
+        view_permissions=("batch.apply", "batch.approve", "batch.execute"),
+        own="applicant",
+        queues=(
+            Queue(
+                "approve", "batch.approve", where={"status": "submitted"}, exclude=("applicant",),
+                order="applied_at", city_level=True, title=_("Batches waiting for approval"),
+                empty=_("No batch waits for your approval."),
+            ),
+            Queue(
+                "execute", "batch.execute", where={"status": "approved"}, exclude=("approver",),
+                order="approved_at", title=_("Approved batches to execute"),
+                empty=_("No approved batch waits for execution."),
+            ),
+        ),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-applied_at"]

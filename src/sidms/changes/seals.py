@@ -10,19 +10,25 @@ matches, every later step refuses to act on it, and `sidms audit verify` names i
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
-from sidms.changes.errors import NotPermitted
+from sidms.audit.models import Outcome
+from sidms.core.caller import Caller
+from sidms.core.errors import IntegrityAlert
+from sidms.core.keys import keyring
 from sidms.lib import chain
-from sidms.security.keys import keyring
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -47,13 +53,21 @@ def reseal(obj: models.Model) -> None:
     obj.seal = seal  # type: ignore[attr-defined]
 
 
-def require_intact(obj: models.Model) -> None:
-    """Refuse to act on a decision row that was changed outside the system."""
+BROKEN_SEAL = _(
+    "%(row)s does not match its seal (changed outside the system); refused. Tell the information centre."
+)
+
+
+def require_intact(obj: models.Model, *, actor: object = "system") -> None:
+    """Refuse to act on a decision row that was changed outside the system (an integrity alert, audited
+    even when the refused step rolls back: sidms.changes.services.audited_refusals)."""
     if obj.seal != row_seal(obj):  # type: ignore[attr-defined]
-        raise NotPermitted(
-            f"{obj} 的内容与系统记录的校验值不符（疑似被绕过系统修改），已拒绝处理，请通知信息机构",
-            f"{obj} does not match its seal (changed outside the system); refused — tell the information centre",
-        )
+        alert = IntegrityAlert(BROKEN_SEAL, {"row": str(obj)})
+        alert.audit_event = {
+            "action": "integrity.alert", "actor": Caller.of(actor), "outcome": Outcome.FAILED,
+            "object_type": obj._meta.model_name or "", "object_id": obj.pk, "detail": {"reason": "seal"},
+        }  # fmt: skip
+        raise alert
 
 
 def revision_seal(
@@ -70,11 +84,15 @@ def revision_seal(
     changes: Any,
     notes: Any,
     digest: str,
+    prev_digest: str = "",
 ) -> str:
-    """The MAC of a revision's metadata: who, when, how, and what changed (R9.2), beside its state digest."""
+    """The MAC of a revision's metadata: who, when, how, and what changed (R9.2), beside its state digest,
+    and the digest of the revision before it (revisions written before that existed have none)."""
+    body: dict[str, Any] = {"prev_digest": prev_digest} if prev_digest else {}
     return keyring().mac(
         chain.canonical(
             {
+                **body,
                 "entity": entity,
                 "record_id": record_id,
                 "version": version,
@@ -99,13 +117,14 @@ def new_revision(**fields: Any) -> Any:
     fields.setdefault("request_id", "")
     fields.setdefault("reference", "")
     fields.setdefault("notes", {})
+    fields.setdefault("prev_digest", "")
     seal = revision_seal(**{k: fields[k] for k in _SEALED})
     return Revision.objects.create(**fields, seal=seal)
 
 
 _SEALED = (
     "entity", "record_id", "version", "at", "actor", "channel", "method", "request_id", "reference", "changes",
-    "notes", "digest",
+    "notes", "digest", "prev_digest",
 )  # fmt: skip
 
 
@@ -126,14 +145,17 @@ class RevisionSealer:
         self._middle = b',"channel":' + _j(channel) + b',"digest":'
         self._tail = (
             b',"entity":' + _j(entity) + b',"method":' + _j(method) + b',"notes":' + chain.canonical(_plain(notes))
-            + b',"record_id":'
         )  # fmt: skip
         self._end = b',"reference":' + _j(reference) + b',"request_id":' + _j(request_id) + b',"version":'
         self._ring = keyring()
 
-    def __call__(self, *, record_id: int, version: int, changes: dict[str, Any], digest: str) -> str:
+    def __call__(
+        self, *, record_id: int, version: int, changes: dict[str, Any], digest: str, prev_digest: str = ""
+    ) -> str:
+        # "prev_digest" sorts after "notes" and before "record_id"; absent when empty, as in revision_seal.
+        previous = b',"prev_digest":' + _j(prev_digest) if prev_digest else b""
         body = (
-            self._head + chain.canonical(changes) + self._middle + _j(digest) + self._tail + str(record_id).encode()
-            + self._end + str(version).encode() + b"}"
+            self._head + chain.canonical(changes) + self._middle + _j(digest) + self._tail + previous
+            + b',"record_id":' + str(record_id).encode() + self._end + str(version).encode() + b"}"
         )  # fmt: skip
         return self._ring.mac(body)

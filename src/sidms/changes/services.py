@@ -4,11 +4,12 @@ Every change to governed data comes through `submit_change` (or, for many record
 authorised batch in sidms.changes.batches). The pipeline reads the collection rules in force, validates,
 routes each field by its review level, and applies approved values with `apply_values`, which writes the
 new row, its immutable revision and an audit event in one transaction (principle 2).
+
+Services take a Caller (sidms.core.caller) or the bare staff member as ``actor``; never an HttpRequest.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,21 +18,26 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from sidms.access.policies import has_permission, in_scope, scoped
+from sidms.access import workflow as workflows
+from sidms.access.policies import has_permission, in_scope
 from sidms.audit.models import Outcome
-from sidms.audit.services import actor_name, audit_record
+from sidms.audit.services import audit_record
 from sidms.changes import crosschecks
-from sidms.changes.entities import EntitySpec, digest, represent, reveal, spec_for, state_of
-from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
+from sidms.changes.integrity import check_row
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
+from sidms.changes.numbers import assign_number
 from sidms.changes.seals import new_revision, require_intact, reseal
-from sidms.changes.validators import Invalid, validator
+from sidms.changes.validators import DERIVATIONS, Checked, validator
+from sidms.core.caller import Caller
+from sidms.core.errors import ChangeRefused, Invalid, NotPermitted, SeparationOfDuties, StaleChange
+from sidms.core.fields import Sealed, seal
+from sidms.core.governed import Governed, pipeline_writes
+from sidms.core.kernel import EntitySpec, digest, represent, reveal, spec_for, state_of
+from sidms.lib import recordno
 from sidms.parameters.models import CollectionRule, ReviewLevel
-from sidms.registry.models import Governed, Staff, pipeline_writes
-from sidms.security.fields import Sealed, seal
 
 # --------------------------------------------------------------------------------------------------------
 # Rules
@@ -59,78 +65,222 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def _label(spec: EntitySpec, name: str) -> str:
-    return str(spec.field(name).verbose_name)
+def field_label(spec: EntitySpec, name: str) -> str:
+    """The people's name of a governed field (a foreign key is named by the model it points to)."""
+    model_field = spec.field(name)
+    related = model_field.related_model if model_field.is_relation else None
+    if related is not None and str(model_field.verbose_name) == model_field.name:
+        return str(related._meta.verbose_name)
+    return str(model_field.verbose_name)
+
+
+def _required(spec: EntitySpec, name: str) -> Invalid:
+    return Invalid("required", _("%(field)s is required."), {"field": field_label(spec, name)})
 
 
 def clean_values(
-    spec: EntitySpec, rules: Mapping[str, CollectionRule], values: Mapping[str, Any], *, creating: bool
+    spec: EntitySpec,
+    rules: Mapping[str, CollectionRule],
+    values: Mapping[str, Any],
+    *,
+    creating: bool,
+    record: models.Model | None = None,
+    legacy: bool = False,
 ) -> Cleaned:
-    """Validate VALUES against the rules; refuse the whole submission if any field fails (R6.1)."""
+    """Validate VALUES against the rules and the entity's declaration; refuse the whole submission if any
+    field fails (R6.1). On an edit, RECORD is the stored record: a field the rules now require must be
+    filled in the result, and derived fields must agree with what they derive from."""
     errors: dict[str, Invalid] = {}
     cleaned = Cleaned({})
+    declaration = spec.declaration
+    if declaration.rules and not rules:
+        # Fail closed: without its rules the pipeline would accept anything (R6.1).
+        raise ChangeRefused(
+            _("The collection rules of this kind of record are not in force; nothing can be entered."),
+            code="no_rules",
+        )
     for name, raw in values.items():
         if name not in spec.fields:
-            errors[name] = Invalid(
-                "unknown_field", f"{name} 不是可采集的数据项", f"{name} is not a collected field"
-            )
+            errors[name] = Invalid("unknown_field", _("%(field)s is not a collected field."), {"field": name})
             continue
+        if name == declaration.key and declaration.numbering is not None and not legacy:
+            if creating and not _is_empty(raw):
+                errors[name] = Invalid(
+                    "assigned_by_system",
+                    _("%(field)s is assigned by the system; leave it empty."),
+                    {"field": field_label(spec, name)},
+                )
+                continue
+            if not creating and record is not None and str(raw) != str(getattr(record, name)):
+                errors[name] = Invalid(
+                    "identity", _("%(field)s cannot be changed."), {"field": field_label(spec, name)}
+                )
+                continue
         rule = rules.get(name)
-        label = _label(spec, name)
         if _is_empty(raw):
-            if rule is not None and rule.required:
-                errors[name] = Invalid("required", f"{label}为必填项", f"{label} is required")
+            if rule is not None and rule.required and name not in declaration.derived:
+                errors[name] = _required(spec, name)
             else:
                 model_field = spec.field(name)
                 cleaned.values[name] = None if model_field.null and not spec.encrypted(name) else ""
             continue
         if rule is None or rule.review_level == ReviewLevel.NONE:
-            value: Any = raw.strip() if isinstance(raw, str) else raw
+            checked = Checked(raw.strip() if isinstance(raw, str) else raw)
         else:
             try:
                 checked = validator(rule.validator)(raw)
             except Invalid as error:
                 errors[name] = error
                 continue
-            value = checked.value
             if checked.warnings:
                 cleaned.warnings[name] = checked.warnings
+        value = checked.value
         max_length = getattr(spec.field(name), "max_length", None)
         if isinstance(value, str) and max_length and not spec.encrypted(name) and len(value) > max_length:
             errors[name] = Invalid(
-                "too_long", f"{label}最多 {max_length} 个字符", f"{label} has at most {max_length} characters"
+                "too_long",
+                _("%(field)s has at most %(n)s characters."),
+                {"field": field_label(spec, name), "n": max_length},
             )
             continue
         cleaned.values[name] = value
-    if creating:
-        for name, rule in rules.items():
-            if rule.required and name not in values and name not in errors:
-                label = _label(spec, name)
-                errors[name] = Invalid("required", f"{label}为必填项", f"{label} is required")
+    if not legacy:
+        _derive(spec, cleaned.values, errors, record)
+        _require_complete(spec, rules, cleaned.values, errors, creating=creating, record=record)
     if errors:
         raise ChangeRefused(errors=errors)
     return cleaned
 
 
+def _derive(
+    spec: EntitySpec, values: dict[str, Any], errors: dict[str, Invalid], record: models.Model | None
+) -> None:
+    """Fields derived from another by a standard (sex and birth date from the ID number): filled in when
+    empty, refused when they disagree. Checked whenever the source or the derived field changes."""
+    for name, (source, how) in spec.declaration.derived.items():
+        if source in errors or name in errors:
+            continue
+        if source not in values and name not in values:
+            continue
+        origin = values.get(source, getattr(record, source, "") if record is not None else "")
+        if _is_empty(origin):
+            continue
+        try:
+            expected = DERIVATIONS[how](str(origin))
+        except ValueError:
+            continue  # a stored legacy value the standard refuses: the quality work deals with it
+        entered = values.get(name, getattr(record, name, None) if record is not None else None)
+        if _is_empty(entered):
+            values[name] = expected
+        elif str(entered) != str(expected):
+            errors[name] = Invalid(
+                "disagrees",
+                _("%(field)s does not agree with the %(source)s (which gives %(expected)s)."),
+                {
+                    "field": field_label(spec, name),
+                    "source": field_label(spec, source),
+                    "expected": _shown_choice(spec, name, expected),
+                },
+            )
+
+
+def _shown_choice(spec: EntitySpec, name: str, value: Any) -> str:
+    choices = dict(spec.field(name).flatchoices)
+    return str(choices.get(value, value.isoformat() if hasattr(value, "isoformat") else value))
+
+
+def _require_complete(
+    spec: EntitySpec,
+    rules: Mapping[str, CollectionRule],
+    values: Mapping[str, Any],
+    errors: dict[str, Invalid],
+    *,
+    creating: bool,
+    record: models.Model | None,
+) -> None:
+    """Every field the rules in force require is filled in the result: on creation among the values, on an
+    edit in the record as it will be (a rule made required later is enforced at the record's next edit)."""
+    for name, rule in rules.items():
+        if not rule.required or name in errors or name not in spec.fields:
+            continue
+        if name == spec.declaration.key and spec.declaration.numbering is not None:
+            continue
+        if name in values:
+            if _is_empty(values[name]):
+                errors[name] = _required(spec, name)
+            continue
+        if creating:
+            errors[name] = _required(spec, name)
+        elif record is not None and _is_empty(getattr(record, name)):
+            errors[name] = Invalid(
+                "required_now",
+                _("%(field)s is now required by the collection rules; fill it in with this change."),
+                {"field": field_label(spec, name)},
+            )
+
+
 # --------------------------------------------------------------------------------------------------------
-# Applying
+# Refusals that leave a trace
 
 
-def request_id(request: HttpRequest | None) -> str:
-    if request is None:
+@contextmanager
+def audited_refusals() -> Iterator[None]:
+    """A refusal raised inside a transaction would roll its audit event back with the refused step, and the
+    attempt would leave no trace (R20). Such refusals carry their event (`deny`); entered outside the
+    transaction, this writes it once the rollback is done."""
+    try:
+        yield
+    except NotPermitted as refusal:
+        if refusal.audit_event is not None:
+            audit_record(**refusal.audit_event)
+        raise
+
+
+def deny(refusal: NotPermitted, action: str, *, actor: Any, **event: Any) -> NotPermitted:
+    refusal.audit_event = {"action": action, "actor": actor, "outcome": Outcome.DENIED, **event}
+    return refusal
+
+
+def require_permission(actor: Any, permission: str, message: Any) -> None:
+    caller = Caller.of(actor)
+    if has_permission(caller.staff, permission):
+        return
+    audit_record("access.denied", actor=caller, outcome=Outcome.DENIED, detail={"permission": permission})
+    raise NotPermitted(message)
+
+
+def require_city_level(actor: Any, message: Any) -> None:
+    caller = Caller.of(actor)
+    if caller.staff.is_city_level:
+        return
+    audit_record("access.denied", actor=caller, outcome=Outcome.DENIED, detail={"scope": "city_level_only"})
+    raise NotPermitted(message)
+
+
+OUT_OF_SCOPE = _("The record is outside your data scope.")
+
+
+def require_scope(actor: Any, district: str | None) -> None:
+    caller = Caller.of(actor)
+    if in_scope(caller.staff, district):
+        return
+    audit_record("access.denied", actor=caller, outcome=Outcome.DENIED, detail={"scope": district or ""})
+    raise NotPermitted(OUT_OF_SCOPE, code="out_of_scope")
+
+
+def _plain(value: Any) -> str:
+    if value is None:
         return ""
-    existing = getattr(request, "sidms_request_id", None)
-    if existing is None:
-        existing = uuid.uuid4().hex
-        request.sidms_request_id = existing  # type: ignore[attr-defined]
-    return str(existing)
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def district_of(instance: models.Model) -> str | None:
-    if hasattr(instance, "district_id"):
-        return instance.district_id
-    person = getattr(instance, "person", None)
-    return person.district_id if person is not None else None
+    spec = spec_for(instance.governance.entity)  # type: ignore[attr-defined]
+    return spec.district_of(instance)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Applying
 
 
 def apply_values(
@@ -142,32 +292,35 @@ def apply_values(
     channel: str,
     method: str,
     reference: str = "",
-    request: HttpRequest | None = None,
 ) -> Revision:
     """Write VALUES to the record (or create it), with its revision and audit event, atomically.
 
-    Callers have validated and authorised; this is the only function that saves a governed row singly.
-    """
+    Callers have validated and authorised; this is the only function that saves a governed row singly. It
+    refuses to build on a stored row that no longer matches its history (an integrity alert)."""
+    caller = Caller.of(actor)
     now = timezone.now()
     creating = instance is None
     with transaction.atomic(), pipeline_writes():
         if instance is None:
             instance = spec.model()
             old_state: dict[str, Any] = {}
+            previous = ""
             instance.created_at = now
             instance.version = 0
+            if spec.declaration.numbering is not None and _is_empty(values.get(spec.label_field)):
+                setattr(instance, spec.label_field, assign_number(spec))
         else:
+            check_row(spec, instance, actor=caller)
             old_state = state_of(spec, instance)
+            previous = instance.row_digest  # type: ignore[attr-defined]
         for name, value in values.items():
             domain = spec.encrypted(name)
             if domain and not _is_empty(value) and not isinstance(value, Sealed):
-                value = seal(domain, str(value))
+                value = seal(domain, instance.uid, str(value))  # type: ignore[attr-defined]
             setattr(instance, name, value)
         version = instance.version + 1  # type: ignore[attr-defined]
         new_state = state_of(spec, instance)
-        changes = {
-            n: [old_state.get(n), new_state[n]] for n in spec.fields if old_state.get(n) != new_state[n]
-        }
+        changes = {n: [old_state.get(n), new_state[n]] for n in new_state if old_state.get(n) != new_state[n]}
         instance.version = version  # type: ignore[attr-defined]
         instance.updated_at = now  # type: ignore[attr-defined]
         instance.row_digest = digest(spec, version, new_state)  # type: ignore[attr-defined]
@@ -177,19 +330,19 @@ def apply_values(
             record_id=instance.pk,
             version=version,
             at=now,
-            actor=actor_name(actor),
+            actor=caller.name,
             channel=channel,
             method=method,
-            request_id=request_id(request),
+            request_id=caller.request_id,
             reference=reference,
             changes=changes,
             state=new_state,
             digest=instance.row_digest,  # type: ignore[attr-defined]
+            prev_digest=previous,
         )
         audit_record(
             f"write.{spec.name}",
-            actor=actor,
-            request=request,
+            actor=caller,
             object_type=spec.name,
             object_id=spec.label(instance),
             channel=channel,
@@ -197,7 +350,7 @@ def apply_values(
                 "revision": revision.pk,
                 "version": version,
                 "digest": revision.digest,
-                "fields": sorted(changes),
+                "fields": sorted(n for n in changes if n != "uid"),
                 "method": method,
                 "reference": reference,
             },
@@ -219,90 +372,16 @@ class SubmitOutcome:
 
 
 SUBMIT_CHANNELS = {Channel.WINDOW, Channel.COLLABORATION, Channel.ONLINE, Channel.KIOSK}
-
-
-def _require(actor: Any, permission: str, message: str, message_en: str, request: HttpRequest | None) -> None:
-    if has_permission(actor, permission):
-        return
-    audit_record(
-        "access.denied",
-        actor=actor,
-        request=request,
-        outcome=Outcome.DENIED,
-        detail={"permission": permission},
-    )
-    raise NotPermitted(message, message_en)
-
-
-# A refusal raised inside a transaction rolls back the audit event written there with
-# it, so a denied attempt (own review, a second step by the same person, an unauthorised batch run) left no
-# trace (R20). Such refusals carry their event (`deny`), and `audited_refusals`, entered outside the
-# transaction, writes it once the rollback is done.
-def deny(
-    refusal: NotPermitted, action: str, *, actor: Any, request: HttpRequest | None, **event: Any
-) -> NotPermitted:
-    refusal.audit_event = {
-        "action": action,
-        "actor": actor,
-        "request": request,
-        "outcome": Outcome.DENIED,
-        **event,
-    }
-    return refusal
-
-
-@contextmanager
-def audited_refusals() -> Iterator[None]:
-    try:
-        yield
-    except NotPermitted as refusal:
-        if refusal.audit_event is not None:
-            audit_record(**refusal.audit_event)
-        raise
-
-
-def require_city_level(
-    actor: Staff, message: str, message_en: str, request: HttpRequest | None = None
-) -> None:
-    if actor.is_city_level:
-        return
-    audit_record(
-        "access.denied",
-        actor=actor,
-        request=request,
-        outcome=Outcome.DENIED,
-        detail={"scope": "city_level_only"},
-    )
-    raise NotPermitted(message, message_en)
-
-
-def require_scope(actor: Staff, district: str | None, request: HttpRequest | None = None) -> None:
-    if in_scope(actor, district):
-        return
-    audit_record(
-        "access.denied",
-        actor=actor,
-        request=request,
-        outcome=Outcome.DENIED,
-        detail={"scope": district or ""},
-    )
-    raise NotPermitted("该记录不在您的数据范围内", "The record is outside your data scope")
-
-
-def _plain(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+MAY_NOT_SUBMIT = _("Your posts may not collect or change data.")
 
 
 def submit_change(
     *,
-    actor: Staff,
+    actor: Any,
     channel: str,
     entity: str,
     values: Mapping[str, Any],
     record: Governed | None = None,
-    request: HttpRequest | None = None,
 ) -> SubmitOutcome:
     """Submit new values for a record (or a new record, when RECORD is None).
 
@@ -312,79 +391,143 @@ def submit_change(
     """
     if channel not in SUBMIT_CHANNELS:
         raise ValueError(f"submit_change does not take channel {channel!r}")
+    caller = Caller.of(actor)
     spec = spec_for(entity)
-    _require(
-        actor,
-        "record.submit",
-        "您的岗位不能采集或修改数据",
-        "Your posts may not collect or change data",
-        request,
-    )
+    require_permission(caller, "record.submit", MAY_NOT_SUBMIT)
     rules = rules_in_force(entity)
     if record is None:
         cleaned = clean_values(spec, rules, values, creating=True)
-        district = cleaned.values.get("district_id")
-        require_scope(actor, str(district) if district else None, request)
+        require_scope(caller, spec.district_for_values(cleaned.values))
+        _require_targets(spec, cleaned.values)
         changed = cleaned.values
     else:
-        require_scope(actor, district_of(record), request)
-        if "district_id" in values and str(values["district_id"] or "") != str(district_of(record) or ""):
-            # Moving a record to another district needs the right to both: a district clerk cannot.
-            require_scope(actor, str(values["district_id"] or "") or None, request)
+        require_scope(caller, spec.district_of(record))
         different = {
             n: v for n, v in values.items() if n not in spec.fields or _plain(getattr(record, n)) != _plain(v)
         }
-        cleaned = clean_values(spec, rules, different, creating=False)
+        cleaned = clean_values(spec, rules, different, creating=False, record=record)
         changed = {n: v for n, v in cleaned.values.items() if _plain(getattr(record, n)) != _plain(v)}
-    if record is None:
-        _refuse_duplicate_key(spec, changed)
+        if changed:
+            moved = spec.district_for_values({**_current_refs(spec, record), **changed})
+            if moved != spec.district_of(record):
+                # Moving a record to another district needs the right to both: a district clerk cannot.
+                require_scope(caller, moved)
+            _require_targets(spec, changed)
+    duplicate = _check_unique(spec, rules, changed, record, caller)
     manual = {n: v for n, v in changed.items() if _level(rules, n) == ReviewLevel.MANUAL}
+    if record is None and (manual or duplicate):
+        # A new record with fields that must be exact (or a suspected duplicate) waits whole: nothing
+        # half-verified goes live.
+        manual = dict(changed)
     immediate = {n: v for n, v in changed.items() if n not in manual}
-    if record is None and manual:
-        # A new record with fields that must be exact waits whole: nothing half-verified goes live.
-        manual, immediate = changed, {}
     checks = _crosscheck(spec, rules, record, manual) if manual else []
 
-    with transaction.atomic():
+    with audited_refusals(), transaction.atomic():
         revision = None
         if immediate:
             locked = None if record is None else type(record).objects.select_for_update().get(pk=record.pk)
             if locked is not None and record is not None and locked.version != record.version:
-                raise StaleChange(
-                    "该记录刚被他人修改，请刷新后重新提交",
-                    "The record was changed meanwhile; reload and submit again",
-                )
+                raise StaleChange()
             revision = apply_values(
-                spec, locked, immediate, actor=actor, channel=channel, method=Method.DIRECT, request=request
+                spec, locked, immediate, actor=caller, channel=channel, method=Method.DIRECT
             )
             record = locked if locked is not None else spec.model.objects.get(pk=revision.record_id)
         held = (
-            _hold(spec, record, manual, checks, actor=actor, channel=channel, request=request)
+            _hold(spec, record, manual, checks, actor=caller, channel=channel, note=duplicate)
             if manual
             else None
         )
     return SubmitOutcome(record, revision, held, tuple(sorted(immediate)), cleaned.warnings)
 
 
-def _refuse_duplicate_key(spec: EntitySpec, values: Mapping[str, Any], pending_ok: int | None = None) -> None:
-    """A new record's natural key (person number, unit number, code) must be free, also among new records
-    still waiting for review."""
-    if spec.label_field == "pk":
-        return
-    key = _plain(values.get(spec.label_field))
-    pending = ChangeRequest.objects.filter(
-        entity=spec.name, record_id__isnull=True, record_label=key, status=ReviewStatus.PENDING
-    ).exclude(pk=pending_ok or 0)
-    taken = spec.model.objects.filter(**{spec.label_field: key}).exists() or pending.exists()
-    if taken:
-        label = _label(spec, spec.label_field)
-        raise ChangeRefused(
-            errors={
-                spec.label_field: Invalid(
-                    "duplicate", f"{label} {key} 已存在", f"{label} {key} already exists"
-                )
-            }
-        )
+def _current_refs(spec: EntitySpec, record: models.Model) -> dict[str, Any]:
+    first = (spec.declaration.district or "").split("__")[0]
+    return {f"{first}_id": getattr(record, f"{first}_id", None)} if first else {}
+
+
+def _require_targets(spec: EntitySpec, values: Mapping[str, Any]) -> None:
+    """References to other records must point at records that exist (checked after the scope)."""
+    errors: dict[str, Invalid] = {}
+    for name, value in values.items():
+        model_field = spec.field(name)
+        related = model_field.related_model if model_field.is_relation else None
+        if related is None or _is_empty(value) or related._meta.label_lower == "parameters.region":
+            continue
+        if not related._default_manager.filter(pk=value).exists():
+            errors[name] = Invalid(
+                "not_found", _("There is no such %(what)s."), {"what": field_label(spec, name)}
+            )
+    if errors:
+        raise ChangeRefused(errors=errors)
+
+
+DUPLICATE = _(
+    "This %(field)s is already registered; one person has one record. Search for the existing record "
+    "instead of creating another."
+)
+DUPLICATE_NAMED = _("This %(field)s is already registered as %(record)s.")
+
+
+def _check_unique(
+    spec: EntitySpec,
+    rules: Mapping[str, CollectionRule],
+    values: Mapping[str, Any],
+    record: models.Model | None,
+    caller: Caller,
+) -> str:
+    """A value the entity declares unique (a person's ID number, 15- or 18-digit alike) must not be in the
+    registry in any district, nor in a new record still waiting for review. By the rule it is refused, or
+    held for review as a suspected duplicate (returns the note then). The existing record is named only to
+    those who may see it; the message is otherwise the same whatever the district."""
+    for name in spec.declaration.unique:
+        if name not in values or _is_empty(values[name]):
+            continue
+        rule = rules.get(name)
+        policy = rule.on_duplicate if rule is not None else "refuse"
+        index = _match_index(spec, name, values[name])
+        others = spec.model._default_manager.filter(**_index_lookup(spec, name, values[name]))
+        if record is not None:
+            others = others.exclude(pk=record.pk)
+        existing = others.first()
+        pending = ChangeRequest.objects.filter(
+            entity=spec.name, status=ReviewStatus.PENDING, match_index=index
+        ).exists()
+        if existing is None and not pending:
+            continue
+        if policy == "review":
+            return "suspected_duplicate"
+        if existing is not None and in_scope(caller.staff, spec.district_of(existing)):
+            message = Invalid(
+                "duplicate",
+                DUPLICATE_NAMED,
+                {
+                    "field": field_label(spec, name),
+                    "record": f"{spec.label(existing)} {_title(spec, existing)}",
+                },
+            )
+        else:
+            message = Invalid("duplicate", DUPLICATE, {"field": field_label(spec, name)})
+        raise ChangeRefused(errors={name: message}, code="duplicate")
+    return ""
+
+
+def _title(spec: EntitySpec, record: models.Model) -> str:
+    title = spec.declaration.title
+    return str(getattr(record, title)) if title else ""
+
+
+def _index_lookup(spec: EntitySpec, name: str, value: Any) -> dict[str, Any]:
+    enc = spec.encrypted_fields.get(name)
+    if enc is not None:
+        return {enc.index.attname: enc.index.index_of(str(value))}
+    return {name: value}
+
+
+def _match_index(spec: EntitySpec, name: str, value: Any) -> str:
+    enc = spec.encrypted_fields.get(name)
+    if enc is not None:
+        return enc.index.index_of(str(value))
+    return str(value)[:64]
 
 
 def _level(rules: Mapping[str, CollectionRule], name: str) -> str:
@@ -401,14 +544,14 @@ def _crosscheck(
     """Ask the partner registries named by the rules of the held fields, before any lock is taken."""
     names: list[str] = []
     for name in manual:
-        for registry in rules[name].crosschecks:
+        rule = rules.get(name)
+        for registry in rule.crosschecks if rule is not None else ():
             if registry not in names:
                 names.append(registry)
     subject: dict[str, str] = {}
-    for key in ("id_number", "name", "credit_code"):
-        if key in spec.fields:
-            value = manual.get(key, getattr(record, key, "") if record is not None else "")
-            subject[key] = _plain(value)
+    for key, name in spec.declaration.crosscheck_subjects.items():
+        value = manual.get(name, getattr(record, name, "") if record is not None else "")
+        subject[key] = _plain(value)
     return crosschecks.run(names, subject)
 
 
@@ -418,147 +561,232 @@ def _hold(
     manual: Mapping[str, Any],
     checks: list[dict[str, Any]],
     *,
-    actor: Staff,
+    actor: Caller,
     channel: str,
-    request: HttpRequest | None,
+    note: str = "",
 ) -> ChangeRequest:
-    proposed = {
+    held = ChangeRequest(
+        entity=spec.name,
+        record_id=record.pk if record is not None else None,
+        base_version=getattr(record, "version", 0) if record is not None else 0,
+        crosschecks=checks,
+        channel=channel,
+        submitted_by=actor.staff,
+        submitted_at=timezone.now(),
+        note=note,
+    )
+    # Encrypted values are sealed to the request's own identity until they are applied to the record.
+    held.proposed = {
         name: [
-            represent(spec, name, getattr(record, name)) if record is not None else None,
-            represent(spec, name, v),
+            _represent_stored(spec, record, name) if record is not None else None,
+            _represent_held(spec, name, v, held),
         ]
         for name, v in manual.items()
     }
-    district = district_of(record) if record is not None else manual.get("district_id")
-    label = spec.label(record) if record is not None else _plain(manual.get(spec.label_field, "")) or "新记录"
-    held = ChangeRequest.objects.create(
-        entity=spec.name,
-        record_id=record.pk if record is not None else None,
-        record_label=label,
-        district_id=district or settings.SIDMS_CITY_DISTRICT,
-        base_version=getattr(record, "version", 0) if record is not None else 0,
-        proposed=proposed,
-        crosschecks=checks,
-        channel=channel,
-        submitted_by=actor,
-        submitted_at=timezone.now(),
-    )
+    district = spec.district_of(record) if record is not None else spec.district_for_values(dict(manual))
+    label = spec.label(record) if record is not None else ""
+    held.record_label = label or "新记录"
+    held.district_id = district or settings.SIDMS_CITY_DISTRICT
+    for name in spec.declaration.unique:
+        if name in manual and not _is_empty(manual[name]):
+            held.match_index = _match_index(spec, name, manual[name])
+    held.save()
     reseal(held)
     audit_record(
         f"submit.{spec.name}",
         actor=actor,
-        request=request,
         object_type=spec.name,
-        object_id=label,
+        object_id=held.record_label,
         channel=channel,
-        detail={"held_for_review": held.pk, "fields": sorted(manual)},
+        detail={
+            "held_for_review": held.pk,
+            "fields": sorted(manual),
+            "note": note,
+            "workflow": ["change_request", held.pk],
+            "step": held.step,
+            "seal": held.seal,
+        },
     )
     return held
+
+
+def _represent_stored(spec: EntitySpec, record: models.Model, name: str) -> Any:
+    return (
+        state_of(spec, record)[name] if spec.encrypted(name) else represent(spec, name, getattr(record, name))
+    )
+
+
+def held_uid(held: ChangeRequest) -> str:
+    """The identity a held value is sealed to: the request's own (``CR`` + its submission time and the
+    submitter), so that a value copied out of one request does not decrypt in another."""
+    return f"CR:{held.submitted_by_id}:{held.submitted_at.isoformat()}"
+
+
+def _represent_held(spec: EntitySpec, name: str, value: Any, held: ChangeRequest) -> Any:
+    domain = spec.encrypted(name)
+    if domain is None or _is_empty(value):
+        return represent(spec, name, value)
+    return represent(spec, name, seal(domain, held_uid(held), str(value)))
+
+
+def held_values(spec: EntitySpec, held: ChangeRequest, which: int) -> dict[str, Any]:
+    """The proposed (WHICH=1) or previous (WHICH=0) values of a request, decrypted."""
+    out = {}
+    record_uid = None
+    if which == 0 and held.record_id is not None:
+        record_uid = (
+            spec.model._default_manager.filter(pk=held.record_id).values_list("uid", flat=True).first()
+        )
+    for name, pair in held.proposed.items():
+        uid = held_uid(held) if which == 1 else record_uid
+        out[name] = reveal(spec, name, pair[which], uid)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------
 # Reviewing
 
-
-def review_scope(actor: Staff) -> models.QuerySet[ChangeRequest]:
-    return scoped(actor, ChangeRequest.objects.select_related("submitted_by"))
+NO_SUCH_REQUEST = _("There is no such review request in your scope.")
 
 
 def review_decide(
     *,
-    actor: Staff,
+    actor: Any,
     change_request_id: int,
     approve: bool,
     reason: str = "",
-    request: HttpRequest | None = None,
 ) -> ChangeRequest:
-    """Approve (apply the held values) or reject a review request. Nobody reviews their own submission."""
-    _require(actor, "review.decide", "您的岗位不能审核数据", "Your posts may not review changes", request)
+    """Approve (apply the held values) or reject a review request. Nobody reviews their own submission;
+    a rule change is decided by a second city-level administrator, anything else by a reviewer."""
+    caller = Caller.of(actor)
+    staff = caller.staff
     with audited_refusals(), transaction.atomic():
-        held = review_scope(actor).select_for_update(of=("self",)).filter(pk=change_request_id).first()
+        held = (
+            workflows.visible(staff, ChangeRequest)
+            .select_for_update(of=("self",))
+            .filter(pk=change_request_id)
+            .first()
+        )
+        permission = (
+            "rules.confirm" if held is not None and held.decider_post == "city_admin" else "review.decide"
+        )
+        if not has_permission(staff, permission) or (
+            permission == "rules.confirm" and not staff.is_city_level
+        ):
+            raise deny(
+                NotPermitted(_("Your posts may not decide this request.")), "review.denied", actor=caller,
+                object_type="change_request", object_id=change_request_id, detail={"reason": "post"},
+            )  # fmt: skip
         if held is None:
             raise deny(
-                NotPermitted("没有这条待审核记录，或不在您的数据范围内", "No such review request in your scope"),
-                "review.denied", actor=actor, request=request, object_type="change_request",
+                NotPermitted(NO_SUCH_REQUEST), "review.denied", actor=caller, object_type="change_request",
                 object_id=change_request_id, detail={"reason": "not_found_or_out_of_scope"},
             )  # fmt: skip
-        require_intact(held)
+        require_intact(held, actor=caller)
         if held.status != ReviewStatus.PENDING:
-            raise ChangeRefused("该申请已处理，不能重复审核", "This request has already been decided")
-        if held.submitted_by_id == actor.pk:
+            raise ChangeRefused(_("This request has already been decided."), code="decided")
+        if held.submitted_by_id == staff.pk:
             raise deny(
-                SeparationOfDuties("不能审核本人提交的变更", "You may not review your own submission"),
-                "review.denied", actor=actor, request=request, object_type="change_request", object_id=held.pk,
+                SeparationOfDuties(_("You may not decide your own submission.")),
+                "review.denied", actor=caller, object_type="change_request", object_id=held.pk,
                 detail={"reason": "own_submission"},
             )  # fmt: skip
         if not approve and not reason.strip():
-            raise ChangeRefused("驳回时必须填写理由", "A rejection needs a reason")
-        spec = spec_for(held.entity)
-        if approve:
-            values = {name: reveal(spec, name, pair[1]) for name, pair in held.proposed.items()}
-            record = None
-            if held.record_id is not None:
-                record = spec.model.objects.select_for_update().get(pk=held.record_id)
-                if not in_scope(actor, district_of(record)):
-                    # The record moved to another district after submission: its reviewers decide now.
-                    raise deny(
-                        NotPermitted("该记录已不在您的数据范围内", "The record is no longer in your data scope"),
-                        "review.denied", actor=actor, request=request, object_type="change_request",
-                        object_id=held.pk, detail={"reason": "record_out_of_scope"},
-                    )  # fmt: skip
-                for name, pair in held.proposed.items():
-                    if _plain(getattr(record, name)) != _plain(reveal(spec, name, pair[0])):
-                        raise StaleChange(
-                            "提交后该数据项已被修改，此申请已过时，请驳回后重新提交",
-                            "The field changed after submission; reject this request and submit again",
-                        )
-            else:
-                _refuse_duplicate_key(spec, values, pending_ok=held.pk)
-            revision = apply_values(
-                spec, record, values, actor=held.submitted_by, channel=held.channel, method=Method.REVIEW,
-                reference=f"CR{held.pk}/{actor.username}", request=request,
-            )  # fmt: skip
-            held.record_id = revision.record_id  # a new record: link the request to what it created
+            raise ChangeRefused(_("A rejection needs a reason."), code="reason_required")
+        if held.entity == "collection_rule":
+            from sidms.changes.rules import apply_rule_proposal
+
+            if approve:
+                apply_rule_proposal(held, actor=caller)
+        elif approve:
+            _apply_held(held, caller)
         held.status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
-        held.decided_by = actor
+        held.decided_by = staff
         held.decided_at = timezone.now()
         held.decision_reason = reason.strip()
-        held.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "record_id"])
+        held.step += 1
+        held.save(
+            update_fields=["status", "decided_by", "decided_at", "decision_reason", "record_id", "step"]
+        )
         reseal(held)
         audit_record(
-            "review.approve" if approve else "review.reject", actor=actor, request=request,
-            object_type="change_request", object_id=held.pk, detail={"entity": held.entity, "record": held.record_label},
+            "review.approve" if approve else "review.reject", actor=caller,
+            object_type="change_request", object_id=held.pk,
+            detail={"entity": held.entity, "record": held.record_label, "step": held.step, "seal": held.seal},
         )  # fmt: skip
     return held
 
 
-def review_recheck_registries(
-    *, actor: Staff, change_request_id: int, request: HttpRequest | None = None
-) -> ChangeRequest:
+def _apply_held(held: ChangeRequest, caller: Caller) -> None:
+    spec = spec_for(held.entity)
+    values = held_values(spec, held, 1)
+    record = None
+    if held.record_id is not None:
+        record = spec.model.objects.select_for_update().get(pk=held.record_id)
+        if not in_scope(caller.staff, spec.district_of(record)):
+            # The record moved to another district after submission: its reviewers decide now.
+            raise deny(
+                NotPermitted(_("The record is no longer in your data scope.")), "review.denied", actor=caller,
+                object_type="change_request", object_id=held.pk, detail={"reason": "record_out_of_scope"},
+            )  # fmt: skip
+        previous = held_values(spec, held, 0)
+        for name, old in previous.items():
+            if _plain(getattr(record, name)) != _plain(old):
+                raise StaleChange(
+                    _("The field changed after submission; reject this request and submit again.")
+                )
+        # Plain values: apply_values seals them to the record.
+        values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
+    else:
+        rules = rules_in_force(held.entity)
+        _check_unique(spec, rules, values, None, caller) if held.note != "suspected_duplicate" else None
+        values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
+    revision = apply_values(
+        spec, record, values, actor=Caller(held.submitted_by, caller.address, caller.request_id),
+        channel=held.channel, method=Method.REVIEW, reference=f"CR{held.pk}/{caller.name}",
+    )  # fmt: skip
+    held.record_id = revision.record_id  # a new record: link the request to what it created
+    if record is None:
+        created = spec.model._default_manager.get(pk=revision.record_id)
+        held.record_label = spec.label(created)
+        ChangeRequest.objects.filter(pk=held.pk).update(record_label=held.record_label)
+
+
+def review_recheck_registries(*, actor: Any, change_request_id: int) -> ChangeRequest:
     """Ask the registries again (for example after one was unavailable)."""
-    _require(actor, "review.decide", "您的岗位不能审核数据", "Your posts may not review changes", request)
-    held = review_scope(actor).filter(pk=change_request_id, status=ReviewStatus.PENDING).first()
-    if held is None:
-        raise NotPermitted("没有这条待审核记录，或不在您的数据范围内", "No such review request in your scope")
-    require_intact(held)
+    caller = Caller.of(actor)
+    require_permission(caller, "review.decide", _("Your posts may not review changes."))
+    held = (
+        workflows.visible(caller.staff, ChangeRequest)
+        .filter(pk=change_request_id, status=ReviewStatus.PENDING)
+        .first()
+    )
+    if held is None or held.entity == "collection_rule":
+        raise NotPermitted(NO_SUCH_REQUEST)
+    require_intact(held, actor=caller)
     spec = spec_for(held.entity)
     rules = rules_in_force(held.entity)
     record = spec.model.objects.get(pk=held.record_id) if held.record_id is not None else None
     if record is not None:
-        require_scope(actor, district_of(record), request)
-    manual = {
-        name: reveal(spec, name, pair[1])
-        for name, pair in held.proposed.items()
-        if _level(rules, name) == ReviewLevel.MANUAL
-    }
+        require_scope(caller, spec.district_of(record))
+    proposed = held_values(spec, held, 1)
+    manual = {name: value for name, value in proposed.items() if _level(rules, name) == ReviewLevel.MANUAL}
     checks = _crosscheck(spec, rules, record, manual)
     with transaction.atomic():
         held.crosschecks = checks
-        ChangeRequest.objects.filter(pk=held.pk).update(crosschecks=checks)
+        held.step += 1
+        ChangeRequest.objects.filter(pk=held.pk).update(crosschecks=checks, step=held.step)
         reseal(held)
         audit_record(
-            "review.recheck", actor=actor, request=request, object_type="change_request", object_id=held.pk,
-            detail={"registries": [c.get("registry") for c in checks], "statuses": [c.get("status") for c in checks]},
+            "review.recheck", actor=caller, object_type="change_request", object_id=held.pk,
+            detail={
+                "registries": [c.get("registry") for c in checks], "statuses": [c.get("status") for c in checks],
+                "step": held.step, "seal": held.seal,
+            },
         )  # fmt: skip
-    held.crosschecks = checks
     return held
+
+
+def is_system_number(spec: EntitySpec, number: str) -> bool:
+    numbering = spec.declaration.numbering
+    return numbering is not None and recordno.is_valid(number, numbering.prefix, numbering.serial_digits)

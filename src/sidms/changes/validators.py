@@ -1,5 +1,9 @@
 """Validators named by collection rules (R5). A rule names its validator; the names map here onto the
-national standards in sidms.lib and onto the code tables, so rules stay data and standards stay code."""
+national standards in sidms.lib and onto the code tables, so rules stay data and standards stay code.
+
+Each validator also says which fields it fits (``fits``): the rules editor offers only those, and a rule
+that puts a validator on a field it does not fit is refused (a postcode checked as an agency level).
+"""
 
 from __future__ import annotations
 
@@ -9,32 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.utils.translation import get_language
+from django.db import models
+from django.utils.translation import gettext_lazy as _
 
+from sidms.core.errors import Invalid
 from sidms.lib import email as email_lib
 from sidms.lib import idcard, phone, uscc
-from sidms.lib.errors import StandardError
 from sidms.parameters.codes import district_codes, is_code, region_codes
-
-
-class Invalid(ValueError):
-    """A value a rule refuses, with the clerk's message in Chinese and English."""
-
-    def __init__(self, reason: str, message: str, message_en: str) -> None:
-        super().__init__(reason, message, message_en)
-        self.reason = reason
-        self.message = message
-        self.message_en = message_en
-
-    @classmethod
-    def of(cls, error: StandardError) -> Invalid:
-        return cls(error.reason, error.message, error.message_en)
-
-    def __str__(self) -> str:
-        return self.localized()
-
-    def localized(self) -> str:
-        return self.message_en if (get_language() or "").startswith("en") else self.message
 
 
 @dataclass(frozen=True)
@@ -58,11 +43,27 @@ def _uscc(value: Any) -> Checked:
         raise Invalid.of(error) from None
 
 
-def _phone(value: Any) -> Checked:
+def _phone_number(value: Any) -> phone.PhoneNumber:
     try:
-        return Checked(phone.parse(str(value)).number)
+        return phone.parse(str(value))
     except phone.InvalidPhone as error:
         raise Invalid.of(error) from None
+
+
+def _personal_phone(value: Any) -> Checked:
+    """A person's phone is a mobile or fixed-line number they can be reached at: not 110, not 10086."""
+    number = _phone_number(value)
+    if number.kind not in ("mobile", "fixed"):
+        raise Invalid(
+            "not_personal",
+            _("Enter an 11-digit mobile number, or a landline with its area code (e.g. 0631-5221234)."),
+        )
+    return Checked(number.number)
+
+
+def _service_phone(value: Any) -> Checked:
+    """A unit's or institution's service line may also be a hotline (400/800) or a service number."""
+    return Checked(_phone_number(value).number)
 
 
 def _email(value: Any) -> Checked:
@@ -80,8 +81,7 @@ def _person_name(value: Any) -> Checked:
     if not _NAME.match(text):
         raise Invalid(
             "name",
-            "姓名应为 2 到 50 个汉字或字母，可含间隔号“·”，不能含数字或其他符号",
-            "a name is 2 to 50 Chinese characters or letters, with '·' allowed, and no digits or symbols",
+            _("A name is 2 to 50 Chinese characters or letters, with '·' allowed, and no digits or symbols."),
         )
     return Checked(text)
 
@@ -89,7 +89,7 @@ def _person_name(value: Any) -> Checked:
 def _postcode(value: Any) -> Checked:
     text = str(value).strip()
     if not re.fullmatch(r"\d{6}", text):
-        raise Invalid("postcode", "邮政编码应为 6 位数字", "a postcode has 6 digits")
+        raise Invalid("postcode", _("A postcode has 6 digits."))
     return Checked(text)
 
 
@@ -107,36 +107,36 @@ def _luhn_ok(digits: str) -> bool:
 def _bank_account(value: Any) -> Checked:
     digits = re.sub(r"[\s-]", "", str(value))
     if not re.fullmatch(r"\d{16,19}", digits):
-        raise Invalid(
-            "bank_account", "银行卡号应为 16 到 19 位数字", "a bank card number has 16 to 19 digits"
-        )
+        raise Invalid("bank_account", _("A bank card number has 16 to 19 digits."))
     if not _luhn_ok(digits):
-        raise Invalid(
-            "bank_account_check", "银行卡号校验位错误，请核对", "the bank card number's check digit is wrong"
-        )
+        raise Invalid("bank_account_check", _("The bank card number's check digit is wrong; check it."))
     return Checked(digits)
 
 
 def _date(value: Any) -> Checked:
     if isinstance(value, date):
-        return Checked(value)
-    try:
-        return Checked(date.fromisoformat(str(value).strip()))
-    except ValueError:
-        raise Invalid("date", "日期格式应为 YYYY-MM-DD", "a date is written YYYY-MM-DD") from None
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise Invalid("date", _("Write the date as YYYY-MM-DD, for example 2024-03-01.")) from None
+    if not date(1880, 1, 1) <= day <= date(2199, 12, 31):
+        raise Invalid("date_range", _("The date %(date)s is out of range."), {"date": day.isoformat()})
+    return Checked(day)
 
 
 def _district(value: Any) -> Checked:
     code = str(value).strip()
     if code not in district_codes():
-        raise Invalid("district", f"{code} 不是本市的区市代码", f"{code} is not a district of the city")
+        raise Invalid("district", _("%(code)s is not a district of the city."), {"code": code})
     return Checked(code)
 
 
 def _region(value: Any) -> Checked:
     code = str(value).strip()
     if code not in region_codes():
-        raise Invalid("region", f"{code} 不是已知的行政区划代码", f"{code} is not a known division code")
+        raise Invalid("region", _("%(code)s is not a known division code."), {"code": code})
     return Checked(code)
 
 
@@ -144,17 +144,17 @@ def _code_table(table: str) -> Callable[[Any], Checked]:
     def check(value: Any) -> Checked:
         code = str(value).strip()
         if not is_code(table, code):
-            raise Invalid("code", f"“{code}”不在代码表 {table} 中", f"{code!r} is not in code table {table}")
+            raise Invalid("code", _("“%(code)s” is not in the code table."), {"code": code})
         return Checked(code)
 
     return check
 
 
-def _choices(values: tuple[str, ...], what_zh: str, what_en: str) -> Callable[[Any], Checked]:
+def _choices(values: tuple[str, ...]) -> Callable[[Any], Checked]:
     def check(value: Any) -> Checked:
         code = str(value).strip()
         if code not in values:
-            raise Invalid("code", f"{what_zh}取值无效", f"not a valid {what_en}")
+            raise Invalid("code", _("Choose one of the listed values."))
         return Checked(code)
 
     return check
@@ -164,12 +164,29 @@ def _text(value: Any) -> Checked:
     return Checked(str(value).strip())
 
 
+def _record(value: Any) -> Checked:
+    """A reference to another record; its existence is checked by the pipeline, which knows the target."""
+    text = str(value).strip()
+    if not text.isdigit():
+        raise Invalid("record", _("Choose an existing record."))
+    return Checked(text)
+
+
+# (validator, what it fits). The kinds of field (``field_kind``): "text", "date", "district", "record",
+# "code:<table>", "choice:<value|value|…>".
+_CHOICE_SETS = {
+    "sex": ("1", "2", "9"),
+    "risk_class": tuple(str(i) for i in range(1, 9)),
+    "status": ("active", "suspended", "closed"),
+    "agency_level": ("city", "district"),
+}
 VALIDATORS: dict[str, Callable[[Any], Checked]] = {
     "": _text,
     "text": _text,
     "idcard": _idcard,
     "uscc": _uscc,
-    "phone": _phone,
+    "phone": _personal_phone,
+    "phone_or_service": _service_phone,
     "email": _email,
     "person_name": _person_name,
     "postcode": _postcode,
@@ -177,11 +194,12 @@ VALIDATORS: dict[str, Callable[[Any], Checked]] = {
     "date": _date,
     "district": _district,
     "region": _region,
-    "sex": _choices(("1", "2", "9"), "性别", "sex"),
-    "risk_class": _choices(tuple(str(i) for i in range(1, 9)), "行业风险类别", "industry risk class"),
-    "status": _choices(("active", "suspended", "closed"), "状态", "status"),
-    "agency_level": _choices(("city", "district"), "级别", "level"),
+    "record": _record,
+    **{name: _choices(values) for name, values in _CHOICE_SETS.items()},
 }
+_TEXT_VALIDATORS = (
+    "text", "idcard", "uscc", "phone", "phone_or_service", "email", "person_name", "postcode", "bank_account",
+)  # fmt: skip
 
 
 def validator(name: str) -> Callable[[Any], Checked]:
@@ -195,3 +213,52 @@ def validator(name: str) -> Callable[[Any], Checked]:
 
 def is_known_validator(name: str) -> bool:
     return name.startswith("code:") or name in VALIDATORS
+
+
+def field_kind(model_field: models.Field[Any, Any], code_table: str | None) -> str:
+    """What kind of value a governed field holds, for matching validators to it."""
+    if code_table:
+        return f"code:{code_table}"
+    if isinstance(model_field, models.DateField):
+        return "date"
+    if model_field.is_relation:
+        related = model_field.related_model
+        if related is not None and related._meta.label_lower == "parameters.region":
+            return "district"
+        return "record"
+    if model_field.choices:
+        return "choice:" + "|".join(sorted(str(value) for value, _label in model_field.flatchoices))
+    return "text"
+
+
+def fitting_validators(kind: str, *, tables: tuple[str, ...] = ()) -> list[str]:
+    """The validator names that fit a field of KIND (the rules editor offers these, and only these)."""
+    if kind == "text":
+        return list(_TEXT_VALIDATORS)
+    if kind == "date":
+        return ["date"]
+    if kind == "district":
+        return ["district", "region"]
+    if kind == "record":
+        return ["record"]
+    if kind.startswith("code:"):
+        return [kind]
+    if kind.startswith("choice:"):
+        values = tuple(sorted(kind.removeprefix("choice:").split("|")))
+        return [name for name, allowed in _CHOICE_SETS.items() if tuple(sorted(allowed)) == values]
+    return ["text"]
+
+
+# Derivations of one field from another by a standard (the declarations' ``derived``).
+def _idcard_sex(id_number: str) -> Any:
+    return idcard.parse(id_number).sex
+
+
+def _idcard_birth_date(id_number: str) -> Any:
+    return idcard.parse(id_number).birth_date
+
+
+DERIVATIONS: dict[str, Callable[[str], Any]] = {
+    "idcard_sex": _idcard_sex,
+    "idcard_birth_date": _idcard_birth_date,
+}

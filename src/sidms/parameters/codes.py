@@ -48,3 +48,19 @@ def clear_caches() -> None:
     _names.cache_clear()
     region_codes.cache_clear()
     district_codes.cache_clear()
+    _region_names.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def _region_names() -> dict[str, str]:
+    return dict(Region.objects.values_list("code", "name"))
+
+
+def region_name(code: str) -> str:
+    return _region_names().get(str(code), "")
+
+
+def district_choices() -> list[tuple[str, str]]:
+    return [
+        (code, f"{code} {name}") for code, name in sorted(_region_names().items()) if code in district_codes()
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -78,6 +80,13 @@ class ReviewLevel(models.TextChoices):
     MANUAL = "manual", _("Manual review with cross-checks")
 
 
+class OnDuplicate(models.TextChoices):
+    """What happens to a new record whose unique value (a person's ID number) is already registered."""
+
+    REFUSE = "refuse", _("Refuse the new record")
+    REVIEW = "review", _("Hold it for manual review as a suspected duplicate")
+
+
 class CollectionRule(models.Model):
     """One version of the collection rule for one field of one entity (R5).
 
@@ -86,6 +95,8 @@ class CollectionRule(models.Model):
     itself, and the database refuses UPDATE and DELETE on it.
     """
 
+    append_only: ClassVar[bool] = True
+
     entity = models.CharField(_("entity"), max_length=32)
     field = models.CharField(_("field"), max_length=64)
     version = models.PositiveIntegerField(_("version"))
@@ -93,6 +104,9 @@ class CollectionRule(models.Model):
     validator = models.CharField(_("validator"), max_length=64, blank=True)
     review_level = models.CharField(_("review level"), max_length=16, choices=ReviewLevel.choices)
     crosschecks = models.JSONField(_("external cross-checks"), default=list, blank=True)
+    on_duplicate = models.CharField(
+        _("on a duplicate"), max_length=16, choices=OnDuplicate.choices, default=OnDuplicate.REFUSE
+    )
     effective_from = models.DateTimeField(_("effective from"))
     created_at = models.DateTimeField(_("created at"))
     created_by = models.CharField(_("created by"), max_length=150)

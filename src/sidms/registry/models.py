@@ -1,15 +1,11 @@
 """Base data (R2.1): units, persons, agencies and their staff, service institutions, employment.
 
-Personal identifiers (ID number, phone, bank account) are stored only as ciphertext, each with a blind
-index for exact-match lookup; the database never holds them in plain text.
+Personal identifiers (ID number, phone, e-mail, bank account) are stored only as ciphertext bound to their
+record, each with a blind index for exact-match lookup; the database never holds them in plain text. Each
+governed model declares what the kernel needs of it (sidms.core.declare) next to its fields.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -17,7 +13,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sidms.security.fields import BlindIndexField, EncryptedTextField
+from sidms.access.posts import Post
+from sidms.core.declare import Declaration, Numbering, Search
+from sidms.core.fields import BlindIndexField, EncryptedTextField
+from sidms.core.governed import RegistryRecord
 
 
 class Sex(models.TextChoices):
@@ -34,98 +33,45 @@ class RecordStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
-class Post(models.TextChoices):
-    """Staff posts (R4). A staff member may hold several; separation of duties compares people, not posts."""
-
-    WINDOW_CLERK = "window_clerk", _("Window clerk")
-    REVIEWER = "reviewer", _("Reviewer")
-    APPROVER = "approver", _("Approver")
-    RECHECKER = "rechecker", _("Re-checker")
-    CITY_ADMIN = "city_admin", _("City-level system administrator")
-    STATISTICIAN = "statistician", _("Statistician")
-    AUDITOR = "auditor", _("Auditor")
-    INFO_CENTRE = "info_centre", _("Information centre")
-    SUPERVISOR = "supervisor", _("Supervising department")
-
-
 class AgencyLevel(models.TextChoices):
     CITY = "city", _("City level")
     DISTRICT = "district", _("District level")
 
 
-_PIPELINE_WRITE: ContextVar[bool] = ContextVar("sidms_pipeline_write", default=False)
+# Masks of personal values per channel (R10.1, R10.3): staff window, kiosk, online, phone line, export, and
+# the history every timeline shows. Nothing shows a phone, account or e-mail in full once entered.
+_EVERYWHERE = ("window", "kiosk", "online", "phone", "export", "history")
 
 
-class UngovernedWrite(RuntimeError):
-    """Code outside the change pipeline tried to write a governed row (principle 1)."""
+def _masked(mask: str, **overrides: str) -> dict[str, str]:
+    return {channel: overrides.get(channel, mask) for channel in _EVERYWHERE}
 
 
-@contextmanager
-def pipeline_writes() -> Iterator[None]:
-    """Opened only by sidms.changes: inside it, governed rows may be written."""
-    token = _PIPELINE_WRITE.set(True)
-    try:
-        yield
-    finally:
-        _PIPELINE_WRITE.reset(token)
-
-
-def _guard(model: type[models.Model], what: str) -> None:
-    if not _PIPELINE_WRITE.get():
-        raise UngovernedWrite(
-            f"{model.__name__}.{what} outside the change pipeline: use sidms.changes.services "
-            "(one door for writes)."
-        )
-
-
-class GovernedQuerySet(models.QuerySet[Any]):
-    def update(self, **kwargs: Any) -> int:
-        _guard(self.model, "update()")
-        return super().update(**kwargs)
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        _guard(self.model, "delete()")
-        return super().delete()
-
-    def bulk_create(self, *args: Any, **kwargs: Any) -> list[Any]:
-        _guard(self.model, "bulk_create()")
-        return super().bulk_create(*args, **kwargs)
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
-        _guard(self.model, "bulk_update()")
-        return super().bulk_update(*args, **kwargs)
-
-
-class Governed(models.Model):
-    """Rows that change only through the change pipeline; version and digest tie them to their history.
-    Saving, updating or deleting one anywhere else raises UngovernedWrite."""
-
-    version = models.PositiveIntegerField(_("version"), default=1)
-    row_digest = models.CharField(_("row digest"), max_length=64, blank=True, editable=False)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
-
-    objects = GovernedQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-        # Django's internal writes (related-object access, cascades) go through the guarded manager too.
-        base_manager_name = "objects"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        _guard(type(self), "save()")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        _guard(type(self), "delete()")
-        return super().delete(*args, **kwargs)
-
-
-class Agency(Governed):
+class Agency(RegistryRecord):
     code = models.CharField(_("agency code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=100)
     level = models.CharField(_("level"), max_length=16, choices=AgencyLevel.choices)
     district = models.ForeignKey("parameters.Region", on_delete=models.PROTECT, verbose_name=_("district"))
+
+    governance = Declaration(
+        entity="agency",
+        fields=("code", "name", "level", "district_id"),
+        key="code",
+        district="district",
+        slug="agencies",
+        title="name",
+        search=Search((("code", "number"), ("name", "contains"))),
+        list_columns=("code", "name", "level", "district_id"),
+        list_filters=("level", "district_id"),
+        sortable=("code", "name"),
+        identity=("code",),
+        rules=(
+            ("code", True, "text", "system", ()),
+            ("name", True, "text", "system", ()),
+            ("level", True, "agency_level", "system", ()),
+            ("district_id", True, "district", "system", ()),
+        ),
+    )
 
     class Meta:
         ordering = ["code"]
@@ -165,6 +111,10 @@ class Staff(AbstractUser):
     def is_city_level(self) -> bool:
         return self.district_id == settings.SIDMS_CITY_DISTRICT
 
+    @property
+    def display_name(self) -> str:
+        return self.first_name or self.username
+
     def has_valid_agreement(self, today: object = None) -> bool:
         day = today or timezone.localdate()
         return (
@@ -187,7 +137,7 @@ class StaffPost(models.Model):
         return f"{self.staff_id}:{self.post}"
 
 
-class Unit(Governed):
+class Unit(RegistryRecord):
     """An insured unit (参保单位): enterprise, government body, public institution, school, …"""
 
     unit_no = models.CharField(_("unit number"), max_length=20, unique=True)  # AAB001
@@ -205,6 +155,44 @@ class Unit(Governed):
     industry_risk_class = models.CharField(_("industry risk class"), max_length=2, blank=True)  # AAA149
     status = models.CharField(_("status"), max_length=16, choices=RecordStatus.choices, default="active")
 
+    governance = Declaration(
+        entity="unit",
+        fields=(
+            "unit_no", "name", "credit_code", "org_code", "unit_type", "district_id", "address", "postcode",
+            "contact_person", "phone", "email", "industry_risk_class", "status",
+        ),
+        key="unit_no",
+        district="district",
+        slug="units",
+        title="name",
+        numbering=Numbering(prefix="3710", serial_digits=6),
+        search=Search((("credit_code", "credit_code"), ("unit_no", "number"), ("name", "contains"))),
+        list_columns=("unit_no", "name", "credit_code", "unit_type", "district_id", "status"),
+        list_filters=("unit_type", "status", "industry_risk_class", "district_id"),
+        sortable=("unit_no", "name"),
+        batch_select=("unit_type", "status", "industry_risk_class"),
+        batch_change=("unit_type", "status", "address", "postcode", "contact_person"),
+        identity=("unit_no", "name", "credit_code", "org_code"),
+        crosscheck_subjects={"credit_code": "credit_code", "name": "name"},
+        masks={"phone": _masked("full", history="phone", kiosk="phone", online="phone", phone="phone")},
+        codes={"unit_type": "unit_type"},
+        rules=(
+            ("unit_no", False, "text", "system", ()),
+            ("name", True, "text", "manual", ("market_regulation", "tax")),
+            ("credit_code", True, "uscc", "manual", ("market_regulation", "tax")),
+            ("org_code", False, "text", "system", ()),
+            ("unit_type", True, "code:unit_type", "system", ()),
+            ("district_id", True, "district", "system", ()),
+            ("address", False, "text", "none", ()),
+            ("postcode", False, "postcode", "system", ()),
+            ("contact_person", False, "text", "none", ()),
+            ("phone", False, "phone_or_service", "system", ()),
+            ("email", False, "email", "system", ()),
+            ("industry_risk_class", False, "risk_class", "system", ()),
+            ("status", True, "status", "system", ()),
+        ),
+    )  # fmt: skip
+
     class Meta:
         ordering = ["unit_no"]
         indexes = [models.Index(fields=["district", "unit_no"], name="unit_district_no")]
@@ -215,9 +203,10 @@ class Unit(Governed):
         return self.name
 
 
-class Person(Governed):
-    """An insured person (参保人员). Birth date and sex are kept as recorded, not derived, so that a record
-    that disagrees with its ID number can be found by the quality checks."""
+class Person(RegistryRecord):
+    """An insured person (参保人员). Birth date and sex are stored as well as derivable: a record migrated
+    from the old system that disagrees with its ID number stays as found for the quality checks, while new
+    entries must agree (the declaration's ``derived``)."""
 
     person_no = models.CharField(_("person number"), max_length=20, unique=True)  # AAC001
     id_number = EncryptedTextField(_("citizen ID number"), domain="person.id_number")  # AAC002
@@ -240,6 +229,52 @@ class Person(Governed):
     )
     status = models.CharField(_("status"), max_length=16, choices=RecordStatus.choices, default="active")
 
+    governance = Declaration(
+        entity="person",
+        fields=(
+            "person_no", "id_number", "name", "sex", "birth_date", "category", "district_id", "phone",
+            "email", "address", "postcode", "bank_account", "status",
+        ),
+        key="person_no",
+        district="district",
+        slug="persons",
+        title="name",
+        numbering=Numbering(prefix="37", serial_digits=7),
+        search=Search((("id_number", "idcard"), ("person_no", "number"), ("name", "prefix"))),
+        list_columns=("person_no", "name", "sex", "birth_date", "category", "district_id", "id_number"),
+        list_filters=("category", "status", "sex", "district_id"),
+        sortable=("person_no", "name", "birth_date"),
+        batch_select=("category", "status", "sex"),
+        batch_change=("category", "status", "address", "postcode", "bank_account"),
+        identity=("person_no", "id_number", "name", "sex", "birth_date"),
+        crosscheck_subjects={"id_number": "id_number", "name": "name"},
+        masks={
+            "id_number": _masked("id_number", phone="hidden"),
+            "name": _masked("full", kiosk="name", phone="name"),
+            "phone": _masked("phone"),
+            "email": _masked("email"),
+            "bank_account": _masked("account"),
+        },
+        codes={"category": "person_category"},
+        unique=("id_number",),
+        derived={"sex": ("id_number", "idcard_sex"), "birth_date": ("id_number", "idcard_birth_date")},
+        rules=(
+            ("person_no", False, "text", "system", ()),
+            ("id_number", True, "idcard", "manual", ("public_security", "civil_affairs")),
+            ("name", True, "person_name", "manual", ("public_security",)),
+            ("sex", True, "sex", "system", ()),
+            ("birth_date", True, "date", "system", ()),
+            ("category", True, "code:person_category", "system", ()),
+            ("district_id", True, "district", "system", ()),
+            ("phone", False, "phone", "system", ()),
+            ("email", False, "email", "system", ()),
+            ("address", False, "text", "none", ()),
+            ("postcode", False, "postcode", "system", ()),
+            ("bank_account", False, "bank_account", "system", ()),
+            ("status", True, "status", "system", ()),
+        ),
+    )  # fmt: skip
+
     class Meta:
         ordering = ["person_no"]
         indexes = [models.Index(fields=["district", "person_no"], name="person_district_no")]
@@ -250,13 +285,35 @@ class Person(Governed):
         return f"{self.person_no} {self.name}"
 
 
-class Employment(Governed):
-    """A person's employment at a unit; at most one should be current (the quality checks look)."""
+class Employment(RegistryRecord):
+    """A person's employment at a unit; at most one should be current (the quality checks look). Its data
+    scope is the person's district: the person's agency keeps their record, wherever the unit is."""
 
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="employments")
-    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="employments")
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="employments", verbose_name=_("person")
+    )
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="employments", verbose_name=_("unit")
+    )
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
+
+    governance = Declaration(
+        entity="employment",
+        fields=("person_id", "unit_id", "start_date", "end_date"),
+        key="pk",
+        district="person__district",
+        slug="employments",
+        list_columns=("person_id", "unit_id", "start_date", "end_date"),
+        sortable=("start_date",),
+        identity=("person_id", "unit_id"),
+        rules=(
+            ("person_id", True, "record", "system", ()),
+            ("unit_id", True, "record", "system", ()),
+            ("start_date", True, "date", "system", ()),
+            ("end_date", False, "date", "system", ()),
+        ),
+    )
 
     class Meta:
         ordering = ["-start_date"]
@@ -267,7 +324,7 @@ class Employment(Governed):
         return f"{self.person_id}@{self.unit_id}"
 
 
-class ServiceInstitution(Governed):
+class ServiceInstitution(RegistryRecord):
     """A service unit: HR-and-social-security station, designated medical or pharmacy institution,
     work-injury rehabilitation institution, partner bank."""
 
@@ -279,6 +336,34 @@ class ServiceInstitution(Governed):
     address = models.CharField(_("address"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=RecordStatus.choices, default="active")
+
+    governance = Declaration(
+        entity="service_institution",
+        fields=("code", "name", "kind", "district_id", "credit_code", "address", "phone", "status"),
+        key="code",
+        district="district",
+        slug="institutions",
+        title="name",
+        search=Search((("credit_code", "credit_code"), ("code", "number"), ("name", "contains"))),
+        list_columns=("code", "name", "kind", "district_id", "status"),
+        list_filters=("kind", "status", "district_id"),
+        sortable=("code", "name"),
+        batch_select=("kind", "status"),
+        batch_change=("status", "address"),
+        identity=("code", "name", "credit_code"),
+        crosscheck_subjects={"credit_code": "credit_code", "name": "name"},
+        codes={"kind": "service_kind"},
+        rules=(
+            ("code", True, "text", "system", ()),
+            ("name", True, "text", "system", ()),
+            ("kind", True, "code:service_kind", "system", ()),
+            ("district_id", True, "district", "system", ()),
+            ("credit_code", False, "uscc", "manual", ("market_regulation",)),
+            ("address", False, "text", "none", ()),
+            ("phone", False, "phone_or_service", "system", ()),
+            ("status", True, "status", "system", ()),
+        ),
+    )
 
     class Meta:
         ordering = ["code"]

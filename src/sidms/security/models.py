@@ -2,8 +2,9 @@
 
 django-otp's TOTPDevice keeps the shared secret as plain hex in its table: anyone with a database dump
 could then generate every staff member's codes. This proxy keeps django-otp's verification, throttling and
-replay protection, but stores the secret as a key-ring ciphertext (`enc:` + base64), bound to its purpose
-by the associated data. Only this class can read such a key; the plain TOTPDevice class cannot.
+replay protection, but stores the secret as a key-ring ciphertext, bound by its associated data to its
+purpose and to its account: a sealed secret copied onto another account does not decrypt there, so one
+person's authenticator cannot sign in as another. Only this class can read such a key.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from typing import Any
 
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from sidms.security.keys import keyring
+from sidms.core.keys import keyring
 
 # django-otp's key column holds 80 characters: the 20-byte secret, base64 inside an SM4-GCM token (60 bytes),
 # base85 outside, fits in 76.
 _PREFIX = "$"
-_AAD = b"otp.totp.key"
+
+
+def _aad(user_id: Any) -> bytes:
+    return f"otp.totp.key:{user_id}".encode()
 
 
 class SealedTOTPDevice(TOTPDevice):
@@ -31,7 +35,7 @@ class SealedTOTPDevice(TOTPDevice):
     def enrol(cls, user: Any, *, name: str, confirmed: bool) -> SealedTOTPDevice:
         device = cls(user=user, name=name, confirmed=confirmed)
         secret = b64encode(urandom(20)).decode("ascii")
-        device.key = _PREFIX + b85encode(keyring().encrypt(secret, aad=_AAD)).decode("ascii")
+        device.key = seal_secret(secret, user.pk)
         device.save()
         return device
 
@@ -44,4 +48,9 @@ class SealedTOTPDevice(TOTPDevice):
     def bin_key(self) -> bytes:
         if not self.key.startswith(_PREFIX):
             raise ValueError("TOTP key is not sealed; enrol the device again")
-        return b64decode(keyring().decrypt(b85decode(self.key[len(_PREFIX) :]), aad=_AAD))
+        return b64decode(keyring().decrypt(b85decode(self.key[len(_PREFIX) :]), aad=_aad(self.user_id)))
+
+
+def seal_secret(secret_b64: str, user_id: Any) -> str:
+    """A TOTP secret (base64) as the key column stores it, bound to its account."""
+    return _PREFIX + b85encode(keyring().encrypt(secret_b64, aad=_aad(user_id))).decode("ascii")

@@ -20,6 +20,7 @@ from django_otp import login as otp_login
 
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
+from sidms.core.caller import caller_from_request
 from sidms.security.forms import PasswordLoginForm, TokenForm
 from sidms.security.models import SealedTOTPDevice
 
@@ -53,10 +54,15 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
         allowed, _detail = device.verify_is_allowed()
         if allowed and device.verify_token(form.cleaned_data["token"]):
             otp_login(request, device)
-            audit_record("auth.otp_ok", actor=user, request=request, object_type="staff", object_id=user.pk)
+            audit_record(
+                "auth.otp_ok",
+                actor=caller_from_request(request, user),
+                object_type="staff",
+                object_id=user.pk,
+            )
             return redirect(_after_otp(request))
         audit_record(
-            "auth.otp_failed", actor=user, request=request, object_type="staff", object_id=user.pk,
+            "auth.otp_failed", actor=caller_from_request(request, user), object_type="staff", object_id=user.pk,
             outcome=Outcome.FAILED,
         )  # fmt: skip
         if allowed:
@@ -82,7 +88,10 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
             audit_record(
-                "auth.otp_enrolled", actor=user, request=request, object_type="staff", object_id=user.pk
+                "auth.otp_enrolled",
+                actor=caller_from_request(request, user),
+                object_type="staff",
+                object_id=user.pk,
             )
             return redirect(_after_otp(request))
         form.add_error("token", _("The code does not match. Check the time on your phone and try again."))

@@ -6,3 +6,8 @@ class WebConfig(AppConfig):
     name = "sidms.web"
     label = "web"
     verbose_name = _("Staff web interface")
+
+    def ready(self) -> None:
+        from sidms.web.records.pages import discover
+
+        discover()

@@ -1,27 +1,48 @@
+"""The staff pages, by chapter: workflow (dashboard, queues, review, maintenance), governance (batches, rules,
+audit) and the records of every declared entity (last: its patterns take any slug)."""
+
 from django.urls import path
 
-from sidms.web import views
+from sidms.web.governance import audit, batches, rules
+from sidms.web.records import views as records
+from sidms.web.workflow import views as workflow
 
 app_name = "web"
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("persons/", views.person_list, name="person_list"),
-    # "new/" before "<person_no>/": a number is never "new", but the pattern would take it.
-    path("persons/new/", views.person_new, name="person_new"),
-    path("persons/<str:person_no>/", views.person_detail, name="person_detail"),
-    path("persons/<str:person_no>/edit/", views.person_edit, name="person_edit"),
-    path("persons/<str:person_no>/maintain/", views.person_maintain, name="person_maintain"),
-    path("units/", views.unit_list, name="unit_list"),
-    path("units/new/", views.unit_new, name="unit_new"),
-    path("units/<str:unit_no>/", views.unit_detail, name="unit_detail"),
-    path("units/<str:unit_no>/edit/", views.unit_edit, name="unit_edit"),
-    path("units/<str:unit_no>/maintain/", views.unit_maintain, name="unit_maintain"),
-    path("queues/", views.queues, name="queues"),
-    path("queues/review/<int:request_id>/", views.review_detail, name="review_detail"),
-    path("queues/review/<int:request_id>/decide/", views.review_decide_view, name="review_decide"),
-    path("queues/review/<int:request_id>/recheck/", views.review_recheck_view, name="review_recheck"),
-    path("maintenance/<int:order_id>/", views.maintenance_detail, name="maintenance_detail"),
-    path("maintenance/<int:order_id>/approve/", views.maintenance_approve_view, name="maintenance_approve"),
-    path("maintenance/<int:order_id>/modify/", views.maintenance_modify_view, name="maintenance_modify"),
-    path("maintenance/<int:order_id>/recheck/", views.maintenance_recheck_view, name="maintenance_recheck"),
+    path("", workflow.dashboard, name="dashboard"),
+    path("queues/", workflow.queues, name="queues"),
+    path("queues/review/<int:request_id>/", workflow.review_detail, name="review_detail"),
+    path("queues/review/<int:request_id>/decide/", workflow.review_decide_view, name="review_decide"),
+    path("queues/review/<int:request_id>/recheck/", workflow.review_recheck_view, name="review_recheck"),
+    path("maintenance/<int:order_id>/", workflow.maintenance_detail, name="maintenance_detail"),
+    path(
+        "maintenance/<int:order_id>/approve/", workflow.maintenance_approve_view, name="maintenance_approve"
+    ),
+    path("maintenance/<int:order_id>/modify/", workflow.maintenance_modify_view, name="maintenance_modify"),
+    path(
+        "maintenance/<int:order_id>/recheck/", workflow.maintenance_recheck_view, name="maintenance_recheck"
+    ),
+    # Records: "new/" before "<key>/" — a number is never "new", but the pattern would take it.
+    path("<slug:slug>/", records.record_list, name="record_list"),
+    path("<slug:slug>/new/", records.record_new, name="record_new"),
+    path("<slug:slug>/<str:key>/", records.record_detail, name="record_detail"),
+    path("<slug:slug>/<str:key>/edit/", records.record_edit, name="record_edit"),
+    path("<slug:slug>/<str:key>/maintain/", records.record_maintain, name="record_maintain"),
+    path("<slug:slug>/<str:key>/history/", records.record_history, name="record_history"),
 ]
+
+governance = (
+    [
+        path("batches/", batches.batch_list, name="batch_list"),
+        path("batches/new/", batches.batch_new, name="batch_new"),
+        path("batches/<int:batch_id>/", batches.batch_detail, name="batch_detail"),
+        path("batches/<int:batch_id>/decide/", batches.batch_decide, name="batch_decide"),
+        path("batches/<int:batch_id>/execute/", batches.batch_execute, name="batch_execute"),
+        path("rules/", rules.rules, name="rules"),
+        path("rules/<str:entity>/<str:field>/", rules.rule_edit, name="rule_edit"),
+        path("audit/", audit.audit, name="audit"),
+        path("audit/verify/", audit.audit_verify, name="audit_verify"),
+        path("audit/<int:seq>/", audit.audit_event, name="audit_event"),
+    ],
+    "gov",
+)

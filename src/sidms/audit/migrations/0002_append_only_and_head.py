@@ -5,7 +5,7 @@ of the schema, which is why the hash chain and the off-host checkpoints exist as
 from django.conf import settings
 from django.db import migrations
 
-from sidms.audit.guards import append_only_operation
+from sidms.core.guards import append_only_operation
 
 
 def start_chain(apps, schema_editor):

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from sidms.audit.guards import append_only_operation
+from sidms.core.guards import append_only_operation
 
 
 class Migration(migrations.Migration):

@@ -7,7 +7,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import sidms.security.fields
+import sidms.core.fields
 
 
 class Migration(migrations.Migration):
@@ -215,13 +215,13 @@ class Migration(migrations.Migration):
                 ("person_no", models.CharField(max_length=20, unique=True, verbose_name="person number")),
                 (
                     "id_number",
-                    sidms.security.fields.EncryptedTextField(
+                    sidms.core.fields.EncryptedTextField(
                         blank=True, domain="person.id_number", null=True, verbose_name="citizen ID number"
                     ),
                 ),
                 (
                     "id_number_index",
-                    sidms.security.fields.BlindIndexField(
+                    sidms.core.fields.BlindIndexField(
                         blank=True,
                         db_index=True,
                         domain="person.id_number",
@@ -243,13 +243,13 @@ class Migration(migrations.Migration):
                 ("category", models.CharField(max_length=32, verbose_name="person category")),
                 (
                     "phone",
-                    sidms.security.fields.EncryptedTextField(
+                    sidms.core.fields.EncryptedTextField(
                         blank=True, domain="person.phone", null=True, verbose_name="phone"
                     ),
                 ),
                 (
                     "phone_index",
-                    sidms.security.fields.BlindIndexField(
+                    sidms.core.fields.BlindIndexField(
                         blank=True,
                         db_index=True,
                         domain="person.phone",
@@ -260,13 +260,13 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "email",
-                    sidms.security.fields.EncryptedTextField(
+                    sidms.core.fields.EncryptedTextField(
                         blank=True, domain="person.email", null=True, verbose_name="e-mail"
                     ),
                 ),
                 (
                     "email_index",
-                    sidms.security.fields.BlindIndexField(
+                    sidms.core.fields.BlindIndexField(
                         blank=True,
                         db_index=True,
                         domain="person.email",
@@ -279,13 +279,13 @@ class Migration(migrations.Migration):
                 ("postcode", models.CharField(blank=True, max_length=6, verbose_name="postcode")),
                 (
                     "bank_account",
-                    sidms.security.fields.EncryptedTextField(
+                    sidms.core.fields.EncryptedTextField(
                         blank=True, domain="person.bank_account", null=True, verbose_name="bank account"
                     ),
                 ),
                 (
                     "bank_account_index",
-                    sidms.security.fields.BlindIndexField(
+                    sidms.core.fields.BlindIndexField(
                         blank=True,
                         db_index=True,
                         domain="person.bank_account",
@@ -460,13 +460,13 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "phone",
-                    sidms.security.fields.EncryptedTextField(
+                    sidms.core.fields.EncryptedTextField(
                         blank=True, domain="unit.phone", null=True, verbose_name="phone"
                     ),
                 ),
                 (
                     "phone_index",
-                    sidms.security.fields.BlindIndexField(
+                    sidms.core.fields.BlindIndexField(
                         blank=True,
                         db_index=True,
                         domain="unit.phone",

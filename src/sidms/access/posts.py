@@ -1,0 +1,48 @@
+"""Staff posts (R4) and the post × function table, in one place so that the role × function matrix can be
+read and tested as a whole (MLPS 2.0 §8.1.4.2d: least privilege, separation of administrator and auditor)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Post(models.TextChoices):
+    """A staff member may hold several posts; separation of duties compares people, not posts."""
+
+    WINDOW_CLERK = "window_clerk", _("Window clerk")
+    REVIEWER = "reviewer", _("Reviewer")
+    APPROVER = "approver", _("Approver")
+    RECHECKER = "rechecker", _("Re-checker")
+    CITY_ADMIN = "city_admin", _("City-level system administrator")
+    STATISTICIAN = "statistician", _("Statistician")
+    AUDITOR = "auditor", _("Auditor")
+    INFO_CENTRE = "info_centre", _("Information centre")
+    SUPERVISOR = "supervisor", _("Supervising department")
+
+
+P = Post
+STAFF_POSTS = frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "dashboard.view": frozenset(Post.values),
+    # Reading records of each entity: the agency's staff posts. An entity may name its own permission in
+    # its declaration's extra ("view_permission"); these are the defaults.
+    "record.view": STAFF_POSTS,
+    "person.view": STAFF_POSTS,
+    "unit.view": STAFF_POSTS,
+    "audit.view": frozenset({P.AUDITOR}),
+    # The change pipeline (R7, R9.3). Separation of duties is checked per workflow on top of these.
+    "record.submit": frozenset({P.WINDOW_CLERK}),
+    "review.decide": frozenset({P.REVIEWER}),
+    "maintenance.apply": frozenset({P.WINDOW_CLERK}),
+    "maintenance.approve": frozenset({P.APPROVER}),
+    "maintenance.modify": frozenset({P.WINDOW_CLERK}),
+    "maintenance.recheck": frozenset({P.RECHECKER}),
+    "batch.apply": frozenset({P.WINDOW_CLERK, P.INFO_CENTRE}),
+    "batch.approve": frozenset({P.APPROVER}),
+    "batch.execute": frozenset({P.WINDOW_CLERK, P.INFO_CENTRE}),
+    # Rules and parameters (R5, R9.1): proposed by one city-level administrator, confirmed by another.
+    "rules.edit": frozenset({P.CITY_ADMIN}),
+    "rules.confirm": frozenset({P.CITY_ADMIN}),
+}

@@ -1,0 +1,147 @@
+"""Reads of workflow rows (review requests, maintenance orders, batch applications), generic over the
+``workflow = Workflow(...)`` each such model declares (sidms.core.declare): who sees which rows, the work
+queues and their counts, and which step a viewer may take next. The services of sidms.changes use the same
+selectors when they lock a row, so a page, an API and a service cannot disagree about scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+
+from sidms.access.policies import has_permission, in_scope, require, scoped
+from sidms.audit.services import audit_record
+from sidms.core.caller import Caller
+from sidms.core.declare import Queue, Step, Workflow
+from sidms.core.kernel import spec_for
+
+
+def declaration(model: type[Model]) -> Workflow:
+    workflow = getattr(model, "workflow", None)
+    if not isinstance(workflow, Workflow):
+        raise TypeError(f"{model.__name__} declares no workflow")
+    return workflow
+
+
+def visible(staff: Any, model: type[Model]) -> QuerySet[Any]:
+    """The rows of MODEL the staff member may see: every row in scope for those who work them, their own
+    rows for those who only submit them."""
+    workflow = declaration(model)
+    rows: QuerySet[Any] = model._default_manager.all()
+    if any(has_permission(staff, name) for name in workflow.view_permissions):
+        return scoped(staff, rows, f"{workflow.district}_id")
+    if workflow.own and any(has_permission(staff, name) for name in workflow.own_permissions):
+        return scoped(staff, rows.filter(**{workflow.own: staff.pk}), f"{workflow.district}_id")
+    return rows.none()
+
+
+def record_district(row: Any) -> str | None:
+    """The district of the record a row concerns (requests and orders follow their record)."""
+    if getattr(row, "record_id", None) is None:
+        return None
+    spec = spec_for(row.entity)
+    record = spec.model._default_manager.filter(pk=row.record_id).first()
+    return None if record is None else spec.district_of(record)
+
+
+def follows_scope(staff: Any, row: Any) -> bool:
+    """A request or order follows its record: once the record moves to another district, it is theirs."""
+    workflow = declaration(type(row))
+    if not workflow.follows_record or getattr(row, "record_id", None) is None:
+        return True
+    return in_scope(staff, record_district(row))
+
+
+def workflow_get(*, actor: Any, model: type[Model], pk: Any, read: bool = True) -> Any:
+    """One row the actor may see (404 otherwise). READ records the view as an audit event."""
+    caller = Caller.of(actor)
+    workflow = declaration(model)
+    if not any(
+        has_permission(caller.staff, p) for p in (*workflow.view_permissions, *workflow.own_permissions)
+    ):
+        require(caller, workflow.view_permissions[0])
+    row = visible(caller.staff, model).filter(pk=pk).first() if str(pk).isdigit() else None
+    if row is not None and not follows_scope(caller.staff, row):
+        row = None
+    if row is None:
+        raise Http404
+    if read:
+        audit_record(
+            f"read.{workflow.name}", actor=caller, object_type=workflow.name, object_id=row.pk,
+            detail={"entity": getattr(row, "entity", ""), "record": getattr(row, "record_label", "")},
+        )  # fmt: skip
+    return row
+
+
+def _queue_rows(staff: Any, model: type[Model], queue: Queue) -> QuerySet[Any]:
+    workflow = declaration(model)
+    if not has_permission(staff, queue.permission) or (queue.city_level and not staff.is_city_level):
+        return model._default_manager.none()
+    rows = scoped(staff, model._default_manager.filter(**queue.where), f"{workflow.district}_id")
+    if queue.mine:
+        rows = rows.filter(**{workflow.own: staff.pk})
+    excluded = Q()
+    for role in queue.exclude:
+        excluded |= Q(**{role: staff.pk})
+    if queue.exclude:
+        rows = rows.exclude(excluded)
+    return rows.order_by(queue.order)
+
+
+def queue(staff: Any, model: type[Model], name: str) -> QuerySet[Any]:
+    """The rows waiting in one of MODEL's declared queues for this staff member."""
+    for candidate in declaration(model).queues:
+        if candidate.name == name:
+            return _queue_rows(staff, model, candidate)
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class QueueView:
+    model: type[Model]
+    queue: Queue
+    rows: QuerySet[Any]
+
+    @property
+    def key(self) -> str:
+        return f"{declaration(self.model).name}.{self.queue.name}"
+
+
+def queues_for(staff: Any, models: list[type[Model]]) -> list[QueueView]:
+    """Every declared queue of MODELS that the staff member works (for 我的待办 and the queue page)."""
+    out = []
+    for model in models:
+        for candidate in declaration(model).queues:
+            if has_permission(staff, candidate.permission) and not (
+                candidate.city_level and not staff.is_city_level
+            ):
+                out.append(QueueView(model, candidate, _queue_rows(staff, model, candidate)))
+    return out
+
+
+def next_step(staff: Any, row: Any) -> tuple[Step | None, bool]:
+    """The step a row in its current status waits for, and whether the viewer took an earlier step of it
+    (so may not take this one). The service decides again when the step is asked for."""
+    for step in declaration(type(row)).steps:
+        if step.status == row.status:
+            took_part = any(getattr(row, f"{role}_id") == staff.pk for role in step.earlier)
+            return step, took_part
+    return None, False
+
+
+def may_take(staff: Any, row: Any) -> str:
+    """The action the viewer may take on ROW now ("" for none)."""
+    step, took_part = next_step(staff, row)
+    if step is None or took_part or not has_permission(staff, step.permission):
+        return ""
+    return step.action
+
+
+def step_for(model: type[Model], action: str) -> Step:
+    for step in declaration(model).steps:
+        if step.action == action:
+            return step
+    raise KeyError(action)

@@ -1,0 +1,84 @@
+"""The pipeline refuses to build on a stored row that no longer matches its history (principle 4).
+
+Before a change is applied to a loaded row, its keyed digest must match its own content and be the digest of
+its latest revision, and each encrypted value must decrypt (its associated data names this record) to a
+value whose blind index is the stored one. A row changed behind the system's back — a ciphertext laundered
+from another person, a name rewritten in SQL, an index pointed elsewhere — is refused with an integrity
+alert that names the record, instead of being carried into a new revision as if it were genuine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from sidms.audit.models import Outcome
+from sidms.audit.services import audit_record
+from sidms.core.caller import Caller
+from sidms.core.errors import IntegrityAlert
+from sidms.core.kernel import EntitySpec, digest, state_of
+from sidms.lib.crypto import DecryptionError
+
+
+def _latest(spec: EntitySpec, pk: Any) -> tuple[int, str] | None:
+    from sidms.changes.models import Revision
+
+    row = (
+        Revision.objects.filter(entity=spec.name, record_id=pk)
+        .order_by("-version")
+        .values_list("version", "digest")
+        .first()
+    )
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def problem_of(spec: EntitySpec, instance: models.Model) -> str:
+    """Why INSTANCE does not match its history ("" when it does)."""
+    version = instance.version  # type: ignore[attr-defined]
+    stored = instance.row_digest  # type: ignore[attr-defined]
+    if digest(spec, version, state_of(spec, instance)) != stored:
+        return "digest"
+    if _latest(spec, instance.pk) != (version, stored):
+        return "history"
+    for name, enc in spec.encrypted_fields.items():
+        raw = instance.__dict__.get(name)
+        if raw in (None, ""):
+            continue
+        try:
+            value = getattr(instance, name)
+        except DecryptionError:
+            return "ciphertext"
+        if enc.index.index_of(str(value)) != getattr(instance, enc.index.attname):
+            return "index"
+    return ""
+
+
+ALERT = _(
+    "%(record)s does not match its history (changed outside the system); refused. Tell the information centre."
+)
+
+
+def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
+    """Refuse (with an integrity alert that is audited even though the step rolls back) unless INSTANCE
+    matches its history."""
+    reason = problem_of(spec, instance)
+    if not reason:
+        return
+    record = f"{spec.name} {spec.label(instance)}"
+    alert = IntegrityAlert(ALERT, {"record": record})
+    alert.audit_event = {
+        "action": "integrity.alert",
+        "actor": Caller.of(actor),
+        "outcome": Outcome.FAILED,
+        "object_type": spec.name,
+        "object_id": spec.label(instance),
+        "detail": {"reason": reason, "record_id": instance.pk},
+    }
+    raise alert
+
+
+def record_alert(alert: IntegrityAlert) -> None:
+    if alert.audit_event is not None:
+        audit_record(**alert.audit_event)

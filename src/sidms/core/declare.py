@@ -1,0 +1,149 @@
+"""What a governed model declares, next to its fields, so that the kernel needs no list of entities.
+
+    class Person(RegistryRecord):
+        ...
+        governance = Declaration(entity="person", fields=(...), key="person_no", district="district", ...)
+
+The change pipeline, the access policies, verification, the write guard, the forms and the generic staff
+pages read these declarations when the apps are ready (sidms.core.kernel). Adding an entity touches its own
+app and its own page module only.
+
+Workflow rows (review requests, maintenance orders, batch applications) declare how they are scoped and
+queued in the same way (``Workflow``), so that the read door (sidms.access) serves them without knowing
+their models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# The channels through which data is shown, each with its own masks (R10.1, R10.3). "history" is what a
+# record's timeline and as-of view show, whoever looks.
+CHANNELS = ("window", "kiosk", "online", "phone", "export", "history")
+
+# Mask names (sidms.core.masks): "full" shows the value, "hidden" shows nothing.
+MASK_NAMES = ("full", "hidden", "id_number", "phone", "account", "email", "name")
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """System-assigned record numbers: PREFIX, a SERIAL_DIGITS-digit serial and an ISO 7064 MOD 11-10 check
+    digit (sidms.lib.recordno). Never typed at a window; legacy numbers migrated from the old system stay."""
+
+    prefix: str
+    serial_digits: int
+
+    @property
+    def length(self) -> int:
+        return len(self.prefix) + self.serial_digits + 1
+
+
+@dataclass(frozen=True)
+class Search:
+    """How a typed query is read for this entity. Each entry is (field, how), tried in order:
+    "idcard" — an ID-number shape, by blind index; "number" — the record number, exact;
+    "credit_code" — an 18-character credit code, exact; "prefix" / "contains" — text."""
+
+    ways: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Declaration:
+    entity: str  # the name history, audit and rules use: "person"
+    fields: tuple[str, ...]  # governed attribute names, foreign keys as *_id
+    key: str  # the natural key people use ("person_no"), or "pk"
+    district: (
+        str | None
+    )  # path to the district for data scope ("district", "person__district"); None: city-wide
+    slug: str = ""  # the URL segment of the staff pages ("persons"); "" for entities without pages
+    title: str = ""  # the field that names a record in headers and breadcrumbs ("name")
+    numbering: Numbering | None = None
+    search: Search | None = None
+    list_columns: tuple[str, ...] = ()
+    list_filters: tuple[str, ...] = ()
+    sortable: tuple[str, ...] = ()
+    # Batches (R9.3): what an application may select by and change. Identity fields are never changed by a
+    # batch, and encrypted fields are never selected by (their ciphertexts are randomised).
+    batch_select: tuple[str, ...] = ()
+    batch_change: tuple[str, ...] = ()
+    identity: tuple[str, ...] = ()
+    # Cross-checks (R7.3): what the partner registries are asked about, by subject name.
+    crosscheck_subjects: Mapping[str, str] = field(default_factory=dict)
+    # Personal fields' masks per channel; a field not named here is shown as it is. Missing channels: "hidden".
+    masks: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Fields whose values come from a code table (sidms.parameters.CodeTable), for labels and choices.
+    codes: Mapping[str, str] = field(default_factory=dict)
+    # Fields whose value must be unique across the registry, compared by their blind index where encrypted.
+    unique: tuple[str, ...] = ()
+    # Fields derived from another by a standard, which an entered value must agree with:
+    # {"sex": ("id_number", "idcard_sex")}; the derivation names map onto sidms.lib in sidms.changes.
+    derived: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # The collection rules a new database starts with (R5): (field, required, validator, review level,
+    # cross-checks). Seeded with a revision and an audit event; afterwards the city administrators edit them.
+    rules: tuple[tuple[str, bool, str, str, tuple[str, ...]], ...] = ()
+    # Anything a delivery layer needs beyond this (e.g. which related lists a record page shows).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        overlap = set(self.batch_change) & set(self.identity)
+        if overlap:
+            raise ValueError(f"{self.entity}: identity fields cannot be batch-changed: {sorted(overlap)}")
+        ruled = [rule[0] for rule in self.rules]
+        unknown = set(ruled) - set(self.fields)
+        if unknown:
+            raise ValueError(f"{self.entity}: rules for fields it does not govern: {sorted(unknown)}")
+        for name, channels in self.masks.items():
+            for channel, mask in channels.items():
+                if channel not in CHANNELS or mask not in MASK_NAMES:
+                    raise ValueError(f"{self.entity}.{name}: unknown channel or mask {channel}={mask}")
+
+    def mask(self, name: str, channel: str) -> str:
+        channels = self.masks.get(name)
+        if channels is None:
+            return "full"
+        return channels.get(channel, "hidden")
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A work queue over a workflow model: rows matching WHERE, for holders of PERMISSION, excluding rows in
+    which the viewer already took one of the roles in EXCLUDE (separation of duties compares people, not
+    posts). A MINE queue lists the viewer's own rows (the workflow's ``own`` role) instead: 已办 lists."""
+
+    name: str
+    permission: str
+    where: Mapping[str, Any] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+    order: str = "pk"
+    title: Any = ""
+    empty: Any = ""
+    city_level: bool = False  # only city-level holders of the permission work this queue
+    mine: bool = False
+    todo: bool = True  # counted on the dashboard as 待办
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a workflow: in STATUS, the holder of PERMISSION takes ACTION unless they took one of
+    the roles in EARLIER."""
+
+    status: str
+    action: str
+    permission: str
+    earlier: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """How a workflow model is scoped and queued (read by sidms.access)."""
+
+    name: str  # "change_request", "maintenance", "batch": the object type its audit events name
+    district: str  # path to the district that scopes it ("district", "applicant__district")
+    view_permissions: tuple[str, ...]  # who may see every such row in their scope
+    own: str = ""  # the role whose holder sees their own rows ("submitted_by", "applicant")
+    own_permissions: tuple[str, ...] = ()  # who may see their own rows only
+    follows_record: bool = False  # scoped by the district of the record it concerns, once that moves
+    queues: tuple[Queue, ...] = ()
+    steps: tuple[Step, ...] = ()

@@ -1,0 +1,316 @@
+"""The kernel's registry of governed entities, built from the models' declarations when the apps are ready,
+and the one representation of a record's state that history, digests and verification share.
+
+A value's representation is plain JSON for ordinary fields; an encrypted field is ``{"enc": base64 token,
+"idx": blind index}`` — the ciphertext (never the plain value) and the keyed index of the plain value. The
+record's ``uid`` is part of the state. The keyed digest of a state covers every field, the blind indexes and
+the uid, but not the ciphertext bytes themselves: a ciphertext is bound to its record and field by its
+associated data and to its value by the index, so re-encrypting under a new key version (sidms keys rotate)
+leaves every digest as it was, while a ciphertext copied from elsewhere no longer decrypts, and an older
+ciphertext of the same field no longer agrees with the index (sidms.changes.integrity checks both).
+
+Revisions written before the uid existed (format 1) hold no "uid" and no "idx"; their digest covered the
+ciphertexts and their associated data named only the field. ``view`` and ``reveal`` still read them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+from sidms.core.declare import Declaration
+from sidms.core.fields import BlindIndexField, Ciphertext, EncryptedTextField, Sealed
+from sidms.core.governed import Governed, LedgerFact
+from sidms.core.keys import keyring
+from sidms.lib import chain
+
+REGISTRY = "registry"
+LEDGER = "ledger"
+
+
+@dataclass(frozen=True)
+class Encrypted:
+    domain: str
+    index: BlindIndexField
+
+
+@dataclass(frozen=True, eq=False)
+class EntitySpec:
+    model: type[Governed]
+    declaration: Declaration
+
+    @property
+    def name(self) -> str:
+        return self.declaration.entity
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.declaration.fields
+
+    @property
+    def label_field(self) -> str:
+        return self.declaration.key
+
+    @property
+    def kind(self) -> str:
+        return LEDGER if issubclass(self.model, LedgerFact) else REGISTRY
+
+    def field(self, name: str) -> models.Field[Any, Any]:
+        attname = name[:-3] if name.endswith("_id") else name
+        return self.model._meta.get_field(attname)  # type: ignore[return-value]
+
+    @cached_property
+    def encrypted_fields(self) -> dict[str, Encrypted]:
+        """Encrypted fields with their domains and blind indexes, looked up once (bulk paths ask per row)."""
+        indexes = {f.source: f for f in self.model._meta.concrete_fields if isinstance(f, BlindIndexField)}
+        out = {}
+        for name in self.fields:
+            field = self.field(name)
+            if isinstance(field, EncryptedTextField):
+                if name not in indexes:
+                    raise ImproperlyConfigured(f"{self.name}.{name} is encrypted but has no blind index")
+                out[name] = Encrypted(field.domain, indexes[name])
+        return out
+
+    @property
+    def domains(self) -> dict[str, str]:
+        return {name: enc.domain for name, enc in self.encrypted_fields.items()}
+
+    def encrypted(self, name: str) -> str | None:
+        """The encryption domain of an encrypted field, or None."""
+        enc = self.encrypted_fields.get(name)
+        return enc.domain if enc else None
+
+    def label(self, instance: models.Model) -> str:
+        return str(getattr(instance, self.label_field))
+
+    @cached_property
+    def key_lookup(self) -> str:
+        return "pk" if self.label_field == "pk" else self.label_field
+
+    # -- data scope
+
+    @cached_property
+    def district_lookup(self) -> str | None:
+        """The queryset lookup of the record's district code ("district_id", "person__district_id")."""
+        path = self.declaration.district
+        return None if path is None else f"{path}_id"
+
+    def district_of(self, instance: models.Model) -> str | None:
+        """The district of a stored record, following the declared path (None for city-wide data)."""
+        path = self.declaration.district
+        if path is None:
+            return None
+        target: Any = instance
+        *hops, last = path.split("__")
+        for hop in hops:
+            target = getattr(target, hop, None)
+            if target is None:
+                return None
+        value = getattr(target, f"{last}_id", None)
+        return None if value is None else str(value)
+
+    def district_for_values(self, values: dict[str, Any]) -> str | None:
+        """The district a new record with VALUES would belong to: the first hop of the path is one of its
+        own fields; further hops are read from the record it points to."""
+        path = self.declaration.district
+        if path is None:
+            return None
+        first, *rest = path.split("__")
+        value = values.get(f"{first}_id")
+        if value in (None, ""):
+            return None
+        if not rest:
+            return str(value)
+        related = self.field(f"{first}_id").related_model
+        assert related is not None
+        target = related._default_manager.filter(pk=value).first()
+        if target is None:
+            return None
+        remaining = "__".join(rest)
+        other = spec_of_model(related)
+        if other is not None and other.declaration.district == remaining:
+            return other.district_of(target)
+        for hop in rest[:-1]:
+            target = getattr(target, hop, None)
+            if target is None:
+                return None
+        district = getattr(target, f"{rest[-1]}_id", None)
+        return None if district is None else str(district)
+
+    # -- columns for raw (bulk and verification) paths
+
+    @cached_property
+    def raw_columns(self) -> list[str]:
+        """Database columns in the order raw_state reads them: the fields, then the indexes, then uid."""
+        columns = [str(self.field(name).column) for name in self.fields]
+        columns += [str(enc.index.column) for enc in self.encrypted_fields.values()]
+        return [*columns, "uid"]
+
+
+# Filled once, from the models' declarations, when the apps are ready (CoreConfig.ready).
+ENTITIES: dict[str, EntitySpec] = {}
+_BY_MODEL: dict[type[models.Model], EntitySpec] = {}
+
+
+def governed_models() -> list[type[Governed]]:
+    """Every concrete model derived from the governed base."""
+    return [m for m in apps.get_models() if issubclass(m, Governed) and not m._meta.abstract]
+
+
+def build() -> None:
+    """Fill the registry from the models' declarations (called by CoreConfig.ready)."""
+    ENTITIES.clear()
+    _BY_MODEL.clear()
+    for model in governed_models():
+        declaration = getattr(model, "governance", None)
+        if not isinstance(declaration, Declaration):
+            raise ImproperlyConfigured(f"{model.__name__} is governed but declares no governance")
+        if declaration.entity in ENTITIES:
+            raise ImproperlyConfigured(f"two governed models claim the entity {declaration.entity!r}")
+        spec = EntitySpec(model, declaration)
+        for name in declaration.fields:
+            spec.field(name)  # a typo in a declaration fails at start-up, not in a clerk's hands
+        spec.encrypted_fields  # noqa: B018  (checks that every encrypted field has an index)
+        ENTITIES[declaration.entity] = spec
+        _BY_MODEL[model] = spec
+
+
+def spec_for(entity: str) -> EntitySpec:
+    spec = ENTITIES.get(entity)
+    if spec is None:
+        raise ValueError(f"not a governed entity: {entity!r}")
+    return spec
+
+
+def spec_of_model(model: type[models.Model]) -> EntitySpec | None:
+    return _BY_MODEL.get(model)
+
+
+def by_slug(slug: str) -> EntitySpec | None:
+    for spec in ENTITIES.values():
+        if spec.declaration.slug == slug:
+            return spec
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Representation
+
+
+def _b64(token: bytes) -> str:
+    return base64.b64encode(token).decode("ascii")
+
+
+def represent(spec: EntitySpec, name: str, value: Any) -> Any:
+    """The JSON representation of a field value, as history and digests hold it. An encrypted value must
+    already be sealed to its record (a Sealed or a stored Ciphertext): plain text has no place here."""
+    enc = spec.encrypted_fields.get(name)
+    if enc is not None:
+        if value is None or value == "":
+            # An empty encrypted field is NULL in the database and "" once loaded: one representation.
+            return ""
+        if isinstance(value, Sealed):
+            return {"enc": _b64(value.token), "idx": enc.index.index_of(str(value))}
+        raise TypeError(f"{spec.name}.{name}: represent a sealed value (use state_of for stored rows)")
+    if value is None or value == "":
+        return None if value is None else ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if name.endswith("_id"):
+        # Foreign keys: the same text whether the value came from a form ("12") or the database (12).
+        return str(value)
+    if isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def state_of(spec: EntitySpec, instance: models.Model) -> dict[str, Any]:
+    """The record's state: every governed field's representation, and its uid. A stored ciphertext that was
+    not decrypted is represented with the stored index (the integrity check compares the two)."""
+    state: dict[str, Any] = {}
+    for name in spec.fields:
+        enc = spec.encrypted_fields.get(name)
+        if enc is not None:
+            value = instance.__dict__.get(name)
+            if isinstance(value, Ciphertext):
+                state[name] = {"enc": _b64(value.token), "idx": getattr(instance, enc.index.attname)}
+                continue
+        state[name] = represent(spec, name, getattr(instance, name))
+    state["uid"] = str(instance.uid)  # type: ignore[attr-defined]
+    return state
+
+
+def raw_state(spec: EntitySpec, raw: Iterable[Any]) -> dict[str, Any]:
+    """The same state from a raw row of ``spec.raw_columns`` as the database driver returns it: ciphertexts
+    stay ciphertexts, so bulk paths and verification need no decryption."""
+    values = list(raw)
+    n = len(spec.fields)
+    indexes = dict(zip(spec.encrypted_fields, values[n:-1], strict=True))
+    out: dict[str, Any] = {}
+    for name, value in zip(spec.fields, values[:n], strict=True):
+        if name in indexes:
+            out[name] = "" if value is None else {"enc": _b64(bytes(value)), "idx": indexes[name] or ""}
+        elif value is None or isinstance(value, str) or (isinstance(value, int) and not name.endswith("_id")):
+            out[name] = value
+        elif name.endswith("_id"):
+            out[name] = str(value)
+        elif isinstance(value, date):
+            out[name] = value.isoformat()
+        else:
+            out[name] = str(value)
+    # SQLite keeps a UUID as 32 hex digits, PostgreSQL as a uuid: one text form for both.
+    out["uid"] = str(uuid.UUID(str(values[-1]))) if values[-1] is not None else None
+    return out
+
+
+def view(state: dict[str, Any]) -> dict[str, Any]:
+    """What a digest covers: the state with each encrypted value reduced to its blind index. A format-1
+    state (no uid) is its own view."""
+    if "uid" not in state:
+        return state
+    return {k: (v["idx"] if isinstance(v, dict) and "enc" in v else v) for k, v in state.items()}
+
+
+def state_digest(entity: str, version: int, canonical_view: bytes) -> str:
+    """The keyed digest of a record's state at a version (principle 4): the MAC of exactly the bytes
+    chain.canonical gives {"entity", "state", "version"} (keys sorted), built around view bytes that are
+    serialised once. Rows, revisions and versioned rules all use this one formula."""
+    body = (
+        b'{"entity":' + json.dumps(entity, ensure_ascii=False).encode("utf-8") + b',"state":' + canonical_view
+    )
+    return keyring().mac(body + b',"version":' + str(version).encode("ascii") + b"}")
+
+
+def digest(spec: EntitySpec, version: int, state: dict[str, Any]) -> str:
+    return state_digest(spec.name, version, chain.canonical(view(state)))
+
+
+def reveal(spec: EntitySpec, name: str, represented: Any, uid: Any = None) -> Any:
+    """The Python value of a representation (decrypting encrypted fields with the record's uid; a format-1
+    representation, written before records had one, was bound to its field only)."""
+    from sidms.core.fields import aad
+
+    if represented is None:
+        return None
+    enc = spec.encrypted_fields.get(name)
+    if enc is not None:
+        if represented == "":
+            return ""
+        token = base64.b64decode(represented["enc"])
+        bound = aad(enc.domain, uid) if "idx" in represented else enc.domain.encode()
+        return Sealed(keyring().decrypt(token, aad=bound), token)
+    field = spec.field(name)
+    if isinstance(field, models.DateField) and isinstance(represented, str):
+        return date.fromisoformat(represented)
+    return represented

@@ -1,0 +1,558 @@
+"""Record pages, one implementation for every declared entity: list, detail, new, edit, maintain, and the
+history with the record as of any moment (R9.2). Each view reads top to bottom: the middleware has
+authenticated the staff member with two factors; the view parses its input, calls one policy or service,
+and renders. What an entity shows beyond this lives in its page module (sidms.web.records.pages).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from sidms.access import policies
+from sidms.access import workflow as workflows
+from sidms.changes import history
+from sidms.changes.maintenance import maintenance_apply
+from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
+from sidms.changes.services import rules_in_force, submit_change
+from sidms.core.errors import ChangeRefused, NotPermitted
+from sidms.core.kernel import EntitySpec, by_slug, spec_for
+from sidms.web.context import caller_of, staff_of
+from sidms.web.display import cell, label, record_name, record_url, value_text
+from sidms.web.records.forms import RecordForm
+from sidms.web.records.pages import page
+
+# Fields held encrypted in the database are edited as plain text: the views that take them are marked with
+# sensitive_post_parameters, so an error report never carries them.
+SECRET_FIELDS = ("id_number", "phone", "bank_account", "email")
+PER_PAGE_CHOICES = (20, 50, 100)
+
+
+def _spec(slug: str) -> EntitySpec:
+    spec = by_slug(slug)
+    if spec is None:
+        raise Http404
+    return spec
+
+
+def _crumbs(spec: EntitySpec, record: Any = None, *extra: tuple[str, str]) -> list[tuple[str, str]]:
+    crumbs = [(_("Home"), reverse("web:dashboard"))]
+    crumbs.append(
+        (str(spec.model._meta.verbose_name_plural), reverse("web:record_list", args=[spec.declaration.slug]))
+    )
+    if record is not None:
+        crumbs.append((record_name(spec, record), record_url(spec, record)))
+    crumbs.extend(extra)
+    return crumbs
+
+
+# --------------------------------------------------------------------------------------------------------
+# Lists
+
+
+@require_http_methods(["GET", "POST"])
+def record_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The search form posts, so an ID number never sits in a URL (browser history, proxy and server logs);
+    browsing, filters, sorting and name searches page with GET links that carry no ID number."""
+    spec = _spec(slug)
+    staff = staff_of(request)
+    source = request.POST if request.method == "POST" else request.GET
+    query = str(source.get("q", "")).strip()
+    if request.method == "GET" and policies.ID_NUMBER_SHAPE.match(query):
+        # An ID number typed (or bookmarked) into the address is not searched, so such URLs stop being useful.
+        messages.warning(
+            request,
+            _("Search for ID numbers with the search box: an ID number must not be in a web address."),
+        )
+        query = ""
+    filters = {name: str(request.GET.get(name, "")) for name in spec.declaration.list_filters}
+    if not staff.is_city_level:
+        filters.pop("district_id", None)
+    sort = str(request.GET.get("sort", ""))
+    per_page = _per_page(request.GET.get("per_page"))
+    listing = policies.record_list(
+        actor=caller_of(request), spec=spec, query=query, filters=filters, sort=sort,
+        page=request.GET.get("page") or 1, per_page=per_page,
+    )  # fmt: skip
+    columns = [name for name in spec.declaration.list_columns]
+    rows = [
+        {
+            "url": record_url(spec, record),
+            "cells": [cell(spec, record, name, staff) for name in columns],
+        }
+        for record in listing.page
+    ]
+    by_label = label(spec, listing.by) if listing.by else ""
+    params = {k: v for k, v in filters.items() if v}
+    if sort:
+        params["sort"] = sort
+    if per_page != 50:
+        params["per_page"] = str(per_page)
+    if query and listing.by and not policies.ID_NUMBER_SHAPE.match(query):
+        params["q"] = query
+    return render(
+        request,
+        "records/list.html",
+        {
+            "spec": spec,
+            "slug": slug,
+            "title": spec.model._meta.verbose_name_plural,
+            "crumbs": _crumbs(spec),
+            "headers": [
+                {"name": n, "label": label(spec, n), "sortable": n in spec.declaration.sortable}
+                for n in columns
+            ],
+            "rows": rows,
+            "listing": listing,
+            "page_obj": listing.page,
+            "q": query,
+            "by_label": by_label,
+            "filters": _filter_widgets(spec, filters, staff),
+            "params": params,
+            "sort": sort,
+            "per_page": per_page,
+            "per_page_choices": PER_PAGE_CHOICES,
+            "searchable": spec.declaration.search is not None,
+            "search_hint": _search_hint(spec),
+            "can_create": page(spec.name).creatable and policies.has_permission(staff, "record.submit"),
+        },
+    )
+
+
+def _per_page(value: Any) -> int:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return 50
+    return number if number in PER_PAGE_CHOICES else 50
+
+
+def _search_hint(spec: EntitySpec) -> str:
+    if spec.declaration.search is None:
+        return ""
+    parts = []
+    for name, way in spec.declaration.search.ways:
+        if way == "idcard":
+            parts.append(_("exact %(field)s (15 or 18 digits)") % {"field": label(spec, name)})
+        elif way == "prefix":
+            parts.append(_("the beginning of the %(field)s") % {"field": label(spec, name)})
+        elif way == "contains":
+            parts.append(_("part of the %(field)s") % {"field": label(spec, name)})
+        else:
+            parts.append(label(spec, name))
+    return _(", or ").join(parts)
+
+
+def _filter_widgets(spec: EntitySpec, filters: dict[str, str], staff: Any) -> list[dict[str, Any]]:
+    from sidms.parameters.codes import code_choices, district_choices
+
+    widgets = []
+    for name, value in filters.items():
+        if name == "district_id":
+            choices = district_choices()
+        elif name in spec.declaration.codes:
+            choices = code_choices(spec.declaration.codes[name])
+        elif spec.field(name).choices:
+            choices = [(str(k), str(v)) for k, v in spec.field(name).flatchoices]
+        else:
+            continue
+        widgets.append({"name": name, "label": label(spec, name), "value": value, "choices": choices})
+    return widgets
+
+
+# --------------------------------------------------------------------------------------------------------
+# Detail and history
+
+
+def _get(request: HttpRequest, spec: EntitySpec, key: str) -> Any:
+    return policies.record_get(actor=caller_of(request), spec=spec, key=key)
+
+
+def record_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    spec = _spec(slug)
+    staff = staff_of(request)
+    record = _get(request, spec, key)
+    fields = [
+        {"label": label(spec, name), "value": cell(spec, record, name, staff)}
+        for name in spec.fields
+        if name != "uid"
+    ]
+    return render(
+        request,
+        "records/detail.html",
+        {
+            **_record_context(request, spec, record),
+            "fields": fields,
+            "related": _related(request, spec, record),
+        },
+    )
+
+
+def _record_context(request: HttpRequest, spec: EntitySpec, record: Any) -> dict[str, Any]:
+    staff = staff_of(request)
+    pending = workflows.visible(staff, ChangeRequest).filter(
+        entity=spec.name, record_id=record.pk, status=ReviewStatus.PENDING
+    )
+    status = getattr(record, "status", None)
+    return {
+        "spec": spec,
+        "slug": spec.declaration.slug,
+        "record": record,
+        "key": spec.label(record),
+        "name": record_name(spec, record),
+        "district": value_text(spec, "district_id", spec.district_of(record))
+        if spec.declaration.district
+        else "",
+        "status_label": record.get_status_display()
+        if status is not None and hasattr(record, "get_status_display")
+        else "",
+        "crumbs": _crumbs(spec, record),
+        "pending_reviews": list(pending.values_list("pk", flat=True)),
+        "can_edit": policies.has_permission(staff, "record.submit"),
+        "can_maintain": policies.has_permission(staff, "maintenance.apply"),
+        "entity_label": spec.model._meta.verbose_name,
+    }
+
+
+def _related(request: HttpRequest, spec: EntitySpec, record: Any) -> list[dict[str, Any]]:
+    staff = staff_of(request)
+    sections = []
+    for related in page(spec.name).related:
+        other = spec_for(related.entity)
+        if not policies.has_permission(staff, policies.view_permission(other)):
+            continue
+        rows_qs = other.model._default_manager.filter(**{related.reference: record})
+        if related.only_current:
+            rows_qs = rows_qs.filter(**{f"{related.only_current}__isnull": True})
+        rows_qs = rows_qs.select_related(*[n[:-3] for n in related.columns if n.endswith("_id")])
+        rows = policies.record_related(actor=caller_of(request), spec=other, queryset=rows_qs)
+        create_url = ""
+        if related.create and policies.has_permission(staff, "record.submit"):
+            create_url = (
+                reverse("web:record_new", args=[other.declaration.slug])
+                + f"?{related.reference}={spec.label(record)}"
+            )
+        sections.append(
+            {
+                "title": related.title,
+                "headers": [label(other, n) for n in related.columns],
+                "rows": [
+                    {
+                        "url": record_url(other, row),
+                        "cells": [cell(other, row, n, staff) for n in related.columns],
+                    }
+                    for row in rows
+                ],
+                "create_url": create_url,
+            }
+        )
+    return sections
+
+
+def _parse_moment(text: str) -> datetime:
+    for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            moment = datetime.strptime(text.strip(), pattern)
+        except ValueError:
+            continue
+        if not 1900 <= moment.year <= 2199:
+            raise ValueError(text)
+        return timezone.make_aware(moment)
+    raise ValueError(text)
+
+
+def _reference_url(reference: str) -> str:
+    """Review, maintenance and batch references link to their request (CR12/reviewer, MO5, BA3)."""
+    head = reference.split("/", 1)[0]
+    for prefix, name in (
+        ("CR", "web:review_detail"),
+        ("MO", "web:maintenance_detail"),
+        ("BA", "gov:batch_detail"),
+    ):
+        if head.startswith(prefix) and head[2:].isdigit():
+            return reverse(name, args=[int(head[2:])])
+    return ""
+
+
+def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    """The timeline of a record, newest first, and (with ?as_of=) the record as it was at that moment. Every
+    personal identifier is masked here, whoever looks."""
+    spec = _spec(slug)
+    record = _get(request, spec, key)
+    names = _staff_names(history.timeline(spec.name, record))
+    timeline = [
+        {
+            "revision": entry.revision,
+            "actor": names.get(entry.revision.actor, entry.revision.actor),
+            "reference_url": _reference_url(entry.revision.reference),
+            "changes": [
+                {
+                    "label": change.label,
+                    "old": value_text(spec, change.field, change.old, channel="history"),
+                    "new": value_text(spec, change.field, change.new, channel="history"),
+                }
+                for change in entry.changes
+            ],
+        }
+        for entry in history.timeline(spec.name, record)
+    ]
+    context: dict[str, Any] = {
+        **_record_context(request, spec, record),
+        "timeline": timeline,
+        "as_of_text": str(request.GET.get("as_of", "")),
+        "crumbs": _crumbs(spec, record, (_("History of changes"), "")),
+    }
+    status = 200
+    if context["as_of_text"]:
+        try:
+            moment = _parse_moment(context["as_of_text"])
+        except ValueError:
+            context["as_of_error"] = _("Enter the moment as YYYY-MM-DD HH:MM, for example 2024-03-01 09:30.")
+            status = 400
+        else:
+            state = history.as_of(spec.name, record, moment)
+            context["as_of"] = moment
+            context["as_of_rows"] = (
+                None
+                if state is None
+                else [
+                    {
+                        "label": label(spec, name),
+                        "value": value_text(spec, name, state.get(name), channel="history"),
+                    }
+                    for name in spec.fields
+                ]
+            )
+            context["as_of_version"] = None if state is None else state.get("version")
+    return render(request, "records/history.html", context, status=status)
+
+
+def _staff_names(entries: list[Any]) -> dict[str, str]:
+    from sidms.registry.models import Staff
+
+    usernames = {entry.revision.actor for entry in entries}
+    return {
+        u: (n or u)
+        for u, n in Staff.objects.filter(username__in=usernames).values_list("username", "first_name")
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# Submitting changes at the window (R6.1, R7) and applying for maintenance (R9.3)
+
+
+def _fixed(request: HttpRequest, spec: EntitySpec) -> dict[str, models.Model]:
+    """References given in the query string (?person=3700000017 from a person's page), fetched through the
+    read door: only a record the clerk may see can be referenced this way."""
+    fixed = {}
+    for name in spec.fields:
+        if not name.endswith("_id"):
+            continue
+        reference = name[:-3]
+        key = request.GET.get(reference)
+        model_field = spec.field(name)
+        if key and model_field.related_model is not None:
+            from sidms.core.kernel import spec_of_model
+
+            other = spec_of_model(model_field.related_model)
+            if other is not None:
+                fixed[name] = policies.record_get(actor=caller_of(request), spec=other, key=str(key))
+    return fixed
+
+
+def _form_page(
+    request: HttpRequest, form: RecordForm, spec: EntitySpec, record: Any, mode: str, *, status: int = 200
+) -> HttpResponse:
+    titles = {
+        "new": _("New %(entity)s"),
+        "edit": _("Change the data of %(entity)s"),
+        "maintain": _("Apply for maintenance of %(entity)s"),
+    }
+    title = titles[mode] % {"entity": spec.model._meta.verbose_name}
+    fixed = [
+        {"label": label(spec, name), "value": record_name(spec_for_model(target), target)}
+        for name, target in form.fixed.items()
+    ]
+    context = {
+        "form": form,
+        "rows": form.rows(),
+        "spec": spec,
+        "record": record,
+        "name": record_name(spec, record) if record is not None else "",
+        "mode": mode,
+        "title": title,
+        "fixed": fixed,
+        "crumbs": _crumbs(spec, record, (title, "")),
+        "cancel_url": record_url(spec, record)
+        if record is not None
+        else reverse("web:record_list", args=[spec.declaration.slug]),
+    }
+    if form.errors and status == 200:
+        status = 400
+    return render(request, "records/form.html", context, status=status)
+
+
+def spec_for_model(target: models.Model) -> EntitySpec:
+    from sidms.core.kernel import spec_of_model
+
+    spec = spec_of_model(type(target))
+    assert spec is not None
+    return spec
+
+
+def _stale(
+    request: HttpRequest, form: RecordForm, spec: EntitySpec, record: Any, maintenance: bool
+) -> RecordForm | None:
+    """If the record changed since the clerk opened the form, a form that keeps what they typed, shows the
+    values now stored beside it (masked), and carries the new version (so that a second submit is deliberate)."""
+    seen = form.seen_version()
+    current = record.version
+    if seen is None or seen == current:
+        return None
+    data = request.POST.copy()
+    data["version"] = str(current)
+    fresh = RecordForm(
+        data, spec=spec, staff=form.staff, rules=form.rules, record=record, maintenance=maintenance
+    )
+    fresh.is_valid()
+    fresh.compare_with(record)
+    fresh.add_error(
+        None,
+        _(
+            "Someone else changed this record after you opened the form. Nothing was saved. "
+            "Check the values stored now (shown beside the fields) and submit again."
+        ),
+    )
+    return fresh
+
+
+def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any) -> None:
+    if outcome.applied:
+        messages.success(
+            request,
+            _("Applied at once: %(fields)s.")
+            % {"fields": _("、").join(label(spec, n) for n in outcome.applied)},
+        )
+    if outcome.held is not None:
+        messages.info(
+            request,
+            _(
+                "Held for review as request CR%(id)s: %(fields)s. Until a reviewer approves, the values stored "
+                "before stay in force."
+            )
+            % {"id": outcome.held.pk, "fields": _("、").join(label(spec, n) for n in outcome.held.proposed)},
+        )
+    if not outcome.applied and outcome.held is None:
+        messages.info(request, _("Nothing was changed: the values are the same as those stored."))
+    for name, notes in outcome.warnings.items():
+        for note in notes:
+            messages.warning(
+                request, _("Note on %(field)s: %(note)s") % {"field": label(spec, name), "note": note}
+            )
+
+
+@sensitive_post_parameters(*SECRET_FIELDS)
+@require_http_methods(["GET", "POST"])
+def record_new(request: HttpRequest, slug: str) -> HttpResponse:
+    spec = _spec(slug)
+    staff = staff_of(request)
+    policies.require(caller_of(request), "record.submit", path=request.path)
+    fixed = _fixed(request, spec)
+    form = RecordForm(
+        request.POST if request.method == "POST" else None, spec=spec, staff=staff,
+        rules=rules_in_force(spec.name), fixed=fixed,
+    )  # fmt: skip
+    if request.method != "POST" or not form.is_valid():
+        return _form_page(request, form, spec, None, "new")
+    try:
+        outcome = submit_change(
+            actor=caller_of(request), channel=Channel.WINDOW, entity=spec.name, values=form.values()
+        )
+    except ChangeRefused as refusal:
+        form.refuse(refusal)
+        return _form_page(request, form, spec, None, "new")
+    except NotPermitted as refusal:
+        form.add_error(None, refusal.localized())
+        return _form_page(request, form, spec, None, "new", status=403)
+    _submit_messages(request, spec, outcome)
+    if outcome.record is not None:
+        return redirect(record_url(spec, outcome.record))
+    assert outcome.held is not None  # no record yet: the whole new record waits for review
+    return redirect("web:review_detail", outcome.held.pk)
+
+
+@sensitive_post_parameters(*SECRET_FIELDS)
+@require_http_methods(["GET", "POST"])
+def record_edit(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    spec = _spec(slug)
+    staff = staff_of(request)
+    policies.require(caller_of(request), "record.submit", path=request.path)
+    record = _get(request, spec, key)
+    form = RecordForm(
+        request.POST if request.method == "POST" else None, spec=spec, staff=staff,
+        rules=rules_in_force(spec.name), record=record,
+    )  # fmt: skip
+    if request.method != "POST" or not form.is_valid():
+        return _form_page(request, form, spec, record, "edit")
+    if (stale := _stale(request, form, spec, record, False)) is not None:
+        return _form_page(request, stale, spec, record, "edit", status=409)
+    try:
+        outcome = submit_change(
+            actor=caller_of(request),
+            channel=Channel.WINDOW,
+            entity=spec.name,
+            record=record,
+            values=form.values(),
+        )
+    except ChangeRefused as refusal:
+        form.refuse(refusal)
+        return _form_page(request, form, spec, record, "edit", status=409 if refusal.code == "stale" else 400)
+    except NotPermitted as refusal:
+        form.add_error(None, refusal.localized())
+        return _form_page(request, form, spec, record, "edit", status=403)
+    _submit_messages(request, spec, outcome)
+    return redirect(record_url(spec, outcome.record or record))
+
+
+@sensitive_post_parameters(*SECRET_FIELDS)
+@require_http_methods(["GET", "POST"])
+def record_maintain(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    spec = _spec(slug)
+    staff = staff_of(request)
+    policies.require(caller_of(request), "maintenance.apply", path=request.path)
+    record = _get(request, spec, key)
+    form = RecordForm(
+        request.POST if request.method == "POST" else None, spec=spec, staff=staff,
+        rules=rules_in_force(spec.name), record=record, maintenance=True,
+    )  # fmt: skip
+    if request.method != "POST" or not form.is_valid():
+        return _form_page(request, form, spec, record, "maintain")
+    if (stale := _stale(request, form, spec, record, True)) is not None:
+        return _form_page(request, stale, spec, record, "maintain", status=409)
+    try:
+        order = maintenance_apply(
+            actor=caller_of(request), entity=spec.name, record=record, values=form.values(),
+            reason=form.cleaned_data.get("reason", ""),
+        )  # fmt: skip
+    except ChangeRefused as refusal:
+        form.refuse(refusal)
+        return _form_page(request, form, spec, record, "maintain")
+    except NotPermitted as refusal:
+        form.add_error(None, refusal.localized())
+        return _form_page(request, form, spec, record, "maintain", status=403)
+    messages.success(
+        request,
+        _("Maintenance order MO%(id)s has been applied for. It now waits for an approver.")
+        % {"id": order.pk},
+    )
+    return redirect("web:maintenance_detail", order.pk)
