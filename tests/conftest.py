@@ -15,7 +15,7 @@ from sidms.lib.crypto import KeyRing
 def _session_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from django.conf import settings
 
-    from sidms.security.keys import keyring
+    from sidms.core.keys import keyring
 
     path = tmp_path_factory.mktemp("keys") / "sidms.keys"
     KeyRing.generate(suite="sm").save(path)
@@ -151,7 +151,7 @@ def importers(make_staff: Callable[..., object]) -> tuple[object, object]:
 def load(importers: tuple[object, object]) -> Callable[..., list[object]]:
     """Store records the way every record is stored: an import through an approved batch (the pipeline)."""
     from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
-    from sidms.changes.entities import spec_for
+    from sidms.core.kernel import spec_for
 
     operator, approver = importers
 

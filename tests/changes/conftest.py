@@ -33,11 +33,12 @@ ORIGINAL_ADDRESS = "威海市环翠区文化西路1号"
 
 def person_row(number: int, *, district: str = "371002", **fields: Any) -> dict[str, Any]:
     """One import row for a valid person; NUMBER makes the person number and ID number unique."""
+    sequence = number % 1000
     row: dict[str, Any] = {
         "person_no": f"R{district}{number:05d}",
-        "id_number": id_number(f"{district}19800101{number % 1000:03d}"),
+        "id_number": id_number(f"{district}19800101{sequence:03d}"),
         "name": "赵测试",
-        "sex": "1",
+        "sex": "1" if sequence % 2 else "2",  # GB 11643: an odd sequence is a man
         "birth_date": "1980-01-01",
         "category": "employee",
         "district_id": district,

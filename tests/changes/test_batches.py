@@ -20,10 +20,10 @@ from sidms.changes.batches import (
     batch_decide,
     batch_execute,
 )
-from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.changes.models import BatchApplication, BatchStatus, Method, Revision
+from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
+from sidms.core.fields import blind_index
 from sidms.registry.models import Person
-from sidms.security.fields import blind_index
 from tests.changes.conftest import person_row
 from tests.conftest import luhn_complete
 
@@ -291,7 +291,7 @@ def test_a_batch_whose_change_is_rewritten_after_approval_is_not_executed(  # ty
 ) -> None:
     from django.db import connection
 
-    from sidms.audit.verify import verify_store
+    from sidms.changes.verify import verify_store
 
     batch = apply_reclassification(huancui_clerk)
     batch_decide(actor=city_approver, batch_id=batch.pk, approve=True)
@@ -305,3 +305,75 @@ def test_a_batch_whose_change_is_rewritten_after_approval_is_not_executed(  # ty
     assert set(Person.objects.values_list("status", flat=True)) == {"active"}
     report = verify_store()
     assert report.problem is not None and report.problem.kind == "workflow"
+
+
+# --------------------------------------------------------------------------------------------------------
+# What a batch may select and change is the entity's declaration, enforced by the service itself
+
+
+@pytest.mark.req("R9.3")
+@pytest.mark.parametrize(
+    ("selection", "change"),
+    [
+        ({"category": "flexible"}, {"id_number": "371002198001010019"}),  # an identity field
+        ({"category": "flexible"}, {"name": "张三"}),  # an identity field
+        ({"category": "flexible"}, {"birth_date": "1980-01-01"}),  # an identity field
+        ({"bank_account": "6217000000000000001"}, {"category": "resident"}),  # select by an encrypted field
+        ({"name": "赵测试"}, {"category": "resident"}),  # select by an undeclared field
+        ({"category": "flexible"}, {"person_no": "3700000017"}),  # the record number
+    ],
+)
+def test_the_service_refuses_a_batch_beyond_its_declaration(  # type: ignore[no-untyped-def]
+    huancui_clerk, flexible_workers, selection, change
+) -> None:
+    with translation.override("zh-hans"), pytest.raises(ChangeRefused) as refused:
+        batch_apply_update(
+            actor=huancui_clerk, entity="person", selection=selection, change=change, reason="越权试验"
+        )
+    assert "批量变更" in refused.value.localized()
+    assert not BatchApplication.objects.filter(kind="update").exists()
+
+
+def _plaintext_anywhere(text: str) -> list[str]:
+    """Every table and column that holds TEXT (as text, or as UTF-8 bytes in a binary column)."""
+    from django.db import connection
+
+    found = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            columns = [c.name for c in connection.introspection.get_table_description(cursor, table)]
+            for column in columns:
+                if connection.vendor == "postgresql":
+                    # bytea casts to its hex form (\x…): look for the plain text's hex too.
+                    where = f'CAST("{column}" AS TEXT) LIKE %s OR CAST("{column}" AS TEXT) LIKE %s'
+                    params = [f"%{text}%", f"%{text.encode().hex()}%"]
+                else:
+                    where = f'CAST("{column}" AS TEXT) LIKE %s'
+                    params = [f"%{text}%"]
+                cursor.execute(f'SELECT COUNT(*) FROM "{table}" WHERE {where}', params)  # noqa: S608
+                if cursor.fetchone()[0]:
+                    found.append(f"{table}.{column}")
+    return found
+
+
+@pytest.mark.req("R9.3")
+@pytest.mark.req("R17")
+def test_after_a_batch_that_changes_a_bank_account_no_table_holds_it_in_plain_text(  # type: ignore[no-untyped-def]
+    huancui_clerk, city_approver, flexible_workers
+) -> None:
+    account = luhn_complete("622588000012345678")
+    batch = batch_apply_update(
+        actor=huancui_clerk, entity="person", selection={"category": "flexible"}, change={"bank_account": account},
+        reason="合作银行撤并，代发账户统一变更",
+    )  # fmt: skip
+    batch_decide(actor=city_approver, batch_id=batch.pk, approve=True)
+    done = batch_execute(actor=huancui_clerk, batch_id=batch.pk)
+
+    assert done.rows == 3
+    changed = Person.objects.filter(bank_account_index=blind_index("person.bank_account", account, "digits"))
+    assert changed.count() == 3 and all(person.bank_account == account for person in changed)
+    assert _plaintext_anywhere(account) == []
+    assert _plaintext_anywhere(account[-8:]) == []
+    # The application holds the new value as ciphertext, bound to itself (the page shows it masked).
+    stored = BatchApplication.objects.get(pk=batch.pk).change["bank_account"]
+    assert set(stored) == {"enc", "idx"}

@@ -20,35 +20,29 @@ import pytest
 from django.db import models
 
 import sidms
-from sidms.registry.models import (
-    Agency,
-    Employment,
-    Person,
-    ServiceInstitution,
-    UngovernedWrite,
-    Unit,
-    pipeline_writes,
-)
+from sidms.core.governed import UngovernedWrite, pipeline_writes
+from sidms.core.kernel import ENTITIES
+from sidms.registry.models import Agency
 from tests.changes.conftest import WANG_ID
 
 pytestmark = pytest.mark.django_db
 
-GOVERNED: dict[str, type[models.Model]] = {
-    "Person": Person,
-    "Unit": Unit,
-    "Employment": Employment,
-    "ServiceInstitution": ServiceInstitution,
-    "Agency": Agency,
-}
+# Every governed model, from the kernel's registry (built from the models' declarations).
+GOVERNED: dict[str, type[models.Model]] = {spec.model.__name__: spec.model for spec in ENTITIES.values()}
 
-# A harmless field to write, per model.
-HARMLESS = {
-    Person: ("name", "李四"),
-    Unit: ("name", "改名公司"),
-    Employment: ("start_date", date(2021, 1, 1)),
-    ServiceInstitution: ("name", "改名医院"),
-    Agency: ("name", "改名中心"),
-}
+
+def harmless(model: type[models.Model]) -> tuple[str, object]:
+    """A field to write and a plausible value: the first date or text field the entity governs."""
+    spec = next(spec for spec in ENTITIES.values() if spec.model is model)
+    for name in spec.fields:
+        field = spec.field(name)
+        if name == spec.label_field or field.is_relation or spec.encrypted(name) or field.choices:
+            continue
+        if isinstance(field, models.DateField):
+            return name, date(2021, 1, 1)
+        if isinstance(field, models.CharField):
+            return name, "改名"
+    raise AssertionError(f"{model.__name__} has no plain field to write")
 
 
 @pytest.fixture
@@ -77,17 +71,20 @@ def stored(
         "agency",
         [{"code": "AG371002", "name": "环翠区社保中心", "level": "district", "district_id": "371002"}],
     )
-    return {
+    rows = {
         "Person": person,
         "Unit": unit,
         "Employment": employment,
         "ServiceInstitution": institution,
         "Agency": agency,
     }
+    # A new governed entity must be stored here too, so that the guard is tried on it.
+    assert set(rows) == set(GOVERNED), f"add a stored row of {sorted(set(GOVERNED) - set(rows))}"
+    return rows
 
 
 def writes(model: type[models.Model], row: Any) -> Iterator[tuple[str, Callable[[], object]]]:
-    name, value = HARMLESS[model]
+    name, value = harmless(model)
 
     def save() -> None:
         setattr(row, name, value)

@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 
 from sidms.audit.models import AuditEvent
-from sidms.changes.entities import spec_for
-from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
 from sidms.changes.maintenance import (
     maintenance_apply,
     maintenance_approve,
@@ -19,6 +17,8 @@ from sidms.changes.maintenance import (
 )
 from sidms.changes.models import Channel, MaintenanceOrder, MaintenanceStatus, Method, Revision
 from sidms.changes.services import submit_change
+from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
+from sidms.core.kernel import spec_for
 from sidms.registry.models import Person
 from tests.changes.conftest import ORIGINAL_ADDRESS, ORIGINAL_PHONE
 

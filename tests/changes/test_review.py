@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from django.utils import translation
 
+from sidms.access.workflow import visible
 from sidms.audit.models import AuditEvent
-from sidms.changes.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
-from sidms.changes.services import review_decide, review_recheck_registries, review_scope, submit_change
+from sidms.changes.services import review_decide, review_recheck_registries, submit_change
+from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
+from sidms.core.fields import blind_index
 from sidms.registry.models import Person
-from sidms.security.fields import blind_index
 from tests.changes.conftest import LI_ID, WANG_ID, WANG_NEW_ID, id_number, person_row
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +55,15 @@ def test_an_approved_id_number_takes_effect_with_a_review_revision(
 @pytest.mark.req("R7.3")
 def test_an_approved_new_person_is_created_at_version_one(huancui_clerk, city_reviewer) -> None:  # type: ignore[no-untyped-def]
     row = person_row(11, name="孙新来")
+    del row["person_no"]  # assigned by the system
     held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", values=row).held
     assert held is not None
 
     review_decide(actor=city_reviewer, change_request_id=held.pk, approve=True)
 
-    person = Person.objects.get(person_no=row["person_no"])
+    held.refresh_from_db()
+    person = Person.objects.get(pk=held.record_id)
+    assert held.record_label == person.person_no  # the request names the record it created
     assert (person.name, person.id_number, person.phone, person.version) == (
         "孙新来", row["id_number"], row["phone"], 1,
     )  # fmt: skip
@@ -109,8 +113,8 @@ def test_a_district_reviewer_neither_sees_nor_decides_another_districts_requests
 ) -> None:
     held = hold_id_change(huancui_clerk, wang)
 
-    assert held not in review_scope(rushan_reviewer)
-    assert held in review_scope(city_reviewer)
+    assert held not in visible(rushan_reviewer, ChangeRequest)
+    assert held in visible(city_reviewer, ChangeRequest)
     with pytest.raises(NotPermitted):
         review_decide(actor=rushan_reviewer, change_request_id=held.pk, approve=True)
     assert status_of(held) == ReviewStatus.PENDING
@@ -153,7 +157,7 @@ def public_security_result(held: ChangeRequest) -> dict[str, Any]:
 @pytest.mark.req("R7.3")
 def test_the_reviewer_sees_what_public_security_answers(public_security, huancui_clerk, make_person) -> None:  # type: ignore[no-untyped-def]
     wang = make_person(id_number=WANG_ID, name="王建国")
-    li = make_person(id_number=LI_ID, name="李红")
+    li = make_person(id_number=LI_ID, name="李红", sex="2", birth_date="1970-02-02")
     other = id_number("37100219700202004")
     public_security.known = {WANG_NEW_ID: "王建国", other: "李洪"}
 

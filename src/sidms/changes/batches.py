@@ -552,12 +552,14 @@ def _import_values(
     A legacy migration (存量数据迁移) stores every value as found in the old system — a 15-digit ID number
     stays 15 digits — and records what fails the rules in the note instead of refusing the row."""
     try:
-        values = clean_values(spec, rules, row, creating=True, legacy=legacy).values
+        values = clean_values(spec, rules, row, creating=True, legacy=legacy, typed=False).values
         errors: dict[str, Invalid] = {}
     except ChangeRefused as refused:
         errors = refused.errors
         good = {n: v for n, v in row.items() if n not in errors}
-        values = clean_values(spec, rules, good, creating=False, legacy=True).values if legacy else {}
+        values = (
+            clean_values(spec, rules, good, creating=False, legacy=True, typed=False).values if legacy else {}
+        )
     if not legacy:
         return values, {}, errors
     for name, raw in row.items():

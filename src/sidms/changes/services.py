@@ -86,10 +86,13 @@ def clean_values(
     creating: bool,
     record: models.Model | None = None,
     legacy: bool = False,
+    typed: bool = True,
 ) -> Cleaned:
     """Validate VALUES against the rules and the entity's declaration; refuse the whole submission if any
     field fails (R6.1). On an edit, RECORD is the stored record: a field the rules now require must be
-    filled in the result, and derived fields must agree with what they derive from."""
+    filled in the result, and derived fields must agree with what they derive from. TYPED values come from a
+    person at a window, kiosk or web page, who may not type a record number; a city-approved import may
+    bring the numbers of the system it replaces."""
     errors: dict[str, Invalid] = {}
     cleaned = Cleaned({})
     declaration = spec.declaration
@@ -103,8 +106,8 @@ def clean_values(
         if name not in spec.fields:
             errors[name] = Invalid("unknown_field", _("%(field)s is not a collected field."), {"field": name})
             continue
-        if name == declaration.key and declaration.numbering is not None and not legacy:
-            if creating and not _is_empty(raw):
+        if name == declaration.key and declaration.numbering is not None:
+            if creating and typed and not _is_empty(raw):
                 errors[name] = Invalid(
                     "assigned_by_system",
                     _("%(field)s is assigned by the system; leave it empty."),
@@ -474,6 +477,7 @@ def _check_unique(
     values: Mapping[str, Any],
     record: models.Model | None,
     caller: Caller,
+    pending_ok: int | None = None,
 ) -> str:
     """A value the entity declares unique (a person's ID number, 15- or 18-digit alike) must not be in the
     registry in any district, nor in a new record still waiting for review. By the rule it is refused, or
@@ -489,9 +493,11 @@ def _check_unique(
         if record is not None:
             others = others.exclude(pk=record.pk)
         existing = others.first()
-        pending = ChangeRequest.objects.filter(
-            entity=spec.name, status=ReviewStatus.PENDING, match_index=index
-        ).exists()
+        pending = (
+            ChangeRequest.objects.filter(entity=spec.name, status=ReviewStatus.PENDING, match_index=index)
+            .exclude(pk=pending_ok or 0)
+            .exists()
+        )
         if existing is None and not pending:
             continue
         if policy == "review":
@@ -738,8 +744,9 @@ def _apply_held(held: ChangeRequest, caller: Caller) -> None:
         # Plain values: apply_values seals them to the record.
         values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
     else:
-        rules = rules_in_force(held.entity)
-        _check_unique(spec, rules, values, None, caller) if held.note != "suspected_duplicate" else None
+        if held.note != "suspected_duplicate":
+            # Registered meanwhile (by an import, or another request approved first): refused now too.
+            _check_unique(spec, rules_in_force(held.entity), values, None, caller, pending_ok=held.pk)
         values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
     revision = apply_values(
         spec, record, values, actor=Caller(held.submitted_by, caller.address, caller.request_id),

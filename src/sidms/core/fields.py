@@ -92,6 +92,12 @@ def unseal(domain: str, uid: Any, token: bytes) -> Sealed:
 
 
 class _Decrypting(DeferredAttribute):
+    """A data descriptor (it has __set__), so that reads go through it even when the loaded value sits in the
+    instance's __dict__."""
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.field.attname] = value
+
     def __get__(self, instance: Any, cls: Any = None) -> Any:
         if instance is None:
             return self
