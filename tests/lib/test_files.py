@@ -114,11 +114,6 @@ def test_valid_images_are_accepted_with_their_size(fmt: str, kind: str, mime: st
     assert len(found.sha256) == 64
 
 
-def test_the_name_plays_no_part_only_the_content() -> None:
-    # inspect() has no name parameter at all; a PNG is a PNG whatever it was called.
-    assert files.inspect(image_bytes("PNG"), **LIMITS).kind == "png"
-
-
 def test_a_multi_page_tiff_counts_its_frames() -> None:
     frames = [Image.new("L", (300, 400), shade) for shade in (0, 128, 255)]
     out = io.BytesIO()
@@ -191,6 +186,7 @@ def test_an_empty_file_is_refused() -> None:
         (b"GIF89a" + b"\x00" * 50, "GIF 图片"),
         (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 50, "HEIC"),
         (b"hello, this is text", "无法识别"),
+        (b"\xef\xbb\xbf%PDF-1.7\n" + b"\x00" * 50, "PDF 文件头前有多余内容"),
     ],
 )
 def test_other_content_is_refused_naming_what_it_is_and_what_is_accepted(data: bytes, named: str) -> None:
@@ -436,12 +432,15 @@ def test_a_bilevel_scan_in_a_pdf_is_thumbnailed_through_pypdf() -> None:
 
 
 def test_a_pdf_without_images_gets_a_placeholder_with_its_page_count() -> None:
-    data = blank_pdf(pages=3)
-    thumb = png_image(files.thumbnail(data, files.inspect(data, **LIMITS), size=(240, 320)))
-    assert thumb.size == (240, 320)
-    assert thumb.convert("RGB").getcolors(maxcolors=100_000) is not None
-    colours = {colour for _, colour in thumb.convert("RGB").getcolors(maxcolors=100_000) or []}
-    assert len(colours) > 2  # a frame and some text, not a blank square
+    def placeholder(pages: int) -> bytes:
+        data = blank_pdf(pages=pages)
+        return files.thumbnail(data, files.inspect(data, **LIMITS), size=(240, 320))
+
+    three = png_image(placeholder(3)).convert("RGB")
+    assert three.size == (240, 320)  # the placeholder fills the box exactly
+    colours = {colour for _, colour in three.getcolors(maxcolors=100_000) or []}
+    assert any(red > 150 and green < 80 and blue < 80 for red, green, blue in colours)  # the red "PDF"
+    assert placeholder(3) != placeholder(7)  # the page count is drawn
 
 
 @pytest.mark.parametrize(
@@ -473,3 +472,40 @@ def test_thumbnails_write_no_temporary_files(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setattr(tempfile, name, forbidden)
     for data in (image_bytes("JPEG"), image_bytes("TIFF"), image_bytes("PDF"), blank_pdf()):
         files.thumbnail(data, files.inspect(data, **LIMITS))
+
+
+# --- hostile bytes ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's notes on damaged TIFF tags
+def test_damaged_files_are_refused_or_accepted_never_crash() -> None:
+    """Seeded mutations of valid files: the only exception that may escape is FileRefused."""
+    import random
+
+    seeds = [
+        image_bytes("JPEG"),
+        image_bytes("PNG"),
+        image_bytes("TIFF", (64, 64)),
+        image_bytes("PDF", (300, 400)),
+    ]
+    seeds += [blank_pdf(pages=3), one_page_pdf(catalog="/OpenAction [3 0 R /Fit] ")]
+    rng = random.Random(20_241)
+    outcomes: set[str] = set()
+    for _ in range(200):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            position = rng.randrange(len(data))
+            action = rng.random()
+            if action < 0.6:
+                data[position] = rng.randrange(256)
+            elif action < 0.8:
+                del data[position : position + rng.randint(1, 40)]
+            else:
+                data[position:position] = rng.randbytes(rng.randint(1, 20))
+        try:
+            found = files.inspect(bytes(data), **LIMITS)
+            files.thumbnail(bytes(data), found)
+            outcomes.add("accepted")
+        except FileRefused as error:
+            outcomes.add(error.reason)
+    assert {"accepted", "corrupt_image", "corrupt_pdf"} <= outcomes

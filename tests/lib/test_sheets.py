@@ -438,6 +438,7 @@ def test_an_iso_date_needs_no_note_and_a_serial_gets_one() -> None:
         ("明年", "invalid_date", "无法识别"),
         (ID_1960, "invalid_date", "无法识别"),  # an ID number in the date column: refused, not echoed
         (True, "invalid_date", "日期"),
+        (float("nan"), "invalid_date", "日期"),
     ],
 )
 def test_impossible_ambiguous_and_out_of_range_dates_are_refused(value: Any, reason: str, says: str) -> None:
@@ -487,6 +488,9 @@ def test_money_becomes_decimal(value: Any, expected: Decimal) -> None:
         ("一千元", "invalid_money"),
         ("1.2万", "invalid_money"),
         (True, "invalid_money"),
+        ("9" * 40, "invalid_money"),  # beyond Decimal's context: refused, not a crash
+        (1e300, "invalid_money"),
+        (float("nan"), "invalid_money"),
     ],
 )
 def test_money_that_is_not_an_amount_in_fen_is_refused(value: Any, reason: str) -> None:

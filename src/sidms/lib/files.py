@@ -62,6 +62,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -270,13 +271,9 @@ def _corrupt_image(kind: str) -> FileRefused:
     )
 
 
-@functools.cache
-def _open_errors() -> tuple[type[BaseException], ...]:
-    # Pillow signals bad input with OSError (truncated, decoder errors), SyntaxError (bad PNG chunks),
-    # ValueError/TypeError/IndexError/struct.error (malformed headers, e.g. TIFF tags) and EOFError.
-    import struct
-
-    return (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError, struct.error)
+# How Pillow signals bad input: OSError (truncated data, decoder errors), SyntaxError (bad PNG chunks),
+# ValueError/TypeError/IndexError/KeyError/struct.error (malformed headers, e.g. TIFF tags), EOFError.
+_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError, struct.error)
 
 
 def _open_image(data: bytes, kind: str, max_pixels: int) -> Image.Image:
@@ -290,7 +287,7 @@ def _open_image(data: bytes, kind: str, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[kind]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels_unknown(max_pixels) from None
-    except _open_errors():
+    except _PILLOW_ERRORS:
         raise _corrupt_image(kind) from None
     width, height = image.size
     if width <= 0 or height <= 0:
@@ -319,9 +316,9 @@ def _frames(image: Image.Image, kind: str, max_pixels: int, max_pages: int) -> i
                 break
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels_unknown(max_pixels) from None
-    except FileRefused:
+    except FileRefused:  # a ValueError too: let it through before the clause below
         raise
-    except _open_errors():
+    except _PILLOW_ERRORS:
         raise _corrupt_image(kind) from None
     image.seek(0)
     return count
@@ -343,7 +340,7 @@ def _inspect_image(data: bytes, kind: str, *, max_pixels: int, max_pages: int) -
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels_unknown(max_pixels) from None
-    except _open_errors():
+    except _PILLOW_ERRORS:
         raise _corrupt_image(kind) from None
     return width, height, pages
 
@@ -656,5 +653,5 @@ def thumbnail(data: bytes, inspected: Inspected, *, size: tuple[int, int] = (240
     image = _open_image(data, inspected.kind, max_pixels=(inspected.width or 1) * (inspected.height or 1))
     try:
         return _fit(image, size)
-    except _open_errors():
+    except _PILLOW_ERRORS:
         raise _corrupt_image(inspected.kind) from None
