@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,11 +23,20 @@ def _session_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     settings.SIDMS_KEY_FILE = path
     # Automatic audit checkpoints go to the session's temporary folder, never to ./var.
     settings.SIDMS_CHECKPOINT_DIR = path.parent / "checkpoints"
+    # Every commit writes its checkpoint at once: no timer thread outlives a test's database.
+    settings.SIDMS_CHECKPOINT_INTERVAL = 0.0
     # PBKDF2's deliberate slowness protects real passwords; in tests it only costs minutes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     keyring.cache_clear()
     yield path
     keyring.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _checkpoints_per_test(settings: Any, tmp_path: Path) -> Iterator[None]:
+    """Each test's audit chain starts afresh with its database, and so does its checkpoint file."""
+    settings.SIDMS_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    yield
 
 
 @pytest.fixture(autouse=True)
@@ -58,20 +68,27 @@ PASSWORD = "Correct-Horse-Battery-9"
 
 @pytest.fixture
 def make_staff(db: None) -> Callable[..., object]:
-    from sidms.registry.models import Staff, StaffPost
+    from sidms.registry.models import Staff
+    from sidms.security.accounts import staff_create
 
     def make(
-        username: str, *, posts: tuple[str, ...], district: str = "371002", agreement: bool = True
+        username: str,
+        *,
+        posts: tuple[str, ...],
+        district: str = "371002",
+        agreement: bool = True,
+        full_name: str = "",
     ) -> Staff:
-        staff = Staff.objects.create_user(
+        # Through the governed service, as every account is made (set-up by the system itself).
+        return staff_create(
+            actor="system:test",
             username=username,
             password=PASSWORD,
-            district_id=district,
+            district=district,
+            posts=posts,
+            full_name=full_name,
             agreement_signed_on=date(2026, 1, 1) if agreement else None,
         )
-        for post in posts:
-            StaffPost.objects.create(staff=staff, post=post)
-        return staff
 
     return make
 
@@ -98,9 +115,9 @@ def auditor(make_staff: Callable[..., object]) -> object:
 
 def enrol(staff: object) -> object:
     """Give STAFF a confirmed TOTP device, as the first-login enrolment does."""
-    from sidms.security.models import SealedTOTPDevice
+    from sidms.security.accounts import staff_enrol_device
 
-    return SealedTOTPDevice.enrol(staff, name="authenticator", confirmed=True)
+    return staff_enrol_device(actor="system:test", staff=staff)
 
 
 def current_code(device: object) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from sidms.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from sidms.env import env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -185,6 +185,8 @@ SIDMS_KEY_FILE = Path(env_str("SIDMS_KEY_FILE", str(DATA_DIR / "sidms.keys")))
 SIDMS_CRYPTO_SUITE = env_choice("SIDMS_CRYPTO_SUITE", "sm", ("sm", "intl"))
 SIDMS_AUDIT_HASH = env_choice("SIDMS_AUDIT_HASH", "sm3", ("sm3", "sha256"))
 SIDMS_CHECKPOINT_DIR = Path(env_str("SIDMS_CHECKPOINT_DIR", str(DATA_DIR / "checkpoints")))
+# At most this many seconds between a commit that appended audit events and the checkpoint of its head.
+SIDMS_CHECKPOINT_INTERVAL = env_float("SIDMS_CHECKPOINT_INTERVAL", 1.0)
 SIDMS_PAGE_SIZE = 50
 
 # External cross-check registries (R7.3): SIDMS_CROSSCHECK_<REGISTRY>_<KEY>, see docs/crosscheck.md.

@@ -112,11 +112,10 @@ def test_a_confirmed_change_adds_a_version_with_its_revision_and_audit_event(
 
     assert (rule.version, rule.review_level, rule.created_by) == (2, "manual", "admin2_city")
     assert CollectionRule.objects.get(entity="person", field="phone", version=1).review_level == "system"
-    revision = Revision.objects.get(entity="collection_rule", record_id=rule.pk)
-    first = Revision.objects.get(
-        entity="collection_rule",
-        record_id=CollectionRule.objects.get(entity="person", field="phone", version=1).pk,
-    )
+    # Every version of one field's rule is one record of history, named by its first version's row.
+    history = CollectionRule.objects.get(entity="person", field="phone", version=1).pk
+    revision = Revision.objects.get(entity="collection_rule", record_id=history, version=2)
+    first = Revision.objects.get(entity="collection_rule", record_id=history, version=1)
     assert (revision.version, revision.method, revision.actor) == (2, Method.RULES, "admin2_city")
     assert revision.reference.startswith("CR") and revision.prev_digest == first.digest
     assert revision.changes["review_level"] == ["system", "manual"]

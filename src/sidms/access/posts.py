@@ -15,6 +15,7 @@ class Post(models.TextChoices):
     APPROVER = "approver", _("Approver")
     RECHECKER = "rechecker", _("Re-checker")
     CITY_ADMIN = "city_admin", _("City-level system administrator")
+    SECURITY_ADMIN = "security_admin", _("Security administrator")
     STATISTICIAN = "statistician", _("Statistician")
     AUDITOR = "auditor", _("Auditor")
     INFO_CENTRE = "info_centre", _("Information centre")
@@ -22,6 +23,8 @@ class Post(models.TextChoices):
 
 
 P = Post
+# MLPS 2.0 level 3: the system, security and audit administrators are three people (no one holds two).
+ADMINISTRATOR_POSTS = frozenset({P.CITY_ADMIN, P.SECURITY_ADMIN, P.AUDITOR})
 STAFF_POSTS = frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER})
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -45,4 +48,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Rules and parameters (R5, R9.1): proposed by one city-level administrator, confirmed by another.
     "rules.edit": frozenset({P.CITY_ADMIN}),
     "rules.confirm": frozenset({P.CITY_ADMIN}),
+    # Staff accounts (R16, R17): the security administrator; granting a post needs a second one.
+    "staff.manage": frozenset({P.SECURITY_ADMIN}),
+    "staff.confirm": frozenset({P.SECURITY_ADMIN}),
+}
+
+# Who decides a request, by the post it names (sidms.changes.models.ChangeRequest.decider_post).
+DECIDERS: dict[str, str] = {
+    P.REVIEWER: "review.decide",
+    P.CITY_ADMIN: "rules.confirm",
+    P.SECURITY_ADMIN: "staff.confirm",
 }

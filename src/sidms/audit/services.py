@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from sidms.audit.checkpoints import EVERY, write_checkpoint
+from sidms.audit.checkpoints import after_commit
 from sidms.audit.models import AuditEvent, ChainHead, Outcome
 from sidms.core.caller import Caller, actor_name
 from sidms.lib import chain
@@ -64,8 +64,7 @@ def audit_record(
         )
         head.seq, head.hash = seq, digest
         ChainHead.objects.filter(pk=head.pk).update(seq=seq, hash=digest, mac=head.expected_mac())
-        if seq % EVERY == 0:
-            transaction.on_commit(write_checkpoint)
+        after_commit()
     return event
 
 

@@ -14,6 +14,8 @@ class ChangesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from sidms.changes import rules  # noqa: F401  (registers rule proposals with the review service)
+
         # post_migrate is sent once per app after the whole migration run, so every table exists by then.
         post_migrate.connect(_seed_rules, dispatch_uid="sidms.changes.seed_rules")
 

@@ -112,9 +112,9 @@ class ChangeRequest(models.Model):
     workflow = Workflow(
         name="change_request",
         district="district",
-        view_permissions=("review.decide", "rules.confirm"),
+        view_permissions=("review.decide", "rules.confirm", "staff.confirm"),
         own="submitted_by",
-        own_permissions=("record.submit", "rules.edit"),
+        own_permissions=("record.submit", "rules.edit", "staff.manage"),
         follows_record=True,
         queues=(
             Queue(
@@ -126,6 +126,11 @@ class ChangeRequest(models.Model):
                 "confirm", "rules.confirm", where={"status": "pending", "decider_post": "city_admin"},
                 exclude=("submitted_by",), order="submitted_at", city_level=True,
                 title=_("Rule changes waiting for confirmation"), empty=_("No rule change waits for you."),
+            ),
+            Queue(
+                "confirm_staff", "staff.confirm", where={"status": "pending", "decider_post": "security_admin"},
+                exclude=("submitted_by",), order="submitted_at", city_level=True,
+                title=_("Posts waiting for confirmation"), empty=_("No post waits for your confirmation."),
             ),
             Queue(
                 "mine", "record.submit", mine=True, order="-submitted_at", todo=False,

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from sidms.audit.services import audit_record
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
 from sidms.changes.seals import new_revision, reseal
-from sidms.changes.services import require_city_level, require_permission, rules_in_force
+from sidms.changes.services import register_proposal, require_city_level, require_permission, rules_in_force
 from sidms.changes.validators import field_kind, fitting_validators, is_known_validator
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused
@@ -152,19 +152,22 @@ def rule_propose(
     return held
 
 
-def apply_rule_proposal(held: ChangeRequest, *, actor: Caller) -> CollectionRule:
+def apply_rule_proposal(held: ChangeRequest, actor: Caller) -> None:
     """Called by review_decide when a second city-level administrator confirms a proposal."""
     require_city_level(actor, ONLY_CITY_ADMIN)
     entity, field = held.record_label.split(".", 1)
     proposal = held.proposed["rule"][1]
     now = timezone.now()
     wanted = datetime.fromisoformat(proposal["effective_from"]) if proposal["effective_from"] else now
-    return _add_version(
+    _add_version(
         entity, field, actor=actor, method=Method.RULES, reference=f"CR{held.pk}",
         required=proposal["required"], validator=proposal["validator"], review_level=proposal["review_level"],
         crosschecks=proposal["crosschecks"], on_duplicate=proposal["on_duplicate"], reason=proposal["reason"],
         effective_from=max(wanted, now), at=now,
     )  # fmt: skip
+
+
+register_proposal(ENTITY, apply_rule_proposal)
 
 
 def _add_version(
@@ -203,9 +206,21 @@ def _revision(
 ) -> Revision:  # fmt: skip
     old = rule_state(previous) if previous else {}
     new = rule_state(rule)
-    prior = Revision.objects.filter(entity=ENTITY, record_id=previous.pk).first() if previous else None
+    # Every version of one field's rule is one record of history, named by its first version's row: so the
+    # versions form one chain (1, 2, 3 …, each naming the digest of the one before) that cannot lose a link.
+    first = (
+        CollectionRule.objects.filter(entity=rule.entity, field=rule.field, version=1)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    record = first if first is not None else rule.pk
+    prior = (
+        Revision.objects.filter(entity=ENTITY, record_id=record).order_by("-version").first()
+        if previous
+        else None
+    )
     return new_revision(
-        entity=ENTITY, record_id=rule.pk, version=rule.version, at=at, actor=actor.name,
+        entity=ENTITY, record_id=record, version=rule.version, at=at, actor=actor.name,
         channel=Channel.MAINTENANCE, method=method, request_id=actor.request_id, reference=reference,
         changes={k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}, state=new,
         digest=rule_digest(rule), prev_digest=prior.digest if prior else "",
@@ -224,7 +239,7 @@ def seed_declared_rules() -> int:
     added = 0
     with transaction.atomic():
         existing = {(r.entity, r.field): r for r in CollectionRule.objects.filter(version=1)}
-        vouched = set(Revision.objects.filter(entity=ENTITY).values_list("record_id", flat=True))
+        vouched = set(Revision.objects.filter(entity=ENTITY, version=1).values_list("record_id", flat=True))
         for (entity, field), rule in existing.items():
             shipped = legacy.get((entity, field))
             if rule.pk in vouched or rule.created_by != "system" or rule.effective_from != EFFECTIVE:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from sidms.audit.models import Outcome
+from sidms.audit.models import AuditEvent, Outcome
 from sidms.core.caller import Caller
 from sidms.core.errors import IntegrityAlert
 from sidms.core.keys import keyring
@@ -58,15 +58,44 @@ BROKEN_SEAL = _(
 )
 
 
+def latest_step(obj: models.Model) -> tuple[int, str] | None:
+    """The step and seal that the latest audit event about a workflow row recorded (None if no event did)."""
+    workflow = getattr(type(obj), "workflow", None)
+    if workflow is None:
+        return None
+    payloads = (
+        AuditEvent.objects.filter(object_type=workflow.name, object_id=str(obj.pk))
+        .order_by("-seq")
+        .values_list("payload", flat=True)
+    )
+    for payload in payloads.iterator(chunk_size=20):
+        detail = json.loads(payload).get("detail", {})
+        if "step" in detail and "seal" in detail:
+            return int(detail["step"]), str(detail["seal"])
+    return None
+
+
 def require_intact(obj: models.Model, *, actor: object = "system") -> None:
-    """Refuse to act on a decision row that was changed outside the system (an integrity alert, audited
-    even when the refused step rolls back: sidms.changes.services.audited_refusals)."""
+    """Refuse to act on a decision row that was changed outside the system: its seal must match its columns,
+    and its step and seal must be what the audit chain last recorded about it — an old copy put back (a
+    rejected request made pending again, an executed batch made approved again) carries a valid seal of its
+    own, but not the latest one. The alert is audited even though the refused step rolls back
+    (sidms.changes.services.audited_refusals)."""
+    reason = ""
     if obj.seal != row_seal(obj):  # type: ignore[attr-defined]
+        reason = "seal"
+    elif (latest := latest_step(obj)) is not None and latest != (obj.step, obj.seal):  # type: ignore[attr-defined]
+        reason = "put_back"
+    if reason:
         alert = IntegrityAlert(BROKEN_SEAL, {"row": str(obj)})
         alert.audit_event = {
-            "action": "integrity.alert", "actor": Caller.of(actor), "outcome": Outcome.FAILED,
-            "object_type": obj._meta.model_name or "", "object_id": obj.pk, "detail": {"reason": "seal"},
-        }  # fmt: skip
+            "action": "integrity.alert",
+            "actor": Caller.of(actor),
+            "outcome": Outcome.FAILED,
+            "object_type": obj._meta.model_name or "",
+            "object_id": obj.pk,
+            "detail": {"reason": reason},
+        }
         raise alert
 
 

@@ -10,7 +10,7 @@ Services take a Caller (sidms.core.caller) or the bare staff member as ``actor``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.access import workflow as workflows
 from sidms.access.policies import has_permission, in_scope
+from sidms.access.posts import DECIDERS
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.changes import crosschecks
@@ -601,14 +602,14 @@ def _hold(
     audit_record(
         f"submit.{spec.name}",
         actor=actor,
-        object_type=spec.name,
-        object_id=held.record_label,
+        object_type="change_request",
+        object_id=held.pk,
         channel=channel,
         detail={
-            "held_for_review": held.pk,
+            "entity": spec.name,
+            "record": held.record_label,
             "fields": sorted(manual),
             "note": note,
-            "workflow": ["change_request", held.pk],
             "step": held.step,
             "seal": held.seal,
         },
@@ -654,6 +655,15 @@ def held_values(spec: EntitySpec, held: ChangeRequest, which: int) -> dict[str, 
 
 NO_SUCH_REQUEST = _("There is no such review request in your scope.")
 
+# Requests that are not changes of a governed record but proposals a second city-level administrator
+# confirms (four eyes): a collection rule, a staff member's post. Each kind registers what confirming it
+# does, so the review service needs to know none of them.
+PROPOSALS: dict[str, Callable[[ChangeRequest, Caller], None]] = {}
+
+
+def register_proposal(kind: str, apply: Callable[[ChangeRequest, Caller], None]) -> None:
+    PROPOSALS[kind] = apply
+
 
 def review_decide(
     *,
@@ -673,12 +683,9 @@ def review_decide(
             .filter(pk=change_request_id)
             .first()
         )
-        permission = (
-            "rules.confirm" if held is not None and held.decider_post == "city_admin" else "review.decide"
-        )
-        if not has_permission(staff, permission) or (
-            permission == "rules.confirm" and not staff.is_city_level
-        ):
+        permission = DECIDERS.get(held.decider_post, "review.decide") if held is not None else "review.decide"
+        city_only = permission != "review.decide"
+        if not has_permission(staff, permission) or (city_only and not staff.is_city_level):
             raise deny(
                 NotPermitted(_("Your posts may not decide this request.")), "review.denied", actor=caller,
                 object_type="change_request", object_id=change_request_id, detail={"reason": "post"},
@@ -699,11 +706,9 @@ def review_decide(
             )  # fmt: skip
         if not approve and not reason.strip():
             raise ChangeRefused(_("A rejection needs a reason."), code="reason_required")
-        if held.entity == "collection_rule":
-            from sidms.changes.rules import apply_rule_proposal
-
+        if held.entity in PROPOSALS:
             if approve:
-                apply_rule_proposal(held, actor=caller)
+                PROPOSALS[held.entity](held, caller)
         elif approve:
             _apply_held(held, caller)
         held.status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
@@ -768,7 +773,7 @@ def review_recheck_registries(*, actor: Any, change_request_id: int) -> ChangeRe
         .filter(pk=change_request_id, status=ReviewStatus.PENDING)
         .first()
     )
-    if held is None or held.entity == "collection_rule":
+    if held is None or held.entity in PROPOSALS:
         raise NotPermitted(NO_SUCH_REQUEST)
     require_intact(held, actor=caller)
     spec = spec_for(held.entity)

@@ -23,7 +23,17 @@ from typing import Any
 
 from django.db import connection
 
-from sidms.audit.verify import CHUNK, Broken, Claims, Report, broken, verify_chain, verify_checkpoints
+from sidms.audit.models import ChainHead
+from sidms.audit.verify import (
+    CHECKS,
+    CHUNK,
+    Broken,
+    Claims,
+    Report,
+    broken,
+    verify_chain,
+    verify_checkpoints,
+)
 from sidms.changes.batches import revisions_digest
 from sidms.changes.models import BatchApplication, ChangeRequest, MaintenanceOrder, Revision
 from sidms.changes.rules import ENTITY as RULE
@@ -43,12 +53,17 @@ def verify_store() -> Report:
     report = Report()
     started = time.perf_counter()
     try:
+        _verify_keys()
         claims = verify_chain(report)
         verify_checkpoints(report)
-        latest = _verify_revisions(report, claims)
-        _verify_rules(latest.pop(RULE, {}))
+        rule_versions: dict[tuple[int, int], str] = {}
+        latest = _verify_revisions(report, claims, rule_versions)
+        latest.pop(RULE, None)
+        _verify_rules(rule_versions)
         for spec in ENTITIES.values():
             _verify_rows(report, spec, latest.pop(spec.name, {}))
+        for check in CHECKS:
+            check(report, latest)
         if latest:
             entity = sorted(latest)[0]
             raise broken(
@@ -60,6 +75,69 @@ def verify_store() -> Report:
         report.problem = failure.problem
     report.seconds = time.perf_counter() - started
     return report
+
+
+# --- keys ------------------------------------------------------------------------------------------------
+
+SAMPLE = 50
+
+
+def _verify_keys() -> None:
+    """Before anything is called tampered: is the key file the one the data was written with? A MAC key that
+    matches neither the chain head nor any revision, an encryption key that decrypts none of a sample of
+    values, or an index key that reproduces none of their blind indexes is named as such."""
+    ring = keyring()
+    head = ChainHead.objects.filter(pk=1).first()
+    sample = Revision.objects.order_by("-pk").values_list("entity", "version", "state", "digest")[:SAMPLE]
+    digests_ok = [state_digest(e, v, chain.canonical(view(st))) == d for e, v, st, d in sample]
+    head_ok = (
+        head is None
+        or head.seq == 0
+        or ring.verify_mac(
+            chain.canonical({"algorithm": head.algorithm, "seq": head.seq, "hash": head.hash}), head.mac
+        )
+    )
+    if digests_ok and not any(digests_ok) and not head_ok:
+        raise broken(
+            "keys", "密钥文件 / key file", "摘要密钥（MAC）与数据不符：密钥文件被更换或用错，不是数据被篡改",
+            "the MAC key does not match the data: the key file was replaced or is the wrong one (not tampering)",
+        )  # fmt: skip
+    tried = decrypted = indexed = 0
+    for spec in ENTITIES.values():
+        if not spec.encrypted_fields:
+            continue
+        table = spec.model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(spec.raw_columns)} FROM {table} ORDER BY id DESC LIMIT %s",  # noqa: S608
+                [SAMPLE],
+            )
+            rows = cursor.fetchall()
+        for raw in rows:
+            state = raw_state(spec, raw)
+            for name, enc in spec.encrypted_fields.items():
+                value = state[name]
+                if not value:
+                    continue
+                tried += 1
+                try:
+                    plain = ring.decrypt(
+                        base64.b64decode(value["enc"]), aad=aad(enc.domain, uuid.UUID(state["uid"]))
+                    )
+                except DecryptionError:
+                    continue
+                decrypted += 1
+                indexed += enc.index.index_of(plain) == value["idx"]
+    if tried and not decrypted:
+        raise broken(
+            "keys", "密钥文件 / key file", f"加密密钥无法解密抽样的 {tried} 个加密数据：密钥文件被更换或用错（当前密钥版本 {ring.versions}）",
+            f"the encryption keys decrypt none of {tried} sampled values: the key file was replaced or is the wrong one (versions {ring.versions})",
+        )  # fmt: skip
+    if decrypted and not indexed:
+        raise broken(
+            "keys", "密钥文件 / key file", "检索索引密钥与数据不符：按现有密钥算出的索引与存储的都不同，按身份证号码将查不到人",
+            "the blind-index key reproduces none of the stored indexes: searches by ID number would find no one",
+        )  # fmt: skip
 
 
 # --- revisions -------------------------------------------------------------------------------------------
@@ -95,7 +173,9 @@ def _view_hash(state: dict[str, Any]) -> bytes:
     return hashlib.sha256(chain.canonical(view(state))).digest()
 
 
-def _verify_revisions(report: Report, claims: Claims) -> dict[str, dict[int, tuple[int, str]]]:
+def _verify_revisions(
+    report: Report, claims: Claims, rule_versions: dict[tuple[int, int], str]
+) -> dict[str, dict[int, tuple[int, str]]]:
     latest: dict[str, dict[int, tuple[int, str]]] = {}
     seen: set[int] = set()
     in_batches: dict[str, int] = {}
@@ -134,6 +214,8 @@ def _verify_revisions(report: Report, claims: Claims) -> dict[str, dict[int, tup
                          "no audit event vouches for this revision: it was not written by the system")  # fmt: skip
         previous = (version, stored, _view_hash(state))
         latest.setdefault(entity, {})[record_id] = (version, stored)
+        if entity == RULE:
+            rule_versions[(record_id, version)] = stored
         report.revisions += 1
     missing = sorted(set(claims.single) - seen)
     if missing:
@@ -190,26 +272,25 @@ def _check_succession(where: str, revision: Any, previous: tuple[int, str, bytes
 # --- collection rules ------------------------------------------------------------------------------------
 
 
-def _verify_rules(vouched: dict[int, tuple[int, str]]) -> None:
-    """Every rule version is vouched for by a revision, and every vouched version still exists, unchanged;
-    versions of a rule run 1..n. A later version deleted (so that an earlier one silently applies again) or
-    a rule inserted behind the system's back is a break."""
-    versions: dict[tuple[str, str], list[int]] = {}
+def _verify_rules(vouched: dict[tuple[int, int], str]) -> None:
+    """Every rule version is vouched for by a revision of its field's history, and every vouched version still
+    exists, unchanged. A later version deleted (so that an earlier one silently applies again) or a rule
+    inserted behind the system's back is a break."""
+    first = dict(
+        ((entity, field), pk)
+        for entity, field, pk in CollectionRule.objects.filter(version=1).values_list("entity", "field", "pk")
+    )
     for rule in CollectionRule.objects.order_by("entity", "field", "version").iterator():
         where = f"采集规则 {rule.entity}.{rule.field} 第 {rule.version} 版 / collection rule {rule.entity}.{rule.field} v{rule.version}"
-        history = vouched.pop(rule.pk, None)
-        if history is None or history != (rule.version, rule_digest(rule)):
+        key = (first.get((rule.entity, rule.field), -1), rule.version)
+        if vouched.pop(key, None) != rule_digest(rule):
             raise broken("rule", where, "该采集规则不是经由规则编辑写入的（或已被改写）",
                          "this collection rule was not written by the rules editor (or was altered)")  # fmt: skip
-        versions.setdefault((rule.entity, rule.field), []).append(rule.version)
     if vouched:
-        pk = min(vouched)
-        raise broken("rule", f"采集规则 #{pk} / collection rule #{pk}", "有修订记录的采集规则版本已被删除",
-                     "a collection rule version with history was deleted")  # fmt: skip
-    for (entity, field), numbers in versions.items():
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise broken("rule", f"采集规则 {entity}.{field} / collection rule {entity}.{field}",
-                         "采集规则的版本不连续（有版本被删除）", "the rule's versions have a gap (a version was deleted)")  # fmt: skip
+        record, version = min(vouched)
+        raise broken("rule", f"采集规则 #{record} 第 {version} 版 / collection rule #{record} v{version}",
+                     "有修订记录的采集规则版本已被删除：较早的版本会悄悄重新生效",
+                     "a collection rule version with history was deleted: an earlier one silently applies again")  # fmt: skip
 
 
 # --- live rows -------------------------------------------------------------------------------------------

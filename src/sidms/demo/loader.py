@@ -16,7 +16,7 @@ from django.conf import settings
 from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
 from sidms.demo.generate import DemoData
 from sidms.registry.models import Agency, Person, Staff, Unit
-from sidms.security.accounts import staff_create
+from sidms.security.accounts import staff_create, staff_enrol_device, staff_set_agency
 from sidms.security.models import SealedTOTPDevice
 
 
@@ -36,7 +36,22 @@ ACCOUNTS = (
     DemoAccount("reviewer_hc", "环翠审核 王强", "371002", ("reviewer",), "审核：人工审核队列"),
     DemoAccount("approver_city", "市级审批 李静", "371000", ("approver",), "审批：维护审批、批量审批"),
     DemoAccount("rechecker_hc", "环翠复核 赵磊", "371002", ("rechecker",), "复核：维护复核"),
-    DemoAccount("admin_city", "市级系统管理员 陈晨", "371000", ("city_admin",), "市级系统管理员：采集规则"),
+    DemoAccount(
+        "admin_city", "市级系统管理员 陈晨", "371000", ("city_admin",), "市级系统管理员：提议修改采集规则"
+    ),
+    DemoAccount(
+        "admin2_city",
+        "市级系统管理员 黄磊",
+        "371000",
+        ("city_admin",),
+        "市级系统管理员：确认规则修改（四眼原则）",
+    ),
+    DemoAccount(
+        "security_city", "安全管理员 林峰", "371000", ("security_admin",), "安全管理员：账号、岗位、保密协议"
+    ),
+    DemoAccount(
+        "security2_city", "安全管理员 何静", "371000", ("security_admin",), "安全管理员：确认岗位授予"
+    ),
     DemoAccount("stat_city", "市级统计 周婷", "371000", ("statistician",), "统计"),
     DemoAccount("auditor_city", "市级审计 吴刚", "371000", ("auditor",), "审计：审计日志"),
     DemoAccount("info_city", "信息机构 郑伟", "371000", ("info_centre",), "信息机构：导入、批量执行"),
@@ -61,7 +76,7 @@ def ensure_accounts() -> list[tuple[DemoAccount, str, str]]:
                 actor="system:demo", username=account.username, password=password, district=account.district,
                 posts=account.posts, full_name=account.full_name, agency=agency, agreement_signed_on=date(2026, 1, 1),
             )  # fmt: skip
-            SealedTOTPDevice.enrol(staff, name="demo", confirmed=True)
+            staff_enrol_device(actor="system:demo", staff=staff, name="demo")
             saved[account.username] = password
         device = SealedTOTPDevice.objects.filter(user=staff, confirmed=True).first()
         secret = device.secret_base32 if device else ""
@@ -181,4 +196,4 @@ def link_agencies() -> None:
             else Agency.objects.filter(district_id=staff.district_id, level="district").first()
         )
         if agency is not None:
-            Staff.objects.filter(pk=staff.pk).update(agency=agency)
+            staff_set_agency(actor="system:demo", staff=staff, agency=agency)

@@ -94,6 +94,16 @@ class Staff(AbstractUser):
     # R16: without a valid confidentiality agreement there is no access.
     agreement_signed_on = models.DateField(_("confidentiality agreement signed on"), null=True, blank=True)
     agreement_expires_on = models.DateField(_("confidentiality agreement expires on"), null=True, blank=True)
+    # The first TOTP enrolment needs a one-time code that an administrator hands over out of band (a
+    # keyed hash of it, and when it expires): the initial password alone cannot enrol a second factor.
+    enrolment_code = models.CharField(_("enrolment code"), max_length=64, blank=True, editable=False)
+    enrolment_expires = models.DateTimeField(
+        _("enrolment code expires"), null=True, blank=True, editable=False
+    )
+    # Staff accounts change only through sidms.security.accounts, each change a revision and an audit
+    # event; the digest of the account (credentials, posts, devices) must match its latest revision.
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
+    row_digest = models.CharField(_("row digest"), max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("staff member")
@@ -114,6 +124,13 @@ class Staff(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.first_name or self.username
+
+    def check_password(self, raw_password: str | None) -> bool:
+        """The password check without Django's silent re-hash on sign-in: a new hash would change the
+        account behind its history. Hashes are upgraded by sidms.security.accounts.staff_set_password."""
+        from django.contrib.auth.hashers import check_password
+
+        return check_password(raw_password, self.password)
 
     def has_valid_agreement(self, today: object = None) -> bool:
         day = today or timezone.localdate()

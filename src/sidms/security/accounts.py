@@ -1,17 +1,133 @@
-"""Staff accounts. Creating one is an audited act; the account cannot sign in without a valid
-confidentiality agreement (R16) and enrols its second factor at the first sign-in."""
+"""Staff accounts, governed (R16, R17): every change — creating an account, granting or removing a post,
+changing the district, disabling, unlocking, registering a confidentiality agreement, issuing an enrolment
+code, enrolling an authenticator, setting a password — goes through a service here, writes a revision of
+the account and an audit event, and leaves the account's keyed digest matching that revision. Granting a
+post is proposed by one city-level administrator and confirmed by a second (four eyes).
+
+The digest covers what decides who can sign in and what they may do: the login name, the password hash,
+the name, district and agency, whether the account is active, the agreement's dates, the posts, the
+authenticator devices (their sealed secrets) and the enrolment code. A password hash or TOTP secret
+transplanted from one account to another in SQL breaks it, and `sidms audit verify` names the account;
+the secrets themselves enter the revision only as keyed digests, never as hashes or ciphertexts.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from sidms.access.posts import ADMINISTRATOR_POSTS, Post
 from sidms.audit.services import audit_record
+from sidms.audit.verify import Report, broken, register_check
+from sidms.changes.models import ChangeRequest, Channel, Method, Revision
+from sidms.changes.seals import new_revision, reseal
+from sidms.changes.services import register_proposal, require_city_level, require_permission
+from sidms.core.caller import Caller
+from sidms.core.errors import ChangeRefused, NotPermitted
+from sidms.core.kernel import state_digest
+from sidms.core.keys import keyring
+from sidms.lib import chain
 from sidms.registry.models import Agency, Staff, StaffPost
+from sidms.security.models import SealedTOTPDevice
+
+ENTITY = "staff"
+MAY_NOT_MANAGE = _("Only a city-level security administrator manages staff accounts.")
+ENROLMENT_VALID = timedelta(days=3)
+
+
+def _mac(text: str) -> str:
+    return keyring().mac(f"staff-secret\x00{text}".encode())
+
+
+def staff_state(staff: Staff) -> dict[str, Any]:
+    """What the account's digest covers (secrets as keyed digests of their stored form)."""
+    posts = sorted(StaffPost.objects.filter(staff=staff).values_list("post", flat=True))
+    devices = sorted(
+        [name, _mac(key), bool(confirmed)]
+        for name, key, confirmed in SealedTOTPDevice.objects.filter(user=staff).values_list(
+            "name", "key", "confirmed"
+        )
+    )
+    return {
+        "username": staff.username,
+        "password": _mac(staff.password),
+        "name": staff.first_name,
+        "district": staff.district_id,
+        "agency": staff.agency_id,
+        "active": bool(staff.is_active),
+        "superuser": bool(staff.is_superuser),
+        "admin_site": bool(staff.is_staff),
+        "agreement_signed_on": staff.agreement_signed_on.isoformat() if staff.agreement_signed_on else None,
+        "agreement_expires_on": staff.agreement_expires_on.isoformat()
+        if staff.agreement_expires_on
+        else None,
+        "posts": posts,
+        "devices": devices,
+        "enrolment": [
+            staff.enrolment_code,
+            staff.enrolment_expires.isoformat() if staff.enrolment_expires else None,
+        ],
+    }
+
+
+def staff_digest(staff: Staff, version: int) -> str:
+    return state_digest(ENTITY, version, chain.canonical(staff_state(staff)))
+
+
+def _record(staff: Staff, before: dict[str, Any], *, caller: Caller, action: str, method: str = Method.DIRECT,
+            reference: str = "", detail: dict[str, Any] | None = None) -> Revision:  # fmt: skip
+    """The account's new revision and its audit event, in the caller's transaction; the account's version and
+    digest follow (written with an UPDATE of those two columns only)."""
+    staff.refresh_from_db()
+    state = staff_state(staff)
+    version = staff.version + 1
+    digest = state_digest(ENTITY, version, chain.canonical(state))
+    prior = Revision.objects.filter(entity=ENTITY, record_id=staff.pk).order_by("-version").first()
+    changes = {k: [before.get(k), v] for k, v in state.items() if before.get(k) != v}
+    revision = new_revision(
+        entity=ENTITY, record_id=staff.pk, version=version, at=timezone.now(), actor=caller.name,
+        channel=Channel.MAINTENANCE, method=method, request_id=caller.request_id, reference=reference,
+        changes=changes, state=state, digest=digest, prev_digest=prior.digest if prior else "",
+    )  # fmt: skip
+    Staff.objects.filter(pk=staff.pk).update(version=version, row_digest=digest)
+    staff.version, staff.row_digest = version, digest
+    audit_record(
+        action, actor=caller, object_type=ENTITY, object_id=staff.username,
+        detail={"revision": revision.pk, "digest": digest, "fields": sorted(changes), **(detail or {})},
+    )  # fmt: skip
+    return revision
+
+
+def _require_manager(caller: Caller) -> None:
+    if not str(caller.name).startswith("system:"):
+        require_permission(caller, "staff.manage", MAY_NOT_MANAGE)
+        require_city_level(caller, MAY_NOT_MANAGE)
+
+
+def _locked(staff: Staff | int) -> Staff:
+    pk = staff.pk if isinstance(staff, Staff) else staff
+    return Staff.objects.select_for_update().get(pk=pk)
+
+
+def _check_posts(posts: Iterable[str]) -> list[str]:
+    chosen = sorted(set(posts))
+    unknown = [p for p in chosen if p not in Post.values]
+    if unknown:
+        raise ChangeRefused(_("Unknown post."), code="post")
+    if len([p for p in chosen if p in ADMINISTRATOR_POSTS]) > 1:
+        raise ChangeRefused(
+            _("No one may hold two of the system, security and audit administrator posts."),
+            code="three_admins",
+        )
+    return chosen
 
 
 def staff_create(
@@ -20,32 +136,297 @@ def staff_create(
     username: str,
     password: str,
     district: str,
-    posts: Iterable[str],
+    posts: Iterable[str] = (),
     full_name: str = "",
     agency: Agency | None = None,
     agreement_signed_on: date | None = None,
+    agreement_expires_on: date | None = None,
 ) -> Staff:
+    """A new account. Posts are granted at creation only by the system itself (set-up, demo); an
+    administrator creates the account and then proposes each post for a second one to confirm."""
+    caller = Caller.of(actor)
+    _require_manager(caller)
+    chosen = _check_posts(posts)
+    if chosen and not str(caller.name).startswith("system:"):
+        raise ChangeRefused(
+            _("Grant posts one by one after creating the account; a second administrator confirms each."),
+            code="posts_at_creation",
+        )
+    if Staff.objects.filter(username=username).exists():
+        raise ChangeRefused(_("This login name is taken."), code="duplicate")
     with transaction.atomic():
         staff = Staff.objects.create_user(
-            username=username,
-            password=password,
-            first_name=full_name,
-            district_id=district,
-            agency=agency,
-            agreement_signed_on=agreement_signed_on,
-        )
-        post_list = sorted(set(posts))
-        StaffPost.objects.bulk_create(StaffPost(staff=staff, post=post) for post in post_list)
-        audit_record(
-            "staff.create",
-            actor=actor,
-            object_type="staff",
-            object_id=staff.pk,
-            detail={
-                "username": username,
-                "district": district,
-                "posts": post_list,
-                "at": timezone.now().isoformat(),
-            },
+            username=username, password=password, first_name=full_name, district_id=district, agency=agency,
+            agreement_signed_on=agreement_signed_on, agreement_expires_on=agreement_expires_on,
+        )  # fmt: skip
+        StaffPost.objects.bulk_create(StaffPost(staff=staff, post=post) for post in chosen)
+        _record(
+            staff,
+            {},
+            caller=caller,
+            action="staff.create",
+            detail={"username": username, "district": district, "posts": chosen},
         )
     return staff
+
+
+# --------------------------------------------------------------------------------------------------------
+# Posts: granted with four eyes, removed at once
+
+
+def staff_post_propose(*, actor: Any, staff: Staff, post: str, reason: str) -> ChangeRequest:
+    """Propose granting POST to STAFF; a second city-level administrator confirms it (review_decide)."""
+    caller = Caller.of(actor)
+    _require_manager(caller)
+    _check_posts([post])
+    if not reason.strip():
+        raise ChangeRefused(_("Give the reason for the change."), code="reason_required")
+    current = set(StaffPost.objects.filter(staff=staff).values_list("post", flat=True))
+    if post in current:
+        raise ChangeRefused(_("The staff member holds this post already."), code="no_change")
+    _check_posts([*current, post])
+    with transaction.atomic():
+        held = ChangeRequest.objects.create(
+            entity=ENTITY, record_id=staff.pk, record_label=staff.username, district_id=settings.SIDMS_CITY_DISTRICT,
+            base_version=staff.version, proposed={"post": [None, post], "reason": [None, reason.strip()]},
+            channel=Channel.MAINTENANCE, submitted_by=caller.staff, submitted_at=timezone.now(),
+            decider_post=Post.SECURITY_ADMIN,
+        )  # fmt: skip
+        reseal(held)
+        audit_record(
+            "staff.post_propose", actor=caller, object_type="change_request", object_id=held.pk,
+            detail={"username": staff.username, "post": post, "step": held.step, "seal": held.seal},
+        )  # fmt: skip
+    return held
+
+
+def _apply_post(held: ChangeRequest, caller: Caller) -> None:
+    require_city_level(caller, MAY_NOT_MANAGE)
+    staff = _locked(int(held.record_id or 0))
+    post = str(held.proposed["post"][1])
+    current = set(StaffPost.objects.filter(staff=staff).values_list("post", flat=True))
+    _check_posts([*current, post])
+    before = staff_state(staff)
+    StaffPost.objects.get_or_create(staff=staff, post=post)
+    _record(staff, before, caller=caller, action="staff.post_grant", method=Method.REVIEW,
+            reference=f"CR{held.pk}", detail={"post": post, "proposed_by": held.submitted_by.username})  # fmt: skip
+
+
+register_proposal(ENTITY, _apply_post)
+
+
+def staff_post_revoke(*, actor: Any, staff: Staff, post: str, reason: str) -> Staff:
+    caller = Caller.of(actor)
+    _require_manager(caller)
+    if not reason.strip():
+        raise ChangeRefused(_("Give the reason for the change."), code="reason_required")
+    with transaction.atomic():
+        staff = _locked(staff)
+        before = staff_state(staff)
+        if not StaffPost.objects.filter(staff=staff, post=post).delete()[0]:
+            raise ChangeRefused(_("The staff member does not hold this post."), code="no_change")
+        _record(
+            staff,
+            before,
+            caller=caller,
+            action="staff.post_revoke",
+            detail={"post": post, "reason": reason.strip()},
+        )
+    return staff
+
+
+# --------------------------------------------------------------------------------------------------------
+# District, status, agreement, lock-out, password
+
+
+def _change(actor: Any, staff: Staff, action: str, apply: Any, detail: dict[str, Any] | None = None) -> Staff:
+    caller = Caller.of(actor)
+    _require_manager(caller)
+    with transaction.atomic():
+        staff = _locked(staff)
+        before = staff_state(staff)
+        apply(staff)
+        staff.save()
+        _record(staff, before, caller=caller, action=action, detail=detail)
+    return staff
+
+
+def staff_set_district(*, actor: Any, staff: Staff, district: str, reason: str) -> Staff:
+    from sidms.parameters.codes import district_codes
+
+    if district not in district_codes():
+        raise ChangeRefused(_("%(code)s is not a district of the city."), {"code": district}, code="district")
+    if not reason.strip():
+        raise ChangeRefused(_("Give the reason for the change."), code="reason_required")
+
+    def apply(staff: Staff) -> None:
+        staff.district_id = district
+
+    return _change(actor, staff, "staff.district", apply, {"district": district, "reason": reason.strip()})
+
+
+def staff_set_active(*, actor: Any, staff: Staff, active: bool, reason: str) -> Staff:
+    if not reason.strip():
+        raise ChangeRefused(_("Give the reason for the change."), code="reason_required")
+
+    def apply(staff: Staff) -> None:
+        staff.is_active = active
+
+    return _change(
+        actor, staff, "staff.enable" if active else "staff.disable", apply, {"reason": reason.strip()}
+    )
+
+
+def staff_record_agreement(*, actor: Any, staff: Staff, signed_on: date, expires_on: date | None) -> Staff:
+    """Register the confidentiality agreement (R16): without a valid one there is no access."""
+    if expires_on is not None and expires_on < signed_on:
+        raise ChangeRefused(_("An agreement cannot expire before it is signed."), code="dates")
+
+    def apply(staff: Staff) -> None:
+        staff.agreement_signed_on, staff.agreement_expires_on = signed_on, expires_on
+
+    return _change(actor, staff, "staff.agreement", apply, {"signed_on": signed_on.isoformat()})
+
+
+def staff_unlock(*, actor: Any, staff: Staff) -> None:
+    """Lift a lock-out after repeated failures (django-axes), as an audited act."""
+    from axes.utils import reset
+
+    caller = Caller.of(actor)
+    _require_manager(caller)
+    with transaction.atomic():
+        reset(username=staff.username)
+        audit_record("staff.unlock", actor=caller, object_type=ENTITY, object_id=staff.username)
+
+
+def staff_set_password(*, actor: Any, staff: Staff, password: str) -> Staff:
+    """A new password (an administrator's reset, or the person's own change), checked by the password
+    validators; the old sessions stay signed in only until their next request checks the account."""
+    from django.contrib.auth.password_validation import validate_password
+
+    caller = Caller.of(actor)
+    if getattr(caller.staff, "pk", None) != staff.pk:
+        _require_manager(caller)
+    validate_password(password, staff)
+
+    def apply(target: Staff) -> None:
+        target.password = make_password(password)
+
+    with transaction.atomic():
+        target = _locked(staff)
+        before = staff_state(target)
+        apply(target)
+        target.save(update_fields=["password"])
+        _record(target, before, caller=caller, action="staff.password")
+    return target
+
+
+# --------------------------------------------------------------------------------------------------------
+# The second factor: enrolment by a one-time code handed over out of band
+
+
+def staff_issue_enrolment_code(*, actor: Any, staff: Staff) -> str:
+    """A one-time enrolment code (shown once to the administrator, who hands it over in person or by a
+    channel other than the one the password went by). It also removes the account's authenticators, so a
+    lost phone is replaced the same way."""
+    caller = Caller.of(actor)
+    _require_manager(caller)
+    code = f"{secrets.randbelow(10**8):08d}"
+    with transaction.atomic():
+        target = _locked(staff)
+        before = staff_state(target)
+        SealedTOTPDevice.objects.filter(user=target).delete()
+        target.enrolment_code = _mac(f"enrol:{target.pk}:{code}")
+        target.enrolment_expires = timezone.now() + ENROLMENT_VALID
+        target.save(update_fields=["enrolment_code", "enrolment_expires"])
+        _record(target, before, caller=caller, action="staff.enrolment_code")
+    return code
+
+
+def enrolment_code_ok(staff: Staff, code: str) -> bool:
+    if (
+        not staff.enrolment_code
+        or staff.enrolment_expires is None
+        or staff.enrolment_expires < timezone.now()
+    ):
+        return False
+    expected = _mac(f"enrol:{staff.pk}:{code.strip()}")
+    return secrets.compare_digest(expected, staff.enrolment_code)
+
+
+def staff_enrol_device(
+    *, actor: Any, staff: Staff, device: SealedTOTPDevice | None = None, name: str = "authenticator"
+) -> SealedTOTPDevice:
+    """Confirm an authenticator (the person has typed a valid code from it after the enrolment code), or,
+    for the system itself (set-up, demo), create a confirmed one."""
+    caller = Caller.of(actor)
+    with transaction.atomic():
+        target = _locked(staff)
+        before = staff_state(target)
+        if device is None:
+            if not str(caller.name).startswith("system:"):
+                raise NotPermitted(_("You may not do this."))
+            device = SealedTOTPDevice.enrol(target, name=name, confirmed=True)
+        else:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+        target.enrolment_code, target.enrolment_expires = "", None
+        target.save(update_fields=["enrolment_code", "enrolment_expires"])
+        _record(target, before, caller=caller, action="auth.otp_enrolled")
+    return device
+
+
+def start_enrolment(staff: Staff) -> SealedTOTPDevice:
+    """The unconfirmed device an enrolling person scans; not yet part of the account (the digest counts it
+    only once confirmed through staff_enrol_device)."""
+    device = SealedTOTPDevice.objects.filter(user=staff, confirmed=False).first()
+    return device or SealedTOTPDevice.enrol(staff, name="authenticator", confirmed=False)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Verification: every account matches its latest revision
+
+
+def verify_staff(report: Report, latest: dict[str, dict[int, tuple[int, str]]]) -> None:
+    history = latest.pop(ENTITY, {})
+    seen = 0
+    for staff in Staff.objects.order_by("pk").iterator():
+        where = f"工作人员 {staff.username} / staff {staff.username}"
+        vouched = history.pop(staff.pk, None)
+        if vouched is None:
+            raise broken("staff", where, "该工作人员账号没有修订历史：它不是经由系统建立的",
+                         "the staff account has no history: it was not created through the system")  # fmt: skip
+        expected = staff_digest(staff, staff.version)
+        if (staff.version, staff.row_digest) != vouched or expected != staff.row_digest:
+            raise broken("staff", where, "工作人员账号（口令、岗位、区市、动态口令设备等）与其最新修订不一致：有人绕过系统修改了它",
+                         "the account (password, posts, district, authenticators …) differs from its latest revision: changed behind the system's back")  # fmt: skip
+        seen += 1
+    if history:
+        raise broken("staff", f"工作人员 #{min(history)} / staff #{min(history)}", "有修订历史的工作人员账号已被删除",
+                     "a staff account with history was deleted")  # fmt: skip
+    report.rows[ENTITY] = seen
+
+
+register_check(verify_staff)
+
+
+def adopt_existing_accounts() -> int:
+    """Accounts created before accounts had history get their first revision, once: only while no staff
+    revision exists at all (the upgrade), never afterwards — a row inserted later behind the system's back
+    is not adopted but named by verification."""
+    if Revision.objects.filter(entity=ENTITY).exists():
+        return 0
+    caller = Caller("system:upgrade", request_id="")
+    adopted = 0
+    with transaction.atomic():
+        for staff in Staff.objects.filter(version=0).order_by("pk"):
+            _record(staff, {}, caller=caller, action="staff.adopt")
+            adopted += 1
+    return adopted
+
+
+def staff_set_agency(*, actor: Any, staff: Staff, agency: Agency | None) -> Staff:
+    def apply(target: Staff) -> None:
+        target.agency = agency
+
+    return _change(actor, staff, "staff.agency", apply, {"agency": agency.code if agency else ""})

@@ -46,3 +46,14 @@ class TokenForm(forms.Form):
 
     def clean_token(self) -> str:
         return str(self.cleaned_data["token"]).strip()
+
+
+class EnrolmentCodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("8-digit enrolment code from your administrator"),
+        regex=r"^\s*\d{8}\s*$",
+        error_messages={"invalid": _("Enter the 8 digits of the enrolment code.")},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 12}
+        ),
+    )

@@ -21,7 +21,9 @@ from django_otp import login as otp_login
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.core.caller import caller_from_request
-from sidms.security.forms import PasswordLoginForm, TokenForm
+from sidms.lib.crypto import DecryptionError
+from sidms.security.accounts import enrolment_code_ok, staff_enrol_device, start_enrolment
+from sidms.security.forms import EnrolmentCodeForm, PasswordLoginForm, TokenForm
 from sidms.security.models import SealedTOTPDevice
 
 
@@ -52,6 +54,22 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         allowed, _detail = device.verify_is_allowed()
+        try:
+            device.bin_key  # noqa: B018  (the sealed secret must decrypt for this account)
+        except DecryptionError:
+            # A secret that does not belong to this account (copied from another in the database): refused,
+            # and an integrity alert for the supervisors (R20).
+            audit_record(
+                "integrity.alert", actor=caller_from_request(request, user), object_type="staff",
+                object_id=user.username, outcome=Outcome.FAILED, detail={"reason": "ciphertext"},
+            )  # fmt: skip
+            form.add_error(
+                "token",
+                _(
+                    "Your authenticator's record is damaged. Ask the security administrator to enrol it again."
+                ),
+            )
+            return render(request, "security/otp_verify.html", {"form": form})
         if allowed and device.verify_token(form.cleaned_data["token"]):
             otp_login(request, device)
             audit_record(
@@ -75,24 +93,32 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 
 
 def otp_enrol(request: HttpRequest) -> HttpResponse:
+    """First sign-in: the one-time enrolment code an administrator handed over out of band, then the
+    authenticator's QR code and a first code from it. The initial password alone cannot enrol a device."""
     user = request.user
     if SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
         return redirect("security:otp_verify")
-    device = SealedTOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = SealedTOTPDevice.enrol(user, name="authenticator", confirmed=False)
+    if not request.session.get("enrolment_ok"):
+        code_form = EnrolmentCodeForm(request.POST or None)
+        if request.method == "POST" and code_form.is_valid():
+            if enrolment_code_ok(user, code_form.cleaned_data["code"]):  # type: ignore[arg-type]
+                request.session["enrolment_ok"] = True
+                return redirect("security:otp_enrol")
+            audit_record(
+                "auth.enrolment_failed", actor=caller_from_request(request, user), object_type="staff",
+                object_id=user.pk, outcome=Outcome.FAILED,
+            )  # fmt: skip
+            code_form.add_error(
+                "code", _("The enrolment code is wrong or has expired. Ask your administrator for a new one.")
+            )
+        return render(request, "security/otp_enrol.html", {"code_form": code_form})
+    device = start_enrolment(user)  # type: ignore[arg-type]
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["token"]):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
+            staff_enrol_device(actor=caller_from_request(request, user), staff=user, device=device)  # type: ignore[arg-type]
+            request.session.pop("enrolment_ok", None)
             otp_login(request, device)
-            audit_record(
-                "auth.otp_enrolled",
-                actor=caller_from_request(request, user),
-                object_type="staff",
-                object_id=user.pk,
-            )
             return redirect(_after_otp(request))
         form.add_error("token", _("The code does not match. Check the time on your phone and try again."))
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
