@@ -25,45 +25,98 @@ def _seqs(page: str) -> list[int]:
 
 
 @pytest.fixture
-def events() -> None:
+def events(make_staff) -> None:  # type: ignore[no-untyped-def]
+    clerk = make_staff("clerk_x", posts=("window_clerk",))
+    clerk.first_name = "环翠窗口 张敏"
+    clerk.save(update_fields=["first_name"])
     audit_record(
-        "read.person", actor="clerk_x", object_type="person", object_id="P000000001", detail={"n": 1}
+        "read.person",
+        actor="clerk_x",
+        object_type="person",
+        object_id="3700000019",
     )
-    audit_record("read.unit", actor="clerk_x", object_type="unit", object_id="3710020001")
     audit_record(
-        "access.denied", actor="clerk_y", outcome=Outcome.DENIED, detail={"permission": "audit.view"}
+        "read.unit_list", actor="clerk_x", object_type="unit", detail={"by": "name", "shown": ["37100000010"]}
     )
-    audit_record("rules.edit", actor="admin_city", object_type="collection_rule", object_id="person.address")
+    audit_record(
+        "access.denied",
+        actor="clerk_y",
+        outcome=Outcome.DENIED,
+        detail={"permission": "audit.view", "path": "/audit/"},
+    )
+    audit_record(
+        "rules.edit",
+        actor="admin_city",
+        object_type="collection_rule",
+        object_id="person.email",
+        detail={"version": 2, "fields": ["required", "review_level"]},
+    )
+    audit_record(
+        "read.person",
+        actor="system",
+        object_type="person",
+        object_id="3700000027",
+        detail={"reason": "not_configured"},
+    )
+
+
+def _rows(page: str) -> list[dict[str, str]]:
+    """The audit table's rows, as the reader sees them."""
+    rows = []
+    for tr in re.findall(r'<tr>\s*<td><a href="/audit/\d+/">.*?</tr>', page, re.S):
+        cells = dict(re.findall(r'<td class="(actor|action|object)">(.*?)</td>', tr, re.S))
+        rows.append(
+            {k: re.sub(r"<br>.*", "", v, flags=re.S).strip() for k, v in cells.items()} | {"html": tr}
+        )
+    return rows
 
 
 @pytest.mark.req("R20")
-def test_the_audit_browser_lists_events_newest_first_with_their_details(auditor, signed_in, events) -> None:  # type: ignore[no-untyped-def]
+def test_the_audit_browser_lists_events_newest_first_in_words(auditor, signed_in, events) -> None:  # type: ignore[no-untyped-def]
     page = signed_in(auditor).get("/audit/").content.decode()
     seqs = _seqs(page)
-    assert seqs == sorted(seqs, reverse=True) and len(seqs) >= 4
-    assert "read.person" in page and "person:P000000001" in page and "clerk_x" in page
-    assert "{&quot;n&quot;: 1}" in page  # the detail, as JSON
-    newest = AuditEvent.objects.filter(action="rules.edit").get()
-    assert f"{newest.hash[:12]}…" in page and newest.hash not in page.replace(f'title="{newest.hash}"', "")
-    assert "拒绝" in page  # the outcome, in Chinese
+    assert seqs == sorted(seqs, reverse=True) and len(seqs) >= 5
+    rows = _rows(page)
+    viewed = next(r for r in rows if r["object"] == "参保人员 3700000019")
+    assert viewed["action"] == "查看参保人员" and viewed["actor"] == "环翠窗口 张敏"
+    searched = next(r for r in rows if r["action"] == "查询参保单位")
+    assert "<dt>查询方式</dt><dd>单位名称</dd>" in searched["html"] and "37100000010" in searched["html"]
+    rule = next(r for r in rows if r["action"] == "写入采集规则新版本")
+    assert rule["object"] == "采集规则 参保人员 · 电子邮箱" and "必填、审核级别" in rule["html"]
+    denied = next(r for r in rows if r["action"] == "拒绝访问")
+    assert "浏览审计日志" in denied["html"] and "拒绝" in denied["html"]
+    system = next(r for r in rows if r["object"] == "参保人员 3700000027")
+    assert system["actor"] == "系统" and "未配置与该部门的接口" in system["html"]
+    for raw in ("read.person", "person.email", "audit.view", "not_configured", "{&quot;", ">system<"):
+        assert raw not in page, raw
     assert 'id="chain-status"' in page
 
 
 @pytest.mark.req("R20")
-def test_audit_filters_narrow_the_events(auditor, signed_in, events) -> None:  # type: ignore[no-untyped-def]
+def test_audit_filters_narrow_the_events_and_take_chinese_action_names(auditor, signed_in, events) -> None:  # type: ignore[no-untyped-def]
     client = signed_in(auditor)
 
-    def actions(**filters: str) -> set[str]:
-        page = client.get("/audit/", filters).content.decode()
-        return set(re.findall(r'<td class="mono">([a-z_.]+)</td>', page)) - {"—"}
+    def actions(**filters: str) -> list[str]:
+        return [row["action"] for row in _rows(client.get("/audit/", filters).content.decode())]
 
-    assert actions(actor="clerk_x") == {"read.person", "read.unit"}
-    assert actions(action="read.") == {"read.person", "read.unit"}
-    assert actions(object_type="collection_rule", object_id="person.address") == {"rules.edit"}
-    assert actions(outcome="denied", actor="clerk_y") == {"access.denied"}
+    assert set(actions(actor="环翠窗口 张敏")) == {"查看参保人员", "查询参保单位"}
+    assert set(actions(actor="clerk_x")) == {"查看参保人员", "查询参保单位"}
+    assert set(actions(action="查看参保人员")) == {"查看参保人员"}
+    assert set(actions(action="参保单位")) == {"查询参保单位"}
+    assert set(actions(action="采集规则")) >= {"写入采集规则新版本"}
+    assert set(actions(object_id="person.email")) == {"写入采集规则新版本"}  # the seeded version and ours
+    assert set(actions(outcome="denied", actor="clerk_y")) == {"拒绝访问"}
     today = timezone.localdate()
-    assert "rules.edit" in actions(date_from=today.isoformat(), date_to=today.isoformat())
-    assert actions(date_to=(today - timedelta(days=1)).isoformat()) == set()
+    assert "写入采集规则新版本" in actions(date_from=today.isoformat(), date_to=today.isoformat())
+    assert actions(date_to=(today - timedelta(days=1)).isoformat()) == []
+
+
+@pytest.mark.req("R20")
+def test_an_audit_date_that_does_not_exist_is_explained_and_shows_nothing(auditor, signed_in, events) -> None:  # type: ignore[no-untyped-def]
+    response = signed_in(auditor).get("/audit/", {"date_from": "2024-02-30"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "请输入存在的日期" in page and _seqs(page) == []
 
 
 @pytest.mark.req("R20")
@@ -80,12 +133,17 @@ def test_the_audit_log_is_paged_by_sequence_number(auditor, signed_in) -> None: 
 
 
 @pytest.mark.req("R20")
-def test_one_event_shows_its_payload_and_both_hashes(auditor, signed_in, events) -> None:  # type: ignore[no-untyped-def]
-    event = AuditEvent.objects.get(action="read.unit")
+def test_one_event_shows_its_words_both_hashes_and_offers_the_hashed_original(
+    auditor, signed_in, events
+) -> None:  # type: ignore[no-untyped-def]
+    event = AuditEvent.objects.get(action="read.unit_list")
     client = signed_in(auditor)
     page = client.get(f"/audit/{event.seq}/").content.decode()
     assert event.hash in page and event.prev_hash in page
-    assert "&quot;object_id&quot;: &quot;3710020001&quot;" in page
+    assert "查询参保单位" in page and "环翠窗口 张敏" in page and "{&quot;" not in page
+    download = client.get(f"/audit/{event.seq}/payload/")
+    assert download["Content-Type"].startswith("application/json")
+    assert download.content.decode() == event.payload  # the exact bytes the chain hashed
     assert client.get("/audit/999999/").status_code == 404
 
 
@@ -95,7 +153,7 @@ def test_browsing_the_audit_log_is_itself_audited(auditor, signed_in, events) ->
     client.get("/audit/", {"actor": "clerk_x"})
     browse = AuditEvent.objects.filter(action="audit.browse", actor="auditor_city").get()
     assert '"filters":{"actor":"clerk_x"}' in browse.payload
-    event = AuditEvent.objects.get(action="read.unit")
+    event = AuditEvent.objects.get(action="read.unit_list")
     client.get(f"/audit/{event.seq}/")
     assert AuditEvent.objects.filter(action="audit.browse", object_id=str(event.seq)).exists()
 

@@ -84,7 +84,7 @@ def test_reading_a_person_is_an_audit_event_without_the_id_number(  # type: igno
     person = make_person(id_number=HUANCUI_1960, name="王建国")
     client = signed_in(huancui_clerk)
     page = client.get(f"/persons/{person.person_no}/").content.decode()
-    assert HUANCUI_1960 in page  # the detail page shows the full number to an authorised clerk
+    assert "371002********0011" in page and HUANCUI_1960 not in page  # masked once entered, even here
     client.post("/persons/", {"q": HUANCUI_1960})
     event = AuditEvent.objects.get(action="read.person", outcome="ok")
     assert event.actor == "clerk_hc" and event.object_id == person.person_no

@@ -4,6 +4,7 @@ field (R6.1, R7)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -18,24 +19,26 @@ from tests.conftest import luhn_complete
 pytestmark = [pytest.mark.django_db]
 
 HUANCUI_1960 = "371002196001010011"
+HUANCUI_1960_B = "371002196001010038"  # the same sex and birth date: an ID number change they agree with
 HUANCUI_1970 = "37100219700101018X"
 
 
 def person_form(person: Any, **changes: object) -> dict[str, object]:
-    """What the edit form posts back: every field as shown, with CHANGES typed over it."""
+    """What the edit form posts back: every field as shown (personal identifiers start empty, which keeps
+    the stored value), with CHANGES typed over it."""
     data: dict[str, object] = {
         "version": person.version,
-        "id_number": person.id_number,
+        "id_number": "",
         "name": person.name,
         "sex": person.sex,
         "birth_date": person.birth_date.isoformat() if person.birth_date else "",
         "category": person.category,
         "district_id": person.district_id,
-        "phone": person.phone,
-        "email": person.email,
+        "phone": "",
+        "email": "",
         "address": person.address,
         "postcode": person.postcode,
-        "bank_account": person.bank_account,
+        "bank_account": "",
         "status": person.status,
     }
     data.update(changes)
@@ -53,7 +56,7 @@ def unit_form(unit: Any, **changes: object) -> dict[str, object]:
         "address": unit.address,
         "postcode": unit.postcode,
         "contact_person": unit.contact_person,
-        "phone": unit.phone,
+        "phone": "",
         "email": unit.email,
         "industry_risk_class": unit.industry_risk_class,
         "status": unit.status,
@@ -73,11 +76,13 @@ def test_the_edit_form_labels_every_field_in_chinese_and_offers_the_code_tables(
 ) -> None:
     person = make_person(id_number=HUANCUI_1960, name="王建国")
     page = signed_in(huancui_clerk).get(f"/persons/{person.person_no}/edit/").content.decode()
-    for label in ("公民身份号码", "姓名", "性别", "出生日期", "人员类别", "区市", "电话", "银行账号"):
+    for label in ("公民身份号码", "姓名", "性别", "出生日期", "人员类别", "所属区域", "电话", "银行账号"):
         assert label in page, label
     assert "在职职工" in page  # the person-category code table
-    assert HUANCUI_1960 in page  # the clerk edits the plain value
+    # Personal identifiers are not shown again once entered: the field starts empty, the mask is its hint.
+    assert 'placeholder="371002********0011"' in page and HUANCUI_1960 not in page
     assert "371002 环翠区" in page and "371083" not in page  # only the clerk's own district
+    assert 'name="person_no"' not in page  # the record number is the system's, never typed
     assert 'name="csrfmiddlewaretoken"' in page
 
 
@@ -100,9 +105,9 @@ def test_a_phone_change_applies_at_once_and_appears_in_the_timeline(  # type: ig
     assert (
         revision.channel == "window" and revision.actor == "clerk_hc" and set(revision.changes) == {"phone"}
     )
-    timeline = page.split('id="history"')[1]
+    timeline = client.get(f"/persons/{person.person_no}/history/").content.decode().split('id="history"')[1]
     assert "139****0000" in timeline and "138****5678" in timeline  # old → new, masked
-    assert "窗口" in timeline and "13863105678" not in page
+    assert "窗口" in timeline and "13863105678" not in page + timeline
 
 
 @pytest.mark.req("R7.3")
@@ -112,19 +117,19 @@ def test_an_id_number_change_waits_for_review_while_the_old_number_stays_in_forc
     person = make_person(id_number=HUANCUI_1960, name="王建国")
     clerk = signed_in(huancui_clerk)
     page = clerk.post(
-        f"/persons/{person.person_no}/edit/", person_form(person, id_number=HUANCUI_1970), follow=True
+        f"/persons/{person.person_no}/edit/", person_form(person, id_number=HUANCUI_1960_B), follow=True
     ).content.decode()
     held = ChangeRequest.objects.get()
     assert f"CR{held.pk}" in page
     assert "审核通过前仍以原值为准" in page
     assert "该记录有待审核的变更" in page and f'href="/queues/review/{held.pk}/"' in page
-    assert HUANCUI_1960 in page and HUANCUI_1970 not in page  # the detail page still shows the old number
+    assert "371002********0011" in page and HUANCUI_1960_B not in page  # the old number, masked, stays
     person.refresh_from_db()
     assert person.id_number == HUANCUI_1960
     for payload in AuditEvent.objects.values_list("payload", flat=True):
-        assert HUANCUI_1970 not in payload  # typed in plain text, never logged
+        assert HUANCUI_1960_B not in payload  # typed in plain text, never logged
     queue = signed_in(huancui_reviewer).get("/queues/").content.decode()
-    assert f"CR{held.pk}" in queue.split('id="review"')[1]
+    assert f"CR{held.pk}" in queue.split('id="change_request.review"')[1]
 
 
 @pytest.mark.req("R7.3")
@@ -133,20 +138,20 @@ def test_a_reviewer_approves_in_the_ui_and_the_new_number_is_in_force(  # type: 
 ) -> None:
     person = make_person(id_number=HUANCUI_1960, name="王建国")
     signed_in(huancui_clerk).post(
-        f"/persons/{person.person_no}/edit/", person_form(person, id_number=HUANCUI_1970)
+        f"/persons/{person.person_no}/edit/", person_form(person, id_number=HUANCUI_1960_B)
     )
     held = ChangeRequest.objects.get()
     reviewer = signed_in(huancui_reviewer)
     review = reviewer.get(f"/queues/review/{held.pk}/").content.decode()
-    assert HUANCUI_1960 in review and HUANCUI_1970 in review  # in full: the reviewer compares them
+    assert HUANCUI_1960 in review and HUANCUI_1960_B in review  # in full: the reviewer compares them
     response = reviewer.post(f"/queues/review/{held.pk}/decide/", {"decision": "approve"}, follow=True)
     assert response.redirect_chain[-1][0] == "/queues/"
     assert f"CR{held.pk}" in response.content.decode()
     person.refresh_from_db()
-    assert person.id_number == HUANCUI_1970
-    detail = reviewer.get(f"/persons/{person.person_no}/").content.decode()
-    assert HUANCUI_1970 in detail.split('id="history"')[0]
-    assert f'href="/queues/review/{held.pk}/"' in detail  # the timeline links the revision to its review
+    assert person.id_number == HUANCUI_1960_B
+    assert "371002********0038" in reviewer.get(f"/persons/{person.person_no}/").content.decode()
+    history = reviewer.get(f"/persons/{person.person_no}/history/").content.decode()
+    assert f'href="/queues/review/{held.pk}/"' in history  # the timeline links the revision to its review
 
 
 @pytest.mark.req("R7.3")
@@ -156,13 +161,13 @@ def test_a_submitter_holding_both_posts_cannot_approve_their_own_change(  # type
     both = make_staff("clerk_and_reviewer", posts=("window_clerk", "reviewer"), district="371002")
     person = make_person(id_number=HUANCUI_1960)
     client = signed_in(both)
-    client.post(f"/persons/{person.person_no}/edit/", person_form(person, id_number=HUANCUI_1970))
+    client.post(f"/persons/{person.person_no}/edit/", person_form(person, id_number=HUANCUI_1960_B))
     held = ChangeRequest.objects.get()
     review = client.get(f"/queues/review/{held.pk}/").content.decode()
     assert "您本人提交" in review and 'value="approve"' not in review
     queue = client.get("/queues/").content.decode()
-    assert f"CR{held.pk}" not in queue.split('id="review"')[1].split("</section>")[0]
-    assert f"CR{held.pk}" in queue.split('id="mine"')[1]
+    assert f"CR{held.pk}" not in queue.split('id="change_request.review"')[1].split("</section>")[0]
+    assert f"CR{held.pk}" in queue.split('id="change_request.mine"')[1]
     response = client.post(f"/queues/review/{held.pk}/decide/", {"decision": "approve"})
     assert response.status_code == 403
     assert "不能审核本人提交的变更" in response.content.decode()
@@ -177,11 +182,11 @@ def test_a_rejection_needs_a_reason_and_the_submitter_sees_it(  # type: ignore[n
 ) -> None:
     person = make_person(id_number=HUANCUI_1960)
     clerk = signed_in(huancui_clerk)
-    clerk.post(f"/persons/{person.person_no}/edit/", person_form(person, id_number=HUANCUI_1970))
+    clerk.post(f"/persons/{person.person_no}/edit/", person_form(person, id_number=HUANCUI_1960_B))
     held = ChangeRequest.objects.get()
     reviewer = signed_in(huancui_reviewer)
     response = reviewer.post(f"/queues/review/{held.pk}/decide/", {"decision": "reject", "reason": "  "})
-    assert response.status_code == 200 and "驳回时必须填写理由" in response.content.decode()
+    assert response.status_code == 400 and "驳回时必须填写理由" in response.content.decode()
     held.refresh_from_db()
     assert held.status == "pending"
     reviewer.post(
@@ -189,7 +194,7 @@ def test_a_rejection_needs_a_reason_and_the_submitter_sees_it(  # type: ignore[n
     )
     held.refresh_from_db()
     assert held.status == "rejected"
-    mine = clerk.get("/queues/").content.decode().split('id="mine"')[1]
+    mine = clerk.get("/queues/").content.decode().split('id="change_request.mine"')[1]
     assert "身份证复印件与号码不符" in mine and "已驳回" in mine
 
 
@@ -198,20 +203,20 @@ def test_form_errors_show_in_chinese_beside_the_field_keep_the_input_and_save_no
     huancui_clerk, signed_in, make_person
 ) -> None:
     person = make_person(id_number=HUANCUI_1960, address="环翠区新威路 1 号")
-    revisions = Revision.objects.count()
+    revisions = Revision.objects.filter(entity="person").count()
     response = signed_in(huancui_clerk).post(
         f"/persons/{person.person_no}/edit/",
         person_form(person, phone="1396310", address="环翠区新威路 9 号", bank_account="6217000000000000001"),
     )
     page = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "提交的数据不符合采集规则" in page  # the summary
     phone_row = page.split('for="id_phone"')[1].split('class="form-row')[0]
     assert '<p class="error">' in phone_row and "号码" in phone_row
     bank_row = page.split('for="id_bank_account"')[1].split('class="form-row')[0]
     assert "银行卡号校验位错误" in bank_row
     assert 'value="1396310"' in page and 'value="环翠区新威路 9 号"' in page  # what the clerk typed is kept
-    assert Revision.objects.count() == revisions
+    assert Revision.objects.filter(entity="person").count() == revisions
     person.refresh_from_db()
     assert person.address == "环翠区新威路 1 号"  # refused whole: the valid address was not applied either
 
@@ -222,9 +227,9 @@ def test_a_new_person_waits_whole_for_review_and_exists_once_approved(  # type: 
 ) -> None:
     clerk = signed_in(huancui_clerk)
     form = clerk.get("/persons/new/").content.decode()
-    assert 'name="person_no"' in form and "提交后需审核" in form
+    assert 'name="person_no"' not in form and "编号在保存时由系统自动分配" in form and "提交后需审核" in form
     data = {
-        "person_no": "P900000001",
+        "person_no": "abc",  # typed over the form: the window never numbers a record
         "id_number": HUANCUI_1970,
         "name": "李红",
         "sex": "2",
@@ -238,18 +243,21 @@ def test_a_new_person_waits_whole_for_review_and_exists_once_approved(  # type: 
     response = clerk.post("/persons/new/", data, follow=True)
     held = ChangeRequest.objects.get()
     assert response.redirect_chain[-1][0] == f"/queues/review/{held.pk}/"
-    assert not Person.objects.filter(person_no="P900000001").exists()
+    assert not Person.objects.filter(name="李红").exists()
     signed_in(huancui_reviewer).post(f"/queues/review/{held.pk}/decide/", {"decision": "approve"})
-    created = Person.objects.get(person_no="P900000001")
+    created = Person.objects.get(name="李红")
     assert created.id_number == HUANCUI_1970 and created.phone == "13963112345"
+    assert re.fullmatch(r"37\d{8}", created.person_no)  # numbered by the system, with its check digit
+    assert clerk.get("/persons/abc/").status_code == 404
 
 
 @pytest.mark.req("R6.1")
 def test_a_new_person_without_required_fields_is_refused_with_the_reasons(huancui_clerk, signed_in) -> None:  # type: ignore[no-untyped-def]
-    response = signed_in(huancui_clerk).post("/persons/new/", {"person_no": "P900000002", "name": "李红"})
+    response = signed_in(huancui_clerk).post("/persons/new/", {"name": "李红"})
     page = response.content.decode()
-    assert "公民身份号码为必填项" in page and "性别为必填项" in page
-    assert not ChangeRequest.objects.exists() and not Person.objects.filter(person_no="P900000002").exists()
+    assert response.status_code == 400
+    assert "公民身份号码为必填项" in page and "人员类别为必填项" in page
+    assert not ChangeRequest.objects.exists() and not Person.objects.filter(name="李红").exists()
 
 
 @pytest.mark.req("R7.1")
@@ -257,7 +265,7 @@ def test_a_new_person_without_required_fields_is_refused_with_the_reasons(huancu
 def test_a_unit_contact_applies_at_once_while_its_credit_code_waits(  # type: ignore[no-untyped-def]
     huancui_clerk, signed_in, make_unit
 ) -> None:
-    unit = make_unit(unit_no="3710020001", name="威海海之韵科技有限公司", district="371002")
+    unit = make_unit(name="威海海之韵科技有限公司", district="371002")
     client = signed_in(huancui_clerk)
     page = client.get(f"/units/{unit.unit_no}/edit/").content.decode()
     assert "统一社会信用代码" in page and "联系人" in page
@@ -265,7 +273,7 @@ def test_a_unit_contact_applies_at_once_while_its_credit_code_waits(  # type: ig
         f"/units/{unit.unit_no}/edit/",
         unit_form(unit, contact_person="刘经理", credit_code="91371002MA3C0000XX"),
     )
-    assert response.status_code == 200  # an invalid credit code refuses the whole submission
+    assert response.status_code == 400  # an invalid credit code refuses the whole submission
     credit_row = response.content.decode().split('for="id_credit_code"')[1].split("form-row")[0]
     assert '<p class="error">' in credit_row
     unit.refresh_from_db()
@@ -293,9 +301,38 @@ def test_a_submission_on_a_form_opened_before_someone_elses_change_saves_nothing
     signed_in(other).post(f"/persons/{person.person_no}/edit/", person_form(person, phone="13863105678"))
     response = signed_in(huancui_clerk).post(f"/persons/{person.person_no}/edit/", seen)
     page = response.content.decode()
+    assert response.status_code == 409
     assert "有人修改了该记录" in page and "当前存储值" in page
+    assert "138****5678" in page and "13863105678" not in page  # the stored value, masked as everywhere
+    assert 'value="新地址 1 号"' in page  # what the clerk typed is kept
     person.refresh_from_db()
     assert person.phone == "13863105678" and person.address == ""
+
+
+@pytest.mark.req("R9.2")
+@pytest.mark.req("R9.3")
+@pytest.mark.parametrize("form", ["edit", "maintain"])
+def test_a_conflict_shows_the_stored_values_masked_never_in_full(  # type: ignore[no-untyped-def]
+    huancui_clerk, make_staff, signed_in, make_person, form
+) -> None:
+    person = make_person(id_number=HUANCUI_1960, phone="13963100000")
+    seen = person_form(person, address="新地址 1 号", reason="补充地址")  # opened at version 1
+    account = luhn_complete("622848001234567890")
+    other = signed_in(make_staff("clerk_hc2", posts=("window_clerk",), district="371002"))
+    other.post(
+        f"/persons/{person.person_no}/edit/",
+        person_form(person, phone="13863105678", email="13863105678@139.com", bank_account=account),
+    )
+    person.refresh_from_db()
+    assert person.version == 2 and person.email == "13863105678@139.com"
+    response = signed_in(huancui_clerk).post(f"/persons/{person.person_no}/{form}/", seen)
+    page = response.content.decode()
+    assert response.status_code == 409
+    assert "有人修改了该记录" in page and "当前存储值" in page
+    assert "138****5678" in page and "13****@139.com" in page and f"6228 **** **** {account[-4:]}" in page
+    for secret in ("13863105678", account, HUANCUI_1960, "13863105678@139.com"):
+        assert secret not in page
+    assert 'name="version" value="2"' in page  # a second submit is deliberate
 
 
 @pytest.mark.req("R10.3")
@@ -303,7 +340,7 @@ def test_every_page_renders_for_its_posts_and_is_refused_to_other_posts_and_dist
     huancui_clerk, rushan_clerk, huancui_reviewer, auditor, signed_in, make_person, make_unit
 ) -> None:
     person = make_person(id_number=HUANCUI_1960)
-    unit = make_unit(unit_no="3710020001", name="威海海之韵科技有限公司", district="371002")
+    unit = make_unit(name="威海海之韵科技有限公司", district="371002")
     held = submit_change(
         actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=person, values={"name": "王建华"}
     ).held
@@ -319,6 +356,8 @@ def test_every_page_renders_for_its_posts_and_is_refused_to_other_posts_and_dist
         f"/units/{unit.unit_no}/maintain/": (200, 404, 403, 403),
         f"/persons/{person.person_no}/": (200, 404, 200, 403),
         f"/units/{unit.unit_no}/": (200, 404, 200, 403),
+        f"/persons/{person.person_no}/history/": (200, 404, 200, 403),
+        f"/units/{unit.unit_no}/history/": (200, 404, 200, 403),
         "/queues/": (200, 200, 200, 403),
         f"/queues/review/{held.pk}/": (200, 404, 200, 403),
         f"/maintenance/{order.pk}/": (200, 404, 403, 403),

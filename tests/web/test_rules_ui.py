@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from sidms.audit.models import AuditEvent
+from sidms.changes.models import ChangeRequest
 from sidms.parameters.models import CollectionRule
 
 pytestmark = [pytest.mark.django_db]
@@ -62,21 +63,52 @@ def test_the_rule_editor_is_read_only_for_those_who_are_not_the_city_administrat
         assert AuditEvent.objects.filter(action="access.denied", actor=username).exists()
 
 
+@pytest.fixture
+def second_admin(make_staff):  # type: ignore[no-untyped-def]
+    admin = make_staff("admin_city2", posts=("city_admin",), district="371000")
+    admin.first_name = "市局 赵管理"
+    admin.save(update_fields=["first_name"])
+    return admin
+
+
+def _confirm(client, page: str) -> int:  # type: ignore[no-untyped-def]
+    """The second administrator confirms the proposal named on the rule's page; its request number."""
+    match = re.search(r'href="/queues/review/(\d+)/"', page)
+    assert match, page
+    confirmed = client.post(f"/queues/review/{match.group(1)}/decide/", {"decision": "approve"})
+    assert confirmed.status_code == 302, confirmed.content.decode()[:3000]
+    return int(match.group(1))
+
+
 @pytest.mark.req("R5")
 @pytest.mark.req("R9.1")
-def test_a_city_administrators_edit_makes_version_2_shown_in_the_history_and_on_the_rules_page(  # type: ignore[no-untyped-def]
-    city_admin, signed_in
+def test_a_city_administrators_proposal_takes_effect_when_a_second_one_confirms_it(  # type: ignore[no-untyped-def]
+    city_admin, second_admin, signed_in
 ) -> None:
     client = signed_in(city_admin)
     before = timezone.localtime() - timedelta(minutes=5)
     form = client.get("/rules/person/address/").content.decode()
-    # The form starts from the rule in force.
+    # The form starts from the rule in force, and its effective time is empty: "when confirmed".
     assert 'name="reason"' in form and 'value="none" selected' in form
-    saved = client.post("/rules/person/address/", EDIT)
-    assert saved.status_code == 302 and saved["Location"] == "/rules/person/address/"
+    assert re.search(r'name="effective_from"[^>]*>', form) and 'name="effective_from" value=' not in form
+    saved = client.post("/rules/person/address/", EDIT, follow=True)
+    assert saved.redirect_chain[-1][0] == "/rules/person/address/"
+    pending = saved.content.decode()
+    assert "须经第二名市级管理员确认后生效" in pending and "待确认的修改提议" in pending
+    assert CollectionRule.objects.filter(entity="person", field="address").count() == 1  # not yet
+    assert "无需审核" in _address_row(client.get("/rules/").content.decode())
+
+    other = signed_in(second_admin)
+    todo = other.get("/").content.decode()
+    assert "待确认的规则变更" in todo
+    number = re.search(r"/queues/review/(\d+)/", pending).group(1)  # type: ignore[union-attr]
+    review = other.get(f"/queues/review/{number}/").content.decode()
+    assert "参保人员 · 地址" in review and "person.address" not in review
+    assert "人工审核" in review and "无需审核" in review  # the rule before → after, in words
+    _confirm(other, pending)
 
     history = client.get("/rules/person/address/").content.decode()
-    assert "v2" in history and "v1" in history and "地址须人工核实" in history and "admin_city" in history
+    assert "v2" in history and "v1" in history and "地址须人工核实" in history and "市局 赵管理" in history
     rule = CollectionRule.objects.get(entity="person", field="address", version=2)
     assert (rule.required, rule.review_level, rule.crosschecks) == (
         True,
@@ -92,11 +124,27 @@ def test_a_city_administrators_edit_makes_version_2_shown_in_the_history_and_on_
 
 
 @pytest.mark.req("R5")
-def test_a_version_effective_later_waits_and_the_rule_in_force_stays(city_admin, signed_in) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.req("R9.1")
+def test_the_proposer_cannot_confirm_their_own_rule_change(city_admin, signed_in) -> None:  # type: ignore[no-untyped-def]
+    client = signed_in(city_admin)
+    pending = client.post("/rules/person/address/", EDIT, follow=True).content.decode()
+    number = re.search(r"/queues/review/(\d+)/", pending).group(1)  # type: ignore[union-attr]
+    review = client.get(f"/queues/review/{number}/").content.decode()
+    assert "该规则修改由您本人提议" in review and 'value="approve"' not in review
+    refused = client.post(f"/queues/review/{number}/decide/", {"decision": "approve"})
+    assert refused.status_code == 403
+    assert CollectionRule.objects.filter(entity="person", field="address").count() == 1
+
+
+@pytest.mark.req("R5")
+def test_a_version_effective_later_waits_and_the_rule_in_force_stays(
+    city_admin, second_admin, signed_in
+) -> None:  # type: ignore[no-untyped-def]
     client = signed_in(city_admin)
     tomorrow = timezone.localtime() + timedelta(days=1)
     later = {**EDIT, "effective_from": tomorrow.strftime("%Y-%m-%dT%H:%M")}
-    assert client.post("/rules/person/address/", later).status_code == 302
+    pending = client.post("/rules/person/address/", later, follow=True).content.decode()
+    _confirm(signed_in(second_admin), pending)
     assert "尚未生效" in client.get("/rules/person/address/").content.decode()
     assert "无需审核" in _address_row(client.get("/rules/").content.decode())
     at = (tomorrow + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
@@ -110,7 +158,10 @@ def test_a_rule_edit_the_service_refuses_shows_why_and_stores_nothing(city_admin
     assert refused.status_code == 400
     assert "“无需审核”的数据项不做校验" in refused.content.decode()
     past = client.post("/rules/person/address/", {**EDIT, "effective_from": "2020-01-01T00:00"})
-    assert past.status_code == 400 and "生效时间不能早于现在" in past.content.decode()
+    assert past.status_code == 400 and "规则不能在过去生效" in past.content.decode()
+    kept = past.content.decode()
+    assert 'value="2020-01-01T00:00"' in kept  # the refused form keeps what was typed
+    assert ChangeRequest.objects.count() == 0
     assert CollectionRule.objects.filter(entity="person", field="address").count() == 1
 
 

@@ -37,7 +37,7 @@ def test_the_login_page_switches_to_english(client: Client) -> None:
 
 @pytest.mark.req("R17")
 def test_every_page_needs_a_signed_in_staff_member(client: Client) -> None:
-    for path in ("/", "/persons/", "/units/", "/persons/P000000001/"):
+    for path in ("/", "/persons/", "/units/", "/persons/3700000019/", "/agencies/", "/audit/"):
         response = client.get(path)
         assert response.status_code == 302
         assert response["Location"].startswith("/login/?next=")
@@ -91,12 +91,21 @@ def test_a_used_totp_code_cannot_be_replayed(huancui_clerk: object) -> None:
 
 
 @pytest.mark.req("R17")
-def test_first_sign_in_enrols_an_authenticator_from_a_local_qr_code(huancui_clerk: object) -> None:
+def test_first_sign_in_enrols_an_authenticator_after_the_enrolment_code_from_a_local_qr_code(
+    huancui_clerk: object,
+) -> None:
+    from sidms.security.accounts import staff_issue_enrolment_code
     from sidms.security.models import SealedTOTPDevice
 
+    code = staff_issue_enrolment_code(actor="system:test", staff=huancui_clerk)
     client = Client()
-    response = client.post("/login/", {"username": "clerk_hc", "password": PASSWORD})
+    client.post("/login/", {"username": "clerk_hc", "password": PASSWORD})
     assert client.get("/login/otp/")["Location"] == "/login/enrol/"
+    first = client.get("/login/enrol/").content.decode()
+    assert "管理员" in first and "<svg" not in first  # the password alone does not show the secret
+    wrong = client.post("/login/enrol/", {"code": f"{(int(code) + 1) % 10**8:08d}"}).content.decode()
+    assert "<svg" not in wrong and "错误" in wrong
+    assert client.post("/login/enrol/", {"code": code}).status_code == 302
     page = client.get("/login/enrol/").content.decode()
     assert "<svg" in page and "http" not in page.split("<svg", 1)[1].split("</svg>", 1)[0].replace(
         "http://www.w3.org", ""

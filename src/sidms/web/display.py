@@ -3,6 +3,7 @@ links between related records, and nothing raw (notes/ux-conventions.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from sidms.access.policies import mask, visible_related
 from sidms.changes.services import field_label
@@ -18,6 +20,11 @@ from sidms.core.kernel import EntitySpec, spec_of_model
 from sidms.parameters.codes import code_label, region_name
 
 EMPTY = "—"
+
+
+def joined(items: Iterable[Any]) -> str:
+    """Items named in a sentence: 电话、地址 in Chinese, "phone, address" in English."""
+    return pgettext("list separator", ", ").join(str(item) for item in items)
 
 
 def label(spec: EntitySpec, name: str) -> str:
@@ -69,22 +76,41 @@ def record_name(spec: EntitySpec, record: Any) -> str:
     return f"{spec.model._meta.verbose_name} {key}"
 
 
+def _is_reference(spec: EntitySpec, name: str) -> bool:
+    return name.endswith("_id") and spec.field(name).is_relation and not _is_region(spec, name)
+
+
+def _named(target: Any, staff: Any) -> str | SafeString:
+    """A record another one points to, as a link if the viewer may see it; otherwise it is not named at all
+    (another district's unit stays anonymous)."""
+    if target is None:
+        return EMPTY
+    other = spec_of_model(type(target))
+    if other is None:
+        return str(target)
+    if not visible_related(staff, target):
+        return _("a record outside your data scope")
+    url = record_url(other, target)
+    text = record_name(other, target)
+    return format_html('<a href="{}">{}</a>', url, text) if url else text
+
+
 def cell(
     spec: EntitySpec, record: Any, name: str, staff: Any, *, channel: str = "window"
 ) -> str | SafeString:
-    """One field of a stored record for a page: a reference to another record is a link to it if the viewer
-    may see it, and otherwise not named at all (another district's unit stays anonymous)."""
-    model_field = spec.field(name)
-    if name.endswith("_id") and model_field.is_relation and not _is_region(spec, name):
-        target = getattr(record, name[:-3], None)
-        if target is None:
-            return EMPTY
-        other = spec_of_model(type(target))
-        if other is None:
-            return str(target)
-        if not visible_related(staff, target):
-            return _("a record outside your data scope")
-        url = record_url(other, target)
-        text = record_name(other, target)
-        return format_html('<a href="{}">{}</a>', url, text) if url else text
+    """One field of a stored record for a page; a reference to another record names that record."""
+    if _is_reference(spec, name):
+        return _named(getattr(record, name[:-3], None), staff)
     return value_text(spec, name, getattr(record, name), channel=channel)
+
+
+def shown(
+    spec: EntitySpec, name: str, value: Any, staff: Any, *, channel: str = "window"
+) -> str | SafeString:
+    """A value held apart from its record (in history, a review request, a maintenance order): a reference
+    is the other record's id there, and is named like a cell, never shown as a bare database id."""
+    if _is_reference(spec, name) and value not in (None, ""):
+        related = spec.field(name).related_model
+        assert related is not None
+        return _named(related._default_manager.filter(pk=value).first(), staff)
+    return value_text(spec, name, value, channel=channel)

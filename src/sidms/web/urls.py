@@ -43,6 +43,7 @@ governance = (
         path("audit/", audit.audit, name="audit"),
         path("audit/verify/", audit.audit_verify, name="audit_verify"),
         path("audit/<int:seq>/", audit.audit_event, name="audit_event"),
+        path("audit/<int:seq>/payload/", audit.audit_event_payload, name="audit_event_payload"),
     ],
     "gov",
 )

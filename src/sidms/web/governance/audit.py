@@ -23,8 +23,8 @@ from sidms.changes.models import Channel
 from sidms.changes.verify import verify_store
 from sidms.registry.models import Staff
 from sidms.web.context import caller_of
+from sidms.web.governance.audit_words import Names, action_label, actions_matching, detail_rows, object_text
 from sidms.web.governance.forms import AuditFilterForm
-from sidms.web.governance.labels import action_label, actions_matching, detail_rows, object_label
 
 AUDIT_PAGE = 50
 
@@ -44,12 +44,7 @@ def _events(filters: dict[str, Any]) -> QuerySet[AuditEvent]:
         )
         events = events.filter(actor__in=[text, *logins])
     if "action" in filters:
-        text = str(filters["action"]).strip()
-        codes = actions_matching(text)
-        query = Q(action__startswith=text)
-        for code in codes:
-            query |= Q(action=code) if "." in code and not code.endswith(".") else Q(action__startswith=code)
-        events = events.filter(query)
+        events = events.filter(action__in=actions_matching(str(filters["action"])))
     if "object_id" in filters:
         events = events.filter(object_id=filters["object_id"])
     if "outcome" in filters:
@@ -80,27 +75,35 @@ def _page(
     return rows, newer, older
 
 
-def _names(events: list[AuditEvent]) -> dict[str, str]:
+def _names(events: list[AuditEvent]) -> Names:
+    """Staff names for a page of events, in one query: the actors by login, and the staff members that
+    sign-in events are about by id."""
     logins = {event.actor for event in events}
-    return {
-        u: (n or u)
-        for u, n in Staff.objects.filter(username__in=logins).values_list("username", "first_name")
-    }
+    about_staff = {event.object_id for event in events if event.object_type == "staff"}
+    ids = {key for key in about_staff if key.isdigit()}
+    logins |= about_staff - ids
+    rows = Staff.objects.filter(Q(username__in=logins) | Q(pk__in=ids)).values_list(
+        "pk", "username", "first_name"
+    )
+    return Names(
+        by_login={username: name or username for _pk, username, name in rows},
+        by_id={str(pk): name or username for pk, username, name in rows},
+    )
 
 
-def _view(event: AuditEvent, names: dict[str, str]) -> dict[str, Any]:
+def _view(event: AuditEvent, names: Names) -> dict[str, Any]:
     body = json.loads(event.payload)
     channel = body.get("channel", "")
-    actor = event.actor
     return {
         "event": event,
-        "actor": names.get(actor, _("the system") if actor.startswith("system") else actor),
-        "login": actor,
+        "actor": names.actor(event.actor),
+        # The login beside the name identifies the account; system acts have no account to name.
+        "login": event.actor if names.by_login.get(event.actor, event.actor) != event.actor else "",
         "action": action_label(event.action),
-        "object": object_label(event.object_type) if event.object_type else "",
+        "object": object_text(event.object_type, event.object_id, names),
         "ip": body.get("ip", ""),
         "channel": Channel(channel).label if channel in Channel.values else "",
-        "detail": detail_rows(body.get("detail", {}), names),
+        "detail": detail_rows(body, names),
     }
 
 
@@ -109,9 +112,12 @@ def audit(request: HttpRequest) -> HttpResponse:
     caller = caller_of(request)
     policies.require(caller, "audit.view", path=request.path)
     form = AuditFilterForm(request.GET or None)
+    invalid = form.is_bound and not form.is_valid()
     filters = form.filters()
     before, after = form.anchor()
-    rows, newer, older = _page(_events(filters), before, after)
+    # A filter that cannot be read (a date that does not exist) shows no events rather than all of them:
+    # the reader would take the unfiltered log for the answer to the question they asked.
+    rows, newer, older = ([], False, False) if invalid else _page(_events(filters), before, after)
     # Reading the log is itself an act the log records.
     audit_record(
         "audit.browse", actor=caller, object_type="audit_event",
@@ -127,10 +133,11 @@ def audit(request: HttpRequest) -> HttpResponse:
             "newer": rows[0].seq if newer and rows else None,
             "older": rows[-1].seq if older and rows else None,
             "paged": before is not None or after is not None,
+            "invalid": invalid,
             "chain_status": _last_verification(),
             "crumbs": [(_("Home"), reverse("web:dashboard")), (_("Audit log"), "")],
         },
-        status=400 if form.is_bound and not form.is_valid() else 200,
+        status=400 if invalid else 200,
     )
 
 
@@ -139,7 +146,7 @@ def _last_verification() -> dict[str, Any] | None:
     if event is None:
         return None
     detail = json.loads(event.payload).get("detail", {})
-    return {"event": event, **detail}
+    return {"event": event, "who": _names([event]).actor(event.actor), **detail}
 
 
 @require_POST
@@ -176,13 +183,11 @@ def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
     if event is None:
         raise Http404
     audit_record("audit.browse", actor=caller, object_type="audit_event", object_id=event.seq)
-    payload = json.dumps(json.loads(event.payload), ensure_ascii=False, indent=2, sort_keys=True)
     return render(
         request,
         "governance/audit_event.html",
         {
             **_view(event, _names([event])),
-            "payload": payload,
             "previous": event.seq - 1 if event.seq > 1 else None,
             "following": event.seq + 1 if AuditEvent.objects.filter(seq=event.seq + 1).exists() else None,
             "crumbs": [
@@ -192,3 +197,20 @@ def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
             ],
         },
     )
+
+
+@require_GET
+def audit_event_payload(request: HttpRequest, seq: int) -> HttpResponse:
+    """The exact bytes the chain hashed, for those who check a hash by hand: a file to download, not a page
+    to read (the event's page shows it in words)."""
+    caller = caller_of(request)
+    policies.require(caller, "audit.view", path=request.path)
+    event = AuditEvent.objects.filter(seq=seq).first()
+    if event is None:
+        raise Http404
+    audit_record(
+        "audit.browse", actor=caller, object_type="audit_event", object_id=event.seq, detail={"payload": True}
+    )
+    response = HttpResponse(event.payload.encode("utf-8"), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-event-{event.seq}.json"'
+    return response

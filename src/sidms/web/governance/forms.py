@@ -141,10 +141,14 @@ class BatchDecisionForm(forms.Form):
 _DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
 
 
+BAD_MOMENT = _("Enter a moment that exists, as YYYY-MM-DD HH:MM (for example 2024-03-01 09:30).")
+
+
 class RulesAtForm(forms.Form):
     at = forms.DateTimeField(
         label=_("Rules in force at"), required=False, input_formats=_DATETIME_FORMATS,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={"invalid": BAD_MOMENT},
     )  # fmt: skip
 
 
@@ -163,6 +167,7 @@ class RuleForm(forms.Form):
     )  # fmt: skip
     effective_from = forms.DateTimeField(
         label=_("Effective from"), required=False, input_formats=_DATETIME_FORMATS,
+        error_messages={"invalid": BAD_MOMENT},
         help_text=_("Leave empty: the rule takes effect as soon as a second city-level administrator confirms it."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )  # fmt: skip
@@ -189,17 +194,24 @@ class RuleForm(forms.Form):
 # Audit browser (R20)
 
 
+BAD_DATE = _("Enter a date that exists, as YYYY-MM-DD (for example 2024-02-29).")
+
+
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(label=_("Staff (name or login)"), required=False, max_length=150)
+    actor = forms.CharField(label=_("Staff"), required=False, max_length=150)
     action = forms.CharField(label=_("Action"), required=False, max_length=64)
     object_id = forms.CharField(label=_("Object"), required=False, max_length=64)
     outcome = forms.ChoiceField(
         label=_("Outcome"), choices=[("", _("Any")), *Outcome.choices], required=False
     )
     date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        input_formats=["%Y-%m-%d"], error_messages={"invalid": BAD_DATE},
+    )  # fmt: skip
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        input_formats=["%Y-%m-%d"], error_messages={"invalid": BAD_DATE},
+    )  # fmt: skip
     # Keyset paging: the log grows while it is read (reading it adds an event), so pages are anchored on
     # sequence numbers rather than offsets.
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

@@ -1,16 +1,19 @@
-"""People's names for the codes of rules and of the audit log: no raw code reaches a clerk (not
-`person.email`, `system`, `reason=not_configured`), and the audit browser reads in Chinese."""
+"""People's names for the codes of the collection rules: no raw code reaches a clerk (not `person.email`,
+`phone_or_service`, `manual`). The audit log's words are in sidms.web.governance.audit_words."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from sidms.changes.services import field_label
 from sidms.core.kernel import ENTITIES
 from sidms.parameters.models import CodeTable, OnDuplicate, ReviewLevel
+from sidms.web.display import joined
 
 VALIDATOR_LABELS: dict[str, Any] = {
     "text": gettext_lazy("Text (no format check)"),
@@ -70,18 +73,32 @@ def rule_field_label(entity: str, field: str) -> str:
     return f"{spec.model._meta.verbose_name} · {field_label(spec, field)}"
 
 
+# What a rule version says, by attribute (the rule editor's labels; the audit log names changed attributes).
+RULE_ATTRIBUTES: dict[str, Any] = {
+    "required": gettext_lazy("Required"),
+    "validator": gettext_lazy("Format check"),
+    "review_level": gettext_lazy("Review level"),
+    "crosschecks": gettext_lazy("External cross-checks"),
+    "on_duplicate": gettext_lazy("On a duplicate"),
+    "effective_from": gettext_lazy("Effective from"),
+    "reason": gettext_lazy("Reason for the change"),
+}
+
+
+def local_minute(moment: str) -> str:
+    """An ISO moment as the clerk's local date and minute (2026-11-30 14:05)."""
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    if timezone.is_aware(parsed):
+        parsed = timezone.localtime(parsed)
+    return parsed.strftime("%Y-%m-%d %H:%M")
+
+
 def describe_rule(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, str]]:
     """A rule proposal as labelled rows (before → after), for the confirming administrator."""
     rows = []
-    names = {
-        "required": _("Required"),
-        "validator": _("Format check"),
-        "review_level": _("Review level"),
-        "crosschecks": _("External cross-checks"),
-        "on_duplicate": _("On a duplicate"),
-        "effective_from": _("Effective from"),
-        "reason": _("Reason for the change"),
-    }
 
     def show(key: str, value: Any) -> str:
         if value is None:
@@ -93,206 +110,16 @@ def describe_rule(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
         if key == "review_level":
             return review_level_label(str(value))
         if key == "crosschecks":
-            return "、".join(registry_label(v) for v in value) or "—"
+            return joined(registry_label(v) for v in value) or "—"
         if key == "on_duplicate":
             return str(OnDuplicate(value).label) if value in OnDuplicate.values else str(value)
         if key == "effective_from":
-            return str(value).replace("T", " ")[:16] if value else _("when confirmed")
+            return local_minute(str(value)) if value else _("when confirmed")
         return str(value) or "—"
 
-    for key, name in names.items():
+    for key, name in RULE_ATTRIBUTES.items():
         old = (before or {}).get(key) if key != "effective_from" else None
         rows.append(
-            {"label": name, "old": show(key, old) if before else "—", "new": show(key, after.get(key))}
+            {"label": str(name), "old": show(key, old) if before else "—", "new": show(key, after.get(key))}
         )
-    return rows
-
-
-# --------------------------------------------------------------------------------------------------------
-# The audit log in words
-
-ACTION_LABELS: dict[str, Any] = {
-    "auth.password_ok": gettext_lazy("Password accepted"),
-    "auth.password_failed": gettext_lazy("Wrong password"),
-    "auth.otp_ok": gettext_lazy("Signed in (two factors)"),
-    "auth.otp_failed": gettext_lazy("Wrong dynamic code"),
-    "auth.otp_enrolled": gettext_lazy("Authenticator enrolled"),
-    "auth.logout": gettext_lazy("Signed out"),
-    "access.denied": gettext_lazy("Access refused"),
-    "integrity.alert": gettext_lazy("Integrity alert"),
-    "read": gettext_lazy("Viewed"),
-    "write": gettext_lazy("Changed"),
-    "submit": gettext_lazy("Submitted for review"),
-    "review.approve": gettext_lazy("Review approved"),
-    "review.reject": gettext_lazy("Review rejected"),
-    "review.recheck": gettext_lazy("Registries asked again"),
-    "review.denied": gettext_lazy("Review refused"),
-    "maintenance.apply": gettext_lazy("Maintenance applied for"),
-    "maintenance.approve": gettext_lazy("Maintenance approved"),
-    "maintenance.refuse": gettext_lazy("Maintenance refused"),
-    "maintenance.modify": gettext_lazy("Maintenance carried out"),
-    "maintenance.accept": gettext_lazy("Maintenance re-checked"),
-    "maintenance.send_back": gettext_lazy("Maintenance sent back"),
-    "maintenance.denied": gettext_lazy("Maintenance step refused"),
-    "batch.apply": gettext_lazy("Batch applied for"),
-    "batch.approve": gettext_lazy("Batch approved"),
-    "batch.refuse": gettext_lazy("Batch refused"),
-    "batch.execute": gettext_lazy("Batch executed"),
-    "batch.denied": gettext_lazy("Batch step refused"),
-    "rules.propose": gettext_lazy("Rule change proposed"),
-    "rules.edit": gettext_lazy("Rule version written"),
-    "rules.adopt": gettext_lazy("Shipped rule adopted"),
-    "staff.create": gettext_lazy("Staff account created"),
-    "audit.browse": gettext_lazy("Audit log browsed"),
-    "audit.verify": gettext_lazy("Store verified"),
-}
-
-OBJECT_LABELS: dict[str, Any] = {
-    "change_request": gettext_lazy("Review request"),
-    "maintenance": gettext_lazy("Maintenance order"),
-    "batch": gettext_lazy("Batch application"),
-    "collection_rule": gettext_lazy("Collection rule"),
-    "staff": gettext_lazy("Staff member"),
-    "audit_event": gettext_lazy("Audit log"),
-}
-
-DETAIL_LABELS: dict[str, Any] = {
-    "by": gettext_lazy("Searched by"),
-    "shown": gettext_lazy("Records shown"),
-    "fields": gettext_lazy("Fields"),
-    "version": gettext_lazy("Version"),
-    "method": gettext_lazy("Method"),
-    "reference": gettext_lazy("Reference"),
-    "reason": gettext_lazy("Reason"),
-    "permission": gettext_lazy("Function"),
-    "scope": gettext_lazy("Data scope"),
-    "entity": gettext_lazy("Kind of record"),
-    "record": gettext_lazy("Record"),
-    "status": gettext_lazy("Status"),
-    "rows": gettext_lazy("Rows"),
-    "kind": gettext_lazy("Kind"),
-    "held_for_review": gettext_lazy("Review request"),
-    "rule": gettext_lazy("Rule"),
-    "ok": gettext_lazy("Intact"),
-    "where": gettext_lazy("Where"),
-    "message": gettext_lazy("Finding"),
-    "events": gettext_lazy("Events"),
-    "revisions": gettext_lazy("Revisions"),
-    "checkpoints": gettext_lazy("Checkpoints"),
-    "seconds": gettext_lazy("Seconds"),
-    "registries": gettext_lazy("Registries"),
-    "statuses": gettext_lazy("Results"),
-    "note": gettext_lazy("Note"),
-    "username": gettext_lazy("Login name"),
-    "district": gettext_lazy("District"),
-    "posts": gettext_lazy("Posts"),
-    "filters": gettext_lazy("Filters"),
-}
-# Technical keys that mean nothing to the reader of the log (they serve verification).
-HIDDEN_DETAIL = {"digest", "seal", "step", "revision", "revisions", "revisions_digest", "workflow", "record_id",
-                 "message_en", "before", "after", "at"}  # fmt: skip
-
-REASON_LABELS: dict[str, Any] = {
-    "not_found_or_out_of_scope": gettext_lazy("not found, or outside the data scope"),
-    "own_submission": gettext_lazy("own submission"),
-    "own_application": gettext_lazy("own application"),
-    "record_out_of_scope": gettext_lazy("the record moved out of the data scope"),
-    "approver_executes": gettext_lazy("the approver may not execute"),
-    "already_executed": gettext_lazy("already executed"),
-    "not_approved": gettext_lazy("not approved"),
-    "outside_window": gettext_lazy("outside the approved window"),
-    "selection_changed": gettext_lazy("the selection changed"),
-    "file_differs": gettext_lazy("the file differs from the approved one"),
-    "digest": gettext_lazy("the row does not match its digest"),
-    "history": gettext_lazy("the row does not match its latest revision"),
-    "ciphertext": gettext_lazy("an encrypted value does not belong to the row"),
-    "index": gettext_lazy("an encrypted value disagrees with its index"),
-    "seal": gettext_lazy("the row does not match its seal"),
-    "post": gettext_lazy("the post does not allow it"),
-    "city_level_only": gettext_lazy("city level only"),
-}
-
-
-def action_label(action: str) -> str:
-    if action in ACTION_LABELS:
-        return str(ACTION_LABELS[action])
-    head, _sep, tail = action.partition(".")
-    if head in ("read", "write", "submit"):
-        entity = tail.removesuffix("_list")
-        spec = ENTITIES.get(entity)
-        what = (
-            (
-                spec.model._meta.verbose_name_plural
-                if tail.endswith("_list")
-                else spec.model._meta.verbose_name
-            )
-            if spec
-            else OBJECT_LABELS.get(entity, entity)
-        )
-        return f"{ACTION_LABELS[head]}{what}"
-    return action
-
-
-def object_label(object_type: str) -> str:
-    spec = ENTITIES.get(object_type)
-    if spec is not None:
-        return str(spec.model._meta.verbose_name)
-    return str(OBJECT_LABELS.get(object_type, object_type))
-
-
-def actions_matching(text: str) -> list[str]:
-    """The action codes whose Chinese (or English) name contains TEXT, so the filter takes 查看人员."""
-    text = text.strip()
-    if not text:
-        return []
-    found = [code for code, name in ACTION_LABELS.items() if text in str(name)]
-    for head in ("read", "write", "submit"):
-        for entity, spec in ENTITIES.items():
-            for suffix, noun in (
-                ("", spec.model._meta.verbose_name),
-                ("_list", spec.model._meta.verbose_name_plural),
-            ):
-                code = f"{head}.{entity}{suffix}"
-                if text in f"{ACTION_LABELS[head]}{noun}":
-                    found.append(code)
-    return found
-
-
-def detail_rows(detail: dict[str, Any], names: dict[str, str]) -> list[tuple[str, str]]:
-    """An event's detail as labelled fields (no raw JSON)."""
-    rows = []
-    for key, value in detail.items():
-        if key in HIDDEN_DETAIL:
-            continue
-        label = str(DETAIL_LABELS.get(key, key))
-        if key == "reason" and isinstance(value, str):
-            shown = str(REASON_LABELS.get(value, value))
-        elif key == "by":
-            shown = {
-                "all": _("browsing"),
-                "related": _("related records"),
-                "unit": _("a unit's employees"),
-            }.get(str(value), str(value))
-            spec_field = str(value)
-            for spec in ENTITIES.values():
-                if spec_field in spec.fields and spec_field not in ("all",):
-                    shown = field_label(spec, spec_field)
-                    break
-        elif key == "fields" and isinstance(value, list):
-            shown = "、".join(str(v) for v in value)
-        elif key == "entity":
-            shown = object_label(str(value))
-        elif key == "permission":
-            shown = str(value)
-        elif key == "ok":
-            shown = _("yes") if value else _("no")
-        elif isinstance(value, list):
-            shown = "、".join(names.get(str(v), str(v)) for v in value[:50]) + (
-                "…" if len(value) > 50 else ""
-            )
-        elif isinstance(value, dict):
-            shown = "；".join(f"{k}={v}" for k, v in value.items())
-        else:
-            shown = str(value)
-        rows.append((label, shown))
     return rows

@@ -50,8 +50,10 @@ def _names(usernames: set[str]) -> dict[str, str]:
 def rules(request: HttpRequest) -> HttpResponse:
     policies.require(caller_of(request), "dashboard.view", path=request.path)
     form = RulesAtForm(request.GET or None)
-    at = form.cleaned_data["at"] if form.is_bound and form.is_valid() else None
-    table = rule_service.rules_table(at)
+    invalid = form.is_bound and not form.is_valid()
+    at = None if invalid or not form.is_bound else form.cleaned_data["at"]
+    # A moment that cannot be read shows no rules rather than today's: the reader asked about another time.
+    table = [] if invalid else rule_service.rules_table(at)
     names = _names({rule.created_by for rule in table})
     groups: dict[str, dict[str, Any]] = {}
     for rule in table:
@@ -67,10 +69,10 @@ def rules(request: HttpRequest) -> HttpResponse:
             "form": form,
             "at": at,
             "groups": list(groups.values()),
-            "status": 400 if form.is_bound and not form.is_valid() else 200,
+            "invalid": invalid,
             "crumbs": [(_("Home"), reverse("web:dashboard")), (_("Collection rules"), "")],
         },
-        status=400 if form.is_bound and not form.is_valid() else 200,
+        status=400 if invalid else 200,
     )
 
 

@@ -6,6 +6,7 @@ and renders. What an entity shows beyond this lives in its page module (sidms.we
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -27,14 +29,17 @@ from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import rules_in_force, submit_change
 from sidms.core.errors import ChangeRefused, NotPermitted
 from sidms.core.kernel import EntitySpec, by_slug, spec_for
+from sidms.parameters.codes import code_choices, district_choices
+from sidms.web.bad_input import BadInput, answers_bad_input
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import cell, label, record_name, record_url, value_text
+from sidms.web.display import cell, joined, label, record_name, record_url, shown, value_text
 from sidms.web.records.forms import RecordForm
 from sidms.web.records.pages import page
 
 # Fields held encrypted in the database are edited as plain text: the views that take them are marked with
 # sensitive_post_parameters, so an error report never carries them.
 SECRET_FIELDS = ("id_number", "phone", "bank_account", "email")
+PER_PAGE = 50
 PER_PAGE_CHOICES = (20, 50, 100)
 
 
@@ -61,6 +66,7 @@ def _crumbs(spec: EntitySpec, record: Any = None, *extra: tuple[str, str]) -> li
 
 
 @require_http_methods(["GET", "POST"])
+@answers_bad_input
 def record_list(request: HttpRequest, slug: str) -> HttpResponse:
     """The search form posts, so an ID number never sits in a URL (browser history, proxy and server logs);
     browsing, filters, sorting and name searches page with GET links that carry no ID number."""
@@ -75,31 +81,31 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
             _("Search for ID numbers with the search box: an ID number must not be in a web address."),
         )
         query = ""
-    filters = {name: str(request.GET.get(name, "")) for name in spec.declaration.list_filters}
-    if not staff.is_city_level:
-        filters.pop("district_id", None)
-    sort = str(request.GET.get("sort", ""))
-    per_page = _per_page(request.GET.get("per_page"))
+    wanted = _list_input(spec, request, staff)
     listing = policies.record_list(
-        actor=caller_of(request), spec=spec, query=query, filters=filters, sort=sort,
-        page=request.GET.get("page") or 1, per_page=per_page,
+        actor=caller_of(request), spec=spec, query=query, filters=wanted.filters, sort=wanted.sort,
+        page=wanted.page, per_page=wanted.per_page,
     )  # fmt: skip
-    columns = [name for name in spec.declaration.list_columns]
-    rows = [
-        {
-            "url": record_url(spec, record),
-            "cells": [cell(spec, record, name, staff) for name in columns],
-        }
-        for record in listing.page
-    ]
-    by_label = label(spec, listing.by) if listing.by else ""
-    params = {k: v for k, v in filters.items() if v}
-    if sort:
-        params["sort"] = sort
-    if per_page != 50:
-        params["per_page"] = str(per_page)
+    params = {k: v for k, v in wanted.filters.items() if v}
+    if wanted.sort:
+        params["sort"] = wanted.sort
+    if wanted.per_page != PER_PAGE:
+        params["per_page"] = str(wanted.per_page)
     if query and listing.by and not policies.ID_NUMBER_SHAPE.match(query):
         params["q"] = query
+    list_url = reverse("web:record_list", args=[slug])
+    if listing.page.number != wanted.page:
+        raise BadInput(
+            _("There is no page %(page)s: the list has %(pages)s pages.")
+            % {"page": wanted.page, "pages": listing.page.paginator.num_pages},
+            back=f"{list_url}?{urlencode({**params, 'page': str(listing.page.paginator.num_pages)})}",
+            back_text=_("Go to the last page"),
+        )
+    columns = list(spec.declaration.list_columns)
+    rows = [
+        {"url": record_url(spec, record), "cells": [cell(spec, record, name, staff) for name in columns]}
+        for record in listing.page
+    ]
     return render(
         request,
         "records/list.html",
@@ -107,6 +113,7 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
             "spec": spec,
             "slug": slug,
             "title": spec.model._meta.verbose_name_plural,
+            "entity_label": spec.model._meta.verbose_name,
             "crumbs": _crumbs(spec),
             "headers": [
                 {"name": n, "label": label(spec, n), "sortable": n in spec.declaration.sortable}
@@ -115,12 +122,14 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
             "rows": rows,
             "listing": listing,
             "page_obj": listing.page,
+            "total": f"{listing.total:,}",
             "q": query,
-            "by_label": by_label,
-            "filters": _filter_widgets(spec, filters, staff),
+            "by_label": label(spec, listing.by) if listing.by else "",
+            "filters": _filter_widgets(spec, wanted.filters),
+            "filtered": any(wanted.filters.values()),
             "params": params,
-            "sort": sort,
-            "per_page": per_page,
+            "sort": wanted.sort,
+            "per_page": wanted.per_page,
             "per_page_choices": PER_PAGE_CHOICES,
             "searchable": spec.declaration.search is not None,
             "search_hint": _search_hint(spec),
@@ -129,12 +138,43 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _per_page(value: Any) -> int:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
-        return 50
-    return number if number in PER_PAGE_CHOICES else 50
+@dataclass(frozen=True)
+class ListInput:
+    page: int
+    per_page: int
+    sort: str
+    filters: dict[str, str]
+
+
+def _list_input(spec: EntitySpec, request: HttpRequest, staff: Any) -> ListInput:
+    """The list's paging, sorting and filters from the address, or a clear refusal (BadInput): a page number
+    that is not one, or a sort the list does not offer, is not quietly replaced by the first page."""
+    reset = reverse("web:record_list", args=[spec.declaration.slug])
+    back = {"back": reset, "back_text": _("Show the list from the start")}
+    raw_page = str(request.GET.get("page") or "1").strip()
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        raise BadInput(_("The page number must be a whole number from 1 on."), **back)
+    raw_per_page = str(request.GET.get("per_page") or PER_PAGE).strip()
+    if not raw_per_page.isdigit() or int(raw_per_page) not in PER_PAGE_CHOICES:
+        *most, last = map(str, PER_PAGE_CHOICES)
+        sizes = _("%(most)s or %(last)s") % {"most": joined(most), "last": last}
+        raise BadInput(_("A page shows %(choices)s records.") % {"choices": sizes}, **back)
+    sort = str(request.GET.get("sort", "")).strip()
+    if sort and sort.lstrip("-") not in spec.declaration.sortable:
+        raise BadInput(_("This list cannot be sorted that way: sort by clicking a column heading."), **back)
+    filters = {}
+    for name in spec.declaration.list_filters:
+        if name == "district_id" and not staff.is_city_level:
+            continue  # the data scope already fixes the district
+        value = str(request.GET.get(name, "")).strip()
+        choices = _filter_choices(spec, name)
+        if value and choices and value not in {code for code, _text in choices}:
+            raise BadInput(
+                _("%(field)s has no such choice: choose one from the list.") % {"field": label(spec, name)},
+                **back,
+            )
+        filters[name] = value
+    return ListInput(int(raw_page), int(raw_per_page), sort, filters)
 
 
 def _search_hint(spec: EntitySpec) -> str:
@@ -153,21 +193,21 @@ def _search_hint(spec: EntitySpec) -> str:
     return _(", or ").join(parts)
 
 
-def _filter_widgets(spec: EntitySpec, filters: dict[str, str], staff: Any) -> list[dict[str, Any]]:
-    from sidms.parameters.codes import code_choices, district_choices
+def _filter_choices(spec: EntitySpec, name: str) -> list[tuple[str, str]]:
+    if name == "district_id":
+        return district_choices()
+    if name in spec.declaration.codes:
+        return code_choices(spec.declaration.codes[name])
+    if spec.field(name).choices:
+        return [(str(k), str(v)) for k, v in spec.field(name).flatchoices]
+    return []
 
-    widgets = []
-    for name, value in filters.items():
-        if name == "district_id":
-            choices = district_choices()
-        elif name in spec.declaration.codes:
-            choices = code_choices(spec.declaration.codes[name])
-        elif spec.field(name).choices:
-            choices = [(str(k), str(v)) for k, v in spec.field(name).flatchoices]
-        else:
-            continue
-        widgets.append({"name": name, "label": label(spec, name), "value": value, "choices": choices})
-    return widgets
+
+def _filter_widgets(spec: EntitySpec, filters: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "label": label(spec, name), "value": value, "choices": _filter_choices(spec, name)}
+        for name, value in filters.items()
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -175,12 +215,32 @@ def _filter_widgets(spec: EntitySpec, filters: dict[str, str], staff: Any) -> li
 
 
 def _get(request: HttpRequest, spec: EntitySpec, key: str) -> Any:
-    return policies.record_get(actor=caller_of(request), spec=spec, key=key)
+    """The record through the read door. A path holding an ID number (typed or bookmarked) is answered with
+    the reason rather than a bare "not found": records are addressed by their record number."""
+    try:
+        return policies.record_get(actor=caller_of(request), spec=spec, key=key)
+    except Http404:
+        if policies.ID_NUMBER_SHAPE.match(key):
+            raise BadInput(
+                _(
+                    "An ID number must not be in a web address. Find the person with the search box; "
+                    "their page is addressed by the record number."
+                ),
+                back=reverse("web:record_list", args=[spec.declaration.slug]),
+                back_text=_("Go to the search"),
+            ) from None
+        raise
 
 
+@answers_bad_input
 def record_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     spec = _spec(slug)
     staff = staff_of(request)
+    if "as_of" in request.GET:
+        # The record as of a moment is shown with its history; the address keeps the moment asked for.
+        return redirect(
+            reverse("web:record_history", args=[slug, key]) + "?" + urlencode({"as_of": request.GET["as_of"]})
+        )
     record = _get(request, spec, key)
     fields = [
         {"label": label(spec, name), "value": cell(spec, record, name, staff)}
@@ -271,41 +331,53 @@ def _parse_moment(text: str) -> datetime:
     raise ValueError(text)
 
 
-def _reference_url(reference: str) -> str:
-    """Review, maintenance and batch references link to their request (CR12/reviewer, MO5, BA3)."""
-    head = reference.split("/", 1)[0]
+def _reference(reference: str) -> tuple[str, str, str]:
+    """A revision's reference as the clerk reads it, the page of its request, and the login of whoever
+    decided it: review, maintenance and batch references link to their request (CR12, MO5, BA3), and a
+    review reference names its reviewer after the number (CR12/reviewer_hc), shown by name."""
+    head, _sep, decider = reference.partition("/")
     for prefix, name in (
         ("CR", "web:review_detail"),
         ("MO", "web:maintenance_detail"),
         ("BA", "gov:batch_detail"),
     ):
         if head.startswith(prefix) and head[2:].isdigit():
-            return reverse(name, args=[int(head[2:])])
-    return ""
+            return head, reverse(name, args=[int(head[2:])]), decider
+    return head, "", decider
 
 
+@answers_bad_input
 def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     """The timeline of a record, newest first, and (with ?as_of=) the record as it was at that moment. Every
     personal identifier is masked here, whoever looks."""
     spec = _spec(slug)
+    staff = staff_of(request)
     record = _get(request, spec, key)
-    names = _staff_names(history.timeline(spec.name, record))
-    timeline = [
-        {
-            "revision": entry.revision,
-            "actor": names.get(entry.revision.actor, entry.revision.actor),
-            "reference_url": _reference_url(entry.revision.reference),
-            "changes": [
-                {
-                    "label": change.label,
-                    "old": value_text(spec, change.field, change.old, channel="history"),
-                    "new": value_text(spec, change.field, change.new, channel="history"),
-                }
-                for change in entry.changes
-            ],
-        }
-        for entry in history.timeline(spec.name, record)
-    ]
+    entries = history.timeline(spec.name, record)
+    references = {entry.revision.pk: _reference(entry.revision.reference) for entry in entries}
+    names = _staff_names(
+        {entry.revision.actor for entry in entries} | {decider for _h, _u, decider in references.values()}
+    )
+    timeline = []
+    for entry in entries:
+        reference, reference_url, decider = references[entry.revision.pk]
+        timeline.append(
+            {
+                "revision": entry.revision,
+                "actor": names.get(entry.revision.actor) or _actor_text(entry.revision.actor),
+                "reference": reference,
+                "reference_url": reference_url,
+                "decider": (names.get(decider) or decider) if decider else "",
+                "changes": [
+                    {
+                        "label": change.label,
+                        "old": shown(spec, change.field, change.old, staff, channel="history"),
+                        "new": shown(spec, change.field, change.new, staff, channel="history"),
+                    }
+                    for change in entry.changes
+                ],
+            }
+        )
     context: dict[str, Any] = {
         **_record_context(request, spec, record),
         "timeline": timeline,
@@ -317,7 +389,10 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         try:
             moment = _parse_moment(context["as_of_text"])
         except ValueError:
-            context["as_of_error"] = _("Enter the moment as YYYY-MM-DD HH:MM, for example 2024-03-01 09:30.")
+            context["as_of_error"] = _(
+                "Enter a moment that exists, between the years 1900 and 2199, as YYYY-MM-DD HH:MM "
+                "(for example 2024-03-01 09:30)."
+            )
             status = 400
         else:
             state = history.as_of(spec.name, record, moment)
@@ -328,7 +403,7 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
                 else [
                     {
                         "label": label(spec, name),
-                        "value": value_text(spec, name, state.get(name), channel="history"),
+                        "value": shown(spec, name, state.get(name), staff, channel="history"),
                     }
                     for name in spec.fields
                 ]
@@ -337,10 +412,15 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     return render(request, "records/history.html", context, status=status)
 
 
-def _staff_names(entries: list[Any]) -> dict[str, str]:
+def _actor_text(login: str) -> str:
+    if login == "system" or login.startswith("system:"):
+        return _("the system")
+    return login
+
+
+def _staff_names(usernames: set[str]) -> dict[str, str]:
     from sidms.registry.models import Staff
 
-    usernames = {entry.revision.actor for entry in entries}
     return {
         u: (n or u)
         for u, n in Staff.objects.filter(username__in=usernames).values_list("username", "first_name")
@@ -366,7 +446,7 @@ def _fixed(request: HttpRequest, spec: EntitySpec) -> dict[str, models.Model]:
 
             other = spec_of_model(model_field.related_model)
             if other is not None:
-                fixed[name] = policies.record_get(actor=caller_of(request), spec=other, key=str(key))
+                fixed[name] = _get(request, other, str(key))
     return fixed
 
 
@@ -440,8 +520,7 @@ def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any) -> No
     if outcome.applied:
         messages.success(
             request,
-            _("Applied at once: %(fields)s.")
-            % {"fields": _("、").join(label(spec, n) for n in outcome.applied)},
+            _("Applied at once: %(fields)s.") % {"fields": joined(label(spec, n) for n in outcome.applied)},
         )
     if outcome.held is not None:
         messages.info(
@@ -450,7 +529,7 @@ def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any) -> No
                 "Held for review as request CR%(id)s: %(fields)s. Until a reviewer approves, the values stored "
                 "before stay in force."
             )
-            % {"id": outcome.held.pk, "fields": _("、").join(label(spec, n) for n in outcome.held.proposed)},
+            % {"id": outcome.held.pk, "fields": joined(label(spec, n) for n in outcome.held.proposed)},
         )
     if not outcome.applied and outcome.held is None:
         messages.info(request, _("Nothing was changed: the values are the same as those stored."))
@@ -463,6 +542,7 @@ def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any) -> No
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
+@answers_bad_input
 def record_new(request: HttpRequest, slug: str) -> HttpResponse:
     spec = _spec(slug)
     staff = staff_of(request)
@@ -493,6 +573,7 @@ def record_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
+@answers_bad_input
 def record_edit(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     spec = _spec(slug)
     staff = staff_of(request)
@@ -526,6 +607,7 @@ def record_edit(request: HttpRequest, slug: str, key: str) -> HttpResponse:
 
 @sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
+@answers_bad_input
 def record_maintain(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     spec = _spec(slug)
     staff = staff_of(request)

@@ -38,3 +38,17 @@ def page_window(paginator: Any, number: int) -> list[int | None]:
 @register.filter
 def verbose_name(model: Any) -> str:
     return str(model._meta.verbose_name)
+
+
+@register.filter
+def minutes(duration: Any) -> int:
+    """A duration (timedelta) in whole minutes, for sentences like 30 分钟后再试 (not PT30M)."""
+    seconds = getattr(duration, "total_seconds", None)
+    return max(1, round(seconds() / 60)) if seconds else 0
+
+
+@register.filter(name="joined")
+def joined_filter(items: Any) -> str:
+    from sidms.web.display import joined
+
+    return joined(items or [])

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from sidms.access import policies
 from sidms.access import workflow as workflows
+from sidms.access.posts import DECIDERS
 from sidms.changes.maintenance import (
     maintenance_approve,
     maintenance_modify,
@@ -38,18 +39,26 @@ from sidms.core.kernel import ENTITIES, spec_for
 from sidms.crosscheck import SPECS as REGISTRY_SPECS
 from sidms.parameters.models import ReviewLevel
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import label, value_text
+from sidms.web.display import joined, label, shown, value_text
 from sidms.web.records.forms import DecisionForm
 
 WORKFLOWS: list[type[Any]] = [ChangeRequest, MaintenanceOrder, BatchApplication]
 QUEUE_LIMIT = 100
 
 
+# Requests that propose something a second administrator confirms (four eyes) rather than change a governed
+# record: what each is called, and how its proposal reads on the review page.
+PROPOSAL_NAMES: dict[str, Any] = {
+    "collection_rule": gettext_lazy("Collection rule"),
+    "staff": gettext_lazy("Staff member"),
+}
+
+
 def _entity_label(entity: str) -> str:
-    if entity == "collection_rule":
-        return _("Collection rule")
+    if entity in PROPOSAL_NAMES:
+        return str(PROPOSAL_NAMES[entity])
     spec = ENTITIES.get(entity)
-    return str(spec.model._meta.verbose_name) if spec is not None else entity
+    return str(spec.model._meta.verbose_name) if spec is not None else _("Other record")
 
 
 def _detail_url(row: Any) -> str:
@@ -60,11 +69,27 @@ def _detail_url(row: Any) -> str:
     return reverse("gov:batch_detail", args=[row.pk])
 
 
-def _record_url(entity: str, label_: str, exists: bool) -> str:
-    spec = ENTITIES.get(entity)
-    if spec is None or not spec.declaration.slug or not exists:
-        return ""
-    return reverse("web:record_detail", args=[spec.declaration.slug, label_])
+def _record_link(row: Any) -> tuple[str, str]:
+    """The record a request or order concerns, named and linked (once it exists; a new record approved
+    since is named by the number the system gave it)."""
+    if row.entity == "collection_rule" and "." in row.record_label:
+        return _record_text(row), reverse("gov:rule_edit", args=row.record_label.split(".", 1))
+    if row.entity == "staff":
+        from sidms.registry.models import Staff
+
+        member = Staff.objects.filter(pk=row.record_id).first()
+        return (member.display_name if member is not None else row.record_label), ""
+    spec = ENTITIES.get(row.entity)
+    if spec is None or row.record_id is None:
+        return _record_text(row), ""
+    key = row.record_label
+    if key == NEW_RECORD_LABEL:
+        record = spec.model._default_manager.filter(pk=row.record_id).first()
+        if record is None:
+            return _record_text(row), ""
+        key = spec.label(record)
+    url = reverse("web:record_detail", args=[spec.declaration.slug, key]) if spec.declaration.slug else ""
+    return key, url
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -106,13 +131,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _record_text(row: Any) -> str:
+    """Which record a request or order concerns, in words: a rule is 参保人员 · 电子邮箱, not person.email."""
+    if row.entity == "collection_rule" and "." in row.record_label:
+        from sidms.web.governance.labels import rule_field_label
+
+        return rule_field_label(*row.record_label.split(".", 1))
+    if getattr(row, "record_id", 0) is None or row.record_label == NEW_RECORD_LABEL:
+        return _("new record")
+    return str(row.record_label)
+
+
+# The label the pipeline gives a request for a record that does not exist yet (sidms.changes.services).
+NEW_RECORD_LABEL = "新记录"
+
+
 def _fields(row: Any) -> str:
     if row.entity == "collection_rule":
-        return row.record_label
+        return _("Rule")
+    if row.entity == "staff":
+        return _("Post")
     spec = ENTITIES.get(row.entity)
     if spec is None:
         return ""
-    return _("、").join(label(spec, name) for name in row.proposed if name in spec.fields)
+    return joined(label(spec, name) for name in row.proposed if name in spec.fields)
 
 
 def queues(request: HttpRequest) -> HttpResponse:
@@ -122,11 +164,12 @@ def queues(request: HttpRequest) -> HttpResponse:
         policies.require(caller_of(request), "review.decide", path=request.path)
     sections = []
     for view in views:
-        rows = (
-            list(view.rows.select_related("district")[: QUEUE_LIMIT + 1])
-            if hasattr(view.model, "district")
-            else list(view.rows[: QUEUE_LIMIT + 1])
-        )
+        # The columns name each row's district and its submitter: fetched with the rows, not one by one.
+        related = [
+            workflows.declaration(view.model).own,
+            *(["district"] if hasattr(view.model, "district") else []),
+        ]
+        rows = list(view.rows.select_related(*filter(None, related))[: QUEUE_LIMIT + 1])
         sections.append(
             {
                 "key": view.key,
@@ -139,6 +182,7 @@ def queues(request: HttpRequest) -> HttpResponse:
                         "item": item,
                         "url": _detail_url(item),
                         "entity_label": _entity_label(getattr(item, "entity", "")),
+                        "record_text": _record_text(item) if hasattr(item, "record_label") else "",
                         "fields": _fields(item) if hasattr(item, "proposed") else "",
                     }
                     for item in rows[:QUEUE_LIMIT]
@@ -203,22 +247,37 @@ def _checks(held: ChangeRequest) -> list[dict[str, Any]]:
     return results
 
 
-def _rule_pairs(held: ChangeRequest) -> list[dict[str, str]]:
-    from sidms.web.governance.labels import describe_rule
+def _proposal_pairs(held: ChangeRequest) -> list[dict[str, str]]:
+    """What a proposal asks for, as labelled rows (before → after)."""
+    if held.entity == "collection_rule":
+        from sidms.web.governance.labels import describe_rule
 
-    before, after = held.proposed["rule"]
-    return describe_rule(before, after)
+        before, after = held.proposed["rule"]
+        return describe_rule(before, after)
+    rows = []
+    for key, (_old, new) in held.proposed.items():
+        if key == "post":
+            rows.append({"label": _("Post to grant"), "old": "—", "new": _post_label(new)})
+        elif key == "reason":
+            rows.append({"label": _("Reason for the change"), "old": "—", "new": str(new or "—")})
+    return rows
+
+
+def _post_label(post: Any) -> str:
+    from sidms.access.posts import Post
+
+    return str(Post(post).label) if post in Post.values else str(post)
 
 
 def _review_page(
     request: HttpRequest, held: ChangeRequest, *, refusal: str = "", status: int = 200
 ) -> HttpResponse:
     staff = staff_of(request)
-    rule = held.entity == "collection_rule"
+    proposal = held.entity in PROPOSAL_NAMES
     own = held.submitted_by_id == staff.pk
-    permission = "rules.confirm" if rule else "review.decide"
-    if rule:
-        pairs = _rule_pairs(held)
+    permission = DECIDERS.get(held.decider_post, "review.decide")
+    if proposal:
+        pairs = _proposal_pairs(held)
         subject: list[tuple[str, str]] = []
     else:
         spec = spec_for(held.entity)
@@ -227,37 +286,39 @@ def _review_page(
 
         # The reviewer compares the values held for manual review with the documents and the registries:
         # those are shown in full. Anything else keeps its mask.
-        def shown(name: str, value: Any) -> str:
+        def reviewed(name: str, value: Any) -> str:
             manual = rules.get(name) is not None and rules[name].review_level == ReviewLevel.MANUAL
             return (
-                value_text(spec, name, value, channel="window")
-                if not manual or value in (None, "")
+                shown(spec, name, value, staff)
+                if not manual or value in (None, "") or name.endswith("_id")
                 else (value.isoformat() if hasattr(value, "isoformat") else str(value))
             )
 
         pairs = [
             {
                 "label": label(spec, name),
-                "old": shown(name, old.get(name)) if held.record_id else "—",
-                "new": shown(name, new.get(name)),
+                "old": reviewed(name, old.get(name)) if held.record_id else "—",
+                "new": reviewed(name, new.get(name)),
             }
             for name in held.proposed
             if name in spec.fields
         ]
         subject = _subject(spec, held)
+    record_text, record_url = _record_link(held)
     context = {
         "held": held,
         "entity_label": _entity_label(held.entity),
+        "record_text": record_text,
         "pairs": pairs,
         "subject": subject,
-        "checks": [] if rule else _checks(held),
-        "rule": rule,
+        "checks": [] if proposal else _checks(held),
+        "proposal": held.entity if proposal else "",
         "own": own,
         "pending": held.status == ReviewStatus.PENDING,
         "may_decide": policies.has_permission(staff, permission)
         and held.status == ReviewStatus.PENDING
         and not own,
-        "record_url": _record_url(held.entity, held.record_label, held.record_id is not None),
+        "record_url": record_url,
         "refusal": refusal,
         "reason": request.POST.get("reason", "") if request.method == "POST" else "",
         "crumbs": [
@@ -360,8 +421,8 @@ def _maintenance_page(
     pairs = [
         {
             "label": label(spec, name),
-            "old": value_text(spec, name, old.get(name)),
-            "new": value_text(spec, name, new.get(name)),
+            "old": shown(spec, name, old.get(name), staff),
+            "new": shown(spec, name, new.get(name), staff),
         }
         for name in order.proposed
         if name in spec.fields
@@ -380,9 +441,11 @@ def _maintenance_page(
         (_("Sent back") if order.status == S.SENT_BACK else _("Re-checked and accepted"), order.rechecker_id,
          order.rechecked_at, order.decision_reason if order.status == S.SENT_BACK else ""),
     ]  # fmt: skip
+    record_text, record_url = _record_link(order)
     context = {
         "order": order,
         "entity_label": _entity_label(order.entity),
+        "record_text": record_text,
         "pairs": pairs,
         "steps": [
             (title, names.get(who, ""), when, note) for title, who, when, note in steps if who is not None
@@ -390,7 +453,7 @@ def _maintenance_page(
         "action": workflows.may_take(staff, order),
         "took_part": took_part,
         "waits_for": str(STEP_WAITS_FOR[step.action]) if step is not None else "",
-        "record_url": _record_url(order.entity, order.record_label, True),
+        "record_url": record_url,
         "refusal": refusal,
         "reason": request.POST.get("reason", "") if request.method == "POST" else "",
         "crumbs": [
