@@ -145,7 +145,7 @@ def setup_store() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from sidms.security.keys import ensure_key_file
+    from sidms.core.keys import ensure_key_file
 
     # The accounts exist only for this run: PBKDF2's deliberate slowness would only lengthen the set-up.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -331,7 +331,7 @@ def single_changes(results: dict[str, Any], count: int) -> None:
 def verify(results: dict[str, Any], events: int) -> None:
     """verify_store once, on the store the pipeline left plus the extra events: the chain part then has
     enough events for a rate, and the revision and row parts are the store's own (the events add none)."""
-    from sidms.audit.verify import verify_store
+    from sidms.changes.verify import verify_store
 
     report = verify_store()
     if not report.ok:

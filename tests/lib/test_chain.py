@@ -238,3 +238,27 @@ def test_any_single_byte_change_anywhere_in_a_chain_is_located(
     events[k - 1] = (seq, prev, changed, digest)
     result = chain.verify(events, algorithm="sha256")
     assert (result.broken_seq, result.reason) == (k, "hash_mismatch")
+
+
+# JSON values as history and audit hold them: strings (any Unicode but lone surrogates), integers, booleans,
+# null, lists and objects with string keys.
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.text(st.characters(blacklist_categories=("Cs",))),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@pytest.mark.req("R20")
+@given(st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), _json, max_size=6))
+def test_canonical_bytes_are_exactly_those_of_the_standard_library(obj: dict) -> None:  # type: ignore[type-arg]
+    import json
+
+    expected = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert chain.canonical(obj) == expected

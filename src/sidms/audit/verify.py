@@ -11,11 +11,17 @@ collected on the way (``Claims``) for the checks of sidms.changes.verify, which 
 
 from __future__ import annotations
 
-import json
+import multiprocessing
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
+
+import orjson
+from django.db import connection, connections
 
 from sidms.audit.checkpoints import read_checkpoints
 from sidms.audit.models import AuditEvent, ChainHead
@@ -40,6 +46,8 @@ class Report:
     revisions: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     decrypted: int = 0
+    singles_seen: int = 0
+    batched: dict[str, int] = field(default_factory=dict)
     chain_seconds: float = 0.0
     seconds: float = 0.0
     problem: Problem | None = None
@@ -73,6 +81,9 @@ class Claims:
     workflow: dict[tuple[str, str], tuple[int, str, int]] = field(default_factory=dict)
 
 
+# What the chain claims, kept where forked verification workers find it (sidms.changes.verify).
+CLAIMS: Claims = Claims()
+
 # Checks of tables the pipeline does not own (staff accounts, their posts and devices), registered by their
 # apps when ready, so that verification needs to know none of them. Each takes the report and the latest
 # revision (version, digest) of each record of the entities it owns, which it removes from the mapping.
@@ -84,55 +95,156 @@ def register_check(check: Callable[[Report, dict[str, dict[int, tuple[int, str]]
         CHECKS.append(check)
 
 
-def _events() -> Iterator[tuple[Any, ...]]:
-    last = 0
-    while True:
-        rows = list(
-            AuditEvent.objects.filter(seq__gt=last)
-            .order_by("seq")
-            .values_list("seq", "prev_hash", "payload", "hash", "actor", "action", "object_type", "object_id",
-                         "outcome", "at")[:CHUNK]
-        )  # fmt: skip
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1][0]
+def parallel_workers(requested: int | None = None) -> int:
+    """How many processes verification may use: every core for a database other processes can open, one
+    inside a transaction (its uncommitted rows are invisible to others) or for an in-memory SQLite test
+    database."""
+    if connection.in_atomic_block:
+        return 1
+    name = str(connection.settings_dict.get("NAME") or "")
+    if connection.vendor == "sqlite" and (not name or name == ":memory:" or "mode=memory" in name):
+        return 1
+    return max(1, requested if requested is not None else (os.cpu_count() or 1))
 
 
-def verify_chain(report: Report) -> Claims:
+def parallel_map(function: Callable[..., Any], tasks: list[tuple[Any, ...]], workers: int) -> list[Any]:
+    """FUNCTION over TASKS, in WORKERS forked processes (each opens its own database connection), or inline.
+    Forking keeps what the parent built (the claims) without pickling it."""
+    if workers <= 1 or len(tasks) <= 1:
+        return [function(*task) for task in tasks]
+    connections.close_all()  # a forked child must not share the parent's database handle
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_call, [(function, task) for task in tasks]))
+
+
+def _call(job: tuple[Callable[..., Any], tuple[Any, ...]]) -> Any:
+    function, task = job
+    try:
+        return function(*task)
+    finally:
+        connections.close_all()
+
+
+def db_time(value: Any) -> str:
+    """A timestamp as payloads and seals hold it (isoformat, UTC), from a raw cursor: PostgreSQL gives an
+    aware datetime, SQLite the text Django stored (naive UTC)."""
+    if isinstance(value, str):
+        return value.replace(" ", "T") + "+00:00"
+    if value.tzinfo is None:  # SQLite through Django's converters: naive, in UTC
+        value = value.replace(tzinfo=UTC)
+    return str(value.isoformat())
+
+
+@dataclass
+class _Segment:
+    first: int
+    first_prev: str
+    last_hash: str
+    count: int
+    claims: Claims
+    problem: Problem | None = None
+
+
+def _missing(seq: int) -> Broken:
+    return broken(
+        "audit_chain", f"审计事件 #{seq} / audit event #{seq}", f"审计事件 #{seq} 缺失（被删除）",
+        f"audit event #{seq} is missing (deleted)",
+    )  # fmt: skip
+
+
+def _chain_breaks(seq: int) -> Broken:
+    return broken(
+        "audit_chain", f"审计事件 #{seq} / audit event #{seq}", "审计事件的哈希链断裂：该事件或其前一事件被篡改",
+        "the hash chain breaks here: this event or the one before was altered",
+    )  # fmt: skip
+
+
+def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
+    """Events LOW..HIGH: each links to the one before, none is missing, and the columns agree with the
+    hashed payload. The link into LOW is checked by the caller, against the segment before."""
+    claims = Claims()
+    first_prev = last_hash = ""
+    expected, count = low, 0
+    link, loads = chain.link, orjson.loads
+    try:
+        with connection.cursor() as cursor:
+            last = low - 1
+            while last < high:
+                cursor.execute(
+                    "SELECT seq, prev_hash, payload, hash, actor, action, object_type, object_id, outcome, at "
+                    "FROM audit_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s",
+                    [last, high, CHUNK],
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    break
+                for (
+                    seq,
+                    prev_hash,
+                    payload,
+                    digest_,
+                    actor,
+                    action,
+                    object_type,
+                    object_id,
+                    outcome,
+                    at,
+                ) in rows:
+                    if seq != expected:
+                        raise _missing(expected)
+                    if count == 0:
+                        first_prev = prev_hash
+                    elif prev_hash != last_hash:
+                        raise _chain_breaks(seq)
+                    if link(prev_hash, payload.encode("utf-8"), algorithm=algorithm) != digest_:
+                        raise _chain_breaks(seq)
+                    body = loads(payload)
+                    if (body["actor"], body["action"], body["object_type"], body["object_id"], body["outcome"], body["at"]) != (
+                        actor, action, object_type, object_id, outcome, db_time(at),
+                    ):  # fmt: skip
+                        raise broken(
+                            "audit_chain", f"审计事件 #{seq} / audit event #{seq}", "审计事件的字段与其已签名内容不一致（被改写）",
+                            "the event's columns differ from its hashed payload (rewritten)",
+                        )  # fmt: skip
+                    detail = body.get("detail")
+                    if detail:
+                        _collect(claims, seq, action, object_type, object_id, detail)
+                    last_hash, expected, count = digest_, seq + 1, count + 1
+                last = rows[-1][0]
+        if expected - 1 != high:
+            raise _missing(expected)
+    except Broken as failure:
+        return _Segment(low, first_prev, last_hash, count, claims, failure.problem)
+    return _Segment(low, first_prev, last_hash, count, claims)
+
+
+def verify_chain(report: Report, *, workers: int = 1) -> Claims:
+    """The chain, in WORKERS segments verified side by side (a segment's first link is checked against the
+    segment before), then its keyed head."""
     head = ChainHead.objects.filter(pk=1).first()
     algorithm = head.algorithm if head else "sm3"
-    claims = Claims()
-    prev, expected = chain.GENESIS, 1
     started = time.perf_counter()
-    for seq, prev_hash, payload, digest_, actor, action, object_type, object_id, outcome, at in _events():
-        where = f"审计事件 #{seq} / audit event #{seq}"
-        if seq != expected:
-            raise broken(
-                "audit_chain",
-                where,
-                f"审计事件 #{expected} 缺失（被删除）",
-                f"audit event #{expected} is missing (deleted)",
-            )
-        data = payload.encode("utf-8")
-        if prev_hash != prev or chain.link(prev, data, algorithm=algorithm) != digest_:
-            raise broken(
-                "audit_chain", where, "审计事件的哈希链断裂：该事件或其前一事件被篡改",
-                "the hash chain breaks here: this event or the one before was altered",
-            )  # fmt: skip
-        body = json.loads(payload)
-        if (body["actor"], body["action"], body["object_type"], body["object_id"], body["outcome"], body["at"]) != (
-            actor, action, object_type, object_id, outcome, at.isoformat(),
-        ):  # fmt: skip
-            raise broken(
-                "audit_chain", where, "审计事件的字段与其已签名内容不一致（被改写）",
-                "the event's columns differ from its hashed payload (rewritten)",
-            )  # fmt: skip
-        _collect(claims, seq, action, object_type, object_id, body.get("detail", {}))
-        prev, expected = digest_, seq + 1
-        report.events += 1
+    end = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    parts = max(1, min(workers, end // 20_000 + 1))
+    bounds = [(1 + end * i // parts, end * (i + 1) // parts) for i in range(parts)]
+    tasks = [(low, high, algorithm) for low, high in bounds if low <= high]
+    claims = Claims()
+    prev = chain.GENESIS
+    for segment in parallel_map(_verify_segment, tasks, parts):
+        if segment.count and segment.first_prev != prev:
+            raise _chain_breaks(segment.first)
+        if segment.problem is not None:
+            raise Broken(segment.problem)
+        claims.single.update(segment.claims.single)
+        claims.batches.update(segment.claims.batches)
+        for key, value in segment.claims.workflow.items():
+            if key not in claims.workflow or claims.workflow[key][2] < value[2]:
+                claims.workflow[key] = value
+        report.events += segment.count
+        prev = segment.last_hash or prev
     report.chain_seconds = time.perf_counter() - started
-    last = expected - 1
+    last = end
     if head is None:
         if last > 0:
             raise broken(
@@ -148,7 +260,7 @@ def verify_chain(report: Report) -> Claims:
             "审计链头的密钥校验值不符：有人绕过系统追加或改写了审计事件",
             "the chain head's keyed MAC does not match: events were appended or rewritten behind the system's back",
         )  # fmt: skip
-    if head.seq != last or head.hash != prev:
+    if head.seq != last or (last and head.hash != prev):
         raise broken(
             "audit_tail", f"审计事件 #{last + 1} / audit event #{last + 1}",
             f"链头记录到第 {head.seq} 号事件，但审计表只到第 {last} 号：末尾事件被删除或链头被换回旧值",

@@ -47,6 +47,7 @@ from sidms.core.fields import aad, seal
 from sidms.core.governed import pipeline_writes
 from sidms.core.kernel import (
     EntitySpec,
+    cipher_mac,
     digest,
     raw_state,
     represent,
@@ -54,6 +55,7 @@ from sidms.core.kernel import (
     spec_for,
     state_digest,
     state_of,
+    tokens_of,
     view,
 )
 from sidms.core.keys import keyring
@@ -405,7 +407,7 @@ def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller
     sql, params = selection.values_list("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, version, row_digest, {columns} FROM {table} WHERE id IN ({sql}) ORDER BY id",  # noqa: S608
+            f"SELECT id, version, row_digest, cipher_mac, {columns} FROM {table} WHERE id IN ({sql}) ORDER BY id",  # noqa: S608
             params,
         )
         selected = cursor.fetchall()
@@ -442,12 +444,16 @@ def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller
         entity=spec.name, at=now, actor=caller.name, channel=Channel.MAINTENANCE, method=Method.BATCH,
         request_id=caller.request_id, reference=reference, notes={},
     )  # fmt: skip
-    for pk, version, stored_digest, *raw in selected:
+    encrypted_names = list(spec.encrypted_fields)
+    positions = [spec.fields.index(n) for n in encrypted_names]
+    for pk, version, stored_digest, stored_cipher, *raw in selected:
         old = raw_state(spec, raw)
-        old_view = chain.canonical(view(old))
-        if state_digest(spec.name, version, old_view) != stored_digest or latest.get(pk) != (
-            version,
-            stored_digest,
+        old_view = chain.canonical(view(old), parsed=True)
+        old_tokens = [raw[i] for i in positions]
+        if (
+            state_digest(spec.name, version, old_view) != stored_digest
+            or latest.get(pk) != (version, stored_digest)
+            or cipher_mac(spec, old["uid"], old_tokens) != stored_cipher
         ):
             alert = IntegrityAlert(ALERT, {"record": f"{spec.name} #{pk}"})
             raise deny(
@@ -456,32 +462,40 @@ def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller
             )  # fmt: skip
         uid = old["uid"]
         new = {**old, **ordinary}
+        tokens = dict(zip(encrypted_names, old_tokens, strict=True))
         db_encrypted: list[bytes | None] = []
         for name, enc in encrypted.items():
             value, before = cleaned[name], old[name]
             if not value:
                 new[name] = ""
+                tokens[name] = None
                 db_encrypted.append(None)
             elif isinstance(before, dict) and before["idx"] == indexes[name]:
                 db_encrypted.append(base64.b64decode(before["enc"]))  # unchanged: keep its ciphertext
             else:
                 token = ring.encrypt(str(value), aad=aad(enc.domain, uuid.UUID(uid)))
                 new[name] = {"enc": _b64(token), "idx": indexes[name]}
+                tokens[name] = token
                 db_encrypted.append(token)
         changes = {n: [old[n], v] for n, v in new.items() if old[n] != v}
         version += 1
-        state = chain.canonical(new)
-        row_digest = state_digest(spec.name, version, chain.canonical(view(new)))
+        state = chain.canonical(new, parsed=True)
+        row_digest = state_digest(spec.name, version, chain.canonical(view(new), parsed=True))
         seal_ = sealer(
             record_id=pk, version=version, changes=changes, digest=row_digest, prev_digest=stored_digest
         )
-        updates.append((*db_ordinary, *db_encrypted, *indexes.values(), version, row_digest, at, pk))
+        new_cipher = cipher_mac(spec, uid, tokens.values()) if encrypted else stored_cipher
+        updates.append(
+            (*db_ordinary, *db_encrypted, *indexes.values(), version, row_digest, new_cipher, at, pk)
+        )
         revisions.append(
             (spec.name, pk, version, at, caller.name, Channel.MAINTENANCE, Method.BATCH, caller.request_id,
-             reference, json.dumps(changes, ensure_ascii=False), state.decode("utf-8"), row_digest, stored_digest,
+             reference, chain.canonical(changes, parsed=True).decode("utf-8"), state.decode("utf-8"), row_digest, stored_digest,
              "{}", seal_)
         )  # fmt: skip
-    assignments = ", ".join(f"{c} = %s" for c in [*set_columns, "version", "row_digest", "updated_at"])
+    assignments = ", ".join(
+        f"{c} = %s" for c in [*set_columns, "version", "row_digest", "cipher_mac", "updated_at"]
+    )
     with connection.cursor() as cursor:
         with pipeline_writes():
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", updates)  # noqa: S608
@@ -616,6 +630,7 @@ def _store_chunk(
         instance.version = 1
         instance.created_at = instance.updated_at = now
         instance.row_digest = digest(spec, 1, state_of(spec, instance))
+        instance.cipher_mac = cipher_mac(spec, instance.uid, tokens_of(spec, instance))
         instances.append((instance, note))
     with pipeline_writes():
         spec.model.objects.bulk_create([instance for instance, _ in instances], batch_size=500)

@@ -18,7 +18,7 @@ from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.core.caller import Caller
 from sidms.core.errors import IntegrityAlert
-from sidms.core.kernel import EntitySpec, digest, state_of
+from sidms.core.kernel import EntitySpec, cipher_mac, digest, state_of, tokens_of
 from sidms.lib.crypto import DecryptionError
 
 
@@ -42,6 +42,8 @@ def problem_of(spec: EntitySpec, instance: models.Model) -> str:
         return "digest"
     if _latest(spec, instance.pk) != (version, stored):
         return "history"
+    if cipher_mac(spec, instance.uid, tokens_of(spec, instance)) != instance.cipher_mac:  # type: ignore[attr-defined]
+        return "ciphertext"
     for name, enc in spec.encrypted_fields.items():
         raw = instance.__dict__.get(name)
         if raw in (None, ""):

@@ -104,7 +104,7 @@ def revision_seal(
     entity: str,
     record_id: int,
     version: int,
-    at: datetime,
+    at: datetime | str,
     actor: str,
     channel: str,
     method: str,
@@ -125,16 +125,19 @@ def revision_seal(
                 "entity": entity,
                 "record_id": record_id,
                 "version": version,
-                "at": at.isoformat(),
+                "at": at if isinstance(at, str) else at.isoformat(),
                 "actor": actor,
                 "channel": channel,
                 "method": method,
                 "request_id": request_id,
                 "reference": reference,
-                "changes": _plain(changes),
-                "notes": _plain(notes),
+                # History already holds JSON (represented values): no conversion is needed, and verification
+                # seals millions of them.
+                "changes": changes,
+                "notes": notes,
                 "digest": digest,
-            }
+            },
+            parsed=True,
         )
     )
 

@@ -36,7 +36,7 @@ from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, Invalid, NotPermitted, SeparationOfDuties, StaleChange
 from sidms.core.fields import Sealed, seal
 from sidms.core.governed import Governed, pipeline_writes
-from sidms.core.kernel import EntitySpec, digest, represent, reveal, spec_for, state_of
+from sidms.core.kernel import EntitySpec, cipher_mac, digest, represent, reveal, spec_for, state_of, tokens_of
 from sidms.lib import recordno
 from sidms.parameters.models import CollectionRule, ReviewLevel
 
@@ -328,6 +328,7 @@ def apply_values(
         instance.version = version  # type: ignore[attr-defined]
         instance.updated_at = now  # type: ignore[attr-defined]
         instance.row_digest = digest(spec, version, new_state)  # type: ignore[attr-defined]
+        instance.cipher_mac = cipher_mac(spec, instance.uid, tokens_of(spec, instance))  # type: ignore[attr-defined]
         instance.save(force_insert=creating)
         revision = new_revision(
             entity=spec.name,

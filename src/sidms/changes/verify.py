@@ -16,21 +16,25 @@ Cheapest evidence first:
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.db import connection
 
 from sidms.audit.models import ChainHead
 from sidms.audit.verify import (
     CHECKS,
-    CHUNK,
     Broken,
     Claims,
+    Problem,
     Report,
     broken,
+    db_time,
+    parallel_map,
+    parallel_workers,
     verify_chain,
     verify_checkpoints,
 )
@@ -40,7 +44,7 @@ from sidms.changes.rules import ENTITY as RULE
 from sidms.changes.rules import rule_digest
 from sidms.changes.seals import revision_seal, row_seal
 from sidms.core.fields import aad
-from sidms.core.kernel import ENTITIES, EntitySpec, raw_state, state_digest, view
+from sidms.core.kernel import ENTITIES, cipher_mac, raw_state, state_digest, view
 from sidms.core.keys import keyring
 from sidms.lib import chain
 from sidms.lib.crypto import DecryptionError
@@ -49,19 +53,22 @@ from sidms.parameters.models import CollectionRule
 __all__ = ["Report", "verify_store"]
 
 
-def verify_store() -> Report:
+def verify_store(*, workers: int | None = None) -> Report:
+    """The whole store, using WORKERS processes (default: every core, where other processes can see the
+    data). Names the first broken record, cheapest evidence first."""
     report = Report()
     started = time.perf_counter()
+    processes = parallel_workers(workers)
     try:
         _verify_keys()
-        claims = verify_chain(report)
+        claims = verify_chain(report, workers=processes)
         verify_checkpoints(report)
+        _verify_entities(report, claims, processes)
         rule_versions: dict[tuple[int, int], str] = {}
-        latest = _verify_revisions(report, claims, rule_versions)
+        latest = _verify_other_revisions(report, claims, rule_versions)
         latest.pop(RULE, None)
+        _verify_claims_met(claims, report)
         _verify_rules(rule_versions)
-        for spec in ENTITIES.values():
-            _verify_rows(report, spec, latest.pop(spec.name, {}))
         for check in CHECKS:
             check(report, latest)
         if latest:
@@ -140,90 +147,210 @@ def _verify_keys() -> None:
         )  # fmt: skip
 
 
-# --- revisions -------------------------------------------------------------------------------------------
+# --- revisions and live rows ------------------------------------------------------------------------------
 
-_COLUMNS = (
-    "pk", "entity", "record_id", "version", "state", "digest", "prev_digest", "reference", "at", "actor",
-    "channel", "method", "request_id", "changes", "notes", "seal",
-)  # fmt: skip
+_REVISION_COLUMNS = (
+    "id, entity, record_id, version, state, digest, prev_digest, reference, at, actor, channel, method, "
+    "request_id, changes, notes, seal"
+)
+RANGE = 50_000  # record ids per task: enough to keep a worker busy, small enough to spread over the cores
 
 
-def _revision_rows() -> Any:
-    """Revisions in (entity, record, version) order, so each record's history is read in one run."""
-    last: tuple[str, int, int] = ("", -1, -1)
-    while True:
-        entity, record, version = last
-        rows = list(
-            Revision.objects.raw(
-                "SELECT id, entity, record_id, version, state, digest, prev_digest, reference, at, actor, channel, "
-                "method, request_id, changes, notes, seal FROM changes_revision "
-                "WHERE entity > %s OR (entity = %s AND (record_id > %s OR (record_id = %s AND version > %s))) "
-                "ORDER BY entity, record_id, version LIMIT %s",
-                [entity, entity, record, record, version, CHUNK],
+@dataclass
+class _Tally:
+    revisions: int = 0
+    rows: int = 0
+    singles: int = 0
+    batched: dict[str, int] = field(default_factory=dict)
+    problem: Problem | None = None
+
+
+def _check_revision(
+    revision: tuple[Any, ...], previous: tuple[int, str, bytes] | None, claims: Claims, tally: _Tally
+) -> tuple[int, str, bytes]:
+    """One revision: its digest, its seal, its place in its record's chain, and the event that vouches for it.
+    Returns what the next revision of the record is checked against."""
+    (pk, entity, record_id, version, state, stored, prior, reference, at, actor, channel, method, request_id,
+     changes, notes, seal) = revision  # fmt: skip
+    loads = orjson.loads
+    state = loads(state) if isinstance(state, str | bytes) else state
+    changes = loads(changes) if isinstance(changes, str | bytes) else changes
+    notes = loads(notes) if isinstance(notes, str | bytes) else notes
+    where = f"修订记录 #{pk}（{entity} #{record_id} 第 {version} 版） / revision #{pk} ({entity} #{record_id} v{version})"
+    body = chain.canonical(view(state), parsed=True)
+    if state_digest(entity, version, body) != stored:
+        raise broken("revision", where, "修订记录的内容与其摘要不符（历史被篡改）",
+                     "the revision's content does not match its digest (history altered)")  # fmt: skip
+    metadata = revision_seal(
+        entity=entity, record_id=record_id, version=version, at=db_time(at), actor=actor, channel=channel,
+        method=method, request_id=request_id, reference=reference, changes=changes, notes=notes, digest=stored,
+        prev_digest=prior,
+    )  # fmt: skip
+    if metadata != seal:
+        raise broken("revision", where, "修订记录的操作人、时间、方式或变更内容与其校验值不符（历史被篡改）",
+                     "the revision's actor, time, method or changes do not match its seal (history altered)")  # fmt: skip
+    _check_succession(where, version, state, prior, changes, previous)
+    single = claims.single.get(pk)
+    if single is not None:
+        tally.singles += 1
+        if single[0] != stored:
+            raise broken("revision", where, "修订记录与审计事件记载的摘要不符",
+                         "the revision differs from the digest its audit event recorded")  # fmt: skip
+    elif reference in claims.batches and claims.batches[reference][0] <= pk <= claims.batches[reference][1]:
+        tally.batched[reference] = tally.batched.get(reference, 0) + 1
+    else:
+        raise broken("revision", where, "该修订记录没有对应的审计事件：它不是经由系统写入的",
+                     "no audit event vouches for this revision: it was not written by the system")  # fmt: skip
+    tally.revisions += 1
+    return (version, stored, body)
+
+
+def _verify_range(entity: str, low: int, high: int) -> _Tally:
+    """Revisions and live rows of ENTITY with record ids in [LOW, HIGH), read side by side in id order
+    (a merge join: no record's history is held longer than it is read)."""
+    from sidms.audit.verify import CLAIMS
+
+    spec = ENTITIES[entity]
+    tally = _Tally()
+    table = spec.model._meta.db_table
+    label = spec.label_field if spec.label_field != "pk" else "id"
+    positions = [spec.fields.index(n) for n in spec.encrypted_fields]
+    try:
+        with connection.cursor() as revisions_cursor, connection.cursor() as rows_cursor:
+            revisions_cursor.execute(
+                f"SELECT {_REVISION_COLUMNS} FROM changes_revision WHERE entity = %s AND record_id >= %s "  # noqa: S608
+                "AND record_id < %s ORDER BY record_id, version",
+                [entity, low, high],
             )
-        )
-        if not rows:
-            return
-        yield from rows
-        tail = rows[-1]
-        last = (tail.entity, tail.record_id, tail.version)
+            rows_cursor.execute(
+                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(spec.raw_columns)} FROM {table} "  # noqa: S608
+                "WHERE id >= %s AND id < %s ORDER BY id",
+                [low, high],
+            )
+            pending = revisions_cursor.fetchmany(2000)
+            index = 0
+            for row in iter(lambda: rows_cursor.fetchmany(2000), []):
+                for pk, version, row_digest, stored_cipher, natural, *values in row:
+                    # the revisions of records before this row have no row: deleted
+                    latest: tuple[int, str, bytes] | None = None
+                    while True:
+                        if index >= len(pending):
+                            pending, index = revisions_cursor.fetchmany(2000), 0
+                            if not pending:
+                                break
+                        revision = pending[index]
+                        if revision[2] > pk:
+                            break
+                        if revision[2] < pk:
+                            raise broken("live_row", f"{spec.name} #{revision[2]}", "有修订历史的记录已不在数据库中：记录被删除",
+                                         "a record with history is gone from the database: it was deleted")  # fmt: skip
+                        latest = _check_revision(revision, latest, CLAIMS, tally)
+                        index += 1
+                    where = f"{spec.name} #{pk}（{natural}）"
+                    if latest is None:
+                        raise broken("live_row", where, "该记录没有修订历史：它不是经由系统写入的",
+                                     "the row has no history: it was not written by the system")  # fmt: skip
+                    state = raw_state(spec, values)
+                    # The latest revision's digest was just proven to cover its view: the row is intact when it
+                    # names that version and digest and its own view is byte for byte the same (no MAC needed).
+                    if (version, row_digest) != latest[:2] or chain.canonical(
+                        view(state), parsed=True
+                    ) != latest[2]:
+                        raise broken("live_row", where, "当前记录与其最新修订不一致：有人绕过系统修改了数据库",
+                                     "the live row differs from its latest revision: the database was changed behind the system's back")  # fmt: skip
+                    if (
+                        positions
+                        and cipher_mac(spec, state["uid"], [values[i] for i in positions]) != stored_cipher
+                    ):
+                        raise broken("live_row", f"{where} · ciphertext", "加密数据不是本记录写入的：密文是从别处复制来的，或被换成了旧值",
+                                     "an encrypted value was not written for this record: copied from elsewhere, or an old one put back")  # fmt: skip
+                    tally.rows += 1
+            if index < len(pending) or revisions_cursor.fetchmany(1):
+                record = pending[index][2] if index < len(pending) else high
+                raise broken("live_row", f"{spec.name} #{record}", "有修订历史的记录已不在数据库中：记录被删除",
+                             "a record with history is gone from the database: it was deleted")  # fmt: skip
+    except Broken as failure:
+        tally.problem = failure.problem
+    return tally
 
 
-def _view_hash(state: dict[str, Any]) -> bytes:
-    return hashlib.sha256(chain.canonical(view(state))).digest()
+def _verify_entities(report: Report, claims: Claims, workers: int) -> None:
+    """Every declared entity's revisions and rows, in ranges of record ids spread over WORKERS processes."""
+    from sidms.audit import verify as audit_verify
+
+    audit_verify.CLAIMS = claims  # inherited by the forked workers, not pickled
+    tasks: list[tuple[str, int, int]] = []
+    spread = max(1, workers) * 4  # several tasks per worker, so that one large entity is shared
+    with connection.cursor() as cursor:
+        for name, spec in ENTITIES.items():
+            cursor.execute(
+                "SELECT MAX(record_id) FROM changes_revision WHERE entity = %s",
+                [name],
+            )
+            top_revision = cursor.fetchone()[0] or 0
+            cursor.execute(f"SELECT MAX(id) FROM {spec.model._meta.db_table}")  # noqa: S608
+            top_row = cursor.fetchone()[0] or 0
+            top = max(top_revision, top_row)
+            step = max(1000, min(RANGE, top // spread + 1))
+            tasks += [(name, low, low + step) for low in range(0, top + 1, step)]
+    tallies = parallel_map(_verify_range, tasks, workers)
+    for (name, _low, _high), tally in zip(tasks, tallies, strict=True):
+        if tally.problem is not None:
+            raise Broken(tally.problem)
+        report.revisions += tally.revisions
+        report.rows[name] = report.rows.get(name, 0) + tally.rows
+        report.singles_seen += tally.singles
+        for reference, count in tally.batched.items():
+            report.batched[reference] = report.batched.get(reference, 0) + count
 
 
-def _verify_revisions(
+def _verify_other_revisions(
     report: Report, claims: Claims, rule_versions: dict[tuple[int, int], str]
 ) -> dict[str, dict[int, tuple[int, str]]]:
+    """Revisions of what is not a declared entity (collection rules, staff accounts): checked the same way,
+    their latest versions handed to the checks that own them."""
     latest: dict[str, dict[int, tuple[int, str]]] = {}
-    seen: set[int] = set()
-    in_batches: dict[str, int] = {}
+    tally = _Tally()
+    names = list(ENTITIES)
+    marks = ", ".join(["%s"] * len(names))
+    previous: tuple[int, str, bytes] | None = None
     current: tuple[str, int] = ("", -1)
-    previous: tuple[int, str, bytes] | None = None  # version, digest, hash of the state's view
-    for revision in _revision_rows():
-        pk, entity, record_id, version = revision.pk, revision.entity, revision.record_id, revision.version
-        state, stored, prior = revision.state, revision.digest, revision.prev_digest
-        where = f"修订记录 #{pk}（{entity} #{record_id} 第 {version} 版） / revision #{pk} ({entity} #{record_id} v{version})"
-        if (entity, record_id) != current:
-            current, previous = (entity, record_id), None
-        if state_digest(entity, version, chain.canonical(view(state))) != stored:
-            raise broken("revision", where, "修订记录的内容与其摘要不符（历史被篡改）",
-                         "the revision's content does not match its digest (history altered)")  # fmt: skip
-        metadata = revision_seal(
-            entity=entity, record_id=record_id, version=version, at=revision.at, actor=revision.actor,
-            channel=revision.channel, method=revision.method, request_id=revision.request_id,
-            reference=revision.reference, changes=revision.changes, notes=revision.notes, digest=stored,
-            prev_digest=prior,
-        )  # fmt: skip
-        if metadata != revision.seal:
-            raise broken("revision", where, "修订记录的操作人、时间、方式或变更内容与其校验值不符（历史被篡改）",
-                         "the revision's actor, time, method or changes do not match its seal (history altered)")  # fmt: skip
-        _check_succession(where, revision, previous)
-        if pk in claims.single:
-            seen.add(pk)
-            if claims.single[pk][0] != stored:
-                raise broken("revision", where, "修订记录与审计事件记载的摘要不符",
-                             "the revision differs from the digest its audit event recorded")  # fmt: skip
-        elif revision.reference in claims.batches and (
-            claims.batches[revision.reference][0] <= pk <= claims.batches[revision.reference][1]
-        ):
-            in_batches[revision.reference] = in_batches.get(revision.reference, 0) + 1
-        else:
-            raise broken("revision", where, "该修订记录没有对应的审计事件：它不是经由系统写入的",
-                         "no audit event vouches for this revision: it was not written by the system")  # fmt: skip
-        previous = (version, stored, _view_hash(state))
-        latest.setdefault(entity, {})[record_id] = (version, stored)
-        if entity == RULE:
-            rule_versions[(record_id, version)] = stored
-        report.revisions += 1
-    missing = sorted(set(claims.single) - seen)
-    if missing:
-        pk = missing[0]
-        raise broken(
-            "revision", f"修订记录 #{pk}（审计事件 #{claims.single[pk][1]}） / revision #{pk} (audit event #{claims.single[pk][1]})",
-            "审计事件记载的修订记录已不存在：历史被删除", "a revision recorded by the audit chain is gone: history was deleted",
-        )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_REVISION_COLUMNS} FROM changes_revision WHERE entity NOT IN ({marks}) "  # noqa: S608
+            "ORDER BY entity, record_id, version",
+            names,
+        )
+        for revision in iter(lambda: cursor.fetchmany(2000), []):
+            for row in revision:
+                if (row[1], row[2]) != current:
+                    current, previous = (row[1], row[2]), None
+                previous = _check_revision(row, previous, claims, tally)
+                latest.setdefault(row[1], {})[row[2]] = previous[:2]
+                if row[1] == RULE:
+                    rule_versions[(row[2], row[3])] = row[5]
+    report.revisions += tally.revisions
+    report.singles_seen += tally.singles
+    for reference, count in tally.batched.items():
+        report.batched[reference] = report.batched.get(reference, 0) + count
+    return latest
+
+
+def _verify_claims_met(claims: Claims, report: Report) -> None:
+    """Every revision an event names still exists (found by count, then named), and every batch's
+    revisions are exactly those its event vouched for."""
+    if report.singles_seen != len(claims.single):
+        ids = sorted(claims.single)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            found = set(Revision.objects.filter(pk__in=part).values_list("pk", flat=True))
+            missing = [pk for pk in part if pk not in found]
+            if missing:
+                pk = missing[0]
+                raise broken(
+                    "revision", f"修订记录 #{pk}（审计事件 #{claims.single[pk][1]}） / revision #{pk} (audit event #{claims.single[pk][1]})",
+                    "审计事件记载的修订记录已不存在：历史被删除", "a revision recorded by the audit chain is gone: history was deleted",
+                )  # fmt: skip
     for reference, (first, last, claimed, seq) in claims.batches.items():
         if revisions_digest(first, last, reference) != claimed:
             raise broken(
@@ -231,40 +358,38 @@ def _verify_revisions(
                 "批量写入的修订记录与审计事件不符（被增删或改写）",
                 "the batch's revisions differ from what its audit event recorded",
             )  # fmt: skip
-    return latest
 
 
-def _check_succession(where: str, revision: Any, previous: tuple[int, str, bytes] | None) -> None:
+def _check_succession(
+    where: str, version: int, state: dict[str, Any], prior: str, changes: dict[str, Any],
+    previous: tuple[int, str, bytes] | None,
+) -> None:  # fmt: skip
     """Revision N follows N−1 of the same record: the next version, naming N−1's digest, and its state is
     N−1's state plus its changes. Revisions written before records had identities (format 1) carry no
     previous digest; their versions must still run on."""
-    version, state = revision.version, revision.state
     expected = 1 if previous is None else previous[0] + 1
     if version != expected:
         raise broken("revision", where, f"该记录的修订版本不连续：缺少第 {expected} 版（历史被删除）",
                      f"the record's versions skip: version {expected} is missing (history deleted)")  # fmt: skip
     if previous is None:
-        if revision.prev_digest:
+        if prior:
             raise broken("revision", where, "第一版修订记录不应指向更早的版本",
                          "the first revision names an earlier one")  # fmt: skip
         return
-    if "uid" not in state and not revision.prev_digest:
+    if "uid" not in state and not prior:
         return  # format 1: no succession recorded
-    if revision.prev_digest != previous[1]:
+    if prior != previous[1]:
         raise broken("revision", where, "修订记录指向的上一版摘要与实际上一版不符（历史被改写）",
                      "the revision names a previous digest that is not the previous revision's (history rewritten)")  # fmt: skip
     before = dict(state)
-    for name, pair in revision.changes.items():
-        if (pair[0] is None and name not in ("uid",) and name not in state) or (
-            pair[0] is None and name == "uid"
-        ):
+    for name, pair in changes.items():
+        if (pair[0] is None and name not in state) or (pair[0] is None and name == "uid"):
             before.pop(name, None)
         else:
             before[name] = pair[0]
     if "uid" not in before:
-        # The change that gave the record its identity: the state before it was format 1.
-        return
-    if hashlib.sha256(chain.canonical(view(before))).digest() != previous[2]:
+        return  # the change that gave the record its identity: the state before it was format 1
+    if chain.canonical(view(before), parsed=True) != previous[2]:
         raise broken("revision", where, "该修订记录的内容不等于上一版加上本次变更（有人用篡改过的数据建立了新版本）",
                      "this revision is not the previous state plus its changes (a new version was built on tampered data)")  # fmt: skip
 
@@ -291,63 +416,6 @@ def _verify_rules(vouched: dict[tuple[int, int], str]) -> None:
         raise broken("rule", f"采集规则 #{record} 第 {version} 版 / collection rule #{record} v{version}",
                      "有修订记录的采集规则版本已被删除：较早的版本会悄悄重新生效",
                      "a collection rule version with history was deleted: an earlier one silently applies again")  # fmt: skip
-
-
-# --- live rows -------------------------------------------------------------------------------------------
-
-
-def _verify_rows(report: Report, spec: EntitySpec, latest: dict[int, tuple[int, str]]) -> None:
-    table = spec.model._meta.db_table
-    label = spec.label_field if spec.label_field != "pk" else "id"
-    encrypted = list(spec.encrypted_fields.items())
-    ring = keyring()
-    seen = 0
-    last = -1
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(
-                f"SELECT id, version, row_digest, {label}, {', '.join(spec.raw_columns)} FROM {table} "  # noqa: S608
-                f"WHERE id > %s ORDER BY id LIMIT {CHUNK}",
-                [last],
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                break
-            for pk, version, row_digest, natural, *values in rows:
-                where = f"{spec.name} #{pk}（{natural}）"
-                state = raw_state(spec, values)
-                history = latest.pop(pk, None)
-                if history is None:
-                    raise broken("live_row", where, "该记录没有修订历史：它不是经由系统写入的",
-                                 "the row has no history: it was not written by the system")  # fmt: skip
-                if (
-                    state_digest(spec.name, version, chain.canonical(view(state))) != row_digest
-                    or (version, row_digest) != history
-                ):
-                    raise broken("live_row", where, "当前记录与其最新修订不一致：有人绕过系统修改了数据库",
-                                 "the live row differs from its latest revision: the database was changed behind the system's back")  # fmt: skip
-                for name, enc in encrypted:
-                    value = state[name]
-                    if not value:
-                        continue
-                    try:
-                        plain = ring.decrypt(
-                            base64.b64decode(value["enc"]), aad=aad(enc.domain, uuid.UUID(state["uid"]))
-                        )
-                    except DecryptionError:
-                        raise broken("live_row", f"{where} · {name}", "加密数据无法用本记录的身份解密：密文是从别处复制来的，或密钥不对",
-                                     "the encrypted value does not decrypt as this record's: copied from elsewhere, or the wrong key") from None  # fmt: skip
-                    if enc.index.index_of(plain) != value["idx"]:
-                        raise broken("live_row", f"{where} · {name}", "加密数据与其检索索引不一致：密文被换成了旧值，或索引密钥不对",
-                                     "the encrypted value and its search index disagree: an old ciphertext put back, or the wrong index key")  # fmt: skip
-                    report.decrypted += 1
-                seen += 1
-            last = rows[-1][0]
-    if latest:
-        pk = min(latest)
-        raise broken("live_row", f"{spec.name} #{pk}", "有修订历史的记录已不在数据库中：记录被删除",
-                     "a record with history is gone from the database: it was deleted")  # fmt: skip
-    report.rows[spec.name] = seen
 
 
 # --- workflow rows ---------------------------------------------------------------------------------------

@@ -86,6 +86,11 @@ class Governed(models.Model):
     uid = models.UUIDField(_("identity"), default=uuid.uuid4, unique=True, editable=False)
     version = models.PositiveIntegerField(_("version"), default=1)
     row_digest = models.CharField(_("row digest"), max_length=64, blank=True, editable=False)
+    # A keyed MAC over the record's ciphertexts (sidms.core.kernel.cipher_mac): the row digest covers the
+    # values through their blind indexes, so that re-encryption changes no history; this covers the bytes,
+    # so that a ciphertext copied from another row, or an older one of the same field, is caught without
+    # decrypting anything.
+    cipher_mac = models.CharField(_("ciphertext MAC"), max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now, editable=False)
 

@@ -293,7 +293,29 @@ def state_digest(entity: str, version: int, canonical_view: bytes) -> str:
 
 
 def digest(spec: EntitySpec, version: int, state: dict[str, Any]) -> str:
-    return state_digest(spec.name, version, chain.canonical(view(state)))
+    return state_digest(spec.name, version, chain.canonical(view(state), parsed=True))
+
+
+def cipher_mac(spec: EntitySpec, uid: Any, tokens: Iterable[bytes | None]) -> str:
+    """The keyed MAC of a record's ciphertexts, in the order of ``spec.encrypted_fields`` ("" without any).
+    Each token is length-prefixed, so no two lists of tokens give the same bytes."""
+    if not spec.encrypted_fields:
+        return ""
+    parts = [b"sidms-ciphertexts\x00", spec.name.encode(), b"\x00", str(uid).encode()]
+    for token in tokens:
+        data = bytes(token) if token else b""
+        parts.append(len(data).to_bytes(4, "big"))
+        parts.append(data)
+    return keyring().mac(b"".join(parts))
+
+
+def tokens_of(spec: EntitySpec, instance: models.Model) -> list[bytes | None]:
+    """The ciphertext bytes a loaded or sealed instance stores, in ``spec.encrypted_fields`` order."""
+    out: list[bytes | None] = []
+    for name in spec.encrypted_fields:
+        value = instance.__dict__.get(name)
+        out.append(value.token if isinstance(value, Sealed | Ciphertext) else None)
+    return out
 
 
 def reveal(spec: EntitySpec, name: str, represented: Any, uid: Any = None) -> Any:
