@@ -3,7 +3,9 @@ personal data calls `audit_record` inside the transaction of the act it records.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +20,28 @@ from sidms.lib import chain
 __all__ = ["actor_name", "audit_record"]
 
 
+# Reads buffered during a request (see `buffered_reads`): written together when the request ends.
+_BUFFER: ContextVar[list[dict[str, Any]] | None] = ContextVar("sidms_audit_buffer", default=None)
+
+
+@contextmanager
+def buffered_reads() -> Iterator[None]:
+    """Within this block (a web request), the audit events of reads ("read.…") are kept and appended to the
+    chain together, in one transaction, when the block ends — whatever happened in it. A page that reads a
+    record and its related lists then costs one short write instead of one per read. Every other event is
+    written at once, inside the transaction of the act it records."""
+    token = _BUFFER.set([])
+    try:
+        yield
+    finally:
+        pending = _BUFFER.get() or []
+        _BUFFER.reset(token)
+        if pending:
+            with transaction.atomic():
+                for event in pending:
+                    _append(**event)
+
+
 def audit_record(
     action: str,
     *,
@@ -27,13 +51,29 @@ def audit_record(
     outcome: str = Outcome.OK,
     detail: Mapping[str, Any] | None = None,
     channel: str = "",
-) -> AuditEvent:
+) -> AuditEvent | None:
     """Append one event to the chain. ACTOR is a Caller (who, from which address, in which request), a staff
-    member or a system name. DETAIL must never hold personal data in plain text."""
-    caller = Caller.of(actor)
+    member or a system name. DETAIL must never hold personal data in plain text. A read inside
+    `buffered_reads` is appended when the block ends (None is returned then)."""
+    event: dict[str, Any] = {
+        "action": action, "caller": Caller.of(actor), "object_type": object_type, "object_id": str(object_id),
+        "outcome": str(outcome), "detail": dict(detail or {}), "channel": channel, "at": timezone.now(),
+    }  # fmt: skip
+    buffer = _BUFFER.get()
+    if buffer is not None and action.startswith("read."):
+        buffer.append(event)
+        return None
+    with transaction.atomic():
+        return _append(**event)
+
+
+def _append(
+    *, action: str, caller: Caller, object_type: str, object_id: str, outcome: str, detail: dict[str, Any],
+    channel: str, at: Any,
+) -> AuditEvent:  # fmt: skip
     with transaction.atomic():
         head = _locked_head()
-        now = timezone.now()
+        now = at
         seq = head.seq + 1
         body = {
             "seq": seq,
@@ -41,12 +81,12 @@ def audit_record(
             "actor": caller.name,
             "action": action,
             "object_type": object_type,
-            "object_id": str(object_id),
-            "outcome": str(outcome),
+            "object_id": object_id,
+            "outcome": outcome,
             "ip": caller.address,
             "request": caller.request_id,
             "channel": channel,
-            "detail": dict(detail or {}),
+            "detail": detail,
         }
         payload = chain.canonical(body)
         digest = chain.link(head.hash, payload, algorithm=head.algorithm)
@@ -56,8 +96,8 @@ def audit_record(
             actor=caller.name,
             action=action,
             object_type=object_type,
-            object_id=str(object_id),
-            outcome=str(outcome),
+            object_id=object_id,
+            outcome=outcome,
             payload=payload.decode("utf-8"),
             prev_hash=head.hash,
             hash=digest,

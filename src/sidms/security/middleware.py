@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -9,6 +10,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from sidms.audit.services import buffered_reads
 
 # Paths reachable before the second factor; everything else needs an OTP-verified session.
 _OPEN_PREFIXES = ("/static/", "/i18n/", "/healthz")
@@ -39,3 +42,32 @@ class RequireTwoFactorMiddleware:
                 return self.get_response(request)
             return redirect("security:otp_verify")
         return self.get_response(request)
+
+
+class IdleTimeoutMiddleware:
+    """Push the session's expiry forward on activity, but write the session at most once per
+    SESSION_TOUCH_SECONDS: the idle timeout keeps its meaning (to within that minute) without a database write
+    on every page view."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and request.user.is_authenticated:
+            now = int(time.time())
+            if now - int(session.get("_touched", 0)) >= settings.SESSION_TOUCH_SECONDS:
+                session["_touched"] = now  # marks the session modified: saved with a new expiry
+        return self.get_response(request)
+
+
+class BufferedReadsMiddleware:
+    """The audit events of the reads a request makes (a record, its related lists) are appended together
+    when the request ends: one short write per page instead of one per read (sidms.audit.services)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with buffered_reads():
+            return self.get_response(request)

@@ -1,0 +1,167 @@
+"""The person page under load: the full stack (scope, decryption, audit event) against the same page rendered
+without scope and audit, both served by `sidms serve` (granian, 2 WSGI workers) and loaded by wrk.
+
+    uv run python bench/pages.py [--persons 3000] [--seconds 10] [--database-url postgres://…/sidms_bench…]
+
+Prints req/s and the latency distribution (p50, p99) at c=16 and c=64 for both, and the ratio full ÷ plain.
+The plain page is a bench-only view (bench/pages_urls.py, served only here): it renders the same template
+from the same record, fetched by its number without the read door, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wrk(url: str, cookie: str, connections: int, seconds: int) -> tuple[float, float, float]:
+    """(requests/s, p50 ms, p99 ms) of wrk against URL with the session cookie."""
+    out = subprocess.run(  # noqa: S603
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}", url],  # noqa: S607
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def percentile(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non_2xx:
+        raise SystemExit(f"{url}: {non_2xx.group(1)} responses were not 2xx/3xx:\n{out}")
+    return rate, percentile("50"), percentile("99")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=3000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--database-url", help="postgres://…/sidms_bench… (created and dropped here)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    data = Path(tempfile.mkdtemp(prefix="sidms-http-"))
+    env = dict(os.environ)
+    env.update(
+        SIDMS_DATA_DIR=str(data), SIDMS_KEY_FILE=str(data / "sidms.keys"), SIDMS_CHECKPOINT_DIR=str(data / "checkpoints"),
+        DJANGO_SETTINGS_MODULE="pages_settings", PYTHONPATH=f"{BENCH}{os.pathsep}{env.get('PYTHONPATH', '')}",
+    )  # fmt: skip
+    database = "SQLite (WAL)"
+    if args.database_url:
+        if not args.database_url.rsplit("/", 1)[-1].startswith("sidms_bench"):
+            raise SystemExit("the database name must start with sidms_bench (it is dropped afterwards)")
+        env["SIDMS_DATABASE_URL"] = args.database_url
+        database = "PostgreSQL"
+        _psql(args.database_url, "CREATE")
+    os.environ.update(env)
+    sys.path.insert(0, str(BENCH))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from sidms.core.keys import ensure_key_file
+
+    ensure_key_file(data / "sidms.keys", suite="sm")
+    call_command("migrate", interactive=False, verbosity=0)
+    from sidms.demo.generate import generate
+    from sidms.demo.loader import ensure_accounts, link_agencies, load_demo
+
+    ensure_accounts()
+    load_demo(generate(persons=args.persons), progress=lambda _text: None)
+    link_agencies()
+    from django.db import connections
+
+    from sidms.registry.models import Person
+    from sidms.security.models import SealedTOTPDevice
+
+    person = Person.objects.filter(district_id="371002").order_by("pk").first()
+    assert person is not None
+    device = SealedTOTPDevice.objects.get(user__username="clerk_hc", confirmed=True)
+    password = dict(
+        line.split("\t", 1) for line in (data / "demo-accounts.txt").read_text().splitlines() if "\t" in line
+    )["clerk_hc"]
+    connections.close_all()
+
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "sidms.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        cookie = _sign_in(port, password, device)
+        print(f"database  {database}; {args.persons} persons; granian, 2 workers; wrk {args.seconds} s per run")
+        results = {}
+        for connections_ in (16, 64):
+            for name, path in (("full", f"/persons/{person.person_no}/"), ("plain", f"/bench/plain/persons/{person.person_no}/")):
+                rate, p50, p99 = wrk(f"http://127.0.0.1:{port}{path}", cookie, connections_, args.seconds)
+                results[name, connections_] = rate
+                print(f"  c={connections_:<3} {name:<6} {rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:7.1f} ms")
+            ratio = results["full", connections_] / results["plain", connections_]
+            print(f"  c={connections_:<3} ratio full ÷ plain = {ratio:.2f}   (goal ≥ 0.5, p99 ≤ 50 ms)")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(data, ignore_errors=True)
+        if args.database_url:
+            _psql(args.database_url, "DROP")
+
+
+def _sign_in(port: int, password: str, device: object) -> str:
+    import httpx
+    from django_otp.oath import TOTP
+
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=10) as client:
+        client.get("/login/")
+        token = client.cookies["csrftoken"]
+        client.post("/login/", data={"username": "clerk_hc", "password": password, "csrfmiddlewaretoken": token})
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)  # type: ignore[attr-defined]
+        response = client.post(
+            "/login/otp/", data={"token": f"{totp.token():06d}", "csrfmiddlewaretoken": client.cookies["csrftoken"]}
+        )
+        assert response.status_code == 302, response.text[:500]
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+def _psql(url: str, verb: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if verb == "CREATE":
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        else:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
