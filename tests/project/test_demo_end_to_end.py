@@ -214,6 +214,7 @@ def test_a_demo_clerk_signs_in_with_password_and_totp_and_finds_a_person_by_id_n
         )
         assert found.status_code == 200
         assert person.name in found.text and person.person_no in found.text
+        assert "按公民身份号码查询" in found.text and "共 1 条" in found.text  # says how the search was read
         # Masked in the result list, and in no URL: not the request's, not a link's, not a form's.
         assert person.id_number not in str(found.url)
         urls = re.findall(

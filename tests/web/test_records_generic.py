@@ -187,7 +187,7 @@ def test_a_huancui_clerk_adds_an_employment_from_the_persons_page(  # type: igno
     assert (employment.person_id, employment.unit_id) == (person.pk, unit.pk)
     assert employment.start_date.isoformat() == "2024-03-01"
     assert response.redirect_chain[-1][0] == f"/employments/{employment.pk}/"
-    assert "已立即生效" in response.content.decode()
+    assert f"已保存：就业记录 {employment.pk} · 王建国（{person.person_no}）" in response.content.decode()
 
 
 @pytest.mark.req("R10.3")

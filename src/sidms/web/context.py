@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.text import capfirst
 
 from sidms.access.policies import PERMISSIONS, has_permission, view_permission
 from sidms.core.caller import Caller, caller_from_request
@@ -32,7 +33,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"can": {}, "record_nav": []}
     can = {name.replace(".", "_"): has_permission(user, name) for name in PERMISSIONS}
     nav = [
-        (spec.declaration.slug, spec.model._meta.verbose_name_plural)
+        (spec.declaration.slug, capfirst(spec.model._meta.verbose_name_plural))
         for spec in ENTITIES.values()
         if spec.declaration.slug
         and spec.declaration.extra.get("nav", True)

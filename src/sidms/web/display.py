@@ -73,10 +73,20 @@ def record_name(spec: EntitySpec, record: Any) -> str:
     key = spec.label(record)
     if title:
         return f"{getattr(record, title)}（{key}）"
-    return f"{spec.model._meta.verbose_name} {key}"
+    own = f"{capfirst(spec.model._meta.verbose_name)} {key}"
+    # A record without a name of its own (an employment) is named with the record that decides its data
+    # scope (its person), whom every viewer of it may see.
+    first_hop = (spec.declaration.district or "").split("__")[0]
+    owner_field = f"{first_hop}_id"
+    if "__" in (spec.declaration.district or "") and owner_field in spec.fields:
+        owner = getattr(record, first_hop, None)
+        other = spec_of_model(type(owner)) if owner is not None else None
+        if other is not None and other.declaration.title:
+            return f"{own} · {record_name(other, owner)}"
+    return own
 
 
-def _is_reference(spec: EntitySpec, name: str) -> bool:
+def is_reference(spec: EntitySpec, name: str) -> bool:
     return name.endswith("_id") and spec.field(name).is_relation and not _is_region(spec, name)
 
 
@@ -99,7 +109,7 @@ def cell(
     spec: EntitySpec, record: Any, name: str, staff: Any, *, channel: str = "window"
 ) -> str | SafeString:
     """One field of a stored record for a page; a reference to another record names that record."""
-    if _is_reference(spec, name):
+    if is_reference(spec, name):
         return _named(getattr(record, name[:-3], None), staff)
     return value_text(spec, name, getattr(record, name), channel=channel)
 
@@ -109,7 +119,7 @@ def shown(
 ) -> str | SafeString:
     """A value held apart from its record (in history, a review request, a maintenance order): a reference
     is the other record's id there, and is named like a cell, never shown as a bare database id."""
-    if _is_reference(spec, name) and value not in (None, ""):
+    if is_reference(spec, name) and value not in (None, ""):
         related = spec.field(name).related_model
         assert related is not None
         return _named(related._default_manager.filter(pk=value).first(), staff)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -251,8 +252,8 @@ def object_text(object_type: str, object_id: str, names: Names) -> str:
         return f"{OBJECT_LABELS['staff']} {who}".strip()
     prefix = {"change_request": "CR", "maintenance": "MO", "batch": "BA", "audit_event": "#"}.get(object_type)
     if prefix is not None and object_id:
-        return f"{_noun(object_type)} {prefix}{object_id}"
-    return f"{_noun(object_type)} {object_id}".strip()
+        return f"{capfirst(_noun(object_type))} {prefix}{object_id}"
+    return f"{capfirst(_noun(object_type))} {object_id}".strip()
 
 
 def _field_names(entity: str, fields: list[Any]) -> str:

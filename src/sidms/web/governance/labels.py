@@ -120,6 +120,11 @@ def describe_rule(before: dict[str, Any] | None, after: dict[str, Any]) -> list[
     for key, name in RULE_ATTRIBUTES.items():
         old = (before or {}).get(key) if key != "effective_from" else None
         rows.append(
-            {"label": str(name), "old": show(key, old) if before else "—", "new": show(key, after.get(key))}
+            {
+                "key": key,
+                "label": str(name),
+                "old": show(key, old) if before else "—",
+                "new": show(key, after.get(key)),
+            }
         )
     return rows

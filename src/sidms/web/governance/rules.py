@@ -29,7 +29,9 @@ def _row(spec: EntitySpec, rule: CollectionRule, names: dict[str, str]) -> dict[
     return {
         "rule": rule,
         "label": field_label(spec, rule.field),
-        "validator": validator_label(rule.validator),
+        "validator": _("Assigned by the system, with a check digit")
+        if rule.field == spec.declaration.key and spec.declaration.numbering is not None
+        else validator_label(rule.validator),
         "review_level": review_level_label(rule.review_level),
         "crosschecks": [registry_label(name) for name in rule.crosschecks],
         "on_duplicate": OnDuplicate(rule.on_duplicate).label if rule.field in spec.declaration.unique else "",

@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.access.policies import record_scope
-from sidms.core.errors import ChangeRefused
+from sidms.core.errors import ChangeRefused, Invalid
 from sidms.core.kernel import EntitySpec, spec_of_model
 from sidms.parameters.codes import code_choices
 from sidms.parameters.models import CollectionRule, Region, ReviewLevel
@@ -168,17 +168,24 @@ class RecordForm(forms.Form):
     def _resolve(self, name: str, related: EntitySpec, key: str) -> Any:
         first_hop = (self.spec.declaration.district or "").split("__")[0]
         candidates: Any = related.model._default_manager.all()
-        if name == f"{first_hop}_id":
+        scoped = name == f"{first_hop}_id"
+        if scoped:
             # The reference that decides the record's district: only records the clerk may see.
             candidates = record_scope(self.staff, related)
         lookup = {"pk": key} if related.label_field == "pk" else {related.label_field: key}
-        target = candidates.filter(**lookup).first() if key else None
+        target = (
+            candidates.filter(**lookup).first()
+            if key and (related.label_field != "pk" or key.isdigit())
+            else None
+        )
         if target is None:
-            raise ChangeRefused(
-                _("There is no %(what)s with the number %(key)s in your data scope."),
-                {"what": related.model._meta.verbose_name, "key": key},
-                code="not_found",
+            message = (
+                _("There is no %(what)s with the number %(key)s in your data scope.")
+                if scoped
+                else _("There is no %(what)s with the number %(key)s.")
             )
+            params = {"what": related.model._meta.verbose_name, "key": key}
+            raise ChangeRefused(errors={name: Invalid("not_found", message, params)})
         return target.pk
 
     def seen_version(self) -> int | None:

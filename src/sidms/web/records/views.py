@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -32,7 +33,7 @@ from sidms.core.kernel import EntitySpec, by_slug, spec_for
 from sidms.parameters.codes import code_choices, district_choices
 from sidms.web.bad_input import BadInput, answers_bad_input
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import cell, joined, label, record_name, record_url, shown, value_text
+from sidms.web.display import cell, is_reference, joined, label, record_name, record_url, shown, value_text
 from sidms.web.records.forms import RecordForm
 from sidms.web.records.pages import page
 
@@ -53,7 +54,10 @@ def _spec(slug: str) -> EntitySpec:
 def _crumbs(spec: EntitySpec, record: Any = None, *extra: tuple[str, str]) -> list[tuple[str, str]]:
     crumbs = [(_("Home"), reverse("web:dashboard"))]
     crumbs.append(
-        (str(spec.model._meta.verbose_name_plural), reverse("web:record_list", args=[spec.declaration.slug]))
+        (
+            str(capfirst(spec.model._meta.verbose_name_plural)),
+            reverse("web:record_list", args=[spec.declaration.slug]),
+        )
     )
     if record is not None:
         crumbs.append((record_name(spec, record), record_url(spec, record)))
@@ -102,6 +106,9 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
             back_text=_("Go to the last page"),
         )
     columns = list(spec.declaration.list_columns)
+    # A row links to its record from its first cell, unless that cell names another record (an employment's
+    # person): then the row has its own link at the end, since links do not nest.
+    link_first = not is_reference(spec, columns[0]) if columns else False
     rows = [
         {"url": record_url(spec, record), "cells": [cell(spec, record, name, staff) for name in columns]}
         for record in listing.page
@@ -120,6 +127,7 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
                 for n in columns
             ],
             "rows": rows,
+            "link_first": link_first,
             "listing": listing,
             "page_obj": listing.page,
             "total": f"{listing.total:,}",
@@ -368,14 +376,7 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
                 "reference": reference,
                 "reference_url": reference_url,
                 "decider": (names.get(decider) or decider) if decider else "",
-                "changes": [
-                    {
-                        "label": change.label,
-                        "old": shown(spec, change.field, change.old, staff, channel="history"),
-                        "new": shown(spec, change.field, change.new, staff, channel="history"),
-                    }
-                    for change in entry.changes
-                ],
+                "changes": _changes(spec, entry.changes, staff),
             }
         )
     context: dict[str, Any] = {
@@ -410,6 +411,18 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
             )
             context["as_of_version"] = None if state is None else state.get("version")
     return render(request, "records/history.html", context, status=status)
+
+
+def _changes(spec: EntitySpec, changes: Any, staff: Any) -> list[dict[str, Any]]:
+    """A revision's changes as old → new, leaving out fields that read the same on both sides (a field
+    created empty)."""
+    rows = []
+    for change in changes:
+        old = shown(spec, change.field, change.old, staff, channel="history")
+        new = shown(spec, change.field, change.new, staff, channel="history")
+        if old != new:
+            rows.append({"label": change.label, "old": old, "new": new})
+    return rows
 
 
 def _actor_text(login: str) -> str:
@@ -463,6 +476,18 @@ def _form_page(
         {"label": label(spec, name), "value": record_name(spec_for_model(target), target)}
         for name, target in form.fixed.items()
     ]
+    # A record entered from another's page (an employment from its person's) belongs under that page.
+    parent = next(iter(form.fixed.values()), None) if record is None else None
+    if parent is not None:
+        parent_spec = spec_for_model(parent)
+        crumbs, cancel_url = _crumbs(parent_spec, parent, (title, "")), record_url(parent_spec, parent)
+    elif record is not None:
+        crumbs, cancel_url = _crumbs(spec, record, (title, "")), record_url(spec, record)
+    else:
+        crumbs, cancel_url = (
+            _crumbs(spec, None, (title, "")),
+            reverse("web:record_list", args=[spec.declaration.slug]),
+        )
     context = {
         "form": form,
         "rows": form.rows(),
@@ -472,10 +497,8 @@ def _form_page(
         "mode": mode,
         "title": title,
         "fixed": fixed,
-        "crumbs": _crumbs(spec, record, (title, "")),
-        "cancel_url": record_url(spec, record)
-        if record is not None
-        else reverse("web:record_list", args=[spec.declaration.slug]),
+        "crumbs": crumbs,
+        "cancel_url": cancel_url,
     }
     if form.errors and status == 200:
         status = 400
@@ -516,8 +539,14 @@ def _stale(
     return fresh
 
 
-def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any) -> None:
-    if outcome.applied:
+def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any, *, created: bool = False) -> None:
+    if created and outcome.record is not None:
+        messages.success(
+            request,
+            _("Saved: %(record)s. Its history starts with this entry.")
+            % {"record": record_name(spec, outcome.record)},
+        )
+    elif outcome.applied:
         messages.success(
             request,
             _("Applied at once: %(fields)s.") % {"fields": joined(label(spec, n) for n in outcome.applied)},
@@ -564,7 +593,7 @@ def record_new(request: HttpRequest, slug: str) -> HttpResponse:
     except NotPermitted as refusal:
         form.add_error(None, refusal.localized())
         return _form_page(request, form, spec, None, "new", status=403)
-    _submit_messages(request, spec, outcome)
+    _submit_messages(request, spec, outcome, created=True)
     if outcome.record is not None:
         return redirect(record_url(spec, outcome.record))
     assert outcome.held is not None  # no record yet: the whole new record waits for review

@@ -39,7 +39,7 @@ from sidms.core.kernel import ENTITIES, spec_for
 from sidms.crosscheck import SPECS as REGISTRY_SPECS
 from sidms.parameters.models import ReviewLevel
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import joined, label, shown, value_text
+from sidms.web.display import joined, label, record_name, record_url, shown, value_text
 from sidms.web.records.forms import DecisionForm
 
 WORKFLOWS: list[type[Any]] = [ChangeRequest, MaintenanceOrder, BatchApplication]
@@ -69,6 +69,12 @@ def _detail_url(row: Any) -> str:
     return reverse("gov:batch_detail", args=[row.pk])
 
 
+def _district_text(code: str) -> str:
+    from sidms.parameters.codes import region_name
+
+    return f"{region_name(code)}（{code}）" if region_name(code) else str(code)
+
+
 def _record_link(row: Any) -> tuple[str, str]:
     """The record a request or order concerns, named and linked (once it exists; a new record approved
     since is named by the number the system gave it)."""
@@ -82,14 +88,11 @@ def _record_link(row: Any) -> tuple[str, str]:
     spec = ENTITIES.get(row.entity)
     if spec is None or row.record_id is None:
         return _record_text(row), ""
-    key = row.record_label
-    if key == NEW_RECORD_LABEL:
-        record = spec.model._default_manager.filter(pk=row.record_id).first()
-        if record is None:
-            return _record_text(row), ""
-        key = spec.label(record)
-    url = reverse("web:record_detail", args=[spec.declaration.slug, key]) if spec.declaration.slug else ""
-    return key, url
+    record = spec.model._default_manager.filter(pk=row.record_id).first()
+    if record is None:
+        return _record_text(row), ""
+    url = record_url(spec, record)
+    return record_name(spec, record), url
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -253,7 +256,13 @@ def _proposal_pairs(held: ChangeRequest) -> list[dict[str, str]]:
         from sidms.web.governance.labels import describe_rule
 
         before, after = held.proposed["rule"]
-        return describe_rule(before, after)
+        entity, _sep, field = held.record_label.partition(".")
+        spec = ENTITIES.get(entity)
+        rows = describe_rule(before, after)
+        if spec is None or field not in spec.declaration.unique:
+            # Duplicate handling applies to fields that must be unique only (an ID number).
+            rows = [row for row in rows if row["key"] != "on_duplicate"]
+        return rows
     rows = []
     for key, (_old, new) in held.proposed.items():
         if key == "post":
@@ -306,6 +315,7 @@ def _review_page(
         subject = _subject(spec, held)
     record_text, record_url = _record_link(held)
     context = {
+        "district": _district_text(held.district_id),
         "held": held,
         "entity_label": _entity_label(held.entity),
         "record_text": record_text,
@@ -443,6 +453,7 @@ def _maintenance_page(
     ]  # fmt: skip
     record_text, record_url = _record_link(order)
     context = {
+        "district": _district_text(order.district_id),
         "order": order,
         "entity_label": _entity_label(order.entity),
         "record_text": record_text,
