@@ -50,7 +50,9 @@ def wrk(url: str, cookie: str, connections: int, seconds: int) -> tuple[float, f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--persons", type=int, default=3000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--database-url", help="postgres://…/sidms_bench… (created and dropped here)")
@@ -107,13 +109,20 @@ def main() -> None:
     )  # fmt: skip
     try:
         cookie = _sign_in(port, password, device)
-        print(f"database  {database}; {args.persons} persons; granian, 2 workers; wrk {args.seconds} s per run")
+        print(
+            f"database  {database}; {args.persons} persons; granian, 2 workers; wrk {args.seconds} s per run"
+        )
         results = {}
         for connections_ in (16, 64):
-            for name, path in (("full", f"/persons/{person.person_no}/"), ("plain", f"/bench/plain/persons/{person.person_no}/")):
+            for name, path in (
+                ("full", f"/persons/{person.person_no}/"),
+                ("plain", f"/bench/plain/persons/{person.person_no}/"),
+            ):
                 rate, p50, p99 = wrk(f"http://127.0.0.1:{port}{path}", cookie, connections_, args.seconds)
                 results[name, connections_] = rate
-                print(f"  c={connections_:<3} {name:<6} {rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:7.1f} ms")
+                print(
+                    f"  c={connections_:<3} {name:<6} {rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:7.1f} ms"
+                )
             ratio = results["full", connections_] / results["plain", connections_]
             print(f"  c={connections_:<3} ratio full ÷ plain = {ratio:.2f}   (goal ≥ 0.5, p99 ≤ 50 ms)")
     finally:
@@ -138,10 +147,13 @@ def _sign_in(port: int, password: str, device: object) -> str:
     with httpx.Client(base_url=base, follow_redirects=False, timeout=10) as client:
         client.get("/login/")
         token = client.cookies["csrftoken"]
-        client.post("/login/", data={"username": "clerk_hc", "password": password, "csrfmiddlewaretoken": token})
+        client.post(
+            "/login/", data={"username": "clerk_hc", "password": password, "csrfmiddlewaretoken": token}
+        )
         totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)  # type: ignore[attr-defined]
         response = client.post(
-            "/login/otp/", data={"token": f"{totp.token():06d}", "csrfmiddlewaretoken": client.cookies["csrftoken"]}
+            "/login/otp/",
+            data={"token": f"{totp.token():06d}", "csrfmiddlewaretoken": client.cookies["csrftoken"]},
         )
         assert response.status_code == 302, response.text[:500]
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())

@@ -21,7 +21,13 @@ def plain_person(request: HttpRequest, key: str) -> HttpResponse:
             "title": "就业记录",
             "headers": [label(spec_for("employment"), n) for n in ("unit_id", "start_date", "end_date")],
             "rows": [
-                {"url": "", "cells": [cell(spec_for("employment"), e, n, staff) for n in ("unit_id", "start_date", "end_date")]}
+                {
+                    "url": "",
+                    "cells": [
+                        cell(spec_for("employment"), e, n, staff)
+                        for n in ("unit_id", "start_date", "end_date")
+                    ],
+                }
                 for e in employments
             ],
             "create_url": "",

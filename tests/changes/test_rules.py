@@ -186,7 +186,8 @@ def test_a_retroactive_edit_is_refused(city_admin) -> None:  # type: ignore[no-u
         ("phone", "phone", ["interpol"], "manual"),  # no such registry
         ("phone", "phone", [], "sometimes"),  # no such review level
         ("phone", "phone", [], "none"),  # "none" means not validated: a validator there would be a lie
-        ("postcode", "agency_level", [], "system"),  # a validator that does not fit the field
+        ("postcode", "sex", [], "system"),  # a validator that does not fit the field
+        ("email", "idcard", [], "system"),  # a text check that is not the field's own
         ("birth_date", "idcard", [], "system"),  # a text check on a date
         ("category", "code:unit_type", [], "system"),  # another field's code table
     ],
@@ -210,9 +211,10 @@ def test_the_validators_offered_for_a_field_are_those_that_fit_its_type() -> Non
     assert validators_for(person, "birth_date") == ["date"]
     assert validators_for(person, "category") == ["code:person_category"]
     assert validators_for(person, "district_id") == ["district", "region"]
-    assert validators_for(person, "sex") == ["sex"]
-    assert "agency_level" not in validators_for(person, "postcode")
-    assert validators_for(spec_for("agency"), "level") == ["agency_level"]
+    assert validators_for(person, "sex") == ["sex", "choices"]
+    assert validators_for(person, "postcode") == ["postcode", "text"]
+    assert validators_for(person, "phone") == ["phone", "phone_or_service", "text"]
+    assert validators_for(spec_for("agency"), "level") == ["choices"]
 
 
 @pytest.mark.req("R5")

@@ -147,11 +147,6 @@ def test_service_institutions_have_list_detail_edit_and_history_pages(  # type: 
 
 
 @pytest.mark.req("R2.1")
-@pytest.mark.xfail(
-    reason="sidms.changes.validators keeps the agency's level choices as its own validator (agency_level, "
-    "line 181) and names agencies in its docstring; sidms.access.posts names 'the agency's staff' in a comment",
-    strict=True,
-)
 def test_no_code_in_the_kernel_packages_names_agencies_or_service_institutions() -> None:
     """Adding an entity touches its own app and page module only: the change pipeline, the read door and
     the audit chain serve agencies and service institutions from their declarations."""

@@ -154,9 +154,11 @@ def test_a_version_effective_later_waits_and_the_rule_in_force_stays(
 @pytest.mark.req("R5")
 def test_a_rule_edit_the_service_refuses_shows_why_and_stores_nothing(city_admin, signed_in) -> None:  # type: ignore[no-untyped-def]
     client = signed_in(city_admin)
-    refused = client.post("/rules/person/address/", {**EDIT, "review_level": "none", "validator": "phone"})
+    refused = client.post("/rules/person/phone/", {**EDIT, "review_level": "none", "validator": "phone"})
     assert refused.status_code == 400
     assert "“无需审核”的数据项不做校验" in refused.content.decode()
+    unfit = client.post("/rules/person/address/", {**EDIT, "validator": "idcard"})
+    assert unfit.status_code == 400  # an address is never offered the ID-number check
     past = client.post("/rules/person/address/", {**EDIT, "effective_from": "2020-01-01T00:00"})
     assert past.status_code == 400 and "规则不能在过去生效" in past.content.decode()
     kept = past.content.decode()

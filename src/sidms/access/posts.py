@@ -29,7 +29,7 @@ STAFF_POSTS = frozenset({P.WINDOW_CLERK, P.REVIEWER, P.APPROVER, P.RECHECKER})
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.view": frozenset(Post.values),
-    # Reading records of each entity: the agency's staff posts. An entity may name its own permission in
+    # Reading records of each entity: the staff posts of the service windows. An entity may name its own permission in
     # its declaration's extra ("view_permission"); these are the defaults.
     "record.view": STAFF_POSTS,
     "person.view": STAFF_POSTS,

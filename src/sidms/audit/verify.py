@@ -11,11 +11,10 @@ collected on the way (``Claims``) for the checks of sidms.changes.verify, which 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -108,22 +107,46 @@ def parallel_workers(requested: int | None = None) -> int:
 
 
 def parallel_map(function: Callable[..., Any], tasks: list[tuple[Any, ...]], workers: int) -> list[Any]:
-    """FUNCTION over TASKS, in WORKERS forked processes (each opens its own database connection), or inline.
-    Forking keeps what the parent built (the claims) without pickling it."""
+    """FUNCTION over TASKS, in up to WORKERS forked processes at a time (each opens its own database
+    connection), or inline. A child inherits what the parent built (the claims) without pickling it, runs
+    one task, sends its pickled result through a pipe and exits. Plain fork and pipes rather than a process
+    pool: a pool forks from beside its own threads, and a child forked while one of them held a lock hung."""
     if workers <= 1 or len(tasks) <= 1:
         return [function(*task) for task in tasks]
     connections.close_all()  # a forked child must not share the parent's database handle
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_call, [(function, task) for task in tasks]))
-
-
-def _call(job: tuple[Callable[..., Any], tuple[Any, ...]]) -> Any:
-    function, task = job
-    try:
-        return function(*task)
-    finally:
-        connections.close_all()
+    results: list[Any] = [None] * len(tasks)
+    running: dict[int, tuple[int, int]] = {}  # pid -> (task index, read end of its pipe)
+    queue = list(enumerate(tasks))
+    while queue or running:
+        while queue and len(running) < workers:
+            index, task = queue.pop(0)
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child
+                os.close(read)
+                status = 0
+                try:
+                    payload = pickle.dumps(("ok", function(*task)))
+                except BaseException as exc:  # reported to the parent, which raises it
+                    payload = pickle.dumps(("error", repr(exc)))
+                    status = 1
+                finally:
+                    connections.close_all()
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(payload)
+                os._exit(status)
+            os.close(write)
+            running[pid] = (index, read)
+        # The first child's result (a child blocks on a full pipe until its result is read).
+        pid, (index, read) = next(iter(running.items()))
+        with os.fdopen(read, "rb") as pipe:
+            outcome, value = pickle.loads(pipe.read())  # noqa: S301  (our own child's result)
+        os.waitpid(pid, 0)
+        del running[pid]
+        if outcome != "ok":
+            raise RuntimeError(f"verification worker failed: {value}")
+        results[index] = value
+    return results
 
 
 def db_time(value: Any) -> str:

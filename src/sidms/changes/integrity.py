@@ -68,7 +68,7 @@ def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
     reason = problem_of(spec, instance)
     if not reason:
         return
-    record = f"{spec.name} {spec.label(instance)}"
+    record = f"{spec.model._meta.verbose_name}{spec.label(instance)}"
     alert = IntegrityAlert(ALERT, {"record": record})
     alert.audit_event = {
         "action": "integrity.alert",

@@ -19,7 +19,7 @@ from sidms.audit.services import audit_record
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
 from sidms.changes.seals import new_revision, reseal
 from sidms.changes.services import register_proposal, require_city_level, require_permission, rules_in_force
-from sidms.changes.validators import field_kind, fitting_validators, is_known_validator
+from sidms.changes.validators import field_kind, fitting_text, fitting_validators, is_known_validator
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused
 from sidms.core.kernel import ENTITIES, EntitySpec, state_digest
@@ -56,8 +56,13 @@ def rule_kind(spec: EntitySpec, field: str) -> str:
 
 
 def validators_for(spec: EntitySpec, field: str) -> list[str]:
-    """The validators the editor offers for a field: those that fit its kind."""
-    return fitting_validators(rule_kind(spec, field))
+    """The validators the editor offers for a field: those that fit its kind; for text, its declared check
+    and those that may stand in for it."""
+    kind = rule_kind(spec, field)
+    if kind == "text":
+        declared = next((rule[2] for rule in spec.declaration.rules if rule[0] == field), "text")
+        return fitting_text(declared)
+    return fitting_validators(kind)
 
 
 def _check_proposal(
@@ -122,6 +127,10 @@ def rule_propose(
         spec, entity, field, validator=validator, review_level=review_level, crosschecks=crosschecks,
         on_duplicate=on_duplicate, reason=reason, effective_from=effective_from,
     )  # fmt: skip
+    if pending_proposals(entity, field):
+        raise ChangeRefused(
+            _("A change of this rule already waits for confirmation; decide it first."), code="pending"
+        )
     current = rules_in_force(entity).get(field)
     proposal = {
         "required": bool(required),

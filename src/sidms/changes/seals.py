@@ -14,6 +14,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -161,7 +162,7 @@ _SEALED = (
 
 
 def _j(value: str) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+    return orjson.dumps(value)
 
 
 class RevisionSealer:

@@ -132,7 +132,8 @@ def clean_values(
             checked = Checked(raw.strip() if isinstance(raw, str) else raw)
         else:
             try:
-                checked = validator(rule.validator)(raw)
+                choices = [value for value, _label in spec.field(name).flatchoices]
+                checked = validator(rule.validator, choices)(raw)
             except Invalid as error:
                 errors[name] = error
                 continue
@@ -593,7 +594,7 @@ def _hold(
     }
     district = spec.district_of(record) if record is not None else spec.district_for_values(dict(manual))
     label = spec.label(record) if record is not None else ""
-    held.record_label = label or "新记录"
+    held.record_label = label  # "" until the new record exists and has its number
     held.district_id = district or settings.SIDMS_CITY_DISTRICT
     for name in spec.declaration.unique:
         if name in manual and not _is_empty(manual[name]):

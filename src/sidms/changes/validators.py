@@ -2,13 +2,14 @@
 national standards in sidms.lib and onto the code tables, so rules stay data and standards stay code.
 
 Each validator also says which fields it fits (``fits``): the rules editor offers only those, and a rule
-that puts a validator on a field it does not fit is refused (a postcode checked as an agency level).
+that puts a validator on a field it does not fit is refused (a postcode checked as a sex code). A field with
+declared choices is checked against those choices themselves (``choices``), so no entity's codes live here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -178,7 +179,6 @@ _CHOICE_SETS = {
     "sex": ("1", "2", "9"),
     "risk_class": tuple(str(i) for i in range(1, 9)),
     "status": ("active", "suspended", "closed"),
-    "agency_level": ("city", "district"),
 }
 VALIDATORS: dict[str, Callable[[Any], Checked]] = {
     "": _text,
@@ -202,7 +202,13 @@ _TEXT_VALIDATORS = (
 )  # fmt: skip
 
 
-def validator(name: str) -> Callable[[Any], Checked]:
+def validator(name: str, choices: Iterable[Any] = ()) -> Callable[[Any], Checked]:
+    """The check a rule names; "choices" checks against CHOICES, the field's own declared values."""
+    values = tuple(str(value) for value in choices)
+    if name == "choices" or (values and name not in VALIDATORS and not name.startswith("code:")):
+        # A field with declared choices is checked against them (also under a name a database's first
+        # migration gave such a check).
+        return _choices(values)
     if name.startswith("code:"):
         return _code_table(name.removeprefix("code:"))
     try:
@@ -212,7 +218,7 @@ def validator(name: str) -> Callable[[Any], Checked]:
 
 
 def is_known_validator(name: str) -> bool:
-    return name.startswith("code:") or name in VALIDATORS
+    return name.startswith("code:") or name in VALIDATORS or name == "choices"
 
 
 def field_kind(model_field: models.Field[Any, Any], code_table: str | None) -> str:
@@ -245,8 +251,19 @@ def fitting_validators(kind: str, *, tables: tuple[str, ...] = ()) -> list[str]:
         return [kind]
     if kind.startswith("choice:"):
         values = tuple(sorted(kind.removeprefix("choice:").split("|")))
-        return [name for name, allowed in _CHOICE_SETS.items() if tuple(sorted(allowed)) == values]
+        named = [name for name, allowed in _CHOICE_SETS.items() if tuple(sorted(allowed)) == values]
+        return [*named, "choices"]
     return ["text"]
+
+
+# Text checks that may stand in for one another on a field (a person's phone, or a service line). Any other
+# text field takes its declared check or none: an e-mail field is never given the ID-number check.
+TEXT_FAMILIES = ({"phone", "phone_or_service"},)
+
+
+def fitting_text(declared: str) -> list[str]:
+    family = next((f for f in TEXT_FAMILIES if declared in f), {declared})
+    return [*sorted(v for v in family if v != "text"), "text"]
 
 
 # Derivations of one field from another by a standard (the declarations' ``derived``).

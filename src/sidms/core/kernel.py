@@ -269,9 +269,17 @@ def raw_state(spec: EntitySpec, raw: Iterable[Any]) -> dict[str, Any]:
             out[name] = value.isoformat()
         else:
             out[name] = str(value)
-    # SQLite keeps a UUID as 32 hex digits, PostgreSQL as a uuid: one text form for both.
-    out["uid"] = str(uuid.UUID(str(values[-1]))) if values[-1] is not None else None
+    out["uid"] = uid_text(values[-1])
     return out
+
+
+def uid_text(value: Any) -> str | None:
+    """SQLite keeps a UUID as 32 hex digits, PostgreSQL as a uuid: one text form for both."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return str(uuid.UUID(str(value)))
 
 
 def view(state: dict[str, Any]) -> dict[str, Any]:

@@ -68,7 +68,7 @@ class Agency(RegistryRecord):
         rules=(
             ("code", True, "text", "system", ()),
             ("name", True, "text", "system", ()),
-            ("level", True, "agency_level", "system", ()),
+            ("level", True, "choices", "system", ()),
             ("district_id", True, "district", "system", ()),
         ),
     )

@@ -32,7 +32,7 @@ VALIDATOR_LABELS: dict[str, Any] = {
     "sex": gettext_lazy("Sex code (GB/T 2261.1)"),
     "risk_class": gettext_lazy("Industry risk class (1–8)"),
     "status": gettext_lazy("Record status"),
-    "agency_level": gettext_lazy("Agency level"),
+    "choices": gettext_lazy("One of the field's listed values"),
 }
 
 REVIEW_LEVEL_LABELS: dict[str, Any] = {

@@ -140,13 +140,9 @@ def _record_text(row: Any) -> str:
         from sidms.web.governance.labels import rule_field_label
 
         return rule_field_label(*row.record_label.split(".", 1))
-    if getattr(row, "record_id", 0) is None or row.record_label == NEW_RECORD_LABEL:
+    if getattr(row, "record_id", 0) is None or not row.record_label:
         return _("new record")
     return str(row.record_label)
-
-
-# The label the pipeline gives a request for a record that does not exist yet (sidms.changes.services).
-NEW_RECORD_LABEL = "新记录"
 
 
 def _fields(row: Any) -> str:
