@@ -1,0 +1,281 @@
+"""Real-browser tests: Debian's Chromium, driven by pytest-playwright, against pytest-django's live server.
+
+Each test signs staff in through the real login pages (password, then the TOTP code) in their own browser
+context, and drives the pages as a clerk would: by the Chinese labels, roles and texts they see, never by
+CSS structure, because the pages are being refactored while their URLs stay.
+
+Three things differ from the rest of the suite:
+
+- The live server answers from another thread, so the data must be committed: these tests use
+  ``transactional_db``, and the database is emptied (flushed) after each of them. The append-only triggers
+  refuse that flush, so they are dropped just before it (the post-migrate handler installs them again
+  right after), and the rows the migrations ship (regions, code tables, collection rules, the chain head)
+  are put back before the next test.
+- Playwright's synchronous API keeps an asyncio loop marked as running in the main thread, which Django
+  takes for async code and refuses the ORM in; the guard is lifted while (and only while) this package's
+  Playwright runs, see ``playwright`` below.
+- When a test fails, every page it had open is saved as a full-page PNG and as HTML under
+  ``test-results/e2e/<test name>/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import pytest
+
+from tests.conftest import PASSWORD, current_code, enrol
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserType, Playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+# This machine's network is closed: without these flags Chromium waits on connections it cannot make
+# (component updates, sync, QUIC probes) and pages stall.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Short enough that a broken page fails the test in seconds, long enough for a 2-core CI machine.
+TIMEOUT_MS = 10_000
+
+# --------------------------------------------------------------------------------------------------------
+# The browser
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip before any fixture runs (the browser is launched before the function-scoped fixtures)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium fonts-noto-cjk); "
+            "Playwright's own browser downloads do not work here"
+        )
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch options, with Debian's Chromium and the flags a closed network needs."""
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+# pytest-playwright starts Playwright once per session and stops it at the very end. Its synchronous API
+# marks an asyncio loop as running in the main thread for as long as it runs, and Django refuses database
+# calls from a thread with a running loop. The tests here call the ORM between browser steps (fixtures,
+# checks of stored values), never while the live server serves them a page, so Django's guard is lifted,
+# but only while this package runs: Playwright and the browser are package-scoped here, so that both stop,
+# and the guard is back, before the rest of the suite (pytest-django runs these transactional tests after
+# the other database tests, and tests without a database after them).
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    started = sync_playwright().start()
+    try:
+        yield started
+    finally:
+        started.stop()
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    return cast("BrowserType", getattr(playwright, browser_name))
+
+
+@pytest.fixture(scope="package")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    launched = launch_browser()
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context_args() -> dict[str, Any]:
+    """A Chinese desktop browser, as at a service window. The live server's address is given per context."""
+    return {"locale": "zh-CN", "timezone_id": "Asia/Shanghai", "viewport": {"width": 1366, "height": 900}}
+
+
+@dataclass
+class OpenPages:
+    """Every page a test opened, named after whoever used it: saved when the test fails."""
+
+    pages: list[tuple[str, Any]] = field(default_factory=list)
+
+    def save(self, folder: Path) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = []
+        for number, (name, page) in enumerate(self.pages, start=1):
+            if page.is_closed():
+                continue
+            stem = folder / f"{number}-{name}"
+            try:
+                page.screenshot(path=str(stem.with_suffix(".png")), full_page=True, timeout=5_000)
+                saved.append(stem.with_suffix(".png"))
+            except Exception as error:  # a crashed page still lets the HTML of the others be saved
+                stem.with_suffix(".png.txt").write_text(f"no screenshot: {error}\n", encoding="utf-8")
+            try:
+                html = page.content()
+            except Exception as error:
+                html = f"<!-- no content: {error} -->"
+            stem.with_suffix(".html").write_text(f"<!-- {page.url} -->\n{html}", encoding="utf-8")
+            saved.append(stem.with_suffix(".html"))
+        return saved
+
+
+OPEN_PAGES = pytest.StashKey[OpenPages]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test leaves a screenshot and the HTML of each page it had open (they are still open: the
+    report of the call is made before the fixtures' teardown closes the browser contexts)."""
+    report = yield
+    pages = item.stash.get(OPEN_PAGES, None)
+    if report.failed and report.when == "call" and pages is not None and pages.pages:
+        name = re.sub(r"[^\w.-]+", "-", item.name).strip("-")
+        saved = pages.save(item.config.rootpath / "test-results" / "e2e" / name)
+        report.sections.append(("browser pages", "\n".join(str(path) for path in saved)))
+    return report
+
+
+@pytest.fixture
+def live_url(live_server: Any, settings: Any, tmp_path: Path) -> str:
+    """The live server's address. Audit checkpoints of the test go to its own temporary folder."""
+    settings.SIDMS_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    return str(live_server.url)
+
+
+@pytest.fixture
+def new_page(
+    new_context: Callable[..., Any], live_url: str, request: pytest.FixtureRequest
+) -> Callable[[str], Any]:
+    """NEW_PAGE(name): a page in a browser context of its own (own cookies, own session)."""
+    pages = OpenPages()
+    request.node.stash[OPEN_PAGES] = pages
+
+    def open_page(name: str) -> Any:
+        context = new_context(base_url=live_url)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        # No favicon: the request would only add a 404 while the test reads the database.
+        context.route("**/favicon.ico", lambda route: route.abort())
+        page = context.new_page()
+        pages.pages.append((name, page))
+        return page
+
+    return open_page
+
+
+def reference_in(locator: Any, prefix: str) -> str:
+    """The first reference number (CR12, MO3, BA7) with PREFIX in the text of LOCATOR."""
+    found = re.search(rf"{prefix}\d+", locator.inner_text())
+    assert found, f"no {prefix} number in {locator.inner_text()!r}"
+    return found.group(0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Signing in
+
+
+def device_of(staff: Any) -> Any:
+    """STAFF's confirmed TOTP device, enrolled on first use (as the first-login enrolment does)."""
+    from sidms.security.models import SealedTOTPDevice
+
+    device = SealedTOTPDevice.objects.devices_for_user(staff, confirmed=True).first()
+    return device if device is not None else enrol(staff)
+
+
+def sign_in(page: Any, staff: Any) -> None:
+    """Fill the real login form, then the real TOTP form, and land on the dashboard."""
+    from playwright.sync_api import expect
+
+    device = device_of(staff)
+    page.goto("/login/")
+    page.get_by_label("用户名").fill(staff.username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="下一步").click()
+    expect(page).to_have_url(re.compile(r"/login/otp/$"))
+    page.get_by_label("动态口令").fill(current_code(device))
+    page.get_by_role("button", name="登录", exact=True).click()
+    expect(page).to_have_url(re.compile(r"^https?://[^/]+/$"))
+    expect(page.get_by_role("heading", name="首页")).to_be_visible()
+
+
+@pytest.fixture
+def as_staff(new_page: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """AS_STAFF(staff): a page of STAFF's own browser context, signed in with both factors."""
+
+    def open_as(staff: Any) -> Any:
+        page = new_page(staff.username)
+        sign_in(page, staff)
+        return page
+
+    return open_as
+
+
+# --------------------------------------------------------------------------------------------------------
+# The database between tests
+
+
+@pytest.fixture(scope="session")
+def _shipped_rows(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
+    """The rows the migrations ship (regions, code tables, collection rules, the chain head), serialised
+    once before any test here has changed them."""
+    from django.apps import apps
+    from django.core import serializers
+
+    with django_db_blocker.unblock():
+        return {
+            model._meta.label: serializers.serialize("json", model._base_manager.order_by("pk"))
+            for model in apps.get_models()
+            if model._base_manager.exists()
+        }
+
+
+@pytest.fixture(autouse=True)
+def _transactional_database(transactional_db: None, _shipped_rows: dict[str, str]) -> Iterator[None]:
+    """Before the test: put back the shipped rows that the previous test's flush removed (content types and
+    permissions come back by themselves, through post-migrate). After it: drop the append-only triggers, so
+    that the flush pytest-django runs next can empty their tables; post-migrate reinstalls them."""
+    from django.apps import apps
+    from django.core import serializers
+    from django.db import connection
+
+    from sidms.audit.guards import APPEND_ONLY_TABLES, append_only_sql
+
+    with connection.constraint_checks_disabled():
+        for label, rows in _shipped_rows.items():
+            if not apps.get_model(label)._base_manager.exists():
+                for row in serializers.deserialize("json", rows):
+                    row.save()
+    yield
+    with connection.cursor() as cursor:
+        for table in APPEND_ONLY_TABLES:
+            for statement in append_only_sql(connection.vendor, table, create=False):
+                cursor.execute(statement)
