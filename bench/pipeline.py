@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--database-url",
         help=f"postgres://user@host:port/{BENCH_DB_PREFIX}… (created and dropped here); default SQLite in a temp dir",
     )
+    parser.add_argument("--imports", type=int, help="new persons in the import batch (default 20,000)")
     parser.add_argument("--singles", type=int, help="single submit_change calls (default 2,000)")
     parser.add_argument("--events", type=int, help="extra audit events to append (default 200,000)")
     parser.add_argument("--quick", action="store_true", help="a small smoke run (5,000 changes)")
@@ -64,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quick = args.quick
     args.changes = args.changes or (5_000 if quick else 100_000)
     args.persons = args.persons or args.changes
+    args.imports = args.imports or (2_000 if quick else 20_000)
     args.singles = args.singles if args.singles is not None else (300 if quick else 2_000)
     args.events = args.events if args.events is not None else (20_000 if quick else 200_000)
     if args.persons < args.changes:
@@ -195,6 +197,97 @@ def load(persons: int, results: dict[str, Any]) -> None:
     )
     results["load"] = (total, seconds)
     results["load_persons"] = (counts["person"], per_entity["person"])
+
+
+# --- 1b. an import through an approved batch, and its raw baseline -----------------------------------------
+
+
+def import_batch(results: dict[str, Any], count: int) -> None:
+    """COUNT new persons imported through an approved batch (not a legacy migration: every row is validated
+    and refused on any error), against raw executemany INSERT of the same stored columns into the same table
+    (same indexes), rolled back. The rows are generated and converted before the clock starts."""
+    from django.db import connection, transaction
+
+    from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
+    from sidms.demo.generate import DEFAULT_SEED, generate
+    from sidms.demo.loader import _person
+    from sidms.registry.models import Person, Staff
+
+    operator = Staff.objects.get(username="info_city")
+    approver = Staff.objects.get(username="approver_city")
+    id_index = Person._meta.get_field("id_number_index")
+    taken = set(Person.objects.values_list("id_number_index", flat=True))
+    rows: list[dict[str, Any]] = []
+    for record in generate(persons=3 * count, seed=DEFAULT_SEED + 1).persons:
+        if record.anomalies:
+            continue
+        index = id_index.index_of(record.id_number)
+        if index in taken:
+            continue
+        taken.add(index)
+        row = _person(record)
+        del row["person_no"]  # assigned by the system
+        rows.append(row)
+        if len(rows) == count:
+            break
+    with timed() as apply_s:
+        batch = batch_apply_import(
+            actor=operator, entity="person", rows=rows, reason="基准测试：新参保人员导入"
+        )
+    with timed() as decide_s:
+        batch_decide(actor=approver, batch_id=batch.pk, approve=True, reason="基准测试")
+    with timed() as execute_s:
+        executed = batch_execute(actor=operator, batch_id=batch.pk, rows=lambda: rows)
+    n = executed.rows
+    say(f"pipeline import batch (new persons, validated, numbered, encrypted, one revision each): {n:,} rows")
+    say(f"  batch_apply_import {apply_s[0]:6.2f} s   batch_decide {decide_s[0]:6.2f} s")
+    say(f"  batch_execute      {execute_s[0]:6.2f} s = {rate(n, execute_s[0]):,.0f} rows/s")
+    results["import"] = (n, execute_s[0])
+    results["import_end_to_end"] = (n, apply_s[0] + decide_s[0] + execute_s[0])
+
+    # The baseline: the stored columns of the rows just imported, with the unique ones made fresh, written
+    # back with raw executemany in a transaction that is rolled back.
+    fields = [f for f in Person._meta.concrete_fields if not f.primary_key]
+    columns = [str(f.column) for f in fields]
+    connection.ensure_connection()
+    raw = connection.connection
+    mark = "%s" if connection.vendor == "postgresql" else "?"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM registry_person ORDER BY id DESC LIMIT %s",
+            [n],
+        )
+        stored = [list(r) for r in cursor.fetchall()]
+    fresh = {"uid": lambda i, v: uuid_like(v, i), "person_no": lambda i, v: f"B{i:011d}",
+             "id_number_index": lambda i, v: f"{i:064x}"}  # fmt: skip
+    for position, column in enumerate(columns):
+        if column in fresh:
+            for i, row in enumerate(stored):
+                row[position] = fresh[column](i, row[position])
+    sql = f"INSERT INTO registry_person ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    times = []
+    for _ in range(3):
+        with timed() as seconds, transaction.atomic():
+            cursor = raw.cursor()
+            cursor.executemany(sql, stored)
+            cursor.close()
+            transaction.set_rollback(True)
+        times.append(seconds[0])
+    median = statistics.median(times)
+    results["raw_insert"] = (n, median)
+    say(
+        f"raw executemany INSERT baseline, same {len(columns)} columns, same table, rolled back: {n:,} rows, "
+        f"median {median:.2f} s = {rate(n, median):,.0f} rows/s"
+    )
+    say(f"  ratio = {rate(n, execute_s[0]) / rate(n, median):.3f}")
+
+
+def uuid_like(value: Any, i: int) -> Any:
+    """A fresh uuid in the form the driver returned (SQLite: 32 hex digits; PostgreSQL: a UUID)."""
+    import uuid
+
+    new = uuid.uuid4()
+    return new.hex if isinstance(value, str) else new
 
 
 # --- 2. the pipeline's bulk path, 3. the raw baseline ----------------------------------------------------
@@ -578,6 +671,10 @@ def summary(results: dict[str, Any]) -> None:
         label += ", server binding" if "server-side" in key else ""
         line(label, *results[key], raw_rate, "of raw")
     line("batch_execute: field changes", *results["pipeline"], raw_rate, "of raw  (goal ≥ 0.2)")
+    insert_rate = rate(*results["raw_insert"])
+    line("raw executemany INSERT, person columns", *results["raw_insert"], insert_rate, "of raw INSERT")
+    line("import batch_execute: new persons", *results["import"], insert_rate, "of raw INSERT  (goal ≥ 0.2)")
+    line("import apply + approve + execute", *results["import_end_to_end"], insert_rate, "of raw INSERT")
     line("batch apply + approve + execute", *results["pipeline_end_to_end"], raw_rate, "of raw")
     line("submit_change: one phone each", *results["singles"], raw_rate, "of raw")
     line("audit_record: events appended", *results["append_service"])
@@ -613,6 +710,7 @@ def main(argv: list[str] | None = None) -> None:
         setup_store()
         say(f"store: {os.environ['SIDMS_DATABASE_URL']} (data dir {data_dir})")
         load(args.persons, results)
+        import_batch(results, args.imports)
         pipeline_batch(results, address=BATCH_ADDRESS.format(1))
         raw_baseline(results, final_address=BATCH_ADDRESS.format(1))
         single_changes(results, args.singles)

@@ -188,7 +188,7 @@ class RevisionSealer:
         # "prev_digest" sorts after "notes" and before "record_id"; absent when empty, as in revision_seal.
         previous = b',"prev_digest":' + _j(prev_digest) if prev_digest else b""
         body = (
-            self._head + chain.canonical(changes) + self._middle + _j(digest) + self._tail + previous
+            self._head + chain.canonical(changes, parsed=True) + self._middle + _j(digest) + self._tail + previous
             + b',"record_id":' + str(record_id).encode() + self._end + str(version).encode() + b"}"
         )  # fmt: skip
         return self._ring.mac(body)

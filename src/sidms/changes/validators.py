@@ -8,6 +8,7 @@ declared choices is checked against those choices themselves (``choices``), so n
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -267,12 +268,18 @@ def fitting_text(declared: str) -> list[str]:
 
 
 # Derivations of one field from another by a standard (the declarations' ``derived``).
+@functools.lru_cache(maxsize=8)
+def _parsed_idcard(id_number: str) -> idcard.IdNumber:
+    # Sex and birth date are derived from the same number one after the other: parsed once.
+    return idcard.parse(id_number)
+
+
 def _idcard_sex(id_number: str) -> Any:
-    return idcard.parse(id_number).sex
+    return _parsed_idcard(id_number).sex
 
 
 def _idcard_birth_date(id_number: str) -> Any:
-    return idcard.parse(id_number).birth_date
+    return _parsed_idcard(id_number).birth_date
 
 
 DERIVATIONS: dict[str, Callable[[str], Any]] = {
