@@ -389,7 +389,7 @@ def raw_baseline(results: dict[str, Any], *, final_address: str, runs: int = 3) 
 # --- 4. single changes -----------------------------------------------------------------------------------
 
 
-def single_changes(results: dict[str, Any], count: int) -> None:
+def single_changes(results: dict[str, Any], count: int, *, quiet: bool = False) -> None:
     from sidms.changes.models import Channel
     from sidms.changes.services import submit_change
     from sidms.registry.models import Person, Staff
@@ -409,6 +409,8 @@ def single_changes(results: dict[str, Any], count: int) -> None:
             )  # fmt: skip
             applied += len(outcome.applied)
             people[slot] = outcome.record  # the next change of this person starts from its new version
+    if quiet:
+        return
     results["singles"] = (applied, seconds[0])
     per_second = rate(applied, seconds[0])
     say(
@@ -442,6 +444,25 @@ def verify(results: dict[str, Any], events: int) -> None:
         f"{rate(report.revisions + rows, rest):,.0f} revisions + rows/s"
     )
     results["verify"] = report
+
+
+def verify_nightly(results: dict[str, Any], singles: int, sample: int = 1000) -> None:
+    """The nightly run after the full one: SINGLES more changes, then verify_since_checkpoint with SAMPLE
+    random rows per entity."""
+    from sidms.changes.verify import record_verified, verify_since_checkpoint
+
+    record_verified(results["verify"])
+    single_changes({}, singles, quiet=True)
+    report = verify_since_checkpoint(sample=sample)
+    if not report.ok:
+        assert report.problem is not None
+        raise SystemExit(f"verify_since_checkpoint found a problem: {report.problem.where}")
+    rows = sum(report.rows.values())
+    say(
+        f"verify --since-checkpoint after {singles:,} more changes: {report.events:,} new events, "
+        f"{report.revisions:,} revisions, {rows:,} rows ({report.sampled:,} drawn at random) in {report.seconds:.2f} s"
+    )
+    results["verify_nightly"] = report
 
 
 def _event_body(seq: int, now: Any, n: int) -> dict[str, Any]:
@@ -698,6 +719,12 @@ def summary(results: dict[str, Any]) -> None:
         report.events + report.revisions + sum(report.rows.values()),
         report.seconds,
     )
+    nightly = results["verify_nightly"]
+    line(
+        "verify --since-checkpoint: events + revisions + rows",
+        nightly.events + nightly.revisions + sum(nightly.rows.values()),
+        nightly.seconds,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -717,6 +744,7 @@ def main(argv: list[str] | None = None) -> None:
         append_events(results, args.events)
         verify(results, args.events)
         chain_baseline(results)
+        verify_nightly(results, min(args.singles, 200))
         if args.profile:
             profile_batch(results)
         summary(results)

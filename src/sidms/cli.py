@@ -6,6 +6,8 @@ settings (SIDMS_DATABASE_URL and the rest) and `sidms help` lists them all.
     sidms totp USERNAME                     print a demo account's current TOTP code
     sidms keys init                         create the key file
     sidms audit verify                      verify the audit chain and the live rows
+    sidms audit verify --since-checkpoint   nightly: what was appended since the last verification, plus
+                                            a random sample of live rows (--sample N per entity)
 """
 
 from __future__ import annotations

@@ -104,3 +104,56 @@ def read_checkpoints(path: Path | None = None) -> list[Checkpoint]:
             data = json.loads(line)
             points.append(Checkpoint(data["seq"], data["hash"], data["algorithm"], data["at"], data["mac"]))
     return points
+
+
+@dataclass(frozen=True)
+class VerifiedPoint:
+    """How far the last successful `sidms audit verify` reached: the last event it proved (with its hash)
+    and the last revision id. `sidms audit verify --since-checkpoint` starts there. Kept beside the
+    checkpoints, off the database, with a keyed MAC: moving it forward would hide what it skips."""
+
+    seq: int
+    hash: str
+    revision: int
+    rows: dict[str, int]  # the highest row id of each entity
+    at: str
+    incremental: bool
+    mac: str = ""
+
+    def body(self) -> bytes:
+        return chain.canonical(
+            {"seq": self.seq, "hash": self.hash, "revision": self.revision, "rows": self.rows, "at": self.at,
+             "incremental": self.incremental}
+        )  # fmt: skip
+
+
+def verified_file() -> Path:
+    return Path(settings.SIDMS_CHECKPOINT_DIR) / "audit-verified.json"
+
+
+def write_verified(
+    seq: int, digest: str, revision: int, rows: dict[str, int], *, incremental: bool
+) -> VerifiedPoint:
+    point = VerifiedPoint(seq, digest, revision, dict(rows), timezone.now().isoformat(), incremental)
+    point = VerifiedPoint(**{**point.__dict__, "mac": keyring().mac(point.body())})
+    path = verified_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(point.__dict__, ensure_ascii=False) + "\n")
+    os.replace(temporary, path)  # a crash leaves the old point or the new one, never half of one
+    return point
+
+
+def read_verified() -> VerifiedPoint | None:
+    """The last verified point, or None if there is none. A point whose MAC does not match raises
+    ValueError: it was altered, and nothing it claims can be trusted."""
+    path = verified_file()
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    point = VerifiedPoint(**data)
+    if not keyring().verify_mac(point.body(), point.mac):
+        raise ValueError("the verified point was altered")
+    return point

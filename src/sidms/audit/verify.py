@@ -50,6 +50,15 @@ class Report:
     chain_seconds: float = 0.0
     seconds: float = 0.0
     problem: Problem | None = None
+    # Where this verification reached: the last event and revision it proved (the next incremental run
+    # starts there), whether it was incremental, and how many live rows it sampled.
+    last_seq: int = 0
+    last_hash: str = ""
+    last_revision: int = 0
+    incremental: bool = False
+    since_seq: int = 0
+    sampled: int = 0
+    row_tops: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +87,9 @@ class Claims:
     )  # ref -> (first, last, digest, seq)
     # (object type, object id) -> (step, seal, event seq) of the latest event about a workflow row
     workflow: dict[tuple[str, str], tuple[int, str, int]] = field(default_factory=dict)
+    # Incremental verification reads only the events since the last verified point: revisions with ids up
+    # to this one were vouched for by events that verification already proved.
+    vouched_before: int = 0
 
 
 # What the chain claims, kept where forked verification workers find it (sidms.changes.verify).
@@ -259,14 +271,61 @@ def verify_chain(report: Report, *, workers: int = 1) -> Claims:
             raise _chain_breaks(segment.first)
         if segment.problem is not None:
             raise Broken(segment.problem)
-        claims.single.update(segment.claims.single)
-        claims.batches.update(segment.claims.batches)
-        for key, value in segment.claims.workflow.items():
-            if key not in claims.workflow or claims.workflow[key][2] < value[2]:
-                claims.workflow[key] = value
+        _merge(claims, segment.claims)
         report.events += segment.count
         prev = segment.last_hash or prev
     report.chain_seconds = time.perf_counter() - started
+    _check_head(head, end, prev)
+    report.last_seq, report.last_hash = end, prev
+    return claims
+
+
+def verify_chain_since(report: Report, seq: int, digest: str, *, workers: int = 1) -> Claims:
+    """The events after SEQ, whose hash DIGEST an earlier verification proved: the event at SEQ still has
+    it, the first new event links to it, the new events link on to the keyed head. Claims are collected from
+    the new events only."""
+    head = ChainHead.objects.filter(pk=1).first()
+    algorithm = head.algorithm if head else "sm3"
+    started = time.perf_counter()
+    stored = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
+    if stored != digest:
+        raise broken(
+            "checkpoint", f"已验证点 #{seq} / verified point at #{seq}",
+            f"审计链与上次验证时不一致：第 {seq} 号事件被改写或删除",
+            f"the chain differs from what the last verification proved: event #{seq} was rewritten or removed",
+        )  # fmt: skip
+    end = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    claims = Claims()
+    prev = digest
+    if end > seq:
+        parts = max(1, min(workers, (end - seq) // 20_000 + 1))
+        span = end - seq
+        bounds = [(seq + 1 + span * i // parts, seq + span * (i + 1) // parts) for i in range(parts)]
+        tasks = [(low, high, algorithm) for low, high in bounds if low <= high]
+        for segment in parallel_map(_verify_segment, tasks, parts):
+            if segment.count and segment.first_prev != prev:
+                raise _chain_breaks(segment.first)
+            if segment.problem is not None:
+                raise Broken(segment.problem)
+            _merge(claims, segment.claims)
+            report.events += segment.count
+            prev = segment.last_hash or prev
+    report.chain_seconds = time.perf_counter() - started
+    _check_head(head, end, prev)
+    report.last_seq, report.last_hash = end, prev
+    return claims
+
+
+def _merge(claims: Claims, more: Claims) -> None:
+    claims.single.update(more.single)
+    claims.batches.update(more.batches)
+    for key, value in more.workflow.items():
+        if key not in claims.workflow or claims.workflow[key][2] < value[2]:
+            claims.workflow[key] = value
+
+
+def _check_head(head: ChainHead | None, end: int, prev: str) -> None:
+    """The chain ends where its keyed head says, and the head is there whenever events are."""
     last = end
     if head is None:
         if last > 0:
@@ -274,7 +333,7 @@ def verify_chain(report: Report, *, workers: int = 1) -> Claims:
                 "audit_tail", "审计链头 / audit chain head", "审计链头记录缺失：有人删除了它以逃避末尾检查",
                 "the chain head row is missing: someone deleted it to skip the end-of-chain check",
             )  # fmt: skip
-        return claims
+        return
     if head.seq > 0 and not keyring().verify_mac(
         chain.canonical({"algorithm": head.algorithm, "seq": head.seq, "hash": head.hash}), head.mac
     ):
@@ -289,7 +348,6 @@ def verify_chain(report: Report, *, workers: int = 1) -> Claims:
             f"链头记录到第 {head.seq} 号事件，但审计表只到第 {last} 号：末尾事件被删除或链头被换回旧值",
             f"the chain head is at #{head.seq} but events end at #{last}: the tail was cut or the head put back",
         )  # fmt: skip
-    return claims
 
 
 def _collect(

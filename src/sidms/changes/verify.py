@@ -16,13 +16,14 @@ Cheapest evidence first:
 from __future__ import annotations
 
 import base64
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from django.db import connection
+from django.db import connection, models
 
 from sidms.audit.models import ChainHead
 from sidms.audit.verify import (
@@ -36,6 +37,7 @@ from sidms.audit.verify import (
     parallel_map,
     parallel_workers,
     verify_chain,
+    verify_chain_since,
     verify_checkpoints,
 )
 from sidms.changes.batches import revisions_digest
@@ -50,7 +52,7 @@ from sidms.lib import chain
 from sidms.lib.crypto import DecryptionError
 from sidms.parameters.models import CollectionRule
 
-__all__ = ["Report", "verify_store"]
+__all__ = ["Report", "verify_since_checkpoint", "verify_store"]
 
 
 def verify_store(*, workers: int | None = None) -> Report:
@@ -61,6 +63,8 @@ def verify_store(*, workers: int | None = None) -> Report:
     processes = parallel_workers(workers)
     try:
         _verify_keys()
+        report.last_revision = _last_revision()
+        report.row_tops = _row_tops()
         claims = verify_chain(report, workers=processes)
         verify_checkpoints(report)
         _verify_entities(report, claims, processes)
@@ -82,6 +86,161 @@ def verify_store(*, workers: int | None = None) -> Report:
         report.problem = failure.problem
     report.seconds = time.perf_counter() - started
     return report
+
+
+def verify_since_checkpoint(*, sample: int = 1000, workers: int | None = None) -> Report:
+    """The nightly check (`sidms audit verify --since-checkpoint`): what was appended since the last
+    verified point, plus SAMPLE random live rows of each entity, each with its whole history.
+
+    Checked: the events since the point (linked to the event the point proved, which must still have its
+    hash) and the chain head; every checkpoint; every record that a new event or revision touched, and every
+    row inserted since; the random sample; collection rules and staff accounts in full (small tables); the
+    workflow rows that new events name or that are still open. Not checked: an old event, revision or row
+    altered without touching anything new — the sample finds such a change with the sample's probability,
+    the weekly full `sidms audit verify` always. Without a verified point this runs the full verification."""
+    from sidms.audit.checkpoints import read_verified
+
+    try:
+        point = read_verified()
+    except ValueError:
+        report = Report(incremental=True)
+        report.problem = broken(
+            "checkpoint", "已验证点 / verified point", "上次验证的记录文件被篡改：无法判断哪些数据已验证，请执行完整验证",
+            "the record of the last verification was altered: run the full verification",
+        ).problem  # fmt: skip
+        return report
+    if point is None:
+        return verify_store(workers=workers)
+    report = Report(incremental=True, since_seq=point.seq)
+    started = time.perf_counter()
+    processes = parallel_workers(workers)
+    try:
+        _verify_keys()
+        report.last_revision = _last_revision()
+        report.row_tops = _row_tops()
+        claims = verify_chain_since(report, point.seq, point.hash, workers=processes)
+        claims.vouched_before = point.revision
+        verify_checkpoints(report)
+        chosen = _touched_since(point.revision, point.rows, claims)
+        for entity, ids in _random_rows(sample).items():
+            fresh = ids - chosen.setdefault(entity, set())
+            report.sampled += len(fresh)
+            chosen[entity] |= fresh
+        _verify_chosen(report, claims, chosen, processes)
+        rule_versions: dict[tuple[int, int], str] = {}
+        latest = _verify_other_revisions(report, claims, rule_versions)
+        latest.pop(RULE, None)
+        _verify_claims_met(claims, report)
+        _verify_rules(rule_versions)
+        for check in CHECKS:
+            check(report, latest)
+        _verify_workflows(claims, since=True)
+    except Broken as failure:
+        report.problem = failure.problem
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def record_verified(report: Report) -> None:
+    """After a verification that found nothing: remember how far it reached, for the next incremental run."""
+    from sidms.audit.checkpoints import write_verified
+
+    if report.ok and report.last_seq:
+        write_verified(
+            report.last_seq, report.last_hash, report.last_revision, report.row_tops,
+            incremental=report.incremental,
+        )  # fmt: skip
+
+
+def _last_revision() -> int:
+    return Revision.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def _row_tops() -> dict[str, int]:
+    """The highest row id of each entity: rows above it at the next incremental run are new."""
+    tops: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for name, spec in ENTITIES.items():
+            cursor.execute(f"SELECT MAX(id) FROM {spec.model._meta.db_table}")  # noqa: S608
+            tops[name] = cursor.fetchone()[0] or 0
+    return tops
+
+
+def _touched_since(revision: int, tops: dict[str, int], claims: Claims) -> dict[str, set[int]]:
+    """Record ids per entity that changed since the verified point: those of revisions after it, of the
+    revisions the new events claim (a revision numbered before the point may commit after it), and rows
+    inserted since (a row inserted behind the system's back has no revision to name it)."""
+    out: dict[str, set[int]] = {name: set() for name in ENTITIES}
+
+    def add(rows: Any) -> None:
+        for entity, record_id in rows:
+            if entity in out:
+                out[entity].add(int(record_id))
+
+    add(Revision.objects.filter(pk__gt=revision).values_list("entity", "record_id").distinct().iterator())
+    claimed = sorted(claims.single)
+    for start in range(0, len(claimed), 500):
+        add(Revision.objects.filter(pk__in=claimed[start : start + 500]).values_list("entity", "record_id"))
+    for reference, (first, last, _digest, _seq) in claims.batches.items():
+        batch = Revision.objects.filter(pk__gte=first, pk__lte=last, reference=reference)
+        add(batch.values_list("entity", "record_id").distinct().iterator())
+    for name, spec in ENTITIES.items():
+        new = spec.model._default_manager.filter(pk__gt=tops.get(name, 0)).values_list("pk", flat=True)
+        out[name].update(new.iterator())
+    return out
+
+
+def _random_rows(sample: int) -> dict[str, set[int]]:
+    """SAMPLE ids of each entity drawn at random from 1..its highest id (a drawn id with no row and no
+    history is simply absent), with the system's random source so that nobody can predict them."""
+    chooser = random.SystemRandom()
+    out: dict[str, set[int]] = {}
+    for name, top in _row_tops().items():
+        if top and sample > 0:
+            out[name] = set(chooser.sample(range(1, top + 1), min(sample, top)))
+    return out
+
+
+GROUP = 500  # record ids per query
+
+
+def _verify_chosen(report: Report, claims: Claims, chosen: dict[str, set[int]], workers: int) -> None:
+    """The chosen records of each entity, each with its whole history, spread over WORKERS processes."""
+    from sidms.audit import verify as audit_verify
+
+    audit_verify.CLAIMS = claims  # inherited by the forked workers, not pickled
+    tasks: list[tuple[str, tuple[tuple[int, ...], ...]]] = []
+    for name, ids in chosen.items():
+        ordered = sorted(ids)
+        groups = tuple(tuple(ordered[i : i + GROUP]) for i in range(0, len(ordered), GROUP))
+        per_task = max(1, len(groups) // (max(1, workers) * 4) + 1)
+        tasks += [(name, groups[i : i + per_task]) for i in range(0, len(groups), per_task)]
+    for (name, _groups), tally in zip(tasks, parallel_map(_verify_groups, tasks, workers), strict=True):
+        _absorb(report, name, tally)
+
+
+def _verify_groups(entity: str, groups: tuple[tuple[int, ...], ...]) -> _Tally:
+    total = _Tally()
+    for ids in groups:
+        tally = _verify_range(entity, ids[0], ids[-1] + 1, ids)
+        if tally.problem is not None:
+            return tally
+        total.revisions += tally.revisions
+        total.rows += tally.rows
+        total.singles += tally.singles
+        for reference, count in tally.batched.items():
+            total.batched[reference] = total.batched.get(reference, 0) + count
+    return total
+
+
+def _absorb(report: Report, name: str, tally: _Tally) -> None:
+    if tally.problem is not None:
+        raise Broken(tally.problem)
+    report.revisions += tally.revisions
+    report.rows[name] = report.rows.get(name, 0) + tally.rows
+    report.singles_seen += tally.singles
+    for reference, count in tally.batched.items():
+        report.batched[reference] = report.batched.get(reference, 0) + count
 
 
 # --- keys ------------------------------------------------------------------------------------------------
@@ -198,16 +357,16 @@ def _check_revision(
                          "the revision differs from the digest its audit event recorded")  # fmt: skip
     elif reference in claims.batches and claims.batches[reference][0] <= pk <= claims.batches[reference][1]:
         tally.batched[reference] = tally.batched.get(reference, 0) + 1
-    else:
+    elif pk > claims.vouched_before:
         raise broken("revision", where, "该修订记录没有对应的审计事件：它不是经由系统写入的",
                      "no audit event vouches for this revision: it was not written by the system")  # fmt: skip
     tally.revisions += 1
     return (version, stored, body)
 
 
-def _verify_range(entity: str, low: int, high: int) -> _Tally:
-    """Revisions and live rows of ENTITY with record ids in [LOW, HIGH), read side by side in id order
-    (a merge join: no record's history is held longer than it is read)."""
+def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -> _Tally:
+    """Revisions and live rows of ENTITY with record ids in [LOW, HIGH) — only those in IDS, if given —
+    read side by side in id order (a merge join: no record's history is held longer than it is read)."""
     from sidms.audit.verify import CLAIMS
 
     spec = ENTITIES[entity]
@@ -215,17 +374,18 @@ def _verify_range(entity: str, low: int, high: int) -> _Tally:
     table = spec.model._meta.db_table
     label = spec.label_field if spec.label_field != "pk" else "id"
     positions = [spec.fields.index(n) for n in spec.encrypted_fields]
+    chosen = f" AND {{}} IN ({', '.join(['%s'] * len(ids))})" if ids else ""
     try:
         with connection.cursor() as revisions_cursor, connection.cursor() as rows_cursor:
             revisions_cursor.execute(
                 f"SELECT {_REVISION_COLUMNS} FROM changes_revision WHERE entity = %s AND record_id >= %s "  # noqa: S608
-                "AND record_id < %s ORDER BY record_id, version",
-                [entity, low, high],
+                f"AND record_id < %s{chosen.format('record_id')} ORDER BY record_id, version",
+                [entity, low, high, *ids],
             )
             rows_cursor.execute(
                 f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(spec.raw_columns)} FROM {table} "  # noqa: S608
-                "WHERE id >= %s AND id < %s ORDER BY id",
-                [low, high],
+                f"WHERE id >= %s AND id < %s{chosen.format('id')} ORDER BY id",
+                [low, high, *ids],
             )
             pending = revisions_cursor.fetchmany(2000)
             index = 0
@@ -295,13 +455,7 @@ def _verify_entities(report: Report, claims: Claims, workers: int) -> None:
             tasks += [(name, low, low + step) for low in range(0, top + 1, step)]
     tallies = parallel_map(_verify_range, tasks, workers)
     for (name, _low, _high), tally in zip(tasks, tallies, strict=True):
-        if tally.problem is not None:
-            raise Broken(tally.problem)
-        report.revisions += tally.revisions
-        report.rows[name] = report.rows.get(name, 0) + tally.rows
-        report.singles_seen += tally.singles
-        for reference, count in tally.batched.items():
-            report.batched[reference] = report.batched.get(reference, 0) + count
+        _absorb(report, name, tally)
 
 
 def _verify_other_revisions(
@@ -421,10 +575,20 @@ def _verify_rules(vouched: dict[tuple[int, int], str]) -> None:
 # --- workflow rows ---------------------------------------------------------------------------------------
 
 
-def _verify_workflows(claims: Claims) -> None:
+def _verify_workflows(claims: Claims, *, since: bool = False) -> None:
+    """Every workflow row matches its seal and what the latest audit event about it recorded. SINCE (an
+    incremental run, whose claims come from the new events only): the rows new events name, and every row
+    still open — the put-back that matters makes a decided row actionable again — whose latest event is
+    looked up and checked against its own hash."""
     for model in (ChangeRequest, MaintenanceOrder, BatchApplication):
         object_type = model.workflow.name
-        for row in model.objects.order_by("pk").iterator():
+        rows = model.objects.order_by("pk")
+        if since:
+            named = [int(pk) for kind, pk in claims.workflow if kind == object_type and str(pk).isdigit()]
+            rows = rows.filter(models.Q(pk__in=named) | models.Q(status__in=_open_statuses(model)))
+        for row in rows.iterator():
+            if since and (object_type, str(row.pk)) not in claims.workflow:
+                _claim_from_chain(claims, object_type, row.pk)
             if row.seal != row_seal(row):
                 raise broken("workflow", str(row), "审核单、维护单或批量申请的内容与其校验值不符：有人绕过系统修改了它",
                              "a review request, maintenance order or batch application differs from its seal: changed outside the system")  # fmt: skip
@@ -436,3 +600,37 @@ def _verify_workflows(claims: Claims) -> None:
                 raise broken("workflow", f"{row}（审计事件 #{claim[2]}）",
                              "审核单、维护单或批量申请回到了早先的状态：与审计记录的最新一步不符",
                              "the row was put back to an earlier state: it is not what the latest audit event recorded")  # fmt: skip
+
+
+def _open_statuses(model: Any) -> set[str]:
+    """The statuses in which a workflow row still waits for someone (its queues' and steps' statuses)."""
+    workflow = model.workflow
+    statuses = {queue.where.get("status") for queue in workflow.queues}
+    statuses |= {step.status for step in workflow.steps}
+    return {status for status in statuses if status}
+
+
+def _claim_from_chain(claims: Claims, object_type: str, pk: int) -> None:
+    """The latest audit event about a workflow row, read by the (object, seq) index and checked against its
+    own hash, as the claim an incremental run compares the row with."""
+    from sidms.audit.models import AuditEvent
+
+    event = (
+        AuditEvent.objects.filter(object_type=object_type, object_id=str(pk))
+        .order_by("-seq")
+        .values_list("seq", "prev_hash", "payload", "hash")
+        .first()
+    )
+    if event is None:
+        return  # no claim: reported as "not written by the system"
+    seq, prev_hash, payload, digest_ = event
+    head = ChainHead.objects.filter(pk=1).first()
+    algorithm = head.algorithm if head else "sm3"
+    if chain.link(prev_hash, payload.encode("utf-8"), algorithm=algorithm) != digest_:
+        raise broken(
+            "audit_chain", f"审计事件 #{seq} / audit event #{seq}", "审计事件的哈希与其内容不符（被改写）",
+            "the event's hash does not match its content (rewritten)",
+        )  # fmt: skip
+    detail = orjson.loads(payload).get("detail") or {}
+    if "seal" in detail and "step" in detail:
+        claims.workflow[(object_type, str(pk))] = (int(detail["step"]), str(detail["seal"]), seq)
