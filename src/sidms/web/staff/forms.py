@@ -60,6 +60,25 @@ def _password(label: Any) -> forms.CharField:
     )
 
 
+# What the configured password validators refuse, said as what to type instead. Django's own messages are
+# kept only for a validator added later; its Chinese catalogue lacks the current wording of some.
+PASSWORD_RULES: dict[str, Any] = {
+    "password_too_short": _("A password has at least %(min_length)s characters."),
+    "password_too_similar": _("The password is too like the login name or the name; choose another."),
+    "password_too_common": _("This password is too common and easily guessed; choose another."),
+    "password_entirely_numeric": _("A password cannot be only digits; mix in letters and signs."),
+}
+
+
+def password_problems(refused: ValidationError) -> list[str]:
+    """The password validators' refusals, in the words of PASSWORD_RULES."""
+    out = []
+    for error in refused.error_list:
+        rule = PASSWORD_RULES.get(error.code or "")
+        out.append(str(rule) % (error.params or {}) if rule is not None else " ".join(error.messages))
+    return out
+
+
 class _PasswordPair(forms.Form):
     """A new password typed twice, checked by the configured password validators (length, common words, not
     all digits, not like the login name)."""
@@ -73,13 +92,14 @@ class _PasswordPair(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         first, second = data.get("password"), data.get("password_again")
-        if first and second and first != second:
-            self.add_error("password_again", _("The two passwords differ. Type the same password twice."))
-        elif first:
+        if first:
             try:
                 validate_password(first, self.account_for_validation())
             except ValidationError as refused:
-                self.add_error("password", refused)
+                for problem in password_problems(refused):
+                    self.add_error("password", problem)
+        if first and second and first != second:
+            self.add_error("password_again", _("The two passwords differ. Type the same password twice."))
         return data
 
 

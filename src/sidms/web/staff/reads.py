@@ -212,7 +212,7 @@ def _parse(text: str) -> Any:
 
 def _change_text(key: str, old: Any, new: Any, agencies: dict[int, str]) -> str:
     if key == "password":
-        return _("changed")
+        return _("set") if old is None else _("changed")
     if key == "posts":
         before, after = set(old or []), set(new or [])
         parts = (
@@ -226,6 +226,10 @@ def _change_text(key: str, old: Any, new: Any, agencies: dict[int, str]) -> str:
             )
         return "；".join(parts) or "—"
     return f"{_value_text(key, old, agencies)} → {_value_text(key, new, agencies)}"
+
+
+def _says_nothing(key: str, value: Any, agencies: dict[int, str]) -> bool:
+    return (key in ("superuser", "admin_site") and not value) or _value_text(key, value, agencies) == "—"
 
 
 def history(member: Staff) -> list[dict[str, Any]]:
@@ -254,14 +258,16 @@ def history(member: Staff) -> list[dict[str, Any]]:
                 "who": names.actor(revision.actor),
                 "act": action_label(acts[revision.pk]) if revision.pk in acts else "",
                 "reference": revision.reference,
-                "reference_url": reverse("web:review_detail", args=[int(revision.reference[2:])])
+                "reference_url": reverse(
+                    "web:staff:post_confirm", args=[member.pk, int(revision.reference[2:])]
+                )
                 if revision.reference.startswith("CR") and revision.reference[2:].isdigit()
                 else "",
                 "changes": [
                     (str(STATE_LABELS.get(key, key)), _change_text(key, old, new, agencies))
                     for key, (old, new) in changes.items()
                     # A new account records every part as "changed from nothing"; empty parts say nothing.
-                    if not (revision.version == 1 and new in (None, "", [], False))
+                    if not (revision.version == 1 and _says_nothing(key, new, agencies))
                 ],
             }
         )
@@ -286,6 +292,12 @@ def events_about(member: Staff, limit: int = EVENTS_SHOWN) -> list[dict[str, Any
     rows = []
     for event in events:
         body = json.loads(event.payload)
+        detail = body.get("detail") or {}
+        if event.object_type == ENTITY and isinstance(detail.get("fields"), list):
+            # The parts of the account an act changed, by their names (the log records staff_state's keys).
+            detail["fields"] = [
+                str(STATE_LABELS.get(key, key)) for key in detail["fields"] if key in STATE_LABELS
+            ]
         rows.append(
             {
                 "event": event,

@@ -25,14 +25,16 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from sidms.access import policies
+from sidms.access import workflow as workflows
 from sidms.audit.services import audit_record
-from sidms.changes.services import require_city_level
+from sidms.changes.models import ChangeRequest, ReviewStatus
+from sidms.changes.services import require_city_level, review_decide
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused
+from sidms.core.errors import ChangeRefused, NotPermitted
 from sidms.registry.models import Staff
 from sidms.security import accounts
 from sidms.web.bad_input import BadInput, answers_bad_input
-from sidms.web.context import caller_of
+from sidms.web.context import caller_of, staff_of
 from sidms.web.staff import reads
 from sidms.web.staff.forms import (
     PER_PAGE_CHOICES,
@@ -45,6 +47,7 @@ from sidms.web.staff.forms import (
     PostRevokeForm,
     StaffCreateForm,
     StaffFilterForm,
+    password_problems,
 )
 
 PER_PAGE = 50
@@ -90,15 +93,9 @@ def _refuse(form: Form, refused: ChangeRefused) -> None:
     form.add_error(field if field in form.fields else None, refused.localized())
 
 
-def _read(caller: Caller, member: Staff, request: HttpRequest) -> None:
+def _read(caller: Caller, member: Staff) -> None:
     """Reading an account is an audit event like reading a person (B1: the staff member can learn who looked)."""
-    audit_record(
-        "read.staff",
-        actor=caller,
-        object_type="staff",
-        object_id=member.username,
-        detail={"path": request.path},
-    )
+    audit_record("read.staff", actor=caller, object_type="staff", object_id=member.username)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -179,7 +176,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 def staff_detail(request: HttpRequest, pk: int) -> HttpResponse:
     caller = _manager(request)
     member = _member(pk)
-    _read(caller, member, request)
+    _read(caller, member)
     posts = reads.posts_of(member)
     return render(
         request,
@@ -278,10 +275,10 @@ def staff_post_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
             )  # fmt: skip
             return redirect("web:staff:detail", member.pk)
     if request.method == "GET":
-        _read(caller, member, request)
+        _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Propose a post"),
-        intro=_("A post gives the person the functions of that post at once when granted. The proposal waits for a second city-level security administrator, who confirms it on its review page; you cannot confirm your own proposal."),
+        intro=_("A post gives the person the functions of that post at once when granted. The proposal waits for a second city-level security administrator, who confirms it on this account's page; you cannot confirm your own proposal."),
         warning=_("Who confirms: another city-level security administrator (not you)."),
         button=_("Propose the post"),
         confirm=_("The proposal goes to a second security administrator for confirmation. Propose it?"),
@@ -310,7 +307,7 @@ def staff_post_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
             )  # fmt: skip
             return redirect("web:staff:detail", member.pk)
     if request.method == "GET":
-        _read(caller, member, request)
+        _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Remove a post"),
         intro=_("The post is removed at once, without a second confirmation: the person loses its functions at their next request. Work waiting in their queues stays for others of the post."),
@@ -340,7 +337,7 @@ def staff_district_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("web:staff:detail", member.pk)
     if request.method == "GET":
-        _read(caller, member, request)
+        _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Change the district"),
         intro=_("The district is the person's data scope: they see and change the records of that district only; 威海市 (371000) is the city level and sees every district."),
@@ -365,7 +362,7 @@ def staff_agency_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The agency of %(name)s is changed.") % {"name": member.display_name})
             return redirect("web:staff:detail", member.pk)
     if request.method == "GET":
-        _read(caller, member, request)
+        _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Change the agency"),
         intro=_("The agency the person works for. It does not change the data scope, which follows the district."),
@@ -395,7 +392,7 @@ def staff_active_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, done % {"name": member.display_name})
             return redirect("web:staff:detail", member.pk)
     if request.method == "GET":
-        _read(caller, member, request)
+        _read(caller, member)
     if enable:
         return _form_page(
             request, form, member=member, title=_("Enable the account"),
@@ -431,7 +428,7 @@ def staff_agreement_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("web:staff:detail", member.pk)
     if request.method == "GET":
-        _read(caller, member, request)
+        _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Register the confidentiality agreement"),
         intro=_("Without a valid confidentiality agreement the person cannot sign in (R16). Enter the dates of the signed agreement kept in the personnel file."),
@@ -449,7 +446,7 @@ def staff_unlock_view(request: HttpRequest, pk: int) -> HttpResponse:
         accounts.staff_unlock(actor=caller, staff=member)
         messages.success(request, _("The lock-out of %(name)s is lifted.") % {"name": member.display_name})
         return redirect("web:staff:detail", member.pk)
-    _read(caller, member, request)
+    _read(caller, member)
     locked = member.username in reads.locked_logins([member.username])
     return _form_page(
         request, form, member=member, title=_("Lift the lock-out"),
@@ -469,7 +466,8 @@ def staff_password_view(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             accounts.staff_set_password(actor=caller, staff=member, password=form.cleaned_data["password"])
         except ValidationError as refused:
-            form.add_error("password", refused)
+            for problem in password_problems(refused):
+                form.add_error("password", problem)
         except ChangeRefused as refused:
             _refuse(form, refused)
         else:
@@ -480,13 +478,75 @@ def staff_password_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("web:staff:detail", member.pk)
     if request.method == "GET":
-        _read(caller, member, request)
+        _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Set a new password"),
         intro=_("For a person who forgot their password. Tell them the new password in person; their authenticator stays as it is."),
         button=_("Set the password"),
         confirm=_("The old password stops working at once. Set the new one?"),
     )  # fmt: skip
+
+
+def _proposal(request: HttpRequest, member: Staff, request_id: int) -> ChangeRequest:
+    """A post proposal for MEMBER that the caller may see (through the read door of workflow rows), or 404."""
+    rows = workflows.visible(staff_of(request), ChangeRequest).select_related("submitted_by", "decided_by")
+    held = rows.filter(pk=request_id, entity=accounts.ENTITY, record_id=member.pk).first()
+    if held is None:
+        raise Http404
+    return held
+
+
+def _proposal_page(
+    request: HttpRequest, member: Staff, held: ChangeRequest, *, refusal: str = "", status: int = 200
+) -> HttpResponse:
+    post = str(held.proposed["post"][1])
+    own = held.submitted_by_id == staff_of(request).pk
+    context = {
+        "member": member, "held": held, "post": reads.post_label(post), "reason": held.proposed.get("reason", [None, ""])[1],
+        "posts": [reads.post_label(p) for p in reads.posts_of(member)], "own": own,
+        "pending": held.status == ReviewStatus.PENDING, "refusal": refusal,
+        "typed_reason": request.POST.get("reason", "") if request.method == "POST" else "",
+        "crumbs": _crumbs(member, f"CR{held.pk}"),
+    }  # fmt: skip
+    return render(request, "staff/confirm.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def staff_post_confirm_view(request: HttpRequest, pk: int, request_id: int) -> HttpResponse:
+    """A second city-level security administrator confirms (or rejects) a proposed post: the decision is the
+    review service's, which refuses the proposer and anyone who is not a city-level security administrator."""
+    caller = _manager(request)
+    member = _member(pk)
+    held = _proposal(request, member, request_id)
+    if request.method == "GET":
+        _read(caller, member)
+        return _proposal_page(request, member, held)
+    decision = request.POST.get("decision", "")
+    if decision not in ("approve", "reject"):
+        return _proposal_page(request, member, held, refusal=_("Choose confirm or reject."), status=400)
+    try:
+        review_decide(
+            actor=caller, change_request_id=held.pk, approve=decision == "approve",
+            reason=request.POST.get("reason", "").strip(),
+        )  # fmt: skip
+    except NotPermitted as refused:
+        return _proposal_page(request, member, held, refusal=refused.localized(), status=403)
+    except ChangeRefused as refused:
+        return _proposal_page(request, member, held, refusal=refused.localized(), status=400)
+    post = reads.post_label(str(held.proposed["post"][1]))
+    if decision == "approve":
+        messages.success(
+            request,
+            _("Confirmed: %(name)s holds the post %(post)s from now on.")
+            % {"name": member.display_name, "post": post},
+        )
+    else:
+        messages.success(
+            request,
+            _("Rejected: %(name)s is not granted the post %(post)s.")
+            % {"name": member.display_name, "post": post},
+        )
+    return redirect("web:staff:detail", member.pk)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -519,7 +579,7 @@ def staff_enrolment_code_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
         response["Cache-Control"] = "no-store"
         return response
-    _read(caller, member, request)
+    _read(caller, member)
     token = secrets.token_urlsafe(16)
     request.session[ISSUE_TOKENS] = [*tokens[-9:], token]
     context.update(
