@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=3000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--database-url", help="postgres://…/sidms_bench… (created and dropped here)")
+    parser.add_argument("--json", help="also write the c=64 figures to this file (bench/spine.py reads it)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -113,6 +114,7 @@ def main() -> None:
             f"database  {database}; {args.persons} persons; granian, 2 workers; wrk {args.seconds} s per run"
         )
         results = {}
+        latency: dict[tuple[str, int], tuple[float, float]] = {}
         for connections_ in (16, 64):
             for name, path in (
                 ("full", f"/persons/{person.person_no}/"),
@@ -120,11 +122,23 @@ def main() -> None:
             ):
                 rate, p50, p99 = wrk(f"http://127.0.0.1:{port}{path}", cookie, connections_, args.seconds)
                 results[name, connections_] = rate
+                latency[name, connections_] = (p50, p99)
                 print(
                     f"  c={connections_:<3} {name:<6} {rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:7.1f} ms"
                 )
             ratio = results["full", connections_] / results["plain", connections_]
             print(f"  c={connections_:<3} ratio full ÷ plain = {ratio:.2f}   (goal ≥ 0.5, p99 ≤ 50 ms)")
+        if args.json:
+            import json
+
+            figures = {
+                "pages": results["full", 64] / results["plain", 64],
+                "full_per_s": results["full", 64],
+                "plain_per_s": results["plain", 64],
+                "full_p99_ms": latency["full", 64][1],
+                "plain_p99_ms": latency["plain", 64][1],
+            }
+            Path(args.json).write_text(json.dumps(figures))
     finally:
         server.terminate()
         server.wait(timeout=20)

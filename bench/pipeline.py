@@ -60,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, help="extra audit events to append (default 200,000)")
     parser.add_argument("--quick", action="store_true", help="a small smoke run (5,000 changes)")
     parser.add_argument("--profile", action="store_true", help="profile a second batch_execute (cProfile)")
+    parser.add_argument("--json", help="also write the issue-7 ratios to this file (bench/spine.py reads it)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and the database afterwards")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -727,6 +728,26 @@ def summary(results: dict[str, Any]) -> None:
     )
 
 
+def write_ratios(results: dict[str, Any], path: Path) -> None:
+    """The figures of issue 7's table, for bench/spine.py."""
+    import json
+
+    report = results["verify"]
+    rest = report.seconds - report.chain_seconds
+    figures = {
+        "database": machine()["database"],
+        "update": rate(*results["pipeline"]) / rate(*results["raw"]),
+        "update_rows_per_s": rate(*results["pipeline"]),
+        "import": rate(*results["import"]) / rate(*results["raw_insert"]),
+        "import_rows_per_s": rate(*results["import"]),
+        "chain": report.events_per_second / rate(*results["chain_link"]),
+        "verified_per_s": rate(report.revisions + sum(report.rows.values()), rest),
+        "events": report.events,
+        "revisions_and_rows": report.revisions + sum(report.rows.values()),
+    }
+    path.write_text(json.dumps(figures, indent=1))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     SOURCE[0] = _source()
@@ -749,6 +770,8 @@ def main(argv: list[str] | None = None) -> None:
             profile_batch(results)
         summary(results)
         say(f"  whole run {time.perf_counter() - started:.0f} s")
+        if args.json:
+            write_ratios(results, Path(args.json))
     finally:
         from django.db import connections
 

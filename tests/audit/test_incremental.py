@@ -26,8 +26,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.req("R20")]
 def people(make_person) -> list[Any]:  # type: ignore[no-untyped-def]
     return [
         make_person(
-            id_number=id_number(f"371002{1960 + 10 * i}01010{i}{1 if i % 2 == 0 else 2}"), name="测试" + "甲乙丙丁"[i],
-            sex="1" if i % 2 == 0 else "2", birth_date=f"19{6 + i}0-01-01",
+            id_number=id_number(f"371002{1960 + 10 * i}01010{i}{1 if i % 2 == 0 else 2}"),
+            name="测试" + "甲乙丙丁"[i],
+            sex="1" if i % 2 == 0 else "2",
+            birth_date=f"19{6 + i}0-01-01",
         )  # fmt: skip
         for i in range(4)
     ]
@@ -57,7 +59,9 @@ def test_without_a_verified_point_the_nightly_run_verifies_everything(people, ca
     assert point is not None and point.seq > 0 and point.rows["person"] == max(p.pk for p in people)
 
 
-def test_the_nightly_run_reads_only_what_changed_and_moves_the_point_on(people, huancui_clerk, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_nightly_run_reads_only_what_changed_and_moves_the_point_on(
+    people, huancui_clerk, capsys
+) -> None:  # type: ignore[no-untyped-def]
     verified(capsys)
     before = read_verified()
     edit(huancui_clerk, people[1], address="威海市环翠区新威路9号")
@@ -100,7 +104,11 @@ def test_a_row_inserted_behind_the_systems_back_since_the_point_is_named(people,
         cursor.execute("SELECT * FROM registry_person WHERE id = %s", [people[0].pk])
         columns = [c[0] for c in cursor.description]
         row = dict(zip(columns, cursor.fetchone(), strict=True))
-    row.update(id=people[-1].pk + 100, person_no="R99999999999", uid=row["uid"][::-1] if isinstance(row["uid"], str) else row["uid"])
+    row.update(
+        id=people[-1].pk + 100,
+        person_no="R99999999999",
+        uid=row["uid"][::-1] if isinstance(row["uid"], str) else row["uid"],
+    )
     if not isinstance(row["uid"], str):
         import uuid
 
