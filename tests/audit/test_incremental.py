@@ -30,7 +30,7 @@ def people(make_person) -> list[Any]:  # type: ignore[no-untyped-def]
             name="测试" + "甲乙丙丁"[i],
             sex="1" if i % 2 == 0 else "2",
             birth_date=f"19{6 + i}0-01-01",
-        )  # fmt: skip
+        )
         for i in range(4)
     ]
 
