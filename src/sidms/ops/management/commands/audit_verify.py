@@ -38,7 +38,9 @@ class Command(BaseCommand):
                 )
                 return
             if since_checkpoint:
-                self.stdout.write("没有上次验证的记录，已执行完整验证 / no verified point yet: verified everything")
+                self.stdout.write(
+                    "没有上次验证的记录，已执行完整验证 / no verified point yet: verified everything"
+                )
             self.stdout.write(
                 f"完整 / intact: {report.events} audit events ({report.events_per_second:,.0f}/s), "
                 f"{report.checkpoints} checkpoints, {report.revisions} revisions, rows: {rows or 'none'} "
