@@ -15,6 +15,7 @@ from sidms.audit.checkpoints import read_verified, verified_file
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
 from sidms.changes.verify import verify_since_checkpoint
+from sidms.core.errors import SeparationOfDuties
 from sidms.registry.models import Person
 from tests.audit.test_tampering import _put_back, _raw, _snapshot, _unguarded
 from tests.changes.conftest import WANG_NEW_ID, id_number
@@ -180,3 +181,21 @@ def test_a_request_rejected_before_the_point_and_put_back_after_it_is_named(
 
     assert code == 1 and f"CR{held.pk}" in err
     assert Person.objects.get(pk=people[0].pk).id_number != WANG_NEW_ID
+
+
+def test_a_refused_attempt_on_an_open_request_is_no_false_alarm(people, huancui_clerk, capsys) -> None:  # type: ignore[no-untyped-def]
+    held = submit_change(
+        actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=people[0],
+        values={"id_number": WANG_NEW_ID},
+    ).held  # fmt: skip
+
+    def refused_attempt() -> None:  # the submitter tries to decide their own request: refused, and recorded
+        with pytest.raises(SeparationOfDuties):
+            review_decide(actor=huancui_clerk, change_request_id=held.pk, approve=True)
+
+    refused_attempt()
+    verified(capsys)
+    assert nightly(capsys)[0] == 0  # the latest event about the request records no step: the one before does
+    refused_attempt()
+    code, out = nightly(capsys)
+    assert code == 0, out

@@ -611,26 +611,26 @@ def _open_statuses(model: Any) -> set[str]:
 
 
 def _claim_from_chain(claims: Claims, object_type: str, pk: int) -> None:
-    """The latest audit event about a workflow row, read by the (object, seq) index and checked against its
-    own hash, as the claim an incremental run compares the row with."""
+    """The latest audit event that recorded a step of a workflow row (a refused attempt records none), read
+    by the (object, seq) index and checked against its own hash, as the claim an incremental run compares
+    the row with."""
     from sidms.audit.models import AuditEvent
 
-    event = (
+    head = ChainHead.objects.filter(pk=1).first()
+    algorithm = head.algorithm if head else "sm3"
+    events = (
         AuditEvent.objects.filter(object_type=object_type, object_id=str(pk))
         .order_by("-seq")
         .values_list("seq", "prev_hash", "payload", "hash")
-        .first()
     )
-    if event is None:
-        return  # no claim: reported as "not written by the system"
-    seq, prev_hash, payload, digest_ = event
-    head = ChainHead.objects.filter(pk=1).first()
-    algorithm = head.algorithm if head else "sm3"
-    if chain.link(prev_hash, payload.encode("utf-8"), algorithm=algorithm) != digest_:
-        raise broken(
-            "audit_chain", f"审计事件 #{seq} / audit event #{seq}", "审计事件的哈希与其内容不符（被改写）",
-            "the event's hash does not match its content (rewritten)",
-        )  # fmt: skip
-    detail = orjson.loads(payload).get("detail") or {}
-    if "seal" in detail and "step" in detail:
-        claims.workflow[(object_type, str(pk))] = (int(detail["step"]), str(detail["seal"]), seq)
+    for seq, prev_hash, payload, digest_ in events.iterator(chunk_size=50):
+        if chain.link(prev_hash, payload.encode("utf-8"), algorithm=algorithm) != digest_:
+            raise broken(
+                "audit_chain", f"审计事件 #{seq} / audit event #{seq}", "审计事件的哈希与其内容不符（被改写）",
+                "the event's hash does not match its content (rewritten)",
+            )  # fmt: skip
+        detail = orjson.loads(payload).get("detail") or {}
+        if "seal" in detail and "step" in detail:
+            claims.workflow[(object_type, str(pk))] = (int(detail["step"]), str(detail["seal"]), seq)
+            return
+    # no claim: reported as "not written by the system"
