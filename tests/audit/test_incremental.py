@@ -15,7 +15,7 @@ from sidms.audit.checkpoints import read_verified, verified_file
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
 from sidms.changes.verify import verify_since_checkpoint
-from sidms.core.errors import SeparationOfDuties
+from sidms.core.errors import NotPermitted
 from sidms.registry.models import Person
 from tests.audit.test_tampering import _put_back, _raw, _snapshot, _unguarded
 from tests.changes.conftest import WANG_NEW_ID, id_number
@@ -190,7 +190,7 @@ def test_a_refused_attempt_on_an_open_request_is_no_false_alarm(people, huancui_
     ).held  # fmt: skip
 
     def refused_attempt() -> None:  # the submitter tries to decide their own request: refused, and recorded
-        with pytest.raises(SeparationOfDuties):
+        with pytest.raises(NotPermitted):
             review_decide(actor=huancui_clerk, change_request_id=held.pk, approve=True)
 
     refused_attempt()
