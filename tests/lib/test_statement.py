@@ -252,6 +252,22 @@ def test_more_years_flow_onto_more_pages_each_with_its_footer() -> None:
 
 
 @pytest.mark.req("B5")
+def test_names_beyond_the_basic_plane_and_pdf_syntax_characters_come_through(tmp_path: Path) -> None:
+    """A minority name with a middle dot, a character outside the BMP (𠮷), and a unit name full of the
+    characters PDF strings escape: all are glyph ids in the file and come back as the same text."""
+    _fonts_or_skip()
+    pdftotext = _tool("pdftotext", "poppler-utils")
+    record = stm.example_record(5)
+    name, unit = "买买提·𠮷祥", "A&B（威海）<测试>公司\\(1)"
+    record = replace(record, identity=replace(record.identity, name=name, unit_name=unit))
+    path = tmp_path / "s.pdf"
+    path.write_bytes(_render(record, "0" * 20))
+    text = subprocess.run([pdftotext, str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert name in text
+    assert unit in text
+
+
+@pytest.mark.req("B5")
 def test_a_long_unit_name_is_shrunk_to_fit_its_cell() -> None:
     _fonts_or_skip()
     fonts = stm.load_fonts()
