@@ -103,6 +103,35 @@ def test_no_one_holds_two_of_the_three_administrator_posts(security_admins, make
 
 
 @pytest.mark.req("R16")
+def test_the_one_who_gains_a_post_neither_proposes_nor_confirms_it(security_admins, make_staff) -> None:  # type: ignore[no-untyped-def]
+    first, second = security_admins
+    third = make_staff("security3_city", posts=("security_admin",), district="371000")
+    with translation.override("zh-hans"), pytest.raises(SeparationOfDuties, match="自己的?账号"):
+        staff_post_propose(actor=second, staff=second, post="statistician", reason="兼任统计")
+    held = staff_post_propose(actor=first, staff=second, post="statistician", reason="兼任统计")
+
+    with translation.override("zh-hans"), pytest.raises(SeparationOfDuties, match="自己的?账号"):
+        review_decide(actor=second, change_request_id=held.pk, approve=True)
+
+    assert posts_of(second) == {"security_admin"}
+    assert AuditEvent.objects.filter(action="review.denied", object_id=str(held.pk)).exists()
+    review_decide(actor=third, change_request_id=held.pk, approve=True)  # a third administrator may
+    assert posts_of(second) == {"security_admin", "statistician"}
+
+
+@pytest.mark.req("R16")
+def test_an_administrator_holds_no_post_that_handles_insured_persons_records(security_admins, make_staff) -> None:  # type: ignore[no-untyped-def]
+    first, second = security_admins
+    admin = make_staff("admin_city", posts=("city_admin",), district="371000")
+    for staff, post in ((second, "window_clerk"), (admin, "reviewer"), (admin, "approver")):
+        with translation.override("zh-hans"), pytest.raises(ChangeRefused, match="管理员不能同时担任"):
+            staff_post_propose(actor=first, staff=staff, post=post, reason="兼任")
+    clerk = make_staff("clerk9_hc", posts=("window_clerk",), district="371002")
+    with pytest.raises(ChangeRefused):
+        staff_post_propose(actor=first, staff=clerk, post="auditor", reason="兼任审计")
+
+
+@pytest.mark.req("R16")
 def test_removing_a_post_changing_the_district_and_disabling_are_each_a_revision(
     security_admins, huancui_clerk
 ) -> None:  # type: ignore[no-untyped-def]

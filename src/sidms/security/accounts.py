@@ -24,14 +24,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sidms.access.posts import ADMINISTRATOR_POSTS, Post
+from sidms.access.posts import ADMINISTRATOR_POSTS, STAFF_POSTS, Post
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken, register_check
 from sidms.changes.models import ChangeRequest, Channel, Method, Revision
 from sidms.changes.seals import new_revision, reseal
-from sidms.changes.services import register_proposal, require_city_level, require_permission
+from sidms.changes.services import deny, register_proposal, require_city_level, require_permission
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused, NotPermitted
+from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.core.kernel import state_digest
 from sidms.core.keys import keyring
 from sidms.lib import chain
@@ -122,10 +122,18 @@ def _check_posts(posts: Iterable[str]) -> list[str]:
     unknown = [p for p in chosen if p not in Post.values]
     if unknown:
         raise ChangeRefused(_("Unknown post."), code="post")
-    if len([p for p in chosen if p in ADMINISTRATOR_POSTS]) > 1:
+    admin = [p for p in chosen if p in ADMINISTRATOR_POSTS]
+    if len(admin) > 1:
         raise ChangeRefused(
             _("No one may hold two of the system, security and audit administrator posts."),
             code="three_admins",
+        )
+    if admin and any(p in STAFF_POSTS for p in chosen):
+        # MLPS 2.0 level 3 separates administrators from operators: an administrator who could also read and
+        # change insured persons' records could use one post to cover the other.
+        raise ChangeRefused(
+            _("An administrator may not also hold a post that handles insured persons' records."),
+            code="admin_and_operator",
         )
     return chosen
 
@@ -179,6 +187,8 @@ def staff_post_propose(*, actor: Any, staff: Staff, post: str, reason: str) -> C
     caller = Caller.of(actor)
     _require_manager(caller)
     _check_posts([post])
+    if caller.staff.pk == staff.pk:
+        raise SeparationOfDuties(_("No one may propose a post for their own account."))
     if not reason.strip():
         raise ChangeRefused(_("Give the reason for the change."), code="reason_required")
     current = set(StaffPost.objects.filter(staff=staff).values_list("post", flat=True))
@@ -202,6 +212,13 @@ def staff_post_propose(*, actor: Any, staff: Staff, post: str, reason: str) -> C
 
 def _apply_post(held: ChangeRequest, caller: Caller) -> None:
     require_city_level(caller, MAY_NOT_MANAGE)
+    if caller.staff.pk == int(held.record_id or 0):
+        # Four eyes means two people besides the one who gains the post.
+        raise deny(
+            SeparationOfDuties(_("No one may confirm a post granted to their own account.")),
+            "review.denied", actor=caller, object_type="change_request", object_id=held.pk,
+            detail={"reason": "own_grant"},
+        )  # fmt: skip
     staff = _locked(int(held.record_id or 0))
     post = str(held.proposed["post"][1])
     current = set(StaffPost.objects.filter(staff=staff).values_list("post", flat=True))
