@@ -217,15 +217,14 @@ def test_the_proposer_cannot_confirm_their_own_proposal(admin, security) -> None
 
 
 @pytest.mark.req("R16")
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="sidms.access.workflow.record_district calls spec_for('staff'): the queue's review page of a post "
-    "proposal fails with a server error (the staff pages confirm on their own page meanwhile)",
-)
-def test_the_queue_review_page_opens_a_post_proposal(admin, security2, signed_in) -> None:  # type: ignore[no-untyped-def]
-    held = propose(admin, create(admin), "window_clerk")
-    assert "确认：授予岗位" in text(signed_in(security2).get(f"/queues/review/{held.pk}/"))
+def test_the_queue_review_page_opens_and_decides_a_post_proposal(admin, security2, signed_in) -> None:  # type: ignore[no-untyped-def]
+    member = create(admin)
+    held = propose(admin, member, "window_clerk")
+    second = signed_in(security2)
+    assert "确认：授予岗位" in text(second.get(f"/queues/review/{held.pk}/"))
+    response = second.post(f"/queues/review/{held.pk}/decide/", {"decision": "approve", "reason": ""})
+    assert response.status_code == 302
+    assert Staff.objects.get(pk=member.pk).posts == frozenset({"window_clerk"})
 
 
 @pytest.mark.req("R16")

@@ -16,7 +16,7 @@ from sidms.access.policies import has_permission, in_scope, require, scoped
 from sidms.audit.services import audit_record
 from sidms.core.caller import Caller
 from sidms.core.declare import Queue, Step, Workflow
-from sidms.core.kernel import spec_for
+from sidms.core.kernel import ENTITIES, spec_for
 
 
 def declaration(model: type[Model]) -> Workflow:
@@ -40,8 +40,10 @@ def visible(staff: Any, model: type[Model]) -> QuerySet[Any]:
 
 def record_district(row: Any) -> str | None:
     """The district of the record a row concerns (requests and orders follow their record)."""
-    if getattr(row, "record_id", None) is None:
-        return None
+    if getattr(row, "record_id", None) is None or row.entity not in ENTITIES:
+        return (
+            None  # a new record, or a proposal about a rule or an account: scoped by the row's own district
+        )
     spec = spec_for(row.entity)
     record = spec.model._default_manager.filter(pk=row.record_id).first()
     return None if record is None else spec.district_of(record)
@@ -50,7 +52,7 @@ def record_district(row: Any) -> str | None:
 def follows_scope(staff: Any, row: Any) -> bool:
     """A request or order follows its record: once the record moves to another district, it is theirs."""
     workflow = declaration(type(row))
-    if not workflow.follows_record or getattr(row, "record_id", None) is None:
+    if not workflow.follows_record or record_district(row) is None:
         return True
     return in_scope(staff, record_district(row))
 
