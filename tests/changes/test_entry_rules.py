@@ -263,3 +263,37 @@ def test_an_employment_of_a_person_who_does_not_exist_is_refused(
             actor=huancui_clerk, channel=Channel.WINDOW, entity="employment",
             values={"person_id": 999999, "unit_id": unit.pk, "start_date": "2024-03-01"},
         )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------------
+# Characters that look like others
+
+
+@pytest.mark.req("R6.1")
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("postcode", "２６４２００"),  # full-width digits, the input method in full-width mode
+        ("bank_account", "６２２２０２１８１７４５３３０２０７３"),
+        ("postcode", "٢٦٤٢٠٠"),  # Arabic-Indic digits are digits to \d too
+    ],
+)
+def test_digits_not_typed_half_width_are_refused_saying_so(huancui_clerk, wang, field, value) -> None:  # type: ignore[no-untyped-def]
+    with translation.override("zh-hans"), pytest.raises(ChangeRefused) as refused:
+        submit_change(
+            actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=wang, values={field: value}
+        )
+    assert "半角" in refused.value.errors[field].localized()
+    assert Person.objects.get(pk=wang.pk).postcode != value
+
+
+@pytest.mark.req("R6.1")
+@pytest.mark.parametrize("mark", ["\u202e", "\u200b", "\x07", "\ufeff"])
+def test_invisible_control_characters_are_refused(huancui_clerk, wang, mark) -> None:  # type: ignore[no-untyped-def]
+    # A right-to-left override makes "路号21" read as "12号路" in lists and exports.
+    with translation.override("zh-hans"), pytest.raises(ChangeRefused) as refused:
+        submit_change(
+            actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=wang,
+            values={"address": f"威海市环翠区新威路{mark}12号"},
+        )  # fmt: skip
+    assert "不可见的控制字符" in refused.value.errors["address"].localized()

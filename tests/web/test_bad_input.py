@@ -54,6 +54,8 @@ def test_a_moment_that_does_not_exist_is_explained_not_replaced_by_today(  # typ
         ({"per_page": "100000"}, "每页可显示 20、50 或 100 条记录"),
         ({"sort": "password"}, "列表不能按此方式排序"),
         ({"sort": "-id_number"}, "列表不能按此方式排序"),
+        ({"sort": "--name"}, "列表不能按此方式排序"),
+        ({"page": "²"}, "页码"),  # a superscript two is a digit to str.isdigit(), not to int()
         ({"category": "astronaut"}, "人员类别没有这个选项"),
     ],
 )
@@ -91,7 +93,7 @@ def test_an_id_number_in_a_record_address_is_explained_and_not_repeated(
 @pytest.mark.req("R5")
 def test_a_rules_moment_that_cannot_be_read_shows_no_rules_in_its_place(huancui_clerk, signed_in) -> None:  # type: ignore[no-untyped-def]
     client = signed_in(huancui_clerk)
-    for moment in ("garbage", "2024-02-30T10:00", "99999-01-01T00:00"):
+    for moment in ("garbage", "2024-02-30T10:00", "99999-01-01T00:00", "0001-01-01T00:00"):
         response = client.get("/rules/", {"at": moment})
         page = response.content.decode()
         assert response.status_code == 400, moment
@@ -115,6 +117,8 @@ def test_unknown_entities_and_keys_are_not_found_not_errors(huancui_clerk, signe
         "/spaceships/",
         "/spaceships/1/",
         "/employments/abc/",
+        "/employments/²/",
+        "/employments/６８/",  # full-width digits name no record
         "/units/nope/history/",
         "/queues/review/0/",
     ):

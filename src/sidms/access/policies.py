@@ -149,7 +149,7 @@ def record_list(
         if name in spec.declaration.list_filters and value not in ("", None):
             records = records.filter(**{name: value})
     key = spec.label_field if spec.label_field != "pk" else "pk"
-    order = sort.lstrip("-")
+    order = sort.removeprefix("-")  # one minus only: "--name" is no way to sort
     records = records.order_by(sort, key) if order in spec.declaration.sortable else records.order_by(key)
     related = [n[:-3] for n in spec.declaration.list_columns if n.endswith("_id")]
     if related:
@@ -171,7 +171,7 @@ def record_get(*, actor: Any, spec: EntitySpec, key: str) -> Any:
     caller = Caller.of(actor)
     require(caller, view_permission(spec))
     lookup = {"pk": key} if spec.label_field == "pk" else {spec.label_field: key}
-    if spec.label_field == "pk" and not str(key).isdigit():
+    if spec.label_field == "pk" and not (str(key).isascii() and str(key).isdigit()):
         record = None
     else:
         record = record_scope(caller.staff, spec).filter(**lookup).first()

@@ -65,7 +65,11 @@ def workflow_get(*, actor: Any, model: type[Model], pk: Any, read: bool = True) 
         has_permission(caller.staff, p) for p in (*workflow.view_permissions, *workflow.own_permissions)
     ):
         require(caller, workflow.view_permissions[0])
-    row = visible(caller.staff, model).filter(pk=pk).first() if str(pk).isdigit() else None
+    row = (
+        visible(caller.staff, model).filter(pk=pk).first()
+        if str(pk).isascii() and str(pk).isdigit()
+        else None
+    )
     if row is not None and not follows_scope(caller.staff, row):
         row = None
     if row is None:

@@ -11,6 +11,7 @@ Services take a Caller (sidms.core.caller) or the bare staff member as ``actor``
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,14 @@ def rules_in_force(entity: str, at: datetime | None = None) -> dict[str, Collect
 class Cleaned:
     values: dict[str, Any]
     warnings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+# Control and format characters (C0/C1 controls, bidirectional overrides, zero-width characters, private use,
+# line and paragraph separators): invisible in a form, they make one value look like another in lists and
+# exports. No collected field holds one.
+_INVISIBLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ue000-\uf8ff]"
+)
 
 
 def _is_empty(value: Any) -> bool:
@@ -121,6 +130,13 @@ def clean_values(
                     "identity", _("%(field)s cannot be changed."), {"field": field_label(spec, name)}
                 )
                 continue
+        if isinstance(raw, str) and _INVISIBLE.search(raw):
+            errors[name] = Invalid(
+                "invisible_characters",
+                _("%(field)s contains invisible control characters (e.g. a direction mark); type it again."),
+                {"field": field_label(spec, name)},
+            )
+            continue
         rule = rules.get(name)
         if _is_empty(raw):
             if rule is not None and rule.required and name not in declaration.derived:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -88,9 +89,18 @@ def _person_name(value: Any) -> Checked:
     return Checked(text)
 
 
+def _require_half_width(text: str) -> None:
+    """Digits typed with the input method in full-width mode (１２３) or from another script look like digits
+    and are digits to Python's \\d and isdigit(), but are other characters: stored as typed they would
+    index and compare differently from the same number in ASCII. Refused with a word on what to do."""
+    if any(not ch.isascii() and unicodedata.category(ch) == "Nd" for ch in text) or "\u3000" in text:
+        raise Invalid("full_width", _("Use half-width digits (switch the input method to half-width)."))
+
+
 def _postcode(value: Any) -> Checked:
     text = str(value).strip()
-    if not re.fullmatch(r"\d{6}", text):
+    _require_half_width(text)
+    if not re.fullmatch(r"[0-9]{6}", text):
         raise Invalid("postcode", _("A postcode has 6 digits."))
     return Checked(text)
 
@@ -107,8 +117,9 @@ def _luhn_ok(digits: str) -> bool:
 
 
 def _bank_account(value: Any) -> Checked:
-    digits = re.sub(r"[\s-]", "", str(value))
-    if not re.fullmatch(r"\d{16,19}", digits):
+    digits = re.sub(r"[ -]", "", str(value).strip())
+    _require_half_width(digits)
+    if not re.fullmatch(r"[0-9]{16,19}", digits):
         raise Invalid("bank_account", _("A bank card number has 16 to 19 digits."))
     if not _luhn_ok(digits):
         raise Invalid("bank_account_check", _("The bank card number's check digit is wrong; check it."))
@@ -169,7 +180,7 @@ def _text(value: Any) -> Checked:
 def _record(value: Any) -> Checked:
     """A reference to another record; its existence is checked by the pipeline, which knows the target."""
     text = str(value).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise Invalid("record", _("Choose an existing record."))
     return Checked(text)
 

@@ -151,6 +151,13 @@ class RulesAtForm(forms.Form):
         error_messages={"invalid": BAD_MOMENT},
     )  # fmt: skip
 
+    def clean_at(self) -> Any:
+        at = self.cleaned_data.get("at")
+        # Year 1 in Beijing time is year 0 in UTC, which no datetime holds; no rule predates the system.
+        if at is not None and not 1900 <= at.year <= 9998:
+            raise forms.ValidationError(BAD_MOMENT)
+        return at
+
 
 class RuleForm(forms.Form):
     """A proposed rule version. The format checks offered are those that fit the field; the effective

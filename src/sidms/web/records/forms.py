@@ -175,7 +175,7 @@ class RecordForm(forms.Form):
         lookup = {"pk": key} if related.label_field == "pk" else {related.label_field: key}
         target = (
             candidates.filter(**lookup).first()
-            if key and (related.label_field != "pk" or key.isdigit())
+            if key and (related.label_field != "pk" or (key.isascii() and key.isdigit()))
             else None
         )
         if target is None:

@@ -160,15 +160,15 @@ def _list_input(spec: EntitySpec, request: HttpRequest, staff: Any) -> ListInput
     reset = reverse("web:record_list", args=[spec.declaration.slug])
     back = {"back": reset, "back_text": _("Show the list from the start")}
     raw_page = str(request.GET.get("page") or "1").strip()
-    if not raw_page.isdigit() or int(raw_page) < 1:
+    if not (raw_page.isascii() and raw_page.isdigit()) or int(raw_page) < 1:
         raise BadInput(_("The page number must be a whole number from 1 on."), **back)
     raw_per_page = str(request.GET.get("per_page") or PER_PAGE).strip()
-    if not raw_per_page.isdigit() or int(raw_per_page) not in PER_PAGE_CHOICES:
+    if not (raw_per_page.isascii() and raw_per_page.isdigit()) or int(raw_per_page) not in PER_PAGE_CHOICES:
         *most, last = map(str, PER_PAGE_CHOICES)
         sizes = _("%(most)s or %(last)s") % {"most": joined(most), "last": last}
         raise BadInput(_("A page shows %(choices)s records.") % {"choices": sizes}, **back)
     sort = str(request.GET.get("sort", "")).strip()
-    if sort and sort.lstrip("-") not in spec.declaration.sortable:
+    if sort and sort.removeprefix("-") not in spec.declaration.sortable:
         raise BadInput(_("This list cannot be sorted that way: sort by clicking a column heading."), **back)
     filters = {}
     for name in spec.declaration.list_filters:
