@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "sidms.security.middleware.RequireTwoFactorMiddleware",
     "sidms.security.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "sidms.web.integrity.IntegrityAlertMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # AxesMiddleware must come last: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",

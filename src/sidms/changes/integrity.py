@@ -50,7 +50,7 @@ def problem_of(spec: EntitySpec, instance: models.Model) -> str:
             continue
         try:
             value = getattr(instance, name)
-        except DecryptionError:
+        except (DecryptionError, IntegrityAlert):
             return "ciphertext"
         if enc.index.index_of(str(value)) != getattr(instance, enc.index.attname):
             return "index"

@@ -162,3 +162,18 @@ class IntegrityAlert(NotPermitted):
 
     code = "integrity"
     default = _("The stored data does not match its history (changed outside the system); refused.")
+    # For an encrypted value that does not decrypt as its record's (sidms.core.fields): which record and
+    # field, so that whoever catches the alert can name them in the audit event.
+    damaged: dict[str, Any] | None = None
+
+
+DAMAGED = _(
+    "%(record)s holds an encrypted value that was not written for it (copied from another record, or the key "
+    "file is the wrong one); it cannot be shown or changed. Tell the information centre."
+)
+
+
+def damaged_value(model: Any, pk: Any, field: str) -> IntegrityAlert:
+    alert = IntegrityAlert(DAMAGED, {"record": f"{model._meta.verbose_name} #{pk}"})
+    alert.damaged = {"model": model._meta.label_lower, "pk": pk, "field": field}
+    return alert

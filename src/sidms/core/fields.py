@@ -20,8 +20,10 @@ from typing import Any
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
+from sidms.core.errors import damaged_value
 from sidms.core.keys import keyring
 from sidms.lib import idcard
+from sidms.lib.crypto import DecryptionError
 
 
 def _digits(value: str) -> str:
@@ -103,7 +105,11 @@ class _Decrypting(DeferredAttribute):
             return self
         value = super().__get__(instance, cls)
         if isinstance(value, Ciphertext):
-            value = unseal(self.field.domain, instance.uid, value.token)  # type: ignore[attr-defined]
+            try:
+                value = unseal(self.field.domain, instance.uid, value.token)  # type: ignore[attr-defined]
+            except DecryptionError:
+                # Not this record's ciphertext: an integrity alert naming it, never a server error.
+                raise damaged_value(type(instance), instance.pk, self.field.attname) from None
             instance.__dict__[self.field.attname] = value
         return value
 

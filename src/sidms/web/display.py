@@ -16,8 +16,10 @@ from django.utils.translation import pgettext
 
 from sidms.access.policies import mask, visible_related
 from sidms.changes.services import field_label
+from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import EntitySpec, spec_of_model
 from sidms.parameters.codes import code_label, region_name
+from sidms.web.integrity import damaged_mark, report_damaged
 
 EMPTY = "—"
 
@@ -111,7 +113,12 @@ def cell(
     """One field of a stored record for a page; a reference to another record names that record."""
     if is_reference(spec, name):
         return _named(getattr(record, name[:-3], None), staff)
-    return value_text(spec, name, getattr(record, name), channel=channel)
+    try:
+        value = getattr(record, name)
+    except IntegrityAlert as alert:  # a damaged value: the rest of the page or list is still shown
+        report_damaged(alert, staff)
+        return damaged_mark()
+    return value_text(spec, name, value, channel=channel)
 
 
 def shown(

@@ -1,0 +1,63 @@
+"""A record whose encrypted value was swapped in from another row (attack finding 4): pages still answer,
+show the value as damaged, name the record, and raise an integrity alert; the pipeline refuses to build on
+it with an integrity alert, not a decryption error (R20)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import translation
+
+from sidms.audit.models import AuditEvent
+from sidms.changes.models import Channel
+from sidms.changes.services import submit_change
+from sidms.core.errors import IntegrityAlert
+from sidms.registry.models import Person
+
+pytestmark = [pytest.mark.django_db, pytest.mark.req("R20")]
+
+
+@pytest.fixture
+def damaged(make_person) -> Any:  # type: ignore[no-untyped-def]
+    make_person(id_number="371002196001010011", name="王建国")
+    victim = make_person(id_number="371002197001010024", name="李红", sex="2", birth_date="1970-01-01")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE registry_person SET id_number = (SELECT id_number FROM registry_person WHERE id <> %s "
+            "ORDER BY id LIMIT 1) WHERE id = %s",
+            [victim.pk, victim.pk],
+        )
+    return victim
+
+
+def alerts() -> int:
+    return AuditEvent.objects.filter(action="integrity.alert").count()
+
+
+def test_pages_say_the_value_is_damaged_and_raise_an_alert(damaged, huancui_clerk, signed_in) -> None:  # type: ignore[no-untyped-def]
+    clerk = signed_in(huancui_clerk)
+    before = alerts()
+
+    listing = clerk.get("/persons/")
+    detail = clerk.get(f"/persons/{damaged.person_no}/")
+    edit = clerk.get(f"/persons/{damaged.person_no}/edit/")
+
+    assert listing.status_code == 200 and "王建国" in listing.content.decode()  # the rest of the list
+    assert "数据已损坏" in listing.content.decode()
+    assert detail.status_code == 200 and "数据已损坏" in detail.content.decode()
+    assert edit.status_code == 409
+    page = edit.content.decode()
+    assert "完整性告警" in page and f"#{damaged.pk}" in page and "信息中心" in page
+    assert alerts() > before
+    event = AuditEvent.objects.filter(action="integrity.alert").last()
+    assert event.object_id == damaged.person_no and event.outcome == "failed"
+
+
+def test_the_pipeline_refuses_with_an_integrity_alert(damaged, huancui_clerk) -> None:  # type: ignore[no-untyped-def]
+    with translation.override("zh-hans"), pytest.raises(IntegrityAlert):
+        submit_change(
+            actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=Person.objects.get(pk=damaged.pk),
+            values={"address": "威海市环翠区新威路9号"},
+        )  # fmt: skip
