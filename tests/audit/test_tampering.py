@@ -351,3 +351,19 @@ def test_a_post_added_in_sql_is_named(make_staff) -> None:  # type: ignore[no-un
     _raw("INSERT INTO registry_staffpost (staff_id, post) VALUES (%s, 'city_admin')", [clerk.pk])
     problem = broken_at()
     assert problem.kind == "staff" and "clerk_hc2" in problem.where
+
+
+@pytest.mark.req("R16")
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("digits", 1), ("tolerance", 100_000), ("step", 86_400)],  # any guess, any day's code, one code a day
+)
+def test_an_authenticator_weakened_in_sql_is_named(make_staff, column, value) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import enrol
+
+    clerk = make_staff("clerk_rs", posts=("window_clerk",), district="371083")
+    enrol(clerk)
+    assert verify_store().ok
+    _raw(f"UPDATE otp_totp_totpdevice SET {column} = %s WHERE user_id = %s", [value, clerk.pk])  # noqa: S608
+    problem = broken_at()
+    assert problem.kind == "staff" and "clerk_rs" in problem.where

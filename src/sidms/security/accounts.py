@@ -47,14 +47,28 @@ def _mac(text: str) -> str:
     return keyring().mac(f"staff-secret\x00{text}".encode())
 
 
+# django-otp's defaults, as sidms enrols every device: six digits, a 30-second step from the epoch, one step of
+# tolerance either side.
+_DEVICE_DEFAULTS = (6, 30, 0, 1)
+
+
+def _device_parameters(digits: int, step: int, t0: int, tolerance: int) -> list[int]:
+    """What decides which codes a device accepts, in its digest: a device made to accept a one-digit code or a
+    day's worth of steps is named by verification. Devices as enrolled add nothing (their digests stay as
+    they were before the parameters were covered); the replay counter and the clock drift, which every
+    sign-in moves, are not covered."""
+    parameters = (int(digits), int(step), int(t0), int(tolerance))
+    return [] if parameters == _DEVICE_DEFAULTS else list(parameters)
+
+
 def staff_state(staff: Staff) -> dict[str, Any]:
     """What the account's digest covers (secrets as keyed digests of their stored form)."""
     posts = sorted(StaffPost.objects.filter(staff=staff).values_list("post", flat=True))
     devices = sorted(
-        [name, _mac(key), bool(confirmed)]
-        for name, key, confirmed in SealedTOTPDevice.objects.filter(user=staff).values_list(
-            "name", "key", "confirmed"
-        )
+        [name, _mac(key), bool(confirmed), *_device_parameters(digits, step, t0, tolerance)]
+        for name, key, confirmed, digits, step, t0, tolerance in SealedTOTPDevice.objects.filter(
+            user=staff
+        ).values_list("name", "key", "confirmed", "digits", "step", "t0", "tolerance")
     )
     return {
         "username": staff.username,
