@@ -367,3 +367,38 @@ def test_an_authenticator_weakened_in_sql_is_named(make_staff, column, value) ->
     _raw(f"UPDATE otp_totp_totpdevice SET {column} = %s WHERE user_id = %s", [value, clerk.pk])  # noqa: S608
     problem = broken_at()
     assert problem.kind == "staff" and "clerk_rs" in problem.where
+
+
+# --- reference data ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.req("R2.3")
+@pytest.mark.req("R20")
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "UPDATE parameters_region SET is_district = %s WHERE code = '371083'",  # 乳山市 no longer a district
+        'INSERT INTO parameters_codeitem ("table", code, name_zh, name_en, sort) '
+        "VALUES ('person_category', 'ghost', '幽灵', 'ghost', 99) -- %s",
+    ],
+)
+def test_reference_data_changed_in_sql_is_named_even_after_a_migrate(two_people, attack) -> None:  # type: ignore[no-untyped-def]
+    _raw(attack, [False] if "is_district" in attack else [])
+    problem = broken_at()
+    assert problem.kind == "reference"
+    call_command("migrate", verbosity=0)  # a run with nothing to migrate vouches for nothing
+    assert broken_at().kind == "reference"
+
+
+@pytest.mark.req("R20")
+def test_a_number_sequence_wound_back_is_named(huancui_clerk, make_staff) -> None:  # type: ignore[no-untyped-def]
+    from tests.changes.conftest import person_row
+
+    huancui_reviewer = make_staff("reviewer_hc", posts=("reviewer",), district="371002")
+    row = {k: v for k, v in person_row(1).items() if k != "person_no"}
+    held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", values=row).held
+    review_decide(actor=huancui_reviewer, change_request_id=held.pk, approve=True)
+    assert verify_store().ok
+    _raw("UPDATE core_numbersequence SET last = 0 WHERE entity = 'person'")
+    problem = broken_at()
+    assert problem.kind == "reference" and "person" in problem.where

@@ -14,7 +14,7 @@ class ChangesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from sidms.changes import rules  # noqa: F401  (registers rule proposals with the review service)
+        from sidms.changes import reference, rules  # noqa: F401  (register rule proposals and the reference check)
 
         # post_migrate is sent once per app after the whole migration run, so every table exists by then.
         post_migrate.connect(_seed_rules, dispatch_uid="sidms.changes.seed_rules")
@@ -32,6 +32,8 @@ def _seed_rules(sender: AppConfig, using: str = "default", plan: object = None, 
         # and the next `sidms migrate` seed them.
         log.warning("collection rules not seeded: no key file at %s", settings.SIDMS_KEY_FILE)
         return
+    from sidms.changes.reference import record_after_migrate
     from sidms.changes.rules import seed_declared_rules
 
     seed_declared_rules()
+    record_after_migrate(plan)
