@@ -308,3 +308,36 @@ def test_a_record_page_has_breadcrumbs_naming_the_record(huancui_clerk, signed_i
     history = client.get(f"/persons/{person.person_no}/history/").content.decode()
     assert crumbs(history) == f"首页 › 参保人员 › 刘坤（{person.person_no}） › 变更历史"
     assert crumbs(client.get("/persons/").content.decode()) == "首页 › 参保人员"
+
+
+@pytest.mark.req("R10.3")
+def test_another_districts_unit_is_not_named_in_the_forms_and_empty_keeps_it(  # type: ignore[no-untyped-def]
+    rushan_clerk, signed_in, make_person, make_unit, load
+) -> None:
+    # A 乳山市 person who works at a 环翠区 unit: the employment is the 乳山市 clerk's to keep, the unit is not
+    # theirs to see.
+    body = "37108319800101001"
+    person = make_person(
+        id_number=body + check_digit(body),
+        name="孙海",
+        district_id="371083",
+        birth_date="1980-01-01",
+        sex="1",
+    )
+    unit = make_unit(name="威海海之韵科技有限公司", district="371002")
+    employment = load(
+        "employment", [{"person_id": person.pk, "unit_id": unit.pk, "start_date": "2020-05-01"}]
+    )[0]
+    client = signed_in(rushan_clerk)
+    for path in (f"/employments/{employment.pk}/edit/", f"/employments/{employment.pk}/maintain/"):
+        page = client.get(path).content.decode()
+        assert unit.unit_no not in page and "海之韵" not in page, path
+        assert "不在您数据范围内的记录" in page
+    form = client.get(f"/employments/{employment.pk}/edit/").context["form"]
+    response = client.post(
+        f"/employments/{employment.pk}/edit/",
+        {**{k: v for k, v in form.initial.items() if v is not None}, "end_date": "2024-12-31"},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    employment.refresh_from_db()
+    assert employment.unit_id == unit.pk and str(employment.end_date) == "2024-12-31"

@@ -14,7 +14,7 @@ from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from sidms.access.policies import record_scope
+from sidms.access.policies import record_scope, visible_related
 from sidms.core.errors import ChangeRefused, Invalid
 from sidms.core.kernel import EntitySpec, spec_of_model
 from sidms.parameters.codes import code_choices
@@ -92,6 +92,13 @@ class RecordForm(forms.Form):
                 if related is not None:
                     target = getattr(record, name[:-3], None)
                     self.initial[name] = related.label(target) if target is not None else ""
+                    if target is not None and not visible_related(staff, target):
+                        # Another district's record is not named here either (as on the record's page):
+                        # the field starts empty, and empty keeps the stored reference.
+                        self.initial[name] = ""
+                        self.kept[name] = str(target.pk)
+                        self.fields[name].widget.attrs["placeholder"] = _("a record outside your data scope")
+                        self.fields[name].help_text = _("Leave empty to keep the stored value.")
             self.initial["version"] = record.version  # type: ignore[attr-defined]
             # Personal identifiers are not shown again once entered (R10): the field starts empty with the
             # masked value as a hint, and an empty field keeps what is stored.
