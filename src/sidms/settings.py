@@ -212,7 +212,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # An ID number typed into a URL must not reach the server log (Django logs the path of every 404).
-    "filters": {"no_id_numbers": {"()": "sidms.core.logging.MaskIdNumbers"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_id_numbers"]}},
+    "filters": {
+        "no_id_numbers": {"()": "sidms.core.logging.MaskIdNumbers"},
+        "quiet_refusals": {"()": "sidms.core.logging.QuietRefusals"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["no_id_numbers", "quiet_refusals"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("SIDMS_LOG_LEVEL", "WARNING")},
 }

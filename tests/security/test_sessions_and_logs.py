@@ -72,3 +72,19 @@ def test_an_id_number_typed_into_a_url_is_neither_logged_nor_audited_in_plain_te
     for payload, object_id in AuditEvent.objects.values_list("payload", "object_id"):
         assert HUANCUI_1960 not in payload and HUANCUI_1960 not in object_id
         assert "371002600101001" not in payload
+
+
+@pytest.mark.req("R20")
+def test_a_refused_access_is_logged_in_one_line_without_a_traceback(huancui_clerk, signed_in) -> None:  # type: ignore[no-untyped-def]
+    handler = next(
+        h for h in logging.getLogger().handlers if any(isinstance(f, MaskIdNumbers) for f in h.filters)
+    )
+    stream = io.StringIO()
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        response = signed_in(huancui_clerk).get("/audit/")  # the audit log is the auditor's
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    assert response.status_code == 403
+    logged = stream.getvalue()
+    assert "Forbidden" in logged and "Traceback" not in logged

@@ -28,3 +28,16 @@ class MaskIdNumbers(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, ()
         return True
+
+
+class QuietRefusals(logging.Filter):
+    """A refused access (403) is an audited, expected event: its log line stays, without the traceback Django
+    attaches to it, which buried real errors in the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from django.core.exceptions import PermissionDenied
+
+        if record.exc_info and isinstance(record.exc_info[1], PermissionDenied):
+            record.exc_info = None
+            record.exc_text = None
+        return True
