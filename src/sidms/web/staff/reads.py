@@ -258,9 +258,7 @@ def history(member: Staff) -> list[dict[str, Any]]:
                 "who": names.actor(revision.actor),
                 "act": action_label(acts[revision.pk]) if revision.pk in acts else "",
                 "reference": revision.reference,
-                "reference_url": reverse(
-                    "web:staff:post_confirm", args=[member.pk, int(revision.reference[2:])]
-                )
+                "reference_url": reverse("web:review_detail", args=[int(revision.reference[2:])])
                 if revision.reference.startswith("CR") and revision.reference[2:].isdigit()
                 else "",
                 "changes": [

@@ -10,7 +10,6 @@ urlpatterns = [
     path("new/", views.staff_new, name="new"),
     path("<int:pk>/", views.staff_detail, name="detail"),
     path("<int:pk>/posts/propose/", views.staff_post_propose_view, name="post_propose"),
-    path("<int:pk>/posts/<int:request_id>/", views.staff_post_confirm_view, name="post_confirm"),
     path("<int:pk>/posts/remove/", views.staff_post_revoke_view, name="post_revoke"),
     path("<int:pk>/district/", views.staff_district_view, name="district"),
     path("<int:pk>/agency/", views.staff_agency_view, name="agency"),

@@ -25,16 +25,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from sidms.access import policies
-from sidms.access import workflow as workflows
 from sidms.audit.services import audit_record
-from sidms.changes.models import ChangeRequest, ReviewStatus
-from sidms.changes.services import require_city_level, review_decide
+from sidms.changes.services import require_city_level
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused, NotPermitted
+from sidms.core.errors import ChangeRefused
 from sidms.registry.models import Staff
 from sidms.security import accounts
 from sidms.web.bad_input import BadInput, answers_bad_input
-from sidms.web.context import caller_of, staff_of
+from sidms.web.context import caller_of
 from sidms.web.staff import reads
 from sidms.web.staff.forms import (
     PER_PAGE_CHOICES,
@@ -278,7 +276,7 @@ def staff_post_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
         _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Propose a post"),
-        intro=_("A post gives the person the functions of that post at once when granted. The proposal waits for a second city-level security administrator, who confirms it on this account's page; you cannot confirm your own proposal."),
+        intro=_("A post gives the person the functions of that post at once when granted. The proposal waits for a second city-level security administrator, who confirms it from 我的待办 (its review page); you cannot confirm your own proposal."),
         warning=_("Who confirms: another city-level security administrator (not you)."),
         button=_("Propose the post"),
         confirm=_("The proposal goes to a second security administrator for confirmation. Propose it?"),
@@ -485,68 +483,6 @@ def staff_password_view(request: HttpRequest, pk: int) -> HttpResponse:
         button=_("Set the password"),
         confirm=_("The old password stops working at once. Set the new one?"),
     )  # fmt: skip
-
-
-def _proposal(request: HttpRequest, member: Staff, request_id: int) -> ChangeRequest:
-    """A post proposal for MEMBER that the caller may see (through the read door of workflow rows), or 404."""
-    rows = workflows.visible(staff_of(request), ChangeRequest).select_related("submitted_by", "decided_by")
-    held = rows.filter(pk=request_id, entity=accounts.ENTITY, record_id=member.pk).first()
-    if held is None:
-        raise Http404
-    return held
-
-
-def _proposal_page(
-    request: HttpRequest, member: Staff, held: ChangeRequest, *, refusal: str = "", status: int = 200
-) -> HttpResponse:
-    post = str(held.proposed["post"][1])
-    own = held.submitted_by_id == staff_of(request).pk
-    context = {
-        "member": member, "held": held, "post": reads.post_label(post), "reason": held.proposed.get("reason", [None, ""])[1],
-        "posts": [reads.post_label(p) for p in reads.posts_of(member)], "own": own,
-        "pending": held.status == ReviewStatus.PENDING, "refusal": refusal,
-        "typed_reason": request.POST.get("reason", "") if request.method == "POST" else "",
-        "crumbs": _crumbs(member, f"CR{held.pk}"),
-    }  # fmt: skip
-    return render(request, "staff/confirm.html", context, status=status)
-
-
-@require_http_methods(["GET", "POST"])
-def staff_post_confirm_view(request: HttpRequest, pk: int, request_id: int) -> HttpResponse:
-    """A second city-level security administrator confirms (or rejects) a proposed post: the decision is the
-    review service's, which refuses the proposer and anyone who is not a city-level security administrator."""
-    caller = _manager(request)
-    member = _member(pk)
-    held = _proposal(request, member, request_id)
-    if request.method == "GET":
-        _read(caller, member)
-        return _proposal_page(request, member, held)
-    decision = request.POST.get("decision", "")
-    if decision not in ("approve", "reject"):
-        return _proposal_page(request, member, held, refusal=_("Choose confirm or reject."), status=400)
-    try:
-        review_decide(
-            actor=caller, change_request_id=held.pk, approve=decision == "approve",
-            reason=request.POST.get("reason", "").strip(),
-        )  # fmt: skip
-    except NotPermitted as refused:
-        return _proposal_page(request, member, held, refusal=refused.localized(), status=403)
-    except ChangeRefused as refused:
-        return _proposal_page(request, member, held, refusal=refused.localized(), status=400)
-    post = reads.post_label(str(held.proposed["post"][1]))
-    if decision == "approve":
-        messages.success(
-            request,
-            _("Confirmed: %(name)s holds the post %(post)s from now on.")
-            % {"name": member.display_name, "post": post},
-        )
-    else:
-        messages.success(
-            request,
-            _("Rejected: %(name)s is not granted the post %(post)s.")
-            % {"name": member.display_name, "post": post},
-        )
-    return redirect("web:staff:detail", member.pk)
 
 
 # --------------------------------------------------------------------------------------------------------
