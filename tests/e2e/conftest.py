@@ -8,9 +8,10 @@ Three things differ from the rest of the suite:
 
 - The live server answers from another thread, so the data must be committed: these tests use
   ``transactional_db``, and the database is emptied (flushed) after each of them. The append-only triggers
-  refuse that flush, so they are dropped just before it (the post-migrate handler installs them again
-  right after), and the rows the migrations ship (regions, code tables, collection rules, the chain head)
-  are put back before the next test.
+  refuse that flush, so they are dropped just before it; before the next test the database is put back as
+  `migrate` leaves it: the rows the migrations ship (regions, code tables), the triggers, and what the
+  post-migrate handler writes (the collection rules with their revisions and audit events on a chain of
+  their own, and its head), so that `sidms audit verify` finds the store intact.
 - Playwright's synchronous API keeps an asyncio loop marked as running in the main thread, which Django
   takes for async code and refuses the ORM in; the guard is lifted while (and only while) this package's
   Playwright runs, see ``playwright`` below.
@@ -192,11 +193,45 @@ def new_page(
     return open_page
 
 
+def menu(page: Any) -> Any:
+    """The main navigation in the page's header (not the breadcrumbs, which are a navigation too)."""
+    return page.get_by_role("banner").get_by_role("navigation")
+
+
+def click_and_confirm(page: Any, button: Any, consequence: str) -> None:
+    """Click BUTTON of a grave act: the page asks first (app.js's data-confirm), naming the consequence; the
+    question is checked and accepted. (Without a listener Playwright dismisses every dialog.)"""
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
+    button.click()
+    assert asked, "the button sent its form without asking for confirmation"
+    assert consequence in asked[0], asked[0]
+
+
 def reference_in(locator: Any, prefix: str) -> str:
     """The first reference number (CR12, MO3, BA7) with PREFIX in the text of LOCATOR."""
     found = re.search(rf"{prefix}\d+", locator.inner_text())
     assert found, f"no {prefix} number in {locator.inner_text()!r}"
     return found.group(0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Named personas: pages show staff by name (环翠窗口 张敏), so the browser tests give them names
+
+
+@pytest.fixture
+def huancui_clerk(make_staff: Callable[..., Any]) -> Any:
+    return make_staff("clerk_hc", posts=("window_clerk",), district="371002", full_name="环翠窗口 张敏")
+
+
+@pytest.fixture
+def auditor(make_staff: Callable[..., Any]) -> Any:
+    return make_staff("auditor_city", posts=("auditor",), district="371000", full_name="市级审计 吴刚")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -243,10 +278,26 @@ def as_staff(new_page: Callable[[str], Any]) -> Callable[[Any], Any]:
 # The database between tests
 
 
+# The rows post-migrate handlers make rather than migrations: content types and permissions (Django's own),
+# and everything written into the audit chain (the collection rules with their revisions and audit events,
+# and the chain head), which sidms.changes.rules.seed_declared_rules writes afresh with a chain of its own.
+_MADE_AFTER_MIGRATE = {"contenttypes", "auth"}
+
+
+def _shipped_by_migrations(model: Any) -> bool:
+    from sidms.audit.models import ChainHead
+
+    return not (
+        model._meta.app_label in _MADE_AFTER_MIGRATE
+        or getattr(model, "append_only", False)
+        or model is ChainHead
+    )
+
+
 @pytest.fixture(scope="session")
 def _shipped_rows(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
-    """The rows the migrations ship (regions, code tables, collection rules, the chain head), serialised
-    once before any test here has changed them."""
+    """The rows the migrations ship (regions, code tables), serialised once before any test here has
+    changed them."""
     from django.apps import apps
     from django.core import serializers
 
@@ -254,28 +305,34 @@ def _shipped_rows(django_db_setup: None, django_db_blocker: Any) -> dict[str, st
         return {
             model._meta.label: serializers.serialize("json", model._base_manager.order_by("pk"))
             for model in apps.get_models()
-            if model._base_manager.exists()
+            if _shipped_by_migrations(model) and model._base_manager.exists()
         }
 
 
 @pytest.fixture(autouse=True)
 def _transactional_database(transactional_db: None, _shipped_rows: dict[str, str]) -> Iterator[None]:
-    """Before the test: put back the shipped rows that the previous test's flush removed (content types and
-    permissions come back by themselves, through post-migrate). After it: drop the append-only triggers, so
-    that the flush pytest-django runs next can empty their tables; post-migrate reinstalls them."""
+    """Before the test, the database as a fresh `migrate` leaves it: the shipped rows that the previous test's
+    flush removed, the collection rules seeded with their revisions and audit events on a new chain (what the
+    post-migrate handler does; nothing if it has run already), and the append-only triggers. After it: the
+    triggers dropped, so that the flush pytest-django runs next can empty their tables."""
     from django.apps import apps
     from django.core import serializers
     from django.db import connection
 
-    from sidms.audit.guards import APPEND_ONLY_TABLES, append_only_sql
+    from sidms.changes.rules import seed_declared_rules
+    from sidms.core.guards import append_only_sql, append_only_tables, install_append_only
+    from sidms.parameters.codes import clear_caches
 
     with connection.constraint_checks_disabled():
         for label, rows in _shipped_rows.items():
             if not apps.get_model(label)._base_manager.exists():
                 for row in serializers.deserialize("json", rows):
                     row.save()
+    clear_caches()
+    install_append_only(connection)
+    seed_declared_rules()
     yield
     with connection.cursor() as cursor:
-        for table in APPEND_ONLY_TABLES:
+        for table in append_only_tables():
             for statement in append_only_sql(connection.vendor, table, create=False):
                 cursor.execute(statement)

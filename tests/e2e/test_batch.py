@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from sidms.lib.idcard import check_digit
 from tests.conftest import luhn_complete
-from tests.e2e.conftest import reference_in
+from tests.e2e.conftest import click_and_confirm, menu, reference_in
 
 
 def person_row(district: str, serial: str, name: str) -> dict[str, object]:
@@ -21,7 +21,7 @@ def person_row(district: str, serial: str, name: str) -> dict[str, object]:
         "person_no": f"P{district}{serial}",
         "id_number": body + check_digit(body),
         "name": name,
-        "sex": "1",
+        "sex": "1" if int(serial) % 2 else "2",  # the sequence number's last digit: odd for men
         "birth_date": "1970-01-01",
         "category": "employee",
         "district_id": district,
@@ -48,11 +48,11 @@ def test_a_batch_is_applied_for_approved_at_city_level_and_executed_once(
     city_approver = make_staff("approver_city", posts=("approver",), district="371000")
     clerk = as_staff(huancui_clerk)
 
-    clerk.get_by_role("navigation").get_by_role("link", name="批量变更").click()
+    menu(clerk).get_by_role("link", name="批量变更").click()
     clerk.get_by_role("link", name="申请批量变更").click()
     expect(clerk.get_by_role("heading", name="申请批量变更")).to_be_visible()
     # A district clerk selects within their own district only.
-    expect(clerk.get_by_label("区市").locator("option")).to_have_text(["环翠区"])
+    expect(clerk.get_by_label("区市").locator("option")).to_have_text(["371002 环翠区"])
     clerk.get_by_label("邮政编码").fill("264200")
     clerk.get_by_label("地址").fill("威海市环翠区新威路 1 号")
     # The reason box has no label of its own (see the report); its form field name is stable.
@@ -69,25 +69,26 @@ def test_a_batch_is_applied_for_approved_at_city_level_and_executed_once(
     expect(clerk.get_by_role("button", name="执行批量变更")).to_have_count(0)  # not before approval
 
     approver = as_staff(city_approver)
-    approver.get_by_role("navigation").get_by_role("link", name="批量变更").click()
+    menu(approver).get_by_role("link", name="批量变更").click()
     row = approver.get_by_role("row").filter(has=approver.get_by_role("link", name=batch_no, exact=True))
-    expect(row).to_contain_text("clerk_hc")
+    expect(row).to_contain_text("环翠窗口 张敏")
     row.get_by_role("link", name=batch_no, exact=True).click()
     expect(approver.get_by_role("main")).to_contain_text("264200")
     expect(approver.get_by_role("main")).to_contain_text("街道邮编调整")
     approver.get_by_label("执行时间窗口").select_option(label="4 小时")
-    approver.get_by_role("button", name="批准", exact=True).click()
+    click_and_confirm(approver, approver.get_by_role("button", name="批准", exact=True), "2 条记录")
     expect(approver.get_by_text("已批准：授权对 2 条记录执行一次。")).to_be_visible()
     # The approver does not execute.
     expect(approver.get_by_role("button", name="执行批量变更")).to_have_count(0)
 
     clerk.reload()
-    clerk.get_by_role("button", name="执行批量变更").click()
+    click_and_confirm(clerk, clerk.get_by_role("button", name="执行批量变更"), "2 条记录")
     expect(clerk.get_by_text("已执行：变更 2 条记录。")).to_be_visible()
     expect(clerk.get_by_role("button", name="执行批量变更")).to_have_count(0)  # once only
 
     clerk.goto("/persons/P371002001/")
-    expect(clerk.get_by_role("main")).to_contain_text("威海市环翠区新威路 1 号 264200")
+    expect(clerk.get_by_role("main")).to_contain_text("威海市环翠区新威路 1 号")
+    expect(clerk.get_by_role("main")).to_contain_text("264200")
     from sidms.registry.models import Person
 
     changed = {p.person_no: (p.postcode, p.address, p.version) for p in Person.objects.all()}

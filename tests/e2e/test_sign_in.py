@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, current_code
-from tests.e2e.conftest import device_of
+from tests.e2e.conftest import device_of, menu
 
 
 @pytest.mark.req("R17")
@@ -45,7 +45,7 @@ def test_password_then_totp_reaches_the_dashboard_and_a_wrong_code_is_refused(
     page.get_by_role("button", name="登录", exact=True).click()
     expect(page).to_have_url(re.compile(r"/persons/$"))
 
-    page.get_by_role("link", name="首页").click()
+    menu(page).get_by_role("link", name="首页").click()
     expect(page.get_by_role("heading", name="首页")).to_be_visible()
     expect(page.get_by_text("您好")).to_be_visible()
     expect(page.get_by_role("button", name="退出")).to_be_visible()

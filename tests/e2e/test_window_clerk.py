@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import menu
+
 HUANCUI_1960 = "371002196001010011"
 PHONE = "13963100000"
 
@@ -25,22 +27,22 @@ def test_a_clerk_finds_a_person_by_id_number_sees_masked_details_and_changes_add
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
 
-    page.get_by_role("navigation").get_by_role("link", name="参保人员").click()
+    menu(page).get_by_role("link", name="参保人员").click()
     expect(page.get_by_role("heading", name="参保人员", level=1)).to_be_visible()
 
     # As typed at a window, with spaces around it. The search posts: the number stays out of the URL.
     page.get_by_role("searchbox", name="查询").fill(f" {HUANCUI_1960} ")
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/persons/")):
         page.get_by_role("button", name="查询").click()
-    expect(page.get_by_text("按身份证号码精确查询。")).to_be_visible()
-    expect(page.get_by_text("共找到 1 人。")).to_be_visible()
+    expect(page.get_by_text("按公民身份号码查询。")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("共 1 条")
     row = page.get_by_role("row").filter(has_text="王建国")
     expect(row).to_contain_text("371002********0011")  # masked in the list
     assert HUANCUI_1960 not in page.url
 
     row.get_by_role("link", name=person.person_no).click()
     expect(page).to_have_url(re.compile(rf"/persons/{person.person_no}/$"))
-    expect(page.get_by_role("heading", name=f"王建国 {person.person_no}")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"王建国（{person.person_no}）")).to_be_visible()
     details = page.get_by_role("main")
     expect(details).to_contain_text("139****0000")
     expect(details).to_contain_text(f"{account[:4]} **** **** {account[-4:]}")
@@ -72,6 +74,6 @@ def test_a_clerk_finds_a_person_by_id_number_sees_masked_details_and_changes_add
     # An ID number typed into the address bar is not searched; the clerk is sent to the search box.
     page.goto(f"/persons/?q={HUANCUI_1960}")
     expect(page.get_by_text("请在查询框中输入身份证号码查询")).to_be_visible()
-    expect(page.get_by_text("按身份证号码精确查询。")).to_have_count(0)
+    expect(page.get_by_text("按公民身份号码查询。")).to_have_count(0)
 
     assert [url for url in requested if HUANCUI_1960 in url] == [page.url]  # only the one typed by hand
