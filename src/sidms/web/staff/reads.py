@@ -183,7 +183,11 @@ def _value_text(key: str, value: Any, agencies: dict[int, str]) -> str:
     if key == "password":
         return _("set")
     if key == "devices":
-        return ngettext("%(n)s authenticator", "%(n)s authenticators", len(value)) % {"n": len(value)}
+        # Each device as [name, keyed digest of its secret, confirmed]; one being set up is not bound yet.
+        bound = sum(1 for device in value if isinstance(device, list) and device[-1] is True)
+        if not bound:
+            return _("not bound")
+        return ngettext("%(n)s authenticator bound", "%(n)s authenticators bound", bound) % {"n": bound}
     if key == "enrolment":
         expires = value[1] if isinstance(value, list) and len(value) > 1 else None
         if not expires:
