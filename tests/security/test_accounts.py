@@ -182,3 +182,30 @@ def test_the_first_authenticator_needs_the_enrolment_code_not_just_the_password(
     other = Client()
     other.post("/login/", {"username": huancui_clerk.username, "password": PASSWORD})
     assert other.get("/login/enrol/").status_code == 302  # enrolled: the second factor is asked for instead
+
+
+@pytest.mark.req("R16")
+def test_an_administrator_does_not_act_on_their_own_account(security_admins) -> None:  # type: ignore[no-untyped-def]
+    first, second = security_admins
+    for act in (
+        lambda: staff_set_active(actor=first, staff=first, active=False, reason="试验"),
+        lambda: staff_set_district(actor=first, staff=first, district="371002", reason="试验"),
+        lambda: staff_post_revoke(actor=first, staff=first, post="security_admin", reason="试验"),
+        lambda: staff_issue_enrolment_code(actor=first, staff=first),
+    ):
+        with translation.override("zh-hans"), pytest.raises(SeparationOfDuties, match="另一名安全管理员"):
+            act()
+    assert posts_of(first) == {"security_admin"} and Staff.objects.get(pk=first.pk).is_active
+    staff_set_active(actor=second, staff=first, active=False, reason="调离")  # another one may
+    assert not Staff.objects.get(pk=first.pk).is_active
+
+
+@pytest.mark.req("R16")
+def test_one_proposal_per_post_and_new_passwords_follow_the_rules(security_admins, huancui_clerk) -> None:  # type: ignore[no-untyped-def]
+    first, _second = security_admins
+    staff_post_propose(actor=first, staff=huancui_clerk, post="reviewer", reason="兼任审核岗")
+    with translation.override("zh-hans"), pytest.raises(ChangeRefused, match="等待确认"):
+        staff_post_propose(actor=first, staff=huancui_clerk, post="reviewer", reason="再提一次")
+    with pytest.raises(ChangeRefused) as refused:
+        staff_create(actor=first, username="weak", password="12345678", district="371002")
+    assert refused.value.code == "password" and not Staff.objects.filter(username="weak").exists()

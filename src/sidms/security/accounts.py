@@ -152,6 +152,13 @@ def _check_posts(posts: Iterable[str]) -> list[str]:
     return chosen
 
 
+def _not_own(caller: Caller, staff: Staff) -> None:
+    """An administrator's own account is changed by another administrator: no one disables, moves, strips or
+    re-enrols themselves (an act on one's own account would have no second person behind it)."""
+    if getattr(caller.staff, "pk", None) == staff.pk:
+        raise SeparationOfDuties(_("Another security administrator changes your own account."))
+
+
 def staff_create(
     *,
     actor: Any,
@@ -176,6 +183,14 @@ def staff_create(
         )
     if Staff.objects.filter(username=username).exists():
         raise ChangeRefused(_("This login name is taken."), code="duplicate")
+    if not str(caller.name).startswith("system:"):
+        from django.contrib.auth.password_validation import validate_password
+        from django.core.exceptions import ValidationError
+
+        try:
+            validate_password(password, Staff(username=username, first_name=full_name))
+        except ValidationError as invalid:
+            raise ChangeRefused(" ".join(str(m) for m in invalid.messages), code="password") from None
     with transaction.atomic():
         staff = Staff.objects.create_user(
             username=username, password=password, first_name=full_name, district_id=district, agency=agency,
@@ -208,6 +223,9 @@ def staff_post_propose(*, actor: Any, staff: Staff, post: str, reason: str) -> C
     current = set(StaffPost.objects.filter(staff=staff).values_list("post", flat=True))
     if post in current:
         raise ChangeRefused(_("The staff member holds this post already."), code="no_change")
+    waiting = ChangeRequest.objects.filter(entity=ENTITY, record_id=staff.pk, status="pending")
+    if any(held.proposed.get("post", [None, None])[1] == post for held in waiting):
+        raise ChangeRefused(_("This post is already proposed and waits for confirmation."), code="pending")
     _check_posts([*current, post])
     with transaction.atomic():
         held = ChangeRequest.objects.create(
@@ -249,6 +267,7 @@ register_proposal(ENTITY, _apply_post)
 def staff_post_revoke(*, actor: Any, staff: Staff, post: str, reason: str) -> Staff:
     caller = Caller.of(actor)
     _require_manager(caller)
+    _not_own(caller, staff)
     if not reason.strip():
         raise ChangeRefused(_("Give the reason for the change."), code="reason_required")
     with transaction.atomic():
@@ -273,6 +292,7 @@ def staff_post_revoke(*, actor: Any, staff: Staff, post: str, reason: str) -> St
 def _change(actor: Any, staff: Staff, action: str, apply: Any, detail: dict[str, Any] | None = None) -> Staff:
     caller = Caller.of(actor)
     _require_manager(caller)
+    _not_own(caller, staff)
     with transaction.atomic():
         staff = _locked(staff)
         before = staff_state(staff)
@@ -362,6 +382,7 @@ def staff_issue_enrolment_code(*, actor: Any, staff: Staff) -> str:
     lost phone is replaced the same way."""
     caller = Caller.of(actor)
     _require_manager(caller)
+    _not_own(caller, staff)  # rebinding one's own second factor is another administrator's act
     code = f"{secrets.randbelow(10**8):08d}"
     with transaction.atomic():
         target = _locked(staff)
