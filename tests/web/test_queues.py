@@ -143,6 +143,9 @@ def test_registry_results_show_as_badges_and_not_verified_is_never_shown_as_veri
     assert "已重新核查" in page
     assert page.count('class="badge verified"') == 1 and page.count('class="badge unavailable"') == 1
     assert HUANCUI_1960 in page and HUANCUI_1960_B in page  # the reviewer compares the numbers in full
+    # The clerk who submitted it follows the request with the numbers masked, as everywhere else.
+    own = signed_in(huancui_clerk).get(f"/queues/review/{outcome.held.pk}/").content.decode()
+    assert HUANCUI_1960_B not in own and HUANCUI_1960 not in own and "王建国" in own
 
 
 @pytest.mark.req("R9.3")

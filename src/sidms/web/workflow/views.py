@@ -290,12 +290,15 @@ def _review_page(
         old, new = held_values(spec, held, 0), held_values(spec, held, 1)
 
         # The reviewer compares the values held for manual review with the documents and the registries:
-        # those are shown in full. Anything else keeps its mask.
+        # those are shown in full, to the one who may decide. Anything else, and to anyone else (the
+        # submitter too), keeps its mask.
+        decides = policies.has_permission(staff, permission) and not own
+
         def reviewed(name: str, value: Any) -> str:
             manual = rules.get(name) is not None and rules[name].review_level == ReviewLevel.MANUAL
             return (
                 shown(spec, name, value, staff)
-                if not manual or value in (None, "") or name.endswith("_id")
+                if not (manual and decides) or value in (None, "") or name.endswith("_id")
                 else (value.isoformat() if hasattr(value, "isoformat") else str(value))
             )
 
