@@ -232,7 +232,7 @@ def actions_matching(text: str) -> list[str]:
     if not text:
         return []
     found = [code for code, name in ACTION_LABELS.items() if text in str(name) or code.startswith(text)]
-    for entity in ENTITIES:
+    for entity in [*ENTITIES, "staff"]:
         for code in (f"{head}.{entity}" for head in ("read", "write", "submit")):
             for candidate in (code, f"{code}_list") if code.startswith("read.") else (code,):
                 if text in action_label(candidate) or candidate.startswith(text):
@@ -256,12 +256,32 @@ def object_text(object_type: str, object_id: str, names: Names) -> str:
     return f"{capfirst(_noun(object_type))} {object_id}".strip()
 
 
+# What a staff account's history covers (sidms.security.accounts.staff_state), named as the staff pages do.
+STAFF_FIELDS: dict[str, Any] = {
+    "username": gettext_lazy("Login name"),
+    "password": gettext_lazy("Password"),
+    "name": gettext_lazy("Name"),
+    "district": gettext_lazy("District"),
+    "agency": gettext_lazy("Agency"),
+    "active": gettext_lazy("Enabled"),
+    "superuser": gettext_lazy("All permissions (superuser)"),
+    "admin_site": gettext_lazy("Administration site access"),
+    "agreement_signed_on": gettext_lazy("Confidentiality agreement signed on"),
+    "agreement_expires_on": gettext_lazy("Confidentiality agreement expires on"),
+    "posts": gettext_lazy("Posts"),
+    "devices": gettext_lazy("Authenticators"),
+    "enrolment": gettext_lazy("Enrolment code"),
+}
+
+
 def _field_names(entity: str, fields: list[Any]) -> str:
     spec = ENTITIES.get(entity)
     shown = []
     for name in fields:
         if spec is not None and name in spec.fields:
             shown.append(field_label(spec, str(name)))
+        elif entity == "staff" and name in STAFF_FIELDS:
+            shown.append(str(STAFF_FIELDS[name]))
         elif name in RULE_ATTRIBUTES:
             shown.append(str(RULE_ATTRIBUTES[name]))
         else:
