@@ -218,3 +218,22 @@ def test_an_auditor_verifies_the_store_from_the_audit_page_and_the_result_is_rec
     event = AuditEvent.objects.filter(action="audit.verify").get()
     assert event.outcome == "ok" and event.actor == "auditor_city"
     assert client.get("/audit/verify/").status_code == 405  # GET never runs it
+
+
+@pytest.mark.req("R20")
+def test_a_staff_accounts_changes_read_in_words_and_its_reads_are_found_by_name(  # type: ignore[no-untyped-def]
+    auditor, signed_in, make_staff
+) -> None:
+    from sidms.security.accounts import staff_set_district
+
+    security = make_staff("security_city", posts=("security_admin",), district="371000")
+    clerk = make_staff("clerk9_hc", posts=("window_clerk",), district="371002")
+    staff_set_district(actor=security, staff=clerk, district="371083", reason="调动")
+    audit_record("read.staff", actor="security_city", object_type="staff", object_id="clerk9_hc")
+    client = signed_in(auditor)
+    event = AuditEvent.objects.filter(action="staff.district").latest("seq")
+    page = client.get(f"/audit/{event.seq}/").content.decode()
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)).split("前一哈希值")[0]
+    assert "数据项 区市" in words and "district" not in words
+    found = client.get("/audit/", {"action": "查看工作人员"}).content.decode()
+    assert "查看工作人员" in found and "clerk9_hc" in found
