@@ -255,17 +255,36 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
 
 
 def verify_chain(report: Report, *, workers: int = 1) -> Claims:
-    """The chain, in WORKERS segments verified side by side (a segment's first link is checked against the
-    segment before), then its keyed head."""
+    """The whole chain from its genesis, then its keyed head."""
+    return _verify_after(report, 0, chain.GENESIS, workers)
+
+
+def verify_chain_since(report: Report, seq: int, digest: str, *, workers: int = 1) -> Claims:
+    """The events after SEQ, whose hash DIGEST an earlier verification proved: the event at SEQ still has
+    it, the first new event links to it, the new events link on to the keyed head. Claims are collected from
+    the new events only."""
+    stored = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
+    if stored != digest:
+        raise broken(
+            "checkpoint", f"已验证点 #{seq} / verified point at #{seq}",
+            f"审计链与上次验证时不一致：第 {seq} 号事件被改写或删除",
+            f"the chain differs from what the last verification proved: event #{seq} was rewritten or removed",
+        )  # fmt: skip
+    return _verify_after(report, seq, digest, workers)
+
+
+def _verify_after(report: Report, seq: int, prev: str, workers: int) -> Claims:
+    """The events after SEQ (whose hash is PREV), in WORKERS segments verified side by side (a segment's
+    first link is checked against the segment before), then the keyed head."""
     head = ChainHead.objects.filter(pk=1).first()
     algorithm = head.algorithm if head else "sm3"
     started = time.perf_counter()
     end = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-    parts = max(1, min(workers, end // 20_000 + 1))
-    bounds = [(1 + end * i // parts, end * (i + 1) // parts) for i in range(parts)]
-    tasks = [(low, high, algorithm) for low, high in bounds if low <= high]
     claims = Claims()
-    prev = chain.GENESIS
+    span = max(0, end - seq)
+    parts = max(1, min(workers, span // 20_000 + 1))
+    bounds = [(seq + 1 + span * i // parts, seq + span * (i + 1) // parts) for i in range(parts)]
+    tasks = [(low, high, algorithm) for low, high in bounds if low <= high]
     for segment in parallel_map(_verify_segment, tasks, parts):
         if segment.count and segment.first_prev != prev:
             raise _chain_breaks(segment.first)
@@ -274,42 +293,6 @@ def verify_chain(report: Report, *, workers: int = 1) -> Claims:
         _merge(claims, segment.claims)
         report.events += segment.count
         prev = segment.last_hash or prev
-    report.chain_seconds = time.perf_counter() - started
-    _check_head(head, end, prev)
-    report.last_seq, report.last_hash = end, prev
-    return claims
-
-
-def verify_chain_since(report: Report, seq: int, digest: str, *, workers: int = 1) -> Claims:
-    """The events after SEQ, whose hash DIGEST an earlier verification proved: the event at SEQ still has
-    it, the first new event links to it, the new events link on to the keyed head. Claims are collected from
-    the new events only."""
-    head = ChainHead.objects.filter(pk=1).first()
-    algorithm = head.algorithm if head else "sm3"
-    started = time.perf_counter()
-    stored = AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
-    if stored != digest:
-        raise broken(
-            "checkpoint", f"已验证点 #{seq} / verified point at #{seq}",
-            f"审计链与上次验证时不一致：第 {seq} 号事件被改写或删除",
-            f"the chain differs from what the last verification proved: event #{seq} was rewritten or removed",
-        )  # fmt: skip
-    end = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-    claims = Claims()
-    prev = digest
-    if end > seq:
-        parts = max(1, min(workers, (end - seq) // 20_000 + 1))
-        span = end - seq
-        bounds = [(seq + 1 + span * i // parts, seq + span * (i + 1) // parts) for i in range(parts)]
-        tasks = [(low, high, algorithm) for low, high in bounds if low <= high]
-        for segment in parallel_map(_verify_segment, tasks, parts):
-            if segment.count and segment.first_prev != prev:
-                raise _chain_breaks(segment.first)
-            if segment.problem is not None:
-                raise Broken(segment.problem)
-            _merge(claims, segment.claims)
-            report.events += segment.count
-            prev = segment.last_hash or prev
     report.chain_seconds = time.perf_counter() - started
     _check_head(head, end, prev)
     report.last_seq, report.last_hash = end, prev
