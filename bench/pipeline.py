@@ -144,7 +144,6 @@ def setup_store() -> None:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-
     from sidms.security.keys import ensure_key_file
 
     # The accounts exist only for this run: PBKDF2's deliberate slowness would only lengthen the set-up.

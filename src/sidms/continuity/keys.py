@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -151,10 +151,12 @@ def keys_rotate(
     result = RotationResult(version=keyring().current)
     started = time.perf_counter()
     _pass(caller, chunk, result, progress)
+    result.seconds = time.perf_counter() - started
     # A process that had not reloaded the ring yet may have written under the old version meanwhile.
     time.sleep(max(0.0, rotated_at + 2 * RELOAD_SECONDS - time.monotonic()))
+    started = time.perf_counter()
     _pass(caller, chunk, result, _quiet)
-    result.seconds = time.perf_counter() - started
+    result.seconds += time.perf_counter() - started
     audit_record(
         "keys.reencrypted", actor=caller,
         detail={"key_version": result.version, "rows": result.rows, "values": result.values,
@@ -326,13 +328,14 @@ def key_census() -> dict[str, dict[int, int]]:
     for spec in ENTITIES.values():
         if not spec.encrypted_fields:
             continue
-        for raw in spec.model._default_manager.values_list(
-            *[_attname(spec, c) for c in spec.raw_columns]
-        ).iterator():
-            state = raw_state(spec, raw)
-            for name in spec.encrypted_fields:
-                if state[name]:
-                    census["live"][token_version(base64.b64decode(state[name]["enc"]))] += 1
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(spec.raw_columns)} FROM {spec.model._meta.db_table}")  # noqa: S608
+            while rows := cursor.fetchmany(2000):
+                for raw in rows:
+                    state = raw_state(spec, raw)
+                    for name in spec.encrypted_fields:
+                        if state[name]:
+                            census["live"][token_version(base64.b64decode(state[name]["enc"]))] += 1
     for value in StaffIdentity.objects.values_list("id_number", flat=True):
         if value:
             census["staff_identity"][token_version(value.token if hasattr(value, "token") else value)] += 1
@@ -341,13 +344,6 @@ def key_census() -> dict[str, dict[int, int]]:
             census["authenticators"][token_version(base64.b85decode(key[1:]))] += 1
     census["history"] = _history_census()
     return {kind: dict(sorted(counts.items())) for kind, counts in census.items()}
-
-
-def _attname(spec: Any, column: str) -> str:
-    for model_field in spec.model._meta.concrete_fields:
-        if model_field.column == column:
-            return str(model_field.attname)
-    return column
 
 
 def _history_census() -> Counter[int]:

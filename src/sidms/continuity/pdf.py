@@ -15,11 +15,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from fontTools.ttLib import TTCollection
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 
 from sidms.continuity.models import MediaDisposal, RectificationOrder, StorageMedium
 from sidms.core.errors import ChangeRefused
@@ -60,6 +61,10 @@ class _Document(FPDF):
         super().__init__(orientation="L" if landscape else "P", unit="mm", format="A4")
         path, index = cjk_font()
         self.add_font(FAMILY, fname=path, collection_font_number=index)
+        bold = path.replace("-Regular.", "-Bold.")
+        self.has_bold = bold != path and Path(bold).is_file()
+        if self.has_bold:
+            self.add_font(FAMILY, style="B", fname=bold, collection_font_number=index)
         self.set_font(FAMILY, size=10)
         self.set_title(title)
         self.set_creator("sidms")
@@ -91,7 +96,10 @@ class _Document(FPDF):
 
     def grid(self, headings: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[int]) -> None:
         self.set_font(FAMILY, size=8.5)
-        with self.table(col_widths=widths, text_align="LEFT", line_height=5.5, padding=1) as table:
+        headings_style = FontFace(emphasis="BOLD" if self.has_bold else None, fill_color=(238, 242, 246))
+        with self.table(
+            col_widths=widths, text_align="LEFT", line_height=5.5, padding=1, headings_style=headings_style
+        ) as table:
             head = table.row()
             for text in headings:
                 head.cell(text)
@@ -120,6 +128,11 @@ def _name(staff: Any) -> str:
 
 def media_register_pdf() -> bytes:
     """The register of storage media and computers that hold data, with every disposal and its wipe record."""
+    with translation.override("zh-hans"):
+        return _media_register()
+
+
+def _media_register() -> bytes:
     doc = _Document("存储介质及计算机登记簿", landscape=True)
     doc.add_page()
     doc.heading("存储介质及存储数据的计算机登记簿")
@@ -154,6 +167,11 @@ def media_register_pdf() -> bytes:
 
 def order_pdf(order: RectificationOrder) -> bytes:
     """A rectification order (责令改正通知书) as issued, with its tracking so far."""
+    with translation.override("zh-hans"):
+        return _order(order)
+
+
+def _order(order: RectificationOrder) -> bytes:
     doc = _Document(f"责令改正通知书 {order.number}")
     doc.add_page()
     doc.heading("责令改正通知书")
