@@ -51,7 +51,19 @@ class Store:
     def backup(self) -> dict[str, Any]:
         done = self.sidms("backup")
         assert done.returncode == 0, done.stdout + done.stderr
-        columns = ("id", "label", "path", "size", "digest", "chain_seq", "chain_hash", "counts", "operator_id", "location", "status")
+        columns = (
+            "id",
+            "label",
+            "path",
+            "size",
+            "digest",
+            "chain_seq",
+            "chain_hash",
+            "counts",
+            "operator_id",
+            "location",
+            "status",
+        )
         row = self.query(f"SELECT {', '.join(columns)} FROM continuity_backup ORDER BY id DESC LIMIT 1")[0]  # noqa: S608
         backup = dict(zip(columns, row, strict=True))
         backup["counts"] = json.loads(backup["counts"])
@@ -60,7 +72,8 @@ class Store:
     def drill(self, label: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
         done = self.sidms("restore-drill", "--backup", label)
         columns = ("result", "seconds", "message", "message_en", "operator_id", "measured")
-        row = self.query(f"SELECT {', '.join(columns)} FROM continuity_restoredrill ORDER BY id DESC LIMIT 1")[0]  # noqa: S608
+        sql = f"SELECT {', '.join(columns)} FROM continuity_restoredrill ORDER BY id DESC LIMIT 1"  # noqa: S608
+        row = self.query(sql)[0]
         return done, dict(zip(columns, row, strict=True))
 
 
@@ -161,7 +174,9 @@ def sealed(tmp_path: Path) -> tuple[KeyRing, Path, bytes]:
     return ring, target, content
 
 
-def test_the_sealed_file_round_trips_and_names_every_kind_of_damage(sealed: tuple[KeyRing, Path, bytes], tmp_path: Path) -> None:
+def test_the_sealed_file_round_trips_and_names_every_kind_of_damage(
+    sealed: tuple[KeyRing, Path, bytes], tmp_path: Path
+) -> None:
     ring, target, content = sealed
     out = tmp_path / "out.bin"
     assert decrypt_file(target, out, ring=ring).label == "L1" and out.read_bytes() == content
@@ -170,7 +185,10 @@ def test_the_sealed_file_round_trips_and_names_every_kind_of_damage(sealed: tupl
     header_end = data.index(b"\n", len(b"SIDMS-BACKUP/1\n")) + 1
     cases = {
         "header": (lambda d: d[:20] + b"X" + d[21:], "format"),
-        "first chunk": (lambda d: d[: header_end + 100] + bytes([d[header_end + 100] ^ 1]) + d[header_end + 101 :], "tampered"),
+        "first chunk": (
+            lambda d: d[: header_end + 100] + bytes([d[header_end + 100] ^ 1]) + d[header_end + 101 :],
+            "tampered",
+        ),
         "tag of the last chunk": (lambda d: d[:-1] + bytes([d[-1] ^ 1]), "tampered"),
         "truncated": (lambda d: d[: len(d) - 5000], "truncated"),
         "cut at a chunk boundary": (lambda d: d[: header_end + 4 + 12 + (1 << 20) + 16], "truncated"),

@@ -219,9 +219,8 @@ def _setup(persons: int) -> None:
         )  # fmt: skip
     rows = [
         {
-            "person_no": f"D{i:09d}", "id_number": _id_number(i), "name": f"演练{i}", "sex": "1",
-            "birth_date": "1970-01-01", "category": "employee", "district_id": "371002",
-            "phone": "13963100000", "status": "active",
+            "person_no": f"D{i:09d}", "id_number": _id_number(i), "name": f"演练{_STEMS[i % 10]}{_BRANCHES[i // 10 % 12]}",
+            "category": "employee", "district_id": "371002", "phone": "13963100000", "status": "active",
         }
         for i in range(1, persons + 1)
     ]  # fmt: skip
@@ -231,6 +230,10 @@ def _setup(persons: int) -> None:
     batch_decide(actor=accounts["drill_approver"], batch_id=batch.pk, approve=True)
     batch_execute(actor=accounts["drill_info"], batch_id=batch.pk, rows=lambda: rows)
     print("READY", flush=True)
+
+
+_STEMS = "甲乙丙丁戊己庚辛壬癸"
+_BRANCHES = "子丑寅卯辰巳午未申酉戌亥"
 
 
 def _id_number(i: int) -> str:
