@@ -1,7 +1,7 @@
 """The staff pages, by chapter: workflow (dashboard, queues, review, maintenance), governance (batches, rules,
 audit) and the records of every declared entity (last: its patterns take any slug)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from sidms.web.governance import audit, batches, rules
 from sidms.web.records import views as records
@@ -22,6 +22,7 @@ urlpatterns = [
     path(
         "maintenance/<int:order_id>/recheck/", workflow.maintenance_recheck_view, name="maintenance_recheck"
     ),
+    path("continuity/", include("sidms.web.continuity.urls")),
     # Records: "new/" before "<key>/" — a number is never "new", but the pattern would take it.
     path("<slug:slug>/", records.record_list, name="record_list"),
     path("<slug:slug>/new/", records.record_new, name="record_new"),
