@@ -198,4 +198,5 @@ def verify_sealed(report: Report, latest: dict[str, dict[int, tuple[int, str]]])
             raise broken("continuity", f"{label} #{oid} / {model.object_type} #{oid}",
                           "审计事件记载的登记记录已不存在：记录被删除",
                           "a row recorded by the audit chain is gone: it was deleted")  # fmt: skip
-        report.rows[f"continuity.{model.object_type}"] = seen
+        if seen:
+            report.rows[f"continuity.{model.object_type}"] = seen
