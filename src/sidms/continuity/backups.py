@@ -118,6 +118,9 @@ def backup_take(
 ) -> Backup:  # fmt: skip
     """Take, seal and register a backup of the store, then apply the retention policy."""
     caller = _officer(actor)
+    if connection.in_atomic_block:
+        # SQLite's online backup would wait forever for this process's own open transaction.
+        raise ChangeRefused(_("A backup is taken outside any open transaction."), code="transaction")
     started = timezone.now()
     where = location.strip() or (
         f"{medium.asset_no} · {medium.location}" if medium else config.backup_location()
