@@ -46,7 +46,7 @@ SUNDAY_NIGHT = "2026-11-29 23:30:00+08:00"
 @pytest.fixture(autouse=True)
 def _monday_morning() -> Iterator[None]:
     # Reads happen in working hours unless a test says otherwise, so only the rule under test fires.
-    with freeze_time(WORKING_HOURS, tick=True):
+    with freeze_time(WORKING_HOURS, tick=True, ignore=["_pytest"]):
         yield
 
 
@@ -110,7 +110,7 @@ def test_bulk_reads_above_the_threshold_raise_one_alert(
 def test_reads_outside_working_hours_raise_an_alert(people, huancui_clerk, supervisor, audit_admin) -> None:  # type: ignore[no-untyped-def]
     record_get(actor=huancui_clerk, spec=PERSON, key=people[0].person_no)
     assert _raised(RuleCode.OFF_HOURS) == []
-    with freeze_time(SUNDAY_NIGHT, tick=True):
+    with freeze_time(SUNDAY_NIGHT, tick=True, ignore=["_pytest"]):
         record_get(actor=huancui_clerk, spec=PERSON, key=people[1].person_no)
         (alert,) = _raised(RuleCode.OFF_HOURS)
     assert alert.subject == "clerk_hc" and alert.evidence["day"] == "2026-11-29"

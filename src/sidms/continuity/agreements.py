@@ -172,14 +172,20 @@ def _mirror(staff: Staff, caller: Caller, today: date | None = None) -> bool:
     return True
 
 
-def agreements_refresh(*, today: date | None = None) -> int:
-    """Bring every registered staff member's account into line with the register (run daily by the timer: an
-    agreement that starts today replaces one that ended yesterday). Returns how many accounts changed."""
+def agreements_refresh(*, today: date | None = None, everyone: bool = False) -> int:
+    """Bring staff accounts into line with the register (by the minute timer): those with an agreement that
+    starts or ended around TODAY (one that starts today replaces one that ended yesterday), or EVERYONE with a
+    registered agreement. Returns how many accounts changed."""
+    day = today or timezone.localdate()
     changed = 0
-    ids = Agreement.objects.filter(party_kind=PartyKind.STAFF).values_list("staff_id", flat=True).distinct()
+    agreements = Agreement.objects.filter(party_kind=PartyKind.STAFF)
+    if not everyone:
+        around = (day - timedelta(days=1), day)
+        agreements = agreements.filter(Q(signed_on__range=around) | Q(expires_on__range=around))
+    ids = agreements.values_list("staff_id", flat=True).distinct()
     for staff in Staff.objects.filter(pk__in=list(ids)).order_by("pk"):
         with transaction.atomic():
-            changed += _mirror(staff, SYSTEM, today)
+            changed += _mirror(staff, SYSTEM, day)
     return changed
 
 

@@ -66,7 +66,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 INTEGRITY_FAILURES = frozenset({"audit.verify", "backup.drill"})
 # The scanner's own bookkeeping: a run that finds nothing else does not move (and so does not write).
 _OWN_ACTIONS = frozenset({"alert_scan.advance", "alert.raise"})
-CHUNK = 5000
+MAX_EVENTS = 50_000
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -463,7 +463,8 @@ def alerts_run(*, now: datetime | None = None) -> RunResult:
         scan = locked(AlertScan, 1, actor=SYSTEM)
         if scan is None:
             scan = create(AlertScan(pk=1, last_seq=0), "alert_scan.start", actor=SYSTEM)
-        new = list(_events(AuditEvent.objects.filter(seq__gt=scan.last_seq).order_by("seq")))
+        # A run reads at most MAX_EVENTS (a first run on a long history, or a backlog, continues next minute).
+        new = list(_events(AuditEvent.objects.filter(seq__gt=scan.last_seq).order_by("seq")[:MAX_EVENTS]))
         result.scanned = len(new)
         result.last_seq = scan.last_seq
         if not any(e.action not in _OWN_ACTIONS for e in new):
