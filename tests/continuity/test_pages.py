@@ -161,3 +161,36 @@ def test_the_audit_administrator_sees_the_administrators_acts_and_no_one_else_do
     page = signed_in(audit_admin).get("/continuity/administrators/?post=city_admin").content.decode()
     assert "admin_city" in page
     assert signed_in(city_admin).get("/continuity/administrators/").status_code == 403
+
+
+@pytest.mark.req("R20")
+@pytest.mark.req("R16")
+def test_a_vendor_window_is_applied_for_and_approved_through_the_page(signed_in, security_admin, info_centre) -> None:  # type: ignore[no-untyped-def]
+    from sidms.continuity.models import MaintenanceWindow, Vendor, VendorAccount, WindowStatus
+    from sidms.registry.models import Staff
+
+    admin = signed_in(security_admin)
+    admin.post("/continuity/vendors/", {"form": "vendor", "name": "威海数据维护有限公司"})
+    vendor = Vendor.objects.get()
+    admin.post(
+        "/continuity/agreements/",
+        {"party_kind": "vendor", "party": vendor.name, "scope": "数据库运维", "signed_on": timezone.localdate().isoformat(),
+         "expires_on": (timezone.localdate() + timedelta(days=60)).isoformat()},
+    )  # fmt: skip
+    admin.post(
+        "/continuity/vendors/",
+        {"form": "account", "vendor": vendor.pk, "username": "vendor_li", "full_name": "李工", "password": "Vendor-Passw0rd-26"},
+    )  # fmt: skip
+    account = VendorAccount.objects.get()
+    start = timezone.localtime() - timedelta(minutes=5)
+    signed_in(info_centre).post(
+        "/continuity/vendors/",
+        {"form": "window", "account": account.pk, "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+         "ends_at": (start + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"), "purpose": "数据库补丁"},
+    )  # fmt: skip
+    window = MaintenanceWindow.objects.get()
+    assert not Staff.objects.get(pk=account.staff_id).is_active
+    admin.post("/continuity/vendors/", {"form": "decide", "window": window.pk, "decision": "approve"})
+    assert MaintenanceWindow.objects.get(pk=window.pk).status == WindowStatus.OPEN
+    assert Staff.objects.get(pk=account.staff_id).is_active
+    assert "vendor_li" in admin.get("/continuity/vendors/").content.decode()

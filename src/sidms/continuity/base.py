@@ -133,6 +133,8 @@ def create(
     """Store a new row at step 1 with its seal and its audit event (inside the caller's transaction)."""
     row.step = 1
     row.save()
+    # The seal is computed over the row as stored (a datetime entered in local time comes back in UTC).
+    row.refresh_from_db()
     reseal(row)
     _event(row, action, Caller.of(actor), dict(detail or {}), outcome)
     return row
@@ -145,6 +147,7 @@ def advance(
     the row was taken with ``locked``)."""
     row.step += 1
     row.save()
+    row.refresh_from_db()
     reseal(row)
     _event(row, action, Caller.of(actor), dict(detail or {}), outcome)
     return row
@@ -159,6 +162,7 @@ def reseal_columns(
     for name, value in columns.items():
         setattr(row, name, value)
     type(row)._default_manager.filter(pk=row.pk).update(step=row.step, **columns)
+    row.refresh_from_db()
     reseal(row)
     _event(row, action, Caller.of(actor), dict(detail or {}), Outcome.OK)
     return row

@@ -93,3 +93,39 @@ class RevokeForm(forms.Form):
 
 
 ADMIN_FILTER = [("", _("All three")), *[(p.value, p.label) for p in Post if p in ADMINISTRATOR_POSTS]]
+
+
+class VendorForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    credit_code = forms.CharField(label=_("Unified social credit code"), max_length=18, required=False)
+    contact = forms.CharField(label=_("Contact"), max_length=200, required=False)
+
+
+class VendorAccountForm(forms.Form):
+    vendor = forms.ChoiceField(label=_("IT vendor"))
+    username = forms.CharField(label=_("Login"), max_length=150)
+    full_name = forms.CharField(label=_("Name"), max_length=150, required=False)
+    password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput, min_length=12)
+
+    def __init__(self, *args: Any, vendors: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["vendor"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = vendors
+
+
+class WindowForm(forms.Form):
+    account = forms.ChoiceField(label=_("Vendor account"))
+    starts_at = forms.DateTimeField(
+        label=_("Starts at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    ends_at = forms.DateTimeField(
+        label=_("Ends at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    purpose = forms.CharField(label=_("Purpose"), max_length=500)
+
+    def __init__(self, *args: Any, accounts: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["account"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = accounts

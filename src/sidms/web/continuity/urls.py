@@ -22,5 +22,6 @@ urlpatterns = [
     path("media/pdf/", views.media_print, name="media_pdf"),
     path("media/<int:medium_id>/", views.medium_detail, name="medium_detail"),
     path("agreements/", views.agreement_list, name="agreements"),
+    path("vendors/", views.vendors, name="vendors"),
     path("administrators/", views.admin_acts, name="admin_acts"),
 ]

@@ -32,6 +32,7 @@ from sidms.continuity.models import (
     RectificationOrder,
     StorageMedium,
     Vendor,
+    VendorAccount,
 )
 from sidms.continuity.pdf import media_register_pdf, order_pdf
 from sidms.continuity.selectors import administrator_acts, backups_and_drills, dashboard_notices
@@ -48,6 +49,9 @@ from sidms.web.continuity.forms import (
     RevokeForm,
     RuleForm,
     StepForm,
+    VendorAccountForm,
+    VendorForm,
+    WindowForm,
 )
 from sidms.web.governance.labels import action_label
 
@@ -101,7 +105,7 @@ def hub(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "continuity/hub.html",
-        {"can": {k.replace(".", "_"): v for k, v in can.items()}, "notices": dashboard_notices(staff),
+        {"can": {k.replace(".", "_"): v for k, v in can.items()} | {"agreement_view": can["agreement.view"] or can["vendor.window_apply"]}, "notices": dashboard_notices(staff),
          "crumbs": [(_("Home"), reverse(HOME)), (_("Continuity and supervision"), "")]},
     )  # fmt: skip
 
@@ -522,4 +526,77 @@ def admin_acts(request: HttpRequest) -> HttpResponse:
         "continuity/admin_acts.html",
         {"rows": rows, "post": post, "posts": ADMIN_FILTER, "older": acts[-1].event.seq if len(acts) == 100 else None,
          "crumbs": _crumbs((_("Administrators' acts"), ""))},
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------------
+# Vendors, their accounts and maintenance windows (R20(5))
+
+
+@require_http_methods(["GET", "POST"])
+def vendors(request: HttpRequest) -> HttpResponse:
+    caller = caller_of(request)
+    staff = staff_of(request)
+    may = {
+        p: policies.has_permission(staff, p)
+        for p in ("agreement.manage", "vendor.window_apply", "vendor.window_approve")
+    }
+    if not any(may.values()):
+        policies.require(caller, "agreement.view", path=request.path)
+    vendor_choices = [(str(v.pk), v.name) for v in Vendor.objects.order_by("name")]
+    account_choices = [
+        (str(a.pk), f"{a.vendor.name} · {a.staff.username}")
+        for a in VendorAccount.objects.select_related("vendor", "staff").order_by(
+            "vendor__name", "staff__username"
+        )
+    ]
+    vendor_form = VendorForm(request.POST if request.POST.get("form") == "vendor" else None)
+    account_form = VendorAccountForm(
+        request.POST if request.POST.get("form") == "account" else None, vendors=vendor_choices
+    )
+    window_form = WindowForm(
+        request.POST if request.POST.get("form") == "window" else None, accounts=account_choices
+    )
+    if request.method == "POST":
+        form_name = request.POST.get("form", "")
+        try:
+            if form_name == "vendor" and vendor_form.is_valid():
+                agreements.vendor_register(actor=caller, **vendor_form.cleaned_data)
+            elif form_name == "account" and account_form.is_valid():
+                data = account_form.cleaned_data
+                agreements.vendor_account_create(
+                    actor=caller, vendor=Vendor.objects.get(pk=data["vendor"]), username=data["username"],
+                    password=data["password"], full_name=data["full_name"],
+                )  # fmt: skip
+            elif form_name == "window" and window_form.is_valid():
+                data = window_form.cleaned_data
+                agreements.window_apply(
+                    actor=caller, account=VendorAccount.objects.get(pk=data["account"]), starts_at=data["starts_at"],
+                    ends_at=data["ends_at"], purpose=data["purpose"],
+                )  # fmt: skip
+            elif form_name == "decide":
+                agreements.window_decide(
+                    actor=caller, window_id=int(request.POST.get("window", "0")),
+                    approve=request.POST.get("decision") == "approve", reason=request.POST.get("reason", ""),
+                )  # fmt: skip
+            else:
+                messages.error(request, _("Check the values."))
+                return redirect("web:continuity:vendors")
+        except (ChangeRefused, NotPermitted, ValueError) as refusal:
+            if isinstance(refusal, SidmsError):
+                _refused(request, refusal)
+            else:
+                messages.error(request, str(refusal))
+        else:
+            messages.success(request, _("Recorded."))
+        return redirect("web:continuity:vendors")
+    return render(
+        request,
+        "continuity/vendors.html",
+        {"vendors": Vendor.objects.order_by("name"), "accounts": VendorAccount.objects.select_related("vendor", "staff"),
+         "windows": MaintenanceWindow.objects.select_related("account__vendor", "account__staff", "applicant", "approver")
+         .order_by("-starts_at")[:100],
+         "vendor_form": vendor_form, "account_form": account_form, "window_form": window_form,
+         "may": {k.replace(".", "_"): v for k, v in may.items()}, "staff": staff,
+         "crumbs": _crumbs((_("IT vendors and maintenance windows"), ""))},
     )  # fmt: skip
