@@ -165,7 +165,9 @@ def test_the_audit_administrator_sees_the_administrators_acts_and_no_one_else_do
 
 @pytest.mark.req("R20")
 @pytest.mark.req("R16")
-def test_a_vendor_window_is_applied_for_and_approved_through_the_page(signed_in, security_admin, info_centre) -> None:  # type: ignore[no-untyped-def]
+def test_a_vendor_window_is_applied_for_and_approved_through_the_page(
+    signed_in, security_admin, info_centre
+) -> None:  # type: ignore[no-untyped-def]
     from sidms.continuity.models import MaintenanceWindow, Vendor, VendorAccount, WindowStatus
     from sidms.registry.models import Staff
 
