@@ -48,7 +48,7 @@ from sidms.changes.services import audited_refusals
 from sidms.continuity import config
 from sidms.continuity.backupfile import BackupFileError, decrypt_file, encrypt_file, file_digest
 from sidms.continuity.base import advance, create, locked
-from sidms.continuity.common import SYSTEM, require
+from sidms.continuity.common import require
 from sidms.continuity.models import (
     Backup,
     BackupEngine,
@@ -600,7 +600,6 @@ def failover_drill_record(
 
 
 __all__ = [
-    "SYSTEM",
     "DrillFailed",
     "backup_take",
     "backups_prune",

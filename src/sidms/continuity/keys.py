@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sidms.audit.services import audit_record
-from sidms.changes.rekey import reencrypt_chunk, rekey_entity, rekey_pending_requests, stale_values
+from sidms.changes.rekey import reencrypt_chunk, rekey_entity, rekey_pending_requests
 from sidms.changes.services import audited_refusals
 from sidms.continuity.base import advance, locked, reseal_columns
 from sidms.continuity.common import require
@@ -371,6 +371,5 @@ __all__ = [
     "keys_rotate_index",
     "register_reencrypt",
     "register_rekey",
-    "stale_values",
     "with_new_index_key",
 ]
