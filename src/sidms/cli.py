@@ -8,6 +8,9 @@ settings (SIDMS_DATABASE_URL and the rest) and `sidms help` lists them all.
     sidms audit verify                      verify the audit chain and the live rows
     sidms audit verify --since-checkpoint   nightly: what was appended since the last verification, plus
                                             a random sample of live rows (--sample N per entity)
+    sidms backup / sidms restore-drill      back up the store; restore a backup into a scratch copy and verify it
+    sidms keys rotate [--index]             rotate the encryption (or blind-index) key and re-encrypt
+    sidms alerts run                        evaluate the violation rules (every minute, from a timer)
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import sys
 from pathlib import Path
 
 # Two-word operator commands map onto management commands named with an underscore.
-_GROUPS = {"audit", "keys"}
+_GROUPS = {"audit", "keys", "alerts"}
+# Hyphenated operator commands map onto management commands named with an underscore.
+_HYPHENATED = {"restore-drill": "restore_drill"}
 
 
 def prepare_data_dir() -> None:
@@ -43,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
         prepare_data_dir()
     if len(args) >= 2 and args[0] in _GROUPS and not args[1].startswith("-"):
         args = [f"{args[0]}_{args[1]}", *args[2:]]
+    if args and args[0] in _HYPHENATED:
+        args = [_HYPHENATED[args[0]], *args[1:]]
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["sidms", *args])

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "sidms.changes",
     "sidms.registry",
     "sidms.security",
+    "sidms.continuity",
     "sidms.web",
     "sidms.ops",
 ]

@@ -71,3 +71,71 @@ def backrest_scratch() -> Iterator[Path]:
         pytest.skip(reason)
     with _scratch("sidms-backrest-") as base:
         yield base
+
+
+# --- personas of continuity and supervision (one per post, city level unless named otherwise) ---------------
+
+
+@pytest.fixture
+def officer(make_staff):  # type: ignore[no-untyped-def]
+    """The named backup officer (R18.1)."""
+    return make_staff(
+        "backup_city", posts=("backup_officer",), district="371000", full_name="备份管理员 郭强"
+    )
+
+
+@pytest.fixture
+def security_admin(make_staff):  # type: ignore[no-untyped-def]
+    return make_staff(
+        "security_city", posts=("security_admin",), district="371000", full_name="安全管理员 林峰"
+    )
+
+
+@pytest.fixture
+def security_admin2(make_staff):  # type: ignore[no-untyped-def]
+    return make_staff(
+        "security2_city", posts=("security_admin",), district="371000", full_name="安全管理员 何静"
+    )
+
+
+@pytest.fixture
+def city_admin(make_staff):  # type: ignore[no-untyped-def]
+    return make_staff("admin_city", posts=("city_admin",), district="371000", full_name="系统管理员 陈晨")
+
+
+@pytest.fixture
+def supervisor(make_staff):  # type: ignore[no-untyped-def]
+    return make_staff(
+        "supervisor_city", posts=("supervisor",), district="371000", full_name="人社局监督 冯雪"
+    )
+
+
+@pytest.fixture
+def supervisor2(make_staff):  # type: ignore[no-untyped-def]
+    return make_staff(
+        "supervisor2_city", posts=("supervisor",), district="371000", full_name="人社局监督 孟凡"
+    )
+
+
+@pytest.fixture
+def info_centre(make_staff):  # type: ignore[no-untyped-def]
+    return make_staff("info_city", posts=("info_centre",), district="371000", full_name="信息机构 郑伟")
+
+
+@pytest.fixture
+def audit_admin(make_staff):  # type: ignore[no-untyped-def]
+    return make_staff("audit_city", posts=("auditor",), district="371000", full_name="审计管理员 吴刚")
+
+
+@pytest.fixture
+def key_file(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """A copy of the session's key ring for this test alone: rotations must not leak into other tests."""
+    from sidms.core.keys import keyring
+
+    path = tmp_path / "keys" / "sidms.keys"
+    path.parent.mkdir()
+    shutil.copy2(settings.SIDMS_KEY_FILE, path)
+    settings.SIDMS_KEY_FILE = path
+    keyring.cache_clear()
+    yield path
+    keyring.cache_clear()

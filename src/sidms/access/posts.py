@@ -20,6 +20,7 @@ class Post(models.TextChoices):
     AUDITOR = "auditor", _("Auditor")
     INFO_CENTRE = "info_centre", _("Information centre")
     SUPERVISOR = "supervisor", _("Supervising department")
+    BACKUP_OFFICER = "backup_officer", _("Backup officer")
 
 
 P = Post
@@ -51,6 +52,25 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Staff accounts (R16, R17): the security administrator; granting a post needs a second one.
     "staff.manage": frozenset({P.SECURITY_ADMIN}),
     "staff.confirm": frozenset({P.SECURITY_ADMIN}),
+    # Continuity and supervision (R4.1, R16–R20; sidms.continuity). The security administrator keeps the
+    # agreements and the keys, the named backup officer the backups and drills (R18.1), the information
+    # centre the media register, the supervising department the alerts and rectification orders; the
+    # audit administrator sets the alert rules and sees every administrator's acts.
+    "agreement.manage": frozenset({P.SECURITY_ADMIN}),
+    "agreement.view": frozenset({P.SECURITY_ADMIN, P.AUDITOR, P.SUPERVISOR}),
+    "vendor.window_apply": frozenset({P.INFO_CENTRE}),
+    "vendor.window_approve": frozenset({P.SECURITY_ADMIN}),
+    "keys.manage": frozenset({P.SECURITY_ADMIN}),
+    "backup.run": frozenset({P.BACKUP_OFFICER}),
+    "continuity.view": frozenset({P.INFO_CENTRE, P.BACKUP_OFFICER, P.AUDITOR, P.SUPERVISOR}),
+    "media.manage": frozenset({P.INFO_CENTRE, P.BACKUP_OFFICER}),
+    "media.view": frozenset({P.INFO_CENTRE, P.BACKUP_OFFICER, P.SECURITY_ADMIN, P.AUDITOR, P.SUPERVISOR}),
+    "alert.view": frozenset({P.SUPERVISOR, P.AUDITOR}),
+    "alert.handle": frozenset({P.SUPERVISOR}),
+    "alert.rules": frozenset({P.AUDITOR}),
+    "rectification.issue": frozenset({P.SUPERVISOR}),
+    "rectification.respond": frozenset({P.APPROVER, P.CITY_ADMIN}),
+    "rectification.view": frozenset({P.SUPERVISOR, P.AUDITOR, P.APPROVER, P.CITY_ADMIN}),
 }
 
 # Who decides a request, by the post it names (sidms.changes.models.ChangeRequest.decider_post).

@@ -338,7 +338,8 @@ def _collect(
 ) -> None:
     if "revision" in detail and "digest" in detail:  # every event that wrote one revision names it
         claims.single[int(detail["revision"])] = (str(detail["digest"]), seq)
-    elif action == "batch.execute" and detail.get("revisions") and detail["revisions"][0] is not None:
+    elif detail.get("revisions_digest") and detail.get("revisions") and detail["revisions"][0] is not None:
+        # A bulk write (a batch, a re-index after a key rotation) vouches for a range of revisions at once.
         first, last = detail["revisions"]
         claims.batches[str(detail["reference"])] = (
             int(first),

@@ -328,15 +328,23 @@ def staff_set_active(*, actor: Any, staff: Staff, active: bool, reason: str) -> 
     )
 
 
-def staff_record_agreement(*, actor: Any, staff: Staff, signed_on: date, expires_on: date | None) -> Staff:
-    """Register the confidentiality agreement (R16): without a valid one there is no access."""
-    if expires_on is not None and expires_on < signed_on:
+def staff_record_agreement(
+    *, actor: Any, staff: Staff, signed_on: date | None, expires_on: date | None
+) -> Staff:
+    """Register the confidentiality agreement (R16): without a valid one there is no access. The agreement
+    register (sidms.continuity) calls this with the agreement in force; ``signed_on=None`` clears it (the
+    agreement was revoked or none is left), which ends access at the next request."""
+    if signed_on is None:
+        expires_on = None
+    elif expires_on is not None and expires_on < signed_on:
         raise ChangeRefused(_("An agreement cannot expire before it is signed."), code="dates")
 
     def apply(staff: Staff) -> None:
         staff.agreement_signed_on, staff.agreement_expires_on = signed_on, expires_on
 
-    return _change(actor, staff, "staff.agreement", apply, {"signed_on": signed_on.isoformat()})
+    return _change(
+        actor, staff, "staff.agreement", apply, {"signed_on": signed_on.isoformat() if signed_on else None}
+    )
 
 
 def staff_unlock(*, actor: Any, staff: Staff) -> None:
@@ -433,6 +441,52 @@ def start_enrolment(staff: Staff) -> SealedTOTPDevice:
     only once confirmed through staff_enrol_device)."""
     device = SealedTOTPDevice.objects.filter(user=staff, confirmed=False).first()
     return device or SealedTOTPDevice.enrol(staff, name="authenticator", confirmed=False)
+
+
+def staff_reseal_devices(*, actor: Any, staff: Staff) -> int:
+    """Re-encrypt the account's authenticator secrets under the key ring's current version (`sidms keys
+    rotate`), as a revision of the account, whose digest covers the sealed secrets. Refused with an integrity
+    alert when the account does not match its latest revision: re-sealing must not launder a secret that was
+    copied in behind the system's back. Returns how many secrets were re-encrypted."""
+    from base64 import b64encode, b85decode
+
+    from sidms.core.errors import IntegrityAlert
+    from sidms.lib.crypto import DecryptionError, token_version
+    from sidms.security.models import seal_secret
+
+    caller = Caller.of(actor)
+    _require_manager(caller)
+    current = keyring().current
+    with transaction.atomic():
+        target = _locked(staff)
+        latest = Revision.objects.filter(entity=ENTITY, record_id=target.pk).order_by("-version").first()
+        devices = list(SealedTOTPDevice.objects.filter(user=target).order_by("pk"))
+        try:
+            stale = [d for d in devices if token_version(b85decode(d.key[1:])) != current]
+            intact = (
+                latest is not None
+                and (latest.version, latest.digest) == (target.version, target.row_digest)
+                and staff_digest(target, target.version) == target.row_digest
+            )
+            secrets_ = {d.pk: b64encode(d.bin_key).decode("ascii") for d in stale} if intact else {}
+        except (ValueError, DecryptionError):
+            intact = False
+        if not intact:
+            alert = IntegrityAlert(_("The account does not match its history (changed outside the system)."))
+            alert.audit_event = {
+                "action": "integrity.alert", "actor": caller, "outcome": "failed", "object_type": ENTITY,
+                "object_id": target.username, "detail": {"reason": "reseal"},
+            }  # fmt: skip
+            raise alert
+        if not stale:
+            return 0
+        before = staff_state(target)
+        for device in stale:
+            device.key = seal_secret(secrets_[device.pk], target.pk)
+            device.save(update_fields=["key"])
+        _record(target, before, caller=caller, action="staff.reseal",
+                detail={"devices": len(stale), "key_version": current})  # fmt: skip
+    return len(stale)
 
 
 # --------------------------------------------------------------------------------------------------------
