@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("registry", "0004_backup_officer_post"),
+        ("registry", "0005_backup_officer_post"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0003_staff_history"),
+        ("registry", "0004_ciphertext_mac"),
     ]
 
     operations = [
