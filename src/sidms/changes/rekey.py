@@ -40,7 +40,7 @@ from sidms.core.caller import Caller
 from sidms.core.errors import IntegrityAlert
 from sidms.core.fields import NORMALISERS, aad
 from sidms.core.governed import pipeline_writes
-from sidms.core.kernel import ENTITIES, EntitySpec, raw_state, state_digest, view
+from sidms.core.kernel import ENTITIES, EntitySpec, cipher_mac, raw_state, state_digest, view
 from sidms.core.keys import keyring
 from sidms.lib import chain
 from sidms.lib.crypto import DecryptionError, KeyRing, token_version
@@ -160,10 +160,11 @@ def reencrypt_chunk(spec: EntitySpec, *, after: int, limit: int, actor: Any) -> 
                     values += 1
                 else:
                     tokens.append(base64.b64decode(state[name]["enc"]) if state[name] else None)
-            updates.append((*tokens, pk, version))
+            # The row's keyed MAC over its ciphertexts follows them (verification and the pipeline check it).
+            updates.append((*tokens, cipher_mac(spec, state["uid"], tokens), pk, version))
         if updates:
             table = spec.model._meta.db_table
-            assignments = ", ".join(f"{c} = %s" for c in columns)
+            assignments = ", ".join(f"{c} = %s" for c in [*columns, "cipher_mac"])
             with connection.cursor() as cursor, pipeline_writes():
                 update = f"UPDATE {table} SET {assignments} WHERE id = %s AND version = %s"  # noqa: S608
                 cursor.executemany(update, updates)
