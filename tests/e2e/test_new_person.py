@@ -79,13 +79,16 @@ def test_a_clerk_enters_a_new_person_and_then_their_employment_from_the_persons_
     clerk.get_by_label("开始日期").fill("2026-11-01")
     clerk.get_by_role("button", name="提交").click()
 
+    saved = re.compile(rf"^已保存：就业记录 (\d+) · 李明（{person.person_no}）。该记录的变更历史自此开始。$")
+    expect(clerk.get_by_text(saved)).to_be_visible()
+    employment = Employment.objects.get()
+    # The number it names is the record's own (the database's sequence gives it).
     expect(
-        clerk.get_by_text(f"已保存：就业记录 1 · 李明（{person.person_no}）。该记录的变更历史自此开始。")
+        clerk.get_by_role("heading", name=f"就业记录 {employment.pk} · 李明（{person.person_no}）")
     ).to_be_visible()
     # The employment links both ways: to its unit, and back to its person.
     expect(clerk.get_by_role("link", name="威海市环翠区海港机械有限公司（3710020001）")).to_be_visible()
     clerk.get_by_role("link", name=f"李明（{person.person_no}）").first.click()
-    employment = Employment.objects.get()
     assert (employment.person_id, employment.unit_id, str(employment.start_date)) == (
         person.pk,
         unit.pk,
