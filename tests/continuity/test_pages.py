@@ -196,3 +196,25 @@ def test_a_vendor_window_is_applied_for_and_approved_through_the_page(
     assert MaintenanceWindow.objects.get(pk=window.pk).status == WindowStatus.OPEN
     assert Staff.objects.get(pk=account.staff_id).is_active
     assert "vendor_li" in admin.get("/continuity/vendors/").content.decode()
+
+
+@pytest.mark.req("R18.3")
+@pytest.mark.req("R20")
+def test_the_continuity_hub_shows_each_post_its_own_registers_and_refuses_a_window_clerk(
+    signed_in, info_centre, supervisor, security_admin, audit_admin, huancui_clerk
+) -> None:  # type: ignore[no-untyped-def]
+    own = (
+        (info_centre, "/continuity/backups/", "备份与恢复演练"),
+        (supervisor, "/continuity/alerts/", "告警"),
+        (security_admin, "/continuity/agreements/", "保密协议"),
+        (audit_admin, "/continuity/administrators/", "管理员操作记录"),
+    )
+    pages = {}
+    for staff, href, text in own:
+        response = signed_in(staff).get("/continuity/")
+        assert response.status_code == 200, staff.username
+        pages[staff.username] = page = response.content.decode()
+        assert f'href="{href}"' in page and text in page, (staff.username, href)
+    # The administrators' acts are the audit administrator's alone.
+    assert 'href="/continuity/administrators/"' not in pages[info_centre.username]
+    assert signed_in(huancui_clerk).get("/continuity/").status_code == 403

@@ -97,6 +97,7 @@ def hub(request: HttpRequest) -> HttpResponse:
             "rectification.view",
             "media.view",
             "agreement.view",
+            "vendor.window_apply",
             "audit.view",
         )
     }
