@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "sidms.registry",
     "sidms.security",
     "sidms.continuity",
+    "sidms.exchange",
     "sidms.web",
     "sidms.ops",
 ]
