@@ -31,6 +31,7 @@ import argparse
 import csv
 import io
 import platform
+import secrets
 import shutil
 import statistics
 import sys
@@ -259,11 +260,11 @@ def main(argv: list[str] | None = None) -> None:
             staff_create(
                 actor="system:bench",
                 username=name,
-                password="Correct-Horse-Battery-9",
+                password=secrets.token_urlsafe(16),  # accounts of this run only
                 district="371000",
                 posts=(post,),
                 agreement_signed_on=day(2026, 1, 1),
-            )  # fmt: skip
+            )
             for name, post in (("info_bench", "info_centre"), ("approver_bench", "approver"))
         )
         say(
