@@ -236,3 +236,21 @@ def test_units_and_employments_import_by_their_chinese_headers(
     assert apply_approve_execute(importers, jobs, checked) == 1
     job = Employment.objects.get()
     assert (job.person_id, job.unit_id, str(job.start_date)) == (person.pk, unit.pk, "2020-03-01")
+
+
+def test_an_application_whose_window_closed_unused_no_longer_holds_the_file_back(
+    importers: tuple[Any, Any],
+) -> None:
+    from datetime import timedelta
+
+    operator, approver = importers
+    data = csv_bytes([HEADER, ["张甲", id_number(75), "", "", "employee", "371002", ""]])
+    first = imports.apply_import(
+        actor=operator, data=data, checked=imports.check_file(data, kind="persons"), reason="x"
+    )
+    batch_decide(actor=approver, batch_id=first.batch_id, approve=True, window=timedelta(seconds=-1))
+    again = imports.apply_import(
+        actor=operator, data=data, checked=imports.check_file(data, kind="persons"), reason="y"
+    )
+    batch_decide(actor=approver, batch_id=again.batch_id, approve=True)
+    assert imports.execute_import(actor=operator, batch_id=again.batch_id).rows == 1

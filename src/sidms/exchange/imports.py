@@ -311,10 +311,12 @@ class SameFile(ChangeRefused):
 
 
 def same_file(digest: str, kind: str) -> ImportFile | None:
-    """The application of this file (by SHA-256) that is still open or was executed, if any."""
+    """The application of this file (by SHA-256) that is still open or was executed, if any (a refused one,
+    or an approved one whose execution window closed unused, no longer holds the file back)."""
     return (
         ImportFile.objects.filter(file_digest=digest, kind=kind)
         .exclude(batch__status=BatchStatus.REFUSED)
+        .exclude(batch__status=BatchStatus.APPROVED, batch__window_end__lt=timezone.now())
         .select_related("batch")
         .order_by("-pk")
         .first()
