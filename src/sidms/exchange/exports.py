@@ -58,6 +58,7 @@ def export_threshold() -> int:
     A business-handling parameter: it moves to the parameter "export.approval_rows" of sidms.business when
     that app is merged (the integrator wires it here); until then it is the setting
     SIDMS_EXPORT_APPROVAL_ROWS, 5,000 by default."""
+    # TODO(integration): return the business parameter "export.approval_rows" (sidms.business).
     return int(getattr(settings, "SIDMS_EXPORT_APPROVAL_ROWS", 5000))
 
 
