@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "sidms.registry",
     "sidms.security",
     "sidms.continuity",
+    "sidms.exchange",
     "sidms.web",
     "sidms.ops",
 ]
@@ -197,6 +198,9 @@ SIDMS_CHECKPOINT_DIR = Path(env_str("SIDMS_CHECKPOINT_DIR", str(DATA_DIR / "chec
 # At most this many seconds between a commit that appended audit events and the checkpoint of its head.
 SIDMS_CHECKPOINT_INTERVAL = env_float("SIDMS_CHECKPOINT_INTERVAL", 1.0)
 SIDMS_PAGE_SIZE = 50
+# Rows above which an export needs a second person's approval (R10.3). Moves to the business-handling
+# parameter "export.approval_rows" (sidms.business); read only through sidms.exchange.exports.export_threshold.
+SIDMS_EXPORT_APPROVAL_ROWS = env_int("SIDMS_EXPORT_APPROVAL_ROWS", 5000)
 
 # External cross-check registries (R7.3): SIDMS_CROSSCHECK_<REGISTRY>_<KEY>, see docs/crosscheck.md.
 SIDMS_CROSSCHECK: dict[str, dict[str, str]] = {}

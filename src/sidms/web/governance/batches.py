@@ -21,6 +21,7 @@ from sidms.changes import batches
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus
 from sidms.core.errors import ChangeRefused, NotPermitted
 from sidms.core.kernel import ENTITIES, EntitySpec, spec_for
+from sidms.exchange import imports as exchange_imports
 from sidms.parameters.codes import district_choices, region_name
 from sidms.web.context import caller_of, staff_of
 from sidms.web.display import label, value_text
@@ -208,7 +209,11 @@ def batch_execute(request: HttpRequest, batch_id: int) -> HttpResponse:
     policies.require(caller_of(request), "batch.execute", path=request.path)
     batch = _batch(request, batch_id, read=False)
     try:
-        done = batches.batch_execute(actor=caller_of(request), batch_id=batch.pk)
+        if batch.kind == BatchKind.IMPORT and exchange_imports.import_of(batch) is not None:
+            # A spreadsheet import: its rows come from the stored file (sidms.exchange).
+            done = exchange_imports.execute_import(actor=caller_of(request), batch_id=batch.pk)
+        else:
+            done = batches.batch_execute(actor=caller_of(request), batch_id=batch.pk)
     except NotPermitted as refused:
         batch.refresh_from_db()
         return _render(request, batch, refusal=str(refused), status=403)

@@ -1,0 +1,295 @@
+"""Exports of lists (B3, R10.3): XLSX, or CSV in UTF-8 with BOM or GBK, of any list a staff member may see,
+read through the read door (``access.policies.record_list``: the view permission, the district scope, an
+audit event naming the records read) and masked per the entity's declared "export" channel.
+
+Every file carries a watermark — who exported it, when, for what stated purpose, and the export's number —
+in the XLSX page header and footer and as its first row, and as the first line (a ``#`` comment) of a CSV.
+The file's SHA-256 is in the export's audit event, so a leaked file can be traced to its export.
+
+Above a row threshold (``export_threshold()``) an export is a request: a second person with the approving
+post decides, and an approval lets the requester download the file once, within a time window. The request
+is a sealed row (``continuity.base.SealedRow``): forging "approved" or putting a downloaded request back in
+the database no longer matches its seal or its latest audit event, so the download is refused and
+`sidms audit verify` names it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from sidms.access import policies
+from sidms.access.policies import (
+    has_permission,
+    read_query,
+    record_list,
+    record_scope,
+    require,
+    view_permission,
+)
+from sidms.changes.services import field_label
+from sidms.continuity.base import advance, create, locked
+from sidms.core.caller import Caller
+from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
+from sidms.core.kernel import EntitySpec, spec_for
+from sidms.exchange.models import ExportRequest, ExportStatus
+
+FORMATS = ("xlsx", "csv")
+ENCODINGS = {"utf-8-sig": "utf-8-sig", "gbk": "gb18030"}  # GB18030: GBK's superset, same bytes for GBK text
+PAGE = 1000  # records per read through the door (one audit event each)
+DEFAULT_WINDOW = timedelta(hours=24)
+APPROVE = "batch.approve"  # the city-level approving post decides large exports as it decides batches
+
+
+def export_threshold() -> int:
+    """Rows above which an export needs a second person's approval (R10.3).
+
+    A business-handling parameter: it moves to the parameter "export.approval_rows" of sidms.business when
+    that app is merged (the integrator wires it here); until then it is the setting
+    SIDMS_EXPORT_APPROVAL_ROWS, 5,000 by default."""
+    # TODO(integration): return the business parameter "export.approval_rows" (sidms.business).
+    return int(getattr(settings, "SIDMS_EXPORT_APPROVAL_ROWS", 5000))
+
+
+@dataclass
+class ExportFile:
+    request: ExportRequest
+    data: bytes | None  # None while the request waits for approval
+    filename: str
+    content_type: str
+
+
+def _count(caller: Caller, spec: EntitySpec, query: str, filters: Mapping[str, str]) -> int:
+    """How many records the list holds for the caller (the read door's scope, query and filters)."""
+    require(caller, view_permission(spec))
+    records = record_scope(caller.staff, spec).filter(**read_query(spec, query)[2])
+    for name, value in filters.items():
+        if name in spec.declaration.list_filters and value not in ("", None):
+            records = records.filter(**{name: value})
+    return records.count()
+
+
+def request_export(
+    *,
+    actor: Any,
+    entity: str,
+    purpose: str,
+    query: str = "",
+    filters: Mapping[str, str] | None = None,
+    sort: str = "",
+    fmt: str = "xlsx",
+    encoding: str = "utf-8-sig",
+) -> ExportFile:
+    """Export the list at once (at or below the threshold), or record a request for approval (above it)."""
+    caller = Caller.of(actor)
+    spec = spec_for(entity)
+    if not purpose.strip():
+        raise ChangeRefused(_("State the purpose of the export."), code="purpose_required")
+    if fmt not in FORMATS or (fmt == "csv" and encoding not in ENCODINGS):
+        raise ChangeRefused(_("Choose XLSX, or CSV in UTF-8 or GBK."), code="format")
+    filters = {k: str(v) for k, v in (filters or {}).items() if k in spec.declaration.list_filters and v}
+    count = _count(caller, spec, query, filters)
+    large = count > export_threshold()
+    with transaction.atomic():
+        request = create(
+            ExportRequest(
+                uid=uuid.uuid4(), entity=spec.name, query=query.strip()[:200], filters=filters, sort=sort[:64],
+                format=fmt, encoding=encoding if fmt == "csv" else "", purpose=purpose.strip()[:200],
+                row_count=count, status=ExportStatus.PENDING if large else ExportStatus.APPROVED,
+                requester=caller.staff, requested_at=timezone.now(),
+                window_end=None if large else timezone.now() + DEFAULT_WINDOW,
+            ),
+            "export.request", actor=caller,
+            detail={"entity": spec.name, "rows": count, "format": fmt, "needs_approval": large},
+        )  # fmt: skip
+    if large:
+        return ExportFile(request, None, "", "")
+    return download_export(actor=caller, export_id=request.pk)
+
+
+def decide_export(
+    *, actor: Any, export_id: int, approve: bool, reason: str = "", window: timedelta = DEFAULT_WINDOW
+) -> ExportRequest:
+    """A second person (the approving post, never the requester) approves or refuses a large export."""
+    caller = Caller.of(actor)
+    require(caller, APPROVE)
+    with transaction.atomic():
+        request = locked(ExportRequest, export_id, actor=caller)
+        if request is None:
+            raise NotPermitted(_("There is no such export."))
+        if request.requester_id == caller.staff.pk:
+            raise SeparationOfDuties(
+                _("An export is approved by someone other than the person who asked for it.")
+            )
+        if request.status != ExportStatus.PENDING:
+            raise ChangeRefused(_("This export is not waiting for approval."), code="not_pending")
+        if not approve and not reason.strip():
+            raise ChangeRefused(_("A refusal needs a reason."), code="reason_required")
+        now = timezone.now()
+        request.status = ExportStatus.APPROVED if approve else ExportStatus.REFUSED
+        request.approver = caller.staff
+        request.decided_at = now
+        request.decision_reason = reason.strip()[:500]
+        request.window_end = now + window if approve else None
+        advance(
+            request, "export.approve" if approve else "export.refuse", actor=caller,
+            detail={"entity": request.entity, "rows": request.row_count},
+        )  # fmt: skip
+    return request
+
+
+def download_export(*, actor: Any, export_id: int) -> ExportFile:
+    """The file of an approved export, to its requester, once, within its window. The file is built now,
+    through the read door, and its digest goes into the audit event of the download."""
+    caller = Caller.of(actor)
+    with transaction.atomic():
+        request = locked(ExportRequest, export_id, actor=caller)
+        if request is None or request.requester_id != caller.staff.pk:
+            raise NotPermitted(_("There is no such export."))
+        if request.status == ExportStatus.DOWNLOADED:
+            raise ChangeRefused(
+                _("This export was already downloaded; it is handed out once."), code="downloaded"
+            )
+        if request.status != ExportStatus.APPROVED:
+            raise ChangeRefused(_("This export needs a second person's approval first."), code="not_approved")
+        now = timezone.now()
+        if request.window_end is None or now > request.window_end:
+            raise ChangeRefused(
+                _("The download window of this export has closed; ask again."), code="window_closed"
+            )
+        data, rows = _build(caller, request, now)
+        digest = hashlib.sha256(data).hexdigest()
+        request.status = ExportStatus.DOWNLOADED
+        request.downloaded_at = now
+        request.file_digest = digest
+        advance(
+            request, "export.download", actor=caller,
+            detail={"entity": request.entity, "rows": rows, "format": request.format, "file_digest": digest,
+                    "purpose": request.purpose},
+        )  # fmt: skip
+    ext = request.format
+    content_type = (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        if ext == "xlsx"
+        else f"text/csv; charset={'gb18030' if request.encoding == 'gbk' else 'utf-8'}"
+    )
+    return ExportFile(request, data, f"EX{request.pk}-{request.entity}.{ext}", content_type)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The file
+
+
+def watermark(staff: Any, at: Any, purpose: str, number: str) -> str:
+    name = getattr(staff, "display_name", "") or getattr(staff, "username", "")
+    when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S")
+    return f"导出人：{name}（{getattr(staff, 'username', '')}）  导出时间：{when}  用途：{purpose}  导出编号：{number}"
+
+
+def _records(caller: Caller, spec: EntitySpec, request: ExportRequest) -> Iterator[Any]:
+    """The list's records, page by page through the read door (each page an audit event naming them)."""
+    page = 1
+    while True:
+        listing = record_list(
+            actor=caller, spec=spec, query=request.query, filters=request.filters, sort=request.sort,
+            page=page, per_page=PAGE,
+        )  # fmt: skip
+        yield from listing.page.object_list
+        if not listing.page.has_next():
+            return
+        page += 1
+
+
+def _cell(spec: EntitySpec, record: Any, name: str) -> str:
+    value = getattr(record, name, None)
+    if value is None:
+        return ""
+    return policies.mask(spec, name, value, "export")
+
+
+def _build(caller: Caller, request: ExportRequest, now: Any) -> tuple[bytes, int]:
+    spec = spec_for(request.entity)
+    columns = list(spec.declaration.list_columns)
+    with translation.override("zh-hans"):
+        headers = [str(field_label(spec, name)) for name in columns]
+    mark = watermark(caller.staff, now, request.purpose, f"EX{request.pk}")
+    rows = ([_cell(spec, record, name) for name in columns] for record in _records(caller, spec, request))
+    if request.format == "xlsx":
+        return _xlsx(mark, headers, rows)
+    return _csv(mark, headers, rows, ENCODINGS[request.encoding])
+
+
+def _xlsx(mark: str, headers: list[str], rows: Iterator[list[str]]) -> tuple[bytes, int]:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title="导出")
+    for part in (sheet.oddHeader, sheet.evenHeader, sheet.firstHeader):
+        part.center.text = mark
+    for part in (sheet.oddFooter, sheet.evenFooter, sheet.firstFooter):
+        part.center.text = mark
+    first = WriteOnlyCell(sheet, value=mark)
+    first.font = Font(color="808080")
+    sheet.append([first])
+    sheet.append(headers)
+    count = 0
+    for row in rows:
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"  # text, never a formula
+            cells.append(cell)
+        sheet.append(cells)
+        count += 1
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue(), count
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv(mark: str, headers: list[str], rows: Iterator[list[str]], encoding: str) -> tuple[bytes, int]:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    out.write(f"# {mark}\r\n")
+    writer.writerow(headers)
+    count = 0
+    for row in rows:
+        # A cell that Excel would read as a formula is written with a leading apostrophe (CSV injection).
+        writer.writerow(["'" + value if value.startswith(_FORMULA_START) else value for value in row])
+        count += 1
+    return out.getvalue().encode(encoding), count
+
+
+def visible_exports(actor: Any) -> Any:
+    """The exports a staff member asked for, and (for the approving post) those waiting for a decision."""
+    staff = Caller.of(actor).staff
+    mine = ExportRequest.objects.filter(requester=staff)
+    if has_permission(staff, APPROVE):
+        return (mine | ExportRequest.objects.filter(status=ExportStatus.PENDING)).distinct()
+    return mine
+
+
+__all__ = [
+    "ExportFile",
+    "decide_export",
+    "download_export",
+    "export_threshold",
+    "request_export",
+    "visible_exports",
+    "watermark",
+]

@@ -1,0 +1,428 @@
+"""Spreadsheet imports (B3, R6.2): a file is checked row by row, the applicant keeps the valid rows, and
+an import batch application carries exactly those rows through a second person's approval to one
+execution (sidms.changes.batches).
+
+1. ``check_file`` reads the file (sidms.lib.sheets: UTF-8 with or without BOM, GBK/GB18030, XLSX; title
+   rows above the header), maps the columns by their Chinese headers (the kind's data, ``kinds.KINDS``),
+   repairs what Excel did where it is safe, and checks every row as the batch will: the collection rules in
+   force (``changes.services.clean_values``), the same record twice in the file, a record already in the
+   registry. Nothing is written; ``Checked.report()`` is the XLSX error report (原行号 … 错误原因).
+2. ``apply_import`` stores the file encrypted (bound to the import's identity) and applies for a batch over
+   the kept rows; the batch's rows digest pins them. The same file (by SHA-256) is recognised: it is not
+   applied for twice while an application of it is open or executed.
+3. ``execute_import`` (the executor, not the approver) reads the stored file back, checks its digest,
+   prepares the same rows and hands them to ``batch_execute``: one transaction, so an execution killed
+   halfway stores nothing, and running it again carries out the whole file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from sidms.changes.batches import Executed, batch_apply_import, batch_execute
+from sidms.changes.models import BatchApplication, BatchStatus
+from sidms.changes.services import clean_values, field_label, rules_in_force
+from sidms.continuity.base import create, require_intact
+from sidms.core.caller import Caller
+from sidms.core.errors import ChangeRefused, IntegrityAlert
+from sidms.core.fields import aad
+from sidms.core.kernel import EntitySpec, spec_for
+from sidms.core.keys import keyring
+from sidms.exchange.kinds import ImportKind, kind_of
+from sidms.exchange.models import ImportFile
+from sidms.lib import sheets
+from sidms.parameters.codes import code_choices
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+_FILE_DOMAIN = "exchange.import_file"
+PROGRESS_EVERY = 1000
+
+
+def _quiet(_stage: str, _done: int, _total: int) -> None:
+    pass
+
+
+@dataclass
+class RowResult:
+    """One data row: its number as the spreadsheet shows it, the values the batch would get, and every
+    reason it is refused (Chinese, each naming its column)."""
+
+    number: int
+    values: dict[str, Any]
+    errors: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class Checked:
+    kind: ImportKind
+    filename: str
+    digest: str
+    size: int
+    table: sheets.Table
+    rows: list[RowResult]
+
+    @property
+    def valid(self) -> list[RowResult]:
+        return [row for row in self.rows if not row.errors]
+
+    @property
+    def failing(self) -> list[RowResult]:
+        return [row for row in self.rows if row.errors]
+
+    def errors(self) -> dict[int, str]:
+        return {row.number: "；".join(row.errors) for row in self.rows if row.errors}
+
+    def report(self, *, all_rows: bool = False) -> bytes:
+        """The XLSX error report: 原行号, the original columns, 错误原因."""
+        return sheets.error_report(
+            self.table, self.errors(), sheet_title=f"{self.kind.name}错误报告", all_rows=all_rows
+        )
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading and preparing rows (shared by the check and the execution, so both see the same rows)
+
+
+def _read(data: bytes, kind: ImportKind, filename: str) -> tuple[sheets.Table, list[sheets.Repaired]]:
+    table = sheets.read_table(data, filename_hint=filename, known_headers=kind.headers.keys())
+    columns = sheets.map_columns(table.headers, kind.headers, kind.required)
+    return table, sheets.repair_rows(table, columns, kind.types)
+
+
+def _plain_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class _Resolver:
+    """The ids of the records a kind's reference columns name, looked up in bulk."""
+
+    def __init__(self, kind: ImportKind, repaired: Sequence[sheets.Repaired]) -> None:
+        self.found: dict[str, dict[str, int]] = {}
+        for name, ref in kind.references.items():
+            model = spec_for(ref.entity).model
+            wanted = sorted({str(r.values[name]) for r in repaired if r.values.get(name)})
+            hits: dict[str, int] = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                hits.update(
+                    (str(k), pk)
+                    for k, pk in model._default_manager.filter(**{f"{ref.field}__in": chunk}).values_list(
+                        ref.field, "pk"
+                    )
+                )
+            self.found[name] = hits
+
+
+def _prepare(
+    kind: ImportKind, repaired: Sequence[sheets.Repaired], spec: EntitySpec
+) -> Iterator[tuple[sheets.Repaired, dict[str, Any], list[str]]]:
+    """Each row's values for the batch (words as codes, dates as ISO text, references as ids, defaults),
+    and the reasons found on the way (a refused cell, a word that is no code, a record that does not exist)."""
+    resolver = _Resolver(kind, repaired) if kind.references else None
+    words = {name: dict(mapping) for name, mapping in kind.words.items()}
+    for name, table in spec.declaration.codes.items():
+        # A code table's Chinese names are accepted for its codes (在职职工 for employee).
+        with translation.override("zh-hans"):
+            words.setdefault(name, {}).update((label, code) for code, label in code_choices(table))
+    for row in repaired:
+        errors = [f"{row.labels.get(n, n)}：{error.message}" for n, error in row.errors.items()]
+        values: dict[str, Any] = {}
+        for name, raw in row.values.items():
+            value = _plain_value(raw)
+            known = words.get(name)
+            if known and value:
+                value = known.get(str(value).strip(), value)
+            if resolver is not None and name in kind.references:
+                ref = kind.references[name]
+                if value:
+                    pk = resolver.found[name].get(str(value))
+                    if pk is None:
+                        errors.append(
+                            f"{row.labels.get(name, name)}："
+                            + gettext("No %(entity)s with this number is registered.")
+                            % {"entity": spec_for(ref.entity).model._meta.verbose_name}
+                        )
+                    values[ref.target] = "" if pk is None else str(pk)
+                continue
+            values[name] = value
+        for name, value in kind.defaults.items():
+            if not values.get(name):
+                values[name] = value
+        yield row, values, errors
+
+
+# --------------------------------------------------------------------------------------------------------
+# The dry run
+
+
+def check_file(
+    data: bytes, *, kind: str, filename: str = "", progress: Progress = _quiet, language: str = "zh-hans"
+) -> Checked:
+    """Every row's errors, before anything is applied (nothing is written). A file that cannot be read as
+    a table at all raises ``sheets.SheetError`` (its message says why, in Chinese)."""
+    import_kind = kind_of(kind)
+    spec = spec_for(import_kind.entity)
+    with translation.override(language):
+        progress("read", 0, 0)
+        table, repaired = _read(data, import_kind, filename)
+        total = len(repaired)
+        rules = rules_in_force(spec.name)
+        rows: list[RowResult] = []
+        for done, (row, values, errors) in enumerate(_prepare(import_kind, repaired, spec), start=1):
+            if not errors:
+                try:
+                    clean_values(spec, rules, values, creating=True, typed=False)
+                except ChangeRefused as refused:
+                    for name, invalid in refused.errors.items():
+                        label = row.labels.get(name) or _column_label(import_kind, spec, name)
+                        errors.append(f"{label}：{invalid.localized()}")
+            rows.append(RowResult(row.row_number, values, errors, row.notes))
+            if done % PROGRESS_EVERY == 0:
+                progress("check", done, total)
+        _mark_duplicates(import_kind, spec, rows)
+        progress("check", total, total)
+    return Checked(import_kind, filename, file_digest(data), len(data), table, rows)
+
+
+def _column_label(kind: ImportKind, spec: EntitySpec, name: str) -> str:
+    for file_field, ref in kind.references.items():
+        if ref.target == name:
+            return f"“{kind.label(file_field)}”"
+    if name in kind.headers.values():
+        return f"“{kind.label(name)}”"
+    return f"“{field_label(spec, name)}”"
+
+
+def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) -> None:
+    """The same record twice in the file (the later rows are refused, naming the first), and records already
+    in the registry (by a unique field: an ID number by its blind index, 15 and 18 digits alike)."""
+    if not kind.same_record:
+        return
+    keys = [_record_field(kind, name) for name in kind.same_record]
+    labels = "、".join(f"“{kind.label(name)}”" for name in kind.same_record)
+    valid = [row for row in rows if not row.errors]
+    repeats = sheets.duplicates(((row.number, row.values) for row in valid), keys)
+    for row in valid:
+        if row.number in repeats:
+            row.errors.append(
+                gettext("Same %(columns)s as row %(row)s of this file.")
+                % {"columns": labels, "row": repeats[row.number]}
+            )
+    for name in kind.same_record:
+        if name not in spec.declaration.unique and name != spec.declaration.key:
+            continue
+        enc = spec.encrypted_fields.get(name)
+        column = enc.index.attname if enc else name
+        pending = [row for row in rows if not row.errors and row.values.get(name)]
+        lookup = {
+            (enc.index.index_of(str(row.values[name])) if enc else str(row.values[name])): row
+            for row in pending
+        }
+        found: set[str] = set()
+        wanted = list(lookup)
+        for start in range(0, len(wanted), 500):
+            found.update(
+                spec.model._default_manager.filter(
+                    **{f"{column}__in": wanted[start : start + 500]}
+                ).values_list(column, flat=True)
+            )
+        for key in found:
+            lookup[key].errors.append(
+                gettext("This %(column)s is already registered.") % {"column": f"“{kind.label(name)}”"}
+            )
+
+
+def _record_field(kind: ImportKind, name: str) -> str:
+    ref = kind.references.get(name)
+    return ref.target if ref else name
+
+
+# --------------------------------------------------------------------------------------------------------
+# Applying for the batch
+
+
+def _store_path(uid: uuid.UUID) -> Path:
+    return Path(settings.DATA_DIR) / "imports" / f"{uid}.sealed"
+
+
+def _store(uid: uuid.UUID, data: bytes) -> None:
+    """The file, encrypted under the key ring and bound to the import's identity; never written in plain."""
+    token = keyring().encrypt(base64.b64encode(data).decode("ascii"), aad=aad(_FILE_DOMAIN, uid))
+    path = _store_path(uid)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_suffix(".part")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(token)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def stored_file(imported: ImportFile) -> bytes:
+    """The applied-for file, decrypted, refused unless it is the file whose digest the import carries."""
+    path = _store_path(imported.uid)
+    try:
+        token = path.read_bytes()
+        data = base64.b64decode(keyring().decrypt(token, aad=aad(_FILE_DOMAIN, imported.uid)))
+    except (OSError, ValueError):
+        data = b""
+    if file_digest(data) != imported.file_digest:
+        raise IntegrityAlert(
+            _("The stored file of %(row)s is missing or is not the file applied for; refused."),
+            {"row": str(imported)},
+        )
+    return data
+
+
+class SameFile(ChangeRefused):
+    code = "same_file"
+
+    def __init__(self, existing: ImportFile) -> None:
+        batch = existing.batch
+        super().__init__(
+            _("This file was already applied for as BA%(batch)s (%(status)s); it is not imported twice."),
+            {"batch": batch.pk, "status": batch.get_status_display()},
+        )
+        self.existing = existing
+
+
+def same_file(digest: str, kind: str) -> ImportFile | None:
+    """The application of this file (by SHA-256) that is still open or was executed, if any (a refused one,
+    or an approved one whose execution window closed unused, no longer holds the file back)."""
+    return (
+        ImportFile.objects.filter(file_digest=digest, kind=kind)
+        .exclude(batch__status=BatchStatus.REFUSED)
+        .exclude(batch__status=BatchStatus.APPROVED, batch__window_end__lt=timezone.now())
+        .select_related("batch")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def apply_import(
+    *, actor: Any, data: bytes, checked: Checked, reason: str, exclude: Iterable[int] = ()
+) -> ImportFile:
+    """Apply for an import batch of the checked file's valid rows, less the row numbers in EXCLUDE. The
+    file is stored encrypted; the batch carries the rows' digest; one audit event names the file's digest."""
+    caller = Caller.of(actor)
+    if file_digest(data) != checked.digest:
+        raise ChangeRefused(
+            _("The file differs from the one that was checked; check it again."), code="file_differs"
+        )
+    existing = same_file(checked.digest, checked.kind.name)
+    if existing is not None:
+        raise SameFile(existing)
+    left_out = {row.number for row in checked.failing} | {int(n) for n in exclude}
+    rows = [row.values for row in checked.rows if row.number not in left_out]
+    if not rows:
+        raise ChangeRefused(_("No row of the file can be imported."), code="no_rows")
+    uid = uuid.uuid4()
+    with transaction.atomic():
+        batch = batch_apply_import(actor=caller, entity=checked.kind.entity, rows=rows, reason=reason)
+        imported = ImportFile(
+            uid=uid, kind=checked.kind.name, filename=checked.filename[:255], file_digest=checked.digest,
+            size=checked.size, rows_total=len(checked.rows), rows_kept=len(rows), excluded=sorted(left_out),
+            batch=batch, applicant=caller.staff, applied_at=timezone.now(),
+        )  # fmt: skip
+        # Stored before the row commits: a crash in between leaves an encrypted orphan, never a row
+        # without its file.
+        _store(uid, data)
+        create(
+            imported, "import.apply", actor=caller,
+            detail={"batch": batch.pk, "kind": imported.kind, "file_digest": imported.file_digest,
+                    "rows": imported.rows_kept, "refused": len(checked.failing)},
+        )  # fmt: skip
+    return imported
+
+
+# --------------------------------------------------------------------------------------------------------
+# Executing the approved batch
+
+
+def import_rows(
+    imported: ImportFile, data: bytes, *, progress: Progress = _quiet
+) -> Iterator[dict[str, Any]]:
+    """The rows the application was made for, prepared from the stored file exactly as at the check."""
+    kind = kind_of(imported.kind)
+    spec = spec_for(kind.entity)
+    _table, repaired = _read(data, kind, imported.filename)
+    left_out = set(imported.excluded)
+    total = imported.rows_kept
+    done = 0
+    for row, values, _errors in _prepare(kind, repaired, spec):
+        if row.row_number in left_out:
+            continue
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            progress("execute", done, total)
+        yield values
+    progress("execute", done, total)
+
+
+def execute_import(*, actor: Any, batch_id: int, progress: Progress = _quiet) -> Executed:
+    """Carry out an approved import batch from its stored file (one transaction: all rows or none)."""
+    caller = Caller.of(actor)
+    imported = ImportFile.objects.select_related("batch").filter(batch_id=batch_id).first()
+    if imported is None:
+        raise ChangeRefused(_("This batch has no import file."), code="no_import_file")
+    require_intact(imported, actor=caller)
+    data = stored_file(imported)
+    with translation.override("zh-hans"):
+        return batch_execute(
+            actor=caller, batch_id=batch_id, rows=lambda: import_rows(imported, data, progress=progress)
+        )
+
+
+def import_of(batch: BatchApplication) -> ImportFile | None:
+    return ImportFile.objects.filter(batch=batch).first()
+
+
+def resume(imported: ImportFile) -> str:
+    """What happens next to an application of a file: "approve", "execute" or "done" (or "refused")."""
+    status = str(imported.batch.status)
+    steps: dict[str, str] = {
+        BatchStatus.SUBMITTED: "approve",
+        BatchStatus.APPROVED: "execute",
+        BatchStatus.EXECUTED: "done",
+    }
+    return steps.get(status, "refused")
+
+
+__all__ = [
+    "Checked",
+    "RowResult",
+    "SameFile",
+    "apply_import",
+    "check_file",
+    "execute_import",
+    "file_digest",
+    "import_of",
+    "import_rows",
+    "resume",
+    "same_file",
+    "stored_file",
+]

@@ -1,0 +1,160 @@
+"""Import kinds as data (B3): for each kind of file, the entity it fills, which Chinese column header holds
+which field, how each cell is repaired (sidms.lib.sheets.REPAIRS), which columns are required, which
+values are written in words in the files staff receive (男/女), which field makes two rows the same record,
+and which columns name another record (an employment's person and unit).
+
+The headers are those of the templates units and agencies already use: the names of the national social
+insurance data dictionary (公民身份号码 AAC002, 姓名 AAC003, 单位名称 AAB004, 统一社会信用代码 …) and
+the common variants people type (身份证号码, 身份证号).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column that names another record: the value is looked up in ENTITY by FIELD (a plain column, or an
+    encrypted one by its blind index) and the record's id becomes TARGET."""
+
+    entity: str
+    field: str
+    target: str
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    name: str
+    entity: str
+    title: Any
+    headers: dict[str, str]  # Chinese header -> field (several headers may name one field)
+    types: dict[str, str]  # field -> repair (sheets.REPAIRS), "text" when absent
+    required: frozenset[str]
+    # Values written in words -> stored codes, per field (compared after trimming).
+    words: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Fields that make two rows of one file the same record (checked within the file and in the registry).
+    same_record: tuple[str, ...] = ()
+    references: dict[str, Reference] = field(default_factory=dict)  # field in the file -> reference
+    defaults: dict[str, str] = field(default_factory=dict)  # values of columns a file may leave out
+
+    def label(self, name: str) -> str:
+        """The first Chinese header that names NAME (for messages)."""
+        return next((header for header, target in self.headers.items() if target == name), name)
+
+
+_SEX = {"男": "1", "女": "2", "未说明": "9", "男性": "1", "女性": "2"}
+_STATUS = {"正常": "active", "在册": "active", "暂停": "suspended", "注销": "closed"}
+
+KINDS: dict[str, ImportKind] = {
+    "persons": ImportKind(
+        name="persons",
+        entity="person",
+        title=_("Insured persons"),
+        headers={
+            "个人编号": "person_no",
+            "公民身份号码": "id_number",
+            "身份证号码": "id_number",
+            "身份证号": "id_number",
+            "姓名": "name",
+            "性别": "sex",
+            "出生日期": "birth_date",
+            "人员类别": "category",
+            "行政区划代码": "district_id",
+            "行政区划": "district_id",
+            "所属区县": "district_id",
+            "联系电话": "phone",
+            "手机号码": "phone",
+            "电子邮箱": "email",
+            "通讯地址": "address",
+            "地址": "address",
+            "邮政编码": "postcode",
+            "银行账号": "bank_account",
+            "状态": "status",
+        },
+        types={
+            "person_no": "code",
+            "id_number": "idcard_text",
+            "birth_date": "date",
+            "category": "code",
+            "district_id": "code",
+            "phone": "code",
+            "email": "code",
+            "postcode": "code",
+            "bank_account": "code",
+        },
+        required=frozenset({"id_number", "name", "category", "district_id"}),
+        words={"sex": _SEX, "status": _STATUS},
+        same_record=("id_number",),
+        defaults={"status": "active"},
+    ),
+    "units": ImportKind(
+        name="units",
+        entity="unit",
+        title=_("Insured units"),
+        headers={
+            "单位编号": "unit_no",
+            "单位名称": "name",
+            "统一社会信用代码": "credit_code",
+            "组织机构代码": "org_code",
+            "单位类型": "unit_type",
+            "行政区划代码": "district_id",
+            "行政区划": "district_id",
+            "所属区县": "district_id",
+            "单位地址": "address",
+            "地址": "address",
+            "邮政编码": "postcode",
+            "联系人": "contact_person",
+            "联系电话": "phone",
+            "电子邮箱": "email",
+            "行业风险类别": "industry_risk_class",
+            "状态": "status",
+        },
+        types={
+            "unit_no": "code",
+            "credit_code": "code",
+            "org_code": "code",
+            "unit_type": "code",
+            "district_id": "code",
+            "postcode": "code",
+            "phone": "code",
+            "email": "code",
+            "industry_risk_class": "code",
+        },
+        required=frozenset({"name", "credit_code", "unit_type", "district_id"}),
+        words={"status": _STATUS},
+        same_record=("credit_code",),
+        defaults={"status": "active"},
+    ),
+    "employments": ImportKind(
+        name="employments",
+        entity="employment",
+        title=_("Employments"),
+        headers={
+            "个人编号": "person_no",
+            "单位编号": "unit_no",
+            "参保日期": "start_date",
+            "开始日期": "start_date",
+            "起始日期": "start_date",
+            "终止日期": "end_date",
+            "结束日期": "end_date",
+        },
+        types={"person_no": "code", "unit_no": "code", "start_date": "date", "end_date": "date"},
+        required=frozenset({"person_no", "unit_no", "start_date"}),
+        same_record=("person_no", "unit_no", "start_date"),
+        references={
+            "person_no": Reference("person", "person_no", "person_id"),
+            "unit_no": Reference("unit", "unit_no", "unit_id"),
+        },
+    ),
+}
+
+
+def kind_of(name: str) -> ImportKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown import kind {name!r}; known: {', '.join(KINDS)}") from None

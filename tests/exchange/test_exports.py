@@ -1,0 +1,151 @@
+"""Exports through the read door (B3, R10.3): masked per the export channel, watermarked (staff, time,
+purpose) in the XLSX header and footer and the CSV's first line, the file's digest in the audit event, and
+above the threshold a second person's approval before one download within a window."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from openpyxl import load_workbook
+
+from sidms.audit.models import AuditEvent
+from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, SeparationOfDuties
+from sidms.exchange import exports
+from sidms.exchange.models import ExportRequest
+from tests.exchange.conftest import id_number
+
+pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R10.3")]
+
+
+@pytest.fixture
+def people(make_person: Any) -> list[str]:
+    numbers = [id_number(i) for i in (1, 3, 5)]
+    for n, name in zip(numbers, ("张三", "李四", "王五"), strict=True):
+        make_person(id_number=n, name=name)
+    make_person(id_number=id_number(7, district="371083"), name="乳山人", district="371083")
+    return numbers
+
+
+@pytest.fixture
+def clerk(make_staff: Any) -> Any:
+    return make_staff("export_clerk", posts=("window_clerk",), district="371002", full_name="刘导出")
+
+
+@pytest.fixture
+def approver(make_staff: Any) -> Any:
+    return make_staff("export_approver", posts=("approver",), district="371000")
+
+
+def event_digest(export_id: int) -> str:
+    event = AuditEvent.objects.filter(action="export.download", object_id=str(export_id)).get()
+    return str(json.loads(event.payload)["detail"]["file_digest"])
+
+
+def test_a_small_xlsx_export_is_masked_watermarked_scoped_and_its_digest_audited(
+    people: list[str], clerk: Any, settings: Any
+) -> None:
+    settings.SIDMS_EXPORT_APPROVAL_ROWS = 10
+    done = exports.request_export(actor=clerk, entity="person", purpose="核对参保名单", fmt="xlsx")
+    assert done.data is not None and done.filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(done.data)).active
+    assert sheet is not None
+    for part in (sheet.oddHeader.center.text, sheet.oddFooter.center.text):
+        assert "刘导出" in part and "核对参保名单" in part and f"EX{done.request.pk}" in part
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert "核对参保名单" in rows[0][0]
+    assert "姓名" in rows[1]
+    names = {r[rows[1].index("姓名")] for r in rows[2:]}
+    assert names == {"张三", "李四", "王五"}  # the Rushan person is outside the clerk's district
+    text = done.data.decode("latin-1") + "".join(str(c) for r in rows for c in r)
+    for number in people:
+        assert number not in text  # masked per the export channel
+    assert event_digest(done.request.pk) == hashlib.sha256(done.data).hexdigest()
+    assert AuditEvent.objects.filter(action="read.person_list").exists()  # read through the door
+
+
+@pytest.mark.parametrize(("encoding", "codec"), [("utf-8-sig", "utf-8-sig"), ("gbk", "gbk")])
+def test_csv_exports_carry_the_watermark_as_their_first_line(
+    people: list[str], clerk: Any, encoding: str, codec: str
+) -> None:
+    done = exports.request_export(actor=clerk, entity="person", purpose="统计", fmt="csv", encoding=encoding)
+    assert done.data is not None
+    if encoding == "utf-8-sig":
+        assert done.data.startswith(b"\xef\xbb\xbf")
+    lines = done.data.decode(codec).splitlines()
+    assert lines[0].startswith("# ") and "刘导出" in lines[0] and "统计" in lines[0]
+    assert "姓名" in lines[1] and len(lines) == 2 + 3
+    assert event_digest(done.request.pk) == hashlib.sha256(done.data).hexdigest()
+
+
+def test_above_the_threshold_a_second_person_approves_and_the_file_is_downloaded_once(
+    people: list[str], clerk: Any, approver: Any, settings: Any
+) -> None:
+    settings.SIDMS_EXPORT_APPROVAL_ROWS = 2
+    asked = exports.request_export(actor=clerk, entity="person", purpose="年度核查", fmt="xlsx")
+    assert asked.data is None and asked.request.status == "pending" and asked.request.row_count == 3
+    with pytest.raises(ChangeRefused) as early:
+        exports.download_export(actor=clerk, export_id=asked.request.pk)
+    assert early.value.code == "not_approved"
+    with pytest.raises(NotPermitted):
+        exports.decide_export(actor=clerk, export_id=asked.request.pk, approve=True)
+    exports.decide_export(actor=approver, export_id=asked.request.pk, approve=True)
+    with pytest.raises(NotPermitted):  # the approver does not get the file
+        exports.download_export(actor=approver, export_id=asked.request.pk)
+    done = exports.download_export(actor=clerk, export_id=asked.request.pk)
+    assert done.data is not None
+    sheet = load_workbook(io.BytesIO(done.data)).active
+    assert sheet is not None and "年度核查" in sheet.oddHeader.center.text
+    assert event_digest(asked.request.pk) == hashlib.sha256(done.data).hexdigest()
+    with pytest.raises(ChangeRefused) as twice:
+        exports.download_export(actor=clerk, export_id=asked.request.pk)
+    assert twice.value.code == "downloaded"
+
+
+def test_an_approval_expires_and_the_requester_cannot_approve_their_own(
+    people: list[str], make_staff: Any, approver: Any, settings: Any
+) -> None:
+    settings.SIDMS_EXPORT_APPROVAL_ROWS = 2
+    both = make_staff("clerk_approver", posts=("approver",), district="371000")
+    own = exports.request_export(actor=both, entity="person", purpose="自批", fmt="csv")
+    with pytest.raises(SeparationOfDuties):
+        exports.decide_export(actor=both, export_id=own.request.pk, approve=True)
+    exports.decide_export(
+        actor=approver, export_id=own.request.pk, approve=True, window=timedelta(seconds=-1)
+    )
+    with pytest.raises(ChangeRefused) as closed:
+        exports.download_export(actor=both, export_id=own.request.pk)
+    assert closed.value.code == "window_closed"
+
+
+def test_an_approval_forged_in_the_database_is_refused_and_verification_names_it(
+    people: list[str], clerk: Any, settings: Any
+) -> None:
+    from sidms.audit.verify import Broken, Report
+    from sidms.continuity.base import verify_sealed
+
+    settings.SIDMS_EXPORT_APPROVAL_ROWS = 2
+    asked = exports.request_export(actor=clerk, entity="person", purpose="伪造", fmt="xlsx")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE exchange_exportrequest SET status = 'approved', window_end = %s WHERE id = %s",
+            [asked.request.requested_at + timedelta(days=1), asked.request.pk],
+        )
+    with pytest.raises(IntegrityAlert):
+        exports.download_export(actor=clerk, export_id=asked.request.pk)
+    assert ExportRequest.objects.get(pk=asked.request.pk).downloaded_at is None
+    with pytest.raises(Broken) as found:
+        verify_sealed(Report(), {})
+    assert f"#{asked.request.pk}" in found.value.problem.where
+
+
+def test_the_threshold_reads_the_setting_until_the_business_parameter_exists(settings: Any) -> None:
+    del settings.SIDMS_EXPORT_APPROVAL_ROWS
+    assert exports.export_threshold() == 5000
+    settings.SIDMS_EXPORT_APPROVAL_ROWS = 12
+    assert exports.export_threshold() == 12
