@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "sidms.registry",
     "sidms.security",
     "sidms.continuity",
+    "sidms.archives",
     "sidms.web",
     "sidms.ops",
 ]
@@ -197,6 +198,10 @@ SIDMS_CHECKPOINT_DIR = Path(env_str("SIDMS_CHECKPOINT_DIR", str(DATA_DIR / "chec
 # At most this many seconds between a commit that appended audit events and the checkpoint of its head.
 SIDMS_CHECKPOINT_INTERVAL = env_float("SIDMS_CHECKPOINT_INTERVAL", 1.0)
 SIDMS_PAGE_SIZE = 50
+# Electronic archives (sidms.archives): the encrypted file store and the upload limits.
+SIDMS_ARCHIVE_DIR = Path(env_str("SIDMS_ARCHIVE_DIR", str(DATA_DIR / "archives")))
+SIDMS_ARCHIVE_MAX_BYTES = env_int("SIDMS_ARCHIVE_MAX_BYTES", 20 * 1024 * 1024)
+SIDMS_ARCHIVE_MAX_PIXELS = env_int("SIDMS_ARCHIVE_MAX_PIXELS", 60_000_000)
 
 # External cross-check registries (R7.3): SIDMS_CROSSCHECK_<REGISTRY>_<KEY>, see docs/crosscheck.md.
 SIDMS_CROSSCHECK: dict[str, dict[str, str]] = {}

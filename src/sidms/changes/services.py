@@ -690,6 +690,16 @@ def register_proposal(kind: str, apply: Callable[[ChangeRequest, Caller], None])
     PROPOSALS[kind] = apply
 
 
+# What must hold before a review request may be approved, registered by higher apps (dependency inversion):
+# the electronic archives refuse a request whose required documents are missing or rejected (R7.4). Each
+# check raises a ChangeRefused to refuse, inside the decision's transaction, with the request locked.
+APPROVAL_CHECKS: dict[str, Callable[[ChangeRequest, Caller], None]] = {}
+
+
+def register_approval_check(name: str, check: Callable[[ChangeRequest, Caller], None]) -> None:
+    APPROVAL_CHECKS[name] = check
+
+
 def review_decide(
     *,
     actor: Any,
@@ -731,6 +741,9 @@ def review_decide(
             )  # fmt: skip
         if not approve and not reason.strip():
             raise ChangeRefused(_("A rejection needs a reason."), code="reason_required")
+        if approve:
+            for check in APPROVAL_CHECKS.values():
+                check(held, caller)
         if held.entity in PROPOSALS:
             if approve:
                 PROPOSALS[held.entity](held, caller)
