@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 from tests.changes.conftest import person_row
+from tests.continuity.conftest import key_file, security_admin  # noqa: F401  (fixtures of key rotation)
+from tests.continuity.test_keys import wrapped_key_file  # noqa: F401
 
 
 @pytest.fixture
@@ -48,3 +50,25 @@ def person(load: Callable[..., list[Any]]) -> Any:
 @pytest.fixture
 def unit(make_unit: Callable[..., Any]) -> Any:
     return make_unit(unit_no="U0001", name="威海海韵食品有限公司", district="371002")
+
+
+def provide_documents(held: Any) -> list[Any]:
+    """What the window and the archive department do before a review request may be approved (R7.4): the
+    clerk who submitted HELD attaches a scan of each document its business needs, and an archive reviewer of
+    the city accepts each — through the real services. Other tests that approve requests call this."""
+    from datetime import date
+
+    from sidms.archives.services import _business_of, archive_review, archive_upload, required_documents
+    from sidms.registry.models import Staff
+    from sidms.security.accounts import staff_create
+
+    reviewer = Staff.objects.filter(username="archivist_city").first() or staff_create(
+        actor="system:test", username="archivist_city", password="Correct-Horse-Battery-9", district="371000",
+        posts=("archive_reviewer",), full_name="档案审核员 周敏", agreement_signed_on=date(2026, 1, 1),
+    )  # fmt: skip
+    items = []
+    for doc_type in required_documents(_business_of(held)):
+        item = archive_upload(actor=held.submitted_by, target_kind="change_request", target=held,
+                              doc_type=doc_type, data=noise("PNG"))  # fmt: skip
+        items.append(archive_review(actor=reviewer, item_id=item.pk, accept=True, reason=""))
+    return items

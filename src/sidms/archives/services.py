@@ -365,8 +365,6 @@ def require_documents(held: Any, caller: Caller) -> None:
     if not (missing or rejected):
         return
     names = "、".join(doc_type_label(d) for d in missing + rejected)
-    audit_record("archive.approval_refused", actor=caller, outcome=Outcome.DENIED, object_type="change_request",
-                 object_id=held.pk, detail={"missing": missing, "rejected": rejected})  # fmt: skip
     raise ChangeRefused(
         _("The required archive documents are missing or rejected: %(names)s. Attach them and have the archive "
           "reviewer accept them before approving."), {"names": names}, code="archive_missing",
