@@ -190,6 +190,23 @@ def archive_upload(
     return ArchiveItem.objects.get(pk=revision.record_id)
 
 
+def archive_refuse_oversized(
+    *, actor: Any, target_kind: str, target: models.Model, size: int
+) -> ChangeRefused:
+    """The refusal of an upload stopped by the upload handler above the size limit (nothing was kept, not
+    even in memory beyond the limit): audited like any refused file."""
+    caller = Caller.of(actor)
+    audit_record(
+        "archive.refused", actor=caller, object_type=target_kind, object_id=target.pk, outcome=Outcome.FAILED,
+        detail={"reason": "too_large", "size": size},
+    )  # fmt: skip
+    limit = f"{max_bytes() / 1_048_576:.1f} MB"
+    return ChangeRefused(
+        _("The file is larger than the limit of %(limit)s; scan at a lower resolution (300 dpi is enough) or "
+          "split it into several files."), {"limit": limit}, code="file_too_large",
+    )  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------------
 # Review
 
@@ -248,12 +265,22 @@ def review_queue(*, actor: Any) -> list[ArchiveItem]:
 # Reading
 
 
+def view_permission(target_kind: str) -> str:
+    """An agreement's signed scan is seen by those who see the agreement register; other items by the
+    staff posts of the windows (and the archive reviewer)."""
+    return "agreement.view" if target_kind == "agreement" else "archive.view"
+
+
+def may_view(staff: Any, target_kind: str) -> bool:
+    return has_permission(staff, view_permission(target_kind)) or has_permission(staff, "archive.review")
+
+
 def _item_for(caller: Caller, item_id: int, action: str) -> ArchiveItem:
-    if not (has_permission(caller.staff, "archive.view") or has_permission(caller.staff, "archive.review")):
+    item = _visible(caller.staff).filter(pk=item_id).first()
+    if item is not None and not may_view(caller.staff, item.target_kind):
         audit_record(f"archive.{action}", actor=caller, outcome=Outcome.DENIED, object_type="archive_item",
                      object_id=item_id, detail={"reason": "post"})  # fmt: skip
         raise NotPermitted(MAY_NOT_VIEW)
-    item = _visible(caller.staff).filter(pk=item_id).first()
     if item is None:
         audit_record(f"archive.{action}", actor=caller, outcome=Outcome.DENIED, object_type="archive_item",
                      object_id=item_id, detail={"reason": "not_found_or_out_of_scope"})  # fmt: skip
@@ -301,7 +328,8 @@ def catalogue(*, actor: Any, target_kind: str, target: models.Model) -> list[Arc
     """The archive catalogue (档案目录) of a record: its items with type, date, status and retention; the
     read is an audit event naming the items listed."""
     caller = Caller.of(actor)
-    require_permission(caller, "archive.view", MAY_NOT_VIEW)
+    if not may_view(caller.staff, target_kind):
+        require_permission(caller, view_permission(target_kind), MAY_NOT_VIEW)
     require_scope(caller, _district_of(target_kind, target))
     items = list(
         ArchiveItem.objects.filter(**{TARGETS[target_kind]: target.pk}).order_by("-received_on", "-pk")

@@ -25,6 +25,7 @@ urlpatterns = [
     # Staff accounts: before the record pages, whose patterns would take "staff" as an entity's slug.
     path("staff/", include("sidms.web.staff.urls")),
     path("continuity/", include("sidms.web.continuity.urls")),
+    path("archives/", include("sidms.web.archives.urls")),
     # Records: "new/" before "<key>/" — a number is never "new", but the pattern would take it.
     path("<slug:slug>/", records.record_list, name="record_list"),
     path("<slug:slug>/new/", records.record_new, name="record_new"),
