@@ -118,3 +118,42 @@ def test_an_enrolment_needs_the_id_copy_and_the_labour_contract(data_dir, huancu
     items.append(ArchiveItem(doc_type="labour_contract", status=ItemStatus.ACCEPTED))
     assert missing_documents("employment.create", items) == ([], [])
     assert ArchiveRequirement.objects.count() == 4
+
+
+@pytest.mark.req("R16")
+def test_an_agreements_signed_scan_is_an_archive_item(
+    data_dir, security_admin, huancui_clerk, signed_in
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from sidms.archives.services import archive_open, catalogue
+    from sidms.continuity.agreements import agreement_register
+
+    agreement = agreement_register(actor=security_admin, party_kind="staff", staff=huancui_clerk,
+                                   scope="业务数据保密", signed_on=date(2026, 1, 1), expires_on=None)  # fmt: skip
+    scan = noise("PDF")
+    with pytest.raises(NotPermitted):  # the window does not file agreements
+        archive_upload(
+            actor=huancui_clerk,
+            target_kind="agreement",
+            target=agreement,
+            doc_type="signed_agreement",
+            data=scan,
+        )
+    item = archive_upload(
+        actor=security_admin,
+        target_kind="agreement",
+        target=agreement,
+        doc_type="signed_agreement",
+        data=scan,
+    )
+    assert item.district_id == "371000" and item.kind == "pdf"
+    assert [i.pk for i in catalogue(actor=security_admin, target_kind="agreement", target=agreement)] == [
+        item.pk
+    ]
+    assert archive_open(actor=security_admin, item_id=item.pk)[1] == scan
+    with pytest.raises(NotPermitted):  # the clerk does not see the agreement register's scans
+        archive_open(actor=huancui_clerk, item_id=item.pk)
+    page = signed_in(security_admin).get("/continuity/agreements/").content.decode()
+    assert f"/archives/agreement/{agreement.pk}/" in page
+    assert verify_store().ok
