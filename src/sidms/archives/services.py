@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -114,6 +114,16 @@ def _business_of(held: Any) -> str:
 # Upload
 
 
+def _lock_content(name: str) -> None:
+    """Serialise uploads of the same content: two first uploads of one scan at once must not both write the
+    file (each bound to its own item), the second overwriting the first. On PostgreSQL a transaction-level
+    advisory lock on the name (locking the existing rows does not block when there are none yet); SQLite
+    writers are serialised already (sidms.core.sqlite)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int(name[:15], 16)])
+
+
 def archive_upload(
     *,
     actor: Any,
@@ -147,6 +157,7 @@ def archive_upload(
     store = file_store()
     written = False
     with audited_refusals(), transaction.atomic():
+        _lock_content(name)
         same = ArchiveItem.objects.select_for_update().filter(content_mac=name).order_by("pk")
         duplicate = same.filter(**{attname: target.pk}).first()
         if duplicate is not None:
