@@ -157,3 +157,21 @@ def test_an_agreements_signed_scan_is_an_archive_item(
     page = signed_in(security_admin).get("/continuity/agreements/").content.decode()
     assert f"/archives/agreement/{agreement.pk}/" in page
     assert verify_store().ok
+
+
+def test_a_maintenance_orders_evidence_is_attached_and_listed(
+    data_dir, huancui_clerk, person, signed_in
+) -> None:  # type: ignore[no-untyped-def]
+    from sidms.archives.services import catalogue
+    from sidms.changes.maintenance import maintenance_apply
+
+    order = maintenance_apply(actor=huancui_clerk, entity="person", record=person,
+                              values={"name": "赵测"}, reason="户籍证明显示姓名有误")  # fmt: skip
+    item = archive_upload(actor=huancui_clerk, target_kind="maintenance_order", target=order, doc_type="other",
+                          data=noise("PDF"))  # fmt: skip
+    assert item.maintenance_order_id == order.pk and item.district_id == "371002"
+    assert [i.pk for i in catalogue(actor=huancui_clerk, target_kind="maintenance_order", target=order)] == [
+        item.pk
+    ]
+    page = signed_in(huancui_clerk).get(f"/maintenance/{order.pk}/").content.decode()
+    assert f"/archives/maintenance_order/{order.pk}/" in page
