@@ -117,3 +117,18 @@ def test_another_district_cannot_open_the_catalogue_or_the_file(
     assert other.get(f"/archives/person/{person.pk}/").status_code == 404
     assert other.get(f"/archives/items/{item.pk}/view/").status_code == 404
     assert other.get(f"/archives/items/{item.pk}/thumbnail.png").status_code == 404
+
+
+def test_the_upload_still_demands_the_csrf_token(data_dir, huancui_clerk, person, signed_in) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    signed = signed_in(huancui_clerk)
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = signed.cookies
+    url = f"/archives/person/{person.pk}/"
+    response = _upload(strict, url, noise("PNG"))
+    assert response.status_code == 403 and ArchiveItem.objects.count() == 0
+    token = strict.get(url).cookies.get("csrftoken") or strict.cookies["csrftoken"]
+    response = strict.post(url, {"doc_type": "id_copy", "csrfmiddlewaretoken": token.value,
+                                 "scan": SimpleUploadedFile("a.png", noise("PNG"), "image/png")})  # fmt: skip
+    assert response.status_code == 302 and ArchiveItem.objects.count() == 1
