@@ -104,6 +104,9 @@ def test_a_new_persons_registration_waits_for_an_accepted_id_copy(
     archive_review(actor=archivist, item_id=again.pk, accept=True, reason="")
     review_decide(actor=city_reviewer, change_request_id=held.pk, approve=True)
     assert Person.objects.filter(name="孙新来").exists()
+    # Each refused approval left its trace, written after the refused decision rolled back.
+    refusals = AuditEvent.objects.filter(action="archive.approval_refused", object_id=str(held.pk))
+    assert refusals.count() == 3 and '"rejected":["id_copy"]' in refusals.order_by("seq").last().payload
     assert verify_store().ok
 
 

@@ -404,10 +404,16 @@ def require_documents(held: Any, caller: Caller) -> None:
     if not (missing or rejected):
         return
     names = "、".join(doc_type_label(d) for d in missing + rejected)
-    raise ChangeRefused(
+    refusal = ChangeRefused(
         _("The required archive documents are missing or rejected: %(names)s. Attach them and have the archive "
           "reviewer accept them before approving."), {"names": names}, code="archive_missing",
     )  # fmt: skip
+    # Written by the review service's audited_refusals once the refused decision has rolled back.
+    refusal.audit_event = {  # type: ignore[attr-defined]
+        "action": "archive.approval_refused", "actor": caller, "outcome": Outcome.DENIED,
+        "object_type": "change_request", "object_id": held.pk, "detail": {"missing": missing, "rejected": rejected},
+    }  # fmt: skip
+    raise refusal
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -262,6 +262,12 @@ def audited_refusals() -> Iterator[None]:
         if refusal.audit_event is not None:
             audit_record(**refusal.audit_event)
         raise
+    except ChangeRefused as refusal:
+        # A refusal of substance that is worth a trace too (an approval refused for missing archive documents).
+        event = getattr(refusal, "audit_event", None)
+        if event is not None:
+            audit_record(**event)
+        raise
 
 
 def deny(refusal: NotPermitted, action: str, *, actor: Any, **event: Any) -> NotPermitted:
