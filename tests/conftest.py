@@ -34,8 +34,10 @@ def _session_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 @pytest.fixture(autouse=True)
 def _checkpoints_per_test(settings: Any, tmp_path: Path) -> Iterator[None]:
-    """Each test's audit chain starts afresh with its database, and so does its checkpoint file."""
+    """Each test's audit chain starts afresh with its database, and so does its checkpoint file (and the
+    archive's file store: never ./var)."""
     settings.SIDMS_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    settings.SIDMS_ARCHIVE_DIR = tmp_path / "archive-store"
     yield
 
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "sidms.registry",
     "sidms.security",
     "sidms.continuity",
+    "sidms.archives",
     "sidms.exchange",
     "sidms.web",
     "sidms.ops",
@@ -201,6 +202,11 @@ SIDMS_PAGE_SIZE = 50
 # Rows above which an export needs a second person's approval (R10.3). Moves to the business-handling
 # parameter "export.approval_rows" (sidms.business); read only through sidms.exchange.exports.export_threshold.
 SIDMS_EXPORT_APPROVAL_ROWS = env_int("SIDMS_EXPORT_APPROVAL_ROWS", 5000)
+
+# Electronic archives (sidms.archives): the encrypted file store and the upload limits.
+SIDMS_ARCHIVE_DIR = Path(env_str("SIDMS_ARCHIVE_DIR", str(DATA_DIR / "archives")))
+SIDMS_ARCHIVE_MAX_BYTES = env_int("SIDMS_ARCHIVE_MAX_BYTES", 20 * 1024 * 1024)
+SIDMS_ARCHIVE_MAX_PIXELS = env_int("SIDMS_ARCHIVE_MAX_PIXELS", 60_000_000)
 
 # External cross-check registries (R7.3): SIDMS_CROSSCHECK_<REGISTRY>_<KEY>, see docs/crosscheck.md.
 SIDMS_CROSSCHECK: dict[str, dict[str, str]] = {}

@@ -25,6 +25,7 @@ from sidms.core.keys import keyring
 from sidms.lib.crypto import KeyRing
 from sidms.parameters.models import CollectionRule
 from sidms.registry.models import Person
+from tests.archives.conftest import provide_documents
 from tests.changes.conftest import WANG_NEW_ID, id_number
 from tests.conftest import PASSWORD, current_code, luhn_complete
 
@@ -397,6 +398,7 @@ def test_a_number_sequence_wound_back_is_named(huancui_clerk, make_staff) -> Non
     huancui_reviewer = make_staff("reviewer_hc", posts=("reviewer",), district="371002")
     row = {k: v for k, v in person_row(1).items() if k != "person_no"}
     held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", values=row).held
+    provide_documents(held)
     review_decide(actor=huancui_reviewer, change_request_id=held.pk, approve=True)
     assert verify_store().ok
     _raw("UPDATE core_numbersequence SET last = 0 WHERE entity = 'person'")

@@ -17,6 +17,7 @@ from sidms.changes.services import review_decide, submit_change
 from sidms.core.errors import ChangeRefused, NotPermitted
 from sidms.lib import idcard
 from sidms.registry.models import Employment, Person, Unit
+from tests.archives.conftest import provide_documents
 from tests.changes.conftest import WANG_ID, id_number, person_row
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +135,7 @@ def test_sex_and_birth_date_left_empty_are_derived_from_the_id_number(
     row = person_row(2)  # sequence 002: a woman
     del row["sex"], row["birth_date"]
     held = new_person(huancui_clerk, row).held
+    provide_documents(held)
     review_decide(actor=huancui_reviewer, change_request_id=held.pk, approve=True)
     person = Person.objects.get()
     assert (person.sex, person.birth_date.isoformat()) == ("2", "1980-01-01")
@@ -173,6 +175,7 @@ def test_new_records_get_consecutive_numbers_with_a_check_digit(huancui_clerk, h
     numbers = []
     for n in (4, 5):
         held = new_person(huancui_clerk, person_row(n)).held
+        provide_documents(held)
         review_decide(actor=huancui_reviewer, change_request_id=held.pk, approve=True)
         held.refresh_from_db()
         numbers.append(Person.objects.get(pk=held.record_id).person_no)

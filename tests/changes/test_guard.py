@@ -20,9 +20,11 @@ import pytest
 from django.db import models
 
 import sidms
+from sidms.archives.services import archive_upload
 from sidms.core.governed import UngovernedWrite, pipeline_writes
 from sidms.core.kernel import ENTITIES
 from sidms.registry.models import Agency
+from tests.archives.conftest import noise
 from tests.changes.conftest import WANG_ID
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +49,10 @@ def harmless(model: type[models.Model]) -> tuple[str, object]:
 
 @pytest.fixture
 def stored(
-    load: Callable[..., list[Any]], make_person: Callable[..., Any], make_unit: Callable[..., Any]
+    load: Callable[..., list[Any]],
+    make_person: Callable[..., Any],
+    make_unit: Callable[..., Any],
+    make_staff: Callable[..., Any],
 ) -> dict[str, Any]:
     """One stored row of every governed model, each written through an approved import."""
     person = make_person(id_number=WANG_ID, name="王建国")
@@ -71,7 +76,12 @@ def stored(
         "agency",
         [{"code": "AG371002", "name": "环翠区社保中心", "level": "district", "district_id": "371002"}],
     )
+    clerk = make_staff("clerk_guard", posts=("window_clerk",), district="371002")
+    item = archive_upload(
+        actor=clerk, target_kind="person", target=person, doc_type="id_copy", data=noise("PNG")
+    )
     rows = {
+        "ArchiveItem": item,
         "Person": person,
         "Unit": unit,
         "Employment": employment,

@@ -16,6 +16,7 @@ from sidms.changes.services import review_decide, review_recheck_registries, sub
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
 from sidms.core.fields import blind_index
 from sidms.registry.models import Person
+from tests.archives.conftest import provide_documents
 from tests.changes.conftest import LI_ID, WANG_ID, WANG_NEW_ID, id_number, person_row
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,7 @@ def test_an_approved_new_person_is_created_at_version_one(huancui_clerk, city_re
     del row["person_no"]  # assigned by the system
     held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", values=row).held
     assert held is not None
+    provide_documents(held)  # the ID copy, accepted by the archive reviewer (R7.4)
 
     review_decide(actor=city_reviewer, change_request_id=held.pk, approve=True)
 

@@ -12,7 +12,9 @@ import pytest
 from playwright.sync_api import expect
 
 from sidms.lib.idcard import check_digit
+from tests.archives.conftest import noise
 from tests.e2e.conftest import menu, reference_in
+from tests.e2e.test_archives import attach, decide
 
 # Born 1985-03-15 in Huancui; the odd sequence digit says a man.
 NEW_ID = "37100219850315001" + check_digit("37100219850315001")
@@ -26,6 +28,7 @@ def test_a_clerk_enters_a_new_person_and_then_their_employment_from_the_persons_
     make_unit: Callable[..., Any],
     as_staff: Callable[[Any], Any],
 ) -> None:
+    from sidms.archives.models import ArchiveItem
     from sidms.registry.models import Employment, Person
 
     unit = make_unit(unit_no="3710020001", name="威海市环翠区海港机械有限公司", district="371002")
@@ -51,6 +54,15 @@ def test_a_clerk_enters_a_new_person_and_then_their_employment_from_the_persons_
     request_no = reference_in(held, "CR")
     expect(clerk.get_by_text("新记录：审核通过前不保存任何内容")).to_be_visible()
     assert not Person.objects.exists()  # nothing stored before the review
+
+    # The ID copy the registration needs (R7.4): attached on the request's archive catalogue, accepted by the
+    # archive reviewer.
+    clerk.get_by_role("link", name="档案目录与上传").click()
+    attach(clerk, "居民身份证复印件", "身份证.png", noise("PNG"))
+    archive = as_staff(make_staff("archivist_hc", posts=("archive_reviewer",), district="371002"))
+    menu(archive).get_by_role("link", name="档案审核").click()
+    decide(archive, f"#{ArchiveItem.objects.get().pk}", "通过")
+    expect(archive.get_by_text("没有待审核的扫描件")).to_be_visible()
 
     # 2. A reviewer approves it from the queue: the person exists now, with a number the system assigned.
     review = as_staff(reviewer)

@@ -14,6 +14,7 @@ from sidms.changes.maintenance import maintenance_apply
 from sidms.changes.models import ChangeRequest, Channel, Revision
 from sidms.changes.services import submit_change
 from sidms.registry.models import Person, Unit
+from tests.archives.conftest import provide_documents
 from tests.conftest import luhn_complete
 
 pytestmark = [pytest.mark.django_db]
@@ -244,6 +245,7 @@ def test_a_new_person_waits_whole_for_review_and_exists_once_approved(  # type: 
     held = ChangeRequest.objects.get()
     assert response.redirect_chain[-1][0] == f"/queues/review/{held.pk}/"
     assert not Person.objects.filter(name="李红").exists()
+    provide_documents(held)  # the ID copy, accepted by the archive reviewer (R7.4)
     signed_in(huancui_reviewer).post(f"/queues/review/{held.pk}/decide/", {"decision": "approve"})
     created = Person.objects.get(name="李红")
     assert created.id_number == HUANCUI_1970 and created.phone == "13963112345"

@@ -21,6 +21,7 @@ class Post(models.TextChoices):
     INFO_CENTRE = "info_centre", _("Information centre")
     SUPERVISOR = "supervisor", _("Supervising department")
     BACKUP_OFFICER = "backup_officer", _("Backup officer")
+    ARCHIVE_REVIEWER = "archive_reviewer", _("Archive reviewer")
 
 
 P = Post
@@ -71,6 +72,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rectification.issue": frozenset({P.SUPERVISOR}),
     "rectification.respond": frozenset({P.APPROVER, P.CITY_ADMIN}),
     "rectification.view": frozenset({P.SUPERVISOR, P.AUDITOR, P.APPROVER, P.CITY_ADMIN}),
+    # Electronic archives (R2.4, R7.4; sidms.archives): the window attaches scans, the archive reviewer (never
+    # the uploader) accepts or rejects each; an agreement's signed scan is attached by the security
+    # administrator who registers the agreement ("agreement.manage").
+    "archive.upload": frozenset({P.WINDOW_CLERK}),
+    "archive.view": STAFF_POSTS | {P.ARCHIVE_REVIEWER},
+    "archive.review": frozenset({P.ARCHIVE_REVIEWER}),
 }
 
 # Who decides a request, by the post it names (sidms.changes.models.ChangeRequest.decider_post).

@@ -262,6 +262,12 @@ def audited_refusals() -> Iterator[None]:
         if refusal.audit_event is not None:
             audit_record(**refusal.audit_event)
         raise
+    except ChangeRefused as refusal:
+        # A refusal of substance that is worth a trace too (an approval refused for missing archive documents).
+        event = getattr(refusal, "audit_event", None)
+        if event is not None:
+            audit_record(**event)
+        raise
 
 
 def deny(refusal: NotPermitted, action: str, *, actor: Any, **event: Any) -> NotPermitted:
@@ -690,6 +696,16 @@ def register_proposal(kind: str, apply: Callable[[ChangeRequest, Caller], None])
     PROPOSALS[kind] = apply
 
 
+# What must hold before a review request may be approved, registered by higher apps (dependency inversion):
+# the electronic archives refuse a request whose required documents are missing or rejected (R7.4). Each
+# check raises a ChangeRefused to refuse, inside the decision's transaction, with the request locked.
+APPROVAL_CHECKS: dict[str, Callable[[ChangeRequest, Caller], None]] = {}
+
+
+def register_approval_check(name: str, check: Callable[[ChangeRequest, Caller], None]) -> None:
+    APPROVAL_CHECKS[name] = check
+
+
 def review_decide(
     *,
     actor: Any,
@@ -731,6 +747,9 @@ def review_decide(
             )  # fmt: skip
         if not approve and not reason.strip():
             raise ChangeRefused(_("A rejection needs a reason."), code="reason_required")
+        if approve:
+            for check in APPROVAL_CHECKS.values():
+                check(held, caller)
         if held.entity in PROPOSALS:
             if approve:
                 PROPOSALS[held.entity](held, caller)

@@ -365,13 +365,25 @@ class KeyRing:
     # -- encryption
 
     def encrypt(self, plaintext: str, *, aad: bytes = b"") -> bytes:
+        return self.encrypt_bytes(plaintext.encode("utf-8"), aad=aad)
+
+    def encrypt_bytes(self, plaintext: bytes, *, aad: bytes = b"") -> bytes:
+        """Like :meth:`encrypt` for binary data (the chunks of an archive file); same token layout."""
         key = self._versions[self._current]
         header = bytes((FORMAT, SUITES[key.suite])) + self._current.to_bytes(2, "big")
         nonce = os.urandom(_NONCE_LENGTH)
-        sealed = _seal(key.suite, key.enc_key, nonce, header + aad, plaintext.encode("utf-8"))
+        sealed = _seal(key.suite, key.enc_key, nonce, header + aad, bytes(plaintext))
         return header + nonce + sealed
 
     def decrypt(self, token: BytesLike, *, aad: bytes = b"") -> str:
+        plaintext = self.decrypt_bytes(token, aad=aad)
+        try:
+            return plaintext.decode("utf-8")
+        except UnicodeDecodeError:  # only reachable if someone encrypted non-UTF-8 with the raw primitives
+            raise _decryption_error("format", "解密结果不是有效文本", "the plaintext is not UTF-8") from None
+
+    def decrypt_bytes(self, token: BytesLike, *, aad: bytes = b"") -> bytes:
+        """Like :meth:`decrypt` for binary data."""
         token = bytes(token)
         suite, version = _parse_header(token)
         key = self._versions.get(version)
@@ -389,19 +401,13 @@ class KeyRing:
             )
         header, nonce = token[:_HEADER_LENGTH], token[_HEADER_LENGTH : _HEADER_LENGTH + _NONCE_LENGTH]
         try:
-            plaintext = _open(
-                suite, key.enc_key, nonce, header + aad, token[_HEADER_LENGTH + _NONCE_LENGTH :]
-            )
+            return _open(suite, key.enc_key, nonce, header + aad, token[_HEADER_LENGTH + _NONCE_LENGTH :])
         except InvalidTag:
             raise _decryption_error(
                 "authentication",
                 "完整性校验未通过（数据被篡改、损坏，或关联数据不符）",
                 "authentication failed (tampered or corrupt data, or wrong aad)",
             ) from None
-        try:
-            return plaintext.decode("utf-8")
-        except UnicodeDecodeError:  # only reachable if someone encrypted non-UTF-8 with the raw primitives
-            raise _decryption_error("format", "解密结果不是有效文本", "the plaintext is not UTF-8") from None
 
     # -- blind index and MAC
 

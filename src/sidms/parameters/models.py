@@ -45,6 +45,7 @@ class CodeTable(models.TextChoices):
     PERSON_CATEGORY = "person_category", _("Person category")
     UNIT_TYPE = "unit_type", _("Unit type")
     SERVICE_KIND = "service_kind", _("Service institution type")
+    ARCHIVE_DOC_TYPE = "archive_doc_type", _("Archive document type")
 
 
 class CodeItem(models.Model):

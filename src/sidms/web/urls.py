@@ -26,6 +26,7 @@ urlpatterns = [
     path("staff/", include("sidms.web.staff.urls")),
     path("continuity/", include("sidms.web.continuity.urls")),
     path("exchange/", include("sidms.web.exchange.urls")),
+    path("archives/", include("sidms.web.archives.urls")),
     # Records: "new/" before "<key>/" — a number is never "new", but the pattern would take it.
     path("<slug:slug>/", records.record_list, name="record_list"),
     path("<slug:slug>/new/", records.record_new, name="record_new"),
