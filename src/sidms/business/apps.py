@@ -1,0 +1,31 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class BusinessConfig(AppConfig):
+    name = "sidms.business"
+    label = "business"
+    verbose_name = _("Business data of the five insurances")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from sidms.audit.verify import register_check
+        from sidms.business import parameters  # registers the four-eyes proposal
+
+        # Parameter versions and assessment runs are vouched for by the audit chain (issue 8).
+        register_check(parameters.verify_parameters)
+        post_migrate.connect(_seed, dispatch_uid="sidms.business.seed_parameters")
+
+
+def _seed(sender: AppConfig, **kwargs: object) -> None:
+    if sender.label != "business":
+        return
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if Path(settings.SIDMS_KEY_FILE).exists():
+        from sidms.business.parameters import seed_parameters
+
+        seed_parameters()
