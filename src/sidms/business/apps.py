@@ -15,6 +15,12 @@ class BusinessConfig(AppConfig):
 
         # Parameter versions and assessment runs are vouched for by the audit chain (issue 8).
         register_check(parameters.verify_parameters)
+        # Enrolments' entry rules are checked by the pipeline on every submission (issue 8 §2).
+        from sidms.business import enrolment
+        from sidms.changes.services import register_entry_check
+
+        register_entry_check("person_enrolment", enrolment.check_person_enrolment)
+        register_entry_check("unit_enrolment", enrolment.check_unit_enrolment)
         post_migrate.connect(_seed, dispatch_uid="sidms.business.seed_parameters")
 
 

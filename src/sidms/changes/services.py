@@ -400,6 +400,30 @@ class SubmitOutcome:
     warnings: dict[str, tuple[str, ...]]
 
 
+# Entry rules an entity's own app holds (R6.1), registered when its app is ready (dependency inversion): each
+# is called with the values the record would have after the submission (stored values overlaid with the new
+# ones) and the stored record (None for a new one), and raises ChangeRefused with the reason.
+ENTRY_CHECKS: dict[str, list[Callable[[Mapping[str, Any], models.Model | None], None]]] = {}
+
+
+def register_entry_check(
+    entity: str, check: Callable[[Mapping[str, Any], models.Model | None], None]
+) -> None:
+    checks = ENTRY_CHECKS.setdefault(entity, [])
+    if check not in checks:
+        checks.append(check)
+
+
+def _entry_checks(spec: EntitySpec, record: models.Model | None, changed: Mapping[str, Any]) -> None:
+    checks = ENTRY_CHECKS.get(spec.name)
+    if not checks:
+        return
+    values = {name: getattr(record, name) for name in spec.fields} if record is not None else {}
+    values.update(changed)
+    for check in checks:
+        check(values, record)
+
+
 SUBMIT_CHANNELS = {Channel.WINDOW, Channel.COLLABORATION, Channel.ONLINE, Channel.KIOSK}
 MAY_NOT_SUBMIT = _("Your posts may not collect or change data.")
 
@@ -442,6 +466,7 @@ def submit_change(
                 # Moving a record to another district needs the right to both: a district clerk cannot.
                 require_scope(caller, moved)
             _require_targets(spec, changed)
+    _entry_checks(spec, record, changed)
     duplicate = _check_unique(spec, rules, changed, record, caller)
     manual = {n: v for n, v in changed.items() if _level(rules, n) == ReviewLevel.MANUAL}
     if record is None and (manual or duplicate):
@@ -778,6 +803,7 @@ def _apply_held(held: ChangeRequest, caller: Caller) -> None:
             # Registered meanwhile (by an import, or another request approved first): refused now too.
             _check_unique(spec, rules_in_force(held.entity), values, None, caller, pending_ok=held.pk)
         values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
+    _entry_checks(spec, record, values)  # what was entered meanwhile may now stand against it
     revision = apply_values(
         spec, record, values, actor=Caller(held.submitted_by, caller.address, caller.request_id),
         channel=held.channel, method=Method.REVIEW, reference=f"CR{held.pk}/{caller.name}",
