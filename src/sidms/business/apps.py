@@ -21,6 +21,9 @@ class BusinessConfig(AppConfig):
 
         register_entry_check("person_enrolment", enrolment.check_person_enrolment)
         register_entry_check("unit_enrolment", enrolment.check_unit_enrolment)
+        from sidms.business import bases
+
+        register_entry_check("base_declaration", bases.check_declaration)
         post_migrate.connect(_seed, dispatch_uid="sidms.business.seed_parameters")
 
 

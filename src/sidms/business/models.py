@@ -231,3 +231,53 @@ class Death(RegistryRecord):
 
     def __str__(self) -> str:
         return f"{self.person_id}†{self.date_of_death}"
+
+
+class BaseDeclaration(RegistryRecord):
+    """A yearly contribution-base declaration (缴费基数申报, issue 8 §3): last year's average monthly wage as
+    declared by the unit (or chosen by a flexible worker), and the base after the year's limits
+    (国办发〔2019〕13号: 60 % – 300 % of the provincial average wage)."""
+
+    person = models.ForeignKey(
+        "registry.Person",
+        on_delete=models.PROTECT,
+        related_name="base_declarations",
+        verbose_name=_("person"),
+    )
+    unit = models.ForeignKey(
+        "registry.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="base_declarations",
+        verbose_name=_("unit"),
+    )  # fmt: skip
+    year = models.PositiveIntegerField(_("year"))
+    declared_wage = models.DecimalField(_("declared monthly wage"), max_digits=12, decimal_places=2)
+    base = models.DecimalField(_("contribution base"), max_digits=12, decimal_places=2)
+
+    governance = Declaration(
+        entity="base_declaration",
+        fields=("person_id", "unit_id", "year", "declared_wage", "base"),
+        key="pk",
+        district="person__district",
+        slug="base-declarations",
+        list_columns=("person_id", "unit_id", "year", "declared_wage", "base"),
+        sortable=("year",),
+        identity=("person_id", "year"),
+        rules=(
+            ("person_id", True, "record", "system", ()),
+            ("unit_id", False, "record", "system", ()),
+            ("year", True, "text", "system", ()),
+            ("declared_wage", True, "text", "system", ()),
+            ("base", True, "text", "system", ()),
+        ),
+        extra={"nav": False, "view_permission": "record.view"},
+    )
+
+    class Meta:
+        ordering = ["-year"]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "unit", "year"], name="business_base_person_unit_year")
+        ]
+        verbose_name = _("contribution base declaration")
+        verbose_name_plural = _("contribution base declarations")
+
+    def __str__(self) -> str:
+        return f"{self.person_id}/{self.year}"
