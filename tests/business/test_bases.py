@@ -40,12 +40,12 @@ def test_a_base_below_the_floor_and_one_above_the_ceiling(huancui_clerk: Any, pe
     assert (floor, ceiling) == (Decimal("3269"), Decimal("16346"))  # 3,269.15 and 16,345.75 to the yuan
     low = declare_base(actor=huancui_clerk, person=person, year=2020, wage=Decimal("2500.00")).record
     stored = BaseDeclaration.objects.get(pk=low.pk)
-    assert (stored.declared_wage, stored.base) == (Decimal("2500.00"), floor)
+    assert (stored.declared_wage, Decimal(stored.base)) == ("2500.00", floor)
     high = declare_base(actor=huancui_clerk, person=person, year=2021, wage=Decimal("20000")).record
     stored = BaseDeclaration.objects.get(pk=high.pk)
-    assert (stored.declared_wage, stored.base) == (Decimal("20000.00"), ceiling)
+    assert (stored.declared_wage, Decimal(stored.base)) == ("20000.00", ceiling)
     within = declare_base(actor=huancui_clerk, person=person, year=2022, wage=Decimal("8000.50")).record
-    assert BaseDeclaration.objects.get(pk=within.pk).base == Decimal("8000.50")
+    assert BaseDeclaration.objects.get(pk=within.pk).base == "8000.50"
 
 
 @pytest.mark.req("R6.1")

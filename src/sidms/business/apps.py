@@ -11,10 +11,11 @@ class BusinessConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from sidms.audit.verify import register_check
-        from sidms.business import parameters  # registers the four-eyes proposal
+        from sidms.business import ledger, parameters  # parameters registers its four-eyes proposal
 
         # Parameter versions and assessment runs are vouched for by the audit chain (issue 8).
         register_check(parameters.verify_parameters)
+        register_check(ledger.verify_runs)
         # Enrolments' entry rules are checked by the pipeline on every submission (issue 8 §2).
         from sidms.business import enrolment
         from sidms.changes.services import register_entry_check

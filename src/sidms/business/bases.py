@@ -18,7 +18,7 @@ from sidms.changes.services import SubmitOutcome, submit_change
 from sidms.core.errors import ChangeRefused
 from sidms.registry.models import Person, Unit
 
-BAD_AMOUNT = _("The declared wage must be an amount in yuan, at most to the fen.")
+BAD_AMOUNT = _("The declared wage must be an amount in yuan with two decimals (e.g. 6123.45).")
 
 
 def _amount(value: Any) -> Decimal:
@@ -26,7 +26,7 @@ def _amount(value: Any) -> Decimal:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         raise ChangeRefused(BAD_AMOUNT, code="amount") from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+    if not amount.is_finite() or amount < 0 or str(value).strip() != f"{amount:.2f}":
         raise ChangeRefused(BAD_AMOUNT, code="amount")
     return amount
 
@@ -51,7 +51,7 @@ def declare_base(
     channel: str = Channel.WINDOW,
 ) -> SubmitOutcome:  # fmt: skip
     """Record the year's declaration for PERSON (at UNIT): the wage as declared and the clamped base."""
-    clamped = clamp(_amount(wage), year)
+    clamped = clamp(_amount(f"{Decimal(wage):.2f}"), year)
     values = {
         "person_id": person.pk, "unit_id": unit.pk if unit is not None else None, "year": str(year),
         "declared_wage": f"{clamped.declared:.2f}", "base": f"{clamped.base:.2f}",

@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.core.declare import Declaration
-from sidms.core.governed import RegistryRecord
+from sidms.core.governed import LedgerFact, RegistryRecord
 
 
 class ParameterKind(models.TextChoices):
@@ -248,9 +248,11 @@ class BaseDeclaration(RegistryRecord):
         "registry.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="base_declarations",
         verbose_name=_("unit"),
     )  # fmt: skip
-    year = models.PositiveIntegerField(_("year"))
-    declared_wage = models.DecimalField(_("declared monthly wage"), max_digits=12, decimal_places=2)
-    base = models.DecimalField(_("contribution base"), max_digits=12, decimal_places=2)
+    # Text, exactly as declared and as history holds it (the kernel's digests represent values as text; a
+    # DecimalField comes back from SQLite as a float). Amounts are yuan with two decimals.
+    year = models.CharField(_("year"), max_length=4)
+    declared_wage = models.CharField(_("declared monthly wage"), max_length=14)
+    base = models.CharField(_("contribution base"), max_length=14)
 
     governance = Declaration(
         entity="base_declaration",
@@ -281,3 +283,133 @@ class BaseDeclaration(RegistryRecord):
 
     def __str__(self) -> str:
         return f"{self.person_id}/{self.year}"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The contribution ledger and its runs (issue 8 §4–§6)
+
+
+class RunKind(models.TextChoices):
+    ASSESSMENT = "assessment", _("Monthly assessment")  # 核定
+    CORRECTION = "correction", _("Correction")
+    PAYMENT = "payment", _("Payment extract")
+    INTEREST = "interest", _("Year-end interest")
+
+
+class RunStatus(models.TextChoices):
+    APPLIED = "applied", _("Applied for")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    EXECUTED = "executed", _("Executed")
+
+
+class AssessmentRun(models.Model):
+    """A run that writes ledger entries: applied for, approved by a second person, executed once.
+
+    The row carries a keyed seal and a step (``sidms.changes.seals``); each step's audit event records both,
+    and the execution's event records the Merkle root of the entries written (sidms.business.ledger)."""
+
+    object_type: ClassVar[str] = "business_run"
+
+    kind = models.CharField(_("run kind"), max_length=12, choices=RunKind.choices)
+    period = models.CharField(_("period"), max_length=7)  # YYYY-MM, or YYYY for the year-end interest
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=RunStatus.choices, default="applied")
+    applied_by = models.ForeignKey(
+        "registry.Staff", on_delete=models.PROTECT, related_name="+", verbose_name=_("applied by")
+    )
+    applied_at = models.DateTimeField(_("applied at"))
+    decided_by = models.ForeignKey(
+        "registry.Staff", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("decided by"),
+    )  # fmt: skip
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    executed_by = models.ForeignKey(
+        "registry.Staff", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("executed by"),
+    )  # fmt: skip
+    executed_at = models.DateTimeField(_("executed at"), null=True, blank=True)
+    entries = models.PositiveIntegerField(_("entries"), default=0)
+    root = models.CharField(_("Merkle root"), max_length=64, blank=True)
+    step = models.PositiveIntegerField(_("step"), default=1)
+    seal = models.CharField(_("seal"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-period", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "period"],
+                condition=models.Q(kind__in=["assessment", "interest"]) & ~models.Q(status="rejected"),
+                name="business_run_once_per_period",
+            )
+        ]
+        verbose_name = _("ledger run")
+        verbose_name_plural = _("ledger runs")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.period}"
+
+
+class EntryKind(models.TextChoices):
+    ASSESSED = "assessed", _("Assessed")  # 核定应缴
+    PAID = "paid", _("Paid")  # 实缴
+    REVERSAL = "reversal", _("Reversal")  # 冲销
+    SUPPLEMENTARY = "supplementary", _("Supplementary")  # 补缴
+    LATE_FEE = "late_fee", _("Late fee")  # 滞纳金
+    INTEREST = "interest", _("Account interest")  # 个人账户利息
+
+
+class LedgerEntry(LedgerFact):
+    """One fact of the contribution ledger: never changed; a correction reverses it and adds a new entry,
+    both naming it (``corrects``). Written only by an executed run, whose audit event vouches for all its
+    entries with one Merkle root. The ledger as of an instant is a filter on ``created_at``."""
+
+    period = models.CharField(_("period"), max_length=7)  # YYYY-MM
+    person = models.ForeignKey(
+        "registry.Person", on_delete=models.PROTECT, related_name="ledger", verbose_name=_("person")
+    )
+    unit = models.ForeignKey(
+        "registry.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger",
+        verbose_name=_("unit"),
+    )  # fmt: skip
+    insurance = models.CharField(_("insurance type"), max_length=3)
+    kind = models.CharField(_("entry kind"), max_length=16, choices=EntryKind.choices)
+    base = models.DecimalField(_("contribution base"), max_digits=12, decimal_places=2, null=True)
+    unit_rate = models.DecimalField(_("unit rate"), max_digits=8, decimal_places=6, null=True)
+    individual_rate = models.DecimalField(_("individual rate"), max_digits=8, decimal_places=6, null=True)
+    unit_amount = models.DecimalField(_("unit amount"), max_digits=14, decimal_places=2, default=0)
+    individual_amount = models.DecimalField(
+        _("individual amount"), max_digits=14, decimal_places=2, default=0
+    )
+    account_credit = models.DecimalField(_("account credit"), max_digits=14, decimal_places=2, default=0)
+    entry_date = models.DateField(_("entry date"))
+    run = models.ForeignKey(AssessmentRun, on_delete=models.PROTECT, related_name="ledger_entries")
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections",
+        verbose_name=_("corrects"),
+    )  # fmt: skip
+
+    governance = Declaration(
+        entity="ledger_entry",
+        fields=("period", "person_id", "unit_id", "insurance", "kind", "base", "unit_rate", "individual_rate",
+                "unit_amount", "individual_amount", "account_credit", "entry_date", "run_id", "corrects_id"),
+        key="pk",
+        district="person__district",
+        list_columns=("period", "insurance", "kind", "base", "unit_amount", "individual_amount"),
+        codes={"insurance": "AAE140"},
+        extra={"nav": False, "view_permission": "record.view"},
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["period", "pk"]
+        indexes = [
+            models.Index(fields=["person", "period"], name="business_ledger_person"),
+            models.Index(fields=["unit", "period"], name="business_ledger_unit"),
+            models.Index(fields=["period", "kind"], name="business_ledger_period"),
+        ]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.person_id}/{self.insurance} {self.kind}"
