@@ -87,6 +87,7 @@ _DEFS = (
     ("late_fee.daily_rate", "policy", "rate", "滞纳金日费率"),
     ("late_fee.cap_at_principal", "policy", "bool", "滞纳金以欠费本金为限"),
     ("rounding.amount", "policy", "rounding", "金额舍入规则"),
+    ("retirement.schedules", "policy", "schedules", "法定退休年龄延迟方案"),
     ("rounding.base_limit", "policy", "rounding", "缴费基数上下限舍入规则"),
     # business handling
     ("declaration.deadline", "business", "day", "年度缴费基数申报截止日"),
@@ -157,6 +158,15 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
     out.append((
         "pension.average_monthly_wage", "7000", date(2025, 1, 1), "U",
         "Shandong 计发基数 not retrieved (notes §4 '[U]'); example value, to be checked against the notice.",
+    ))  # fmt: skip
+    out.append((
+        "retirement.schedules",
+        {
+            str(k): {"original_age_years": s.value.original_age_years, "first_cohort": list(s.value.first_cohort),
+                     "months_per_step": s.value.months_per_step, "max_delay_months": s.value.max_delay_months}
+            for k, s in lp.SEED_RETIREMENT_SCHEDULES.items()
+        },
+        date(2025, 1, 1), "V", lp.SEED_RETIREMENT_SCHEDULES[lp.RetirementCategory.MALE].source,
     ))  # fmt: skip
     fee = lc.SEED_LATE_FEE_DAILY_RATE
     out.append(("late_fee.daily_rate", str(fee.value), date(2011, 7, 1), fee.status, fee.source))
@@ -242,6 +252,16 @@ def decode(type_: str, stored: Any) -> Any:
         return {int(k): int(v) for k, v in stored.items()}
     if type_ == "groups":
         return [[str(code) for code in group] for group in stored]
+    if type_ == "schedules":
+        return {
+            lp.RetirementCategory(k): lp.RetirementSchedule(
+                int(v["original_age_years"]),
+                (int(v["first_cohort"][0]), int(v["first_cohort"][1])),
+                int(v["months_per_step"]),
+                int(v["max_delay_months"]),
+            )
+            for k, v in stored.items()
+        }
     if type_ == "day":
         return (int(stored["month"]), int(stored["day"]))
     raise _Bad
