@@ -11,7 +11,9 @@ class BusinessConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from sidms.audit.verify import register_check
-        from sidms.business import ledger, parameters  # parameters registers its four-eyes proposal
+
+        # parameters registers its four-eyes proposal, accounts the payment and interest runs
+        from sidms.business import accounts, ledger, parameters  # noqa: F401
 
         # Parameter versions and assessment runs are vouched for by the audit chain (issue 8).
         register_check(parameters.verify_parameters)

@@ -104,6 +104,7 @@ def entry_state(entry: LedgerEntry) -> dict[str, Any]:
         "entry_date": _text(entry.entry_date),
         "run": entry.run_id,
         "corrects": entry.corrects_id,
+        "settles": entry.settles_id,
         "created_at": entry.created_at.astimezone(UTC).isoformat(),
     }
 

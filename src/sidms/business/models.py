@@ -389,11 +389,16 @@ class LedgerEntry(LedgerFact):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections",
         verbose_name=_("corrects"),
     )  # fmt: skip
+    settles = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="settlements",
+        verbose_name=_("settles"),
+    )  # fmt: skip
 
     governance = Declaration(
         entity="ledger_entry",
         fields=("period", "person_id", "unit_id", "insurance", "kind", "base", "unit_rate", "individual_rate",
-                "unit_amount", "individual_amount", "account_credit", "entry_date", "run_id", "corrects_id"),
+                "unit_amount", "individual_amount", "account_credit", "entry_date", "run_id", "corrects_id",
+                "settles_id"),
         key="pk",
         district="person__district",
         list_columns=("period", "insurance", "kind", "base", "unit_amount", "individual_amount"),
