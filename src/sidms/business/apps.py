@@ -18,6 +18,9 @@ class BusinessConfig(AppConfig):
         # Parameter versions and assessment runs are vouched for by the audit chain (issue 8).
         register_check(parameters.verify_parameters)
         register_check(ledger.verify_runs)
+        from sidms.business import rights
+
+        register_check(rights.verify_statements)
         # Enrolments' entry rules are checked by the pipeline on every submission (issue 8 §2).
         from sidms.business import enrolment
         from sidms.changes.services import register_entry_check

@@ -418,3 +418,30 @@ class LedgerEntry(LedgerFact):
 
     def __str__(self) -> str:
         return f"{self.period} {self.person_id}/{self.insurance} {self.kind}"
+
+
+class IssuedStatement(models.Model):
+    """A 社会保险个人权益记录单 as issued (Order 14; 社会保险法 Art. 74): what the public verification page
+    needs and nothing more — the statement id, its digest, the cut-off, the issuing agency and the masked
+    name. Rows are never changed; each is vouched for by its audit event, which records the row's keyed seal."""
+
+    append_only: ClassVar[bool] = True
+
+    statement_id = models.CharField(_("statement id"), max_length=32, unique=True)
+    number = models.CharField(_("verification number"), max_length=20, unique=True)
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveIntegerField(_("year"))
+    cut_off = models.DateField(_("data cut-off"))
+    agency = models.CharField(_("issuing agency"), max_length=100)
+    masked_name = models.CharField(_("name"), max_length=50)
+    digest = models.CharField(_("digest"), max_length=64)
+    issued_at = models.DateTimeField(_("issued at"))
+    issued_by = models.CharField(_("issued by"), max_length=150)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        verbose_name = _("issued statement")
+        verbose_name_plural = _("issued statements")
+
+    def __str__(self) -> str:
+        return f"{self.statement_id} {self.masked_name} {self.cut_off}"

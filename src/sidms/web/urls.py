@@ -3,6 +3,7 @@
 
 from django.urls import include, path
 
+from sidms.web.business import views as business
 from sidms.web.governance import audit, batches, rules
 from sidms.web.records import views as records
 from sidms.web.workflow import views as workflow
@@ -25,6 +26,10 @@ urlpatterns = [
     # Staff accounts: before the record pages, whose patterns would take "staff" as an entity's slug.
     path("staff/", include("sidms.web.staff.urls")),
     path("continuity/", include("sidms.web.continuity.urls")),
+    # Business data (issue 8): the rights record of a person, its statement, the public verification page.
+    path("verify/statement/", business.verify_statement, name="verify_statement"),
+    path("persons/<str:key>/rights/", business.rights_page, name="rights"),
+    path("persons/<str:key>/rights/statement/", business.statement_pdf, name="statement_pdf"),
     # Records: "new/" before "<key>/" — a number is never "new", but the pattern would take it.
     path("<slug:slug>/", records.record_list, name="record_list"),
     path("<slug:slug>/new/", records.record_new, name="record_new"),
