@@ -58,10 +58,10 @@ from sidms.business.models import (
     UnitEnrolment,
 )
 from sidms.business.parameters import value_at
+from sidms.changes.ledger import append_facts
 from sidms.changes.seals import reseal, row_seal
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
-from sidms.core.governed import pipeline_writes
 from sidms.core.keys import keyring
 from sidms.lib import chain
 from sidms.lib import contributions as lc
@@ -230,20 +230,18 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
         writer = WRITERS[run.kind]
         leaves: list[str] = []
         totals = [Decimal(0), Decimal(0)]
-        with pipeline_writes():  # the run is the ledger's one door: its audit event vouches for every entry
-            chunk: list[LedgerEntry] = []
+
+        def vouched() -> Iterable[LedgerEntry]:
             for entry in writer(run):
                 entry.run_id = run.pk
                 entry.row_digest = entry_digest(entry)
                 leaves.append(entry.row_digest)
                 totals[0] += entry.unit_amount
                 totals[1] += entry.individual_amount
-                chunk.append(entry)
-                if len(chunk) >= CHUNK:
-                    LedgerEntry.objects.bulk_create(chunk)
-                    chunk = []
-            if chunk:
-                LedgerEntry.objects.bulk_create(chunk)
+                yield entry
+
+        # The pipeline's door for ledger facts; this run's audit event vouches for every entry it appends.
+        append_facts(vouched())
         run.status, run.executed_by, run.executed_at = RunStatus.EXECUTED, caller.staff, timezone.now()
         run.entries, run.root = len(leaves), merkle_root(leaves)
         _advance(run, "business.run.execute", caller, {

@@ -294,6 +294,7 @@ class RunKind(models.TextChoices):
     CORRECTION = "correction", _("Correction")
     PAYMENT = "payment", _("Payment extract")
     INTEREST = "interest", _("Year-end interest")
+    PENSION = "pension", _("Monthly pension payment")
 
 
 class RunStatus(models.TextChoices):
@@ -340,7 +341,8 @@ class AssessmentRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "period"],
-                condition=models.Q(kind__in=["assessment", "interest"]) & ~models.Q(status="rejected"),
+                condition=models.Q(kind__in=["assessment", "interest", "pension"])
+                & ~models.Q(status="rejected"),
                 name="business_run_once_per_period",
             )
         ]
@@ -358,6 +360,7 @@ class EntryKind(models.TextChoices):
     SUPPLEMENTARY = "supplementary", _("Supplementary")  # 补缴
     LATE_FEE = "late_fee", _("Late fee")  # 滞纳金
     INTEREST = "interest", _("Account interest")  # 个人账户利息
+    BENEFIT = "benefit", _("Benefit payment")  # 待遇支付
 
 
 class LedgerEntry(LedgerFact):
@@ -445,3 +448,64 @@ class IssuedStatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement_id} {self.masked_name} {self.cut_off}"
+
+
+class BenefitKind(models.TextChoices):
+    PENSION = "pension", _("Basic pension")  # 基本养老金
+    UNEMPLOYMENT = "unemployment", _("Unemployment benefit")  # 失业保险金
+    WORK_INJURY = "work_injury", _("Work-injury benefit")  # 工伤保险待遇
+    MATERNITY = "maternity", _("Maternity allowance")  # 生育津贴
+
+
+class EntitlementStatus(models.TextChoices):
+    ACTIVE = "active", _("Being paid")
+    SUSPENDED = "suspended", _("Suspended")
+    ENDED = "ended", _("Ended")
+
+
+class Entitlement(RegistryRecord):
+    """An approved benefit entitlement (待遇核定, issue 8 §7): its monthly amount and how it was computed,
+    and the last eligibility certification (待遇领取资格认证) of its recipient."""
+
+    person = models.ForeignKey(
+        "registry.Person", on_delete=models.PROTECT, related_name="entitlements", verbose_name=_("person")
+    )
+    kind = models.CharField(_("benefit"), max_length=16, choices=BenefitKind.choices)
+    start_date = models.DateField(_("paid from"))
+    end_date = models.DateField(_("paid until"), null=True, blank=True)
+    monthly_amount = models.CharField(_("monthly amount"), max_length=14)  # yuan, two decimals
+    basis = models.CharField(_("computed from"), max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=EntitlementStatus.choices)
+    certified_on = models.DateField(_("last certified"), null=True, blank=True)
+
+    governance = Declaration(
+        entity="entitlement",
+        fields=("person_id", "kind", "start_date", "end_date", "monthly_amount", "basis", "status",
+                "certified_on"),
+        key="pk",
+        district="person__district",
+        slug="entitlements",
+        list_columns=("person_id", "kind", "start_date", "monthly_amount", "status", "certified_on"),
+        list_filters=("kind", "status"),
+        sortable=("start_date",),
+        identity=("person_id", "kind"),
+        rules=(
+            ("person_id", True, "record", "system", ()),
+            ("kind", True, "choices", "system", ()),
+            ("start_date", True, "date", "system", ()),
+            ("end_date", False, "date", "system", ()),
+            ("monthly_amount", True, "text", "system", ()),
+            ("basis", False, "text", "none", ()),
+            ("status", True, "choices", "system", ()),
+            ("certified_on", False, "date", "system", ()),
+        ),
+        extra={"nav": False, "view_permission": "record.view"},
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["-start_date"]
+        verbose_name = _("benefit entitlement")
+        verbose_name_plural = _("benefit entitlements")
+
+    def __str__(self) -> str:
+        return f"{self.person_id}/{self.kind}"
