@@ -38,7 +38,17 @@ from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, Invalid, NotPermitted, SeparationOfDuties, StaleChange
 from sidms.core.fields import Sealed, seal
 from sidms.core.governed import Governed, pipeline_writes
-from sidms.core.kernel import EntitySpec, cipher_mac, digest, represent, reveal, spec_for, state_of, tokens_of
+from sidms.core.kernel import (
+    LEDGER,
+    EntitySpec,
+    cipher_mac,
+    digest,
+    represent,
+    reveal,
+    spec_for,
+    state_of,
+    tokens_of,
+)
 from sidms.lib import recordno
 from sidms.parameters.models import CollectionRule, ReviewLevel
 
@@ -104,6 +114,9 @@ def clean_values(
     filled in the result, and derived fields must agree with what they derive from. TYPED values come from a
     person at a window, kiosk or web page, who may not type a record number; a city-approved import may
     bring the numbers of the system it replaces."""
+    if spec.kind == LEDGER:
+        # Ledger facts are appended by the runs that vouch for them (changes.ledger), never entered.
+        raise ChangeRefused(_("Ledger entries are written by their runs, never entered."), code="ledger")
     errors: dict[str, Invalid] = {}
     cleaned = Cleaned({})
     declaration = spec.declaration
