@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from sidms.business import calc
 from sidms.business.ledger import register_writer
 from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
+from sidms.business.parameters import cached_parameters
 from sidms.core.errors import ChangeRefused
 from sidms.registry.models import Person
 
@@ -110,6 +111,11 @@ class UnitArrears:
 def arrears(as_of: date, unit_id: int | None = None) -> list[UnitArrears]:
     """Per unit, the contributions outstanding on AS_OF for periods already due, and the late fee on each
     period's principal to AS_OF (each period has its own due date)."""
+    with cached_parameters():
+        return _arrears(as_of, unit_id)
+
+
+def _arrears(as_of: date, unit_id: int | None) -> list[UnitArrears]:
     rows = outstanding()
     if unit_id is not None:
         rows = rows.filter(unit_id=unit_id)

@@ -57,7 +57,7 @@ from sidms.business.models import (
     RunStatus,
     UnitEnrolment,
 )
-from sidms.business.parameters import value_at
+from sidms.business.parameters import cached_parameters, value_at
 from sidms.changes.ledger import append_facts
 from sidms.changes.seals import reseal, row_seal
 from sidms.core.caller import Caller
@@ -241,7 +241,8 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
                 yield entry
 
         # The pipeline's door for ledger facts; this run's audit event vouches for every entry it appends.
-        append_facts(vouched())
+        with cached_parameters():
+            append_facts(vouched())
         run.status, run.executed_by, run.executed_at = RunStatus.EXECUTED, caller.staff, timezone.now()
         run.entries, run.root = len(leaves), merkle_root(leaves)
         _advance(run, "business.run.execute", caller, {

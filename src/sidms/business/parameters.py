@@ -22,7 +22,9 @@ Rates are fractions (0.16 for 16 %), money in yuan, all as decimal strings in th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -311,6 +313,34 @@ def _day(at: date | datetime | None) -> date:
     return at
 
 
+# A run reads the same few parameters for every entry: inside ``cached_parameters()`` each key's versions are
+# read once (a snapshot for the run's transaction) and resolved in Python.
+_CACHE: ContextVar[dict[str, list[ParameterVersion]] | None] = ContextVar(
+    "sidms_parameter_cache", default=None
+)
+
+
+@contextmanager
+def cached_parameters() -> Iterator[None]:
+    token = _CACHE.set({})
+    try:
+        yield
+    finally:
+        _CACHE.reset(token)
+
+
+def _versions(key: str, known_at: datetime | None) -> list[ParameterVersion]:
+    cache = _CACHE.get()
+    if cache is not None and known_at is None:
+        if key not in cache:
+            cache[key] = list(ParameterVersion.objects.filter(key=key))
+        return cache[key]
+    rows = ParameterVersion.objects.filter(key=key)
+    if known_at is not None:
+        rows = rows.filter(created_at__lte=known_at)
+    return list(rows)
+
+
 def version_at(
     key: str,
     at: date | datetime | None = None,
@@ -321,14 +351,11 @@ def version_at(
     """The version of KEY in force on AT (default today) for REGION (its own version, else the city-wide
     one), as the table stood at KNOWN_AT (default now): the latest version effective on or before AT."""
     day = _day(at)
-    regions = [region, ""] if region else [""]
-    rows = ParameterVersion.objects.filter(key=key, region__in=regions, effective_from__lte=day)
-    if known_at is not None:
-        rows = rows.filter(created_at__lte=known_at)
-    for wanted in regions:
-        row = rows.filter(region=wanted).order_by("-effective_from", "-version").first()
-        if row is not None:
-            return row
+    rows = [r for r in _versions(key, known_at) if r.effective_from <= day]
+    for wanted in [region, ""] if region else [""]:
+        candidates = [r for r in rows if r.region == wanted]
+        if candidates:
+            return max(candidates, key=lambda r: (r.effective_from, r.version))
     return None
 
 
