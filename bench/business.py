@@ -147,7 +147,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         if profile is not None:
             profile.disable()
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(20)
         return seconds, done.entries
 
     seconds, entries = timed_run("assessment", PERIOD)

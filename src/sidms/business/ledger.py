@@ -331,8 +331,8 @@ def _assess(run: AssessmentRun) -> Iterable[LedgerEntry]:
     enrolments = (
         PersonEnrolment.objects.filter(status=EnrolmentStatus.PAYING, start_date__lte=last)
         .exclude(kind=EnrolmentKind.RESIDENT)
-        .select_related("person")
         .order_by("pk")
+        .values_list("person_id", "unit_id", "insurance", "kind", "person__district_id")
     )
     bases: dict[tuple[int, int | None], Decimal] = {}
     for person_id, unit_id, declared_base in (
@@ -348,19 +348,18 @@ def _assess(run: AssessmentRun) -> Iterable[LedgerEntry]:
         .values_list("unit_id", "industry_class", "tier")
     }
     cache: dict[str, _Rates] = {}
-    for e in enrolments.iterator(chunk_size=CHUNK):
-        region = e.person.district_id
+    for person_id, unit_id, insurance, kind, region in enrolments.iterator(chunk_size=CHUNK):
         rates = cache.get(region)
         if rates is None:
             rates = cache[region] = _Rates(first, region)
-        declared = bases.get((e.person_id, e.unit_id), bases.get((e.person_id, None)))
+        declared = bases.get((person_id, unit_id), bases.get((person_id, None)))
         base = lc.clamp_base(declared if declared is not None else rates.limits.floor, rates.limits).base
-        got = contribution_for(rates, e.insurance, e.kind, base, tiers.get(e.unit_id) if e.unit_id else None)
+        got = contribution_for(rates, insurance, kind, base, tiers.get(unit_id) if unit_id else None)
         if got is None:
             continue
         c, unit_rate, ind_rate = got
         yield LedgerEntry(
-            period=run.period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
+            period=run.period, person_id=person_id, unit_id=unit_id, insurance=insurance,
             kind=EntryKind.ASSESSED, base=base, unit_rate=unit_rate, individual_rate=ind_rate,
             unit_amount=c.unit_amount, individual_amount=c.individual_amount, account_credit=c.account_credit,
             entry_date=last,
