@@ -4,6 +4,8 @@ pensions, deaths that stop payments and one registered late (an overpayment) —
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import date
 
 import pytest
@@ -11,10 +13,12 @@ import pytest
 from sidms.business.accounts import arrears
 from sidms.business.benefits import overpayments
 from sidms.business.models import AssessmentRun, LedgerEntry
+from sidms.business.rights import issue_statement, verify_number
 from sidms.changes.verify import verify_store
 from sidms.demo.business import load_business
 from sidms.demo.generate import generate
 from sidms.demo.loader import ensure_accounts, load_demo
+from sidms.registry.models import Person, Staff
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +37,16 @@ def test_the_demo_history_goes_through_the_runs_and_verifies() -> None:
     assert overpayments()  # the death registered late
     report = verify_store()
     assert report.ok, report.problem
+
+    # A demo person's statement: Chinese text in the PDF, its number verifies.
+    person = Person.objects.get(
+        pk=LedgerEntry.objects.filter(kind="paid", unit__isnull=False).first().person_id
+    )
+    issued = issue_statement(actor=Staff.objects.get(username="approver_city"), person_key=person.person_no,
+                             cut_off=date(2025, 12, 31))  # fmt: skip
+    assert verify_number(issued.number).unchanged
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", "-", "-"], input=issued.pdf, capture_output=True, check=True
+        ).stdout
+        assert person.name in text.decode() and "缴费" in text.decode()
