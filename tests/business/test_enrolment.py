@@ -126,3 +126,23 @@ def test_a_work_injury_enrolment_has_a_tier_its_class_has(huancui_clerk: Any, un
     assert "浮动档次" in message
     row = enrol_unit(huancui_clerk, unit, "410", industry_class="3", tier="120")
     assert UnitEnrolment.objects.get(pk=row.pk).tier == "120"
+
+
+@pytest.mark.req("R6.2")
+def test_an_enrolment_arrives_through_the_collaboration_channel(
+    huancui_clerk: Any, unit: Any, person: Any
+) -> None:
+    enrol_unit(huancui_clerk, unit, "110")
+    outcome = submit_change(
+        actor=huancui_clerk, channel=Channel.COLLABORATION, entity="person_enrolment",
+        values={"person_id": person.pk, "insurance": "110", "kind": "employee", "unit_id": unit.pk,
+                "status": "paying", "start_date": "2021-03-01"},
+    )  # fmt: skip
+    revision = Revision.objects.get(entity="person_enrolment", record_id=outcome.record.pk)
+    assert revision.channel == Channel.COLLABORATION
+    with pytest.raises(ChangeRefused):  # the entry rules hold on that channel too
+        submit_change(
+            actor=huancui_clerk, channel=Channel.COLLABORATION, entity="person_enrolment",
+            values={"person_id": person.pk, "insurance": "120", "kind": "employee", "unit_id": unit.pk,
+                    "status": "paying", "start_date": "2021-03-01"},
+        )  # fmt: skip

@@ -122,6 +122,9 @@ def test_a_correction_leaves_the_original_and_the_past_ledger_as_it_was(
     assert [
         (e.pk, e.kind, e.unit_amount) for e in ledger(employee.pk, as_of=then, insurance="110")
     ] == shown_then
+    with pytest.raises(ChangeRefused) as refused:  # a correction must name an entry and a base
+        run_through(huancui_clerk, approver, "correction", "2025-03", params={"entry": 999999, "base": "1"})
+    assert refused.value.code == "correction"
     with pytest.raises(ChangeRefused):  # corrected once: the next correction names the newer entry
         run_through(
             huancui_clerk, approver, "correction", "2025-03", params={"entry": original.pk, "base": "8000"}

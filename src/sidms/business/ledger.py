@@ -164,6 +164,8 @@ def run_apply(
     if kind not in RunKind.values:
         raise ChangeRefused(_("Unknown kind of run."), code="kind")
     _period(period, kind)
+    if kind == RunKind.CORRECTION:
+        _check_correction(params or {})
     try:
         with transaction.atomic():
             run = AssessmentRun.objects.create(
@@ -177,6 +179,18 @@ def run_apply(
             _("This period has already been assessed or applied for; a period is assessed once."), code="once"
         ) from None
     return run
+
+
+def _check_correction(params: Mapping[str, Any]) -> None:
+    try:
+        entry = LedgerEntry.objects.filter(pk=int(params["entry"])).first()
+        base = Decimal(str(params["base"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        entry, base = None, Decimal(-1)
+    if entry is None or not base.is_finite() or base < 0:
+        raise ChangeRefused(
+            _("A correction names the entry it corrects and the right base."), code="correction"
+        )
 
 
 def _locked(run_id: int) -> AssessmentRun:
