@@ -128,3 +128,18 @@ def test_an_altered_issued_statement_is_named_by_verify(history: dict[str, Any],
     restore()
     assert broken_at().kind == "statement"
     assert not verify_number(issued.number).genuine
+
+
+@pytest.mark.req("R10")
+def test_the_yearly_statements_batch_issues_one_per_insured_person(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    from django.core.management import call_command
+
+    call_command("statements", "2025", "--out", str(tmp_path / "out"))
+    pdfs = list((tmp_path / "out").glob("*.pdf"))
+    assert len(pdfs) == 2  # the employee and the flexible worker
+    from sidms.business.models import IssuedStatement
+
+    assert {s.cut_off for s in IssuedStatement.objects.all()} == {date(2025, 12, 31)}
+    assert all(verify_number(s.number).unchanged for s in IssuedStatement.objects.all())

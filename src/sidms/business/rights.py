@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -165,7 +166,25 @@ def issue_statement(*, actor: Any, person_key: str, cut_off: date | None = None)
     """Render PERSON's statement up to CUT_OFF and store what verification needs (one audit event)."""
     caller = Caller.of(actor)
     person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key)
-    day = cut_off or timezone.localdate()
+    return _issue(caller, person, cut_off or timezone.localdate())
+
+
+def yearly_statements(year: int, *, progress: Any = None) -> Iterator[Issued]:
+    """The yearly statement of every person with contributions in YEAR (社会保险法 Art. 74; Order 14), cut
+    off at the year's end: a batch of the system itself, each statement with its own audit event."""
+    caller = Caller("system:statements", request_id="")
+    people = list(
+        LedgerEntry.objects.filter(period__startswith=f"{year}-")
+        .values_list("person_id", flat=True)
+        .distinct()
+    )
+    for done, person in enumerate(Person.objects.filter(pk__in=people).order_by("pk").iterator(), start=1):
+        yield _issue(caller, person, date(year, 12, 31))
+        if progress is not None:
+            progress(done, len(people))
+
+
+def _issue(caller: Caller, person: Person, day: date) -> Issued:
     data = rights_record(person, day)
     digest = st.statement_digest(data)
     statement_id = secrets.token_hex(16)
