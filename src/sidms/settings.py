@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "sidms.audit",
     "sidms.changes",
     "sidms.registry",
+    "sidms.business",
     "sidms.security",
     "sidms.continuity",
     "sidms.archives",

@@ -53,6 +53,7 @@ def stored(
     make_person: Callable[..., Any],
     make_unit: Callable[..., Any],
     make_staff: Callable[..., Any],
+    importers: tuple[Any, Any],
 ) -> dict[str, Any]:
     """One stored row of every governed model, each written through an approved import."""
     person = make_person(id_number=WANG_ID, name="王建国")
@@ -80,6 +81,32 @@ def stored(
     item = archive_upload(
         actor=clerk, target_kind="person", target=person, doc_type="id_copy", data=noise("PNG")
     )
+    # Business data (issue 8): enrolments, a base, a death, an entitlement, and a ledger entry written by a
+    # pension run (ledger facts are written only by runs).
+    (unit_enrolment,) = load(
+        "unit_enrolment",
+        [{"unit_id": unit.pk, "insurance": "110", "status": "paying", "start_date": "2020-01-01"}],
+    )
+    (person_enrolment,) = load(
+        "person_enrolment",
+        [{"person_id": person.pk, "insurance": "110", "kind": "employee", "unit_id": unit.pk,
+          "status": "paying", "start_date": "2020-01-01"}],
+    )  # fmt: skip
+    (declaration,) = load(
+        "base_declaration",
+        [{"person_id": person.pk, "unit_id": unit.pk, "year": "2020", "declared_wage": "5000.00",
+          "base": "5000.00"}],
+    )  # fmt: skip
+    (entitlement,) = load(
+        "entitlement",
+        [{"person_id": person.pk, "kind": "pension", "start_date": "2025-01-01", "monthly_amount": "3000.00",
+          "status": "active", "certified_on": "2025-01-01"}],
+    )  # fmt: skip
+    (death,) = load("death", [{"person_id": person.pk, "date_of_death": "2026-01-05", "source": "公安"}])
+    from sidms.business.ledger import run_through
+    from sidms.business.models import LedgerEntry
+
+    run_through(*importers, "pension", "2025-03")
     rows = {
         "ArchiveItem": item,
         "Person": person,
@@ -87,6 +114,12 @@ def stored(
         "Employment": employment,
         "ServiceInstitution": institution,
         "Agency": agency,
+        "UnitEnrolment": unit_enrolment,
+        "PersonEnrolment": person_enrolment,
+        "BaseDeclaration": declaration,
+        "Entitlement": entitlement,
+        "Death": death,
+        "LedgerEntry": LedgerEntry.objects.get(),
     }
     # A new governed entity must be stored here too, so that the guard is tried on it.
     assert set(rows) == set(GOVERNED), f"add a stored row of {sorted(set(GOVERNED) - set(rows))}"

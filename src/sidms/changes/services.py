@@ -38,7 +38,17 @@ from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, Invalid, NotPermitted, SeparationOfDuties, StaleChange
 from sidms.core.fields import Sealed, seal
 from sidms.core.governed import Governed, pipeline_writes
-from sidms.core.kernel import EntitySpec, cipher_mac, digest, represent, reveal, spec_for, state_of, tokens_of
+from sidms.core.kernel import (
+    LEDGER,
+    EntitySpec,
+    cipher_mac,
+    digest,
+    represent,
+    reveal,
+    spec_for,
+    state_of,
+    tokens_of,
+)
 from sidms.lib import recordno
 from sidms.parameters.models import CollectionRule, ReviewLevel
 
@@ -104,6 +114,9 @@ def clean_values(
     filled in the result, and derived fields must agree with what they derive from. TYPED values come from a
     person at a window, kiosk or web page, who may not type a record number; a city-approved import may
     bring the numbers of the system it replaces."""
+    if spec.kind == LEDGER:
+        # Ledger facts are appended by the runs that vouch for them (changes.ledger), never entered.
+        raise ChangeRefused(_("Ledger entries are written by their runs, never entered."), code="ledger")
     errors: dict[str, Invalid] = {}
     cleaned = Cleaned({})
     declaration = spec.declaration
@@ -406,6 +419,30 @@ class SubmitOutcome:
     warnings: dict[str, tuple[str, ...]]
 
 
+# Entry rules an entity's own app holds (R6.1), registered when its app is ready (dependency inversion): each
+# is called with the values the record would have after the submission (stored values overlaid with the new
+# ones) and the stored record (None for a new one), and raises ChangeRefused with the reason.
+ENTRY_CHECKS: dict[str, list[Callable[[Mapping[str, Any], models.Model | None], None]]] = {}
+
+
+def register_entry_check(
+    entity: str, check: Callable[[Mapping[str, Any], models.Model | None], None]
+) -> None:
+    checks = ENTRY_CHECKS.setdefault(entity, [])
+    if check not in checks:
+        checks.append(check)
+
+
+def _entry_checks(spec: EntitySpec, record: models.Model | None, changed: Mapping[str, Any]) -> None:
+    checks = ENTRY_CHECKS.get(spec.name)
+    if not checks:
+        return
+    values = {name: getattr(record, name) for name in spec.fields} if record is not None else {}
+    values.update(changed)
+    for check in checks:
+        check(values, record)
+
+
 SUBMIT_CHANNELS = {Channel.WINDOW, Channel.COLLABORATION, Channel.ONLINE, Channel.KIOSK}
 MAY_NOT_SUBMIT = _("Your posts may not collect or change data.")
 
@@ -448,6 +485,7 @@ def submit_change(
                 # Moving a record to another district needs the right to both: a district clerk cannot.
                 require_scope(caller, moved)
             _require_targets(spec, changed)
+    _entry_checks(spec, record, changed)
     duplicate = _check_unique(spec, rules, changed, record, caller)
     manual = {n: v for n, v in changed.items() if _level(rules, n) == ReviewLevel.MANUAL}
     if record is None and (manual or duplicate):
@@ -797,6 +835,7 @@ def _apply_held(held: ChangeRequest, caller: Caller) -> None:
             # Registered meanwhile (by an import, or another request approved first): refused now too.
             _check_unique(spec, rules_in_force(held.entity), values, None, caller, pending_ok=held.pk)
         values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
+    _entry_checks(spec, record, values)  # what was entered meanwhile may now stand against it
     revision = apply_values(
         spec, record, values, actor=Caller(held.submitted_by, caller.address, caller.request_id),
         channel=held.channel, method=Method.REVIEW, reference=f"CR{held.pk}/{caller.name}",

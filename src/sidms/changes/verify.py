@@ -46,7 +46,7 @@ from sidms.changes.rules import ENTITY as RULE
 from sidms.changes.rules import rule_digest
 from sidms.changes.seals import revision_seal, row_seal
 from sidms.core.fields import aad
-from sidms.core.kernel import ENTITIES, cipher_mac, raw_state, state_digest, view
+from sidms.core.kernel import ENTITIES, LEDGER, EntitySpec, cipher_mac, raw_state, state_digest, view
 from sidms.core.keys import keyring
 from sidms.lib import chain
 from sidms.lib.crypto import DecryptionError
@@ -156,11 +156,17 @@ def _last_revision() -> int:
     return Revision.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
+def _records() -> dict[str, EntitySpec]:
+    """The registry entities: their rows are checked against their revisions here. Ledger facts have no
+    revisions; the app that writes them vouches for them with a check of its own (register_check)."""
+    return {name: spec for name, spec in ENTITIES.items() if spec.kind != LEDGER}
+
+
 def _row_tops() -> dict[str, int]:
     """The highest row id of each entity: rows above it at the next incremental run are new."""
     tops: dict[str, int] = {}
     with connection.cursor() as cursor:
-        for name, spec in ENTITIES.items():
+        for name, spec in _records().items():
             cursor.execute(f"SELECT MAX(id) FROM {spec.model._meta.db_table}")  # noqa: S608
             tops[name] = cursor.fetchone()[0] or 0
     return tops
@@ -170,7 +176,7 @@ def _touched_since(revision: int, tops: dict[str, int], claims: Claims) -> dict[
     """Record ids per entity that changed since the verified point: those of revisions after it, of the
     revisions the new events claim (a revision numbered before the point may commit after it), and rows
     inserted since (a row inserted behind the system's back has no revision to name it)."""
-    out: dict[str, set[int]] = {name: set() for name in ENTITIES}
+    out: dict[str, set[int]] = {name: set() for name in _records()}
 
     def add(rows: Any) -> None:
         for entity, record_id in rows:
@@ -184,7 +190,7 @@ def _touched_since(revision: int, tops: dict[str, int], claims: Claims) -> dict[
     for reference, (first, last, _digest, _seq) in claims.batches.items():
         batch = Revision.objects.filter(pk__gte=first, pk__lte=last, reference=reference)
         add(batch.values_list("entity", "record_id").distinct().iterator())
-    for name, spec in ENTITIES.items():
+    for name, spec in _records().items():
         new = spec.model._default_manager.filter(pk__gt=tops.get(name, 0)).values_list("pk", flat=True)
         out[name].update(new.iterator())
     return out
@@ -442,7 +448,7 @@ def _verify_entities(report: Report, claims: Claims, workers: int) -> None:
     tasks: list[tuple[str, int, int]] = []
     spread = max(1, workers) * 4  # several tasks per worker, so that one large entity is shared
     with connection.cursor() as cursor:
-        for name, spec in ENTITIES.items():
+        for name, spec in _records().items():
             cursor.execute(
                 "SELECT MAX(record_id) FROM changes_revision WHERE entity = %s",
                 [name],

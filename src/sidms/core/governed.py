@@ -49,7 +49,9 @@ def _guard(model: type[models.Model], what: str) -> None:
 
 
 def _append_only(model: type[models.Model], what: str) -> None:
-    raise UngovernedWrite(f"{model.__name__}.{what}: ledger facts are never changed; add a correcting entry.")
+    raise UngovernedWrite(
+        f"{model.__name__}.{what}: ledger facts are never changed; add a correcting entry (one door for writes)."
+    )
 
 
 class GovernedQuerySet(models.QuerySet[Any]):

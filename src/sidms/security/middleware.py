@@ -14,7 +14,8 @@ from django.urls import reverse
 from sidms.audit.services import buffered_reads
 
 # Paths reachable before the second factor; everything else needs an OTP-verified session.
-_OPEN_PREFIXES = ("/static/", "/i18n/", "/healthz")
+# The public verification page of a printed rights-record statement shows only a masked name (issue 8).
+_OPEN_PREFIXES = ("/static/", "/i18n/", "/healthz", "/verify/statement/")
 
 
 class RequireTwoFactorMiddleware:

@@ -3,6 +3,7 @@
 
 from django.urls import include, path
 
+from sidms.web.business import views as business
 from sidms.web.governance import audit, batches, rules
 from sidms.web.records import views as records
 from sidms.web.workflow import views as workflow
@@ -27,6 +28,14 @@ urlpatterns = [
     path("continuity/", include("sidms.web.continuity.urls")),
     path("exchange/", include("sidms.web.exchange.urls")),
     path("archives/", include("sidms.web.archives.urls")),
+    # Business data (issue 8): the rights record of a person, its statement, the public verification page.
+    path("verify/statement/", business.verify_statement, name="verify_statement"),
+    path("persons/<str:key>/rights/", business.rights_page, name="rights"),
+    path("business/runs/", business.runs, name="business_runs"),
+    path("business/arrears/", business.arrears_page, name="business_arrears"),
+    path("business/parameters/", business.parameters_page, name="business_parameters"),
+    path("business/parameters/<str:key>/", business.parameter_detail, name="business_parameter"),
+    path("persons/<str:key>/rights/statement/", business.statement_pdf, name="statement_pdf"),
     # Records: "new/" before "<key>/" — a number is never "new", but the pattern would take it.
     path("<slug:slug>/", records.record_list, name="record_list"),
     path("<slug:slug>/new/", records.record_new, name="record_new"),

@@ -59,6 +59,10 @@ class Command(BaseCommand):
             self.stdout.write(f"loading Weihai demo data ({persons} persons) through the change pipeline …")
             started = time.perf_counter()
             counts = load_demo(generate(persons=persons), progress=self.stdout.write)
+            from sidms.demo.business import load_business
+
+            self.stdout.write("loading three years of contributions, payments, interest and pensions …")
+            counts.update(load_business(progress=self.stdout.write))
             elapsed = time.perf_counter() - started
             self.stdout.write(f"loaded {sum(counts.values())} records in {elapsed:.1f} s")
             write_checkpoint()

@@ -1,0 +1,210 @@
+"""Payments, arrears and personal accounts (issue 8 §5–§6; R2.2).
+
+* **Payments.** Since 2019 the tax bureau collects the contributions (国税地税征管体制改革方案, 2018) and its
+  payment extracts reach the agency by the collaboration channel. An extract is taken in as a ``payment``
+  run (applied for, approved, executed once, like every ledger run): each row pays one unit's (or one
+  flexible worker's) period, and must equal what is outstanding for it; it is then matched to the assessed
+  entries it settles — one ``paid`` entry per assessed entry, naming it (``settles``), and a ``late_fee``
+  entry when it came after the due date (社会保险法 Art. 86, 0.05 % a day).
+* **Arrears** per unit: the live assessed entries (not reversed) that no payment settles, with the late fee
+  to any date.
+* **Personal accounts.** Monthly credits are the account part of *paid* contributions; the year-end interest
+  is an ``interest`` run at that year's published rate by the method the parameter names (劳办发〔1997〕116号
+  annex 3); the balance as of any date is the sum of those ledger entries up to it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
+
+from sidms.business import calc
+from sidms.business.ledger import register_writer
+from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
+from sidms.business.parameters import cached_parameters
+from sidms.core.errors import ChangeRefused
+from sidms.registry.models import Person
+
+PENSION = ("110", "120")
+ZERO = Decimal(0)
+
+
+def live_assessed() -> QuerySet[LedgerEntry]:
+    """Assessed and supplementary entries that no reversal has cancelled."""
+    return LedgerEntry.objects.filter(kind__in=[EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY]).exclude(
+        corrections__kind=EntryKind.REVERSAL
+    )
+
+
+def outstanding() -> QuerySet[LedgerEntry]:
+    """Live assessed entries that no payment settles."""
+    return live_assessed().exclude(settlements__kind=EntryKind.PAID)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Payments from the tax bureau's extracts
+
+
+def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
+    for number, row in enumerate(run.params.get("rows", []), start=1):
+        period = str(row["period"])
+        paid_on = date.fromisoformat(str(row["paid_on"]))
+        amount = Decimal(str(row["amount"]))
+        due_entries = outstanding().filter(period=period).order_by("pk")
+        if row.get("unit_id"):
+            due_entries = due_entries.filter(unit_id=int(row["unit_id"]))
+            who = f"unit #{row['unit_id']}"
+        else:
+            due_entries = due_entries.filter(person_id=int(row["person_id"]), unit__isnull=True)
+            who = f"person #{row['person_id']}"
+        found = list(due_entries.select_related("person"))
+        due = sum((e.unit_amount + e.individual_amount for e in found), ZERO)
+        if not found or amount != due:
+            raise ChangeRefused(
+                _("Row %(row)s of the payment extract (%(who)s, %(period)s: %(amount)s) does not match the "
+                  "amount outstanding (%(due)s); the extract is refused."),
+                {"row": number, "who": who, "period": period, "amount": f"{amount:.2f}", "due": f"{due:.2f}"},
+                code="payment_unmatched",
+            )  # fmt: skip
+        for e in found:
+            yield LedgerEntry(
+                period=period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
+                kind=EntryKind.PAID, base=e.base, unit_rate=e.unit_rate, individual_rate=e.individual_rate,
+                unit_amount=e.unit_amount, individual_amount=e.individual_amount, account_credit=e.account_credit,
+                entry_date=paid_on, settles_id=e.pk,
+            )  # fmt: skip
+            fee = calc.late_fee(e.unit_amount + e.individual_amount, period, paid_on, e.person.district_id)
+            if fee.fee > 0:
+                on_unit = e.unit_id is not None
+                yield LedgerEntry(
+                    period=period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
+                    kind=EntryKind.LATE_FEE, unit_amount=fee.fee if on_unit else ZERO,
+                    individual_amount=ZERO if on_unit else fee.fee, entry_date=paid_on, settles_id=e.pk,
+                )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------------
+# Arrears
+
+
+@dataclass
+class UnitArrears:
+    unit_id: int | None  # None: flexible workers, who pay for themselves
+    periods: dict[str, Decimal] = field(default_factory=dict)  # period -> principal
+    fees: dict[str, Decimal] = field(default_factory=dict)  # period -> late fee to the date asked
+
+    @property
+    def principal(self) -> Decimal:
+        return sum(self.periods.values(), ZERO)
+
+    @property
+    def fee(self) -> Decimal:
+        return sum(self.fees.values(), ZERO)
+
+
+def arrears(as_of: date, unit_id: int | None = None) -> list[UnitArrears]:
+    """Per unit, the contributions outstanding on AS_OF for periods already due, and the late fee on each
+    period's principal to AS_OF (each period has its own due date)."""
+    with cached_parameters():
+        return _arrears(as_of, unit_id)
+
+
+def _arrears(as_of: date, unit_id: int | None) -> list[UnitArrears]:
+    rows = outstanding()
+    if unit_id is not None:
+        rows = rows.filter(unit_id=unit_id)
+    grouped = rows.values("unit_id", "period", "person__district_id").annotate(
+        unit=Sum("unit_amount"), individual=Sum("individual_amount")
+    )
+    out: dict[int | None, UnitArrears] = {}
+    for g in grouped.order_by("unit_id", "period"):
+        period, region = g["period"], g["person__district_id"]
+        if calc.due_date(period, region) >= as_of:
+            continue
+        principal = (g["unit"] or ZERO) + (g["individual"] or ZERO)
+        item = out.setdefault(g["unit_id"], UnitArrears(g["unit_id"]))
+        item.periods[period] = item.periods.get(period, ZERO) + principal
+        item.fees[period] = item.fees.get(period, ZERO) + calc.late_fee(principal, period, as_of, region).fee
+    return list(out.values())
+
+
+# --------------------------------------------------------------------------------------------------------
+# Personal accounts
+
+
+def _credited() -> Q:
+    return Q(insurance__in=PENSION) & (Q(kind=EntryKind.PAID) | Q(kind=EntryKind.INTEREST))
+
+
+def balance_as_of(person_id: int, day: date) -> Decimal:
+    """The personal-account balance on DAY: paid credits and settled interest recorded up to it."""
+    total = LedgerEntry.objects.filter(_credited(), person_id=person_id, entry_date__lte=day).aggregate(
+        s=Sum("account_credit")
+    )["s"]
+    return Decimal(total or 0)
+
+
+@dataclass(frozen=True)
+class AccountYear:
+    year: int
+    principal: Decimal
+    interest: Decimal
+    balance: Decimal  # at the year's end (or today for the current year)
+
+
+def account_years(person_id: int) -> list[AccountYear]:
+    """Principal and interest per year from the ledger (the rights record's account table)."""
+    by_year: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for period, kind, credit in LedgerEntry.objects.filter(_credited(), person_id=person_id).values_list(
+        "period", "kind", "account_credit"
+    ):
+        by_year[int(period[:4])][1 if kind == EntryKind.INTEREST else 0] += credit
+    out, running = [], ZERO
+    for year in sorted(by_year):
+        principal, interest = by_year[year]
+        running += principal + interest
+        out.append(AccountYear(year, principal, interest, running))
+    return out
+
+
+def _interest(run: AssessmentRun) -> Iterable[LedgerEntry]:
+    year = int(run.period)
+    start, end = f"{year}-01", f"{year}-12"
+    previous: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    credits: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    rows = (
+        LedgerEntry.objects.filter(_credited(), period__lte=end)
+        .values_list("person_id", "period", "kind")
+        .annotate(s=Sum("account_credit"))
+        .order_by("person_id", "period")
+    )
+    for person_id, period, kind, amount in rows:
+        if period < start:
+            previous[person_id] += amount
+        elif kind == EntryKind.PAID:
+            month = int(period[5:7])
+            credits[person_id][month] = credits[person_id].get(month, ZERO) + amount
+        else:
+            raise ChangeRefused(
+                _("Interest for %(year)s has already been settled."), {"year": year}, code="twice"
+            )
+    people = sorted(set(previous) | set(credits))
+    regions = dict(Person.objects.filter(pk__in=people).values_list("pk", "district_id")) if people else {}
+    for person_id in people:
+        settled = calc.account_year_end(previous[person_id], credits[person_id], year, regions.get(person_id))
+        yield LedgerEntry(
+            period=end, person_id=person_id, unit_id=None, insurance="110", kind=EntryKind.INTEREST,
+            account_credit=settled.interest, entry_date=date(year, 12, 31),
+        )  # fmt: skip
+
+
+register_writer("payment", _pay)
+register_writer("interest", _interest)
+
+__all__ = ["UnitArrears", "account_years", "arrears", "balance_as_of", "live_assessed", "outstanding"]

@@ -1,0 +1,46 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class BusinessConfig(AppConfig):
+    name = "sidms.business"
+    label = "business"
+    verbose_name = _("Business data of the five insurances")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from sidms.audit.verify import register_check
+
+        # parameters registers its four-eyes proposal, accounts and benefits their runs
+        from sidms.business import accounts, benefits, ledger, parameters  # noqa: F401
+
+        # Parameter versions and assessment runs are vouched for by the audit chain (issue 8).
+        register_check(parameters.verify_parameters)
+        register_check(ledger.verify_runs)
+        from sidms.business import rights
+
+        register_check(rights.verify_statements)
+        # Enrolments' entry rules are checked by the pipeline on every submission (issue 8 §2).
+        from sidms.business import enrolment
+        from sidms.changes.services import register_entry_check
+
+        register_entry_check("person_enrolment", enrolment.check_person_enrolment)
+        register_entry_check("unit_enrolment", enrolment.check_unit_enrolment)
+        from sidms.business import bases
+
+        register_entry_check("base_declaration", bases.check_declaration)
+        post_migrate.connect(_seed, dispatch_uid="sidms.business.seed_parameters")
+
+
+def _seed(sender: AppConfig, **kwargs: object) -> None:
+    if sender.label != "business":
+        return
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if Path(settings.SIDMS_KEY_FILE).exists():
+        from sidms.business.parameters import seed_parameters
+
+        seed_parameters()

@@ -1,0 +1,59 @@
+"""Yearly contribution-base declarations (issue 8 §3): a unit declares each employee's monthly base once a
+year from last year's wages; the base is clamped to that year's limits (国办发〔2019〕13号), and the record
+keeps both the declared wage and the clamped base. Written through the pipeline; the entry check refuses a
+base that is not the clamp of the declared wage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from sidms.business.calc import clamp
+from sidms.changes.models import Channel
+from sidms.changes.services import SubmitOutcome, submit_change
+from sidms.core.errors import ChangeRefused
+from sidms.registry.models import Person, Unit
+
+BAD_AMOUNT = _("The declared wage must be an amount in yuan with two decimals (e.g. 6123.45).")
+
+
+def _amount(value: Any) -> Decimal:
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ChangeRefused(BAD_AMOUNT, code="amount") from None
+    if not amount.is_finite() or amount < 0 or str(value).strip() != f"{amount:.2f}":
+        raise ChangeRefused(BAD_AMOUNT, code="amount")
+    return amount
+
+
+def check_declaration(values: Mapping[str, Any], record: models.Model | None) -> None:
+    try:
+        year = int(str(values.get("year")))
+    except ValueError:
+        raise ChangeRefused(_("The year must be a four-digit year."), code="year") from None
+    wage = _amount(values.get("declared_wage"))
+    expected = clamp(wage, year).base
+    if _amount(values.get("base")) != expected:
+        raise ChangeRefused(
+            _("The base must be the declared wage within the year's limits: %(base)s."),
+            {"base": f"{expected:.2f}"},
+            code="base_not_clamped",
+        )
+
+
+def declare_base(
+    *, actor: Any, person: Person, year: int, wage: Decimal, unit: Unit | None = None,
+    channel: str = Channel.WINDOW,
+) -> SubmitOutcome:  # fmt: skip
+    """Record the year's declaration for PERSON (at UNIT): the wage as declared and the clamped base."""
+    clamped = clamp(_amount(f"{Decimal(wage):.2f}"), year)
+    values = {
+        "person_id": person.pk, "unit_id": unit.pk if unit is not None else None, "year": str(year),
+        "declared_wage": f"{clamped.declared:.2f}", "base": f"{clamped.base:.2f}",
+    }  # fmt: skip
+    return submit_change(actor=actor, channel=channel, entity="base_declaration", values=values)

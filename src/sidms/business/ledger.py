@@ -1,0 +1,494 @@
+"""The contribution ledger and the runs that write it (issue 8 §4–§6; R2.2, R9.1, R20).
+
+Every ledger entry is written by a run, and every run goes the same way: applied for by one person
+(:func:`run_apply`), approved by a second (:func:`run_decide`), executed once (:func:`run_execute`). A second
+application for an assessed period, and a second execution of any run, are refused. The execution writes the
+entries, computes the Merkle root over their keyed digests (in id order) and records it in its audit event;
+:func:`verify_runs` (registered with ``audit.verify.register_check``) recomputes each executed run's root
+from its entries as they are now, so an entry altered, inserted or deleted in SQL makes ``sidms audit
+verify`` exit 1 naming the run.
+
+Kinds of run:
+
+* ``assessment`` (核定) for a period YYYY-MM: for every paying enrolment of an employee or a flexible worker,
+  base × rate for the unit and for the individual and the part credited to the personal account, rounded by
+  the rounding parameter in force in that month; each entry records its base and rates, so a later change
+  of a parameter never alters an assessed period;
+* ``correction``: reverses one entry (its amounts negated, naming it) and adds the corrected entry (naming
+  it too) — the original stays;
+* ``payment``: a tax-bureau payment extract, one ``paid`` entry per assessed entry it settles
+  (sidms.business.accounts);
+* ``interest``: the year-end personal-account interest (sidms.business.accounts).
+
+The ledger is a :class:`~sidms.core.governed.LedgerFact` table: the ORM refuses update and delete, the
+database triggers refuse them too. On PostgreSQL it is *not* partitioned by period: Django's single-column
+``id`` key, the unique ``uid`` and the ``corrects`` self-reference cannot live on a partitioned table
+(every unique key must contain the partition key), so it is indexed by (person, period), (unit, period)
+and (period, kind) instead (docs/architecture.md names the distribution key a Citus deployment would use).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sidms.access.policies import has_permission
+from sidms.audit.models import AuditEvent
+from sidms.audit.services import audit_record
+from sidms.audit.verify import Report, broken
+from sidms.business.models import (
+    AssessmentRun,
+    BaseDeclaration,
+    EnrolmentKind,
+    EnrolmentStatus,
+    EntryKind,
+    LedgerEntry,
+    PersonEnrolment,
+    RunKind,
+    RunStatus,
+    UnitEnrolment,
+)
+from sidms.business.parameters import cached_parameters, value_at
+from sidms.changes.ledger import append_facts
+from sidms.changes.seals import reseal, row_seal
+from sidms.core.caller import Caller
+from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
+from sidms.core.keys import keyring
+from sidms.lib import chain
+from sidms.lib import contributions as lc
+
+OBJECT = AssessmentRun.object_type
+CHUNK = 2000
+
+MAY_NOT_APPLY = _("Your posts may not apply for ledger runs.")
+MAY_NOT_APPROVE = _("Your posts may not approve ledger runs.")
+
+# --------------------------------------------------------------------------------------------------------
+# Digests and the Merkle root
+
+
+def _text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return f"{value:.6f}"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def entry_state(entry: LedgerEntry) -> dict[str, Any]:
+    """What an entry's digest covers: every business column, its uid and its run (not its row id)."""
+    return {
+        "uid": str(entry.uid),
+        "period": entry.period,
+        "person": entry.person_id,
+        "unit": entry.unit_id,
+        "insurance": entry.insurance,
+        "kind": entry.kind,
+        "base": _text(entry.base),
+        "unit_rate": _text(entry.unit_rate),
+        "individual_rate": _text(entry.individual_rate),
+        "unit_amount": _text(Decimal(entry.unit_amount)),
+        "individual_amount": _text(Decimal(entry.individual_amount)),
+        "account_credit": _text(Decimal(entry.account_credit)),
+        "entry_date": _text(entry.entry_date),
+        "run": entry.run_id,
+        "corrects": entry.corrects_id,
+        "settles": entry.settles_id,
+        "created_at": entry.created_at.astimezone(UTC).isoformat(),
+    }
+
+
+def entry_digest(entry: LedgerEntry) -> str:
+    return keyring().mac(chain.canonical({"table": "business_ledgerentry", "row": entry_state(entry)}))
+
+
+def merkle_root(leaves: Iterable[str]) -> str:
+    """The root of a binary Merkle tree over hex leaves (an odd node is carried up unchanged); "" for none.
+
+    Hand-written (a dozen lines) because the node hash must be the audit chain's own (SM3 by default, via
+    ``sidms.lib.chain.link``); the Python Merkle libraries found hash with SHA-2 only."""
+    level = list(leaves)
+    if not level:
+        return ""
+    while len(level) > 1:
+        nxt = [chain.link(level[i], bytes.fromhex(level[i + 1])) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Applying, deciding, executing
+
+
+def _period(text: str, kind: str) -> str:
+    try:
+        if kind == RunKind.INTEREST:
+            date(int(text), 1, 1)
+        else:
+            date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise ChangeRefused(
+            _("The period must be YYYY-MM (a year for the interest run)."), code="period"
+        ) from None
+    return text
+
+
+def _event(run: AssessmentRun, action: str, caller: Caller, detail: Mapping[str, Any] | None = None) -> None:
+    audit_record(
+        action, actor=caller, object_type=OBJECT, object_id=run.pk,
+        detail={"kind": run.kind, "period": run.period, **(detail or {}), "step": run.step, "seal": run.seal},
+    )  # fmt: skip
+
+
+def run_apply(
+    *, actor: Any, kind: str, period: str, params: Mapping[str, Any] | None = None, reason: str = ""
+) -> AssessmentRun:
+    """Apply for a run. An assessment or interest run is applied for once per period (a rejected one
+    may be applied for again)."""
+    caller = Caller.of(actor)
+    if caller.staff is None or not has_permission(caller.staff, "batch.apply"):
+        raise NotPermitted(MAY_NOT_APPLY)
+    if kind not in RunKind.values:
+        raise ChangeRefused(_("Unknown kind of run."), code="kind")
+    _period(period, kind)
+    if kind == RunKind.CORRECTION:
+        _check_correction(params or {})
+    try:
+        with transaction.atomic():
+            run = AssessmentRun.objects.create(
+                kind=kind, period=period, params=dict(params or {}), reason=reason, applied_by=caller.staff,
+                applied_at=timezone.now(),
+            )  # fmt: skip
+            reseal(run)
+            _event(run, "business.run.apply", caller)
+    except IntegrityError:
+        raise ChangeRefused(
+            _("This period has already been assessed or applied for; a period is assessed once."), code="once"
+        ) from None
+    return run
+
+
+def _check_correction(params: Mapping[str, Any]) -> None:
+    try:
+        entry = LedgerEntry.objects.filter(pk=int(params["entry"])).first()
+        base = Decimal(str(params["base"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        entry, base = None, Decimal(-1)
+    if entry is None or not base.is_finite() or base < 0:
+        raise ChangeRefused(
+            _("A correction names the entry it corrects and the right base."), code="correction"
+        )
+
+
+def _locked(run_id: int) -> AssessmentRun:
+    run = AssessmentRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None:
+        raise ChangeRefused(_("There is no such run."), code="no_run")
+    if run.seal != row_seal(run):
+        raise ChangeRefused(_("The run does not match its seal (changed outside the system); refused."),
+                            code="seal")  # fmt: skip
+    return run
+
+
+def _advance(
+    run: AssessmentRun, action: str, caller: Caller, detail: Mapping[str, Any] | None = None
+) -> None:
+    run.step += 1
+    run.save()
+    run.refresh_from_db()
+    reseal(run)
+    _event(run, action, caller, detail)
+
+
+def run_decide(*, actor: Any, run_id: int, approve: bool) -> AssessmentRun:
+    """A second person (an approver, not the applicant) approves or rejects the run."""
+    caller = Caller.of(actor)
+    if caller.staff is None or not has_permission(caller.staff, "batch.approve"):
+        raise NotPermitted(MAY_NOT_APPROVE)
+    with transaction.atomic():
+        run = _locked(run_id)
+        if run.status != RunStatus.APPLIED:
+            raise ChangeRefused(_("This run has already been decided."), code="decided")
+        if run.applied_by_id == caller.staff.pk:
+            raise SeparationOfDuties(_("You may not approve your own application."))
+        run.status = RunStatus.APPROVED if approve else RunStatus.REJECTED
+        run.decided_by, run.decided_at = caller.staff, timezone.now()
+        _advance(run, "business.run.approve" if approve else "business.run.reject", caller)
+    return run
+
+
+def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
+    """Execute an approved run once: write its entries and vouch for them with one Merkle root."""
+    caller = Caller.of(actor)
+    if caller.staff is None or not has_permission(caller.staff, "batch.execute"):
+        raise NotPermitted(MAY_NOT_APPLY)
+    with transaction.atomic():
+        run = _locked(run_id)
+        if run.status == RunStatus.EXECUTED:
+            raise ChangeRefused(_("This run has already been executed; it runs once."), code="executed")
+        if run.status != RunStatus.APPROVED:
+            raise ChangeRefused(_("Only an approved run can be executed."), code="not_approved")
+        writer = WRITERS[run.kind]
+        leaves: list[str] = []
+        totals = [Decimal(0), Decimal(0)]
+
+        def vouched() -> Iterable[LedgerEntry]:
+            for entry in writer(run):
+                entry.run_id = run.pk
+                entry.row_digest = entry_digest(entry)
+                leaves.append(entry.row_digest)
+                totals[0] += entry.unit_amount
+                totals[1] += entry.individual_amount
+                yield entry
+
+        # The pipeline's door for ledger facts; this run's audit event vouches for every entry it appends.
+        with cached_parameters():
+            append_facts(vouched())
+        run.status, run.executed_by, run.executed_at = RunStatus.EXECUTED, caller.staff, timezone.now()
+        run.entries, run.root = len(leaves), merkle_root(leaves)
+        _advance(run, "business.run.execute", caller, {
+            "entries": run.entries, "root": run.root, "unit_total": f"{totals[0]:.2f}",
+            "individual_total": f"{totals[1]:.2f}",
+        })  # fmt: skip
+    return run
+
+
+def run_through(applicant: Any, approver: Any, kind: str, period: str, **kw: Any) -> AssessmentRun:
+    """Apply, approve and execute (the demo and the tests take a run through all its steps this way)."""
+    run = run_apply(actor=applicant, kind=kind, period=period, **kw)
+    run_decide(actor=approver, run_id=run.pk, approve=True)
+    return run_execute(actor=applicant, run_id=run.pk)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The assessment (核定)
+
+
+def month_bounds(period: str) -> tuple[date, date]:
+    first = date.fromisoformat(f"{period}-01")
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first, date.fromordinal(nxt.toordinal() - 1)
+
+
+@dataclass
+class _Rates:
+    """The parameters in force on one day for one region, read once per run."""
+
+    day: date
+    region: str | None
+
+    def __post_init__(self) -> None:
+        get = lambda key: value_at(key, self.day, self.region)  # noqa: E731
+        self.rounding: lc.Rounding = get("rounding.amount")
+        self.limits = lc.base_limits_from_annual(
+            get("wage.provincial_average_annual"), get("base.floor_ratio"), get("base.ceiling_ratio"),
+            get("rounding.base_limit"),
+        )  # fmt: skip
+        self.rates = {k: get(f"rate.{k}") for k in (
+            "pension.unit", "pension.individual", "pension.account", "medical.unit", "medical.individual",
+            "unemployment.unit", "unemployment.individual", "flexible.pension", "flexible.account",
+        )}  # fmt: skip
+        self.wi_rates = get("work_injury.base_rates")
+        self.wi_tiers = get("work_injury.tiers")
+
+
+SCHEMES = {"110": "pension", "120": "pension", "310": "medical", "210": "unemployment"}
+
+
+def contribution_for(
+    rates: _Rates, insurance: str, kind: str, base: Decimal, wi: tuple[int, int] | None
+) -> tuple[lc.Contribution, Decimal, Decimal] | None:
+    """(contribution, unit rate, individual rate) for one month of one enrolment, or None if the scheme
+    is not assessed monthly on a base (the residents' schemes)."""
+    r = rates.rates
+    if kind == EnrolmentKind.FLEXIBLE:
+        if insurance != "110":
+            return None
+        c = lc.flexible_pension_contribution(
+            base, limits=rates.limits, rate=r["flexible.pension"], account_rate=r["flexible.account"],
+            rounding=rates.rounding,
+        )  # fmt: skip
+        return c, Decimal(0), r["flexible.pension"]
+    if insurance == "410":
+        if wi is None:
+            return None
+        rate = lc.work_injury_rate(wi[0], wi[1], base_rates=rates.wi_rates, tiers=rates.wi_tiers)
+        c = lc.work_injury_contribution(base, wi[0], wi[1], base_rates=rates.wi_rates, rounding=rates.rounding,
+                                        tiers=rates.wi_tiers)  # fmt: skip
+        return c, rate, Decimal(0)
+    scheme = SCHEMES.get(insurance)
+    if scheme is None:
+        return None
+    unit, ind = r[f"{scheme}.unit"], r[f"{scheme}.individual"]
+    account = r["pension.account"] if scheme == "pension" else Decimal(0)
+    c = lc.monthly_contribution(base, unit_rate=unit, individual_rate=ind, rounding=rates.rounding,
+                                account_rate=account)  # fmt: skip
+    return c, unit, ind
+
+
+def _assess(run: AssessmentRun) -> Iterable[LedgerEntry]:
+    first, last = month_bounds(run.period)
+    year = first.year
+    enrolments = (
+        PersonEnrolment.objects.filter(status=EnrolmentStatus.PAYING, start_date__lte=last)
+        .exclude(kind=EnrolmentKind.RESIDENT)
+        .order_by("pk")
+        .values_list("person_id", "unit_id", "insurance", "kind", "person__district_id")
+    )
+    bases: dict[tuple[int, int | None], Decimal] = {}
+    for person_id, unit_id, declared_base in (
+        BaseDeclaration.objects.filter(year=str(year))
+        .order_by("pk")
+        .values_list("person_id", "unit_id", "base")
+    ):
+        bases[(person_id, unit_id)] = Decimal(declared_base)
+    tiers = {
+        unit_id: (int(klass), int(tier))
+        for unit_id, klass, tier in UnitEnrolment.objects.filter(insurance="410")
+        .exclude(status=EnrolmentStatus.TERMINATED)
+        .values_list("unit_id", "industry_class", "tier")
+    }
+    cache: dict[str, _Rates] = {}
+    for person_id, unit_id, insurance, kind, region in enrolments.iterator(chunk_size=CHUNK):
+        rates = cache.get(region)
+        if rates is None:
+            rates = cache[region] = _Rates(first, region)
+        declared = bases.get((person_id, unit_id), bases.get((person_id, None)))
+        base = lc.clamp_base(declared if declared is not None else rates.limits.floor, rates.limits).base
+        got = contribution_for(rates, insurance, kind, base, tiers.get(unit_id) if unit_id else None)
+        if got is None:
+            continue
+        c, unit_rate, ind_rate = got
+        yield LedgerEntry(
+            period=run.period, person_id=person_id, unit_id=unit_id, insurance=insurance,
+            kind=EntryKind.ASSESSED, base=base, unit_rate=unit_rate, individual_rate=ind_rate,
+            unit_amount=c.unit_amount, individual_amount=c.individual_amount, account_credit=c.account_credit,
+            entry_date=last,
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------------
+# Corrections: the original stays, its reversal and the corrected entry name it
+
+
+def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
+    original = LedgerEntry.objects.get(pk=int(run.params["entry"]))
+    if original.kind not in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY):
+        raise ChangeRefused(_("Only an assessed entry can be corrected."), code="not_assessed")
+    if LedgerEntry.objects.filter(corrects=original, kind=EntryKind.REVERSAL).exists():
+        raise ChangeRefused(
+            _("This entry has already been corrected; correct the newer entry."), code="twice"
+        )
+    first = month_bounds(original.period)[0]
+    base = Decimal(str(run.params["base"]))
+    rates = _Rates(first, original.person.district_id)
+    wi = None
+    if original.insurance == "410":
+        wi = (int(run.params["industry_class"]), int(run.params["tier"]))
+    kind = EnrolmentKind.FLEXIBLE if original.unit_id is None else EnrolmentKind.EMPLOYEE
+    got = contribution_for(rates, original.insurance, kind, base, wi)
+    if got is None:
+        raise ChangeRefused(_("Only an assessed entry can be corrected."), code="not_assessed")
+    c, unit_rate, ind_rate = got
+    today = timezone.localdate()
+    common = {"period": original.period, "person_id": original.person_id, "unit_id": original.unit_id,
+              "insurance": original.insurance, "corrects_id": original.pk, "entry_date": today}  # fmt: skip
+    yield LedgerEntry(
+        **common, kind=EntryKind.REVERSAL, base=original.base, unit_rate=original.unit_rate,
+        individual_rate=original.individual_rate, unit_amount=-original.unit_amount,
+        individual_amount=-original.individual_amount, account_credit=-original.account_credit,
+    )  # fmt: skip
+    yield LedgerEntry(
+        **common, kind=EntryKind.SUPPLEMENTARY if base > (original.base or 0) else EntryKind.ASSESSED,
+        base=base, unit_rate=unit_rate, individual_rate=ind_rate, unit_amount=c.unit_amount,
+        individual_amount=c.individual_amount, account_credit=c.account_credit,
+    )  # fmt: skip
+
+
+WRITERS: dict[str, Callable[[AssessmentRun], Iterable[LedgerEntry]]] = {
+    RunKind.ASSESSMENT: _assess,
+    RunKind.CORRECTION: _correct,
+}
+
+
+def register_writer(kind: str, writer: Callable[[AssessmentRun], Iterable[LedgerEntry]]) -> None:
+    WRITERS[kind] = writer
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading
+
+
+def ledger(
+    person_id: int, *, as_of: datetime | None = None, insurance: str | None = None
+) -> QuerySet[LedgerEntry]:
+    """A person's ledger as it stood at AS_OF (default now): the entries recorded by then."""
+    rows = LedgerEntry.objects.filter(person_id=person_id)
+    if as_of is not None:
+        rows = rows.filter(created_at__lte=as_of)
+    if insurance is not None:
+        rows = rows.filter(insurance=insurance)
+    return rows.order_by("period", "pk")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Verification
+
+
+def _executions() -> dict[int, tuple[str, int, int]]:
+    """Run id -> (Merkle root, entries, event seq) as the audit chain recorded each execution."""
+    out: dict[int, tuple[str, int, int]] = {}
+    events = AuditEvent.objects.filter(object_type=OBJECT, action="business.run.execute")
+    for seq, oid, payload in events.order_by("seq").values_list("seq", "object_id", "payload").iterator():
+        detail = json.loads(payload).get("detail", {})
+        out[int(oid)] = (str(detail["root"]), int(detail["entries"]), int(seq))
+    return out
+
+
+def verify_runs(report: Report, latest: Mapping[str, Any]) -> None:
+    """Each executed run's entries, as they are now, give the Merkle root its audit event recorded; no
+    entry exists outside an executed run; every run matches its seal."""
+    executions = _executions()
+    runs = {run.pk: run for run in AssessmentRun.objects.all()}
+    for run in runs.values():
+        if run.seal != row_seal(run):
+            raise broken("ledger", f"账务批次 #{run.pk}（{run.period}） / ledger run #{run.pk} {run.period}",
+                         "账务批次与其校验值不符：有人绕过系统修改了它",
+                         "the run differs from its seal: changed outside the system")  # fmt: skip
+    seen = 0
+    for run_id, (root, count, seq) in sorted(executions.items()):
+        executed = runs.get(run_id)
+        where = f"账务批次 #{run_id}（{executed.period if executed else '?'}） / ledger run #{run_id}（审计事件 #{seq}）"
+        leaves: list[str] = []
+        for entry in LedgerEntry.objects.filter(run_id=run_id).order_by("pk").iterator(chunk_size=CHUNK):
+            digest = entry_digest(entry)
+            if digest != entry.row_digest:
+                raise broken("ledger", f"{where}，分录 #{entry.pk}",
+                             "账务分录的内容与其校验值不符：有人绕过系统修改了它",
+                             "a ledger entry differs from its digest: changed outside the system")  # fmt: skip
+            leaves.append(digest)
+        if len(leaves) != count or merkle_root(leaves) != root:
+            raise broken("ledger", where, "该批次的账务分录与审计记录的默克尔根不符：分录被增删或篡改",
+                         "the run's entries do not give the Merkle root its audit event recorded: "
+                         "entries were added, deleted or altered")  # fmt: skip
+        seen += len(leaves)
+    total = LedgerEntry.objects.count()
+    if total != seen:
+        stray = LedgerEntry.objects.exclude(run_id__in=list(executions)).order_by("pk").first()
+        where = f"账务分录 #{stray.pk}" if stray else "账务分录 / ledger entries"
+        raise broken("ledger", where, "有账务分录不属于任何已执行的批次：它不是经由系统写入的",
+                     "a ledger entry belongs to no executed run: it was not written by the system")  # fmt: skip
+    report.rows["ledger_entry"] = seen

@@ -1,0 +1,259 @@
+"""The rights record (个人权益记录, MOHRSS Order 14 Art. 2; issue 8 §8): a read model per person built from the
+registry and the ledger, read through the access policy (scope, audit), printed as the 社会保险个人权益记录单
+by :mod:`sidms.lib.statement` with a verification number, and verified on a public page.
+
+* :func:`rights_record_for` — the read model for a staff member: the person is fetched through
+  ``access.policies.record_get`` (data scope, an audited read), and the rights-record view is an audit event
+  of its own.
+* :func:`issue_statement` — the PDF, and the stored :class:`~sidms.business.models.IssuedStatement` (id,
+  digest, cut-off, agency, masked name) with its audit event.
+* :func:`verify_number` — the public check: the number is one the agency issued and its MAC matches
+  (genuine), and the person's data up to the cut-off still give the printed digest (unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from sidms.access import policies
+from sidms.audit.models import AuditEvent
+from sidms.audit.services import audit_record
+from sidms.audit.verify import Report, broken
+from sidms.business.accounts import balance_as_of
+from sidms.business.models import (
+    EnrolmentKind,
+    EnrolmentStatus,
+    EntryKind,
+    IssuedStatement,
+    LedgerEntry,
+    PersonEnrolment,
+)
+from sidms.changes.seals import row_seal
+from sidms.core.caller import Caller
+from sidms.core.kernel import spec_for
+from sidms.core.keys import keyring
+from sidms.lib import statement as st
+from sidms.registry.models import Person
+
+INSURANCE = {
+    "110": st.Insurance.PENSION, "120": st.Insurance.PENSION, "210": st.Insurance.UNEMPLOYMENT,
+    "410": st.Insurance.WORK_INJURY, "310": st.Insurance.MEDICAL,
+}  # fmt: skip
+STATUS: dict[str, str] = {
+    EnrolmentStatus.PAYING: "参保缴费", EnrolmentStatus.SUSPENDED: "暂停缴费", EnrolmentStatus.TERMINATED: "终止缴费",
+}  # fmt: skip
+YEARS_SHOWN = 3
+ZERO = Decimal(0)
+
+
+def _agency(person: Person) -> str:
+    return f"威海市社会保险事业中心（{person.district.name}）"
+
+
+def rights_record(person: Person, cut_off: date) -> st.StatementData:
+    """Everything the statement shows for PERSON, from the ledger as it stands, up to CUT_OFF."""
+    last_period = f"{cut_off.year:04d}-{cut_off.month:02d}"
+    first_year = cut_off.year - YEARS_SHOWN + 1
+    entries = list(
+        LedgerEntry.objects.filter(person=person, period__lte=last_period, period__gte=f"{first_year}-01")
+        .exclude(kind=EntryKind.INTEREST)
+        .values_list("pk", "period", "insurance", "kind", "base", "entry_date", "settles_id", "corrects_id")
+        .order_by("pk")
+    )
+    reversed_ = {c for _pk, _p, _i, k, _b, _d, _s, c in entries if k == EntryKind.REVERSAL and c}
+    paid = {s for _pk, _p, _i, k, _b, d, s, _c in entries if k == EntryKind.PAID and s and d <= cut_off}
+    cells: dict[tuple[int, st.Insurance], list[st.MonthCell]] = {}
+    for pk, period, insurance, kind, base, _d, _s, _c in entries:
+        kind_of = INSURANCE.get(insurance)
+        if kind_of is None or kind not in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY) or pk in reversed_:
+            continue
+        year, month = int(period[:4]), int(period[5:7])
+        row = cells.setdefault((year, kind_of), [st.MonthCell(None, st.Mark.NONE)] * 12)
+        row[month - 1] = st.MonthCell(base, st.Mark.PAID if pk in paid else st.Mark.ARREARS)
+    years = tuple(
+        st.YearContributions(
+            year, tuple(st.InsuranceMonths(k, tuple(cells[(year, k)])) for k in st.INSURANCE_ORDER if (year, k) in cells)
+        )
+        for year in range(cut_off.year, first_year - 1, -1)
+    )  # fmt: skip
+    months_paid: dict[st.Insurance, set[str]] = defaultdict(set)
+    for period, insurance in LedgerEntry.objects.filter(
+        person=person, period__lte=last_period, kind=EntryKind.PAID, entry_date__lte=cut_off
+    ).values_list("period", "insurance"):
+        if insurance in INSURANCE:
+            months_paid[INSURANCE[insurance]].add(period)
+    enrolments = list(
+        PersonEnrolment.objects.filter(person=person, start_date__lte=cut_off).order_by("start_date")
+    )
+    summaries = []
+    for kind_of in st.INSURANCE_ORDER:
+        mine = [e for e in enrolments if INSURANCE.get(e.insurance) is kind_of]
+        if mine:
+            latest = mine[-1]
+            summaries.append(st.InsuranceSummary(kind_of, mine[0].start_date, STATUS[latest.status],
+                                                 len(months_paid[kind_of])))  # fmt: skip
+    unit = next((e.unit for e in reversed(enrolments) if e.kind == EnrolmentKind.EMPLOYEE and e.unit), None)
+    year_start = date(cut_off.year, 1, 1)
+    prior = balance_as_of(person.pk, date(cut_off.year - 1, 12, 31))
+    credits = LedgerEntry.objects.filter(
+        person=person, insurance__in=("110", "120"), entry_date__gte=year_start, entry_date__lte=cut_off
+    )
+    principal = sum((e.account_credit for e in credits if e.kind == EntryKind.PAID), ZERO)
+    interest = sum((e.account_credit for e in credits if e.kind == EntryKind.INTEREST), ZERO)
+    account = st.PensionAccount(
+        prior, principal, interest, balance_as_of(person.pk, cut_off),
+        months=len({e.period for e in credits if e.kind == EntryKind.PAID}),
+    )  # fmt: skip
+    number = str(person.id_number)
+    return st.StatementData(
+        year=cut_off.year,
+        identity=st.Identity(
+            id_type="居民身份证",
+            id_number=st.mask_id(number),
+            ssn=st.mask_id(number),
+            name=person.name,
+            sex={"1": "男", "2": "女"}.get(person.sex, "未说明"),
+            unit_name=unit.name if unit else "",
+            work_start=enrolments[0].start_date if enrolments else None,
+        ),
+        summaries=tuple(summaries),
+        years=years,
+        account=account,
+    )
+
+
+def rights_record_for(*, actor: Any, person_key: str, cut_off: date | None = None) -> st.StatementData:
+    """The read model for a staff member: the person through the read door, the view audited."""
+    caller = Caller.of(actor)
+    person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key)
+    day = cut_off or timezone.localdate()
+    audit_record("read.rights_record", actor=caller, object_type="person", object_id=person.person_no,
+                 detail={"cut_off": day.isoformat()})  # fmt: skip
+    return rights_record(person, day)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Issuing and verifying statements
+
+
+def _number_key() -> bytes:
+    """The statement-number key, derived from the deployment's MAC key (never stored)."""
+    return bytes.fromhex(keyring().mac(b"sidms/statement-number-key/1"))
+
+
+def verification_url(number: str) -> str:
+    return f"/verify/statement/?number={number}"
+
+
+@dataclass(frozen=True)
+class Issued:
+    row: IssuedStatement
+    pdf: bytes
+    number: str
+
+
+def issue_statement(*, actor: Any, person_key: str, cut_off: date | None = None) -> Issued:
+    """Render PERSON's statement up to CUT_OFF and store what verification needs (one audit event)."""
+    caller = Caller.of(actor)
+    person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key)
+    return _issue(caller, person, cut_off or timezone.localdate())
+
+
+def yearly_statements(year: int, *, progress: Any = None) -> Iterator[Issued]:
+    """The yearly statement of every person with contributions in YEAR (社会保险法 Art. 74; Order 14), cut
+    off at the year's end: a batch of the system itself, each statement with its own audit event."""
+    caller = Caller("system:statements", request_id="")
+    people = list(
+        LedgerEntry.objects.filter(period__startswith=f"{year}-")
+        .values_list("person_id", flat=True)
+        .distinct()
+    )
+    for done, person in enumerate(Person.objects.filter(pk__in=people).order_by("pk").iterator(), start=1):
+        yield _issue(caller, person, date(year, 12, 31))
+        if progress is not None:
+            progress(done, len(people))
+
+
+def _issue(caller: Caller, person: Person, day: date) -> Issued:
+    data = rights_record(person, day)
+    digest = st.statement_digest(data)
+    statement_id = secrets.token_hex(16)
+    number = st.verification_number(_number_key(), statement_id, digest)
+    now = timezone.now()
+    with transaction.atomic():
+        row = IssuedStatement.objects.create(
+            statement_id=statement_id, number=number, person=person, year=day.year, cut_off=day,
+            agency=_agency(person), masked_name=st.mask_name(person.name), digest=digest, issued_at=now,
+            issued_by=caller.name,
+        )  # fmt: skip
+        row.refresh_from_db()  # the seal covers the row as stored (a datetime comes back in UTC)
+        audit_record("statement.issue", actor=caller, object_type="statement", object_id=statement_id,
+                     detail={"person": person.person_no, "digest": digest, "seal": row_seal(row)})  # fmt: skip
+    pdf = st.render_statement(data, number=number, qr_url=verification_url(number), issued_at=now,
+                              cut_off=day, agency=row.agency)  # fmt: skip
+    return Issued(row, pdf, number)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    found: bool
+    genuine: bool = False
+    unchanged: bool = False
+    masked_name: str = ""
+    cut_off: date | None = None
+    agency: str = ""
+
+
+def verify_number(text: str) -> Verdict:
+    """The public check of a printed number (recorded as an audit event, without the number's owner)."""
+    number = st.normalise_number(text or "")
+    row = IssuedStatement.objects.filter(number=number).select_related("person").first() if number else None
+    if row is None or number is None:
+        audit_record("statement.verify", actor="public", object_type="statement", detail={"found": False})
+        return Verdict(found=False)
+    vouched = _vouched().get(row.statement_id)
+    genuine = (
+        st.check_number(_number_key(), number, row.statement_id, row.digest)
+        and vouched is not None
+        and vouched == (row.digest, row_seal(row))
+    )
+    unchanged = genuine and st.statement_digest(rights_record(row.person, row.cut_off)) == row.digest
+    audit_record("statement.verify", actor="public", object_type="statement", object_id=row.statement_id,
+                 detail={"found": True, "genuine": genuine, "unchanged": unchanged})  # fmt: skip
+    return Verdict(True, genuine, unchanged, row.masked_name, row.cut_off, row.agency)
+
+
+def _vouched(statement_id: str | None = None) -> dict[str, tuple[str, str]]:
+    events = AuditEvent.objects.filter(object_type="statement", action="statement.issue")
+    if statement_id is not None:
+        events = events.filter(object_id=statement_id)
+    out: dict[str, tuple[str, str]] = {}
+    for oid, payload in events.values_list("object_id", "payload").iterator():
+        detail = json.loads(payload).get("detail", {})
+        out[oid] = (str(detail["digest"]), str(detail["seal"]))
+    return out
+
+
+def verify_statements(report: Report, latest: Any) -> None:
+    """Every issued statement is the one its audit event recorded (digest and seal), and none is missing."""
+    vouched = _vouched()
+    for row in IssuedStatement.objects.order_by("pk").iterator():
+        claim = vouched.pop(row.statement_id, None)
+        if claim != (row.digest, row_seal(row)):
+            raise broken("statement", f"权益记录单 {row.statement_id} / statement #{row.pk}",
+                         "已出具的权益记录单与其审计记录不符：有人绕过系统修改或插入了它",
+                         "the issued statement differs from its audit event: changed or inserted outside the system")  # fmt: skip
+    if vouched:
+        sid = sorted(vouched)[0]
+        raise broken("statement", f"权益记录单 {sid} / statement {sid}", "审计记录中的权益记录单已不存在",
+                     "an issued statement the audit chain records is missing")  # fmt: skip

@@ -1,0 +1,148 @@
+"""Three years of business history for the demo (issue 8 §9), written the way production writes it: the
+enrolments, yearly bases, entitlements and deaths through approved import batches (the pipeline), and the
+ledger only by runs applied for, approved and executed once — monthly assessments, the tax bureau's payment
+extracts (a few units in arrears, one paying late), the year-end interest, pension payments, with deaths
+that stop payments and one registered too late (overpayments).
+
+The history covers at most ``MAX_EMPLOYEES`` current employees (and a share of flexible workers and
+retirees): a million persons load their registry in the demo, but 36 months of ledger for all of them is a
+benchmark's job (bench/business.py), not the demo's.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Sum
+
+from sidms.business import calc
+from sidms.business.accounts import outstanding
+from sidms.business.ledger import month_bounds, run_through
+from sidms.business.models import LedgerEntry
+from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
+from sidms.registry.models import Employment, Person, Staff, Unit
+
+MAX_EMPLOYEES = 1000
+YEARS = (2023, 2024, 2025)
+INSURANCES = ("110", "310", "210", "410")
+
+
+def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) -> dict[str, int]:
+    operator = Staff.objects.get(username="info_city")
+    approver = Staff.objects.get(username="approver_city")
+    rng = random.Random(seed)  # noqa: S311  (invented demo data)
+    counts: dict[str, int] = {}
+
+    def load(entity: str, rows: list[dict[str, Any]], reason: str) -> None:
+        if not rows:
+            return
+        batch = batch_apply_import(actor=operator, entity=entity, rows=iter(rows), reason=reason)
+        batch_decide(actor=approver, batch_id=batch.pk, approve=True, reason="演示数据导入")
+        counts[entity] = batch_execute(actor=operator, batch_id=batch.pk, rows=lambda: iter(rows)).rows
+        progress(f"  {entity}: {counts[entity]} rows")
+
+    jobs = list(
+        Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=date(2006, 1, 1))
+        .order_by("pk")
+        .values_list("person_id", "unit_id")[:MAX_EMPLOYEES]
+    )
+    jobs = list(dict(jobs).items())  # one current job each (the last one listed)
+    units = sorted({u for _p, u in jobs})
+    classes = dict(Unit.objects.filter(pk__in=units).values_list("pk", "industry_risk_class"))
+    load("unit_enrolment", [
+        {"unit_id": str(u), "insurance": ins, "status": "paying", "start_date": "2000-01-01",
+         **({"industry_class": classes.get(u) or "3", "tier": rng.choice(("80", "100", "120"))
+             if (classes.get(u) or "3") != "1" else "100"} if ins == "410" else {})}
+        for u in units for ins in INSURANCES
+    ], "演示：单位参保登记")  # fmt: skip
+    load("person_enrolment", [
+        {"person_id": str(p), "insurance": ins, "kind": "employee", "unit_id": str(u), "status": "paying",
+         "start_date": "2020-01-01"}
+        for p, u in jobs for ins in INSURANCES
+    ], "演示：职工参保登记")  # fmt: skip
+    flexible = list(
+        Person.objects.filter(category="flexible").order_by("pk").values_list("pk", flat=True)[:100]
+    )
+    load("person_enrolment", [
+        {"person_id": str(p), "insurance": "110", "kind": "flexible", "status": "paying", "start_date": "2021-01-01"}
+        for p in flexible
+    ], "演示：灵活就业人员参保登记")  # fmt: skip
+    bases = []
+    for year in YEARS:
+        for p, u in jobs:
+            wage = Decimal(rng.randint(2800, 19000))
+            bases.append({"person_id": str(p), "unit_id": str(u), "year": str(year),
+                          "declared_wage": f"{wage:.2f}", "base": f"{calc.clamp(wage, year).base:.2f}"})  # fmt: skip
+        for p in flexible:
+            base = calc.limits_for(year).floor
+            bases.append({"person_id": str(p), "year": str(year), "declared_wage": f"{base:.2f}",
+                          "base": f"{base:.2f}"})  # fmt: skip
+    load("base_declaration", bases, "演示：年度缴费基数申报")
+
+    retirees = list(
+        Person.objects.filter(category="retiree").order_by("pk").values_list("pk", flat=True)[:20]
+    )
+    pension = calc.pension(
+        index=Decimal("1.0"), months=360, balance=Decimal("60000"), age=60, at=date(2025, 1, 1)
+    )
+    load("entitlement", [
+        {"person_id": str(p), "kind": "pension", "start_date": "2025-01-01",
+         "monthly_amount": f"{pension.total:.2f}", "basis": "演示：按计发基数、平均缴费指数 1.0、缴费 30 年核定",
+         "status": "active", "certified_on": "2025-01-01" if i % 7 else "2023-06-01"}
+        for i, p in enumerate(retirees)
+    ], "演示：养老金待遇核定")  # fmt: skip
+    if retirees:  # registered in time: no payment after the month of death
+        load("death", [{"person_id": str(retirees[0]), "date_of_death": "2025-05-20", "source": "公安户籍注销"}],
+             "演示：死亡登记")  # fmt: skip
+
+    arrears_units = set(units[::17])
+    late_unit = units[1] if len(units) > 1 else None
+    for year in YEARS:
+        for month in range(1, 13):
+            period = f"{year}-{month:02d}"
+            run_through(operator, approver, "assessment", period, reason="演示：月度核定")
+            if year == 2025:
+                run_through(operator, approver, "pension", period, reason="演示：养老金发放")
+            rows = _payments(
+                period, skip=arrears_units if (year, month) >= (2025, 10) else set(), late=late_unit
+            )
+            if rows:
+                run_through(
+                    operator, approver, "payment", period, params={"rows": rows}, reason="演示：税务缴费明细"
+                )
+        run_through(operator, approver, "interest", str(year), reason="演示：年终结息")
+        progress(f"  ledger {year}: assessed, paid, interest settled")
+    if len(retirees) > 1:  # registered after the payments: they are overpayments to recover
+        load("death", [{"person_id": str(retirees[1]), "date_of_death": "2025-08-03", "source": "民政殡葬信息"}],
+             "演示：死亡登记（迟报）")  # fmt: skip
+    counts["ledger_entry"] = LedgerEntry.objects.count()
+    progress(f"  ledger entries: {counts['ledger_entry']}")
+    return counts
+
+
+def _payments(period: str, *, skip: set[int], late: int | None) -> list[dict[str, Any]]:
+    last = month_bounds(period)[1]
+    due = outstanding().filter(period=period)
+    rows = []
+    for unit_id, total in _sums(due.filter(unit__isnull=False).values("unit_id")):
+        if unit_id in skip:
+            continue
+        paid_on = last if unit_id != late or period != "2025-09" else date(2025, 11, 14)
+        rows.append(
+            {"unit_id": unit_id, "period": period, "amount": f"{total:.2f}", "paid_on": paid_on.isoformat()}
+        )
+    for person_id, total in _sums(due.filter(unit__isnull=True).values("person_id")):
+        rows.append(
+            {"person_id": person_id, "period": period, "amount": f"{total:.2f}", "paid_on": last.isoformat()}
+        )
+    return rows
+
+
+def _sums(grouped: Any) -> Iterator[tuple[int, Decimal]]:
+    for row in grouped.annotate(u=Sum("unit_amount"), i=Sum("individual_amount")).order_by():
+        key = row.get("unit_id") or row.get("person_id")
+        yield int(key), (row["u"] or Decimal(0)) + (row["i"] or Decimal(0))

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue the yearly 社会保险个人权益记录单 of every person with contributions in YEAR (社会保险法 Art. 74), "
+        "each stored for public verification, the PDFs written to --out."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("year", type=int)
+        parser.add_argument("--out", type=Path, required=True, help="folder for the PDFs (created)")
+
+    def handle(self, *args: Any, year: int, out: Path, **options: Any) -> None:
+        from sidms.business.rights import yearly_statements
+
+        out.mkdir(parents=True, exist_ok=True)
+
+        def bar(done: int, total: int) -> None:
+            filled = 30 * done // max(total, 1)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+            if done == total:
+                sys.stderr.write("\n")
+
+        count = 0
+        for issued in yearly_statements(year, progress=bar):
+            (out / f"{issued.row.statement_id}.pdf").write_bytes(issued.pdf)
+            count += 1
+        self.stdout.write(f"{count} statements for {year} in {out}")

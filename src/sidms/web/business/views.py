@@ -1,0 +1,147 @@
+"""Business pages of issue 8: a person's rights record (through the read door, each view audited), the
+issued PDF statement, and the public verification page of a printed statement's number."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sidms.access import policies
+from sidms.audit.services import audit_record
+from sidms.business import accounts, ledger, rights
+from sidms.business import parameters as params
+from sidms.business.models import AssessmentRun, ParameterKind, RunKind
+from sidms.core.errors import SidmsError
+from sidms.core.kernel import spec_for
+from sidms.registry.models import Unit
+from sidms.web.context import caller_of, staff_of
+
+
+def _cut_off(request: HttpRequest) -> date | None:
+    text = request.GET.get("cut_off") or request.POST.get("cut_off") or ""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@require_GET
+def rights_page(request: HttpRequest, key: str) -> HttpResponse:
+    data = rights.rights_record_for(actor=caller_of(request), person_key=key, cut_off=_cut_off(request))
+    return render(request, "business/rights.html", {"data": data, "key": key})
+
+
+@require_POST
+def statement_pdf(request: HttpRequest, key: str) -> HttpResponse:
+    issued = rights.issue_statement(actor=caller_of(request), person_key=key, cut_off=_cut_off(request))
+    response = HttpResponse(issued.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="statement-{issued.row.statement_id}.pdf"'
+    return response
+
+
+@require_GET
+def verify_statement(request: HttpRequest) -> HttpResponse:
+    """Public: no sign-in. Shows only the masked name, the cut-off and the issuing agency."""
+    text = request.GET.get("number", "")
+    verdict = rights.verify_number(text) if text else None
+    return render(request, "business/verify.html", {"verdict": verdict, "number": text})
+
+
+# --------------------------------------------------------------------------------------------------------
+# Staff pages: ledger runs, arrears, parameters
+
+
+def _require(request: HttpRequest, *permissions: str) -> None:
+    staff = staff_of(request)
+    if not any(policies.has_permission(staff, p) for p in permissions):
+        raise PermissionDenied
+
+
+@require_http_methods(["GET", "POST"])
+def runs(request: HttpRequest) -> HttpResponse:
+    """Ledger runs: apply (window or information centre), approve (an approver), execute once."""
+    _require(request, "batch.apply", "batch.approve", "batch.execute")
+    caller = caller_of(request)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "apply":
+                ledger.run_apply(actor=caller, kind=request.POST.get("kind", ""), period=request.POST.get("period", ""),
+                                 reason=request.POST.get("reason", ""))  # fmt: skip
+            elif action in ("approve", "reject"):
+                ledger.run_decide(actor=caller, run_id=int(request.POST["run"]), approve=action == "approve")
+            elif action == "execute":
+                ledger.run_execute(actor=caller, run_id=int(request.POST["run"]))
+            messages.success(request, _("Done."))
+        except (SidmsError, ValueError, KeyError) as error:
+            messages.error(request, str(error))
+        return redirect("web:business_runs")
+    rows = AssessmentRun.objects.select_related("applied_by", "decided_by", "executed_by")[:200]
+    return render(request, "business/runs.html", {"runs": rows, "kinds": RunKind.choices})
+
+
+@require_GET
+def arrears_page(request: HttpRequest) -> HttpResponse:
+    """Arrears per unit in the viewer's data scope, with the late fee to the date asked."""
+    _require(request, "record.view")
+    staff = staff_of(request)
+    day = _cut_off(request) or timezone.localdate()
+    visible = set(policies.record_scope(staff, spec_for("unit")).values_list("pk", flat=True))
+    rows = [a for a in accounts.arrears(day) if a.unit_id in visible]
+    names = dict(Unit.objects.filter(pk__in=[a.unit_id for a in rows]).values_list("pk", "name"))
+    audit_record("read.arrears", actor=caller_of(request), object_type="unit",
+                 detail={"as_of": day.isoformat(), "units": [a.unit_id for a in rows][:200]})  # fmt: skip
+    return render(request, "business/arrears.html", {"rows": rows, "names": names, "day": day})
+
+
+@require_GET
+def parameters_page(request: HttpRequest) -> HttpResponse:
+    """Every parameter as of a day, uncertain values marked 示例值（待核对）."""
+    _require(request, "rules.edit")
+    day = _cut_off(request) or timezone.localdate()
+    table = [
+        {
+            "d": d,
+            "v": v,
+            "example": v is not None and params.is_example(v),
+            "kind": ParameterKind(d.kind).label,
+        }
+        for d, v in params.parameter_table(day)
+    ]
+    return render(
+        request, "business/parameters.html", {"table": table, "day": day, "mark": params.EXAMPLE_MARK}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def parameter_detail(request: HttpRequest, key: str) -> HttpResponse:
+    """One parameter's history, and a proposal of a new version (confirmed by a second administrator)."""
+    _require(request, "rules.edit")
+    definition = params.DEFINITIONS.get(key)
+    if definition is None:
+        raise Http404
+    if request.method == "POST":
+        try:
+            value = json.loads(request.POST.get("value", ""))
+            held = params.parameter_propose(
+                actor=caller_of(request), key=key, value=value, region=request.POST.get("region", ""),
+                effective_from=date.fromisoformat(request.POST.get("effective_from", "")),
+                source=request.POST.get("source", ""), reason=request.POST.get("reason", ""),
+                status=request.POST.get("status", "V"), checked=bool(request.POST.get("checked")),
+            )  # fmt: skip
+            messages.success(request, _("Proposed; a second city-level administrator confirms it."))
+            return redirect("web:review_detail", held.pk)
+        except (SidmsError, ValueError) as error:
+            messages.error(request, str(error))
+    versions = [{"v": v, "example": params.is_example(v), "value": json.dumps(v.value, ensure_ascii=False)}
+                for v in params.history(key)]  # fmt: skip
+    return render(request, "business/parameter.html",
+                  {"d": definition, "versions": versions, "mark": params.EXAMPLE_MARK})  # fmt: skip

@@ -1,0 +1,53 @@
+"""Fixtures of the business tests: the two city-level system administrators who change parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def city_admin(make_staff) -> Any:  # type: ignore[no-untyped-def]
+    return make_staff("admin_city", posts=("city_admin",), district="371000")
+
+
+@pytest.fixture
+def second_admin(make_staff) -> Any:  # type: ignore[no-untyped-def]
+    return make_staff("admin2_city", posts=("city_admin",), district="371000")
+
+
+@pytest.fixture
+def approver(make_staff) -> Any:  # type: ignore[no-untyped-def]
+    return make_staff("approver_city", posts=("approver",), district="371000")
+
+
+@pytest.fixture
+def insured(make_unit, make_person, huancui_clerk) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A unit of 环翠区 enrolled in pension, medical, unemployment and work injury (class 3 at 120 %), an
+    employee of it enrolled in all four with a 2025 base of 6,123.45, and a flexible worker with a base of
+    5,000 — all through the pipeline."""
+    from decimal import Decimal
+
+    from sidms.business.bases import declare_base
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+    from tests.changes.conftest import id_number
+
+    def submit(entity: str, values: dict[str, Any]) -> Any:
+        return submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity=entity, values=values).record
+
+    unit = make_unit(unit_no="U3710020001", name="威海港务有限公司", district="371002")
+    employee = make_person(id_number=id_number("37100219800101001"), name="王建国", birth_date="1980-01-01")
+    flexible = make_person(id_number=id_number("37100219850505003"), name="赵自由", birth_date="1985-05-05")
+    for insurance in ("110", "310", "210", "410"):
+        extra = {"industry_class": "3", "tier": "120"} if insurance == "410" else {}
+        submit("unit_enrolment", {"unit_id": unit.pk, "insurance": insurance, "status": "paying",
+                                  "start_date": "2020-01-01", **extra})  # fmt: skip
+        submit("person_enrolment", {"person_id": employee.pk, "insurance": insurance, "kind": "employee",
+                                    "unit_id": unit.pk, "status": "paying", "start_date": "2021-01-01"})  # fmt: skip
+    submit("person_enrolment", {"person_id": flexible.pk, "insurance": "110", "kind": "flexible",
+                                "status": "paying", "start_date": "2022-01-01"})  # fmt: skip
+    declare_base(actor=huancui_clerk, person=employee, unit=unit, year=2025, wage=Decimal("6123.45"))
+    declare_base(actor=huancui_clerk, person=flexible, year=2025, wage=Decimal("5000"))
+    return {"unit": unit, "employee": employee, "flexible": flexible}

@@ -1,0 +1,81 @@
+"""Benefits (issue 8 §7, R2.2): the basic pension from the statutory retirement month, monthly payments as
+ledger entries, suspension after twelve months without certification, no payment after death and the
+overpayments made before a death was registered."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from sidms.business.benefits import certify, grant_pension, overpayments, suspended
+from sidms.business.ledger import run_through
+from sidms.business.models import Entitlement, LedgerEntry
+from sidms.changes.models import Channel
+from sidms.changes.services import submit_change
+from sidms.core.errors import ChangeRefused
+from tests.changes.conftest import id_number
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def retiree(make_person: Any) -> Any:
+    # A man born in January 1965 retires at 60 years 1 month, in February 2025.
+    return make_person(id_number=id_number("37100219650115001"), name="刘退休", birth_date="1965-01-15")
+
+
+@pytest.mark.req("R2.2")
+def test_a_pension_is_granted_from_the_statutory_month_and_paid_monthly(
+    retiree: Any, huancui_clerk: Any, approver: Any
+) -> None:
+    outcome = grant_pension(
+        actor=huancui_clerk, person=retiree, category="male", index=Decimal("1.2"), months=366
+    )
+    granted = Entitlement.objects.get(pk=outcome.record.pk)
+    assert granted.start_date == date(2025, 2, 1)
+    # No account in the ledger here: basic pension (7,000 + 8,400) / 2 × 30.5 × 1 % = 2,348.50 only.
+    assert granted.monthly_amount == "2348.50" and "2348.50" in granted.basis
+    run_through(huancui_clerk, approver, "pension", "2025-01")
+    assert not LedgerEntry.objects.filter(kind="benefit").exists()  # before the retirement month
+    run_through(huancui_clerk, approver, "pension", "2025-02")
+    paid = LedgerEntry.objects.get(kind="benefit", period="2025-02")
+    assert paid.individual_amount == Decimal("2348.50") and paid.person_id == retiree.pk
+    with pytest.raises(ChangeRefused):
+        grant_pension(actor=huancui_clerk, person=retiree, category="male", index=Decimal("1"), months=100)
+
+
+@pytest.mark.req("R2.2")
+def test_payments_stop_at_death_and_overpayments_are_listed(
+    retiree: Any, huancui_clerk: Any, approver: Any
+) -> None:
+    grant_pension(actor=huancui_clerk, person=retiree, category="male", index=Decimal("1.2"), months=366)
+    for month in ("2025-02", "2025-03", "2025-04"):
+        run_through(huancui_clerk, approver, "pension", month)
+    # The death on 10 March is registered only in May: April was paid to a dead person.
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="death",
+                  values={"person_id": retiree.pk, "date_of_death": "2025-03-10", "source": "民政殡葬信息"})  # fmt: skip
+    assert [(o.period, o.amount) for o in overpayments()] == [("2025-04", Decimal("2348.50"))]
+    run_through(huancui_clerk, approver, "pension", "2025-05")
+    assert not LedgerEntry.objects.filter(kind="benefit", period="2025-05").exists()
+
+
+@pytest.mark.req("R2.2")
+def test_an_uncertified_pension_is_suspended_after_twelve_months(
+    retiree: Any, huancui_clerk: Any, approver: Any
+) -> None:
+    outcome = grant_pension(
+        actor=huancui_clerk, person=retiree, category="male", index=Decimal("1.2"), months=366
+    )
+    run_through(huancui_clerk, approver, "pension", "2026-02")  # 12 months after February 2025: still paid
+    assert LedgerEntry.objects.filter(kind="benefit", period="2026-02").exists()
+    run_through(huancui_clerk, approver, "pension", "2026-03")  # 13 months: suspended
+    assert not LedgerEntry.objects.filter(kind="benefit", period="2026-03").exists()
+    assert [e.pk for e in suspended("2026-03")] == [outcome.record.pk]
+    certify(
+        actor=huancui_clerk, entitlement=Entitlement.objects.get(pk=outcome.record.pk), on=date(2026, 3, 20)
+    )
+    run_through(huancui_clerk, approver, "pension", "2026-04")
+    assert LedgerEntry.objects.filter(kind="benefit", period="2026-04").exists()

@@ -1,0 +1,148 @@
+"""Enrolments (参保登记, issue 8 §2, R2.2, R6.1) are registry records written through the pipeline, and their
+entry rules are data: one active enrolment per exclusive group of schemes, no employee under 16 or after
+death, the unit enrolled before its persons, a work-injury tier the industry class has."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import translation
+
+from sidms.business.models import PersonEnrolment, UnitEnrolment
+from sidms.changes.models import Channel, Revision
+from sidms.changes.services import submit_change
+from sidms.core.errors import ChangeRefused
+from tests.changes.conftest import id_number
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def unit(make_unit: Any) -> Any:
+    return make_unit(unit_no="U3710020001", name="威海港务有限公司", district="371002")
+
+
+@pytest.fixture
+def person(make_person: Any) -> Any:
+    return make_person(id_number=id_number("37100219900101001"), name="王建国", birth_date="1990-01-01")
+
+
+def submit(clerk: Any, entity: str, values: dict[str, Any], record: Any = None) -> Any:
+    return submit_change(actor=clerk, channel=Channel.WINDOW, entity=entity, values=values, record=record)
+
+
+def enrol_unit(clerk: Any, unit: Any, insurance: str, **extra: Any) -> Any:
+    values = {"unit_id": unit.pk, "insurance": insurance, "status": "paying", "start_date": "2020-01-01"}
+    return submit(clerk, "unit_enrolment", {**values, **extra}).record
+
+
+def enrol_person(clerk: Any, person: Any, insurance: str, **extra: Any) -> Any:
+    values = {"person_id": person.pk, "insurance": insurance, "kind": "employee", "status": "paying",
+              "start_date": "2021-03-01"}  # fmt: skip
+    return submit(clerk, "person_enrolment", {**values, **extra}).record
+
+
+def refused_in_chinese(call: Any) -> str:
+    with pytest.raises(ChangeRefused) as refused, translation.override("zh-hans"):
+        call()
+    with translation.override("zh-hans"):
+        return str(refused.value)
+
+
+@pytest.mark.req("R2.2")
+def test_an_enrolment_is_a_registry_record_with_history(huancui_clerk: Any, unit: Any, person: Any) -> None:
+    enrol_unit(huancui_clerk, unit, "110")
+    enrolment = enrol_person(huancui_clerk, person, "110", unit_id=unit.pk)
+    assert PersonEnrolment.objects.get(pk=enrolment.pk).status == "paying"
+    assert Revision.objects.filter(entity="person_enrolment", record_id=enrolment.pk).count() == 1
+    stored = PersonEnrolment.objects.get(pk=enrolment.pk)
+    submit(huancui_clerk, "person_enrolment",
+           {"status": "suspended", "status_date": "2022-05-01", "reason": "停薪留职"}, stored)  # fmt: skip
+    assert PersonEnrolment.objects.get(pk=enrolment.pk).status == "suspended"
+    assert Revision.objects.filter(entity="person_enrolment", record_id=enrolment.pk).count() == 2
+
+
+@pytest.mark.req("R6.1")
+def test_one_active_enrolment_per_group_of_exclusive_schemes(
+    huancui_clerk: Any, unit: Any, person: Any
+) -> None:
+    enrol_unit(huancui_clerk, unit, "110")
+    first = enrol_person(huancui_clerk, person, "110", unit_id=unit.pk)
+    message = refused_in_chinese(
+        lambda: enrol_person(huancui_clerk, person, "170", kind="resident", start_date="2022-01-01")
+    )
+    assert "互斥" in message and "110" in message
+    # Medical is another group: allowed.
+    enrol_person(huancui_clerk, person, "390", kind="resident", start_date="2022-01-01")
+    with pytest.raises(ChangeRefused):
+        enrol_person(huancui_clerk, person, "310", kind="flexible", start_date="2022-01-01")
+    # Once the pension enrolment is terminated, the resident scheme may begin.
+    submit(huancui_clerk, "person_enrolment",
+           {"status": "terminated", "status_date": "2022-12-31", "reason": "离职"},
+           PersonEnrolment.objects.get(pk=first.pk))  # fmt: skip
+    enrol_person(huancui_clerk, person, "170", kind="resident", start_date="2023-01-01")
+    assert PersonEnrolment.objects.filter(person=person).exclude(status="terminated").count() == 2
+
+
+@pytest.mark.req("R6.1")
+def test_no_employee_enrolment_before_sixteen(huancui_clerk: Any, unit: Any, make_person: Any) -> None:
+    young = make_person(id_number=id_number("37100220080601003"), name="李小", birth_date="2008-06-01")
+    enrol_unit(huancui_clerk, unit, "110")
+    message = refused_in_chinese(
+        lambda: enrol_person(huancui_clerk, young, "110", unit_id=unit.pk, start_date="2024-05-31")
+    )
+    assert "16" in message and "职工" in message
+    enrol_person(huancui_clerk, young, "110", unit_id=unit.pk, start_date="2024-06-01")
+
+
+@pytest.mark.req("R6.1")
+def test_no_enrolment_after_death(huancui_clerk: Any, unit: Any, person: Any) -> None:
+    submit(
+        huancui_clerk,
+        "death",
+        {"person_id": person.pk, "date_of_death": "2023-02-10", "source": "公安户籍注销"},
+    )
+    enrol_unit(huancui_clerk, unit, "110")
+    message = refused_in_chinese(
+        lambda: enrol_person(huancui_clerk, person, "110", unit_id=unit.pk, start_date="2023-03-01")
+    )
+    assert "死亡" in message
+
+
+@pytest.mark.req("R6.1")
+def test_the_unit_is_enrolled_before_its_persons(huancui_clerk: Any, unit: Any, person: Any) -> None:
+    message = refused_in_chinese(lambda: enrol_person(huancui_clerk, person, "210", unit_id=unit.pk))
+    assert "单位" in message and "先" in message
+    enrol_unit(huancui_clerk, unit, "210")
+    enrol_person(huancui_clerk, person, "210", unit_id=unit.pk)
+
+
+@pytest.mark.req("R6.1")
+def test_a_work_injury_enrolment_has_a_tier_its_class_has(huancui_clerk: Any, unit: Any) -> None:
+    message = refused_in_chinese(
+        lambda: enrol_unit(huancui_clerk, unit, "410", industry_class="1", tier="80")
+    )
+    assert "浮动档次" in message
+    row = enrol_unit(huancui_clerk, unit, "410", industry_class="3", tier="120")
+    assert UnitEnrolment.objects.get(pk=row.pk).tier == "120"
+
+
+@pytest.mark.req("R6.2")
+def test_an_enrolment_arrives_through_the_collaboration_channel(
+    huancui_clerk: Any, unit: Any, person: Any
+) -> None:
+    enrol_unit(huancui_clerk, unit, "110")
+    outcome = submit_change(
+        actor=huancui_clerk, channel=Channel.COLLABORATION, entity="person_enrolment",
+        values={"person_id": person.pk, "insurance": "110", "kind": "employee", "unit_id": unit.pk,
+                "status": "paying", "start_date": "2021-03-01"},
+    )  # fmt: skip
+    revision = Revision.objects.get(entity="person_enrolment", record_id=outcome.record.pk)
+    assert revision.channel == Channel.COLLABORATION
+    with pytest.raises(ChangeRefused):  # the entry rules hold on that channel too
+        submit_change(
+            actor=huancui_clerk, channel=Channel.COLLABORATION, entity="person_enrolment",
+            values={"person_id": person.pk, "insurance": "120", "kind": "employee", "unit_id": unit.pk,
+                    "status": "paying", "start_date": "2021-03-01"},
+        )  # fmt: skip

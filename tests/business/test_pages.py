@@ -1,0 +1,65 @@
+"""Staff pages of issue 8: enrolments and contributions on the person and unit pages, the rights record,
+ledger runs, arrears per unit, and the parameters with their history for the city administrator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import translation
+
+from sidms.audit.models import AuditEvent
+from sidms.business.ledger import run_through
+from sidms.business.models import AssessmentRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.req("R10")
+def test_person_and_unit_pages_show_enrolments_and_contributions(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, signed_in: Any
+) -> None:
+    run_through(huancui_clerk, approver, "assessment", "2025-03")
+    client = signed_in(huancui_clerk)
+    with translation.override("zh-hans"):
+        person = client.get(f"/persons/{insured['employee'].person_no}/").content.decode()
+        assert "参保情况" in person and "979.75" in person and "个人权益记录" in person
+        unit = client.get(f"/units/{insured['unit'].unit_no}/").content.decode()
+        assert "参保情况" in unit and "120%" in unit
+        rights = client.get(f"/persons/{insured['employee'].person_no}/rights/", {"cut_off": "2025-03-31"})
+        assert rights.status_code == 200 and "△" in rights.content.decode()
+    assert AuditEvent.objects.filter(action="read.rights_record").exists()
+
+
+@pytest.mark.req("R9.1")
+def test_runs_and_arrears_pages(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, signed_in: Any
+) -> None:
+    clerk = signed_in(huancui_clerk)
+    assert (
+        clerk.post(
+            "/business/runs/", {"action": "apply", "kind": "assessment", "period": "2025-03"}
+        ).status_code
+        == 302
+    )
+    run = AssessmentRun.objects.get()
+    boss = signed_in(approver)
+    boss.post("/business/runs/", {"action": "approve", "run": run.pk})
+    clerk.post("/business/runs/", {"action": "execute", "run": run.pk})
+    assert AssessmentRun.objects.get().status == "executed"
+    page = clerk.get("/business/arrears/", {"cut_off": "2025-05-15"}).content.decode()
+    assert "威海港务有限公司" in page and "2025-03" in page
+
+
+@pytest.mark.req("R9.1")
+def test_the_parameter_pages_mark_examples_and_show_history(city_admin: Any, signed_in: Any) -> None:
+    client = signed_in(city_admin)
+    with translation.override("zh-hans"):
+        table = client.get("/business/parameters/").content.decode()
+        assert "示例值（待核对）" in table and "rate.medical.unit" in table
+        detail = client.get("/business/parameters/export.approval_rows/").content.decode()
+        assert "v1" in detail and "1000" in detail
+    answer = client.post("/business/parameters/export.approval_rows/", {
+        "value": "500", "effective_from": "2027-01-01", "source": "《威海市社会保险业务数据管理办法》",
+        "reason": "收紧导出", "status": "V"})  # fmt: skip
+    assert answer.status_code == 302 and "/queues/review/" in answer["Location"]

@@ -1,0 +1,145 @@
+"""The rights record (个人权益记录, Order 14 Art. 2; issue 8 §8, R10): read through the access policy with every
+view audited, printed as a PDF with CJK glyphs embedded, and verified by its number on a public page that
+shows only the masked name, the cut-off and the agency."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.http import Http404
+from django.test import Client
+
+from sidms.audit.models import AuditEvent
+from sidms.business.ledger import run_through
+from sidms.business.models import LedgerEntry
+from sidms.business.rights import issue_statement, rights_record_for, verify_number
+from sidms.lib import statement as st
+from tests.audit.test_tampering import _raw, _unguarded, broken_at
+
+pytestmark = pytest.mark.django_db
+CUT_OFF = date(2025, 3, 31)
+
+
+def pay(unit: Any, period: str, paid_on: str, clerk: Any, approver: Any) -> None:
+    rows = LedgerEntry.objects.filter(unit=unit, period=period, kind="assessed")
+    amount = sum(e.unit_amount + e.individual_amount for e in rows)
+    run_through(clerk, approver, "payment", period, params={"rows": [
+        {"unit_id": unit.pk, "period": period, "amount": f"{amount:.2f}", "paid_on": paid_on}]})  # fmt: skip
+
+
+@pytest.fixture
+def history(insured: dict[str, Any], huancui_clerk: Any, approver: Any) -> dict[str, Any]:
+    for month in ("2025-01", "2025-02", "2025-03"):
+        run_through(huancui_clerk, approver, "assessment", month)
+    pay(insured["unit"], "2025-01", "2025-01-31", huancui_clerk, approver)
+    return insured
+
+
+@pytest.mark.req("R10")
+def test_the_rights_record_is_read_through_the_access_policy_and_audited(
+    history: dict[str, Any], huancui_clerk: Any, rushan_clerk: Any
+) -> None:
+    employee = history["employee"]
+    data = rights_record_for(actor=huancui_clerk, person_key=employee.person_no, cut_off=CUT_OFF)
+    pension = data.years[0].row(st.Insurance.PENSION)
+    assert pension is not None
+    assert [m.mark for m in pension.months[:4]] == [
+        st.Mark.PAID,
+        st.Mark.ARREARS,
+        st.Mark.ARREARS,
+        st.Mark.NONE,
+    ]
+    assert data.identity.name == "王建国" and "*" in data.identity.id_number
+    assert data.account is not None and data.account.principal == data.account.balance > 0
+    assert AuditEvent.objects.filter(action="read.rights_record", object_id=employee.person_no).count() == 1
+    with pytest.raises(Http404):  # another district's clerk: the person does not exist for them
+        rights_record_for(actor=rushan_clerk, person_key=employee.person_no, cut_off=CUT_OFF)
+
+
+def _png(pdf: bytes, tmp: Path, name: str) -> bytes:
+    path = tmp / f"{name}.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(path), str(tmp / name)], check=True
+    )
+    return next(tmp.glob(f"{name}*.png")).read_bytes()
+
+
+@pytest.mark.req("R10")
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils (pdftoppm) is needed")
+def test_the_pdf_shows_chinese_glyphs_and_its_number_verifies(
+    history: dict[str, Any], huancui_clerk: Any, approver: Any, tmp_path: Path
+) -> None:
+    employee = history["employee"]
+    issued = issue_statement(actor=huancui_clerk, person_key=employee.person_no, cut_off=CUT_OFF)
+    (tmp_path / "s.pdf").write_bytes(issued.pdf)
+    fonts = subprocess.run(["pdffonts", str(tmp_path / "s.pdf")], capture_output=True, text=True, check=True)
+    assert "CID TrueType" in fonts.stdout and " yes " in fonts.stdout  # CJK fonts embedded (subset)
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True, check=True
+    )
+    assert "社会保险个人权益记录单" in text.stdout and "王建国" in text.stdout
+    # Glyphs, not boxes: the same statement with another three-character name renders differently (missing
+    # glyphs would all be the same empty box, and the two pages would be identical).
+    data = rights_record_for(actor=huancui_clerk, person_key=employee.person_no, cut_off=CUT_OFF)
+    other = dataclasses.replace(data, identity=dataclasses.replace(data.identity, name="李红梅"))
+    fixed = {"number": issued.number, "qr_url": "/verify/statement/", "issued_at": datetime(2025, 4, 1, 9),
+             "cut_off": CUT_OFF, "agency": issued.row.agency}  # fmt: skip
+    first = _png(st.render_statement(data, **fixed), tmp_path, "a")
+    again = _png(st.render_statement(data, **fixed), tmp_path, "b")
+    renamed = _png(st.render_statement(other, **fixed), tmp_path, "c")
+    assert first == again and first != renamed
+    # The number verifies; a changed number does not.
+    verdict = verify_number(issued.number)
+    assert (verdict.found, verdict.genuine, verdict.unchanged) == (True, True, True)
+    assert verdict.masked_name == "王**" and verdict.cut_off == CUT_OFF
+    changed = issued.number[:5] + ("0" if issued.number[5] != "0" else "1") + issued.number[6:]
+    assert not verify_number(changed).genuine
+    # Data that change after printing (February paid on 20 March, before the cut-off): no longer unchanged.
+    pay(history["unit"], "2025-02", "2025-03-20", huancui_clerk, approver)
+    later = verify_number(issued.number)
+    assert (later.genuine, later.unchanged) == (True, False)
+
+
+@pytest.mark.req("R10")
+def test_the_public_verification_page_shows_only_the_masked_name(
+    history: dict[str, Any], huancui_clerk: Any
+) -> None:
+    issued = issue_statement(actor=huancui_clerk, person_key=history["employee"].person_no, cut_off=CUT_OFF)
+    page = Client().get("/verify/statement/", {"number": issued.number})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "王**" in html and "王建国" not in html and "2025-03-31" in html and issued.row.agency in html
+    unknown = Client().get("/verify/statement/", {"number": "0000000000"}).content.decode()
+    assert 'class="error"' in unknown and "王**" not in unknown
+
+
+@pytest.mark.req("R20")
+def test_an_altered_issued_statement_is_named_by_verify(history: dict[str, Any], huancui_clerk: Any) -> None:
+    issued = issue_statement(actor=huancui_clerk, person_key=history["employee"].person_no, cut_off=CUT_OFF)
+    restore = _unguarded("business_issuedstatement")
+    _raw("UPDATE business_issuedstatement SET cut_off = %s WHERE id = %s", ["2025-12-31", issued.row.pk])
+    restore()
+    assert broken_at().kind == "statement"
+    assert not verify_number(issued.number).genuine
+
+
+@pytest.mark.req("R10")
+def test_the_yearly_statements_batch_issues_one_per_insured_person(
+    history: dict[str, Any], tmp_path: Path
+) -> None:
+    from django.core.management import call_command
+
+    call_command("statements", "2025", "--out", str(tmp_path / "out"))
+    pdfs = list((tmp_path / "out").glob("*.pdf"))
+    assert len(pdfs) == 2  # the employee and the flexible worker
+    from sidms.business.models import IssuedStatement
+
+    assert {s.cut_off for s in IssuedStatement.objects.all()} == {date(2025, 12, 31)}
+    assert all(verify_number(s.number).unchanged for s in IssuedStatement.objects.all())
