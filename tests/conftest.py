@@ -43,14 +43,19 @@ def _checkpoints_per_test(settings: Any, tmp_path: Path) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_code_caches() -> Iterator[None]:
+    """Code tables and the security limits read from parameters are cached per process; a test's database is
+    rolled back under them, so each test starts and ends with empty caches."""
     try:
         from sidms.parameters.codes import clear_caches
+        from sidms.security.limits import clear
     except Exception:
         yield
         return
     clear_caches()
+    clear()
     yield
     clear_caches()
+    clear()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -93,6 +98,32 @@ def make_staff(db: None) -> Callable[..., object]:
         )
 
     return make
+
+
+@pytest.fixture
+def set_parameter(make_staff: Callable[..., object]) -> Callable[[str, object], None]:
+    """Change a parameter as the city-level system administrators do: one proposes it, effective today, and a
+    second confirms it."""
+    from django.utils import timezone
+
+    from sidms.business.parameters import parameter_propose
+    from sidms.changes.services import review_decide
+
+    admins: list[object] = []
+
+    def set_(key: str, value: object) -> None:
+        if not admins:
+            admins.extend(
+                make_staff(name, posts=("city_admin",), district="371000")
+                for name in ("admin_p1", "admin_p2")
+            )
+        held = parameter_propose(
+            actor=admins[0], key=key, value=value, effective_from=timezone.localdate(),
+            source="测试：威海市人社局通知（示例）", reason="测试设定",
+        )  # fmt: skip
+        review_decide(actor=admins[1], change_request_id=held.pk, approve=True)
+
+    return set_
 
 
 @pytest.fixture

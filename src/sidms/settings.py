@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -137,8 +136,10 @@ LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "security:login"
 
 # Lockout after repeated failures (MLPS 2.0 §8.1.4.1b; ASVS 2.2.1).
-AXES_FAILURE_LIMIT = env_int("SIDMS_LOCKOUT_FAILURES", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIDMS_LOCKOUT_MINUTES", 30))
+# The limits are system parameters of the city administrator (lockout.failures, lockout.minutes), read through
+# sidms.security.limits.
+AXES_FAILURE_LIMIT = "sidms.security.limits.lockout_failures"
+AXES_COOLOFF_TIME = "sidms.security.limits.lockout_cooloff"
 # Per account, not per address: a whole service hall shares one NAT address, and locking it would stop
 # every window at once. Hence axes.W006 is silenced below.
 AXES_LOCKOUT_PARAMETERS = ["username"]
@@ -150,10 +151,11 @@ AXES_VERBOSE = False
 OTP_TOTP_ISSUER = "威海社保数据管理"
 OTP_TOTP_THROTTLE_FACTOR = 1
 
-# A 15-minute idle timeout (ASVS 3.3.2 at level 3). Activity pushes the expiry forward, but the session is
-# written at most once a minute (sidms.security.middleware.IdleTimeoutMiddleware), not on every request: a
-# write per page view queued every reader behind every other on SQLite.
-SESSION_COOKIE_AGE = env_int("SIDMS_SESSION_IDLE_SECONDS", 15 * 60)
+# A 15-minute idle timeout (ASVS 3.3.2 at level 3): the system parameter session.idle_seconds, read through
+# sidms.security.limits; this is its default before the parameters are seeded. Activity pushes the expiry
+# forward, but the session is written at most once a minute (sidms.security.middleware.IdleTimeoutMiddleware),
+# not on every request: a write per page view queued every reader behind every other on SQLite.
+SESSION_COOKIE_AGE = 15 * 60
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_TOUCH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -200,9 +202,6 @@ SIDMS_CHECKPOINT_DIR = Path(env_str("SIDMS_CHECKPOINT_DIR", str(DATA_DIR / "chec
 # At most this many seconds between a commit that appended audit events and the checkpoint of its head.
 SIDMS_CHECKPOINT_INTERVAL = env_float("SIDMS_CHECKPOINT_INTERVAL", 1.0)
 SIDMS_PAGE_SIZE = 50
-# Rows above which an export needs a second person's approval (R10.3). Moves to the business-handling
-# parameter "export.approval_rows" (sidms.business); read only through sidms.exchange.exports.export_threshold.
-SIDMS_EXPORT_APPROVAL_ROWS = env_int("SIDMS_EXPORT_APPROVAL_ROWS", 5000)
 
 # Electronic archives (sidms.archives): the encrypted file store and the upload limits.
 SIDMS_ARCHIVE_DIR = Path(env_str("SIDMS_ARCHIVE_DIR", str(DATA_DIR / "archives")))

@@ -48,9 +48,9 @@ def event_digest(export_id: int) -> str:
 
 
 def test_a_small_xlsx_export_is_masked_watermarked_scoped_and_its_digest_audited(
-    people: list[str], clerk: Any, settings: Any
+    people: list[str], clerk: Any, set_parameter: Any
 ) -> None:
-    settings.SIDMS_EXPORT_APPROVAL_ROWS = 10
+    set_parameter("export.approval_rows", 10)
     done = exports.request_export(actor=clerk, entity="person", purpose="核对参保名单", fmt="xlsx")
     assert done.data is not None and done.filename.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(done.data)).active
@@ -84,9 +84,9 @@ def test_csv_exports_carry_the_watermark_as_their_first_line(
 
 
 def test_above_the_threshold_a_second_person_approves_and_the_file_is_downloaded_once(
-    people: list[str], clerk: Any, approver: Any, settings: Any
+    people: list[str], clerk: Any, approver: Any, set_parameter: Any
 ) -> None:
-    settings.SIDMS_EXPORT_APPROVAL_ROWS = 2
+    set_parameter("export.approval_rows", 2)
     asked = exports.request_export(actor=clerk, entity="person", purpose="年度核查", fmt="xlsx")
     assert asked.data is None and asked.request.status == "pending" and asked.request.row_count == 3
     with pytest.raises(ChangeRefused) as early:
@@ -108,9 +108,9 @@ def test_above_the_threshold_a_second_person_approves_and_the_file_is_downloaded
 
 
 def test_an_approval_expires_and_the_requester_cannot_approve_their_own(
-    people: list[str], make_staff: Any, approver: Any, settings: Any
+    people: list[str], make_staff: Any, approver: Any, set_parameter: Any
 ) -> None:
-    settings.SIDMS_EXPORT_APPROVAL_ROWS = 2
+    set_parameter("export.approval_rows", 2)
     both = make_staff("clerk_approver", posts=("approver",), district="371000")
     own = exports.request_export(actor=both, entity="person", purpose="自批", fmt="csv")
     with pytest.raises(SeparationOfDuties):
@@ -124,12 +124,12 @@ def test_an_approval_expires_and_the_requester_cannot_approve_their_own(
 
 
 def test_an_approval_forged_in_the_database_is_refused_and_verification_names_it(
-    people: list[str], clerk: Any, settings: Any
+    people: list[str], clerk: Any, set_parameter: Any
 ) -> None:
     from sidms.audit.verify import Broken, Report
     from sidms.continuity.base import verify_sealed
 
-    settings.SIDMS_EXPORT_APPROVAL_ROWS = 2
+    set_parameter("export.approval_rows", 2)
     asked = exports.request_export(actor=clerk, entity="person", purpose="伪造", fmt="xlsx")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -144,8 +144,10 @@ def test_an_approval_forged_in_the_database_is_refused_and_verification_names_it
     assert f"#{asked.request.pk}" in found.value.problem.where
 
 
-def test_the_threshold_reads_the_setting_until_the_business_parameter_exists(settings: Any) -> None:
-    del settings.SIDMS_EXPORT_APPROVAL_ROWS
-    assert exports.export_threshold() == 5000
-    settings.SIDMS_EXPORT_APPROVAL_ROWS = 12
+@pytest.mark.req("R2.3")
+def test_the_threshold_is_the_business_parameter_the_administrators_set(set_parameter: Any) -> None:
+    from sidms.business.parameters import value_at
+
+    assert exports.export_threshold() == value_at("export.approval_rows")  # the seeded value
+    set_parameter("export.approval_rows", 12)
     assert exports.export_threshold() == 12

@@ -66,7 +66,7 @@ def test_upload_check_report_apply_approve_execute_on_the_pages(
 
 @pytest.mark.req("R10.3")
 def test_export_pages_small_at_once_large_after_approval_and_once(
-    make_person: Any, make_staff: Any, signed_in: Any, settings: Any
+    make_person: Any, make_staff: Any, signed_in: Any, set_parameter: Any
 ) -> None:
     for i, name in ((1, "张三"), (3, "李四"), (5, "王五")):
         make_person(id_number=id_number(i), name=name)
@@ -78,7 +78,7 @@ def test_export_pages_small_at_once_large_after_approval_and_once(
     sheet = load_workbook(io.BytesIO(small.content)).active
     assert sheet is not None and "刘导出" in sheet.oddHeader.center.text
 
-    settings.SIDMS_EXPORT_APPROVAL_ROWS = 2
+    set_parameter("export.approval_rows", 2)
     large = client.post(
         "/exchange/exports/new/persons/", {"purpose": "年度核查", "format": "csv", "encoding": "gbk"}
     )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from sidms.audit.models import AuditEvent
 from sidms.changes.models import ChangeRequest, ReviewStatus, Revision
 from sidms.registry.models import Staff, StaffPost
+from sidms.security.limits import lockout_failures
 from sidms.security.models import SealedTOTPDevice
 from tests.conftest import PASSWORD, current_code
 
@@ -322,13 +323,12 @@ def test_the_district_changes_with_a_reason_and_the_agreement_is_registered_with
 @pytest.mark.req("R17")
 def test_a_locked_account_is_shown_as_such_and_unlocked(admin, huancui_clerk) -> None:  # type: ignore[no-untyped-def]
     from axes.models import AccessAttempt
-    from django.conf import settings
 
     AccessAttempt.objects.create(
         username="clerk_hc",
         ip_address="10.0.0.9",
         user_agent="test",
-        failures_since_start=settings.AXES_FAILURE_LIMIT,
+        failures_since_start=lockout_failures(),
     )
     assert "已锁定" in text(admin.get("/staff/?q=clerk_hc"))
     assert "解除锁定" in text(admin.get(f"/staff/{huancui_clerk.pk}/"))

@@ -32,6 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -194,11 +195,11 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
         ("enrolment.min_employee_age", 16, date(1995, 1, 1), "V",
          "劳动法 Art. 15: employers may not employ minors under 16."),
         ("session.idle_seconds", 900, date(2019, 1, 1), "S",
-         "GB/T 22239-2019 (等保 2.0) session timeout; default of SIDMS_SESSION_IDLE_SECONDS."),
+         "GB/T 22239-2019 (等保 2.0) session timeout; the former SIDMS_SESSION_IDLE_SECONDS default."),
         ("lockout.failures", 5, date(2019, 1, 1), "S",
-         "GB/T 22239-2019 login-failure handling; default of SIDMS_LOCKOUT_FAILURES."),
+         "GB/T 22239-2019 login-failure handling; the former SIDMS_LOCKOUT_FAILURES default."),
         ("lockout.minutes", 30, date(2019, 1, 1), "S",
-         "GB/T 22239-2019 login-failure handling; default of SIDMS_LOCKOUT_MINUTES."),
+         "GB/T 22239-2019 login-failure handling; the former SIDMS_LOCKOUT_MINUTES default."),
     ]  # fmt: skip
     return out
 
@@ -359,6 +360,10 @@ def version_at(
     return None
 
 
+# Sent after a new version of a parameter is committed (key=, region=): caches of parameter values clear.
+parameter_changed = Signal()
+
+
 class MissingParameter(LookupError):
     """No version of a parameter is in force on the day asked (a configuration gap, not a user error)."""
 
@@ -423,6 +428,10 @@ def _add_version(
             "parameters.version", actor=actor, object_type=ENTITY, object_id=f"{key}@{region}",
             detail={"id": row.pk, "version": row.version, "digest": row.digest, "reference": reference},
         )  # fmt: skip
+        # Caches clear now and again once the version is committed (a request in between may have re-read the old
+        # value); clearing a cache is always safe, so a rolled-back change costs only a re-read.
+        parameter_changed.send(sender=ParameterVersion, key=key, region=region)
+        transaction.on_commit(lambda: parameter_changed.send(sender=ParameterVersion, key=key, region=region))
     return row
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +37,7 @@ from sidms.access.policies import (
     require,
     view_permission,
 )
+from sidms.business.parameters import value_at
 from sidms.changes.services import field_label
 from sidms.continuity.base import advance, create, locked
 from sidms.core.caller import Caller
@@ -53,13 +53,9 @@ APPROVE = "batch.approve"  # the city-level approving post decides large exports
 
 
 def export_threshold() -> int:
-    """Rows above which an export needs a second person's approval (R10.3).
-
-    A business-handling parameter: it moves to the parameter "export.approval_rows" of sidms.business when
-    that app is merged (the integrator wires it here); until then it is the setting
-    SIDMS_EXPORT_APPROVAL_ROWS, 5,000 by default."""
-    # TODO(integration): return the business parameter "export.approval_rows" (sidms.business).
-    return int(getattr(settings, "SIDMS_EXPORT_APPROVAL_ROWS", 5000))
+    """Rows above which an export needs a second person's approval (R10.3): the business-handling parameter
+    "export.approval_rows" in force today, which the city-level system administrators change four-eyes."""
+    return int(value_at("export.approval_rows"))
 
 
 @dataclass

@@ -11,10 +11,10 @@ class SecurityConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         # Registers post proposals with the review service and the staff check with verification.
-        from sidms.security import accounts
+        from sidms.security import accounts, limits
 
         post_migrate.connect(_adopt, dispatch_uid="sidms.security.adopt_staff")
-        _ = accounts
+        _ = accounts, limits
 
 
 def _adopt(sender: AppConfig, **kwargs: object) -> None:

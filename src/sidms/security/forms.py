@@ -19,13 +19,13 @@ class PasswordLoginForm(AuthenticationForm):
     }
 
     def get_invalid_login_error(self) -> forms.ValidationError:
-        from django.conf import settings
+        from sidms.security.limits import lockout_cooloff, lockout_failures
 
-        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+        minutes = int(lockout_cooloff().total_seconds() // 60)
         return forms.ValidationError(
             self.error_messages["invalid_login"],
             code="invalid_login",
-            params={"limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes},
+            params={"limit": lockout_failures(), "minutes": minutes},
         )
 
     def confirm_login_allowed(self, user):

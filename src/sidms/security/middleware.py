@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from sidms.audit.services import buffered_reads
+from sidms.security.limits import idle_seconds
 
 # Paths reachable before the second factor; everything else needs an OTP-verified session.
 # The public verification page of a printed rights-record statement shows only a masked name (issue 8).
@@ -59,6 +60,7 @@ class IdleTimeoutMiddleware:
             now = int(time.time())
             if now - int(session.get("_touched", 0)) >= settings.SESSION_TOUCH_SECONDS:
                 session["_touched"] = now  # marks the session modified: saved with a new expiry
+                session.set_expiry(idle_seconds())
         return self.get_response(request)
 
 

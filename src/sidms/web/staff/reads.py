@@ -98,11 +98,13 @@ def locked_logins(usernames: list[str]) -> set[str]:
     """Which of these accounts django-axes locks out now (too many wrong passwords within the cool-off)."""
     from axes.models import AccessAttempt
 
-    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    from sidms.security.limits import lockout_cooloff, lockout_failures
+
+    since = timezone.now() - lockout_cooloff()
     return set(
         AccessAttempt.objects.filter(
             username__in=usernames,
-            failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+            failures_since_start__gte=lockout_failures(),
             attempt_time__gte=since,
         ).values_list("username", flat=True)
     )
