@@ -318,7 +318,9 @@ def _transactional_database(transactional_db: None, _shipped_rows: dict[str, str
     from django.apps import apps
     from django.core import serializers
     from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
+    from sidms.changes.reference import record_after_migrate
     from sidms.changes.rules import seed_declared_rules
     from sidms.core.guards import append_only_sql, append_only_tables, install_append_only
     from sidms.parameters.codes import clear_caches
@@ -331,6 +333,12 @@ def _transactional_database(transactional_db: None, _shipped_rows: dict[str, str
     clear_caches()
     install_append_only(connection)
     seed_declared_rules()
+    # The flush emitted post_migrate over empty tables, so the reference data was vouched for as empty; the
+    # shipped rows are back now, as their migrations would have put them, so vouch as after those migrations.
+    loader = MigrationLoader(connection)
+    record_after_migrate(
+        [(loader.graph.nodes[key], False) for key in loader.graph.leaf_nodes() if key[0] == "parameters"]
+    )
     yield
     with connection.cursor() as cursor:
         for table in append_only_tables():
