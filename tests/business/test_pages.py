@@ -63,3 +63,21 @@ def test_the_parameter_pages_mark_examples_and_show_history(city_admin: Any, sig
         "value": "500", "effective_from": "2027-01-01", "source": "《威海市社会保险业务数据管理办法》",
         "reason": "收紧导出", "status": "V"})  # fmt: skip
     assert answer.status_code == 302 and "/queues/review/" in answer["Location"]
+
+
+@pytest.mark.req("R10")
+def test_a_long_contribution_history_shows_its_latest_entries_on_the_person_page(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, signed_in: Any
+) -> None:
+    from sidms.business.models import LedgerEntry
+
+    for month in range(1, 8):
+        run_through(huancui_clerk, approver, "assessment", f"2025-{month:02d}")
+    employee = insured["employee"]
+    entries = LedgerEntry.objects.filter(person=employee).order_by("-period", "-pk")
+    assert entries.count() > 24
+    shown = {entry.period for entry in entries[:24]}
+    with translation.override("zh-hans"):
+        page = signed_in(huancui_clerk).get(f"/persons/{employee.person_no}/").content.decode()
+    assert "仅显示最近 24 条。" in page
+    assert "2025-07" in page and "2025-01" not in page and "2025-01" not in shown

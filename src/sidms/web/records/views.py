@@ -303,7 +303,13 @@ def _related(request: HttpRequest, spec: EntitySpec, record: Any) -> list[dict[s
         if related.only_current:
             rows_qs = rows_qs.filter(**{f"{related.only_current}__isnull": True})
         rows_qs = rows_qs.select_related(*[n[:-3] for n in related.columns if n.endswith("_id")])
-        rows = policies.record_related(actor=caller_of(request), spec=other, queryset=rows_qs)
+        if related.newest_first:
+            rows_qs = rows_qs.order_by(f"-{related.newest_first}", "-pk")
+        # One more than shown, to know whether there are more.
+        rows = policies.record_related(
+            actor=caller_of(request), spec=other, queryset=rows_qs, limit=related.limit + 1
+        )
+        more, rows = len(rows) > related.limit, rows[: related.limit]
         create_url = ""
         if related.create and policies.has_permission(staff, "record.submit"):
             create_url = (
@@ -322,6 +328,8 @@ def _related(request: HttpRequest, spec: EntitySpec, record: Any) -> list[dict[s
                     for row in rows
                 ],
                 "create_url": create_url,
+                "more": more,
+                "limit": related.limit,
             }
         )
     return sections

@@ -23,6 +23,8 @@ class Related:
     columns: tuple[str, ...]
     create: bool = False
     only_current: str = ""  # a date field that, when set, ends the relation (employment's end_date)
+    newest_first: str = ""  # a field to list by, newest first (a ledger's period)
+    limit: int = 200  # at most this many rows; the page says when there are more
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ register(
             Related(
                 _("Contributions"), "ledger_entry", "person",
                 ("period", "insurance", "kind", "base", "unit_amount", "individual_amount", "account_credit"),
+                newest_first="period", limit=24,
             ),
         ),
     )

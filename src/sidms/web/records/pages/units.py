@@ -23,6 +23,7 @@ register(
             Related(
                 _("Contributions"), "ledger_entry", "unit",
                 ("period", "person_id", "insurance", "kind", "unit_amount", "individual_amount"),
+                newest_first="period", limit=50,
             ),
         ),
     )
