@@ -33,6 +33,14 @@ from sidms.registry.models import Person
 
 PENSION = ("110", "120")
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+
+def _cents(total: Decimal | None) -> Decimal:
+    """A sum of money columns, to the cent. SQLite adds DECIMAL columns as binary floats (1374.30 comes back as
+    1374.300000000000 or 1374.2999999…); every stored amount is whole cents, so the exact sum is the float's
+    value rounded to the cent (the float error of a sum of realistic size is many orders below half a cent)."""
+    return Decimal(total or 0).quantize(CENT)
 
 
 def live_assessed() -> QuerySet[LedgerEntry]:
@@ -127,7 +135,7 @@ def _arrears(as_of: date, unit_id: int | None) -> list[UnitArrears]:
         period, region = g["period"], g["person__district_id"]
         if calc.due_date(period, region) >= as_of:
             continue
-        principal = (g["unit"] or ZERO) + (g["individual"] or ZERO)
+        principal = _cents(g["unit"]) + _cents(g["individual"])
         item = out.setdefault(g["unit_id"], UnitArrears(g["unit_id"]))
         item.periods[period] = item.periods.get(period, ZERO) + principal
         item.fees[period] = item.fees.get(period, ZERO) + calc.late_fee(principal, period, as_of, region).fee
@@ -147,7 +155,7 @@ def balance_as_of(person_id: int, day: date) -> Decimal:
     total = LedgerEntry.objects.filter(_credited(), person_id=person_id, entry_date__lte=day).aggregate(
         s=Sum("account_credit")
     )["s"]
-    return Decimal(total or 0)
+    return _cents(total)
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,8 @@ def _interest(run: AssessmentRun) -> Iterable[LedgerEntry]:
         .annotate(s=Sum("account_credit"))
         .order_by("person_id", "period")
     )
-    for person_id, period, kind, amount in rows:
+    for person_id, period, kind, total in rows:
+        amount = _cents(total)
         if period < start:
             previous[person_id] += amount
         elif kind == EntryKind.PAID:
