@@ -91,7 +91,8 @@ def test_an_old_tampering_is_found_by_the_sample_or_the_full_run(people, capsys)
     verified(capsys)
     _raw("UPDATE registry_person SET name = %s WHERE id = %s", ["李鬼", people[0].pk])
     # Nothing new touched the row: without a sample the nightly run does not read it (its documented limit) …
-    assert nightly(capsys, sample=0)[0] == 0
+    first = nightly(capsys, sample=0)
+    assert first[0] == 0, first
     # … a sample that draws it does, and the full run always does.
     code, err = nightly(capsys, sample=len(people) + 10)
     assert code == 1 and f"person #{people[0].pk}" in err

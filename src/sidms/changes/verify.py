@@ -197,13 +197,21 @@ def _touched_since(revision: int, tops: dict[str, int], claims: Claims) -> dict[
 
 
 def _random_rows(sample: int) -> dict[str, set[int]]:
-    """SAMPLE ids of each entity drawn at random from 1..its highest id (a drawn id with no row and no
-    history is simply absent), with the system's random source so that nobody can predict them."""
+    """SAMPLE ids of each entity drawn at random from its lowest to its highest id (a drawn id with no row and
+    no history is simply absent), with the system's random source so that nobody can predict them. From the
+    lowest, not from 1: a store whose ids start high (a PostgreSQL sequence after deletions or restores)
+    would otherwise spend its sample on ids that never existed."""
     chooser = random.SystemRandom()
     out: dict[str, set[int]] = {}
-    for name, top in _row_tops().items():
-        if top and sample > 0:
-            out[name] = set(chooser.sample(range(1, top + 1), min(sample, top)))
+    if sample <= 0:
+        return out
+    with connection.cursor() as cursor:
+        for name, spec in _records().items():
+            cursor.execute(f"SELECT MIN(id), MAX(id) FROM {spec.model._meta.db_table}")  # noqa: S608
+            low, top = cursor.fetchone()
+            if top is not None:
+                span = range(int(low), int(top) + 1)
+                out[name] = set(chooser.sample(span, min(sample, len(span))))
     return out
 
 
