@@ -47,3 +47,17 @@ def test_nul_bytes_deep_in_a_csv_are_refused_or_removed(importers: tuple[Any, An
     values = [str(v) for result in checked.valid for v in result.values.values()]
     assert any("五" in v for v in values) or checked.errors()
     assert not [v for v in values if "\x00" in v]
+
+
+def test_control_characters_in_a_csv_do_not_break_the_error_report(importers: tuple[Any, Any]) -> None:
+    """A row with a NUL (or another control character) is refused, and its error report still downloads:
+    openpyxl refused to write such a cell, so the report failed with a server error."""
+    rows: list[list[Any]] = [HEADER]
+    rows += [["张三", id_number(n), "男", "1960-01-01", "employee", "371002", ""] for n in range(1, 120)]
+    rows.append(["王\x00五", id_number(200), "男", "1960-01-01", "employee", "371002", "1396310\x1b0001"])
+    checked = imports.check_file(csv_bytes(rows), kind="persons", filename="名单.csv")
+    number = len(rows)
+    assert number in checked.errors()
+    report = [list(r) for r in load_workbook(io.BytesIO(checked.report())).active.iter_rows(values_only=True)]  # type: ignore[union-attr]
+    row = next(r for r in report if r[0] == number)
+    assert row[1] == "王\ufffd五" and "不可见的控制字符" in row[-1]

@@ -826,6 +826,7 @@ def error_report(
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Font, PatternFill
 
     workbook = Workbook(write_only=True)
@@ -848,13 +849,17 @@ def error_report(
     red = Font(color="C00000")
 
     def header_cell(text: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=text)
+        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", text))
         cell.data_type = "s"  # the headers came from the uploaded file too: never a formula
         cell.font = bold
         cell.fill = fill
         return cell
 
     def value_cell(value: Any) -> WriteOnlyCell:
+        if isinstance(value, str):
+            # A control character (NUL, ESC, …) cannot be written to a worksheet; shown as U+FFFD instead
+            # so that the report of the row it made fail can still be downloaded.
+            value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
         cell = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
             cell.data_type = "s"  # never a formula, even when it starts with "="
