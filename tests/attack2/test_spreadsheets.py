@@ -61,3 +61,34 @@ def test_control_characters_in_a_csv_do_not_break_the_error_report(importers: tu
     report = [list(r) for r in load_workbook(io.BytesIO(checked.report())).active.iter_rows(values_only=True)]  # type: ignore[union-attr]
     row = next(r for r in report if r[0] == number)
     assert row[1] == "王\ufffd五" and "不可见的控制字符" in row[-1]
+
+
+def _workbook_with_a_far_cell(row: int, column: int) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    sheet.append(["张三", id_number(1), "男", "1960-01-01", "employee", "371002", ""])
+    sheet.cell(row=row, column=column, value="x")
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def test_a_tiny_xlsx_whose_last_cell_is_xfd1048576_is_refused_before_it_is_expanded(
+    importers: tuple[Any, Any],
+) -> None:
+    """5 KB of XLSX with one cell in XFD1048576: the reader built a dense grid of 17 billion cells and the
+    process aborted (a web worker killed by one upload). Refused as too large now, with the extent named."""
+    from sidms.lib.sheets import SheetError
+
+    data = _workbook_with_a_far_cell(1_048_576, 16_384)
+    assert len(data) < 10_000
+    with pytest.raises(SheetError) as refused:
+        imports.check_file(data, kind="persons", filename="名单.xlsx")
+    assert refused.value.reason == "too_large" and "1048576 行 × 16384 列" in str(refused.value)
+    # A workbook of ordinary extent is still read.
+    checked = imports.check_file(_workbook_with_a_far_cell(30, 8), kind="persons", filename="名单.xlsx")
+    assert [r.number for r in checked.valid] == [2]

@@ -79,6 +79,9 @@ __all__ = [
 HEADER_SEARCH_ROWS = 10
 # An XLSX is a ZIP: refuse one whose parts would inflate beyond this before a reader expands them.
 DEFAULT_MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+# The reader (calamine) holds a worksheet as a dense grid from A1 to its last cell, so a 5 KB file with one
+# cell in XFD1048576 would ask for 17 billion cells and abort the process: refuse a grid beyond this.
+MAX_GRID_CELLS = 10_000_000
 
 
 class SheetError(StandardError):
@@ -247,8 +250,60 @@ def _check_zip(data: bytes, max_unzipped_bytes: int) -> None:
         )
 
 
+_CELL_OR_ROW = re.compile(rb"<(?:\w+:)?(c|row)\b([^>]*)>")
+_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{0,3})(\d{1,7})["']""")
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def _grid_extent(archive: zipfile.ZipFile, name: str) -> tuple[int, int]:
+    """(rows, columns) of the dense grid a worksheet part makes the reader build: the furthest cell named
+    by an ``r`` attribute, or reached by counting cells and rows that have none. Streamed, 1 MB at a time."""
+    rows = columns = row = column = 0
+    tail = b""
+    with archive.open(name) as part:
+        while chunk := part.read(1 << 20):
+            text = tail + chunk
+            cut = text.rfind(b"<")
+            text, tail = (text[:cut], text[cut:]) if cut >= 0 else (text, b"")
+            for match in _CELL_OR_ROW.finditer(text):
+                ref = _REF.search(match.group(2))
+                if match.group(1) == b"row":
+                    row = int(ref.group(2)) if ref else row + 1
+                    column = 0
+                    rows = max(rows, row)
+                else:
+                    column = _column_number(ref.group(1)) if ref and ref.group(1) else column + 1
+                    if ref and ref.group(1):
+                        row = max(row, int(ref.group(2)))
+                        rows = max(rows, row)
+                    columns = max(columns, column)
+    return rows, columns
+
+
+def _check_extent(data: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            rows, columns = _grid_extent(archive, name)
+            if rows * columns > MAX_GRID_CELLS:
+                raise SheetError(
+                    "too_large",
+                    f"Excel 工作表的范围过大（{rows} 行 × {columns} 列，可能有远处的单元格被误填或格式化）；"
+                    "请删除数据以外的行和列，或拆分成几个文件后导入",
+                    f"the worksheet spans {rows} rows x {columns} columns, more than {MAX_GRID_CELLS} cells",
+                )
+
+
 def _xlsx_rows(data: bytes, max_unzipped_bytes: int) -> tuple[list[tuple[int, list[Any]]], str]:
     _check_zip(data, max_unzipped_bytes)
+    _check_extent(data)
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     try:
