@@ -92,3 +92,15 @@ def test_a_tiny_xlsx_whose_last_cell_is_xfd1048576_is_refused_before_it_is_expan
     # A workbook of ordinary extent is still read.
     checked = imports.check_file(_workbook_with_a_far_cell(30, 8), kind="persons", filename="名单.xlsx")
     assert [r.number for r in checked.valid] == [2]
+
+
+def test_a_csv_with_a_million_columns_is_refused_when_read(importers: tuple[Any, Any]) -> None:
+    """A CSV row of 1,000,000 cells was read, and its error report then failed with a server error
+    (openpyxl has no column beyond ZZZ): refused at reading, naming the row."""
+    from sidms.lib.sheets import SheetError
+
+    data = csv_bytes([HEADER, ["李四", "3.71002E+17", "男", "1960-01-01", "employee", "371002", ""]])
+    data += ("王五" + "," * 1_000_000 + "\r\n").encode()
+    with pytest.raises(SheetError) as refused:
+        imports.check_file(data, kind="persons", filename="名单.csv")
+    assert refused.value.reason == "too_large" and "第 3 行" in str(refused.value)

@@ -82,6 +82,9 @@ DEFAULT_MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
 # The reader (calamine) holds a worksheet as a dense grid from A1 to its last cell, so a 5 KB file with one
 # cell in XFD1048576 would ask for 17 billion cells and abort the process: refuse a grid beyond this.
 MAX_GRID_CELLS = 10_000_000
+# A worksheet has at most 16,384 columns (XFD): a CSV row wider than that cannot be shown, nor written back
+# into the error report (openpyxl refuses the column), so it is refused when read.
+EXCEL_MAX_COLUMNS = 16_384
 
 
 class SheetError(StandardError):
@@ -214,7 +217,16 @@ def _csv_rows(data: bytes) -> tuple[list[tuple[int, list[Any]]], str]:
     rows: list[tuple[int, list[Any]]] = []
     try:
         # The record index is the row number Excel shows, also when a quoted cell spans lines.
-        rows.extend(enumerate(reader, start=1))
+        for number, cells in enumerate(reader, start=1):
+            if len(cells) > EXCEL_MAX_COLUMNS:
+                raise SheetError(
+                    "too_large",
+                    f"CSV 文件第 {number} 行有 {len(cells)} 列，超过 Excel 的上限 {EXCEL_MAX_COLUMNS} 列；"
+                    "请检查分隔符或删除多余的列后重新导入",
+                    f"row {number} of the CSV file has {len(cells)} columns, more than Excel's "
+                    f"{EXCEL_MAX_COLUMNS}",
+                )
+            rows.append((number, cells))
     except csv.Error:
         row = len(rows) + 1
         raise SheetError(
