@@ -34,3 +34,21 @@ def test_an_executed_run_put_back_to_its_approved_copy_is_not_executed_again(
     assert LedgerEntry.objects.filter(run_id=run.pk).count() == entries
     problem = broken_at()
     assert problem.kind == "ledger" and f"#{run.pk}" in problem.where
+
+
+@pytest.mark.req("R2.2")
+def test_a_rushan_clerk_cannot_apply_to_correct_a_huancui_persons_entry(
+    insured: dict[str, Any], huancui_clerk: Any, rushan_clerk: Any, approver: Any
+) -> None:
+    """A correction run named any ledger entry by its id (an IDOR on the entry number): the applicant's
+    data scope now bounds it, refused like a missing entry (no oracle) and audited."""
+    from sidms.audit.models import AuditEvent
+    from sidms.business.ledger import run_through
+
+    run = run_through(huancui_clerk, approver, "assessment", "2025-03")
+    entry = LedgerEntry.objects.filter(run=run, person=insured["employee"], insurance="110").get()
+    params = {"entry": entry.pk, "base": "7000"}
+    with pytest.raises(ChangeRefused):
+        run_apply(actor=rushan_clerk, kind="correction", period="2025-03", params=params)
+    assert AuditEvent.objects.filter(action="access.denied", object_id=str(entry.pk)).exists()
+    assert run_apply(actor=huancui_clerk, kind="correction", period="2025-03", params=params).pk

@@ -41,8 +41,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sidms.access.policies import has_permission
-from sidms.audit.models import AuditEvent
+from sidms.access.policies import has_permission, in_scope
+from sidms.audit.models import AuditEvent, Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
 from sidms.business.models import (
@@ -165,7 +165,7 @@ def run_apply(
         raise ChangeRefused(_("Unknown kind of run."), code="kind")
     _period(period, kind)
     if kind == RunKind.CORRECTION:
-        _check_correction(params or {})
+        _check_correction(caller, params or {})
     try:
         with transaction.atomic():
             run = AssessmentRun.objects.create(
@@ -181,12 +181,17 @@ def run_apply(
     return run
 
 
-def _check_correction(params: Mapping[str, Any]) -> None:
+def _check_correction(caller: Caller, params: Mapping[str, Any]) -> None:
     try:
-        entry = LedgerEntry.objects.filter(pk=int(params["entry"])).first()
+        entry = LedgerEntry.objects.select_related("person").filter(pk=int(params["entry"])).first()
         base = Decimal(str(params["base"]))
     except (KeyError, TypeError, ValueError, ArithmeticError):
         entry, base = None, Decimal(-1)
+    if entry is not None and not in_scope(caller.staff, str(entry.person.district_id)):
+        # Another district's entry is corrected by that district (or the city): refused like a missing one.
+        audit_record("access.denied", actor=caller, outcome=Outcome.DENIED, object_type="ledger_entry",
+                     object_id=entry.pk, detail={"reason": "out_of_scope"})  # fmt: skip
+        entry = None
     if entry is None or not base.is_finite() or base < 0:
         raise ChangeRefused(
             _("A correction names the entry it corrects and the right base."), code="correction"
