@@ -41,8 +41,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sidms.access.policies import has_permission
-from sidms.audit.models import AuditEvent
+from sidms.access.policies import has_permission, in_scope
+from sidms.audit.models import AuditEvent, Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
 from sidms.business.models import (
@@ -165,7 +165,7 @@ def run_apply(
         raise ChangeRefused(_("Unknown kind of run."), code="kind")
     _period(period, kind)
     if kind == RunKind.CORRECTION:
-        _check_correction(params or {})
+        _check_correction(caller, params or {})
     try:
         with transaction.atomic():
             run = AssessmentRun.objects.create(
@@ -181,12 +181,17 @@ def run_apply(
     return run
 
 
-def _check_correction(params: Mapping[str, Any]) -> None:
+def _check_correction(caller: Caller, params: Mapping[str, Any]) -> None:
     try:
-        entry = LedgerEntry.objects.filter(pk=int(params["entry"])).first()
+        entry = LedgerEntry.objects.select_related("person").filter(pk=int(params["entry"])).first()
         base = Decimal(str(params["base"]))
     except (KeyError, TypeError, ValueError, ArithmeticError):
         entry, base = None, Decimal(-1)
+    if entry is not None and not in_scope(caller.staff, str(entry.person.district_id)):
+        # Another district's entry is corrected by that district (or the city): refused like a missing one.
+        audit_record("access.denied", actor=caller, outcome=Outcome.DENIED, object_type="ledger_entry",
+                     object_id=entry.pk, detail={"reason": "out_of_scope"})  # fmt: skip
+        entry = None
     if entry is None or not base.is_finite() or base < 0:
         raise ChangeRefused(
             _("A correction names the entry it corrects and the right base."), code="correction"
@@ -197,10 +202,25 @@ def _locked(run_id: int) -> AssessmentRun:
     run = AssessmentRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None:
         raise ChangeRefused(_("There is no such run."), code="no_run")
-    if run.seal != row_seal(run):
+    if run.seal != row_seal(run) or _claims(run.pk).get(run.pk) != (run.step, run.seal):
         raise ChangeRefused(_("The run does not match its seal (changed outside the system); refused."),
                             code="seal")  # fmt: skip
     return run
+
+
+def _claims(run_id: int | None = None) -> dict[int, tuple[int, str]]:
+    """Run id -> (step, seal) its latest audit event recorded. Every run's seal is valid at each of its
+    steps, so an old copy put back in SQL (an executed run made "approved" again) matches its seal; it
+    does not match the step and seal of its latest event."""
+    events = AuditEvent.objects.filter(object_type=OBJECT)
+    if run_id is not None:
+        events = events.filter(object_id=str(run_id))
+    out: dict[int, tuple[int, str]] = {}
+    for oid, payload in events.order_by("seq").values_list("object_id", "payload").iterator():
+        detail = json.loads(payload).get("detail", {})
+        if "step" in detail and "seal" in detail:
+            out[int(oid)] = (int(detail["step"]), str(detail["seal"]))
+    return out
 
 
 def _advance(
@@ -463,11 +483,13 @@ def verify_runs(report: Report, latest: Mapping[str, Any]) -> None:
     entry exists outside an executed run; every run matches its seal."""
     executions = _executions()
     runs = {run.pk: run for run in AssessmentRun.objects.all()}
+    claims = _claims()
     for run in runs.values():
-        if run.seal != row_seal(run):
+        if run.seal != row_seal(run) or claims.get(run.pk) != (run.step, run.seal):
             raise broken("ledger", f"账务批次 #{run.pk}（{run.period}） / ledger run #{run.pk} {run.period}",
-                         "账务批次与其校验值不符：有人绕过系统修改了它",
-                         "the run differs from its seal: changed outside the system")  # fmt: skip
+                         "账务批次与其校验值或最近的审计记录不符：有人绕过系统修改了它或放回了旧副本",
+                         "the run differs from its seal or its latest audit event: changed outside the "
+                         "system, or an old copy put back")  # fmt: skip
     seen = 0
     for run_id, (root, count, seq) in sorted(executions.items()):
         executed = runs.get(run_id)

@@ -28,12 +28,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sidms.access import workflow as workflows
+from sidms.access.policies import in_scope
 from sidms.audit.services import audit_record
 from sidms.changes.integrity import ALERT
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
 from sidms.changes.numbers import assign_numbers
 from sidms.changes.seals import RevisionSealer, require_intact, reseal
 from sidms.changes.services import (
+    OUT_OF_SCOPE,
     _plain,
     audited_refusals,
     clean_values,
@@ -204,9 +206,11 @@ def batch_apply_import(
 ) -> BatchApplication:
     caller = Caller.of(actor)
     require_permission(caller, "batch.apply", _("Your posts may not apply for imports."))
-    spec_for(entity)
+    spec = spec_for(entity)
     if not reason.strip():
         raise ChangeRefused(_("Give the reason for the import."), code="reason_required")
+    if not caller.staff.is_city_level:
+        rows = _in_scope(caller, spec, rows)
     payload, count = rows_digest(rows)
     with transaction.atomic():
         batch = BatchApplication.objects.create(
@@ -216,6 +220,23 @@ def batch_apply_import(
         reseal(batch)
         _event("batch.apply", caller, batch)
     return batch
+
+
+def _in_scope(
+    caller: Caller, spec: EntitySpec, rows: Iterable[Mapping[str, Any]]
+) -> Iterator[Mapping[str, Any]]:
+    """A district applicant imports records of its own district only, as it registers them one by one
+    (``require_scope`` of the new record's district): a row of another district refuses the application."""
+    seen: set[str | None] = set()
+    for row in rows:
+        district = spec.district_for_values(dict(row))
+        if district not in seen:
+            if not in_scope(caller.staff, district):
+                # The event is written by audited_refusals once the application's transaction rolls back.
+                raise deny(NotPermitted(OUT_OF_SCOPE, code="out_of_scope"), "access.denied", actor=caller,
+                           detail={"scope": district or "", "entity": spec.name, "batch": "import"})  # fmt: skip
+            seen.add(district)
+        yield row
 
 
 def _selected_digest(spec: EntitySpec, lookups: Mapping[str, Any]) -> tuple[str, int]:

@@ -35,7 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.changes.batches import Executed, batch_apply_import, batch_execute
 from sidms.changes.models import BatchApplication, BatchStatus
-from sidms.changes.services import clean_values, field_label, rules_in_force
+from sidms.changes.services import audited_refusals, clean_values, field_label, rules_in_force
 from sidms.continuity.base import create, require_intact
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, IntegrityAlert
@@ -341,7 +341,7 @@ def apply_import(
     if not rows:
         raise ChangeRefused(_("No row of the file can be imported."), code="no_rows")
     uid = uuid.uuid4()
-    with transaction.atomic():
+    with audited_refusals(), transaction.atomic():
         batch = batch_apply_import(actor=caller, entity=checked.kind.entity, rows=rows, reason=reason)
         imported = ImportFile(
             uid=uid, kind=checked.kind.name, filename=checked.filename[:255], file_digest=checked.digest,

@@ -79,6 +79,12 @@ __all__ = [
 HEADER_SEARCH_ROWS = 10
 # An XLSX is a ZIP: refuse one whose parts would inflate beyond this before a reader expands them.
 DEFAULT_MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+# The reader (calamine) holds a worksheet as a dense grid from A1 to its last cell, so a 5 KB file with one
+# cell in XFD1048576 would ask for 17 billion cells and abort the process: refuse a grid beyond this.
+MAX_GRID_CELLS = 10_000_000
+# A worksheet has at most 16,384 columns (XFD): a CSV row wider than that cannot be shown, nor written back
+# into the error report (openpyxl refuses the column), so it is refused when read.
+EXCEL_MAX_COLUMNS = 16_384
 
 
 class SheetError(StandardError):
@@ -211,7 +217,16 @@ def _csv_rows(data: bytes) -> tuple[list[tuple[int, list[Any]]], str]:
     rows: list[tuple[int, list[Any]]] = []
     try:
         # The record index is the row number Excel shows, also when a quoted cell spans lines.
-        rows.extend(enumerate(reader, start=1))
+        for number, cells in enumerate(reader, start=1):
+            if len(cells) > EXCEL_MAX_COLUMNS:
+                raise SheetError(
+                    "too_large",
+                    f"CSV 文件第 {number} 行有 {len(cells)} 列，超过 Excel 的上限 {EXCEL_MAX_COLUMNS} 列；"
+                    "请检查分隔符或删除多余的列后重新导入",
+                    f"row {number} of the CSV file has {len(cells)} columns, more than Excel's "
+                    f"{EXCEL_MAX_COLUMNS}",
+                )
+            rows.append((number, cells))
     except csv.Error:
         row = len(rows) + 1
         raise SheetError(
@@ -247,8 +262,60 @@ def _check_zip(data: bytes, max_unzipped_bytes: int) -> None:
         )
 
 
+_CELL_OR_ROW = re.compile(rb"<(?:\w+:)?(c|row)\b([^>]*)>")
+_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{0,3})(\d{1,7})["']""")
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def _grid_extent(archive: zipfile.ZipFile, name: str) -> tuple[int, int]:
+    """(rows, columns) of the dense grid a worksheet part makes the reader build: the furthest cell named
+    by an ``r`` attribute, or reached by counting cells and rows that have none. Streamed, 1 MB at a time."""
+    rows = columns = row = column = 0
+    tail = b""
+    with archive.open(name) as part:
+        while chunk := part.read(1 << 20):
+            text = tail + chunk
+            cut = text.rfind(b"<")
+            text, tail = (text[:cut], text[cut:]) if cut >= 0 else (text, b"")
+            for match in _CELL_OR_ROW.finditer(text):
+                ref = _REF.search(match.group(2))
+                if match.group(1) == b"row":
+                    row = int(ref.group(2)) if ref else row + 1
+                    column = 0
+                    rows = max(rows, row)
+                else:
+                    column = _column_number(ref.group(1)) if ref and ref.group(1) else column + 1
+                    if ref and ref.group(1):
+                        row = max(row, int(ref.group(2)))
+                        rows = max(rows, row)
+                    columns = max(columns, column)
+    return rows, columns
+
+
+def _check_extent(data: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            rows, columns = _grid_extent(archive, name)
+            if rows * columns > MAX_GRID_CELLS:
+                raise SheetError(
+                    "too_large",
+                    f"Excel 工作表的范围过大（{rows} 行 × {columns} 列，可能有远处的单元格被误填或格式化）；"
+                    "请删除数据以外的行和列，或拆分成几个文件后导入",
+                    f"the worksheet spans {rows} rows x {columns} columns, more than {MAX_GRID_CELLS} cells",
+                )
+
+
 def _xlsx_rows(data: bytes, max_unzipped_bytes: int) -> tuple[list[tuple[int, list[Any]]], str]:
     _check_zip(data, max_unzipped_bytes)
+    _check_extent(data)
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     try:
@@ -826,6 +893,7 @@ def error_report(
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Font, PatternFill
 
     workbook = Workbook(write_only=True)
@@ -848,12 +916,17 @@ def error_report(
     red = Font(color="C00000")
 
     def header_cell(text: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=text)
+        cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", text))
+        cell.data_type = "s"  # the headers came from the uploaded file too: never a formula
         cell.font = bold
         cell.fill = fill
         return cell
 
     def value_cell(value: Any) -> WriteOnlyCell:
+        if isinstance(value, str):
+            # A control character (NUL, ESC, …) cannot be written to a worksheet; shown as U+FFFD instead
+            # so that the report of the row it made fail can still be downloaded.
+            value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
         cell = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
             cell.data_type = "s"  # never a formula, even when it starts with "="

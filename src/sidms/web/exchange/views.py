@@ -14,9 +14,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sidms.access import policies
+from sidms.archives.uploads import InMemoryLimitedUploadHandler
 from sidms.audit.services import audit_record
 from sidms.core.errors import ChangeRefused, NotPermitted, SidmsError
 from sidms.core.kernel import by_slug
@@ -55,8 +57,19 @@ def _attachment(data: bytes, filename: str, content_type: str) -> HttpResponse:
 # Imports
 
 
+@csrf_exempt  # the upload handler must be set before the body is read; CSRF is checked just below
 @require_http_methods(["GET", "POST"])
 def import_page(request: HttpRequest) -> HttpResponse:
+    """Django's default handlers would spill an upload above 2.5 MB (a list of people with their ID
+    numbers) to a plaintext temporary file; the file is received into memory only (R2.4), as the archive's
+    scans are."""
+    handler = InMemoryLimitedUploadHandler(request, limit=MAX_UPLOAD)
+    request.upload_handlers = [handler]
+    return _import_page(request, handler)
+
+
+@csrf_protect
+def _import_page(request: HttpRequest, handler: InMemoryLimitedUploadHandler) -> HttpResponse:
     caller = caller_of(request)
     policies.require(caller, "batch.apply", path=request.path)
     context: dict[str, Any] = {
@@ -70,6 +83,11 @@ def import_page(request: HttpRequest) -> HttpResponse:
     token = _token(request.POST.get("token")) or context["token"]
     kind = str(request.POST.get("kind", ""))
     upload = request.FILES.get("file")
+    if handler.too_large:
+        context["refusal"] = _("The file is larger than %(mb)s MB; split it into several files.") % {
+            "mb": MAX_UPLOAD // 1_048_576
+        }
+        return render(request, "exchange/imports.html", context, status=400)
     if kind not in KINDS or upload is None:
         context["refusal"] = _("Choose the kind of records and the file.")
         return render(request, "exchange/imports.html", context, status=400)
