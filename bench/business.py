@@ -227,6 +227,8 @@ def main() -> None:
     say(f"  2. year-end interest: {entries:,} accounts in {seconds:.2f} s ({entries / seconds:,.0f}/s); "
         f"INSERT … SELECT {base_s:.2f} s; ratio {base_s / seconds:.2f} (goal ≥ 0.5)")  # fmt: skip
 
+    if args.profile:
+        profile_reads()
     rights_page(args, data_dir)
     statements_per_second(args)
     if args.database_url:
@@ -280,6 +282,35 @@ def rights_page(args: argparse.Namespace, data_dir: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def profile_reads() -> None:
+    """cProfile of 20 rights-record reads (as the page makes them) and 20 issued statements, in process."""
+    from sidms.business import rights
+    from sidms.business.models import LedgerEntry
+    from sidms.core.caller import Caller
+    from sidms.registry.models import Person, Staff
+
+    ids = list(
+        LedgerEntry.objects.filter(period="2025-01", kind="paid", person__district_id="371002")
+        .values_list("person_id", flat=True)
+        .order_by("person_id")[:20]
+    )
+    clerk = Staff.objects.get(username="clerk_hc")
+    numbers = list(Person.objects.filter(pk__in=ids).values_list("person_no", flat=True))
+    for name, call in (
+        ("rights_record_for", lambda: [rights.rights_record_for(actor=clerk, person_key=n, cut_off=date(2025, 12, 31))
+                                       for n in numbers]),
+        ("_issue", lambda: [rights._issue(Caller("system:statements", request_id=""), p, date(2025, 12, 31))
+                            for p in Person.objects.filter(pk__in=ids)]),
+    ):  # fmt: skip
+        profile = cProfile.Profile()
+        started = time.perf_counter()
+        profile.enable()
+        call()
+        profile.disable()
+        say(f"  profile: {len(ids)} × {name} in {time.perf_counter() - started:.2f} s")
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
 
 
 def _warm(_: int) -> None:
