@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -57,13 +58,26 @@ def account_year_end(
 ) -> lc.AccountYear:  # fmt: skip
     """The year-end settlement of a personal account at YEAR's published rate, by the method the parameter
     ``account.interest_method`` names (or METHOD), 劳办发〔1997〕116号 annex 3."""
+    return account_settlement(year, region, method)(previous, credits)
+
+
+def account_settlement(
+    year: int, region: str | None = None, method: str | None = None
+) -> Callable[[Decimal, dict[int, Decimal]], lc.AccountYear]:
+    """:func:`account_year_end` with YEAR's parameters (rate, method, rounding, annual factor) read once:
+    the year-end interest run settles every account of a region with the same ones."""
     end = date(year, 12, 31)
     rate = value_at("account.interest_rate", end, region)
     how = method or value_at("account.interest_method", end, region)
+    rule = rounding(end, region)
     if how == "annual":
         factor = value_at("account.annual_factor", end, region)
-        return lc.account_interest_annual(previous, credits, rate, rounding(end, region), factor=factor)
-    return lc.account_year_end(previous, credits, rate, rounding(end, region), method="month_product")
+        return lambda previous, credits: lc.account_interest_annual(
+            previous, credits, rate, rule, factor=factor
+        )
+    return lambda previous, credits: lc.account_year_end(
+        previous, credits, rate, rule, method="month_product"
+    )
 
 
 def retirement(birth: date, category: str) -> lp.Retirement:

@@ -110,7 +110,11 @@ def entry_state(entry: LedgerEntry) -> dict[str, Any]:
 
 
 def entry_digest(entry: LedgerEntry) -> str:
-    return keyring().mac(chain.canonical({"table": "business_ledgerentry", "row": entry_state(entry)}))
+    # parsed=True skips canonical's scan for non-finite floats (set off by every null, i.e. every entry):
+    # entry_state holds only str, int and None, never a float.
+    return keyring().mac(
+        chain.canonical({"table": "business_ledgerentry", "row": entry_state(entry)}, parsed=True)
+    )
 
 
 def merkle_root(leaves: Iterable[str]) -> str:
@@ -382,13 +386,23 @@ def _assess(run: AssessmentRun) -> Iterable[LedgerEntry]:
         .values_list("unit_id", "industry_class", "tier")
     }
     cache: dict[str, _Rates] = {}
+    # contribution_for is a pure function of the month's parameters (one _Rates per region) and its other
+    # arguments, and bases repeat (the floor, the ceiling, common wages): each distinct case is computed
+    # once per run by sidms.lib.contributions, with all its checks, and reused.
+    amounts: dict[tuple[Any, ...], tuple[Decimal, tuple[lc.Contribution, Decimal, Decimal] | None]] = {}
     for person_id, unit_id, insurance, kind, region in enrolments.iterator(chunk_size=CHUNK):
         rates = cache.get(region)
         if rates is None:
             rates = cache[region] = _Rates(first, region)
         declared = bases.get((person_id, unit_id), bases.get((person_id, None)))
-        base = lc.clamp_base(declared if declared is not None else rates.limits.floor, rates.limits).base
-        got = contribution_for(rates, insurance, kind, base, tiers.get(unit_id) if unit_id else None)
+        wi = tiers.get(unit_id) if unit_id else None
+        key = (region, insurance, kind, declared, wi)
+        if key in amounts:
+            base, got = amounts[key]
+        else:
+            base = lc.clamp_base(declared if declared is not None else rates.limits.floor, rates.limits).base
+            got = contribution_for(rates, insurance, kind, base, wi)
+            amounts[key] = (base, got)
         if got is None:
             continue
         c, unit_rate, ind_rate = got

@@ -29,7 +29,7 @@ from sidms.access import policies
 from sidms.audit.models import AuditEvent
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
-from sidms.business.accounts import balance_as_of
+from sidms.business.accounts import PENSION
 from sidms.business.models import (
     EnrolmentKind,
     EnrolmentStatus,
@@ -64,16 +64,20 @@ def rights_record(person: Person, cut_off: date) -> st.StatementData:
     """Everything the statement shows for PERSON, from the ledger as it stands, up to CUT_OFF."""
     last_period = f"{cut_off.year:04d}-{cut_off.month:02d}"
     first_year = cut_off.year - YEARS_SHOWN + 1
-    entries = list(
-        LedgerEntry.objects.filter(person=person, period__lte=last_period, period__gte=f"{first_year}-01")
-        .exclude(kind=EntryKind.INTEREST)
-        .values_list("pk", "period", "insurance", "kind", "base", "entry_date", "settles_id", "corrects_id")
+    first_period = f"{first_year}-01"
+    # One read of the person's ledger (a few hundred rows for a working life), every figure below taken
+    # from it in Python: one query instead of five, and exact Decimal sums on either engine.
+    rows = list(
+        LedgerEntry.objects.filter(person=person)
+        .values_list("pk", "period", "insurance", "kind", "base", "entry_date", "settles_id", "corrects_id",
+                     "account_credit")
         .order_by("pk")
-    )
-    reversed_ = {c for _pk, _p, _i, k, _b, _d, _s, c in entries if k == EntryKind.REVERSAL and c}
-    paid = {s for _pk, _p, _i, k, _b, d, s, _c in entries if k == EntryKind.PAID and s and d <= cut_off}
+    )  # fmt: skip
+    entries = [r for r in rows if first_period <= r[1] <= last_period and r[3] != EntryKind.INTEREST]
+    reversed_ = {c for _pk, _p, _i, k, _b, _d, _s, c, _a in entries if k == EntryKind.REVERSAL and c}
+    paid = {s for _pk, _p, _i, k, _b, d, s, _c, _a in entries if k == EntryKind.PAID and s and d <= cut_off}
     cells: dict[tuple[int, st.Insurance], list[st.MonthCell]] = {}
-    for pk, period, insurance, kind, base, _d, _s, _c in entries:
+    for pk, period, insurance, kind, base, _d, _s, _c, _a in entries:
         kind_of = INSURANCE.get(insurance)
         if kind_of is None or kind not in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY) or pk in reversed_:
             continue
@@ -87,13 +91,13 @@ def rights_record(person: Person, cut_off: date) -> st.StatementData:
         for year in range(cut_off.year, first_year - 1, -1)
     )  # fmt: skip
     months_paid: dict[st.Insurance, set[str]] = defaultdict(set)
-    for period, insurance in LedgerEntry.objects.filter(
-        person=person, period__lte=last_period, kind=EntryKind.PAID, entry_date__lte=cut_off
-    ).values_list("period", "insurance"):
-        if insurance in INSURANCE:
+    for _pk, period, insurance, kind, _b, day, _s, _c, _a in rows:
+        if kind == EntryKind.PAID and period <= last_period and day <= cut_off and insurance in INSURANCE:
             months_paid[INSURANCE[insurance]].add(period)
     enrolments = list(
-        PersonEnrolment.objects.filter(person=person, start_date__lte=cut_off).order_by("start_date")
+        PersonEnrolment.objects.filter(person=person, start_date__lte=cut_off)
+        .select_related("unit")
+        .order_by("start_date")
     )
     summaries = []
     for kind_of in st.INSURANCE_ORDER:
@@ -104,15 +108,20 @@ def rights_record(person: Person, cut_off: date) -> st.StatementData:
                                                  len(months_paid[kind_of])))  # fmt: skip
     unit = next((e.unit for e in reversed(enrolments) if e.kind == EnrolmentKind.EMPLOYEE and e.unit), None)
     year_start = date(cut_off.year, 1, 1)
-    prior = balance_as_of(person.pk, date(cut_off.year - 1, 12, 31))
-    credits = LedgerEntry.objects.filter(
-        person=person, insurance__in=("110", "120"), entry_date__gte=year_start, entry_date__lte=cut_off
-    )
-    principal = sum((e.account_credit for e in credits if e.kind == EntryKind.PAID), ZERO)
-    interest = sum((e.account_credit for e in credits if e.kind == EntryKind.INTEREST), ZERO)
+    # The personal account (accounts.balance_as_of's rule: paid credits and settled interest of the pension
+    # schemes, by entry date).
+    pension = [r for r in rows if r[2] in PENSION]
+    credited = [
+        (k, d, a) for _pk, _p, _i, k, _b, d, _s, _c, a in pension if k in (EntryKind.PAID, EntryKind.INTEREST)
+    ]
+    prior_end = date(cut_off.year - 1, 12, 31)
+    prior = sum((a for _k, d, a in credited if d <= prior_end), ZERO)
+    this_year = [r for r in pension if year_start <= r[5] <= cut_off]
+    principal = sum((r[8] for r in this_year if r[3] == EntryKind.PAID), ZERO)
+    interest = sum((r[8] for r in this_year if r[3] == EntryKind.INTEREST), ZERO)
     account = st.PensionAccount(
-        prior, principal, interest, balance_as_of(person.pk, cut_off),
-        months=len({e.period for e in credits if e.kind == EntryKind.PAID}),
+        prior, principal, interest, sum((a for _k, d, a in credited if d <= cut_off), ZERO),
+        months=len({r[1] for r in this_year if r[3] == EntryKind.PAID}),
     )  # fmt: skip
     number = str(person.id_number)
     return st.StatementData(
