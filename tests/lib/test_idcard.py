@@ -346,3 +346,39 @@ def test_normalise_upgrades_valid_15_digit_numbers_and_leaves_the_rest(text: str
 @given(st.text())
 def test_normalise_never_raises(text: str) -> None:
     assert isinstance(idcard.normalise(text), str)
+
+
+def _outcome(text: str, **kwargs: object) -> idcard.IdNumber | tuple[str, str, str]:
+    try:
+        return idcard.parse(text, **kwargs)  # type: ignore[arg-type]
+    except InvalidIdNumber as error:
+        return error.reason, error.message, error.message_en
+
+
+@pytest.mark.req("R7.3")
+@given(
+    st.one_of(valid_bodies(), st.text(alphabet="0123456789Xx ", min_size=0, max_size=20)),
+    st.sampled_from([None, frozenset({"371002"}), frozenset()]),
+)
+def test_a_number_parsed_again_gets_the_same_answer_as_the_first_time(
+    text: str, known: frozenset[str] | None
+) -> None:
+    """An import parses each number in the cell repair, the rule's check and the derivation, in the dry run
+    and again at execution; the later answers (kept from the first) are the same, warnings included."""
+    idcard._parse.cache_clear()
+    first = _outcome(text, today=TODAY, known_address_codes=known)
+    assert _outcome(text, today=TODAY, known_address_codes=known) == first
+    assert _outcome(f" {text.lower()} ", today=TODAY, known_address_codes=known) == first
+
+
+@pytest.mark.req("R7.3")
+def test_a_kept_answer_does_not_outlive_its_day_or_its_address_codes() -> None:
+    number = with_check("37100220300101001")
+    assert idcard.parse(number, today=date(2030, 1, 1)).birth_date == date(2030, 1, 1)
+    with pytest.raises(InvalidIdNumber) as info:
+        idcard.parse(number, today=date(2029, 12, 31))
+    assert info.value.reason == "future_birth_date"
+    assert idcard.parse(number, today=date(2030, 1, 1), known_address_codes=set()).warning_codes == (
+        "unknown_address_code",
+    )
+    assert idcard.parse(number, today=date(2030, 1, 1), known_address_codes={"371002"}).warning_codes == ()

@@ -201,3 +201,44 @@ def test_the_error_message_is_chinese_with_an_english_twin() -> None:
         phone.parse("5234567")
     assert str(info.value).startswith("电话号码无效")
     assert info.value.message_en.startswith("the phone number is not valid")
+
+
+_DIALLED = st.one_of(
+    st.text(alphabet="0123456789", min_size=3, max_size=13),
+    st.builds(lambda p, d: p + d, st.sampled_from(["1", "13", "15", "18", "0631", "010", "0535", "400", "800"]),
+              st.text(alphabet="0123456789", min_size=4, max_size=9)),
+)  # fmt: skip
+
+
+@pytest.mark.req("R7.2")
+@given(_DIALLED, st.sampled_from(["", "+86 ", "0086", "+1 "]))
+def test_number_type_unknown_is_exactly_what_is_valid_number_refuses(digits: str, prefix: str) -> None:
+    """parse() asks phonenumbers for the number type once and reads UNKNOWN as invalid, instead of calling
+    is_valid_number and then number_type: the two must agree on every +86 number."""
+    try:
+        parsed = phonenumbers.parse(prefix + digits, "CN")
+    except phonenumbers.NumberParseException:
+        return
+    if parsed.country_code != 86:
+        return
+    unknown = phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.UNKNOWN
+    assert phonenumbers.is_valid_number(parsed) is not unknown
+
+
+def _outcome(text: str) -> PhoneNumber | tuple[str, str, str]:
+    try:
+        return phone.parse(text)
+    except InvalidPhone as error:
+        return error.reason, error.message, error.message_en
+
+
+@pytest.mark.req("R7.2")
+@given(_DIALLED, st.sampled_from(["", " ", "+86 ", "(0631)"]))
+def test_a_number_checked_again_gets_the_same_answer_as_the_first_time(digits: str, prefix: str) -> None:
+    """An import checks each number in the dry run and again at execution; the second answer (kept from the
+    first) is the same acceptance, the same normal form or the same refusal and message."""
+    text = prefix + digits
+    phone._parse.cache_clear()
+    first = _outcome(text)
+    assert _outcome(text) == first
+    assert _outcome(" " + text + " ") == first

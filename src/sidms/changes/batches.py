@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import CharField, DateField, IntegerField, TextField
+from django.db.models import CharField, DateField, DateTimeField, IntegerField, TextField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -623,10 +623,18 @@ def _store_chunk(
     """Check one chunk of valid rows for duplicates (within the file and against the registry), then, if
     nothing has failed so far, store it: bulk INSERT of the rows, one revision per row."""
     unique = spec.declaration.unique
-    duplicates = _registry_duplicates(spec, chunk) if unique else set()
+    # Each unique value's key (an encrypted field's blind index, an HMAC) once per row: the registry
+    # look-up, the duplicate check and the stored index column all use it.
+    keys = {
+        (name, str(values[name])): _unique_key(spec, name, values[name])
+        for name in unique
+        for _n, values, _note in chunk
+        if values.get(name)
+    }
+    duplicates = _registry_duplicates(spec, keys) if unique else set()
     keep: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     for number, values, note in chunk:
-        clash = _duplicate_reason(spec, values, number, seen, duplicates)
+        clash = _duplicate_reason(spec, values, number, seen, duplicates, keys)
         if clash and not batch.legacy:
             failures[number] = {clash[0]: Invalid("duplicate", clash[1], clash[2])}
             continue
@@ -653,7 +661,7 @@ def _store_chunk(
                 setattr(instance, name, seal(spec.encrypted_fields[name].domain, instance.uid, str(value)))
         instance.version = 1
         instance.created_at = instance.updated_at = now
-        state = _new_state(spec, instance)
+        state = _new_state(spec, instance, keys)
         instance.row_digest = state_digest(spec.name, 1, chain.canonical(view(state), parsed=True))
         instance.cipher_mac = cipher_mac(spec, instance.uid, tokens_of(spec, instance))
         rows.append([prep(getattr(instance, attname)) for attname, prep in columns])
@@ -700,9 +708,10 @@ def _store_chunk(
         return _insert_revisions(cursor, revisions, reference)
 
 
-def _new_state(spec: EntitySpec, instance: Any) -> dict[str, Any]:
-    """state_of for a new instance whose encrypted values were just sealed: each blind index is computed once,
-    set on the instance for the INSERT and taken into the state (state_of would compute it again)."""
+def _new_state(spec: EntitySpec, instance: Any, keys: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+    """state_of for a new instance whose encrypted values were just sealed: each blind index is computed once
+    (or taken from KEYS, the unique values' indexes computed for the duplicate check), set on the instance for
+    the INSERT and taken into the state (state_of would compute it again)."""
     state: dict[str, Any] = {}
     for name in spec.fields:
         enc = spec.encrypted_fields.get(name)
@@ -710,7 +719,11 @@ def _new_state(spec: EntitySpec, instance: Any) -> dict[str, Any]:
             state[name] = represent(spec, name, getattr(instance, name))
             continue
         value = instance.__dict__.get(name)
-        index = enc.index.pre_save(instance, True)
+        index = keys.get((name, str(value))) if isinstance(value, Sealed) else None
+        if index is None:
+            index = enc.index.pre_save(instance, True)
+        else:
+            setattr(instance, enc.index.attname, index)
         state[name] = {"enc": _b64(value.token), "idx": index} if isinstance(value, Sealed) else ""
     state["uid"] = str(instance.uid)
     return state
@@ -728,9 +741,25 @@ def _insert_columns(spec: EntitySpec) -> list[tuple[str, Callable[[Any], Any]]]:
     for field in _stored_fields(spec):
         if type(field) in _AS_IS or isinstance(field, BlindIndexField):
             out.append((field.attname, _same))
+        elif isinstance(field, (DateTimeField, IntegerField)):
+            # Every row of a batch has the same created_at, updated_at (the batch's time) and version (1).
+            out.append((field.attname, _last_one(functools.partial(field.get_db_prep_save, connection=db))))
         else:
             out.append((field.attname, functools.partial(field.get_db_prep_save, connection=db)))
     return out
+
+
+def _last_one(prepare: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """PREPARE, remembering its last answer for the very same object (a datetime or an int is immutable, and
+    the preparation of one value on one connection is always the same)."""
+    last: list[Any] = [object(), None]
+
+    def prepared(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, prepare(value)
+        return last[1]
+
+    return prepared
 
 
 def _insert_column_names(spec: EntitySpec) -> list[str]:
@@ -749,13 +778,11 @@ DUPLICATE_IN_FILE = _("The same %(field)s as row %(row)s of this file.")
 DUPLICATE_IN_REGISTRY = _("This %(field)s is already registered.")
 
 
-def _registry_duplicates(
-    spec: EntitySpec, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]
-) -> set[str]:
+def _registry_duplicates(spec: EntitySpec, unique_keys: Mapping[tuple[str, str], str]) -> set[str]:
     out: set[str] = set()
     for name in spec.declaration.unique:
         enc = spec.encrypted_fields.get(name)
-        keys = [_unique_key(spec, name, values[name]) for _n, values, _note in chunk if values.get(name)]
+        keys = list(dict.fromkeys(key for (field, _v), key in unique_keys.items() if field == name))
         column = enc.index.attname if enc else name
         for start in range(0, len(keys), 500):
             found = spec.model._default_manager.filter(**{f"{column}__in": keys[start : start + 500]})
@@ -769,20 +796,26 @@ def _unique_key(spec: EntitySpec, name: str, value: Any) -> str:
 
 
 def _duplicate_reason(
-    spec: EntitySpec, values: dict[str, Any], number: int, seen: dict[str, int], registry: set[str]
+    spec: EntitySpec,
+    values: dict[str, Any],
+    number: int,
+    seen: dict[str, int],
+    registry: set[str],
+    keys: Mapping[tuple[str, str], str],
 ) -> tuple[str, Any, dict[str, Any]] | None:
     from sidms.changes.services import field_label
 
     for name in spec.declaration.unique:
         if not values.get(name):
             continue
-        key = f"{name}:{_unique_key(spec, name, values[name])}"
-        label = field_label(spec, name)
+        key = f"{name}:{keys[(name, str(values[name]))]}"
+        # The label (a lazy verbose_name made a string) only for a row that clashes: it cost more than the
+        # check itself on every row.
         if key in seen:
-            return name, DUPLICATE_IN_FILE, {"field": label, "row": seen[key]}
+            return name, DUPLICATE_IN_FILE, {"field": field_label(spec, name), "row": seen[key]}
         seen[key] = number
         if key in registry:
-            return name, DUPLICATE_IN_REGISTRY, {"field": label}
+            return name, DUPLICATE_IN_REGISTRY, {"field": field_label(spec, name)}
     return None
 
 

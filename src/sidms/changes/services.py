@@ -155,8 +155,7 @@ def clean_values(
             if rule is not None and rule.required and name not in declaration.derived:
                 errors[name] = _required(spec, name)
             else:
-                model_field = spec.field(name)
-                cleaned.values[name] = None if model_field.null and not spec.encrypted(name) else ""
+                cleaned.values[name] = None if _field_facts(spec, name)[0] else ""
             continue
         if rule is None or rule.review_level == ReviewLevel.NONE:
             checked = Checked(raw.strip() if isinstance(raw, str) else raw)
@@ -169,8 +168,8 @@ def clean_values(
             if checked.warnings:
                 cleaned.warnings[name] = checked.warnings
         value = checked.value
-        max_length = getattr(spec.field(name), "max_length", None)
-        if isinstance(value, str) and max_length and not spec.encrypted(name) and len(value) > max_length:
+        max_length = _field_facts(spec, name)[1]
+        if isinstance(value, str) and max_length and len(value) > max_length:
             errors[name] = Invalid(
                 "too_long",
                 _("%(field)s has at most %(n)s characters."),
@@ -184,6 +183,16 @@ def clean_values(
     if errors:
         raise ChangeRefused(errors=errors)
     return cleaned
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_facts(spec: EntitySpec, name: str) -> tuple[bool, int | None]:
+    """(an empty value is stored as NULL, the length limit of a plain text value) of a field, looked up once:
+    an import asks for every cell. Encrypted fields store "" for empty and have no length limit here."""
+    model_field = spec.field(name)
+    encrypted = spec.encrypted(name) is not None
+    null = bool(model_field.null) and not encrypted
+    return null, None if encrypted else getattr(model_field, "max_length", None)
 
 
 @functools.lru_cache(maxsize=512)

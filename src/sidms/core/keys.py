@@ -42,7 +42,9 @@ class _KeyRingSource:
         ring = self._ring
         if (
             ring is not None
-            and configured == self._configured
+            # `is` first: the setting is one Path object, and Path.__eq__ costs more than the rest of this
+            # check, which runs for every sealed value and blind index.
+            and (configured is self._configured or configured == self._configured)
             and time.monotonic() - self._checked < RELOAD_SECONDS
         ):
             return ring
