@@ -204,6 +204,15 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
     return out
 
 
+def seeded(key: str) -> Any:
+    """The stored value of KEY's latest seeded version: what stands in before the parameters are seeded (an
+    empty database during its first migrate), so that such a default is written down once, here."""
+    values = [(start, value) for name, value, start, _status, _source in _seeds() if name == key]
+    if not values:
+        raise MissingParameter(key)
+    return max(values, key=lambda item: item[0])[1]
+
+
 # --------------------------------------------------------------------------------------------------------
 # Values
 

@@ -6,7 +6,7 @@ administrator"): ``session.idle_seconds``, ``lockout.failures`` and ``lockout.mi
 A page view must not pay a query for them, so each value is kept for :data:`TTL` seconds per process, and a
 confirmed change clears the cache of the process that confirmed it (``parameter_changed``); the other
 server processes follow within ``TTL``. Before the parameters are seeded (an empty database during its first
-migrate), the settings' defaults stand in.
+migrate), the seeded values stand in.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.dispatch import receiver
 
-from sidms.business.parameters import MissingParameter, parameter_changed, value_at
+from sidms.business.parameters import MissingParameter, parameter_changed, seeded, value_at
 
 TTL = 30.0
 _cache: dict[str, tuple[float, int]] = {}
 
 
-def _parameter(key: str, fallback: int) -> int:
+def _parameter(key: str) -> int:
     now = time.monotonic()
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < TTL:
@@ -32,7 +31,7 @@ def _parameter(key: str, fallback: int) -> int:
     try:
         value = int(value_at(key))
     except MissingParameter:
-        value = fallback
+        value = int(seeded(key))
     _cache[key] = (now, value)
     return value
 
@@ -44,14 +43,14 @@ def clear(**_: Any) -> None:
 
 def idle_seconds() -> int:
     """Seconds without activity after which a session ends."""
-    return _parameter("session.idle_seconds", settings.SESSION_COOKIE_AGE)
+    return _parameter("session.idle_seconds")
 
 
 def lockout_failures(request: Any = None, credentials: Any = None) -> int:
     """Wrong passwords in a row that lock an account (django-axes ``AXES_FAILURE_LIMIT``)."""
-    return _parameter("lockout.failures", 5)
+    return _parameter("lockout.failures")
 
 
 def lockout_cooloff(request: Any = None) -> timedelta:
     """How long the lock lasts (django-axes ``AXES_COOLOFF_TIME``)."""
-    return timedelta(minutes=_parameter("lockout.minutes", 30))
+    return timedelta(minutes=_parameter("lockout.minutes"))
