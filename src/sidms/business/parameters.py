@@ -61,6 +61,7 @@ class Definition:
     key: str
     kind: str  # ParameterKind
     type: str  # decimal | rate | int | bool | text | rounding | class_rates | tiers | age_months | groups | day | counts
+    # | allocation
     label: str  # Chinese name, as the pages show it
 
 
@@ -100,6 +101,7 @@ _DEFS = (
     ("maternity.month_days", "policy", "decimal", "生育津贴月计发天数"),
     # business handling
     ("declaration.deadline", "business", "day", "年度缴费基数申报截止日"),
+    ("payment.allocation", "business", "allocation", "部分缴费的冲抵顺序（先个人/单位部分，险种顺序）"),
     ("contribution.due_day", "business", "int", "当月费款缴纳截止日（次月第几日，0 为当月末）"),
     ("export.approval_rows", "business", "int", "导出需审批的行数阈值"),
     ("enrolment.exclusive_groups", "business", "groups", "互斥险种组（同一人同组只能有一个有效参保）"),
@@ -209,6 +211,11 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
         ("contribution.due_day", 0, date(2019, 1, 1), "U",
          "Since 2019 the tax bureau collects in the month assessed (当月申报当月缴纳); Weihai notice not "
          "retrieved (example)."),
+        ("payment.allocation", {"parts": ["individual", "unit"],
+                                "insurances": ["110", "120", "210", "310", "510", "410"]}, date(2019, 1, 1), "U",
+         "No rule for allocating a part payment was found (notes §2). Local order: oldest period first, the "
+         "individual parts (withheld from wages, 社会保险法 Art. 60) before the unit parts, pension first; the "
+         "late fee (Art. 86) only on what stays unpaid. Example, to be checked with the tax bureau."),
         ("export.approval_rows", 1000, date(2019, 1, 1), "U",
          "REQUIREMENTS §bulk query and export: thresholds with approval; the threshold is local (example)."),
         ("enrolment.exclusive_groups", [["110", "120", "170"], ["310", "390"]], date(2011, 7, 1), "S",
@@ -275,6 +282,11 @@ def decode(type_: str, stored: Any) -> Any:
         return {int(k): frozenset(int(t) for t in v) for k, v in stored.items()}
     if type_ == "age_months":
         return {int(k): int(v) for k, v in stored.items()}
+    if type_ == "allocation":
+        parts, insurances = list(stored["parts"]), [str(code) for code in stored["insurances"]]
+        if sorted(parts) != ["individual", "unit"] or len(set(insurances)) != len(insurances):
+            raise _Bad
+        return {"parts": parts, "insurances": insurances}
     if type_ == "counts":
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in stored.values()):
             raise _Bad
