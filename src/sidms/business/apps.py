@@ -30,6 +30,9 @@ class BusinessConfig(AppConfig):
         from sidms.business import bases
 
         register_entry_check("base_declaration", bases.check_declaration)
+        from sidms.business import deaths
+
+        register_entry_check("death", deaths.check_death)
         post_migrate.connect(_seed, dispatch_uid="sidms.business.seed_parameters")
 
 

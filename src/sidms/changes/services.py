@@ -452,6 +452,21 @@ def _entry_checks(spec: EntitySpec, record: models.Model | None, changed: Mappin
         check(values, record)
 
 
+ROW_RULE = (
+    "*"  # the key of an entry rule's refusal in an import row's errors (a rule of the row, not a field)
+)
+
+
+def entry_check_errors(spec: EntitySpec, values: Mapping[str, Any]) -> dict[str, Invalid]:
+    """The entity's entry rules applied to one new record's VALUES (an import row), as the row's errors: an
+    import batch obeys the same rules as the window (issue 8 §2, §3)."""
+    try:
+        _entry_checks(spec, None, values)
+    except ChangeRefused as refused:
+        return dict(refused.errors) or {ROW_RULE: Invalid(refused.code, refused.text)}
+    return {}
+
+
 SUBMIT_CHANNELS = {Channel.WINDOW, Channel.COLLABORATION, Channel.ONLINE, Channel.KIOSK}
 MAY_NOT_SUBMIT = _("Your posts may not collect or change data.")
 

@@ -29,6 +29,7 @@ from sidms.registry.models import Employment, Person, Staff, Unit
 MAX_EMPLOYEES = 1000
 YEARS = (2023, 2024, 2025)
 INSURANCES = ("110", "310", "210", "410")
+ADULT_BY = date(2004, 1, 1)  # employees are enrolled from 2020-01-01: at least 16 then (劳动法 Art. 15)
 
 
 def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) -> dict[str, int]:
@@ -46,7 +47,7 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
         progress(f"  {entity}: {counts[entity]} rows")
 
     jobs = list(
-        Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=date(2006, 1, 1))
+        Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=ADULT_BY)
         .order_by("pk")
         .values_list("person_id", "unit_id")[:MAX_EMPLOYEES]
     )
