@@ -104,7 +104,9 @@ def test_a_payment_without_a_period_pays_the_oldest_period_first(
         run_through(huancui_clerk, approver, "assessment", period)
     # 3,000.00 with no period on 28 February: January's 2,194.65 in full, then 805.35 of February —
     # its individual parts (630.72) and 174.63 of its unit pension part.
-    rows = [{"unit_id": unit.pk, "amount": "3000.00", "paid_on": "2025-02-28"}]
+    # Paid as two rows of one extract (2,000.00 then 1,000.00): the second continues where the first stopped.
+    rows = [{"unit_id": unit.pk, "amount": "2000.00", "paid_on": "2025-02-28"},
+            {"unit_id": unit.pk, "amount": "1000.00", "paid_on": "2025-02-28"}]  # fmt: skip
     run_through(huancui_clerk, approver, "payment", "2025-02", params={"rows": rows})
     assert paid(unit, "2025-01") == parts(unit, "2025-01")
     assert paid(unit, "2025-02") == {

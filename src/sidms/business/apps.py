@@ -33,6 +33,11 @@ class BusinessConfig(AppConfig):
         from sidms.business import deaths
 
         register_entry_check("death", deaths.check_death)
+        from sidms.changes.services import register_entry_context
+
+        # An import's rows read the parameters once for the whole file (one transaction: one snapshot).
+        for entity in ("person_enrolment", "unit_enrolment", "base_declaration"):
+            register_entry_context(entity, parameters.cached_parameters)
         post_migrate.connect(_seed, dispatch_uid="sidms.business.seed_parameters")
 
 

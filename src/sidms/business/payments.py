@@ -25,10 +25,12 @@ arrears: :func:`remainders` gives, for each entry paid in part, what is left, an
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext_lazy as _
@@ -129,27 +131,42 @@ def allocate(
     return [(by_pk[pk], u, i) for pk, (u, i) in sorted(got.items())]
 
 
+def _key(unit_id: int | None, person_id: int, period: str) -> tuple[Any, ...]:
+    return (unit_id, None, period) if unit_id is not None else (None, person_id, period)
+
+
 def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
-    touched: dict[int, Due] = {}  # entries paid by an earlier row of this extract, with what is left
-    for number, row in enumerate(run.params.get("rows", []), start=1):
+    rows = list(run.params.get("rows", []))
+    # What is left of entries paid in part, for every period the extract names: one query for the run (the
+    # paid entries carry their assessed entry's period, person and unit), not one per row.
+    periods = sorted({str(r["period"]) for r in rows if r.get("period")})
+    part_paid: dict[tuple[Any, ...], list[Due]] = defaultdict(list)
+    for d in _part_paid(Q(period__in=periods)) if periods else []:
+        part_paid[_key(d.entry.unit_id, d.entry.person_id, d.entry.period)].append(d)
+    # Entries paid by an earlier row of this extract, with what is left, by payer (unit, or flexible worker).
+    touched: dict[tuple[Any, ...], dict[int, Due]] = defaultdict(dict)
+    for number, row in enumerate(rows, start=1):
         paid_on = date.fromisoformat(str(row["paid_on"]))
         amount = Decimal(str(row["amount"]))
         period = str(row.get("period") or "")
         if row.get("unit_id"):
             scope = Q(unit_id=int(row["unit_id"]))
             who = f"unit #{row['unit_id']}"
+            key = _key(int(row["unit_id"]), 0, period)
         else:
             scope = Q(person_id=int(row["person_id"]), unit__isnull=True)
             who = f"person #{row['person_id']}"
+            key = _key(None, int(row["person_id"]), period)
         if period:
             scope &= Q(period=period)
         fresh = [
             Due(e, e.unit_amount, e.individual_amount, e.account_credit)
             for e in outstanding().filter(scope).select_related("person").order_by("pk")
         ]
-        # The paid entries carry their assessed entry's period, person and unit: SCOPE selects them too.
-        dues = {d.entry.pk: d for d in fresh + _part_paid(scope)}
-        dues.update({pk: d for pk, d in touched.items() if pk in dues})
+        partly = part_paid.get(key, []) if period else _part_paid(scope)
+        dues = {d.entry.pk: d for d in fresh + partly}
+        earlier = touched[key[:2]]
+        dues.update({pk: d for pk, d in earlier.items() if not period or d.entry.period == period})
         owed = [d for d in dues.values() if d.total > 0]
         due = sum((d.total for d in owed), ZERO)
         if not owed or amount <= 0 or amount > due or amount != amount.quantize(Decimal("0.01")):
@@ -163,7 +180,7 @@ def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
         first = owed[0].entry
         parts, rank = allocation(paid_on, first.person.district_id)
         for d, unit_part, individual_part in allocate(owed, amount, parts, rank):
-            touched[d.entry.pk] = d
+            touched[key[:2]][d.entry.pk] = d
             e = d.entry
             credit = min(d.credit, individual_part)
             d.credit -= credit

@@ -42,6 +42,7 @@ from sidms.changes.services import (
     clean_values,
     deny,
     entry_check_errors,
+    entry_checks_context,
     require_city_level,
     require_permission,
     rules_in_force,
@@ -323,7 +324,8 @@ def batch_execute(
         else:
             if rows is None:
                 raise ChangeRefused(_("An import needs its file."), code="file_required")
-            revisions = _execute_import(spec, batch, rows, caller=caller, now=now)
+            with entry_checks_context(spec.name):  # what the entry rules read, once for the file
+                revisions = _execute_import(spec, batch, rows, caller=caller, now=now)
         batch.status = B.EXECUTED
         batch.executor = caller.staff
         batch.executed_at = now
