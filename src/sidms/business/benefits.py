@@ -121,14 +121,18 @@ def _not_dead(person: Person, start: date) -> None:
         raise ChangeRefused(_("No benefit is granted from a date after the person's death."), code="dead")
 
 
-def _grant(actor: Any, person: Person, kind: str, start: date, end: date | None, amount: Decimal,
-           basis: str) -> SubmitOutcome:  # fmt: skip
-    return submit_change(
-        actor=actor, channel=Channel.WINDOW, entity="entitlement",
-        values={"person_id": person.pk, "kind": kind, "start_date": start.isoformat(),
-                "end_date": end.isoformat() if end else None, "monthly_amount": f"{amount:.2f}",
-                "basis": basis, "status": EntitlementStatus.ACTIVE, "certified_on": start.isoformat()},
-    )  # fmt: skip
+def _values(
+    person: Person, kind: str, start: date, end: date | None, amount: Decimal, basis: str
+) -> dict[str, Any]:
+    """An entitlement's values as the pipeline takes them (at the window, or as rows of an import batch)."""
+    return {"person_id": str(person.pk), "kind": kind, "start_date": start.isoformat(),
+            "end_date": end.isoformat() if end else "", "monthly_amount": f"{amount:.2f}",
+            "basis": basis, "status": EntitlementStatus.ACTIVE, "certified_on": start.isoformat()}  # fmt: skip
+
+
+def _grant(actor: Any, values: dict[str, Any]) -> SubmitOutcome:
+    values = {**values, "end_date": values["end_date"] or None}
+    return submit_change(actor=actor, channel=Channel.WINDOW, entity="entitlement", values=values)
 
 
 def paid_months(person_id: int, insurance: str, before: date) -> int:
@@ -151,6 +155,10 @@ def _add_months(day: date, months: int) -> date:
 
 
 def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutcome:
+    return _grant(actor, unemployment_values(person=person, start=start))
+
+
+def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
     """Unemployment benefit from START's month (失业保险条例 Art. 14, 17, 18): refused below the minimum
     contribution months; paid monthly for the months the paid contributions allow, at the parameter ratio
     of the minimum wage."""
@@ -169,25 +177,31 @@ def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutc
     first = start.replace(day=1)
     end = date.fromordinal(_add_months(first, duration).toordinal() - 1)
     basis = p.basis(f"累计缴费 {months} 个月，最长领取 {duration} 个月；{got.basis}")
-    return _grant(actor, person, BenefitKind.UNEMPLOYMENT, first, end, got.amount, basis)
+    return _values(person, BenefitKind.UNEMPLOYMENT, first, end, got.amount, basis)
 
 
-def grant_disability_grant(
-    *, actor: Any, person: Person, on: date, grade: int, own_wage: Decimal
-) -> SubmitOutcome:
+def grant_disability_grant(*, actor: Any, **kw: Any) -> SubmitOutcome:
+    return _grant(actor, disability_grant_values(**kw))
+
+
+def disability_grant_values(*, person: Person, on: date, grade: int, own_wage: Decimal) -> dict[str, Any]:
     """The one-time disability grant (一次性伤残补助金, 工伤保险条例 Art. 35–37) for GRADE, from the
     person's own monthly wage; paid once."""
     _not_dead(person, on)
     p = _Params(on, person.district_id)
     got = lb.disability_grant(grade, own_wage, p("work_injury.disability_grant_months"),
                               calc.rounding(on, person.district_id))  # fmt: skip
-    return _grant(actor, person, BenefitKind.WORK_INJURY, on, on, got.amount, p.basis(f"一次性：{got.basis}"))
+    return _values(person, BenefitKind.WORK_INJURY, on, on, got.amount, p.basis(f"一次性：{got.basis}"))
 
 
-def grant_maternity(
-    *, actor: Any, person: Person, birth: date, unit_average_wage: Decimal, babies: int = 1,
+def grant_maternity(*, actor: Any, **kw: Any) -> SubmitOutcome:
+    return _grant(actor, maternity_values(**kw))
+
+
+def maternity_values(
+    *, person: Person, birth: date, unit_average_wage: Decimal, babies: int = 1,
     difficult: bool = False, miscarriage_months: int | None = None,
-) -> SubmitOutcome:  # fmt: skip
+) -> dict[str, Any]:  # fmt: skip
     """The maternity allowance (生育津贴, 女职工劳动保护特别规定 Art. 7–8) for the leave days of a birth
     (or a miscarriage) at the employer's previous-year average monthly wage; paid once."""
     _not_dead(person, birth)
@@ -196,8 +210,8 @@ def grant_maternity(
                              miscarriage_months=miscarriage_months)  # fmt: skip
     got = lb.maternity_allowance(unit_average_wage, days, p("maternity.month_days"),
                                  calc.rounding(birth, person.district_id))  # fmt: skip
-    return _grant(actor, person, BenefitKind.MATERNITY, birth, birth, got.amount,
-                  p.basis(f"一次性：产假 {days} 天；{got.basis}"))  # fmt: skip
+    return _values(person, BenefitKind.MATERNITY, birth, birth, got.amount,
+                   p.basis(f"一次性：产假 {days} 天；{got.basis}"))  # fmt: skip
 
 
 def certify(*, actor: Any, entitlement: Entitlement, on: date | None = None) -> SubmitOutcome:
