@@ -35,11 +35,14 @@ from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Chann
 from sidms.changes.numbers import assign_numbers
 from sidms.changes.seals import RevisionSealer, require_intact, reseal
 from sidms.changes.services import (
+    ENTRY_CHECKS,
     OUT_OF_SCOPE,
     _plain,
     audited_refusals,
     clean_values,
     deny,
+    entry_check_errors,
+    entry_checks_context,
     require_city_level,
     require_permission,
     rules_in_force,
@@ -321,7 +324,8 @@ def batch_execute(
         else:
             if rows is None:
                 raise ChangeRefused(_("An import needs its file."), code="file_required")
-            revisions = _execute_import(spec, batch, rows, caller=caller, now=now)
+            with entry_checks_context(spec.name):  # what the entry rules read, once for the file
+                revisions = _execute_import(spec, batch, rows, caller=caller, now=now)
         batch.status = B.EXECUTED
         batch.executor = caller.staff
         batch.executed_at = now
@@ -561,6 +565,12 @@ def _execute_import(
         if number > (batch.authorised_rows or 0):
             break  # more rows than authorised: refused below, no need to read the rest
         values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
+        if not errors and ENTRY_CHECKS.get(spec.name):  # the entity's entry rules, as at the window
+            broken = entry_check_errors(spec, values)
+            if broken and batch.legacy:  # a migration keeps what it finds, noted (like the field rules)
+                note.setdefault("nonconforming", {}).update({n: e.reason for n, e in broken.items()})
+            else:
+                errors = broken
         if errors:
             failures[number] = errors
             continue
