@@ -31,6 +31,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process PID and every process below it (granian's workers):
+    per request, a figure that the load of other processes on the machine hardly changes."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        times[child] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(member, 0.0) for member in tree)
+
+
 def wrk(url: str, cookie: str, connections: int, seconds: int) -> tuple[float, float, float]:
     """(requests/s, p50 ms, p99 ms) of wrk against URL with the session cookie."""
     out = subprocess.run(  # noqa: S603
@@ -60,6 +82,12 @@ def main() -> None:
         help="employees given three years of business history by sidms.demo.business (enrolments, bases, "
         "36 months of ledger runs); the page shows one of them (default 40; 0: no business data)",
     )  # fmt: skip
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per granian worker (sidms serve --threads; default: serve's own)",
+    )
     parser.add_argument("--database-url", help="postgres://…/sidms_bench… (created and dropped here)")
     parser.add_argument("--json", help="also write the c=64 figures to this file (bench/spine.py reads it)")
     parser.add_argument(
@@ -137,32 +165,46 @@ def main() -> None:
                 _psql(args.database_url, "DROP")
         return
 
+    from sidms.ops.management.commands.serve import THREADS
+
+    threads = ["--threads", str(args.threads)] if args.threads else []
     port = free_port()
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "sidms.cli", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "sidms.cli", "serve", "--port", str(port), "--workers", "2", *threads],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         cookie = _sign_in(port, password, device)
         print(
-            f"database  {database}; {args.persons} persons; {business}; granian, 2 workers; "
+            f"database  {database}; {args.persons} persons; {business}; granian, 2 workers × {args.threads or THREADS} threads; "
             f"wrk {args.seconds} s per run"
         )
         results = {}
         latency: dict[tuple[str, int], tuple[float, float]] = {}
+        cpu_per_request: dict[tuple[str, int], float] = {}
         for connections_ in (16, 64):
             for name, path in (
                 ("full", f"/persons/{person.person_no}/"),
                 ("plain", f"/bench/plain/persons/{person.person_no}/"),
             ):
+                cpu = server_cpu(server.pid)
                 rate, p50, p99 = wrk(f"http://127.0.0.1:{port}{path}", cookie, connections_, args.seconds)
+                cpu_ms = (server_cpu(server.pid) - cpu) * 1000 / max(1.0, rate * args.seconds)
                 results[name, connections_] = rate
                 latency[name, connections_] = (p50, p99)
+                cpu_per_request[name, connections_] = cpu_ms
                 print(
                     f"  c={connections_:<3} {name:<6} {rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:7.1f} ms"
+                    f"   server CPU {cpu_ms:5.1f} ms/request"
                 )
             ratio = results["full", connections_] / results["plain", connections_]
-            print(f"  c={connections_:<3} ratio full ÷ plain = {ratio:.2f}   (goal ≥ 0.5, p99 ≤ 50 ms)")
+            cpu_ratio = cpu_per_request["plain", connections_] / max(
+                cpu_per_request["full", connections_], 1e-9
+            )
+            print(
+                f"  c={connections_:<3} ratio full ÷ plain = {ratio:.2f}   (goal ≥ 0.5, p99 ≤ 50 ms)"
+                f"   server CPU per request plain ÷ full = {cpu_ratio:.2f}"
+            )
         if args.json:
             import json
 
@@ -172,6 +214,8 @@ def main() -> None:
                 "plain_per_s": results["plain", 64],
                 "full_p99_ms": latency["full", 64][1],
                 "plain_p99_ms": latency["plain", 64][1],
+                "full_cpu_ms": cpu_per_request["full", 64],
+                "plain_cpu_ms": cpu_per_request["plain", 64],
             }
             Path(args.json).write_text(json.dumps(figures))
     finally:
