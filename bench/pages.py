@@ -165,9 +165,8 @@ def main() -> None:
                 _psql(args.database_url, "DROP")
         return
 
-    from sidms.ops.management.commands.serve import THREADS
-
     threads = ["--threads", str(args.threads)] if args.threads else []
+    per_worker = args.threads or "sidms serve's default number of"
     port = free_port()
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "sidms.cli", "serve", "--port", str(port), "--workers", "2", *threads],
@@ -176,7 +175,7 @@ def main() -> None:
     try:
         cookie = _sign_in(port, password, device)
         print(
-            f"database  {database}; {args.persons} persons; {business}; granian, 2 workers × {args.threads or THREADS} threads; "
+            f"database  {database}; {args.persons} persons; {business}; granian, 2 workers × {per_worker} threads; "
             f"wrk {args.seconds} s per run"
         )
         results = {}
