@@ -3,9 +3,8 @@ ledger runs, arrears per unit, and the parameters with their history for the cit
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any
 
 import pytest
 from django.db import connection
