@@ -131,6 +131,16 @@ def test_our_verdict_on_11_digit_mobiles_equals_phonenumbers(number: str) -> Non
 
 
 @pytest.mark.req("R7.2")
+@given(st.integers(10_000_000_000, 19_999_999_999).map(str))
+def test_the_compact_mobile_short_cut_builds_what_phonenumbers_parses(number: str) -> None:
+    """parse() skips phonenumbers.parse for 11 bare digits starting with 1 and builds the number itself: the
+    object it builds must be exactly what phonenumbers.parse returns, field for field."""
+    built = phonenumbers.PhoneNumber(country_code=86, national_number=int(number))
+    assert phonenumbers.parse(number, "CN") == built
+    assert phonenumbers.number_type(phonenumbers.parse(number, "CN")) == phonenumbers.number_type(built)
+
+
+@pytest.mark.req("R7.2")
 @pytest.mark.parametrize("text", ["12333", "12345", "95518", "95519", "95588", "12366", "110", "120"])
 def test_whitelisted_service_numbers_are_accepted(text: str) -> None:
     assert text in phone.SERVICE_NUMBERS
