@@ -28,6 +28,7 @@ cryptographic module; production must confirm key storage and the module with th
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac as stdlib_hmac
 import json
@@ -102,9 +103,16 @@ class Key:
 # --- primitives -------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
+def _sm4(key: bytes) -> algorithms.SM4:
+    """The SM4 algorithm object of a key, made once (it checks the key on every construction; an import
+    encrypts several values per row)."""
+    return algorithms.SM4(key)
+
+
 def _sm4_gcm_encrypt(key: bytes, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
     # cryptography has no one-shot SM4 AEAD class, so SM4-GCM goes through the generic Cipher API.
-    encryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    encryptor = Cipher(_sm4(key), modes.GCM(nonce)).encryptor()
     encryptor.authenticate_additional_data(aad)
     ciphertext = encryptor.update(plaintext) + encryptor.finalize()
     return ciphertext + encryptor.tag
@@ -114,7 +122,7 @@ def _sm4_gcm_decrypt(key: bytes, nonce: bytes, aad: bytes, data: bytes) -> bytes
     if len(data) < _TAG_LENGTH:
         raise InvalidTag
     ciphertext, tag = data[:-_TAG_LENGTH], data[-_TAG_LENGTH:]
-    decryptor = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+    decryptor = Cipher(_sm4(key), modes.GCM(nonce, tag)).decryptor()
     decryptor.authenticate_additional_data(aad)
     return decryptor.update(ciphertext) + decryptor.finalize()
 
