@@ -732,12 +732,8 @@ def _store_chunk(
     # Raw executemany rather than bulk_create: Django compiles SQL for every 28-row slice SQLite allows, which
     # cost more than validating the rows (bench/pipeline.py). The ids are read back by uid.
     table = spec.model._meta.db_table
-    names = ", ".join(_insert_column_names(spec))
     with pipeline_writes(), connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
-            rows,
-        )
+        _bulk_insert(cursor, table, _insert_column_names(spec), rows)
     ids: dict[str, int] = {}
     uids = [instance.uid for instance, _state, _note in stored]
     prepare_uid = functools.partial(spec.model._meta.get_field("uid").get_db_prep_value, connection=connection)
@@ -915,17 +911,34 @@ def _duplicate_reason(
     return None
 
 
+_REVISION_COLUMNS = [
+    "entity", "record_id", "version", "at", "actor", "channel", "method", "request_id", "reference", "changes",
+    "state", "digest", "prev_digest", "notes", "seal",
+]  # fmt: skip
+
+
+def _bulk_insert(cursor: Any, table: str, columns: list[str], rows: Iterable[Any]) -> None:
+    """Insert ROWS (values already in database form) into TABLE: COPY on PostgreSQL (psycopg 3's
+    ``cursor.copy``, the protocol built for bulk loads, rows streamed as they come), executemany elsewhere.
+    Both run inside the caller's transaction, with the table's triggers and constraints."""
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    cursor.executemany(
+        f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+        rows,
+    )
+
+
 def _insert_revisions(cursor: Any, rows: list[tuple[Any, ...]], reference: str) -> list[int]:
     """Insert revision rows (their time already in database form) and return their ids, read back by this
     batch's reference and the records' range rather than trusting executemany to number them in order."""
     if not rows:
         return []
-    cursor.executemany(
-        "INSERT INTO changes_revision (entity, record_id, version, at, actor, channel, method, request_id, "
-        "reference, changes, state, digest, prev_digest, notes, seal) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        rows,
-    )
+    _bulk_insert(cursor, "changes_revision", _REVISION_COLUMNS, rows)
     records = [row[1] for row in rows]
     # A raw read: building a queryset's rows cost a tenth of the batch (bench/pipeline.py --profile).
     cursor.execute(
