@@ -151,6 +151,7 @@ def _parse(raw: str) -> PhoneNumber:
 
 _COMPACT_MOBILE = re.compile(r"1[0-9]{10}")
 _CN = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+assert _CN is not None  # phonenumbers ships CN's metadata
 _DIALLING_PREFIX = re.compile(
     "|".join(f"(?:{p})" for p in (_CN.international_prefix, _CN.national_prefix_for_parsing) if p)
 )
