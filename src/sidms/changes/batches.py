@@ -736,7 +736,9 @@ def _store_chunk(
         _bulk_insert(cursor, table, _insert_column_names(spec), rows)
     ids: dict[str, int] = {}
     uids = [instance.uid for instance, _state, _note in stored]
-    prepare_uid = functools.partial(spec.model._meta.get_field("uid").get_db_prep_value, connection=connection)
+    prepare_uid = functools.partial(
+        spec.model._meta.get_field("uid").get_db_prep_value, connection=connection
+    )
     with connection.cursor() as cursor:
         # Raw look-ups by uid: the queryset's per-value lookup preparation cost more than the query.
         for start in range(0, len(uids), 500):
