@@ -34,7 +34,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sidms.changes.batches import Executed, batch_apply_import, batch_execute
-from sidms.changes.models import BatchApplication, BatchStatus
+from sidms.changes.models import BatchApplication, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import audited_refusals, clean_values, field_label, rules_in_force
 from sidms.continuity.base import create, require_intact
 from sidms.core.caller import Caller
@@ -244,10 +244,17 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
         found: set[str] = set()
         wanted = list(lookup)
         for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
             found.update(
-                spec.model._default_manager.filter(
-                    **{f"{column}__in": wanted[start : start + 500]}
-                ).values_list(column, flat=True)
+                spec.model._default_manager.filter(**{f"{column}__in": chunk}).values_list(column, flat=True)
+            )
+            # As for a record entered at the window (changes.services._check_unique, issue 7 item 9): a value
+            # waiting in a new record's review, in any district, is registered too, and the answer is the
+            # same whatever the district — the dry run must not tell a number held elsewhere from a free one.
+            found.update(
+                ChangeRequest.objects.filter(
+                    entity=spec.name, status=ReviewStatus.PENDING, match_index__in=chunk
+                ).values_list("match_index", flat=True)
             )
         for key in found:
             lookup[key].errors.append(
