@@ -71,18 +71,26 @@ def verify_statement(request: HttpRequest) -> HttpResponse:
 def _verify_refused(request: HttpRequest) -> bool:
     window = settings.SIDMS_VERIFY_WINDOW_SECONDS
     address = str(request.META.get("REMOTE_ADDR", ""))
-    for scope, bucket, ceiling in (
-        ("address", limits.address_bucket("verify", address), settings.SIDMS_VERIFY_PER_ADDRESS),
-        ("global", "verify:all", settings.SIDMS_VERIFY_GLOBAL),
-    ):
-        count = limits.hit(bucket, window)
-        if count > ceiling:
-            if count == ceiling + 1:  # once per window and bucket: a flood must not flood the audit chain
-                audit_record("security.rate_limited", actor=caller_from_request(request, actor="public"),
-                             object_type="page", object_id="verify_statement", outcome=Outcome.DENIED,
-                             detail={"scope": scope, "limit": ceiling, "window_seconds": window})  # fmt: skip
-            return True
-    return False
+    # Both counters in one transaction, committed without waiting for the disk (limits.counting); the
+    # global one counts only requests their address may make, so one address cannot use everyone's up.
+    tripped: tuple[str, int] | None = None
+    with limits.counting():
+        for scope, bucket, ceiling in (
+            ("address", limits.address_bucket("verify", address), settings.SIDMS_VERIFY_PER_ADDRESS),
+            ("global", "verify:all", settings.SIDMS_VERIFY_GLOBAL),
+        ):
+            count = limits.hit(bucket, window)
+            if count > ceiling:
+                tripped = (scope, ceiling) if count == ceiling + 1 else ("", ceiling)
+                break
+    if tripped is None:
+        return False
+    scope, ceiling = tripped
+    if scope:  # once per window and bucket: a flood must not flood the audit chain
+        audit_record("security.rate_limited", actor=caller_from_request(request, actor="public"),
+                     object_type="page", object_id="verify_statement", outcome=Outcome.DENIED,
+                     detail={"scope": scope, "limit": ceiling, "window_seconds": window})  # fmt: skip
+    return True
 
 
 # --------------------------------------------------------------------------------------------------------
