@@ -147,6 +147,28 @@ def _hmac_hex(suite: str, key: bytes, data: bytes) -> str:
 _HMAC_NAMES = {"sm": "sm3", "intl": "sha256"}
 
 
+class _KeyedHmac:
+    """HMAC under one key, for many messages: the keyed inner and outer states are computed once and copied
+    per message (OpenSSL's HMAC copy), which saves the two key blocks of every one-shot call — about a
+    third of a row digest's cost on the bulk paths (bench/pipeline.py). Same HMAC as ``_hmac_hex``."""
+
+    __slots__ = ("_key", "_suite", "_template")
+
+    def __init__(self, suite: str, key: bytes) -> None:
+        self._suite, self._key = suite, key
+        name = _HMAC_NAMES[suite]
+        self._template = (
+            stdlib_hmac.new(key, digestmod=name) if name in hashlib.algorithms_available else None
+        )
+
+    def hexdigest(self, data: bytes) -> str:
+        if self._template is None:
+            return _hmac_hex(self._suite, self._key, data)
+        mac = self._template.copy()
+        mac.update(data)
+        return mac.hexdigest()
+
+
 def _decryption_error(reason: str, message: str, message_en: str) -> DecryptionError:
     return DecryptionError(reason, f"数据解密失败：{message}", f"decryption failed: {message_en}")
 
@@ -217,6 +239,8 @@ class KeyRing:
         self._index_key = bytes(index_key)
         self._index_suite = index_suite
         self._mac_key = bytes(mac_key)
+        self._index_hmac = _KeyedHmac(index_suite, self._index_key)
+        self._mac_hmac = _KeyedHmac(index_suite, self._mac_key)
 
     def __repr__(self) -> str:
         # Never show key material.
@@ -420,11 +444,11 @@ class KeyRing:
         if not domain or "\x00" in domain:
             raise ValueError("the blind-index domain must be a non-empty string without NUL characters")
         data = (domain + "\x00" + value).encode("utf-8")
-        return _hmac_hex(self._index_suite, self._index_key, data)
+        return self._index_hmac.hexdigest(data)
 
     def mac(self, data: BytesLike) -> str:
         """Hex keyed digest (HMAC-SM3 or HMAC-SHA256 per the index suite) for row tamper evidence."""
-        return _hmac_hex(self._index_suite, self._mac_key, bytes(data))
+        return self._mac_hmac.hexdigest(bytes(data))
 
     def verify_mac(self, data: BytesLike, digest: str) -> bool:
         """Constant-time comparison of ``mac(data)`` with a stored digest."""
