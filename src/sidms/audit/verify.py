@@ -156,8 +156,8 @@ def parallel_map(function: Callable[..., Any], tasks: list[tuple[Any, ...]], wor
         results: list[Any] = [None] * len(tasks)
         failure: BaseException | None = None
         try:
-            for index, value in _take_tasks(function, tasks, queue_read):
-                results[index] = value
+            for number, result in _take_tasks(function, tasks, queue_read):
+                results[number] = result
         except BaseException as exc:  # the children still finish and are reaped first
             failure = exc
         while children:
@@ -167,12 +167,14 @@ def parallel_map(function: Callable[..., Any], tasks: list[tuple[Any, ...]], wor
                     data = pipe.read()
             finally:
                 os.waitpid(pid, 0)
+            outcome: str
+            value: Any
             outcome, value = pickle.loads(data) if data else ("error", "it died")  # noqa: S301  (our child's)
             if outcome != "ok":
                 failure = failure or RuntimeError(f"verification worker failed: {value}")
                 continue
-            for index, result in value:
-                results[index] = result
+            for number, result in value:
+                results[number] = result
         if failure is not None:
             raise failure
         return results
@@ -269,7 +271,7 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
             while last < high:
                 cursor.execute(
                     f"SELECT seq, prev_hash, payload, hash, actor, action, object_type, object_id, outcome, "  # noqa: S608
-                    f"{_time_column(connection.vendor)} FROM audit_auditevent WHERE seq > %s AND seq <= %s "
+                    f"{time_column(connection.vendor)} FROM audit_auditevent WHERE seq > %s AND seq <= %s "
                     "ORDER BY seq LIMIT %s",
                     [last, high, CHUNK],
                 )
@@ -323,7 +325,7 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
     return _Segment(low, first_prev, last_hash, count, claims)
 
 
-def _time_column(vendor: str, column: str = "at") -> str:
+def time_column(vendor: str, column: str = "at") -> str:
     """A timestamp column as db_time reads it cheapest: on SQLite the text Django stored, cast so that the
     driver's Python datetime converter is skipped (db_time compares the text itself, strictly)."""
     return f"CAST({column} AS TEXT)" if vendor == "sqlite" else column
