@@ -80,8 +80,8 @@ def verify_store(*, workers: int | None = None) -> Report:
         report.row_tops = _row_tops()
         claims = verify_chain(report, workers=processes)
         verify_checkpoints(report)
-        _verify_entities(report, claims, processes)
-        _verify_the_rest(report, claims)
+        digests, others = _verify_entities(report, claims, processes)
+        _verify_the_rest(report, claims, digests, others)
         _verify_workflows(claims)
     except Broken as failure:
         report.problem = failure.problem
@@ -136,13 +136,21 @@ def verify_since_checkpoint(*, sample: int = 1000, workers: int | None = None) -
     return report
 
 
-def _verify_the_rest(report: Report, claims: Claims) -> None:
-    """What both runs read in full (small tables): the revisions of rules and accounts, every claim met,
-    the rules, the registered checks (accounts, reference data), and no history of an unknown entity."""
-    rule_versions: dict[tuple[int, int], str] = {}
-    latest = _verify_other_revisions(report, claims, rule_versions)
+def _verify_the_rest(
+    report: Report, claims: Claims, digests: dict[str, str] | None = None, others: _Others | None = None
+) -> None:
+    """What both runs read in full (small tables): the revisions of rules and accounts (OTHERS, if a worker
+    already checked them), every claim met, the rules, the registered checks (accounts, reference data), and
+    no history of an unknown entity."""
+    latest, rule_versions, tally = others if others is not None else _other_revisions(claims)
+    if tally.problem is not None:
+        raise Broken(tally.problem)
+    report.revisions += tally.revisions
+    report.singles_seen += tally.singles
+    for reference, count in tally.batched.items():
+        report.batched[reference] = report.batched.get(reference, 0) + count
     latest.pop(RULE, None)
-    _verify_claims_met(claims, report)
+    _verify_claims_met(claims, report, digests or {})
     _verify_rules(rule_versions)
     for check in CHECKS:
         check(report, latest)
@@ -552,12 +560,21 @@ def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -
     return tally
 
 
-def _verify_entities(report: Report, claims: Claims, workers: int) -> None:
-    """Every declared entity's revisions and rows, in ranges of record ids spread over WORKERS processes."""
+def _verify_entities(report: Report, claims: Claims, workers: int) -> tuple[dict[str, str], _Others]:
+    """Every declared entity's revisions and rows, in ranges of record ids spread over WORKERS processes,
+    and beside them the digest of each batch's revisions (by batch reference, for _verify_claims_met to
+    compare with its event: a large batch's digest is a task as long as a range) and the revisions of what
+    is not a declared entity (for _verify_the_rest)."""
     from sidms.audit import verify as audit_verify
 
     audit_verify.CLAIMS = claims  # inherited by the forked workers, not pickled
-    tasks: list[tuple[str, int, int]] = []
+    # The batches and the other revisions first: each is one task that cannot be split, so it must not be the
+    # last to start.
+    tasks: list[tuple[str, str, int, int]] = [
+        ("batch", reference, first, last)
+        for reference, (first, last, _digest, _seq) in claims.batches.items()
+    ]
+    tasks.append(("others", "", 0, 0))
     spread = max(1, workers) * 4  # several tasks per worker, so that one large entity is shared
     with connection.cursor() as cursor:
         for name, spec in _records().items():
@@ -570,48 +587,71 @@ def _verify_entities(report: Report, claims: Claims, workers: int) -> None:
             top_row = cursor.fetchone()[0] or 0
             top = max(top_revision, top_row)
             step = max(1000, min(RANGE, top // spread + 1))
-            tasks += [(name, low, low + step) for low in range(0, top + 1, step)]
-    tallies = parallel_map(_verify_range, tasks, workers)
-    for (name, _low, _high), tally in zip(tasks, tallies, strict=True):
-        _absorb(report, name, tally)
+            tasks += [("range", name, low, low + step) for low in range(0, top + 1, step)]
+    digests: dict[str, str] = {}
+    others: _Others | None = None
+    results = parallel_map(_entity_task, tasks, workers)
+    for (kind, name, _low, _high), result in zip(tasks, results, strict=True):
+        if kind == "batch":
+            digests[name] = result
+        elif kind == "others":
+            others = result
+        else:
+            _absorb(report, name, result)
+    assert others is not None
+    return digests, others
 
 
-def _verify_other_revisions(
-    report: Report, claims: Claims, rule_versions: dict[tuple[int, int], str]
-) -> dict[str, dict[int, tuple[int, str]]]:
-    """Revisions of what is not a declared entity (collection rules, staff accounts): checked the same way,
-    their latest versions handed to the checks that own them."""
-    latest: dict[str, dict[int, tuple[int, str]]] = {}
+def _entity_task(kind: str, name: str, low: int, high: int) -> Any:
+    from sidms.audit.verify import CLAIMS
+
+    if kind == "batch":
+        return revisions_digest(low, high, name)
+    if kind == "others":
+        return _other_revisions(CLAIMS)
+    return _verify_range(name, low, high)
+
+
+_Latest = dict[
+    str, dict[int, tuple[int, str]]
+]  # entity -> record id -> (version, digest) of its latest revision
+_Others = tuple[_Latest, dict[tuple[int, int], str], _Tally]
+
+
+def _other_revisions(claims: Claims) -> _Others:
+    """Revisions of what is not a declared entity (collection rules, staff accounts): checked the same way.
+    Returns their latest versions, for the checks that own them, and the rule versions they vouch for."""
+    latest: _Latest = {}
+    rule_versions: dict[tuple[int, int], str] = {}
     tally = _Tally()
     check = _revision_checker(claims, tally)
     names = list(ENTITIES)
     marks = ", ".join(["%s"] * len(names))
     previous: tuple[int, str, bytes] | None = None
     current: tuple[str, int] = ("", -1)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_revision_columns()} FROM changes_revision WHERE entity NOT IN ({marks}) "  # noqa: S608
-            "ORDER BY entity, record_id, version",
-            names,
-        )
-        for revision in iter(lambda: cursor.fetchmany(2000), []):
-            for row in revision:
-                if (row[1], row[2]) != current:
-                    current, previous = (row[1], row[2]), None
-                previous = check(row, previous)
-                latest.setdefault(row[1], {})[row[2]] = previous[:2]
-                if row[1] == RULE:
-                    rule_versions[(row[2], row[3])] = row[5]
-    report.revisions += tally.revisions
-    report.singles_seen += tally.singles
-    for reference, count in tally.batched.items():
-        report.batched[reference] = report.batched.get(reference, 0) + count
-    return latest
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {_revision_columns()} FROM changes_revision WHERE entity NOT IN ({marks}) "  # noqa: S608
+                "ORDER BY entity, record_id, version",
+                names,
+            )
+            for revision in iter(lambda: cursor.fetchmany(FETCH), []):
+                for row in revision:
+                    if (row[1], row[2]) != current:
+                        current, previous = (row[1], row[2]), None
+                    previous = check(row, previous)
+                    latest.setdefault(row[1], {})[row[2]] = previous[:2]
+                    if row[1] == RULE:
+                        rule_versions[(row[2], row[3])] = row[5]
+    except Broken as failure:
+        tally.problem = failure.problem
+    return latest, rule_versions, tally
 
 
-def _verify_claims_met(claims: Claims, report: Report) -> None:
+def _verify_claims_met(claims: Claims, report: Report, digests: dict[str, str]) -> None:
     """Every revision an event names still exists (found by count, then named), and every batch's
-    revisions are exactly those its event vouched for."""
+    revisions are exactly those its event vouched for (their digest computed here unless in DIGESTS)."""
     if report.singles_seen != len(claims.single):
         ids = sorted(claims.single)
         for start in range(0, len(ids), 500):
@@ -625,7 +665,8 @@ def _verify_claims_met(claims: Claims, report: Report) -> None:
                     "审计事件记载的修订记录已不存在：历史被删除", "a revision recorded by the audit chain is gone: history was deleted",
                 )  # fmt: skip
     for reference, (first, last, claimed, seq) in claims.batches.items():
-        if revisions_digest(first, last, reference) != claimed:
+        computed = digests[reference] if reference in digests else revisions_digest(first, last, reference)
+        if computed != claimed:
             raise broken(
                 "revision", f"批量 {reference}（审计事件 #{seq}） / batch {reference} (audit event #{seq})",
                 "批量写入的修订记录与审计事件不符（被增删或改写）",
