@@ -132,3 +132,14 @@ def test_workers_use_connections_of_their_own_and_leave_the_parent_s_session_alo
     assert [value for value, _pid in results] == list(range(12))
     assert AuditEvent.objects.count() == events  # the same session, its transaction still open
     assert verify_store(workers=1).ok
+
+
+@pytest.mark.req("R20")
+def test_the_mac_function_gives_mac_s_macs() -> None:
+    from sidms.lib.crypto import KeyRing
+
+    for suite in ("sm", "intl"):
+        ring = KeyRing.generate(suite)
+        mac = ring.mac_function()
+        for message in (b"", b"revision", "审计".encode() * 300):
+            assert mac(message) == ring.mac(message)

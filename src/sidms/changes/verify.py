@@ -379,7 +379,7 @@ def _revision_checker(
     the record's next revision is checked against. Built once per task: verification checks millions of
     revisions, and looking up the key ring, the digest's constant part and the claims once per revision
     cost as much as the checks."""
-    mac = keyring().mac
+    mac = keyring().mac_function()
     loads, canonical, seal_bytes = orjson.loads, chain.canonical, revision_seal_bytes
     digesters: dict[str, Callable[[int, bytes], str]] = {}
     single, batches, vouched_before = claims.single, claims.batches, claims.vouched_before
@@ -476,6 +476,22 @@ def _view_reader(spec: EntitySpec) -> Callable[[Sequence[Any]], dict[str, Any]]:
     return read
 
 
+def _row_columns(spec: EntitySpec) -> list[str]:
+    """``spec.raw_columns`` as verification selects them: on SQLite a date column as the text Django stored,
+    which is what raw_state makes of the date the driver's Python converter would parse from it (a text that
+    is not exactly that, say "2020-1-5", no longer passes: stricter, never laxer)."""
+    if connection.vendor != "sqlite":
+        return spec.raw_columns
+    dates = {
+        str(spec.field(name).column)
+        for name in spec.fields
+        if name not in spec.encrypted_fields
+        and isinstance(spec.field(name), models.DateField)
+        and not isinstance(spec.field(name), models.DateTimeField)
+    }
+    return [f"CAST({column} AS TEXT)" if column in dates else column for column in spec.raw_columns]
+
+
 def _represent(value: Any) -> Any:
     """A raw column value as raw_state represents a field that is neither a key nor encrypted."""
     if value is None or isinstance(value, str | int):
@@ -512,7 +528,7 @@ def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -
                 [entity, low, high, *ids],
             )
             rows_cursor.execute(
-                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(spec.raw_columns)} FROM {table} "  # noqa: S608
+                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(_row_columns(spec))} FROM {table} "  # noqa: S608
                 f"WHERE id >= %s AND id < %s{chosen.format('id')} ORDER BY id",
                 [low, high, *ids],
             )

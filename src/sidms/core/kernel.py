@@ -304,7 +304,7 @@ def state_digester(entity: str) -> Callable[[int, bytes], str]:
     """``state_digest`` for many states of one ENTITY (verification digests every revision): the same bytes
     and MAC, with the constant part encoded once and the key ring looked up once."""
     head = b'{"entity":' + json.dumps(entity, ensure_ascii=False).encode("utf-8") + b',"state":'
-    mac = keyring().mac
+    mac = keyring().mac_function()
 
     def state_digest_of(version: int, canonical_view: bytes) -> str:
         return mac(head + canonical_view + b',"version":' + str(version).encode("ascii") + b"}")
