@@ -225,12 +225,27 @@ def _run_child(
 
 def db_time(value: Any) -> str:
     """A timestamp as payloads and seals hold it (isoformat, UTC), from a raw cursor: PostgreSQL gives an
-    aware datetime, SQLite the text Django stored (naive UTC)."""
+    aware datetime, SQLite the text Django stored (naive UTC), and a column read with ``time_column`` the
+    text of the time in UTC, "YYYY-MM-DD HH:MM:SS.ffffff" (isoformat leaves out a fraction of zero)."""
     if isinstance(value, str):
+        if value.endswith(".000000"):
+            value = value[:-7]
         return value.replace(" ", "T") + "+00:00"
     if value.tzinfo is None:  # SQLite through Django's converters: naive, in UTC
         value = value.replace(tzinfo=UTC)
     return str(value.isoformat())
+
+
+def time_column(vendor: str, column: str = "at") -> str:
+    """A timestamp column as db_time reads it cheapest, as text, so that no Python datetime is built: on
+    SQLite the text Django stored (the driver's converter parses it in Python), on PostgreSQL the time in UTC
+    to the microsecond (Django's loader for timestamptz is Python code around psycopg's). db_time then
+    compares the text itself, strictly."""
+    if vendor == "sqlite":
+        return f"CAST({column} AS TEXT)"
+    if vendor == "postgresql":
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    return column
 
 
 @dataclass
@@ -323,12 +338,6 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
     except Broken as failure:
         return _Segment(low, first_prev, last_hash, count, claims, failure.problem)
     return _Segment(low, first_prev, last_hash, count, claims)
-
-
-def time_column(vendor: str, column: str = "at") -> str:
-    """A timestamp column as db_time reads it cheapest: on SQLite the text Django stored, cast so that the
-    driver's Python datetime converter is skipped (db_time compares the text itself, strictly)."""
-    return f"CAST({column} AS TEXT)" if vendor == "sqlite" else column
 
 
 def verify_chain(report: Report, *, workers: int = 1) -> Claims:

@@ -277,6 +277,8 @@ def uid_text(value: Any) -> str | None:
     """SQLite keeps a UUID as 32 hex digits, PostgreSQL as a uuid: one text form for both."""
     if value is None:
         return None
+    if isinstance(value, uuid.UUID):  # psycopg's: already one
+        return str(value)
     if isinstance(value, str) and len(value) == 32:
         return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
     return str(uuid.UUID(str(value)))
