@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,11 @@ class Report:
     singles_seen: int = 0
     batched: dict[str, int] = field(default_factory=dict)
     chain_seconds: float = 0.0
+    # Processor time (user + system) of this process and of its verification workers, whole run and chain
+    # part: on a shared machine a wall-clock rate says as much about the other load as about verification.
+    cpu: tuple[float, float] = (0.0, 0.0)
+    chain_cpu: tuple[float, float] = (0.0, 0.0)
+    processes: int = 1
     seconds: float = 0.0
     problem: Problem | None = None
     # Where this verification reached: the last event and revision it proved (the next incremental run
@@ -74,6 +80,18 @@ class Broken(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.message_en)
         self.problem = problem
+
+
+def cpu_times() -> tuple[float, float]:
+    """Processor seconds used so far by this process and by its children that have ended (every verification
+    worker has ended by the time parallel_map returns)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def cpu_since(start: tuple[float, float]) -> tuple[float, float]:
+    now = cpu_times()
+    return now[0] - start[0], now[1] - start[1]
 
 
 def broken(kind: str, where: str, message: str, message_en: str) -> Broken:
@@ -364,7 +382,7 @@ def _verify_after(report: Report, seq: int, prev: str, workers: int) -> Claims:
     first link is checked against the segment before), then the keyed head."""
     head = ChainHead.objects.filter(pk=1).first()
     algorithm = head.algorithm if head else "sm3"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_times()
     end = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     claims = Claims()
     span = max(0, end - seq)
@@ -379,7 +397,7 @@ def _verify_after(report: Report, seq: int, prev: str, workers: int) -> Claims:
         _merge(claims, segment.claims)
         report.events += segment.count
         prev = segment.last_hash or prev
-    report.chain_seconds = time.perf_counter() - started
+    report.chain_seconds, report.chain_cpu = time.perf_counter() - started, cpu_since(cpu)
     _check_head(head, end, prev)
     report.last_seq, report.last_hash = end, prev
     return claims

@@ -35,6 +35,8 @@ from sidms.audit.verify import (
     Problem,
     Report,
     broken,
+    cpu_since,
+    cpu_times,
     db_time,
     parallel_map,
     parallel_workers,
@@ -72,8 +74,8 @@ def verify_store(*, workers: int | None = None) -> Report:
     """The whole store, using WORKERS processes (default: every core, where other processes can see the
     data). Names the first broken record, cheapest evidence first."""
     report = Report()
-    started = time.perf_counter()
-    processes = parallel_workers(workers)
+    started, cpu = time.perf_counter(), cpu_times()
+    processes = report.processes = parallel_workers(workers)
     try:
         _verify_keys()
         report.last_revision = _last_revision()
@@ -85,7 +87,7 @@ def verify_store(*, workers: int | None = None) -> Report:
         _verify_workflows(claims)
     except Broken as failure:
         report.problem = failure.problem
-    report.seconds = time.perf_counter() - started
+    report.seconds, report.cpu = time.perf_counter() - started, cpu_since(cpu)
     return report
 
 
@@ -113,8 +115,8 @@ def verify_since_checkpoint(*, sample: int = 1000, workers: int | None = None) -
     if point is None:
         return verify_store(workers=workers)
     report = Report(incremental=True, since_seq=point.seq)
-    started = time.perf_counter()
-    processes = parallel_workers(workers)
+    started, cpu = time.perf_counter(), cpu_times()
+    processes = report.processes = parallel_workers(workers)
     try:
         _verify_keys()
         report.last_revision = _last_revision()
@@ -132,7 +134,7 @@ def verify_since_checkpoint(*, sample: int = 1000, workers: int | None = None) -
         _verify_workflows(claims, since=True)
     except Broken as failure:
         report.problem = failure.problem
-    report.seconds = time.perf_counter() - started
+    report.seconds, report.cpu = time.perf_counter() - started, cpu_since(cpu)
     return report
 
 
