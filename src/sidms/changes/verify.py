@@ -37,7 +37,6 @@ from sidms.audit.verify import (
     broken,
     cpu_since,
     cpu_times,
-    db_time,
     parallel_map,
     parallel_workers,
     time_column,
@@ -349,7 +348,7 @@ def _verify_keys() -> None:
 def _revision_columns() -> str:
     return (
         "id, entity, record_id, version, state, digest, prev_digest, reference, "
-        f"{time_column(connection.vendor)}, actor, channel, method, request_id, changes, notes, seal"
+        f"{time_column(connection.vendor)[0]}, actor, channel, method, request_id, changes, notes, seal"
     )
 
 
@@ -385,7 +384,7 @@ def _revision_checker(
     loads, canonical, seal_bytes = orjson.loads, chain.canonical, revision_seal_bytes
     digesters: dict[str, Callable[[int, bytes], str]] = {}
     single, batches, vouched_before = claims.single, claims.batches, claims.vouched_before
-    when = db_time
+    when = time_column(connection.vendor)[1] or str  # str: the column is already the seal's text
 
     def check(revision: tuple[Any, ...], previous: _Previous | None) -> _Previous:
         (pk, entity, record_id, version, state, stored, prior, reference, at, actor, channel, method, request_id,
