@@ -11,13 +11,15 @@ collected on the way (``Claims``) for the checks of sidms.changes.verify, which 
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from django.db import connection, connections
@@ -48,6 +50,11 @@ class Report:
     singles_seen: int = 0
     batched: dict[str, int] = field(default_factory=dict)
     chain_seconds: float = 0.0
+    # Processor time (user + system) of this process and of its verification workers, whole run and chain
+    # part: on a shared machine a wall-clock rate says as much about the other load as about verification.
+    cpu: tuple[float, float] = (0.0, 0.0)
+    chain_cpu: tuple[float, float] = (0.0, 0.0)
+    processes: int = 1
     seconds: float = 0.0
     problem: Problem | None = None
     # Where this verification reached: the last event and revision it proved (the next incremental run
@@ -73,6 +80,18 @@ class Broken(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.message_en)
         self.problem = problem
+
+
+def cpu_times() -> tuple[float, float]:
+    """Processor seconds used so far by this process and by its children that have ended (every verification
+    worker has ended by the time parallel_map returns)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def cpu_since(start: tuple[float, float]) -> tuple[float, float]:
+    now = cpu_times()
+    return now[0] - start[0], now[1] - start[1]
 
 
 def broken(kind: str, where: str, message: str, message_en: str) -> Broken:
@@ -119,46 +138,107 @@ def parallel_workers(requested: int | None = None) -> int:
 
 
 def parallel_map(function: Callable[..., Any], tasks: list[tuple[Any, ...]], workers: int) -> list[Any]:
-    """FUNCTION over TASKS, in up to WORKERS forked processes at a time (each opens its own database
-    connection), or inline. A child inherits what the parent built (the claims) without pickling it, runs
-    one task, sends its pickled result through a pipe and exits. Plain fork and pipes rather than a process
-    pool: a pool forks from beside its own threads, and a child forked while one of them held a lock hung."""
+    """FUNCTION over TASKS, in WORKERS processes: this one and WORKERS − 1 forked children, each taking the
+    next task from a shared queue until none is left (a child inherits what the parent built, the claims,
+    without pickling it). Each child sends its pickled results through a pipe and exits.
+
+    Plain fork and pipes rather than a process pool: a pool forks from beside its own threads, and a child
+    forked while one of them held a lock hung. The queue is a pipe holding the task numbers, 4 bytes each,
+    written before the forks: a read of 4 bytes from it is atomic, so every task is taken exactly once. One
+    fork per worker, not per task: a fork and its new database connection cost tens of milliseconds on a
+    busy machine, more than a small task."""
     if workers <= 1 or len(tasks) <= 1:
         return [function(*task) for task in tasks]
-    connections.close_all()  # a forked child must not share the parent's database handle
-    results: list[Any] = [None] * len(tasks)
-    running: dict[int, tuple[int, int]] = {}  # pid -> (task index, read end of its pipe)
-    queue = list(enumerate(tasks))
-    while queue or running:
-        while queue and len(running) < workers:
-            index, task = queue.pop(0)
+    if len(tasks) * 4 > 60_000:  # the whole queue must fit in the pipe's buffer (64 KiB on Linux)
+        raise ValueError(f"too many verification tasks for one queue: {len(tasks)}")
+    queue_read, queue_write = os.pipe()
+    os.write(queue_write, b"".join(index.to_bytes(4, "big") for index in range(len(tasks))))
+    os.close(queue_write)  # read() gives b"" once the queue is empty
+    if connection.vendor == "sqlite":
+        # SQLite forbids carrying an open connection across fork: its per-process lock bookkeeping would be
+        # copied into the child. Reopening it afterwards costs about a millisecond.
+        connections.close_all()
+    gc.freeze()  # the children's collections then skip what they inherited (and copy fewer pages)
+    children: dict[int, int] = {}  # pid -> read end of its result pipe
+    try:
+        for _ in range(min(workers, len(tasks)) - 1):
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child
                 os.close(read)
-                status = 0
-                try:
-                    payload = pickle.dumps(("ok", function(*task)))
-                except BaseException as exc:  # reported to the parent, which raises it
-                    payload = pickle.dumps(("error", repr(exc)))
-                    status = 1
-                finally:
-                    connections.close_all()
-                with os.fdopen(write, "wb") as pipe:
-                    pipe.write(payload)
-                os._exit(status)
+                for other in children.values():
+                    os.close(other)
+                _run_child(function, tasks, queue_read, write)
             os.close(write)
-            running[pid] = (index, read)
-        # The first child's result (a child blocks on a full pipe until its result is read).
-        pid, (index, read) = next(iter(running.items()))
-        with os.fdopen(read, "rb") as pipe:
-            outcome, value = pickle.loads(pipe.read())  # noqa: S301  (our own child's result)
-        os.waitpid(pid, 0)
-        del running[pid]
-        if outcome != "ok":
-            raise RuntimeError(f"verification worker failed: {value}")
-        results[index] = value
-    return results
+            children[pid] = read
+        results: list[Any] = [None] * len(tasks)
+        failure: BaseException | None = None
+        try:
+            for number, result in _take_tasks(function, tasks, queue_read):
+                results[number] = result
+        except BaseException as exc:  # the children still finish and are reaped first
+            failure = exc
+        while children:
+            pid, read = children.popitem()
+            try:
+                with os.fdopen(read, "rb") as pipe:
+                    data = pipe.read()
+            finally:
+                os.waitpid(pid, 0)
+            outcome: str
+            value: Any
+            outcome, value = pickle.loads(data) if data else ("error", "it died")  # noqa: S301  (our child's)
+            if outcome != "ok":
+                failure = failure or RuntimeError(f"verification worker failed: {value}")
+                continue
+            for number, result in value:
+                results[number] = result
+        if failure is not None:
+            raise failure
+        return results
+    finally:
+        gc.unfreeze()
+        os.close(queue_read)
+        for pid, read in children.items():  # only if a fork failed or reading a result did
+            os.close(read)
+            os.waitpid(pid, 0)
+
+
+def _take_tasks(
+    function: Callable[..., Any], tasks: list[tuple[Any, ...]], queue: int
+) -> list[tuple[int, Any]]:
+    """Run the tasks this process takes from QUEUE until it is empty: (task number, result) pairs."""
+    done = []
+    while index := os.read(queue, 4):
+        number = int.from_bytes(index, "big")
+        done.append((number, function(*tasks[number])))
+    return done
+
+
+# The database connections a child inherited: never closed or used there (closing a PostgreSQL connection
+# would end the parent's session on the server), and kept referenced so that nothing finalises them.
+_INHERITED: list[Any] = []
+
+
+def _run_child(
+    function: Callable[..., Any], tasks: list[tuple[Any, ...]], queue: int, write: int
+) -> NoReturn:
+    """A forked worker: its own database connection, its share of the tasks, the results down WRITE."""
+    for handle in connections.all(initialized_only=True):
+        if handle.connection is not None:
+            _INHERITED.append(handle.connection)
+            handle.connection = None
+    status = 0
+    try:
+        payload = pickle.dumps(("ok", _take_tasks(function, tasks, queue)))
+    except BaseException as exc:  # reported to the parent, which raises it
+        payload = pickle.dumps(("error", repr(exc)))
+        status = 1
+    finally:
+        connections.close_all()
+    with os.fdopen(write, "wb") as pipe:
+        pipe.write(payload)
+    os._exit(status)
 
 
 def db_time(value: Any) -> str:
@@ -169,6 +249,29 @@ def db_time(value: Any) -> str:
     if value.tzinfo is None:  # SQLite through Django's converters: naive, in UTC
         value = value.replace(tzinfo=UTC)
     return str(value.isoformat())
+
+
+def time_column(vendor: str, column: str = "at") -> tuple[str, Callable[[Any], str] | None]:
+    """How to select a timestamp column as payloads and seals hold it (isoformat in UTC), and what must
+    still be done to it in Python (None: nothing). Verification reads millions, and building a Python
+    datetime and its text again cost more than the rest of an event's checks: Django's converter on SQLite
+    and its timestamptz loader on PostgreSQL are Python code. The text is compared strictly: a stored value
+    that only parses to the same time, in another form, no longer passes.
+
+    SQLite: the text Django stored ("YYYY-MM-DD HH:MM:SS[.ffffff]", UTC) with its T and offset, as db_time
+    makes it. PostgreSQL: the time in UTC to the microsecond, without a fraction of zero, as isoformat."""
+    if vendor == "sqlite":
+        return f"replace({column}, ' ', 'T') || '+00:00'", None
+    if vendor == "postgresql":
+        text = f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+        return f"replace({text}, '.000000+', '+')", None
+    return column, db_time
+
+
+def payload_column(vendor: str) -> str:
+    """The event's payload as the bytes that were hashed: SQLite hands a BLOB over as it is stored (UTF-8),
+    with no str built and encoded again. PostgreSQL's text is encoded in Python."""
+    return "CAST(payload AS BLOB)" if vendor == "sqlite" else "payload"
 
 
 @dataclass
@@ -201,14 +304,18 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
     claims = Claims()
     first_prev = last_hash = ""
     expected, count = low, 0
-    link, loads = chain.link, orjson.loads
+    step, loads = chain.linker(algorithm), orjson.loads
+    prev = b""
+    at_column, convert = time_column(connection.vendor)
+    text = payload_column(connection.vendor) == "payload"
     try:
         with connection.cursor() as cursor:
             last = low - 1
             while last < high:
                 cursor.execute(
-                    "SELECT seq, prev_hash, payload, hash, actor, action, object_type, object_id, outcome, at "
-                    "FROM audit_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s",
+                    f"SELECT seq, prev_hash, {payload_column(connection.vendor)}, hash, actor, action, object_type, "  # noqa: S608
+                    f"object_id, outcome, {at_column} FROM audit_auditevent WHERE seq > %s AND seq <= %s "
+                    "ORDER BY seq LIMIT %s",
                     [last, high, CHUNK],
                 )
                 rows = cursor.fetchall()
@@ -228,16 +335,31 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
                 ) in rows:
                     if seq != expected:
                         raise _missing(expected)
-                    if count == 0:
+                    if count == 0:  # the caller compares it with the hash before the segment
                         first_prev = prev_hash
-                    elif prev_hash != last_hash:
+                        try:
+                            prev = bytes.fromhex(prev_hash)
+                        except ValueError:
+                            raise _chain_breaks(seq) from None
+                    elif prev_hash != last_hash:  # the hash just computed: so it is also well formed
                         raise _chain_breaks(seq)
-                    if link(prev_hash, payload.encode("utf-8"), algorithm=algorithm) != digest_:
+                    data = payload.encode("utf-8") if text else bytes(payload)
+                    prev = step(prev, data)
+                    last_hash = prev.hex()
+                    if last_hash != digest_:
                         raise _chain_breaks(seq)
-                    body = loads(payload)
-                    if (body["actor"], body["action"], body["object_type"], body["object_id"], body["outcome"], body["at"]) != (
-                        actor, action, object_type, object_id, outcome, db_time(at),
-                    ):  # fmt: skip
+                    body = loads(data)
+                    if convert is not None:
+                        at = convert(at)
+                    # One comparison after another, not two tuples: no objects built per event.
+                    if (
+                        body["actor"] != actor
+                        or body["action"] != action
+                        or body["object_type"] != object_type
+                        or body["object_id"] != object_id
+                        or body["outcome"] != outcome
+                        or body["at"] != at
+                    ):
                         raise broken(
                             "audit_chain", f"审计事件 #{seq} / audit event #{seq}", "审计事件的字段与其已签名内容不一致（被改写）",
                             "the event's columns differ from its hashed payload (rewritten)",
@@ -245,7 +367,7 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
                     detail = body.get("detail")
                     if detail:
                         _collect(claims, seq, action, object_type, object_id, detail)
-                    last_hash, expected, count = digest_, seq + 1, count + 1
+                    expected, count = seq + 1, count + 1
                 last = rows[-1][0]
         if expected - 1 != high:
             raise _missing(expected)
@@ -278,7 +400,7 @@ def _verify_after(report: Report, seq: int, prev: str, workers: int) -> Claims:
     first link is checked against the segment before), then the keyed head."""
     head = ChainHead.objects.filter(pk=1).first()
     algorithm = head.algorithm if head else "sm3"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_times()
     end = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     claims = Claims()
     span = max(0, end - seq)
@@ -293,7 +415,7 @@ def _verify_after(report: Report, seq: int, prev: str, workers: int) -> Claims:
         _merge(claims, segment.claims)
         report.events += segment.count
         prev = segment.last_hash or prev
-    report.chain_seconds = time.perf_counter() - started
+    report.chain_seconds, report.chain_cpu = time.perf_counter() - started, cpu_since(cpu)
     _check_head(head, end, prev)
     report.last_seq, report.last_hash = end, prev
     return claims

@@ -118,28 +118,52 @@ def revision_seal(
 ) -> str:
     """The MAC of a revision's metadata: who, when, how, and what changed (R9.2), beside its state digest,
     and the digest of the revision before it (revisions written before that existed have none)."""
-    body: dict[str, Any] = {"prev_digest": prev_digest} if prev_digest else {}
     return keyring().mac(
-        chain.canonical(
-            {
-                **body,
-                "entity": entity,
-                "record_id": record_id,
-                "version": version,
-                "at": at if isinstance(at, str) else at.isoformat(),
-                "actor": actor,
-                "channel": channel,
-                "method": method,
-                "request_id": request_id,
-                "reference": reference,
-                # History already holds JSON (represented values): no conversion is needed, and verification
-                # seals millions of them.
-                "changes": changes,
-                "notes": notes,
-                "digest": digest,
-            },
-            parsed=True,
+        revision_seal_bytes(
+            entity=entity, record_id=record_id, version=version, at=at, actor=actor, channel=channel,
+            method=method, request_id=request_id, reference=reference, changes=changes, notes=notes,
+            digest=digest, prev_digest=prev_digest,
         )
+    )  # fmt: skip
+
+
+def revision_seal_bytes(
+    *,
+    entity: str,
+    record_id: int,
+    version: int,
+    at: datetime | str,
+    actor: str,
+    channel: str,
+    method: str,
+    request_id: str,
+    reference: str,
+    changes: Any,
+    notes: Any,
+    digest: str,
+    prev_digest: str = "",
+) -> bytes:
+    """What `revision_seal` MACs (verification MACs it with a key ring it looked up once)."""
+    body: dict[str, Any] = {"prev_digest": prev_digest} if prev_digest else {}
+    return chain.canonical(
+        {
+            **body,
+            "entity": entity,
+            "record_id": record_id,
+            "version": version,
+            "at": at if isinstance(at, str) else at.isoformat(),
+            "actor": actor,
+            "channel": channel,
+            "method": method,
+            "request_id": request_id,
+            "reference": reference,
+            # History already holds JSON (represented values): no conversion is needed, and verification
+            # seals millions of them.
+            "changes": changes,
+            "notes": notes,
+            "digest": digest,
+        },
+        parsed=True,
     )
 
 

@@ -19,7 +19,9 @@ import base64
 import random
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import orjson
@@ -33,9 +35,11 @@ from sidms.audit.verify import (
     Problem,
     Report,
     broken,
-    db_time,
+    cpu_since,
+    cpu_times,
     parallel_map,
     parallel_workers,
+    time_column,
     verify_chain,
     verify_chain_since,
     verify_checkpoints,
@@ -44,9 +48,19 @@ from sidms.changes.batches import revisions_digest
 from sidms.changes.models import BatchApplication, ChangeRequest, MaintenanceOrder, Revision
 from sidms.changes.rules import ENTITY as RULE
 from sidms.changes.rules import rule_digest
-from sidms.changes.seals import revision_seal, row_seal
+from sidms.changes.seals import revision_seal_bytes, row_seal
 from sidms.core.fields import aad
-from sidms.core.kernel import ENTITIES, LEDGER, EntitySpec, cipher_mac, raw_state, state_digest, view
+from sidms.core.kernel import (
+    ENTITIES,
+    LEDGER,
+    EntitySpec,
+    cipher_mac,
+    raw_state,
+    state_digest,
+    state_digester,
+    uid_text,
+    view,
+)
 from sidms.core.keys import keyring
 from sidms.lib import chain
 from sidms.lib.crypto import DecryptionError
@@ -59,20 +73,20 @@ def verify_store(*, workers: int | None = None) -> Report:
     """The whole store, using WORKERS processes (default: every core, where other processes can see the
     data). Names the first broken record, cheapest evidence first."""
     report = Report()
-    started = time.perf_counter()
-    processes = parallel_workers(workers)
+    started, cpu = time.perf_counter(), cpu_times()
+    processes = report.processes = parallel_workers(workers)
     try:
         _verify_keys()
         report.last_revision = _last_revision()
         report.row_tops = _row_tops()
         claims = verify_chain(report, workers=processes)
         verify_checkpoints(report)
-        _verify_entities(report, claims, processes)
-        _verify_the_rest(report, claims)
+        digests, others = _verify_entities(report, claims, processes)
+        _verify_the_rest(report, claims, digests, others)
         _verify_workflows(claims)
     except Broken as failure:
         report.problem = failure.problem
-    report.seconds = time.perf_counter() - started
+    report.seconds, report.cpu = time.perf_counter() - started, cpu_since(cpu)
     return report
 
 
@@ -100,8 +114,8 @@ def verify_since_checkpoint(*, sample: int = 1000, workers: int | None = None) -
     if point is None:
         return verify_store(workers=workers)
     report = Report(incremental=True, since_seq=point.seq)
-    started = time.perf_counter()
-    processes = parallel_workers(workers)
+    started, cpu = time.perf_counter(), cpu_times()
+    processes = report.processes = parallel_workers(workers)
     try:
         _verify_keys()
         report.last_revision = _last_revision()
@@ -119,17 +133,25 @@ def verify_since_checkpoint(*, sample: int = 1000, workers: int | None = None) -
         _verify_workflows(claims, since=True)
     except Broken as failure:
         report.problem = failure.problem
-    report.seconds = time.perf_counter() - started
+    report.seconds, report.cpu = time.perf_counter() - started, cpu_since(cpu)
     return report
 
 
-def _verify_the_rest(report: Report, claims: Claims) -> None:
-    """What both runs read in full (small tables): the revisions of rules and accounts, every claim met,
-    the rules, the registered checks (accounts, reference data), and no history of an unknown entity."""
-    rule_versions: dict[tuple[int, int], str] = {}
-    latest = _verify_other_revisions(report, claims, rule_versions)
+def _verify_the_rest(
+    report: Report, claims: Claims, digests: dict[str, str] | None = None, others: _Others | None = None
+) -> None:
+    """What both runs read in full (small tables): the revisions of rules and accounts (OTHERS, if a worker
+    already checked them), every claim met, the rules, the registered checks (accounts, reference data), and
+    no history of an unknown entity."""
+    latest, rule_versions, tally = others if others is not None else _other_revisions(claims)
+    if tally.problem is not None:
+        raise Broken(tally.problem)
+    report.revisions += tally.revisions
+    report.singles_seen += tally.singles
+    for reference, count in tally.batched.items():
+        report.batched[reference] = report.batched.get(reference, 0) + count
     latest.pop(RULE, None)
-    _verify_claims_met(claims, report)
+    _verify_claims_met(claims, report, digests or {})
     _verify_rules(rule_versions)
     for check in CHECKS:
         check(report, latest)
@@ -322,11 +344,16 @@ def _verify_keys() -> None:
 
 # --- revisions and live rows ------------------------------------------------------------------------------
 
-_REVISION_COLUMNS = (
-    "id, entity, record_id, version, state, digest, prev_digest, reference, at, actor, channel, method, "
-    "request_id, changes, notes, seal"
-)
+
+def _revision_columns() -> str:
+    return (
+        "id, entity, record_id, version, state, digest, prev_digest, reference, "
+        f"{time_column(connection.vendor)[0]}, actor, channel, method, request_id, changes, notes, seal"
+    )
+
+
 RANGE = 50_000  # record ids per task: enough to keep a worker busy, small enough to spread over the cores
+FETCH = 5000  # rows per fetch
 
 
 @dataclass
@@ -338,44 +365,141 @@ class _Tally:
     problem: Problem | None = None
 
 
-def _check_revision(
-    revision: tuple[Any, ...], previous: tuple[int, str, bytes] | None, claims: Claims, tally: _Tally
-) -> tuple[int, str, bytes]:
-    """One revision: its digest, its seal, its place in its record's chain, and the event that vouches for it.
-    Returns what the next revision of the record is checked against."""
-    (pk, entity, record_id, version, state, stored, prior, reference, at, actor, channel, method, request_id,
-     changes, notes, seal) = revision  # fmt: skip
-    loads = orjson.loads
-    state = loads(state) if isinstance(state, str | bytes) else state
-    changes = loads(changes) if isinstance(changes, str | bytes) else changes
-    notes = loads(notes) if isinstance(notes, str | bytes) else notes
-    where = f"修订记录 #{pk}（{entity} #{record_id} 第 {version} 版） / revision #{pk} ({entity} #{record_id} v{version})"
-    body = chain.canonical(view(state), parsed=True)
-    if state_digest(entity, version, body) != stored:
-        raise broken("revision", where, "修订记录的内容与其摘要不符（历史被篡改）",
-                     "the revision's content does not match its digest (history altered)")  # fmt: skip
-    metadata = revision_seal(
-        entity=entity, record_id=record_id, version=version, at=db_time(at), actor=actor, channel=channel,
-        method=method, request_id=request_id, reference=reference, changes=changes, notes=notes, digest=stored,
-        prev_digest=prior,
-    )  # fmt: skip
-    if metadata != seal:
-        raise broken("revision", where, "修订记录的操作人、时间、方式或变更内容与其校验值不符（历史被篡改）",
-                     "the revision's actor, time, method or changes do not match its seal (history altered)")  # fmt: skip
-    _check_succession(where, version, state, prior, changes, previous)
-    single = claims.single.get(pk)
-    if single is not None:
-        tally.singles += 1
-        if single[0] != stored:
-            raise broken("revision", where, "修订记录与审计事件记载的摘要不符",
-                         "the revision differs from the digest its audit event recorded")  # fmt: skip
-    elif reference in claims.batches and claims.batches[reference][0] <= pk <= claims.batches[reference][1]:
-        tally.batched[reference] = tally.batched.get(reference, 0) + 1
-    elif pk > claims.vouched_before:
-        raise broken("revision", where, "该修订记录没有对应的审计事件：它不是经由系统写入的",
-                     "no audit event vouches for this revision: it was not written by the system")  # fmt: skip
-    tally.revisions += 1
-    return (version, stored, body)
+_Previous = tuple[int, str, bytes]  # what a record's next revision is checked against: version, digest, view
+
+
+def _where(pk: int, entity: str, record_id: int, version: int) -> str:
+    return f"修订记录 #{pk}（{entity} #{record_id} 第 {version} 版） / revision #{pk} ({entity} #{record_id} v{version})"
+
+
+def _revision_checker(
+    claims: Claims, tally: _Tally
+) -> Callable[[tuple[Any, ...], _Previous | None], _Previous]:
+    """The check of one revision (a row of `_revision_columns`) after the one before it of the same record:
+    its digest, its seal, its place in its record's chain, and the event that vouches for it. Returns what
+    the record's next revision is checked against. Built once per task: verification checks millions of
+    revisions, and looking up the key ring, the digest's constant part and the claims once per revision
+    cost as much as the checks."""
+    mac = keyring().mac_function()
+    loads, canonical, seal_bytes = orjson.loads, chain.canonical, revision_seal_bytes
+    digesters: dict[str, Callable[[int, bytes], str]] = {}
+    single, batches, vouched_before = claims.single, claims.batches, claims.vouched_before
+    when = time_column(connection.vendor)[1] or str  # str: the column is already the seal's text
+
+    def check(revision: tuple[Any, ...], previous: _Previous | None) -> _Previous:
+        (pk, entity, record_id, version, state, stored, prior, reference, at, actor, channel, method, request_id,
+         changes, notes, seal) = revision  # fmt: skip
+        state = loads(state) if isinstance(state, str | bytes) else state
+        changes = loads(changes) if isinstance(changes, str | bytes) else changes
+        notes = loads(notes) if isinstance(notes, str | bytes) else notes
+        viewed = view(state)
+        body = canonical(viewed, parsed=True)
+        digester = digesters.get(entity)
+        if digester is None:
+            digester = digesters[entity] = state_digester(entity)
+        if digester(version, body) != stored:
+            raise broken("revision", _where(pk, entity, record_id, version), "修订记录的内容与其摘要不符（历史被篡改）",
+                         "the revision's content does not match its digest (history altered)")  # fmt: skip
+        metadata = mac(
+            seal_bytes(
+                entity=entity, record_id=record_id, version=version, at=when(at), actor=actor, channel=channel,
+                method=method, request_id=request_id, reference=reference, changes=changes, notes=notes,
+                digest=stored, prev_digest=prior,
+            )
+        )  # fmt: skip
+        if metadata != seal:
+            raise broken("revision", _where(pk, entity, record_id, version), "修订记录的操作人、时间、方式或变更内容与其校验值不符（历史被篡改）",
+                         "the revision's actor, time, method or changes do not match its seal (history altered)")  # fmt: skip
+        if (
+            previous is not None
+            and version == previous[0] + 1
+            and prior
+            and prior == previous[1]
+            and "uid" in state
+        ):
+            # The common case of _check_succession, on the view already built: the view of the state before
+            # this change is this view with the changed fields put back (view() reduces field by field).
+            before = dict(viewed)
+            for name, pair in changes.items():
+                old = pair[0]
+                if old is None and (name == "uid" or name not in state):
+                    before.pop(name, None)
+                else:
+                    before[name] = old["idx"] if isinstance(old, dict) and "enc" in old else old
+            if "uid" in before and canonical(before, parsed=True) != previous[2]:
+                _check_succession(
+                    _where(pk, entity, record_id, version), version, state, prior, changes, previous
+                )
+        else:
+            _check_succession(
+                _where(pk, entity, record_id, version), version, state, prior, changes, previous
+            )
+        claim = single.get(pk)
+        if claim is not None:
+            tally.singles += 1
+            if claim[0] != stored:
+                raise broken("revision", _where(pk, entity, record_id, version), "修订记录与审计事件记载的摘要不符",
+                             "the revision differs from the digest its audit event recorded")  # fmt: skip
+        elif reference in batches and batches[reference][0] <= pk <= batches[reference][1]:
+            tally.batched[reference] = tally.batched.get(reference, 0) + 1
+        elif pk > vouched_before:
+            raise broken("revision", _where(pk, entity, record_id, version), "该修订记录没有对应的审计事件：它不是经由系统写入的",
+                         "no audit event vouches for this revision: it was not written by the system")  # fmt: skip
+        tally.revisions += 1
+        return (version, stored, body)
+
+    return check
+
+
+def _view_reader(spec: EntitySpec) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """``view(raw_state(spec, raw))`` of a raw row of ``spec.raw_columns``, field by field as raw_state
+    converts it, without building the state first (verification reads every live row). An encrypted field's
+    view is its stored blind index; raw_state ignored the index of a field without a ciphertext, which is
+    here the index too, so that an index planted on a row without the value is caught ("" is what the
+    system writes there)."""
+    n = len(spec.fields)
+    ids = [
+        i for i, name in enumerate(spec.fields) if name.endswith("_id") and name not in spec.encrypted_fields
+    ]
+    encrypted = {name: n + k for k, name in enumerate(spec.encrypted_fields)}
+    plain = [i for i in range(n) if i not in ids and spec.fields[i] not in encrypted]
+    keys = [spec.fields[i] for i in plain] + [spec.fields[i] for i in ids] + list(encrypted) + ["uid"]
+    index_positions = list(encrypted.values())
+    simple = (str, int, bool)
+
+    def read(raw: Sequence[Any]) -> dict[str, Any]:
+        values = [v if v is None or v.__class__ in simple else _represent(v) for v in [raw[i] for i in plain]]
+        values += [None if raw[i] is None else str(raw[i]) for i in ids]
+        values += [raw[i] or "" for i in index_positions]
+        values.append(uid_text(raw[-1]))
+        return dict(zip(keys, values, strict=True))
+
+    return read
+
+
+def _row_columns(spec: EntitySpec) -> list[str]:
+    """``spec.raw_columns`` as verification selects them: on SQLite a date column as the text Django stored,
+    which is what raw_state makes of the date the driver's Python converter would parse from it (a text that
+    is not exactly that, say "2020-1-5", no longer passes: stricter, never laxer)."""
+    if connection.vendor != "sqlite":
+        return spec.raw_columns
+    dates = {
+        str(spec.field(name).column)
+        for name in spec.fields
+        if name not in spec.encrypted_fields
+        and isinstance(spec.field(name), models.DateField)
+        and not isinstance(spec.field(name), models.DateTimeField)
+    }
+    return [f"CAST({column} AS TEXT)" if column in dates else column for column in spec.raw_columns]
+
+
+def _represent(value: Any) -> Any:
+    """A raw column value as raw_state represents a field that is neither a key nor encrypted."""
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -> _Tally:
@@ -389,71 +513,85 @@ def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -
     label = spec.label_field if spec.label_field != "pk" else "id"
     positions = [spec.fields.index(n) for n in spec.encrypted_fields]
     chosen = f" AND {{}} IN ({', '.join(['%s'] * len(ids))})" if ids else ""
+    check = _revision_checker(CLAIMS, tally)
+    read_view = _view_reader(spec)
+    canonical = chain.canonical
+
+    def gone(record: int) -> Broken:
+        return broken("live_row", f"{spec.name} #{record}", "有修订历史的记录已不在数据库中：记录被删除",
+                      "a record with history is gone from the database: it was deleted")  # fmt: skip
+
     try:
         with connection.cursor() as revisions_cursor, connection.cursor() as rows_cursor:
             revisions_cursor.execute(
-                f"SELECT {_REVISION_COLUMNS} FROM changes_revision WHERE entity = %s AND record_id >= %s "  # noqa: S608
+                f"SELECT {_revision_columns()} FROM changes_revision WHERE entity = %s AND record_id >= %s "  # noqa: S608
                 f"AND record_id < %s{chosen.format('record_id')} ORDER BY record_id, version",
                 [entity, low, high, *ids],
             )
             rows_cursor.execute(
-                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(spec.raw_columns)} FROM {table} "  # noqa: S608
+                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(_row_columns(spec))} FROM {table} "  # noqa: S608
                 f"WHERE id >= %s AND id < %s{chosen.format('id')} ORDER BY id",
                 [low, high, *ids],
             )
-            pending = revisions_cursor.fetchmany(2000)
+            pending = revisions_cursor.fetchmany(FETCH)
             index = 0
-            for row in iter(lambda: rows_cursor.fetchmany(2000), []):
-                for pk, version, row_digest, stored_cipher, natural, *values in row:
+            for rows in iter(lambda: rows_cursor.fetchmany(FETCH), []):
+                for row in rows:
+                    pk = row[0]
                     # the revisions of records before this row have no row: deleted
-                    latest: tuple[int, str, bytes] | None = None
+                    latest: _Previous | None = None
                     while True:
                         if index >= len(pending):
-                            pending, index = revisions_cursor.fetchmany(2000), 0
+                            pending, index = revisions_cursor.fetchmany(FETCH), 0
                             if not pending:
                                 break
                         revision = pending[index]
                         if revision[2] > pk:
                             break
                         if revision[2] < pk:
-                            raise broken("live_row", f"{spec.name} #{revision[2]}", "有修订历史的记录已不在数据库中：记录被删除",
-                                         "a record with history is gone from the database: it was deleted")  # fmt: skip
-                        latest = _check_revision(revision, latest, CLAIMS, tally)
+                            raise gone(revision[2])
+                        latest = check(revision, latest)
                         index += 1
-                    where = f"{spec.name} #{pk}（{natural}）"
                     if latest is None:
-                        raise broken("live_row", where, "该记录没有修订历史：它不是经由系统写入的",
+                        raise broken("live_row", f"{spec.name} #{pk}（{row[4]}）", "该记录没有修订历史：它不是经由系统写入的",
                                      "the row has no history: it was not written by the system")  # fmt: skip
-                    state = raw_state(spec, values)
+                    values = row[5:]
                     # The latest revision's digest was just proven to cover its view: the row is intact when it
                     # names that version and digest and its own view is byte for byte the same (no MAC needed).
-                    if (version, row_digest) != latest[:2] or chain.canonical(
-                        view(state), parsed=True
-                    ) != latest[2]:
-                        raise broken("live_row", where, "当前记录与其最新修订不一致：有人绕过系统修改了数据库",
+                    if (row[1], row[2]) != latest[:2] or canonical(read_view(values), parsed=True) != latest[
+                        2
+                    ]:
+                        raise broken("live_row", f"{spec.name} #{pk}（{row[4]}）", "当前记录与其最新修订不一致：有人绕过系统修改了数据库",
                                      "the live row differs from its latest revision: the database was changed behind the system's back")  # fmt: skip
                     if (
                         positions
-                        and cipher_mac(spec, state["uid"], [values[i] for i in positions]) != stored_cipher
+                        and cipher_mac(spec, uid_text(values[-1]), [values[i] for i in positions]) != row[3]
                     ):
-                        raise broken("live_row", f"{where} · ciphertext", "加密数据不是本记录写入的：密文是从别处复制来的，或被换成了旧值",
+                        raise broken("live_row", f"{spec.name} #{pk}（{row[4]}） · ciphertext", "加密数据不是本记录写入的：密文是从别处复制来的，或被换成了旧值",
                                      "an encrypted value was not written for this record: copied from elsewhere, or an old one put back")  # fmt: skip
                     tally.rows += 1
             if index < len(pending) or revisions_cursor.fetchmany(1):
-                record = pending[index][2] if index < len(pending) else high
-                raise broken("live_row", f"{spec.name} #{record}", "有修订历史的记录已不在数据库中：记录被删除",
-                             "a record with history is gone from the database: it was deleted")  # fmt: skip
+                raise gone(pending[index][2] if index < len(pending) else high)
     except Broken as failure:
         tally.problem = failure.problem
     return tally
 
 
-def _verify_entities(report: Report, claims: Claims, workers: int) -> None:
-    """Every declared entity's revisions and rows, in ranges of record ids spread over WORKERS processes."""
+def _verify_entities(report: Report, claims: Claims, workers: int) -> tuple[dict[str, str], _Others]:
+    """Every declared entity's revisions and rows, in ranges of record ids spread over WORKERS processes,
+    and beside them the digest of each batch's revisions (by batch reference, for _verify_claims_met to
+    compare with its event: a large batch's digest is a task as long as a range) and the revisions of what
+    is not a declared entity (for _verify_the_rest)."""
     from sidms.audit import verify as audit_verify
 
     audit_verify.CLAIMS = claims  # inherited by the forked workers, not pickled
-    tasks: list[tuple[str, int, int]] = []
+    # The batches and the other revisions first: each is one task that cannot be split, so it must not be the
+    # last to start.
+    tasks: list[tuple[str, str, int, int]] = [
+        ("batch", reference, first, last)
+        for reference, (first, last, _digest, _seq) in claims.batches.items()
+    ]
+    tasks.append(("others", "", 0, 0))
     spread = max(1, workers) * 4  # several tasks per worker, so that one large entity is shared
     with connection.cursor() as cursor:
         for name, spec in _records().items():
@@ -466,47 +604,71 @@ def _verify_entities(report: Report, claims: Claims, workers: int) -> None:
             top_row = cursor.fetchone()[0] or 0
             top = max(top_revision, top_row)
             step = max(1000, min(RANGE, top // spread + 1))
-            tasks += [(name, low, low + step) for low in range(0, top + 1, step)]
-    tallies = parallel_map(_verify_range, tasks, workers)
-    for (name, _low, _high), tally in zip(tasks, tallies, strict=True):
-        _absorb(report, name, tally)
+            tasks += [("range", name, low, low + step) for low in range(0, top + 1, step)]
+    digests: dict[str, str] = {}
+    others: _Others | None = None
+    results = parallel_map(_entity_task, tasks, workers)
+    for (kind, name, _low, _high), result in zip(tasks, results, strict=True):
+        if kind == "batch":
+            digests[name] = result
+        elif kind == "others":
+            others = result
+        else:
+            _absorb(report, name, result)
+    assert others is not None
+    return digests, others
 
 
-def _verify_other_revisions(
-    report: Report, claims: Claims, rule_versions: dict[tuple[int, int], str]
-) -> dict[str, dict[int, tuple[int, str]]]:
-    """Revisions of what is not a declared entity (collection rules, staff accounts): checked the same way,
-    their latest versions handed to the checks that own them."""
-    latest: dict[str, dict[int, tuple[int, str]]] = {}
+def _entity_task(kind: str, name: str, low: int, high: int) -> Any:
+    from sidms.audit.verify import CLAIMS
+
+    if kind == "batch":
+        return revisions_digest(low, high, name)
+    if kind == "others":
+        return _other_revisions(CLAIMS)
+    return _verify_range(name, low, high)
+
+
+_Latest = dict[
+    str, dict[int, tuple[int, str]]
+]  # entity -> record id -> (version, digest) of its latest revision
+_Others = tuple[_Latest, dict[tuple[int, int], str], _Tally]
+
+
+def _other_revisions(claims: Claims) -> _Others:
+    """Revisions of what is not a declared entity (collection rules, staff accounts): checked the same way.
+    Returns their latest versions, for the checks that own them, and the rule versions they vouch for."""
+    latest: _Latest = {}
+    rule_versions: dict[tuple[int, int], str] = {}
     tally = _Tally()
+    check = _revision_checker(claims, tally)
     names = list(ENTITIES)
     marks = ", ".join(["%s"] * len(names))
     previous: tuple[int, str, bytes] | None = None
     current: tuple[str, int] = ("", -1)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_REVISION_COLUMNS} FROM changes_revision WHERE entity NOT IN ({marks}) "  # noqa: S608
-            "ORDER BY entity, record_id, version",
-            names,
-        )
-        for revision in iter(lambda: cursor.fetchmany(2000), []):
-            for row in revision:
-                if (row[1], row[2]) != current:
-                    current, previous = (row[1], row[2]), None
-                previous = _check_revision(row, previous, claims, tally)
-                latest.setdefault(row[1], {})[row[2]] = previous[:2]
-                if row[1] == RULE:
-                    rule_versions[(row[2], row[3])] = row[5]
-    report.revisions += tally.revisions
-    report.singles_seen += tally.singles
-    for reference, count in tally.batched.items():
-        report.batched[reference] = report.batched.get(reference, 0) + count
-    return latest
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {_revision_columns()} FROM changes_revision WHERE entity NOT IN ({marks}) "  # noqa: S608
+                "ORDER BY entity, record_id, version",
+                names,
+            )
+            for revision in iter(lambda: cursor.fetchmany(FETCH), []):
+                for row in revision:
+                    if (row[1], row[2]) != current:
+                        current, previous = (row[1], row[2]), None
+                    previous = check(row, previous)
+                    latest.setdefault(row[1], {})[row[2]] = previous[:2]
+                    if row[1] == RULE:
+                        rule_versions[(row[2], row[3])] = row[5]
+    except Broken as failure:
+        tally.problem = failure.problem
+    return latest, rule_versions, tally
 
 
-def _verify_claims_met(claims: Claims, report: Report) -> None:
+def _verify_claims_met(claims: Claims, report: Report, digests: dict[str, str]) -> None:
     """Every revision an event names still exists (found by count, then named), and every batch's
-    revisions are exactly those its event vouched for."""
+    revisions are exactly those its event vouched for (their digest computed here unless in DIGESTS)."""
     if report.singles_seen != len(claims.single):
         ids = sorted(claims.single)
         for start in range(0, len(ids), 500):
@@ -520,7 +682,8 @@ def _verify_claims_met(claims: Claims, report: Report) -> None:
                     "审计事件记载的修订记录已不存在：历史被删除", "a revision recorded by the audit chain is gone: history was deleted",
                 )  # fmt: skip
     for reference, (first, last, claimed, seq) in claims.batches.items():
-        if revisions_digest(first, last, reference) != claimed:
+        computed = digests[reference] if reference in digests else revisions_digest(first, last, reference)
+        if computed != claimed:
             raise broken(
                 "revision", f"批量 {reference}（审计事件 #{seq}） / batch {reference} (audit event #{seq})",
                 "批量写入的修订记录与审计事件不符（被增删或改写）",
