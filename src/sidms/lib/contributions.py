@@ -835,10 +835,10 @@ def account_interest_annual(
     """
     previous = _amount(previous_balance, "上年末累计储存额", "previous year-end balance")
     by_month = _credits(credits)
-    r = _rate(rate, "记账利率", "account interest rate")
-    k = _decimal(factor, "年度计算法系数", "annual-method factor")
     principal = sum(by_month.values(), _ZERO)
-    return _settle("annual", previous, principal, previous * r, principal * r * k / 2, rounding)
+    return account_settlement_from_sums(
+        previous, principal, _ZERO, rate, rounding, method="annual", factor=factor
+    )
 
 
 def account_interest_month_product(
@@ -858,10 +858,42 @@ def account_interest_month_product(
     """
     previous = _amount(previous_balance, "上年末累计储存额", "previous year-end balance")
     by_month = _credits(credits)
-    r = _rate(rate, "记账利率", "account interest rate")
     principal = sum(by_month.values(), _ZERO)
     month_product = sum((credit * (12 - month + 1) for month, credit in by_month.items()), _ZERO)
-    return _settle("month_product", previous, principal, previous * r, month_product * r / 12, rounding)
+    return account_settlement_from_sums(
+        previous, principal, month_product, rate, rounding, method="month_product"
+    )
+
+
+def account_settlement_from_sums(
+    previous_balance: Decimal,
+    principal: Decimal,
+    month_product: Decimal,
+    rate: Decimal,
+    rounding: Rounding,
+    *,
+    method: InterestMethod,
+    factor: Decimal = ANNUAL_METHOD_FACTOR.value,
+) -> AccountYear:
+    """The year-end settlement of :func:`account_interest_annual` or :func:`account_interest_month_product`
+    from the year's sums rather than the credits month by month: PRINCIPAL = Σ credit, MONTH_PRODUCT =
+    Σ credit of month n × (12 − n + 1) (the 月积数; unused by the annual method). Both methods end here, so
+    a year-end run that lets the database sum a million accounts' credits settles each account by the same
+    formula as the worked examples."""
+    previous = _amount(previous_balance, "上年末累计储存额", "previous year-end balance")
+    paid = _amount(principal, "本年记账额", "the year's credits")
+    product = _amount(month_product, "本年月积数", "the year's month product")
+    r = _rate(rate, "记账利率", "account interest rate")
+    if method == "annual":
+        k = _decimal(factor, "年度计算法系数", "annual-method factor")
+        return _settle("annual", previous, paid, previous * r, paid * r * k / 2, rounding)
+    if method == "month_product":
+        return _settle("month_product", previous, paid, previous * r, product * r / 12, rounding)
+    raise InvalidCalculationInput(
+        "unknown_method",
+        f"未知的个人账户计息方法 {method!r}（年度计算法 annual / 月积数法 month_product）",
+        f"unknown account interest method {method!r} (annual or month_product)",
+    )
 
 
 def account_year_end(
