@@ -94,15 +94,13 @@ def _preparer(field: models.Field[Any, Any], conn: Any) -> Callable[[Any], Any]:
         # DecimalField.get_db_prep_save is Decimal(v) after a finiteness check, adapted unchanged by both
         # backends: a finite Decimal is already what it would return.
         return lambda v: v if type(v) is Decimal and v.is_finite() else prep(v, conn)
-    if isinstance(field, models.DateField):  # DateTimeField too: a run's rows share a few dates and instants
-        memo: dict[Any, Any] = {}
+    if isinstance(field, models.DateField):  # DateTimeField too: a run's rows share a date and an instant
+        last: list[Any] = [object(), None]  # the last value and what it was prepared to
 
         def prepared(v: Any) -> Any:
-            if v not in memo:
-                if len(memo) > 64:
-                    memo.clear()
-                memo[v] = prep(v, conn)
-            return memo[v]
+            if v is not last[0] and v != last[0]:
+                last[0], last[1] = v, prep(v, conn)
+            return last[1]
 
         return prepared
     return lambda v: prep(v, conn)
