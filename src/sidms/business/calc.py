@@ -87,7 +87,11 @@ def account_settlement_sums(
     ``lc.account_settlement_from_sums``) instead of the credits month by month."""
     end = date(year, 12, 31)
     rate = value_at("account.interest_rate", end, region)
-    how = method or value_at("account.interest_method", end, region)
+    how: lc.InterestMethod = (
+        "annual"
+        if (method or value_at("account.interest_method", end, region)) == "annual"
+        else "month_product"
+    )
     rule = rounding(end, region)
     factor = (
         value_at("account.annual_factor", end, region) if how == "annual" else lc.ANNUAL_METHOD_FACTOR.value
