@@ -11,6 +11,8 @@ settings (SIDMS_DATABASE_URL and the rest) and `sidms help` lists them all.
     sidms backup / sidms restore-drill      back up the store; restore a backup into a scratch copy and verify it
     sidms keys rotate [--index]             rotate the encryption (or blind-index) key and re-encrypt
     sidms alerts run                        evaluate the violation rules (every minute, from a timer)
+    sidms archives orphans --operator U     the archive store's orphans (files no item names, items without
+                                            their file); --sweep deletes purged items' leftover files
     sidms import FILE --kind persons        check a CSV/XLSX file row by row (--dry-run, --report) and apply
                                             for an import batch; --execute BA<n> carries out the approved one
 """
@@ -23,7 +25,7 @@ import sys
 from pathlib import Path
 
 # Two-word operator commands map onto management commands named with an underscore.
-_GROUPS = {"audit", "keys", "alerts"}
+_GROUPS = {"audit", "keys", "alerts", "archives"}
 # Hyphenated operator commands map onto management commands named with an underscore.
 _HYPHENATED = {"restore-drill": "restore_drill", "import": "import_file"}
 

@@ -208,6 +208,12 @@ SIDMS_ARCHIVE_DIR = Path(env_str("SIDMS_ARCHIVE_DIR", str(DATA_DIR / "archives")
 SIDMS_ARCHIVE_MAX_BYTES = env_int("SIDMS_ARCHIVE_MAX_BYTES", 20 * 1024 * 1024)
 SIDMS_ARCHIVE_MAX_PIXELS = env_int("SIDMS_ARCHIVE_MAX_PIXELS", 60_000_000)
 
+# The public statement-verification page (/verify/statement/): lookups allowed per client address and in
+# all per window, so that nobody can walk the space of verification numbers (sidms.security.limits.hit).
+SIDMS_VERIFY_WINDOW_SECONDS = env_int("SIDMS_VERIFY_WINDOW_SECONDS", 60)
+SIDMS_VERIFY_PER_ADDRESS = env_int("SIDMS_VERIFY_PER_ADDRESS", 10)
+SIDMS_VERIFY_GLOBAL = env_int("SIDMS_VERIFY_GLOBAL", 600)
+
 # External cross-check registries (R7.3): SIDMS_CROSSCHECK_<REGISTRY>_<KEY>, see docs/crosscheck.md.
 SIDMS_CROSSCHECK: dict[str, dict[str, str]] = {}
 for _registry in ("market_regulation", "public_security", "civil_affairs", "tax"):

@@ -70,7 +70,16 @@ def test_payments_are_matched_and_arrears_carry_the_late_fee_to_any_date(
 def test_a_payment_that_does_not_match_is_refused_whole(
     assessed: dict[str, Any], huancui_clerk: Any, approver: Any
 ) -> None:
-    rows = [{"unit_id": assessed["unit"].pk, "period": "2025-01", "amount": "1.00", "paid_on": "2025-01-31"}]
+    # More than is outstanding (a part payment is matched: tests/business/test_part_payments.py).
+    over = due(unit=assessed["unit"], period="2025-01") + Decimal("0.01")
+    rows = [
+        {
+            "unit_id": assessed["unit"].pk,
+            "period": "2025-01",
+            "amount": f"{over:.2f}",
+            "paid_on": "2025-01-31",
+        }
+    ]
     with pytest.raises(ChangeRefused) as refused:
         run_through(huancui_clerk, approver, "payment", "2025-01", params={"rows": rows})
     assert refused.value.code == "payment_unmatched"

@@ -1,4 +1,4 @@
-"""`sidms demo` loads three years of business history through the same runs production uses (issue 8 §9):
+"""`sidms demo` loads the business history from January 2023 to last month through the same runs production uses (issue 8 §9):
 enrolments and bases through import batches, monthly assessments, payments with units in arrears, interest,
 pensions, deaths that stop payments and one registered late (an overpayment) — and the store verifies."""
 
@@ -9,13 +9,15 @@ import subprocess
 from datetime import date
 
 import pytest
+from django.utils import timezone
 
 from sidms.business.accounts import arrears
 from sidms.business.benefits import overpayments
 from sidms.business.models import AssessmentRun, LedgerEntry
+from sidms.business.payments import remainders
 from sidms.business.rights import issue_statement, verify_number
 from sidms.changes.verify import verify_store
-from sidms.demo.business import load_business
+from sidms.demo.business import demo_periods, load_business
 from sidms.demo.generate import generate
 from sidms.demo.loader import ensure_accounts, load_demo
 from sidms.registry.models import Person, Staff
@@ -29,8 +31,19 @@ def test_the_demo_history_goes_through_the_runs_and_verifies() -> None:
     load_demo(generate(persons=120), progress=lambda _line: None)
     counts = load_business(progress=lambda _line: None)
     assert counts["person_enrolment"] > 0 and counts["base_declaration"] > 0
-    assert AssessmentRun.objects.filter(kind="assessment", status="executed").count() == 36
-    assert AssessmentRun.objects.filter(kind="interest", status="executed").count() == 3
+    # Every month from January 2023 to the last complete month before today, assessed and paid; the interest
+    # of every complete year.
+    periods = demo_periods()
+    today = timezone.localdate()
+    assert periods[0] == "2023-01" and periods[-1] < f"{today.year}-{today.month:02d}"
+    assert len(periods) == (today.year - 2023) * 12 + today.month - 1
+    assert AssessmentRun.objects.filter(kind="assessment", status="executed").count() == len(periods)
+    assert AssessmentRun.objects.filter(kind="interest", status="executed").count() == today.year - 2023
+    assert LedgerEntry.objects.filter(kind="paid", period=periods[-1]).exists()
+    # A unit paying part of each month from 2026 leaves the rest in arrears; the one-time benefits are paid.
+    assert remainders() and {"410", "510"} <= set(
+        LedgerEntry.objects.filter(kind="benefit").values_list("insurance", flat=True)
+    )
     kinds = set(LedgerEntry.objects.values_list("kind", flat=True))
     assert {"assessed", "paid", "interest", "benefit", "late_fee"} <= kinds
     assert any(a.unit_id is not None and a.principal > 0 for a in arrears(date(2026, 1, 31)))

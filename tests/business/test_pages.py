@@ -3,9 +3,12 @@ ledger runs, arrears per unit, and the parameters with their history for the cit
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from sidms.audit.models import AuditEvent
@@ -29,6 +32,41 @@ def test_person_and_unit_pages_show_enrolments_and_contributions(
         rights = client.get(f"/persons/{insured['employee'].person_no}/rights/", {"cut_off": "2025-03-31"})
         assert rights.status_code == 200 and "△" in rights.content.decode()
     assert AuditEvent.objects.filter(action="read.rights_record").exists()
+
+
+@pytest.mark.req("R8")
+@pytest.mark.req("R20")
+def test_the_person_page_reads_its_lists_in_a_bounded_number_of_queries_and_one_audit_write(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, signed_in: Any
+) -> None:
+    url = f"/persons/{insured['employee'].person_no}/"
+    client = signed_in(huancui_clerk)
+    run_through(huancui_clerk, approver, "assessment", "2025-03")
+    client.get(url)  # warms the per-process caches (code tables, regions)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for period in ("2025-04", "2025-05", "2025-06"):
+        run_through(huancui_clerk, approver, "assessment", period)
+    with CaptureQueriesContext(connection) as more:
+        page = client.get(url).content.decode()
+    assert "2025-06" in page and len(more) == len(few)
+    statements = [query["sql"] for query in more.captured_queries]
+    # A list joins only the records its columns name: not a ledger entry's run with its parameters.
+    assert not any("business_assessmentrun" in sql for sql in statements)
+    # The record and its five lists are six read events, appended together by one insert.
+    assert sum(sql.startswith('INSERT INTO "audit_auditevent"') for sql in statements) == 1
+    last = AuditEvent.objects.order_by("-seq").first()
+    assert last is not None
+    request = json.loads(last.payload)["request"]
+    reads = [
+        event for event in AuditEvent.objects.filter(actor="clerk_hc").order_by("seq")
+        if json.loads(event.payload)["request"] == request
+    ]  # fmt: skip
+    assert [event.action for event in reads] == [
+        "read.person", "read.employment_list", "read.person_enrolment_list", "read.base_declaration_list",
+        "read.entitlement_list", "read.ledger_entry_list",
+    ]  # fmt: skip
+    assert len(json.loads(reads[-1].payload)["detail"]["shown"]) == 16  # 4 periods × 4 insurances
 
 
 @pytest.mark.req("R9.1")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidms.lib import phone
@@ -128,6 +130,39 @@ def test_our_verdict_on_11_digit_mobiles_equals_phonenumbers(number: str) -> Non
     else:
         with pytest.raises(InvalidPhone):  # refused; the reason may be more precise than "invalid"
             phone.parse(number)
+
+
+@pytest.mark.req("R7.2")
+@settings(max_examples=2000)
+@given(
+    st.one_of(
+        st.integers(10_000_000_000, 19_999_999_999).map(str),
+        st.sampled_from(["12347001000", "17951138001", "12593138001"]),
+    )
+)
+def test_the_compact_mobile_short_cut_builds_what_phonenumbers_parses(number: str) -> None:
+    """parse() skips phonenumbers.parse for 11 bare digits starting with 1 and builds the number itself: the
+    object it builds must be exactly what phonenumbers.parse returns, field for field."""
+    phone._parse.cache_clear()
+    try:
+        slow = phonenumbers.parse(number, "CN")
+    except phonenumbers.NumberParseException:
+        slow = None
+    if phone._COMPACT_MOBILE.fullmatch(number) and not phone._DIALLING_PREFIX.match(number):
+        assert slow == phonenumbers.PhoneNumber(country_code=86, national_number=int(number))
+    assert _outcome(number) == _outcome_without_short_cut(number)
+
+
+def _outcome_without_short_cut(text: str) -> PhoneNumber | tuple[str, str, str]:
+    """parse() with the short cut switched off (its pattern matching nothing)."""
+    saved = phone._COMPACT_MOBILE
+    phone._COMPACT_MOBILE = re.compile(r"(?!)")
+    phone._parse.cache_clear()
+    try:
+        return _outcome(text)
+    finally:
+        phone._COMPACT_MOBILE = saved
+        phone._parse.cache_clear()
 
 
 @pytest.mark.req("R7.2")

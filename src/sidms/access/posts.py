@@ -78,6 +78,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "archive.upload": frozenset({P.WINDOW_CLERK}),
     "archive.view": STAFF_POSTS | {P.ARCHIVE_REVIEWER},
     "archive.review": frozenset({P.ARCHIVE_REVIEWER}),
+    # Retention (issue 9): an archive reviewer lists the items past retention and proposes their purge, a
+    # second one approves it; the information centre lists the store's orphans.
+    "archive.purge": frozenset({P.ARCHIVE_REVIEWER}),
+    "archive.orphans": frozenset({P.INFO_CENTRE}),
 }
 
 # Who decides a request, by the post it names (sidms.changes.models.ChangeRequest.decider_post).

@@ -10,13 +10,15 @@ class ArchivesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from sidms.archives import services, verify
+        from sidms.archives import retention, services, verify
         from sidms.audit.verify import register_check
         from sidms.changes.services import register_approval_check
         from sidms.continuity.keys import register_reencrypt
 
         # Every item's file: present, of the size its item implies, decrypting as that item's (verify.py).
         register_check(verify.verify_files)
+        # Every tombstone (an item purged after its retention period) belongs to an approved purge.
+        register_check(retention.verify_tombstones)
         # `sidms keys rotate` re-encrypts every archive file under the new key version.
         register_reencrypt("archive_files", services.reencrypt_files)
         # A review request whose required documents are missing or rejected cannot be approved.

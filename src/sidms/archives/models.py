@@ -24,6 +24,9 @@ class ItemStatus(models.TextChoices):
     PENDING = "pending", _("Waiting for archive review")
     ACCEPTED = "accepted", _("Accepted")
     REJECTED = "rejected", _("Rejected")
+    # A tombstone: the retention period ran out and a governed purge deleted the file; the catalogue entry
+    # stays (sidms.archives.retention).
+    PURGED = "purged", _("Purged after retention")
 
 
 # What an item may be attached to: the attribute name and its audit label.
@@ -151,3 +154,45 @@ class ArchiveRequirement(SealedRow):
 
     def __str__(self) -> str:
         return f"{self.business}: {self.doc_type}"
+
+
+class PurgeStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for a second person")
+    DONE = "done", _("Purged")
+    REFUSED = "refused", _("Refused")
+
+
+class ArchivePurge(SealedRow):
+    """A purge of archive items past their retention period: the listing one archive reviewer proposed (the
+    item ids, frozen), and the decision of a second one; approved, the items become tombstones and their
+    encrypted files are deleted (sidms.archives.retention)."""
+
+    object_type: ClassVar[str] = "archive_purge"
+
+    items = models.JSONField(_("items"), default=list)
+    as_of = models.DateField(_("past retention on"))
+    reason = models.CharField(_("reason"), max_length=500)
+    status = models.CharField(_("status"), max_length=16, choices=PurgeStatus.choices)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
+    )
+    proposed_at = models.DateTimeField(_("proposed at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.CharField(_("reason for the decision"), max_length=500, blank=True)
+    files_deleted = models.PositiveIntegerField(_("files deleted"), default=0)
+
+    class Meta:
+        ordering = ["-proposed_at"]
+        verbose_name = _("archive purge")
+        verbose_name_plural = _("archive purges")
+
+    def __str__(self) -> str:
+        return f"PU{self.pk}"

@@ -158,7 +158,12 @@ def archive_upload(
     written = False
     with audited_refusals(), transaction.atomic():
         _lock_content(name)
-        same = ArchiveItem.objects.select_for_update().filter(content_mac=name).order_by("pk")
+        same = (
+            ArchiveItem.objects.select_for_update()
+            .filter(content_mac=name)
+            .exclude(status=ItemStatus.PURGED)  # a tombstone's file is gone: the content is stored afresh
+            .order_by("pk")
+        )
         duplicate = same.filter(**{attname: target.pk}).first()
         if duplicate is not None:
             raise ChangeRefused(
@@ -296,6 +301,11 @@ def _item_for(caller: Caller, item_id: int, action: str) -> ArchiveItem:
         audit_record(f"archive.{action}", actor=caller, outcome=Outcome.DENIED, object_type="archive_item",
                      object_id=item_id, detail={"reason": "not_found_or_out_of_scope"})  # fmt: skip
         raise NotPermitted(NO_SUCH_ITEM, code="not_found")
+    if item.status == ItemStatus.PURGED:
+        raise ChangeRefused(
+            _("Archive item %(item)s was purged after its retention period; only its catalogue entry remains."),
+            {"item": item.pk}, code="purged",
+        )  # fmt: skip
     return item
 
 
@@ -426,7 +436,9 @@ def reencrypt_files(caller: Caller, progress: Callable[[str], None]) -> int:
     skipped, and each file is replaced atomically, so an interrupted run is simply run again."""
     ring = keyring()
     store = file_store()
-    blobs = sorted(set(ArchiveItem.objects.values_list("content_mac", "blob_uid")))
+    blobs = sorted(
+        set(ArchiveItem.objects.exclude(status=ItemStatus.PURGED).values_list("content_mac", "blob_uid"))
+    )
     done = 0
     for index, (name, blob_uid) in enumerate(blobs, 1):
         sealed = store.get(name)

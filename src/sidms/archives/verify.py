@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from sidms.archives.models import ArchiveItem
+from sidms.archives.models import ArchiveItem, ItemStatus
 from sidms.archives.services import content_mac, file_store, sample
 from sidms.archives.store import StoreDamaged, sealed_size, unseal
 from sidms.audit.verify import Report, broken
@@ -33,7 +33,12 @@ def _where(item_id: int, name: str) -> str:
 def verify_files(report: Report, latest: dict[str, Any]) -> None:
     store = file_store()
     ring = keyring()
-    rows = list(ArchiveItem.objects.order_by("pk").values_list("pk", "content_mac", "blob_uid", "size"))
+    # A tombstone (purged after its retention period, sidms.archives.retention) has no file any more.
+    rows = list(
+        ArchiveItem.objects.exclude(status=ItemStatus.PURGED)
+        .order_by("pk")
+        .values_list("pk", "content_mac", "blob_uid", "size")
+    )
     for pk, name, _blob, size in rows:
         stored = store.size(name)
         if stored is None:

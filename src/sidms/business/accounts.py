@@ -1,13 +1,10 @@
 """Payments, arrears and personal accounts (issue 8 §5–§6; R2.2).
 
 * **Payments.** Since 2019 the tax bureau collects the contributions (国税地税征管体制改革方案, 2018) and its
-  payment extracts reach the agency by the collaboration channel. An extract is taken in as a ``payment``
-  run (applied for, approved, executed once, like every ledger run): each row pays one unit's (or one
-  flexible worker's) period, and must equal what is outstanding for it; it is then matched to the assessed
-  entries it settles — one ``paid`` entry per assessed entry, naming it (``settles``), and a ``late_fee``
-  entry when it came after the due date (社会保险法 Art. 86, 0.05 % a day).
-* **Arrears** per unit: the live assessed entries (not reversed) that no payment settles, with the late fee
-  to any date.
+  payment extracts reach the agency by the collaboration channel, as ``payment`` runs matched to the
+  assessed entries in full or in part (sidms.business.payments).
+* **Arrears** per unit: the live assessed entries (not reversed) that no payment settles, and what is left
+  of those paid in part, with the late fee to any date on what is unpaid.
 * **Personal accounts.** Monthly credits are the account part of *paid* contributions; the year-end interest
   is an ``interest`` run at that year's published rate by the method the parameter names (劳办发〔1997〕116号
   annex 3); the balance as of any date is the sum of those ledger entries up to it.
@@ -59,48 +56,6 @@ def outstanding() -> QuerySet[LedgerEntry]:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Payments from the tax bureau's extracts
-
-
-def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
-    for number, row in enumerate(run.params.get("rows", []), start=1):
-        period = str(row["period"])
-        paid_on = date.fromisoformat(str(row["paid_on"]))
-        amount = Decimal(str(row["amount"]))
-        due_entries = outstanding().filter(period=period).order_by("pk")
-        if row.get("unit_id"):
-            due_entries = due_entries.filter(unit_id=int(row["unit_id"]))
-            who = f"unit #{row['unit_id']}"
-        else:
-            due_entries = due_entries.filter(person_id=int(row["person_id"]), unit__isnull=True)
-            who = f"person #{row['person_id']}"
-        found = list(due_entries.select_related("person"))
-        due = sum((e.unit_amount + e.individual_amount for e in found), ZERO)
-        if not found or amount != due:
-            raise ChangeRefused(
-                _("Row %(row)s of the payment extract (%(who)s, %(period)s: %(amount)s) does not match the "
-                  "amount outstanding (%(due)s); the extract is refused."),
-                {"row": number, "who": who, "period": period, "amount": f"{amount:.2f}", "due": f"{due:.2f}"},
-                code="payment_unmatched",
-            )  # fmt: skip
-        for e in found:
-            yield LedgerEntry(
-                period=period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
-                kind=EntryKind.PAID, base=e.base, unit_rate=e.unit_rate, individual_rate=e.individual_rate,
-                unit_amount=e.unit_amount, individual_amount=e.individual_amount, account_credit=e.account_credit,
-                entry_date=paid_on, settles_id=e.pk,
-            )  # fmt: skip
-            fee = calc.late_fee(e.unit_amount + e.individual_amount, period, paid_on, e.person.district_id)
-            if fee.fee > 0:
-                on_unit = e.unit_id is not None
-                yield LedgerEntry(
-                    period=period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
-                    kind=EntryKind.LATE_FEE, unit_amount=fee.fee if on_unit else ZERO,
-                    individual_amount=ZERO if on_unit else fee.fee, entry_date=paid_on, settles_id=e.pk,
-                )  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------------------
 # Arrears
 
 
@@ -133,13 +88,22 @@ def _arrears(as_of: date, unit_id: int | None) -> list[UnitArrears]:
     grouped = rows.values("unit_id", "period", "person__district_id").annotate(
         unit=Sum("unit_amount"), individual=Sum("individual_amount")
     )
-    out: dict[int | None, UnitArrears] = {}
+    owed: dict[tuple[int | None, str, str], Decimal] = defaultdict(lambda: ZERO)
     for g in grouped.order_by("unit_id", "period"):
-        period, region = g["period"], g["person__district_id"]
+        owed[(g["unit_id"], g["period"], g["person__district_id"])] += _cents(g["unit"]) + _cents(
+            g["individual"]
+        )
+    from sidms.business.payments import remainders  # payments builds on this module
+
+    for d in remainders(unit_id):  # entries paid in part: what is left of them
+        owed[(d.entry.unit_id, d.entry.period, d.entry.person.district_id)] += d.total
+    out: dict[int | None, UnitArrears] = {}
+    for (unit, period, region), principal in sorted(
+        owed.items(), key=lambda kv: (kv[0][0] is not None, kv[0][0] or 0, kv[0][1])
+    ):
         if calc.due_date(period, region) >= as_of:
             continue
-        principal = _cents(g["unit"]) + _cents(g["individual"])
-        item = out.setdefault(g["unit_id"], UnitArrears(g["unit_id"]))
+        item = out.setdefault(unit, UnitArrears(unit))
         item.periods[period] = item.periods.get(period, ZERO) + principal
         item.fees[period] = item.fees.get(period, ZERO) + calc.late_fee(principal, period, as_of, region).fee
     return list(out.values())
@@ -232,7 +196,6 @@ def _interest(run: AssessmentRun) -> Iterable[Fact]:
         }  # fmt: skip
 
 
-register_writer("payment", _pay)
 register_writer("interest", _interest)
 
 __all__ = ["UnitArrears", "account_years", "arrears", "balance_as_of", "live_assessed", "outstanding"]

@@ -12,8 +12,8 @@ class BusinessConfig(AppConfig):
 
         from sidms.audit.verify import register_check
 
-        # parameters registers its four-eyes proposal, accounts and benefits their runs
-        from sidms.business import accounts, benefits, ledger, parameters  # noqa: F401
+        # parameters registers its four-eyes proposal, accounts, payments and benefits their runs
+        from sidms.business import accounts, benefits, ledger, parameters, payments  # noqa: F401
 
         # Parameter versions and assessment runs are vouched for by the audit chain (issue 8).
         register_check(parameters.verify_parameters)
@@ -30,6 +30,14 @@ class BusinessConfig(AppConfig):
         from sidms.business import bases
 
         register_entry_check("base_declaration", bases.check_declaration)
+        from sidms.business import deaths
+
+        register_entry_check("death", deaths.check_death)
+        from sidms.changes.services import register_entry_context
+
+        # An import's rows read the parameters once for the whole file (one transaction: one snapshot).
+        for entity in ("person_enrolment", "unit_enrolment", "base_declaration"):
+            register_entry_context(entity, parameters.cached_parameters)
         post_migrate.connect(_seed, dispatch_uid="sidms.business.seed_parameters")
 
 

@@ -7,6 +7,13 @@ entries, the yearly eligibility certification, and deaths.
 * The ``pension`` run pays each active entitlement for a month (one ``benefit`` ledger entry each), except
   after the recipient's date of death, and except when the recipient has not been certified for twelve
   months (待遇领取资格认证; 人社部发〔2018〕107号: certification once a year, payment suspended when it lapses).
+* Unemployment, work-injury and maternity benefits (notes §5, arithmetic in :mod:`sidms.lib.benefits`):
+  :func:`grant_unemployment` (monthly, for the months 失业保险条例 Art. 17 allows after the contributions
+  *paid* in the ledger), :func:`grant_disability_grant` (一次性伤残补助金) and :func:`grant_maternity`
+  (生育津贴) — both one-time — are recorded as entitlements through the pipeline like the pension, every
+  figure from the parameter table, with 示例值（待核对） in the basis when an uncertain parameter was used.
+  The same monthly ``pension`` run pays them (一次性 ones once, in the first run from their start month),
+  each under its insurance (210 / 410 / 510); none is paid for a month after the death.
 * :func:`overpayments` lists the payments made for months that began after a death registered later (the
   Shandong 2024 audit found pensions paid to 505 dead people).
 """
@@ -35,13 +42,19 @@ from sidms.business.models import (
     EntryKind,
     LedgerEntry,
 )
+from sidms.business.parameters import EXAMPLE_MARK, is_example, value_at, version_at
 from sidms.changes.models import Channel
 from sidms.changes.services import SubmitOutcome, submit_change
 from sidms.core.errors import ChangeRefused
+from sidms.lib import benefits as lb
 from sidms.lib import pension as lp
 from sidms.registry.models import Person
 
 CERTIFICATION_MONTHS = 12
+# The insurance each benefit is paid from (AAE140); the one-time benefits are paid once, the others monthly.
+INSURANCE = {BenefitKind.PENSION: "110", BenefitKind.UNEMPLOYMENT: "210", BenefitKind.WORK_INJURY: "410",
+             BenefitKind.MATERNITY: "510"}  # fmt: skip
+ONE_TIME = frozenset({BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
 
 
 def grant_pension(
@@ -82,6 +95,125 @@ def grant_pension(
     )  # fmt: skip
 
 
+class _Params:
+    """The parameters one grant reads, in force on its start day for the person's district, remembering
+    which were example values (示例值（待核对）) so the entitlement's basis says so."""
+
+    def __init__(self, at: date, region: str) -> None:
+        self.at, self.region = at, region
+        self.examples: list[str] = []
+
+    def __call__(self, key: str) -> Any:
+        row = version_at(key, self.at, self.region)
+        if row is not None and is_example(row) and key not in self.examples:
+            self.examples.append(key)
+        return value_at(key, self.at, self.region)
+
+    def basis(self, text: str) -> str:
+        if self.examples:
+            text += f"；{EXAMPLE_MARK}：{'、'.join(self.examples)}"
+        return text[:300]
+
+
+def _not_dead(person: Person, start: date) -> None:
+    death = Death.objects.filter(person_id=person.pk).values_list("date_of_death", flat=True).first()
+    if death is not None and death < start:
+        raise ChangeRefused(_("No benefit is granted from a date after the person's death."), code="dead")
+
+
+def _values(
+    person: Person, kind: str, start: date, end: date | None, amount: Decimal, basis: str
+) -> dict[str, Any]:
+    """An entitlement's values as the pipeline takes them (at the window, or as rows of an import batch)."""
+    return {"person_id": str(person.pk), "kind": kind, "start_date": start.isoformat(),
+            "end_date": end.isoformat() if end else "", "monthly_amount": f"{amount:.2f}",
+            "basis": basis, "status": EntitlementStatus.ACTIVE, "certified_on": start.isoformat()}  # fmt: skip
+
+
+def _grant(actor: Any, values: dict[str, Any]) -> SubmitOutcome:
+    values = {**values, "end_date": values["end_date"] or None}
+    return submit_change(actor=actor, channel=Channel.WINDOW, entity="entitlement", values=values)
+
+
+def paid_months(person_id: int, insurance: str, before: date) -> int:
+    """The months of PERSON's contributions to INSURANCE paid (a ``paid`` ledger entry) for periods before
+    BEFORE — what 失业保险条例 Art. 14/17 count."""
+    last = f"{before.year:04d}-{before.month:02d}"
+    return (
+        LedgerEntry.objects.filter(
+            person_id=person_id, insurance=insurance, kind=EntryKind.PAID, period__lt=last
+        )
+        .values("period")
+        .distinct()
+        .count()
+    )
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutcome:
+    return _grant(actor, unemployment_values(person=person, start=start))
+
+
+def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
+    """Unemployment benefit from START's month (失业保险条例 Art. 14, 17, 18): refused below the minimum
+    contribution months; paid monthly for the months the paid contributions allow, at the parameter ratio
+    of the minimum wage."""
+    _not_dead(person, start)
+    p = _Params(start, person.district_id)
+    months = paid_months(person.pk, "210", start)
+    minimum = p("unemployment.min_contribution_months")
+    if months < minimum:
+        raise ChangeRefused(
+            _("%(months)s months of unemployment contributions are fewer than the %(minimum)s required."),
+            {"months": months, "minimum": minimum}, code="minimum_months",
+        )  # fmt: skip
+    duration = lb.unemployment_months(months, p("unemployment.duration_months"))
+    got = lb.unemployment_benefit(p("wage.minimum_monthly"), p("unemployment.benefit_ratio"),
+                                  calc.rounding(start, person.district_id))  # fmt: skip
+    first = start.replace(day=1)
+    end = date.fromordinal(_add_months(first, duration).toordinal() - 1)
+    basis = p.basis(f"累计缴费 {months} 个月，最长领取 {duration} 个月；{got.basis}")
+    return _values(person, BenefitKind.UNEMPLOYMENT, first, end, got.amount, basis)
+
+
+def grant_disability_grant(*, actor: Any, **kw: Any) -> SubmitOutcome:
+    return _grant(actor, disability_grant_values(**kw))
+
+
+def disability_grant_values(*, person: Person, on: date, grade: int, own_wage: Decimal) -> dict[str, Any]:
+    """The one-time disability grant (一次性伤残补助金, 工伤保险条例 Art. 35–37) for GRADE, from the
+    person's own monthly wage; paid once."""
+    _not_dead(person, on)
+    p = _Params(on, person.district_id)
+    got = lb.disability_grant(grade, own_wage, p("work_injury.disability_grant_months"),
+                              calc.rounding(on, person.district_id))  # fmt: skip
+    return _values(person, BenefitKind.WORK_INJURY, on, on, got.amount, p.basis(f"一次性：{got.basis}"))
+
+
+def grant_maternity(*, actor: Any, **kw: Any) -> SubmitOutcome:
+    return _grant(actor, maternity_values(**kw))
+
+
+def maternity_values(
+    *, person: Person, birth: date, unit_average_wage: Decimal, babies: int = 1,
+    difficult: bool = False, miscarriage_months: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The maternity allowance (生育津贴, 女职工劳动保护特别规定 Art. 7–8) for the leave days of a birth
+    (or a miscarriage) at the employer's previous-year average monthly wage; paid once."""
+    _not_dead(person, birth)
+    p = _Params(birth, person.district_id)
+    days = lb.maternity_days(p("maternity.leave_days"), babies=babies, difficult=difficult,
+                             miscarriage_months=miscarriage_months)  # fmt: skip
+    got = lb.maternity_allowance(unit_average_wage, days, p("maternity.month_days"),
+                                 calc.rounding(birth, person.district_id))  # fmt: skip
+    return _values(person, BenefitKind.MATERNITY, birth, birth, got.amount,
+                   p.basis(f"一次性：产假 {days} 天；{got.basis}"))  # fmt: skip
+
+
 def certify(*, actor: Any, entitlement: Entitlement, on: date | None = None) -> SubmitOutcome:
     """Record an eligibility certification (a suspended payment resumes with it)."""
     day = on or timezone.localdate()
@@ -102,29 +234,43 @@ def uncertified(entitlement: Entitlement, first_of_month: date) -> bool:
     return _months_between(since, first_of_month) > CERTIFICATION_MONTHS
 
 
-def _pay_pensions(run: AssessmentRun) -> Iterable[LedgerEntry]:
+def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
+    """The month's benefit payments: every active monthly entitlement running in the month, and every
+    one-time entitlement started by the month's end and not paid yet; none for a month that begins after
+    the recipient's death, no pension whose certification lapsed."""
     first, last = month_bounds(run.period)
     deaths = dict(Death.objects.values_list("person_id", "date_of_death"))
     active = (
-        Entitlement.objects.filter(
-            kind=BenefitKind.PENSION, status=EntitlementStatus.ACTIVE, start_date__lte=last
-        )
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=first))
+        Entitlement.objects.filter(status=EntitlementStatus.ACTIVE, start_date__lte=last)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=first) | Q(kind__in=ONE_TIME))
         .order_by("pk")
     )
+    once_paid = _one_time_paid()
     for e in active.iterator():
         died = deaths.get(e.person_id)
         if died is not None and died < first:
             continue  # no payment for a month that begins after the death
-        if uncertified(e, first):
+        if e.kind == BenefitKind.PENSION and uncertified(e, first):
             continue  # suspended until certified
+        insurance = INSURANCE[BenefitKind(e.kind)]
+        if e.kind in ONE_TIME:
+            if (e.person_id, insurance, e.start_date) in once_paid:
+                continue
+            once_paid.add((e.person_id, insurance, e.start_date))
         yield LedgerEntry(
-            period=run.period, person_id=e.person_id, unit_id=None, insurance="110", kind=EntryKind.BENEFIT,
-            individual_amount=Decimal(e.monthly_amount), entry_date=first,
+            period=run.period, person_id=e.person_id, unit_id=None, insurance=insurance, kind=EntryKind.BENEFIT,
+            individual_amount=Decimal(e.monthly_amount), entry_date=e.start_date if e.kind in ONE_TIME else first,
         )  # fmt: skip
 
 
-register_writer("pension", _pay_pensions)
+def _one_time_paid() -> set[tuple[int, str, date]]:
+    """(person, insurance, start date) of the one-time benefits paid already (a one-time payment's entry date
+    is its entitlement's start date, whichever month's run paid it)."""
+    rows = LedgerEntry.objects.filter(kind=EntryKind.BENEFIT, insurance__in=[INSURANCE[k] for k in ONE_TIME])
+    return set(rows.values_list("person_id", "insurance", "entry_date"))
+
+
+register_writer("pension", _pay_benefits)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business.models import Death, EnrolmentKind, EnrolmentStatus, PersonEnrolment, UnitEnrolment
-from sidms.business.parameters import value_at
+from sidms.business.parameters import MissingParameter, value_at
 from sidms.core.errors import ChangeRefused
 from sidms.registry.models import Person
 
@@ -103,7 +103,12 @@ def check_unit_enrolment(values: Mapping[str, Any], record: models.Model | None)
         return
     start = _day(values.get("start_date"))
     klass, tier = str(values.get("industry_class") or ""), str(values.get("tier") or "")
-    tiers = value_at("work_injury.tiers", start)
+    try:
+        tiers = value_at("work_injury.tiers", start)
+    except MissingParameter:
+        # Enrolled before the floating tiers existed (人社部发〔2015〕71号, from 2015-10-01): the tier recorded
+        # is the one assessed now, so it is checked against today's table.
+        tiers = value_at("work_injury.tiers")
     if not klass or not tier or int(tier) not in tiers.get(int(klass), frozenset()):
         raise ChangeRefused(
             _("A work-injury enrolment needs the industry risk class and a floating tier that class has."),

@@ -46,6 +46,7 @@ from sidms.changes.services import register_proposal, require_city_level, requir
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused
 from sidms.core.keys import keyring
+from sidms.lib import benefits as lb
 from sidms.lib import chain
 from sidms.lib import contributions as lc
 from sidms.lib import pension as lp
@@ -59,9 +60,8 @@ EXAMPLE_MARK = "示例值（待核对）"
 class Definition:
     key: str
     kind: str  # ParameterKind
-    type: (
-        str  # decimal | rate | int | bool | text | rounding | class_rates | tiers | age_months | groups | day
-    )
+    type: str  # decimal | rate | int | bool | text | rounding | class_rates | tiers | age_months | groups | day | counts
+    # | allocation
     label: str  # Chinese name, as the pages show it
 
 
@@ -92,8 +92,16 @@ _DEFS = (
     ("rounding.amount", "policy", "rounding", "金额舍入规则"),
     ("retirement.schedules", "policy", "schedules", "法定退休年龄延迟方案"),
     ("rounding.base_limit", "policy", "rounding", "缴费基数上下限舍入规则"),
+    ("unemployment.min_contribution_months", "policy", "int", "领取失业保险金最低缴费月数"),
+    ("unemployment.duration_months", "policy", "age_months", "失业保险金最长领取月数（按累计缴费年数）"),
+    ("unemployment.benefit_ratio", "policy", "rate", "失业保险金占最低工资标准比例"),
+    ("wage.minimum_monthly", "policy", "decimal", "月最低工资标准"),
+    ("work_injury.disability_grant_months", "policy", "age_months", "一次性伤残补助金（按伤残等级，月数）"),
+    ("maternity.leave_days", "policy", "counts", "产假天数"),
+    ("maternity.month_days", "policy", "decimal", "生育津贴月计发天数"),
     # business handling
     ("declaration.deadline", "business", "day", "年度缴费基数申报截止日"),
+    ("payment.allocation", "business", "allocation", "部分缴费的冲抵顺序（先个人/单位部分，险种顺序）"),
     ("contribution.due_day", "business", "int", "当月费款缴纳截止日（次月第几日，0 为当月末）"),
     ("export.approval_rows", "business", "int", "导出需审批的行数阈值"),
     ("enrolment.exclusive_groups", "business", "groups", "互斥险种组（同一人同组只能有一个有效参保）"),
@@ -171,6 +179,22 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
         },
         date(2025, 1, 1), "V", lp.SEED_RETIREMENT_SCHEDULES[lp.RetirementCategory.MALE].source,
     ))  # fmt: skip
+    # Unemployment, work-injury and maternity benefits (sidms.lib.benefits; notes §5).
+    start = date(2011, 7, 1)  # 社会保险法 in force; the 条例 are older, their tables unchanged since
+    for key, stored in (
+        ("unemployment.min_contribution_months", lb.SEED_UNEMPLOYMENT_MIN_MONTHS.value),
+        ("unemployment.duration_months", {str(k): v for k, v in lb.SEED_UNEMPLOYMENT_DURATION.value.items()}),
+        ("unemployment.benefit_ratio", str(lb.SEED_UNEMPLOYMENT_RATIO.value)),
+        ("wage.minimum_monthly", str(lb.SEED_MINIMUM_WAGE.value)),
+        (
+            "work_injury.disability_grant_months",
+            {str(k): v for k, v in lb.SEED_DISABILITY_GRANT_MONTHS.value.items()},
+        ),
+        ("maternity.leave_days", dict(lb.SEED_MATERNITY_DAYS.value)),
+        ("maternity.month_days", str(lb.SEED_MATERNITY_MONTH_DAYS.value)),
+    ):
+        origin = lb.SEEDS[key]
+        out.append((key, stored, start, origin.status, origin.source))
     fee = lc.SEED_LATE_FEE_DAILY_RATE
     out.append(("late_fee.daily_rate", str(fee.value), date(2011, 7, 1), fee.status, fee.source))
     out.append((
@@ -187,6 +211,11 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
         ("contribution.due_day", 0, date(2019, 1, 1), "U",
          "Since 2019 the tax bureau collects in the month assessed (当月申报当月缴纳); Weihai notice not "
          "retrieved (example)."),
+        ("payment.allocation", {"parts": ["individual", "unit"],
+                                "insurances": ["110", "120", "210", "310", "510", "410"]}, date(2019, 1, 1), "U",
+         "No rule for allocating a part payment was found (notes §2). Local order: oldest period first, the "
+         "individual parts (withheld from wages, 社会保险法 Art. 60) before the unit parts, pension first; the "
+         "late fee (Art. 86) only on what stays unpaid. Example, to be checked with the tax bureau."),
         ("export.approval_rows", 1000, date(2019, 1, 1), "U",
          "REQUIREMENTS §bulk query and export: thresholds with approval; the threshold is local (example)."),
         ("enrolment.exclusive_groups", [["110", "120", "170"], ["310", "390"]], date(2011, 7, 1), "S",
@@ -202,6 +231,15 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
          "GB/T 22239-2019 login-failure handling; the former SIDMS_LOCKOUT_MINUTES default."),
     ]  # fmt: skip
     return out
+
+
+def seeded(key: str) -> Any:
+    """The stored value of KEY's latest seeded version: what stands in before the parameters are seeded (an
+    empty database during its first migrate), so that such a default is written down once, here."""
+    values = [(start, value) for name, value, start, _status, _source in _seeds() if name == key]
+    if not values:
+        raise MissingParameter(key)
+    return max(values, key=lambda item: item[0])[1]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -253,6 +291,15 @@ def decode(type_: str, stored: Any) -> Any:
         return {int(k): frozenset(int(t) for t in v) for k, v in stored.items()}
     if type_ == "age_months":
         return {int(k): int(v) for k, v in stored.items()}
+    if type_ == "allocation":
+        parts, insurances = list(stored["parts"]), [str(code) for code in stored["insurances"]]
+        if sorted(parts) != ["individual", "unit"] or len(set(insurances)) != len(insurances):
+            raise _Bad
+        return {"parts": parts, "insurances": insurances}
+    if type_ == "counts":
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in stored.values()):
+            raise _Bad
+        return {str(k): int(v) for k, v in stored.items()}
     if type_ == "groups":
         return [[str(code) for code in group] for group in stored]
     if type_ == "schedules":

@@ -19,7 +19,8 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -35,11 +36,14 @@ from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Chann
 from sidms.changes.numbers import assign_numbers
 from sidms.changes.seals import RevisionSealer, require_intact, reseal
 from sidms.changes.services import (
+    ENTRY_CHECKS,
     OUT_OF_SCOPE,
     _plain,
     audited_refusals,
     clean_values,
     deny,
+    entry_check_errors,
+    entry_checks_context,
     require_city_level,
     require_permission,
     rules_in_force,
@@ -51,12 +55,12 @@ from sidms.core.governed import pipeline_writes
 from sidms.core.kernel import (
     EntitySpec,
     cipher_mac,
-    raw_state,
     represent,
     reveal,
     spec_for,
     state_digest,
     tokens_of,
+    uid_text,
     view,
 )
 from sidms.core.keys import keyring
@@ -321,7 +325,8 @@ def batch_execute(
         else:
             if rows is None:
                 raise ChangeRefused(_("An import needs its file."), code="file_required")
-            revisions = _execute_import(spec, batch, rows, caller=caller, now=now)
+            with entry_checks_context(spec.name):  # what the entry rules read, once for the file
+                revisions = _execute_import(spec, batch, rows, caller=caller, now=now)
         batch.status = B.EXECUTED
         batch.executor = caller.staff
         batch.executed_at = now
@@ -466,14 +471,23 @@ def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller
     )  # fmt: skip
     encrypted_names = list(spec.encrypted_fields)
     positions = [spec.fields.index(n) for n in encrypted_names]
+    read = _raw_reader(spec)
+    canonical = chain.canonical
+    entity_head = b'{"entity":' + json.dumps(spec.name, ensure_ascii=False).encode("utf-8") + b',"state":'
+    mac = ring.mac
+    new_view_values = {**ordinary, **indexes}
+    changed = list(new_view_values)
     for pk, version, stored_digest, stored_cipher, *raw in selected:
-        old = raw_state(spec, raw)
-        old_view = chain.canonical(view(old), parsed=True)
+        old, old_view = read(raw)
         old_tokens = [raw[i] for i in positions]
         # The ciphertexts are checked only when the batch replaces one: otherwise they are carried over as
-        # they are, with their MAC, and a foreign one is still named by verification.
+        # they are, with their MAC, and a foreign one is still named by verification. The digests are
+        # state_digest's bytes, built here around the view serialised once (kernel.state_digest).
         if (
-            state_digest(spec.name, version, old_view) != stored_digest
+            mac(
+                entity_head + canonical(old_view, parsed=True) + b',"version":' + str(version).encode() + b"}"
+            )
+            != stored_digest
             or latest.get(pk) != (version, stored_digest)
             or (encrypted and cipher_mac(spec, old["uid"], old_tokens) != stored_cipher)
         ):
@@ -482,38 +496,51 @@ def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller
                 alert, "integrity.alert", actor=caller, object_type=spec.name, object_id=pk,
                 detail={"reason": "history", "batch": batch.pk},
             )  # fmt: skip
-        uid = old["uid"]
-        new = {**old, **ordinary}
-        tokens = dict(zip(encrypted_names, old_tokens, strict=True))
-        db_encrypted: list[bytes | None] = []
-        for name, enc in encrypted.items():
-            value, before = cleaned[name], old[name]
-            if not value:
-                new[name] = ""
-                tokens[name] = None
-                db_encrypted.append(None)
-            elif isinstance(before, dict) and before["idx"] == indexes[name]:
-                db_encrypted.append(base64.b64decode(before["enc"]))  # unchanged: keep its ciphertext
-            else:
-                token = ring.encrypt(str(value), aad=aad(enc.domain, uuid.UUID(uid)))
-                new[name] = {"enc": _b64(token), "idx": indexes[name]}
-                tokens[name] = token
-                db_encrypted.append(token)
-        changes = {n: [old[n], v] for n, v in new.items() if old[n] != v}
+        if not any(old_view[n] != v for n, v in new_view_values.items()):  # the row already holds the values
+            changes: dict[str, Any] = {}
+            new = old
+            new_view = old_view
+            db_encrypted: list[bytes | None] = [
+                None if old[n] == "" else base64.b64decode(old[n]["enc"]) for n in encrypted
+            ]
+            new_cipher = stored_cipher
+        else:
+            uid = old["uid"]
+            new = {**old, **ordinary}
+            new_view = {**old_view, **new_view_values}
+            tokens = dict(zip(encrypted_names, old_tokens, strict=True))
+            db_encrypted = []
+            for name, enc in encrypted.items():
+                value, before = cleaned[name], old[name]
+                if not value:
+                    new[name] = ""
+                    new_view[name] = ""
+                    tokens[name] = None
+                    db_encrypted.append(None)
+                elif isinstance(before, dict) and before["idx"] == indexes[name]:
+                    db_encrypted.append(base64.b64decode(before["enc"]))  # unchanged: keep its ciphertext
+                else:
+                    token = ring.encrypt(str(value), aad=aad(enc.domain, uuid.UUID(uid)))
+                    new[name] = {"enc": _b64(token), "idx": indexes[name]}
+                    tokens[name] = token
+                    db_encrypted.append(token)
+            changes = {n: [old[n], new[n]] for n in changed if old[n] != new[n]}
+            new_cipher = cipher_mac(spec, uid, tokens.values()) if encrypted else stored_cipher
         version += 1
-        state = chain.canonical(new, parsed=True)
-        row_digest = state_digest(spec.name, version, chain.canonical(view(new), parsed=True))
-        seal_ = sealer(
-            record_id=pk, version=version, changes=changes, digest=row_digest, prev_digest=stored_digest
+        row_digest = mac(
+            entity_head + canonical(new_view, parsed=True) + b',"version":' + str(version).encode() + b"}"
         )
-        new_cipher = cipher_mac(spec, uid, tokens.values()) if encrypted else stored_cipher
+        changes_text = canonical(changes, parsed=True)
+        seal_ = sealer.seal_bytes(
+            record_id=pk, version=version, changes=changes_text, digest=row_digest, prev_digest=stored_digest
+        )
         updates.append(
             (*db_ordinary, *db_encrypted, *indexes.values(), version, row_digest, new_cipher, at, pk)
         )
         revisions.append(
             (spec.name, pk, version, at, caller.name, Channel.MAINTENANCE, Method.BATCH, caller.request_id,
-             reference, chain.canonical(changes, parsed=True).decode("utf-8"), state.decode("utf-8"), row_digest, stored_digest,
-             "{}", seal_)
+             reference, changes_text.decode("utf-8"), canonical(new, parsed=True).decode("utf-8"), row_digest,
+             stored_digest, "{}", seal_)
         )  # fmt: skip
     assignments = ", ".join(
         f"{c} = %s" for c in [*set_columns, "version", "row_digest", "cipher_mac", "updated_at"]
@@ -522,6 +549,45 @@ def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller
         with pipeline_writes():
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", updates)  # noqa: S608
         return _insert_revisions(cursor, revisions, reference)
+
+
+def _raw_reader(spec: EntitySpec) -> Callable[[list[Any]], tuple[dict[str, Any], dict[str, Any]]]:
+    """kernel.raw_state and kernel.view of a raw row in one pass, with each column's conversion chosen once
+    per entity rather than per value: the bulk update reads every selected row this way."""
+    n = len(spec.fields)
+    encrypted = list(spec.encrypted_fields)
+    plan = [
+        (name, i, n + encrypted.index(name) if name in encrypted else -1, name.endswith("_id"))
+        for i, name in enumerate(spec.fields)
+    ]
+    b64 = base64.b64encode
+
+    def read(raw: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        state: dict[str, Any] = {}
+        view_: dict[str, Any] = {}
+        for name, i, index, foreign in plan:
+            value = raw[i]
+            if index >= 0:
+                if value is None:
+                    state[name] = view_[name] = ""
+                else:
+                    idx = raw[index] or ""
+                    state[name] = {"enc": b64(bytes(value)).decode("ascii"), "idx": idx}
+                    view_[name] = idx
+                continue
+            if value is None or type(value) is str or (type(value) is int and not foreign):
+                pass
+            elif foreign:
+                value = str(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            elif not isinstance(value, int):
+                value = str(value)
+            state[name] = view_[name] = value
+        state["uid"] = view_["uid"] = uid_text(raw[-1])
+        return state, view_
+
+    return read
 
 
 def _b64(token: bytes) -> str:
@@ -561,6 +627,12 @@ def _execute_import(
         if number > (batch.authorised_rows or 0):
             break  # more rows than authorised: refused below, no need to read the rest
         values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
+        if not errors and ENTRY_CHECKS.get(spec.name):  # the entity's entry rules, as at the window
+            broken = entry_check_errors(spec, values)
+            if broken and batch.legacy:  # a migration keeps what it finds, noted (like the field rules)
+                note.setdefault("nonconforming", {}).update({n: e.reason for n, e in broken.items()})
+            else:
+                errors = broken
         if errors:
             failures[number] = errors
             continue
@@ -651,8 +723,9 @@ def _store_chunk(
     columns = _insert_columns(spec)
     stored: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []  # (instance, state, note)
     rows: list[list[Any]] = []
+    new_record = _record_maker(spec)
     for i, (_number, values, note) in enumerate(keep):
-        instance = spec.model(**{n: v for n, v in values.items() if not spec.encrypted(n)})
+        instance = new_record(values)
         if i in missing:
             setattr(instance, key, next(numbers))
         for name in spec.encrypted_fields:
@@ -669,17 +742,22 @@ def _store_chunk(
     # Raw executemany rather than bulk_create: Django compiles SQL for every 28-row slice SQLite allows, which
     # cost more than validating the rows (bench/pipeline.py). The ids are read back by uid.
     table = spec.model._meta.db_table
-    names = ", ".join(_insert_column_names(spec))
     with pipeline_writes(), connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
-            rows,
-        )
+        _bulk_insert(cursor, table, _insert_column_names(spec), rows)
     ids: dict[str, int] = {}
     uids = [instance.uid for instance, _state, _note in stored]
-    for start in range(0, len(uids), 500):
-        found = spec.model._default_manager.filter(uid__in=uids[start : start + 500])
-        ids.update((str(uid), pk) for uid, pk in found.values_list("uid", "pk"))
+    prepare_uid = functools.partial(
+        spec.model._meta.get_field("uid").get_db_prep_value, connection=connection
+    )
+    with connection.cursor() as cursor:
+        # Raw look-ups by uid: the queryset's per-value lookup preparation cost more than the query.
+        for start in range(0, len(uids), 500):
+            part = [prepare_uid(uid) for uid in uids[start : start + 500]]
+            cursor.execute(
+                f"SELECT uid, id FROM {table} WHERE uid IN ({', '.join(['%s'] * len(part))})",  # noqa: S608
+                part,
+            )
+            ids.update((uid_text(uid) or "", int(pk)) for uid, pk in cursor.fetchall())
     sealer = RevisionSealer(
         entity=spec.name, at=now, actor=caller.name, channel=Channel.IMPORT, method=Method.IMPORT,
         request_id=caller.request_id, reference=reference, notes={},
@@ -706,6 +784,32 @@ def _store_chunk(
         )  # fmt: skip
     with connection.cursor() as cursor:
         return _insert_revisions(cursor, revisions, reference)
+
+
+def _record_maker(spec: EntitySpec) -> Callable[[Mapping[str, Any]], Any]:
+    """A new record's stored attributes, for the raw INSERT: every column's default (a callable one such as
+    the uid called per record) overlaid with the row's plain values. A model instance did the same at a
+    tenth of an import row's cost (bench/pipeline.py --profile); nothing here saves through the ORM."""
+    constant: dict[str, Any] = {}
+    per_record: list[tuple[str, Callable[[], Any]]] = []
+    for field in _stored_fields(spec):
+        if field.has_default() and callable(field.default):
+            per_record.append((field.attname, field.default))
+        else:
+            constant[field.attname] = field.get_default()
+    plain = [name for name in spec.fields if not spec.encrypted(name)]
+
+    def make(values: Mapping[str, Any]) -> Any:
+        record = SimpleNamespace(**constant)
+        attributes = record.__dict__
+        for name, default in per_record:
+            attributes[name] = default()
+        for name in plain:
+            if name in values:
+                attributes[name] = values[name]
+        return record
+
+    return make
 
 
 def _new_state(spec: EntitySpec, instance: Any, keys: Mapping[tuple[str, str], str]) -> dict[str, Any]:
@@ -819,22 +923,42 @@ def _duplicate_reason(
     return None
 
 
+_REVISION_COLUMNS = [
+    "entity", "record_id", "version", "at", "actor", "channel", "method", "request_id", "reference", "changes",
+    "state", "digest", "prev_digest", "notes", "seal",
+]  # fmt: skip
+
+
+def _bulk_insert(cursor: Any, table: str, columns: list[str], rows: Iterable[Any]) -> None:
+    """Insert ROWS (values already in database form) into TABLE: COPY on PostgreSQL (psycopg 3's
+    ``cursor.copy``, the protocol built for bulk loads, rows streamed as they come), executemany elsewhere.
+    Both run inside the caller's transaction, with the table's triggers and constraints."""
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    cursor.executemany(
+        f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+        rows,
+    )
+
+
 def _insert_revisions(cursor: Any, rows: list[tuple[Any, ...]], reference: str) -> list[int]:
     """Insert revision rows (their time already in database form) and return their ids, read back by this
     batch's reference and the records' range rather than trusting executemany to number them in order."""
     if not rows:
         return []
-    cursor.executemany(
-        "INSERT INTO changes_revision (entity, record_id, version, at, actor, channel, method, request_id, "
-        "reference, changes, state, digest, prev_digest, notes, seal) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        rows,
-    )
+    _bulk_insert(cursor, "changes_revision", _REVISION_COLUMNS, rows)
     records = [row[1] for row in rows]
-    ids = Revision.objects.filter(
-        entity=rows[0][0], reference=reference, record_id__gte=min(records), record_id__lte=max(records)
-    ).values_list("pk", flat=True)
-    return sorted(ids)
+    # A raw read: building a queryset's rows cost a tenth of the batch (bench/pipeline.py --profile).
+    cursor.execute(
+        "SELECT id FROM changes_revision WHERE entity = %s AND reference = %s AND record_id >= %s "
+        "AND record_id <= %s ORDER BY id",
+        [rows[0][0], reference, min(records), max(records)],
+    )
+    return [int(pk) for (pk,) in cursor.fetchall()]
 
 
 def _db_time(value: Any) -> Any:

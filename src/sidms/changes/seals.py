@@ -185,10 +185,19 @@ class RevisionSealer:
     def __call__(
         self, *, record_id: int, version: int, changes: dict[str, Any], digest: str, prev_digest: str = ""
     ) -> str:
+        return self.seal_bytes(
+            record_id=record_id, version=version, changes=chain.canonical(changes, parsed=True), digest=digest,
+            prev_digest=prev_digest,
+        )  # fmt: skip
+
+    def seal_bytes(
+        self, *, record_id: int, version: int, changes: bytes, digest: str, prev_digest: str = ""
+    ) -> str:
+        """The same seal, with CHANGES already serialised by chain.canonical (the bulk update stores them)."""
         # "prev_digest" sorts after "notes" and before "record_id"; absent when empty, as in revision_seal.
         previous = b',"prev_digest":' + _j(prev_digest) if prev_digest else b""
         body = (
-            self._head + chain.canonical(changes, parsed=True) + self._middle + _j(digest) + self._tail + previous
+            self._head + changes + self._middle + _j(digest) + self._tail + previous
             + b',"record_id":' + str(record_id).encode() + self._end + str(version).encode() + b"}"
         )  # fmt: skip
         return self._ring.mac(body)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -450,6 +450,40 @@ def _entry_checks(spec: EntitySpec, record: models.Model | None, changed: Mappin
     values.update(changed)
     for check in checks:
         check(values, record)
+
+
+# Contexts an app's entry rules run in across the rows of one import (e.g. the business parameters read once
+# for the whole file rather than for every row); registered like the checks.
+ENTRY_CONTEXTS: dict[str, list[Callable[[], AbstractContextManager[Any]]]] = {}
+
+
+def register_entry_context(entity: str, context: Callable[[], AbstractContextManager[Any]]) -> None:
+    contexts = ENTRY_CONTEXTS.setdefault(entity, [])
+    if context not in contexts:
+        contexts.append(context)
+
+
+@contextmanager
+def entry_checks_context(entity: str) -> Iterator[None]:
+    with ExitStack() as stack:
+        for context in ENTRY_CONTEXTS.get(entity, []):
+            stack.enter_context(context())
+        yield
+
+
+ROW_RULE = (
+    "*"  # the key of an entry rule's refusal in an import row's errors (a rule of the row, not a field)
+)
+
+
+def entry_check_errors(spec: EntitySpec, values: Mapping[str, Any]) -> dict[str, Invalid]:
+    """The entity's entry rules applied to one new record's VALUES (an import row), as the row's errors: an
+    import batch obeys the same rules as the window (issue 8 §2, §3)."""
+    try:
+        _entry_checks(spec, None, values)
+    except ChangeRefused as refused:
+        return dict(refused.errors) or {ROW_RULE: Invalid(refused.code, refused.text)}
+    return {}
 
 
 SUBMIT_CHANNELS = {Channel.WINDOW, Channel.COLLABORATION, Channel.ONLINE, Channel.KIOSK}

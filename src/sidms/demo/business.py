@@ -1,8 +1,12 @@
-"""Three years of business history for the demo (issue 8 §9), written the way production writes it: the
+"""The business history of the demo (issue 8 §9), from January 2023 to the last complete month before today, written the way production writes it: the
 enrolments, yearly bases, entitlements and deaths through approved import batches (the pipeline), and the
 ledger only by runs applied for, approved and executed once — monthly assessments, the tax bureau's payment
 extracts (a few units in arrears, one paying late), the year-end interest, pension payments, with deaths
 that stop payments and one registered too late (overpayments).
+
+The months run to the last complete month before today (:func:`demo_periods`), so the current year's rights
+record has contributions; the year-end interest is settled for the complete years only (a year's rate is
+published after it ends).
 
 The history covers at most ``MAX_EMPLOYEES`` current employees (and a share of flexible workers and
 retirees): a million persons load their registry in the demo, but 36 months of ledger for all of them is a
@@ -18,17 +22,27 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Sum
+from django.utils import timezone
 
 from sidms.business import calc
 from sidms.business.accounts import outstanding
+from sidms.business.benefits import disability_grant_values, maternity_values
 from sidms.business.ledger import month_bounds, run_through
 from sidms.business.models import LedgerEntry
 from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
 from sidms.registry.models import Employment, Person, Staff, Unit
 
 MAX_EMPLOYEES = 1000
-YEARS = (2023, 2024, 2025)
+FIRST_YEAR = 2023
 INSURANCES = ("110", "310", "210", "410")
+ADULT_BY = date(2004, 1, 1)  # employees are enrolled from 2020-01-01: at least 16 then (劳动法 Art. 15)
+
+
+def demo_periods(today: date | None = None) -> list[str]:
+    """Every month from January 2023 to the last complete month before TODAY (default: today)."""
+    day = today or timezone.localdate()
+    last = day.year * 12 + day.month - 2  # the month before TODAY's, as a month index
+    return [f"{i // 12}-{i % 12 + 1:02d}" for i in range(FIRST_YEAR * 12, last + 1)]
 
 
 def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) -> dict[str, int]:
@@ -36,6 +50,8 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
     approver = Staff.objects.get(username="approver_city")
     rng = random.Random(seed)  # noqa: S311  (invented demo data)
     counts: dict[str, int] = {}
+    periods = demo_periods()
+    years = sorted({int(p[:4]) for p in periods})
 
     def load(entity: str, rows: list[dict[str, Any]], reason: str) -> None:
         if not rows:
@@ -46,7 +62,7 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
         progress(f"  {entity}: {counts[entity]} rows")
 
     jobs = list(
-        Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=date(2006, 1, 1))
+        Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=ADULT_BY)
         .order_by("pk")
         .values_list("person_id", "unit_id")[:MAX_EMPLOYEES]
     )
@@ -72,7 +88,7 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
         for p in flexible
     ], "演示：灵活就业人员参保登记")  # fmt: skip
     bases = []
-    for year in YEARS:
+    for year in years:
         for p, u in jobs:
             wage = Decimal(rng.randint(2800, 19000))
             bases.append({"person_id": str(p), "unit_id": str(u), "year": str(year),
@@ -92,30 +108,45 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
     load("entitlement", [
         {"person_id": str(p), "kind": "pension", "start_date": "2025-01-01",
          "monthly_amount": f"{pension.total:.2f}", "basis": "演示：按计发基数、平均缴费指数 1.0、缴费 30 年核定",
-         "status": "active", "certified_on": "2025-01-01" if i % 7 else "2023-06-01"}
+         "status": "active", "certified_on": "2026-01-05" if i % 7 else "2023-06-01"}
         for i, p in enumerate(retirees)
     ], "演示：养老金待遇核定")  # fmt: skip
+    # One-time benefits, computed from the parameter table as at the window: a work-injury disability grant
+    # and a maternity allowance (paid by the monthly benefit run of their month).
+    employees = [p for p, _u in jobs]
+    injured = Person.objects.filter(pk__in=employees, sex="1").order_by("pk").first()
+    mother = Person.objects.filter(pk__in=employees, sex="2").order_by("pk").first()
+    others = []
+    if injured is not None:
+        others.append(disability_grant_values(person=injured, on=date(2025, 11, 20), grade=8,
+                                              own_wage=Decimal("6500.00")))  # fmt: skip
+    if mother is not None and periods[-1] >= "2026-03":
+        others.append(
+            maternity_values(person=mother, birth=date(2026, 3, 10), unit_average_wage=Decimal("7200.00"))
+        )
+    load("entitlement", others, "演示：工伤、生育待遇核定")
     if retirees:  # registered in time: no payment after the month of death
         load("death", [{"person_id": str(retirees[0]), "date_of_death": "2025-05-20", "source": "公安户籍注销"}],
              "演示：死亡登记")  # fmt: skip
 
     arrears_units = set(units[::17])
     late_unit = units[1] if len(units) > 1 else None
-    for year in YEARS:
-        for month in range(1, 13):
-            period = f"{year}-{month:02d}"
-            run_through(operator, approver, "assessment", period, reason="演示：月度核定")
-            if year == 2025:
-                run_through(operator, approver, "pension", period, reason="演示：养老金发放")
-            rows = _payments(
-                period, skip=arrears_units if (year, month) >= (2025, 10) else set(), late=late_unit
+    part_unit = units[2] if len(units) > 2 else None  # pays 60 % of each month from 2026: the rest is arrears
+    for period in periods:
+        year, month = int(period[:4]), int(period[5:7])
+        run_through(operator, approver, "assessment", period, reason="演示：月度核定")
+        if year >= 2025:
+            run_through(operator, approver, "pension", period, reason="演示：养老金发放")
+        rows = _payments(period, skip=arrears_units if (year, month) >= (2025, 10) else set(), late=late_unit,
+                         part=part_unit if year >= 2026 else None)  # fmt: skip
+        if rows:
+            run_through(
+                operator, approver, "payment", period, params={"rows": rows}, reason="演示：税务缴费明细"
             )
-            if rows:
-                run_through(
-                    operator, approver, "payment", period, params={"rows": rows}, reason="演示：税务缴费明细"
-                )
-        run_through(operator, approver, "interest", str(year), reason="演示：年终结息")
-        progress(f"  ledger {year}: assessed, paid, interest settled")
+        if month == 12:
+            run_through(operator, approver, "interest", str(year), reason="演示：年终结息")
+            progress(f"  ledger {year}: assessed, paid, interest settled")
+    progress(f"  ledger to {periods[-1]}: assessed and paid")
     if len(retirees) > 1:  # registered after the payments: they are overpayments to recover
         load("death", [{"person_id": str(retirees[1]), "date_of_death": "2025-08-03", "source": "民政殡葬信息"}],
              "演示：死亡登记（迟报）")  # fmt: skip
@@ -124,7 +155,9 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
     return counts
 
 
-def _payments(period: str, *, skip: set[int], late: int | None) -> list[dict[str, Any]]:
+def _payments(
+    period: str, *, skip: set[int], late: int | None, part: int | None = None
+) -> list[dict[str, Any]]:
     last = month_bounds(period)[1]
     due = outstanding().filter(period=period)
     rows = []
@@ -132,6 +165,8 @@ def _payments(period: str, *, skip: set[int], late: int | None) -> list[dict[str
         if unit_id in skip:
             continue
         paid_on = last if unit_id != late or period != "2025-09" else date(2025, 11, 14)
+        if unit_id == part:
+            total = (total * Decimal("0.6")).quantize(Decimal("0.01"))
         rows.append(
             {"unit_id": unit_id, "period": period, "amount": f"{total:.2f}", "paid_on": paid_on.isoformat()}
         )

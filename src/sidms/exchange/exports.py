@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,18 +32,23 @@ from django.utils.translation import gettext_lazy as _
 from sidms.access import policies
 from sidms.access.policies import (
     has_permission,
+    in_scope,
     read_query,
     record_list,
     record_scope,
     require,
+    scoped,
     view_permission,
 )
+from sidms.audit.models import Outcome
+from sidms.audit.services import audit_record
 from sidms.business.parameters import value_at
 from sidms.changes.services import field_label
 from sidms.continuity.base import advance, create, locked
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.core.kernel import EntitySpec, spec_for
+from sidms.core.masks import mask_id_number, mask_name
 from sidms.exchange.models import ExportRequest, ExportStatus
 
 FORMATS = ("xlsx", "csv")
@@ -120,9 +126,18 @@ def decide_export(
     """A second person (the approving post, never the requester) approves or refuses a large export."""
     caller = Caller.of(actor)
     require(caller, APPROVE)
+    # The approver's data scope (R10.3): a district's approver decides its own district's exports only; the
+    # export's district is its requester's, whose scope bounded the rows. Out of scope reads as "no such".
+    requester_district = (
+        ExportRequest.objects.filter(pk=export_id).values_list("requester__district_id", flat=True).first()
+    )
+    if requester_district is not None and not in_scope(caller.staff, requester_district):
+        audit_record("access.denied", actor=caller, object_type="export", object_id=export_id,
+                     outcome=Outcome.DENIED, detail={"permission": APPROVE, "reason": "out_of_scope"})  # fmt: skip
+        raise NotPermitted(_("There is no such export."))
     with transaction.atomic():
         request = locked(ExportRequest, export_id, actor=caller)
-        if request is None:
+        if request is None or not in_scope(caller.staff, request.requester.district_id):
             raise NotPermitted(_("There is no such export."))
         if request.requester_id == caller.staff.pk:
             raise SeparationOfDuties(
@@ -276,8 +291,30 @@ def visible_exports(actor: Any) -> Any:
     staff = Caller.of(actor).staff
     mine = ExportRequest.objects.filter(requester=staff)
     if has_permission(staff, APPROVE):
-        return (mine | ExportRequest.objects.filter(status=ExportStatus.PENDING)).distinct()
+        waiting = scoped(
+            staff, ExportRequest.objects.filter(status=ExportStatus.PENDING), "requester__district_id"
+        )
+        return (mine | waiting).distinct()
     return mine
+
+
+_DIGITS = re.compile(r"\d")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def shown_search(request: ExportRequest) -> str:
+    """The export's search text and filters as an approver sees them: a word that could be an ID number (six
+    digits or more) or a name (Chinese characters) is masked as the read door masks those values."""
+    words = []
+    for word in request.query.split():
+        if len(_DIGITS.findall(word)) >= 6:
+            words.append(mask_id_number(word))
+        elif _HAN.search(word):
+            words.append(mask_name(word))
+        else:
+            words.append(word)
+    filters = [f"{name}={value}" for name, value in sorted(request.filters.items())]
+    return " ".join(words + filters)
 
 
 __all__ = [
@@ -286,6 +323,7 @@ __all__ = [
     "download_export",
     "export_threshold",
     "request_export",
+    "shown_search",
     "visible_exports",
     "watermark",
 ]

@@ -34,7 +34,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sidms.changes.batches import Executed, batch_apply_import, batch_execute
-from sidms.changes.models import BatchApplication, BatchStatus
+from sidms.changes.models import BatchApplication, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import audited_refusals, clean_values, field_label, rules_in_force
 from sidms.continuity.base import create, require_intact
 from sidms.core.caller import Caller
@@ -224,7 +224,7 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
     keys = [_record_field(kind, name) for name in kind.same_record]
     labels = "、".join(f"“{kind.label(name)}”" for name in kind.same_record)
     valid = [row for row in rows if not row.errors]
-    repeats = sheets.duplicates(((row.number, row.values) for row in valid), keys)
+    repeats = sheets.duplicates(((row.number, _compared(kind, row.values)) for row in valid), keys)
     for row in valid:
         if row.number in repeats:
             row.errors.append(
@@ -232,27 +232,51 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
                 % {"columns": labels, "row": repeats[row.number]}
             )
     for name in kind.same_record:
-        if name not in spec.declaration.unique and name != spec.declaration.key:
+        if (
+            name not in spec.declaration.unique
+            and name != spec.declaration.key
+            and name not in kind.registered
+        ):
             continue
         enc = spec.encrypted_fields.get(name)
         column = enc.index.attname if enc else name
         pending = [row for row in rows if not row.errors and row.values.get(name)]
-        lookup = {
-            (enc.index.index_of(str(row.values[name])) if enc else str(row.values[name])): row
-            for row in pending
-        }
+        lookup: dict[str, list[RowResult]] = {}
+        for row in pending:
+            key = enc.index.index_of(str(row.values[name])) if enc else _plain_key(row.values[name])
+            lookup.setdefault(key, []).append(row)
         found: set[str] = set()
         wanted = list(lookup)
         for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
             found.update(
-                spec.model._default_manager.filter(
-                    **{f"{column}__in": wanted[start : start + 500]}
-                ).values_list(column, flat=True)
+                spec.model._default_manager.filter(**{f"{column}__in": chunk}).values_list(column, flat=True)
+            )
+            # As for a record entered at the window (changes.services._check_unique, issue 7 item 9): a value
+            # waiting in a new record's review, in any district, is registered too, and the answer is the
+            # same whatever the district — the dry run must not tell a number held elsewhere from a free one.
+            found.update(
+                ChangeRequest.objects.filter(
+                    entity=spec.name, status=ReviewStatus.PENDING, match_index__in=chunk
+                ).values_list("match_index", flat=True)
             )
         for key in found:
-            lookup[key].errors.append(
-                gettext("This %(column)s is already registered.") % {"column": f"“{kind.label(name)}”"}
-            )
+            for row in lookup[key]:
+                row.errors.append(
+                    gettext("This %(column)s is already registered.") % {"column": f"“{kind.label(name)}”"}
+                )
+
+
+def _compared(kind: ImportKind, values: dict[str, Any]) -> dict[str, Any]:
+    """VALUES with each registered code in its stored form, so that 91…p and 91…P are one credit code."""
+    if not kind.registered:
+        return values
+    return {**values, **{n: _plain_key(values[n]) for n in kind.registered if values.get(n)}}
+
+
+def _plain_key(value: Any) -> str:
+    """A plain (not encrypted) registered value as stored: codes such as a credit code are upper case."""
+    return str(value).strip().upper()
 
 
 def _record_field(kind: ImportKind, name: str) -> str:

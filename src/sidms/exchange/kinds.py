@@ -38,6 +38,9 @@ class ImportKind:
     words: dict[str, dict[str, str]] = field(default_factory=dict)
     # Fields that make two rows of one file the same record (checked within the file and in the registry).
     same_record: tuple[str, ...] = ()
+    # Fields that must not already be registered to another record, beyond the entity's declared unique
+    # fields (a unit's credit code: one unit per 统一社会信用代码, whatever its district).
+    registered: tuple[str, ...] = ()
     references: dict[str, Reference] = field(default_factory=dict)  # field in the file -> reference
     defaults: dict[str, str] = field(default_factory=dict)  # values of columns a file may leave out
 
@@ -127,6 +130,7 @@ KINDS: dict[str, ImportKind] = {
         required=frozenset({"name", "credit_code", "unit_type", "district_id"}),
         words={"status": _STATUS},
         same_record=("credit_code",),
+        registered=("credit_code",),
         defaults={"status": "active"},
     ),
     "employments": ImportKind(

@@ -6,25 +6,26 @@ administrator"): ``session.idle_seconds``, ``lockout.failures`` and ``lockout.mi
 A page view must not pay a query for them, so each value is kept for :data:`TTL` seconds per process, and a
 confirmed change clears the cache of the process that confirmed it (``parameter_changed``); the other
 server processes follow within ``TTL``. Before the parameters are seeded (an empty database during its first
-migrate), the settings' defaults stand in.
+migrate), the seeded values stand in.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.dispatch import receiver
 
-from sidms.business.parameters import MissingParameter, parameter_changed, value_at
+from sidms.business.parameters import MissingParameter, parameter_changed, seeded, value_at
 
 TTL = 30.0
 _cache: dict[str, tuple[float, int]] = {}
 
 
-def _parameter(key: str, fallback: int) -> int:
+def _parameter(key: str) -> int:
     now = time.monotonic()
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < TTL:
@@ -32,7 +33,7 @@ def _parameter(key: str, fallback: int) -> int:
     try:
         value = int(value_at(key))
     except MissingParameter:
-        value = fallback
+        value = int(seeded(key))
     _cache[key] = (now, value)
     return value
 
@@ -44,14 +45,66 @@ def clear(**_: Any) -> None:
 
 def idle_seconds() -> int:
     """Seconds without activity after which a session ends."""
-    return _parameter("session.idle_seconds", settings.SESSION_COOKIE_AGE)
+    return _parameter("session.idle_seconds")
 
 
 def lockout_failures(request: Any = None, credentials: Any = None) -> int:
     """Wrong passwords in a row that lock an account (django-axes ``AXES_FAILURE_LIMIT``)."""
-    return _parameter("lockout.failures", 5)
+    return _parameter("lockout.failures")
 
 
 def lockout_cooloff(request: Any = None) -> timedelta:
     """How long the lock lasts (django-axes ``AXES_COOLOFF_TIME``)."""
-    return timedelta(minutes=_parameter("lockout.minutes", 30))
+    return timedelta(minutes=_parameter("lockout.minutes"))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Request rate limits of public pages
+#
+# Not django-ratelimit: it counts in a Django cache and refuses (its check E003) every backend this stack
+# has — the local-memory cache is not shared between server processes and the database cache does not
+# increment atomically. A fixed-window counter in our own table, incremented by one INSERT … ON CONFLICT DO
+# UPDATE … RETURNING (PostgreSQL and SQLite ≥ 3.35 alike), is shared and atomic without a Redis to run.
+
+
+@contextmanager
+def counting() -> Iterator[None]:
+    """One transaction for a request's counters. On PostgreSQL it commits without waiting for the WAL to
+    reach the disk (``SET LOCAL synchronous_commit TO OFF``): a crash may forget the last few counts, which
+    costs nothing, while waiting for the disk doubled the price of a verification. Nothing else belongs in
+    it (an audit event must be durable: write it after the block)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
+def hit(bucket: str, window_seconds: int, *, now: float | None = None) -> int:
+    """Count one request in BUCKET's current window of WINDOW_SECONDS; return the window's count so far."""
+    from django.db import connection
+
+    from sidms.security.models import RateCount
+
+    slot = int((time.time() if now is None else now) // window_seconds)
+    table = connection.ops.quote_name(RateCount._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (bucket, slot, hits) VALUES (%s, %s, 1) "  # noqa: S608 - names are ours
+            f"ON CONFLICT (bucket, slot) DO UPDATE SET hits = {table}.hits + 1 RETURNING hits",
+            [bucket, slot],
+        )
+        count = int(cursor.fetchone()[0])
+    if count == 1 and bucket.endswith(":all"):
+        # The first request of a new window anywhere: drop the windows that have passed.
+        RateCount.objects.filter(slot__lt=slot - 1).delete()
+    return count
+
+
+def address_bucket(prefix: str, address: str) -> str:
+    """A bucket per client address, keyed so that the table holds no address in the clear."""
+    from sidms.core.keys import keyring
+
+    return f"{prefix}:{keyring().mac(f'rate-limit/{address}'.encode())[:32]}"

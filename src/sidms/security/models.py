@@ -13,6 +13,7 @@ from base64 import b32encode, b64decode, b64encode, b85decode, b85encode
 from os import urandom
 from typing import Any
 
+from django.db import models
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sidms.core.keys import keyring
@@ -54,3 +55,19 @@ class SealedTOTPDevice(TOTPDevice):
 def seal_secret(secret_b64: str, user_id: Any) -> str:
     """A TOTP secret (base64) as the key column stores it, bound to its account."""
     return _PREFIX + b85encode(keyring().encrypt(secret_b64, aad=_aad(user_id))).decode("ascii")
+
+
+class RateCount(models.Model):
+    """Requests counted per bucket and fixed time window (a public page's rate limit, shared by every
+    server process because it lives in the database; see :func:`sidms.security.limits.hit`)."""
+
+    bucket = models.CharField(max_length=100)
+    slot = models.BigIntegerField()  # the window's start, in seconds since the epoch / the window's length
+    hits = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bucket", "slot"], name="security_ratecount_once")]
+        indexes = [models.Index(fields=["slot"], name="security_ratecount_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} @{self.slot}: {self.hits}"

@@ -7,6 +7,7 @@ from sidms.web.archives import views
 app_name = "archives"
 urlpatterns = [
     path("review/", views.review_queue_page, name="review"),
+    path("retention/", views.retention_page, name="retention"),
     path("items/<int:item_id>/review/", views.review_item, name="review_item"),
     path("items/<int:item_id>/view/", views.item_file, {"action": "view"}, name="view"),
     path("items/<int:item_id>/download/", views.item_file, {"action": "download"}, name="download"),

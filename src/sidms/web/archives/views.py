@@ -19,8 +19,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sidms.access.policies import has_permission
-from sidms.archives import services
-from sidms.archives.models import TARGETS, ArchiveItem
+from sidms.archives import retention, services
+from sidms.archives.models import TARGETS, ArchiveItem, ItemStatus
 from sidms.archives.uploads import InMemoryLimitedUploadHandler
 from sidms.changes.models import BatchApplication, ChangeRequest, MaintenanceOrder
 from sidms.continuity.models import Agreement
@@ -106,6 +106,8 @@ def _back(kind: str, target: Any) -> str:
 def _preview(request: HttpRequest, item: ArchiveItem) -> str:
     """The first-page preview as a data: URI, rendered in memory in this request (an audit event each); ""
     when the stored file is damaged (the integrity alert is recorded by the service)."""
+    if item.status == ItemStatus.PURGED:
+        return ""  # a tombstone: the file was deleted after its retention period
     try:
         png = services.archive_thumbnail(actor=caller_of(request), item_id=item.pk)
     except (IntegrityAlert, NotPermitted):
@@ -212,6 +214,8 @@ def item_file(request: HttpRequest, item_id: int, action: str) -> HttpResponse:
         if isinstance(refusal, IntegrityAlert):
             raise
         raise Http404 from None
+    except ChangeRefused as purged:  # purged after its retention period: only the catalogue entry remains
+        return HttpResponse(str(purged), status=410, content_type="text/plain; charset=utf-8")
     mime = ACCEPTED_KINDS[item.kind][0]
     extension = {"jpeg": "jpg", "tiff": "tif"}.get(item.kind, item.kind)
     disposition = "attachment" if action == "download" else "inline"
@@ -226,6 +230,8 @@ def item_thumbnail(request: HttpRequest, item_id: int) -> HttpResponse:
         if isinstance(refusal, IntegrityAlert):
             raise
         raise Http404 from None
+    except ChangeRefused as purged:  # purged after its retention period: only the catalogue entry remains
+        return HttpResponse(str(purged), status=410, content_type="text/plain; charset=utf-8")
     return _file_response(png, "image/png", "inline", f"archive-{item_id}-preview.png")
 
 
@@ -267,3 +273,59 @@ def review_item(request: HttpRequest, item_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Archive item %(item)s rejected.") % {"item": item_id})
     return redirect("web:archives:review")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Retention and orphans (issue 9)
+
+
+@require_http_methods(["GET", "POST"])
+def retention_page(request: HttpRequest) -> HttpResponse:
+    """Archive reviewers: the items past their retention period, a purge proposed from that listing, and the
+    purges waiting for a second reviewer. The information centre: the store's orphans."""
+    caller = caller_of(request)
+    staff = staff_of(request)
+    may_purge = has_permission(staff, "archive.purge")
+    may_orphans = has_permission(staff, "archive.orphans")
+    if not (may_purge or may_orphans):
+        raise Http404
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "propose":
+                purge = retention.purge_propose(
+                    actor=caller, item_ids=[int(i) for i in request.POST.getlist("item") if i.isdigit()],
+                    reason=str(request.POST.get("reason", "")),
+                )  # fmt: skip
+                messages.success(
+                    request,
+                    _("Purge PU%(id)s proposed: a second archive reviewer decides.") % {"id": purge.pk},
+                )
+            elif action in ("approve", "refuse"):
+                purge = retention.purge_decide(
+                    actor=caller, purge_id=int(request.POST.get("purge", "0") or 0), approve=action == "approve",
+                    reason=str(request.POST.get("reason", "")),
+                )  # fmt: skip
+                messages.success(
+                    request,
+                    _("Purge PU%(id)s: %(status)s.") % {"id": purge.pk, "status": purge.get_status_display()},
+                )
+        except (ChangeRefused, NotPermitted) as refusal:
+            messages.error(request, str(refusal))
+        return redirect("web:archives:retention")
+    rows = [
+        {**_row(item), "ends": retention.retention_ends(item)}
+        for item in (retention.expired(actor=caller) if may_purge else [])
+    ]
+    return render(
+        request,
+        "archives/retention.html",
+        {
+            "rows": rows,
+            "purges": retention.visible_purges(actor=caller),
+            "orphans": retention.orphans(actor=caller) if may_orphans else None,
+            "may_purge": may_purge,
+            "me": staff.pk,
+            "crumbs": [(_("Home"), reverse("web:dashboard")), (_("Archive retention"), "")],
+        },
+    )

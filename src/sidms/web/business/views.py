@@ -7,6 +7,7 @@ import json
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,13 +19,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sidms.access import policies
+from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.business import accounts, ledger, rights
 from sidms.business import parameters as params
 from sidms.business.models import AssessmentRun, ParameterKind, RunKind
+from sidms.core.caller import caller_from_request
 from sidms.core.errors import SidmsError
 from sidms.core.kernel import spec_for
 from sidms.registry.models import Unit
+from sidms.security import limits
 from sidms.web.context import caller_of, staff_of
 
 
@@ -74,10 +78,44 @@ def statement_pdf(request: HttpRequest, key: str) -> HttpResponse:
 
 @require_GET
 def verify_statement(request: HttpRequest) -> HttpResponse:
-    """Public: no sign-in. Shows only the masked name, the cut-off and the issuing agency."""
+    """Public: no sign-in. Shows only the masked name, the cut-off and the issuing agency. Lookups are
+    limited per client address and in all (settings SIDMS_VERIFY_*), so that verification numbers cannot
+    be enumerated; a refusal is HTTP 429, and the first one of each window is a security audit event."""
     text = request.GET.get("number", "")
+    if text:
+        refused = _verify_refused(request)
+        if refused:
+            response = render(request, "business/verify.html", {"verdict": None, "number": "", "refused": True},
+                              status=429)  # fmt: skip
+            response["Retry-After"] = str(settings.SIDMS_VERIFY_WINDOW_SECONDS)
+            return response
     verdict = rights.verify_number(text) if text else None
     return render(request, "business/verify.html", {"verdict": verdict, "number": text})
+
+
+def _verify_refused(request: HttpRequest) -> bool:
+    window = settings.SIDMS_VERIFY_WINDOW_SECONDS
+    address = str(request.META.get("REMOTE_ADDR", ""))
+    # Both counters in one transaction, committed without waiting for the disk (limits.counting); the
+    # global one counts only requests their address may make, so one address cannot use everyone's up.
+    tripped: tuple[str, int] | None = None
+    with limits.counting():
+        for scope, bucket, ceiling in (
+            ("address", limits.address_bucket("verify", address), settings.SIDMS_VERIFY_PER_ADDRESS),
+            ("global", "verify:all", settings.SIDMS_VERIFY_GLOBAL),
+        ):
+            count = limits.hit(bucket, window)
+            if count > ceiling:
+                tripped = (scope, ceiling) if count == ceiling + 1 else ("", ceiling)
+                break
+    if tripped is None:
+        return False
+    scope, ceiling = tripped
+    if scope:  # once per window and bucket: a flood must not flood the audit chain
+        audit_record("security.rate_limited", actor=caller_from_request(request, actor="public"),
+                     object_type="page", object_id="verify_statement", outcome=Outcome.DENIED,
+                     detail={"scope": scope, "limit": ceiling, "window_seconds": window})  # fmt: skip
+    return True
 
 
 # --------------------------------------------------------------------------------------------------------

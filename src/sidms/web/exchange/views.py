@@ -198,9 +198,11 @@ def progress(request: HttpRequest, token: str) -> JsonResponse:
 @require_GET
 def export_list(request: HttpRequest) -> HttpResponse:
     staff = staff_of(request)
-    rows = (
+    rows = list(
         exports.visible_exports(staff).select_related("requester", "approver").order_by("-requested_at")[:200]
     )
+    for row in rows:
+        row.search_shown = exports.shown_search(row)
     return render(
         request,
         "exchange/exports.html",

@@ -30,6 +30,7 @@ ACTION_LABELS: dict[str, Any] = {
     "auth.otp_enrolled": gettext_lazy("Authenticator enrolled"),
     "auth.logout": gettext_lazy("Signed out"),
     "access.denied": gettext_lazy("Access refused"),
+    "security.rate_limited": gettext_lazy("Too many requests refused"),
     "integrity.alert": gettext_lazy("Integrity alert"),
     "review.approve": gettext_lazy("Review approved"),
     "review.reject": gettext_lazy("Review rejected"),

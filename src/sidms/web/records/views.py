@@ -302,7 +302,11 @@ def _related(request: HttpRequest, spec: EntitySpec, record: Any) -> list[dict[s
         rows_qs = other.model._default_manager.filter(**{related.reference: record})
         if related.only_current:
             rows_qs = rows_qs.filter(**{f"{related.only_current}__isnull": True})
-        rows_qs = rows_qs.select_related(*[n[:-3] for n in related.columns if n.endswith("_id")])
+        # Only the records the columns name: select_related() with no names would follow every foreign key
+        # (a ledger entry's person, district and run, with its parameters) for nothing.
+        joined_records = [n[:-3] for n in related.columns if n.endswith("_id")]
+        if joined_records:
+            rows_qs = rows_qs.select_related(*joined_records)
         if related.newest_first:
             rows_qs = rows_qs.order_by(f"-{related.newest_first}", "-pk")
         # One more than shown, to know whether there are more.

@@ -61,7 +61,9 @@ class Command(BaseCommand):
             counts = load_demo(generate(persons=persons), progress=self.stdout.write)
             from sidms.demo.business import load_business
 
-            self.stdout.write("loading three years of contributions, payments, interest and pensions …")
+            self.stdout.write(
+                "loading contributions, payments, interest and benefits from 2023 to last month …"
+            )
             counts.update(load_business(progress=self.stdout.write))
             elapsed = time.perf_counter() - started
             self.stdout.write(f"loaded {sum(counts.values())} records in {elapsed:.1f} s")

@@ -1,0 +1,203 @@
+"""The tax bureau's payment extracts matched to the assessed entries, in full or in part (issue 8 §5; R2.2, R6.2).
+
+An extract is taken in as a ``payment`` run (applied for, approved, executed once). Each row pays one unit's
+(``unit_id``) or one flexible worker's (``person_id``) contributions, for one period (``period``) or, with no
+period, for the oldest periods outstanding first. A row may pay everything outstanding or only a part of it;
+it may not pay more (an overpayment is refused, the whole extract with it).
+
+**Allocation of a part payment.** No national rule for allocating a part payment was found (notes §2: the
+late fee of 社会保险法 Art. 86 is on the amount unpaid; nothing on the order), so the order is a parameter,
+``payment.allocation`` (示例值（待核对） until checked), applied as follows:
+
+1. the oldest period first (the late fee runs longest there);
+2. within a period, the parts in the parameter's order — the seeded order is the individual parts first,
+   since they are withheld from the employees' wages by the unit (社会保险法 Art. 60, 代扣代缴) and credit
+   their personal accounts, then the unit parts;
+3. within a part, the insurances in the parameter's order (pension first), then person by person (the
+   entries' order).
+
+Each assessed entry the row touches gets one ``paid`` entry naming it (``settles``) with the unit and
+individual amounts actually paid (the account credit follows the individual part, up to the entry's credit),
+and a ``late_fee`` entry when it came after the due date, on the amount paid then. What stays unpaid stays in
+arrears: :func:`remainders` gives, for each entry paid in part, what is left, and the arrears of
+``sidms.business.accounts`` add it, with the late fee to any date on that remaining part only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import F, Q, Sum
+from django.utils.translation import gettext_lazy as _
+
+from sidms.business import calc
+from sidms.business.accounts import ZERO, _cents, live_assessed, outstanding
+from sidms.business.ledger import register_writer
+from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
+from sidms.business.parameters import value_at
+from sidms.core.errors import ChangeRefused
+
+
+@dataclass
+class Due:
+    """What is still owed on one assessed entry."""
+
+    entry: LedgerEntry
+    unit: Decimal
+    individual: Decimal
+    credit: Decimal  # account credit not yet given
+
+    @property
+    def total(self) -> Decimal:
+        return self.unit + self.individual
+
+
+def _part_paid_ids(where: Q) -> set[int]:
+    """Assessed entries (matching WHERE) that a payment settled for less than their amounts."""
+    partial = LedgerEntry.objects.filter(kind=EntryKind.PAID).filter(
+        Q(unit_amount__lt=F("settles__unit_amount"))
+        | Q(individual_amount__lt=F("settles__individual_amount"))
+    )
+    return set(partial.filter(where).values_list("settles_id", flat=True))
+
+
+def _part_paid(where: Q) -> list[Due]:
+    """What is left on each live assessed entry paid only in part (WHERE filters the paid entries)."""
+    ids = _part_paid_ids(where)
+    if not ids:
+        return []
+    paid = {
+        row["settles_id"]: row
+        for row in LedgerEntry.objects.filter(kind=EntryKind.PAID, settles_id__in=ids)
+        .values("settles_id")
+        .annotate(u=Sum("unit_amount"), i=Sum("individual_amount"), a=Sum("account_credit"))
+        .order_by()
+    }
+    out = []
+    for e in live_assessed().filter(pk__in=ids).select_related("person").order_by("pk"):
+        p = paid[e.pk]
+        due = Due(e, e.unit_amount - _cents(p["u"]), e.individual_amount - _cents(p["i"]),
+                  e.account_credit - _cents(p["a"]))  # fmt: skip
+        if due.total > 0:
+            out.append(due)
+    return out
+
+
+def remainders(unit_id: int | None = None) -> list[Due]:
+    """Every assessed entry paid in part, with what is left on it (of UNIT_ID's entries if given)."""
+    return _part_paid(Q(unit_id=unit_id) if unit_id is not None else Q())
+
+
+def allocation(at: date, region: str | None = None) -> tuple[list[str], dict[str, int]]:
+    """The parts' order and each insurance's rank from the ``payment.allocation`` parameter in force."""
+    rule: Mapping[str, list[str]] = value_at("payment.allocation", at, region)
+    return list(rule["parts"]), {code: rank for rank, code in enumerate(rule["insurances"])}
+
+
+def allocate(
+    dues: list[Due], amount: Decimal, parts: list[str], rank: Mapping[str, int]
+) -> list[tuple[Due, Decimal, Decimal]]:
+    """Spread AMOUNT over DUES (oldest period first; then PARTS in order; then insurances by RANK, then the
+    entries' order). Returns (due, unit part, individual part) for each entry paid something, in entry order;
+    each Due is reduced by what it received."""
+    got: dict[int, list[Decimal]] = {}
+    left = amount
+    periods = sorted({d.entry.period for d in dues})
+    for period in periods:
+        mine = sorted(
+            (d for d in dues if d.entry.period == period),
+            key=lambda d: (rank.get(d.entry.insurance, len(rank)), d.entry.person_id, d.entry.pk),
+        )
+        for part in parts:
+            for d in mine:
+                owed = d.unit if part == "unit" else d.individual
+                take = min(owed, left)
+                if take <= 0:
+                    continue
+                share = got.setdefault(d.entry.pk, [ZERO, ZERO])
+                if part == "unit":
+                    d.unit -= take
+                    share[0] += take
+                else:
+                    d.individual -= take
+                    share[1] += take
+                left -= take
+    by_pk = {d.entry.pk: d for d in dues}
+    return [(by_pk[pk], u, i) for pk, (u, i) in sorted(got.items())]
+
+
+def _key(unit_id: int | None, person_id: int, period: str) -> tuple[Any, ...]:
+    return (unit_id, None, period) if unit_id is not None else (None, person_id, period)
+
+
+def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
+    rows = list(run.params.get("rows", []))
+    # What is left of entries paid in part, for every period the extract names: one query for the run (the
+    # paid entries carry their assessed entry's period, person and unit), not one per row.
+    periods = sorted({str(r["period"]) for r in rows if r.get("period")})
+    part_paid: dict[tuple[Any, ...], list[Due]] = defaultdict(list)
+    for d in _part_paid(Q(period__in=periods)) if periods else []:
+        part_paid[_key(d.entry.unit_id, d.entry.person_id, d.entry.period)].append(d)
+    # Entries paid by an earlier row of this extract, with what is left, by payer (unit, or flexible worker).
+    touched: dict[tuple[Any, ...], dict[int, Due]] = defaultdict(dict)
+    for number, row in enumerate(rows, start=1):
+        paid_on = date.fromisoformat(str(row["paid_on"]))
+        amount = Decimal(str(row["amount"]))
+        period = str(row.get("period") or "")
+        if row.get("unit_id"):
+            scope = Q(unit_id=int(row["unit_id"]))
+            who = f"unit #{row['unit_id']}"
+            key = _key(int(row["unit_id"]), 0, period)
+        else:
+            scope = Q(person_id=int(row["person_id"]), unit__isnull=True)
+            who = f"person #{row['person_id']}"
+            key = _key(None, int(row["person_id"]), period)
+        if period:
+            scope &= Q(period=period)
+        fresh = [
+            Due(e, e.unit_amount, e.individual_amount, e.account_credit)
+            for e in outstanding().filter(scope).select_related("person").order_by("pk")
+        ]
+        partly = part_paid.get(key, []) if period else _part_paid(scope)
+        dues = {d.entry.pk: d for d in fresh + partly}
+        earlier = touched[key[:2]]
+        dues.update({pk: d for pk, d in earlier.items() if not period or d.entry.period == period})
+        owed = [d for d in dues.values() if d.total > 0]
+        due = sum((d.total for d in owed), ZERO)
+        if not owed or amount <= 0 or amount > due or amount != amount.quantize(Decimal("0.01")):
+            raise ChangeRefused(
+                _("Row %(row)s of the payment extract (%(who)s, %(period)s: %(amount)s) does not match the "
+                  "amount outstanding (%(due)s); the extract is refused."),
+                {"row": number, "who": who, "period": period or "*", "amount": f"{amount:.2f}",
+                 "due": f"{due:.2f}"},
+                code="payment_unmatched",
+            )  # fmt: skip
+        first = owed[0].entry
+        parts, rank = allocation(paid_on, first.person.district_id)
+        for d, unit_part, individual_part in allocate(owed, amount, parts, rank):
+            touched[key[:2]][d.entry.pk] = d
+            e = d.entry
+            credit = min(d.credit, individual_part)
+            d.credit -= credit
+            yield LedgerEntry(
+                period=e.period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
+                kind=EntryKind.PAID, base=e.base, unit_rate=e.unit_rate, individual_rate=e.individual_rate,
+                unit_amount=unit_part, individual_amount=individual_part, account_credit=credit,
+                entry_date=paid_on, settles_id=e.pk,
+            )  # fmt: skip
+            fee = calc.late_fee(unit_part + individual_part, e.period, paid_on, e.person.district_id)
+            if fee.fee > 0:
+                on_unit = e.unit_id is not None
+                yield LedgerEntry(
+                    period=e.period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
+                    kind=EntryKind.LATE_FEE, unit_amount=fee.fee if on_unit else ZERO,
+                    individual_amount=ZERO if on_unit else fee.fee, entry_date=paid_on, settles_id=e.pk,
+                )  # fmt: skip
+
+
+register_writer("payment", _pay)
