@@ -664,3 +664,17 @@ def test_every_seed_has_a_status_and_a_source() -> None:
     seeds += [c.SEED_LATE_FEE_DAILY_RATE, c.ANNUAL_METHOD_FACTOR]
     assert all(seed.status in {"V", "S", "U"} and seed.source for seed in seeds)
     assert c.SEED_ROUNDING["amount"].status == "U"  # no official rounding rule found
+
+
+@given(
+    st.integers(-(10**12), 10**12).map(lambda n: D(n) / 10000),
+    st.sampled_from([D("1"), D("0.1"), D("0.01"), D("10"), D("100")]),
+    st.sampled_from(sorted(c.ROUNDING_MODES)),
+)
+@pytest.mark.req("R2.3")
+def test_rounding_to_a_step_by_quantize_is_the_general_form(value: Decimal, step: Decimal, mode: str) -> None:
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    general = ((value / step).to_integral_value(rounding=mode) * step).quantize(D(1).scaleb(min(exponent, 0)))
+    assert c._to_step(value, step, mode) == general
+    assert str(c._to_step(value, step, mode)) == str(general)

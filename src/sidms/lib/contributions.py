@@ -266,11 +266,22 @@ def _check_step(step: object, what: str, what_en: str) -> Decimal:
     return value
 
 
+_QUANTA: dict[Decimal, tuple[int, Decimal]] = {}
+
+
 def _to_step(value: Decimal, step: Decimal, mode: str) -> Decimal:
-    exponent = step.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
+    known = _QUANTA.get(step)
+    if known is None:
+        exponent = step.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)
+        known = _QUANTA[step] = (exponent, Decimal(1).scaleb(min(exponent, 0)))
+    exponent, quantum = known
+    if exponent <= 0:
+        # A step of 1, 0.1, 0.01 …: rounding to it is quantizing to it in the same mode (one operation; a
+        # ledger run rounds three amounts per entry). Same result as the general form below.
+        return value.quantize(quantum, rounding=mode)
     rounded = (value / step).to_integral_value(rounding=mode) * step
-    return rounded.quantize(Decimal(1).scaleb(min(exponent, 0)))
+    return rounded.quantize(quantum)
 
 
 ROUNDING_PRESETS: Mapping[str, Rounding] = {
