@@ -143,3 +143,35 @@ def test_the_yearly_statements_batch_issues_one_per_insured_person(
 
     assert {s.cut_off for s in IssuedStatement.objects.all()} == {date(2025, 12, 31)}
     assert all(verify_number(s.number).unchanged for s in IssuedStatement.objects.all())
+
+
+@pytest.mark.req("R20")
+def test_a_statement_of_the_yearly_batch_is_vouched_for_by_its_chunks_event(
+    history: dict[str, Any], huancui_clerk: Any, approver: Any
+) -> None:
+    from sidms.business.models import IssuedStatement
+    from sidms.business.rights import yearly_statements
+
+    issued = list(yearly_statements(2025, chunk=5))
+    assert len(issued) == 2 and len({i.row.statement_id[:24] for i in issued}) == 1  # one chunk
+    assert AuditEvent.objects.filter(action="statement.issue_batch").count() == 1
+    assert not AuditEvent.objects.filter(action="statement.issue").exists()
+    assert all(verify_number(i.number).unchanged for i in issued)
+    # Data that change after printing: that person's statement is no longer unchanged.
+    pay(history["unit"], "2025-02", "2025-03-20", huancui_clerk, approver)
+    employee = next(i for i in issued if i.row.person_id == history["employee"].pk)
+    assert (verify_number(employee.number).genuine, verify_number(employee.number).unchanged) == (True, False)
+    # One row of the chunk altered in SQL: verify names it; the others still verify.
+    restore = _unguarded("business_issuedstatement")
+    _raw("UPDATE business_issuedstatement SET cut_off = %s WHERE id = %s", ["2025-06-30", employee.row.pk])
+    restore()
+    assert broken_at().kind == "statement"
+    assert not verify_number(employee.number).genuine
+    other = next(i for i in issued if i is not employee)
+    assert verify_number(other.number).genuine
+    # A row of the chunk deleted in SQL: its event still names it.
+    restore = _unguarded("business_issuedstatement")
+    _raw("DELETE FROM business_issuedstatement WHERE id = %s", [employee.row.pk])
+    restore()
+    assert broken_at().kind == "statement"  # the chunk's event names a statement that is missing
+    assert IssuedStatement.objects.count() == 1

@@ -493,6 +493,33 @@ def test_month_product_method_with_equal_credits() -> None:
 
 
 @pytest.mark.req("R2.2")
+def test_the_settlement_from_the_years_sums_is_the_worked_example() -> None:
+    # What the year-end run gets from the database for the example above: the sums, not the months.
+    year = c.account_settlement_from_sums(
+        D("100000.00"), D("9600.00"), D("62400.00"), R_2024, FEN, method="month_product"
+    )
+    assert (year.interest_on_credits, year.interest, year.new_balance) == (
+        D("136.24"), D("2756.24"), D("112356.24"),
+    )  # fmt: skip
+    annual = c.account_settlement_from_sums(D("100000.00"), D("9600.00"), D(0), R_2024, FEN, method="annual")
+    assert annual == c.account_interest_annual(D("100000.00"), EQUAL, R_2024, FEN)
+    with pytest.raises(c.InvalidCalculationInput):
+        c.account_settlement_from_sums(D(0), D(0), D("-1"), R_2024, FEN, method="month_product")
+
+
+@given(st.dictionaries(st.integers(1, 12), st.integers(0, 500_000).map(lambda f: D(f) / 100), max_size=12))
+@pytest.mark.req("R2.2")
+def test_the_settlement_from_sums_equals_the_month_by_month_one(credits: dict[int, Decimal]) -> None:
+    principal = sum(credits.values(), D(0))
+    product = sum((v * (13 - m) for m, v in credits.items()), D(0))
+    methods: tuple[c.InterestMethod, ...] = ("annual", "month_product")
+    for method in methods:
+        assert c.account_settlement_from_sums(
+            D("1234.56"), principal, product, R_2024, FEN, method=method
+        ) == c.account_year_end(D("1234.56"), credits, R_2024, FEN, method=method)
+
+
+@pytest.mark.req("R2.2")
 def test_the_methods_agree_for_equal_credits_because_78_over_144_is_about_1_083_over_2() -> None:
     assert Fraction(78, 144) == Fraction(13, 12) / 2  # 0.541666…, exactly
     assert abs(D(78) / 144 - D("1.083") / 2) < D("0.0002")
@@ -637,3 +664,17 @@ def test_every_seed_has_a_status_and_a_source() -> None:
     seeds += [c.SEED_LATE_FEE_DAILY_RATE, c.ANNUAL_METHOD_FACTOR]
     assert all(seed.status in {"V", "S", "U"} and seed.source for seed in seeds)
     assert c.SEED_ROUNDING["amount"].status == "U"  # no official rounding rule found
+
+
+@given(
+    st.integers(-(10**12), 10**12).map(lambda n: D(n) / 10000),
+    st.sampled_from([D("1"), D("0.1"), D("0.01"), D("10"), D("100")]),
+    st.sampled_from(sorted(c.ROUNDING_MODES)),
+)
+@pytest.mark.req("R2.3")
+def test_rounding_to_a_step_by_quantize_is_the_general_form(value: Decimal, step: Decimal, mode: str) -> None:
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    general = ((value / step).to_integral_value(rounding=mode) * step).quantize(D(1).scaleb(min(exponent, 0)))
+    assert c._to_step(value, step, mode) == general
+    assert str(c._to_step(value, step, mode)) == str(general)

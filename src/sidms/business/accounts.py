@@ -20,11 +20,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business import calc
-from sidms.business.ledger import register_writer
+from sidms.business.ledger import Fact, register_writer
 from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
 from sidms.business.parameters import cached_parameters
 from sidms.core.errors import ChangeRefused
@@ -148,55 +148,52 @@ def account_years(person_id: int) -> list[AccountYear]:
     return out
 
 
-def _interest(run: AssessmentRun) -> Iterable[LedgerEntry]:
+def _interest(run: AssessmentRun) -> Iterable[Fact]:
     year = int(run.period)
     start, end = f"{year}-01", f"{year}-12"
-    previous: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    credits: dict[int, dict[int, Decimal]] = defaultdict(dict)
-    # One row per person and month of YEAR and kind, and one per person and kind for every earlier period
-    # (the previous balance): the grouping is done by the database. The ORM compiles the query and a raw
-    # cursor reads it, skipping Django's per-value converters (most of the run's time); each sum is taken
-    # to the cent by _cents, as the ORM's value would be.
-    grouped = (
-        LedgerEntry.objects.filter(_credited(), period__lte=end)
-        .annotate(p=Case(When(period__lt=start, then=Value("")), default=F("period")))
-        .values_list("person_id", "p", "kind")
-        .annotate(s=Sum("account_credit"))
-        .order_by()
-    )
-    sql, params = grouped.query.sql_with_params()
+    # One row per person, summed by the database (as the bench's INSERT … SELECT does): the balance before
+    # YEAR, YEAR's paid credits, their month product Σ credit × (13 − month) (月积数) and the number of
+    # interest entries already in YEAR. Each sum is whole cents (an integer weight times whole cents), so
+    # _cents restores SQLite's float sum exactly; lc.account_settlement_from_sums applies the method.
+    month = "CAST(SUBSTR(period, 6, 2) AS INTEGER)"
+    this_year = "period >= %s"
+    sql = f"""
+        SELECT person_id,
+            SUM(CASE WHEN period < %s THEN account_credit ELSE 0 END),
+            SUM(CASE WHEN {this_year} AND kind = %s THEN account_credit ELSE 0 END),
+            SUM(CASE WHEN {this_year} AND kind = %s THEN account_credit * (13 - {month}) ELSE 0 END),
+            SUM(CASE WHEN {this_year} AND kind = %s THEN 1 ELSE 0 END)
+        FROM {LedgerEntry._meta.db_table}
+        WHERE insurance IN (%s, %s) AND kind IN (%s, %s) AND period <= %s
+        GROUP BY person_id
+        ORDER BY person_id
+    """  # noqa: S608  (the table name is the model's)
+    paid, interest = str(EntryKind.PAID), str(EntryKind.INTEREST)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        # Raw SQL puts the annotations after the plain columns; take each by its name.
-        at = {column[0]: i for i, column in enumerate(cursor.description)}
-        pick = [at["person_id"], at["p"], at["kind"], at["s"]]
-        rows = [tuple(row[i] for i in pick) for row in cursor.fetchall()]
-    for person_id, period, kind, total in rows:
-        amount = _cents(total)
-        if period < start:
-            previous[person_id] += amount
-        elif kind == EntryKind.PAID:
-            month = int(period[5:7])
-            credits[person_id][month] = credits[person_id].get(month, ZERO) + amount
-        else:
-            raise ChangeRefused(
-                _("Interest for %(year)s has already been settled."), {"year": year}, code="twice"
-            )
-    people = sorted(set(previous) | set(credits))
+        cursor.execute(sql, [start, start, paid, start, paid, start, interest, *PENSION, paid, interest, end])
+        rows = cursor.fetchall()
+    if any(settled for *_sums, settled in rows):
+        raise ChangeRefused(
+            _("Interest for %(year)s has already been settled."), {"year": year}, code="twice"
+        )
+    people = [row[0] for row in rows]
     # A large run reads every person's district in one pass rather than binding an IN list of every id
     # (SQLite caps a statement's parameters).
     persons = Person.objects.filter(pk__in=people) if len(people) <= 5000 else Person.objects.all()
     regions = dict(persons.values_list("pk", "district_id").iterator(chunk_size=20000)) if people else {}
-    settle: dict[str | None, Callable[[Decimal, dict[int, Decimal]], Any]] = {}
-    for person_id in people:
+    settle: dict[str | None, Callable[[Decimal, Decimal, Decimal], Any]] = {}
+    last = date(year, 12, 31)
+    for person_id, previous, principal, product, _settled in rows:
         region = regions.get(person_id)
         if region not in settle:
-            settle[region] = calc.account_settlement(year, region)
-        settled = settle[region](previous[person_id], credits[person_id])
-        yield LedgerEntry(
-            period=end, person_id=person_id, unit_id=None, insurance="110", kind=EntryKind.INTEREST,
-            account_credit=settled.interest, entry_date=date(year, 12, 31),
-        )  # fmt: skip
+            settle[region] = calc.account_settlement_sums(year, region)
+        settled = settle[region](_cents(previous), _cents(principal), _cents(product))
+        yield {
+            "period": end, "person_id": person_id, "unit_id": None, "insurance": "110",
+            "kind": EntryKind.INTEREST, "base": None, "unit_rate": None, "individual_rate": None,
+            "unit_amount": ZERO, "individual_amount": ZERO, "account_credit": settled.interest,
+            "entry_date": last, "corrects_id": None, "settles_id": None,
+        }  # fmt: skip
 
 
 register_writer("interest", _interest)

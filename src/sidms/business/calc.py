@@ -80,6 +80,27 @@ def account_settlement(
     )
 
 
+def account_settlement_sums(
+    year: int, region: str | None = None, method: str | None = None
+) -> Callable[[Decimal, Decimal, Decimal], lc.AccountYear]:
+    """:func:`account_settlement` taking the year's sums (previous balance, principal, month product: see
+    ``lc.account_settlement_from_sums``) instead of the credits month by month."""
+    end = date(year, 12, 31)
+    rate = value_at("account.interest_rate", end, region)
+    how: lc.InterestMethod = (
+        "annual"
+        if (method or value_at("account.interest_method", end, region)) == "annual"
+        else "month_product"
+    )
+    rule = rounding(end, region)
+    factor = (
+        value_at("account.annual_factor", end, region) if how == "annual" else lc.ANNUAL_METHOD_FACTOR.value
+    )
+    return lambda previous, principal, product: lc.account_settlement_from_sums(
+        previous, principal, product, rate, rule, method=how, factor=factor
+    )
+
+
 def retirement(birth: date, category: str) -> lp.Retirement:
     """The statutory retirement age and month under the 2025 reform, from the schedules in the parameter
     table (seeded from the reform's Art. 1, [V])."""

@@ -30,7 +30,9 @@ and (period, kind) instead (docs/architecture.md names the distribution key a Ci
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -58,7 +60,7 @@ from sidms.business.models import (
     UnitEnrolment,
 )
 from sidms.business.parameters import cached_parameters, value_at
-from sidms.changes.ledger import append_facts
+from sidms.changes.ledger import append_rows
 from sidms.changes.seals import reseal, row_seal
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
@@ -79,37 +81,72 @@ MAY_NOT_APPROVE = _("Your posts may not approve ledger runs.")
 def _text(value: Any) -> Any:
     if value is None:
         return None
-    if isinstance(value, Decimal):
+    if type(value) is Decimal or isinstance(value, Decimal):
         return f"{value:.6f}"
     if isinstance(value, date | datetime):
         return value.isoformat()
     return str(value)
 
 
-def entry_state(entry: LedgerEntry) -> dict[str, Any]:
-    """What an entry's digest covers: every business column, its uid and its run (not its row id)."""
+# The business columns a run's writer gives for each fact (a mapping by attribute name, or a LedgerEntry);
+# run_execute adds the governed ones (uid, version, digest, timestamps, run).
+BUSINESS = ("period", "person_id", "unit_id", "insurance", "kind", "base", "unit_rate", "individual_rate",
+            "unit_amount", "individual_amount", "account_credit", "entry_date", "corrects_id", "settles_id")  # fmt: skip
+_DEFAULTS: dict[str, Any] = {
+    "unit_id": None, "base": None, "unit_rate": None, "individual_rate": None, "unit_amount": Decimal(0),
+    "individual_amount": Decimal(0), "account_credit": Decimal(0), "corrects_id": None, "settles_id": None,
+}  # fmt: skip
+Fact = dict[str, Any]
+
+
+def fact(**values: Any) -> Fact:
+    """A new ledger fact's business columns (missing ones take the model's defaults)."""
+    return {**_DEFAULTS, **values}
+
+
+def entry_state(entry: LedgerEntry | Mapping[str, Any]) -> dict[str, Any]:
+    """What an entry's digest covers: every business column, its uid and its run (not its row id). ENTRY is
+    a stored LedgerEntry or a fact about to be appended (the same values by attribute name)."""
+    v = entry if isinstance(entry, Mapping) else entry.__dict__
     return {
-        "uid": str(entry.uid),
-        "period": entry.period,
-        "person": entry.person_id,
-        "unit": entry.unit_id,
-        "insurance": entry.insurance,
-        "kind": entry.kind,
-        "base": _text(entry.base),
-        "unit_rate": _text(entry.unit_rate),
-        "individual_rate": _text(entry.individual_rate),
-        "unit_amount": _text(Decimal(entry.unit_amount)),
-        "individual_amount": _text(Decimal(entry.individual_amount)),
-        "account_credit": _text(Decimal(entry.account_credit)),
-        "entry_date": _text(entry.entry_date),
-        "run": entry.run_id,
-        "corrects": entry.corrects_id,
-        "settles": entry.settles_id,
-        "created_at": entry.created_at.astimezone(UTC).isoformat(),
+        "uid": str(v["uid"]),
+        "period": v["period"],
+        "person": v["person_id"],
+        "unit": v["unit_id"],
+        "insurance": v["insurance"],
+        "kind": v["kind"],
+        "base": _text(v["base"]),
+        "unit_rate": _text(v["unit_rate"]),
+        "individual_rate": _text(v["individual_rate"]),
+        "unit_amount": _amount(v["unit_amount"]),
+        "individual_amount": _amount(v["individual_amount"]),
+        "account_credit": _amount(v["account_credit"]),
+        "entry_date": _text(v["entry_date"]),
+        "run": v["run_id"],
+        "corrects": v["corrects_id"],
+        "settles": v["settles_id"],
+        "created_at": _instant(v["created_at"]),
     }
 
 
-def entry_digest(entry: LedgerEntry) -> str:
+def _amount(value: Any) -> str:
+    return f"{value:.6f}" if type(value) is Decimal else f"{Decimal(value):.6f}"
+
+
+_INSTANTS: dict[datetime, str] = {}
+
+
+def _instant(value: datetime) -> str:
+    """The UTC ISO form of an entry's created_at (a run's entries share one: memoised)."""
+    text = _INSTANTS.get(value)
+    if text is None:
+        if len(_INSTANTS) > 256:
+            _INSTANTS.clear()
+        text = _INSTANTS[value] = value.astimezone(UTC).isoformat()
+    return text
+
+
+def entry_digest(entry: LedgerEntry | Mapping[str, Any]) -> str:
     # parsed=True skips canonical's scan for non-finite floats (set off by every null, i.e. every entry):
     # entry_state holds only str, int and None, never a float.
     return keyring().mac(
@@ -119,18 +156,21 @@ def entry_digest(entry: LedgerEntry) -> str:
 
 def merkle_root(leaves: Iterable[str]) -> str:
     """The root of a binary Merkle tree over hex leaves (an odd node is carried up unchanged); "" for none.
+    A node is ``chain.link(left, right)``: the audit chain's hash (SM3 by default) of the two children's bytes.
 
-    Hand-written (a dozen lines) because the node hash must be the audit chain's own (SM3 by default, via
-    ``sidms.lib.chain.link``); the Python Merkle libraries found hash with SHA-2 only."""
-    level = list(leaves)
+    Hand-written (a dozen lines) because the node hash must be the audit chain's own; the Python Merkle
+    libraries found hash with SHA-2 only. The tree is built over bytes in a tight loop (one hash call per
+    node, hex only at the root): the same root as linking hex nodes with ``chain.link``."""
+    level = [bytes.fromhex(leaf) for leaf in leaves]
     if not level:
         return ""
+    node = chain.hasher()
     while len(level) > 1:
-        nxt = [chain.link(level[i], bytes.fromhex(level[i + 1])) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
+        odd = level[-1] if len(level) % 2 else None
+        level = [node(a + b) for a, b in zip(level[0::2], level[1::2], strict=False)]
+        if odd is not None:
+            level.append(odd)
+    return level[0].hex()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -268,19 +308,24 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
         writer = WRITERS[run.kind]
         leaves: list[str] = []
         totals = [Decimal(0), Decimal(0)]
+        now = timezone.now()  # one instant for the run's entries: they are written in one transaction
+        uids = _uids()
 
-        def vouched() -> Iterable[LedgerEntry]:
-            for entry in writer(run):
-                entry.run_id = run.pk
-                entry.row_digest = entry_digest(entry)
-                leaves.append(entry.row_digest)
-                totals[0] += entry.unit_amount
-                totals[1] += entry.individual_amount
-                yield entry
+        def vouched() -> Iterable[Fact]:
+            for made in writer(run):
+                row = made if isinstance(made, dict) else {n: made.__dict__[n] for n in BUSINESS}
+                row["uid"], row["version"], row["cipher_mac"] = next(uids), 1, ""
+                row["created_at"] = row["updated_at"] = now
+                row["run_id"] = run.pk
+                digest = row["row_digest"] = entry_digest(row)
+                leaves.append(digest)
+                totals[0] += row["unit_amount"]
+                totals[1] += row["individual_amount"]
+                yield row
 
         # The pipeline's door for ledger facts; this run's audit event vouches for every entry it appends.
         with cached_parameters():
-            append_facts(vouched())
+            append_rows(LedgerEntry, vouched())
         run.status, run.executed_by, run.executed_at = RunStatus.EXECUTED, caller.staff, timezone.now()
         run.entries, run.root = len(leaves), merkle_root(leaves)
         _advance(run, "business.run.execute", caller, {
@@ -288,6 +333,15 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
             "individual_total": f"{totals[1]:.2f}",
         })  # fmt: skip
     return run
+
+
+def _uids(block: int = 1024) -> Iterator[uuid.UUID]:
+    """Random (version 4) UUIDs, as ``uuid.uuid4`` makes them, from one read of the OS's random source per
+    BLOCK of them rather than one per entry."""
+    while True:
+        pool = os.urandom(16 * block)
+        for i in range(0, len(pool), 16):
+            yield uuid.UUID(bytes=pool[i : i + 16], version=4)
 
 
 def run_through(applicant: Any, approver: Any, kind: str, period: str, **kw: Any) -> AssessmentRun:
@@ -363,7 +417,7 @@ def contribution_for(
     return c, unit, ind
 
 
-def _assess(run: AssessmentRun) -> Iterable[LedgerEntry]:
+def _assess(run: AssessmentRun) -> Iterable[Fact]:
     first, last = month_bounds(run.period)
     year = first.year
     enrolments = (
@@ -406,12 +460,12 @@ def _assess(run: AssessmentRun) -> Iterable[LedgerEntry]:
         if got is None:
             continue
         c, unit_rate, ind_rate = got
-        yield LedgerEntry(
-            period=run.period, person_id=person_id, unit_id=unit_id, insurance=insurance,
-            kind=EntryKind.ASSESSED, base=base, unit_rate=unit_rate, individual_rate=ind_rate,
-            unit_amount=c.unit_amount, individual_amount=c.individual_amount, account_credit=c.account_credit,
-            entry_date=last,
-        )  # fmt: skip
+        yield {
+            "period": run.period, "person_id": person_id, "unit_id": unit_id, "insurance": insurance,
+            "kind": EntryKind.ASSESSED, "base": base, "unit_rate": unit_rate, "individual_rate": ind_rate,
+            "unit_amount": c.unit_amount, "individual_amount": c.individual_amount,
+            "account_credit": c.account_credit, "entry_date": last, "corrects_id": None, "settles_id": None,
+        }  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -452,13 +506,14 @@ def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
     )  # fmt: skip
 
 
-WRITERS: dict[str, Callable[[AssessmentRun], Iterable[LedgerEntry]]] = {
+Writer = Callable[[AssessmentRun], Iterable[LedgerEntry | Fact]]
+WRITERS: dict[str, Writer] = {
     RunKind.ASSESSMENT: _assess,
     RunKind.CORRECTION: _correct,
 }
 
 
-def register_writer(kind: str, writer: Callable[[AssessmentRun], Iterable[LedgerEntry]]) -> None:
+def register_writer(kind: str, writer: Writer) -> None:
     WRITERS[kind] = writer
 
 

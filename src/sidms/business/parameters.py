@@ -361,8 +361,8 @@ def _day(at: date | datetime | None) -> date:
     return at
 
 
-# A run reads the same few parameters for every entry: inside ``cached_parameters()`` each key's versions are
-# read once (a snapshot for the run's transaction) and resolved in Python.
+# A run reads the same few parameters for every entry: inside ``cached_parameters()`` the versions of every
+# key are read once, in one query (a snapshot for the run's transaction), and resolved in Python.
 _CACHE: ContextVar[dict[str, list[ParameterVersion]] | None] = ContextVar(
     "sidms_parameter_cache", default=None
 )
@@ -380,9 +380,12 @@ def cached_parameters() -> Iterator[None]:
 def _versions(key: str, known_at: datetime | None) -> list[ParameterVersion]:
     cache = _CACHE.get()
     if cache is not None and known_at is None:
-        if key not in cache:
-            cache[key] = list(ParameterVersion.objects.filter(key=key))
-        return cache[key]
+        if not cache:
+            # The whole table (a few hundred versions) in one query: a run reads a dozen keys per region.
+            cache[""] = []
+            for row in ParameterVersion.objects.order_by("pk"):
+                cache.setdefault(row.key, []).append(row)
+        return cache.get(key, [])
     rows = ParameterVersion.objects.filter(key=key)
     if known_at is not None:
         rows = rows.filter(created_at__lte=known_at)

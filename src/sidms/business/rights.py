@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
@@ -62,17 +63,38 @@ def _agency(person: Person) -> str:
 
 def rights_record(person: Person, cut_off: date) -> st.StatementData:
     """Everything the statement shows for PERSON, from the ledger as it stands, up to CUT_OFF."""
+    return rights_records([person], cut_off)[person.pk]
+
+
+def rights_records(persons: Sequence[Person], cut_off: date) -> dict[int, st.StatementData]:
+    """:func:`rights_record` of each of PERSONS (by id), from two queries for all of them: the yearly batch
+    reads a chunk of persons at once rather than two queries per statement."""
+    ledgers: dict[int, list[tuple[Any, ...]]] = {p.pk: [] for p in persons}
+    for row in (
+        LedgerEntry.objects.filter(person_id__in=list(ledgers))
+        .values_list("person_id", "pk", "period", "insurance", "kind", "base", "entry_date", "settles_id",
+                     "corrects_id", "account_credit")
+        .order_by("person_id", "pk")
+    ):  # fmt: skip
+        ledgers[row[0]].append(row[1:])
+    enrolled: dict[int, list[PersonEnrolment]] = {p.pk: [] for p in persons}
+    for enrolment in (
+        PersonEnrolment.objects.filter(person_id__in=list(enrolled), start_date__lte=cut_off)
+        .select_related("unit")
+        .order_by("person_id", "start_date", "pk")
+    ):
+        enrolled[enrolment.person_id].append(enrolment)
+    return {p.pk: _record(p, cut_off, ledgers[p.pk], enrolled[p.pk]) for p in persons}
+
+
+def _record(
+    person: Person, cut_off: date, rows: list[tuple[Any, ...]], enrolments: list[PersonEnrolment]
+) -> st.StatementData:
     last_period = f"{cut_off.year:04d}-{cut_off.month:02d}"
     first_year = cut_off.year - YEARS_SHOWN + 1
     first_period = f"{first_year}-01"
-    # One read of the person's ledger (a few hundred rows for a working life), every figure below taken
-    # from it in Python: one query instead of five, and exact Decimal sums on either engine.
-    rows = list(
-        LedgerEntry.objects.filter(person=person)
-        .values_list("pk", "period", "insurance", "kind", "base", "entry_date", "settles_id", "corrects_id",
-                     "account_credit")
-        .order_by("pk")
-    )  # fmt: skip
+    # ROWS: the person's whole ledger (a few hundred rows for a working life) in id order, every figure
+    # below taken from it in Python: exact Decimal sums on either engine.
     entries = [r for r in rows if first_period <= r[1] <= last_period and r[3] != EntryKind.INTEREST]
     reversed_ = {c for _pk, _p, _i, k, _b, _d, _s, c, _a in entries if k == EntryKind.REVERSAL and c}
     paid = {s for _pk, _p, _i, k, _b, d, s, _c, _a in entries if k == EntryKind.PAID and s and d <= cut_off}
@@ -94,11 +116,6 @@ def rights_record(person: Person, cut_off: date) -> st.StatementData:
     for _pk, period, insurance, kind, _b, day, _s, _c, _a in rows:
         if kind == EntryKind.PAID and period <= last_period and day <= cut_off and insurance in INSURANCE:
             months_paid[INSURANCE[insurance]].add(period)
-    enrolments = list(
-        PersonEnrolment.objects.filter(person=person, start_date__lte=cut_off)
-        .select_related("unit")
-        .order_by("start_date")
-    )
     summaries = []
     for kind_of in st.INSURANCE_ORDER:
         mine = [e for e in enrolments if INSURANCE.get(e.insurance) is kind_of]
@@ -178,39 +195,70 @@ def issue_statement(*, actor: Any, person_key: str, cut_off: date | None = None)
     return _issue(caller, person, cut_off or timezone.localdate())
 
 
-def yearly_statements(year: int, *, progress: Any = None) -> Iterator[Issued]:
+def yearly_statements(year: int, *, progress: Any = None, chunk: int = 50) -> Iterator[Issued]:
     """The yearly statement of every person with contributions in YEAR (社会保险法 Art. 74; Order 14), cut
-    off at the year's end: a batch of the system itself, each statement with its own audit event."""
+    off at the year's end: a batch of the system itself, issued CHUNK statements at a time (one audit event
+    vouching for each chunk's statements, see :func:`issue_many`)."""
     caller = Caller("system:statements", request_id="")
     people = list(
         LedgerEntry.objects.filter(period__startswith=f"{year}-")
         .values_list("person_id", flat=True)
         .distinct()
     )
-    for done, person in enumerate(Person.objects.filter(pk__in=people).order_by("pk").iterator(), start=1):
-        yield _issue(caller, person, date(year, 12, 31))
-        if progress is not None:
-            progress(done, len(people))
+    done = 0
+    persons = Person.objects.filter(pk__in=people).select_related("district").order_by("pk").iterator()
+    while batch := list(islice(persons, chunk)):
+        for issued in issue_many(caller, batch, date(year, 12, 31)):
+            done += 1
+            yield issued
+            if progress is not None:
+                progress(done, len(people))
 
 
 def _issue(caller: Caller, person: Person, day: date) -> Issued:
-    data = rights_record(person, day)
-    digest = st.statement_digest(data)
-    statement_id = secrets.token_hex(16)
-    number = st.verification_number(_number_key(), statement_id, digest)
+    return issue_many(caller, [person], day)[0]
+
+
+def issue_many(caller: Caller, persons: Sequence[Person], day: date) -> list[Issued]:
+    """Issue the statements of PERSONS up to DAY: their read models in two queries, the IssuedStatement rows
+    in one insert and one audit event for them all, then each PDF. One statement gets the event
+    ``statement.issue`` naming it; a chunk gets ``statement.issue_batch``, named by the chunk's id, which
+    is the first 24 hex digits of each of its statement ids, and recording each statement's digest and
+    seal. Either way each statement is verified by its number alone (:func:`verify_number`), and
+    :func:`verify_statements` checks every row against its event."""
+    records = rights_records(persons, day)
+    key = _number_key()
     now = timezone.now()
+    chunk_id = secrets.token_hex(12)
+    rows: list[IssuedStatement] = []
+    for i, person in enumerate(persons):
+        data = records[person.pk]
+        digest = st.statement_digest(data)
+        # One statement: 128 random bits; a chunk: 96 random bits shared and the statement's place in it.
+        statement_id = secrets.token_hex(16) if len(persons) == 1 else f"{chunk_id}{i:08x}"
+        rows.append(IssuedStatement(
+            statement_id=statement_id, number=st.verification_number(key, statement_id, digest), person=person,
+            year=day.year, cut_off=day, agency=_agency(person), masked_name=st.mask_name(person.name),
+            digest=digest, issued_at=now, issued_by=caller.name,
+        ))  # fmt: skip
     with transaction.atomic():
-        row = IssuedStatement.objects.create(
-            statement_id=statement_id, number=number, person=person, year=day.year, cut_off=day,
-            agency=_agency(person), masked_name=st.mask_name(person.name), digest=digest, issued_at=now,
-            issued_by=caller.name,
-        )  # fmt: skip
-        row.refresh_from_db()  # the seal covers the row as stored (a datetime comes back in UTC)
-        audit_record("statement.issue", actor=caller, object_type="statement", object_id=statement_id,
-                     detail={"person": person.person_no, "digest": digest, "seal": row_seal(row)})  # fmt: skip
-    pdf = st.render_statement(data, number=number, qr_url=verification_url(number), issued_at=now,
-                              cut_off=day, agency=row.agency)  # fmt: skip
-    return Issued(row, pdf, number)
+        IssuedStatement.objects.bulk_create(rows)
+        # The seals cover the rows as stored (a datetime comes back in UTC, the ids as the database gave them).
+        ids = [r.statement_id for r in rows]
+        stored = {r.statement_id: r for r in IssuedStatement.objects.filter(statement_id__in=ids)}
+        rows = [stored[i] for i in ids]
+        if len(rows) == 1:
+            audit_record("statement.issue", actor=caller, object_type="statement", object_id=rows[0].statement_id,
+                         detail={"person": persons[0].person_no, "digest": rows[0].digest, "seal": row_seal(rows[0])})  # fmt: skip
+        else:
+            audit_record("statement.issue_batch", actor=caller, object_type="statement", object_id=chunk_id,
+                         detail={"statements": {r.statement_id[24:]: [p.person_no, r.digest, row_seal(r)]
+                                                for r, p in zip(rows, persons, strict=True)}})  # fmt: skip
+    return [
+        Issued(row, st.render_statement(records[person.pk], number=row.number, qr_url=verification_url(row.number),
+                                        issued_at=now, cut_off=day, agency=row.agency), row.number)
+        for row, person in zip(rows, persons, strict=True)
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -230,7 +278,7 @@ def verify_number(text: str) -> Verdict:
     if row is None or number is None:
         audit_record("statement.verify", actor="public", object_type="statement", detail={"found": False})
         return Verdict(found=False)
-    vouched = _vouched().get(row.statement_id)
+    vouched = _vouched(row.statement_id).get(row.statement_id)
     genuine = (
         st.check_number(_number_key(), number, row.statement_id, row.digest)
         and vouched is not None
@@ -243,13 +291,21 @@ def verify_number(text: str) -> Verdict:
 
 
 def _vouched(statement_id: str | None = None) -> dict[str, tuple[str, str]]:
-    events = AuditEvent.objects.filter(object_type="statement", action="statement.issue")
+    """Statement id -> (digest, seal) as its issuing event recorded (one event per statement, or one per
+    chunk of the yearly batch)."""
+    events = AuditEvent.objects.filter(
+        object_type="statement", action__in=("statement.issue", "statement.issue_batch")
+    )
     if statement_id is not None:
-        events = events.filter(object_id=statement_id)
+        events = events.filter(object_id__in=[statement_id, statement_id[:24]])
     out: dict[str, tuple[str, str]] = {}
-    for oid, payload in events.values_list("object_id", "payload").iterator():
+    for action, oid, payload in events.values_list("action", "object_id", "payload").iterator():
         detail = json.loads(payload).get("detail", {})
-        out[oid] = (str(detail["digest"]), str(detail["seal"]))
+        if action == "statement.issue":
+            out[oid] = (str(detail["digest"]), str(detail["seal"]))
+            continue
+        for suffix, (_person, digest, seal) in detail["statements"].items():
+            out[f"{oid}{suffix}"] = (str(digest), str(seal))
     return out
 
 

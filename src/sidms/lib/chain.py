@@ -111,6 +111,11 @@ def _hasher(algorithm: str) -> Callable[[bytes], bytes]:
         raise ValueError(f"unknown chain algorithm {algorithm!r} (expected one of {ALGORITHMS})") from None
 
 
+def hasher(algorithm: str = "sm3") -> Callable[[bytes], bytes]:
+    """The chain's hash function on bytes (for trees built over many nodes, e.g. a ledger run's Merkle root)."""
+    return _hasher(algorithm)
+
+
 def link(prev_hash: str, payload: BytesLike, *, algorithm: str = "sm3") -> str:
     """The hash of the event that follows ``prev_hash`` and carries ``payload`` (lower-case hex)."""
     if not _is_hash(prev_hash):

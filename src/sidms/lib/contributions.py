@@ -266,11 +266,22 @@ def _check_step(step: object, what: str, what_en: str) -> Decimal:
     return value
 
 
+_QUANTA: dict[Decimal, tuple[int, Decimal]] = {}
+
+
 def _to_step(value: Decimal, step: Decimal, mode: str) -> Decimal:
-    exponent = step.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
+    known = _QUANTA.get(step)
+    if known is None:
+        exponent = step.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)
+        known = _QUANTA[step] = (exponent, Decimal(1).scaleb(min(exponent, 0)))
+    exponent, quantum = known
+    if exponent <= 0:
+        # A step of 1, 0.1, 0.01 …: rounding to it is quantizing to it in the same mode (one operation; a
+        # ledger run rounds three amounts per entry). Same result as the general form below.
+        return value.quantize(quantum, rounding=mode)
     rounded = (value / step).to_integral_value(rounding=mode) * step
-    return rounded.quantize(Decimal(1).scaleb(min(exponent, 0)))
+    return rounded.quantize(quantum)
 
 
 ROUNDING_PRESETS: Mapping[str, Rounding] = {
@@ -835,10 +846,10 @@ def account_interest_annual(
     """
     previous = _amount(previous_balance, "上年末累计储存额", "previous year-end balance")
     by_month = _credits(credits)
-    r = _rate(rate, "记账利率", "account interest rate")
-    k = _decimal(factor, "年度计算法系数", "annual-method factor")
     principal = sum(by_month.values(), _ZERO)
-    return _settle("annual", previous, principal, previous * r, principal * r * k / 2, rounding)
+    return account_settlement_from_sums(
+        previous, principal, _ZERO, rate, rounding, method="annual", factor=factor
+    )
 
 
 def account_interest_month_product(
@@ -858,10 +869,42 @@ def account_interest_month_product(
     """
     previous = _amount(previous_balance, "上年末累计储存额", "previous year-end balance")
     by_month = _credits(credits)
-    r = _rate(rate, "记账利率", "account interest rate")
     principal = sum(by_month.values(), _ZERO)
     month_product = sum((credit * (12 - month + 1) for month, credit in by_month.items()), _ZERO)
-    return _settle("month_product", previous, principal, previous * r, month_product * r / 12, rounding)
+    return account_settlement_from_sums(
+        previous, principal, month_product, rate, rounding, method="month_product"
+    )
+
+
+def account_settlement_from_sums(
+    previous_balance: Decimal,
+    principal: Decimal,
+    month_product: Decimal,
+    rate: Decimal,
+    rounding: Rounding,
+    *,
+    method: InterestMethod,
+    factor: Decimal = ANNUAL_METHOD_FACTOR.value,
+) -> AccountYear:
+    """The year-end settlement of :func:`account_interest_annual` or :func:`account_interest_month_product`
+    from the year's sums rather than the credits month by month: PRINCIPAL = Σ credit, MONTH_PRODUCT =
+    Σ credit of month n × (12 − n + 1) (the 月积数; unused by the annual method). Both methods end here, so
+    a year-end run that lets the database sum a million accounts' credits settles each account by the same
+    formula as the worked examples."""
+    previous = _amount(previous_balance, "上年末累计储存额", "previous year-end balance")
+    paid = _amount(principal, "本年记账额", "the year's credits")
+    product = _amount(month_product, "本年月积数", "the year's month product")
+    r = _rate(rate, "记账利率", "account interest rate")
+    if method == "annual":
+        k = _decimal(factor, "年度计算法系数", "annual-method factor")
+        return _settle("annual", previous, paid, previous * r, paid * r * k / 2, rounding)
+    if method == "month_product":
+        return _settle("month_product", previous, paid, previous * r, product * r / 12, rounding)
+    raise InvalidCalculationInput(
+        "unknown_method",
+        f"未知的个人账户计息方法 {method!r}（年度计算法 annual / 月积数法 month_product）",
+        f"unknown account interest method {method!r} (annual or month_product)",
+    )
 
 
 def account_year_end(
