@@ -16,7 +16,9 @@ from sidms.business.ledger import run_through
 from sidms.business.models import LedgerEntry
 from sidms.business.parameters import value_at
 from sidms.business.payments import remainders
+from sidms.business.rights import rights_record
 from sidms.core.errors import ChangeRefused
+from sidms.lib import statement as st
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +31,12 @@ def parts(unit: Any, period: str) -> dict[str, tuple[Decimal, Decimal]]:
     """Insurance -> (unit part, individual part) assessed for the unit's one employee in PERIOD."""
     rows = LedgerEntry.objects.filter(kind="assessed", unit=unit, period=period)
     return {e.insurance: (e.unit_amount, e.individual_amount) for e in rows}
+
+
+def january_marks(person: Any, day: date) -> dict[st.Insurance, st.Mark]:
+    """The rights record's mark for January 2025 of each insurance, as the statement shows it on DAY."""
+    [year] = [y for y in rights_record(person, day).years if y.year == 2025]
+    return {row.insurance: row.months[0].mark for row in year.insurances}
 
 
 def paid(unit: Any, period: str) -> dict[str, tuple[Decimal, Decimal]]:
@@ -72,6 +80,8 @@ def test_a_part_payment_is_allocated_in_order_and_the_late_fee_runs_on_the_rest_
                            fen(Decimal("122.47") * rate * 45)]) == [Decimal("0.41"), Decimal("2.76"), Decimal("19.33")]  # fmt: skip
     # The employee's account is credited with the whole individual pension part.
     assert balance_as_of(employee.pk, date(2025, 3, 17)) == Decimal("489.88")
+    # The rights record still shows the month in arrears (△) for every insurance, the part-paid ones too.
+    assert set(january_marks(employee, date(2025, 3, 31)).values()) == {st.Mark.ARREARS}
     # The rest stays in arrears: 2,194.65 − 1,000.00 = 1,194.65; on 15 May (104 days after 31 January) the
     # late fee is on that remaining part only.
     left = Decimal("1194.65")
@@ -93,6 +103,9 @@ def test_a_part_payment_is_allocated_in_order_and_the_late_fee_runs_on_the_rest_
     assert paid(unit, "2025-01") == owed
     assert remainders(unit.pk) == [] and not [a for a in arrears(date(2025, 6, 1)) if a.unit_id == unit.pk]
     assert balance_as_of(employee.pk, date(2025, 6, 1)) == Decimal("489.88")  # credited once
+    # Paid in full: ● for every insurance; as of a day before the second payment, still △.
+    assert set(january_marks(employee, date(2025, 6, 1)).values()) == {st.Mark.PAID}
+    assert set(january_marks(employee, date(2025, 5, 14)).values()) == {st.Mark.ARREARS}
 
 
 @pytest.mark.req("R2.2")

@@ -73,7 +73,7 @@ def rights_records(persons: Sequence[Person], cut_off: date) -> dict[int, st.Sta
     for row in (
         LedgerEntry.objects.filter(person_id__in=list(ledgers))
         .values_list("person_id", "pk", "period", "insurance", "kind", "base", "entry_date", "settles_id",
-                     "corrects_id", "account_credit")
+                     "corrects_id", "account_credit", "unit_amount", "individual_amount")
         .order_by("person_id", "pk")
     ):  # fmt: skip
         ledgers[row[0]].append(row[1:])
@@ -95,17 +95,25 @@ def _record(
     first_period = f"{first_year}-01"
     # ROWS: the person's whole ledger (a few hundred rows for a working life) in id order, every figure
     # below taken from it in Python: exact Decimal sums on either engine.
+    # A row: pk, period, insurance, kind, base, entry date, settles, corrects, account credit, unit amount,
+    # individual amount.
     entries = [r for r in rows if first_period <= r[1] <= last_period and r[3] != EntryKind.INTEREST]
-    reversed_ = {c for _pk, _p, _i, k, _b, _d, _s, c, _a in entries if k == EntryKind.REVERSAL and c}
-    paid = {s for _pk, _p, _i, k, _b, d, s, _c, _a in entries if k == EntryKind.PAID and s and d <= cut_off}
+    reversed_ = {r[7] for r in entries if r[3] == EntryKind.REVERSAL and r[7]}
+    # What the payments up to the cut-off settled of each assessed entry: a month paid in part (a part
+    # payment, business.payments) stays in arrears (△) until its payments reach the assessed amounts.
+    paid: dict[int, Decimal] = defaultdict(Decimal)
+    for r in entries:
+        if r[3] == EntryKind.PAID and r[6] and r[5] <= cut_off:
+            paid[r[6]] += r[9] + r[10]
     cells: dict[tuple[int, st.Insurance], list[st.MonthCell]] = {}
-    for pk, period, insurance, kind, base, _d, _s, _c, _a in entries:
+    for pk, period, insurance, kind, base, *_rest, unit_amount, individual_amount in entries:
         kind_of = INSURANCE.get(insurance)
         if kind_of is None or kind not in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY) or pk in reversed_:
             continue
         year, month = int(period[:4]), int(period[5:7])
         row = cells.setdefault((year, kind_of), [st.MonthCell(None, st.Mark.NONE)] * 12)
-        row[month - 1] = st.MonthCell(base, st.Mark.PAID if pk in paid else st.Mark.ARREARS)
+        settled = pk in paid and paid[pk] >= unit_amount + individual_amount
+        row[month - 1] = st.MonthCell(base, st.Mark.PAID if settled else st.Mark.ARREARS)
     years = tuple(
         st.YearContributions(
             year, tuple(st.InsuranceMonths(k, tuple(cells[(year, k)])) for k in st.INSURANCE_ORDER if (year, k) in cells)
@@ -113,7 +121,7 @@ def _record(
         for year in range(cut_off.year, first_year - 1, -1)
     )  # fmt: skip
     months_paid: dict[st.Insurance, set[str]] = defaultdict(set)
-    for _pk, period, insurance, kind, _b, day, _s, _c, _a in rows:
+    for _pk, period, insurance, kind, _b, day, *_rest in rows:
         if kind == EntryKind.PAID and period <= last_period and day <= cut_off and insurance in INSURANCE:
             months_paid[INSURANCE[insurance]].add(period)
     summaries = []
@@ -128,9 +136,7 @@ def _record(
     # The personal account (accounts.balance_as_of's rule: paid credits and settled interest of the pension
     # schemes, by entry date).
     pension = [r for r in rows if r[2] in PENSION]
-    credited = [
-        (k, d, a) for _pk, _p, _i, k, _b, d, _s, _c, a in pension if k in (EntryKind.PAID, EntryKind.INTEREST)
-    ]
+    credited = [(r[3], r[5], r[8]) for r in pension if r[3] in (EntryKind.PAID, EntryKind.INTEREST)]
     prior_end = date(cut_off.year - 1, 12, 31)
     prior = sum((a for _k, d, a in credited if d <= prior_end), ZERO)
     this_year = [r for r in pension if year_start <= r[5] <= cut_off]
