@@ -1,0 +1,5 @@
+"""The attack tests reuse the business fixtures (administrators, an approver, an insured unit and people)."""
+
+from tests.business.conftest import approver, city_admin, insured, second_admin
+
+__all__ = ["approver", "city_admin", "insured", "second_admin"]
