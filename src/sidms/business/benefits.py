@@ -20,12 +20,14 @@ entries, the yearly eligibility certification, and deaths.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -113,6 +115,21 @@ class _Params:
         if self.examples:
             text += f"；{EXAMPLE_MARK}：{'、'.join(self.examples)}"
         return text[:300]
+
+
+_MONEY = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
+
+
+def check_entitlement(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """Entry rule of an entitlement (any submission, the window's or an import's): the amount is yuan to the
+    fen, not negative — a text such as "-1980.00" or "abc" took money back or stopped the month's run."""
+    amount = values.get("monthly_amount")
+    if amount is None or str(amount) == "":
+        return  # the collection rules report a missing value
+    if not _MONEY.fullmatch(str(amount).strip()):
+        raise ChangeRefused(
+            _("The amount must be a sum in yuan with at most two decimals, not negative."), code="amount"
+        )
 
 
 def _not_dead(person: Person, start: date) -> None:
