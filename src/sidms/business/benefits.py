@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sidms.business import calc
+from sidms.business import calc, payments
 from sidms.business.accounts import balance_as_of
 from sidms.business.ledger import month_bounds, register_writer
 from sidms.business.models import (
@@ -156,14 +156,20 @@ def paid_months(person_id: int, insurance: str, before: date) -> int:
     """The months of PERSON's contributions to INSURANCE paid (a ``paid`` ledger entry) for periods before
     BEFORE — what 失业保险条例 Art. 14/17 count."""
     last = f"{before.year:04d}-{before.month:02d}"
-    return (
+    paid = set(
         LedgerEntry.objects.filter(
             person_id=person_id, insurance=insurance, kind=EntryKind.PAID, period__lt=last
         )
-        .values("period")
+        .values_list("period", flat=True)
         .distinct()
-        .count()
     )
+    # A part payment writes a paid entry for every assessed entry it touches, however little it paid: a
+    # month with something still owing on it (the unit's part, say) is not a month paid.
+    owing = {
+        d.entry.period
+        for d in payments.part_paid(Q(person_id=person_id, insurance=insurance, period__lt=last))
+    }
+    return len(paid - owing)
 
 
 def _add_months(day: date, months: int) -> date:
