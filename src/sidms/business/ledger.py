@@ -170,6 +170,8 @@ def run_apply(
     _period(period, kind)
     if kind == RunKind.CORRECTION:
         _check_correction(caller, params or {})
+    if kind == RunKind.PAYMENT:
+        _check_payment_scope(caller, params or {})
     try:
         with transaction.atomic():
             run = AssessmentRun.objects.create(
@@ -200,6 +202,33 @@ def _check_correction(caller: Caller, params: Mapping[str, Any]) -> None:
         raise ChangeRefused(
             _("A correction names the entry it corrects and the right base."), code="correction"
         )
+
+
+def _check_payment_scope(caller: Caller, params: Mapping[str, Any]) -> None:
+    """Each row of a payment extract pays a unit or a flexible worker in the applicant's data scope: another
+    district's arrears are not marked paid by a district that may not even read its records."""
+    from sidms.registry.models import Person, Unit
+
+    rows = params.get("rows", []) if isinstance(params, Mapping) else []
+    for number, row in enumerate(rows if isinstance(rows, list) else [], start=1):
+        if not isinstance(row, Mapping):
+            continue  # a malformed row is refused when the run executes
+        try:
+            if row.get("unit_id"):
+                district = Unit.objects.filter(pk=int(row["unit_id"])).values_list("district_id", flat=True).first()
+            else:
+                district = (
+                    Person.objects.filter(pk=int(row["person_id"])).values_list("district_id", flat=True).first()
+                )
+        except (KeyError, TypeError, ValueError):
+            continue
+        if district is not None and not in_scope(caller.staff, str(district)):
+            audit_record("access.denied", actor=caller, outcome=Outcome.DENIED, object_type="payment_row",
+                         object_id=number, detail={"reason": "out_of_scope"})  # fmt: skip
+            raise ChangeRefused(
+                _("Row %(row)s of the payment extract pays a unit or person outside your district; refused."),
+                {"row": number}, code="payment_scope",
+            )  # fmt: skip
 
 
 def _locked(run_id: int) -> AssessmentRun:
