@@ -30,14 +30,17 @@ def _pay_2025(insured: dict[str, Any], clerk: Any, approver: Any, *, individual_
         run_through(clerk, approver, "assessment", period)
         rows = LedgerEntry.objects.filter(kind="assessed", unit=unit, period=period)
         total = sum(
-            (e.individual_amount + (Decimal(0) if individual_only else e.unit_amount) for e in rows), Decimal(0)
+            (e.individual_amount + (Decimal(0) if individual_only else e.unit_amount) for e in rows),
+            Decimal(0),
         )
         paid = [{"unit_id": unit.pk, "period": period, "amount": f"{total:.2f}", "paid_on": f"{period}-20"}]
         run_through(clerk, approver, "payment", period, params={"rows": paid})
 
 
 @pytest.mark.req("R2.2")
-def test_months_the_unit_did_not_pay_do_not_count(insured: dict[str, Any], huancui_clerk: Any, approver: Any) -> None:
+def test_months_the_unit_did_not_pay_do_not_count(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any
+) -> None:
     employee = insured["employee"]
     _pay_2025(insured, huancui_clerk, approver, individual_only=True)
     assert paid_months(employee.pk, "210", date(2026, 1, 15)) == 0

@@ -33,9 +33,9 @@ from sidms.archives.services import file_store
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
+from sidms.changes.integrity import ALERT, check_row, record_alert
 from sidms.changes.models import Channel, Method
 from sidms.changes.services import apply_values, audited_refusals, deny, require_permission
-from sidms.changes.integrity import ALERT, check_row, record_alert
 from sidms.continuity.base import advance, create, locked, require_intact
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, SeparationOfDuties

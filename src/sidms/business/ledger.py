@@ -215,10 +215,14 @@ def _check_payment_scope(caller: Caller, params: Mapping[str, Any]) -> None:
             continue  # a malformed row is refused when the run executes
         try:
             if row.get("unit_id"):
-                district = Unit.objects.filter(pk=int(row["unit_id"])).values_list("district_id", flat=True).first()
+                district = (
+                    Unit.objects.filter(pk=int(row["unit_id"])).values_list("district_id", flat=True).first()
+                )
             else:
                 district = (
-                    Person.objects.filter(pk=int(row["person_id"])).values_list("district_id", flat=True).first()
+                    Person.objects.filter(pk=int(row["person_id"]))
+                    .values_list("district_id", flat=True)
+                    .first()
                 )
         except (KeyError, TypeError, ValueError):
             continue
