@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sidms.business.benefits import grant_maternity
+from sidms.business.benefits import grant_maternity, grant_unemployment
 from sidms.business.ledger import run_through
 from sidms.business.models import Entitlement, LedgerEntry
 from sidms.changes.models import Channel
@@ -90,3 +90,24 @@ def test_one_birth_is_not_paid_twice(mother: Any, huancui_clerk: Any, approver: 
         _grant(huancui_clerk, mother, date(2025, 4, 9))
     run_through(huancui_clerk, approver, "pension", "2025-04")
     assert LedgerEntry.objects.filter(kind="benefit", person=mother, insurance="510").count() == 1
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R7.1")
+def test_a_second_unemployment_benefit_for_the_same_months_is_not_paid(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any
+) -> None:
+    from tests.attack3.test_part_paid_months import _pay_2025
+
+    employee = insured["employee"]
+    _pay_2025(insured, huancui_clerk, approver, individual_only=False)
+    first = grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)).record
+    with pytest.raises(ChangeRefused) as running:
+        grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 2, 1))
+    assert running.value.code == "running"
+    # The same entitlement submitted as plain values (as an import row would be): the run pays it once.
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
+                  values={"person_id": employee.pk, "kind": "unemployment", "start_date": "2026-02-01",
+                          "end_date": "2026-12-31", "monthly_amount": first.monthly_amount, "status": "active"})  # fmt: skip
+    run_through(huancui_clerk, approver, "pension", "2026-02")
+    assert LedgerEntry.objects.filter(kind="benefit", person=employee, insurance="210").count() == 1

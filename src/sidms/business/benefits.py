@@ -194,6 +194,13 @@ def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
             _("%(months)s months of unemployment contributions are fewer than the %(minimum)s required."),
             {"months": months, "minimum": minimum}, code="minimum_months",
         )  # fmt: skip
+    running = Entitlement.objects.filter(
+        person_id=person.pk, kind=BenefitKind.UNEMPLOYMENT, status=EntitlementStatus.ACTIVE
+    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start.replace(day=1)))
+    if running.exists():
+        raise ChangeRefused(
+            _("The person already has an unemployment benefit running for these months."), code="running"
+        )
     duration = lb.unemployment_months(months, p("unemployment.duration_months"))
     got = lb.unemployment_benefit(p("wage.minimum_monthly"), p("unemployment.benefit_ratio"),
                                   calc.rounding(start, person.district_id))  # fmt: skip
@@ -269,6 +276,7 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
         .order_by("pk")
     )
     once_paid = _one_time_paid()
+    monthly_paid: set[tuple[int, str]] = set()  # a monthly benefit is paid once a month, however many grants
     for e in active.iterator():
         died = deaths.get(e.person_id)
         if died is not None and died < first:
@@ -280,6 +288,10 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
             if (e.person_id, insurance, e.start_date) in once_paid:
                 continue
             once_paid.add((e.person_id, insurance, e.start_date))
+        elif (e.person_id, insurance) in monthly_paid:
+            continue  # a second entitlement of the same benefit for the same months (the oldest is paid)
+        else:
+            monthly_paid.add((e.person_id, insurance))
         yield LedgerEntry(
             period=run.period, person_id=e.person_id, unit_id=None, insurance=insurance, kind=EntryKind.BENEFIT,
             individual_amount=Decimal(e.monthly_amount), entry_date=e.start_date if e.kind in ONE_TIME else first,
