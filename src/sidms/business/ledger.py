@@ -209,23 +209,30 @@ def _check_payment_scope(caller: Caller, params: Mapping[str, Any]) -> None:
     district's arrears are not marked paid by a district that may not even read its records."""
     from sidms.registry.models import Person, Unit
 
+    if caller.staff.is_city_level:
+        return
     rows = params.get("rows", []) if isinstance(params, Mapping) else []
+    payers: list[tuple[int, str, int]] = []  # (row number, "unit" | "person", id)
     for number, row in enumerate(rows if isinstance(rows, list) else [], start=1):
-        if not isinstance(row, Mapping):
-            continue  # a malformed row is refused when the run executes
-        try:
-            if row.get("unit_id"):
-                district = (
-                    Unit.objects.filter(pk=int(row["unit_id"])).values_list("district_id", flat=True).first()
-                )
-            else:
-                district = (
-                    Person.objects.filter(pk=int(row["person_id"]))
-                    .values_list("district_id", flat=True)
-                    .first()
-                )
-        except (KeyError, TypeError, ValueError):
+        try:  # a malformed row is refused when the run executes
+            payers.append((number, "unit", int(row["unit_id"])) if row.get("unit_id")
+                          else (number, "person", int(row["person_id"])))  # fmt: skip
+        except (AttributeError, KeyError, TypeError, ValueError):
             continue
+    districts = {
+        "unit": dict(
+            Unit.objects.filter(pk__in={i for _n, k, i in payers if k == "unit"}).values_list(
+                "pk", "district_id"
+            )
+        ),
+        "person": dict(
+            Person.objects.filter(pk__in={i for _n, k, i in payers if k == "person"}).values_list(
+                "pk", "district_id"
+            )
+        ),
+    }
+    for number, kind, pk in payers:
+        district = districts[kind].get(pk)
         if district is not None and not in_scope(caller.staff, str(district)):
             audit_record("access.denied", actor=caller, outcome=Outcome.DENIED, object_type="payment_row",
                          object_id=number, detail={"reason": "out_of_scope"})  # fmt: skip
