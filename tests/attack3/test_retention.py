@@ -20,10 +20,11 @@ from django.db import connection
 
 from sidms.archives import retention
 from sidms.archives.models import ArchiveItem, ArchivePurge
-from sidms.archives.services import file_store
+from sidms.archives.services import archive_upload, file_store
 from sidms.audit.models import AuditEvent
 from sidms.changes.verify import verify_store
 from sidms.core.caller import Caller
+from tests.archives.conftest import noise
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R2.4"), pytest.mark.req("R20")]
 TODAY = date(2026, 3, 2)
@@ -89,3 +90,24 @@ def test_a_purge_widened_in_sql_is_named(
     items = f"[{stored['old'].pk}, {stored['young'].pk}]"
     sql(f"UPDATE {table} SET items = %s WHERE id = %s", items, purge.pk)  # noqa: S608
     assert not verify_store().ok
+
+
+def test_a_scan_uploaded_afresh_after_the_listing_keeps_its_file(
+    data_dir: Any, archivist: Any, second_archivist: Any, huancui_clerk: Any, person: Any, unit: Any,
+    make_staff: Any,
+) -> None:  # fmt: skip
+    """The sweep lists the files to delete, then deletes them: the same scan uploaded afresh in between
+    (stored again, since its only item is a tombstone) must keep its new file."""
+    data = noise("PNG")
+    old = archive_upload(actor=huancui_clerk, target_kind="person", target=person, doc_type="authorisation",
+                         data=data, received_on=date(2014, 5, 1))  # fmt: skip
+    purge = retention.purge_propose(actor=archivist, item_ids=[old.pk], reason="到期", as_of=TODAY)
+    retention.purge_decide(actor=second_archivist, purge_id=purge.pk, approve=True)
+    centre = make_staff("centre_sweep2", posts=("info_centre",), district=None)
+    caller = Caller(actor=centre, address="cli", request_id="sweep", channel="cli")
+    genuine = retention._genuine_tombstones(caller, None)
+    listed = [old.content_mac]  # what a sweep listed as unreferenced ...
+    again = archive_upload(actor=huancui_clerk, target_kind="unit", target=unit, doc_type="other", data=data)
+    assert again.content_mac == old.content_mac and file_store().exists(again.content_mac)
+    assert retention._delete_unreferenced(listed, genuine) == []  # ... is checked again before deleting
+    assert file_store().exists(again.content_mac)

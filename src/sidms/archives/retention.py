@@ -18,7 +18,7 @@ live items whose file is missing (``sidms archives orphans`` and the archives pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.access.policies import has_permission, in_scope, scoped
 from sidms.archives.models import ArchiveItem, ArchivePurge, ItemStatus, PurgeStatus
-from sidms.archives.services import file_store
+from sidms.archives.services import file_store, lock_content
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
@@ -212,14 +212,26 @@ def _unreferenced(names: Iterable[str], tombstones: Iterable[int]) -> list[str]:
     return [n for n in names if n not in referenced]
 
 
+def _delete_unreferenced(names: Iterable[str], genuine: Mapping[int, str]) -> list[str]:
+    """Delete each of NAMES that no item but the GENUINE tombstones references, checked again under the lock
+    an upload of the same content holds while it writes the file: the same scan uploaded afresh between the
+    listing and the deletion keeps its new file."""
+    store = file_store()
+    gone = []
+    for name in sorted(set(names)):
+        with transaction.atomic():
+            lock_content(name)
+            if _unreferenced([name], genuine) and store.exists(name):
+                store.delete(name)
+                gone.append(name)
+    return gone
+
+
 def purge_sweep(caller: Caller, *, purge_id: int | None = None) -> int:
     """Delete the stored files of purged items that no other item shares (all approved purges', or one
     purge's); the deletion is an audit event naming how many files went."""
-    store = file_store()
     genuine = _genuine_tombstones(caller, purge_id)
-    gone = [n for n in _unreferenced(genuine.values(), genuine) if store.exists(n)]
-    for name in gone:
-        store.delete(name)
+    gone = _delete_unreferenced(_unreferenced(genuine.values(), genuine), genuine)
     if purge_id is not None:
         with transaction.atomic():
             row = locked(ArchivePurge, purge_id, actor=caller)
