@@ -43,7 +43,7 @@ def _grant(clerk: Any, person: Any, birth: date) -> Entitlement:
 
 
 @pytest.mark.req("R2.2")
-@pytest.mark.req("R7.1")
+@pytest.mark.req("R7.2")
 @pytest.mark.parametrize("amount", ["abc", "-1980.00", "NaN", "Infinity", "12.345", "1e3"])
 def test_an_entitlement_amount_is_money(amount: str, mother: Any, huancui_clerk: Any, approver: Any) -> None:
     granted = _grant(huancui_clerk, mother, date(2025, 4, 8))
@@ -93,7 +93,7 @@ def test_one_birth_is_not_paid_twice(mother: Any, huancui_clerk: Any, approver: 
 
 
 @pytest.mark.req("R2.2")
-@pytest.mark.req("R7.1")
+@pytest.mark.req("R7.2")
 def test_a_second_unemployment_benefit_for_the_same_months_is_not_paid(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any
 ) -> None:

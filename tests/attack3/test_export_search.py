@@ -13,7 +13,7 @@ from sidms.exchange.models import ExportRequest
 
 
 @pytest.mark.req("R10")
-@pytest.mark.req("R7.4")
+@pytest.mark.req("R10.3")
 @pytest.mark.parametrize("name", ["𠮷𠮷", "𡈼𠀋", "\uf92c\uf92d"])
 def test_a_name_of_rare_characters_is_masked(name: str) -> None:
     shown = shown_search(ExportRequest(query=name, filters={}))

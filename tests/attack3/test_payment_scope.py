@@ -21,7 +21,7 @@ from sidms.core.errors import ChangeRefused
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.req("R10")
+@pytest.mark.req("R10.3")
 @pytest.mark.req("R2.2")
 def test_another_districts_unit_cannot_be_marked_paid(
     insured: dict[str, Any], huancui_clerk: Any, rushan_clerk: Any, approver: Any
