@@ -18,7 +18,7 @@ live items whose file is missing (``sidms archives orphans`` and the archives pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,15 +29,16 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.access.policies import has_permission, in_scope, scoped
 from sidms.archives.models import ArchiveItem, ArchivePurge, ItemStatus, PurgeStatus
-from sidms.archives.services import file_store
+from sidms.archives.services import file_store, lock_content
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
+from sidms.changes.integrity import ALERT, check_row, record_alert
 from sidms.changes.models import Channel, Method
 from sidms.changes.services import apply_values, audited_refusals, deny, require_permission
-from sidms.continuity.base import advance, create, locked
+from sidms.continuity.base import advance, create, locked, require_intact
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
+from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, SeparationOfDuties
 from sidms.core.kernel import spec_for
 
 MAY_NOT_PURGE = _("Only an archive reviewer lists and purges archive items past their retention period.")
@@ -161,28 +162,76 @@ def purge_decide(*, actor: Any, purge_id: int, approve: bool, reason: str = "") 
     return ArchivePurge.objects.get(pk=purge.pk)
 
 
-def _unreferenced(names: Iterable[str]) -> list[str]:
-    """Of NAMES, the stored files no live (not purged) item references."""
+def _genuine_tombstones(caller: Caller, purge_id: int | None) -> dict[int, str]:
+    """Tombstone id -> content name, of the purged items whose file may go: items of an approved purge whose
+    row is intact, each matching its own history. A status set to "purged" in SQL is not a purge: that item
+    keeps its file (its row is named by verify), and the sweep records an integrity alert for it."""
+    purges = ArchivePurge.objects.filter(status=PurgeStatus.DONE).order_by("pk")
+    if purge_id is not None:
+        purges = purges.filter(pk=purge_id)
+    approved: set[int] = set()
+    for purge in purges:
+        try:
+            require_intact(purge, actor=caller)
+        except IntegrityAlert as alert:
+            record_alert(alert)
+            continue
+        approved.update(int(i) for i in purge.items)
+    spec = spec_for("archive_item")
+    genuine: dict[int, str] = {}
+    for item in ArchiveItem.objects.filter(status=ItemStatus.PURGED).order_by("pk"):
+        if item.pk in approved:
+            try:
+                check_row(spec, item, actor=caller)
+            except IntegrityAlert as alert:
+                record_alert(alert)
+                continue
+            genuine[item.pk] = item.content_mac
+        elif purge_id is None:
+            record_alert(_forged(caller, item))
+    return genuine
+
+
+def _forged(caller: Caller, item: ArchiveItem) -> IntegrityAlert:
+    alert = IntegrityAlert(ALERT, {"record": f"archive item #{item.pk}"})
+    alert.audit_event = {"action": "integrity.alert", "actor": caller, "outcome": Outcome.FAILED,
+                         "object_type": "archive_item", "object_id": str(item.pk),
+                         "detail": {"reason": "purged_without_purge", "record_id": item.pk}}  # fmt: skip
+    return alert
+
+
+def _unreferenced(names: Iterable[str], tombstones: Iterable[int]) -> list[str]:
+    """Of NAMES, the stored files no item but the genuine TOMBSTONES references."""
     names = sorted(set(names))
-    live = set(
-        ArchiveItem.objects.filter(content_mac__in=names)
-        .exclude(status=ItemStatus.PURGED)
-        .values_list("content_mac", flat=True)
-    )
-    return [n for n in names if n not in live]
+    gone = set(tombstones)
+    referenced = {
+        name
+        for pk, name in ArchiveItem.objects.filter(content_mac__in=names).values_list("pk", "content_mac")
+        if pk not in gone
+    }
+    return [n for n in names if n not in referenced]
+
+
+def _delete_unreferenced(names: Iterable[str], genuine: Mapping[int, str]) -> list[str]:
+    """Delete each of NAMES that no item but the GENUINE tombstones references, checked again under the lock
+    an upload of the same content holds while it writes the file: the same scan uploaded afresh between the
+    listing and the deletion keeps its new file."""
+    store = file_store()
+    gone = []
+    for name in sorted(set(names)):
+        with transaction.atomic():
+            lock_content(name)
+            if _unreferenced([name], genuine) and store.exists(name):
+                store.delete(name)
+                gone.append(name)
+    return gone
 
 
 def purge_sweep(caller: Caller, *, purge_id: int | None = None) -> int:
-    """Delete the stored files of purged items that no live item shares (all purged items', or one purge's);
-    the deletion is an audit event naming how many files went."""
-    store = file_store()
-    tombstones = ArchiveItem.objects.filter(status=ItemStatus.PURGED)
-    if purge_id is not None:
-        purge = ArchivePurge.objects.get(pk=purge_id)
-        tombstones = tombstones.filter(pk__in=purge.items)
-    gone = [n for n in _unreferenced(tombstones.values_list("content_mac", flat=True)) if store.exists(n)]
-    for name in gone:
-        store.delete(name)
+    """Delete the stored files of purged items that no other item shares (all approved purges', or one
+    purge's); the deletion is an audit event naming how many files went."""
+    genuine = _genuine_tombstones(caller, purge_id)
+    gone = _delete_unreferenced(_unreferenced(genuine.values(), genuine), genuine)
     if purge_id is not None:
         with transaction.atomic():
             row = locked(ArchivePurge, purge_id, actor=caller)

@@ -114,9 +114,10 @@ def _business_of(held: Any) -> str:
 # Upload
 
 
-def _lock_content(name: str) -> None:
+def lock_content(name: str) -> None:
     """Serialise uploads of the same content: two first uploads of one scan at once must not both write the
-    file (each bound to its own item), the second overwriting the first. On PostgreSQL a transaction-level
+    file (each bound to its own item), the second overwriting the first; nor may a retention sweep delete
+    the file an upload is writing (sidms.archives.retention). On PostgreSQL a transaction-level
     advisory lock on the name (locking the existing rows does not block when there are none yet); SQLite
     writers are serialised already (sidms.core.sqlite)."""
     if connection.vendor == "postgresql":
@@ -157,7 +158,7 @@ def archive_upload(
     store = file_store()
     written = False
     with audited_refusals(), transaction.atomic():
-        _lock_content(name)
+        lock_content(name)
         same = (
             ArchiveItem.objects.select_for_update()
             .filter(content_mac=name)

@@ -33,6 +33,7 @@ class BusinessConfig(AppConfig):
         from sidms.business import deaths
 
         register_entry_check("death", deaths.check_death)
+        register_entry_check("entitlement", benefits.check_entitlement)
         from sidms.changes.services import register_entry_context
 
         # An import's rows read the parameters once for the whole file (one transaction: one snapshot).

@@ -20,17 +20,19 @@ entries, the yearly eligibility certification, and deaths.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sidms.business import calc
+from sidms.business import calc, payments
 from sidms.business.accounts import balance_as_of
 from sidms.business.ledger import month_bounds, register_writer
 from sidms.business.models import (
@@ -115,6 +117,21 @@ class _Params:
         return text[:300]
 
 
+_MONEY = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
+
+
+def check_entitlement(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """Entry rule of an entitlement (any submission, the window's or an import's): the amount is yuan to the
+    fen, not negative — a text such as "-1980.00" or "abc" took money back or stopped the month's run."""
+    amount = values.get("monthly_amount")
+    if amount is None or str(amount) == "":
+        return  # the collection rules report a missing value
+    if not _MONEY.fullmatch(str(amount).strip()):
+        raise ChangeRefused(
+            _("The amount must be a sum in yuan with at most two decimals, not negative."), code="amount"
+        )
+
+
 def _not_dead(person: Person, start: date) -> None:
     death = Death.objects.filter(person_id=person.pk).values_list("date_of_death", flat=True).first()
     if death is not None and death < start:
@@ -139,14 +156,20 @@ def paid_months(person_id: int, insurance: str, before: date) -> int:
     """The months of PERSON's contributions to INSURANCE paid (a ``paid`` ledger entry) for periods before
     BEFORE — what 失业保险条例 Art. 14/17 count."""
     last = f"{before.year:04d}-{before.month:02d}"
-    return (
+    paid = set(
         LedgerEntry.objects.filter(
             person_id=person_id, insurance=insurance, kind=EntryKind.PAID, period__lt=last
         )
-        .values("period")
+        .values_list("period", flat=True)
         .distinct()
-        .count()
     )
+    # A part payment writes a paid entry for every assessed entry it touches, however little it paid: a
+    # month with something still owing on it (the unit's part, say) is not a month paid.
+    owing = {
+        d.entry.period
+        for d in payments.part_paid(Q(person_id=person_id, insurance=insurance, period__lt=last))
+    }
+    return len(paid - owing)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -171,6 +194,13 @@ def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
             _("%(months)s months of unemployment contributions are fewer than the %(minimum)s required."),
             {"months": months, "minimum": minimum}, code="minimum_months",
         )  # fmt: skip
+    running = Entitlement.objects.filter(
+        person_id=person.pk, kind=BenefitKind.UNEMPLOYMENT, status=EntitlementStatus.ACTIVE
+    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start.replace(day=1)))
+    if running.exists():
+        raise ChangeRefused(
+            _("The person already has an unemployment benefit running for these months."), code="running"
+        )
     duration = lb.unemployment_months(months, p("unemployment.duration_months"))
     got = lb.unemployment_benefit(p("wage.minimum_monthly"), p("unemployment.benefit_ratio"),
                                   calc.rounding(start, person.district_id))  # fmt: skip
@@ -246,6 +276,7 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
         .order_by("pk")
     )
     once_paid = _one_time_paid()
+    monthly_paid: set[tuple[int, str]] = set()  # a monthly benefit is paid once a month, however many grants
     for e in active.iterator():
         died = deaths.get(e.person_id)
         if died is not None and died < first:
@@ -257,6 +288,10 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
             if (e.person_id, insurance, e.start_date) in once_paid:
                 continue
             once_paid.add((e.person_id, insurance, e.start_date))
+        elif (e.person_id, insurance) in monthly_paid:
+            continue  # a second entitlement of the same benefit for the same months (the oldest is paid)
+        else:
+            monthly_paid.add((e.person_id, insurance))
         yield LedgerEntry(
             period=run.period, person_id=e.person_id, unit_id=None, insurance=insurance, kind=EntryKind.BENEFIT,
             individual_amount=Decimal(e.monthly_amount), entry_date=e.start_date if e.kind in ONE_TIME else first,

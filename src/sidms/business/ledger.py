@@ -210,6 +210,8 @@ def run_apply(
     _period(period, kind)
     if kind == RunKind.CORRECTION:
         _check_correction(caller, params or {})
+    if kind == RunKind.PAYMENT:
+        _check_payment_scope(caller, params or {})
     try:
         with transaction.atomic():
             run = AssessmentRun.objects.create(
@@ -240,6 +242,44 @@ def _check_correction(caller: Caller, params: Mapping[str, Any]) -> None:
         raise ChangeRefused(
             _("A correction names the entry it corrects and the right base."), code="correction"
         )
+
+
+def _check_payment_scope(caller: Caller, params: Mapping[str, Any]) -> None:
+    """Each row of a payment extract pays a unit or a flexible worker in the applicant's data scope: another
+    district's arrears are not marked paid by a district that may not even read its records."""
+    from sidms.registry.models import Person, Unit
+
+    if caller.staff.is_city_level:
+        return
+    rows = params.get("rows", []) if isinstance(params, Mapping) else []
+    payers: list[tuple[int, str, int]] = []  # (row number, "unit" | "person", id)
+    for number, row in enumerate(rows if isinstance(rows, list) else [], start=1):
+        try:  # a malformed row is refused when the run executes
+            payers.append((number, "unit", int(row["unit_id"])) if row.get("unit_id")
+                          else (number, "person", int(row["person_id"])))  # fmt: skip
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue
+    districts = {
+        "unit": dict(
+            Unit.objects.filter(pk__in={i for _n, k, i in payers if k == "unit"}).values_list(
+                "pk", "district_id"
+            )
+        ),
+        "person": dict(
+            Person.objects.filter(pk__in={i for _n, k, i in payers if k == "person"}).values_list(
+                "pk", "district_id"
+            )
+        ),
+    }
+    for number, kind, pk in payers:
+        district = districts[kind].get(pk)
+        if district is not None and not in_scope(caller.staff, str(district)):
+            audit_record("access.denied", actor=caller, outcome=Outcome.DENIED, object_type="payment_row",
+                         object_id=number, detail={"reason": "out_of_scope"})  # fmt: skip
+            raise ChangeRefused(
+                _("Row %(row)s of the payment extract pays a unit or person outside your district; refused."),
+                {"row": number}, code="payment_scope",
+            )  # fmt: skip
 
 
 def _locked(run_id: int) -> AssessmentRun:

@@ -88,6 +88,11 @@ def _part_paid(where: Q) -> list[Due]:
     return out
 
 
+def part_paid(where: Q) -> list[Due]:
+    """What is left on each live assessed entry paid only in part, of the paid entries matching WHERE."""
+    return _part_paid(where)
+
+
 def remainders(unit_id: int | None = None) -> list[Due]:
     """Every assessed entry paid in part, with what is left on it (of UNIT_ID's entries if given)."""
     return _part_paid(Q(unit_id=unit_id) if unit_id is not None else Q())

@@ -299,7 +299,9 @@ def visible_exports(actor: Any) -> Any:
 
 
 _DIGITS = re.compile(r"\d")
-_HAN = re.compile(r"[\u3400-\u9fff]")
+# CJK ideographs: the basic block and extension A, the compatibility ideographs, and extensions B and later
+# (生僻字 in names, which the ID card system supports).
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 
 def shown_search(request: ExportRequest) -> str:

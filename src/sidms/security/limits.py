@@ -11,6 +11,7 @@ migrate), the seeded values stand in.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,8 +104,23 @@ def hit(bucket: str, window_seconds: int, *, now: float | None = None) -> int:
     return count
 
 
+def client_of(address: str) -> str:
+    """The client an address stands for: an IPv4 address itself (also written IPv4-mapped, ::ffff:a.b.c.d),
+    an IPv6 address's /64 — the smallest prefix a subscriber is given, all of whose 2^64 addresses one
+    client may use — and anything unparsable as written."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def address_bucket(prefix: str, address: str) -> str:
-    """A bucket per client address, keyed so that the table holds no address in the clear."""
+    """A bucket per client (:func:`client_of`), keyed so that the table holds no address in the clear."""
     from sidms.core.keys import keyring
 
-    return f"{prefix}:{keyring().mac(f'rate-limit/{address}'.encode())[:32]}"
+    return f"{prefix}:{keyring().mac(f'rate-limit/{client_of(address)}'.encode())[:32]}"

@@ -107,6 +107,12 @@ def _verify_refused(request: HttpRequest) -> bool:
             count = limits.hit(bucket, window)
             if count > ceiling:
                 tripped = (scope, ceiling) if count == ceiling + 1 else ("", ceiling)
+                if tripped[0] == "address":
+                    # Each address trips once per window; many addresses (a botnet) must not write one
+                    # event each: no more trips are recorded than the global ceiling lets addresses in.
+                    cap = settings.SIDMS_VERIFY_GLOBAL // max(settings.SIDMS_VERIFY_PER_ADDRESS, 1) + 1
+                    if limits.hit("verify:trips", window) > cap:
+                        tripped = ("", ceiling)
                 break
     if tripped is None:
         return False

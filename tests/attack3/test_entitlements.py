@@ -1,0 +1,113 @@
+"""Attack on the benefit entitlements (issue 8 §7) as a window clerk.
+
+An entitlement's amount is a text field checked as text: a clerk could write "-1980.00" (a negative benefit,
+money taken back through the ledger) or "abc" (the monthly benefit run raised on it and paid nobody that
+month). The amount must be a sum of money in yuan to the fen, not negative.
+
+Not fixed (xfail): the amount, kind, dates and status of an entitlement are applied at once when a single
+window clerk submits them (review level "system"), so one person alone raises a benefit the monthly run then
+pays; and a one-time benefit (maternity, disability grant) can be granted again for the same event under a
+date one day apart and is paid twice."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from sidms.business.benefits import grant_maternity, grant_unemployment
+from sidms.business.ledger import run_through
+from sidms.business.models import Entitlement, LedgerEntry
+from sidms.changes.models import Channel
+from sidms.changes.services import submit_change
+from sidms.core.errors import ChangeRefused
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mother(make_person: Any) -> Any:
+    from tests.changes.conftest import id_number
+
+    return make_person(
+        id_number=id_number("37100219900303002"), name="孙母亲", birth_date="1990-03-03", sex="2"
+    )
+
+
+def _grant(clerk: Any, person: Any, birth: date) -> Entitlement:
+    outcome = grant_maternity(actor=clerk, person=person, birth=birth, unit_average_wage=Decimal("7500"))
+    return Entitlement.objects.get(pk=outcome.record.pk)
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R7.2")
+@pytest.mark.parametrize("amount", ["abc", "-1980.00", "NaN", "Infinity", "12.345", "1e3"])
+def test_an_entitlement_amount_is_money(amount: str, mother: Any, huancui_clerk: Any, approver: Any) -> None:
+    granted = _grant(huancui_clerk, mother, date(2025, 4, 8))
+    with pytest.raises(ChangeRefused) as refused:
+        submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=granted,
+                      values={"monthly_amount": amount})  # fmt: skip
+    assert refused.value.code == "amount"
+    with pytest.raises(ChangeRefused):  # nor on a new entitlement
+        submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
+                      values={"person_id": mother.pk, "kind": "maternity", "start_date": "2025-06-01",
+                              "end_date": "2025-06-01", "monthly_amount": amount, "status": "active"})  # fmt: skip
+    # The month's benefit run pays what was granted.
+    run_through(huancui_clerk, approver, "pension", "2025-04")
+    paid = LedgerEntry.objects.filter(kind="benefit", person=mother).values_list(
+        "individual_amount", flat=True
+    )
+    assert list(paid) == [Decimal(granted.monthly_amount)]
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R7.3")
+@pytest.mark.xfail(
+    strict=True,
+    reason="an entitlement's amount is applied at once on one clerk's word "
+    "(review level 'system'); a second person's review is a design decision for the lead",
+)
+def test_one_clerk_alone_cannot_raise_a_benefit(mother: Any, huancui_clerk: Any) -> None:
+    granted = _grant(huancui_clerk, mother, date(2025, 4, 8))
+    outcome = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=granted,
+                            values={"monthly_amount": "320000.00"})  # fmt: skip
+    assert Entitlement.objects.get(pk=granted.pk).monthly_amount == granted.monthly_amount
+    assert outcome.held is not None  # waits for a second person
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.xfail(
+    strict=True,
+    reason="nothing ties a one-time benefit to its event: the same birth granted "
+    "under a date one day later is a second entitlement, paid again",
+)
+def test_one_birth_is_not_paid_twice(mother: Any, huancui_clerk: Any, approver: Any) -> None:
+    _grant(huancui_clerk, mother, date(2025, 4, 8))
+    with contextlib.suppress(ChangeRefused):  # refusing the second grant is the fix
+        _grant(huancui_clerk, mother, date(2025, 4, 9))
+    run_through(huancui_clerk, approver, "pension", "2025-04")
+    assert LedgerEntry.objects.filter(kind="benefit", person=mother, insurance="510").count() == 1
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R7.2")
+def test_a_second_unemployment_benefit_for_the_same_months_is_not_paid(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any
+) -> None:
+    from tests.attack3.test_part_paid_months import _pay_2025
+
+    employee = insured["employee"]
+    _pay_2025(insured, huancui_clerk, approver, individual_only=False)
+    first = grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)).record
+    with pytest.raises(ChangeRefused) as running:
+        grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 2, 1))
+    assert running.value.code == "running"
+    # The same entitlement submitted as plain values (as an import row would be): the run pays it once.
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
+                  values={"person_id": employee.pk, "kind": "unemployment", "start_date": "2026-02-01",
+                          "end_date": "2026-12-31", "monthly_amount": first.monthly_amount, "status": "active"})  # fmt: skip
+    run_through(huancui_clerk, approver, "pension", "2026-02")
+    assert LedgerEntry.objects.filter(kind="benefit", person=employee, insurance="210").count() == 1
