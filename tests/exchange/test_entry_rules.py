@@ -156,3 +156,64 @@ def test_a_death_list_reports_every_entry_rule_and_the_same_death_twice(
     assert "已登记" in refused.errors()[2]
     with pytest.raises(ChangeRefused):
         imports.apply_import(actor=importers[0], data=again, checked=refused, reason="再次导入")
+
+
+def _future_death_list(insured: dict[str, Any]) -> bytes:
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    return csv_bytes(
+        [
+            DEATHS,
+            [insured["flexible"].person_no, tomorrow.isoformat(), "民政殡葬信息"],
+            [insured["employee"].person_no, "2025-06-30", "民政殡葬信息"],
+        ],
+        "gbk",
+    )
+
+
+def test_the_command_s_dry_run_reports_entry_rules(
+    insured: dict[str, Any],  # noqa: F811
+    importers: Any,
+    tmp_path: Any,
+) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    from sidms.changes.models import BatchApplication
+
+    file = tmp_path / "死亡名单.csv"
+    file.write_bytes(_future_death_list(insured))
+    report = tmp_path / "错误报告.xlsx"
+    batches = BatchApplication.objects.count()  # the fixture's own records came through batches
+    out = io.StringIO()
+    call_command(
+        "import_file", str(file), "--kind", "deaths", "--dry-run", "--report", str(report), stdout=out
+    )
+    text = out.getvalue()
+    assert "2 行数据，1 行可以导入，1 行有错误" in text and "第 2 行：死亡日期晚于今天。" in text
+    assert [(row[0], row[-1]) for row in report_rows(report.read_bytes())[1:]] == [(2, "死亡日期晚于今天。")]
+    assert BatchApplication.objects.count() == batches and not Death.objects.exists()
+
+
+def test_the_upload_page_reports_entry_rules(
+    insured: dict[str, Any],  # noqa: F811
+    make_staff: Any,
+    signed_in: Any,
+) -> None:
+    import re
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = signed_in(make_staff("death_clerk", posts=("window_clerk",), district="371002"))
+    page = client.get("/exchange/imports/")
+    assert "死亡名单" in page.content.decode()  # the kind is offered
+    token = re.search(rb'name="token" value="([0-9a-f]{32})"', page.content)[1].decode()  # type: ignore[index]
+    data = _future_death_list(insured)
+    checked = client.post(
+        "/exchange/imports/",
+        {"token": token, "kind": "deaths", "file": SimpleUploadedFile("死亡名单.csv", data, "text/csv")},
+    )
+    assert checked.status_code == 200 and "死亡日期晚于今天。" in checked.content.decode()
+    report = client.get(f"/exchange/imports/{token}/report/")
+    assert [(row[0], row[-1]) for row in report_rows(report.content)[1:]] == [(2, "死亡日期晚于今天。")]
+    assert not Death.objects.exists()
