@@ -38,6 +38,7 @@ from sidms.changes.batches import Executed, batch_apply_import, batch_execute
 from sidms.changes.models import BatchApplication, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import (
     ROW_RULE,
+    FileEntryRules,
     audited_refusals,
     clean_values,
     entry_check_errors,
@@ -205,8 +206,10 @@ def check_file(
         rules = rules_in_force(spec.name)
         rows: list[RowResult] = []
         # The entity's entry rules (issue 8 §2–§3) as the execution applies them (changes.batches
-        # ._execute_import): the same function on the same cleaned values, in the same context, so that a
-        # file whose dry run is clean is not refused at execution for an entry rule.
+        # ._execute_import): the same functions on the same cleaned values, in the same context and with the
+        # file's earlier rows held against later ones (FileEntryRules), so that a file whose dry run is clean
+        # is not refused at execution for an entry rule.
+        in_file = FileEntryRules(spec.name)
         with entry_checks_context(spec.name):
             for done, (row, values, errors) in enumerate(_prepare(import_kind, repaired, spec), start=1):
                 if not errors:
@@ -216,6 +219,8 @@ def check_file(
                         broken = refused.errors
                     else:
                         broken = entry_check_errors(spec, cleaned.values)
+                        if not broken:  # and the rules that set the file's rows against each other
+                            broken = in_file.clash(row.row_number, cleaned.values)
                     errors.extend(_reason(import_kind, spec, row, name, e) for name, e in broken.items())
                 rows.append(RowResult(row.row_number, values, errors, row.notes))
                 if done % PROGRESS_EVERY == 0:
