@@ -5,8 +5,12 @@ execution (sidms.changes.batches).
 1. ``check_file`` reads the file (sidms.lib.sheets: UTF-8 with or without BOM, GBK/GB18030, XLSX; title
    rows above the header), maps the columns by their Chinese headers (the kind's data, ``kinds.KINDS``),
    repairs what Excel did where it is safe, and checks every row as the batch will: the collection rules in
-   force (``changes.services.clean_values``), the same record twice in the file, a record already in the
-   registry. Nothing is written; ``Checked.report()`` is the XLSX error report (原行号 … 错误原因).
+   force (``changes.services.clean_values``), the entity's entry rules (``entry_check_errors``: a base that
+   is not the clamp of the declared wage, a death in the future) and those that hold the file's rows
+   against each other (``FileEntryRules``: two enrolments in exclusive schemes, a death twice) — the
+   execution's own functions, so a clean dry run is not refused at execution for a rule — the same record
+   twice in the file, a record already in the registry. Nothing is written; ``Checked.report()`` is the XLSX
+   error report (原行号 … 错误原因).
 2. ``apply_import`` stores the file encrypted (bound to the import's identity) and applies for a batch over
    the kept rows; the batch's rows digest pins them. The same file (by SHA-256) is recognised: it is not
    applied for twice while an application of it is open or executed.
