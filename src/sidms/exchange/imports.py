@@ -41,6 +41,7 @@ from django.utils.translation import gettext_lazy as _
 from sidms.changes.batches import Executed, batch_apply_import, batch_execute
 from sidms.changes.models import BatchApplication, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import (
+    ENTRY_CHECKS,
     ROW_RULE,
     FileEntryRules,
     audited_refusals,
@@ -214,18 +215,22 @@ def check_file(
         # file's earlier rows held against later ones (FileEntryRules), so that a file whose dry run is clean
         # is not refused at execution for an entry rule.
         in_file = FileEntryRules(spec.name)
+        entry_rules = bool(ENTRY_CHECKS.get(spec.name))  # as the execution asks (none for persons)
         with entry_checks_context(spec.name):
             for done, (row, values, errors) in enumerate(_prepare(import_kind, repaired, spec), start=1):
                 if not errors:
+                    broken: dict[str, Invalid] = {}
                     try:
                         cleaned = clean_values(spec, rules, values, creating=True, typed=False)
                     except ChangeRefused as refused:
                         broken = refused.errors
                     else:
-                        broken = entry_check_errors(spec, cleaned.values)
-                        if not broken:  # and the rules that set the file's rows against each other
-                            broken = in_file.clash(row.row_number, cleaned.values)
-                    errors.extend(_reason(import_kind, spec, row, name, e) for name, e in broken.items())
+                        if entry_rules:
+                            broken = entry_check_errors(spec, cleaned.values)
+                            if not broken and in_file.keys:  # the rules that hold the file's rows together
+                                broken = in_file.clash(row.row_number, cleaned.values)
+                    if broken:
+                        errors.extend(_reason(import_kind, spec, row, name, e) for name, e in broken.items())
                 rows.append(RowResult(row.row_number, values, errors, row.notes))
                 if done % PROGRESS_EVERY == 0:
                     progress("check", done, total)
