@@ -63,7 +63,6 @@ def main() -> None:
             # The dry run of a GBK CSV of ROWS new persons (bench/imports.py's file): read, repair, the
             # collection rules, the entry rules, duplicates in the file and in the registry.
             import imports as bench_imports
-
             from sidms.exchange import imports
 
             data = bench_imports.csv_file(10_000_000, args.rows)
