@@ -6,7 +6,8 @@
 
 On a quick store of pipeline.py (SQLite in a temp dir, thrown away afterwards) with ROWS persons, callgrind's
 instrumentation is switched on (``callgrind_control -i on``) only around ``_execute_update`` (an update
-batch over every active person) or ``_execute_import`` (ROWS new persons). Instruction counts do not depend
+batch over every active person), ``_execute_import`` (ROWS new persons) or ``check_file`` (the dry run of a CSV
+of ROWS new persons). Instruction counts do not depend
 on the load of the machine, unlike the timings of pipeline.py.
 """
 
@@ -45,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("path", choices=["update", "import"])
+    parser.add_argument("path", choices=["update", "import", "check"])
     parser.add_argument("--rows", type=int, default=1000)
     args = parser.parse_args()
     options = pipeline.parse_args(["--quick", "--persons", str(args.rows), "--changes", str(args.rows)])
@@ -58,6 +59,15 @@ def main() -> None:
         if args.path == "update":
             batches._execute_update = _instrumented(batches._execute_update)  # type: ignore[method-assign]
             pipeline.pipeline_batch({}, address=pipeline.BATCH_ADDRESS.format(1))
+        elif args.path == "check":
+            # The dry run of a GBK CSV of ROWS new persons (bench/imports.py's file): read, repair, the
+            # collection rules, the entry rules, duplicates in the file and in the registry.
+            import imports as bench_imports
+            from sidms.exchange import imports
+
+            data = bench_imports.csv_file(10_000_000, args.rows)
+            checked = _instrumented(imports.check_file)(data, kind="persons", filename="bench.csv")
+            print(f"checked {len(checked.rows)} rows, {len(checked.failing)} failing")
         else:
             batches._execute_import = _instrumented(batches._execute_import)  # type: ignore[method-assign]
             pipeline.import_batch({}, args.rows)

@@ -72,3 +72,37 @@ def test_imported_deaths_and_enrolments_obey_the_entry_rules(insured: dict[str, 
     revision = Revision.objects.get(pk=done.first_revision)
     assert PersonEnrolment.objects.filter(person=person, insurance="390").exists()
     assert revision.notes == {"nonconforming": {"*": "after_death"}}
+
+
+@pytest.mark.req("R6.2")
+@pytest.mark.req("R5")
+def test_the_rows_of_one_file_are_held_against_each_other(
+    insured: dict[str, Any], importers: Any, make_person: Any
+) -> None:
+    """Two active enrolments of one person in mutually exclusive schemes, or one death twice, in the same
+    file: the entry checks read only what is stored, so the later row is refused by the file's own rule."""
+    from tests.changes.conftest import id_number
+
+    person = make_person(id_number=id_number("37100219900101011"), name="钱两全", birth_date="1990-01-01")
+    employee_pension = {"person_id": str(person.pk), "insurance": "110", "kind": "flexible", "status": "paying",
+                        "start_date": "2024-01-01"}  # fmt: skip
+    resident_pension = {**employee_pension, "insurance": "120", "kind": "resident"}
+    medical = {**employee_pension, "insurance": "390", "kind": "resident"}  # another group: no clash
+    with translation.override("zh-hans"), pytest.raises(ImportRefused) as refused:
+        import_rows(importers, "person_enrolment", [employee_pension, medical, resident_pension])
+    assert list(refused.value.rows) == [3]
+    [error] = refused.value.rows[3].values()
+    assert error.code == "exclusive_scheme" and "第 1 行" in error.localized()
+    assert not PersonEnrolment.objects.filter(person=person).exists()
+    import_rows(
+        importers,
+        "person_enrolment",
+        [employee_pension, medical, {**resident_pension, "status": "terminated"}],
+    )
+    assert PersonEnrolment.objects.filter(person=person).count() == 3
+
+    death = {"person_id": str(person.pk), "date_of_death": "2025-06-30", "source": "民政殡葬信息"}
+    with pytest.raises(ImportRefused) as refused:  # not the database's unique constraint at the INSERT
+        import_rows(importers, "death", [death, {**death, "date_of_death": "2025-07-01"}])
+    assert [e.code for e in refused.value.rows[2].values()] == ["death_twice"]
+    assert not Death.objects.filter(person=person).exists()

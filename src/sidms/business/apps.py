@@ -34,7 +34,13 @@ class BusinessConfig(AppConfig):
 
         register_entry_check("death", deaths.check_death)
         register_entry_check("entitlement", benefits.check_entitlement)
-        from sidms.changes.services import register_entry_context
+        from sidms.changes.services import register_entry_context, register_entry_key
+
+        # The rows of one import file held against each other under the same rules (an import stores its
+        # rows together, so the entry checks, which read what is stored, would not see them).
+        register_entry_key("person_enrolment", enrolment.person_enrolment_key)
+        register_entry_key("death", deaths.death_key)
+        register_entry_key("base_declaration", bases.declaration_key)
 
         # An import's rows read the parameters once for the whole file (one transaction: one snapshot).
         for entity in ("person_enrolment", "unit_enrolment", "base_declaration"):

@@ -46,6 +46,21 @@ def check_declaration(values: Mapping[str, Any], record: models.Model | None) ->
         )
 
 
+def declaration_key(values: Mapping[str, Any]) -> tuple[Any, str, Any] | None:
+    """One person's declaration for the same unit and year twice in the rows of one import file
+    (changes.services.register_entry_key; the model's unique constraint, refused as a rule, not met as a
+    database error)."""
+    person_id = values.get("person_id")
+    if person_id in (None, ""):
+        return None
+    key = (str(person_id), str(values.get("unit_id") or ""), str(values.get("year") or ""))
+    return (
+        key,
+        "declaration_twice",
+        _("Row %(row)s of this file already declares the person's base for this unit and year."),
+    )
+
+
 def declare_base(
     *, actor: Any, person: Person, year: int, wage: Decimal, unit: Unit | None = None,
     channel: str = Channel.WINDOW,

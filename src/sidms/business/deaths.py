@@ -28,3 +28,15 @@ def check_death(values: Mapping[str, Any], record: models.Model | None) -> None:
     birth = Person.objects.filter(pk=pk).values_list("birth_date", flat=True).first()
     if birth is not None and day < birth:
         raise ChangeRefused(_("The date of death is before the person's birth."), code="death_before_birth")
+
+
+def death_key(values: Mapping[str, Any]) -> tuple[Any, str, Any] | None:
+    """One person's death twice in the rows of one import file (changes.services.register_entry_key)."""
+    person_id = values.get("person_id")
+    if person_id in (None, ""):
+        return None
+    return (
+        str(person_id),
+        "death_twice",
+        _("Row %(row)s of this file already registers the person's death."),
+    )

@@ -47,6 +47,32 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+def _exclusive_group(insurance: str, start: date) -> list[str]:
+    """The schemes of which a person holds one active enrolment at a time, INSURANCE's group on START."""
+    groups = value_at("enrolment.exclusive_groups", start)
+    return list(next((g for g in groups if insurance in g), [insurance]))
+
+
+def person_enrolment_key(values: Mapping[str, Any]) -> tuple[Any, str, Any] | None:
+    """Two active enrolments of one person in one exclusive group, in the rows of one import file
+    (changes.services.register_entry_key): the later is refused as the stored one would refuse it."""
+    person_id = _pk(values.get("person_id"))
+    insurance = str(values.get("insurance") or "")
+    start = _day(values.get("start_date"))
+    if (
+        person_id is None
+        or not insurance
+        or start is None
+        or values.get("status") == EnrolmentStatus.TERMINATED
+    ):
+        return None
+    return (
+        (person_id, tuple(sorted(_exclusive_group(insurance, start)))),
+        "exclusive_scheme",
+        _("Row %(row)s of this file already enrols the person in a mutually exclusive scheme."),
+    )
+
+
 def check_person_enrolment(values: Mapping[str, Any], record: models.Model | None) -> None:
     person_id = _pk(values.get("person_id"))
     insurance = str(values.get("insurance") or "")
@@ -54,8 +80,7 @@ def check_person_enrolment(values: Mapping[str, Any], record: models.Model | Non
     if person_id is None or not insurance or start is None:
         return  # the collection rules report what is missing
     if values.get("status") != EnrolmentStatus.TERMINATED:
-        groups = value_at("enrolment.exclusive_groups", start)
-        group = next((g for g in groups if insurance in g), [insurance])
+        group = _exclusive_group(insurance, start)
         others = PersonEnrolment.objects.filter(person_id=person_id, insurance__in=group).exclude(
             status=EnrolmentStatus.TERMINATED
         )

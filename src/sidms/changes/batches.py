@@ -38,6 +38,7 @@ from sidms.changes.seals import RevisionSealer, require_intact, reseal
 from sidms.changes.services import (
     ENTRY_CHECKS,
     OUT_OF_SCOPE,
+    FileEntryRules,
     _plain,
     audited_refusals,
     clean_values,
@@ -614,6 +615,7 @@ def _execute_import(
     chunk: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     reference = f"BA{batch.pk}"
     seen: dict[str, int] = {}  # unique values' indexes within the file -> first row number
+    in_file = FileEntryRules(spec.name)
 
     def flush() -> None:
         nonlocal chunk
@@ -629,6 +631,8 @@ def _execute_import(
         values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
         if not errors and ENTRY_CHECKS.get(spec.name):  # the entity's entry rules, as at the window
             broken = entry_check_errors(spec, values)
+            if not broken and in_file.keys:  # and against the file's earlier rows
+                broken = in_file.clash(number, values)
             if broken and batch.legacy:  # a migration keeps what it finds, noted (like the field rules)
                 note.setdefault("nonconforming", {}).update({n: e.reason for n, e in broken.items()})
             else:

@@ -486,6 +486,47 @@ def entry_check_errors(spec: EntitySpec, values: Mapping[str, Any]) -> dict[str,
     return {}
 
 
+# What sets two rows of one import against each other under an entry rule (two active enrolments of one
+# person in mutually exclusive schemes, one person's death twice). The entry checks read what is stored, and
+# an import's rows are stored together at the end, so without this the rows of one file would not see each
+# other. Each function returns, for a new record's VALUES, a key, and the code and message (naming the earlier
+# row as %(row)s) that refuse a later row with the same key; or None. Registered by the entity's app.
+EntryKey = Callable[[Mapping[str, Any]], tuple[Any, str, Any] | None]
+ENTRY_KEYS: dict[str, list[EntryKey]] = {}
+
+
+def register_entry_key(entity: str, key: EntryKey) -> None:
+    keys = ENTRY_KEYS.setdefault(entity, [])
+    if key not in keys:
+        keys.append(key)
+
+
+class FileEntryRules:
+    """The entry rules that set the rows of one import file against each other, applied row by row in the
+    file's order by the dry run (sidms.exchange.imports) and the execution (changes.batches) alike. Only
+    rows that pass every other rule are offered: a refused row holds nothing against later ones."""
+
+    def __init__(self, entity: str) -> None:
+        self.keys = ENTRY_KEYS.get(entity, [])
+        self.seen: dict[tuple[int, Any], int] = {}
+
+    def clash(self, number: int, values: Mapping[str, Any]) -> dict[str, Invalid]:
+        """The refusal of row NUMBER if an earlier row holds one of its keys; otherwise its keys are held."""
+        held: list[tuple[int, Any]] = []
+        for i, key_of in enumerate(self.keys):
+            keyed = key_of(values)
+            if keyed is None:
+                continue
+            key, code, message = keyed
+            earlier = self.seen.get((i, key))
+            if earlier is not None:
+                return {ROW_RULE: Invalid(code, message, {"row": earlier})}
+            held.append((i, key))
+        for held_key in held:
+            self.seen[held_key] = number
+        return {}
+
+
 SUBMIT_CHANNELS = {Channel.WINDOW, Channel.COLLABORATION, Channel.ONLINE, Channel.KIOSK}
 MAY_NOT_SUBMIT = _("Your posts may not collect or change data.")
 

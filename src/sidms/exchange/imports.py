@@ -5,8 +5,12 @@ execution (sidms.changes.batches).
 1. ``check_file`` reads the file (sidms.lib.sheets: UTF-8 with or without BOM, GBK/GB18030, XLSX; title
    rows above the header), maps the columns by their Chinese headers (the kind's data, ``kinds.KINDS``),
    repairs what Excel did where it is safe, and checks every row as the batch will: the collection rules in
-   force (``changes.services.clean_values``), the same record twice in the file, a record already in the
-   registry. Nothing is written; ``Checked.report()`` is the XLSX error report (原行号 … 错误原因).
+   force (``changes.services.clean_values``), the entity's entry rules (``entry_check_errors``: a base that
+   is not the clamp of the declared wage, a death in the future) and those that hold the file's rows
+   against each other (``FileEntryRules``: two enrolments in exclusive schemes, a death twice) — the
+   execution's own functions, so a clean dry run is not refused at execution for a rule — the same record
+   twice in the file, a record already in the registry. Nothing is written; ``Checked.report()`` is the XLSX
+   error report (原行号 … 错误原因).
 2. ``apply_import`` stores the file encrypted (bound to the import's identity) and applies for a batch over
    the kept rows; the batch's rows digest pins them. The same file (by SHA-256) is recognised: it is not
    applied for twice while an application of it is open or executed.
@@ -24,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +40,20 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.changes.batches import Executed, batch_apply_import, batch_execute
 from sidms.changes.models import BatchApplication, BatchStatus, ChangeRequest, ReviewStatus
-from sidms.changes.services import audited_refusals, clean_values, field_label, rules_in_force
+from sidms.changes.services import (
+    ENTRY_CHECKS,
+    ROW_RULE,
+    FileEntryRules,
+    audited_refusals,
+    clean_values,
+    entry_check_errors,
+    entry_checks_context,
+    field_label,
+    rules_in_force,
+)
 from sidms.continuity.base import create, require_intact
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused, IntegrityAlert
+from sidms.core.errors import ChangeRefused, IntegrityAlert, Invalid
 from sidms.core.fields import aad
 from sidms.core.kernel import EntitySpec, spec_for
 from sidms.core.keys import keyring
@@ -113,6 +128,10 @@ def _plain_value(value: Any) -> Any:
         return ""
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return (
+            f"{value:.2f}"  # an amount (sheets.repair_money) as the window stores it: yuan with two decimals
+        )
     return value
 
 
@@ -191,20 +210,42 @@ def check_file(
         total = len(repaired)
         rules = rules_in_force(spec.name)
         rows: list[RowResult] = []
-        for done, (row, values, errors) in enumerate(_prepare(import_kind, repaired, spec), start=1):
-            if not errors:
-                try:
-                    clean_values(spec, rules, values, creating=True, typed=False)
-                except ChangeRefused as refused:
-                    for name, invalid in refused.errors.items():
-                        label = row.labels.get(name) or _column_label(import_kind, spec, name)
-                        errors.append(f"{label}：{invalid.localized()}")
-            rows.append(RowResult(row.row_number, values, errors, row.notes))
-            if done % PROGRESS_EVERY == 0:
-                progress("check", done, total)
+        # The entity's entry rules (issue 8 §2–§3) as the execution applies them (changes.batches
+        # ._execute_import): the same functions on the same cleaned values, in the same context and with the
+        # file's earlier rows held against later ones (FileEntryRules), so that a file whose dry run is clean
+        # is not refused at execution for an entry rule.
+        in_file = FileEntryRules(spec.name)
+        entry_rules = bool(ENTRY_CHECKS.get(spec.name))  # as the execution asks (none for persons)
+        with entry_checks_context(spec.name):
+            for done, (row, values, errors) in enumerate(_prepare(import_kind, repaired, spec), start=1):
+                if not errors:
+                    broken: dict[str, Invalid] = {}
+                    try:
+                        cleaned = clean_values(spec, rules, values, creating=True, typed=False)
+                    except ChangeRefused as refused:
+                        broken = refused.errors
+                    else:
+                        if entry_rules:
+                            broken = entry_check_errors(spec, cleaned.values)
+                            if not broken and in_file.keys:  # the rules that hold the file's rows together
+                                broken = in_file.clash(row.row_number, cleaned.values)
+                    if broken:
+                        errors.extend(_reason(import_kind, spec, row, name, e) for name, e in broken.items())
+                rows.append(RowResult(row.row_number, values, errors, row.notes))
+                if done % PROGRESS_EVERY == 0:
+                    progress("check", done, total)
         _mark_duplicates(import_kind, spec, rows)
         progress("check", total, total)
     return Checked(import_kind, filename, file_digest(data), len(data), table, rows)
+
+
+def _reason(kind: ImportKind, spec: EntitySpec, row: sheets.Repaired, name: str, invalid: Invalid) -> str:
+    """One refusal of a row as the report shows it: the column's label, then the message; an entry rule's
+    refusal concerns the whole row and has no column."""
+    if name == ROW_RULE:
+        return invalid.localized()
+    label = row.labels.get(name) or _column_label(kind, spec, name)
+    return f"{label}：{invalid.localized()}"
 
 
 def _column_label(kind: ImportKind, spec: EntitySpec, name: str) -> str:
@@ -221,6 +262,8 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
     in the registry (by a unique field: an ID number by its blind index, 15 and 18 digits alike)."""
     if not kind.same_record:
         return
+    if kind.registered_together:
+        _mark_registered_together(kind, spec, rows)
     keys = [_record_field(kind, name) for name in kind.same_record]
     labels = "、".join(f"“{kind.label(name)}”" for name in kind.same_record)
     valid = [row for row in rows if not row.errors]
@@ -265,6 +308,32 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
                 row.errors.append(
                     gettext("This %(column)s is already registered.") % {"column": f"“{kind.label(name)}”"}
                 )
+
+
+def _mark_registered_together(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) -> None:
+    """Rows whose SAME_RECORD fields together match a registered record (a person's death; a declaration of
+    the same person, unit and year): the model's unique constraint, reported here rather than met as a
+    database error at execution. An empty value (a flexible worker's unit) matches an empty one."""
+    fields = [_record_field(kind, name) for name in kind.same_record]
+    pending = [row for row in rows if not row.errors and row.values.get(fields[0])]
+    if not pending:
+        return
+    first = sorted({str(row.values[fields[0]]) for row in pending})
+    found: set[tuple[str, ...]] = set()
+    for start in range(0, len(first), 500):
+        records = spec.model._default_manager.filter(**{f"{fields[0]}__in": first[start : start + 500]})
+        found.update(tuple(_key_text(v) for v in values) for values in records.values_list(*fields))
+    labels = "、".join(f"“{kind.label(name)}”" for name in kind.same_record)
+    for row in pending:
+        if tuple(_key_text(row.values.get(name)) for name in fields) in found:
+            row.errors.append(
+                gettext("A record with the same %(columns)s is already registered; it is not imported again.")
+                % {"columns": labels}
+            )
+
+
+def _key_text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
 
 
 def _compared(kind: ImportKind, values: dict[str, Any]) -> dict[str, Any]:

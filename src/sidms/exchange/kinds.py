@@ -42,6 +42,9 @@ class ImportKind:
     # fields (a unit's credit code: one unit per 统一社会信用代码, whatever its district).
     registered: tuple[str, ...] = ()
     references: dict[str, Reference] = field(default_factory=dict)  # field in the file -> reference
+    # The SAME_RECORD fields together must not match a registered record (a death's person; a declaration's
+    # person, unit and year): the model's unique constraint, which the execution would otherwise meet.
+    registered_together: bool = False
     defaults: dict[str, str] = field(default_factory=dict)  # values of columns a file may leave out
 
     def label(self, name: str) -> str:
@@ -153,6 +156,58 @@ KINDS: dict[str, ImportKind] = {
             "person_no": Reference("person", "person_no", "person_id"),
             "unit_no": Reference("unit", "unit_no", "unit_id"),
         },
+    ),
+    # Business kinds (issue 8 §3): their rows pass the entity's entry rules in the dry run as at execution
+    # (changes.services.entry_check_errors) — a base that is not the clamp of the declared wage, a death in
+    # the future or before the birth is reported per row before anything is applied.
+    "base_declarations": ImportKind(
+        name="base_declarations",
+        entity="base_declaration",
+        title=_("Contribution base declarations"),
+        headers={
+            "个人编号": "person_no",
+            "单位编号": "unit_no",
+            "申报年度": "year",
+            "年度": "year",
+            "上年度月平均工资": "declared_wage",
+            "月平均工资": "declared_wage",
+            "申报工资": "declared_wage",
+            "缴费基数": "base",
+            "申报基数": "base",
+        },
+        types={
+            "person_no": "code",
+            "unit_no": "code",
+            "year": "code",
+            "declared_wage": "money",
+            "base": "money",
+        },
+        required=frozenset({"person_no", "year", "declared_wage", "base"}),
+        # One declaration per person, unit and year (the model's unique constraint).
+        same_record=("person_no", "unit_no", "year"),
+        registered_together=True,
+        references={
+            "person_no": Reference("person", "person_no", "person_id"),
+            "unit_no": Reference("unit", "unit_no", "unit_id"),
+        },
+    ),
+    "deaths": ImportKind(
+        name="deaths",
+        entity="death",
+        title=_("Death lists"),
+        headers={
+            "个人编号": "person_no",
+            "死亡日期": "date_of_death",
+            "信息来源": "source",
+            "来源": "source",
+        },
+        types={"person_no": "code", "date_of_death": "date"},
+        required=frozenset({"person_no", "date_of_death"}),
+        # A person dies once: the same person twice in a list, or a death already registered, is refused.
+        same_record=("person_no",),
+        registered_together=True,
+        references={"person_no": Reference("person", "person_no", "person_id")},
+        defaults={"source": "民政部门死亡名单"},
     ),
 }
 
