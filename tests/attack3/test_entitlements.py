@@ -4,10 +4,13 @@ An entitlement's amount is a text field checked as text: a clerk could write "-1
 money taken back through the ledger) or "abc" (the monthly benefit run raised on it and paid nobody that
 month). The amount must be a sum of money in yuan to the fen, not negative.
 
-Not fixed (xfail): the amount, kind, dates and status of an entitlement are applied at once when a single
-window clerk submits them (review level "system"), so one person alone raises a benefit the monthly run then
-pays; and a one-time benefit (maternity, disability grant) can be granted again for the same event under a
-date one day apart and is paid twice."""
+The amount, kind, dates and status of an entitlement were applied at once when a single window clerk
+submitted them (review level "system"), so one person alone granted or raised a benefit the monthly run then
+paid. They are now "manual": a grant or a change waits for a second person's review, and nobody approves
+their own submission.
+
+Not fixed (xfail): a one-time benefit (maternity, disability grant) can be granted again for the same event
+under a date one day apart and is paid twice (a reviewer may notice; nothing refuses it)."""
 
 from __future__ import annotations
 
@@ -22,8 +25,9 @@ from sidms.business.benefits import grant_maternity, grant_unemployment
 from sidms.business.ledger import run_through
 from sidms.business.models import Entitlement, LedgerEntry
 from sidms.changes.models import Channel
-from sidms.changes.services import submit_change
-from sidms.core.errors import ChangeRefused
+from sidms.changes.services import review_decide, submit_change
+from sidms.core.errors import ChangeRefused, SeparationOfDuties
+from tests.business.conftest import approved
 
 pytestmark = pytest.mark.django_db
 
@@ -37,16 +41,18 @@ def mother(make_person: Any) -> Any:
     )
 
 
-def _grant(clerk: Any, person: Any, birth: date) -> Entitlement:
+def _grant(clerk: Any, reviewer: Any, person: Any, birth: date) -> Entitlement:
     outcome = grant_maternity(actor=clerk, person=person, birth=birth, unit_average_wage=Decimal("7500"))
-    return Entitlement.objects.get(pk=outcome.record.pk)
+    return approved(outcome, reviewer)
 
 
 @pytest.mark.req("R2.2")
 @pytest.mark.req("R7.2")
 @pytest.mark.parametrize("amount", ["abc", "-1980.00", "NaN", "Infinity", "12.345", "1e3"])
-def test_an_entitlement_amount_is_money(amount: str, mother: Any, huancui_clerk: Any, approver: Any) -> None:
-    granted = _grant(huancui_clerk, mother, date(2025, 4, 8))
+def test_an_entitlement_amount_is_money(
+    amount: str, mother: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
+) -> None:
+    granted = _grant(huancui_clerk, city_reviewer, mother, date(2025, 4, 8))
     with pytest.raises(ChangeRefused) as refused:
         submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=granted,
                       values={"monthly_amount": amount})  # fmt: skip
@@ -65,17 +71,30 @@ def test_an_entitlement_amount_is_money(amount: str, mother: Any, huancui_clerk:
 
 @pytest.mark.req("R2.2")
 @pytest.mark.req("R7.3")
-@pytest.mark.xfail(
-    strict=True,
-    reason="an entitlement's amount is applied at once on one clerk's word "
-    "(review level 'system'); a second person's review is a design decision for the lead",
-)
-def test_one_clerk_alone_cannot_raise_a_benefit(mother: Any, huancui_clerk: Any) -> None:
-    granted = _grant(huancui_clerk, mother, date(2025, 4, 8))
+def test_one_clerk_alone_cannot_raise_a_benefit(
+    mother: Any, huancui_clerk: Any, city_reviewer: Any, make_staff: Any
+) -> None:
+    granted = _grant(huancui_clerk, city_reviewer, mother, date(2025, 4, 8))
     outcome = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=granted,
                             values={"monthly_amount": "320000.00"})  # fmt: skip
     assert Entitlement.objects.get(pk=granted.pk).monthly_amount == granted.monthly_amount
     assert outcome.held is not None  # waits for a second person
+    # Nor can one person alone grant one, or move its dates or status, even holding a reviewer's post too.
+    both = make_staff("clerk_rev_hc", posts=("window_clerk", "reviewer"), district="371002")
+    new = submit_change(actor=both, channel=Channel.WINDOW, entity="entitlement",
+                        values={"person_id": mother.pk, "kind": "maternity", "start_date": "2025-06-01",
+                                "end_date": "2025-06-01", "monthly_amount": "99999.00", "status": "active"})  # fmt: skip
+    moved = submit_change(actor=both, channel=Channel.WINDOW, entity="entitlement", record=granted,
+                          values={"start_date": "2025-05-01", "end_date": "2025-05-01", "status": "ended"})  # fmt: skip
+    assert new.record is None and new.held is not None and moved.held is not None
+    assert moved.applied == ()
+    assert Entitlement.objects.filter(person=mother).count() == 1
+    for own in (new.held, moved.held):
+        with pytest.raises(SeparationOfDuties):
+            review_decide(actor=both, change_request_id=own.pk, approve=True)
+    # A second person's approval applies the raise.
+    review_decide(actor=city_reviewer, change_request_id=outcome.held.pk, approve=True)
+    assert Entitlement.objects.get(pk=granted.pk).monthly_amount == "320000.00"
 
 
 @pytest.mark.req("R2.2")
@@ -84,10 +103,12 @@ def test_one_clerk_alone_cannot_raise_a_benefit(mother: Any, huancui_clerk: Any)
     reason="nothing ties a one-time benefit to its event: the same birth granted "
     "under a date one day later is a second entitlement, paid again",
 )
-def test_one_birth_is_not_paid_twice(mother: Any, huancui_clerk: Any, approver: Any) -> None:
-    _grant(huancui_clerk, mother, date(2025, 4, 8))
+def test_one_birth_is_not_paid_twice(
+    mother: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
+) -> None:
+    _grant(huancui_clerk, city_reviewer, mother, date(2025, 4, 8))
     with contextlib.suppress(ChangeRefused):  # refusing the second grant is the fix
-        _grant(huancui_clerk, mother, date(2025, 4, 9))
+        _grant(huancui_clerk, city_reviewer, mother, date(2025, 4, 9))
     run_through(huancui_clerk, approver, "pension", "2025-04")
     assert LedgerEntry.objects.filter(kind="benefit", person=mother, insurance="510").count() == 1
 
@@ -95,19 +116,53 @@ def test_one_birth_is_not_paid_twice(mother: Any, huancui_clerk: Any, approver: 
 @pytest.mark.req("R2.2")
 @pytest.mark.req("R7.2")
 def test_a_second_unemployment_benefit_for_the_same_months_is_not_paid(
-    insured: dict[str, Any], huancui_clerk: Any, approver: Any
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     from tests.attack3.test_part_paid_months import _pay_2025
 
     employee = insured["employee"]
     _pay_2025(insured, huancui_clerk, approver, individual_only=False)
-    first = grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)).record
+    first = approved(grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)),
+                     city_reviewer)  # fmt: skip
     with pytest.raises(ChangeRefused) as running:
         grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 2, 1))
     assert running.value.code == "running"
-    # The same entitlement submitted as plain values (as an import row would be): the run pays it once.
-    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
-                  values={"person_id": employee.pk, "kind": "unemployment", "start_date": "2026-02-01",
-                          "end_date": "2026-12-31", "monthly_amount": first.monthly_amount, "status": "active"})  # fmt: skip
+    # The same entitlement submitted as plain values (as an import row would be), and approved by a
+    # reviewer who did not notice: the run pays it once.
+    second = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
+                           values={"person_id": employee.pk, "kind": "unemployment", "start_date": "2026-02-01",
+                                   "end_date": "2026-12-31", "monthly_amount": first.monthly_amount,
+                                   "status": "active"})  # fmt: skip
+    approved(second, city_reviewer)
     run_through(huancui_clerk, approver, "pension", "2026-02")
     assert LedgerEntry.objects.filter(kind="benefit", person=employee, insurance="210").count() == 1
+
+
+@pytest.mark.req("R7.3")
+@pytest.mark.req("R10.3")
+def test_the_edit_page_holds_a_raise_for_review(
+    mother: Any, huancui_clerk: Any, city_reviewer: Any, signed_in: Any
+) -> None:
+    from sidms.changes.models import ChangeRequest, ReviewStatus
+
+    granted = _grant(huancui_clerk, city_reviewer, mother, date(2025, 4, 8))
+    client = signed_in(huancui_clerk)
+    path = f"/entitlements/{granted.pk}/edit/"
+    assert client.get(path).status_code == 200
+    posted = client.post(path, {
+        "version": granted.version, "person_id": mother.person_no, "kind": granted.kind,
+        "start_date": "2025-04-08", "end_date": "2025-04-08", "monthly_amount": "320000.00",
+        "basis": granted.basis, "status": granted.status, "certified_on": "2025-04-08",
+    })  # fmt: skip
+    assert posted.status_code == 302, posted.content.decode()[-3000:]
+    assert Entitlement.objects.get(pk=granted.pk).monthly_amount == granted.monthly_amount
+    held = ChangeRequest.objects.get(entity="entitlement", record_id=granted.pk, status=ReviewStatus.PENDING)
+    assert held.submitted_by_id == huancui_clerk.pk and set(held.proposed) == {"monthly_amount"}
+    # The second person sees it in the review queue and approves it there.
+    reviewer = signed_in(city_reviewer)
+    assert f"CR{held.pk}" in reviewer.get("/queues/").content.decode()
+    detail = reviewer.get(f"/queues/review/{held.pk}/")
+    assert detail.status_code == 200 and "320000.00" in detail.content.decode()
+    assert client.post(f"/queues/review/{held.pk}/decide/", {"decision": "approve"}).status_code in (403, 404)
+    reviewer.post(f"/queues/review/{held.pk}/decide/", {"decision": "approve"})
+    assert Entitlement.objects.get(pk=granted.pk).monthly_amount == "320000.00"

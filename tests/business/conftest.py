@@ -17,6 +17,17 @@ def second_admin(make_staff) -> Any:  # type: ignore[no-untyped-def]
     return make_staff("admin2_city", posts=("city_admin",), district="371000")
 
 
+def approved(outcome: Any, reviewer: Any) -> Any:
+    """The entitlement a grant submitted, once REVIEWER (a second person) approved the held request: a
+    grant is never recorded on its submitter's word alone."""
+    from sidms.business.models import Entitlement
+    from sidms.changes.services import review_decide
+
+    assert outcome.held is not None and outcome.record is None  # nothing recorded before the review
+    decided = review_decide(actor=reviewer, change_request_id=outcome.held.pk, approve=True)
+    return Entitlement.objects.get(pk=decided.record_id)
+
+
 @pytest.fixture
 def approver(make_staff) -> Any:  # type: ignore[no-untyped-def]
     return make_staff("approver_city", posts=("approver",), district="371000")

@@ -13,12 +13,13 @@ import pytest
 
 from sidms.business.benefits import grant_disability_grant, grant_maternity, grant_unemployment
 from sidms.business.ledger import run_through
-from sidms.business.models import Entitlement, LedgerEntry
+from sidms.business.models import LedgerEntry
 from sidms.business.parameters import EXAMPLE_MARK, value_at
 from sidms.changes.models import Channel
 from sidms.changes.services import submit_change
 from sidms.core.errors import ChangeRefused
 from sidms.lib import benefits as lb
+from tests.business.conftest import approved
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def _benefits(person: Any, insurance: str) -> list[tuple[str, Decimal]]:
 
 @pytest.mark.req("R2.2")
 def test_unemployment_benefit_from_paid_months_at_the_parameter_ratio_stops_at_death(
-    insured: dict[str, Any], huancui_clerk: Any, approver: Any
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     employee = insured["employee"]
     _pay_2025(insured, huancui_clerk, approver, 12)
@@ -55,7 +56,7 @@ def test_unemployment_benefit_from_paid_months_at_the_parameter_ratio_stops_at_d
         grant_unemployment(actor=huancui_clerk, person=employee, start=date(2025, 12, 15))
     assert short.value.code == "minimum_months"
     outcome = grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15))
-    granted = Entitlement.objects.get(pk=outcome.record.pk)
+    granted = approved(outcome, city_reviewer)
     # 12 paid months = 1 year: at most 12 months (Art. 17), January–December 2026.
     assert value_at("unemployment.duration_months", date(2026, 1, 15)) == {1: 12, 5: 18, 10: 24}
     assert (granted.start_date, granted.end_date) == (date(2026, 1, 1), date(2026, 12, 31))
@@ -75,7 +76,7 @@ def test_unemployment_benefit_from_paid_months_at_the_parameter_ratio_stops_at_d
 
 @pytest.mark.req("R2.2")
 def test_a_work_injury_disability_grant_is_paid_once_even_when_granted_after_its_month(
-    insured: dict[str, Any], huancui_clerk: Any, approver: Any
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     employee = insured["employee"]
     run_through(huancui_clerk, approver, "pension", "2025-06")  # June's run before the grant was recorded
@@ -87,7 +88,7 @@ def test_a_work_injury_disability_grant_is_paid_once_even_when_granted_after_its
     months = value_at("work_injury.disability_grant_months", date(2025, 6, 10))[grade]
     expected = fen(wage * months)
     assert months == 18 and expected == Decimal("110222.10")
-    granted = Entitlement.objects.get(pk=outcome.record.pk)
+    granted = approved(outcome, city_reviewer)
     assert Decimal(granted.monthly_amount) == expected and EXAMPLE_MARK not in granted.basis
     for period in ("2025-07", "2025-08"):
         run_through(huancui_clerk, approver, "pension", period)
@@ -100,7 +101,7 @@ def test_a_work_injury_disability_grant_is_paid_once_even_when_granted_after_its
 
 @pytest.mark.req("R2.2")
 def test_maternity_allowance_for_the_leave_days_at_the_unit_average_wage(
-    make_person: Any, huancui_clerk: Any, approver: Any
+    make_person: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     from tests.changes.conftest import id_number
 
@@ -119,14 +120,14 @@ def test_maternity_allowance_for_the_leave_days_at_the_unit_average_wage(
     divisor = value_at("maternity.month_days", date(2025, 4, 8))
     expected = fen(Decimal("7500") / divisor * days)
     assert expected == Decimal("32000.00")
-    granted = Entitlement.objects.get(pk=outcome.record.pk)
+    granted = approved(outcome, city_reviewer)
     assert Decimal(granted.monthly_amount) == expected and "maternity.month_days" in granted.basis
     # A miscarriage at 3 months: 15 days, 7,500 ÷ 30 × 15 = 3,750.00 (a second entitlement, a later date).
     later = grant_maternity(
         actor=huancui_clerk, person=mother, birth=date(2025, 5, 2), unit_average_wage=Decimal("7500"),
         miscarriage_months=3,
     )  # fmt: skip
-    assert Decimal(Entitlement.objects.get(pk=later.record.pk).monthly_amount) == Decimal("3750.00")
+    assert Decimal(approved(later, city_reviewer).monthly_amount) == Decimal("3750.00")
     for period in ("2025-04", "2025-05", "2025-06"):
         run_through(huancui_clerk, approver, "pension", period)
     assert _benefits(mother, "510") == [("2025-04", expected), ("2025-05", Decimal("3750.00"))]

@@ -16,6 +16,7 @@ from sidms.business.models import Entitlement, LedgerEntry
 from sidms.changes.models import Channel
 from sidms.changes.services import submit_change
 from sidms.core.errors import ChangeRefused
+from tests.business.conftest import approved
 from tests.changes.conftest import id_number
 
 pytestmark = pytest.mark.django_db
@@ -29,12 +30,13 @@ def retiree(make_person: Any) -> Any:
 
 @pytest.mark.req("R2.2")
 def test_a_pension_is_granted_from_the_statutory_month_and_paid_monthly(
-    retiree: Any, huancui_clerk: Any, approver: Any
+    retiree: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     outcome = grant_pension(
         actor=huancui_clerk, person=retiree, category="male", index=Decimal("1.2"), months=366
     )
-    granted = Entitlement.objects.get(pk=outcome.record.pk)
+    assert not Entitlement.objects.exists()  # held for a second person's review
+    granted = approved(outcome, city_reviewer)
     assert granted.start_date == date(2025, 2, 1)
     # No account in the ledger here: basic pension (7,000 + 8,400) / 2 × 30.5 × 1 % = 2,348.50 only.
     assert granted.monthly_amount == "2348.50" and "2348.50" in granted.basis
@@ -49,9 +51,10 @@ def test_a_pension_is_granted_from_the_statutory_month_and_paid_monthly(
 
 @pytest.mark.req("R2.2")
 def test_payments_stop_at_death_and_overpayments_are_listed(
-    retiree: Any, huancui_clerk: Any, approver: Any
+    retiree: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
-    grant_pension(actor=huancui_clerk, person=retiree, category="male", index=Decimal("1.2"), months=366)
+    approved(grant_pension(actor=huancui_clerk, person=retiree, category="male", index=Decimal("1.2"),
+                           months=366), city_reviewer)  # fmt: skip
     for month in ("2025-02", "2025-03", "2025-04"):
         run_through(huancui_clerk, approver, "pension", month)
     # The death on 10 March is registered only in May: April was paid to a dead person.
@@ -64,18 +67,21 @@ def test_payments_stop_at_death_and_overpayments_are_listed(
 
 @pytest.mark.req("R2.2")
 def test_an_uncertified_pension_is_suspended_after_twelve_months(
-    retiree: Any, huancui_clerk: Any, approver: Any
+    retiree: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
-    outcome = grant_pension(
-        actor=huancui_clerk, person=retiree, category="male", index=Decimal("1.2"), months=366
+    granted = approved(
+        grant_pension(actor=huancui_clerk, person=retiree, category="male", index=Decimal("1.2"), months=366),
+        city_reviewer,
     )
     run_through(huancui_clerk, approver, "pension", "2026-02")  # 12 months after February 2025: still paid
     assert LedgerEntry.objects.filter(kind="benefit", period="2026-02").exists()
     run_through(huancui_clerk, approver, "pension", "2026-03")  # 13 months: suspended
     assert not LedgerEntry.objects.filter(kind="benefit", period="2026-03").exists()
-    assert [e.pk for e in suspended("2026-03")] == [outcome.record.pk]
-    certify(
-        actor=huancui_clerk, entitlement=Entitlement.objects.get(pk=outcome.record.pk), on=date(2026, 3, 20)
-    )
+    assert [e.pk for e in suspended("2026-03")] == [granted.pk]
+    # The certification is applied at once (it grants no money), but never dated ahead of today.
+    with pytest.raises(ChangeRefused) as ahead:
+        certify(actor=huancui_clerk, entitlement=Entitlement.objects.get(pk=granted.pk), on=date(2099, 1, 1))
+    assert ahead.value.code == "certified_future"
+    certify(actor=huancui_clerk, entitlement=Entitlement.objects.get(pk=granted.pk), on=date(2026, 3, 20))
     run_through(huancui_clerk, approver, "pension", "2026-04")
     assert LedgerEntry.objects.filter(kind="benefit", period="2026-04").exists()

@@ -14,6 +14,10 @@ entries, the yearly eligibility certification, and deaths.
   figure from the parameter table, with 示例值（待核对） in the basis when an uncertain parameter was used.
   The same monthly ``pension`` run pays them (一次性 ones once, in the first run from their start month),
   each under its insurance (210 / 410 / 510); none is paid for a month after the death.
+* Four eyes: every grant is *submitted* by the window clerk and held for a second person's review (the
+  entitlement's kind, dates, amount and status are "manual" in the collection rules); it is recorded, and
+  paid by the run, only once a reviewer other than the submitter approves it
+  (:func:`sidms.changes.services.review_decide`).
 * :func:`overpayments` lists the payments made for months that began after a death registered later (the
   Shandong 2024 audit found pensions paid to 505 dead people).
 """
@@ -68,9 +72,13 @@ def grant_pension(
     months: int,
     transitional: Decimal = Decimal(0),
 ) -> SubmitOutcome:
-    """Record PERSON's basic pension from the statutory retirement month (2025 reform, from birth date and
+    """Submit PERSON's basic pension from the statutory retirement month (2025 reform, from birth date and
     CATEGORY), if the contribution MONTHS reach that year's minimum; the account balance is the ledger's on
-    the retirement date."""
+    the retirement date.
+
+    Returns the submission's outcome: ``outcome.held`` is the change request a second person approves
+    (``review_decide``) before the entitlement exists (``outcome.record`` is None until then), as long as
+    the collection rules hold entitlements for manual review, as declared."""
     if person.birth_date is None:
         raise ChangeRefused(_("The person's birth date is not registered."), code="no_birth_date")
     retirement = calc.retirement(person.birth_date, category)
@@ -123,6 +131,7 @@ _MONEY = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
 def check_entitlement(values: Mapping[str, Any], record: models.Model | None) -> None:
     """Entry rule of an entitlement (any submission, the window's or an import's): the amount is yuan to the
     fen, not negative — a text such as "-1980.00" or "abc" took money back or stopped the month's run."""
+    _check_certified_on(values, record)
     amount = values.get("monthly_amount")
     if amount is None or str(amount) == "":
         return  # the collection rules report a missing value
@@ -130,6 +139,29 @@ def check_entitlement(values: Mapping[str, Any], record: models.Model | None) ->
         raise ChangeRefused(
             _("The amount must be a sum in yuan with at most two decimals, not negative."), code="amount"
         )
+
+
+def _check_certified_on(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """The certification date is applied without review: it may not lie after today (a clerk's date years
+    ahead would exempt a pension from certification), except the start date of a grant made in advance."""
+    certified = values.get("certified_on")
+    if certified in (None, ""):
+        return
+    day, start = _day(certified), _day(values.get("start_date", getattr(record, "start_date", None)))
+    if day is None:
+        return  # the collection rules report a malformed date
+    latest = max(timezone.localdate(), start) if start is not None else timezone.localdate()
+    if day > latest:
+        raise ChangeRefused(_("A certification cannot be dated after today."), code="certified_future")
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _not_dead(person: Person, start: date) -> None:
@@ -178,6 +210,8 @@ def _add_months(day: date, months: int) -> date:
 
 
 def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutcome:
+    """Submit the unemployment benefit of :func:`unemployment_values`; ``outcome.held`` is the change
+    request a second person approves before it is recorded (see :func:`grant_pension`)."""
     return _grant(actor, unemployment_values(person=person, start=start))
 
 
@@ -211,6 +245,8 @@ def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
 
 
 def grant_disability_grant(*, actor: Any, **kw: Any) -> SubmitOutcome:
+    """Submit the one-time disability grant of :func:`disability_grant_values`; ``outcome.held`` is the
+    change request a second person approves before it is recorded (see :func:`grant_pension`)."""
     return _grant(actor, disability_grant_values(**kw))
 
 
@@ -225,6 +261,8 @@ def disability_grant_values(*, person: Person, on: date, grade: int, own_wage: D
 
 
 def grant_maternity(*, actor: Any, **kw: Any) -> SubmitOutcome:
+    """Submit the maternity allowance of :func:`maternity_values`; ``outcome.held`` is the change request a
+    second person approves before it is recorded (see :func:`grant_pension`)."""
     return _grant(actor, maternity_values(**kw))
 
 
@@ -245,7 +283,11 @@ def maternity_values(
 
 
 def certify(*, actor: Any, entitlement: Entitlement, on: date | None = None) -> SubmitOutcome:
-    """Record an eligibility certification (a suspended payment resumes with it)."""
+    """Record an eligibility certification, at once (review level "system": it grants no money, it cannot
+    be dated after today, and a registered death stops payment whatever it says). The monthly run's
+    suspension is not written to the entitlement — the run skips a pension whose certification lapsed,
+    so the certification alone resumes it. An entitlement whose *status* was set to suspended is resumed
+    only by a second person: that status change is held for review like any other."""
     day = on or timezone.localdate()
     values: dict[str, Any] = {"certified_on": day.isoformat()}
     if entitlement.status == EntitlementStatus.SUSPENDED:

@@ -465,7 +465,13 @@ class EntitlementStatus(models.TextChoices):
 
 class Entitlement(RegistryRecord):
     """An approved benefit entitlement (待遇核定, issue 8 §7): its monthly amount and how it was computed,
-    and the last eligibility certification (待遇领取资格认证) of its recipient."""
+    and the last eligibility certification (待遇领取资格认证) of its recipient.
+
+    Four eyes: a new entitlement, and any change of its benefit, dates, amount or status, is held for a
+    second person's review (level "manual"); the window clerk alone neither grants nor raises a benefit
+    (attack round 3). The recipient cannot change (identity); the certification date stays "system": it
+    grants no money, cannot lie in the future (:func:`sidms.business.benefits.check_entitlement`), and a
+    registered death stops payment whatever it says."""
 
     person = models.ForeignKey(
         "registry.Person", on_delete=models.PROTECT, related_name="entitlements", verbose_name=_("person")
@@ -491,12 +497,12 @@ class Entitlement(RegistryRecord):
         identity=("person_id", "kind"),
         rules=(
             ("person_id", True, "record", "system", ()),
-            ("kind", True, "choices", "system", ()),
-            ("start_date", True, "date", "system", ()),
-            ("end_date", False, "date", "system", ()),
-            ("monthly_amount", True, "text", "system", ()),
+            ("kind", True, "choices", "manual", ()),
+            ("start_date", True, "date", "manual", ()),
+            ("end_date", False, "date", "manual", ()),
+            ("monthly_amount", True, "text", "manual", ()),
             ("basis", False, "text", "none", ()),
-            ("status", True, "choices", "system", ()),
+            ("status", True, "choices", "manual", ()),
             ("certified_on", False, "date", "system", ()),
         ),
         extra={"nav": False, "view_permission": "record.view"},
