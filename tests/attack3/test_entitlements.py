@@ -9,12 +9,13 @@ submitted them (review level "system"), so one person alone granted or raised a 
 paid. They are now "manual": a grant or a change waits for a second person's review, and nobody approves
 their own submission.
 
-Not fixed (xfail): a one-time benefit (maternity, disability grant) can be granted again for the same event
-under a date one day apart and is paid twice (a reviewer may notice; nothing refuses it)."""
+A maternity allowance could be granted again for the same birth under a date one day apart and was paid
+twice; one dated within ``maternity.same_event_days`` of one already recorded is now refused as the same
+birth. Still open: a disability grant has no event identity (the injury), so the same grant entered twice is
+caught only by the reviewer."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -98,19 +99,19 @@ def test_one_clerk_alone_cannot_raise_a_benefit(
 
 
 @pytest.mark.req("R2.2")
-@pytest.mark.xfail(
-    strict=True,
-    reason="nothing ties a one-time benefit to its event: the same birth granted "
-    "under a date one day later is a second entitlement, paid again",
-)
 def test_one_birth_is_not_paid_twice(
     mother: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     _grant(huancui_clerk, city_reviewer, mother, date(2025, 4, 8))
-    with contextlib.suppress(ChangeRefused):  # refusing the second grant is the fix
+    with pytest.raises(ChangeRefused) as again:  # the same birth under a date one day later
         _grant(huancui_clerk, city_reviewer, mother, date(2025, 4, 9))
+    assert again.value.code == "same_birth" and "30" in str(again.value)
     run_through(huancui_clerk, approver, "pension", "2025-04")
     assert LedgerEntry.objects.filter(kind="benefit", person=mother, insurance="510").count() == 1
+    # A later birth is a new event: granted and paid.
+    _grant(huancui_clerk, city_reviewer, mother, date(2026, 5, 20))
+    run_through(huancui_clerk, approver, "pension", "2026-05")
+    assert LedgerEntry.objects.filter(kind="benefit", person=mother, insurance="510").count() == 2
 
 
 @pytest.mark.req("R2.2")

@@ -122,20 +122,20 @@ def test_maternity_allowance_for_the_leave_days_at_the_unit_average_wage(
     assert expected == Decimal("32000.00")
     granted = approved(outcome, city_reviewer)
     assert Decimal(granted.monthly_amount) == expected and "maternity.month_days" in granted.basis
-    # A miscarriage at 3 months: 15 days, 7,500 ÷ 30 × 15 = 3,750.00 (a second entitlement, a later date).
+    # A miscarriage at 3 months, months later: 15 days, 7,500 ÷ 30 × 15 = 3,750.00 (a second entitlement).
     later = grant_maternity(
-        actor=huancui_clerk, person=mother, birth=date(2025, 5, 2), unit_average_wage=Decimal("7500"),
+        actor=huancui_clerk, person=mother, birth=date(2025, 12, 2), unit_average_wage=Decimal("7500"),
         miscarriage_months=3,
     )  # fmt: skip
     assert Decimal(approved(later, city_reviewer).monthly_amount) == Decimal("3750.00")
-    for period in ("2025-04", "2025-05", "2025-06"):
+    for period in ("2025-04", "2025-05", "2025-12"):
         run_through(huancui_clerk, approver, "pension", period)
-    assert _benefits(mother, "510") == [("2025-04", expected), ("2025-05", Decimal("3750.00"))]
+    assert _benefits(mother, "510") == [("2025-04", expected), ("2025-12", Decimal("3750.00"))]
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="death",
-                  values={"person_id": mother.pk, "date_of_death": "2025-06-01", "source": "公安户籍注销"})  # fmt: skip
+                  values={"person_id": mother.pk, "date_of_death": "2026-01-10", "source": "公安户籍注销"})  # fmt: skip
     with pytest.raises(ChangeRefused) as dead:
         grant_maternity(
-            actor=huancui_clerk, person=mother, birth=date(2025, 7, 1), unit_average_wage=Decimal(1)
+            actor=huancui_clerk, person=mother, birth=date(2026, 2, 1), unit_average_wage=Decimal(1)
         )
     assert dead.value.code == "dead"
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -132,6 +132,7 @@ def check_entitlement(values: Mapping[str, Any], record: models.Model | None) ->
     """Entry rule of an entitlement (any submission, the window's or an import's): the amount is yuan to the
     fen, not negative — a text such as "-1980.00" or "abc" took money back or stopped the month's run."""
     _check_certified_on(values, record)
+    _check_same_birth(values, record)
     amount = values.get("monthly_amount")
     if amount is None or str(amount) == "":
         return  # the collection rules report a missing value
@@ -153,6 +154,30 @@ def _check_certified_on(values: Mapping[str, Any], record: models.Model | None) 
     latest = max(timezone.localdate(), start) if start is not None else timezone.localdate()
     if day > latest:
         raise ChangeRefused(_("A certification cannot be dated after today."), code="certified_future")
+
+
+def _check_same_birth(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """A maternity allowance is paid once per birth: a second one for the same woman dated within
+    ``maternity.same_event_days`` of one already recorded is the same birth entered again (attack round 3:
+    the same birth granted under a date one day later was paid twice)."""
+    kind = values.get("kind", getattr(record, "kind", None))
+    day = _day(values.get("start_date", getattr(record, "start_date", None)))
+    person = values.get("person_id", getattr(record, "person_id", None))
+    if kind != BenefitKind.MATERNITY or day is None or person in (None, ""):
+        return
+    window = timedelta(days=int(value_at("maternity.same_event_days", day)))
+    # Whatever its status: an ended one-time allowance was paid.
+    others = Entitlement.objects.filter(
+        person_id=person, kind=BenefitKind.MATERNITY, start_date__range=(day - window, day + window)
+    )
+    if record is not None:
+        others = others.exclude(pk=record.pk)
+    if others.exists():
+        raise ChangeRefused(
+            _("A maternity allowance for this birth is already recorded (within %(days)s days)."),
+            params={"days": window.days},
+            code="same_birth",
+        )
 
 
 def _day(value: Any) -> date | None:

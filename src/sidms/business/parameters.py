@@ -99,6 +99,12 @@ _DEFS = (
     ("work_injury.disability_grant_months", "policy", "age_months", "一次性伤残补助金（按伤残等级，月数）"),
     ("maternity.leave_days", "policy", "counts", "产假天数"),
     ("maternity.month_days", "policy", "decimal", "生育津贴月计发天数"),
+    (
+        "maternity.same_event_days",
+        "business",
+        "int",
+        "同一生育事件的认定天数（其内的第二笔生育津贴视为重复）",
+    ),
     # business handling
     ("declaration.deadline", "business", "day", "年度缴费基数申报截止日"),
     ("payment.allocation", "business", "allocation", "部分缴费的冲抵顺序（先个人/单位部分，险种顺序）"),
@@ -195,6 +201,12 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
     ):
         origin = lb.SEEDS[key]
         out.append((key, stored, start, origin.status, origin.source))
+    out.append((
+        "maternity.same_event_days", 30, date(2012, 4, 28), "U",
+        "No rule found for when two maternity allowances are one birth. 女职工劳动保护特别规定 (2012-04-28) "
+        "Art. 7 gives 98 days' leave for a birth and 15–42 for a miscarriage, so a second pregnancy event "
+        "within 30 days of the first cannot be a new one (example value, to be checked with the agency).",
+    ))  # fmt: skip
     fee = lc.SEED_LATE_FEE_DAILY_RATE
     out.append(("late_fee.daily_rate", str(fee.value), date(2011, 7, 1), fee.status, fee.source))
     out.append((
