@@ -12,9 +12,10 @@ so that the ratio means something on any machine (absolute numbers drift; see be
    no history;
 3. single changes: `submit_change` of phone numbers by a window clerk (validated, applied, revision and
    audit event each, one transaction each); baseline: the raw rate of 2.;
-4. verification: `verify_store()` once, on the resulting store after appending extra audit events (each
+4. verification: `verify_store()`, on the resulting store after appending extra audit events (each
    batch writes one event, so the store alone has too few for a chain rate); its chain part is compared
-   with bare `chain.link` (and bare SM3) over the same payloads.
+   with bare `chain.link` (and bare SM3) over the same payloads. Both run in a fresh child process (as
+   `sidms audit verify` does in production) and again in this process; the summary and --json use the former.
 
 `--profile` runs a second update batch under cProfile and prints where `batch_execute` spends its time.
 """
