@@ -458,7 +458,8 @@ def verify_fresh() -> dict[str, Any]:
 def _report(fields: dict[str, Any]) -> Any:
     from sidms.audit.verify import Report
 
-    return Report(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    return Report(**values)
 
 
 def verify(results: dict[str, Any], events: int) -> None:
