@@ -12,9 +12,10 @@ so that the ratio means something on any machine (absolute numbers drift; see be
    no history;
 3. single changes: `submit_change` of phone numbers by a window clerk (validated, applied, revision and
    audit event each, one transaction each); baseline: the raw rate of 2.;
-4. verification: `verify_store()` once, on the resulting store after appending extra audit events (each
+4. verification: `verify_store()`, on the resulting store after appending extra audit events (each
    batch writes one event, so the store alone has too few for a chain rate); its chain part is compared
-   with bare `chain.link` (and bare SM3) over the same payloads.
+   with bare `chain.link` (and bare SM3) over the same payloads. Both run in a fresh child process (as
+   `sidms audit verify` does in production) and again in this process; the summary and --json use the former.
 
 `--profile` runs a second update batch under cProfile and prints where `batch_execute` spends its time.
 """
@@ -62,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="profile a second batch_execute (cProfile)")
     parser.add_argument("--json", help="also write the issue-7 ratios to this file (bench/spine.py reads it)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and the database afterwards")
+    # Internal: run one measurement in a fresh process on the store of the calling run (see fresh()).
+    parser.add_argument("--fresh", choices=["verify", "chain"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = args.quick
     args.changes = args.changes or (5_000 if quick else 100_000)
@@ -424,34 +427,73 @@ def single_changes(results: dict[str, Any], count: int, *, quiet: bool = False) 
 # --- 5. verification -------------------------------------------------------------------------------------
 
 
-def verify(results: dict[str, Any], events: int) -> None:
-    """verify_store once, on the store the pipeline left plus the extra events: the chain part then has
-    enough events for a rate, and the revision and row parts are the store's own (the events add none)."""
+def fresh(task: str) -> dict[str, Any]:
+    """Run TASK (`verify` or `chain`) in a new Python process on this store (same interpreter, environment
+    and data dir) and return what it printed as JSON. Verification runs so in production (`sidms audit
+    verify`, the nightly `--since-checkpoint`): in this process the heap left by loading and batching is
+    large and fragmented, the forked verification workers inherit it, and every allocation costs more."""
+    import json
+    import subprocess
+
+    command = [sys.executable, str(Path(__file__).resolve()), "--fresh", task]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603  (this script)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
+    return dict(json.loads(done.stdout.splitlines()[-1]))  # the JSON is the last line it prints
+
+
+def verify_fresh() -> dict[str, Any]:
+    """The `--fresh verify` child: verify_store() once, its Report as JSON (without the problem: it stops)."""
+    import dataclasses
+
     from sidms.changes.verify import verify_store
 
     report = verify_store()
     if not report.ok:
         assert report.problem is not None
         raise SystemExit(f"verify_store found a problem: {report.problem.where}: {report.problem.message_en}")
-    rows = sum(report.rows.values())
-    rest = report.seconds - report.chain_seconds
+    return {k: v for k, v in dataclasses.asdict(report).items() if k != "problem"}
+
+
+def _report(fields: dict[str, Any]) -> Any:
+    from sidms.audit.verify import Report
+
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    return Report(**values)
+
+
+def verify(results: dict[str, Any], events: int) -> None:
+    """verify_store once in a fresh process and once in this one, on the store the pipeline left plus the
+    extra events: the chain part then has enough events for a rate, and the revision and row parts are the
+    store's own (the events add none). The fresh process's figures are the ones the summary and --json use."""
+    from sidms.changes.verify import verify_store
+
+    results["verify"] = _report(fresh("verify"))
+    report = results["verify_inproc"] = verify_store()
+    if not report.ok:
+        assert report.problem is not None
+        raise SystemExit(f"verify_store found a problem: {report.problem.where}: {report.problem.message_en}")
+    report = results["verify"]
     say(
-        f"verify_store (the pipeline's store + {events:,} extra events): {report.events:,} events, "
-        f"{report.checkpoints} checkpoints, {report.revisions:,} revisions, {rows:,} live rows in {report.seconds:.1f} s"
+        f"verify_store in a fresh process (the pipeline's store + {events:,} extra events): {report.events:,} "
+        f"events, {report.checkpoints} checkpoints, {report.revisions:,} revisions, "
+        f"{sum(report.rows.values()):,} live rows in {report.seconds:.1f} s"
     )
-    say(f"  chain part        {report.chain_seconds:6.2f} s = {report.events_per_second:,.0f} events/s")
-    say(
-        f"  checkpoints, revisions and live rows {rest:6.2f} s = "
-        f"{rate(report.revisions + rows, rest):,.0f} revisions + rows/s"
-    )
-    chain_busiest, rest_busiest = busiest(report)
-    say(
-        f"  processor time ({report.processes} processes; busiest process, i.e. wall time on an idle machine): "
-        f"chain {chain_busiest:.2f} s of {sum(report.chain_cpu):.2f} s, the rest {rest_busiest:.2f} s of "
-        f"{sum(report.cpu) - sum(report.chain_cpu):.2f} s = {rate(report.revisions + rows, rest_busiest):,.0f} "
-        "revisions + rows/s"
-    )
-    results["verify"] = report
+    for where, report in (("", results["verify"]), ("in the bench process: ", results["verify_inproc"])):
+        rows = sum(report.rows.values())
+        rest = report.seconds - report.chain_seconds
+        say(
+            f"  {where}chain part {report.chain_seconds:6.2f} s = {report.events_per_second:,.0f} events/s; "
+            f"checkpoints, revisions and live rows {rest:6.2f} s = {rate(report.revisions + rows, rest):,.0f} "
+            "revisions + rows/s"
+        )
+        chain_busiest, rest_busiest = busiest(report)
+        say(
+            f"  {where}processor time ({report.processes} processes; busiest process, i.e. wall time on an "
+            f"idle machine): chain {chain_busiest:.2f} s of {sum(report.chain_cpu):.2f} s, the rest "
+            f"{rest_busiest:.2f} s of {sum(report.cpu) - sum(report.chain_cpu):.2f} s = "
+            f"{rate(report.revisions + rows, rest_busiest):,.0f} revisions + rows/s"
+        )
 
 
 def busiest(report: Any) -> tuple[float, float]:
@@ -470,7 +512,7 @@ def verify_nightly(results: dict[str, Any], singles: int, sample: int = 1000) ->
     random rows per entity."""
     from sidms.changes.verify import record_verified, verify_since_checkpoint
 
-    record_verified(results["verify"])
+    record_verified(results["verify_inproc"])
     single_changes({}, singles, quiet=True)
     report = verify_since_checkpoint(sample=sample)
     if not report.ok:
@@ -566,9 +608,9 @@ def _bare_hash(algorithm: str) -> Callable[[bytes], Any]:
     return sm3
 
 
-def chain_baseline(results: dict[str, Any]) -> None:
+def chain_timings() -> dict[str, Any]:
     """Hash the stored payloads with bare chain.link (and bare SM3/SHA-256) in a loop: the chain part of
-    verify_store does this plus reading, comparing and collecting claims."""
+    verify_store does this plus reading, comparing and collecting claims. Only the loops are timed."""
     from sidms.audit.models import AuditEvent, ChainHead
     from sidms.lib import chain
 
@@ -590,26 +632,51 @@ def chain_baseline(results: dict[str, Any]) -> None:
     with timed() as bare_s:
         for prev, payload in events:
             digest(bytes.fromhex(prev) + payload)
-    report = results["verify"]
-    verified = report.events_per_second
-    link_rate, bare_rate = rate(len(events), link_s[0]), rate(len(events), bare_s[0])
-    size = sum(len(p) for _, p in events) / max(len(events), 1)
-    say(f"chain baseline over the same {len(events):,} payloads ({algorithm}, {size:.0f} bytes on average):")
-    say(f"  bare chain.link      {link_s[0]:6.2f} s = {link_rate:,.0f} events/s")
-    say(f"  bare {algorithm} hashing    {bare_s[0]:6.2f} s = {bare_rate:,.0f} events/s")
-    say(
-        f"  verify_store chain part {verified:,.0f} events/s: ratio {verified / link_rate:.3f} of chain.link, "
-        f"{verified / bare_rate:.3f} of bare {algorithm}"
-    )
-    chain_busiest, _rest = busiest(report)
-    say(
-        f"  by processor time: chain.link {link_cpu:.2f} s, verify_store chain part {chain_busiest:.2f} s in its "
-        f"busiest process: ratio {link_cpu / chain_busiest if chain_busiest else 0:.3f}"
-    )
-    results["chain_link"] = (len(events), link_s[0])
-    results["chain_link_cpu"] = link_cpu
-    results["chain_bare"] = (len(events), bare_s[0])
-    results["algorithm"] = algorithm
+    return {
+        "algorithm": algorithm,
+        "events": len(events),
+        "size": sum(len(p) for _, p in events) / max(len(events), 1),
+        "link_s": link_s[0],
+        "link_cpu": link_cpu,
+        "bare_s": bare_s[0],
+    }
+
+
+def chain_baseline(results: dict[str, Any]) -> None:
+    """The chain baseline in a fresh process (against the fresh verify_store) and in this one (against the
+    verify_store of this process)."""
+    for key, timings in (("", fresh("chain")), ("_inproc", chain_timings())):
+        n, algorithm = timings["events"], timings["algorithm"]
+        report = results["verify" + key]
+        verified = report.events_per_second
+        link_rate, bare_rate = rate(n, timings["link_s"]), rate(n, timings["bare_s"])
+        chain_busiest, _rest = busiest(report)
+        cpu_ratio = timings["link_cpu"] / chain_busiest if chain_busiest else 0
+        if not key:
+            say(
+                f"chain baseline over the same {n:,} payloads ({algorithm}, {timings['size']:.0f} bytes on "
+                "average), in a fresh process, against the fresh verify_store:"
+            )
+            say(f"  bare chain.link      {timings['link_s']:6.2f} s = {link_rate:,.0f} events/s")
+            say(f"  bare {algorithm} hashing    {timings['bare_s']:6.2f} s = {bare_rate:,.0f} events/s")
+            say(
+                f"  verify_store chain part {verified:,.0f} events/s: ratio {verified / link_rate:.3f} of "
+                f"chain.link, {verified / bare_rate:.3f} of bare {algorithm}"
+            )
+            say(
+                f"  by processor time: chain.link {timings['link_cpu']:.2f} s, verify_store chain part "
+                f"{chain_busiest:.2f} s in its busiest process: ratio {cpu_ratio:.3f}"
+            )
+        else:
+            say(
+                f"  in the bench process: bare chain.link {link_rate:,.0f} events/s, verify_store chain part "
+                f"{verified:,.0f} events/s: ratio {verified / link_rate:.3f}; by processor time "
+                f"{timings['link_cpu']:.2f} s ÷ {chain_busiest:.2f} s = {cpu_ratio:.3f}"
+            )
+        results["chain_link" + key] = (n, timings["link_s"])
+        results["chain_link_cpu" + key] = timings["link_cpu"]
+        results["chain_bare" + key] = (n, timings["bare_s"])
+        results["algorithm"] = algorithm
 
 
 # --- profiling -------------------------------------------------------------------------------------------
@@ -727,6 +794,7 @@ def summary(results: dict[str, Any]) -> None:
     line("submit_change: one phone each", *results["singles"], raw_rate, "of raw")
     line("audit_record: events appended", *results["append_service"])
     line("bulk append: canonical + link + executemany", *results["append_bulk"])
+    say("  verify_store and the chain.link baseline each in a fresh process, as `sidms audit verify` runs:")
     line("bare chain.link over the stored payloads", *results["chain_link"], link_rate, "of chain.link")
     line(
         f"bare {results['algorithm']} over the stored payloads",
@@ -759,6 +827,33 @@ def summary(results: dict[str, Any]) -> None:
         report.revisions + sum(report.rows.values()),
         rest_busiest,
     )
+    inproc = results["verify_inproc"]
+    say("  the same in the bench process (its large heap inherited by the verification workers):")
+    line("bare chain.link, in the bench process", *results["chain_link_inproc"])
+    line(
+        "verify_store: chain part, in the bench process",
+        inproc.events,
+        inproc.chain_seconds,
+        rate(*results["chain_link_inproc"]),
+        "of chain.link",
+    )
+    line(
+        "verify_store: the rest, in the bench process",
+        inproc.revisions + sum(inproc.rows.values()),
+        inproc.seconds - inproc.chain_seconds,
+    )
+    line(
+        "verify_store: chain, busiest CPU, in bench",
+        inproc.events,
+        busiest(inproc)[0],
+        rate(inproc.events, results["chain_link_cpu_inproc"]),
+        "of chain.link CPU",
+    )
+    line(
+        "verify_store: rest, busiest CPU, in bench",
+        inproc.revisions + sum(inproc.rows.values()),
+        busiest(inproc)[1],
+    )
     nightly = results["verify_nightly"]
     line(
         "verify --since-checkpoint: events + revisions + rows",
@@ -768,7 +863,7 @@ def summary(results: dict[str, Any]) -> None:
 
 
 def write_ratios(results: dict[str, Any], path: Path) -> None:
-    """The figures of issue 7's table, for bench/spine.py."""
+    """The figures of issue 7's table, for bench/spine.py; verification's from the fresh processes."""
     import json
 
     report = results["verify"]
@@ -784,6 +879,12 @@ def write_ratios(results: dict[str, Any], path: Path) -> None:
         # The same two by processor time of the busiest process (what an idle machine would give).
         "chain_cpu": results["chain_link_cpu"] / busiest(report)[0] if busiest(report)[0] else 0.0,
         "verified_per_s_cpu": rate(report.revisions + sum(report.rows.values()), busiest(report)[1]),
+        # The same two in the bench process, whose heap the verification workers inherit (printed, not goals).
+        "chain_inproc": results["verify_inproc"].events_per_second / rate(*results["chain_link_inproc"]),
+        "verified_per_s_inproc": rate(
+            results["verify_inproc"].revisions + sum(results["verify_inproc"].rows.values()),
+            results["verify_inproc"].seconds - results["verify_inproc"].chain_seconds,
+        ),
         "events": report.events,
         "revisions_and_rows": report.revisions + sum(report.rows.values()),
     }
@@ -792,6 +893,14 @@ def write_ratios(results: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.fresh:  # a child of fresh(): the environment names the store already
+        import json
+
+        import django
+
+        django.setup()
+        print(json.dumps(verify_fresh() if args.fresh == "verify" else chain_timings()))
+        return
     SOURCE[0] = _source()
     data_dir = isolate(args)
     started = time.perf_counter()
