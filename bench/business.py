@@ -71,8 +71,9 @@ def enrol(operator: Any, approver: Any) -> int:
     from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
     from sidms.registry.models import Employment
 
+    # Employees 16 or older at their 2020 enrolment (the entry rule imports obey since feat/gaps8).
     jobs = dict(
-        Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=date(2006, 1, 1))
+        Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=date(2004, 1, 1))
         .order_by("pk")
         .values_list("person_id", "unit_id")
     )
