@@ -56,6 +56,13 @@ ACCOUNTS = (
     DemoAccount("auditor_city", "市级审计 吴刚", "371000", ("auditor",), "审计：审计日志"),
     DemoAccount("info_city", "信息机构 郑伟", "371000", ("info_centre",), "信息机构：导入、批量执行"),
     DemoAccount("supervisor_city", "人社局监督 冯雪", "371000", ("supervisor",), "行政监督"),
+    # Archive review and retention purges are four-eyes between two archive reviewers (docs/archives.md).
+    DemoAccount(
+        "archivist_city", "档案审核 宋佳", "371000", ("archive_reviewer",), "档案审核：审核材料、提议销毁"
+    ),
+    DemoAccount(
+        "archivist2_city", "档案审核 唐宁", "371000", ("archive_reviewer",), "档案审核：确认销毁（四眼原则）"
+    ),
 )
 
 
