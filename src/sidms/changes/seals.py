@@ -100,31 +100,11 @@ def require_intact(obj: models.Model, *, actor: object = "system") -> None:
         raise alert
 
 
-def revision_seal(
-    *,
-    entity: str,
-    record_id: int,
-    version: int,
-    at: datetime | str,
-    actor: str,
-    channel: str,
-    method: str,
-    request_id: str,
-    reference: str,
-    changes: Any,
-    notes: Any,
-    digest: str,
-    prev_digest: str = "",
-) -> str:
+def revision_seal(**fields: Any) -> str:
     """The MAC of a revision's metadata: who, when, how, and what changed (R9.2), beside its state digest,
-    and the digest of the revision before it (revisions written before that existed have none)."""
-    return keyring().mac(
-        revision_seal_bytes(
-            entity=entity, record_id=record_id, version=version, at=at, actor=actor, channel=channel,
-            method=method, request_id=request_id, reference=reference, changes=changes, notes=notes,
-            digest=digest, prev_digest=prev_digest,
-        )
-    )  # fmt: skip
+    and the digest of the revision before it (revisions written before that existed have none). FIELDS are
+    :func:`revision_seal_bytes`'s keywords."""
+    return keyring().mac(revision_seal_bytes(**fields))
 
 
 def revision_seal_bytes(
