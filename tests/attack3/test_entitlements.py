@@ -11,8 +11,9 @@ their own submission.
 
 A maternity allowance could be granted again for the same birth under a date one day apart and was paid
 twice; one dated within ``maternity.same_event_days`` of one already recorded is now refused as the same
-birth. Still open: a disability grant has no event identity (the injury), so the same grant entered twice is
-caught only by the reviewer."""
+birth. A disability grant for the same appraisal date is refused likewise, and one unemployment benefit runs
+at a time: two grants for overlapping months cannot both be recorded, even when both waited for review
+together (the entry rules run again at approval)."""
 
 from __future__ import annotations
 
@@ -128,15 +129,70 @@ def test_a_second_unemployment_benefit_for_the_same_months_is_not_paid(
     with pytest.raises(ChangeRefused) as running:
         grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 2, 1))
     assert running.value.code == "running"
-    # The same entitlement submitted as plain values (as an import row would be), and approved by a
-    # reviewer who did not notice: the run pays it once.
-    second = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
-                           values={"person_id": employee.pk, "kind": "unemployment", "start_date": "2026-02-01",
-                                   "end_date": "2026-12-31", "monthly_amount": first.monthly_amount,
-                                   "status": "active"})  # fmt: skip
-    approved(second, city_reviewer)
+    # The same entitlement submitted as plain values (as an import row would be) is refused by the entry
+    # rule as well, not left to the reviewer.
+    with pytest.raises(ChangeRefused) as plain:
+        submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
+                      values={"person_id": employee.pk, "kind": "unemployment", "start_date": "2026-02-01",
+                              "end_date": "2026-12-31", "monthly_amount": first.monthly_amount,
+                              "status": "active"})  # fmt: skip
+    assert plain.value.code == "running"
     run_through(huancui_clerk, approver, "pension", "2026-02")
     assert LedgerEntry.objects.filter(kind="benefit", person=employee, insurance="210").count() == 1
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R7.2")
+def test_two_unemployment_grants_waiting_together_cannot_both_be_approved(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
+) -> None:
+    from sidms.changes.models import ChangeRequest, ReviewStatus
+    from tests.attack3.test_part_paid_months import _pay_2025
+
+    employee = insured["employee"]
+    _pay_2025(insured, huancui_clerk, approver, individual_only=False)
+    # Two clerks' grants (or one clerk's twice) for overlapping months, both held before either is recorded.
+    one = grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15))
+    two = grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 3, 2))
+    assert one.held is not None and two.held is not None
+    approved(one, city_reviewer)
+    with pytest.raises(ChangeRefused) as second:
+        review_decide(actor=city_reviewer, change_request_id=two.held.pk, approve=True)
+    assert second.value.code == "running"
+    assert (
+        ChangeRequest.objects.get(pk=two.held.pk).status == ReviewStatus.PENDING
+    )  # for the reviewer to reject
+    assert Entitlement.objects.filter(person=employee, kind="unemployment").count() == 1
+    # Once the first has ended (status changed through review), a later grant may be recorded.
+    ended = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
+                          record=Entitlement.objects.get(person=employee, kind="unemployment"),
+                          values={"status": "ended", "end_date": "2026-02-28"})  # fmt: skip
+    review_decide(actor=city_reviewer, change_request_id=ended.held.pk, approve=True)
+    assert review_decide(actor=city_reviewer, change_request_id=two.held.pk, approve=True).record_id
+
+
+@pytest.mark.req("R2.2")
+def test_one_appraisal_is_not_granted_twice(
+    insured: dict[str, Any], huancui_clerk: Any, city_reviewer: Any
+) -> None:
+    from sidms.business.benefits import grant_disability_grant
+
+    employee = insured["employee"]
+    first = grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=8,
+                                   own_wage=Decimal("6500.00"))  # fmt: skip
+    again = grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=7,
+                                   own_wage=Decimal("6500.00"))  # fmt: skip
+    approved(first, city_reviewer)
+    with pytest.raises(ChangeRefused) as same:
+        review_decide(actor=city_reviewer, change_request_id=again.held.pk, approve=True)
+    assert same.value.code == "same_appraisal" and "2025-06-10" in str(same.value)
+    with pytest.raises(ChangeRefused):
+        grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=8,
+                               own_wage=Decimal("6500.00"))  # fmt: skip
+    # Another appraisal (another injury) on another date is a new grant.
+    later = grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2026, 2, 3), grade=9,
+                                   own_wage=Decimal("6500.00"))  # fmt: skip
+    assert approved(later, city_reviewer).start_date == date(2026, 2, 3)
 
 
 @pytest.mark.req("R7.3")

@@ -133,6 +133,8 @@ def check_entitlement(values: Mapping[str, Any], record: models.Model | None) ->
     fen, not negative — a text such as "-1980.00" or "abc" took money back or stopped the month's run."""
     _check_certified_on(values, record)
     _check_same_birth(values, record)
+    _check_same_appraisal(values, record)
+    _check_unemployment_overlap(values, record)
     amount = values.get("monthly_amount")
     if amount is None or str(amount) == "":
         return  # the collection rules report a missing value
@@ -177,6 +179,54 @@ def _check_same_birth(values: Mapping[str, Any], record: models.Model | None) ->
             _("A maternity allowance for this birth is already recorded (within %(days)s days)."),
             params={"days": window.days},
             code="same_birth",
+        )
+
+
+def _check_same_appraisal(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """A one-time disability grant is paid once per appraisal of working capacity (劳动能力鉴定, 工伤保险条例
+    Art. 35–37), whose conclusion date is the grant's date: a second grant for the same person on the same
+    date is that appraisal entered again. A later re-appraisal (Art. 28) changes the recorded grant through
+    review; it is not a second grant."""
+    kind = values.get("kind", getattr(record, "kind", None))
+    day = _day(values.get("start_date", getattr(record, "start_date", None)))
+    person = values.get("person_id", getattr(record, "person_id", None))
+    if kind != BenefitKind.WORK_INJURY or day is None or person in (None, ""):
+        return
+    others = Entitlement.objects.filter(person_id=person, kind=BenefitKind.WORK_INJURY, start_date=day)
+    if record is not None:
+        others = others.exclude(pk=record.pk)
+    if others.exists():
+        raise ChangeRefused(
+            _("A disability grant for the appraisal of %(date)s is already recorded for this person."),
+            params={"date": day.isoformat()},
+            code="same_appraisal",
+        )
+
+
+def _check_unemployment_overlap(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """One unemployment benefit at a time (失业保险条例 Art. 17: the months are counted once): an active one
+    whose months overlap another active one of the same person is refused. As an entry rule it runs again
+    when a reviewer approves a held grant, so two grants submitted while neither was recorded cannot both
+    be approved (the second is refused then); before, both were recorded and the run paid only the older."""
+
+    def current(name: str) -> Any:
+        return values[name] if name in values else getattr(record, name, None)
+
+    if current("kind") != BenefitKind.UNEMPLOYMENT or current("status") != EntitlementStatus.ACTIVE:
+        return
+    start, end, person = _day(current("start_date")), _day(current("end_date")), current("person_id")
+    if start is None or person in (None, ""):
+        return
+    others = Entitlement.objects.filter(
+        person_id=person, kind=BenefitKind.UNEMPLOYMENT, status=EntitlementStatus.ACTIVE
+    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+    if end is not None:
+        others = others.filter(start_date__lte=end)
+    if record is not None:
+        others = others.exclude(pk=record.pk)
+    if others.exists():
+        raise ChangeRefused(
+            _("The person already has an unemployment benefit running for these months."), code="running"
         )
 
 
@@ -253,13 +303,6 @@ def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
             _("%(months)s months of unemployment contributions are fewer than the %(minimum)s required."),
             {"months": months, "minimum": minimum}, code="minimum_months",
         )  # fmt: skip
-    running = Entitlement.objects.filter(
-        person_id=person.pk, kind=BenefitKind.UNEMPLOYMENT, status=EntitlementStatus.ACTIVE
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start.replace(day=1)))
-    if running.exists():
-        raise ChangeRefused(
-            _("The person already has an unemployment benefit running for these months."), code="running"
-        )
     duration = lb.unemployment_months(months, p("unemployment.duration_months"))
     got = lb.unemployment_benefit(p("wage.minimum_monthly"), p("unemployment.benefit_ratio"),
                                   calc.rounding(start, person.district_id))  # fmt: skip
