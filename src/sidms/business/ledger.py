@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -340,6 +340,7 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
     if caller.staff is None or not has_permission(caller.staff, "batch.execute"):
         raise NotPermitted(MAY_NOT_APPLY)
     with transaction.atomic():
+        one_run_at_a_time()
         run = _locked(run_id)
         if run.status == RunStatus.EXECUTED:
             raise ChangeRefused(_("This run has already been executed; it runs once."), code="executed")
@@ -373,6 +374,21 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
             "individual_total": f"{totals[1]:.2f}",
         })  # fmt: skip
     return run
+
+
+# The key of the transaction-level advisory lock that ledger runs take on PostgreSQL ("sidms-ledger-runs").
+RUNS_LOCK = int.from_bytes(b"sidms-ld", "big") >> 1
+
+
+def one_run_at_a_time() -> None:
+    """Ledger runs execute one at a time: a run reads what is outstanding, paid or assessed and writes on it,
+    so two runs in parallel (two payment extracts naming the same arrears) would each read the ledger
+    before the other committed and pay the same arrears twice under PostgreSQL's READ COMMITTED. The first
+    statement of the execution's transaction takes a transaction-level advisory lock, so every later
+    statement reads what the run before committed. SQLite queues its writers already (sidms.core.sqlite)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUNS_LOCK])
 
 
 def _uids(block: int = 1024) -> Iterator[uuid.UUID]:
