@@ -219,3 +219,32 @@ def test_the_upload_page_reports_entry_rules(
     report = client.get(f"/exchange/imports/{token}/report/")
     assert [(row[0], row[-1]) for row in report_rows(report.content)[1:]] == [(2, "死亡日期晚于今天。")]
     assert not Death.objects.exists()
+
+
+@pytest.mark.req("R10.3")
+def test_a_district_dry_run_does_not_tell_another_districts_person_from_no_person(
+    make_person: Any, huancui_clerk: Any, importers: Any
+) -> None:
+    from tests.changes.conftest import id_number
+
+    own = make_person(id_number=id_number("37100219700202011"), name="孙老", birth_date="1970-02-02")
+    elsewhere = make_person(
+        id_number=id_number("37100319600303013"), name="周老", birth_date="1960-03-03", district="371003"
+    )
+    data = csv_bytes(
+        [
+            DEATHS,
+            [own.person_no, "2025-06-30", "民政殡葬信息"],
+            [elsewhere.person_no, "2025-06-30", "民政殡葬信息"],  # registered in 文登区
+            ["P999999999", "2025-06-30", "民政殡葬信息"],  # registered nowhere
+        ],
+        "utf-8-sig",
+    )
+    # 环翠区's clerk: the other district's person and a number never registered read alike.
+    checked = imports.check_file(data, kind="deaths", filename="死亡名单.csv", actor=huancui_clerk)
+    errors = checked.errors()
+    assert sorted(errors) == [3, 4]
+    assert errors[3] == errors[4] == "第 A 列“个人编号”：在您的数据范围内没有登记此编号的参保人员。"
+    # The city level sees every district: only the unregistered number fails.
+    city = imports.check_file(data, kind="deaths", filename="死亡名单.csv", actor=importers[0])
+    assert sorted(city.errors()) == [4]

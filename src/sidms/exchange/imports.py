@@ -34,10 +34,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from sidms.access.policies import record_scope
 from sidms.changes.batches import Executed, batch_apply_import, batch_execute
 from sidms.changes.models import BatchApplication, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import (
@@ -136,31 +138,46 @@ def _plain_value(value: Any) -> Any:
 
 
 class _Resolver:
-    """The ids of the records a kind's reference columns name, looked up in bulk."""
+    """The ids of the records a kind's reference columns name, looked up in bulk.
 
-    def __init__(self, kind: ImportKind, repaired: Sequence[sheets.Repaired]) -> None:
+    With STAFF (the dry run of a staff member), the reference that decides the new record's district (an
+    employment's or a death's person: their district is the person's) is looked up within the staff
+    member's data scope (R10.3), and a number outside it gets the same answer as a number never
+    registered: the dry run must not tell a clerk which person numbers exist in other districts. Rows
+    refused so are left out of the batch, so the execution (which prepares the kept rows again) meets none
+    of them. Other references (the unit of an employment, which may lie in another district) are looked up
+    whatever their district, as at the window."""
+
+    def __init__(
+        self, kind: ImportKind, repaired: Sequence[sheets.Repaired], spec: EntitySpec, staff: Any = None
+    ) -> None:
         self.found: dict[str, dict[str, int]] = {}
+        self.scoped: set[str] = set()
+        owner = str(spec.declaration.district or "")
         for name, ref in kind.references.items():
-            model = spec_for(ref.entity).model
+            target = spec_for(ref.entity)
+            records: QuerySet[Any] = target.model._default_manager.all()
+            if staff is not None and owner.startswith(ref.target.removesuffix("_id") + "__"):
+                records = record_scope(staff, target)
+                self.scoped.add(name)
             wanted = sorted({str(r.values[name]) for r in repaired if r.values.get(name)})
             hits: dict[str, int] = {}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 hits.update(
                     (str(k), pk)
-                    for k, pk in model._default_manager.filter(**{f"{ref.field}__in": chunk}).values_list(
-                        ref.field, "pk"
-                    )
+                    for k, pk in records.filter(**{f"{ref.field}__in": chunk}).values_list(ref.field, "pk")
                 )
             self.found[name] = hits
 
 
 def _prepare(
-    kind: ImportKind, repaired: Sequence[sheets.Repaired], spec: EntitySpec
+    kind: ImportKind, repaired: Sequence[sheets.Repaired], spec: EntitySpec, staff: Any = None
 ) -> Iterator[tuple[sheets.Repaired, dict[str, Any], list[str]]]:
     """Each row's values for the batch (words as codes, dates as ISO text, references as ids, defaults),
-    and the reasons found on the way (a refused cell, a word that is no code, a record that does not exist)."""
-    resolver = _Resolver(kind, repaired) if kind.references else None
+    and the reasons found on the way (a refused cell, a word that is no code, a record that does not exist
+    or, for STAFF, is outside their data scope: see :class:`_Resolver`)."""
+    resolver = _Resolver(kind, repaired, spec, staff) if kind.references else None
     words = {name: dict(mapping) for name, mapping in kind.words.items()}
     for name, table in spec.declaration.codes.items():
         # A code table's Chinese names are accepted for its codes (在职职工 for employee).
@@ -179,10 +196,14 @@ def _prepare(
                 if value:
                     pk = resolver.found[name].get(str(value))
                     if pk is None:
+                        missing = (
+                            gettext("No %(entity)s with this number is registered in your data scope.")
+                            if name in resolver.scoped
+                            else gettext("No %(entity)s with this number is registered.")
+                        )
                         errors.append(
                             f"{row.labels.get(name, name)}："
-                            + gettext("No %(entity)s with this number is registered.")
-                            % {"entity": spec_for(ref.entity).model._meta.verbose_name}
+                            + missing % {"entity": spec_for(ref.entity).model._meta.verbose_name}
                         )
                     values[ref.target] = "" if pk is None else str(pk)
                 continue
@@ -198,10 +219,20 @@ def _prepare(
 
 
 def check_file(
-    data: bytes, *, kind: str, filename: str = "", progress: Progress = _quiet, language: str = "zh-hans"
+    data: bytes,
+    *,
+    kind: str,
+    filename: str = "",
+    progress: Progress = _quiet,
+    language: str = "zh-hans",
+    actor: Any = None,
 ) -> Checked:
     """Every row's errors, before anything is applied (nothing is written). A file that cannot be read as
-    a table at all raises ``sheets.SheetError`` (its message says why, in Chinese)."""
+    a table at all raises ``sheets.SheetError`` (its message says why, in Chinese). ACTOR is the staff
+    member checking it (the page and ``sidms import --operator``): the persons the rows name are looked up
+    within their data scope. Without one (a dry run on the server's command line) they are looked up in
+    every district."""
+    staff = Caller.of(actor).staff if actor is not None else None
     import_kind = kind_of(kind)
     spec = spec_for(import_kind.entity)
     with translation.override(language):
@@ -217,7 +248,9 @@ def check_file(
         in_file = FileEntryRules(spec.name)
         entry_rules = bool(ENTRY_CHECKS.get(spec.name))  # as the execution asks (none for persons)
         with entry_checks_context(spec.name):
-            for done, (row, values, errors) in enumerate(_prepare(import_kind, repaired, spec), start=1):
+            for done, (row, values, errors) in enumerate(
+                _prepare(import_kind, repaired, spec, staff), start=1
+            ):
                 if not errors:
                     broken: dict[str, Invalid] = {}
                     try:

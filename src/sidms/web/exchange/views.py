@@ -103,6 +103,7 @@ def _import_page(request: HttpRequest, handler: InMemoryLimitedUploadHandler) ->
             kind=kind,
             filename=upload.name or "",
             progress=ProgressFile(progress_path(token)),  # type: ignore[arg-type]
+            actor=caller,
         )
     except StandardError as refused:
         context["refusal"] = refused.message
@@ -138,7 +139,7 @@ def _unstashed(request: HttpRequest, token: str) -> tuple[bytes, imports.Checked
     if found is None:
         raise Http404
     data, kind, filename = found
-    return data, imports.check_file(data, kind=kind, filename=filename)
+    return data, imports.check_file(data, kind=kind, filename=filename, actor=caller_of(request))
 
 
 @require_GET

@@ -93,7 +93,12 @@ class Command(BaseCommand):
             def tick(stage: str, done: int, total: int) -> None:
                 bar.update(task, description=_STAGES.get(stage, stage), completed=done, total=total or None)
 
-            checked = imports.check_file(data, kind=kind, filename=path.name, progress=tick)
+            checker = (
+                operator(options["operator"], what="导入的工作人员 / operator")
+                if options["operator"]
+                else None
+            )
+            checked = imports.check_file(data, kind=kind, filename=path.name, progress=tick, actor=checker)
         failing = checked.failing
         self.stdout.write(
             f"{path.name}: {len(checked.rows)} 行数据，{len(checked.valid)} 行可以导入，{len(failing)} 行有错误"
