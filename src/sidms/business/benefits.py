@@ -79,6 +79,15 @@ def grant_pension(
     Returns the submission's outcome: ``outcome.held`` is the change request a second person approves
     (``review_decide``) before the entitlement exists (``outcome.record`` is None until then), as long as
     the collection rules hold entitlements for manual review, as declared."""
+    return submit_grant(actor, pension_values(person=person, category=category, index=index, months=months,
+                                        transitional=transitional))  # fmt: skip
+
+
+def pension_values(
+    *, person: Person, category: str, index: Decimal, months: int, transitional: Decimal = Decimal(0)
+) -> dict[str, Any]:
+    """The basic pension's entitlement values (see :func:`grant_pension`), computed and not submitted: the
+    window shows them before the clerk submits."""
     if person.birth_date is None:
         raise ChangeRefused(_("The person's birth date is not registered."), code="no_birth_date")
     retirement = calc.retirement(person.birth_date, category)
@@ -97,12 +106,7 @@ def grant_pension(
         f"基础养老金 {got.basic_pension} + 个人账户养老金 {got.account_pension}（{balance}÷{got.payout_months}）"
         f" + 过渡性养老金 {got.transitional_pension}；退休年龄 {retirement.age_years}岁{retirement.age_months}个月"
     )
-    return submit_change(
-        actor=actor, channel=Channel.WINDOW, entity="entitlement",
-        values={"person_id": person.pk, "kind": BenefitKind.PENSION, "start_date": start.isoformat(),
-                "monthly_amount": f"{got.total:.2f}", "basis": basis, "status": EntitlementStatus.ACTIVE,
-                "certified_on": start.isoformat()},
-    )  # fmt: skip
+    return _values(person, BenefitKind.PENSION, start, None, got.total, basis)
 
 
 class _Params:
@@ -254,7 +258,8 @@ def _values(
             "basis": basis, "status": EntitlementStatus.ACTIVE, "certified_on": start.isoformat()}  # fmt: skip
 
 
-def _grant(actor: Any, values: dict[str, Any]) -> SubmitOutcome:
+def submit_grant(actor: Any, values: dict[str, Any]) -> SubmitOutcome:
+    """Submit a grant's entitlement VALUES (from one of the ``*_values`` functions) through the pipeline."""
     values = {**values, "end_date": values["end_date"] or None}
     return submit_change(actor=actor, channel=Channel.WINDOW, entity="entitlement", values=values)
 
@@ -287,7 +292,7 @@ def _add_months(day: date, months: int) -> date:
 def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutcome:
     """Submit the unemployment benefit of :func:`unemployment_values`; ``outcome.held`` is the change
     request a second person approves before it is recorded (see :func:`grant_pension`)."""
-    return _grant(actor, unemployment_values(person=person, start=start))
+    return submit_grant(actor, unemployment_values(person=person, start=start))
 
 
 def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
@@ -315,7 +320,7 @@ def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
 def grant_disability_grant(*, actor: Any, **kw: Any) -> SubmitOutcome:
     """Submit the one-time disability grant of :func:`disability_grant_values`; ``outcome.held`` is the
     change request a second person approves before it is recorded (see :func:`grant_pension`)."""
-    return _grant(actor, disability_grant_values(**kw))
+    return submit_grant(actor, disability_grant_values(**kw))
 
 
 def disability_grant_values(*, person: Person, on: date, grade: int, own_wage: Decimal) -> dict[str, Any]:
@@ -331,7 +336,7 @@ def disability_grant_values(*, person: Person, on: date, grade: int, own_wage: D
 def grant_maternity(*, actor: Any, **kw: Any) -> SubmitOutcome:
     """Submit the maternity allowance of :func:`maternity_values`; ``outcome.held`` is the change request a
     second person approves before it is recorded (see :func:`grant_pension`)."""
-    return _grant(actor, maternity_values(**kw))
+    return submit_grant(actor, maternity_values(**kw))
 
 
 def maternity_values(
@@ -357,6 +362,10 @@ def certify(*, actor: Any, entitlement: Entitlement, on: date | None = None) -> 
     so the certification alone resumes it. An entitlement whose *status* was set to suspended is resumed
     only by a second person: that status change is held for review like any other."""
     day = on or timezone.localdate()
+    if Death.objects.filter(person_id=entitlement.person_id).exists():
+        raise ChangeRefused(
+            _("The recipient's death is registered: the benefit is stopped, not certified."), code="dead"
+        )
     values: dict[str, Any] = {"certified_on": day.isoformat()}
     if entitlement.status == EntitlementStatus.SUSPENDED:
         values["status"] = EntitlementStatus.ACTIVE
@@ -440,9 +449,10 @@ def overpayments() -> list[Overpayment]:
 
 
 def suspended(period: str) -> list[Entitlement]:
-    """Active pensions not paid for PERIOD because their certification lapsed."""
+    """Active pensions not paid for PERIOD because their certification lapsed (a recipient whose death is
+    registered is not suspended but stopped, and is not listed)."""
     first = month_bounds(period)[0]
     rows = Entitlement.objects.filter(
         kind=BenefitKind.PENSION, status=EntitlementStatus.ACTIVE, start_date__lte=first
-    )
+    ).exclude(person_id__in=Death.objects.values("person_id"))
     return [e for e in rows if uncertified(e, first)]

@@ -3,6 +3,7 @@
 
 from django.urls import include, path
 
+from sidms.web.business import benefits
 from sidms.web.business import views as business
 from sidms.web.governance import audit, batches, rules
 from sidms.web.records import views as records
@@ -31,6 +32,9 @@ urlpatterns = [
     # Business data (issue 8): the rights record of a person, its statement, the public verification page.
     path("verify/statement/", business.verify_statement, name="verify_statement"),
     path("persons/<str:key>/rights/", business.rights_page, name="rights"),
+    path("persons/<str:key>/benefits/new/", benefits.benefit_grant, name="benefit_grant"),
+    path("business/benefits/", benefits.benefit_checks, name="benefit_checks"),
+    path("business/benefits/certify/", benefits.benefit_certify, name="benefit_certify"),
     path("business/runs/", business.runs, name="business_runs"),
     path("business/arrears/", business.arrears_page, name="business_arrears"),
     path("business/parameters/", business.parameters_page, name="business_parameters"),

@@ -1,0 +1,233 @@
+"""Benefit pages (issue 8 §7) for the window and the back office.
+
+* 待遇核定 (``/persons/<no>/benefits/new/``): the window clerk chooses the benefit, enters what its rule needs
+  (for a pension the category, the average contribution index and the contribution months; for an
+  unemployment benefit the first day; for a disability grant the appraisal date, the grade and the own
+  wage; for a maternity allowance the birth, the unit's average wage and the leave circumstances), sees
+  the amount and how it was computed from the parameter table, and submits it. The submission is held for
+  a second person's review like every grant (the entitlement's fields are "manual"); the page computes
+  again on submission rather than trusting what it showed.
+* 待遇发放核查 (``/business/benefits/``): the payments made for months after a registered death (to recover)
+  and the pensions suspended because their certification lapsed, in the viewer's data scope, with the
+  yearly certification (待遇领取资格认证) recorded from the list. Names are masked; the view is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sidms.access import policies
+from sidms.audit.services import audit_record
+from sidms.business import benefits
+from sidms.business.ledger import month_bounds
+from sidms.business.models import BenefitKind, Entitlement
+from sidms.core.errors import SidmsError
+from sidms.core.kernel import spec_for
+from sidms.core.masks import mask_name
+from sidms.lib.errors import StandardError
+from sidms.lib.pension import RetirementCategory
+from sidms.registry.models import Person
+from sidms.web.context import caller_of, staff_of
+
+_DATE = {"placeholder": "2026-01-15"}
+
+
+class PensionForm(forms.Form):
+    category = forms.ChoiceField(
+        label=gettext_lazy("Retirement category"),
+        choices=[
+            (RetirementCategory.MALE.value, gettext_lazy("Male employee (originally 60)")),
+            (RetirementCategory.FEMALE_55.value, gettext_lazy("Female employee, originally 55")),
+            (RetirementCategory.FEMALE_50.value, gettext_lazy("Female employee, originally 50")),
+        ],
+    )
+    index = forms.DecimalField(
+        label=gettext_lazy("Average contribution index"), min_value=Decimal("0.1"), max_value=Decimal("3"),
+        decimal_places=4,
+    )  # fmt: skip
+    months = forms.IntegerField(label=gettext_lazy("Contribution months"), min_value=0, max_value=720)
+    transitional = forms.DecimalField(
+        label=gettext_lazy("Transitional pension (yuan a month)"), min_value=Decimal(0), decimal_places=2,
+        required=False,
+    )  # fmt: skip
+
+
+class UnemploymentForm(forms.Form):
+    start = forms.DateField(
+        label=gettext_lazy("First day of unemployment benefit"), widget=forms.TextInput(_DATE)
+    )
+
+
+class DisabilityForm(forms.Form):
+    on = forms.DateField(
+        label=gettext_lazy("Date of the working-capacity appraisal"), widget=forms.TextInput(_DATE)
+    )
+    grade = forms.IntegerField(label=gettext_lazy("Disability grade"), min_value=1, max_value=10)
+    own_wage = forms.DecimalField(
+        label=gettext_lazy("Own monthly wage before the injury"), min_value=Decimal("0.01"), decimal_places=2
+    )
+
+
+class MaternityForm(forms.Form):
+    birth = forms.DateField(
+        label=gettext_lazy("Date of birth (or miscarriage)"), widget=forms.TextInput(_DATE)
+    )
+    unit_average_wage = forms.DecimalField(
+        label=gettext_lazy("Unit's average monthly wage of the previous year"), min_value=Decimal("0.01"),
+        decimal_places=2,
+    )  # fmt: skip
+    babies = forms.IntegerField(label=gettext_lazy("Babies born"), min_value=1, max_value=9, initial=1)
+    difficult = forms.BooleanField(label=gettext_lazy("Difficult birth"), required=False)
+    miscarriage_months = forms.IntegerField(
+        label=gettext_lazy("Miscarriage: months of pregnancy"), min_value=1, max_value=10, required=False
+    )
+
+
+def _pension(person: Person, d: dict[str, Any]) -> dict[str, Any]:
+    return benefits.pension_values(person=person, category=d["category"], index=d["index"], months=d["months"],
+                                   transitional=d.get("transitional") or Decimal(0))  # fmt: skip
+
+
+def _unemployment(person: Person, d: dict[str, Any]) -> dict[str, Any]:
+    return benefits.unemployment_values(person=person, start=d["start"])
+
+
+def _disability(person: Person, d: dict[str, Any]) -> dict[str, Any]:
+    return benefits.disability_grant_values(
+        person=person, on=d["on"], grade=d["grade"], own_wage=d["own_wage"]
+    )
+
+
+def _maternity(person: Person, d: dict[str, Any]) -> dict[str, Any]:
+    return benefits.maternity_values(
+        person=person, birth=d["birth"], unit_average_wage=d["unit_average_wage"], babies=d["babies"],
+        difficult=d["difficult"], miscarriage_months=d.get("miscarriage_months"),
+    )  # fmt: skip
+
+
+# benefit kind -> (its form, what computes its entitlement values)
+KINDS: dict[str, tuple[type[forms.Form], Callable[[Person, dict[str, Any]], dict[str, Any]]]] = {
+    BenefitKind.PENSION.value: (PensionForm, _pension),
+    BenefitKind.UNEMPLOYMENT.value: (UnemploymentForm, _unemployment),
+    BenefitKind.WORK_INJURY.value: (DisabilityForm, _disability),
+    BenefitKind.MATERNITY.value: (MaternityForm, _maternity),
+}
+
+
+def _refusal(error: Exception) -> str:
+    if isinstance(error, StandardError):  # the calculation library's own refusals carry both languages
+        return error.message if translation.get_language() == "zh-hans" else error.message_en
+    return str(error)
+
+
+@require_http_methods(["GET", "POST"])
+def benefit_grant(request: HttpRequest, key: str) -> HttpResponse:
+    caller = caller_of(request)
+    policies.require(caller, "record.submit", path=request.path)
+    person = policies.record_get(actor=caller, spec=spec_for("person"), key=key)
+    kind = request.POST.get("kind") or request.GET.get("kind") or BenefitKind.PENSION.value
+    if kind not in KINDS:
+        raise Http404
+    form_class, compute = KINDS[kind]
+    form = form_class(request.POST if request.method == "POST" else None)
+    preview: dict[str, Any] | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            values = compute(person, form.cleaned_data)
+            if request.POST.get("action") == "submit":
+                outcome = benefits.submit_grant(caller, values)
+                if outcome.held is not None:
+                    messages.success(request, _("Submitted for review as request CR%(id)s; a second person approves it before it is paid.") % {"id": outcome.held.pk})  # fmt: skip
+                else:
+                    messages.success(request, _("Recorded."))
+                return redirect("web:record_detail", "persons", person.person_no)
+            preview = values
+        except (SidmsError, StandardError) as error:
+            form.add_error(None, _refusal(error))
+    return render(
+        request,
+        "business/benefit_grant.html",
+        {
+            "person": person, "key": key, "name": mask_name(person.name), "kind": kind, "form": form,
+            "kinds": [(k, BenefitKind(k).label) for k in KINDS], "kind_label": BenefitKind(kind).label,
+            "preview": preview,
+        },
+    )  # fmt: skip
+
+
+def _month(request: HttpRequest) -> str:
+    text = request.GET.get("period") or ""
+    try:
+        month_bounds(text)
+    except ValueError:
+        return timezone.localdate().strftime("%Y-%m")
+    return text
+
+
+@require_GET
+def benefit_checks(request: HttpRequest) -> HttpResponse:
+    """Overpayments after a death, and pensions suspended for a lapsed certification, in the viewer's scope."""
+    caller = caller_of(request)
+    policies.require(caller, "record.view", path=request.path)
+    staff = staff_of(request)
+    period = _month(request)
+    visible = policies.record_scope(staff, spec_for("person"))
+    over = benefits.overpayments()
+    suspended = benefits.suspended(period)
+    ids = {o.person_id for o in over} | {e.person_id for e in suspended}
+    people = {p.pk: p for p in visible.filter(pk__in=ids).only("pk", "person_no", "name")}
+    over = [o for o in over if o.person_id in people]
+    suspended = [e for e in suspended if e.person_id in people]
+    audit_record("read.benefit_checks", actor=caller, object_type="person",
+                 detail={"period": period, "overpaid": sorted({o.person_id for o in over})[:200],
+                         "suspended": sorted({e.person_id for e in suspended})[:200]})  # fmt: skip
+    labels = {p.pk: (p.person_no, mask_name(p.name)) for p in people.values()}
+    return render(
+        request,
+        "business/benefit_checks.html",
+        {
+            "period": period, "labels": labels,
+            "over": [(labels[o.person_id], o) for o in over],
+            "total": sum((o.amount for o in over), Decimal(0)),
+            "suspended": [(labels[e.person_id], e) for e in suspended],
+            "can_certify": policies.has_permission(staff, "record.submit"),
+            "today": timezone.localdate(),
+        },
+    )  # fmt: skip
+
+
+@require_POST
+def benefit_certify(request: HttpRequest) -> HttpResponse:
+    """Record a recipient's yearly certification (today, or the date given) through the pipeline."""
+    caller = caller_of(request)
+    policies.require(caller, "record.submit", path=request.path)
+    try:
+        entitlement_id = int(request.POST.get("entitlement", ""))
+        on = date.fromisoformat(request.POST["on"]) if request.POST.get("on") else None
+    except (ValueError, KeyError):
+        raise Http404 from None
+    staff = staff_of(request)
+    visible = policies.scoped(staff, Entitlement.objects.filter(pk=entitlement_id), "person__district_id")
+    entitlement = visible.first()
+    if entitlement is None:
+        raise PermissionDenied
+    try:
+        benefits.certify(actor=caller, entitlement=entitlement, on=on)
+        messages.success(request, _("The certification is recorded."))
+    except SidmsError as error:
+        messages.error(request, str(error))
+    return redirect(reverse("web:benefit_checks") + f"?period={_month(request)}")
