@@ -19,6 +19,7 @@ from sidms.business.benefits import grant_unemployment, paid_months
 from sidms.business.ledger import run_through
 from sidms.business.models import LedgerEntry
 from sidms.core.errors import ChangeRefused
+from tests.business.conftest import laid_off
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,7 @@ def _pay_2025(insured: dict[str, Any], clerk: Any, approver: Any, *, individual_
         )
         paid = [{"unit_id": unit.pk, "period": period, "amount": f"{total:.2f}", "paid_on": f"{period}-20"}]
         run_through(clerk, approver, "payment", period, params={"rows": paid})
+    laid_off(clerk, insured["employee"], "2025-12-31")  # the employment ends with the year
 
 
 @pytest.mark.req("R2.2")

@@ -28,6 +28,18 @@ def approved(outcome: Any, reviewer: Any) -> Any:
     return Entitlement.objects.get(pk=decided.record_id)
 
 
+def laid_off(clerk: Any, person: Any, day: str) -> None:
+    """PERSON's employment ends on DAY: the unemployment insurance enrolment is terminated (终止缴费), as the
+    window records it before an unemployment benefit is determined."""
+    from sidms.business.models import PersonEnrolment
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+
+    enrolment = PersonEnrolment.objects.get(person=person, insurance="210")
+    submit_change(actor=clerk, channel=Channel.WINDOW, entity="person_enrolment", record=enrolment,
+                  values={"status": "terminated", "status_date": day, "reason": "劳动合同期满终止"})  # fmt: skip
+
+
 @pytest.fixture
 def approver(make_staff) -> Any:  # type: ignore[no-untyped-def]
     return make_staff("approver_city", posts=("approver",), district="371000")

@@ -19,7 +19,7 @@ from sidms.business.models import Entitlement
 from sidms.business.parameters import value_at
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import submit_change
-from tests.business.conftest import approved
+from tests.business.conftest import approved, laid_off
 from tests.changes.conftest import id_number
 
 pytestmark = pytest.mark.django_db
@@ -70,9 +70,14 @@ def test_the_benefit_page_refuses_what_the_rules_refuse_and_other_districts(
     employee = insured["employee"]
     url = f"/persons/{employee.person_no}/benefits/new/"
     client = signed_in(huancui_clerk)
+    form = {"kind": "unemployment", "start": "2026-01-15", "action": "submit"}
     with translation.override("zh-hans"):
-        # No paid unemployment contributions: refused with the rule's reason, nothing submitted.
-        page = client.post(url, {"kind": "unemployment", "start": "2026-01-15", "action": "submit"})
+        # Still employed and insured: refused with the rule's reason, nothing submitted.
+        employed = client.post(url, form).content.decode()
+        assert "仍在缴纳失业保险" in employed
+        # Laid off, but no paid unemployment contributions: refused for the minimum months.
+        laid_off(huancui_clerk, employee, "2025-12-31")
+        page = client.post(url, form)
         text = page.content.decode()
     assert page.status_code == 200 and "少于" in text and "12" in text
     assert not ChangeRequest.objects.filter(entity="entitlement").exists()

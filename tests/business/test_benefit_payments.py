@@ -19,7 +19,7 @@ from sidms.changes.models import Channel
 from sidms.changes.services import submit_change
 from sidms.core.errors import ChangeRefused
 from sidms.lib import benefits as lb
-from tests.business.conftest import approved
+from tests.business.conftest import approved, laid_off
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +51,10 @@ def test_unemployment_benefit_from_paid_months_at_the_parameter_ratio_stops_at_d
 ) -> None:
     employee = insured["employee"]
     _pay_2025(insured, huancui_clerk, approver, 12)
+    with pytest.raises(ChangeRefused) as employed:  # still insured: the employment has not ended
+        grant_unemployment(actor=huancui_clerk, person=employee, start=date(2025, 12, 15))
+    assert employed.value.code == "still_insured"
+    laid_off(huancui_clerk, employee, "2025-12-01")
     # From December 2025 only January–November count: 11 paid months, below the 12 of 条例 Art. 14.
     with pytest.raises(ChangeRefused) as short:
         grant_unemployment(actor=huancui_clerk, person=employee, start=date(2025, 12, 15))

@@ -43,10 +43,12 @@ from sidms.business.models import (
     AssessmentRun,
     BenefitKind,
     Death,
+    EnrolmentStatus,
     Entitlement,
     EntitlementStatus,
     EntryKind,
     LedgerEntry,
+    PersonEnrolment,
 )
 from sidms.business.parameters import EXAMPLE_MARK, is_example, value_at, version_at
 from sidms.changes.models import Channel
@@ -221,6 +223,8 @@ def _check_unemployment_overlap(values: Mapping[str, Any], record: models.Model 
     start, end, person = _day(current("start_date")), _day(current("end_date")), current("person_id")
     if start is None or person in (None, ""):
         return
+    if record is None:
+        _not_insured_then(person, start)
     others = Entitlement.objects.filter(
         person_id=person, kind=BenefitKind.UNEMPLOYMENT, status=EntitlementStatus.ACTIVE
     ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
@@ -295,11 +299,34 @@ def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutc
     return submit_grant(actor, unemployment_values(person=person, start=start))
 
 
+def _not_insured_then(person_id: Any, start: date) -> None:
+    """失业保险条例 Art. 14–15: the benefit is for a person whose employment ended; one whose unemployment
+    insurance is still being paid on START (an enrolment paying then, not suspended or terminated by
+    that day) is employed and is refused."""
+    paying = (
+        PersonEnrolment.objects.filter(person_id=person_id, insurance="210", start_date__lte=start)
+        .filter(
+            # paying since before START, or stopped only after it
+            Q(status=EnrolmentStatus.PAYING, status_date__isnull=True)
+            | Q(status=EnrolmentStatus.PAYING, status_date__lte=start)
+            | (~Q(status=EnrolmentStatus.PAYING) & Q(status_date__gt=start))
+        )
+        .exists()
+    )
+    if paying:
+        raise ChangeRefused(
+            _("The person's unemployment insurance is still being paid on that day: stop the enrolment "
+              "(终止或暂停缴费) when the employment ends, then determine the benefit."),
+            code="still_insured",
+        )  # fmt: skip
+
+
 def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
     """Unemployment benefit from START's month (失业保险条例 Art. 14, 17, 18): refused below the minimum
     contribution months; paid monthly for the months the paid contributions allow, at the parameter ratio
     of the minimum wage."""
     _not_dead(person, start)
+    _not_insured_then(person.pk, start)
     p = _Params(start, person.district_id)
     months = paid_months(person.pk, "210", start)
     minimum = p("unemployment.min_contribution_months")

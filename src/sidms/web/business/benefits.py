@@ -164,7 +164,7 @@ def benefit_grant(request: HttpRequest, key: str) -> HttpResponse:
         {
             "person": person, "key": key, "name": mask_name(person.name), "kind": kind, "form": form,
             "kinds": [(k, BenefitKind(k).label) for k in KINDS], "kind_label": BenefitKind(kind).label,
-            "preview": preview,
+            "preview": preview, "one_time": kind in benefits.ONE_TIME,
         },
     )  # fmt: skip
 
