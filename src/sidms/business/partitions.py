@@ -53,7 +53,9 @@ def _rows(cursor: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, 
 
 
 def is_partitioned(cursor: Any, table: str = TABLE) -> bool:
-    return bool(_rows(cursor, "SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(%s)", [table]))
+    return bool(
+        _rows(cursor, "SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(%s)", [table])
+    )
 
 
 def partitions(cursor: Any, table: str = TABLE) -> dict[str, str]:
@@ -111,6 +113,7 @@ def _rebuild(cursor: Any, *, partitioned: bool) -> None:
     constraints, indexes, sequence = _schema(cursor)
     position = _rows(cursor, f"SELECT last_value, is_called FROM {sequence}")[0] if sequence else None  # noqa: S608
     new = f"{TABLE}_rebuilt"
+    _settle(cursor)
     cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
     # LIKE takes the columns with their NOT NULL, defaults and CHECK constraints (under their names), and the
     # identity of id (a new sequence, moved to the old one's position below).
@@ -120,7 +123,9 @@ def _rebuild(cursor: Any, *, partitioned: bool) -> None:
     )
     if partitioned:
         for year in range(FIRST_YEAR, LAST_YEAR + 1):
-            cursor.execute(f"CREATE TABLE {year_partition(year)} PARTITION OF {new} FOR VALUES {_bound(year)}")
+            cursor.execute(
+                f"CREATE TABLE {year_partition(year)} PARTITION OF {new} FOR VALUES {_bound(year)}"
+            )
         cursor.execute(f"CREATE TABLE {DEFAULT} PARTITION OF {new} DEFAULT")
     cursor.execute(f"INSERT INTO {new} SELECT * FROM {TABLE}")  # noqa: S608
     cursor.execute(f"DROP TABLE {TABLE}")  # its partitions, triggers, indexes, keys and sequence go with it
@@ -139,9 +144,19 @@ def _rebuild(cursor: Any, *, partitioned: bool) -> None:
             cursor.execute(f"ALTER TABLE {TABLE} ADD CONSTRAINT {name} {definition}")
         # A self-reference is dropped; unpartition() restores the two with restore_self_references.
     for definition in indexes:
-        cursor.execute(definition)  # CREATE INDEX name ON public.business_ledgerentry …: partitioned if need be
+        cursor.execute(
+            definition
+        )  # CREATE INDEX name ON public.business_ledgerentry …: partitioned if need be
     for statement in append_only_sql("postgresql", TABLE, create=True):
         cursor.execute(statement)
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def _settle(cursor: Any) -> None:
+    """Check now the deferred foreign keys of rows written earlier in this transaction: a table with pending
+    checks cannot be dropped or detached. Django's keys are all deferrable, initially deferred: the caller
+    sets them back to that (SET CONSTRAINTS ALL DEFERRED) when done."""
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def partition(connection: Any) -> None:
@@ -178,6 +193,7 @@ def add_years(connection: Any, until: int) -> list[int]:
         missing = sorted(set(range(FIRST_YEAR, until + 1)) - _years(cursor))
         if not missing:
             return []
+        _settle(cursor)
         cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
         ranges = " OR ".join(f"({KEY} >= '{y}' AND {KEY} < '{y + 1}')" for y in missing)
         has_default = DEFAULT in partitions(cursor)
@@ -187,11 +203,14 @@ def add_years(connection: Any, until: int) -> list[int]:
             cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {DEFAULT}")
             cursor.execute(f"ALTER TABLE {DEFAULT} RENAME TO {old}")
         for year in missing:
-            cursor.execute(f"CREATE TABLE {year_partition(year)} PARTITION OF {TABLE} FOR VALUES {_bound(year)}")
+            cursor.execute(
+                f"CREATE TABLE {year_partition(year)} PARTITION OF {TABLE} FOR VALUES {_bound(year)}"
+            )
         if stranded:
             cursor.execute(f"CREATE TABLE {DEFAULT} PARTITION OF {TABLE} DEFAULT")
             cursor.execute(f"INSERT INTO {TABLE} SELECT * FROM {old}")  # noqa: S608  (routed by period)
             cursor.execute(f"DROP TABLE {old}")
         for statement in append_only_sql("postgresql", TABLE, create=True):
             cursor.execute(statement)
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     return missing
