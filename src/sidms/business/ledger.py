@@ -519,7 +519,10 @@ def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
     original = LedgerEntry.objects.get(pk=int(run.params["entry"]))
     if original.kind not in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY):
         raise ChangeRefused(_("Only an assessed entry can be corrected."), code="not_assessed")
-    if LedgerEntry.objects.filter(corrects=original, kind=EntryKind.REVERSAL).exists():
+    # A reversal carries its entry's period: one partition of the ledger on PostgreSQL.
+    if LedgerEntry.objects.filter(
+        corrects=original, kind=EntryKind.REVERSAL, period=original.period
+    ).exists():
         raise ChangeRefused(
             _("This entry has already been corrected; correct the newer entry."), code="twice"
         )
