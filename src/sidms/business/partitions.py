@@ -190,11 +190,14 @@ def add_years(connection: Any, until: int) -> list[int]:
     with connection.cursor() as cursor:
         if not is_partitioned(cursor):
             raise NotImplementedError(f"{TABLE} is not partitioned: run the migrations first")
-        missing = sorted(set(range(FIRST_YEAR, until + 1)) - _years(cursor))
-        if not missing:
+        if not set(range(FIRST_YEAR, until + 1)) - _years(cursor):
             return []
         _settle(cursor)
         cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
+        missing = sorted(set(range(FIRST_YEAR, until + 1)) - _years(cursor))  # again, under the lock
+        if not missing:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            return []
         ranges = " OR ".join(f"({KEY} >= '{y}' AND {KEY} < '{y + 1}')" for y in missing)
         has_default = DEFAULT in partitions(cursor)
         stranded = has_default and bool(_rows(cursor, f"SELECT 1 FROM {DEFAULT} WHERE {ranges} LIMIT 1"))  # noqa: S608
