@@ -110,11 +110,11 @@ def _schema(cursor: Any) -> tuple[list[tuple[str, str, list[str], str, bool]], l
 def _rebuild(cursor: Any, *, partitioned: bool) -> None:
     """Replace TABLE by a copy of it, partitioned by period or not, with its rows, constraints, indexes,
     identity position and append-only triggers."""
+    _settle(cursor)
+    cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")  # no insert moves the sequence meanwhile
     constraints, indexes, sequence = _schema(cursor)
     position = _rows(cursor, f"SELECT last_value, is_called FROM {sequence}")[0] if sequence else None  # noqa: S608
     new = f"{TABLE}_rebuilt"
-    _settle(cursor)
-    cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
     # LIKE takes the columns with their NOT NULL, defaults and CHECK constraints (under their names), and the
     # identity of id (a new sequence, moved to the old one's position below).
     cursor.execute(
@@ -142,11 +142,11 @@ def _rebuild(cursor: Any, *, partitioned: bool) -> None:
             cursor.execute(f"ALTER TABLE {TABLE} ADD CONSTRAINT {name} {what} ({', '.join(keys)})")
         elif not self_ref:
             cursor.execute(f"ALTER TABLE {TABLE} ADD CONSTRAINT {name} {definition}")
-        # A self-reference is dropped; unpartition() restores the two with restore_self_references.
+        # A self-reference is dropped; unpartition() restores the two from its SELF_REFERENCES argument.
+    # Each definition reads "CREATE INDEX name ON public.business_ledgerentry …": a partitioned index if
+    # the table now is one.
     for definition in indexes:
-        cursor.execute(
-            definition
-        )  # CREATE INDEX name ON public.business_ledgerentry …: partitioned if need be
+        cursor.execute(definition)
     for statement in append_only_sql("postgresql", TABLE, create=True):
         cursor.execute(statement)
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
