@@ -262,6 +262,7 @@ def rights_page(args: argparse.Namespace, data_dir: Path) -> None:
         return
     person = Person.objects.get(pk=person_id)
     history = LedgerEntry.objects.filter(person_id=person_id).count()
+    say(f"  3. its ledger query (rights.rights_records): {ledger_plan(person_id)}")
     device = SealedTOTPDevice.objects.get(user__username="clerk_hc", confirmed=True)
     password = dict(
         line.split("\t", 1)
@@ -286,6 +287,50 @@ def rights_page(args: argparse.Namespace, data_dir: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def ledger_plan(person_id: int) -> str:
+    """How the database reads one person's ledger (the rights record's query): on PostgreSQL, EXPLAIN ANALYZE
+    summarised — the partitions read, by which scans, planning and execution time; on SQLite, the plan."""
+    import re
+
+    from django.db import connection
+
+    from sidms.business.models import LedgerEntry
+
+    query = (
+        LedgerEntry.objects.filter(person_id__in=[person_id])
+        .values_list("person_id", "pk", "period", "insurance", "kind", "base", "entry_date", "settles_id",
+                     "corrects_id", "account_credit", "unit_amount", "individual_amount")
+        .order_by("person_id", "pk")
+    )  # fmt: skip
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            return "; ".join(str(row[-1]) for row in cursor.fetchall())
+        cursor.execute(f"EXPLAIN (ANALYZE, TIMING OFF) {sql}", params)
+        lines = [row[0] for row in cursor.fetchall()]
+    tables = {
+        m.group(1)
+        for line in lines
+        if (
+            m := re.search(
+                r"(?:Seq Scan|Index Scan using \w+|Index Only Scan using \w+|Bitmap Heap Scan) on (\w+)", line
+            )
+        )
+    }
+    index = [
+        m.group(1) or m.group(2)
+        for line in lines
+        if (m := re.search(r"Index (?:Only )?Scan using (\w+)|Bitmap Index Scan on (\w+)", line))
+    ]
+    seq = sum("Seq Scan" in line for line in lines)
+    times = " ".join(line.strip() for line in lines if line.startswith(("Planning Time", "Execution Time")))
+    return (
+        f"{len(tables)} tables/partitions read, {len(index)} index scans ({sorted(set(index))[:1]} …), "
+        f"{seq} sequential; {times}"
+    )
 
 
 def profile_reads() -> None:

@@ -13,6 +13,7 @@ settings (SIDMS_DATABASE_URL and the rest) and `sidms help` lists them all.
     sidms alerts run                        evaluate the violation rules (every minute, from a timer)
     sidms archives orphans --operator U     the archive store's orphans (files no item names, items without
                                             their file); --sweep deletes purged items' leftover files
+    sidms ledger partitions --until YEAR    PostgreSQL: add the ledger's yearly partitions up to YEAR (idempotent)
     sidms import FILE --kind persons        check a CSV/XLSX file row by row (--dry-run, --report) and apply
                                             for an import batch; --execute BA<n> carries out the approved one
 """
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 # Two-word operator commands map onto management commands named with an underscore.
-_GROUPS = {"audit", "keys", "alerts", "archives"}
+_GROUPS = {"audit", "keys", "alerts", "archives", "ledger"}
 # Hyphenated operator commands map onto management commands named with an underscore.
 _HYPHENATED = {"restore-drill": "restore_drill", "import": "import_file"}
 

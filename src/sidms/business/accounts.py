@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business import calc
@@ -43,16 +43,25 @@ def _cents(total: Decimal | int | float | None) -> Decimal:
     return Decimal(total or 0).quantize(CENT)
 
 
-def live_assessed() -> QuerySet[LedgerEntry]:
-    """Assessed and supplementary entries that no reversal has cancelled."""
-    return LedgerEntry.objects.filter(kind__in=[EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY]).exclude(
-        corrections__kind=EntryKind.REVERSAL
-    )
+def live_assessed(period: str | None = None) -> QuerySet[LedgerEntry]:
+    """Assessed and supplementary entries that no reversal has cancelled (of PERIOD if given).
+
+    A reversal carries the period of the entry it reverses, and a payment that of the entry it settles
+    (ledger._correct, payments._pay): with PERIOD, the subqueries read that period alone, which on
+    PostgreSQL is one partition of the ledger (sidms.business.partitions) rather than every one of them."""
+    rows = LedgerEntry.objects.filter(kind__in=[EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY])
+    reversals = LedgerEntry.objects.filter(kind=EntryKind.REVERSAL, corrects_id=OuterRef("pk"))
+    if period is not None:
+        rows, reversals = rows.filter(period=period), reversals.filter(period=period)
+    return rows.filter(~Exists(reversals.order_by()))
 
 
-def outstanding() -> QuerySet[LedgerEntry]:
-    """Live assessed entries that no payment settles."""
-    return live_assessed().exclude(settlements__kind=EntryKind.PAID)
+def outstanding(period: str | None = None) -> QuerySet[LedgerEntry]:
+    """Live assessed entries that no payment settles (of PERIOD if given: see live_assessed)."""
+    payments = LedgerEntry.objects.filter(kind=EntryKind.PAID, settles_id=OuterRef("pk"))
+    if period is not None:
+        payments = payments.filter(period=period)
+    return live_assessed(period).filter(~Exists(payments.order_by()))
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -21,10 +21,13 @@ Kinds of run:
 * ``interest``: the year-end personal-account interest (sidms.business.accounts).
 
 The ledger is a :class:`~sidms.core.governed.LedgerFact` table: the ORM refuses update and delete, the
-database triggers refuse them too. On PostgreSQL it is *not* partitioned by period: Django's single-column
-``id`` key, the unique ``uid`` and the ``corrects`` self-reference cannot live on a partitioned table
-(every unique key must contain the partition key), so it is indexed by (person, period), (unit, period)
-and (period, kind) instead (docs/architecture.md names the distribution key a Citus deployment would use).
+database triggers refuse them too. On PostgreSQL it is partitioned by period, one partition per year and a
+default one (sidms.business.partitions; ``sidms ledger partitions --until YEAR`` adds years): its keys are
+(id, period) and (uid, period), and ``corrects``/``settles`` have no database foreign keys there, so
+:func:`verify_ledger_keys` names an id or uid found twice and a reference to no entry. Every index is a
+partitioned one — (person, period) for one person's history, (unit, period), (period, kind) — and the
+triggers guard each partition too. SQLite keeps one table with the same indexes. docs/architecture.md names
+the distribution key a Citus deployment would use.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -532,7 +535,10 @@ def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
     original = LedgerEntry.objects.get(pk=int(run.params["entry"]))
     if original.kind not in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY):
         raise ChangeRefused(_("Only an assessed entry can be corrected."), code="not_assessed")
-    if LedgerEntry.objects.filter(corrects=original, kind=EntryKind.REVERSAL).exists():
+    # A reversal carries its entry's period: one partition of the ledger on PostgreSQL.
+    if LedgerEntry.objects.filter(
+        corrects=original, kind=EntryKind.REVERSAL, period=original.period
+    ).exists():
         raise ChangeRefused(
             _("This entry has already been corrected; correct the newer entry."), code="twice"
         )
@@ -601,6 +607,37 @@ def _executions() -> dict[int, tuple[str, int, int]]:
         detail = json.loads(payload).get("detail", {})
         out[int(oid)] = (str(detail["root"]), int(detail["entries"]), int(seq))
     return out
+
+
+def verify_ledger_keys(report: Report, latest: Mapping[str, Any]) -> None:
+    """What the database's keys no longer enforce on PostgreSQL, where the ledger is partitioned by period
+    (sidms.business.partitions): its keys hold per period, so an entry put into a partition by hand could
+    repeat an id or a uid of another period, and ``corrects``/``settles`` have no foreign keys. Checked on
+    both engines (on SQLite the keys still hold, and the queries are index scans)."""
+    for column, what in (("pk", "id"), ("uid", "uid")):
+        twice = (
+            LedgerEntry.objects.order_by().values(column).annotate(n=Count("*")).filter(n__gt=1)
+            .order_by(column).values_list(column, flat=True).first()
+        )  # fmt: skip
+        if twice is not None:
+            ids = sorted(LedgerEntry.objects.filter(**{column: twice}).values_list("pk", flat=True))
+            where = "、".join(f"#{i}" for i in ids)
+            raise broken("ledger", f"账务分录 {where} / ledger entries {where}（{what} {twice}）",
+                         f"两条账务分录的{what}相同：其中一条是绕过系统写入的副本",
+                         f"two ledger entries share one {what}: one is a copy written outside the system")  # fmt: skip
+    for reference in ("corrects", "settles"):
+        target = f"{reference}_id"
+        orphan = (
+            LedgerEntry.objects.filter(**{f"{target}__isnull": False})
+            .filter(~Exists(LedgerEntry.objects.order_by().filter(pk=OuterRef(target))))
+            .order_by("pk").values_list("pk", "run_id", target).first()
+        )  # fmt: skip
+        if orphan is not None:
+            pk, run_id, missing = orphan
+            raise broken("ledger", f"账务分录 #{pk}（账务批次 #{run_id}） / ledger entry #{pk} (run #{run_id})",
+                         f"该分录指向的分录 #{missing}（{reference}）不存在：它被删除了，或该分录是伪造的",
+                         f"the entry it names ({reference} #{missing}) does not exist: it was deleted, or "
+                         "this entry was forged")  # fmt: skip
 
 
 def verify_runs(report: Report, latest: Mapping[str, Any]) -> None:

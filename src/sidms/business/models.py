@@ -388,6 +388,11 @@ class LedgerEntry(LedgerFact):
     account_credit = models.DecimalField(_("account credit"), max_digits=14, decimal_places=2, default=0)
     entry_date = models.DateField(_("entry date"))
     run = models.ForeignKey(AssessmentRun, on_delete=models.PROTECT, related_name="ledger_entries")
+    # On PostgreSQL the table is partitioned by period (sidms.business.partitions, migration 0007): its keys
+    # are (id, period) and (uid, period), and these two self-references have no database foreign key there
+    # (none can reference a partitioned table by id alone); SQLite keeps both. ledger.verify_ledger_keys
+    # checks what they would. db_constraint stays True so that SQLite's table is unchanged; a later
+    # migration altering these two columns must be written with PostgreSQL's missing keys in mind.
     corrects = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections",
         verbose_name=_("corrects"),

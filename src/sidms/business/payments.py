@@ -166,7 +166,7 @@ def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
             scope &= Q(period=period)
         fresh = [
             Due(e, e.unit_amount, e.individual_amount, e.account_credit)
-            for e in outstanding().filter(scope).select_related("person").order_by("pk")
+            for e in outstanding(period or None).filter(scope).select_related("person").order_by("pk")
         ]
         partly = part_paid.get(key, []) if period else _part_paid(scope)
         dues = {d.entry.pk: d for d in fresh + partly}

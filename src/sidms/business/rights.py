@@ -207,7 +207,10 @@ def yearly_statements(year: int, *, progress: Any = None, chunk: int = 50) -> It
     vouching for each chunk's statements, see :func:`issue_many`)."""
     caller = Caller("system:statements", request_id="")
     people = list(
-        LedgerEntry.objects.filter(period__startswith=f"{year}-")
+        # The range as well as the prefix: PostgreSQL prunes the ledger's partitions by range, not by LIKE.
+        LedgerEntry.objects.filter(
+            period__startswith=f"{year}-", period__gte=str(year), period__lt=str(year + 1)
+        )
         .values_list("person_id", flat=True)
         .distinct()
     )

@@ -1,4 +1,10 @@
-"""SQL for append-only tables: triggers that refuse UPDATE and DELETE, on SQLite and on PostgreSQL."""
+"""SQL for append-only tables: triggers that refuse UPDATE and DELETE, on SQLite and on PostgreSQL.
+
+On PostgreSQL a table may be partitioned (the contribution ledger is, by period: sidms.business.partitions).
+The row trigger of a partitioned table is cloned onto every partition, present and future, and cannot be
+dropped from one alone; a TRUNCATE trigger is not cloned, so each partition gets its own (a DELETE or
+TRUNCATE aimed at a partition by name is refused like one aimed at the table).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
             return [
                 f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
                 f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+                _on_partitions(table, create=False),
             ]
         return [
             "CREATE OR REPLACE FUNCTION sidms_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -31,8 +38,25 @@ def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
             "FOR EACH ROW EXECUTE FUNCTION sidms_refuse_change()",
             f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION sidms_refuse_change()",
+            _on_partitions(table, create=True),
         ]
     raise NotImplementedError(f"append-only guard for {vendor}")
+
+
+def _on_partitions(table: str, *, create: bool) -> str:
+    """PostgreSQL: the TRUNCATE trigger of each partition of TABLE (none if it is not partitioned)."""
+    make = (
+        "EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT "
+        "EXECUTE FUNCTION sidms_refuse_change()', name, part); "
+        if create
+        else ""
+    )
+    return (
+        f"DO $$ DECLARE part regclass; name text := '{table}_no_truncate'; BEGIN "  # noqa: S608  (a model's table)
+        f"FOR part IN SELECT relid FROM pg_partition_tree('{table}') WHERE level > 0 LOOP "
+        "EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', name, part); "
+        f"{make}END LOOP; END $$"
+    )
 
 
 def append_only_tables() -> list[str]:

@@ -159,7 +159,7 @@ def _payments(
     period: str, *, skip: set[int], late: int | None, part: int | None = None
 ) -> list[dict[str, Any]]:
     last = month_bounds(period)[1]
-    due = outstanding().filter(period=period)
+    due = outstanding(period)
     rows = []
     for unit_id, total in _sums(due.filter(unit__isnull=False).values("unit_id")):
         if unit_id in skip:
