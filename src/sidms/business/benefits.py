@@ -170,19 +170,28 @@ def _check_certified_on(values: Mapping[str, Any], record: models.Model | None) 
         raise ChangeRefused(_("A certification cannot be dated after today."), code="certified_future")
 
 
+# The transaction-level advisory lock that serialises the writes of one person's benefits on PostgreSQL: the
+# two-key form (class "sben"), a key space apart from the one-key locks of the ledger runs and the archives.
+# The second key is the person's id modulo PERSON_SLOTS, so a batch of many grants holds a bounded number of
+# locks (PostgreSQL's lock table is shared); two persons with the same slot merely wait for each other.
+PERSON_LOCK_CLASS = int.from_bytes(b"sben", "big")
+PERSON_SLOTS = 4096
+
+
 def _one_writer_per_person(values: Mapping[str, Any], record: models.Model | None) -> None:
     """The rules below that compare a benefit with the person's others (one birth, one appraisal, one
     unemployment benefit at a time) read what is committed: on PostgreSQL two reviewers approving two held
     grants of one person at once each read before the other committed, and both were recorded (attack round
-    4). Inside the writing transaction the person's row is locked first, so the second approval waits and
-    then reads the first. ``FOR NO KEY UPDATE``: rows that merely point to the person (a run's ledger
-    entries, whose foreign key takes KEY SHARE) are not held up."""
+    4). Inside the writing transaction the person's lock is taken first, so the second approval waits and
+    then reads the first."""
     kind = values.get("kind", getattr(record, "kind", None))
     person = values.get("person_id", getattr(record, "person_id", None))
     if kind not in _COMPARED or person in (None, "") or not connection.in_atomic_block:
         return
-    if connection.features.has_select_for_update:  # SQLite queues its writers already (sidms.core.sqlite)
-        list(Person.objects.select_for_update(no_key=True).filter(pk=person).values_list("pk", flat=True))
+    if connection.vendor == "postgresql":  # SQLite queues its writers already (sidms.core.sqlite)
+        slot = int(getattr(person, "pk", person)) % PERSON_SLOTS
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PERSON_LOCK_CLASS, slot])
 
 
 def _check_certification_change(values: Mapping[str, Any], record: models.Model | None) -> None:
