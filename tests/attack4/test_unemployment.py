@@ -126,7 +126,9 @@ def _other_session() -> psycopg.Connection[Any]:
 
 @pytest.mark.req("R2.2")
 @pytest.mark.req("R7.3")
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL advisory lock; SQLite queues writers")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL advisory lock; SQLite queues writers"
+)
 def test_a_second_approval_for_the_same_person_waits_for_the_first(
     make_person: Any, huancui_clerk: Any, city_reviewer: Any, make_staff: Any
 ) -> None:
