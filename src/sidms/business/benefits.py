@@ -31,8 +31,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import models
-from django.db.models import Q
+from django.db import connection, models
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -63,6 +63,8 @@ CERTIFICATION_MONTHS = 12
 INSURANCE = {BenefitKind.PENSION: "110", BenefitKind.UNEMPLOYMENT: "210", BenefitKind.WORK_INJURY: "410",
              BenefitKind.MATERNITY: "510"}  # fmt: skip
 ONE_TIME = frozenset({BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
+# The benefits an entry rule compares with the person's others of the same kind.
+_COMPARED = frozenset({BenefitKind.UNEMPLOYMENT, BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
 
 
 def grant_pension(
@@ -101,6 +103,7 @@ def pension_values(
             code="minimum_years",
         )  # fmt: skip
     start = date(retirement.retirement_year, retirement.retirement_month, 1)
+    _not_dead(person, start)  # as the other benefits: none from a date after the death
     balance = balance_as_of(person.pk, retirement.retirement_date)
     got = calc.pension(index=index, months=months, balance=balance, age=retirement.age_years, at=start,
                        transitional=transitional)  # fmt: skip
@@ -137,7 +140,10 @@ _MONEY = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
 def check_entitlement(values: Mapping[str, Any], record: models.Model | None) -> None:
     """Entry rule of an entitlement (any submission, the window's or an import's): the amount is yuan to the
     fen, not negative — a text such as "-1980.00" or "abc" took money back or stopped the month's run."""
+    _one_writer_per_person(values, record)
     _check_certified_on(values, record)
+    _check_certification_change(values, record)
+    _check_event_not_ahead(values, record)
     _check_same_birth(values, record)
     _check_same_appraisal(values, record)
     _check_unemployment_overlap(values, record)
@@ -162,6 +168,64 @@ def _check_certified_on(values: Mapping[str, Any], record: models.Model | None) 
     latest = max(timezone.localdate(), start) if start is not None else timezone.localdate()
     if day > latest:
         raise ChangeRefused(_("A certification cannot be dated after today."), code="certified_future")
+
+
+# The transaction-level advisory lock that serialises the writes of one person's benefits on PostgreSQL: the
+# two-key form (class "sben"), a key space apart from the one-key locks of the ledger runs and the archives.
+# The second key is the person's id modulo PERSON_SLOTS, so a batch of many grants holds a bounded number of
+# locks (PostgreSQL's lock table is shared); two persons with the same slot merely wait for each other.
+PERSON_LOCK_CLASS = int.from_bytes(b"sben", "big")
+PERSON_SLOTS = 4096
+
+
+def _one_writer_per_person(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """The rules below that compare a benefit with the person's others (one birth, one appraisal, one
+    unemployment benefit at a time) read what is committed: on PostgreSQL two reviewers approving two held
+    grants of one person at once each read before the other committed, and both were recorded (attack round
+    4). Inside the writing transaction the person's lock is taken first, so the second approval waits and
+    then reads the first."""
+    kind = values.get("kind", getattr(record, "kind", None))
+    person = values.get("person_id", getattr(record, "person_id", None))
+    if kind not in _COMPARED or person in (None, "") or not connection.in_atomic_block:
+        return
+    if connection.vendor == "postgresql":  # SQLite queues its writers already (sidms.core.sqlite)
+        slot = int(getattr(person, "pk", person)) % PERSON_SLOTS
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PERSON_LOCK_CLASS, slot])
+
+
+def _check_certification_change(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """A certification is applied without review (level "system"), so it may only say what it can: that the
+    recipient was seen alive on a later day than the one recorded. Moved to an earlier day it suspended the
+    pension from the next run, on one clerk's word (attack round 4: ``/business/benefits/certify/`` takes any
+    date, and so does the entitlement's edit page); and once a death is registered no certification is
+    recorded at all (``certify`` refused it, the edit page did not)."""
+    if record is None:
+        return
+    day, recorded = _day(values.get("certified_on")), getattr(record, "certified_on", None)
+    if day is None or day == recorded:
+        return
+    if recorded is not None and day < recorded:
+        raise ChangeRefused(
+            _("A certification cannot be dated before the one recorded (%(date)s)."),
+            params={"date": recorded.isoformat()},
+            code="certified_earlier",
+        )
+    if Death.objects.filter(person_id=record.person_id).exists():  # type: ignore[attr-defined]
+        raise ChangeRefused(
+            _("The recipient's death is registered: the benefit is stopped, not certified."), code="dead"
+        )
+
+
+def _check_event_not_ahead(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """A one-time benefit is dated by its event (the appraisal's conclusion, the birth), a fact of the past:
+    one dated after today (2062 typed for 2026) would wait, recorded, and be paid by that month's run."""
+    kind = values.get("kind", getattr(record, "kind", None))
+    day = _day(values.get("start_date", getattr(record, "start_date", None)))
+    if kind not in ONE_TIME or day is None or (record is not None and day == record.start_date):  # type: ignore[attr-defined]
+        return
+    if day > timezone.localdate():
+        raise ChangeRefused(_("A one-time benefit's event cannot be dated after today."), code="event_ahead")
 
 
 def _check_same_birth(values: Mapping[str, Any], record: models.Model | None) -> None:
@@ -223,7 +287,12 @@ def _check_unemployment_overlap(values: Mapping[str, Any], record: models.Model 
     start, end, person = _day(current("start_date")), _day(current("end_date")), current("person_id")
     if start is None or person in (None, ""):
         return
-    if record is None:
+    if record is None or any(
+        str(current(name) or "")[:10] != str(getattr(record, name, None) or "")[:10]
+        for name in ("start_date", "status", "kind")
+    ):
+        # A new benefit, or one moved to another first day, reactivated or made an unemployment benefit by
+        # an edit (attack round 4: a start moved back into the employment was paid for those months).
         _not_insured_then(person, start)
     others = Entitlement.objects.filter(
         person_id=person, kind=BenefitKind.UNEMPLOYMENT, status=EntitlementStatus.ACTIVE
@@ -299,21 +368,22 @@ def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutc
     return submit_grant(actor, unemployment_values(person=person, start=start))
 
 
+def _paying_210_on(day: date) -> QuerySet[PersonEnrolment]:
+    """The unemployment insurance enrolments still being paid on DAY (paying then, not suspended or
+    terminated by that day)."""
+    return PersonEnrolment.objects.filter(insurance="210", start_date__lte=day).filter(
+        # paying since before DAY, or stopped only after it
+        Q(status=EnrolmentStatus.PAYING, status_date__isnull=True)
+        | Q(status=EnrolmentStatus.PAYING, status_date__lte=day)
+        | (~Q(status=EnrolmentStatus.PAYING) & Q(status_date__gt=day))
+    )
+
+
 def _not_insured_then(person_id: Any, start: date) -> None:
     """失业保险条例 Art. 14–15: the benefit is for a person whose employment ended; one whose unemployment
     insurance is still being paid on START (an enrolment paying then, not suspended or terminated by
     that day) is employed and is refused."""
-    paying = (
-        PersonEnrolment.objects.filter(person_id=person_id, insurance="210", start_date__lte=start)
-        .filter(
-            # paying since before START, or stopped only after it
-            Q(status=EnrolmentStatus.PAYING, status_date__isnull=True)
-            | Q(status=EnrolmentStatus.PAYING, status_date__lte=start)
-            | (~Q(status=EnrolmentStatus.PAYING) & Q(status_date__gt=start))
-        )
-        .exists()
-    )
-    if paying:
+    if _paying_210_on(start).filter(person_id=person_id).exists():
         raise ChangeRefused(
             _("The person's unemployment insurance is still being paid on that day: stop the enrolment "
               "(终止或暂停缴费) when the employment ends, then determine the benefit."),
@@ -338,7 +408,12 @@ def unemployment_values(*, person: Person, start: date) -> dict[str, Any]:
     duration = lb.unemployment_months(months, p("unemployment.duration_months"))
     got = lb.unemployment_benefit(p("wage.minimum_monthly"), p("unemployment.benefit_ratio"),
                                   calc.rounding(start, person.district_id))  # fmt: skip
+    # Paid by whole months from the first of START's month, or of the next one when the employment ended
+    # only during the month: the entitlement's first day is the one the entry rule checks (attack round 4:
+    # a layoff on the 10th and a benefit from the 15th were refused, the month counted from the 1st).
     first = start.replace(day=1)
+    if _paying_210_on(first).filter(person_id=person.pk).exists():
+        first = _add_months(first, 1)
     end = date.fromordinal(_add_months(first, duration).toordinal() - 1)
     basis = p.basis(f"累计缴费 {months} 个月，最长领取 {duration} 个月；{got.basis}")
     return _values(person, BenefitKind.UNEMPLOYMENT, first, end, got.amount, basis)
@@ -422,6 +497,11 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
         .order_by("pk")
     )
     once_paid = _one_time_paid()
+    # 失业保险条例 Art. 15: a person employed again (an unemployment insurance enrolment paying on the month's
+    # first day) draws no unemployment benefit for that month, whatever the entitlement says (attack round 4:
+    # an enrolment re-opened after the grant, or a new employer's, left the benefit paid with the wages).
+    drawing = active.filter(kind=BenefitKind.UNEMPLOYMENT).values("person_id")
+    employed = set(_paying_210_on(first).filter(person_id__in=drawing).values_list("person_id", flat=True))
     monthly_paid: set[tuple[int, str]] = set()  # a monthly benefit is paid once a month, however many grants
     for e in active.iterator():
         died = deaths.get(e.person_id)
@@ -429,6 +509,8 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
             continue  # no payment for a month that begins after the death
         if e.kind == BenefitKind.PENSION and uncertified(e, first):
             continue  # suspended until certified
+        if e.kind == BenefitKind.UNEMPLOYMENT and e.person_id in employed:
+            continue  # employed again
         insurance = INSURANCE[BenefitKind(e.kind)]
         if e.kind in ONE_TIME:
             if (e.person_id, insurance, e.start_date) in once_paid:

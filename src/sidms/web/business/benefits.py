@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,7 @@ from sidms.audit.services import audit_record
 from sidms.business import benefits
 from sidms.business.ledger import month_bounds
 from sidms.business.models import BenefitKind, Entitlement
+from sidms.business.parameters import MissingParameter
 from sidms.core.errors import SidmsError
 from sidms.core.kernel import spec_for
 from sidms.core.masks import mask_name
@@ -61,8 +62,8 @@ class PensionForm(forms.Form):
     )  # fmt: skip
     months = forms.IntegerField(label=gettext_lazy("Contribution months"), min_value=0, max_value=720)
     transitional = forms.DecimalField(
-        label=gettext_lazy("Transitional pension (yuan a month)"), min_value=Decimal(0), decimal_places=2,
-        required=False,
+        label=gettext_lazy("Transitional pension (yuan a month)"), min_value=Decimal(0), max_digits=7,
+        decimal_places=2, required=False,
     )  # fmt: skip
 
 
@@ -71,6 +72,12 @@ class UnemploymentForm(forms.Form):
         label=gettext_lazy("First day of unemployment benefit"), widget=forms.TextInput(_DATE)
     )
 
+    def clean_start(self) -> date:
+        start: date = self.cleaned_data["start"]
+        if start > timezone.localdate() + timedelta(days=366):
+            raise forms.ValidationError(_("The first day cannot lie more than a year ahead."))
+        return start
+
 
 class DisabilityForm(forms.Form):
     on = forms.DateField(
@@ -78,8 +85,9 @@ class DisabilityForm(forms.Form):
     )
     grade = forms.IntegerField(label=gettext_lazy("Disability grade"), min_value=1, max_value=10)
     own_wage = forms.DecimalField(
-        label=gettext_lazy("Own monthly wage before the injury"), min_value=Decimal("0.01"), decimal_places=2
-    )
+        label=gettext_lazy("Own monthly wage before the injury"), min_value=Decimal("0.01"), max_digits=9,
+        decimal_places=2,
+    )  # fmt: skip
 
 
 class MaternityForm(forms.Form):
@@ -88,7 +96,7 @@ class MaternityForm(forms.Form):
     )
     unit_average_wage = forms.DecimalField(
         label=gettext_lazy("Unit's average monthly wage of the previous year"), min_value=Decimal("0.01"),
-        decimal_places=2,
+        max_digits=9, decimal_places=2,
     )  # fmt: skip
     babies = forms.IntegerField(label=gettext_lazy("Babies born"), min_value=1, max_value=9, initial=1)
     difficult = forms.BooleanField(label=gettext_lazy("Difficult birth"), required=False)
@@ -158,6 +166,9 @@ def benefit_grant(request: HttpRequest, key: str) -> HttpResponse:
             preview = values
         except (SidmsError, StandardError) as error:
             form.add_error(None, _refusal(error))
+        except MissingParameter:
+            # A date before the parameter table begins (or a gap in it): the clerk's date, not a crash.
+            form.add_error(None, _("The parameter table has no value in force on that day; check the date."))
     return render(
         request,
         "business/benefit_grant.html",
@@ -178,6 +189,10 @@ def _month(request: HttpRequest) -> str:
     return text
 
 
+# The most rows each list of 待遇发放核查 shows (as ``policies.record_related`` shows related records).
+SHOWN = 200
+
+
 @require_GET
 def benefit_checks(request: HttpRequest) -> HttpResponse:
     """Overpayments after a death, and pensions suspended for a lapsed certification, in the viewer's scope."""
@@ -192,9 +207,14 @@ def benefit_checks(request: HttpRequest) -> HttpResponse:
     people = {p.pk: p for p in visible.filter(pk__in=ids).only("pk", "person_no", "name")}
     over = [o for o in over if o.person_id in people]
     suspended = [e for e in suspended if e.person_id in people]
+    # Each list shows at most SHOWN rows, and the audit event names every person shown (attack round 4: the
+    # event named the first 200 of an unbounded list, so the rest were read unrecorded).
+    more = len(over) > SHOWN or len(suspended) > SHOWN
+    total = sum((o.amount for o in over), Decimal(0))
+    over, suspended = over[:SHOWN], suspended[:SHOWN]
     audit_record("read.benefit_checks", actor=caller, object_type="person",
-                 detail={"period": period, "overpaid": sorted({o.person_id for o in over})[:200],
-                         "suspended": sorted({e.person_id for e in suspended})[:200]})  # fmt: skip
+                 detail={"period": period, "overpaid": sorted({o.person_id for o in over}),
+                         "suspended": sorted({e.person_id for e in suspended})})  # fmt: skip
     labels = {p.pk: (p.person_no, mask_name(p.name)) for p in people.values()}
     return render(
         request,
@@ -202,7 +222,7 @@ def benefit_checks(request: HttpRequest) -> HttpResponse:
         {
             "period": period, "labels": labels,
             "over": [(labels[o.person_id], o) for o in over],
-            "total": sum((o.amount for o in over), Decimal(0)),
+            "total": total, "more": more, "shown": SHOWN,
             "suspended": [(labels[e.person_id], e) for e in suspended],
             "can_certify": policies.has_permission(staff, "record.submit"),
             "today": timezone.localdate(),
