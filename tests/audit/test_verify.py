@@ -268,3 +268,63 @@ def test_deleting_the_latest_revision_and_rolling_the_row_back_is_named(store) -
     )
     report = verify_store()
     assert report.problem is not None and report.problem.kind in ("revision", "live_row")
+
+
+def _append_events(count: int) -> None:
+    from sidms.audit.services import audit_record
+
+    for n in range(count):
+        # Non-ASCII text in the payload: it is hashed as UTF-8 bytes, which is how each engine hands it over.
+        audit_record(
+            "read.person", actor="clerk_hc", object_type="person", object_id=f"3710{n:012d}",
+            detail={"note": f"第{n}次查阅"} if n % 2 else None,
+        )  # fmt: skip
+
+
+@pytest.mark.req("R20")
+def test_a_chain_longer_than_a_streamed_chunk_verifies_whole(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sidms.audit import verify as chain_verify
+
+    monkeypatch.setattr(chain_verify, "STREAM_CHUNK", 4)  # PostgreSQL: the rows come in many chunks
+    monkeypatch.setattr(chain_verify, "CHUNK", 4)  # SQLite: as many queries
+    _append_events(30)
+    report = chain_verify.Report()
+    chain_verify.verify_chain(report)
+    assert report.events == AuditEvent.objects.count() >= 30
+    assert report.last_seq == AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    _planner_as_it_was()
+
+
+def _planner_as_it_was() -> None:
+    """PostgreSQL: the planner settings verification changed for its own query are back (here, inside the
+    test's transaction, its block was only a savepoint)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for setting in ("enable_sort", "enable_bitmapscan"):
+                cursor.execute(f"SHOW {setting}")
+                assert cursor.fetchone() == ("on",), setting
+
+
+@pytest.mark.req("R20")
+def test_a_break_found_in_the_middle_of_a_stream_is_named_and_leaves_the_connection_as_it_was(
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """The event stream is stopped where the break is found (its query cancelled on PostgreSQL): the break is
+    named, and the connection carries on in its own transaction with the planner's settings as they were."""
+    from sidms.audit import verify as chain_verify
+
+    monkeypatch.setattr(chain_verify, "STREAM_CHUNK", 4)
+    monkeypatch.setattr(chain_verify, "CHUNK", 4)
+    _append_events(40)
+    middle = AuditEvent.objects.order_by("seq").values_list("seq", flat=True)[15]
+    with transaction.atomic():
+        restore = _unguarded("audit_auditevent")
+        _raw("UPDATE audit_auditevent SET object_id = %s WHERE seq = %s", ["371000000000999", middle])
+        restore()
+    with pytest.raises(chain_verify.Broken) as failure:
+        chain_verify.verify_chain(chain_verify.Report())
+    assert failure.value.problem.where.startswith(f"审计事件 #{middle} /")
+    assert "columns differ" in failure.value.problem.message_en
+    _planner_as_it_was()
+    # The test's own transaction is still usable, and what it wrote is still there.
+    assert AuditEvent.objects.filter(seq=middle, object_id="371000000000999").exists()
