@@ -328,26 +328,26 @@ def _event_rows(low: int, high: int) -> Iterator[Iterator[tuple[Any, ...]]]:
         if connection.connection.info.encoding != "utf-8":  # pragma: no cover  (Django connects in UTF-8)
             raise RuntimeError("verification needs a UTF-8 connection: the payloads are hashed as UTF-8")
         columns = _EVENT_COLUMNS.format(payload="payload", at=f"({at_column})::varchar")
+        nested = connection.in_atomic_block
         with transaction.atomic(using=connection.alias), psycopg.Cursor(connection.connection) as stream:
             stream.adapters.register_loader("text", ByteaBinaryLoader)  # this cursor's only text column
-            stream.execute("SET LOCAL enable_sort = off")
-            stream.execute("SET LOCAL enable_bitmapscan = off")
+            stream.execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
             rows = cast(
                 Generator[tuple[Any, ...], None, None],
                 stream.stream(
                     f"SELECT {columns} FROM audit_auditevent WHERE seq >= %s AND seq <= %s ORDER BY seq",  # noqa: S608
                     [low, high],
                     binary=True,
-                    size=STREAM_CHUNK,
+                    # Chunks need libpq 17 (psycopg[binary] bundles a newer one); an older one streams by rows.
+                    size=STREAM_CHUNK if psycopg.capabilities.has_stream_chunked() else 1,
                 ),
             )
             try:
                 yield rows
             finally:
                 rows.close()  # a break found before the end: the query is cancelled, the transaction ends
-            # Inside a caller's transaction the block above is only a savepoint, which does not end SET LOCAL.
-            stream.execute("RESET enable_sort")
-            stream.execute("RESET enable_bitmapscan")
+            if nested:  # the block is only a savepoint in the caller's transaction: it does not end SET LOCAL
+                stream.execute("RESET enable_sort; RESET enable_bitmapscan")
         return
     columns = _EVENT_COLUMNS.format(payload=payload_column(connection.vendor), at=at_column)
     with connection.cursor() as cursor:
