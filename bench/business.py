@@ -15,6 +15,12 @@
 
     uv run python bench/business.py [--persons 3000] [--statements 300] [--seconds 10]
         [--database-url postgres://postgres@127.0.0.1:5432/sidms_bench_business] [--profile]
+        [--threads N] [--workers N] [--store DIR] [--page-profile N]
+
+``--store DIR`` keeps the seeded store (the SQLite file and key file in DIR, or the PostgreSQL database) and,
+when DIR already holds one, measures only the rights-record page on it: for trying server settings or a
+change to the page without seeding again. ``--page-profile N`` requests the page N times in this process
+through Django's test client (signed in as clerk_hc) under cProfile, with the SQL queries of one request.
 
 What is seeded how (printed too): persons, units and employments through the pipeline's approved import
 batches (``load_demo``, as every bench does: this is the slow part, ~150 persons/s, so 1,000,000 persons
@@ -38,13 +44,14 @@ import os
 import pstats
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pipeline import BENCH_DB_PREFIX, _postgres, isolate, say, setup_store
+from pipeline import BENCH_DB_PREFIX, _postgres, _postgres_admin_url, isolate, say, setup_store
 
 PERIOD = "2025-03"
 CHUNK = 25  # statements per chunk of the yearly batch (one audit event each)
@@ -62,6 +69,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each measured run")
     parser.add_argument("--statements", type=int, default=300, help="statements to issue (default 300)")
     parser.add_argument("--seconds", type=int, default=10, help="wrk seconds for the page (default 10)")
+    parser.add_argument("--workers", type=int, default=2, help="granian workers for the page (default 2)")
+    parser.add_argument(
+        "--threads", type=int, help="threads per worker (sidms serve --threads; default serve's)"
+    )
+    parser.add_argument(
+        "--store", type=Path, help="keep the store in DIR; if DIR holds one, measure only the page"
+    )
+    parser.add_argument("--page-profile", type=int, default=0, metavar="N",
+                        help="profile N requests of the page through the test client instead of serving it")  # fmt: skip
     return parser.parse_args()
 
 
@@ -169,7 +185,17 @@ def period_end(period: str) -> str:
 
 def main() -> None:
     args = parse_args()
+    if args.store is not None and (args.store / SEEDED).exists():
+        page_only(args)
+        return
     data_dir = isolate(args)
+    if args.store is not None:
+        args.store.mkdir(parents=True, exist_ok=True)
+        for name in os.listdir(data_dir):
+            os.rename(data_dir / name, args.store / name)
+        data_dir.rmdir()
+        data_dir = args.store
+        _point_at(data_dir, args)
     setup_store()
     from django.db import connection
 
@@ -233,11 +259,37 @@ def main() -> None:
 
     if args.profile:
         profile_reads()
+    if args.store is not None:
+        (data_dir / SEEDED).write_text(f"{args.persons} persons\n")
     rights_page(args, data_dir)
     statements_per_second(args)
-    if args.database_url:
+    if args.database_url and args.store is None:
         connection.close()
         _postgres(args.database_url, create=False)
+
+
+SEEDED = "business-bench-seeded"
+
+
+def _point_at(data_dir: Path, args: argparse.Namespace) -> None:
+    """The SIDMS_* paths (and the database) of a store kept in DATA_DIR (isolate's settings, another dir)."""
+    os.environ["SIDMS_DATA_DIR"] = str(data_dir)
+    os.environ["SIDMS_KEY_FILE"] = str(data_dir / "sidms.keys")
+    os.environ["SIDMS_CHECKPOINT_DIR"] = str(data_dir / "checkpoints")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "sidms.settings"
+    os.environ["SIDMS_DATABASE_URL"] = args.database_url or f"sqlite:///{data_dir / 'sidms.sqlite3'}"
+
+
+def page_only(args: argparse.Namespace) -> None:
+    """The rights-record page on the store kept in ARGS.store (seeded by an earlier run with --store)."""
+    if args.database_url:
+        _postgres_admin_url(args.database_url)  # refuses a name outside the bench's
+    _point_at(args.store, args)
+    import django
+
+    django.setup()
+    say(f"rights-record page on the kept store {args.store} ({(args.store / SEEDED).read_text().strip()})")
+    rights_page(args, args.store)
 
 
 def rights_page(args: argparse.Namespace, data_dir: Path) -> None:
@@ -249,7 +301,7 @@ def rights_page(args: argparse.Namespace, data_dir: Path) -> None:
     from sidms.security.models import SealedTOTPDevice
 
     sys.path.insert(0, str(BENCH))
-    from pages import _sign_in, free_port, wrk
+    from pages import _sign_in, free_port, server_cpu, wrk
 
     person_id = (
         LedgerEntry.objects.filter(person__district_id="371002", period="2023-01", kind="paid")
@@ -269,21 +321,30 @@ def rights_page(args: argparse.Namespace, data_dir: Path) -> None:
         for line in (data_dir / "demo-accounts.txt").read_text().splitlines()
         if "\t" in line
     )["clerk_hc"]
+    path = f"/persons/{person.person_no}/rights/?cut_off=2025-12-31"
+    if args.page_profile:
+        _profile_page(args.page_profile, path, password, device)
+        return
     connections.close_all()
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="business_settings",
                PYTHONPATH=f"{BENCH}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")  # fmt: skip
     port = free_port()
+    threads = ["--threads", str(args.threads)] if args.threads else []
+    shape = f"{args.workers} workers × {args.threads or 'default'} threads"
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "sidms.cli", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "sidms.cli", "serve", "--port", str(port), "--workers", str(args.workers), *threads],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         cookie = _sign_in(port, password, device)
-        url = f"http://127.0.0.1:{port}/persons/{person.person_no}/rights/?cut_off=2025-12-31"
+        url = f"http://127.0.0.1:{port}{path}"
         wrk(url, cookie, 16, 2)  # warm-up: both workers' imports, templates, fonts
+        cpu = server_cpu(server.pid)
         rate, p50, p99 = wrk(url, cookie, 16, args.seconds)
-        say(f"  3. rights-record page (person with {history} ledger entries 2023–2025), sidms serve 2 workers, "
-            f"wrk c=16 {args.seconds} s: {rate:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms (goal p99 ≤ 50 ms)")  # fmt: skip
+        cpu_ms = (server_cpu(server.pid) - cpu) * 1000 / max(1.0, rate * args.seconds)
+        say(f"  3. rights-record page (person with {history} ledger entries 2023–2025), sidms serve {shape}, "
+            f"wrk c=16 {args.seconds} s: {rate:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms (goal p99 ≤ 50 ms), "
+            f"server CPU {cpu_ms:.1f} ms/request; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -331,6 +392,44 @@ def ledger_plan(person_id: int) -> str:
         f"{len(tables)} tables/partitions read, {len(index)} index scans ({sorted(set(index))[:1]} …), "
         f"{seq} sequential; {times}"
     )
+
+
+def _profile_page(count: int, path: str, password: str, device: Any) -> None:
+    """The page COUNT times through Django's test client in this process: the queries of one request, the
+    processor time per request, and where it goes (cProfile)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django_otp.oath import TOTP
+
+    settings.PASSWORD_HASHERS = [*settings.PASSWORD_HASHERS, "django.contrib.auth.hashers.MD5PasswordHasher"]
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.post("/login/", {"username": "clerk_hc", "password": password})
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    response = client.post("/login/otp/", {"token": f"{totp.token():06d}"})
+    assert response.status_code == 302, response.content[:500]
+    for _ in range(3):
+        assert client.get(path).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        size = len(client.get(path).content)
+    say(f"  page: {len(queries)} queries, {size:,} bytes")
+    for query in queries.captured_queries:
+        say(f"    {query['time']}s {query['sql'][:300]}")
+    cpu = time.process_time()
+    for _ in range(count):
+        client.get(path)
+    say(f"  page: {(time.process_time() - cpu) / count * 1000:.2f} ms of processor time per request")
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(count):
+        client.get(path)
+    profile.disable()
+    dump = Path(tempfile.gettempdir()) / "sidms-rights-page.prof"
+    profile.dump_stats(dump)
+    say(f"  page: cProfile stats in {dump}")
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(60)
+    pstats.Stats(profile).sort_stats("tottime").print_stats(30)
 
 
 def profile_reads() -> None:
