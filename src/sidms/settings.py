@@ -120,7 +120,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "registry.Staff"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "sidms.security.backends.StaffBackend",  # ModelBackend, the district read with the account
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {

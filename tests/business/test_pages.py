@@ -69,6 +69,29 @@ def test_the_person_page_reads_its_lists_in_a_bounded_number_of_queries_and_one_
     assert len(json.loads(reads[-1].payload)["detail"]["shown"]) == 16  # 4 periods × 4 insurances
 
 
+@pytest.mark.req("R10")
+def test_a_view_of_the_rights_record_is_one_audit_event(
+    insured: dict[str, Any], huancui_clerk: Any, rushan_clerk: Any, approver: Any, signed_in: Any
+) -> None:
+    """The rights-record page reads the person through the read door and records one event for the view,
+    read.rights_record naming the person and the cut-off; another district's clerk is refused and recorded."""
+    run_through(huancui_clerk, approver, "assessment", "2025-03")
+    person_no = insured["employee"].person_no
+    clerk, other = signed_in(huancui_clerk), signed_in(rushan_clerk)
+    before = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    response = clerk.get(f"/persons/{person_no}/rights/", {"cut_off": "2025-03-31"})
+    assert response.status_code == 200
+    events = list(AuditEvent.objects.filter(seq__gt=before).order_by("seq"))
+    assert [(e.action, e.object_type, e.object_id, e.outcome) for e in events] == [
+        ("read.rights_record", "person", person_no, "ok")
+    ]
+    assert json.loads(events[0].payload)["detail"] == {"cut_off": "2025-03-31"}
+    refused = other.get(f"/persons/{person_no}/rights/", {"cut_off": "2025-03-31"})
+    assert refused.status_code == 404
+    denied = AuditEvent.objects.filter(seq__gt=events[-1].seq).get()
+    assert (denied.action, denied.object_id, denied.outcome) == ("read.person", person_no, "denied")
+
+
 @pytest.mark.req("R9.1")
 def test_runs_and_arrears_pages(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any, signed_in: Any

@@ -165,16 +165,20 @@ def record_list(
     return Listing(shown, by, paginator.count)
 
 
-def record_get(*, actor: Any, spec: EntitySpec, key: str) -> Any:
+def record_get(
+    *, actor: Any, spec: EntitySpec, key: str, action: str = "", detail: Mapping[str, Any] | None = None
+) -> Any:
     """One record by its natural key, if in scope; outside the scope it does not exist for the actor (404),
-    and the attempt is recorded."""
+    and the attempt is recorded. A view of the record other than its page (the rights record) names itself
+    by ACTION ("read.…", with DETAIL): its one audit event then says what was shown, rather than a second
+    event besides ``read.<entity>``."""
     caller = Caller.of(actor)
     require(caller, view_permission(spec))
     lookup = {"pk": key} if spec.label_field == "pk" else {spec.label_field: key}
     if spec.label_field == "pk" and not (str(key).isascii() and str(key).isdigit()):
         record = None
-    else:
-        record = record_scope(caller.staff, spec).filter(**lookup).first()
+    else:  # the key is unique: no ORDER BY (first()) needed to take the one row
+        record = next(iter(record_scope(caller.staff, spec).filter(**lookup)[:1]), None)
     if record is None:
         audit_record(
             f"read.{spec.name}",
@@ -185,7 +189,10 @@ def record_get(*, actor: Any, spec: EntitySpec, key: str) -> Any:
             detail={"reason": "not_found_or_out_of_scope"},
         )
         raise Http404
-    audit_record(f"read.{spec.name}", actor=caller, object_type=spec.name, object_id=spec.label(record))
+    if action and not action.startswith("read."):
+        raise ValueError(f"a read's audit action starts with 'read.': {action!r}")
+    audit_record(action or f"read.{spec.name}", actor=caller, object_type=spec.name, object_id=spec.label(record),
+                 detail=detail)  # fmt: skip
     return record
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils.text import capfirst
 
-from sidms.access.policies import PERMISSIONS, has_permission, view_permission
+from sidms.access.policies import PERMISSIONS, view_permission
 from sidms.core.caller import Caller, caller_from_request
 from sidms.core.kernel import ENTITIES
 from sidms.registry.models import Staff
@@ -31,12 +33,33 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"can": {}, "record_nav": []}
-    can = {name.replace(".", "_"): has_permission(user, name) for name in PERMISSIONS}
-    nav = [
-        (spec.declaration.slug, capfirst(spec.model._meta.verbose_name_plural))
-        for spec in ENTITIES.values()
-        if spec.declaration.slug
-        and spec.declaration.extra.get("nav", True)
-        and has_permission(user, view_permission(spec))
-    ]
+    can, nav = allowed(user.posts)
     return {"can": can, "record_nav": nav}
+
+
+# Permissions follow from the posts alone (policies.has_permission), so what a set of posts allows is worked
+# out once per process: a page no longer tests every permission and entity on each request. The posts
+# themselves are still read on every request, so a change of posts shows at the next page.
+_ALLOWED: dict[frozenset[str], tuple[Mapping[str, bool], tuple[tuple[str, Any], ...]]] = {}
+
+
+def allowed(posts: frozenset[str]) -> tuple[Mapping[str, bool], tuple[tuple[str, Any], ...]]:
+    """(permission → granted, with "_" for ".", and the record pages as (slug, title)) for POSTS."""
+    known = _ALLOWED.get(posts)
+    if known is None:
+        can = {name.replace(".", "_"): bool(posts & granted) for name, granted in PERMISSIONS.items()}
+        nav = tuple(
+            (spec.declaration.slug, capfirst(spec.model._meta.verbose_name_plural))  # lazy: any language
+            for spec in ENTITIES.values()
+            if spec.declaration.slug
+            and spec.declaration.extra.get("nav", True)
+            and posts & PERMISSIONS[view_permission(spec)]
+        )
+        known = (MappingProxyType(can), nav)
+        if len(_ALLOWED) >= _KEEP:  # a handful of distinct post sets in practice; never unbounded
+            _ALLOWED.clear()
+        _ALLOWED[posts] = known
+    return known
+
+
+_KEEP = 256

@@ -13,8 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -49,19 +49,21 @@ def rights_page(request: HttpRequest, key: str) -> HttpResponse:
 def _year_tables(data: Any) -> list[tuple[int, list[tuple[str, SafeString]]]]:
     """Each year's contribution rows as (insurance, the row's twelve cells as HTML). Built here rather than
     by two nested template loops: the template engine resolved and localised ~400 variables per page for
-    these cells, half the page's time (bench/business.py --profile). Each distinct base is localised once,
-    as the template's ``{{ c.base|default:'' }}`` did."""
-    shown: dict[Any, str] = {}
+    these cells, half the page's time (bench/business.py --profile). A cell is a month's base (localised
+    and escaped, as the template's ``{{ c.base|default:'' }}`` did) and its mark; each distinct cell is
+    built once per page (a year's months mostly share one base)."""
+    cells: dict[tuple[Any, str], str] = {}
 
-    def base(value: Any) -> str:
-        if value not in shown:
-            shown[value] = "" if value is None else str(formats.localize(value))
-        return shown[value]
+    def cell(base: Any, mark: str) -> str:
+        html = cells.get((base, mark))
+        if html is None:
+            shown = "" if base is None else formats.localize(base)
+            html = cells[base, mark] = f'<td title="{escape(shown)}">{escape(mark)}</td>'
+        return html
 
     return [
         (y.year, [
-            (row.insurance.value, format_html_join("", '<td title="{}">{}</td>',
-                                                   ((base(c.base), c.mark.value) for c in row.months)))
+            (row.insurance.value, mark_safe("".join([cell(c.base, c.mark.value) for c in row.months])))  # noqa: S308
             for row in y.insurances
         ])
         for y in data.years

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.template.loader import get_template
+from django.urls import get_script_prefix
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -52,3 +56,37 @@ def joined_filter(items: Any) -> str:
     from sidms.web.display import joined
 
     return joined(items or [])
+
+
+# The navigation's links as HTML, per (posts, city level, language, URL prefix, URLconf): the same for every
+# page of everyone with those posts, so rendered once per process rather than on every page (its dozen
+# permission tests and URL reversals were a tenth of a simple page's time, bench/business.py).
+_NAV: dict[tuple[Any, ...], SafeString] = {}
+
+
+@register.simple_tag(takes_context=True)
+def staff_nav(context: Any) -> SafeString:
+    """The links of the navigation bar that the signed-in staff member's posts allow (templates/nav_links)."""
+    from sidms.web.context import allowed
+
+    user = context["user"]
+    request = context.get("request")
+    key = (
+        user.posts,
+        user.is_city_level,
+        get_language(),
+        get_script_prefix(),
+        getattr(request, "urlconf", None),
+    )
+    html = _NAV.get(key)
+    if html is None:
+        can, record_nav = allowed(user.posts)
+        html = mark_safe(  # noqa: S308  (a template's output, escaped by the template)
+            get_template("nav_links.html").render(
+                {"can": can, "record_nav": record_nav, "is_city_level": user.is_city_level}
+            )
+        )
+        if len(_NAV) >= 256:  # a handful of keys in practice; never unbounded
+            _NAV.clear()
+        _NAV[key] = html
+    return html
