@@ -62,6 +62,22 @@ def test_the_rights_record_is_read_through_the_access_policy_and_audited(
         rights_record_for(actor=rushan_clerk, person_key=employee.person_no, cut_off=CUT_OFF)
 
 
+@pytest.mark.req("R10")
+def test_the_rights_record_reads_the_ledger_with_the_values_the_orm_gives(history: dict[str, Any]) -> None:
+    """rights._ledger_rows reads the ledger with one plain SELECT: the same rows, values and types (Decimal
+    to the field's places, date) as the ORM's values_list, on either engine."""
+    from sidms.business.rights import _LEDGER, _ledger_rows
+
+    ids = sorted({history["employee"].pk, *LedgerEntry.objects.values_list("person_id", flat=True)})
+    names = ["pk" if name == "id" else f"{name}_id" if name in ("person", "settles", "corrects") else name
+             for name in _LEDGER]  # fmt: skip
+    orm = list(LedgerEntry.objects.filter(person_id__in=ids).values_list(*names).order_by("person_id", "pk"))
+    plain = _ledger_rows(ids)
+    assert len(orm) > 6 and any(row[7] for row in orm)  # payments that settle assessed entries
+    assert [tuple(map(repr, row)) for row in plain] == [tuple(map(repr, row)) for row in orm]
+    assert _ledger_rows([]) == []
+
+
 def _png(pdf: bytes, tmp: Path, name: str) -> bytes:
     path = tmp / f"{name}.pdf"
     path.write_bytes(pdf)

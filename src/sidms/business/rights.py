@@ -110,18 +110,19 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
     # SQLite keeps a decimal as an integer or a float, which Django rounds to the field's places as here
     # (DatabaseOperations.get_decimalfield_converter); dates come as date by the declared column type.
     exact = DecimalContext(prec=15).create_decimal_from_float
-    places = {
-        i: (Decimal(1).scaleb(-f.decimal_places), f.context)
+    decimals = [
+        (i, Decimal(1).scaleb(-f.decimal_places), f.context)
         for i, f in enumerate(fields)
         if f.get_internal_type() == "DecimalField"
-    }
-    return [
-        tuple(
-            exact(v).quantize(places[i][0], context=places[i][1]) if v is not None and i in places else v
-            for i, v in enumerate(row)
-        )
-        for row in rows
     ]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, places, context in decimals:
+            if values[i] is not None:
+                values[i] = exact(values[i]).quantize(places, context=context)
+        out.append(tuple(values))
+    return out
 
 
 class _Enrolment(NamedTuple):
