@@ -78,6 +78,28 @@ def test_the_rights_record_reads_the_ledger_with_the_values_the_orm_gives(histor
     assert _ledger_rows([]) == []
 
 
+@pytest.mark.req("R10")
+def test_the_rights_record_reads_enrolments_with_the_values_the_orm_gives(history: dict[str, Any]) -> None:
+    """rights._enrolment_rows: the columns the record shows of the enrolments begun by the cut-off, with the
+    unit's name (None without a unit), as the ORM's values_list gives them, on either engine."""
+    from sidms.business.models import PersonEnrolment
+    from sidms.business.rights import _enrolment_rows
+
+    ids = sorted(set(PersonEnrolment.objects.values_list("person_id", flat=True)))
+    for cut_off in (CUT_OFF, date(2000, 1, 1)):
+        orm = list(
+            PersonEnrolment.objects.filter(person_id__in=ids, start_date__lte=cut_off)
+            .values_list("person_id", "insurance", "kind", "status", "start_date", "unit__name")
+            .order_by("person_id", "start_date", "pk")
+        )
+        assert [tuple(map(repr, row)) for row in _enrolment_rows(ids, cut_off)] == [
+            tuple(map(repr, row)) for row in orm
+        ]
+    rows = _enrolment_rows(ids, CUT_OFF)
+    assert any(row[5] is None for row in rows) and any(row[5] for row in rows)  # flexible worker, employee
+    assert _enrolment_rows(ids, date(2000, 1, 1)) == []  # cut off before any enrolment
+
+
 def _png(pdf: bytes, tmp: Path, name: str) -> bytes:
     path = tmp / f"{name}.pdf"
     path.write_bytes(pdf)

@@ -45,7 +45,7 @@ from sidms.core.caller import Caller
 from sidms.core.kernel import spec_for
 from sidms.core.keys import keyring
 from sidms.lib import statement as st
-from sidms.registry.models import Person
+from sidms.registry.models import Person, Unit
 
 INSURANCE = {
     "110": st.Insurance.PENSION, "120": st.Insurance.PENSION, "210": st.Insurance.UNEMPLOYMENT,
@@ -74,11 +74,7 @@ def rights_records(persons: Sequence[Person], cut_off: date) -> dict[int, st.Sta
     for row in _ledger_rows(list(ledgers)):
         ledgers[row[0]].append(row[1:])
     enrolled: dict[int, list[_Enrolment]] = {p.pk: [] for p in persons}
-    for person_id, insurance, kind, status, start_date, unit_name in (
-        PersonEnrolment.objects.filter(person_id__in=list(enrolled), start_date__lte=cut_off)
-        .values_list("person_id", "insurance", "kind", "status", "start_date", "unit__name")
-        .order_by("person_id", "start_date", "pk")
-    ):  # only the columns shown: no model instances, no unit rows (a fifth of the rights page's time)
+    for person_id, insurance, kind, status, start_date, unit_name in _enrolment_rows(list(enrolled), cut_off):
         enrolled[person_id].append(_Enrolment(insurance, kind, status, start_date, unit_name))
     return {p.pk: _record(p, cut_off, ledgers[p.pk], enrolled[p.pk]) for p in persons}
 
@@ -123,6 +119,30 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
                 values[i] = exact(values[i]).quantize(places, context=context)
         out.append(tuple(values))
     return out
+
+
+def _enrolment_rows(person_ids: list[int], cut_off: date) -> list[tuple[Any, ...]]:
+    """(person id, insurance, kind, status, start date, unit name or None) of PERSON_IDS' enrolments that
+    started by CUT_OFF, in (person, start date, id) order: only the columns shown, by one plain SELECT as
+    for the ledger (the ORM's join and values_list set-up cost as much as the query)."""
+    if not person_ids:
+        return []
+    connection = connections[router.db_for_read(PersonEnrolment)]
+    quote = connection.ops.quote_name
+    meta, unit = PersonEnrolment._meta, Unit._meta
+    fields: dict[str, Any] = {name: meta.get_field(name) for name in
+                              ("id", "person", "insurance", "kind", "status", "start_date", "unit")}  # fmt: skip
+    e = {name: f"e.{quote(field.column)}" for name, field in fields.items()}
+    unit_fields: list[Any] = [unit.pk, unit.get_field("name")]
+    unit_id, unit_name = (quote(f.column) for f in unit_fields)
+    columns = f"{e['person']}, {e['insurance']}, {e['kind']}, {e['status']}, {e['start_date']}, u.{unit_name}"
+    tables = f"{quote(meta.db_table)} e LEFT JOIN {quote(unit.db_table)} u ON u.{unit_id} = {e['unit']}"
+    where = f"{e['person']} IN ({', '.join(['%s'] * len(person_ids))}) AND {e['start_date']} <= %s"
+    order = f"{e['person']}, {e['start_date']}, {e['id']}"
+    sql = f"SELECT {columns} FROM {tables} WHERE {where} ORDER BY {order}"  # noqa: S608  (names from the models)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*person_ids, cut_off])
+        return cursor.fetchall()
 
 
 class _Enrolment(NamedTuple):
