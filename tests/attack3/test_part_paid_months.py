@@ -10,32 +10,19 @@ month now counts only when nothing is left owing on the person's 210 entries of 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from sidms.business.benefits import grant_unemployment, paid_months
-from sidms.business.ledger import run_through
-from sidms.business.models import LedgerEntry
 from sidms.core.errors import ChangeRefused
-from tests.business.conftest import laid_off
+from tests.business.conftest import laid_off, pay_months
 
 pytestmark = pytest.mark.django_db
 
 
 def _pay_2025(insured: dict[str, Any], clerk: Any, approver: Any, *, individual_only: bool) -> None:
-    unit = insured["unit"]
-    for month in range(1, 13):
-        period = f"2025-{month:02d}"
-        run_through(clerk, approver, "assessment", period)
-        rows = LedgerEntry.objects.filter(kind="assessed", unit=unit, period=period)
-        total = sum(
-            (e.individual_amount + (Decimal(0) if individual_only else e.unit_amount) for e in rows),
-            Decimal(0),
-        )
-        paid = [{"unit_id": unit.pk, "period": period, "amount": f"{total:.2f}", "paid_on": f"{period}-20"}]
-        run_through(clerk, approver, "payment", period, params={"rows": paid})
+    pay_months(insured, clerk, approver, individual_only=individual_only)
     laid_off(clerk, insured["employee"], "2025-12-31")  # the employment ends with the year
 
 

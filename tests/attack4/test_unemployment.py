@@ -24,7 +24,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -34,21 +33,9 @@ from sidms.business.models import LedgerEntry, PersonEnrolment
 from sidms.changes.models import Channel
 from sidms.changes.services import review_decide, submit_change
 from sidms.core.errors import ChangeRefused
-from tests.business.conftest import approved, laid_off
+from tests.business.conftest import approved, laid_off, other_session, pay_months
 
 pytestmark = pytest.mark.django_db
-
-
-def _pay_2025(insured: dict[str, Any], clerk: Any, approver: Any) -> None:
-    """Twelve months of 2025 assessed and paid in full by the unit (no layoff)."""
-    unit = insured["unit"]
-    for month in range(1, 13):
-        period = f"2025-{month:02d}"
-        run_through(clerk, approver, "assessment", period)
-        rows = LedgerEntry.objects.filter(kind="assessed", unit=unit, period=period)
-        total = sum((e.individual_amount + e.unit_amount for e in rows), Decimal(0))
-        paid = [{"unit_id": unit.pk, "period": period, "amount": f"{total:.2f}", "paid_on": f"{period}-20"}]
-        run_through(clerk, approver, "payment", period, params={"rows": paid})
 
 
 def _unemployment_paid(person: Any) -> list[str]:
@@ -62,7 +49,7 @@ def test_a_layoff_during_the_month_is_granted_from_the_next_month(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any, signed_in: Any
 ) -> None:
     employee = insured["employee"]
-    _pay_2025(insured, huancui_clerk, approver)
+    pay_months(insured, huancui_clerk, approver)
     laid_off(huancui_clerk, employee, "2026-01-10")
     # A first day in the year 9999 overflowed the end date: a server error, now a refusal at entry.
     client = signed_in(huancui_clerk)
@@ -82,7 +69,7 @@ def test_an_edit_cannot_move_the_benefit_back_into_the_employment(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     employee = insured["employee"]
-    _pay_2025(insured, huancui_clerk, approver)
+    pay_months(insured, huancui_clerk, approver)
     laid_off(huancui_clerk, employee, "2025-12-31")
     granted = approved(grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)),
                        city_reviewer)  # fmt: skip
@@ -101,7 +88,7 @@ def test_no_unemployment_benefit_while_insured_again(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     employee = insured["employee"]
-    _pay_2025(insured, huancui_clerk, approver)
+    pay_months(insured, huancui_clerk, approver)
     laid_off(huancui_clerk, employee, "2025-12-31")
     approved(grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)), city_reviewer)
     run_through(huancui_clerk, approver, "pension", "2026-01")
@@ -114,14 +101,6 @@ def test_no_unemployment_benefit_while_insured_again(
     for period in ("2026-02", "2026-03"):
         run_through(huancui_clerk, approver, "pension", period)
     assert _unemployment_paid(employee) == ["2026-01"]
-
-
-def _other_session() -> psycopg.Connection[Any]:
-    s = connection.settings_dict
-    return psycopg.connect(
-        dbname=s["NAME"], user=s["USER"] or None, password=s["PASSWORD"] or None, host=s["HOST"] or None,
-        port=s["PORT"] or None, autocommit=True,
-    )  # fmt: skip
 
 
 @pytest.mark.req("R2.2")
@@ -146,7 +125,7 @@ def test_a_second_approval_for_the_same_person_waits_for_the_first(
     # A second reviewer's approval, in another server process, would now wait for this one to commit and
     # then read its allowance (and refuse the same birth); before, it went straight on.
     slot = mother.pk % PERSON_SLOTS
-    with _other_session() as other:
+    with other_session() as other:
         other.execute("BEGIN")
         taken = other.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [PERSON_LOCK_CLASS, slot])
         assert taken.fetchone() == (False,)

@@ -28,6 +28,41 @@ def approved(outcome: Any, reviewer: Any) -> Any:
     return Entitlement.objects.get(pk=decided.record_id)
 
 
+def pay_months(
+    insured: dict[str, Any], clerk: Any, approver: Any, months: int = 12, *, individual_only: bool = False
+) -> None:
+    """The first MONTHS months of 2025 assessed for the fixture's unit and paid on the 20th, in full (or
+    only the individual parts, INDIVIDUAL_ONLY), through ledger runs."""
+    from decimal import Decimal
+
+    from sidms.business.ledger import run_through
+    from sidms.business.models import LedgerEntry
+
+    unit = insured["unit"]
+    for month in range(1, months + 1):
+        period = f"2025-{month:02d}"
+        run_through(clerk, approver, "assessment", period)
+        rows = LedgerEntry.objects.filter(kind="assessed", unit=unit, period=period)
+        total = sum(
+            (e.individual_amount + (Decimal(0) if individual_only else e.unit_amount) for e in rows),
+            Decimal(0),
+        )
+        paid = [{"unit_id": unit.pk, "period": period, "amount": f"{total:.2f}", "paid_on": f"{period}-20"}]
+        run_through(clerk, approver, "payment", period, params={"rows": paid})
+
+
+def other_session() -> Any:
+    """A second session of the test's PostgreSQL server, outside the test's transaction (autocommit)."""
+    import psycopg
+    from django.db import connection
+
+    s = connection.settings_dict
+    return psycopg.connect(
+        dbname=s["NAME"], user=s["USER"] or None, password=s["PASSWORD"] or None, host=s["HOST"] or None,
+        port=s["PORT"] or None, autocommit=True,
+    )  # fmt: skip
+
+
 def laid_off(clerk: Any, person: Any, day: str) -> None:
     """PERSON's employment ends on DAY: the unemployment insurance enrolment is terminated (终止缴费), as the
     window records it before an unemployment benefit is determined."""

@@ -19,25 +19,13 @@ from sidms.changes.models import Channel
 from sidms.changes.services import submit_change
 from sidms.core.errors import ChangeRefused
 from sidms.lib import benefits as lb
-from tests.business.conftest import approved, laid_off
+from tests.business.conftest import approved, laid_off, pay_months
 
 pytestmark = pytest.mark.django_db
 
 
 def fen(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
-
-
-def _pay_2025(insured: dict[str, Any], clerk: Any, approver: Any, months: int) -> None:
-    """Assess and pay MONTHS months of 2025 for the fixture's unit in full, on time."""
-    unit = insured["unit"]
-    for month in range(1, months + 1):
-        period = f"2025-{month:02d}"
-        run_through(clerk, approver, "assessment", period)
-        rows = LedgerEntry.objects.filter(kind="assessed", unit=unit, period=period)
-        total = sum((e.unit_amount + e.individual_amount for e in rows), Decimal(0))
-        paid = [{"unit_id": unit.pk, "period": period, "amount": f"{total:.2f}", "paid_on": f"{period}-20"}]
-        run_through(clerk, approver, "payment", period, params={"rows": paid})
 
 
 def _benefits(person: Any, insurance: str) -> list[tuple[str, Decimal]]:
@@ -50,7 +38,7 @@ def test_unemployment_benefit_from_paid_months_at_the_parameter_ratio_stops_at_d
     insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     employee = insured["employee"]
-    _pay_2025(insured, huancui_clerk, approver, 12)
+    pay_months(insured, huancui_clerk, approver, 12)
     with pytest.raises(ChangeRefused) as employed:  # still insured: the employment has not ended
         grant_unemployment(actor=huancui_clerk, person=employee, start=date(2025, 12, 15))
     assert employed.value.code == "still_insured"

@@ -13,22 +13,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 import pytest
 from django.db import connection
 
 from sidms.business.ledger import RUNS_LOCK, run_through
 from sidms.business.models import LedgerEntry
+from tests.business.conftest import other_session
 
 pytestmark = pytest.mark.django_db
-
-
-def _other_session() -> psycopg.Connection[Any]:
-    s = connection.settings_dict
-    return psycopg.connect(
-        dbname=s["NAME"], user=s["USER"] or None, password=s["PASSWORD"] or None, host=s["HOST"] or None,
-        port=s["PORT"] or None, autocommit=True,
-    )  # fmt: skip
 
 
 @pytest.mark.req("R2.2")
@@ -40,7 +32,7 @@ def test_a_second_run_waits_until_the_first_has_committed(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any
 ) -> None:
     unit = insured["unit"]
-    with _other_session() as other:
+    with other_session() as other:
         assert other.execute("SELECT pg_try_advisory_xact_lock(%s)", [RUNS_LOCK]).fetchone() == (True,)
         run_through(huancui_clerk, approver, "assessment", "2025-03")  # executed, not committed (test txn)
         # Another server process executing a run now would wait here, and then read this one's entries.
