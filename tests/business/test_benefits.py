@@ -16,6 +16,7 @@ from sidms.business.models import Entitlement, LedgerEntry
 from sidms.changes.models import Channel
 from sidms.changes.services import submit_change
 from sidms.core.errors import ChangeRefused
+from sidms.registry.models import Person
 from tests.business.conftest import approved
 from tests.changes.conftest import id_number
 
@@ -61,6 +62,9 @@ def test_payments_stop_at_death_and_overpayments_are_listed(
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="death",
                   values={"person_id": retiree.pk, "date_of_death": "2025-03-10", "source": "民政殡葬信息"})  # fmt: skip
     assert [(o.period, o.amount) for o in overpayments()] == [("2025-04", Decimal("2348.50"))]
+    # A page lists its viewer's persons only, and the database does the filtering.
+    assert [o.period for o in overpayments(Person.objects.filter(pk=retiree.pk))] == ["2025-04"]
+    assert overpayments(Person.objects.exclude(pk=retiree.pk)) == []
     run_through(huancui_clerk, approver, "pension", "2025-05")
     assert not LedgerEntry.objects.filter(kind="benefit", period="2025-05").exists()
 
@@ -78,6 +82,9 @@ def test_an_uncertified_pension_is_suspended_after_twelve_months(
     run_through(huancui_clerk, approver, "pension", "2026-03")  # 13 months: suspended
     assert not LedgerEntry.objects.filter(kind="benefit", period="2026-03").exists()
     assert [e.pk for e in suspended("2026-03")] == [granted.pk]
+    assert suspended("2026-02") == []  # the database's lapse test agrees with the run's at the boundary
+    assert [e.pk for e in suspended("2026-03", Person.objects.filter(pk=retiree.pk))] == [granted.pk]
+    assert suspended("2026-03", Person.objects.exclude(pk=retiree.pk)) == []
     # The certification is applied at once (it grants no money), but never dated ahead of today.
     with pytest.raises(ChangeRefused) as ahead:
         certify(actor=huancui_clerk, entitlement=Entitlement.objects.get(pk=granted.pk), on=date(2099, 1, 1))

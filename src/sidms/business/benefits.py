@@ -544,24 +544,44 @@ class Overpayment:
     date_of_death: date
 
 
-def overpayments() -> list[Overpayment]:
-    """Benefit payments for months that began after the recipient's registered date of death."""
-    deaths = dict(Death.objects.values_list("person_id", "date_of_death"))
+def overpayments(persons: QuerySet[Person] | None = None) -> list[Overpayment]:
+    """Benefit payments for months that began after the recipient's registered date of death, of PERSONS
+    (every person when None). The database filters: a page passes its viewer's scope, so a district's list
+    reads only that district's deaths and their payments, not the city's."""
+    dead = Death.objects.all() if persons is None else Death.objects.filter(person__in=persons)
+    deaths = dict(dead.values_list("person_id", "date_of_death"))
+    if not deaths:
+        return []
     out = []
-    rows = LedgerEntry.objects.filter(kind=EntryKind.BENEFIT, person_id__in=list(deaths)).order_by(
-        "person_id", "period"
+    # A month that begins after the death is a period after the death's own month ('YYYY-MM' sorts as text).
+    first_after = min(deaths.values()).strftime("%Y-%m")
+    rows = (
+        LedgerEntry.objects.filter(kind=EntryKind.BENEFIT, person_id__in=list(deaths), period__gt=first_after)
+        .order_by("person_id", "period")
+        .values_list("person_id", "period", "individual_amount")
     )
-    for e in rows:
-        if month_bounds(e.period)[0] > deaths[e.person_id]:
-            out.append(Overpayment(e.person_id, e.period, e.individual_amount, deaths[e.person_id]))
+    for person_id, period, amount in rows:
+        if month_bounds(period)[0] > deaths[person_id]:
+            out.append(Overpayment(person_id, period, amount, deaths[person_id]))
     return out
 
 
-def suspended(period: str) -> list[Entitlement]:
+def suspended(period: str, persons: QuerySet[Person] | None = None) -> list[Entitlement]:
     """Active pensions not paid for PERIOD because their certification lapsed (a recipient whose death is
-    registered is not suspended but stopped, and is not listed)."""
+    registered is not suspended but stopped, and is not listed), of PERSONS (every person when None).
+
+    The lapse is the database's filter, the same test as :func:`uncertified`: the last certification (or
+    the start) falls in a month more than twelve before PERIOD's, i.e. before the first day of the month
+    twelve months earlier."""
     first = month_bounds(period)[0]
+    lapsed_before = date(first.year - 1, first.month, 1)
+    assert CERTIFICATION_MONTHS == 12, "lapsed_before assumes twelve months"
     rows = Entitlement.objects.filter(
         kind=BenefitKind.PENSION, status=EntitlementStatus.ACTIVE, start_date__lte=first
     ).exclude(person_id__in=Death.objects.values("person_id"))
-    return [e for e in rows if uncertified(e, first)]
+    if persons is not None:
+        rows = rows.filter(person__in=persons)
+    rows = rows.filter(
+        Q(certified_on__lt=lapsed_before) | Q(certified_on__isnull=True, start_date__lt=lapsed_before)
+    )
+    return [e for e in rows.order_by("pk") if uncertified(e, first)]

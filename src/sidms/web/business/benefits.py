@@ -201,8 +201,8 @@ def benefit_checks(request: HttpRequest) -> HttpResponse:
     staff = staff_of(request)
     period = _month(request)
     visible = policies.record_scope(staff, spec_for("person"))
-    over = benefits.overpayments()
-    suspended = benefits.suspended(period)
+    over = benefits.overpayments(visible)
+    suspended = benefits.suspended(period, visible)
     ids = {o.person_id for o in over} | {e.person_id for e in suspended}
     people = {p.pk: p for p in visible.filter(pk__in=ids).only("pk", "person_no", "name")}
     over = [o for o in over if o.person_id in people]
