@@ -10,7 +10,8 @@ entries, the yearly eligibility certification, and deaths.
 * Unemployment, work-injury and maternity benefits (notes §5, arithmetic in :mod:`sidms.lib.benefits`):
   :func:`grant_unemployment` (monthly, for the months 失业保险条例 Art. 17 allows after the contributions
   *paid* in the ledger), :func:`grant_disability_grant` (一次性伤残补助金) and :func:`grant_maternity`
-  (生育津贴) — both one-time — are recorded as entitlements through the pipeline like the pension, every
+  (生育津贴) — both one-time — and :func:`grant_disability_allowance` (伤残津贴, monthly for grades 1–4 until
+  the statutory retirement month) are recorded as entitlements through the pipeline like the pension, every
   figure from the parameter table, with 示例值（待核对） in the basis when an uncertain parameter was used.
   The same monthly ``pension`` run pays them (一次性 ones once, in the first run from their start month),
   each under its insurance (210 / 410 / 510); none is paid for a month after the death.
@@ -61,10 +62,12 @@ from sidms.registry.models import Person
 CERTIFICATION_MONTHS = 12
 # The insurance each benefit is paid from (AAE140); the one-time benefits are paid once, the others monthly.
 INSURANCE = {BenefitKind.PENSION: "110", BenefitKind.UNEMPLOYMENT: "210", BenefitKind.WORK_INJURY: "410",
-             BenefitKind.MATERNITY: "510"}  # fmt: skip
+             BenefitKind.INJURY_ALLOWANCE: "410", BenefitKind.MATERNITY: "510"}  # fmt: skip
 ONE_TIME = frozenset({BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
+# The monthly benefits of which one at a time runs for a person (the pension has its own rules).
+_ONE_AT_A_TIME = frozenset({BenefitKind.UNEMPLOYMENT, BenefitKind.INJURY_ALLOWANCE})
 # The benefits an entry rule compares with the person's others of the same kind.
-_COMPARED = frozenset({BenefitKind.UNEMPLOYMENT, BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
+_COMPARED = ONE_TIME | _ONE_AT_A_TIME
 
 
 def grant_pension(
@@ -146,7 +149,7 @@ def check_entitlement(values: Mapping[str, Any], record: models.Model | None) ->
     _check_event_not_ahead(values, record)
     _check_same_birth(values, record)
     _check_same_appraisal(values, record)
-    _check_unemployment_overlap(values, record)
+    _check_running_overlap(values, record)
     amount = values.get("monthly_amount")
     if amount is None or str(amount) == "":
         return  # the collection rules report a missing value
@@ -273,37 +276,43 @@ def _check_same_appraisal(values: Mapping[str, Any], record: models.Model | None
         )
 
 
-def _check_unemployment_overlap(values: Mapping[str, Any], record: models.Model | None) -> None:
-    """One unemployment benefit at a time (失业保险条例 Art. 17: the months are counted once): an active one
-    whose months overlap another active one of the same person is refused. As an entry rule it runs again
-    when a reviewer approves a held grant, so two grants submitted while neither was recorded cannot both
-    be approved (the second is refused then); before, both were recorded and the run paid only the older."""
+def _check_running_overlap(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """One unemployment benefit at a time (失业保险条例 Art. 17: the months are counted once), and one
+    disability allowance (a re-appraisal changes the recorded one, through review): an active one whose
+    months overlap another active one of the same kind and person is refused. As an entry rule it runs
+    again when a reviewer approves a held grant, so two grants submitted while neither was recorded cannot
+    both be approved (the second is refused then); before, both were recorded and the run paid only the
+    older."""
 
     def current(name: str) -> Any:
         return values[name] if name in values else getattr(record, name, None)
 
-    if current("kind") != BenefitKind.UNEMPLOYMENT or current("status") != EntitlementStatus.ACTIVE:
+    kind = current("kind")
+    if kind not in _ONE_AT_A_TIME or current("status") != EntitlementStatus.ACTIVE:
         return
     start, end, person = _day(current("start_date")), _day(current("end_date")), current("person_id")
     if start is None or person in (None, ""):
         return
-    if record is None or any(
+    if kind == BenefitKind.UNEMPLOYMENT and (record is None or any(
         str(current(name) or "")[:10] != str(getattr(record, name, None) or "")[:10]
         for name in ("start_date", "status", "kind")
-    ):
+    )):  # fmt: skip
         # A new benefit, or one moved to another first day, reactivated or made an unemployment benefit by
         # an edit (attack round 4: a start moved back into the employment was paid for those months).
         _not_insured_then(person, start)
-    others = Entitlement.objects.filter(
-        person_id=person, kind=BenefitKind.UNEMPLOYMENT, status=EntitlementStatus.ACTIVE
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+    others = Entitlement.objects.filter(person_id=person, kind=kind, status=EntitlementStatus.ACTIVE).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=start)
+    )
     if end is not None:
         others = others.filter(start_date__lte=end)
     if record is not None:
         others = others.exclude(pk=record.pk)
     if others.exists():
         raise ChangeRefused(
-            _("The person already has an unemployment benefit running for these months."), code="running"
+            _("The person already has an unemployment benefit running for these months.")
+            if kind == BenefitKind.UNEMPLOYMENT
+            else _("The person already has a disability allowance running for these months."),
+            code="running",
         )
 
 
@@ -433,6 +442,51 @@ def disability_grant_values(*, person: Person, on: date, grade: int, own_wage: D
     got = lb.disability_grant(grade, own_wage, p("work_injury.disability_grant_months"),
                               calc.rounding(on, person.district_id))  # fmt: skip
     return _values(person, BenefitKind.WORK_INJURY, on, on, got.amount, p.basis(f"一次性：{got.basis}"))
+
+
+def grant_disability_allowance(*, actor: Any, **kw: Any) -> SubmitOutcome:
+    """Submit the monthly disability allowance of :func:`disability_allowance_values`; ``outcome.held`` is
+    the change request a second person approves before it is recorded (see :func:`grant_pension`)."""
+    return submit_grant(actor, disability_allowance_values(**kw))
+
+
+def disability_allowance_values(
+    *, person: Person, on: date, grade: int, own_wage: Decimal, category: str
+) -> dict[str, Any]:
+    """The monthly disability allowance (伤残津贴, 工伤保险条例 Art. 35) of an appraisal concluded ON at
+    GRADE 1–4: the parameter ratio of the person's own monthly wage, topped up to the minimum wage, paid by
+    the work-injury fund from the month after the appraisal until the month before the statutory
+    retirement month (2025 reform, from the birth date and CATEGORY), when the basic pension takes over.
+    Grades 5–10 draw nothing from the fund (Art. 36–37) and are refused."""
+    if on > timezone.localdate():
+        raise ChangeRefused(_("The appraisal cannot be dated after today."), code="event_ahead")
+    if person.birth_date is None:
+        raise ChangeRefused(_("The person's birth date is not registered."), code="no_birth_date")
+    first = _add_months(on.replace(day=1), 1)
+    _not_dead(person, first)
+    p = _Params(first, person.district_id)
+    ratios = p("work_injury.disability_allowance_ratios")
+    if grade in range(1, 11) and grade not in ratios:
+        raise ChangeRefused(
+            _("Disability grade %(grade)s draws no monthly allowance from the work-injury fund (工伤保险条例 "
+              "Art. 35–37: grades 1 to 4 only; for grades 5 and 6 the employer pays one when it cannot "
+              "arrange work, grades 7 to 10 draw none)."),
+            {"grade": grade}, code="grade_not_fund",
+        )  # fmt: skip
+    got = lb.disability_allowance(grade, own_wage, ratios, p("wage.minimum_monthly"),
+                                  calc.rounding(first, person.district_id))  # fmt: skip
+    retirement = calc.retirement(person.birth_date, category)
+    retires = date(retirement.retirement_year, retirement.retirement_month, 1)
+    if retires <= first:
+        raise ChangeRefused(
+            _("The person reaches the statutory retirement age (%(month)s) before the allowance would begin: "
+              "the basic pension is paid instead."),
+            {"month": retires.strftime("%Y-%m")}, code="retired",
+        )  # fmt: skip
+    end = retires - timedelta(days=1)
+    basis = p.basis(f"按月：鉴定 {on.isoformat()}，{got.basis}；{retires:%Y-%m} 法定退休起停发，改领基本养老金"
+                    "（低于伤残津贴的由工伤保险基金补足差额）")  # fmt: skip
+    return _values(person, BenefitKind.INJURY_ALLOWANCE, first, end, got.amount, basis)
 
 
 def grant_maternity(*, actor: Any, **kw: Any) -> SubmitOutcome:

@@ -458,7 +458,9 @@ class IssuedStatement(models.Model):
 class BenefitKind(models.TextChoices):
     PENSION = "pension", _("Basic pension")  # 基本养老金
     UNEMPLOYMENT = "unemployment", _("Unemployment benefit")  # 失业保险金
-    WORK_INJURY = "work_injury", _("Work-injury benefit")  # 工伤保险待遇
+    WORK_INJURY = "work_injury", _("One-time disability grant")  # 一次性伤残补助金
+    # 伤残津贴 (工伤保险条例 Art. 35): monthly from the work-injury fund, grades 1–4, until retirement
+    INJURY_ALLOWANCE = "injury_allowance", _("Disability allowance")
     MATERNITY = "maternity", _("Maternity allowance")  # 生育津贴
 
 

@@ -61,7 +61,7 @@ class Definition:
     key: str
     kind: str  # ParameterKind
     type: str  # decimal | rate | int | bool | text | rounding | class_rates | tiers | age_months | groups | day | counts
-    # | allocation
+    # | allocation | grade_rates
     label: str  # Chinese name, as the pages show it
 
 
@@ -97,6 +97,12 @@ _DEFS = (
     ("unemployment.benefit_ratio", "policy", "rate", "失业保险金占最低工资标准比例"),
     ("wage.minimum_monthly", "policy", "decimal", "月最低工资标准"),
     ("work_injury.disability_grant_months", "policy", "age_months", "一次性伤残补助金（按伤残等级，月数）"),
+    (
+        "work_injury.disability_allowance_ratios",
+        "policy",
+        "grade_rates",
+        "伤残津贴（按伤残等级，占本人工资比例）",
+    ),
     ("maternity.leave_days", "policy", "counts", "产假天数"),
     ("maternity.month_days", "policy", "decimal", "生育津贴月计发天数"),
     (
@@ -195,6 +201,10 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
         (
             "work_injury.disability_grant_months",
             {str(k): v for k, v in lb.SEED_DISABILITY_GRANT_MONTHS.value.items()},
+        ),
+        (
+            "work_injury.disability_allowance_ratios",
+            {str(k): str(v) for k, v in lb.SEED_DISABILITY_ALLOWANCE_RATIOS.value.items()},
         ),
         ("maternity.leave_days", dict(lb.SEED_MATERNITY_DAYS.value)),
         ("maternity.month_days", str(lb.SEED_MATERNITY_MONTH_DAYS.value)),
@@ -299,6 +309,11 @@ def decode(type_: str, stored: Any) -> Any:
             raise _Bad from None
     if type_ == "class_rates":
         return {int(k): _dec(v) for k, v in stored.items()}
+    if type_ == "grade_rates":
+        rates = {int(k): _dec(v) for k, v in stored.items()}
+        if any(rate > 1 for rate in rates.values()):
+            raise _Bad
+        return rates
     if type_ == "tiers":
         return {int(k): frozenset(int(t) for t in v) for k, v in stored.items()}
     if type_ == "age_months":

@@ -10,7 +10,9 @@ each with its status mark ([V] verified, [S] one secondary source, [U] uncertain
   24 (Art. 17, [V]); the monthly amount is set by the province below the minimum wage and above 低保 (Art. 18,
   [S]); Shandong's "90 % of the minimum wage" and Weihai's minimum wage are [U].
 * Work injury (工伤保险条例): the one-time disability grant (一次性伤残补助金) for grades 1–10 is 27, 25, 23, 21,
-  18, 16, 13, 11, 9, 7 months of the injured person's own wage ([V], the 2011 table).
+  18, 16, 13, 11, 9, 7 months of the injured person's own wage ([V], the 2011 table); grades 1–4 also draw a
+  monthly disability allowance (伤残津贴) from the fund of 90, 85, 80, 75 % of the own wage, topped up to the
+  local minimum wage (Art. 35; grade 1's 90 % [S] in the notes, the others from reproductions of the text).
 * Maternity (女职工劳动保护特别规定): 98 days of leave, +15 for a difficult birth, +15 for each additional
   baby; a miscarriage 15 days under 4 months of pregnancy, 42 from 4 months (Art. 7, [V]); the allowance
   (生育津贴) is the employer's previous-year average monthly wage for those days (Art. 8, [V]); the day rate
@@ -28,6 +30,7 @@ from sidms.lib.contributions import InvalidCalculationInput, Rounding, Seed, _am
 
 __all__ = [
     "SEEDS",
+    "SEED_DISABILITY_ALLOWANCE_RATIOS",
     "SEED_DISABILITY_GRANT_MONTHS",
     "SEED_MATERNITY_DAYS",
     "SEED_MATERNITY_MONTH_DAYS",
@@ -38,6 +41,7 @@ __all__ = [
     "Amount",
     "InvalidCalculationInput",
     "Rounding",
+    "disability_allowance",
     "disability_grant",
     "maternity_allowance",
     "maternity_days",
@@ -72,6 +76,17 @@ SEED_DISABILITY_GRANT_MONTHS: Seed[Mapping[int, int]] = Seed(
     "工伤保险条例 (2010 revision) Art. 35–37: one-time disability grant in months of own wage for grades 1–10 "
     "(notes §5 'Work injury'; m.64365.com/ask/16875516.aspx).",
 )
+SEED_DISABILITY_ALLOWANCE_RATIOS: Seed[Mapping[int, Decimal]] = Seed(
+    {1: Decimal("0.90"), 2: Decimal("0.85"), 3: Decimal("0.80"), 4: Decimal("0.75")},
+    "S",
+    "工伤保险条例 (2010 revision) Art. 35(2): grades 1–4 draw a monthly disability allowance (伤残津贴) from the "
+    "fund of 90/85/80/75 % of own wage, topped up by the fund to the local minimum wage; stopped at retirement, "
+    "when the basic pension is paid (the fund makes up a lower pension). Grade 1's 90 % is [S] in notes §5 "
+    "(fzbb.hnshkx.cn); grades 2–4 from reproductions of the article (law.t8p.cn/articles/6895361997079191552."
+    "html; 110ask.com/zhishi/4094961447440124982.html; m.64365.com/ask/4311882.aspx), not the official text. "
+    "Grades 5–6 are paid by the employer (Art. 36), 7–10 none (Art. 37). Paid from the month after the "
+    "appraisal's conclusion (local practice, not retrieved for Shandong).",
+)
 SEED_MATERNITY_DAYS: Seed[Mapping[str, int]] = Seed(
     {"standard": 98, "difficult": 15, "extra_baby": 15, "miscarriage_early": 15, "miscarriage_late": 42},
     "V",
@@ -92,6 +107,7 @@ SEEDS: Mapping[str, Seed[Any]] = {
     "unemployment.benefit_ratio": SEED_UNEMPLOYMENT_RATIO,
     "wage.minimum_monthly": SEED_MINIMUM_WAGE,
     "work_injury.disability_grant_months": SEED_DISABILITY_GRANT_MONTHS,
+    "work_injury.disability_allowance_ratios": SEED_DISABILITY_ALLOWANCE_RATIOS,
     "maternity.leave_days": SEED_MATERNITY_DAYS,
     "maternity.month_days": SEED_MATERNITY_MONTH_DAYS,
 }
@@ -141,6 +157,27 @@ def disability_grant(grade: int, own_wage: Decimal, months: Mapping[int, int], r
     wage = _amount(own_wage, "本人工资", "own wage")
     amount = rounding.apply(wage * months[grade])
     return Amount(amount, f"{grade}级伤残：本人工资 {wage} × {months[grade]} 个月 = {amount}")
+
+
+def disability_allowance(
+    grade: int, own_wage: Decimal, ratios: Mapping[int, Decimal], minimum_wage: Decimal, rounding: Rounding
+) -> Amount:
+    """The monthly disability allowance (伤残津贴, Art. 35) for GRADE: RATIOS[grade] × the person's own
+    monthly wage, rounded, and at least the local MINIMUM_WAGE (the fund makes up the difference). Only the
+    grades in RATIOS (1–4) draw it from the fund."""
+    if grade not in ratios:
+        raise _bad("grade", "伤残津贴仅由工伤保险基金向一至四级伤残按月支付",
+                   "the fund pays a monthly disability allowance for grades 1 to 4 only")  # fmt: skip
+    wage = _amount(own_wage, "本人工资", "own wage")
+    share = _rate(ratios[grade], "伤残津贴比例", "allowance ratio")
+    floor = _amount(minimum_wage, "最低工资标准", "minimum wage")
+    computed = rounding.apply(wage * share)
+    if computed >= floor:
+        return Amount(computed, f"{grade}级伤残：本人工资 {wage} × {share} = {computed}")
+    amount = rounding.apply(floor)
+    return Amount(
+        amount, f"{grade}级伤残：本人工资 {wage} × {share} = {computed}，低于最低工资标准，补足至 {amount}"
+    )
 
 
 def maternity_days(

@@ -3,7 +3,7 @@
 * 待遇核定 (``/persons/<no>/benefits/new/``): the window clerk chooses the benefit, enters what its rule needs
   (for a pension the category, the average contribution index and the contribution months; for an
   unemployment benefit the first day; for a disability grant the appraisal date, the grade and the own
-  wage; for a maternity allowance the birth, the unit's average wage and the leave circumstances), sees
+  wage; for a disability allowance these and the retirement category; for a maternity allowance the birth, the unit's average wage and the leave circumstances), sees
   the amount and how it was computed from the parameter table, and submits it. The submission is held for
   a second person's review like every grant (the entitlement's fields are "manual"); the page computes
   again on submission rather than trusting what it showed.
@@ -90,6 +90,12 @@ class DisabilityForm(forms.Form):
     )  # fmt: skip
 
 
+class AllowanceForm(DisabilityForm):
+    """伤残津贴: the appraisal, grade and own wage, and the retirement category that ends it."""
+
+    category = PensionForm.base_fields["category"]
+
+
 class MaternityForm(forms.Form):
     birth = forms.DateField(
         label=gettext_lazy("Date of birth (or miscarriage)"), widget=forms.TextInput(_DATE)
@@ -120,6 +126,12 @@ def _disability(person: Person, d: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _allowance(person: Person, d: dict[str, Any]) -> dict[str, Any]:
+    return benefits.disability_allowance_values(
+        person=person, on=d["on"], grade=d["grade"], own_wage=d["own_wage"], category=d["category"]
+    )
+
+
 def _maternity(person: Person, d: dict[str, Any]) -> dict[str, Any]:
     return benefits.maternity_values(
         person=person, birth=d["birth"], unit_average_wage=d["unit_average_wage"], babies=d["babies"],
@@ -132,6 +144,7 @@ KINDS: dict[str, tuple[type[forms.Form], Callable[[Person, dict[str, Any]], dict
     BenefitKind.PENSION.value: (PensionForm, _pension),
     BenefitKind.UNEMPLOYMENT.value: (UnemploymentForm, _unemployment),
     BenefitKind.WORK_INJURY.value: (DisabilityForm, _disability),
+    BenefitKind.INJURY_ALLOWANCE.value: (AllowanceForm, _allowance),
     BenefitKind.MATERNITY.value: (MaternityForm, _maternity),
 }
 

@@ -1,0 +1,185 @@
+"""The monthly disability allowance (伤残津贴, 工伤保险条例 Art. 35; issue 8 §7 "Payments", R2.2): grades 1–4
+are paid monthly by the work-injury fund at 90 / 85 / 80 / 75 % of the own wage — a versioned policy
+parameter with its source, shown as 示例值（待核对） — topped up to the minimum wage, from the month after the
+appraisal until the statutory retirement month, never for a month after the death; grades 5–10 are refused.
+Each worked example is computed by hand here from the parameter table."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+from django.utils import translation
+
+from sidms.business.benefits import (
+    grant_disability_allowance,
+    grant_disability_grant,
+    overpayments,
+)
+from sidms.business.ledger import run_through
+from sidms.business.models import BenefitKind, Entitlement, LedgerEntry
+from sidms.business.parameters import DEFINITIONS, EXAMPLE_MARK, is_example, value_at, version_at
+from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
+from sidms.changes.services import review_decide, submit_change
+from sidms.core.errors import ChangeRefused
+from tests.business.conftest import approved
+from tests.changes.conftest import id_number
+
+pytestmark = pytest.mark.django_db
+
+RATIOS = "work_injury.disability_allowance_ratios"
+
+
+def fen(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _paid(person: Any) -> list[tuple[str, Decimal]]:
+    rows = LedgerEntry.objects.filter(kind="benefit", person=person, insurance="410").order_by("period", "pk")
+    return [(e.period, e.individual_amount) for e in rows]
+
+
+@pytest.mark.req("R2.3")
+@pytest.mark.req("R9.1")
+def test_the_allowance_ratios_are_a_versioned_parameter_with_their_source_shown_as_examples(
+    city_admin: Any, signed_in: Any
+) -> None:
+    version = version_at(RATIOS, date(2025, 6, 1))
+    assert version is not None and DEFINITIONS[RATIOS].kind == "policy"
+    assert value_at(RATIOS, date(2025, 6, 1)) == {
+        1: Decimal("0.90"), 2: Decimal("0.85"), 3: Decimal("0.80"), 4: Decimal("0.75"),
+    }  # fmt: skip
+    assert "工伤保险条例" in version.source and "Art. 35" in version.source
+    assert is_example(version) and not version.checked  # not checked against the official text
+    with translation.override("zh-hans"):
+        page = signed_in(city_admin).get(f"/business/parameters/{RATIOS}/").content.decode()
+    assert "伤残津贴" in page and EXAMPLE_MARK in page
+
+
+@pytest.mark.req("R2.2")
+def test_a_grade_3_allowance_is_paid_monthly_with_the_one_time_grant_and_stops_at_death(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
+) -> None:
+    employee = insured["employee"]  # born 1980-01-01
+    appraisal, wage = date(2025, 6, 10), Decimal("6123.45")
+    outcome = grant_disability_allowance(
+        actor=huancui_clerk, person=employee, on=appraisal, grade=3, own_wage=wage, category="male"
+    )
+    assert not Entitlement.objects.exists()  # held for a second person's review, like every grant
+    allowance = approved(outcome, city_reviewer)
+    # Grade 3: 80 % of own wage: 6,123.45 × 0.80 = 4,898.76, above the minimum wage (2,200, example).
+    ratio = value_at(RATIOS, date(2025, 7, 1))[3]
+    monthly = fen(wage * ratio)
+    assert ratio == Decimal("0.80") and monthly == Decimal("4898.76")
+    assert monthly > value_at("wage.minimum_monthly", date(2025, 7, 1))
+    assert allowance.kind == BenefitKind.INJURY_ALLOWANCE and Decimal(allowance.monthly_amount) == monthly
+    # From the month after the appraisal; a man born January 1980 reaches 63 (the reform's full three years
+    # of delay, parameter retirement.schedules) in January 2043: paid through December 2042.
+    schedule = value_at("retirement.schedules", date(2025, 1, 1))["male"]
+    assert schedule.original_age_years * 12 + schedule.max_delay_months == 63 * 12
+    assert (allowance.start_date, allowance.end_date) == (date(2025, 7, 1), date(2042, 12, 31))
+    assert EXAMPLE_MARK in allowance.basis and RATIOS in allowance.basis
+    # The one-time grant of the same appraisal: 23 months of own wage = 140,839.35, paid once.
+    grant = approved(grant_disability_grant(actor=huancui_clerk, person=employee, on=appraisal, grade=3,
+                                            own_wage=wage), city_reviewer)  # fmt: skip
+    assert Decimal(grant.monthly_amount) == fen(wage * 23) == Decimal("140839.35")
+    for period in ("2025-06", "2025-07", "2025-08", "2025-09"):
+        run_through(huancui_clerk, approver, "pension", period)
+    # The grant in its own month's run, the allowance from the next month, each month once.
+    assert _paid(employee) == [
+        ("2025-06", Decimal("140839.35")), ("2025-07", Decimal("4898.76")),
+        ("2025-08", Decimal("4898.76")), ("2025-09", Decimal("4898.76")),
+    ]  # fmt: skip
+    # A death on 20 August registered only after September's run: September's allowance is to recover,
+    # and October's run pays nothing.
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="death",
+                  values={"person_id": employee.pk, "date_of_death": "2025-08-20", "source": "公安户籍注销"})  # fmt: skip
+    run_through(huancui_clerk, approver, "pension", "2025-10")
+    assert len(_paid(employee)) == 4
+    over = [(o.person_id, o.period, o.amount) for o in overpayments()]
+    assert over == [(employee.pk, "2025-09", Decimal("4898.76"))]
+
+
+@pytest.mark.req("R2.2")
+def test_a_low_wage_is_topped_up_to_the_minimum_and_the_allowance_stops_at_retirement(
+    make_person: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
+) -> None:
+    # A man born January 1966: 1 month of delay per 4 months of birth after December 1964 — 12 months
+    # after January 1965 (1 month) is 4 months: he retires at 60 years 4 months, in May 2026.
+    worker = make_person(id_number=id_number("37100219660115001"), name="周工伤", birth_date="1966-01-15")
+    outcome = grant_disability_allowance(
+        actor=huancui_clerk, person=worker, on=date(2025, 11, 3), grade=1, own_wage=Decimal("2400"),
+        category="male",
+    )  # fmt: skip
+    allowance = approved(outcome, city_reviewer)
+    # Grade 1: 2,400 × 0.90 = 2,160.00, below the minimum wage of 2,200: the fund makes up the difference.
+    assert fen(Decimal("2400") * value_at(RATIOS, date(2025, 12, 1))[1]) == Decimal("2160.00")
+    assert Decimal(allowance.monthly_amount) == value_at("wage.minimum_monthly", date(2025, 12, 1)) == 2200
+    assert "补足" in allowance.basis
+    assert (allowance.start_date, allowance.end_date) == (date(2025, 12, 1), date(2026, 4, 30))
+    for period in ("2025-11", "2025-12", "2026-04", "2026-05"):
+        run_through(huancui_clerk, approver, "pension", period)
+    # Nothing for the appraisal's own month, nothing from the retirement month (the basic pension then).
+    assert _paid(worker) == [("2025-12", Decimal("2200.00")), ("2026-04", Decimal("2200.00"))]
+
+
+@pytest.mark.req("R2.2")
+def test_grades_5_to_10_retired_persons_and_a_second_running_allowance_are_refused(
+    insured: dict[str, Any], make_person: Any, huancui_clerk: Any, city_reviewer: Any
+) -> None:
+    employee = insured["employee"]
+    args = {"person": employee, "on": date(2025, 6, 10), "own_wage": Decimal("6123.45"), "category": "male"}
+    for grade in (5, 6, 7, 10):
+        with pytest.raises(ChangeRefused) as employer_paid, translation.override("zh-hans"):
+            grant_disability_allowance(actor=huancui_clerk, grade=grade, **args)
+        assert employer_paid.value.code == "grade_not_fund"
+        with translation.override("zh-hans"):
+            text = str(employer_paid.value)
+        assert f"{grade}级伤残不由工伤保险基金按月支付伤残津贴" in text and "用人单位" in text
+    with pytest.raises(ChangeRefused) as ahead:
+        grant_disability_allowance(actor=huancui_clerk, grade=2, **{**args, "on": date(2099, 1, 1)})
+    assert ahead.value.code == "event_ahead"
+    # Born June 1964, before the reform's first cohort: retired at 60 in June 2024.
+    retired = make_person(id_number=id_number("37100219640615001"), name="吴已退", birth_date="1964-06-15")
+    with pytest.raises(ChangeRefused) as pension_instead:
+        grant_disability_allowance(actor=huancui_clerk, grade=2, **{**args, "person": retired})
+    assert pension_instead.value.code == "retired"
+    assert not ChangeRequest.objects.filter(entity="entitlement").exists()
+    # Two grants submitted before either is recorded: the second is refused when its reviewer approves it.
+    first = grant_disability_allowance(actor=huancui_clerk, grade=4, **args)
+    second = grant_disability_allowance(actor=huancui_clerk, grade=3, **{**args, "on": date(2025, 9, 1)})
+    # Grade 4: 6,123.45 × 0.75 = 4,592.5875 → 4,592.59.
+    assert Decimal(approved(first, city_reviewer).monthly_amount) == Decimal("4592.59")
+    with pytest.raises(ChangeRefused) as running:
+        review_decide(actor=city_reviewer, change_request_id=second.held.pk, approve=True)
+    assert running.value.code == "running"
+    assert ChangeRequest.objects.get(pk=second.held.pk).status == ReviewStatus.PENDING
+    assert Entitlement.objects.filter(kind=BenefitKind.INJURY_ALLOWANCE).count() == 1
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R7.2")
+def test_the_window_computes_an_allowance_refuses_grade_5_and_submits_for_review(
+    insured: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    employee = insured["employee"]
+    client = signed_in(huancui_clerk)
+    url = f"/persons/{employee.person_no}/benefits/new/"
+    form = {"kind": "injury_allowance", "on": "2025-06-10", "grade": "2", "own_wage": "6123.45",
+            "category": "male"}  # fmt: skip
+    with translation.override("zh-hans"):
+        page = client.get(url, {"kind": "injury_allowance"}).content.decode()
+        assert "伤残津贴" in page and "伤残等级" in page and "退休" in page
+        shown = client.post(url, {**form, "action": "compute"}).content.decode()
+        # Grade 2: 6,123.45 × 0.85 = 5,204.9325 → 5,204.93 a month, from July 2025.
+        assert "<strong>5204.93</strong>" in shown and "2025-07-01" in shown and EXAMPLE_MARK in shown
+        refused = client.post(url, {**form, "grade": "5", "action": "compute"}).content.decode()
+        assert "5级伤残不由工伤保险基金按月支付伤残津贴" in refused and "<strong>" not in refused
+    assert not ChangeRequest.objects.filter(entity="entitlement").exists()
+    done = client.post(url, {**form, "action": "submit"})
+    assert done.status_code == 302 and done["Location"] == f"/persons/{employee.person_no}/"
+    held = ChangeRequest.objects.get(entity="entitlement", status=ReviewStatus.PENDING)
+    assert held.submitted_by_id == huancui_clerk.pk and not Entitlement.objects.exists()
+    assert held.proposed["kind"][1] == "injury_allowance" and held.proposed["monthly_amount"][1] == "5204.93"
