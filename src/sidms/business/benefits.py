@@ -33,7 +33,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
-from django.db.models import Q, QuerySet
+from django.db.models import DateField, Exists, Expression, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -377,9 +378,9 @@ def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutc
     return submit_grant(actor, unemployment_values(person=person, start=start))
 
 
-def _paying_210_on(day: date) -> QuerySet[PersonEnrolment]:
+def _paying_210_on(day: date | Expression | OuterRef) -> QuerySet[PersonEnrolment]:
     """The unemployment insurance enrolments still being paid on DAY (paying then, not suspended or
-    terminated by that day)."""
+    terminated by that day); DAY may be a query expression (a month's first day in an outer query)."""
     return PersonEnrolment.objects.filter(insurance="210", start_date__lte=day).filter(
         # paying since before DAY, or stopped only after it
         Q(status=EnrolmentStatus.PAYING, status_date__isnull=True)
@@ -618,6 +619,48 @@ def overpayments(persons: QuerySet[Person] | None = None) -> list[Overpayment]:
         if month_bounds(period)[0] > deaths[person_id]:
             out.append(Overpayment(person_id, period, amount, deaths[person_id]))
     return out
+
+
+@dataclass(frozen=True)
+class ReemployedOverpayment:
+    person_id: int
+    period: str
+    amount: Decimal
+    insured_since: date  # the day the enrolment paying on the month's first day started (or resumed)
+
+
+def reemployed_overpayments(persons: QuerySet[Person] | None = None) -> list[ReemployedOverpayment]:
+    """Unemployment benefit payments for months on whose first day the recipient's unemployment insurance
+    turns out to have been paid (失业保险条例 Art. 15: re-employment stops the benefit): an enrolment
+    recorded, or re-opened, only after the run paid the month, and dated back. The run pays none for such a
+    month once the enrolment is known, so each of these is money to recover. Of PERSONS (every person when
+    None), filtered in the database like :func:`overpayments`; a month that began after a registered death
+    is listed there, not here."""
+    month_first = Cast(Concat(F("period"), Value("-01")), output_field=DateField())
+    paying = _paying_210_on(OuterRef("month_first")).filter(person_id=OuterRef("person_id"))
+    since = paying.annotate(
+        since=models.Case(
+            models.When(status=EnrolmentStatus.PAYING, status_date__isnull=False, then=F("status_date")),
+            default=F("start_date"),
+        )
+    ).order_by("-since")
+    died = Death.objects.filter(person_id=OuterRef("person_id"), date_of_death__lt=OuterRef("month_first"))
+    rows = LedgerEntry.objects.filter(kind=EntryKind.BENEFIT, insurance=INSURANCE[BenefitKind.UNEMPLOYMENT])
+    if persons is not None:
+        rows = rows.filter(person__in=persons)
+    rows = (
+        rows.annotate(month_first=month_first)
+        .filter(Exists(paying))
+        .exclude(Exists(died))
+        .annotate(insured_since=Subquery(since.values("since")[:1]))
+        .order_by("person_id", "period", "pk")
+    )
+    return [
+        ReemployedOverpayment(person_id, period, amount, _day(insured))  # type: ignore[arg-type]
+        for person_id, period, amount, insured in rows.values_list(
+            "person_id", "period", "individual_amount", "insured_since"
+        )
+    ]
 
 
 def suspended(period: str, persons: QuerySet[Person] | None = None) -> list[Entitlement]:

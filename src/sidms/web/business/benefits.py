@@ -7,8 +7,9 @@
   the amount and how it was computed from the parameter table, and submits it. The submission is held for
   a second person's review like every grant (the entitlement's fields are "manual"); the page computes
   again on submission rather than trusting what it showed.
-* 待遇发放核查 (``/business/benefits/``): the payments made for months after a registered death (to recover)
-  and the pensions suspended because their certification lapsed, in the viewer's data scope, with the
+* 待遇发放核查 (``/business/benefits/``): the payments made for months after a registered death and the
+  unemployment benefit paid for months in which the recipient turns out to have been insured again (both to
+  recover), and the pensions suspended because their certification lapsed, in the viewer's data scope, with the
   yearly certification (待遇领取资格认证) recorded from the list. Names are masked; the view is audited.
 """
 
@@ -208,25 +209,30 @@ SHOWN = 200
 
 @require_GET
 def benefit_checks(request: HttpRequest) -> HttpResponse:
-    """Overpayments after a death, and pensions suspended for a lapsed certification, in the viewer's scope."""
+    """Overpayments after a death or a re-employment recorded late, and pensions suspended for a lapsed
+    certification, in the viewer's scope."""
     caller = caller_of(request)
     policies.require(caller, "record.view", path=request.path)
     staff = staff_of(request)
     period = _month(request)
     visible = policies.record_scope(staff, spec_for("person"))
     over = benefits.overpayments(visible)
+    again = benefits.reemployed_overpayments(visible)
     suspended = benefits.suspended(period, visible)
-    ids = {o.person_id for o in over} | {e.person_id for e in suspended}
+    ids = {o.person_id for o in over} | {r.person_id for r in again} | {e.person_id for e in suspended}
     people = {p.pk: p for p in visible.filter(pk__in=ids).only("pk", "person_no", "name")}
     over = [o for o in over if o.person_id in people]
+    again = [r for r in again if r.person_id in people]
     suspended = [e for e in suspended if e.person_id in people]
     # Each list shows at most SHOWN rows, and the audit event names every person shown (attack round 4: the
     # event named the first 200 of an unbounded list, so the rest were read unrecorded).
-    more = len(over) > SHOWN or len(suspended) > SHOWN
+    more = len(over) > SHOWN or len(again) > SHOWN or len(suspended) > SHOWN
     total = sum((o.amount for o in over), Decimal(0))
-    over, suspended = over[:SHOWN], suspended[:SHOWN]
+    total_again = sum((r.amount for r in again), Decimal(0))
+    over, again, suspended = over[:SHOWN], again[:SHOWN], suspended[:SHOWN]
     audit_record("read.benefit_checks", actor=caller, object_type="person",
                  detail={"period": period, "overpaid": sorted({o.person_id for o in over}),
+                         "reemployed": sorted({r.person_id for r in again}),
                          "suspended": sorted({e.person_id for e in suspended})})  # fmt: skip
     labels = {p.pk: (p.person_no, mask_name(p.name)) for p in people.values()}
     return render(
@@ -236,6 +242,7 @@ def benefit_checks(request: HttpRequest) -> HttpResponse:
             "period": period, "labels": labels,
             "over": [(labels[o.person_id], o) for o in over],
             "total": total, "more": more, "shown": SHOWN,
+            "again": [(labels[r.person_id], r) for r in again], "total_again": total_again,
             "suspended": [(labels[e.person_id], e) for e in suspended],
             "can_certify": policies.has_permission(staff, "record.submit"),
             "today": timezone.localdate(),
