@@ -54,7 +54,7 @@ from sidms.business.models import (
 )
 from sidms.business.parameters import EXAMPLE_MARK, is_example, value_at, version_at
 from sidms.changes.models import Channel
-from sidms.changes.services import SubmitOutcome, submit_change
+from sidms.changes.services import SubmitOutcome, submit_change, under_review
 from sidms.core.errors import ChangeRefused
 from sidms.lib import benefits as lb
 from sidms.lib import pension as lp
@@ -203,19 +203,28 @@ def _check_certification_change(values: Mapping[str, Any], record: models.Model 
     recipient was seen alive on a later day than the one recorded. Moved to an earlier day it suspended the
     pension from the next run, on one clerk's word (attack round 4: ``/business/benefits/certify/`` takes any
     date, and so does the entitlement's edit page); and once a death is registered no certification is
-    recorded at all (``certify`` refused it, the edit page did not)."""
+    recorded at all (``certify`` refused it, the edit page did not).
+
+    An earlier day is a correction of a mistaken date (2026 typed for 2025): it is accepted only when a
+    second person decides it (:func:`correct_certification`, held for review with its reason), and not for
+    a day after a registered death."""
     if record is None:
         return
     day, recorded = _day(values.get("certified_on")), getattr(record, "certified_on", None)
     if day is None or day == recorded:
         return
+    died = Death.objects.filter(person_id=record.person_id).values_list("date_of_death", flat=True).first()  # type: ignore[attr-defined]
     if recorded is not None and day < recorded:
-        raise ChangeRefused(
-            _("A certification cannot be dated before the one recorded (%(date)s)."),
-            params={"date": recorded.isoformat()},
-            code="certified_earlier",
-        )
-    if Death.objects.filter(person_id=record.person_id).exists():  # type: ignore[attr-defined]
+        if not under_review():
+            raise ChangeRefused(
+                _("A certification cannot be dated before the one recorded (%(date)s); a mistaken date is "
+                  "corrected with its reason, for a second person's review."),
+                params={"date": recorded.isoformat()},
+                code="certified_earlier",
+            )  # fmt: skip
+        if died is None or day <= died:
+            return
+    if died is not None:
         raise ChangeRefused(
             _("The recipient's death is registered: the benefit is stopped, not certified."), code="dead"
         )
@@ -528,6 +537,23 @@ def certify(*, actor: Any, entitlement: Entitlement, on: date | None = None) -> 
         values["status"] = EntitlementStatus.ACTIVE
     return submit_change(actor=actor, channel=Channel.WINDOW, entity="entitlement", record=entitlement,
                          values=values)  # fmt: skip
+
+
+def correct_certification(*, actor: Any, entitlement: Entitlement, on: date, reason: str) -> SubmitOutcome:
+    """Correct a certification recorded with a wrong, later date (a clerk's 2026 for 2025) to the earlier
+    day ON, for the stated REASON: held for a second person's review (``review_decide``), since an earlier
+    date can suspend a pension. A later date is a new certification (:func:`certify`), not a correction."""
+    if not reason.strip():
+        raise ChangeRefused(_("Give the reason for the correction."), code="reason_required")
+    recorded = entitlement.certified_on
+    if recorded is None or on >= recorded:
+        raise ChangeRefused(
+            _("A correction moves the certification to a day before the one recorded; record a later one as "
+              "a certification."),
+            code="not_earlier",
+        )  # fmt: skip
+    return submit_change(actor=actor, channel=Channel.WINDOW, entity="entitlement", record=entitlement,
+                         values={"certified_on": on.isoformat()}, review_reason=reason)  # fmt: skip
 
 
 def _months_between(earlier: date, later: date) -> int:

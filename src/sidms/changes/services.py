@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -442,14 +443,31 @@ def register_entry_check(
         checks.append(check)
 
 
-def _entry_checks(spec: EntitySpec, record: models.Model | None, changed: Mapping[str, Any]) -> None:
+def _entry_checks(
+    spec: EntitySpec, record: models.Model | None, changed: Mapping[str, Any], *, reviewed: bool = False
+) -> None:
     checks = ENTRY_CHECKS.get(spec.name)
     if not checks:
         return
     values = {name: getattr(record, name) for name in spec.fields} if record is not None else {}
     values.update(changed)
-    for check in checks:
-        check(values, record)
+    token = _REVIEWED.set(reviewed)
+    try:
+        for check in checks:
+            check(values, record)
+    finally:
+        _REVIEWED.reset(token)
+
+
+# Whether the entry rules now run for a change a second person decides: the approval of a held request, or
+# the submission of a change held whole for review with its reason (``submit_change(review_reason=…)``).
+# A rule may allow there what it refuses on one person's word (a certification moved to an earlier day).
+_REVIEWED: ContextVar[bool] = ContextVar("sidms_reviewed_change", default=False)
+
+
+def under_review() -> bool:
+    """For an entry rule: the change it checks is one a second person decides before it applies."""
+    return _REVIEWED.get()
 
 
 # Contexts an app's entry rules run in across the rows of one import (e.g. the business parameters read once
@@ -538,15 +556,22 @@ def submit_change(
     entity: str,
     values: Mapping[str, Any],
     record: Governed | None = None,
+    review_reason: str = "",
 ) -> SubmitOutcome:
     """Submit new values for a record (or a new record, when RECORD is None).
 
     Fields whose review level is "none" or "system" are applied at once (after validation for "system");
     "manual" fields are held for a reviewer, with external cross-check results, and the old values stay
     in force until the review approves them. Any invalid field refuses the whole submission.
+
+    With a REVIEW_REASON (a stored record's correction), every changed field is held for a reviewer
+    whatever its level, the reason is the request's note, and the entry rules know it
+    (:func:`under_review`).
     """
     if channel not in SUBMIT_CHANNELS:
         raise ValueError(f"submit_change does not take channel {channel!r}")
+    if review_reason and record is None:
+        raise ValueError("review_reason is for a stored record's correction")
     caller = Caller.of(actor)
     spec = spec_for(entity)
     require_permission(caller, "record.submit", MAY_NOT_SUBMIT)
@@ -569,9 +594,10 @@ def submit_change(
                 # Moving a record to another district needs the right to both: a district clerk cannot.
                 require_scope(caller, moved)
             _require_targets(spec, changed)
-    _entry_checks(spec, record, changed)
+    reason = review_reason.strip()[:200]
+    _entry_checks(spec, record, changed, reviewed=bool(reason))
     duplicate = _check_unique(spec, rules, changed, record, caller)
-    manual = {n: v for n, v in changed.items() if _level(rules, n) == ReviewLevel.MANUAL}
+    manual = {n: v for n, v in changed.items() if reason or _level(rules, n) == ReviewLevel.MANUAL}
     if record is None and (manual or duplicate):
         # A new record with fields that must be exact (or a suspected duplicate) waits whole: nothing
         # half-verified goes live.
@@ -590,7 +616,7 @@ def submit_change(
             )
             record = locked if locked is not None else spec.model.objects.get(pk=revision.record_id)
         held = (
-            _hold(spec, record, manual, checks, actor=caller, channel=channel, note=duplicate)
+            _hold(spec, record, manual, checks, actor=caller, channel=channel, note=duplicate or reason)
             if manual
             else None
         )
@@ -919,7 +945,7 @@ def _apply_held(held: ChangeRequest, caller: Caller) -> None:
             # Registered meanwhile (by an import, or another request approved first): refused now too.
             _check_unique(spec, rules_in_force(held.entity), values, None, caller, pending_ok=held.pk)
         values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
-    _entry_checks(spec, record, values)  # what was entered meanwhile may now stand against it
+    _entry_checks(spec, record, values, reviewed=True)  # what was entered meanwhile may stand against it
     revision = apply_values(
         spec, record, values, actor=Caller(held.submitted_by, caller.address, caller.request_id),
         channel=held.channel, method=Method.REVIEW, reference=f"CR{held.pk}/{caller.name}",

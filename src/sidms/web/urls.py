@@ -35,6 +35,7 @@ urlpatterns = [
     path("persons/<str:key>/benefits/new/", benefits.benefit_grant, name="benefit_grant"),
     path("business/benefits/", benefits.benefit_checks, name="benefit_checks"),
     path("business/benefits/certify/", benefits.benefit_certify, name="benefit_certify"),
+    path("business/benefits/<int:pk>/certification/", benefits.benefit_correct, name="benefit_correct"),
     path("business/runs/", business.runs, name="business_runs"),
     path("business/arrears/", business.arrears_page, name="business_arrears"),
     path("business/parameters/", business.parameters_page, name="business_parameters"),

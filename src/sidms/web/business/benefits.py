@@ -11,6 +11,9 @@
   unemployment benefit paid for months in which the recipient turns out to have been insured again (both to
   recover), and the pensions suspended because their certification lapsed, in the viewer's data scope, with the
   yearly certification (待遇领取资格认证) recorded from the list. Names are masked; the view is audited.
+* 更正认证日期 (``/business/benefits/<id>/certification/``, from the entitlement's page): a certification
+  recorded with a wrong, later date is corrected to an earlier one with a stated reason, held for a second
+  person's review.
 """
 
 from __future__ import annotations
@@ -247,6 +250,43 @@ def benefit_checks(request: HttpRequest) -> HttpResponse:
             "can_certify": policies.has_permission(staff, "record.submit"),
             "today": timezone.localdate(),
         },
+    )  # fmt: skip
+
+
+class CorrectionForm(forms.Form):
+    on = forms.DateField(label=gettext_lazy("Correct certification date"), widget=forms.TextInput(_DATE))
+    reason = forms.CharField(
+        label=gettext_lazy("Reason for the correction"), max_length=200,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+def benefit_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a certification recorded with a wrong, later date: an earlier date with its reason, held for
+    a second person's review (a plain certification may only move later)."""
+    caller = caller_of(request)
+    policies.require(caller, "record.submit", path=request.path)
+    entitlement = policies.record_get(actor=caller, spec=spec_for("entitlement"), key=str(pk))
+    form = CorrectionForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = benefits.correct_certification(
+                actor=caller, entitlement=entitlement, on=form.cleaned_data["on"],
+                reason=form.cleaned_data["reason"],
+            )  # fmt: skip
+        except SidmsError as error:
+            form.add_error(None, str(error))
+        else:
+            if outcome.held is not None:
+                messages.success(request, _("The correction waits for review as request CR%(id)s; the recorded date stays until a second person approves it.") % {"id": outcome.held.pk})  # fmt: skip
+            return redirect("web:record_detail", "entitlements", entitlement.pk)
+    person = entitlement.person
+    return render(
+        request,
+        "business/benefit_correct.html",
+        {"entitlement": entitlement, "form": form, "name": mask_name(person.name), "person_no": person.person_no,
+         "kind_label": BenefitKind(entitlement.kind).label},
     )  # fmt: skip
 
 
