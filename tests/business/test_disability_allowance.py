@@ -24,6 +24,7 @@ from sidms.business.parameters import DEFINITIONS, EXAMPLE_MARK, is_example, val
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
 from sidms.core.errors import ChangeRefused
+from sidms.lib import benefits as lb
 from tests.business.conftest import approved
 from tests.changes.conftest import id_number
 
@@ -138,6 +139,8 @@ def test_grades_5_to_10_retired_persons_and_a_second_running_allowance_are_refus
         with translation.override("zh-hans"):
             text = str(employer_paid.value)
         assert f"{grade}级伤残不由工伤保险基金按月支付伤残津贴" in text and "用人单位" in text
+    with pytest.raises(lb.InvalidCalculationInput):  # no such grade
+        grant_disability_allowance(actor=huancui_clerk, grade=11, **args)
     with pytest.raises(ChangeRefused) as ahead:
         grant_disability_allowance(actor=huancui_clerk, grade=2, **{**args, "on": date(2099, 1, 1)})
     assert ahead.value.code == "event_ahead"
@@ -183,3 +186,16 @@ def test_the_window_computes_an_allowance_refuses_grade_5_and_submits_for_review
     held = ChangeRequest.objects.get(entity="entitlement", status=ReviewStatus.PENDING)
     assert held.submitted_by_id == huancui_clerk.pk and not Entitlement.objects.exists()
     assert held.proposed["kind"][1] == "injury_allowance" and held.proposed["monthly_amount"][1] == "5204.93"
+
+
+@pytest.mark.req("R2.2")
+def test_the_allowance_as_a_pure_function_of_its_table() -> None:
+    ratios, cent = lb.SEED_DISABILITY_ALLOWANCE_RATIOS.value, lb.Rounding(Decimal("0.01"))
+    # 5,000 × 0.90 / 0.85 / 0.80 / 0.75 = 4,500 / 4,250 / 4,000 / 3,750; 2,000 × 0.75 = 1,500 → 2,200.
+    assert [lb.disability_allowance(g, Decimal(5000), ratios, Decimal(2200), cent).amount for g in (1, 2, 3, 4)] == [
+        Decimal("4500.00"), Decimal("4250.00"), Decimal("4000.00"), Decimal("3750.00"),
+    ]  # fmt: skip
+    assert lb.disability_allowance(4, Decimal(2000), ratios, Decimal(2200), cent).amount == Decimal("2200.00")
+    for grade in (0, 5, 10, 11):
+        with pytest.raises(lb.InvalidCalculationInput):
+            lb.disability_allowance(grade, Decimal(5000), ratios, Decimal(2200), cent)

@@ -165,6 +165,8 @@ def disability_allowance(
     """The monthly disability allowance (伤残津贴, Art. 35) for GRADE: RATIOS[grade] × the person's own
     monthly wage, rounded, and at least the local MINIMUM_WAGE (the fund makes up the difference). Only the
     grades in RATIOS (1–4) draw it from the fund."""
+    if isinstance(grade, bool) or not isinstance(grade, int) or not 1 <= grade <= 10:
+        raise _bad("grade", "伤残等级应为 1 至 10 级", "the disability grade must be 1 to 10")
     if grade not in ratios:
         raise _bad("grade", "伤残津贴仅由工伤保险基金向一至四级伤残按月支付",
                    "the fund pays a monthly disability allowance for grades 1 to 4 only")  # fmt: skip
