@@ -33,11 +33,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.req("R7.4")]
 def test_the_rules_are_data_seeded_with_the_departments_lists() -> None:
     assert required_documents("employment.create") == ["id_copy", "labour_contract"]
     assert required_documents("person.create") == ["id_copy"]
-    assert required_documents("delegated_query") == ["authorisation"]
+    assert required_documents("delegated_query.create") == ["authorisation"]
     assert verify_store().ok
     # Rules held as data are sealed rows: one removed in SQL is named by verification.
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM archives_archiverequirement WHERE business = 'delegated_query'")
+        cursor.execute("DELETE FROM archives_archiverequirement WHERE business = 'delegated_query.create'")
     report = verify_store()
     assert not report.ok and "archive_requirement" in report.problem.where
 
@@ -117,7 +117,7 @@ def test_an_enrolment_needs_the_id_copy_and_the_labour_contract(data_dir, huancu
     ]
     assert missing_documents("employment.create", items) == ([], ["labour_contract"])
     assert missing_documents("employment.create", items[:1]) == (["labour_contract"], [])
-    assert missing_documents("delegated_query", []) == (["authorisation"], [])
+    assert missing_documents("delegated_query.create", []) == (["authorisation"], [])
     items.append(ArchiveItem(doc_type="labour_contract", status=ItemStatus.ACCEPTED))
     assert missing_documents("employment.create", items) == ([], [])
     assert ArchiveRequirement.objects.count() == 4

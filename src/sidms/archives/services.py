@@ -50,11 +50,12 @@ DAMAGED = _(
 # (R7.4). Source: 《社会保险业务档案管理规定（试行）》(人力资源和社会保障部、国家档案局令第3号, 2009) and the
 # Weihai agency's material lists (notes/business-rules.md): an enrolment (参保登记: a new employment) needs
 # the person's ID copy and the labour contract; a new person's registration needs the ID copy; a query by a
-# delegate needs the written authorisation (授权委托书). Seeded once; afterwards they are data.
+# delegate (a delegated query's registration) needs the written authorisation (授权委托书). Seeded once;
+# afterwards they are data.
 DEFAULT_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "employment.create": ("id_copy", "labour_contract"),
     "person.create": ("id_copy",),
-    "delegated_query": ("authorisation",),
+    "delegated_query.create": ("authorisation",),
 }
 # Retention periods per document type, years (0 = permanent), after the same regulation's two classes
 # (永久 and 定期); to be confirmed with the archive department, which may change an item's period.

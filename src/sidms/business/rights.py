@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context as DecimalContext
@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from sidms.access import policies
 from sidms.audit.models import AuditEvent
@@ -42,10 +43,11 @@ from sidms.business.models import (
 )
 from sidms.changes.seals import row_seal
 from sidms.core.caller import Caller
+from sidms.core.errors import ChangeRefused
 from sidms.core.kernel import spec_for
 from sidms.core.keys import keyring
 from sidms.lib import statement as st
-from sidms.registry.models import Person, Unit
+from sidms.registry.models import DelegatedQuery, Person, Unit
 
 INSURANCE = {
     "110": st.Insurance.PENSION, "120": st.Insurance.PENSION, "210": st.Insurance.UNEMPLOYMENT,
@@ -267,11 +269,25 @@ class Issued:
     number: str
 
 
-def issue_statement(*, actor: Any, person_key: str, cut_off: date | None = None) -> Issued:
-    """Render PERSON's statement up to CUT_OFF and store what verification needs (one audit event)."""
+def issue_statement(
+    *, actor: Any, person_key: str, cut_off: date | None = None, delegated_query: int | None = None
+) -> Issued:
+    """Render PERSON's statement up to CUT_OFF and store what verification needs (one audit event).
+
+    DELEGATED_QUERY: the statement is handed to a delegate (R10.2) under that registration, which must be the
+    person's, approved (held registrations are not records yet) and still valid; the audit event names it."""
     caller = Caller.of(actor)
     person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key)
-    return _issue(caller, person, cut_off or timezone.localdate())
+    detail: dict[str, Any] = {}
+    if delegated_query is not None:
+        registration = DelegatedQuery.objects.filter(pk=delegated_query, person=person).first()
+        if registration is None:
+            raise ChangeRefused(_("There is no such approved delegated query for this person."),
+                                code="delegation_unknown")  # fmt: skip
+        if registration.valid_until < timezone.localdate():
+            raise ChangeRefused(_("The authorisation has already expired."), code="delegation_expired")
+        detail["delegated_query"] = registration.pk
+    return issue_many(caller, [person], cut_off or timezone.localdate(), detail=detail)[0]
 
 
 def yearly_statements(year: int, *, progress: Any = None, chunk: int = 50) -> Iterator[Issued]:
@@ -297,11 +313,9 @@ def yearly_statements(year: int, *, progress: Any = None, chunk: int = 50) -> It
                 progress(done, len(people))
 
 
-def _issue(caller: Caller, person: Person, day: date) -> Issued:
-    return issue_many(caller, [person], day)[0]
-
-
-def issue_many(caller: Caller, persons: Sequence[Person], day: date) -> list[Issued]:
+def issue_many(
+    caller: Caller, persons: Sequence[Person], day: date, *, detail: Mapping[str, Any] | None = None
+) -> list[Issued]:
     """Issue the statements of PERSONS up to DAY: their read models in two queries, the IssuedStatement rows
     in one insert and one audit event for them all, then each PDF. One statement gets the event
     ``statement.issue`` naming it; a chunk gets ``statement.issue_batch``, named by the chunk's id, which
@@ -331,7 +345,8 @@ def issue_many(caller: Caller, persons: Sequence[Person], day: date) -> list[Iss
         rows = [stored[i] for i in ids]
         if len(rows) == 1:
             audit_record("statement.issue", actor=caller, object_type="statement", object_id=rows[0].statement_id,
-                         detail={"person": persons[0].person_no, "digest": rows[0].digest, "seal": row_seal(rows[0])})  # fmt: skip
+                         detail={"person": persons[0].person_no, "digest": rows[0].digest, "seal": row_seal(rows[0]),
+                                 **(detail or {})})  # fmt: skip
         else:
             audit_record("statement.issue_batch", actor=caller, object_type="statement", object_id=chunk_id,
                          detail={"statements": {r.statement_id[24:]: [p.person_no, r.digest, row_seal(r)]

@@ -341,6 +341,62 @@ class Employment(RegistryRecord):
         return f"{self.person_id}@{self.unit_id}"
 
 
+class DelegatedQuery(RegistryRecord):
+    """A query by a delegate (委托查询, R10.2): someone the insured person authorised in writing asks at the
+    window for the person's records. The window registers the delegate and the written authorisation (授权委托书);
+    the registration is held for a second person's review, and the archive department's rules make its
+    approval wait for the authorisation's scan, accepted by an archive reviewer (issue 9, R7.4). Only an
+    approved registration, until the date it names, lets the window issue the person's rights record to the
+    delegate, and each statement so issued names the registration in its audit event.
+
+    The delegate is a third party: their ID number is encrypted with a blind index (so that one delegate's
+    queries for many persons can be found), and their name and number are masked on every page."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="delegated_queries", verbose_name=_("person")
+    )
+    delegate_name = models.CharField(_("delegate's name"), max_length=50)
+    delegate_id_number = EncryptedTextField(
+        _("delegate's ID number"), domain="delegated_query.delegate_id_number"
+    )
+    delegate_id_index = BlindIndexField(
+        source="delegate_id_number", domain="delegated_query.delegate_id_number", normaliser="idcard"
+    )
+    purpose = models.CharField(_("purpose"), max_length=200)
+    valid_until = models.DateField(_("authorised until"))
+
+    governance = Declaration(
+        entity="delegated_query",
+        fields=("person_id", "delegate_name", "delegate_id_number", "purpose", "valid_until"),
+        key="pk",
+        district="person__district",
+        slug="delegated-queries",
+        list_columns=("person_id", "delegate_name", "purpose", "valid_until"),
+        sortable=("valid_until",),
+        identity=("person_id", "delegate_name", "delegate_id_number"),
+        masks={
+            "delegate_name": _masked("name"),
+            "delegate_id_number": _masked("id_number", phone="hidden"),
+        },
+        rules=(
+            ("person_id", True, "record", "system", ()),
+            ("delegate_name", True, "person_name", "manual", ()),
+            ("delegate_id_number", True, "idcard", "manual", ()),
+            ("purpose", True, "text", "manual", ()),
+            ("valid_until", True, "date", "manual", ()),
+        ),
+        extra={"nav": False, "view_permission": "record.view"},
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["-valid_until", "-pk"]
+        verbose_name = _("delegated query")
+        verbose_name_plural = _("delegated queries")
+
+    def __str__(self) -> str:
+        return f"{self.person_id}/委托查询{self.pk}"
+
+
 class ServiceInstitution(RegistryRecord):
     """A service unit: HR-and-social-security station, designated medical or pharmacy institution,
     work-injury rehabilitation institution, partner bank."""

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -25,7 +26,7 @@ from sidms.business import accounts, ledger, rights
 from sidms.business import parameters as params
 from sidms.business.models import AssessmentRun, ParameterKind, RunKind
 from sidms.core.caller import caller_from_request
-from sidms.core.errors import SidmsError
+from sidms.core.errors import ChangeRefused, SidmsError
 from sidms.core.kernel import spec_for
 from sidms.registry.models import Unit
 from sidms.security import limits
@@ -43,7 +44,9 @@ def _cut_off(request: HttpRequest) -> date | None:
 @require_GET
 def rights_page(request: HttpRequest, key: str) -> HttpResponse:
     data = rights.rights_record_for(actor=caller_of(request), person_key=key, cut_off=_cut_off(request))
-    return render(request, "business/rights.html", {"data": data, "key": key, "years": _year_tables(data)})
+    return render(request, "business/rights.html", {
+        "data": data, "key": key, "years": _year_tables(data), "delegated_query": _delegated_query(request) or "",
+    })  # fmt: skip
 
 
 def _year_tables(data: Any) -> list[tuple[int, list[tuple[str, SafeString]]]]:
@@ -70,9 +73,23 @@ def _year_tables(data: Any) -> list[tuple[int, list[tuple[str, SafeString]]]]:
     ]  # fmt: skip
 
 
+def _delegated_query(request: HttpRequest) -> int | None:
+    """The delegated query (委托查询登记号) a statement is printed under, or None when the person asks
+    themself; anything but a plain number names no registration (and is refused as such)."""
+    text = (request.POST.get("delegated_query") or request.GET.get("delegated_query") or "").strip()
+    if not text:
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else 0
+
+
 @require_POST
 def statement_pdf(request: HttpRequest, key: str) -> HttpResponse:
-    issued = rights.issue_statement(actor=caller_of(request), person_key=key, cut_off=_cut_off(request))
+    try:
+        issued = rights.issue_statement(actor=caller_of(request), person_key=key, cut_off=_cut_off(request),
+                                        delegated_query=_delegated_query(request))  # fmt: skip
+    except ChangeRefused as refused:
+        messages.error(request, str(refused))
+        return redirect(reverse("web:rights", args=[key]))
     response = HttpResponse(issued.pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="statement-{issued.row.statement_id}.pdf"'
     return response

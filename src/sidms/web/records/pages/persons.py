@@ -22,6 +22,10 @@ register(
                 ("kind", "start_date", "monthly_amount", "status", "certified_on"),
             ),
             Related(
+                _("Delegated queries"), "delegated_query", "person", ("delegate_name", "purpose", "valid_until"),
+                create=True,
+            ),
+            Related(
                 _("Contributions"), "ledger_entry", "person",
                 ("period", "insurance", "kind", "base", "unit_amount", "individual_amount", "account_credit"),
                 newest_first="period", limit=24,

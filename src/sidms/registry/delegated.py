@@ -1,0 +1,57 @@
+"""The entry rules of a delegated query (委托查询, R10.2; see :class:`sidms.registry.models.DelegatedQuery`),
+run at the window and again when a reviewer approves the held registration:
+
+- the authorisation is still valid: its end date is not in the past, and not more than a year ahead. The
+  year is sidms's own bound, not a published rule: a registration lets the window print the person's
+  records to someone else, so it should not stand open-ended; the agency may set another bound;
+- the delegate is someone else: a person asking for their own records shows their own ID (R10.2), and a
+  registration naming the person as their own delegate would only hide that in the register."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sidms.core.errors import ChangeRefused
+from sidms.lib import idcard
+from sidms.registry.models import Person
+
+LONGEST = timedelta(days=366)
+
+
+def check_delegated_query(values: Mapping[str, Any], record: models.Model | None) -> None:
+    raw, person_id, delegate = (
+        values.get("valid_until"),
+        values.get("person_id"),
+        values.get("delegate_id_number"),
+    )
+    try:
+        until = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+        pk = int(str(person_id))
+    except ValueError:
+        return  # the collection rules report a missing or malformed value
+    today = timezone.localdate()
+    if until < today:
+        raise ChangeRefused(_("The authorisation has already expired."), code="delegation_expired")
+    if until > today + LONGEST:
+        raise ChangeRefused(
+            _("An authorisation is registered for at most one year; ask for a new one after that."),
+            code="delegation_too_long",
+        )
+    person = Person.objects.filter(pk=pk).first()
+    if (
+        person is not None
+        and delegate
+        and idcard.normalise(str(delegate)) == idcard.normalise(str(person.id_number))
+    ):
+        raise ChangeRefused(
+            _(
+                "The delegate is the person themself: a person asking for their own records shows their own ID."
+            ),
+            code="delegation_self",
+        )
