@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,11 @@ def stored(
           "status": "active", "certified_on": "2025-01-01"}],
     )  # fmt: skip
     (death,) = load("death", [{"person_id": person.pk, "date_of_death": "2026-01-05", "source": "公安"}])
+    (delegated,) = load(
+        "delegated_query",
+        [{"person_id": person.pk, "delegate_name": "王丽娜", "delegate_id_number": "11010519491231002X",
+          "purpose": "缴费证明", "valid_until": (date.today() + timedelta(days=30)).isoformat()}],
+    )  # fmt: skip
     from sidms.business.ledger import run_through
     from sidms.business.models import LedgerEntry
 
@@ -119,6 +124,7 @@ def stored(
         "BaseDeclaration": declaration,
         "Entitlement": entitlement,
         "Death": death,
+        "DelegatedQuery": delegated,
         "LedgerEntry": LedgerEntry.objects.get(),
     }
     # A new governed entity must be stored here too, so that the guard is tried on it.
