@@ -22,7 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 
+from sidms.audit.models import AuditEvent
 from sidms.business import calc
 from sidms.business.benefits import (
     disability_allowance_values,
@@ -35,7 +37,7 @@ from sidms.business.models import Entitlement, LedgerEntry
 from sidms.changes.maintenance import maintenance_apply
 from sidms.changes.models import ChangeRequest, Channel, MaintenanceOrder, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
-from sidms.core.errors import ChangeRefused
+from sidms.core.errors import ChangeRefused, IntegrityAlert
 from tests.business.conftest import approved
 from tests.changes.conftest import id_number
 
@@ -141,3 +143,27 @@ def test_a_maintenance_order_does_not_certify_after_the_death(
     assert refused.value.code == "dead"
     assert not MaintenanceOrder.objects.exists()
     assert Entitlement.objects.get(pk=pension.pk).certified_on == date(2025, 2, 1)
+
+
+@pytest.mark.req("R20")
+@pytest.mark.req("R9.2")
+def test_an_allowance_raised_by_raw_sql_is_not_paid(
+    insured: dict[str, Any], huancui_clerk: Any, city_reviewer: Any, approver: Any
+) -> None:
+    employee = insured["employee"]
+    allowance = approved(grant_disability_allowance(actor=huancui_clerk, person=employee, on=date(2025, 6, 10),
+                                                    grade=3, own_wage=Decimal("6000"), category="male"),
+                         city_reviewer)  # fmt: skip
+    run_through(huancui_clerk, approver, "pension", "2025-07")
+    with connection.cursor() as cursor:  # an intruder with database access raises the monthly amount
+        cursor.execute(
+            "UPDATE business_entitlement SET monthly_amount = '48000.00' WHERE id = %s", [allowance.pk]
+        )
+    with pytest.raises(IntegrityAlert):
+        run_through(huancui_clerk, approver, "pension", "2025-08")
+    paid = LedgerEntry.objects.filter(person=employee, insurance="410").values_list(
+        "period", "individual_amount"
+    )
+    assert list(paid) == [("2025-07", Decimal("4800.00"))]
+    alert = AuditEvent.objects.filter(action="integrity.alert", object_type="entitlement").get()
+    assert f'"record_id":{allowance.pk}' in alert.payload.replace(" ", "")
