@@ -8,12 +8,16 @@ what the written authorisation (授权委托书, accepted by the archive reviewe
   for the delegate;
 * a maintenance order ran none of the entity's entry rules: it set the end date eight years ahead (the rule
   allows one) and moved the registration to a person of another district, out of the applicant's scope;
+* a clerk who also holds the archive reviewer's post accepted the authorisation's scan of the registration
+  they had submitted themself (a colleague uploaded it): the archive department's check of the written
+  authorisation was made by the person it was meant to check;
 * the statement trusted the row as stored: an end date moved on by raw SQL printed a statement, and only the
   weekly verification would have said so.
 
 Fix: the entry rule keeps a recorded registration's person and delegate and never moves its end date later
 (a new authorisation is registered anew); maintenance orders run the entry rules and check the scope of the
-district a record moves to; the statement checks the registration against its history first."""
+district a record moves to; the archive reviewer never decides a scan attached to their own submission; the
+statement checks the registration against its history first."""
 
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ from django.db import connection
 from django.utils import timezone
 from freezegun import freeze_time
 
+from sidms.archives.models import ArchiveItem, ItemStatus
+from sidms.archives.services import archive_review, archive_upload, review_queue
 from sidms.audit.models import AuditEvent
 from sidms.business.models import IssuedStatement
 from sidms.business.rights import issue_statement
@@ -32,9 +38,10 @@ from sidms.changes.maintenance import maintenance_apply, maintenance_approve, ma
 from sidms.changes.models import ChangeRequest, Channel, MaintenanceOrder, ReviewStatus
 from sidms.changes.services import submit_change
 from sidms.changes.verify import verify_store
-from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted
+from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, SeparationOfDuties
 from sidms.registry.models import DelegatedQuery
-from tests.archives.test_delegated_query import _registered
+from tests.archives.conftest import noise
+from tests.archives.test_delegated_query import _registered, _values
 from tests.changes.conftest import person_row
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R10.2")]
@@ -125,3 +132,22 @@ def test_a_registration_altered_by_raw_sql_prints_nothing_and_verify_names_it(
     report = verify_store()
     assert not report.ok and "delegated_query" in report.problem.where
     assert str(registration.pk) in report.problem.where
+
+
+@pytest.mark.req("R7.4")
+def test_the_submitter_does_not_accept_the_authorisation_of_their_own_registration(
+    data_dir: Any, make_staff: Any, huancui_clerk: Any, archivist: Any, person: Any
+) -> None:
+    both = make_staff("clerk_archivist", posts=("window_clerk", "archive_reviewer"), district="371002")
+    held = submit_change(
+        actor=both, channel=Channel.WINDOW, entity="delegated_query", values=_values(person)
+    ).held
+    assert held is not None
+    scan = archive_upload(actor=huancui_clerk, target_kind="change_request", target=held, doc_type="authorisation",
+                          data=noise("PDF"))  # fmt: skip
+    assert scan.pk not in [item.pk for item in review_queue(actor=both)]
+    with pytest.raises(SeparationOfDuties):
+        archive_review(actor=both, item_id=scan.pk, accept=True, reason="")
+    assert ArchiveItem.objects.get(pk=scan.pk).status == ItemStatus.PENDING
+    assert AuditEvent.objects.filter(action="archive.review_denied", object_id=str(scan.pk)).exists()
+    archive_review(actor=archivist, item_id=scan.pk, accept=True, reason="")  # another archive reviewer may
