@@ -65,7 +65,7 @@ def test_an_entitlement_amount_is_money(
                               "end_date": "2025-06-01", "monthly_amount": amount, "status": "active"})  # fmt: skip
     # The month's benefit run pays what was granted.
     run_through(huancui_clerk, approver, "pension", "2025-04")
-    paid = LedgerEntry.objects.filter(kind="benefit", person=mother).values_list(
+    paid = LedgerEntry.objects.filter(kind="benefit_once", person=mother).values_list(
         "individual_amount", flat=True
     )
     assert list(paid) == [Decimal(granted.monthly_amount)]
@@ -108,11 +108,11 @@ def test_one_birth_is_not_paid_twice(
         _grant(huancui_clerk, city_reviewer, mother, date(2025, 4, 9))
     assert again.value.code == "same_birth" and "30" in str(again.value)
     run_through(huancui_clerk, approver, "pension", "2025-04")
-    assert LedgerEntry.objects.filter(kind="benefit", person=mother, insurance="510").count() == 1
+    assert LedgerEntry.objects.filter(kind="benefit_once", person=mother, insurance="510").count() == 1
     # A later birth is a new event: granted and paid.
     _grant(huancui_clerk, city_reviewer, mother, date(2026, 5, 20))
     run_through(huancui_clerk, approver, "pension", "2026-05")
-    assert LedgerEntry.objects.filter(kind="benefit", person=mother, insurance="510").count() == 2
+    assert LedgerEntry.objects.filter(kind="benefit_once", person=mother, insurance="510").count() == 2
 
 
 @pytest.mark.req("R2.2")

@@ -29,7 +29,9 @@ def fen(amount: Decimal) -> Decimal:
 
 
 def _benefits(person: Any, insurance: str) -> list[tuple[str, Decimal]]:
-    rows = LedgerEntry.objects.filter(kind="benefit", person=person, insurance=insurance).order_by("period")
+    rows = LedgerEntry.objects.filter(
+        kind__in=("benefit", "benefit_once"), person=person, insurance=insurance
+    ).order_by("period")
     return [(e.period, e.individual_amount) for e in rows]
 
 

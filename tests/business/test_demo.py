@@ -42,10 +42,10 @@ def test_the_demo_history_goes_through_the_runs_and_verifies() -> None:
     assert LedgerEntry.objects.filter(kind="paid", period=periods[-1]).exists()
     # A unit paying part of each month from 2026 leaves the rest in arrears; the one-time benefits are paid.
     assert remainders() and {"410", "510"} <= set(
-        LedgerEntry.objects.filter(kind="benefit").values_list("insurance", flat=True)
+        LedgerEntry.objects.filter(kind="benefit_once").values_list("insurance", flat=True)
     )
     kinds = set(LedgerEntry.objects.values_list("kind", flat=True))
-    assert {"assessed", "paid", "interest", "benefit", "late_fee"} <= kinds
+    assert {"assessed", "paid", "interest", "benefit", "benefit_once", "late_fee"} <= kinds
     assert any(a.unit_id is not None and a.principal > 0 for a in arrears(date(2026, 1, 31)))
     assert overpayments()  # the death registered late
     report = verify_store()

@@ -38,7 +38,9 @@ def fen(amount: Decimal) -> Decimal:
 
 
 def _paid(person: Any) -> list[tuple[str, Decimal]]:
-    rows = LedgerEntry.objects.filter(kind="benefit", person=person, insurance="410").order_by("period", "pk")
+    rows = LedgerEntry.objects.filter(
+        kind__in=("benefit", "benefit_once"), person=person, insurance="410"
+    ).order_by("period", "pk")
     return [(e.period, e.individual_amount) for e in rows]
 
 

@@ -41,6 +41,7 @@ MAY_NOT_UPLOAD = _("Your posts may not attach archive scans.")
 MAY_NOT_VIEW = _("Your posts may not see the electronic archive.")
 MAY_NOT_REVIEW = _("Only an archive reviewer accepts or rejects archive items.")
 OWN_UPLOAD = _("You may not review a scan you uploaded yourself.")
+OWN_REQUEST = _("You may not review a scan attached to a request you submitted yourself.")
 NO_SUCH_ITEM = _("There is no such archive item in your scope.")
 DAMAGED = _(
     "Archive item %(item)s: its stored file is missing or altered; refused. Tell the information centre."
@@ -250,6 +251,12 @@ def archive_review(*, actor: Any, item_id: int, accept: bool, reason: str) -> Ar
         if item.uploaded_by_id == staff.pk:
             raise deny(SeparationOfDuties(OWN_UPLOAD), "archive.review_denied", actor=caller,
                        object_type="archive_item", object_id=item_id, detail={"reason": "own_upload"})  # fmt: skip
+        if item.change_request_id is not None and item.change_request.submitted_by_id == staff.pk:
+            # The document a request's approval waits for is checked by someone other than the request's
+            # submitter (attack round 6: a clerk holding the archive reviewer's post too accepted the
+            # authorisation of the delegated query they had registered, a colleague having uploaded it).
+            raise deny(SeparationOfDuties(OWN_REQUEST), "archive.review_denied", actor=caller,
+                       object_type="archive_item", object_id=item_id, detail={"reason": "own_request"})  # fmt: skip
         if item.status != ItemStatus.PENDING:
             raise ChangeRefused(_("This archive item has already been reviewed."), code="decided")
         reason = reason.strip()
@@ -272,6 +279,7 @@ def review_queue(*, actor: Any) -> list[ArchiveItem]:
         _visible(caller.staff)
         .filter(status=ItemStatus.PENDING)
         .exclude(uploaded_by=caller.staff)
+        .exclude(change_request__submitted_by=caller.staff)
         .order_by("pk")[:200]
     )
     audit_record("archive.queue", actor=caller, object_type="archive_item",

@@ -65,6 +65,7 @@ from sidms.business.models import (
 from sidms.business.parameters import cached_parameters, value_at
 from sidms.changes.ledger import append_rows
 from sidms.changes.seals import reseal, row_seal
+from sidms.changes.services import audited_refusals
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.core.keys import keyring
@@ -342,7 +343,9 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
     caller = Caller.of(actor)
     if caller.staff is None or not has_permission(caller.staff, "batch.execute"):
         raise NotPermitted(MAY_NOT_APPLY)
-    with transaction.atomic():
+    # An integrity alert a writer raises (an input changed outside the system) rolls the run back; its audit
+    # event is written after the rollback.
+    with audited_refusals(), transaction.atomic():
         one_run_at_a_time()
         run = _locked(run_id)
         if run.status == RunStatus.EXECUTED:

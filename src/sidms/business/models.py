@@ -360,7 +360,11 @@ class EntryKind(models.TextChoices):
     SUPPLEMENTARY = "supplementary", _("Supplementary")  # 补缴
     LATE_FEE = "late_fee", _("Late fee")  # 滞纳金
     INTEREST = "interest", _("Account interest")  # 个人账户利息
-    BENEFIT = "benefit", _("Benefit payment")  # 待遇支付
+    BENEFIT = "benefit", _("Benefit payment")  # 待遇支付 (a monthly benefit's month)
+    # 一次性待遇支付: a one-time benefit, dated by its event. Apart from BENEFIT because both kinds of the
+    # work-injury fund (410) are paid under one insurance: a one-time grant dated the first of a month whose
+    # monthly allowance was paid already was taken as paid and never paid (attack round 6).
+    BENEFIT_ONCE = "benefit_once", _("One-time benefit payment")
 
 
 class LedgerEntry(LedgerFact):

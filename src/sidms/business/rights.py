@@ -41,7 +41,9 @@ from sidms.business.models import (
     LedgerEntry,
     PersonEnrolment,
 )
+from sidms.changes.integrity import check_row
 from sidms.changes.seals import row_seal
+from sidms.changes.services import audited_refusals
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused
 from sidms.core.kernel import spec_for
@@ -284,6 +286,11 @@ def issue_statement(
         if registration is None:
             raise ChangeRefused(_("There is no such approved delegated query for this person."),
                                 code="delegation_unknown")  # fmt: skip
+        # The registration is the authority to hand a person's records to someone else: a row written past
+        # the system (an end date moved on by raw SQL, attack round 6) is refused, naming the record, before
+        # its dates are believed.
+        with audited_refusals():
+            check_row(spec_for("delegated_query"), registration, actor=caller)
         if registration.valid_until < timezone.localdate():
             raise ChangeRefused(_("The authorisation has already expired."), code="delegation_expired")
         detail["delegated_query"] = registration.pk

@@ -18,6 +18,8 @@ from sidms.changes.integrity import check_row
 from sidms.changes.models import Channel, MaintenanceOrder, MaintenanceStatus, Method
 from sidms.changes.seals import require_intact, reseal
 from sidms.changes.services import (
+    _current_refs,
+    _entry_checks,
     _plain,
     apply_values,
     audited_refusals,
@@ -77,11 +79,19 @@ def maintenance_apply(
     }
     if not changed:
         raise ChangeRefused(_("Nothing would change."), code="no_change")
-    if "district_id" in changed:
-        require_scope(caller, str(changed["district_id"] or "") or None)
     cleaned = clean_values(spec, rules, changed, creating=False, record=record)
+    moved = spec.district_for_values({**_current_refs(spec, record), **cleaned.values})
+    if moved != spec.district_of(record):
+        # A record moved to another district (its own district, or its person's: attack round 6 moved a
+        # delegated query to another district's person) needs the right to both, as at the window.
+        require_scope(caller, moved)
     with audited_refusals(), transaction.atomic():
         check_row(spec, record, actor=caller)
+        # The entity's entry rules hold here as at the window and in an import (attack round 6: a maintenance
+        # order registered an authorisation for eight years, and dated a certification after the death). A
+        # maintenance order is decided by a second person, so a rule that allows a correction only under
+        # review allows it here; they run again when the order is carried out.
+        _entry_checks(spec, record, cleaned.values, reviewed=True)
         order = MaintenanceOrder(
             entity=entity, record_id=record.pk, record_label=spec.label(record),
             district_id=str(spec.district_of(record)), reason=reason.strip(), applicant=caller.staff,
@@ -123,6 +133,7 @@ def maintenance_modify(*, actor: Any, order_id: int) -> MaintenanceOrder:
             if _plain(getattr(record, name)) != _plain(old):
                 raise StaleChange(_("The record changed after the application; apply again."))
         values = {name: _plain_value(v) for name, v in proposed_values(order, 1).items()}
+        _entry_checks(spec, record, values, reviewed=True)  # what was recorded meanwhile may stand against it
         revision = apply_values(
             spec, record, values, actor=caller, channel=Channel.MAINTENANCE, method=Method.MAINTENANCE,
             reference=f"MO{order.pk}",

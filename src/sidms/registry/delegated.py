@@ -5,7 +5,12 @@ run at the window and again when a reviewer approves the held registration:
   year is sidms's own bound, not a published rule: a registration lets the window print the person's
   records to someone else, so it should not stand open-ended; the agency may set another bound;
 - the delegate is someone else: a person asking for their own records shows their own ID (R10.2), and a
-  registration naming the person as their own delegate would only hide that in the register."""
+  registration naming the person as their own delegate would only hide that in the register;
+- a registration stays what its authorisation says: once recorded, its person and its delegate are not
+  changed and its end date is not moved later (attack round 6: the person, a "system" field, was moved to
+  another person at once by one clerk's edit, and the end date moved years ahead by a maintenance order,
+  with no authorisation for either). A new authorisation is registered anew, with its scan; an end date
+  moved earlier (the person withdrew the authorisation) and a corrected name or purpose stay possible."""
 
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ def check_delegated_query(values: Mapping[str, Any], record: models.Model | None
         pk = int(str(person_id))
     except ValueError:
         return  # the collection rules report a missing or malformed value
+    if record is not None:
+        _check_unchanged(values, record, pk, until)
     today = timezone.localdate()
     if until < today:
         raise ChangeRefused(_("The authorisation has already expired."), code="delegation_expired")
@@ -54,4 +61,22 @@ def check_delegated_query(values: Mapping[str, Any], record: models.Model | None
                 "The delegate is the person themself: a person asking for their own records shows their own ID."
             ),
             code="delegation_self",
+        )
+
+
+def _check_unchanged(values: Mapping[str, Any], record: models.Model, person_id: int, until: date) -> None:
+    stored = record.delegate_id_number  # type: ignore[attr-defined]
+    delegate = values.get("delegate_id_number")
+    if person_id != record.person_id or (  # type: ignore[attr-defined]
+        delegate is not None and idcard.normalise(str(delegate)) != idcard.normalise(str(stored))
+    ):
+        raise ChangeRefused(
+            _("A delegated query stays with the person and the delegate its authorisation names; register a new "
+              "authorisation, with its scan, instead."),
+            code="delegation_rebound",
+        )  # fmt: skip
+    if until > record.valid_until:  # type: ignore[attr-defined]
+        raise ChangeRefused(
+            _("An authorisation is not extended: register the new authorisation, with its scan."),
+            code="delegation_extended",
         )
