@@ -8,6 +8,10 @@ chain's head, held on PostgreSQL until the write-ahead log reaches the disk).
 
 Every caller returns only once its own items are flushed, or raises the flush's error: a caller is never
 told its items were written when they were not. Items of one call stay together and in order.
+
+A flush is all or nothing (one transaction). When a flush of several callers' items fails, each caller's
+items are flushed again on their own, so that a caller whose items cannot be written (an event a column
+refuses) fails alone, not every request that happened to end beside it (attack round 5).
 """
 
 from __future__ import annotations
@@ -49,17 +53,27 @@ class GroupCommit(Generic[T]):
             if ticket.error is not None:
                 raise ticket.error
             return
-        error: BaseException | None = None
+        errors: dict[int, BaseException] = {}
         try:
-            self._flush([item for queued in batch for item in queued.items])
-        except BaseException as exc:
-            error = exc
+            try:
+                self._flush([item for queued in batch for item in queued.items])
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                for i, queued in enumerate(batch):  # nothing was written: each caller's items alone
+                    try:
+                        self._flush(list(queued.items))
+                    except Exception as alone:
+                        errors[i] = alone
+        except BaseException as exc:  # the one flush failed, or a retry was interrupted: none is told written
+            errors = dict.fromkeys(range(len(batch)), exc)
         finally:
             with self._cond:
                 self._busy = False
-                for queued in batch:
-                    queued.done, queued.error = True, error
+                for i, queued in enumerate(batch):
+                    queued.done, queued.error = True, errors.get(i)
                 self._cond.notify_all()
+        error = errors.get(batch.index(ticket))
         if error is not None:
             raise error
 
