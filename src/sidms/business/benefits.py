@@ -343,7 +343,8 @@ def _check_one_pension(values: Mapping[str, Any], record: models.Model | None) -
     if person in (None, ""):
         return
     if record is not None and all(
-        str(current(name) or "") == str(getattr(record, name, None) or "") for name in ("kind", "status", "person_id")
+        str(current(name) or "") == str(getattr(record, name, None) or "")
+        for name in ("kind", "status", "person_id")
     ):
         return
     others = Entitlement.objects.filter(

@@ -60,8 +60,10 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.path or _has_nul(request.GET) or (
-            request.content_type == "application/x-www-form-urlencoded" and _has_nul(request.POST)
+        if (
+            "\x00" in request.path
+            or _has_nul(request.GET)
+            or (request.content_type == "application/x-www-form-urlencoded" and _has_nul(request.POST))
         ):
             raise SuspiciousOperation("NUL character in the request")  # Django answers 400 and logs it
         return self.get_response(request)
