@@ -7,10 +7,14 @@ the ones already recorded, but not pensions: both requests were approved, and th
 basic pensions (the monthly run paid the older one; a later change of that one, or its suspension,
 would have let the second be paid, and the rights record and the checks page listed two).
 
+And the pension's basis named none of what the clerk typed (index, months, transitional pension), and the
+basis was review level "none": see the second test.
+
 Fix: an entry rule — one active basic pension per person (基本养老金: one pension relationship). It runs
 again when a reviewer approves a held grant, under the person's advisory lock, so two grants that waited
 together cannot both be recorded; a change of the recorded pension (its amount, its certification) is not
-refused."""
+refused. The pension's basis names the clerk's inputs; the basis is review level "manual" in the declared
+rules (a store seeded before keeps its level until two administrators change it in /rules/)."""
 
 from __future__ import annotations
 
@@ -57,3 +61,28 @@ def test_one_pension_submitted_twice_is_recorded_once(
     assert changed.held is not None
     review_decide(actor=second_reviewer, change_request_id=changed.held.pk, approve=True)
     assert Entitlement.objects.get(pk=pension.pk).monthly_amount == "2400.00"
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R9.3")
+def test_the_reviewer_sees_what_the_clerk_typed_and_one_clerk_cannot_rewrite_the_basis(
+    retiree: Any, huancui_clerk: Any, city_reviewer: Any, signed_in: Any
+) -> None:
+    """A pension's amount rests on what the clerk types — the average contribution index, the contribution
+    months, a transitional pension — but its basis (计算依据), all the reviewer sees of the computation,
+    named none of them: an index of 3.0 for 1.2, or 720 months for 366, reached the reviewer as a bare
+    result. And the basis was review level "none": one clerk alone could rewrite the recorded computation
+    (to match a raise waiting for review, say), applied at once."""
+    client = signed_in(huancui_clerk)
+    form = {"kind": "pension", "category": "male", "index": "1.8", "months": "366", "transitional": "120.50",
+            "action": "submit"}  # fmt: skip
+    assert client.post(f"/persons/{retiree.person_no}/benefits/new/", form).status_code == 302
+    held = ChangeRequest.objects.get(entity="entitlement")
+    basis = held.proposed["basis"][1]
+    assert "1.8" in basis and "366" in basis and "120.50" in basis, basis
+    review_decide(actor=city_reviewer, change_request_id=held.pk, approve=True)
+    pension = Entitlement.objects.get(person=retiree)
+    outcome = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=pension,
+                            values={"basis": "基础养老金 9000.00（按指数 3.0）"})  # fmt: skip
+    assert outcome.held is not None  # waits for a second person, like the amount it documents
+    assert Entitlement.objects.get(pk=pension.pk).basis == basis

@@ -114,6 +114,9 @@ def pension_values(
     basis = (
         f"基础养老金 {got.basic_pension} + 个人账户养老金 {got.account_pension}（{balance}÷{got.payout_months}）"
         f" + 过渡性养老金 {got.transitional_pension}；退休年龄 {retirement.age_years}岁{retirement.age_months}个月"
+        # What the clerk typed, for the reviewer to hold against the contribution record (attack round 5: the
+        # basis named only the results, so an inflated index or months reached the reviewer unseen).
+        f"；录入：平均缴费指数 {index}，缴费月数 {months}，过渡性养老金 {transitional}"
     )
     return _values(person, BenefitKind.PENSION, start, None, got.total, basis)
 
