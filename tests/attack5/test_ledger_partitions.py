@@ -69,7 +69,7 @@ def test_a_detached_partition_names_the_run_whose_entries_vanished(assessed: Any
           f"CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE ON {TABLE} FOR EACH ROW "
           "EXECUTE FUNCTION sidms_refuse_change()"], TABLE),  # DELETE let through
         ([f"ALTER TABLE {TABLE} DETACH PARTITION {Y2025}", f"ALTER TABLE {Y2025} RENAME TO forged",
-          f"CREATE TABLE {Y2025} (LIKE {TABLE} INCLUDING CONSTRAINTS)", f"INSERT INTO {Y2025} SELECT * FROM forged",
+          f"CREATE TABLE {Y2025} (LIKE {TABLE} INCLUDING CONSTRAINTS)", f"INSERT INTO {Y2025} SELECT * FROM forged",  # noqa: S608
           f"ALTER TABLE {TABLE} ATTACH PARTITION {Y2025} FOR VALUES FROM ('2025') TO ('2026')"], Y2025),
         ([LET_THROUGH], "sidms_refuse_change"),
         (["ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only"], "audit_auditevent"),
