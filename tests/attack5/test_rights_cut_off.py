@@ -7,7 +7,8 @@ verification (unchanged: no) as soon as anything more was recorded. A cut-off in
 server error (500) on the page and the statement alike.
 
 Fix: a staff member's cut-off lies between 1951-01-01 and today (business.rights); the page and the
-statement refuse another with a message, and no statement is issued."""
+statement refuse another with a message, and no statement is issued. The yearly batch (`sidms statements
+YEAR`) is refused for a year that has not ended."""
 
 from __future__ import annotations
 
@@ -43,3 +44,21 @@ def test_a_cut_off_after_today_or_before_1951_is_refused_on_the_page_and_the_sta
     assert client.get(url, {"cut_off": timezone.localdate().isoformat()}).status_code == 200
     assert client.post(f"{url}statement/").status_code == 200
     assert IssuedStatement.objects.get().cut_off == timezone.localdate()
+
+
+@pytest.mark.req("B5")
+@pytest.mark.req("R20")
+def test_the_yearly_statements_of_a_year_not_ended_are_refused(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, tmp_path: Any
+) -> None:
+    """`sidms statements YEAR` for the current year (run in November) issued every insured person a
+    statement cut off on 31 December, weeks ahead, each publicly verifiable."""
+    from django.core.management import CommandError, call_command
+
+    from sidms.business.ledger import run_through
+
+    year = timezone.localdate().year
+    run_through(huancui_clerk, approver, "assessment", f"{year}-01")  # contributions in the current year
+    with pytest.raises(CommandError, match="year has ended"):
+        call_command("statements", str(year), "--out", str(tmp_path / "out"))
+    assert not IssuedStatement.objects.exists()

@@ -313,7 +313,11 @@ def issue_statement(
 def yearly_statements(year: int, *, progress: Any = None, chunk: int = 50) -> Iterator[Issued]:
     """The yearly statement of every person with contributions in YEAR (社会保险法 Art. 74; Order 14), cut
     off at the year's end: a batch of the system itself, issued CHUNK statements at a time (one audit event
-    vouching for each chunk's statements, see :func:`issue_many`)."""
+    vouching for each chunk's statements, see :func:`issue_many`). A year that has not ended is refused: its
+    statements would be cut off at a day to come (attack round 5)."""
+    if date(year, 12, 31) >= timezone.localdate():
+        raise ChangeRefused(_("The statements of %(year)s are issued once the year has ended."), {"year": year},
+                            code="year_not_ended")  # fmt: skip
     caller = Caller("system:statements", request_id="")
     people = list(
         # The range as well as the prefix: PostgreSQL prunes the ledger's partitions by range, not by LIKE.
