@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "sidms.web.middleware.SecurityHeadersMiddleware",
+    "sidms.web.middleware.RefuseNulMiddleware",
     "sidms.security.middleware.BufferedReadsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

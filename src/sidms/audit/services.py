@@ -67,7 +67,8 @@ def audit_record(
     member or a system name. DETAIL must never hold personal data in plain text. A read inside
     `buffered_reads` is appended when the block ends (None is returned then)."""
     event: dict[str, Any] = {
-        "action": action, "caller": Caller.of(actor), "object_type": object_type, "object_id": str(object_id),
+        "action": action, "caller": Caller.of(actor), "object_type": _fit(object_type),
+        "object_id": _fit(object_id),
         "outcome": str(outcome), "detail": dict(detail or {}), "channel": channel, "at": timezone.now(),
     }  # fmt: skip
     buffer = _BUFFER.get()
@@ -76,6 +77,14 @@ def audit_record(
         return None
     with transaction.atomic():
         return _append(**event)
+
+
+def _fit(value: object, size: int = 64) -> str:
+    """An object's type or id as its column holds it: at most SIZE characters and no NUL, which PostgreSQL
+    refuses in any text. An id comes from the caller (a key typed into a URL, a long username): one that did
+    not fit made the event fail to be stored, and with it the act or the page it recorded (attack round 5)."""
+    text = str(value)
+    return (text.replace("\x00", "") if "\x00" in text else text)[:size]
 
 
 def _append(

@@ -480,7 +480,7 @@ class Entitlement(RegistryRecord):
 
     Four eyes: a new entitlement, and any change of its benefit, dates, amount or status, is held for a
     second person's review (level "manual"); the window clerk alone neither grants nor raises a benefit
-    (attack round 3). The recipient cannot change (identity); the certification date stays "system": it
+    (attack round 3), nor rewrites the basis the amount was computed on (attack round 5). The recipient cannot change (identity); the certification date stays "system": it
     grants no money, cannot lie in the future (:func:`sidms.business.benefits.check_entitlement`), and a
     registered death stops payment whatever it says."""
 
@@ -512,7 +512,7 @@ class Entitlement(RegistryRecord):
             ("start_date", True, "date", "manual", ()),
             ("end_date", False, "date", "manual", ()),
             ("monthly_amount", True, "text", "manual", ()),
-            ("basis", False, "text", "none", ()),
+            ("basis", False, "text", "manual", ()),  # the computation the amount rests on (attack round 5)
             ("status", True, "choices", "manual", ()),
             ("certified_on", False, "date", "system", ()),
         ),

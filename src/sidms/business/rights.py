@@ -241,9 +241,28 @@ def _record(
     )
 
 
+# The earliest cut-off a staff member may ask for (the social insurance of the 1951 labour insurance rules).
+EARLIEST_CUT_OFF = date(1951, 1, 1)
+
+
+def _cut_off(cut_off: date | None) -> date:
+    """CUT_OFF (default today), refused if it lies after today or before EARLIEST_CUT_OFF: a statement cut
+    off in 2099 was issued and publicly verifiable, claiming a record up to a day to come (and failing its
+    own verification as soon as anything was recorded), and a year 1 or 9999 was a server error (attack
+    round 5)."""
+    today = timezone.localdate()
+    day = cut_off or today
+    if not EARLIEST_CUT_OFF <= day <= today:
+        raise ChangeRefused(
+            _("The cut-off date must lie between %(first)s and today."),
+            {"first": EARLIEST_CUT_OFF.isoformat()}, code="cut_off",
+        )  # fmt: skip
+    return day
+
+
 def rights_record_for(*, actor: Any, person_key: str, cut_off: date | None = None) -> st.StatementData:
     """The read model for a staff member: the person through the read door, the view audited."""
-    day = cut_off or timezone.localdate()
+    day = _cut_off(cut_off)
     # One audit event for the view: read.rights_record naming the person and the cut-off (a refusal is
     # read.person, denied, as for the person's page).
     person = policies.record_get(actor=Caller.of(actor), spec=spec_for("person"), key=person_key,
@@ -279,6 +298,7 @@ def issue_statement(
     DELEGATED_QUERY: the statement is handed to a delegate (R10.2) under that registration, which must be the
     person's, approved (held registrations are not records yet) and still valid; the audit event names it."""
     caller = Caller.of(actor)
+    day = _cut_off(cut_off)
     person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key)
     detail: dict[str, Any] = {}
     if delegated_query is not None:
@@ -294,13 +314,17 @@ def issue_statement(
         if registration.valid_until < timezone.localdate():
             raise ChangeRefused(_("The authorisation has already expired."), code="delegation_expired")
         detail["delegated_query"] = registration.pk
-    return issue_many(caller, [person], cut_off or timezone.localdate(), detail=detail)[0]
+    return issue_many(caller, [person], day, detail=detail)[0]
 
 
 def yearly_statements(year: int, *, progress: Any = None, chunk: int = 50) -> Iterator[Issued]:
     """The yearly statement of every person with contributions in YEAR (社会保险法 Art. 74; Order 14), cut
     off at the year's end: a batch of the system itself, issued CHUNK statements at a time (one audit event
-    vouching for each chunk's statements, see :func:`issue_many`)."""
+    vouching for each chunk's statements, see :func:`issue_many`). A year that has not ended is refused: its
+    statements would be cut off at a day to come (attack round 5)."""
+    if date(year, 12, 31) >= timezone.localdate():
+        raise ChangeRefused(_("The statements of %(year)s are issued once the year has ended."), {"year": year},
+                            code="year_not_ended")  # fmt: skip
     caller = Caller("system:statements", request_id="")
     people = list(
         # The range as well as the prefix: PostgreSQL prunes the ledger's partitions by range, not by LIKE.

@@ -50,6 +50,7 @@ from sidms.changes.rules import ENTITY as RULE
 from sidms.changes.rules import rule_digest
 from sidms.changes.seals import revision_seal_bytes, row_seal
 from sidms.core.fields import aad
+from sidms.core.guards import guard_problem
 from sidms.core.kernel import (
     ENTITIES,
     LEDGER,
@@ -155,6 +156,17 @@ def _verify_the_rest(
     _verify_rules(rule_versions)
     for check in CHECKS:
         check(report, latest)
+    # Last, so that what a lifted guard let through is named first: a guard still lifted, or put back
+    # disabled or toothless, is itself named (an opening that no data shows yet).
+    guard = guard_problem(connection)
+    if guard is not None:
+        relation, what = guard
+        raise broken(
+            "guard", f"{relation}（{what}）",
+            "只增表的防篡改触发器缺失、被禁用或被改写：有人绕过系统打开了修改或删除的通道",
+            "an append-only table's guard is missing, disabled or rewritten: someone opened it to updates "
+            "or deletes outside the system",
+        )  # fmt: skip
     if latest:
         entity = sorted(latest)[0]
         raise broken(

@@ -30,8 +30,7 @@ def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
                 _on_partitions(table, create=False),
             ]
         return [
-            "CREATE OR REPLACE FUNCTION sidms_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
+            f"CREATE OR REPLACE FUNCTION sidms_refuse_change() RETURNS trigger LANGUAGE plpgsql AS ${_REFUSE}$",
             f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
             f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
@@ -41,6 +40,66 @@ def append_only_sql(vendor: str, table: str, *, create: bool) -> list[str]:
             _on_partitions(table, create=True),
         ]
     raise NotImplementedError(f"append-only guard for {vendor}")
+
+
+# The body of the PostgreSQL function every append-only trigger calls (what pg_proc.prosrc holds).
+_REFUSE = "$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $"
+REFUSE_BODY = _REFUSE.strip("$")
+# pg_trigger.tgtype of the two PostgreSQL triggers: ROW | BEFORE | DELETE | UPDATE, and BEFORE | TRUNCATE.
+_ROW_TYPE, _TRUNCATE_TYPE = 1 | 2 | 8 | 16, 2 | 32
+
+
+def guard_problem(connection: Any) -> tuple[str, str] | None:
+    """The first append-only table, or partition of one, whose guard is not as installed: (relation, what).
+    Verification reports it (attack round 5): the table owner can disable a partition's cloned trigger
+    (``ALTER TABLE … DISABLE TRIGGER``), attach a table of their own as a partition (it gets the row trigger
+    but no TRUNCATE trigger), drop and recreate a trigger for UPDATE only, or replace the function the
+    triggers call with one that lets every change through. Each leaves the data intact until it is used,
+    and the data's digests and Merkle roots then name what changed; this names the opening itself."""
+    tables = set(connection.introspection.table_names())
+    wanted = [t for t in append_only_tables() if t in tables]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            present = dict(cursor.fetchall())
+            for table in wanted:
+                for statement in append_only_sql("sqlite", table, create=True):
+                    name = statement.split()[5]  # CREATE TRIGGER IF NOT EXISTS <name> BEFORE <event> …
+                    sql = " ".join(str(present.get(name) or "").split())
+                    if f" BEFORE {statement.split()[7]} ON {table} " not in sql or "RAISE(ABORT" not in sql:
+                        return table, f"trigger {name} missing or changed"
+                    if " WHEN " in sql.upper():
+                        return table, f"trigger {name} changed"
+            return None
+        if connection.vendor != "postgresql":
+            return None
+        cursor.execute(
+            "SELECT t.name, c.relname, g.tgname, g.tgtype, g.tgenabled, p.prosrc "
+            "FROM unnest(%s::text[]) AS t(name) "
+            "CROSS JOIN LATERAL (SELECT t.name::regclass AS relid UNION "
+            "SELECT relid FROM pg_partition_tree(t.name::regclass)) r "
+            "JOIN pg_class c ON c.oid = r.relid "
+            "LEFT JOIN pg_trigger g ON g.tgrelid = r.relid AND g.tgname IN (t.name || '_append_only', "
+            "t.name || '_no_truncate') LEFT JOIN pg_proc p ON p.oid = g.tgfoid ORDER BY 1, 2, 3",
+            [wanted],
+        )
+        found: dict[tuple[str, str], dict[str, tuple[int, str, str]]] = {}
+        for table, relation, trigger, kind, enabled, body in cursor.fetchall():
+            triggers = found.setdefault((table, relation), {})
+            if trigger is not None:
+                triggers[trigger] = (kind, enabled, body)
+    for (table, relation), triggers in sorted(found.items()):
+        for name, kind in ((f"{table}_append_only", _ROW_TYPE), (f"{table}_no_truncate", _TRUNCATE_TYPE)):
+            got = triggers.get(name)
+            if got is None:
+                return relation, f"trigger {name} missing"
+            if got[0] != kind:
+                return relation, f"trigger {name} changed"
+            if got[1] not in ("O", "A"):
+                return relation, f"trigger {name} disabled"
+            if got[2] != REFUSE_BODY:
+                return relation, "the function sidms_refuse_change changed"
+    return None
 
 
 def _on_partitions(table: str, *, create: bool) -> str:

@@ -8,6 +8,11 @@ chain's head, held on PostgreSQL until the write-ahead log reaches the disk).
 
 Every caller returns only once its own items are flushed, or raises the flush's error: a caller is never
 told its items were written when they were not. Items of one call stay together and in order.
+
+A flush is all or nothing (one transaction). When a flush of several callers' items fails, each caller
+flushes its own items again, alone and in its own thread, so that a caller whose items cannot be written
+(an event a column refuses) or whose connection is broken fails alone, not every request that happened to
+end beside it (attack round 5).
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ T = TypeVar("T")
 
 
 class _Ticket(Generic[T]):
-    __slots__ = ("done", "error", "items")
+    __slots__ = ("alone", "done", "error", "items")
 
     def __init__(self, items: Sequence[T]) -> None:
         self.items = items
         self.done = False
+        self.alone = False  # the shared flush failed: flush these items again, alone, in the caller's thread
         self.error: BaseException | None = None
 
 
@@ -46,7 +52,9 @@ class GroupCommit(Generic[T]):
                 self._busy = True
                 batch, self._queue = self._queue, []
         if ticket.done:
-            if ticket.error is not None:
+            if ticket.alone:
+                self._flush(list(ticket.items))
+            elif ticket.error is not None:
                 raise ticket.error
             return
         error: BaseException | None = None
@@ -54,13 +62,18 @@ class GroupCommit(Generic[T]):
             self._flush([item for queued in batch for item in queued.items])
         except BaseException as exc:
             error = exc
-        finally:
-            with self._cond:
-                self._busy = False
-                for queued in batch:
-                    queued.done, queued.error = True, error
-                self._cond.notify_all()
-        if error is not None:
+        # Nothing of a failed flush was written. Each caller flushes its own items again, in its own thread
+        # (its own connection): only a caller whose items cannot be written, or whose connection is broken,
+        # fails. An interruption (KeyboardInterrupt, SystemExit) fails them all.
+        alone = error is not None and isinstance(error, Exception) and len(batch) > 1
+        with self._cond:
+            self._busy = False
+            for queued in batch:
+                queued.done, queued.alone, queued.error = True, alone, None if alone else error
+            self._cond.notify_all()
+        if alone:
+            self._flush(list(ticket.items))
+        elif error is not None:
             raise error
 
     def waiting(self) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 
 class ChineseUnlessChosenMiddleware:
@@ -43,3 +44,30 @@ class SecurityHeadersMiddleware:
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"
         return response
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the path, the query string or a posted form is refused (400) before any view runs.
+
+    No legitimate request carries one, and PostgreSQL refuses it in every text value: a key typed into a URL
+    (``/persons/%00x/``) made the record's lookup raise before the read door recorded the attempt, so the
+    probe answered 500 and left no trace; where the lookup needed no query, its denied read event could not
+    be stored and failed the request (and, appended by group commit, the other requests of its batch).
+    Django's forms refuse NUL in a text field, but views read keys from the URL and the query string. A
+    multipart body is not read here: the upload pages set their own handlers before it is parsed."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            "\x00" in request.path
+            or _has_nul(request.GET)
+            or (request.content_type == "application/x-www-form-urlencoded" and _has_nul(request.POST))
+        ):
+            raise SuspiciousOperation("NUL character in the request")  # Django answers 400 and logs it
+        return self.get_response(request)
+
+
+def _has_nul(data: QueryDict) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())

@@ -43,7 +43,11 @@ def _cut_off(request: HttpRequest) -> date | None:
 
 @require_GET
 def rights_page(request: HttpRequest, key: str) -> HttpResponse:
-    data = rights.rights_record_for(actor=caller_of(request), person_key=key, cut_off=_cut_off(request))
+    try:
+        data = rights.rights_record_for(actor=caller_of(request), person_key=key, cut_off=_cut_off(request))
+    except SidmsError as refused:  # a cut-off after today (or before 1951)
+        messages.error(request, refused.localized())
+        return redirect("web:rights", key)
     return render(request, "business/rights.html", {
         "data": data, "key": key, "years": _year_tables(data), "delegated_query": _delegated_query(request) or "",
     })  # fmt: skip

@@ -4,7 +4,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+
+from sidms.core.errors import ChangeRefused
 
 
 class Command(BaseCommand):
@@ -29,7 +32,14 @@ class Command(BaseCommand):
                 sys.stderr.write("\n")
 
         count = 0
-        for issued in yearly_statements(year, progress=bar):
-            (out / f"{issued.row.statement_id}.pdf").write_bytes(issued.pdf)
-            count += 1
+        try:
+            for issued in yearly_statements(year, progress=bar):
+                (out / f"{issued.row.statement_id}.pdf").write_bytes(issued.pdf)
+                count += 1
+        except ChangeRefused as refused:  # a year that has not ended
+            with translation.override("zh-hans"):
+                chinese = refused.localized()
+            with translation.override("en"):
+                english = refused.localized()
+            raise CommandError(f"{chinese} / {english}") from None
         self.stdout.write(f"{count} statements for {year} in {out}")
