@@ -53,7 +53,7 @@ def test_the_person_page_reads_its_lists_in_a_bounded_number_of_queries_and_one_
     statements = [query["sql"] for query in more.captured_queries]
     # A list joins only the records its columns name: not a ledger entry's run with its parameters.
     assert not any("business_assessmentrun" in sql for sql in statements)
-    # The record and its five lists are six read events, appended together by one insert.
+    # The record and its six lists are seven read events, appended together by one insert.
     assert sum(sql.startswith('INSERT INTO "audit_auditevent"') for sql in statements) == 1
     last = AuditEvent.objects.order_by("-seq").first()
     assert last is not None
@@ -64,7 +64,7 @@ def test_the_person_page_reads_its_lists_in_a_bounded_number_of_queries_and_one_
     ]  # fmt: skip
     assert [event.action for event in reads] == [
         "read.person", "read.employment_list", "read.person_enrolment_list", "read.base_declaration_list",
-        "read.entitlement_list", "read.ledger_entry_list",
+        "read.entitlement_list", "read.delegated_query_list", "read.ledger_entry_list",
     ]  # fmt: skip
     assert len(json.loads(reads[-1].payload)["detail"]["shown"]) == 16  # 4 periods × 4 insurances
 
