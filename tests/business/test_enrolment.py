@@ -146,3 +146,30 @@ def test_an_enrolment_arrives_through_the_collaboration_channel(
             values={"person_id": person.pk, "insurance": "120", "kind": "employee", "unit_id": unit.pk,
                     "status": "paying", "start_date": "2021-03-01"},
         )  # fmt: skip
+
+
+@pytest.mark.req("R6.1")
+def test_the_rules_compare_the_stored_dates_to_the_day(
+    huancui_clerk: Any, unit: Any, person: Any, make_person: Any
+) -> None:
+    """The entry rules read the stored facts in one plain SELECT (business.enrolment._stored_facts), where
+    the dates are compared by the database: the day before and the day itself, on either engine."""
+    enrol_unit(huancui_clerk, unit, "210", start_date="2021-06-01")
+    # Enrolled the day before the unit: refused; on the unit's day: accepted.
+    message = refused_in_chinese(
+        lambda: enrol_person(huancui_clerk, person, "210", unit_id=unit.pk, start_date="2021-05-31")
+    )
+    assert "单位" in message
+    enrol_person(huancui_clerk, person, "210", unit_id=unit.pk, start_date="2021-06-01")
+    # Death on 2023-02-10: an enrolment beginning that day is accepted, the day after refused.
+    other = make_person(id_number=id_number("37100219910202003"), name="陈明", birth_date="1991-02-02")
+    submit(
+        huancui_clerk,
+        "death",
+        {"person_id": other.pk, "date_of_death": "2023-02-10", "source": "公安户籍注销"},
+    )
+    enrol_unit(huancui_clerk, unit, "110", start_date="2000-01-01")
+    assert "死亡" in refused_in_chinese(
+        lambda: enrol_person(huancui_clerk, other, "110", unit_id=unit.pk, start_date="2023-02-11")
+    )
+    enrol_person(huancui_clerk, other, "110", unit_id=unit.pk, start_date="2023-02-10")

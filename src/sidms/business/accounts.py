@@ -105,7 +105,7 @@ def _arrears(as_of: date, unit_id: int | None) -> list[UnitArrears]:
     from sidms.business.payments import remainders  # payments builds on this module
 
     for d in remainders(unit_id):  # entries paid in part: what is left of them
-        owed[(d.entry.unit_id, d.entry.period, d.entry.person.district_id)] += d.total
+        owed[(d.entry.unit_id, d.entry.period, d.entry.district_id)] += d.total
     out: dict[int | None, UnitArrears] = {}
     for (unit, period, region), principal in sorted(
         owed.items(), key=lambda kv: (kv[0][0] is not None, kv[0][0] or 0, kv[0][1])

@@ -32,22 +32,49 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business import calc
 from sidms.business.accounts import ZERO, _cents, live_assessed, outstanding
-from sidms.business.ledger import register_writer
+from sidms.business.ledger import Fact, fact, register_writer
 from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
 from sidms.business.parameters import value_at
 from sidms.core.errors import ChangeRefused
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """The columns of one live assessed (or supplementary) entry that matching a payment reads, with the
+    person's district (the region whose parameters apply): read as plain values, many at a time."""
+
+    pk: int
+    period: str
+    person_id: int
+    unit_id: int | None
+    insurance: str
+    base: Decimal | None
+    unit_rate: Decimal | None
+    individual_rate: Decimal | None
+    unit_amount: Decimal
+    individual_amount: Decimal
+    account_credit: Decimal
+    district_id: str
+
+
+_ASSESSED = ("pk", "period", "person_id", "unit_id", "insurance", "base", "unit_rate", "individual_rate",
+             "unit_amount", "individual_amount", "account_credit", "person__district_id")  # fmt: skip
+
+
+def _assessed(rows: QuerySet[LedgerEntry]) -> list[Assessed]:
+    return [Assessed(*row) for row in rows.order_by("pk").values_list(*_ASSESSED).iterator(chunk_size=2000)]
 
 
 @dataclass
 class Due:
     """What is still owed on one assessed entry."""
 
-    entry: LedgerEntry
+    entry: Assessed
     unit: Decimal
     individual: Decimal
     credit: Decimal  # account credit not yet given
@@ -55,6 +82,10 @@ class Due:
     @property
     def total(self) -> Decimal:
         return self.unit + self.individual
+
+
+def _fresh(entry: Assessed) -> Due:
+    return Due(entry, entry.unit_amount, entry.individual_amount, entry.account_credit)
 
 
 def _part_paid_ids(where: Q) -> set[int]:
@@ -79,7 +110,7 @@ def _part_paid(where: Q) -> list[Due]:
         .order_by()
     }
     out = []
-    for e in live_assessed().filter(pk__in=ids).select_related("person").order_by("pk"):
+    for e in _assessed(live_assessed().filter(pk__in=ids)):
         p = paid[e.pk]
         due = Due(e, e.unit_amount - _cents(p["u"]), e.individual_amount - _cents(p["i"]),
                   e.account_credit - _cents(p["a"]))  # fmt: skip
@@ -140,16 +171,51 @@ def _key(unit_id: int | None, person_id: int, period: str) -> tuple[Any, ...]:
     return (unit_id, None, period) if unit_id is not None else (None, person_id, period)
 
 
-def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
+# Payers whose outstanding entries one query reads (an IN list, within SQLite's parameter limit).
+PAYERS_PER_QUERY = 500
+
+
+def _outstanding_by_payer(rows: list[Mapping[str, Any]]) -> dict[tuple[Any, ...], list[Due]]:
+    """What is outstanding for every (payer, period) the extract's rows with a period name, read set-wise:
+    one query per period and up to PAYERS_PER_QUERY units (or flexible workers), rather than one per row."""
+    wanted: dict[str, tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+    for row in rows:
+        period = str(row.get("period") or "")
+        if not period:
+            continue
+        try:
+            units, persons = wanted[period]
+            if row.get("unit_id"):
+                units.add(int(row["unit_id"]))
+            else:
+                persons.add(int(row["person_id"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # refused as unmatched below, with its row number
+    out: dict[tuple[Any, ...], list[Due]] = defaultdict(list)
+    for period, (units, persons) in sorted(wanted.items()):
+        for ids, unit_side in ((sorted(units), True), (sorted(persons), False)):
+            for i in range(0, len(ids), PAYERS_PER_QUERY):
+                chunk = ids[i : i + PAYERS_PER_QUERY]
+                scope = Q(unit_id__in=chunk) if unit_side else Q(person_id__in=chunk, unit__isnull=True)
+                for e in _assessed(outstanding(period).filter(scope)):
+                    out[_key(e.unit_id, e.person_id, e.period)].append(_fresh(e))
+    return out
+
+
+def _pay(run: AssessmentRun) -> Iterable[Fact]:
     rows = list(run.params.get("rows", []))
-    # What is left of entries paid in part, for every period the extract names: one query for the run (the
-    # paid entries carry their assessed entry's period, person and unit), not one per row.
+    # What is outstanding, and what is left of entries paid in part, for every period the extract names:
+    # read for the whole extract at once (the paid entries carry their assessed entry's period, person and
+    # unit), not per row. A row without a period (the oldest periods first) reads its payer's entries itself.
     periods = sorted({str(r["period"]) for r in rows if r.get("period")})
+    outstanding_of = _outstanding_by_payer(rows)
     part_paid: dict[tuple[Any, ...], list[Due]] = defaultdict(list)
     for d in _part_paid(Q(period__in=periods)) if periods else []:
         part_paid[_key(d.entry.unit_id, d.entry.person_id, d.entry.period)].append(d)
     # Entries paid by an earlier row of this extract, with what is left, by payer (unit, or flexible worker).
     touched: dict[tuple[Any, ...], dict[int, Due]] = defaultdict(dict)
+    rules: dict[tuple[date, str], tuple[list[str], dict[str, int]]] = {}
+    due_dates: dict[tuple[str, str], date] = {}
     for number, row in enumerate(rows, start=1):
         paid_on = date.fromisoformat(str(row["paid_on"]))
         amount = Decimal(str(row["amount"]))
@@ -163,12 +229,13 @@ def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
             who = f"person #{row['person_id']}"
             key = _key(None, int(row["person_id"]), period)
         if period:
-            scope &= Q(period=period)
-        fresh = [
-            Due(e, e.unit_amount, e.individual_amount, e.account_credit)
-            for e in outstanding(period or None).filter(scope).select_related("person").order_by("pk")
-        ]
-        partly = part_paid.get(key, []) if period else _part_paid(scope)
+            # The same Due objects for every row of this payer and period: what an earlier row paid is
+            # already taken off them.
+            fresh = outstanding_of.get(key, [])
+            partly = part_paid.get(key, [])
+        else:
+            fresh = [_fresh(e) for e in _assessed(outstanding().filter(scope))]
+            partly = _part_paid(scope)
         dues = {d.entry.pk: d for d in fresh + partly}
         earlier = touched[key[:2]]
         dues.update({pk: d for pk, d in earlier.items() if not period or d.entry.period == period})
@@ -182,23 +249,30 @@ def _pay(run: AssessmentRun) -> Iterable[LedgerEntry]:
                  "due": f"{due:.2f}"},
                 code="payment_unmatched",
             )  # fmt: skip
-        first = owed[0].entry
-        parts, rank = allocation(paid_on, first.person.district_id)
+        region = owed[0].entry.district_id
+        if (paid_on, region) not in rules:
+            rules[(paid_on, region)] = allocation(paid_on, region)
+        parts, rank = rules[(paid_on, region)]
         for d, unit_part, individual_part in allocate(owed, amount, parts, rank):
             touched[key[:2]][d.entry.pk] = d
             e = d.entry
             credit = min(d.credit, individual_part)
             d.credit -= credit
-            yield LedgerEntry(
+            yield fact(
                 period=e.period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
                 kind=EntryKind.PAID, base=e.base, unit_rate=e.unit_rate, individual_rate=e.individual_rate,
                 unit_amount=unit_part, individual_amount=individual_part, account_credit=credit,
                 entry_date=paid_on, settles_id=e.pk,
             )  # fmt: skip
-            fee = calc.late_fee(unit_part + individual_part, e.period, paid_on, e.person.district_id)
+            # Paid by the due date: no late fee (lc.late_fee counts no day then), without computing it.
+            if (e.period, e.district_id) not in due_dates:
+                due_dates[(e.period, e.district_id)] = calc.due_date(e.period, e.district_id)
+            if paid_on <= due_dates[(e.period, e.district_id)]:
+                continue
+            fee = calc.late_fee(unit_part + individual_part, e.period, paid_on, e.district_id)
             if fee.fee > 0:
                 on_unit = e.unit_id is not None
-                yield LedgerEntry(
+                yield fact(
                     period=e.period, person_id=e.person_id, unit_id=e.unit_id, insurance=e.insurance,
                     kind=EntryKind.LATE_FEE, unit_amount=fee.fee if on_unit else ZERO,
                     individual_amount=ZERO if on_unit else fee.fee, entry_date=paid_on, settles_id=e.pk,
