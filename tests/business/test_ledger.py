@@ -176,3 +176,24 @@ def test_a_deleted_ledger_entry_is_named_with_its_run(
     assert (
         problem.kind == "ledger" and f"账务批次 #{run.pk}" in problem.where and "默克尔根" in problem.message
     )
+
+
+@pytest.mark.req("R9.1")
+@pytest.mark.req("R2.2")
+def test_a_run_is_not_applied_for_ahead_of_its_period(huancui_clerk: Any) -> None:
+    """A pension run for next month would pay it in advance, and the period, once applied for, could not be
+    assessed when it comes; the year's interest waits for the year's end."""
+    today = timezone.localdate()
+    this_month = f"{today.year}-{today.month:02d}"
+    following = f"{today.year + today.month // 12}-{today.month % 12 + 1:02d}"
+    for kind in ("assessment", "pension"):
+        with pytest.raises(ChangeRefused) as refused:
+            run_apply(actor=huancui_clerk, kind=kind, period=following)
+        assert refused.value.code == "period_ahead" and following in str(refused.value)
+    with pytest.raises(ChangeRefused) as refused:
+        run_apply(actor=huancui_clerk, kind="interest", period=str(today.year))
+    assert refused.value.code == "period_ahead"
+    assert run_apply(actor=huancui_clerk, kind="pension", period=this_month).period == this_month
+    assert run_apply(actor=huancui_clerk, kind="interest", period=str(today.year - 1)).period == str(
+        today.year - 1
+    )

@@ -182,15 +182,28 @@ def merkle_root(leaves: Iterable[str]) -> str:
 
 
 def _period(text: str, kind: str) -> str:
+    """TEXT as a run's period, refused when malformed or not yet due: a month after the current one (an
+    assessment, payment or benefit run ahead of its month would pay pensions in advance, and the period, once
+    applied for, could not be assessed again when it comes), or, for the year-end interest, a year that has
+    not ended (its credits are not all in; the yearly statements wait for the same)."""
     try:
-        if kind == RunKind.INTEREST:
-            date(int(text), 1, 1)
-        else:
-            date.fromisoformat(f"{text}-01")
+        first = date(int(text), 1, 1) if kind == RunKind.INTEREST else date.fromisoformat(f"{text}-01")
     except ValueError:
         raise ChangeRefused(
             _("The period must be YYYY-MM (a year for the interest run)."), code="period"
         ) from None
+    today = timezone.localdate()
+    if kind == RunKind.INTEREST and first.year >= today.year:
+        raise ChangeRefused(
+            _("The interest of %(year)s is settled once the year has ended."),
+            {"year": text},
+            code="period_ahead",
+        )
+    if kind != RunKind.INTEREST and first > today:
+        raise ChangeRefused(
+            _("The period %(period)s has not begun: a run is for the current month or an earlier one."),
+            {"period": text}, code="period_ahead",
+        )  # fmt: skip
     return text
 
 
