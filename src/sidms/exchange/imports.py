@@ -166,7 +166,9 @@ class _Resolver:
                 chunk = wanted[start : start + 500]
                 hits.update(
                     (str(k), pk)
-                    for k, pk in records.filter(**{f"{ref.field}__in": chunk}).values_list(ref.field, "pk")
+                    for k, pk in records.filter(**{f"{ref.field}__in": chunk})
+                    .order_by()
+                    .values_list(ref.field, "pk")
                 )
             self.found[name] = hits
 
@@ -326,7 +328,9 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             found.update(
-                spec.model._default_manager.filter(**{f"{column}__in": chunk}).values_list(column, flat=True)
+                spec.model._default_manager.filter(**{f"{column}__in": chunk})
+                .order_by()  # not the model's ordering: a sort of every answer for nothing
+                .values_list(column, flat=True)
             )
             # As for a record entered at the window (changes.services._check_unique, issue 7 item 9): a value
             # waiting in a new record's review, in any district, is registered too, and the answer is the
@@ -334,7 +338,9 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
             found.update(
                 ChangeRequest.objects.filter(
                     entity=spec.name, status=ReviewStatus.PENDING, match_index__in=chunk
-                ).values_list("match_index", flat=True)
+                )
+                .order_by()
+                .values_list("match_index", flat=True)
             )
         for key in found:
             for row in lookup[key]:
@@ -354,7 +360,9 @@ def _mark_registered_together(kind: ImportKind, spec: EntitySpec, rows: list[Row
     first = sorted({str(row.values[fields[0]]) for row in pending})
     found: set[tuple[str, ...]] = set()
     for start in range(0, len(first), 500):
-        records = spec.model._default_manager.filter(**{f"{fields[0]}__in": first[start : start + 500]})
+        records = spec.model._default_manager.filter(
+            **{f"{fields[0]}__in": first[start : start + 500]}
+        ).order_by()
         found.update(tuple(_key_text(v) for v in values) for values in records.values_list(*fields))
     labels = "、".join(f"“{kind.label(name)}”" for name in kind.same_record)
     for row in pending:
