@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import CharField, DateField, DateTimeField, IntegerField, TextField
@@ -180,6 +180,29 @@ def batch_change_values(batch: BatchApplication) -> dict[str, Any]:
     }
 
 
+class Prechecked(NamedTuple):
+    """An import row (ROW, what the application's digest covers) with the values the dry run cleaned it to
+    under the same collection rules, which a sealed store vouches for (sidms.exchange.imports): execution
+    takes CLEANED instead of validating ROW again. The entry rules, the duplicates in the file and in the
+    registry (what can have changed since the dry run) are still checked. CLEANED is ignored (the row is
+    validated again) by a legacy batch and when the rules in force at execution are not RULES."""
+
+    row: Mapping[str, Any]
+    cleaned: dict[str, Any]
+    rules: str  # rules_digest() of the rules the dry run cleaned the row under
+
+
+def rules_digest(rules: Mapping[str, Any]) -> str:
+    """SHA-256 over every stored column of the collection rules RULES (rules_in_force's answer): which rules
+    a dry run's cleaned values were found under, so that execution can tell whether they still hold."""
+    hasher = hashlib.sha256()
+    for name in sorted(rules):
+        rule = rules[name]
+        columns = {f.attname: getattr(rule, f.attname) for f in rule._meta.concrete_fields}
+        hasher.update(chain.canonical({k: _plain(v) for k, v in columns.items()}) + b"\n")
+    return hasher.hexdigest()
+
+
 class _RowHasher:
     """SHA-256 over canonical rows as they stream past, and their count."""
 
@@ -187,12 +210,15 @@ class _RowHasher:
         self._hash = hashlib.sha256()
         self.count = 0
 
-    def feed(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        for row in rows:
+    def feed(
+        self, rows: Iterable[Mapping[str, Any] | Prechecked]
+    ) -> Iterator[Mapping[str, Any] | Prechecked]:
+        for item in rows:
+            row = item.row if isinstance(item, Prechecked) else item
             self._hash.update(chain.canonical({k: _plain(v) for k, v in row.items()}))
             self._hash.update(b"\n")
             self.count += 1
-            yield row
+            yield item
 
     def digest(self) -> str:
         return self._hash.hexdigest()
@@ -301,9 +327,13 @@ class Executed:
 
 
 def batch_execute(
-    *, actor: Any, batch_id: int, rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None
+    *,
+    actor: Any,
+    batch_id: int,
+    rows: Callable[[], Iterable[Mapping[str, Any] | Prechecked]] | None = None,
 ) -> Executed:
-    """Carry out an approved batch once, inside its window and on exactly the authorised rows."""
+    """Carry out an approved batch once, inside its window and on exactly the authorised rows. An import's
+    ROWS may come as :class:`Prechecked` rows (a dry run's sealed cleaned values, see there)."""
     caller = Caller.of(actor)
     require_permission(caller, "batch.execute", _("Your posts may not execute batch changes."))
     with audited_refusals(), transaction.atomic():
@@ -601,12 +631,13 @@ IMPORT_CHUNK = 2000
 def _execute_import(
     spec: EntitySpec,
     batch: BatchApplication,
-    rows: Callable[[], Iterable[Mapping[str, Any]]],
+    rows: Callable[[], Iterable[Mapping[str, Any] | Prechecked]],
     *,
     caller: Caller,
     now: Any,
 ) -> list[int]:
     rules = rules_in_force(batch.entity)
+    in_force = rules_digest(rules)
     # The file is hashed in the same pass that stores it; a file that differs from the approved one is
     # found at the end and the transaction rolls back, so it stores nothing either way.
     hasher = _RowHasher()
@@ -628,10 +659,16 @@ def _execute_import(
 
     # Rows stream through in chunks, so a million-row import needs no million objects in memory. All
     # chunks share the one transaction: a failure anywhere still leaves nothing stored.
-    for number, row in enumerate(hasher.feed(rows()), start=1):
+    for number, item in enumerate(hasher.feed(rows()), start=1):
         if number > (batch.authorised_rows or 0):
             break  # more rows than authorised: refused below, no need to read the rest
-        values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
+        note: dict[str, Any]
+        errors: dict[str, Invalid]
+        if isinstance(item, Prechecked) and item.rules == in_force and not batch.legacy:
+            values, note, errors = item.cleaned, {}, {}
+        else:
+            row = item.row if isinstance(item, Prechecked) else item
+            values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
         if not errors and ENTRY_CHECKS.get(spec.name):  # the entity's entry rules, as at the window
             broken = entry_check_errors(spec, values)
             if not broken and in_file.keys:  # and against the file's earlier rows
@@ -1023,11 +1060,13 @@ def _event(action: str, caller: Caller, batch: BatchApplication) -> None:
 __all__ = [
     "Executed",
     "ImportRefused",
+    "Prechecked",
     "batch_apply_import",
     "batch_apply_update",
     "batch_change_values",
     "batch_decide",
     "batch_execute",
     "matching_count",
+    "rules_digest",
     "selection_lookups",
 ]
