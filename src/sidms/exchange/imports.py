@@ -601,10 +601,10 @@ def _untagged(values: dict[str, Any]) -> dict[str, Any]:
 
 def _sealable(values: dict[str, Any]) -> bool:
     """Whether VALUES come back from the sealed store as they are (scalars only: a dict would read as a tag)."""
-    return all(type(v) in _SCALARS or isinstance(v, (date, Decimal)) for v in values.values())
+    return _SEALABLE.issuperset(map(type, values.values()))
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+_SEALABLE = frozenset({str, int, float, bool, type(None), date, datetime, Decimal})
 
 
 def _store_rows(imported: ImportFile, batch: BatchApplication, rows: Sequence[RowResult], rules: str) -> None:

@@ -273,10 +273,11 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b")
-_CELL_TAG = re.compile(rb"<(?:\w+:)?c\b")
-_ROW_REF = re.compile(rb"""<(?:\w+:)?row\b[^>]*?\br\s*=\s*["'](\d{1,7})["']""")
-_CELL_REF = re.compile(rb"""<(?:\w+:)?c\b[^>]*?\br\s*=\s*["']([A-Za-z]{1,3})(\d{1,7})["']""")
+# The places rows and cells name as Excel, WPS and openpyxl write them: the reference as the first attribute,
+# double-quoted, no namespace prefix.
+_ROW_REF = re.compile(rb'<row r="(\d{1,7})"')
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+_PREFIXED = (b":c ", b":c>", b":c/", b":row")
 
 
 def _grid_extent(archive: zipfile.ZipFile, name: str) -> tuple[int, int]:
@@ -298,9 +299,14 @@ def _named_extent(archive: zipfile.ZipFile, name: str) -> tuple[int, int] | None
             text = tail + chunk
             cut = text.rfind(b"<")
             text, tail = (text[:cut], text[cut:]) if cut >= 0 else (text, b"")
+            if any(prefixed in text for prefixed in _PREFIXED):
+                return None
             row_refs = _ROW_REF.findall(text)
             cell_refs = _CELL_REF.findall(text)
-            if len(row_refs) != len(_ROW_TAG.findall(text)) or len(cell_refs) != len(_CELL_TAG.findall(text)):
+            # Every <row and <c tag must be one of those found, else the part is counted tag by tag.
+            if len(row_refs) != text.count(b"<row ") + text.count(b"<row>") + text.count(b"<row/"):
+                return None
+            if len(cell_refs) != text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/"):
                 return None
             if row_refs:
                 rows = max(rows, *map(int, row_refs))
