@@ -46,7 +46,7 @@ def applied(importers: tuple[Any, Any], data: bytes) -> ImportFile:
 
 
 def test_the_cleaned_rows_are_sealed_without_plaintext_and_execution_imports_them(
-    importers: tuple[Any, Any],
+    importers: tuple[Any, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     data = people(11)
     imported = applied(importers, data)
@@ -59,8 +59,11 @@ def test_the_cleaned_rows_are_sealed_without_plaintext_and_execution_imports_the
     assert [row.cleaned["name"] for row in rows] == NAMES
     assert rows[0].cleaned["sex"] == "1" and str(rows[0].cleaned["birth_date"]) == "1960-01-01"
 
-    done = imports.execute_import(actor=importers[0], batch_id=imported.batch_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = imports.execute_import(actor=importers[0], batch_id=imported.batch_id)
     assert done.rows == 3
+    assert not imports._rows_path(imported.uid).exists()  # used once, then removed
+    assert imports.stored_file(imported) == data  # the file stays as the import's record
     assert sorted(str(p.id_number) for p in Person.objects.all()) == [id_number(11 + i) for i in range(3)]
     zhang = Person.objects.get(name="张晓明")
     assert zhang.sex == "1" and str(zhang.birth_date) == "1960-01-01" and str(zhang.phone) == "13963100011"

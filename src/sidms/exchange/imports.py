@@ -13,10 +13,13 @@ execution (sidms.changes.batches).
    error report (原行号 … 错误原因).
 2. ``apply_import`` stores the file encrypted (bound to the import's identity) and applies for a batch over
    the kept rows; the batch's rows digest pins them. The same file (by SHA-256) is recognised: it is not
-   applied for twice while an application of it is open or executed.
+   applied for twice while an application of it is open or executed. Beside the file it seals the kept rows
+   with the values the dry run cleaned them to (``_store_rows``).
 3. ``execute_import`` (the executor, not the approver) reads the stored file back, checks its digest,
-   prepares the same rows and hands them to ``batch_execute``: one transaction, so an execution killed
-   halfway stores nothing, and running it again carries out the whole file.
+   and hands the sealed rows (or, without them, the rows prepared from the file again) to
+   ``batch_execute``: one transaction, so an execution killed halfway stores nothing, and running it again
+   carries out the whole file. The rows must hash to the approved digest either way; sealed rows that do not
+   authenticate are an integrity alert.
 """
 
 from __future__ import annotations
@@ -548,7 +551,13 @@ def execute_import(*, actor: Any, batch_id: int, progress: Progress = _quiet) ->
         return import_rows(imported, data, progress=progress)
 
     with translation.override("zh-hans"):
-        return batch_execute(actor=caller, batch_id=batch_id, rows=rows)
+        done = batch_execute(actor=caller, batch_id=batch_id, rows=rows)
+    if sealed:
+        # Executed once and for all: the sealed rows are of no further use (the stored file stays as the
+        # import's record). Removed only once the execution has committed.
+        path = _rows_path(imported.uid)
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    return done
 
 
 # The dry run's cleaned rows, sealed. The key ring's AEAD encrypts them (they hold ID numbers and phones, which
