@@ -65,6 +65,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a small smoke run (2,000 rows)")
     parser.add_argument("--no-openpyxl", action="store_true", help="skip the openpyxl reader comparison")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and the database afterwards")
+    parser.add_argument(
+        "--profile", action="store_true",
+        help="cProfile the check and the execution of each file (top functions), and time each SQL shape",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.rows = args.rows or (2_000 if args.quick else 100_000)
     return args
@@ -150,12 +154,56 @@ def xlsx_file(start: int, count: int) -> bytes:
 # --- the door ------------------------------------------------------------------------------------------
 
 
+PROFILE = False
+
+
+@contextmanager
+def profiled(label: str) -> Iterator[None]:
+    """With --profile: cProfile's top functions (by own time) and the SQL statements by shape (literals and
+    IN lists folded) with their count and wall time, for the block."""
+    if not PROFILE:
+        yield
+        return
+    import cProfile
+    import pstats
+    import re
+
+    from django.db import connection
+
+    shapes: dict[str, list[float]] = {}
+
+    def timer(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = re.sub(r"(%s|\?)(, *(%s|\?))+", "…", sql)[:160]
+            box = shapes.setdefault(shape, [0, 0.0])
+            box[0] += 1
+            box[1] += time.perf_counter() - started
+
+    profile = cProfile.Profile()
+    with connection.execute_wrapper(timer):
+        profile.enable()
+        try:
+            yield
+        finally:
+            profile.disable()
+    say(f"--- profile: {label}")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
+    say(out.getvalue()[-6000:])
+    say(f"--- SQL of {label} (count, seconds, shape), by time:")
+    for shape, (count, seconds) in sorted(shapes.items(), key=lambda kv: -kv[1][1])[:12]:
+        say(f"  {count:7d} {seconds:8.2f} s  {shape}")
+
+
 def through_the_door(label: str, data: bytes, filename: str, staff: tuple[Any, Any], expected: int) -> float:
     from sidms.changes.batches import batch_decide
     from sidms.exchange import imports
 
     operator, approver = staff
-    with timed() as check_s:
+    with timed() as check_s, profiled(f"{label} check"):
         checked = imports.check_file(data, kind="persons", filename=filename)
     if checked.failing:
         first = checked.failing[0]
@@ -166,7 +214,7 @@ def through_the_door(label: str, data: bytes, filename: str, staff: tuple[Any, A
         imported = imports.apply_import(actor=operator, data=data, checked=checked, reason="基准测试：导入")
     with timed() as decide_s:
         batch_decide(actor=approver, batch_id=imported.batch_id, approve=True, reason="基准测试")
-    with timed() as execute_s:
+    with timed() as execute_s, profiled(f"{label} execute"):
         done = imports.execute_import(actor=operator, batch_id=imported.batch_id)
     if done.rows != expected:
         raise SystemExit(f"{label}: {done.rows} rows imported, {expected} expected")
@@ -246,7 +294,9 @@ def readers(data: bytes, rows: int, *, openpyxl: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    global PROFILE
     args = parse_args(argv)
+    PROFILE = args.profile
     data_dir = isolate(args)
     try:
         setup_store()

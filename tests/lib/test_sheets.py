@@ -603,3 +603,40 @@ def test_the_error_report_can_carry_every_row() -> None:
     assert sheet.title == "错误报告"
     assert [row[0].value for row in sheet.iter_rows(min_row=2)] == [2, 3]
     assert [row[-1].value for row in sheet.iter_rows(min_row=2)] == [None, "示例"]
+
+
+def _parts(data: bytes) -> list[tuple[Any, str]]:
+    import zipfile
+
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return [(archive, n) for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+
+
+@pytest.mark.req("B3")
+def test_the_grid_extent_found_by_whole_chunk_searches_is_the_counted_one() -> None:
+    """A sheet larger than one read (1 MB) with a stray far cell: the searches and the tag-by-tag count agree."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for n in range(40_000):
+        sheet.append(["张三", f"37100219600101{n:04d}", n, "2024-01-05"])
+    sheet["AB41000"] = "远处"
+    out = io.BytesIO()
+    workbook.save(out)
+    ((archive, name),) = _parts(out.getvalue())
+    assert archive.getinfo(name).file_size > 1 << 20
+    assert sheets._named_extent(archive, name) == sheets._counted_extent(archive, name) == (41_000, 28)
+
+
+@pytest.mark.req("B3")
+def test_a_sheet_whose_cells_do_not_name_their_place_is_counted_tag_by_tag() -> None:
+    import zipfile
+
+    rows = "".join(f"<row>{'<c><v>1</v></c>' * 3}</row>" for _ in range(5))
+    rows += '<row r="9"><c r="E9"><v>1</v></c><c><v>2</v></c></row>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", f"<worksheet><sheetData>{rows}</sheetData></worksheet>")
+    ((archive, name),) = _parts(out.getvalue())
+    assert sheets._named_extent(archive, name) is None
+    assert sheets._grid_extent(archive, name) == sheets._counted_extent(archive, name) == (9, 6)

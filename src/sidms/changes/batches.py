@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import CharField, DateField, DateTimeField, IntegerField, TextField
@@ -180,6 +180,29 @@ def batch_change_values(batch: BatchApplication) -> dict[str, Any]:
     }
 
 
+class Prechecked(NamedTuple):
+    """An import row (ROW, what the application's digest covers) with the values the dry run cleaned it to
+    under the same collection rules, which a sealed store vouches for (sidms.exchange.imports): execution
+    takes CLEANED instead of validating ROW again. The entry rules, the duplicates in the file and in the
+    registry (what can have changed since the dry run) are still checked. CLEANED is ignored (the row is
+    validated again) by a legacy batch and when the rules in force at execution are not RULES."""
+
+    row: Mapping[str, Any]
+    cleaned: dict[str, Any]
+    rules: str  # rules_digest() of the rules the dry run cleaned the row under
+
+
+def rules_digest(rules: Mapping[str, Any]) -> str:
+    """SHA-256 over every stored column of the collection rules RULES (rules_in_force's answer): which rules
+    a dry run's cleaned values were found under, so that execution can tell whether they still hold."""
+    hasher = hashlib.sha256()
+    for name in sorted(rules):
+        rule = rules[name]
+        columns = {f.attname: getattr(rule, f.attname) for f in rule._meta.concrete_fields}
+        hasher.update(chain.canonical({k: _plain(v) for k, v in columns.items()}) + b"\n")
+    return hasher.hexdigest()
+
+
 class _RowHasher:
     """SHA-256 over canonical rows as they stream past, and their count."""
 
@@ -187,12 +210,15 @@ class _RowHasher:
         self._hash = hashlib.sha256()
         self.count = 0
 
-    def feed(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-        for row in rows:
+    def feed(
+        self, rows: Iterable[Mapping[str, Any] | Prechecked]
+    ) -> Iterator[Mapping[str, Any] | Prechecked]:
+        for item in rows:
+            row = item.row if isinstance(item, Prechecked) else item
             self._hash.update(chain.canonical({k: _plain(v) for k, v in row.items()}))
             self._hash.update(b"\n")
             self.count += 1
-            yield row
+            yield item
 
     def digest(self) -> str:
         return self._hash.hexdigest()
@@ -301,9 +327,13 @@ class Executed:
 
 
 def batch_execute(
-    *, actor: Any, batch_id: int, rows: Callable[[], Iterable[Mapping[str, Any]]] | None = None
+    *,
+    actor: Any,
+    batch_id: int,
+    rows: Callable[[], Iterable[Mapping[str, Any] | Prechecked]] | None = None,
 ) -> Executed:
-    """Carry out an approved batch once, inside its window and on exactly the authorised rows."""
+    """Carry out an approved batch once, inside its window and on exactly the authorised rows. An import's
+    ROWS may come as :class:`Prechecked` rows (a dry run's sealed cleaned values, see there)."""
     caller = Caller.of(actor)
     require_permission(caller, "batch.execute", _("Your posts may not execute batch changes."))
     with audited_refusals(), transaction.atomic():
@@ -601,12 +631,13 @@ IMPORT_CHUNK = 2000
 def _execute_import(
     spec: EntitySpec,
     batch: BatchApplication,
-    rows: Callable[[], Iterable[Mapping[str, Any]]],
+    rows: Callable[[], Iterable[Mapping[str, Any] | Prechecked]],
     *,
     caller: Caller,
     now: Any,
 ) -> list[int]:
     rules = rules_in_force(batch.entity)
+    in_force = rules_digest(rules)
     # The file is hashed in the same pass that stores it; a file that differs from the approved one is
     # found at the end and the transaction rolls back, so it stores nothing either way.
     hasher = _RowHasher()
@@ -617,18 +648,27 @@ def _execute_import(
     seen: dict[str, int] = {}  # unique values' indexes within the file -> first row number
     in_file = FileEntryRules(spec.name)
 
+    statistics = _Statistics(spec)
+
     def flush() -> None:
         nonlocal chunk
         stored = _store_chunk(spec, batch, chunk, failures, seen, now=now, caller=caller, reference=reference)
         revision_ids.extend(stored)
+        statistics.grown(len(revision_ids))
         chunk = []
 
     # Rows stream through in chunks, so a million-row import needs no million objects in memory. All
     # chunks share the one transaction: a failure anywhere still leaves nothing stored.
-    for number, row in enumerate(hasher.feed(rows()), start=1):
+    for number, item in enumerate(hasher.feed(rows()), start=1):
         if number > (batch.authorised_rows or 0):
             break  # more rows than authorised: refused below, no need to read the rest
-        values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
+        note: dict[str, Any]
+        errors: dict[str, Invalid]
+        if isinstance(item, Prechecked) and item.rules == in_force and not batch.legacy:
+            values, note, errors = item.cleaned, {}, {}
+        else:
+            row = item.row if isinstance(item, Prechecked) else item
+            values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
         if not errors and ENTRY_CHECKS.get(spec.name):  # the entity's entry rules, as at the window
             broken = entry_check_errors(spec, values)
             if not broken and in_file.keys:  # and against the file's earlier rows
@@ -653,7 +693,42 @@ def _execute_import(
         flush()
     if failures:
         raise ImportRefused(dict(sorted(failures.items())))
+    statistics.done(len(revision_ids))
     return revision_ids
+
+
+class _Statistics:
+    """PostgreSQL's planner statistics of the table an import fills, kept up with its growth.
+
+    Without statistics (a table never analysed, or analysed when it was a tenth of its size) the planner takes
+    a look-up by a list of 500 blind indexes for half the table and scans all of it: each chunk's registry
+    check, and the next import's dry run, then cost time in proportion to the registry (an import of a
+    million rows into an empty registry did not finish in 45 minutes, bench/README.md). Autovacuum's
+    ANALYZE comes late, or never where it is switched off, and never inside the import's own transaction.
+    So the import analyses the table itself — inside its transaction, which counts its own new rows — each
+    time the rows it stored double from ANALYZE_FROM, and once at the end of a large import: a handful of
+    samples of at most 30,000 rows each, whatever the import's size."""
+
+    ANALYZE_FROM = 20_000
+
+    def __init__(self, spec: EntitySpec) -> None:
+        self.table = spec.model._meta.db_table
+        self.enabled = connection.vendor == "postgresql"
+        self.next = self.ANALYZE_FROM
+
+    def grown(self, stored: int) -> None:
+        if self.enabled and stored >= self.next:
+            self._analyze()
+            while self.next <= stored:
+                self.next *= 2
+
+    def done(self, stored: int) -> None:
+        if self.enabled and stored >= self.ANALYZE_FROM // 2:
+            self._analyze()
+
+    def _analyze(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(self.table)}")
 
 
 def _import_values(
@@ -753,15 +828,9 @@ def _store_chunk(
     prepare_uid = functools.partial(
         spec.model._meta.get_field("uid").get_db_prep_value, connection=connection
     )
-    with connection.cursor() as cursor:
-        # Raw look-ups by uid: the queryset's per-value lookup preparation cost more than the query.
-        for start in range(0, len(uids), 500):
-            part = [prepare_uid(uid) for uid in uids[start : start + 500]]
-            cursor.execute(
-                f"SELECT uid, id FROM {table} WHERE uid IN ({', '.join(['%s'] * len(part))})",  # noqa: S608
-                part,
-            )
-            ids.update((uid_text(uid) or "", int(pk)) for uid, pk in cursor.fetchall())
+    # Raw look-ups by uid: the queryset's per-value lookup preparation cost more than the query.
+    for uid, pk in _among(table, "uid", [prepare_uid(uid) for uid in uids], "id"):
+        ids[uid_text(uid) or ""] = int(pk)
     sealer = RevisionSealer(
         entity=spec.name, at=now, actor=caller.name, channel=Channel.IMPORT, method=Method.IMPORT,
         request_id=caller.request_id, reference=reference, notes={},
@@ -891,11 +960,34 @@ def _registry_duplicates(spec: EntitySpec, unique_keys: Mapping[tuple[str, str],
     for name in spec.declaration.unique:
         enc = spec.encrypted_fields.get(name)
         keys = list(dict.fromkeys(key for (field, _v), key in unique_keys.items() if field == name))
-        column = enc.index.attname if enc else name
+        if enc is not None:  # a blind index: text as stored
+            found = (v for (v,) in _among(spec.model._meta.db_table, str(enc.index.column), keys))
+            out.update(f"{name}:{v}" for v in found)
+            continue
         for start in range(0, len(keys), 500):
-            found = spec.model._default_manager.filter(**{f"{column}__in": keys[start : start + 500]})
-            out.update(f"{name}:{v}" for v in found.values_list(column, flat=True))
+            # No ordering: the model's (a person's number) would sort every chunk's answer for nothing.
+            plain = spec.model._default_manager.filter(
+                **{f"{name}__in": keys[start : start + 500]}
+            ).order_by()
+            out.update(f"{name}:{v}" for v in plain.values_list(name, flat=True))
     return out
+
+
+def _among(table: str, column: str, values: list[Any], *also: str) -> Iterator[tuple[Any, ...]]:
+    """(COLUMN, *ALSO) of TABLE's rows whose COLUMN is one of VALUES (already in database form), 500 at a
+    time: one array parameter on PostgreSQL, an IN list elsewhere. Raw and unordered: a queryset's IN list
+    cost more in its per-value preparation, and on PostgreSQL in the client's parsing of 500 placeholders,
+    than the indexed look-up itself (bench/imports.py --profile)."""
+    names = ", ".join([column, *also])
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), 500):
+            part = values[start : start + 500]
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SELECT {names} FROM {table} WHERE {column} = ANY(%s)", [part])  # noqa: S608
+            else:
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(f"SELECT {names} FROM {table} WHERE {column} IN ({marks})", part)  # noqa: S608
+            yield from cursor.fetchall()
 
 
 def _unique_key(spec: EntitySpec, name: str, value: Any) -> str:
@@ -982,11 +1074,13 @@ def _event(action: str, caller: Caller, batch: BatchApplication) -> None:
 __all__ = [
     "Executed",
     "ImportRefused",
+    "Prechecked",
     "batch_apply_import",
     "batch_apply_update",
     "batch_change_values",
     "batch_decide",
     "batch_execute",
     "matching_count",
+    "rules_digest",
     "selection_lookups",
 ]

@@ -13,10 +13,13 @@ execution (sidms.changes.batches).
    error report (原行号 … 错误原因).
 2. ``apply_import`` stores the file encrypted (bound to the import's identity) and applies for a batch over
    the kept rows; the batch's rows digest pins them. The same file (by SHA-256) is recognised: it is not
-   applied for twice while an application of it is open or executed.
+   applied for twice while an application of it is open or executed. Beside the file it seals the kept rows
+   with the values the dry run cleaned them to (``_store_rows``).
 3. ``execute_import`` (the executor, not the approver) reads the stored file back, checks its digest,
-   prepares the same rows and hands them to ``batch_execute``: one transaction, so an execution killed
-   halfway stores nothing, and running it again carries out the whole file.
+   and hands the sealed rows (or, without them, the rows prepared from the file again) to
+   ``batch_execute``: one transaction, so an execution killed halfway stores nothing, and running it again
+   carries out the whole file. The rows must hash to the approved digest either way; sealed rows that do not
+   authenticate are an integrity alert.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
@@ -40,7 +44,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sidms.access.policies import record_scope
-from sidms.changes.batches import Executed, batch_apply_import, batch_execute
+from sidms.changes.batches import Executed, Prechecked, batch_apply_import, batch_execute, rules_digest
 from sidms.changes.models import BatchApplication, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import (
     ENTRY_CHECKS,
@@ -82,6 +86,9 @@ class RowResult:
     values: dict[str, Any]
     errors: list[str] = field(default_factory=list)
     notes: tuple[str, ...] = ()
+    # What the collection rules cleaned VALUES to (None for a refused row): sealed at application, so that
+    # execution need not validate the row again (see _store_rows).
+    cleaned: dict[str, Any] | None = None
 
 
 @dataclass
@@ -92,6 +99,7 @@ class Checked:
     size: int
     table: sheets.Table
     rows: list[RowResult]
+    rules: str = ""  # batches.rules_digest of the rules the rows were cleaned under
 
     @property
     def valid(self) -> list[RowResult]:
@@ -166,7 +174,9 @@ class _Resolver:
                 chunk = wanted[start : start + 500]
                 hits.update(
                     (str(k), pk)
-                    for k, pk in records.filter(**{f"{ref.field}__in": chunk}).values_list(ref.field, "pk")
+                    for k, pk in records.filter(**{f"{ref.field}__in": chunk})
+                    .order_by()
+                    .values_list(ref.field, "pk")
                 )
             self.found[name] = hits
 
@@ -251,26 +261,28 @@ def check_file(
             for done, (row, values, errors) in enumerate(
                 _prepare(import_kind, repaired, spec, staff), start=1
             ):
+                kept: dict[str, Any] | None = None
                 if not errors:
                     broken: dict[str, Invalid] = {}
                     try:
-                        cleaned = clean_values(spec, rules, values, creating=True, typed=False)
+                        kept = clean_values(spec, rules, values, creating=True, typed=False).values
                     except ChangeRefused as refused:
                         broken = refused.errors
                     else:
                         if entry_rules:
-                            broken = entry_check_errors(spec, cleaned.values)
+                            broken = entry_check_errors(spec, kept)
                             if not broken and in_file.keys:  # the rules that hold the file's rows together
-                                broken = in_file.clash(row.row_number, cleaned.values)
+                                broken = in_file.clash(row.row_number, kept)
                     if broken:
+                        kept = None
                         errors.extend(_reason(import_kind, spec, row, name, e) for name, e in broken.items())
-                rows.append(RowResult(row.row_number, values, errors, row.notes))
+                rows.append(RowResult(row.row_number, values, errors, row.notes, kept))
                 if done % PROGRESS_EVERY == 0:
                     progress("check", done, total)
         _mark_duplicates(import_kind, spec, rows)
         _mark_numbers_in_use(import_kind, spec, rows)
         progress("check", total, total)
-    return Checked(import_kind, filename, file_digest(data), len(data), table, rows)
+    return Checked(import_kind, filename, file_digest(data), len(data), table, rows, rules_digest(rules))
 
 
 def _reason(kind: ImportKind, spec: EntitySpec, row: sheets.Repaired, name: str, invalid: Invalid) -> str:
@@ -327,7 +339,9 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             found.update(
-                spec.model._default_manager.filter(**{f"{column}__in": chunk}).values_list(column, flat=True)
+                spec.model._default_manager.filter(**{f"{column}__in": chunk})
+                .order_by()  # not the model's ordering: a sort of every answer for nothing
+                .values_list(column, flat=True)
             )
             # As for a record entered at the window (changes.services._check_unique, issue 7 item 9): a value
             # waiting in a new record's review, in any district, is registered too, and the answer is the
@@ -335,7 +349,9 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
             found.update(
                 ChangeRequest.objects.filter(
                     entity=spec.name, status=ReviewStatus.PENDING, match_index__in=chunk
-                ).values_list("match_index", flat=True)
+                )
+                .order_by()
+                .values_list("match_index", flat=True)
             )
         for key in found:
             for row in lookup[key]:
@@ -381,7 +397,9 @@ def _mark_registered_together(kind: ImportKind, spec: EntitySpec, rows: list[Row
     first = sorted({str(row.values[fields[0]]) for row in pending})
     found: set[tuple[str, ...]] = set()
     for start in range(0, len(first), 500):
-        records = spec.model._default_manager.filter(**{f"{fields[0]}__in": first[start : start + 500]})
+        records = spec.model._default_manager.filter(
+            **{f"{fields[0]}__in": first[start : start + 500]}
+        ).order_by()
         found.update(tuple(_key_text(v) for v in values) for values in records.values_list(*fields))
     labels = "、".join(f"“{kind.label(name)}”" for name in kind.same_record)
     for row in pending:
@@ -504,6 +522,9 @@ def apply_import(
         # Stored before the row commits: a crash in between leaves an encrypted orphan, never a row
         # without its file.
         _store(uid, data)
+        _store_rows(
+            imported, batch, [row for row in checked.rows if row.number not in left_out], checked.rules
+        )
         create(
             imported, "import.apply", actor=caller,
             detail={"batch": batch.pk, "kind": imported.kind, "file_digest": imported.file_digest,
@@ -537,17 +558,159 @@ def import_rows(
 
 
 def execute_import(*, actor: Any, batch_id: int, progress: Progress = _quiet) -> Executed:
-    """Carry out an approved import batch from its stored file (one transaction: all rows or none)."""
+    """Carry out an approved import batch from its stored file (one transaction: all rows or none).
+
+    The rows come from the sealed rows of the dry run where they are stored (:func:`_store_rows`): the rows
+    the application's digest covers, with the values the rules cleaned them to. Otherwise (an application
+    made before they were kept) they are prepared from the stored file again, as at the check. Either way
+    the stored file must be intact and the rows must be the approved ones (batches: digest and count)."""
     caller = Caller.of(actor)
     imported = ImportFile.objects.select_related("batch").filter(batch_id=batch_id).first()
     if imported is None:
         raise ChangeRefused(_("This batch has no import file."), code="no_import_file")
     require_intact(imported, actor=caller)
     data = stored_file(imported)
+    sealed = _rows_path(imported.uid).exists()
+
+    def rows() -> Iterator[dict[str, Any] | Prechecked]:
+        if sealed:
+            return sealed_rows(imported, progress=progress)
+        return import_rows(imported, data, progress=progress)
+
     with translation.override("zh-hans"):
-        return batch_execute(
-            actor=caller, batch_id=batch_id, rows=lambda: import_rows(imported, data, progress=progress)
+        done = batch_execute(actor=caller, batch_id=batch_id, rows=rows)
+    if sealed:
+        # Executed once and for all: the sealed rows are of no further use (the stored file stays as the
+        # import's record). Removed only once the execution has committed.
+        path = _rows_path(imported.uid)
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    return done
+
+
+# The dry run's cleaned rows, sealed. The key ring's AEAD encrypts them (they hold ID numbers and phones, which
+# are never written in plain) and authenticates each chunk under associated data that binds it to the import
+# (its identity and file digest), to the batch (its rows digest and count), to the rules the rows were
+# cleaned under, and to its place among the chunks. A chunk edited, swapped with another import's or another
+# chunk, dropped or added does not decrypt as what execution asks for: an integrity alert, and the
+# execution's transaction stores nothing.
+_ROWS_DOMAIN = "exchange.import_rows"
+_ROWS_FORMAT = 1
+ROWS_CHUNK = 5000
+
+
+def _rows_path(uid: uuid.UUID) -> Path:
+    return Path(settings.DATA_DIR) / "imports" / f"{uid}.rows"
+
+
+def _rows_aad(imported: ImportFile, payload_digest: str, header: dict[str, Any], index: int) -> bytes:
+    return (
+        f"{_ROWS_DOMAIN}:{imported.uid}:{imported.file_digest}:{payload_digest}:{header['rules']}:"
+        f"{header['rows']}:{header['chunks']}:{index}"
+    ).encode()
+
+
+def _tagged(value: Any) -> Any:
+    """orjson's hook for the values JSON lacks, tagged so that they come back as the same type."""
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, date):
+        return {"$d": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"$n": str(value)}
+    raise TypeError(type(value).__name__)
+
+
+_UNTAG: dict[str, Callable[[str], Any]] = {
+    "$dt": datetime.fromisoformat,
+    "$d": date.fromisoformat,
+    "$n": Decimal,
+}
+
+
+def _untagged(values: dict[str, Any]) -> dict[str, Any]:
+    for name, value in values.items():
+        if type(value) is dict:
+            ((tag, text),) = value.items()
+            values[name] = _UNTAG[tag](text)
+    return values
+
+
+def _sealable(values: dict[str, Any]) -> bool:
+    """Whether VALUES come back from the sealed store as they are (scalars only: a dict would read as a tag)."""
+    return _SEALABLE.issuperset(map(type, values.values()))
+
+
+_SEALABLE = frozenset({str, int, float, bool, type(None), date, datetime, Decimal})
+
+
+def _store_rows(imported: ImportFile, batch: BatchApplication, rows: Sequence[RowResult], rules: str) -> None:
+    """Seal the kept ROWS with their cleaned values beside the stored file (nothing when a row has none, or
+    a value JSON cannot carry: execution then prepares the rows from the file again)."""
+    if not rules or not all(
+        r.cleaned is not None and _sealable(r.cleaned) and _sealable(r.values) for r in rows
+    ):
+        return
+    chunks = [rows[i : i + ROWS_CHUNK] for i in range(0, len(rows), ROWS_CHUNK)]
+    header = {"format": _ROWS_FORMAT, "rules": rules, "rows": len(rows), "chunks": len(chunks)}
+    ring = keyring()
+    path = _rows_path(imported.uid)
+    temporary = path.with_suffix(".part")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(orjson.dumps(header) + b"\n")
+        for index, chunk in enumerate(chunks):
+            plain = orjson.dumps(
+                [[r.values, r.cleaned] for r in chunk],
+                default=_tagged,
+                option=orjson.OPT_PASSTHROUGH_DATETIME,
+            )
+            token = ring.encrypt_bytes(plain, aad=_rows_aad(imported, batch.payload_digest, header, index))
+            handle.write(len(token).to_bytes(8, "big") + token)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def sealed_rows(imported: ImportFile, *, progress: Progress = _quiet) -> Iterator[Prechecked]:
+    """The sealed rows of the application, each with its cleaned values; an integrity alert (and nothing
+    stored, the execution's transaction rolls back) for a store that is not the one sealed at application."""
+    batch = imported.batch
+
+    def alert() -> IntegrityAlert:
+        return IntegrityAlert(
+            _("The stored rows of %(row)s are not the rows applied for; refused."), {"row": str(imported)}
         )
+
+    try:
+        handle = _rows_path(imported.uid).open("rb")
+    except OSError:
+        raise alert() from None
+    ring = keyring()
+    done = 0
+    with handle:
+        try:
+            header = orjson.loads(handle.readline())
+            chunks, rules = int(header["chunks"]), str(header["rules"])
+            if header.get("format") != _ROWS_FORMAT:
+                raise ValueError(header.get("format"))
+        except (ValueError, KeyError, TypeError):
+            raise alert() from None
+        for index in range(chunks):
+            length = int.from_bytes(handle.read(8), "big")
+            try:
+                plain = ring.decrypt_bytes(
+                    handle.read(length), aad=_rows_aad(imported, batch.payload_digest, header, index)
+                )
+            except ValueError:
+                raise alert() from None
+            for values, cleaned in orjson.loads(plain):
+                done += 1
+                if done % PROGRESS_EVERY == 0:
+                    progress("execute", done, imported.rows_kept)
+                yield Prechecked(_untagged(values), _untagged(cleaned), rules)
+        if handle.read(1) or done != header["rows"]:
+            raise alert()
+    progress("execute", done, imported.rows_kept)
 
 
 def import_of(batch: BatchApplication) -> ImportFile | None:
@@ -577,5 +740,6 @@ __all__ = [
     "import_rows",
     "resume",
     "same_file",
+    "sealed_rows",
     "stored_file",
 ]
