@@ -78,6 +78,18 @@ def _years(cursor: Any) -> set[int]:
     return {int(name.rsplit("_y", 1)[1]) for name in partitions(cursor) if name.startswith(f"{TABLE}_y")}
 
 
+def _columns(cursor: Any, table: str) -> str:
+    """TABLE's columns, quoted, in its own order: rows are copied by name, never by position (a table put in
+    a partition's place with its columns in another order would otherwise be scrambled on the copy)."""
+    names = _rows(
+        cursor,
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+        "ORDER BY attnum",
+        [table],
+    )
+    return ", ".join('"' + name.replace('"', '""') + '"' for (name,) in names)
+
+
 def _schema(cursor: Any) -> tuple[list[tuple[str, str, list[str], str, bool]], list[str], str | None]:
     """TABLE's constraints (name, type, columns, definition, self-reference), its other indexes' definitions
     and the name of its id's identity sequence."""
@@ -127,7 +139,8 @@ def _rebuild(cursor: Any, *, partitioned: bool) -> None:
                 f"CREATE TABLE {year_partition(year)} PARTITION OF {new} FOR VALUES {_bound(year)}"
             )
         cursor.execute(f"CREATE TABLE {DEFAULT} PARTITION OF {new} DEFAULT")
-    cursor.execute(f"INSERT INTO {new} SELECT * FROM {TABLE}")  # noqa: S608
+    copied = _columns(cursor, TABLE)
+    cursor.execute(f"INSERT INTO {new} ({copied}) SELECT {copied} FROM {TABLE}")  # noqa: S608
     cursor.execute(f"DROP TABLE {TABLE}")  # its partitions, triggers, indexes, keys and sequence go with it
     cursor.execute(f"ALTER TABLE {new} RENAME TO {TABLE}")
     if sequence:
@@ -211,7 +224,8 @@ def add_years(connection: Any, until: int) -> list[int]:
             )
         if stranded:
             cursor.execute(f"CREATE TABLE {DEFAULT} PARTITION OF {TABLE} DEFAULT")
-            cursor.execute(f"INSERT INTO {TABLE} SELECT * FROM {old}")  # noqa: S608  (routed by period)
+            copied = _columns(cursor, TABLE)
+            cursor.execute(f"INSERT INTO {TABLE} ({copied}) SELECT {copied} FROM {old}")  # noqa: S608  (routed by period)
             cursor.execute(f"DROP TABLE {old}")
         for statement in append_only_sql("postgresql", TABLE, create=True):
             cursor.execute(statement)
