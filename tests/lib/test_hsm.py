@@ -101,7 +101,10 @@ def test_round_trip_keeps_every_key(token: Token, mechanism: str) -> None:
     document = json.loads(data)
     assert document["format"] == hsm.WRAPPED_FORMAT
     assert document["mechanism"] == mechanism
-    assert "pin" not in data.decode().lower()
+    # Neither the PIN nor a field for it is stored (not the letters "pin" anywhere: base64 holds them by
+    # chance in a few per cent of files, which made this test flaky).
+    assert token.pin not in data.decode()
+    assert not any("pin" in key.lower() for key in document)
 
     back = hsm.unwrap_keyring(data, pin=token.pin)
 
