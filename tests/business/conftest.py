@@ -17,6 +17,14 @@ def second_admin(make_staff) -> Any:  # type: ignore[no-untyped-def]
     return make_staff("admin2_city", posts=("city_admin",), district="371000")
 
 
+@pytest.fixture
+def retiree(make_person: Any) -> Any:
+    """A man born in January 1965: he retires at 60 years 1 month, in February 2025."""
+    from tests.changes.conftest import id_number
+
+    return make_person(id_number=id_number("37100219650115001"), name="刘退休", birth_date="1965-01-15")
+
+
 def approved(outcome: Any, reviewer: Any) -> Any:
     """The entitlement a grant submitted, once REVIEWER (a second person) approved the held request: a
     grant is never recorded on its submitter's word alone."""

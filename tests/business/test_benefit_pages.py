@@ -25,12 +25,6 @@ from tests.changes.conftest import id_number
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def retiree(make_person: Any) -> Any:
-    # A man born in January 1965 retires at 60 years 1 month, in February 2025.
-    return make_person(id_number=id_number("37100219650115001"), name="刘退休", birth_date="1965-01-15")
-
-
 @pytest.mark.req("R2.2")
 @pytest.mark.req("R7.2")
 def test_the_window_computes_a_disability_grant_and_submits_it_for_review(

@@ -18,15 +18,8 @@ from sidms.changes.services import submit_change
 from sidms.core.errors import ChangeRefused
 from sidms.registry.models import Person
 from tests.business.conftest import approved
-from tests.changes.conftest import id_number
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def retiree(make_person: Any) -> Any:
-    # A man born in January 1965 retires at 60 years 1 month, in February 2025.
-    return make_person(id_number=id_number("37100219650115001"), name="刘退休", birth_date="1965-01-15")
 
 
 @pytest.mark.req("R2.2")
