@@ -298,6 +298,19 @@ def _check_same_appraisal(values: Mapping[str, Any], record: models.Model | None
         )
 
 
+def _running(
+    person_id: Any, kind: str, start: date, end: date | None, record: models.Model | None
+) -> QuerySet[Entitlement]:
+    """PERSON_ID's active entitlements of KIND whose months meet START … END (open when None), other than
+    RECORD: what the one-at-a-time rules below compare a benefit with."""
+    others = Entitlement.objects.filter(
+        person_id=person_id, kind=kind, status=EntitlementStatus.ACTIVE
+    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+    if end is not None:
+        others = others.filter(start_date__lte=end)
+    return others.exclude(pk=record.pk) if record is not None else others
+
+
 def _check_running_overlap(values: Mapping[str, Any], record: models.Model | None) -> None:
     """One unemployment benefit at a time (失业保险条例 Art. 17: the months are counted once), and one
     disability allowance (a re-appraisal changes the recorded one, through review): an active one whose
@@ -322,14 +335,7 @@ def _check_running_overlap(values: Mapping[str, Any], record: models.Model | Non
         # A new benefit, or one moved to another first day, reactivated or made an unemployment benefit by
         # an edit (attack round 4: a start moved back into the employment was paid for those months).
         _not_insured_then(person, start)
-    others = Entitlement.objects.filter(person_id=person, kind=kind, status=EntitlementStatus.ACTIVE).filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=start)
-    )
-    if end is not None:
-        others = others.filter(start_date__lte=end)
-    if record is not None:
-        others = others.exclude(pk=record.pk)
-    if others.exists():
+    if _running(person, kind, start, end, record).exists():
         raise ChangeRefused(
             _("The person already has an unemployment benefit running for these months.")
             if kind == BenefitKind.UNEMPLOYMENT
@@ -392,14 +398,7 @@ def _check_allowance_beside_pension(values: Mapping[str, Any], record: models.Mo
     if start is None or person in (None, ""):
         return
     other = BenefitKind.INJURY_ALLOWANCE if kind == BenefitKind.PENSION else BenefitKind.PENSION
-    others = Entitlement.objects.filter(
-        person_id=getattr(person, "pk", person), kind=other, status=EntitlementStatus.ACTIVE
-    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
-    if end is not None:
-        others = others.filter(start_date__lte=end)
-    if record is not None:
-        others = others.exclude(pk=record.pk)
-    if others.exists():
+    if _running(getattr(person, "pk", person), other, start, end, record).exists():
         raise ChangeRefused(
             _("The basic pension and the disability allowance are not paid for the same months: the allowance "
               "ends when the pension begins (工伤保险条例 Art. 35)."),

@@ -46,7 +46,7 @@ import math
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -291,52 +291,54 @@ def _grid_extent(archive: zipfile.ZipFile, name: str) -> tuple[int, int]:
     return extent if extent is not None else _counted_extent(archive, name)
 
 
-def _named_extent(archive: zipfile.ZipFile, name: str) -> tuple[int, int] | None:
-    rows = columns = 0
+def _tag_chunks(archive: zipfile.ZipFile, name: str) -> Iterator[bytes]:
+    """Part NAME of ARCHIVE read 1 MB at a time, each piece cut before its last ``<``, so that no tag is
+    split between two pieces (the cut-off start goes to the front of the next piece)."""
     tail = b""
     with archive.open(name) as part:
         while chunk := part.read(1 << 20):
             text = tail + chunk
             cut = text.rfind(b"<")
             text, tail = (text[:cut], text[cut:]) if cut >= 0 else (text, b"")
-            if any(prefixed in text for prefixed in _PREFIXED):
-                return None
-            row_refs = _ROW_REF.findall(text)
-            cell_refs = _CELL_REF.findall(text)
-            # Every <row and <c tag must be one of those found, else the part is counted tag by tag.
-            if len(row_refs) != text.count(b"<row ") + text.count(b"<row>") + text.count(b"<row/"):
-                return None
-            if len(cell_refs) != text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/"):
-                return None
-            if row_refs:
-                rows = max(rows, *map(int, row_refs))
-            if cell_refs:
-                letters, numbers = zip(*cell_refs, strict=True)
-                rows = max(rows, *map(int, numbers))
-                columns = max(columns, *map(_column_number, set(letters)))
+            yield text
+
+
+def _named_extent(archive: zipfile.ZipFile, name: str) -> tuple[int, int] | None:
+    rows = columns = 0
+    for text in _tag_chunks(archive, name):
+        if any(prefixed in text for prefixed in _PREFIXED):
+            return None
+        row_refs = _ROW_REF.findall(text)
+        cell_refs = _CELL_REF.findall(text)
+        # Every <row and <c tag must be one of those found, else the part is counted tag by tag.
+        if len(row_refs) != text.count(b"<row ") + text.count(b"<row>") + text.count(b"<row/"):
+            return None
+        if len(cell_refs) != text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/"):
+            return None
+        if row_refs:
+            rows = max(rows, *map(int, row_refs))
+        if cell_refs:
+            letters, numbers = zip(*cell_refs, strict=True)
+            rows = max(rows, *map(int, numbers))
+            columns = max(columns, *map(_column_number, set(letters)))
     return rows, columns
 
 
 def _counted_extent(archive: zipfile.ZipFile, name: str) -> tuple[int, int]:
     rows = columns = row = column = 0
-    tail = b""
-    with archive.open(name) as part:
-        while chunk := part.read(1 << 20):
-            text = tail + chunk
-            cut = text.rfind(b"<")
-            text, tail = (text[:cut], text[cut:]) if cut >= 0 else (text, b"")
-            for match in _CELL_OR_ROW.finditer(text):
-                ref = _REF.search(match.group(2))
-                if match.group(1) == b"row":
-                    row = int(ref.group(2)) if ref else row + 1
-                    column = 0
+    for text in _tag_chunks(archive, name):
+        for match in _CELL_OR_ROW.finditer(text):
+            ref = _REF.search(match.group(2))
+            if match.group(1) == b"row":
+                row = int(ref.group(2)) if ref else row + 1
+                column = 0
+                rows = max(rows, row)
+            else:
+                column = _column_number(ref.group(1)) if ref and ref.group(1) else column + 1
+                if ref and ref.group(1):
+                    row = max(row, int(ref.group(2)))
                     rows = max(rows, row)
-                else:
-                    column = _column_number(ref.group(1)) if ref and ref.group(1) else column + 1
-                    if ref and ref.group(1):
-                        row = max(row, int(ref.group(2)))
-                        rows = max(rows, row)
-                    columns = max(columns, column)
+                columns = max(columns, column)
     return rows, columns
 
 
