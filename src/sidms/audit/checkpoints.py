@@ -17,11 +17,19 @@ from django.utils import timezone
 
 from sidms.audit.models import ChainHead
 from sidms.core.keys import keyring
+from sidms.core.workers import fork_safe
 from sidms.lib import chain
 
 _lock = threading.Lock()
 _last_written = 0.0
 _timer: threading.Timer | None = None
+# Held by the timer's thread while it writes a checkpoint, and taken before every fork of this process
+# (sidms.core.workers forks computing workers beside the timer): a child never inherits the key ring or
+# OpenSSL in the middle of the timer's work.
+_writing = threading.Lock()
+os.register_at_fork(
+    before=_writing.acquire, after_in_parent=_writing.release, after_in_child=_writing.release
+)
 
 
 def after_commit() -> None:
@@ -46,6 +54,7 @@ def _on_commit() -> None:
         elif _timer is None:
             _timer = threading.Timer(wait, _on_timer)
             _timer.daemon = True
+            fork_safe(_timer)
             _timer.start()
 
 
@@ -55,7 +64,8 @@ def _on_timer() -> None:
         _timer = None
         _last_written = time.monotonic()
     try:
-        write_checkpoint()
+        with _writing:
+            write_checkpoint()
     finally:
         connection.close()  # the timer's thread opened its own connection
 

@@ -65,6 +65,7 @@ from sidms.core.kernel import (
     view,
 )
 from sidms.core.keys import keyring
+from sidms.core.workers import ordered_map, worker_count
 from sidms.lib import chain
 
 B = BatchStatus
@@ -643,54 +644,61 @@ def _execute_import(
     hasher = _RowHasher()
     failures: dict[int, dict[str, Invalid]] = {}
     revision_ids: list[int] = []
-    chunk: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     reference = f"BA{batch.pk}"
     seen: dict[str, int] = {}  # unique values' indexes within the file -> first row number
     in_file = FileEntryRules(spec.name)
-
     statistics = _Statistics(spec)
 
-    def flush() -> None:
-        nonlocal chunk
-        stored = _store_chunk(spec, batch, chunk, failures, seen, now=now, caller=caller, reference=reference)
-        revision_ids.extend(stored)
-        statistics.grown(len(revision_ids))
-        chunk = []
-
-    # Rows stream through in chunks, so a million-row import needs no million objects in memory. All
-    # chunks share the one transaction: a failure anywhere still leaves nothing stored.
-    for number, item in enumerate(hasher.feed(rows()), start=1):
-        if number > (batch.authorised_rows or 0):
-            break  # more rows than authorised: refused below, no need to read the rest
-        note: dict[str, Any]
-        errors: dict[str, Invalid]
-        if isinstance(item, Prechecked) and item.rules == in_force and not batch.legacy:
-            values, note, errors = item.cleaned, {}, {}
-        else:
-            row = item.row if isinstance(item, Prechecked) else item
-            values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
-        if not errors and ENTRY_CHECKS.get(spec.name):  # the entity's entry rules, as at the window
-            broken = entry_check_errors(spec, values)
-            if not broken and in_file.keys:  # and against the file's earlier rows
-                broken = in_file.clash(number, values)
-            if broken and batch.legacy:  # a migration keeps what it finds, noted (like the field rules)
-                note.setdefault("nonconforming", {}).update({n: e.reason for n, e in broken.items()})
+    def chunks() -> Iterator[_Chunk]:
+        """The valid rows, checked for duplicates and numbered, a chunk at a time. Rows stream through, so
+        a million-row import needs no million objects in memory. All chunks share the one transaction: a
+        failure anywhere still leaves nothing stored."""
+        chunk: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+        for number, item in enumerate(hasher.feed(rows()), start=1):
+            if number > (batch.authorised_rows or 0):
+                break  # more rows than authorised: refused below, no need to read the rest
+            note: dict[str, Any]
+            errors: dict[str, Invalid]
+            if isinstance(item, Prechecked) and item.rules == in_force and not batch.legacy:
+                values, note, errors = item.cleaned, {}, {}
             else:
-                errors = broken
-        if errors:
-            failures[number] = errors
-            continue
-        chunk.append((number, values, note))
-        if len(chunk) >= IMPORT_CHUNK:
-            flush()
-    if hasher.digest() != batch.payload_digest or hasher.count != batch.authorised_rows:
-        raise deny(
-            NotPermitted(_("The import file differs from the approved one; refused.")),
-            "batch.denied", actor=caller, object_type="batch", object_id=batch.pk,
-            detail={"reason": "file_differs"},
-        )  # fmt: skip
-    if chunk:
-        flush()
+                row = item.row if isinstance(item, Prechecked) else item
+                values, note, errors = _import_values(spec, rules, row, legacy=batch.legacy)
+            if not errors and ENTRY_CHECKS.get(spec.name):  # the entity's entry rules, as at the window
+                broken = entry_check_errors(spec, values)
+                if not broken and in_file.keys:  # and against the file's earlier rows
+                    broken = in_file.clash(number, values)
+                if broken and batch.legacy:  # a migration keeps what it finds, noted (like the field rules)
+                    note.setdefault("nonconforming", {}).update({n: e.reason for n, e in broken.items()})
+                else:
+                    errors = broken
+            if errors:
+                failures[number] = errors
+                continue
+            chunk.append((number, values, note))
+            if len(chunk) >= IMPORT_CHUNK:
+                if ready := _ready_chunk(spec, batch, chunk, failures, seen):
+                    yield ready
+                chunk = []
+        if hasher.digest() != batch.payload_digest or hasher.count != batch.authorised_rows:
+            raise deny(
+                NotPermitted(_("The import file differs from the approved one; refused.")),
+                "batch.denied", actor=caller, object_type="batch", object_id=batch.pk,
+                detail={"reason": "file_differs"},
+            )  # fmt: skip
+        if chunk and (ready := _ready_chunk(spec, batch, chunk, failures, seen)):
+            yield ready
+
+    # The records of a chunk (ciphertexts, blind indexes, states, digests: pure computation, most of an
+    # import row's cost) are made in forked workers while this process stores the chunk before
+    # (sidms.core.workers); the database work stays here, in this transaction.
+    make = _ChunkMaker(spec, now)
+    workers = worker_count(batch.authorised_rows or 0, unit=IMPORT_CHUNK)
+    for made in ordered_map(make, chunks(), workers):
+        if failures:
+            continue  # the import is refused anyway; the rows are still read to report every failing one
+        revision_ids.extend(_store_made(spec, made, now=now, caller=caller, reference=reference))
+        statistics.grown(len(revision_ids))
     if failures:
         raise ImportRefused(dict(sorted(failures.items())))
     statistics.done(len(revision_ids))
@@ -760,19 +768,29 @@ def _import_values(
     return values, note, {}
 
 
-def _store_chunk(
+class _Chunk(NamedTuple):
+    rows: list[tuple[dict[str, Any], dict[str, Any]]]  # (values with the record number, revision note)
+    keys: dict[tuple[str, str], str]  # (unique field, value) -> its key (blind index) for these rows
+
+
+class _Made(NamedTuple):
+    """A chunk's records as the INSERTs take them: each row's column values, and for its revision the uid,
+    the row digest, the canonical changes and state, and the note (with the changes as a dict when there is
+    one: such a revision is sealed by revision_seal)."""
+
+    rows: list[list[Any]]
+    revisions: list[tuple[Any, str, bytes, str, dict[str, Any], dict[str, Any] | None]]
+
+
+def _ready_chunk(
     spec: EntitySpec,
     batch: BatchApplication,
     chunk: list[tuple[int, dict[str, Any], dict[str, Any]]],
     failures: dict[int, dict[str, Invalid]],
     seen: dict[str, int],
-    *,
-    now: Any,
-    caller: Caller,
-    reference: str,
-) -> list[int]:
-    """Check one chunk of valid rows for duplicates (within the file and against the registry), then, if
-    nothing has failed so far, store it: bulk INSERT of the rows, one revision per row."""
+) -> _Chunk | None:
+    """Check one chunk of valid rows for duplicates (within the file and against the registry) and, if
+    nothing has failed so far, number its new records: the chunk to make and store, or None."""
     unique = spec.declaration.unique
     # Each unique value's key (an encrypted field's blind index, an HMAC) once per row: the registry
     # look-up, the duplicate check and the stored index column all use it.
@@ -783,7 +801,7 @@ def _store_chunk(
         if values.get(name)
     }
     duplicates = _registry_duplicates(spec, keys) if unique else set()
-    keep: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    keep: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for number, values, note in chunk:
         clash = _duplicate_reason(spec, values, number, seen, duplicates, keys)
         if clash and not batch.legacy:
@@ -791,45 +809,72 @@ def _store_chunk(
             continue
         if clash:
             note = {"nonconforming": {**note.get("nonconforming", {}), clash[0]: "duplicate"}}
-        keep.append((number, values, note))
+        keep.append((values, note))
     if failures or not keep:
-        return []  # the import is refused anyway; keep validating to report every failing row
+        return None  # the import is refused anyway; keep validating to report every failing row
     key = spec.label_field
-    missing = [
-        i for i, (_n, values, _note) in enumerate(keep) if spec.declaration.numbering and not values.get(key)
-    ]
-    numbers = iter(assign_numbers(spec, len(missing))) if missing else iter(())
-    columns = _insert_columns(spec)
-    stored: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []  # (instance, state, note)
-    rows: list[list[Any]] = []
-    new_record = _record_maker(spec)
-    for i, (_number, values, note) in enumerate(keep):
-        instance = new_record(values)
-        if i in missing:
-            setattr(instance, key, next(numbers))
-        for name in spec.encrypted_fields:
-            value = values.get(name)
-            if value not in (None, ""):
-                setattr(instance, name, seal(spec.encrypted_fields[name].domain, instance.uid, str(value)))
-        instance.version = 1
-        instance.created_at = instance.updated_at = now
-        state = _new_state(spec, instance, keys)
-        instance.row_digest = state_digest(spec.name, 1, chain.canonical(view(state), parsed=True))
-        instance.cipher_mac = cipher_mac(spec, instance.uid, tokens_of(spec, instance))
-        rows.append([prep(getattr(instance, attname)) for attname, prep in columns])
-        stored.append((instance, state, note))
+    if spec.declaration.numbering:
+        missing = [i for i, (values, _note) in enumerate(keep) if not values.get(key)]
+        for i, assigned in zip(missing, assign_numbers(spec, len(missing)) if missing else (), strict=True):
+            values, note = keep[i]
+            keep[i] = ({**values, key: assigned}, note)
+    return _Chunk(keep, keys)
+
+
+class _ChunkMaker:
+    """A chunk's new records made ready to store: uid, ciphertexts sealed to it, blind indexes, state, row
+    digest, ciphertext MAC, the columns in database form, the revision's canonical changes and state. No
+    database access (it runs in forked workers, sidms.core.workers); everything it needs is prepared here,
+    before the fork."""
+
+    def __init__(self, spec: EntitySpec, now: Any) -> None:
+        self.spec = spec
+        self.now = now
+        self.columns = _insert_columns(spec)
+        self.new_record = _record_maker(spec)
+
+    def __call__(self, chunk: _Chunk) -> _Made:
+        spec, now = self.spec, self.now
+        rows: list[list[Any]] = []
+        revisions: list[tuple[Any, str, bytes, str, dict[str, Any], dict[str, Any] | None]] = []
+        for values, note in chunk.rows:
+            instance = self.new_record(values)
+            for name in spec.encrypted_fields:
+                value = values.get(name)
+                if value not in (None, ""):
+                    setattr(
+                        instance, name, seal(spec.encrypted_fields[name].domain, instance.uid, str(value))
+                    )
+            instance.version = 1
+            instance.created_at = instance.updated_at = now
+            state = _new_state(spec, instance, chunk.keys)
+            instance.row_digest = state_digest(spec.name, 1, chain.canonical(view(state), parsed=True))
+            instance.cipher_mac = cipher_mac(spec, instance.uid, tokens_of(spec, instance))
+            # A ciphertext's database form is a memoryview, which does not pickle: its bytes go instead.
+            row = [prep(getattr(instance, attname)) for attname, prep in self.columns]
+            rows.append([bytes(v) if type(v) is memoryview else v for v in row])
+            changes = {n: [None, v] for n, v in state.items()}
+            revisions.append((
+                instance.uid, instance.row_digest, chain.canonical(changes, parsed=True),
+                chain.canonical(state, parsed=True).decode("utf-8"), note, changes if note else None,
+            ))  # fmt: skip
+        return _Made(rows, revisions)
+
+
+def _store_made(spec: EntitySpec, made: _Made, *, now: Any, caller: Caller, reference: str) -> list[int]:
+    """Store a made chunk: bulk INSERT of the rows, then one sealed revision per row (its seal names the
+    record's id, known once the row is stored)."""
     # Raw executemany rather than bulk_create: Django compiles SQL for every 28-row slice SQLite allows, which
     # cost more than validating the rows (bench/pipeline.py). The ids are read back by uid.
     table = spec.model._meta.db_table
     with pipeline_writes(), connection.cursor() as cursor:
-        _bulk_insert(cursor, table, _insert_column_names(spec), rows)
+        _bulk_insert(cursor, table, _insert_column_names(spec), made.rows)
     ids: dict[str, int] = {}
-    uids = [instance.uid for instance, _state, _note in stored]
     prepare_uid = functools.partial(
         spec.model._meta.get_field("uid").get_db_prep_value, connection=connection
     )
     # Raw look-ups by uid: the queryset's per-value lookup preparation cost more than the query.
-    for uid, pk in _among(table, "uid", [prepare_uid(uid) for uid in uids], "id"):
+    for uid, pk in _among(table, "uid", [prepare_uid(r[0]) for r in made.revisions], "id"):
         ids[uid_text(uid) or ""] = int(pk)
     sealer = RevisionSealer(
         entity=spec.name, at=now, actor=caller.name, channel=Channel.IMPORT, method=Method.IMPORT,
@@ -837,23 +882,21 @@ def _store_chunk(
     )  # fmt: skip
     revisions = []
     at = _db_time(now)
-    for instance, state, note in stored:
-        instance.pk = ids[str(instance.uid)]
-        changes = {n: [None, v] for n, v in state.items()}
-        if note:
+    for uid, row_digest, changes, state, note, changes_dict in made.revisions:
+        pk = ids[str(uid)]
+        if changes_dict is not None:
             from sidms.changes.seals import revision_seal
 
             seal_ = revision_seal(
-                entity=spec.name, record_id=instance.pk, version=1, at=now, actor=caller.name,
+                entity=spec.name, record_id=pk, version=1, at=now, actor=caller.name,
                 channel=Channel.IMPORT, method=Method.IMPORT, request_id=caller.request_id, reference=reference,
-                changes=changes, notes=note, digest=instance.row_digest,
+                changes=changes_dict, notes=note, digest=row_digest,
             )  # fmt: skip
         else:
-            seal_ = sealer(record_id=instance.pk, version=1, changes=changes, digest=instance.row_digest)
+            seal_ = sealer.seal_bytes(record_id=pk, version=1, changes=changes, digest=row_digest)
         revisions.append(
-            (spec.name, instance.pk, 1, at, caller.name, Channel.IMPORT, Method.IMPORT, caller.request_id, reference,
-             chain.canonical(changes, parsed=True).decode("utf-8"), chain.canonical(state, parsed=True).decode("utf-8"),
-             instance.row_digest, "", json.dumps(note, ensure_ascii=False), seal_)
+            (spec.name, pk, 1, at, caller.name, Channel.IMPORT, Method.IMPORT, caller.request_id, reference,
+             changes.decode("utf-8"), state, row_digest, "", json.dumps(note, ensure_ascii=False), seal_)
         )  # fmt: skip
     with connection.cursor() as cursor:
         return _insert_revisions(cursor, revisions, reference)

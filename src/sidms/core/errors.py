@@ -84,6 +84,11 @@ class Invalid(ValueError):
     def __str__(self) -> str:
         return self.localized()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (a dry run's forked workers hand refusals back, sidms.core.workers): the exception's
+        # args hold the code only.
+        return (type(self), (self.code, self.text))
+
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.localized()}
 

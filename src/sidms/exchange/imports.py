@@ -28,6 +28,7 @@ import base64
 import hashlib
 import os
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -63,6 +64,7 @@ from sidms.core.errors import ChangeRefused, IntegrityAlert, Invalid
 from sidms.core.fields import aad
 from sidms.core.kernel import EntitySpec, spec_for
 from sidms.core.keys import keyring
+from sidms.core.workers import ordered_map, worker_count
 from sidms.exchange.kinds import ImportKind, kind_of
 from sidms.exchange.models import ImportFile
 from sidms.lib import sheets
@@ -258,31 +260,71 @@ def check_file(
         in_file = FileEntryRules(spec.name)
         entry_rules = bool(ENTRY_CHECKS.get(spec.name))  # as the execution asks (none for persons)
         with entry_checks_context(spec.name):
-            for done, (row, values, errors) in enumerate(
-                _prepare(import_kind, repaired, spec, staff), start=1
+            # The field rules (most of a row's cost) run in forked workers over units of rows while this
+            # process goes on (sidms.core.workers); the entry rules, which hold the file's rows together,
+            # run here in the rows' order.
+            units: deque[list[tuple[sheets.Repaired, dict[str, Any], list[str]]]] = deque()
+            clean = _Cleaner(spec, rules)
+            workers = worker_count(total, unit=PROGRESS_EVERY)
+            for cleaned in ordered_map(
+                clean, _units(_prepare(import_kind, repaired, spec, staff), units), workers
             ):
-                kept: dict[str, Any] | None = None
-                if not errors:
-                    broken: dict[str, Invalid] = {}
-                    try:
-                        kept = clean_values(spec, rules, values, creating=True, typed=False).values
-                    except ChangeRefused as refused:
-                        broken = refused.errors
-                    else:
-                        if entry_rules:
-                            broken = entry_check_errors(spec, kept)
-                            if not broken and in_file.keys:  # the rules that hold the file's rows together
-                                broken = in_file.clash(row.row_number, kept)
+                for (row, values, errors), (kept, broken) in zip(units.popleft(), cleaned, strict=True):
+                    if kept is not None and entry_rules:  # the field rules passed
+                        broken = entry_check_errors(spec, kept)
+                        if not broken and in_file.keys:  # the rules that hold the file's rows together
+                            broken = in_file.clash(row.row_number, kept)
                     if broken:
                         kept = None
                         errors.extend(_reason(import_kind, spec, row, name, e) for name, e in broken.items())
-                rows.append(RowResult(row.row_number, values, errors, row.notes, kept))
-                if done % PROGRESS_EVERY == 0:
-                    progress("check", done, total)
+                    rows.append(RowResult(row.row_number, values, errors, row.notes, kept))
+                progress("check", len(rows), total)
         _mark_duplicates(import_kind, spec, rows)
         _mark_numbers_in_use(import_kind, spec, rows)
         progress("check", total, total)
     return Checked(import_kind, filename, file_digest(data), len(data), table, rows, rules_digest(rules))
+
+
+def _units(
+    prepared: Iterable[tuple[sheets.Repaired, dict[str, Any], list[str]]],
+    taken: deque[list[tuple[sheets.Repaired, dict[str, Any], list[str]]]],
+) -> Iterator[list[dict[str, Any] | None]]:
+    """The rows' values to clean, PROGRESS_EVERY rows at a time (None for a row already refused); each unit
+    of prepared rows is kept in TAKEN until its results come back, in order."""
+    unit: list[tuple[sheets.Repaired, dict[str, Any], list[str]]] = []
+    for item in prepared:
+        unit.append(item)
+        if len(unit) >= PROGRESS_EVERY:
+            taken.append(unit)
+            yield [None if errors else values for _row, values, errors in unit]
+            unit = []
+    if unit:
+        taken.append(unit)
+        yield [None if errors else values for _row, values, errors in unit]
+
+
+class _Cleaner:
+    """The field rules over a unit of rows: each row's cleaned values, or the refusals of its fields. No
+    database access (it runs in forked workers): the rules in force are read before."""
+
+    def __init__(self, spec: EntitySpec, rules: Any) -> None:
+        self.spec, self.rules = spec, rules
+
+    def __call__(
+        self, unit: list[dict[str, Any] | None]
+    ) -> list[tuple[dict[str, Any] | None, dict[str, Invalid]]]:
+        out: list[tuple[dict[str, Any] | None, dict[str, Invalid]]] = []
+        for values in unit:
+            if values is None:
+                out.append((None, {}))
+                continue
+            try:
+                out.append(
+                    (clean_values(self.spec, self.rules, values, creating=True, typed=False).values, {})
+                )
+            except ChangeRefused as refused:
+                out.append((None, refused.errors))
+        return out
 
 
 def _reason(kind: ImportKind, spec: EntitySpec, row: sheets.Repaired, name: str, invalid: Invalid) -> str:

@@ -1,0 +1,226 @@
+"""Pure computation spread over the machine's cores, in order, while this process goes on with its own work.
+
+A large import spends most of its time in per-row Python that touches no database: cleaning values,
+encrypting, blind indexes, keyed digests, canonical JSON (bench/imports.py --profile). ``ordered_map`` runs
+such a function over a stream of items in forked children, one item at a time each, and hands the results
+back in the items' order, so the caller stores result N (in its own transaction, on its own connection)
+while the children compute N+1 and N+2.
+
+Plain fork and pipes, as verification does (sidms.audit.verify.parallel_map), and for the same reasons: a
+child inherits what the parent built (the entity's spec, the collection rules, the key ring, code tables)
+without pickling it; only the items and the results cross a pipe. Unlike verification's workers, these
+children never use a database: the caller may be inside a transaction, whose uncommitted rows no other
+connection could see. A child's inherited connections are detached and any attempt to open one raises
+``WorkerUsedDatabase``; the parent then computes that item itself, so a function that needs the database
+for a rare item (a code table not cached yet) is slower, never wrong.
+
+Children are forked only from a process whose other threads are all marked ``fork_safe``: a child forked
+while another thread holds a lock (OpenSSL's, a shared HMAC's) can hang for ever. A web server's worker
+threads therefore compute in order in their own thread, as before; ``sidms import`` and the bench use every
+core."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import pickle
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+from django.db import connections
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_HEADER = 8  # a message's length, big-endian, before its pickled bytes
+
+
+class WorkerUsedDatabase(RuntimeError):
+    """A forked worker tried to use the database (it must not: see the module's docstring)."""
+
+
+def fork_safe(thread: threading.Thread) -> threading.Thread:
+    """Mark THREAD as one that may run beside a fork. Its owner guarantees that a child never finds a lock
+    of it half-taken: nothing the thread takes is used by a worker's computation, or the owner holds a lock
+    around what it does and takes that lock before every fork (``os.register_at_fork``), as the audit
+    checkpoint timer does."""
+    thread.sidms_fork_safe = True  # type: ignore[attr-defined]
+    return thread
+
+
+def worker_count(items: int, *, unit: int) -> int:
+    """How many children to fork for ITEMS items of work split in units of UNIT: none for a single unit or
+    beside a thread not marked fork_safe, otherwise one per core (the parent stores what they compute)."""
+    if items <= unit:
+        return 0
+    me = threading.current_thread()
+    if any(t is not me and not getattr(t, "sidms_fork_safe", False) for t in threading.enumerate()):
+        return 0
+    return os.cpu_count() or 1
+
+
+def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """FUNCTION over ITEMS, results in the items' order. With WORKERS ≥ 1, in that many forked children,
+    each given the next item as soon as it hands back its last result; ITEMS is read lazily (the caller's
+    own work between two results can produce the next items). With none, here, one item at a time. The
+    first item is always computed here, before any fork.
+
+    FUNCTION must be pure with respect to the database: it may read what this process held before the
+    fork, and its items and results must pickle. A child that fails on an item (the database touched, an
+    exception) has that item computed here instead, so an error surfaces as it would without workers."""
+    source = iter(items)
+    first = next(source, _END)
+    if first is _END:
+        return
+    # The first item here, before the fork: what the function loads on first use (a code table, a cache)
+    # is then loaded once, in this process, and the children inherit it instead of each failing over it.
+    yield function(first)
+    if workers <= 0:
+        for item in source:
+            yield function(item)
+        return
+    pool = _Pool(function, workers)
+    try:
+        # (child, item) in the items' order; a child of None: compute the item here (its child died)
+        queue: deque[tuple[_Child | None, Any]] = deque()
+        for child in pool.children:
+            item = next(source, _END)
+            if item is _END:
+                break
+            child.send(item)
+            queue.append((child, item))
+        while queue:
+            owner, item = queue.popleft()
+            if owner is None:
+                yield function(item)
+                continue
+            outcome, value = owner.receive()
+            if outcome == "died":
+                owner.alive = False
+            following = next(source, _END)
+            if following is not _END:  # the child works on while the caller stores this result
+                if owner.alive:
+                    owner.send(following)
+                queue.append((owner if owner.alive else None, following))
+            if outcome == "ok":
+                yield value
+            else:
+                logger.warning("worker %s failed on an item, computed here instead: %s", owner.pid, value)
+                yield function(item)
+    finally:
+        pool.close()
+
+
+_END: Any = object()
+
+
+class _Child:
+    def __init__(self, pid: int, tasks: int, results: int) -> None:
+        self.pid, self.tasks, self.results = pid, tasks, results
+        self.alive = True
+
+    def send(self, item: Any) -> None:
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_all(self.tasks, len(data).to_bytes(_HEADER, "big") + data)
+
+    def receive(self) -> tuple[str, Any]:
+        header = _read_exact(self.results, _HEADER)
+        if not header:
+            return "died", "it exited"
+        answer: tuple[str, Any] = pickle.loads(_read_exact(self.results, int.from_bytes(header, "big")))  # noqa: S301
+        return answer
+
+
+class _Pool:
+    def __init__(self, function: Callable[[Any], Any], workers: int) -> None:
+        self.children: list[_Child] = []
+        gc.freeze()  # the children's collections then skip what they inherited (and copy fewer pages)
+        try:
+            for _ in range(workers):
+                task_read, task_write = os.pipe()
+                result_read, result_write = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(task_write)
+                    os.close(result_read)
+                    for other in self.children:
+                        os.close(other.tasks)
+                        os.close(other.results)
+                    _serve(function, task_read, result_write)
+                os.close(task_read)
+                os.close(result_write)
+                self.children.append(_Child(pid, task_write, result_read))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for child in self.children:
+            os.close(child.tasks)  # the child reads end-of-file and exits
+        for child in self.children:
+            os.close(child.results)
+            os.waitpid(child.pid, 0)
+        self.children = []
+        gc.unfreeze()
+
+
+# The database connections a child inherited: never closed or used there (closing a PostgreSQL connection
+# would end the parent's session on the server), and kept referenced so that nothing finalises them.
+_INHERITED: list[Any] = []
+
+
+def _refuse_database() -> NoReturn:
+    raise WorkerUsedDatabase("a forked worker must not use the database")
+
+
+def _serve(function: Callable[[Any], Any], tasks: int, results: int) -> NoReturn:
+    """A child: items in from TASKS, results out to RESULTS, until the parent closes TASKS."""
+    for handle in connections.all():
+        if handle.connection is not None:
+            _INHERITED.append(handle.connection)
+            handle.connection = None
+        handle.ensure_connection = _refuse_database  # type: ignore[method-assign]
+    status = 0
+    try:
+        while header := _read_exact(tasks, _HEADER):
+            item = pickle.loads(_read_exact(tasks, int.from_bytes(header, "big")))  # noqa: S301
+            try:
+                data = pickle.dumps(("ok", function(item)), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # the parent computes the item itself
+                reason = "".join(traceback.format_exception_only(exc)).strip()
+                data = pickle.dumps(("error", reason), protocol=pickle.HIGHEST_PROTOCOL)
+            _write_all(results, len(data).to_bytes(_HEADER, "big") + data)
+    except BaseException:  # the parent sees end-of-file and computes the items itself
+        status = 1
+    os._exit(status)
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    """SIZE bytes from FD, or b"" at end-of-file before the first byte."""
+    parts: list[bytes] = []
+    left = size
+    while left:
+        part = os.read(fd, min(left, 1 << 20))
+        if not part:
+            if left == size:
+                return b""
+            raise EOFError("a worker's pipe closed in the middle of a message")
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+__all__ = ["WorkerUsedDatabase", "fork_safe", "ordered_map", "worker_count"]
