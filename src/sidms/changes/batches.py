@@ -281,6 +281,23 @@ def _selected_digest(spec: EntitySpec, lookups: Mapping[str, Any]) -> tuple[str,
     return hasher.hexdigest(), count
 
 
+# What follows an application's end (refused, or executed: no step comes after either), registered by higher
+# apps (dependency inversion): the imports remove the dry run's sealed rows beside an import's file. Each
+# hook is called inside the step's transaction, with the application locked, and defers its side effects
+# (files) to on_commit, so a step that rolls back removes nothing. An approval whose window closes unused
+# ends with no step at all: `sidms import --sweep` removes what it left.
+ENDED_HOOKS: dict[str, Callable[[BatchApplication], None]] = {}
+
+
+def register_ended_hook(name: str, hook: Callable[[BatchApplication], None]) -> None:
+    ENDED_HOOKS[name] = hook
+
+
+def _ended(batch: BatchApplication) -> None:
+    for hook in ENDED_HOOKS.values():
+        hook(batch)
+
+
 def batch_decide(
     *, actor: Any, batch_id: int, approve: bool, reason: str = "", window: timedelta = DEFAULT_WINDOW
 ) -> BatchApplication:
@@ -315,6 +332,8 @@ def batch_decide(
         batch.save()
         reseal(batch)
         _event("batch.approve" if approve else "batch.refuse", caller, batch)
+        if not approve:
+            _ended(batch)
     return batch
 
 
@@ -375,6 +394,7 @@ def batch_execute(
                 "step": batch.step, "seal": batch.seal,
             },
         )  # fmt: skip
+        _ended(batch)
     return Executed(batch, len(revisions), first, last)
 
 
@@ -1081,6 +1101,7 @@ __all__ = [
     "batch_decide",
     "batch_execute",
     "matching_count",
+    "register_ended_hook",
     "rules_digest",
     "selection_lookups",
 ]
