@@ -15,6 +15,11 @@ class ChangesConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from sidms.changes import reference, rules  # noqa: F401  (register rule proposals and the reference check)
+        from sidms.changes.batches import cleaning_code
+
+        # The fingerprint of the code that cleans import rows, taken from the files this process loaded
+        # (a dry run's sealed rows are trusted at execution only under the same code: batches.rules_digest).
+        cleaning_code()
 
         # post_migrate is sent once per app after the whole migration run, so every table exists by then.
         post_migrate.connect(_seed_rules, dispatch_uid="sidms.changes.seed_rules")

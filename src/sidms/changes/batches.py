@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -56,6 +58,7 @@ from sidms.core.governed import pipeline_writes
 from sidms.core.kernel import (
     EntitySpec,
     cipher_mac,
+    governed_models,
     represent,
     reveal,
     spec_for,
@@ -193,15 +196,63 @@ class Prechecked(NamedTuple):
     rules: str  # rules_digest() of the rules the dry run cleaned the row under
 
 
-def rules_digest(rules: Mapping[str, Any]) -> str:
-    """SHA-256 over every stored column of the collection rules RULES (rules_in_force's answer): which rules
-    a dry run's cleaned values were found under, so that execution can tell whether they still hold."""
+def rules_digest(rules: Mapping[str, Any], *, code: str | None = None) -> str:
+    """SHA-256 over every stored column of the collection rules RULES (rules_in_force's answer) and over
+    CODE, the fingerprint of the code that cleans values under them (by default :func:`cleaning_code`):
+    which rules, applied by which code, a dry run's cleaned values were found under, so that
+    execution can tell whether they still hold. A deploy that changes a validator between a dry run and its
+    execution changes the digest, and execution validates the rows again."""
     hasher = hashlib.sha256()
+    hasher.update(f"code:{cleaning_code() if code is None else code}\n".encode("ascii"))
     for name in sorted(rules):
         rule = rules[name]
         columns = {f.attname: getattr(rule, f.attname) for f in rule._meta.concrete_fields}
         hasher.update(chain.canonical({k: _plain(v) for k, v in columns.items()}) + b"\n")
     return hasher.hexdigest()
+
+
+# What turns an import row into the values it is stored with (``changes.services.clean_values``): the pipeline
+# itself, the validators a rule names and the standards behind them, the code tables' look-ups, and the
+# libraries the standards lean on (phonenumbers' metadata decides what a mobile number is). The governed
+# models' modules (their declarations: choices, lengths, derived fields) are added by cleaning_code. How
+# rows are read and prepared from the file (lib.sheets, exchange.imports._prepare) is not here: execution
+# takes the prepared rows from the sealed store and the approved rows digest pins them, so only their
+# cleaning can differ.
+CLEANING_MODULES = (
+    "sidms.changes.services",
+    "sidms.changes.validators",
+    "sidms.lib.idcard",
+    "sidms.lib.phone",
+    "sidms.lib.uscc",
+    "sidms.lib.email",
+    "sidms.parameters.codes",
+)
+CLEANING_DISTRIBUTIONS = ("phonenumbers", "email-validator")
+
+
+def code_fingerprint(modules: Iterable[str], distributions: Iterable[str] = ()) -> str:
+    """SHA-256 over the bytes of each named module as its loader finds them (its source, or its compiled
+    file where only that is installed) and the installed version of each named distribution."""
+    hasher = hashlib.sha256()
+    for name in modules:
+        found = importlib.util.find_spec(name)
+        loader: Any = found.loader if found is not None else None  # a file or zip loader reads bytes
+        if found is None or found.origin is None or not hasattr(loader, "get_data"):
+            raise LookupError(f"no loadable module {name}")
+        hasher.update(f"module:{name}:".encode() + loader.get_data(found.origin) + b"\n")
+    for name in distributions:
+        hasher.update(f"distribution:{name}:{importlib.metadata.version(name)}\n".encode())
+    return hasher.hexdigest()
+
+
+@functools.cache
+def cleaning_code() -> str:
+    """code_fingerprint of the cleaning code (CLEANING_MODULES, CLEANING_DISTRIBUTIONS, the governed models'
+    modules), once per process. The changes app computes it when the process starts (ready), so that it is
+    taken from the files the process loaded, not from files a deploy replaced while the process ran; a
+    deploy restarts the processes, which then read the new files."""
+    declarations = sorted({model.__module__ for model in governed_models()})
+    return code_fingerprint((*CLEANING_MODULES, *declarations), CLEANING_DISTRIBUTIONS)
 
 
 class _RowHasher:
@@ -282,6 +333,23 @@ def _selected_digest(spec: EntitySpec, lookups: Mapping[str, Any]) -> tuple[str,
     return hasher.hexdigest(), count
 
 
+# What follows an application's end (refused, or executed: no step comes after either), registered by higher
+# apps (dependency inversion): the imports remove the dry run's sealed rows beside an import's file. Each
+# hook is called inside the step's transaction, with the application locked, and defers its side effects
+# (files) to on_commit, so a step that rolls back removes nothing. An approval whose window closes unused
+# ends with no step at all: `sidms import --sweep` removes what it left.
+ENDED_HOOKS: dict[str, Callable[[BatchApplication], None]] = {}
+
+
+def register_ended_hook(name: str, hook: Callable[[BatchApplication], None]) -> None:
+    ENDED_HOOKS[name] = hook
+
+
+def _ended(batch: BatchApplication) -> None:
+    for hook in ENDED_HOOKS.values():
+        hook(batch)
+
+
 def batch_decide(
     *, actor: Any, batch_id: int, approve: bool, reason: str = "", window: timedelta = DEFAULT_WINDOW
 ) -> BatchApplication:
@@ -316,6 +384,8 @@ def batch_decide(
         batch.save()
         reseal(batch)
         _event("batch.approve" if approve else "batch.refuse", caller, batch)
+        if not approve:
+            _ended(batch)
     return batch
 
 
@@ -376,6 +446,7 @@ def batch_execute(
                 "step": batch.step, "seal": batch.seal,
             },
         )  # fmt: skip
+        _ended(batch)
     return Executed(batch, len(revisions), first, last)
 
 
@@ -1123,7 +1194,10 @@ __all__ = [
     "batch_change_values",
     "batch_decide",
     "batch_execute",
+    "cleaning_code",
+    "code_fingerprint",
     "matching_count",
+    "register_ended_hook",
     "rules_digest",
     "selection_lookups",
 ]

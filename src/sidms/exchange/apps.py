@@ -6,3 +6,10 @@ class ExchangeConfig(AppConfig):
     name = "sidms.exchange"
     label = "exchange"
     verbose_name = _("Imports and exports")
+
+    def ready(self) -> None:
+        from sidms.changes.batches import register_ended_hook
+        from sidms.exchange.imports import discard_rows
+
+        # An import application that ends (refused, or executed) leaves no use for its sealed rows.
+        register_ended_hook("exchange.sealed_rows", discard_rows)

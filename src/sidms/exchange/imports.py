@@ -31,7 +31,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.access.policies import record_scope
 from sidms.changes.batches import Executed, Prechecked, batch_apply_import, batch_execute, rules_digest
-from sidms.changes.models import BatchApplication, BatchStatus, ChangeRequest, ReviewStatus
+from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import (
     ENTRY_CHECKS,
     ROW_RULE,
@@ -619,14 +619,10 @@ def execute_import(*, actor: Any, batch_id: int, progress: Progress = _quiet) ->
             return sealed_rows(imported, progress=progress)
         return import_rows(imported, data, progress=progress)
 
+    # Executed once and for all, the sealed rows are removed once the execution has committed
+    # (discard_rows, called by batch_execute); the stored file stays as the import's record.
     with translation.override("zh-hans"):
-        done = batch_execute(actor=caller, batch_id=batch_id, rows=rows)
-    if sealed:
-        # Executed once and for all: the sealed rows are of no further use (the stored file stays as the
-        # import's record). Removed only once the execution has committed.
-        path = _rows_path(imported.uid)
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
-    return done
+        return batch_execute(actor=caller, batch_id=batch_id, rows=rows)
 
 
 # The dry run's cleaned rows, sealed. The key ring's AEAD encrypts them (they hold ID numbers and phones, which
@@ -755,6 +751,62 @@ def sealed_rows(imported: ImportFile, *, progress: Progress = _quiet) -> Iterato
     progress("execute", done, imported.rows_kept)
 
 
+def discard_rows(batch: BatchApplication) -> None:
+    """The application BATCH has ended (refused or executed, batches.register_ended_hook): no execution
+    will read its sealed rows, which are removed once the step commits. The stored file stays: it is the
+    record of what was applied for, refused or not."""
+    if batch.kind != BatchKind.IMPORT:
+        return
+    uid = ImportFile.objects.filter(batch=batch).values_list("uid", flat=True).first()
+    if uid is not None:
+        path = _rows_path(uid)
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+# A store is swept this long after its application's window closed, or after it was written when no
+# application names it: an execution that started inside its window, or an application still committing,
+# may be about to open it.
+SWEEP_AFTER = timedelta(hours=1)
+
+
+def sweep_rows(*, now: datetime | None = None) -> int:
+    """Remove the sealed rows no execution can use any more, and return how many: those of an application
+    refused or executed (its removal lost to a crash after the commit), approved but with its window closed
+    unused, or of no application at all (one that rolled back after its rows were sealed). The stored files
+    stay. ``sidms import --sweep``."""
+    directory = Path(settings.DATA_DIR) / "imports"
+    stale = (now or timezone.now()) - SWEEP_AFTER
+    stores: dict[uuid.UUID, Path] = {}
+    for path in directory.glob("*.rows"):
+        try:
+            stores[uuid.UUID(path.stem)] = path
+        except ValueError:
+            continue
+    found: dict[uuid.UUID, BatchApplication] = {}
+    wanted = list(stores)
+    for start in range(0, len(wanted), 500):
+        chunk = ImportFile.objects.filter(uid__in=wanted[start : start + 500]).select_related("batch")
+        found.update((imported.uid, imported.batch) for imported in chunk)
+    removed = 0
+    for uid, path in stores.items():
+        batch = found.get(uid)
+        if batch is None:
+            try:
+                ended = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) < stale
+            except OSError:
+                continue
+        else:
+            ended = batch.status in (BatchStatus.REFUSED, BatchStatus.EXECUTED) or (
+                batch.status == BatchStatus.APPROVED
+                and batch.window_end is not None
+                and batch.window_end < stale
+            )
+        if ended:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def import_of(batch: BatchApplication) -> ImportFile | None:
     return ImportFile.objects.filter(batch=batch).first()
 
@@ -776,6 +828,7 @@ __all__ = [
     "SameFile",
     "apply_import",
     "check_file",
+    "discard_rows",
     "execute_import",
     "file_digest",
     "import_of",
@@ -784,4 +837,5 @@ __all__ = [
     "same_file",
     "sealed_rows",
     "stored_file",
+    "sweep_rows",
 ]

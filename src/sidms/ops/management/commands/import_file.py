@@ -6,6 +6,8 @@ if every row is valid, or with ``--skip-failing`` (and ``--exclude`` for rows to
 person approves the batch (the batch pages); then ``sidms import --execute BA12 --operator USER`` carries it
 out. The same file is recognised by its digest: run again, the command says where its application stands
 and, once approved, executes it — so an execution that was killed is completed by running it again.
+``sidms import --sweep`` removes the sealed rows of applications that ended without removing them (an
+approval whose window closed unused; see ``imports.sweep_rows``).
 """
 
 from __future__ import annotations
@@ -41,11 +43,17 @@ class Command(BaseCommand):
         parser.add_argument("--exclude", default="", help="row numbers to leave out, e.g. 5,9,12")
         parser.add_argument("--execute", default="", help="execute the approved import batch BA<n>")
         parser.add_argument("--progress-file", default="", help="also write the progress (JSON) to this file")
+        parser.add_argument(
+            "--sweep", action="store_true", help="remove the sealed rows of applications that have ended"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(stderr=True)
         try:
-            if options["execute"]:
+            if options["sweep"]:
+                removed = imports.sweep_rows()
+                self.stdout.write(f"已删除不再使用的预检行 {removed} 个 / sealed rows removed: {removed}")
+            elif options["execute"]:
                 self._execute(console, options)
             elif options["file"]:
                 self._import(console, options)
