@@ -191,7 +191,9 @@ def profiled(label: str) -> Iterator[None]:
             profile.disable()
     say(f"--- profile: {label}")
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
     say(out.getvalue()[-6000:])
     say(f"--- SQL of {label} (count, seconds, shape), by time:")
     for shape, (count, seconds) in sorted(shapes.items(), key=lambda kv: -kv[1][1])[:12]:

@@ -203,6 +203,9 @@ SIDMS_CHECKPOINT_DIR = Path(env_str("SIDMS_CHECKPOINT_DIR", str(DATA_DIR / "chec
 # At most this many seconds between a commit that appended audit events and the checkpoint of its head.
 SIDMS_CHECKPOINT_INTERVAL = env_float("SIDMS_CHECKPOINT_INTERVAL", 1.0)
 SIDMS_PAGE_SIZE = 50
+# Forked workers a large import may use for its per-row computation (sidms.core.workers): 0 = one per core;
+# 1 or more caps them (a host shared with other services); -1 = none, everything in the importing process.
+SIDMS_WORKERS = env_int("SIDMS_WORKERS", 0)
 
 # Electronic archives (sidms.archives): the encrypted file store and the upload limits.
 SIDMS_ARCHIVE_DIR = Path(env_str("SIDMS_ARCHIVE_DIR", str(DATA_DIR / "archives")))

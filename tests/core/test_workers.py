@@ -99,6 +99,13 @@ def test_no_workers_beside_a_thread_not_marked_fork_safe() -> None:
         other.join()
 
 
+def test_the_setting_caps_or_switches_off_the_workers(settings: Any) -> None:
+    settings.SIDMS_WORKERS = 1
+    assert worker_count(11, unit=10) == 1
+    settings.SIDMS_WORKERS = -1
+    assert worker_count(11, unit=10) == 0
+
+
 def test_abandoning_the_results_midway_reaps_every_child() -> None:
     results: Any = ordered_map(_square_with_pid, range(100), workers=2)
     assert next(results)[0] == 0

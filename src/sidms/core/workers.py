@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NoReturn, TypeVar
 
+from django.conf import settings
 from django.db import connections
 
 logger = logging.getLogger(__name__)
@@ -55,14 +56,16 @@ def fork_safe(thread: threading.Thread) -> threading.Thread:
 
 
 def worker_count(items: int, *, unit: int) -> int:
-    """How many children to fork for ITEMS items of work split in units of UNIT: none for a single unit or
-    beside a thread not marked fork_safe, otherwise one per core (the parent stores what they compute)."""
-    if items <= unit:
+    """How many children to fork for ITEMS items of work split in units of UNIT: none for a single unit,
+    beside a thread not marked fork_safe, or where SIDMS_WORKERS is -1; otherwise SIDMS_WORKERS, or one per
+    core when it is 0 (the parent stores what they compute)."""
+    configured = int(getattr(settings, "SIDMS_WORKERS", 0))
+    if items <= unit or configured < 0:
         return 0
     me = threading.current_thread()
     if any(t is not me and not getattr(t, "sidms_fork_safe", False) for t in threading.enumerate()):
         return 0
-    return os.cpu_count() or 1
+    return configured or os.cpu_count() or 1
 
 
 def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
