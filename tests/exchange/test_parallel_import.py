@@ -15,6 +15,7 @@ from sidms.changes.models import Revision
 from sidms.changes.verify import verify_store
 from sidms.exchange import imports
 from sidms.registry.models import Person
+from tests.changes.conftest import person_row
 from tests.exchange.conftest import HEADER, csv_bytes, id_number
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
@@ -54,7 +55,7 @@ def test_the_dry_run_names_failing_rows_in_every_unit() -> None:
 
 
 def test_a_large_import_stores_exactly_the_file_with_revisions_that_verify(
-    importers: tuple[Any, Any], django_capture_on_commit_callbacks: Any
+    importers: tuple[Any, Any], django_capture_on_commit_callbacks: Any, load: Any
 ) -> None:
     operator, approver = importers
     data = csv_bytes([HEADER, *(_row(i) for i in range(ROWS))], "gbk")
@@ -74,4 +75,12 @@ def test_a_large_import_stores_exactly_the_file_with_revisions_that_verify(
     sample = Person.objects.get(name=_name(4321))
     expected = _row(4321)
     assert str(sample.id_number) == expected[1] and str(sample.phone) == expected[6]
+    # The ids were reserved before the records were made (their revisions' seals name them): each revision
+    # names its own record, and the next insert, by another batch, takes ids after them.
+    ids = sorted(Person.objects.values_list("id", flat=True))
+    revised = Revision.objects.filter(entity="person", reference=f"BA{imported.batch_id}")
+    assert sorted(revised.values_list("record_id", flat=True)) == ids
+    assert revised.get(record_id=sample.pk).state["uid"] == str(sample.uid)
+    (later,) = load("person", [person_row(1, district="371002")])
+    assert later.pk > ids[-1]
     assert verify_store(workers=1).ok

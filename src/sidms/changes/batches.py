@@ -763,12 +763,12 @@ def _execute_import(
     # The records of a chunk (ciphertexts, blind indexes, states, digests: pure computation, most of an
     # import row's cost) are made in forked workers while this process stores the chunk before
     # (sidms.core.workers); the database work stays here, in this transaction.
-    make = _ChunkMaker(spec, now)
+    make = _ChunkMaker(spec, now, caller, reference)
     workers = worker_count(batch.authorised_rows or 0, unit=IMPORT_CHUNK)
     for made in ordered_map(make, chunks(), workers):
         if failures:
             continue  # the import is refused anyway; the rows are still read to report every failing one
-        revision_ids.extend(_store_made(spec, made, now=now, caller=caller, reference=reference))
+        revision_ids.extend(_store_made(spec, made, reference=reference))
         statistics.grown(len(revision_ids))
     if failures:
         raise ImportRefused(dict(sorted(failures.items())))
@@ -842,15 +842,14 @@ def _import_values(
 class _Chunk(NamedTuple):
     rows: list[tuple[dict[str, Any], dict[str, Any]]]  # (values with the record number, revision note)
     keys: dict[tuple[str, str], str]  # (unique field, value) -> its key (blind index) for these rows
+    ids: list[int]  # the records' ids, reserved (_reserve_ids)
 
 
 class _Made(NamedTuple):
-    """A chunk's records as the INSERTs take them: each row's column values, and for its revision the uid,
-    the row digest, the canonical changes and state, and the note (with the changes as a dict when there is
-    one: such a revision is sealed by revision_seal)."""
+    """A chunk's records and their revisions, each row as its INSERT takes it."""
 
     rows: list[list[Any]]
-    revisions: list[tuple[Any, str, bytes, str, dict[str, Any], dict[str, Any] | None]]
+    revisions: list[tuple[Any, ...]]
 
 
 def _ready_chunk(
@@ -889,26 +888,60 @@ def _ready_chunk(
         for i, assigned in zip(missing, assign_numbers(spec, len(missing)) if missing else (), strict=True):
             values, note = keep[i]
             keep[i] = ({**values, key: assigned}, note)
-    return _Chunk(keep, keys)
+    return _Chunk(keep, keys, _reserve_ids(spec, len(keep)))
+
+
+def _reserve_ids(spec: EntitySpec, count: int) -> list[int]:
+    """COUNT ids for new records of SPEC's table, taken from its sequence before the records are made, so
+    that each revision (whose seal names the record's id) is made and sealed with its record, in a worker,
+    and no id is read back. PostgreSQL: nextval of the table's sequence (never handed out twice; an id of a
+    transaction that rolls back is skipped, as with any insert). SQLite (AUTOINCREMENT): the table's entry
+    in sqlite_sequence moved on by COUNT past every id in use, inside this transaction, which holds the
+    write lock from BEGIN (IMMEDIATE), so no other writer can take the same ids."""
+    table = spec.model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+            )
+            return [int(pk) for (pk,) in cursor.fetchall()]
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608  (a model's table)
+        (top,) = cursor.fetchone()
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        found = cursor.fetchone()
+        first = max(int(top), int(found[0]) if found else 0) + 1
+        if found:
+            cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [first + count - 1, table])
+        else:
+            cursor.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, first + count - 1]
+            )
+        return list(range(first, first + count))
 
 
 class _ChunkMaker:
     """A chunk's new records made ready to store: uid, ciphertexts sealed to it, blind indexes, state, row
-    digest, ciphertext MAC, the columns in database form, the revision's canonical changes and state. No
-    database access (it runs in forked workers, sidms.core.workers); everything it needs is prepared here,
-    before the fork."""
+    digest, ciphertext MAC, the columns in database form; and each one's revision: canonical changes and
+    state, seal. No database access (it runs in forked workers, sidms.core.workers): everything it needs,
+    the record ids included (_reserve_ids), is prepared before."""
 
-    def __init__(self, spec: EntitySpec, now: Any) -> None:
+    def __init__(self, spec: EntitySpec, now: Any, caller: Caller, reference: str) -> None:
         self.spec = spec
         self.now = now
         self.columns = _insert_columns(spec)
         self.new_record = _record_maker(spec)
+        self.caller, self.reference = caller, reference
+        self.sealer = RevisionSealer(
+            entity=spec.name, at=now, actor=caller.name, channel=Channel.IMPORT, method=Method.IMPORT,
+            request_id=caller.request_id, reference=reference, notes={},
+        )  # fmt: skip
+        self.at = _db_time(now)
 
     def __call__(self, chunk: _Chunk) -> _Made:
-        spec, now = self.spec, self.now
+        spec, now, caller, reference = self.spec, self.now, self.caller, self.reference
         rows: list[list[Any]] = []
-        revisions: list[tuple[Any, str, bytes, str, dict[str, Any], dict[str, Any] | None]] = []
-        for values, note in chunk.rows:
+        revisions: list[tuple[Any, ...]] = []
+        for (values, note), pk in zip(chunk.rows, chunk.ids, strict=True):
             instance = self.new_record(values)
             for name in spec.encrypted_fields:
                 value = values.get(name)
@@ -919,58 +952,40 @@ class _ChunkMaker:
             instance.version = 1
             instance.created_at = instance.updated_at = now
             state = _new_state(spec, instance, chunk.keys)
-            instance.row_digest = state_digest(spec.name, 1, chain.canonical(view(state), parsed=True))
+            digest = instance.row_digest = state_digest(
+                spec.name, 1, chain.canonical(view(state), parsed=True)
+            )
             instance.cipher_mac = cipher_mac(spec, instance.uid, tokens_of(spec, instance))
             # A ciphertext's database form is a memoryview, which does not pickle: its bytes go instead.
-            row = [prep(getattr(instance, attname)) for attname, prep in self.columns]
+            row = [pk, *(prep(getattr(instance, attname)) for attname, prep in self.columns)]
             rows.append([bytes(v) if type(v) is memoryview else v for v in row])
             changes = {n: [None, v] for n, v in state.items()}
-            revisions.append((
-                instance.uid, instance.row_digest, chain.canonical(changes, parsed=True),
-                chain.canonical(state, parsed=True).decode("utf-8"), note, changes if note else None,
-            ))  # fmt: skip
+            serialised = chain.canonical(changes, parsed=True)
+            if note:
+                from sidms.changes.seals import revision_seal
+
+                seal_ = revision_seal(
+                    entity=spec.name, record_id=pk, version=1, at=now, actor=caller.name, channel=Channel.IMPORT,
+                    method=Method.IMPORT, request_id=caller.request_id, reference=reference, changes=changes,
+                    notes=note, digest=digest,
+                )  # fmt: skip
+            else:
+                seal_ = self.sealer.seal_bytes(record_id=pk, version=1, changes=serialised, digest=digest)
+            revisions.append(
+                (spec.name, pk, 1, self.at, caller.name, Channel.IMPORT, Method.IMPORT, caller.request_id,
+                 reference, serialised.decode("utf-8"), chain.canonical(state, parsed=True).decode("utf-8"),
+                 digest, "", json.dumps(note, ensure_ascii=False), seal_)
+            )  # fmt: skip
         return _Made(rows, revisions)
 
 
-def _store_made(spec: EntitySpec, made: _Made, *, now: Any, caller: Caller, reference: str) -> list[int]:
-    """Store a made chunk: bulk INSERT of the rows, then one sealed revision per row (its seal names the
-    record's id, known once the row is stored)."""
+def _store_made(spec: EntitySpec, made: _Made, *, reference: str) -> list[int]:
+    """Store a made chunk: bulk INSERT of the rows (with their reserved ids), then of their revisions."""
     # Raw executemany rather than bulk_create: Django compiles SQL for every 28-row slice SQLite allows, which
-    # cost more than validating the rows (bench/pipeline.py). The ids are read back by uid.
-    table = spec.model._meta.db_table
+    # cost more than validating the rows (bench/pipeline.py).
     with pipeline_writes(), connection.cursor() as cursor:
-        _bulk_insert(cursor, table, _insert_column_names(spec), made.rows)
-    ids: dict[str, int] = {}
-    prepare_uid = functools.partial(
-        spec.model._meta.get_field("uid").get_db_prep_value, connection=connection
-    )
-    # Raw look-ups by uid: the queryset's per-value lookup preparation cost more than the query.
-    for uid, pk in _among(table, "uid", [prepare_uid(r[0]) for r in made.revisions], "id"):
-        ids[uid_text(uid) or ""] = int(pk)
-    sealer = RevisionSealer(
-        entity=spec.name, at=now, actor=caller.name, channel=Channel.IMPORT, method=Method.IMPORT,
-        request_id=caller.request_id, reference=reference, notes={},
-    )  # fmt: skip
-    revisions = []
-    at = _db_time(now)
-    for uid, row_digest, changes, state, note, changes_dict in made.revisions:
-        pk = ids[str(uid)]
-        if changes_dict is not None:
-            from sidms.changes.seals import revision_seal
-
-            seal_ = revision_seal(
-                entity=spec.name, record_id=pk, version=1, at=now, actor=caller.name,
-                channel=Channel.IMPORT, method=Method.IMPORT, request_id=caller.request_id, reference=reference,
-                changes=changes_dict, notes=note, digest=row_digest,
-            )  # fmt: skip
-        else:
-            seal_ = sealer.seal_bytes(record_id=pk, version=1, changes=changes, digest=row_digest)
-        revisions.append(
-            (spec.name, pk, 1, at, caller.name, Channel.IMPORT, Method.IMPORT, caller.request_id, reference,
-             changes.decode("utf-8"), state, row_digest, "", json.dumps(note, ensure_ascii=False), seal_)
-        )  # fmt: skip
-    with connection.cursor() as cursor:
-        return _insert_revisions(cursor, revisions, reference)
+        _bulk_insert(cursor, spec.model._meta.db_table, ["id", *_insert_column_names(spec)], made.rows)
+        return _insert_revisions(cursor, made.revisions, reference)
 
 
 def _record_maker(spec: EntitySpec) -> Callable[[Mapping[str, Any]], Any]:

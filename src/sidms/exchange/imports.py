@@ -25,6 +25,7 @@ execution (sidms.changes.batches).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import uuid
@@ -129,10 +130,30 @@ def file_digest(data: bytes) -> str:
 # Reading and preparing rows (shared by the check and the execution, so both see the same rows)
 
 
+REPAIR_UNIT = 2000
+
+
 def _read(data: bytes, kind: ImportKind, filename: str) -> tuple[sheets.Table, list[sheets.Repaired]]:
+    """The table and its rows repaired (full-width digits, Excel's dates, …): a large file's rows in parts,
+    in forked workers (sidms.core.workers; the repairs are pure functions of the cells)."""
     table = sheets.read_table(data, filename_hint=filename, known_headers=kind.headers.keys())
     columns = sheets.map_columns(table.headers, kind.headers, kind.required)
-    return table, sheets.repair_rows(table, columns, kind.types)
+    repair = functools.partial(_repair_part, table.headers, columns, kind.types)
+    parts = (
+        (table.row_numbers[start : start + REPAIR_UNIT], table.rows[start : start + REPAIR_UNIT])
+        for start in range(0, len(table.rows), REPAIR_UNIT)
+    )
+    workers = worker_count(len(table.rows), unit=REPAIR_UNIT)
+    return table, [row for part in ordered_map(repair, parts, workers) for row in part]
+
+
+def _repair_part(
+    headers: list[str],
+    columns: dict[int, str],
+    types: dict[str, str],
+    part: tuple[list[int], list[list[Any]]],
+) -> list[sheets.Repaired]:
+    return sheets.repair_cells(headers, part[0], part[1], columns, types)
 
 
 def _plain_value(value: Any) -> Any:

@@ -854,16 +854,28 @@ class Repaired:
 
 def repair_rows(table: Table, columns: Mapping[int, str], types: Mapping[str, str]) -> list[Repaired]:
     """Apply the repair named by ``types[field]`` (default ``"text"``) to every mapped cell of every row."""
+    return repair_cells(table.headers, table.row_numbers, table.rows, columns, types)
+
+
+def repair_cells(
+    headers: Sequence[str],
+    row_numbers: Sequence[int],
+    rows: Sequence[Sequence[Any]],
+    columns: Mapping[int, str],
+    types: Mapping[str, str],
+) -> list[Repaired]:
+    """``repair_rows`` over some of a table's rows (ROWS, numbered ROW_NUMBERS, under HEADERS): each row is
+    repaired on its own, so a large table can be repaired in parts."""
     unknown = {kind for kind in types.values() if kind not in REPAIRS}
     if unknown:
         raise ValueError(f"unknown column types {sorted(unknown)}; known: {sorted(REPAIRS)}")
     plan = [(index, name, REPAIRS[types.get(name, "text")]) for index, name in columns.items()]
     labels = {
-        name: f"第 {column_letter(index)} 列“{table.headers[index] if index < len(table.headers) else ''}”"
+        name: f"第 {column_letter(index)} 列“{headers[index] if index < len(headers) else ''}”"
         for index, name in columns.items()
     }
     results = []
-    for number, cells in zip(table.row_numbers, table.rows, strict=True):
+    for number, cells in zip(row_numbers, rows, strict=True):
         values: dict[str, Any] = {}
         notes: list[str] = []
         errors: dict[str, StandardError] = {}
