@@ -84,3 +84,16 @@ def test_a_large_import_stores_exactly_the_file_with_revisions_that_verify(
     (later,) = load("person", [person_row(1, district="371002")])
     assert later.pk > ids[-1]
     assert verify_store(workers=1).ok
+
+
+def test_a_large_file_with_references_is_checked_row_by_row_through_the_workers() -> None:
+    """A kind whose columns name other records (a death list names persons): the references are looked up
+    for the whole file here, and the prepared rows go to the workers for the field rules."""
+    rows = [[f"P{900_000_000 + i:09d}", "2024/3/5"] for i in range(ROWS)]
+    rows[2_345][1] = "2024/13/45"
+    forks = FORKS[0]
+    checked = imports.check_file(csv_bytes([["个人编号", "死亡日期"], *rows], "gbk"), kind="deaths")
+    assert FORKS[0] > forks
+    assert len(checked.rows) == ROWS and all(row.errors for row in checked.rows)
+    assert all("个人编号" in " ".join(row.errors) for row in checked.rows)
+    assert "死亡日期" in " ".join(checked.rows[2_345].errors)

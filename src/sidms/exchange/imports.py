@@ -27,10 +27,10 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import itertools
 import os
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -136,15 +136,21 @@ REPAIR_UNIT = 2000
 def _read(data: bytes, kind: ImportKind, filename: str) -> tuple[sheets.Table, list[sheets.Repaired]]:
     """The table and its rows repaired (full-width digits, Excel's dates, …): a large file's rows in parts,
     in forked workers (sidms.core.workers; the repairs are pure functions of the cells)."""
-    table = sheets.read_table(data, filename_hint=filename, known_headers=kind.headers.keys())
-    columns = sheets.map_columns(table.headers, kind.headers, kind.required)
+    table, columns = _table(data, kind, filename)
     repair = functools.partial(_repair_part, table.headers, columns, kind.types)
-    parts = (
-        (table.row_numbers[start : start + REPAIR_UNIT], table.rows[start : start + REPAIR_UNIT])
-        for start in range(0, len(table.rows), REPAIR_UNIT)
-    )
     workers = worker_count(len(table.rows), unit=REPAIR_UNIT)
-    return table, [row for part in ordered_map(repair, parts, workers) for row in part]
+    return table, [row for part in ordered_map(repair, _parts(table), workers) for row in part]
+
+
+def _table(data: bytes, kind: ImportKind, filename: str) -> tuple[sheets.Table, dict[int, str]]:
+    """The table as read, and which of its columns hold which field."""
+    table = sheets.read_table(data, filename_hint=filename, known_headers=kind.headers.keys())
+    return table, sheets.map_columns(table.headers, kind.headers, kind.required)
+
+
+def _parts(table: sheets.Table) -> Iterator[tuple[list[int], list[list[Any]]]]:
+    for start in range(0, len(table.rows), REPAIR_UNIT):
+        yield table.row_numbers[start : start + REPAIR_UNIT], table.rows[start : start + REPAIR_UNIT]
 
 
 def _repair_part(
@@ -211,40 +217,56 @@ def _prepare(
     and the reasons found on the way (a refused cell, a word that is no code, a record that does not exist
     or, for STAFF, is outside their data scope: see :class:`_Resolver`)."""
     resolver = _Resolver(kind, repaired, spec, staff) if kind.references else None
+    words = _words(kind, spec)
+    for row in repaired:
+        yield row, *_prepared(kind, spec, words, resolver, row)
+
+
+def _words(kind: ImportKind, spec: EntitySpec) -> dict[str, dict[str, Any]]:
+    """The words a kind's columns accept for codes: the kind's own, and a code table's Chinese names (在职职工
+    for employee)."""
     words = {name: dict(mapping) for name, mapping in kind.words.items()}
     for name, table in spec.declaration.codes.items():
-        # A code table's Chinese names are accepted for its codes (在职职工 for employee).
         with translation.override("zh-hans"):
             words.setdefault(name, {}).update((label, code) for code, label in code_choices(table))
-    for row in repaired:
-        errors = [f"{row.labels.get(n, n)}：{error.message}" for n, error in row.errors.items()]
-        values: dict[str, Any] = {}
-        for name, raw in row.values.items():
-            value = _plain_value(raw)
-            known = words.get(name)
-            if known and value:
-                value = known.get(str(value).strip(), value)
-            if resolver is not None and name in kind.references:
-                ref = kind.references[name]
-                if value:
-                    pk = resolver.found[name].get(str(value))
-                    if pk is None:
-                        missing = (
-                            gettext("No %(entity)s with this number is registered in your data scope.")
-                            if name in resolver.scoped
-                            else gettext("No %(entity)s with this number is registered.")
-                        )
-                        errors.append(
-                            f"{row.labels.get(name, name)}："
-                            + missing % {"entity": spec_for(ref.entity).model._meta.verbose_name}
-                        )
-                    values[ref.target] = "" if pk is None else str(pk)
-                continue
+    return words
+
+
+def _prepared(
+    kind: ImportKind,
+    spec: EntitySpec,
+    words: dict[str, dict[str, Any]],
+    resolver: _Resolver | None,
+    row: sheets.Repaired,
+) -> tuple[dict[str, Any], list[str]]:
+    errors = [f"{row.labels.get(n, n)}：{error.message}" for n, error in row.errors.items()]
+    values: dict[str, Any] = {}
+    for name, raw in row.values.items():
+        value = _plain_value(raw)
+        known = words.get(name)
+        if known and value:
+            value = known.get(str(value).strip(), value)
+        if resolver is not None and name in kind.references:
+            ref = kind.references[name]
+            if value:
+                pk = resolver.found[name].get(str(value))
+                if pk is None:
+                    missing = (
+                        gettext("No %(entity)s with this number is registered in your data scope.")
+                        if name in resolver.scoped
+                        else gettext("No %(entity)s with this number is registered.")
+                    )
+                    errors.append(
+                        f"{row.labels.get(name, name)}："
+                        + missing % {"entity": spec_for(ref.entity).model._meta.verbose_name}
+                    )
+                values[ref.target] = "" if pk is None else str(pk)
+            continue
+        values[name] = value
+    for name, value in kind.defaults.items():
+        if not values.get(name):
             values[name] = value
-        for name, value in kind.defaults.items():
-            if not values.get(name):
-                values[name] = value
-        yield row, values, errors
+    return values, errors
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -270,8 +292,8 @@ def check_file(
     spec = spec_for(import_kind.entity)
     with translation.override(language):
         progress("read", 0, 0)
-        table, repaired = _read(data, import_kind, filename)
-        total = len(repaired)
+        table, columns = _table(data, import_kind, filename)
+        total = len(table.rows)
         rules = rules_in_force(spec.name)
         rows: list[RowResult] = []
         # The entity's entry rules (issue 8 §2–§3) as the execution applies them (changes.batches
@@ -280,25 +302,33 @@ def check_file(
         # is not refused at execution for an entry rule.
         in_file = FileEntryRules(spec.name)
         entry_rules = bool(ENTRY_CHECKS.get(spec.name))  # as the execution asks (none for persons)
+        checker = _Checker(import_kind, spec, rules, table.headers, columns)
+        labels = sheets.column_labels(table.headers, columns)
+        work: Iterable[Any]
+        if import_kind.references:
+            # References are looked up for the whole file at once (_Resolver): the rows are repaired and
+            # prepared first, and only the field rules run in the workers.
+            repaired = sheets.repair_rows(table, columns, import_kind.types)
+            prepared = _prepare(import_kind, repaired, spec, staff)
+            work = (("prepared", unit) for unit in _batched(prepared, PROGRESS_EVERY))
+        else:
+            work = (("cells", part) for part in _parts(table))
         with entry_checks_context(spec.name):
-            # The field rules (most of a row's cost) run in forked workers over units of rows while this
-            # process goes on (sidms.core.workers); the entry rules, which hold the file's rows together,
-            # run here in the rows' order.
-            units: deque[list[tuple[sheets.Repaired, dict[str, Any], list[str]]]] = deque()
-            clean = _Cleaner(spec, rules)
-            workers = worker_count(total, unit=PROGRESS_EVERY)
-            for cleaned in ordered_map(
-                clean, _units(_prepare(import_kind, repaired, spec, staff), units), workers
-            ):
-                for (row, values, errors), (kept, broken) in zip(units.popleft(), cleaned, strict=True):
+            # The repairs, the preparation and the field rules (most of a row's cost) run in forked workers
+            # over parts of the file while this process goes on (sidms.core.workers); the entry rules, which
+            # hold the file's rows together, run here in the rows' order.
+            for checked in ordered_map(checker, work, worker_count(total, unit=REPAIR_UNIT)):
+                for number, notes, values, errors, kept, broken in checked:
                     if kept is not None and entry_rules:  # the field rules passed
                         broken = entry_check_errors(spec, kept)
                         if not broken and in_file.keys:  # the rules that hold the file's rows together
-                            broken = in_file.clash(row.row_number, kept)
+                            broken = in_file.clash(number, kept)
                     if broken:
                         kept = None
-                        errors.extend(_reason(import_kind, spec, row, name, e) for name, e in broken.items())
-                    rows.append(RowResult(row.row_number, values, errors, row.notes, kept))
+                        errors.extend(
+                            _reason(import_kind, spec, labels, name, e) for name, e in broken.items()
+                        )
+                    rows.append(RowResult(number, values, errors, notes, kept))
                 progress("check", len(rows), total)
         _mark_duplicates(import_kind, spec, rows)
         _mark_numbers_in_use(import_kind, spec, rows)
@@ -306,54 +336,56 @@ def check_file(
     return Checked(import_kind, filename, file_digest(data), len(data), table, rows, rules_digest(rules))
 
 
-def _units(
-    prepared: Iterable[tuple[sheets.Repaired, dict[str, Any], list[str]]],
-    taken: deque[list[tuple[sheets.Repaired, dict[str, Any], list[str]]]],
-) -> Iterator[list[dict[str, Any] | None]]:
-    """The rows' values to clean, PROGRESS_EVERY rows at a time (None for a row already refused); each unit
-    of prepared rows is kept in TAKEN until its results come back, in order."""
-    unit: list[tuple[sheets.Repaired, dict[str, Any], list[str]]] = []
-    for item in prepared:
-        unit.append(item)
-        if len(unit) >= PROGRESS_EVERY:
-            taken.append(unit)
-            yield [None if errors else values for _row, values, errors in unit]
-            unit = []
-    if unit:
-        taken.append(unit)
-        yield [None if errors else values for _row, values, errors in unit]
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of SIZE items in order (itertools.batched, which needs Python 3.12)."""
+    iterator = iter(items)
+    while unit := list(itertools.islice(iterator, size)):
+        yield unit
 
 
-class _Cleaner:
-    """The field rules over a unit of rows: each row's cleaned values, or the refusals of its fields. No
-    database access (it runs in forked workers): the rules in force are read before."""
+class _Checker:
+    """A part of the file checked as the dry run checks it: ("cells", (row numbers, rows)) repaired,
+    prepared and cleaned; ("prepared", rows already prepared) cleaned. Each row comes back as (repaired row,
+    values, reasons, cleaned values or None, refusals of the field rules). No database access (it runs in
+    forked workers): the rules, the code tables' words and the columns are read before."""
 
-    def __init__(self, spec: EntitySpec, rules: Any) -> None:
-        self.spec, self.rules = spec, rules
+    def __init__(
+        self, kind: ImportKind, spec: EntitySpec, rules: Any, headers: list[str], columns: dict[int, str]
+    ) -> None:
+        self.kind, self.spec, self.rules = kind, spec, rules
+        self.headers, self.columns = headers, columns
+        self.words = _words(kind, spec)
 
-    def __call__(
-        self, unit: list[dict[str, Any] | None]
-    ) -> list[tuple[dict[str, Any] | None, dict[str, Invalid]]]:
-        out: list[tuple[dict[str, Any] | None, dict[str, Invalid]]] = []
-        for values in unit:
-            if values is None:
-                out.append((None, {}))
-                continue
-            try:
-                out.append(
-                    (clean_values(self.spec, self.rules, values, creating=True, typed=False).values, {})
-                )
-            except ChangeRefused as refused:
-                out.append((None, refused.errors))
+    def __call__(self, work: tuple[str, Any]) -> list[tuple[Any, ...]]:
+        what, part = work
+        if what == "cells":
+            repaired = sheets.repair_cells(self.headers, part[0], part[1], self.columns, self.kind.types)
+            prepared: Iterable[tuple[Any, ...]] = (
+                (row, *_prepared(self.kind, self.spec, self.words, None, row)) for row in repaired
+            )
+        else:
+            prepared = part
+        out: list[tuple[Any, ...]] = []
+        for row, values, errors in prepared:
+            kept: dict[str, Any] | None = None
+            broken: dict[str, Invalid] = {}
+            if not errors:
+                try:
+                    kept = clean_values(self.spec, self.rules, values, creating=True, typed=False).values
+                except ChangeRefused as refused:
+                    broken = refused.errors
+            out.append((row.row_number, row.notes, values, errors, kept, broken))
         return out
 
 
-def _reason(kind: ImportKind, spec: EntitySpec, row: sheets.Repaired, name: str, invalid: Invalid) -> str:
+def _reason(
+    kind: ImportKind, spec: EntitySpec, labels: Mapping[str, str], name: str, invalid: Invalid
+) -> str:
     """One refusal of a row as the report shows it: the column's label, then the message; an entry rule's
     refusal concerns the whole row and has no column."""
     if name == ROW_RULE:
         return invalid.localized()
-    label = row.labels.get(name) or _column_label(kind, spec, name)
+    label = labels.get(name) or _column_label(kind, spec, name)
     return f"{label}：{invalid.localized()}"
 
 

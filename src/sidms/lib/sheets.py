@@ -857,6 +857,14 @@ def repair_rows(table: Table, columns: Mapping[int, str], types: Mapping[str, st
     return repair_cells(table.headers, table.row_numbers, table.rows, columns, types)
 
 
+def column_labels(headers: Sequence[str], columns: Mapping[int, str]) -> dict[str, str]:
+    """How a report names each mapped field's column: 第 B 列“公民身份号码”."""
+    return {
+        name: f"第 {column_letter(index)} 列“{headers[index] if index < len(headers) else ''}”"
+        for index, name in columns.items()
+    }
+
+
 def repair_cells(
     headers: Sequence[str],
     row_numbers: Sequence[int],
@@ -870,10 +878,7 @@ def repair_cells(
     if unknown:
         raise ValueError(f"unknown column types {sorted(unknown)}; known: {sorted(REPAIRS)}")
     plan = [(index, name, REPAIRS[types.get(name, "text")]) for index, name in columns.items()]
-    labels = {
-        name: f"第 {column_letter(index)} 列“{headers[index] if index < len(headers) else ''}”"
-        for index, name in columns.items()
-    }
+    labels = column_labels(headers, columns)
     results = []
     for number, cells in zip(row_numbers, rows, strict=True):
         values: dict[str, Any] = {}
