@@ -268,3 +268,21 @@ def make_unit(load: Callable[..., list[object]]) -> Callable[..., object]:
         return load("unit", [values])[0]
 
     return make
+
+
+@pytest.fixture
+def idle_threads_fork_safe() -> Iterator[None]:
+    """Mark the threads the test session left running (the end-to-end tests' live server, idle between its
+    requests) fork-safe for one test, so that it forks import workers as ``sidms import`` does; a test
+    session is otherwise a process that sidms.core.workers would not fork from."""
+    import threading
+
+    me = threading.current_thread()
+    marked = [t for t in threading.enumerate() if t is not me and not getattr(t, "sidms_fork_safe", False)]
+    for thread in marked:
+        thread.sidms_fork_safe = True  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for thread in marked:
+            del thread.sidms_fork_safe  # type: ignore[attr-defined]

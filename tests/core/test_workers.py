@@ -12,7 +12,7 @@ import pytest
 from sidms.core.workers import fork_safe, ordered_map, worker_count
 from sidms.registry.models import Person
 
-pytestmark = [pytest.mark.req("B3")]
+pytestmark = [pytest.mark.req("B3"), pytest.mark.usefixtures("idle_threads_fork_safe")]
 
 
 def _square_with_pid(item: int) -> tuple[int, int]:

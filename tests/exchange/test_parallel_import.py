@@ -18,7 +18,10 @@ from sidms.registry.models import Person
 from tests.changes.conftest import person_row
 from tests.exchange.conftest import HEADER, csv_bytes, id_number
 
-pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
+pytestmark = [
+    pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2"),
+    pytest.mark.usefixtures("idle_threads_fork_safe"),
+]  # fmt: skip
 
 ROWS = 2 * IMPORT_CHUNK + 500  # three chunks of execution, five units of the dry run
 
