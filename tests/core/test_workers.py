@@ -4,7 +4,9 @@ or touches the database has its item computed in the parent, and no fork beside 
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -111,4 +113,24 @@ def test_abandoning_the_results_midway_reaps_every_child() -> None:
     assert next(results)[0] == 0
     assert next(results)[0] == 1
     results.close()
+    assert _no_zombies()
+
+
+def _answers_then_is_killed(item: int) -> int:
+    """Item 2: slow, so its child is the one the parent waits on. Item 3: answered at once, then its child is
+    killed while it waits for its next item (the OOM killer, an operator's kill), its answer unread."""
+    if os.getpid() != PARENT[0]:
+        if item == 2:
+            time.sleep(1.0)
+        elif item == 3:
+            me = os.getpid()
+            threading.Thread(
+                target=lambda: (time.sleep(0.2), os.kill(me, signal.SIGKILL)), daemon=True
+            ).start()
+    return item
+
+
+def test_a_child_killed_while_it_waits_for_work_has_its_next_item_computed_here() -> None:
+    PARENT[0] = os.getpid()
+    assert list(ordered_map(_answers_then_is_killed, range(1, 9), workers=2)) == list(range(1, 9))
     assert _no_zombies()

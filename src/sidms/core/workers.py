@@ -96,8 +96,7 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) ->
             item = next(source, _END)
             if item is _END:
                 break
-            child.send(item)
-            queue.append((child, item))
+            queue.append((child if child.send(item) else None, item))
         while queue:
             owner, item = queue.popleft()
             if owner is None:
@@ -108,9 +107,7 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) ->
                 owner.alive = False
             following = next(source, _END)
             if following is not _END:  # the child works on while the caller stores this result
-                if owner.alive:
-                    owner.send(following)
-                queue.append((owner if owner.alive else None, following))
+                queue.append((owner if owner.alive and owner.send(following) else None, following))
             if outcome == "ok":
                 yield value
             else:
@@ -128,15 +125,25 @@ class _Child:
         self.pid, self.tasks, self.results = pid, tasks, results
         self.alive = True
 
-    def send(self, item: Any) -> None:
+    def send(self, item: Any) -> bool:
+        """Hand ITEM to the child; False if the child has died (killed while it waited for work: the OOM
+        killer, an operator), whose item the parent then computes itself."""
         data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_all(self.tasks, len(data).to_bytes(_HEADER, "big") + data)
+        try:
+            _write_all(self.tasks, len(data).to_bytes(_HEADER, "big") + data)
+        except BrokenPipeError:
+            self.alive = False
+        return self.alive
 
     def receive(self) -> tuple[str, Any]:
-        header = _read_exact(self.results, _HEADER)
-        if not header:
-            return "died", "it exited"
-        answer: tuple[str, Any] = pickle.loads(_read_exact(self.results, int.from_bytes(header, "big")))  # noqa: S301
+        try:
+            header = _read_exact(self.results, _HEADER)
+            if not header:
+                return "died", "it exited"
+            data = _read_exact(self.results, int.from_bytes(header, "big"))
+        except EOFError:
+            return "died", "it exited in the middle of its answer"
+        answer: tuple[str, Any] = pickle.loads(data)  # noqa: S301
         return answer
 
 

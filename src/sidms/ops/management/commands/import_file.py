@@ -65,7 +65,10 @@ class Command(BaseCommand):
     def _progress(self, console: Console) -> Progress:
         return Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=False,
+            # Redrawn by each update (tick) rather than by rich's refresh thread: no worker is forked beside
+            # a thread not marked fork-safe (sidms.core.workers), so that thread would keep the import on one
+            # core.
+            console=console, transient=False, auto_refresh=False,
         )  # fmt: skip
 
     def _execute(self, console: Console, options: dict[str, Any]) -> None:
@@ -77,7 +80,10 @@ class Command(BaseCommand):
             also = ProgressFile(Path(options["progress_file"])) if options.get("progress_file") else None
 
             def tick(stage: str, done: int, total: int) -> None:
-                bar.update(task, description=_STAGES.get(stage, stage), completed=done, total=total or None)
+                bar.update(
+                    task, description=_STAGES.get(stage, stage), completed=done, total=total or None,
+                    refresh=True,
+                )  # fmt: skip
                 if also is not None:
                     also(stage, done, total)
 
@@ -99,7 +105,10 @@ class Command(BaseCommand):
             task = bar.add_task(_STAGES["read"], total=None)
 
             def tick(stage: str, done: int, total: int) -> None:
-                bar.update(task, description=_STAGES.get(stage, stage), completed=done, total=total or None)
+                bar.update(
+                    task, description=_STAGES.get(stage, stage), completed=done, total=total or None,
+                    refresh=True,
+                )  # fmt: skip
 
             checker = (
                 operator(options["operator"], what="导入的工作人员 / operator")
