@@ -88,14 +88,14 @@ def test_a_child_never_uses_the_database_the_parent_does_it() -> None:
 
 def test_no_workers_beside_a_thread_not_marked_fork_safe() -> None:
     assert worker_count(10, unit=10) == 0  # a single unit of work: not worth a fork
-    assert worker_count(11, unit=10) == (os.cpu_count() or 1)
+    assert worker_count(11, unit=10) == len(os.sched_getaffinity(0))
     stop = threading.Event()
     other = threading.Thread(target=stop.wait, daemon=True)
     other.start()
     try:
         assert worker_count(11, unit=10) == 0
         fork_safe(other)
-        assert worker_count(11, unit=10) == (os.cpu_count() or 1)
+        assert worker_count(11, unit=10) == len(os.sched_getaffinity(0))
     finally:
         stop.set()
         other.join()

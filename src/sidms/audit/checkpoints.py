@@ -63,11 +63,11 @@ def _on_timer() -> None:
     with _lock:
         _timer = None
         _last_written = time.monotonic()
-    try:
-        with _writing:
+    with _writing:  # closing the connection too (its TLS state) happens outside any fork
+        try:
             write_checkpoint()
-    finally:
-        connection.close()  # the timer's thread opened its own connection
+        finally:
+            connection.close()  # the timer's thread opened its own connection
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import gc
 import logging
 import os
 import pickle
+import signal
 import threading
 import traceback
 from collections import deque
@@ -65,7 +66,7 @@ def worker_count(items: int, *, unit: int) -> int:
     me = threading.current_thread()
     if any(t is not me and not getattr(t, "sidms_fork_safe", False) for t in threading.enumerate()):
         return 0
-    return configured or os.cpu_count() or 1
+    return configured or len(os.sched_getaffinity(0)) or 1
 
 
 def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
@@ -156,13 +157,8 @@ class _Pool:
                 task_read, task_write = os.pipe()
                 result_read, result_write = os.pipe()
                 pid = os.fork()
-                if pid == 0:
-                    os.close(task_write)
-                    os.close(result_read)
-                    for other in self.children:
-                        os.close(other.tasks)
-                        os.close(other.results)
-                    _serve(function, task_read, result_write)
+                if pid == 0:  # the child never returns into the parent's frames (see _child)
+                    _child(function, task_read, task_write, result_read, result_write, self.children)
                 os.close(task_read)
                 os.close(result_write)
                 self.children.append(_Child(pid, task_write, result_read))
@@ -187,6 +183,30 @@ _INHERITED: list[Any] = []
 
 def _refuse_database() -> NoReturn:
     raise WorkerUsedDatabase("a forked worker must not use the database")
+
+
+def _child(
+    function: Callable[[Any], Any],
+    task_read: int,
+    task_write: int,
+    result_read: int,
+    result_write: int,
+    siblings: list[_Child],
+) -> NoReturn:
+    """A forked child, from its first instruction to os._exit. Nothing may unwind into the parent's frames
+    here: they hold the import's transaction (an Atomic's exit would roll back on the parent's connection)
+    and its connections (closing one ends the parent's PostgreSQL session). So Ctrl-C is ignored (the
+    parent closing the pipes ends the child) and any escape ends in os._exit."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        os.close(task_write)
+        os.close(result_read)
+        for other in siblings:
+            os.close(other.tasks)
+            os.close(other.results)
+        _serve(function, task_read, result_write)
+    finally:
+        os._exit(1)
 
 
 def _serve(function: Callable[[Any], Any], tasks: int, results: int) -> NoReturn:
