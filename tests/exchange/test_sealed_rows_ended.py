@@ -18,28 +18,15 @@ from sidms.changes.models import BatchApplication
 from sidms.core.errors import ChangeRefused
 from sidms.exchange import imports
 from sidms.exchange.models import ImportFile
-from tests.exchange.conftest import HEADER, csv_bytes, id_number
+from tests.exchange.test_sealed_rows import people
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
-
-NAMES = ["张晓明", "李红梅", "王建国"]
 
 
 @pytest.fixture(autouse=True)
 def _own_data_dir(settings: Any, tmp_path: Path) -> None:
     """The import store of this test alone, so that a sweep finds only what the test put there."""
     settings.DATA_DIR = tmp_path / "data"
-
-
-def people(first: int) -> bytes:
-    return csv_bytes(
-        [HEADER]
-        + [
-            [name, id_number(first + i), "", "1960/1/1", "在职职工", "371002", f"1396310{first + i:04d}"]
-            for i, name in enumerate(NAMES)
-        ],
-        "gbk",
-    )
 
 
 def applied(importers: tuple[Any, Any], data: bytes, checked: imports.Checked | None = None) -> ImportFile:
