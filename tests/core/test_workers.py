@@ -101,6 +101,22 @@ def test_no_workers_beside_a_thread_not_marked_fork_safe() -> None:
         other.join()
 
 
+def _hangs_in_a_child(item: int) -> tuple[int, int]:
+    if os.getpid() != PARENT[0] and item == 3:
+        time.sleep(120)  # a child stuck, say on a lock it inherited half-taken
+    return item * 10, os.getpid()
+
+
+def test_a_child_that_hangs_is_killed_at_the_deadline_and_its_item_computed_here() -> None:
+    PARENT[0] = os.getpid()
+    started = time.monotonic()
+    results = list(ordered_map(_hangs_in_a_child, range(8), workers=2, deadline=1.0))
+    assert [value for value, _pid in results] == [i * 10 for i in range(8)]
+    assert results[3][1] == os.getpid()
+    assert time.monotonic() - started < 30
+    assert _no_zombies()
+
+
 def test_the_setting_caps_or_switches_off_the_workers(settings: Any) -> None:
     settings.SIDMS_WORKERS = 1
     assert worker_count(11, unit=10) == 1

@@ -25,6 +25,7 @@ import gc
 import logging
 import os
 import pickle
+import select
 import signal
 import threading
 import traceback
@@ -69,7 +70,14 @@ def worker_count(items: int, *, unit: int) -> int:
     return configured or len(os.sched_getaffinity(0)) or 1
 
 
-def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+# How long the parent waits for one item's result before it takes the child for hung (a lock inherited
+# half-taken, say), kills it and computes the item itself. An item is a part of 2,000 rows: about a second.
+DEADLINE = 600.0
+
+
+def ordered_map(
+    function: Callable[[T], R], items: Iterable[T], workers: int, *, deadline: float = DEADLINE
+) -> Iterator[R]:
     """FUNCTION over ITEMS, results in the items' order. With WORKERS ≥ 1, in that many forked children,
     each given the next item as soon as it hands back its last result; ITEMS is read lazily (the caller's
     own work between two results can produce the next items). With none, here, one item at a time. The
@@ -103,7 +111,7 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], workers: int) ->
             if owner is None:
                 yield function(item)
                 continue
-            outcome, value = owner.receive()
+            outcome, value = owner.receive(deadline)
             if outcome == "died":
                 owner.alive = False
             following = next(source, _END)
@@ -136,14 +144,19 @@ class _Child:
             self.alive = False
         return self.alive
 
-    def receive(self) -> tuple[str, Any]:
+    def receive(self, deadline: float = DEADLINE) -> tuple[str, Any]:
+        """The child's answer: ("ok", result), ("error", why) or ("died", why). A child that gives no answer
+        within DEADLINE seconds is killed and counts as died."""
         try:
-            header = _read_exact(self.results, _HEADER)
+            header = _read_exact(self.results, _HEADER, deadline)
             if not header:
                 return "died", "it exited"
-            data = _read_exact(self.results, int.from_bytes(header, "big"))
+            data = _read_exact(self.results, int.from_bytes(header, "big"), deadline)
         except EOFError:
             return "died", "it exited in the middle of its answer"
+        except TimeoutError:
+            os.kill(self.pid, signal.SIGKILL)
+            return "died", f"no answer within {deadline:g} s: killed"
         answer: tuple[str, Any] = pickle.loads(data)  # noqa: S301
         return answer
 
@@ -231,11 +244,14 @@ def _serve(function: Callable[[Any], Any], tasks: int, results: int) -> NoReturn
     os._exit(status)
 
 
-def _read_exact(fd: int, size: int) -> bytes:
-    """SIZE bytes from FD, or b"" at end-of-file before the first byte."""
+def _read_exact(fd: int, size: int, deadline: float | None = None) -> bytes:
+    """SIZE bytes from FD, or b"" at end-of-file before the first byte. With DEADLINE, TimeoutError when no
+    byte comes for that many seconds."""
     parts: list[bytes] = []
     left = size
     while left:
+        if deadline is not None and not select.select([fd], [], [], deadline)[0]:
+            raise TimeoutError
         part = os.read(fd, min(left, 1 << 20))
         if not part:
             if left == size:
