@@ -13,7 +13,8 @@ from sidms.changes.batches import batch_decide, code_fingerprint, rules_digest
 from sidms.changes.services import rules_in_force
 from sidms.exchange import imports
 from sidms.registry.models import Person
-from tests.exchange.test_sealed_rows_ended import NAMES, applied, people
+from tests.exchange.test_sealed_rows import NAMES, people
+from tests.exchange.test_sealed_rows_ended import applied
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
 
