@@ -898,14 +898,15 @@ def _reserve_ids(spec: EntitySpec, count: int) -> list[int]:
     transaction that rolls back is skipped, as with any insert). SQLite (AUTOINCREMENT): the table's entry
     in sqlite_sequence moved on by COUNT past every id in use, inside this transaction, which holds the
     write lock from BEGIN (IMMEDIATE), so no other writer can take the same ids."""
-    table = spec.model._meta.db_table
+    table, key = spec.model._meta.db_table, str(spec.model._meta.pk.column)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, key, count],
             )
             return [int(pk) for (pk,) in cursor.fetchall()]
-        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608  (a model's table)
+        cursor.execute(f"SELECT coalesce(max({key}), 0) FROM {table}")  # noqa: S608  (a model's table)
         (top,) = cursor.fetchone()
         cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
         found = cursor.fetchone()
@@ -984,7 +985,8 @@ def _store_made(spec: EntitySpec, made: _Made, *, reference: str) -> list[int]:
     # Raw executemany rather than bulk_create: Django compiles SQL for every 28-row slice SQLite allows, which
     # cost more than validating the rows (bench/pipeline.py).
     with pipeline_writes(), connection.cursor() as cursor:
-        _bulk_insert(cursor, spec.model._meta.db_table, ["id", *_insert_column_names(spec)], made.rows)
+        columns = [str(spec.model._meta.pk.column), *_insert_column_names(spec)]
+        _bulk_insert(cursor, spec.model._meta.db_table, columns, made.rows)
         return _insert_revisions(cursor, made.revisions, reference)
 
 
