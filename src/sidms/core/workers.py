@@ -79,8 +79,9 @@ def ordered_map(
     function: Callable[[T], R], items: Iterable[T], workers: int, *, deadline: float = DEADLINE
 ) -> Iterator[R]:
     """FUNCTION over ITEMS, results in the items' order. With WORKERS ≥ 1, in that many forked children,
-    each given the next item as soon as it hands back its last result; ITEMS is read lazily (the caller's
-    own work between two results can produce the next items). With none, here, one item at a time. The
+    each given its next item when its last result is taken, in order (so items of about the same cost keep
+    every child busy); ITEMS is read lazily (the caller's own work between two results can produce the next
+    items). With none, here, one item at a time. The
     first item is always computed here, before any fork.
 
     FUNCTION must be pure with respect to the database: it may read what this process held before the
