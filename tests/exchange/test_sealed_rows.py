@@ -36,12 +36,21 @@ def people(first: int) -> bytes:
     )
 
 
-def applied(importers: tuple[Any, Any], data: bytes) -> ImportFile:
-    operator, approver = importers
-    checked = imports.check_file(data, kind="persons", filename="名单.csv")
+def applied_for(
+    importers: tuple[Any, Any], data: bytes, checked: imports.Checked | None = None
+) -> ImportFile:
+    """The dry run of DATA (or CHECKED) and its application by the operator, its rows sealed beside it."""
+    checked = checked or imports.check_file(data, kind="persons", filename="名单.csv")
     assert not checked.failing
-    imported = imports.apply_import(actor=operator, data=data, checked=checked, reason="单位申报")
-    batch_decide(actor=approver, batch_id=imported.batch_id, approve=True)
+    imported = imports.apply_import(actor=importers[0], data=data, checked=checked, reason="单位申报")
+    assert imports._rows_path(imported.uid).exists()
+    return imported
+
+
+def applied(importers: tuple[Any, Any], data: bytes) -> ImportFile:
+    """applied_for, then approved by the second person."""
+    imported = applied_for(importers, data)
+    batch_decide(actor=importers[1], batch_id=imported.batch_id, approve=True)
     return imported
 
 

@@ -13,8 +13,7 @@ from sidms.changes.batches import batch_decide, code_fingerprint, rules_digest
 from sidms.changes.services import rules_in_force
 from sidms.exchange import imports
 from sidms.registry.models import Person
-from tests.exchange.test_sealed_rows import NAMES, people
-from tests.exchange.test_sealed_rows_ended import applied
+from tests.exchange.test_sealed_rows import NAMES, applied_for, people
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
 
@@ -72,7 +71,7 @@ def test_rows_cleaned_by_other_code_are_validated_again(
         source = Path(imports.__file__).parents[1].joinpath("lib", "phone.py").read_text(encoding="utf-8")
         changed = _module(tmp_path, "sealclean_phone", source + "\n# 19x numbers admitted\n")
         checked.rules = rules_digest(rules_in_force("person"), code=code_fingerprint([changed]))
-    imported = applied(importers, data, checked)
+    imported = applied_for(importers, data, checked)
     batch_decide(actor=importers[1], batch_id=imported.batch_id, approve=True)
     with django_capture_on_commit_callbacks(execute=True):
         assert imports.execute_import(actor=importers[0], batch_id=imported.batch_id).rows == 3

@@ -17,8 +17,7 @@ from sidms.changes.batches import batch_decide
 from sidms.changes.models import BatchApplication
 from sidms.core.errors import ChangeRefused
 from sidms.exchange import imports
-from sidms.exchange.models import ImportFile
-from tests.exchange.test_sealed_rows import people
+from tests.exchange.test_sealed_rows import applied_for, people
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
 
@@ -29,19 +28,11 @@ def _own_data_dir(settings: Any, tmp_path: Path) -> None:
     settings.DATA_DIR = tmp_path / "data"
 
 
-def applied(importers: tuple[Any, Any], data: bytes, checked: imports.Checked | None = None) -> ImportFile:
-    checked = checked or imports.check_file(data, kind="persons", filename="名单.csv")
-    assert not checked.failing
-    imported = imports.apply_import(actor=importers[0], data=data, checked=checked, reason="单位申报")
-    assert imports._rows_path(imported.uid).exists()
-    return imported
-
-
 def test_a_refusal_removes_the_sealed_rows_once_it_commits_and_keeps_the_file(
     importers: tuple[Any, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     data = people(11)
-    imported = applied(importers, data)
+    imported = applied_for(importers, data)
     rows = imports._rows_path(imported.uid)
     # A refusal without a reason is itself refused: nothing changes.
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(ChangeRefused):
@@ -60,7 +51,7 @@ def test_a_refusal_removes_the_sealed_rows_once_it_commits_and_keeps_the_file(
 def test_an_approval_leaves_the_sealed_rows_for_the_execution(
     importers: tuple[Any, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
-    imported = applied(importers, people(21))
+    imported = applied_for(importers, people(21))
     with django_capture_on_commit_callbacks(execute=True):
         batch_decide(actor=importers[1], batch_id=imported.batch_id, approve=True)
     assert imports._rows_path(imported.uid).exists()
@@ -70,9 +61,9 @@ def test_an_approval_leaves_the_sealed_rows_for_the_execution(
 
 
 def test_the_sweep_removes_the_rows_of_ended_applications_only(importers: tuple[Any, Any]) -> None:
-    waiting = applied(importers, people(31))
-    approved = applied(importers, people(41))
-    refused = applied(importers, people(51))
+    waiting = applied_for(importers, people(31))
+    approved = applied_for(importers, people(41))
+    refused = applied_for(importers, people(51))
     batch_decide(actor=importers[1], batch_id=approved.batch_id, approve=True, window=timedelta(hours=2))
     # A refusal whose removal was lost (the process ended between the commit and the removal): in this
     # test's transaction the removal on commit never runs.
@@ -100,7 +91,7 @@ def test_the_sweep_removes_the_rows_of_ended_applications_only(importers: tuple[
 
 
 def test_sidms_import_sweep(importers: tuple[Any, Any]) -> None:
-    refused = applied(importers, people(61))
+    refused = applied_for(importers, people(61))
     batch_decide(actor=importers[1], batch_id=refused.batch_id, approve=False, reason="资料不全")
     out = io.StringIO()
     call_command("import_file", "--sweep", stdout=out)
