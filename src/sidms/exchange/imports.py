@@ -303,6 +303,7 @@ def check_file(
         in_file = FileEntryRules(spec.name)
         entry_rules = bool(ENTRY_CHECKS.get(spec.name))  # as the execution asks (none for persons)
         checker = _Checker(import_kind, spec, rules, table.headers, columns)
+        registered = _Registered(import_kind, spec)
         labels = sheets.column_labels(table.headers, columns)
         work: Iterable[Any]
         if import_kind.references:
@@ -317,7 +318,8 @@ def check_file(
             # The repairs, the preparation and the field rules (most of a row's cost) run in forked workers
             # over parts of the file while this process goes on (sidms.core.workers); the entry rules, which
             # hold the file's rows together, run here in the rows' order.
-            for checked in ordered_map(checker, work, worker_count(total, unit=REPAIR_UNIT)):
+            for checked, keys in ordered_map(checker, work, worker_count(total, unit=REPAIR_UNIT)):
+                first = len(rows)
                 for number, notes, values, errors, kept, broken in checked:
                     if kept is not None and entry_rules:  # the field rules passed
                         broken = entry_check_errors(spec, kept)
@@ -329,8 +331,9 @@ def check_file(
                             _reason(import_kind, spec, labels, name, e) for name, e in broken.items()
                         )
                     rows.append(RowResult(number, values, errors, notes, kept))
+                registered.feed(rows[first:], keys)
                 progress("check", len(rows), total)
-        _mark_duplicates(import_kind, spec, rows)
+        _mark_duplicates(import_kind, spec, rows, registered)
         _mark_numbers_in_use(import_kind, spec, rows)
         progress("check", total, total)
     return Checked(import_kind, filename, file_digest(data), len(data), table, rows, rules_digest(rules))
@@ -346,7 +349,8 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class _Checker:
     """A part of the file checked as the dry run checks it: ("cells", (row numbers, rows)) repaired,
     prepared and cleaned; ("prepared", rows already prepared) cleaned. Each row comes back as (repaired row,
-    values, reasons, cleaned values or None, refusals of the field rules). No database access (it runs in
+    values, reasons, cleaned values or None, refusals of the field rules), with the blind indexes the
+    registry is searched by, per row number. No database access (it runs in
     forked workers): the rules, the code tables' words and the columns are read before."""
 
     def __init__(
@@ -355,8 +359,15 @@ class _Checker:
         self.kind, self.spec, self.rules = kind, spec, rules
         self.headers, self.columns = headers, columns
         self.words = _words(kind, spec)
+        # The blind index of each encrypted field the registry is searched by (an HMAC a row, computed here
+        # in the worker rather than in the importing process).
+        self.indexed = [
+            (name, spec.encrypted_fields[name].index)
+            for name in (_registry_checked(kind, spec) if kind.same_record else [])
+            if name in spec.encrypted_fields
+        ]
 
-    def __call__(self, work: tuple[str, Any]) -> list[tuple[Any, ...]]:
+    def __call__(self, work: tuple[str, Any]) -> tuple[list[tuple[Any, ...]], dict[int, dict[str, str]]]:
         what, part = work
         if what == "cells":
             repaired = sheets.repair_cells(self.headers, part[0], part[1], self.columns, self.kind.types)
@@ -375,7 +386,13 @@ class _Checker:
                 except ChangeRefused as refused:
                     broken = refused.errors
             out.append((row.row_number, row.notes, values, errors, kept, broken))
-        return out
+        keys: dict[int, dict[str, str]] = {}
+        for number, _notes, values, errors, _kept, _broken in out:
+            if not errors and self.indexed:
+                keys[number] = {
+                    name: index.index_of(str(values[name])) for name, index in self.indexed if values.get(name)
+                }
+        return out, keys
 
 
 def _reason(
@@ -398,11 +415,87 @@ def _column_label(kind: ImportKind, spec: EntitySpec, name: str) -> str:
     return f"“{field_label(spec, name)}”"
 
 
-def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) -> None:
+def _registry_checked(kind: ImportKind, spec: EntitySpec) -> list[str]:
+    """The SAME_RECORD fields whose values must not be registered already (by a unique field)."""
+    return [
+        name
+        for name in kind.same_record
+        if name in spec.declaration.unique or name == spec.declaration.key or name in kind.registered
+    ]
+
+
+class _Registered:
+    """The rows' values already in the registry, by field, looked up part by part while the workers check the
+    next parts (the importing process would otherwise wait on them, then look up the whole file alone).
+    KEYS, a row's blind indexes made in a worker (_Checker), spare this process the HMAC of each value."""
+
+    LOOKUP = 500
+
+    def __init__(self, kind: ImportKind, spec: EntitySpec) -> None:
+        self.kind, self.spec = kind, spec
+        self.names = _registry_checked(kind, spec) if kind.same_record else []
+        self.keys: dict[tuple[int, str], str] = {}  # (row number, field) -> its key as stored
+        self.found: dict[str, set[str]] = {name: set() for name in self.names}
+        self._asked: dict[str, set[str]] = {name: set() for name in self.names}
+
+    def key_of(self, name: str, value: Any) -> str:
+        enc = self.spec.encrypted_fields.get(name)
+        return enc.index.index_of(str(value)) if enc else _plain_key(value)
+
+    def feed(self, rows: Iterable[RowResult], keys: Mapping[int, Mapping[str, str]]) -> None:
+        """Look up the values of ROWS not refused so far (a row refused later is simply not marked)."""
+        for name in self.names:
+            wanted: list[str] = []
+            asked = self._asked[name]
+            for row in rows:
+                if row.errors or not row.values.get(name):
+                    continue
+                key = keys.get(row.number, {}).get(name) or self.key_of(name, row.values[name])
+                self.keys[(row.number, name)] = key
+                if key not in asked:
+                    asked.add(key)
+                    wanted.append(key)
+            for start in range(0, len(wanted), self.LOOKUP):
+                self.found[name].update(self._lookup(name, wanted[start : start + self.LOOKUP]))
+
+    def _lookup(self, name: str, chunk: list[str]) -> set[str]:
+        spec = self.spec
+        enc = spec.encrypted_fields.get(name)
+        column = enc.index.attname if enc else name
+        found = set(
+            spec.model._default_manager.filter(**{f"{column}__in": chunk})
+            .order_by()  # not the model's ordering: a sort of every answer for nothing
+            .values_list(column, flat=True)
+        )
+        # As for a record entered at the window (changes.services._check_unique, issue 7 item 9): a value
+        # waiting in a new record's review, in any district, is registered too, and the answer is the
+        # same whatever the district — the dry run must not tell a number held elsewhere from a free one.
+        found.update(
+            ChangeRequest.objects.filter(entity=spec.name, status=ReviewStatus.PENDING, match_index__in=chunk)
+            .order_by()
+            .values_list("match_index", flat=True)
+        )
+        return found
+
+    def key(self, row: RowResult, name: str) -> str:
+        key = self.keys.get((row.number, name))
+        if key is None:  # a row refused when it was fed never is pending now; computed to be sure
+            key = self.keys[(row.number, name)] = self.key_of(name, row.values[name])
+            self.found[name].update(self._lookup(name, [key]))
+        return key
+
+
+def _mark_duplicates(
+    kind: ImportKind, spec: EntitySpec, rows: list[RowResult], registered: _Registered | None = None
+) -> None:
     """The same record twice in the file (the later rows are refused, naming the first), and records already
-    in the registry (by a unique field: an ID number by its blind index, 15 and 18 digits alike)."""
+    in the registry (by a unique field: an ID number by its blind index, 15 and 18 digits alike), looked up
+    by REGISTERED as the rows were checked (or now, without it)."""
     if not kind.same_record:
         return
+    if registered is None:
+        registered = _Registered(kind, spec)
+        registered.feed(rows, {})
     if kind.registered_together:
         _mark_registered_together(kind, spec, rows)
     keys = [_record_field(kind, name) for name in kind.same_record]
@@ -415,44 +508,12 @@ def _mark_duplicates(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) 
                 gettext("Same %(columns)s as row %(row)s of this file.")
                 % {"columns": labels, "row": repeats[row.number]}
             )
-    for name in kind.same_record:
-        if (
-            name not in spec.declaration.unique
-            and name != spec.declaration.key
-            and name not in kind.registered
-        ):
-            continue
-        enc = spec.encrypted_fields.get(name)
-        column = enc.index.attname if enc else name
-        pending = [row for row in rows if not row.errors and row.values.get(name)]
-        lookup: dict[str, list[RowResult]] = {}
-        for row in pending:
-            key = enc.index.index_of(str(row.values[name])) if enc else _plain_key(row.values[name])
-            lookup.setdefault(key, []).append(row)
-        found: set[str] = set()
-        wanted = list(lookup)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            found.update(
-                spec.model._default_manager.filter(**{f"{column}__in": chunk})
-                .order_by()  # not the model's ordering: a sort of every answer for nothing
-                .values_list(column, flat=True)
-            )
-            # As for a record entered at the window (changes.services._check_unique, issue 7 item 9): a value
-            # waiting in a new record's review, in any district, is registered too, and the answer is the
-            # same whatever the district — the dry run must not tell a number held elsewhere from a free one.
-            found.update(
-                ChangeRequest.objects.filter(
-                    entity=spec.name, status=ReviewStatus.PENDING, match_index__in=chunk
-                )
-                .order_by()
-                .values_list("match_index", flat=True)
-            )
-        for key in found:
-            for row in lookup[key]:
-                row.errors.append(
-                    gettext("This %(column)s is already registered.") % {"column": f"“{kind.label(name)}”"}
-                )
+    for name in registered.names:
+        found = registered.found[name]
+        message = gettext("This %(column)s is already registered.") % {"column": f"“{kind.label(name)}”"}
+        for row in rows:
+            if not row.errors and row.values.get(name) and registered.key(row, name) in found:
+                row.errors.append(message)
 
 
 def _mark_numbers_in_use(kind: ImportKind, spec: EntitySpec, rows: list[RowResult]) -> None:
@@ -798,7 +859,7 @@ def sealed_rows(imported: ImportFile, *, progress: Progress = _quiet) -> Iterato
                 done += 1
                 if done % PROGRESS_EVERY == 0:
                     progress("execute", done, imported.rows_kept)
-                yield Prechecked(_untagged(values), _untagged(cleaned), rules)
+                yield Prechecked(_untagged(values), _untagged(cleaned), rules, batch.payload_digest)
         if handle.read(1) or done != header["rows"]:
             raise alert()
     progress("execute", done, imported.rows_kept)
