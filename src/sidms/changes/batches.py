@@ -70,6 +70,7 @@ from sidms.core.kernel import (
 from sidms.core.keys import keyring
 from sidms.core.workers import ordered_map, worker_count
 from sidms.lib import chain
+from sidms.parameters.codes import tables_fingerprint
 
 B = BatchStatus
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -196,14 +197,17 @@ class Prechecked(NamedTuple):
     rules: str  # rules_digest() of the rules the dry run cleaned the row under
 
 
-def rules_digest(rules: Mapping[str, Any], *, code: str | None = None) -> str:
-    """SHA-256 over every stored column of the collection rules RULES (rules_in_force's answer) and over
-    CODE, the fingerprint of the code that cleans values under them (by default :func:`cleaning_code`):
-    which rules, applied by which code, a dry run's cleaned values were found under, so that
-    execution can tell whether they still hold. A deploy that changes a validator between a dry run and its
-    execution changes the digest, and execution validates the rows again."""
+def rules_digest(rules: Mapping[str, Any], *, code: str | None = None, tables: str | None = None) -> str:
+    """SHA-256 over every stored column of the collection rules RULES (rules_in_force's answer), over
+    CODE, the fingerprint of the code that cleans values under them (by default :func:`cleaning_code`), and
+    over TABLES, the fingerprint of the code tables and divisions the validators read (by default
+    ``parameters.codes.tables_fingerprint``): which rules, applied by which code to which codes, a dry run's
+    cleaned values were found under, so that execution can tell whether they still hold. A deploy that
+    changes a validator or a code table between a dry run and its execution changes the digest, and
+    execution validates the rows again."""
     hasher = hashlib.sha256()
     hasher.update(f"code:{cleaning_code() if code is None else code}\n".encode("ascii"))
+    hasher.update(f"tables:{tables_fingerprint() if tables is None else tables}\n".encode("ascii"))
     for name in sorted(rules):
         rule = rules[name]
         columns = {f.attname: getattr(rule, f.attname) for f in rule._meta.concrete_fields}
