@@ -339,19 +339,20 @@ def _selected_digest(spec: EntitySpec, lookups: Mapping[str, Any]) -> tuple[str,
 
 # What follows an application's end (refused, or executed: no step comes after either), registered by higher
 # apps (dependency inversion): the imports remove the dry run's sealed rows beside an import's file. Each
-# hook is called inside the step's transaction, with the application locked, and defers its side effects
-# (files) to on_commit, so a step that rolls back removes nothing. An approval whose window closes unused
+# hook is called inside the step's transaction, with the application locked and the step's caller (whom
+# any event of its own names), and defers its side effects (files) to on_commit, so a step that rolls back
+# removes nothing. An approval whose window closes unused
 # ends with no step at all: `sidms import --sweep` removes what it left.
-ENDED_HOOKS: dict[str, Callable[[BatchApplication], None]] = {}
+ENDED_HOOKS: dict[str, Callable[[BatchApplication, Caller], None]] = {}
 
 
-def register_ended_hook(name: str, hook: Callable[[BatchApplication], None]) -> None:
+def register_ended_hook(name: str, hook: Callable[[BatchApplication, Caller], None]) -> None:
     ENDED_HOOKS[name] = hook
 
 
-def _ended(batch: BatchApplication) -> None:
+def _ended(batch: BatchApplication, caller: Caller) -> None:
     for hook in ENDED_HOOKS.values():
-        hook(batch)
+        hook(batch, caller)
 
 
 def batch_decide(
@@ -389,7 +390,7 @@ def batch_decide(
         reseal(batch)
         _event("batch.approve" if approve else "batch.refuse", caller, batch)
         if not approve:
-            _ended(batch)
+            _ended(batch, caller)
     return batch
 
 
@@ -450,7 +451,7 @@ def batch_execute(
                 "step": batch.step, "seal": batch.seal,
             },
         )  # fmt: skip
-        _ended(batch)
+        _ended(batch, caller)
     return Executed(batch, len(revisions), first, last)
 
 

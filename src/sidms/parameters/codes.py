@@ -79,7 +79,9 @@ def tables_fingerprint() -> str:
     warm (the tables change by migrations, after which the processes restart or call clear_caches)."""
     hasher = hashlib.sha256()
     for table in sorted(CodeTable.values):
-        hasher.update(json.dumps(["table", table, sorted(_names(table).items())], ensure_ascii=False).encode())
+        hasher.update(
+            json.dumps(["table", table, sorted(_names(table).items())], ensure_ascii=False).encode()
+        )
     hasher.update(json.dumps(["regions", sorted(region_codes())]).encode())
     hasher.update(json.dumps(["districts", sorted(district_codes())]).encode())
     return hasher.hexdigest()
