@@ -16,7 +16,8 @@ settings (SIDMS_DATABASE_URL and the rest) and `sidms help` lists them all.
     sidms ledger partitions --until YEAR    PostgreSQL: add the ledger's yearly partitions up to YEAR (idempotent)
     sidms import FILE --kind persons        check a CSV/XLSX file row by row (--dry-run, --report) and apply
                                             for an import batch; --execute BA<n> carries out the approved one
-    sidms import --sweep                    remove the sealed rows of import applications that have ended
+    sidms import --sweep                    remove the sealed rows of import applications that have ended and
+                                            the temporary files of cut-short writes (an audit event)
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def test_the_rights_record_reads_the_ledger_with_the_values_the_orm_gives(histor
 @pytest.mark.req("R10")
 def test_the_rights_record_reads_enrolments_with_the_values_the_orm_gives(history: dict[str, Any]) -> None:
     """rights._enrolment_rows: the columns the record shows of the enrolments begun by the cut-off, with the
-    unit's name (None without a unit), as the ORM's values_list gives them, on either engine."""
+    unit's name and id (None without a unit), as the ORM's values_list gives them, on either engine."""
     from sidms.business.models import PersonEnrolment
     from sidms.business.rights import _enrolment_rows
 
@@ -89,7 +89,7 @@ def test_the_rights_record_reads_enrolments_with_the_values_the_orm_gives(histor
     for cut_off in (CUT_OFF, date(2000, 1, 1)):
         orm = list(
             PersonEnrolment.objects.filter(person_id__in=ids, start_date__lte=cut_off)
-            .values_list("person_id", "insurance", "kind", "status", "start_date", "unit__name")
+            .values_list("person_id", "insurance", "kind", "status", "start_date", "unit__name", "unit_id")
             .order_by("person_id", "start_date", "pk")
         )
         assert [tuple(map(repr, row)) for row in _enrolment_rows(ids, cut_off)] == [
@@ -213,3 +213,66 @@ def test_a_statement_of_the_yearly_batch_is_vouched_for_by_its_chunks_event(
     restore()
     assert broken_at().kind == "statement"  # the chunk's event names a statement that is missing
     assert IssuedStatement.objects.count() == 1
+
+
+@pytest.fixture
+def employed_elsewhere(
+    make_unit: Any, make_person: Any, huancui_clerk: Any, rushan_clerk: Any
+) -> dict[str, Any]:
+    """A 环翠区 person employed by a 乳山市 unit (enrolled in pension there): the person is a 环翠区 clerk's to
+    serve, the unit is not theirs to see."""
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+    from tests.changes.conftest import id_number
+
+    unit = make_unit(unit_no="U3710830001", name="乳山市银滩旅游有限公司", district="371083")
+    person = make_person(id_number=id_number("37100219800101001"), name="王建国", birth_date="1980-01-01")
+    submit_change(actor=rushan_clerk, channel=Channel.WINDOW, entity="unit_enrolment",
+                  values={"unit_id": unit.pk, "insurance": "110", "status": "paying", "start_date": "2020-01-01"})  # fmt: skip
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment",
+                  values={"person_id": person.pk, "insurance": "110", "kind": "employee", "unit_id": unit.pk,
+                          "status": "paying", "start_date": "2021-01-01"})  # fmt: skip
+    return {"unit": unit, "person": person}
+
+
+@pytest.mark.req("R10")
+@pytest.mark.req("R10.3")
+def test_the_rights_page_does_not_name_an_employer_outside_the_viewers_data_scope(
+    employed_elsewhere: dict[str, Any], huancui_clerk: Any, make_staff: Any, signed_in: Any
+) -> None:
+    """The rule of the person's page (another district's unit stays anonymous, named only as a record outside
+    the viewer's scope) holds on the rights-record page too; the city level, which sees every district, reads
+    the unit's name."""
+    unit, person = employed_elsewhere["unit"], employed_elsewhere["person"]
+    clerk = signed_in(huancui_clerk)
+    person_page = clerk.get(f"/persons/{person.person_no}/").content.decode()
+    assert "银滩" not in person_page and "不在您数据范围内的记录" in person_page  # the rule being followed
+    response = clerk.get(f"/persons/{person.person_no}/rights/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "银滩" not in page and unit.unit_no not in page
+    assert "不在您数据范围内的记录" in page and "王建国" in page
+    city = signed_in(make_staff("clerk_city", posts=("window_clerk",), district="371000"))
+    assert "乳山市银滩旅游有限公司" in city.get(f"/persons/{person.person_no}/rights/").content.decode()
+
+
+@pytest.mark.req("R10")
+@pytest.mark.req("R10.1")
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils (pdftotext) is needed")
+def test_the_statement_printed_for_the_person_names_his_employer_whoever_prints_it(
+    employed_elsewhere: dict[str, Any], huancui_clerk: Any, signed_in: Any, tmp_path: Path
+) -> None:
+    """The statement is the person's own record, handed to him (Order 14; R10.1): it names his employer even
+    when the clerk printing it may not see that unit, and it is the one statement its number verifies."""
+    person = employed_elsewhere["person"]
+    response = signed_in(huancui_clerk).post(f"/persons/{person.person_no}/rights/statement/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    (tmp_path / "s.pdf").write_bytes(response.content)
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True, check=True
+    )
+    assert "乳山市银滩旅游有限公司" in text.stdout and "不在您数据范围内" not in text.stdout
+    from sidms.business.models import IssuedStatement
+
+    verdict = verify_number(IssuedStatement.objects.get(person=person).number)
+    assert (verdict.genuine, verdict.unchanged) == (True, True)

@@ -5,14 +5,19 @@ record of what was applied for."""
 from __future__ import annotations
 
 import io
+import os
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from sidms.audit.models import AuditEvent
 from sidms.changes.batches import batch_decide
 from sidms.changes.models import BatchApplication
 from sidms.core.errors import ChangeRefused
@@ -76,15 +81,15 @@ def test_the_sweep_removes_the_rows_of_ended_applications_only(importers: tuple[
     def present() -> set[str]:
         return {p.name for p in store.glob("*.rows")}
 
-    assert imports.sweep_rows() == 1  # the refused application's; the orphan may still be committing
+    assert imports.sweep_rows().stores == 1  # the refused application's; the orphan may still be committing
     assert present() == {f"{waiting.uid}.rows", f"{approved.uid}.rows", orphan.name, "notes.rows"}
 
     window_end = BatchApplication.objects.get(pk=approved.batch_id).window_end
     assert window_end is not None
     # An hour after it was written, the orphan goes; the approval's window closed less than an hour ago.
-    assert imports.sweep_rows(now=window_end + imports.SWEEP_AFTER - timedelta(minutes=1)) == 1
+    assert imports.sweep_rows(now=window_end + imports.SWEEP_AFTER - timedelta(minutes=1)).stores == 1
     assert present() == {f"{waiting.uid}.rows", f"{approved.uid}.rows", "notes.rows"}
-    assert imports.sweep_rows(now=window_end + imports.SWEEP_AFTER + timedelta(minutes=1)) == 1
+    assert imports.sweep_rows(now=window_end + imports.SWEEP_AFTER + timedelta(minutes=1)).stores == 1
     assert present() == {f"{waiting.uid}.rows", "notes.rows"}  # an open application keeps its rows
     for imported in (waiting, approved, refused):
         imports.stored_file(imported)  # every file stays
@@ -97,3 +102,111 @@ def test_sidms_import_sweep(importers: tuple[Any, Any]) -> None:
     call_command("import_file", "--sweep", stdout=out)
     assert "sealed rows removed: 1" in out.getvalue()
     assert not imports._rows_path(refused.uid).exists()
+
+
+def _events(action: str) -> list[tuple[str, dict[str, Any]]]:
+    """(actor, detail) of each audit event of ACTION, in order."""
+    return [
+        (actor, orjson.loads(payload)["detail"])
+        for actor, payload in AuditEvent.objects.filter(action=action).values_list("actor", "payload")
+    ]
+
+
+def _aged(path: Path, seconds: float) -> Path:
+    """PATH, last written SECONDS ago."""
+    moment = time.time() - seconds
+    os.utime(path, (moment, moment))
+    return path
+
+
+@pytest.mark.req("R20")
+def test_the_sweep_is_one_audit_event_naming_the_applications(importers: tuple[Any, Any]) -> None:
+    refused = [applied_for(importers, people(first)) for first in (71, 81)]
+    for (
+        imported
+    ) in refused:  # their removal lost: in this test's transaction the removal on commit never runs
+        batch_decide(actor=importers[1], batch_id=imported.batch_id, approve=False, reason="资料不全")
+    waiting = applied_for(importers, people(91))
+    store = imports._rows_path(waiting.uid).parent
+    orphan = store / f"{uuid.uuid4()}.rows"
+    orphan.write_bytes(b"{}\n")
+    _aged(orphan, 2 * 3600)  # sealed by an application that rolled back, two hours ago
+    assert _events("import.sweep") == []
+
+    swept = imports.sweep_rows()
+    assert (swept.stores, swept.batches) == (3, sorted(i.batch_id for i in refused))
+    ((actor, detail),) = _events("import.sweep")
+    assert actor == "system:import-sweep"
+    assert detail == {"stores": 3, "batches": swept.batches, "orphans": 1, "parts": 0}
+    assert imports._rows_path(waiting.uid).exists()
+
+    assert imports.sweep_rows().stores == 0
+    assert len(_events("import.sweep")) == 1  # a sweep that removed nothing records nothing
+
+
+@pytest.mark.req("R20")
+def test_the_sweep_removes_temporary_files_of_cut_short_writes_an_hour_old(
+    importers: tuple[Any, Any],
+) -> None:
+    imported = applied_for(importers, people(101))
+    store = imports._rows_path(imported.uid).parent
+    assert not list(store.glob("*.part"))  # a write that finished leaves none
+    # Writes a crash cut short (the file's, the rows'), one just over an hour ago, one two hours ago; and one
+    # under way (written to a minute ago), which must stay.
+    old = []
+    for seconds in (3600 + 60, 7200):
+        path = store / f"{uuid.uuid4()}.part"
+        path.write_bytes(b"\x00" * 16)
+        old.append(_aged(path, seconds))
+    young = store / f"{uuid.uuid4()}.part"
+    young.write_bytes(b"\x00" * 16)
+    _aged(young, 60)
+
+    swept = imports.sweep_rows()
+    assert (swept.stores, swept.parts) == (0, 2)
+    assert not any(path.exists() for path in old)
+    assert young.exists() and imports._rows_path(imported.uid).exists()
+    ((_actor, detail),) = _events("import.sweep")
+    assert detail == {"stores": 0, "batches": [], "orphans": 0, "parts": 2}
+    imports.stored_file(imported)  # the stored file stays
+
+    # An hour after it was last written, the write under way is taken as cut short too.
+    assert imports.sweep_rows(now=timezone.now() + imports.PARTS_AFTER).parts == 1
+    assert not young.exists()
+
+
+@pytest.mark.req("R20")
+def test_the_end_of_an_application_records_the_removal_of_its_rows(
+    importers: tuple[Any, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    refused = applied_for(importers, people(111))
+    with django_capture_on_commit_callbacks(execute=True):
+        batch_decide(actor=importers[1], batch_id=refused.batch_id, approve=False, reason="资料不全")
+    assert len(_events("import.rows_discard")) == 1
+    executed = applied_for(importers, people(121))
+    with django_capture_on_commit_callbacks(execute=True):
+        batch_decide(actor=importers[1], batch_id=executed.batch_id, approve=True)
+    assert len(_events("import.rows_discard")) == 1  # an approval leaves the rows for the execution
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.execute_import(actor=importers[0], batch_id=executed.batch_id)
+    assert [
+        (actor, detail["batch"], detail["status"]) for actor, detail in _events("import.rows_discard")
+    ] == [
+        (importers[1].username, refused.batch_id, "refused"),
+        (importers[0].username, executed.batch_id, "executed"),
+    ]
+    for imported in (refused, executed):
+        assert not imports._rows_path(imported.uid).exists()
+
+
+def test_sidms_import_sweep_names_its_operator(importers: tuple[Any, Any]) -> None:
+    refused = applied_for(importers, people(131))
+    batch_decide(actor=importers[1], batch_id=refused.batch_id, approve=False, reason="资料不全")
+    part = imports._rows_path(refused.uid).with_suffix(".part")
+    part.write_bytes(b"")
+    _aged(part, 7200)
+    out = io.StringIO()
+    call_command("import_file", "--sweep", "--operator", importers[0].username, stdout=out)
+    assert f"BA{refused.batch_id}" in out.getvalue() and "temporary files removed: 1" in out.getvalue()
+    ((actor, detail),) = _events("import.sweep")
+    assert actor == importers[0].username and detail["batches"] == [refused.batch_id]

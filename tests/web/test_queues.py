@@ -142,7 +142,8 @@ def test_registry_results_show_as_badges_and_not_verified_is_never_shown_as_veri
     page = reviewer.post(f"/queues/review/{outcome.held.pk}/recheck/", follow=True).content.decode()
     assert "已重新核查" in page
     assert page.count('class="badge verified"') == 1 and page.count('class="badge unavailable"') == 1
-    assert HUANCUI_1960 in page and HUANCUI_1960_B in page  # the reviewer compares the numbers in full
+    assert HUANCUI_1960_B in page  # the reviewer compares the held number in full
+    assert "371002********0011" in page and HUANCUI_1960 not in page  # the stored one keeps its mask
     # The clerk who submitted it follows the request with the numbers masked, as everywhere else.
     own = signed_in(huancui_clerk).get(f"/queues/review/{outcome.held.pk}/").content.decode()
     assert HUANCUI_1960_B not in own and HUANCUI_1960 not in own and "王建国" in own
@@ -309,3 +310,38 @@ def test_approving_a_request_overtaken_by_another_change_is_refused_with_a_messa
     assert "此申请已过时" in response.content.decode()
     person.refresh_from_db()
     assert person.name == "王建华"
+
+
+@pytest.mark.req("R7.3")
+@pytest.mark.req("R10")
+def test_a_reviewer_sees_the_held_values_in_full_and_the_stored_ones_masked(  # type: ignore[no-untyped-def]
+    huancui_clerk, people, make_staff, signed_in, make_person
+) -> None:
+    """The values held for manual review are shown in full to the one who decides (to compare with the
+    documents); the values they replace are stored values like any other, masked as the read door masks
+    them on the window channel: a phone, bank account or ID number is never shown in full once entered."""
+    from sidms.changes.rules import rule_propose
+    from sidms.changes.services import review_decide
+    from tests.conftest import luhn_complete
+
+    admin, second = (
+        make_staff(name, posts=("city_admin",), district="371000") for name in ("admin_city", "admin2_city")
+    )
+    for field in ("phone", "bank_account"):
+        held = rule_propose(actor=admin, entity="person", field=field, required=False, validator=field,
+                            review_level="manual", crosschecks=[], reason="冒用较多，改为人工审核")  # fmt: skip
+        review_decide(actor=second, change_request_id=held.pk, approve=True)
+    old_account, new_account = luhn_complete("621700000000000000"), luhn_complete("622202000000000000")
+    person = make_person(id_number=HUANCUI_1960, name="王建国", phone="13963100000", bank_account=old_account)
+    outcome = submit_change(
+        actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=person,
+        values={"id_number": HUANCUI_1960_B, "phone": "13863105678", "bank_account": new_account},
+    )  # fmt: skip
+    assert outcome.held is not None and set(outcome.held.proposed) == {"id_number", "phone", "bank_account"}
+    page = signed_in(people["reviewer"]).get(f"/queues/review/{outcome.held.pk}/").content.decode()
+    for old in (HUANCUI_1960, "13963100000", old_account):
+        assert old not in page, old
+    for masked in ("371002********0011", "139****0000", f"6217 **** **** {old_account[-4:]}"):
+        assert masked in page, masked
+    for new in (HUANCUI_1960_B, "13863105678", new_account):
+        assert new in page, new

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 
 from sidms.access.posts import PERMISSIONS
 from sidms.audit.models import Outcome
@@ -29,6 +30,7 @@ from sidms.core.kernel import EntitySpec
 
 __all__ = [
     "ID_NUMBER_SHAPE",
+    "OUT_OF_SCOPE_NAME",
     "PERMISSIONS",
     "Listing",
     "has_permission",
@@ -211,8 +213,14 @@ def record_related(*, actor: Any, spec: EntitySpec, queryset: QuerySet[Any], lim
     return rows
 
 
+# What a page says in place of a record another record points to that the viewer may not see
+# (visible_related): the record is not named at all, on a person's page as on their rights record.
+OUT_OF_SCOPE_NAME = gettext_lazy("a record outside your data scope")
+
+
 def visible_related(staff: Any, target: Model | None) -> bool:
-    """Whether a record another record points to (an employment's unit) may be named to the viewer."""
+    """Whether a record another record points to (an employment's unit) may be named to the viewer; when it
+    may not, a page shows OUT_OF_SCOPE_NAME instead."""
     from sidms.core.kernel import spec_of_model
 
     if target is None:

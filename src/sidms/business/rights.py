@@ -4,7 +4,8 @@ by :mod:`sidms.lib.statement` with a verification number, and verified on a publ
 
 * :func:`rights_record_for` — the read model for a staff member: the person is fetched through
   ``access.policies.record_get`` (data scope, an audited read), and the rights-record view is an audit event
-  of its own.
+  of its own. An employer unit outside the staff member's data scope is not named (the person page's rule,
+  ``policies.visible_related``).
 * :func:`issue_statement` — the PDF, and the stored :class:`~sidms.business.models.IssuedStatement` (id,
   digest, cut-off, agency, masked name) with its audit event.
 * :func:`verify_number` — the public check: the number is one the agency issued and its MAC matches
@@ -66,21 +67,24 @@ def _agency(person: Person) -> str:
     return f"威海市社会保险事业中心（{person.district.name}）"
 
 
-def rights_record(person: Person, cut_off: date) -> st.StatementData:
-    """Everything the statement shows for PERSON, from the ledger as it stands, up to CUT_OFF."""
-    return rights_records([person], cut_off)[person.pk]
+def rights_record(person: Person, cut_off: date, *, viewer: Any = None) -> st.StatementData:
+    """Everything the statement shows for PERSON, from the ledger as it stands, up to CUT_OFF; for a staff
+    member's page, as VIEWER may see it (see :func:`_employer_name`)."""
+    return rights_records([person], cut_off, viewer=viewer)[person.pk]
 
 
-def rights_records(persons: Sequence[Person], cut_off: date) -> dict[int, st.StatementData]:
+def rights_records(
+    persons: Sequence[Person], cut_off: date, *, viewer: Any = None
+) -> dict[int, st.StatementData]:
     """:func:`rights_record` of each of PERSONS (by id), from two queries for all of them: the yearly batch
     reads a chunk of persons at once rather than two queries per statement."""
     ledgers: dict[int, list[tuple[Any, ...]]] = {p.pk: [] for p in persons}
     for row in _ledger_rows(list(ledgers)):
         ledgers[row[0]].append(row[1:])
     enrolled: dict[int, list[_Enrolment]] = {p.pk: [] for p in persons}
-    for person_id, insurance, kind, status, start_date, unit_name in _enrolment_rows(list(enrolled), cut_off):
-        enrolled[person_id].append(_Enrolment(insurance, kind, status, start_date, unit_name))
-    return {p.pk: _record(p, cut_off, ledgers[p.pk], enrolled[p.pk]) for p in persons}
+    for person_id, *enrolment in _enrolment_rows(list(enrolled), cut_off):
+        enrolled[person_id].append(_Enrolment(*enrolment))
+    return {p.pk: _record(p, cut_off, ledgers[p.pk], enrolled[p.pk], viewer) for p in persons}
 
 
 # The ledger columns a rights record is built from (see _record for the order).
@@ -126,9 +130,10 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
 
 
 def _enrolment_rows(person_ids: list[int], cut_off: date) -> list[tuple[Any, ...]]:
-    """(person id, insurance, kind, status, start date, unit name or None) of PERSON_IDS' enrolments that
-    started by CUT_OFF, in (person, start date, id) order: only the columns shown, by one plain SELECT as
-    for the ledger (the ORM's join and values_list set-up cost as much as the query)."""
+    """(person id, insurance, kind, status, start date, unit name or None, unit id or None) of PERSON_IDS'
+    enrolments that started by CUT_OFF, in (person, start date, id) order: only the columns shown (and the
+    unit's id, by which a staff member's page asks whether it may name the unit), by one plain SELECT as for
+    the ledger (the ORM's join and values_list set-up cost as much as the query)."""
     if not person_ids:
         return []
     connection = connections[router.db_for_read(PersonEnrolment)]
@@ -139,7 +144,8 @@ def _enrolment_rows(person_ids: list[int], cut_off: date) -> list[tuple[Any, ...
     e = {name: f"e.{quote(field.column)}" for name, field in fields.items()}
     unit_fields: list[Any] = [unit.pk, unit.get_field("name")]
     unit_id, unit_name = (quote(f.column) for f in unit_fields)
-    columns = f"{e['person']}, {e['insurance']}, {e['kind']}, {e['status']}, {e['start_date']}, u.{unit_name}"
+    shown = ("person", "insurance", "kind", "status", "start_date")
+    columns = ", ".join([*(e[name] for name in shown), f"u.{unit_name}", e["unit"]])
     tables = f"{quote(meta.db_table)} e LEFT JOIN {quote(unit.db_table)} u ON u.{unit_id} = {e['unit']}"
     where = f"{e['person']} IN ({', '.join(['%s'] * len(person_ids))}) AND {e['start_date']} <= %s"
     order = f"{e['person']}, {e['start_date']}, {e['id']}"
@@ -155,10 +161,36 @@ class _Enrolment(NamedTuple):
     status: str
     start_date: date
     unit_name: str | None  # None: no unit (a flexible worker, a resident)
+    unit_id: int | None
+
+
+def _employer_name(enrolments: list[_Enrolment], viewer: Any) -> str:
+    """The unit the record names: that of the latest employee enrolment with a unit ("" without one).
+
+    On a staff member's page (VIEWER) the unit is named by the rule of the person's page: a unit outside
+    VIEWER's data scope is not named, only called a record outside their scope (policies.visible_related,
+    R10.3). The printed statement (no VIEWER) always names it: it is the insured person's own record, printed
+    for him or his registered delegate, and Order 14 entitles him to know his own employers (R10.1, R10.2);
+    it must be the same document whoever prints it (the yearly batch, a clerk of any district), since its
+    number is verified against his record as it stands, and the public verification page shows only the
+    masked name, cut-off and agency. The clerk who hands it over sees it for that purpose, under the
+    statement's audit event."""
+    employers = (e for e in reversed(enrolments) if e.kind == EnrolmentKind.EMPLOYEE)
+    employer = next((e for e in employers if e.unit_name is not None), None)
+    if employer is None or employer.unit_name is None or employer.unit_id is None:
+        return ""
+    if viewer is None:
+        return employer.unit_name
+    unit = Unit.objects.filter(pk=employer.unit_id).first()
+    return employer.unit_name if policies.visible_related(viewer, unit) else str(policies.OUT_OF_SCOPE_NAME)
 
 
 def _record(
-    person: Person, cut_off: date, rows: list[tuple[Any, ...]], enrolments: list[_Enrolment]
+    person: Person,
+    cut_off: date,
+    rows: list[tuple[Any, ...]],
+    enrolments: list[_Enrolment],
+    viewer: Any = None,
 ) -> st.StatementData:
     last_period = f"{cut_off.year:04d}-{cut_off.month:02d}"
     first_year = cut_off.year - YEARS_SHOWN + 1
@@ -201,14 +233,6 @@ def _record(
             latest = mine[-1]
             summaries.append(st.InsuranceSummary(kind_of, mine[0].start_date, STATUS[latest.status],
                                                  len(months_paid[kind_of])))  # fmt: skip
-    unit = next(
-        (
-            e.unit_name
-            for e in reversed(enrolments)
-            if e.kind == EnrolmentKind.EMPLOYEE and e.unit_name is not None
-        ),
-        None,
-    )
     year_start = date(cut_off.year, 1, 1)
     # The personal account (accounts.balance_as_of's rule: paid credits and settled interest of the pension
     # schemes, by entry date).
@@ -232,7 +256,7 @@ def _record(
             ssn=st.mask_id(number),
             name=person.name,
             sex={"1": "男", "2": "女"}.get(person.sex, "未说明"),
-            unit_name=unit or "",
+            unit_name=_employer_name(enrolments, viewer),
             work_start=enrolments[0].start_date if enrolments else None,
         ),
         summaries=tuple(summaries),
@@ -265,9 +289,10 @@ def rights_record_for(*, actor: Any, person_key: str, cut_off: date | None = Non
     day = _cut_off(cut_off)
     # One audit event for the view: read.rights_record naming the person and the cut-off (a refusal is
     # read.person, denied, as for the person's page).
-    person = policies.record_get(actor=Caller.of(actor), spec=spec_for("person"), key=person_key,
+    caller = Caller.of(actor)
+    person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key,
                                  action="read.rights_record", detail={"cut_off": day.isoformat()})  # fmt: skip
-    return rights_record(person, day)
+    return rights_record(person, day, viewer=caller.staff)
 
 
 # --------------------------------------------------------------------------------------------------------

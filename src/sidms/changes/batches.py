@@ -70,6 +70,7 @@ from sidms.core.kernel import (
 from sidms.core.keys import keyring
 from sidms.core.workers import ordered_map, worker_count
 from sidms.lib import chain
+from sidms.parameters.codes import tables_fingerprint
 
 B = BatchStatus
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -200,14 +201,17 @@ class Prechecked(NamedTuple):
     vouched: str = ""
 
 
-def rules_digest(rules: Mapping[str, Any], *, code: str | None = None) -> str:
-    """SHA-256 over every stored column of the collection rules RULES (rules_in_force's answer) and over
-    CODE, the fingerprint of the code that cleans values under them (by default :func:`cleaning_code`):
-    which rules, applied by which code, a dry run's cleaned values were found under, so that
-    execution can tell whether they still hold. A deploy that changes a validator between a dry run and its
-    execution changes the digest, and execution validates the rows again."""
+def rules_digest(rules: Mapping[str, Any], *, code: str | None = None, tables: str | None = None) -> str:
+    """SHA-256 over every stored column of the collection rules RULES (rules_in_force's answer), over
+    CODE, the fingerprint of the code that cleans values under them (by default :func:`cleaning_code`), and
+    over TABLES, the fingerprint of the code tables and divisions the validators read (by default
+    ``parameters.codes.tables_fingerprint``): which rules, applied by which code to which codes, a dry run's
+    cleaned values were found under, so that execution can tell whether they still hold. A deploy that
+    changes a validator or a code table between a dry run and its execution changes the digest, and
+    execution validates the rows again."""
     hasher = hashlib.sha256()
     hasher.update(f"code:{cleaning_code() if code is None else code}\n".encode("ascii"))
+    hasher.update(f"tables:{tables_fingerprint() if tables is None else tables}\n".encode("ascii"))
     for name in sorted(rules):
         rule = rules[name]
         columns = {f.attname: getattr(rule, f.attname) for f in rule._meta.concrete_fields}
@@ -355,19 +359,20 @@ def _selected_digest(spec: EntitySpec, lookups: Mapping[str, Any]) -> tuple[str,
 
 # What follows an application's end (refused, or executed: no step comes after either), registered by higher
 # apps (dependency inversion): the imports remove the dry run's sealed rows beside an import's file. Each
-# hook is called inside the step's transaction, with the application locked, and defers its side effects
-# (files) to on_commit, so a step that rolls back removes nothing. An approval whose window closes unused
+# hook is called inside the step's transaction, with the application locked and the step's caller (whom
+# any event of its own names), and defers its side effects (files) to on_commit, so a step that rolls back
+# removes nothing. An approval whose window closes unused
 # ends with no step at all: `sidms import --sweep` removes what it left.
-ENDED_HOOKS: dict[str, Callable[[BatchApplication], None]] = {}
+ENDED_HOOKS: dict[str, Callable[[BatchApplication, Caller], None]] = {}
 
 
-def register_ended_hook(name: str, hook: Callable[[BatchApplication], None]) -> None:
+def register_ended_hook(name: str, hook: Callable[[BatchApplication, Caller], None]) -> None:
     ENDED_HOOKS[name] = hook
 
 
-def _ended(batch: BatchApplication) -> None:
+def _ended(batch: BatchApplication, caller: Caller) -> None:
     for hook in ENDED_HOOKS.values():
-        hook(batch)
+        hook(batch, caller)
 
 
 def batch_decide(
@@ -405,7 +410,7 @@ def batch_decide(
         reseal(batch)
         _event("batch.approve" if approve else "batch.refuse", caller, batch)
         if not approve:
-            _ended(batch)
+            _ended(batch, caller)
     return batch
 
 
@@ -466,7 +471,7 @@ def batch_execute(
                 "step": batch.step, "seal": batch.seal,
             },
         )  # fmt: skip
-        _ended(batch)
+        _ended(batch, caller)
     return Executed(batch, len(revisions), first, last)
 
 

@@ -46,6 +46,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sidms.access.policies import record_scope
+from sidms.audit.services import audit_record
 from sidms.changes.batches import Executed, Prechecked, batch_apply_import, batch_execute, rules_digest
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import (
@@ -865,31 +866,81 @@ def sealed_rows(imported: ImportFile, *, progress: Progress = _quiet) -> Iterato
     progress("execute", done, imported.rows_kept)
 
 
-def discard_rows(batch: BatchApplication) -> None:
-    """The application BATCH has ended (refused or executed, batches.register_ended_hook): no execution
-    will read its sealed rows, which are removed once the step commits. The stored file stays: it is the
-    record of what was applied for, refused or not."""
+def discard_rows(batch: BatchApplication, caller: Caller) -> None:
+    """The application BATCH has ended (refused or executed by CALLER, batches.register_ended_hook): no
+    execution will read its sealed rows, which are removed once the step commits. The removal is an audit
+    event of its own in the step's transaction (the step's event says what the step did, not that the rows
+    went), naming the application; a store lost to a crash after the commit is left to the sweep, whose
+    event names the application again. The stored file stays: it is the record of what was applied for,
+    refused or not."""
     if batch.kind != BatchKind.IMPORT:
         return
-    uid = ImportFile.objects.filter(batch=batch).values_list("uid", flat=True).first()
-    if uid is not None:
-        path = _rows_path(uid)
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    imported = ImportFile.objects.filter(batch=batch).values_list("pk", "uid").first()
+    if imported is None:
+        return
+    path = _rows_path(imported[1])
+    if not path.exists():
+        return  # an application whose rows were never sealed: nothing to remove
+    audit_record(
+        "import.rows_discard", actor=caller, object_type="batch", object_id=batch.pk,
+        detail={"batch": batch.pk, "import_file": imported[0], "status": batch.status},
+    )  # fmt: skip
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
 # A store is swept this long after its application's window closed, or after it was written when no
 # application names it: an execution that started inside its window, or an application still committing,
 # may be about to open it.
 SWEEP_AFTER = timedelta(hours=1)
+# A temporary file (``.part``) of the import store is swept this long after it was last written: a write
+# still under way writes to it (or has just opened it); one older was cut short by a crash and is never
+# renamed into place.
+PARTS_AFTER = timedelta(hours=1)
+SWEEPER = Caller("system:import-sweep", request_id="")
 
 
-def sweep_rows(*, now: datetime | None = None) -> int:
-    """Remove the sealed rows no execution can use any more, and return how many: those of an application
-    refused or executed (its removal lost to a crash after the commit), approved but with its window closed
-    unused, or of no application at all (one that rolled back after its rows were sealed). The stored files
-    stay. ``sidms import --sweep``."""
+@dataclass(frozen=True)
+class Swept:
+    """What ``sweep_rows`` removed: STORES sealed-row stores, of the applications BATCHES (the others had
+    none: their application rolled back), and PARTS temporary files of writes that never finished."""
+
+    stores: int
+    batches: list[int]
+    parts: int
+
+
+def _unlinked(path: Path) -> bool:
+    """Remove PATH; False if it was gone already (another sweep, the end of its application)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _older(path: Path, moment: datetime) -> bool:
+    """Whether PATH was last written before MOMENT (False if it is gone)."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) < moment
+    except OSError:
+        return False
+
+
+def _sweep_parts(directory: Path, stale: datetime) -> int:
+    """Remove the temporary files of the import store last written before STALE; return how many."""
+    return sum(1 for path in directory.glob("*.part") if _older(path, stale) and _unlinked(path))
+
+
+def sweep_rows(*, actor: Any = None, now: datetime | None = None) -> Swept:
+    """Remove the sealed rows no execution can use any more: those of an application refused or executed
+    (its removal lost to a crash after the commit), approved but with its window closed unused, or of no
+    application at all (one that rolled back after its rows were sealed); and the temporary files of writes
+    a crash cut short. The stored files stay. What went is one audit event (by ACTOR, by default the system's
+    sweeper) naming how many stores and temporary files, and the applications the stores belonged to;
+    a sweep that removed nothing records nothing. ``sidms import --sweep``."""
     directory = Path(settings.DATA_DIR) / "imports"
-    stale = (now or timezone.now()) - SWEEP_AFTER
+    moment = now or timezone.now()
+    stale = moment - SWEEP_AFTER
     stores: dict[uuid.UUID, Path] = {}
     for path in directory.glob("*.rows"):
         try:
@@ -902,23 +953,31 @@ def sweep_rows(*, now: datetime | None = None) -> int:
         chunk = ImportFile.objects.filter(uid__in=wanted[start : start + 500]).select_related("batch")
         found.update((imported.uid, imported.batch) for imported in chunk)
     removed = 0
+    batches: list[int] = []
     for uid, path in stores.items():
         batch = found.get(uid)
         if batch is None:
-            try:
-                ended = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) < stale
-            except OSError:
-                continue
+            ended = _older(path, stale)
         else:
             ended = batch.status in (BatchStatus.REFUSED, BatchStatus.EXECUTED) or (
                 batch.status == BatchStatus.APPROVED
                 and batch.window_end is not None
                 and batch.window_end < stale
             )
-        if ended:
-            path.unlink(missing_ok=True)
+        if ended and _unlinked(path):
             removed += 1
-    return removed
+            if batch is not None:
+                batches.append(batch.pk)
+    parts = _sweep_parts(directory, moment - PARTS_AFTER)
+    swept = Swept(removed, sorted(batches), parts)
+    if removed or parts:
+        with transaction.atomic():
+            audit_record(
+                "import.sweep", actor=actor or SWEEPER, object_type="import_file",
+                detail={"stores": removed, "batches": swept.batches, "orphans": removed - len(batches),
+                        "parts": parts},
+            )  # fmt: skip
+    return swept
 
 
 def import_of(batch: BatchApplication) -> ImportFile | None:
@@ -940,6 +999,7 @@ __all__ = [
     "Checked",
     "RowResult",
     "SameFile",
+    "Swept",
     "apply_import",
     "check_file",
     "discard_rows",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import lru_cache
 
 from django.utils.translation import get_language
@@ -49,6 +51,7 @@ def clear_caches() -> None:
     region_codes.cache_clear()
     district_codes.cache_clear()
     _region_names.cache_clear()
+    tables_fingerprint.cache_clear()
 
 
 @lru_cache(maxsize=1)
@@ -64,3 +67,21 @@ def district_choices() -> list[tuple[str, str]]:
     return [
         (code, f"{code} {name}") for code, name in sorted(_region_names().items()) if code in district_codes()
     ]
+
+
+@lru_cache(maxsize=1)
+def tables_fingerprint() -> str:
+    """SHA-256 over what the validators read of the code tables and the divisions, as this process holds them
+    (the caches above, which they read): every code table's codes and names, the division codes, the
+    district codes. Part of the rules digest (changes.batches.rules_digest), so that a dry run's cleaned rows
+    are validated again at an execution that reads other tables. Taken from the caches rather than the
+    tables, it names what the cleaning read, not what the tables hold now; it costs no query once they are
+    warm (the tables change by migrations, after which the processes restart or call clear_caches)."""
+    hasher = hashlib.sha256()
+    for table in sorted(CodeTable.values):
+        hasher.update(
+            json.dumps(["table", table, sorted(_names(table).items())], ensure_ascii=False).encode()
+        )
+    hasher.update(json.dumps(["regions", sorted(region_codes())]).encode())
+    hasher.update(json.dumps(["districts", sorted(district_codes())]).encode())
+    return hasher.hexdigest()

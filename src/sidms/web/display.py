@@ -11,10 +11,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
-from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from sidms.access.policies import mask, visible_related
+from sidms.access.policies import OUT_OF_SCOPE_NAME, mask, visible_related
 from sidms.changes.services import field_label
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import EntitySpec, spec_of_model
@@ -101,7 +100,7 @@ def _named(target: Any, staff: Any) -> str | SafeString:
     if other is None:
         return str(target)
     if not visible_related(staff, target):
-        return _("a record outside your data scope")
+        return str(OUT_OF_SCOPE_NAME)
     url = record_url(other, target)
     text = record_name(other, target)
     return format_html('<a href="{}">{}</a>', url, text) if url else text

@@ -48,6 +48,8 @@ ACTION_LABELS: dict[str, Any] = {
     "batch.refuse": gettext_lazy("Batch refused"),
     "batch.execute": gettext_lazy("Batch executed"),
     "batch.denied": gettext_lazy("Batch step refused"),
+    "import.rows_discard": gettext_lazy("Sealed import rows removed"),
+    "import.sweep": gettext_lazy("Import leftovers swept"),
     "rules.propose": gettext_lazy("Rule change proposed"),
     "rules.edit": gettext_lazy("Rule version written"),
     "rules.adopt": gettext_lazy("Shipped rule adopted"),
@@ -118,6 +120,11 @@ DETAIL_LABELS: dict[str, Any] = {
     "posts": gettext_lazy("Posts"),
     "filters": gettext_lazy("Filters"),
     "batch": gettext_lazy("Batch application"),
+    "batches": gettext_lazy("Batch applications"),
+    "import_file": gettext_lazy("Import file"),
+    "stores": gettext_lazy("Sealed row stores removed"),
+    "orphans": gettext_lazy("Of no application"),
+    "parts": gettext_lazy("Temporary files removed"),
     "post": gettext_lazy("Post"),
     "proposed_by": gettext_lazy("Proposed by"),
     "signed_on": gettext_lazy("Signed on"),
@@ -328,6 +335,8 @@ def _value(key: str, value: Any, event: Mapping[str, Any], names: Names) -> str:
         return f"CR{value}"
     if key == "batch":
         return f"BA{value}"
+    if key == "batches" and isinstance(value, list):
+        return joined(f"BA{v}" for v in value)
     if key == "rule" and isinstance(value, str) and "." in value:
         return rule_field_label(*value.split(".", 1))
     if key == "record" and entity == "collection_rule" and isinstance(value, str) and "." in value:

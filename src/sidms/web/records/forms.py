@@ -14,7 +14,7 @@ from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from sidms.access.policies import record_scope, visible_related
+from sidms.access.policies import OUT_OF_SCOPE_NAME, record_scope, visible_related
 from sidms.core.errors import ChangeRefused, Invalid
 from sidms.core.kernel import EntitySpec, spec_of_model
 from sidms.parameters.codes import code_choices
@@ -97,7 +97,7 @@ class RecordForm(forms.Form):
                         # the field starts empty, and empty keeps the stored reference.
                         self.initial[name] = ""
                         self.kept[name] = str(target.pk)
-                        self.fields[name].widget.attrs["placeholder"] = _("a record outside your data scope")
+                        self.fields[name].widget.attrs["placeholder"] = str(OUT_OF_SCOPE_NAME)
                         self.fields[name].help_text = _("Leave empty to keep the stored value.")
             self.initial["version"] = record.version  # type: ignore[attr-defined]
             # Personal identifiers are not shown again once entered (R10): the field starts empty with the

@@ -291,7 +291,9 @@ def _review_page(
 
         # The reviewer compares the values held for manual review with the documents and the registries:
         # those are shown in full, to the one who may decide. Anything else, and to anyone else (the
-        # submitter too), keeps its mask.
+        # submitter too), keeps its mask. The values they replace are not held for review but stored, and
+        # read as the read door shows stored values on the window channel (masked: a phone, bank account or
+        # ID number is never shown in full once entered), to the decider as to everyone else.
         decides = policies.has_permission(staff, permission) and not own
 
         def reviewed(name: str, value: Any) -> str:
@@ -305,7 +307,7 @@ def _review_page(
         pairs = [
             {
                 "label": label(spec, name),
-                "old": reviewed(name, old.get(name)) if held.record_id else "—",
+                "old": shown(spec, name, old.get(name), staff) if held.record_id else "—",
                 "new": reviewed(name, new.get(name)),
             }
             for name in held.proposed

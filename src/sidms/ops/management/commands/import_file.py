@@ -6,8 +6,9 @@ if every row is valid, or with ``--skip-failing`` (and ``--exclude`` for rows to
 person approves the batch (the batch pages); then ``sidms import --execute BA12 --operator USER`` carries it
 out. The same file is recognised by its digest: run again, the command says where its application stands
 and, once approved, executes it — so an execution that was killed is completed by running it again.
-``sidms import --sweep`` removes the sealed rows of applications that ended without removing them (an
-approval whose window closed unused; see ``imports.sweep_rows``).
+``sidms import --sweep [--operator USER]`` removes the sealed rows of applications that ended without removing
+them (an approval whose window closed unused; see ``imports.sweep_rows``) and the temporary files of writes a
+crash cut short, recorded as one audit event.
 """
 
 from __future__ import annotations
@@ -51,8 +52,7 @@ class Command(BaseCommand):
         console = Console(stderr=True)
         try:
             if options["sweep"]:
-                removed = imports.sweep_rows()
-                self.stdout.write(f"已删除不再使用的预检行 {removed} 个 / sealed rows removed: {removed}")
+                self._sweep(options)
             elif options["execute"]:
                 self._execute(console, options)
             elif options["file"]:
@@ -61,6 +61,21 @@ class Command(BaseCommand):
                 raise CommandError("请给出要导入的文件 / name the file to import")
         except (SidmsError, StandardError) as error:
             raise CommandError(str(error)) from None
+
+    def _sweep(self, options: dict[str, Any]) -> None:
+        """The sweep acts as the named operator, or (run unattended) as the system's sweeper."""
+        caller = (
+            operator(options["operator"], what="清理的工作人员 / operator") if options["operator"] else None
+        )
+        swept = imports.sweep_rows(actor=caller)
+        named = ", ".join(f"BA{pk}" for pk in swept.batches)
+        self.stdout.write(
+            f"已删除不再使用的预检行 {swept.stores} 个 / sealed rows removed: {swept.stores}"
+            + (f"（导入申请 / applications: {named}）" if named else "")
+        )
+        self.stdout.write(
+            f"已删除中断写入遗留的临时文件 {swept.parts} 个 / temporary files removed: {swept.parts}"
+        )
 
     def _progress(self, console: Console) -> Progress:
         return Progress(
