@@ -901,9 +901,11 @@ def _ready_chunk(
     keep: list[tuple[dict[str, Any], dict[str, Any]]] = []
     key = spec.label_field
     for number, values, note in chunk:
-        clash = _duplicate_reason(spec, values, number, seen, duplicates, keys) or numbers.clash(spec, values)
-        if clash and not batch.legacy:
-            failures[number] = {clash[0]: Invalid("duplicate", clash[1], clash[2])}
+        clash = _duplicate_reason(spec, values, number, seen, duplicates, keys)
+        # A number the import assigned cannot be stored twice, not even by a legacy migration.
+        refusal = numbers.clash(spec, values) or (None if batch.legacy else clash)
+        if refusal:
+            failures[number] = {refusal[0]: Invalid("duplicate", refusal[1], refusal[2])}
             continue
         if clash:
             note = {"nonconforming": {**note.get("nonconforming", {}), clash[0]: "duplicate"}}
