@@ -53,7 +53,9 @@ def test_a_later_row_bringing_a_number_the_import_assigned_is_refused_not_a_serv
     first = make_person(id_number=id_number(3), name="环翠人")
     serial = int(first.person_no[2:-1])
     rows = [["", NEW[n], id_number(7 + 2 * n), "男", "", "employee", "371002", ""] for n in range(2)]
-    rows += [[recordno.compose("37", serial + 1, 7), "旧号", id_number(5), "男", "", "employee", "371002", ""]]
+    rows += [
+        [recordno.compose("37", serial + 1, 7), "旧号", id_number(5), "男", "", "employee", "371002", ""]
+    ]
     data = csv_bytes([HEADER, *rows])
     checked = imports.check_file(data, kind="persons", actor=operator)
     assert not checked.failing

@@ -391,7 +391,9 @@ class _Checker:
         for number, _notes, values, errors, _kept, _broken in out:
             if not errors and self.indexed:
                 keys[number] = {
-                    name: index.index_of(str(values[name])) for name, index in self.indexed if values.get(name)
+                    name: index.index_of(str(values[name]))
+                    for name, index in self.indexed
+                    if values.get(name)
                 }
         return out, keys
 
