@@ -137,7 +137,7 @@ def test_the_sweep_is_one_audit_event_naming_the_applications(importers: tuple[A
     assert (swept.stores, swept.batches) == (3, sorted(i.batch_id for i in refused))
     ((actor, detail),) = _events("import.sweep")
     assert actor == "system:import-sweep"
-    assert detail == {"stores": 3, "batches": swept.batches, "orphans": 1, "parts": 0}
+    assert detail == {"stores": 3, "batches": swept.batches, "orphans": 1, "parts": 0, "progress": 0}
     assert imports._rows_path(waiting.uid).exists()
 
     assert imports.sweep_rows().stores == 0
@@ -167,7 +167,7 @@ def test_the_sweep_removes_temporary_files_of_cut_short_writes_an_hour_old(
     assert not any(path.exists() for path in old)
     assert young.exists() and imports._rows_path(imported.uid).exists()
     ((_actor, detail),) = _events("import.sweep")
-    assert detail == {"stores": 0, "batches": [], "orphans": 0, "parts": 2}
+    assert detail == {"stores": 0, "batches": [], "orphans": 0, "parts": 2, "progress": 0}
     imports.stored_file(imported)  # the stored file stays
 
     # An hour after it was last written, the write under way is taken as cut short too.
@@ -210,3 +210,22 @@ def test_sidms_import_sweep_names_its_operator(importers: tuple[Any, Any]) -> No
     assert f"BA{refused.batch_id}" in out.getvalue() and "temporary files removed: 1" in out.getvalue()
     ((actor, detail),) = _events("import.sweep")
     assert actor == importers[0].username and detail["batches"] == [refused.batch_id]
+
+
+@pytest.mark.req("R20")
+def test_the_sweep_removes_import_pages_progress_files_a_day_old(settings: Any) -> None:
+    """The import page's progress files (counts only) are of no use once its request ended: a day old, they go
+    with the sweep, counted in its event; a younger one (a request may still be polling it) stays."""
+    from sidms.exchange.progress import ProgressFile, progress_path
+
+    paths = [progress_path(uuid.uuid4().hex) for _ in range(2)]
+    for path in paths:
+        assert path is not None
+        ProgressFile(path)("check", 10, 10)
+    old, young = paths
+    assert old is not None and young is not None
+    _aged(old, 86400 + 60)
+    swept = imports.sweep_rows()
+    assert swept.progress == 1 and not old.exists() and young.exists()
+    ((_actor, detail),) = _events("import.sweep")
+    assert detail["progress"] == 1

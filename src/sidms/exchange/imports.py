@@ -603,7 +603,7 @@ def _store(uid: uuid.UUID, data: bytes) -> None:
     token = keyring().encrypt(base64.b64encode(data).decode("ascii"), aad=aad(_FILE_DOMAIN, uid))
     path = _store_path(uid)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(".part")
+    temporary = path.with_name(path.name + ".part")  # <uid>.sealed.part, <uid>.rows.part
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(token)
@@ -809,7 +809,7 @@ def _store_rows(imported: ImportFile, batch: BatchApplication, rows: Sequence[Ro
     header = {"format": _ROWS_FORMAT, "rules": rules, "rows": len(rows), "chunks": len(chunks)}
     ring = keyring()
     path = _rows_path(imported.uid)
-    temporary = path.with_suffix(".part")
+    temporary = path.with_name(path.name + ".part")  # <uid>.sealed.part, <uid>.rows.part
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(orjson.dumps(header) + b"\n")
@@ -909,6 +909,7 @@ class Swept:
     stores: int
     batches: list[int]
     parts: int
+    progress: int = 0  # progress files of import pages (counts only) a day old
 
 
 def _unlinked(path: Path) -> bool:
@@ -931,6 +932,20 @@ def _older(path: Path, moment: datetime) -> bool:
 def _sweep_parts(directory: Path, stale: datetime) -> int:
     """Remove the temporary files of the import store last written before STALE; return how many."""
     return sum(1 for path in directory.glob("*.part") if _older(path, stale) and _unlinked(path))
+
+
+# A progress file (exchange.progress: counts only, polled by the import page while its request runs) is of no
+# use once the request has ended; one a day old is swept with the stores.
+PROGRESS_AFTER = timedelta(days=1)
+
+
+def _sweep_progress(stale: datetime) -> int:
+    directory = Path(settings.DATA_DIR) / "progress"
+    return sum(
+        1
+        for path in [*directory.glob("*.json"), *directory.glob("*.part")]
+        if _older(path, stale) and _unlinked(path)
+    )
 
 
 def sweep_rows(*, actor: Any = None, now: datetime | None = None) -> Swept:
@@ -971,13 +986,14 @@ def sweep_rows(*, actor: Any = None, now: datetime | None = None) -> Swept:
             if batch is not None:
                 batches.append(batch.pk)
     parts = _sweep_parts(directory, moment - PARTS_AFTER)
-    swept = Swept(removed, sorted(batches), parts)
-    if removed or parts:
+    progress = _sweep_progress(moment - PROGRESS_AFTER)
+    swept = Swept(removed, sorted(batches), parts, progress)
+    if removed or parts or progress:
         with transaction.atomic():
             audit_record(
                 "import.sweep", actor=actor or SWEEPER, object_type="import_file",
                 detail={"stores": removed, "batches": swept.batches, "orphans": removed - len(batches),
-                        "parts": parts},
+                        "parts": parts, "progress": progress},
             )  # fmt: skip
     return swept
 

@@ -125,6 +125,7 @@ DETAIL_LABELS: dict[str, Any] = {
     "stores": gettext_lazy("Sealed row stores removed"),
     "orphans": gettext_lazy("Of no application"),
     "parts": gettext_lazy("Temporary files removed"),
+    "progress": gettext_lazy("Progress files removed"),
     "post": gettext_lazy("Post"),
     "proposed_by": gettext_lazy("Proposed by"),
     "signed_on": gettext_lazy("Signed on"),
