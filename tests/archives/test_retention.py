@@ -6,6 +6,9 @@ orphans (on the page and with `sidms archives orphans`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from datetime import date
 from typing import Any
 
@@ -147,6 +150,27 @@ def test_orphans_are_listed_on_the_command_line_and_the_page(
     assert stray in out and f"#{stored['permanent'].pk}" in out
     html = signed_in(info_centre).get("/archives/retention/").content.decode()
     assert stray in html and f"#{stored['permanent'].pk}" in html
+
+
+def test_the_sweep_removes_temporary_files_of_writes_a_crash_cut_short(
+    stored: dict[str, Any], info_centre: Any, capsys: Any
+) -> None:
+    """A write killed between its temporary file and the rename (``put`` removes its own on any error it lives
+    through, not on kill -9) leaves a ``.put-*`` file for ever: ``sidms archives orphans --sweep`` removes
+    those an hour old, never a younger one (a write may be under way), and names how many in an event."""
+    store = file_store()
+    folder = store.path(stored["young"].content_mac).parent
+    old, young = folder / ".put-cutshort", folder / ".put-underway"
+    for path, age in ((old, 7200), (young, 60)):
+        path.write_bytes(b"SIDMSARC" + b"\x00" * 32)
+        moment = time.time() - age
+        os.utime(path, (moment, moment))
+    call_command("archives_orphans", operator="info_centre_1", sweep=True)  # no orphan: exit status 0
+    assert "temporary files of cut-short writes deleted: 1" in capsys.readouterr().out
+    assert not old.exists() and young.exists()
+    event = AuditEvent.objects.get(action="archive.temporary_sweep")
+    assert json.loads(event.payload)["detail"] == {"files": 1}
+    assert young.name not in set(store.names())  # the listing never names a temporary file
 
 
 @pytest.mark.req("R7.4")

@@ -244,6 +244,22 @@ def purge_sweep(caller: Caller, *, purge_id: int | None = None) -> int:
     return len(gone)
 
 
+# A temporary file of the archive store is swept this long after it was last written (a write under way
+# writes to it; one older was cut short by a crash and is never renamed into place).
+TEMPORARY_AFTER = 3600.0
+
+
+def temporary_sweep(caller: Caller) -> int:
+    """Delete the archive store's temporary files of writes a crash cut short (ciphertext, never renamed into
+    place); an audit event names how many went."""
+    require_permission(caller, "archive.orphans", MAY_NOT_LIST_ORPHANS)
+    gone = file_store().sweep_temporary(TEMPORARY_AFTER)
+    if gone:
+        audit_record("archive.temporary_sweep", actor=caller, object_type="archive_item",
+                     detail={"files": gone})  # fmt: skip
+    return gone
+
+
 def visible_purges(*, actor: Any) -> list[ArchivePurge]:
     caller = Caller.of(actor)
     if not has_permission(caller.staff, "archive.purge"):

@@ -28,6 +28,7 @@ import os
 import re
 import struct
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -52,6 +53,7 @@ class Storage(Protocol):
     def delete(self, name: str) -> None: ...
     def size(self, name: str) -> int | None: ...
     def names(self) -> Iterator[str]: ...
+    def sweep_temporary(self, older_than: float) -> int: ...
 
 
 class LocalStore:
@@ -105,6 +107,23 @@ class LocalStore:
         for path in sorted(self.root.glob("??/*")):
             if _NAME.match(path.name):
                 yield path.name
+
+    def sweep_temporary(self, older_than: float) -> int:
+        """Remove the temporary files of writes a crash cut short (``put`` removes its own on any error it
+        lives through) last written more than OLDER_THAN seconds ago; a younger one may be a write under way.
+        How many went. (An object store's counterpart: aborting incomplete multipart uploads.)"""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in self.root.glob("??/.put-*"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
 
 def _aad(identity: str, index: int, last: bool) -> bytes:

@@ -9,15 +9,20 @@ class Command(BaseCommand):
     help = (
         "List the archive store's orphans for the information centre: stored files no live archive item "
         "references, and items whose file is missing (exit status 1 when there are any). --sweep also deletes "
-        "the files of purged items that a purge left behind."
+        "the files of purged items that a purge left behind, and temporary files of writes a crash cut short "
+        "(an hour old)."
     )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--operator", default="", help="the information-centre staff member")
-        parser.add_argument("--sweep", action="store_true", help="delete purged items' leftover files")
+        parser.add_argument(
+            "--sweep",
+            action="store_true",
+            help="delete purged items' leftover files and stale temporary files",
+        )
 
     def handle(self, *args: Any, operator: str, sweep: bool, **options: Any) -> None:
-        from sidms.archives.retention import orphans, purge_sweep
+        from sidms.archives.retention import orphans, purge_sweep, temporary_sweep
         from sidms.core.errors import NotPermitted
         from sidms.ops.management.commands._operator import operator as as_operator
 
@@ -28,6 +33,9 @@ class Command(BaseCommand):
             raise CommandError(str(refused)) from None
         if sweep:
             self.stdout.write(f"已删除已销毁条目的遗留文件 / leftover files deleted: {purge_sweep(caller)}")
+            self.stdout.write(
+                f"已删除中断写入的临时文件 / temporary files of cut-short writes deleted: {temporary_sweep(caller)}"
+            )
             found = orphans(actor=caller)
         self.stdout.write(f"无条目引用的存储文件 / stored files no item references: {len(found.files)}")
         for name in found.files:
