@@ -46,7 +46,9 @@ def district_codes() -> frozenset[str]:
 
 
 def clear_caches() -> None:
-    """Code tables change only through migrations or the rules editor, which call this."""
+    """Forget the cached code tables and divisions. They change only through data migrations (no service or
+    page edits them), which a deploy applies before the processes restart with empty caches; tests that
+    change a table call this."""
     _names.cache_clear()
     region_codes.cache_clear()
     district_codes.cache_clear()
