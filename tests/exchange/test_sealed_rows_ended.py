@@ -202,12 +202,13 @@ def test_the_end_of_an_application_records_the_removal_of_its_rows(
 def test_sidms_import_sweep_names_its_operator(importers: tuple[Any, Any]) -> None:
     refused = applied_for(importers, people(131))
     batch_decide(actor=importers[1], batch_id=refused.batch_id, approve=False, reason="资料不全")
-    part = imports._rows_path(refused.uid).with_suffix(".part")
+    part = imports._rows_path(refused.uid).with_name(f"{refused.uid}.rows.part")
     part.write_bytes(b"")
     _aged(part, 7200)
     out = io.StringIO()
     call_command("import_file", "--sweep", "--operator", importers[0].username, stdout=out)
     assert f"BA{refused.batch_id}" in out.getvalue() and "temporary files removed: 1" in out.getvalue()
+    assert "progress files removed: 0" in out.getvalue()
     ((actor, detail),) = _events("import.sweep")
     assert actor == importers[0].username and detail["batches"] == [refused.batch_id]
 

@@ -76,6 +76,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"已删除中断写入遗留的临时文件 {swept.parts} 个 / temporary files removed: {swept.parts}"
         )
+        self.stdout.write(
+            f"已删除一天前的导入进度文件 {swept.progress} 个 / progress files removed: {swept.progress}"
+        )
 
     def _progress(self, console: Console) -> Progress:
         return Progress(
