@@ -19,7 +19,7 @@ import importlib.metadata
 import importlib.util
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import SimpleNamespace
@@ -269,11 +269,17 @@ class _RowHasher:
     With VOUCHED_FOR (an application's digest), rows a sealed store vouches for under that digest
     (Prechecked.vouched) are counted, not hashed: hashing a million rows again cost the importing process a
     tenth of an execution (bench/imports.py). The digest is then VOUCHED_FOR when the store vouched for every
-    row, and matches no application when it vouched for some rows only."""
+    row, and matches no application when it vouched for some rows only.
 
-    def __init__(self, vouched_for: str = "") -> None:
+    The store vouches for a row only where execution takes the row's cleaned values (they were cleaned under
+    RULES, the rules in force): a row validated again (a legacy batch passes no VOUCHED_FOR; a stale dry
+    run's rules) is hashed as before. The digest never covered the cleaned values, but it did pin the rows
+    validated again, even against a store resealed by someone holding the key file (attack round 6)."""
+
+    def __init__(self, vouched_for: str = "", *, rules: str = "") -> None:
         self._hash = hashlib.sha256()
         self._vouched_for = vouched_for
+        self._rules = rules
         self.count = 0
         self.vouched = 0
 
@@ -283,7 +289,7 @@ class _RowHasher:
         for item in rows:
             self.count += 1
             if isinstance(item, Prechecked):
-                if self._vouched_for and item.vouched == self._vouched_for:
+                if self._vouched_for and item.vouched == self._vouched_for and item.rules == self._rules:
                     self.vouched += 1
                     yield item
                     continue
@@ -737,7 +743,7 @@ def _execute_import(
     in_force = rules_digest(rules)
     # The file is hashed in the same pass that stores it; a file that differs from the approved one is
     # found at the end and the transaction rolls back, so it stores nothing either way.
-    hasher = _RowHasher(vouched_for=batch.payload_digest)
+    hasher = _RowHasher(vouched_for="" if batch.legacy else batch.payload_digest, rules=in_force)
     failures: dict[int, dict[str, Invalid]] = {}
     revision_ids: list[int] = []
     reference = f"BA{batch.pk}"
@@ -900,10 +906,12 @@ def _ready_chunk(
     duplicates = _registry_duplicates(spec, keys) if unique else set()
     keep: list[tuple[dict[str, Any], dict[str, Any]]] = []
     key = spec.label_field
+    numbers.look_up(spec, chunk)
     for number, values, note in chunk:
         clash = _duplicate_reason(spec, values, number, seen, duplicates, keys)
-        # A number the import assigned cannot be stored twice, not even by a legacy migration.
-        refusal = numbers.clash(spec, values) or (None if batch.legacy else clash)
+        # A record number in use (registered, brought by an earlier row, or assigned by the import) cannot be
+        # stored twice, not even by a legacy migration: the unique key would refuse it as a server error.
+        refusal = numbers.clash(spec, values, number) or (None if batch.legacy else clash)
         if refusal:
             failures[number] = {refusal[0]: Invalid("duplicate", refusal[1], refusal[2])}
             continue
@@ -914,7 +922,6 @@ def _ready_chunk(
         return None  # the import is refused anyway; keep validating to report every failing row
     if spec.declaration.numbering:
         missing = [i for i, (values, _note) in enumerate(keep) if not values.get(key)]
-        numbers.given.update(str(values[key]) for values, _note in keep if values.get(key))
         assigned = assign_numbers(spec, len(missing), skip=numbers.given) if missing else []
         numbers.assigned.update(assigned)
         for i, number_ in zip(missing, assigned, strict=True):
@@ -924,21 +931,45 @@ def _ready_chunk(
 
 
 class _FileNumbers:
-    """The record numbers (个人编号) an import's file brings, as far as it has been read, and those the import
-    assigned to its rows without one. A number assigned never is one the file brings in a row read before;
-    one the file brings in a later row, after the import assigned it, refuses that row as registered (the
-    record holding it is): the file is streamed, so its later rows are not known when a chunk is numbered."""
+    """The record numbers (个人编号) an import's file brings, as far as it has been read (each with its row),
+    and those the import assigned to its rows without one. A number assigned never is one the file brings in
+    a row read before; one the file brings in a later row, after the import assigned it, refuses that row as
+    registered (the record holding it is): the file is streamed, so its later rows are not known when a
+    chunk is numbered. A brought number is also held against the registry at execution (REGISTERED, looked
+    up a chunk at a time): the dry run's look-up is not enough, since another import or the window may be
+    assigned the number between the dry run and the execution (attack round 6)."""
 
     def __init__(self) -> None:
-        self.given: set[str] = set()
+        self.given: dict[str, int] = {}  # number -> the row that brought it
         self.assigned: set[str] = set()
+        self.registered: set[str] = set()
 
-    def clash(self, spec: EntitySpec, values: Mapping[str, Any]) -> tuple[str, Any, dict[str, Any]] | None:
+    def look_up(self, spec: EntitySpec, chunk: Sequence[tuple[int, Mapping[str, Any], Any]]) -> None:
+        """The numbers CHUNK's rows bring that are registered already (one query a chunk)."""
+        key = spec.label_field
+        if spec.declaration.numbering is None:
+            return
+        brought = list(dict.fromkeys(str(values[key]) for _n, values, _note in chunk if values.get(key)))
+        if not brought:
+            self.registered = set()
+            return
+        column = str(getattr(spec.model._meta.get_field(key), "column", key))
+        self.registered = {str(v) for (v,) in _among(spec.model._meta.db_table, column, brought)}
+
+    def clash(
+        self, spec: EntitySpec, values: Mapping[str, Any], number: int
+    ) -> tuple[str, Any, dict[str, Any]] | None:
         from sidms.changes.services import field_label
 
         key = spec.label_field
-        if self.assigned and values.get(key) and str(values[key]) in self.assigned:
+        if spec.declaration.numbering is None or not values.get(key):
+            return None
+        brought = str(values[key])
+        if brought in self.assigned or brought in self.registered:
             return key, DUPLICATE_IN_REGISTRY, {"field": field_label(spec, key)}
+        if brought in self.given:
+            return key, DUPLICATE_IN_FILE, {"field": field_label(spec, key), "row": self.given[brought]}
+        self.given[brought] = number
         return None
 
 

@@ -846,7 +846,9 @@ def sealed_rows(imported: ImportFile, *, progress: Progress = _quiet) -> Iterato
         try:
             header = orjson.loads(handle.readline())
             chunks, rules = int(header["chunks"]), str(header["rules"])
-            if header.get("format") != _ROWS_FORMAT:
+            if header.get("format") != _ROWS_FORMAT or chunks < 1:
+                # A store is sealed only with rows (an application has some): a header that announces no
+                # chunk has nothing the key authenticates, and is not one sealed at application.
                 raise ValueError(header.get("format"))
         except (ValueError, KeyError, TypeError):
             raise alert() from None
