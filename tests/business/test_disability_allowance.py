@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from django.utils import translation
 
+from sidms.business import calc
 from sidms.business.benefits import (
+    disability_allowance_values,
+    disability_grant_values,
     grant_disability_allowance,
     grant_disability_grant,
     overpayments,
@@ -25,12 +28,13 @@ from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
 from sidms.core.errors import ChangeRefused
 from sidms.lib import benefits as lb
-from tests.business.conftest import approved
+from tests.business.conftest import approved, injury_insured
 from tests.changes.conftest import id_number
 
 pytestmark = pytest.mark.django_db
 
 RATIOS = "work_injury.disability_allowance_ratios"
+INJURED = date(2025, 3, 3)  # the accident, months before the appraisal; the fixture's employee is insured
 
 
 def fen(amount: Decimal) -> Decimal:
@@ -68,7 +72,13 @@ def test_a_grade_3_allowance_is_paid_monthly_with_the_one_time_grant_and_stops_a
     employee = insured["employee"]  # born 1980-01-01
     appraisal, wage = date(2025, 6, 10), Decimal("6123.45")
     outcome = grant_disability_allowance(
-        actor=huancui_clerk, person=employee, on=appraisal, grade=3, own_wage=wage, category="male"
+        actor=huancui_clerk,
+        person=employee,
+        on=appraisal,
+        grade=3,
+        own_wage=wage,
+        category="male",
+        injured=INJURED,
     )
     assert not Entitlement.objects.exists()  # held for a second person's review, like every grant
     allowance = approved(outcome, city_reviewer)
@@ -86,7 +96,7 @@ def test_a_grade_3_allowance_is_paid_monthly_with_the_one_time_grant_and_stops_a
     assert EXAMPLE_MARK in allowance.basis and RATIOS in allowance.basis
     # The one-time grant of the same appraisal: 23 months of own wage = 140,839.35, paid once.
     grant = approved(grant_disability_grant(actor=huancui_clerk, person=employee, on=appraisal, grade=3,
-                                            own_wage=wage), city_reviewer)  # fmt: skip
+                                            own_wage=wage, injured=INJURED), city_reviewer)  # fmt: skip
     assert Decimal(grant.monthly_amount) == fen(wage * 23) == Decimal("140839.35")
     for period in ("2025-06", "2025-07", "2025-08", "2025-09"):
         run_through(huancui_clerk, approver, "pension", period)
@@ -105,27 +115,117 @@ def test_a_grade_3_allowance_is_paid_monthly_with_the_one_time_grant_and_stops_a
     assert over == [(employee.pk, "2025-09", Decimal("4898.76"))]
 
 
+def _floor(at: date) -> Decimal:
+    """工伤保险条例 Art. 64's floor of the own wage, by hand from the parameter table: 60 % of the previous
+    year's average wage (the annual figure ÷ 12), rounded as the base limits are (to the yuan)."""
+    annual = value_at("wage.provincial_average_annual", date(at.year, 1, 1))
+    ratio = value_at("base.floor_ratio", date(at.year, 1, 1))
+    rule = value_at("rounding.base_limit", date(at.year, 1, 1))
+    return rule.apply(annual * ratio / 12)
+
+
 @pytest.mark.req("R2.2")
-def test_a_low_wage_is_topped_up_to_the_minimum_and_the_allowance_stops_at_retirement(
-    make_person: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
+@pytest.mark.req("R2.3")
+def test_a_low_own_wage_counts_as_60_percent_of_the_average_and_the_allowance_stops_at_retirement(
+    make_person: Any, make_unit: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
     # A man born January 1966: 1 month of delay per 4 months of birth after December 1964 — 12 months
     # after January 1965 (1 month) is 4 months: he retires at 60 years 4 months, in May 2026.
     worker = make_person(id_number=id_number("37100219660115001"), name="周工伤", birth_date="1966-01-15")
+    unit = make_unit(unit_no="U3710020007", name="威海渔具制造有限公司", district="371002")
+    injury_insured(huancui_clerk, worker, unit, since="2019-04-01")
     outcome = grant_disability_allowance(
         actor=huancui_clerk, person=worker, on=date(2025, 11, 3), grade=1, own_wage=Decimal("2400"),
-        category="male",
+        category="male", injured=date(2025, 5, 6),
     )  # fmt: skip
     allowance = approved(outcome, city_reviewer)
-    # Grade 1: 2,400 × 0.90 = 2,160.00, below the minimum wage of 2,200: the fund makes up the difference.
-    assert fen(Decimal("2400") * value_at(RATIOS, date(2025, 12, 1))[1]) == Decimal("2160.00")
-    assert Decimal(allowance.monthly_amount) == value_at("wage.minimum_monthly", date(2025, 12, 1)) == 2200
-    assert "补足" in allowance.basis
+    # 工伤保险条例 Art. 64: an own wage below 60 % of the average wage counts as 60 %. The seeded average is
+    # Shandong's 2018 figure, 65,383 a year: 65,383 × 0.6 ÷ 12 = 3,269.15 → 3,269 (whole yuan). Grade 1
+    # (Art. 35): 3,269 × 0.90 = 2,942.10 a month — above the minimum wage (2,200, example), so no top-up;
+    # on the typed 2,400 it would have been 2,160.00, topped up to 2,200.
+    floor = _floor(date(2025, 11, 3))
+    assert floor == calc.limits_for(2025).floor == Decimal("3269")
+    monthly = fen(floor * value_at(RATIOS, date(2025, 12, 1))[1])
+    assert monthly == Decimal("2942.10") > value_at("wage.minimum_monthly", date(2025, 12, 1))
+    assert Decimal(allowance.monthly_amount) == monthly
+    assert (
+        "低于下限，按 3269 计（条例第64条）" in allowance.basis
+        and "补足" not in allowance.basis.split("；")[2]
+    )
+    assert "受伤 2025-05-06" in allowance.basis
     assert (allowance.start_date, allowance.end_date) == (date(2025, 12, 1), date(2026, 4, 30))
     for period in ("2025-11", "2025-12", "2026-04", "2026-05"):
         run_through(huancui_clerk, approver, "pension", period)
     # Nothing for the appraisal's own month, nothing from the retirement month (the basic pension then).
-    assert _paid(worker) == [("2025-12", Decimal("2200.00")), ("2026-04", Decimal("2200.00"))]
+    assert _paid(worker) == [("2025-12", monthly), ("2026-04", monthly)]
+    # The one-time grant reads the same floor: grade 5, 18 months (Art. 36) × 3,269 = 58,842.00.
+    grant = disability_grant_values(person=worker, on=date(2025, 11, 3), grade=5, own_wage=Decimal("2400"),
+                                    injured=date(2025, 5, 6))  # fmt: skip
+    months = value_at("work_injury.disability_grant_months", date(2025, 11, 3))[5]
+    assert months == 18 and Decimal(grant["monthly_amount"]) == fen(floor * months) == Decimal("58842.00")
+    # At the floor exactly, or between the bounds, the typed wage stands and the basis says nothing of them.
+    exact = disability_grant_values(person=worker, on=date(2025, 11, 3), grade=5, own_wage=floor,
+                                    injured=date(2025, 5, 6))  # fmt: skip
+    assert Decimal(exact["monthly_amount"]) == Decimal("58842.00") and "条例第64条" not in exact["basis"]
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R7.2")
+def test_the_fund_pays_only_for_an_injury_while_insured_against_work_injury(
+    make_person: Any, make_unit: Any, huancui_clerk: Any, signed_in: Any
+) -> None:
+    """工伤保险条例 Art. 62: an injury while the employer had not enrolled the employee in work-injury
+    insurance is the employer's to pay; the fund (410) records no entitlement for it."""
+    worker = make_person(id_number=id_number("37100219800303001"), name="郑未保", birth_date="1980-03-03")
+    unit = make_unit(unit_no="U3710020008", name="威海建材有限公司", district="371002")
+    grant = {"person": worker, "on": date(2025, 9, 10), "grade": 7, "own_wage": Decimal("6000")}
+    allowance = {**grant, "grade": 2, "category": "male"}
+
+    def refused(injured: date) -> ChangeRefused:
+        for values in (disability_grant_values, disability_allowance_values):
+            with pytest.raises(ChangeRefused) as caught:
+                values(**(grant if values is disability_grant_values else allowance), injured=injured)  # type: ignore[operator]
+        return caught.value
+
+    # Never enrolled in 410.
+    never = refused(date(2025, 4, 1))
+    assert never.code == "not_insured_410"
+    with translation.override("zh-hans"):
+        assert "工伤保险基金不予支付，由用人单位" in str(never) and "第六十二条" in str(never)
+        assert "2025-04-01" in str(never)
+    # Enrolled only after the injury (from 1 May): the enrolment does not reach back.
+    enrolment = injury_insured(huancui_clerk, worker, unit, since="2025-05-01")
+    assert refused(date(2025, 4, 30)).code == "not_insured_410"
+    # Insured on the day of the injury: the grant is computed (13 months of own wage for grade 7, Art. 37).
+    ok = disability_grant_values(**grant, injured=date(2025, 5, 1))  # type: ignore[arg-type]
+    assert Decimal(ok["monthly_amount"]) == fen(Decimal("6000") * 13)
+    # The enrolment terminated (终止缴费) as of 1 August: an injury that day is the employer's again, one on
+    # 31 July the fund's.
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment", record=enrolment,
+                  values={"status": "terminated", "status_date": "2025-08-01", "reason": "劳动合同解除"})  # fmt: skip
+    assert refused(date(2025, 8, 1)).code == "not_insured_410"
+    insured_last_day = disability_grant_values(**grant, injured=date(2025, 7, 31))  # type: ignore[arg-type]
+    assert insured_last_day["monthly_amount"] == ok["monthly_amount"]
+    # An injury dated after the appraisal is a typing error.
+    with pytest.raises(ChangeRefused) as later:
+        disability_grant_values(**grant, injured=date(2025, 9, 11))  # type: ignore[arg-type]
+    assert later.value.code == "injury_after"
+    # At the window the refusal is shown, in Chinese, and nothing is submitted.
+    form = {
+        "kind": "work_injury",
+        "injured": "2025-08-01",
+        "on": "2025-09-10",
+        "grade": "7",
+        "own_wage": "6000",
+    }
+    with translation.override("zh-hans"):
+        page = (
+            signed_in(huancui_clerk)
+            .post(f"/persons/{worker.person_no}/benefits/new/", {**form, "action": "submit"})
+            .content.decode()
+        )
+    assert "由用人单位按工伤保险待遇项目和标准支付" in page and "<strong>" not in page
+    assert not ChangeRequest.objects.filter(entity="entitlement").exists()
 
 
 @pytest.mark.req("R2.2")
@@ -133,7 +233,13 @@ def test_grades_5_to_10_retired_persons_and_a_second_running_allowance_are_refus
     insured: dict[str, Any], make_person: Any, huancui_clerk: Any, city_reviewer: Any
 ) -> None:
     employee = insured["employee"]
-    args = {"person": employee, "on": date(2025, 6, 10), "own_wage": Decimal("6123.45"), "category": "male"}
+    args = {
+        "person": employee,
+        "on": date(2025, 6, 10),
+        "own_wage": Decimal("6123.45"),
+        "category": "male",
+        "injured": INJURED,
+    }
     for grade in (5, 6, 7, 10):
         with pytest.raises(ChangeRefused) as employer_paid, translation.override("zh-hans"):
             grant_disability_allowance(actor=huancui_clerk, grade=grade, **args)
@@ -172,7 +278,7 @@ def test_the_window_computes_an_allowance_refuses_grade_5_and_submits_for_review
     employee = insured["employee"]
     client = signed_in(huancui_clerk)
     url = f"/persons/{employee.person_no}/benefits/new/"
-    form = {"kind": "injury_allowance", "on": "2025-06-10", "grade": "2", "own_wage": "6123.45",
+    form = {"kind": "injury_allowance", "injured": "2025-03-03", "on": "2025-06-10", "grade": "2", "own_wage": "6123.45",
             "category": "male"}  # fmt: skip
     with translation.override("zh-hans"):
         page = client.get(url, {"kind": "injury_allowance"}).content.decode()

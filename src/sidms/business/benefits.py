@@ -68,6 +68,7 @@ CERTIFICATION_MONTHS = 12
 # The insurance each benefit is paid from (AAE140); the one-time benefits are paid once, the others monthly.
 INSURANCE = {BenefitKind.PENSION: "110", BenefitKind.UNEMPLOYMENT: "210", BenefitKind.WORK_INJURY: "410",
              BenefitKind.INJURY_ALLOWANCE: "410", BenefitKind.MATERNITY: "510"}  # fmt: skip
+WORK_INJURY_INSURANCE = INSURANCE[BenefitKind.WORK_INJURY]
 ONE_TIME = frozenset({BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
 # The monthly benefits of which one at a time runs for a person (the pension: _check_one_pension).
 _ONE_AT_A_TIME = frozenset({BenefitKind.UNEMPLOYMENT, BenefitKind.INJURY_ALLOWANCE})
@@ -419,13 +420,52 @@ def _retirement(person: Person, category: str) -> lp.Retirement:
 
 
 def _own_wage(own_wage: Decimal, on: date, region: str) -> tuple[Decimal, str]:
-    """The own wage a work-injury benefit is computed from: above three times the average wage it counts as
-    that (工伤保险条例 Art. 64, the contribution base ceiling of ON's year). A typed 9,999,999.99 made an
-    allowance of 8,999,999.99 a month (attack round 6). Returns the wage and a note for the basis."""
-    ceiling = calc.limits_for(on.year, region).ceiling
-    if own_wage > ceiling:
-        return ceiling, f"本人工资 {own_wage} 高于上限，按 {ceiling} 计（条例第64条）；"
+    """The own wage (本人工资) a work-injury benefit is computed from, 工伤保险条例 (国务院令第586号修订)
+    Art. 64: the average monthly contribution wage of the twelve months before the injury, counted as 300 %
+    of the area's average wage when above it and as 60 % when below it. Both bounds are the contribution
+    base limits of ON's year (:func:`sidms.business.calc.limits_for`: the parameters
+    ``wage.provincial_average_annual`` × ``base.floor_ratio`` / ``base.ceiling_ratio`` ÷ 12, rounded by
+    ``rounding.base_limit``), so the floor and the ceiling move with the same versioned average wage.
+    A typed 9,999,999.99 made an allowance of 8,999,999.99 a month (attack round 6); a wage below the floor
+    gave grants and allowances below what Art. 64 guarantees. Returns the wage and a note for the basis."""
+    limits = calc.limits_for(on.year, region)
+    if own_wage > limits.ceiling:
+        return limits.ceiling, f"本人工资 {own_wage} 高于上限，按 {limits.ceiling} 计（条例第64条）；"
+    if own_wage < limits.floor:
+        return limits.floor, f"本人工资 {own_wage} 低于下限，按 {limits.floor} 计（条例第64条）；"
     return own_wage, ""
+
+
+def _paying_on(insurance: str, day: date | Expression | OuterRef) -> QuerySet[PersonEnrolment]:
+    """The person enrolments in INSURANCE still being paid on DAY (paying then, not suspended or terminated
+    by that day); DAY may be a query expression (a month's first day in an outer query)."""
+    return PersonEnrolment.objects.filter(insurance=insurance, start_date__lte=day).filter(
+        # paying since before DAY, or stopped only after it
+        Q(status=EnrolmentStatus.PAYING, status_date__isnull=True)
+        | Q(status=EnrolmentStatus.PAYING, status_date__lte=day)
+        | (~Q(status=EnrolmentStatus.PAYING) & Q(status_date__gt=day))
+    )
+
+
+def _injured(person: Person, injured: date, on: date) -> str:
+    """工伤保险条例 (国务院令第586号修订) Art. 62 ¶2: an employee injured while the employer had not enrolled
+    them in work-injury insurance is paid by that employer, by the items and standards of the 条例 — not by
+    the fund. A work-injury benefit is an entitlement on the fund (insurance 410, paid by the monthly run),
+    so it is refused unless the person's work-injury enrolment (410) was being paid on the day of the injury
+    (the accident, or the diagnosis of the occupational disease: Art. 14, 17); the employer's liability is
+    not a fund entitlement and is not recorded here. The injury precedes the appraisal (Art. 21–23: the
+    appraisal follows the treatment). Returns the note for the basis."""
+    if injured > on:
+        raise ChangeRefused(
+            _("The injury cannot be dated after the appraisal of working capacity."), code="injury_after"
+        )
+    if not _paying_on(WORK_INJURY_INSURANCE, injured).filter(person_id=person.pk).exists():
+        raise ChangeRefused(
+            _("The person was not insured against work injury (410) on the day of the injury (%(date)s): the "
+              "work-injury fund pays nothing, the employer pays the benefits (工伤保险条例 Art. 62)."),
+            {"date": injured.isoformat()}, code="not_insured_410",
+        )  # fmt: skip
+    return f"受伤 {injured.isoformat()}，工伤保险参保缴费中（条例第62条）；"
 
 
 def _day(value: Any) -> date | None:
@@ -490,14 +530,8 @@ def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutc
 
 
 def _paying_210_on(day: date | Expression | OuterRef) -> QuerySet[PersonEnrolment]:
-    """The unemployment insurance enrolments still being paid on DAY (paying then, not suspended or
-    terminated by that day); DAY may be a query expression (a month's first day in an outer query)."""
-    return PersonEnrolment.objects.filter(insurance="210", start_date__lte=day).filter(
-        # paying since before DAY, or stopped only after it
-        Q(status=EnrolmentStatus.PAYING, status_date__isnull=True)
-        | Q(status=EnrolmentStatus.PAYING, status_date__lte=day)
-        | (~Q(status=EnrolmentStatus.PAYING) & Q(status_date__gt=day))
-    )
+    """The unemployment insurance enrolments still being paid on DAY (see :func:`_paying_on`)."""
+    return _paying_on("210", day)
 
 
 def _not_insured_then(person_id: Any, start: date) -> None:
@@ -546,17 +580,23 @@ def grant_disability_grant(*, actor: Any, **kw: Any) -> SubmitOutcome:
     return submit_grant(actor, disability_grant_values(**kw))
 
 
-def disability_grant_values(*, person: Person, on: date, grade: int, own_wage: Decimal) -> dict[str, Any]:
-    """The one-time disability grant (一次性伤残补助金, 工伤保险条例 Art. 35–37) for GRADE, from the
-    person's own monthly wage; paid once."""
+def disability_grant_values(
+    *, person: Person, on: date, grade: int, own_wage: Decimal, injured: date
+) -> dict[str, Any]:
+    """The one-time disability grant (一次性伤残补助金, 工伤保险条例 (国务院令第586号修订) Art. 35–37) for
+    GRADE of the appraisal concluded ON, from the person's own monthly wage bounded by Art. 64; paid once by
+    the fund, so only for an injury on a day (INJURED) the person's work-injury insurance was being paid
+    (Art. 62: otherwise the employer pays)."""
     _not_dead(person, on)
+    insured = _injured(person, injured, on)
     p = _Params(on, person.district_id)
-    wage, capped = _own_wage(own_wage, on, person.district_id)
+    wage, bounded = _own_wage(own_wage, on, person.district_id)
     got = lb.disability_grant(grade, wage, p("work_injury.disability_grant_months"),
                               calc.rounding(on, person.district_id))  # fmt: skip
     return _values(
-        person, BenefitKind.WORK_INJURY, on, on, got.amount, p.basis(f"一次性：{capped}{got.basis}")
-    )
+        person, BenefitKind.WORK_INJURY, on, on, got.amount,
+        p.basis(f"一次性：{insured}{bounded}{got.basis}"),
+    )  # fmt: skip
 
 
 def grant_disability_allowance(*, actor: Any, **kw: Any) -> SubmitOutcome:
@@ -566,10 +606,12 @@ def grant_disability_allowance(*, actor: Any, **kw: Any) -> SubmitOutcome:
 
 
 def disability_allowance_values(
-    *, person: Person, on: date, grade: int, own_wage: Decimal, category: str
+    *, person: Person, on: date, grade: int, own_wage: Decimal, category: str, injured: date
 ) -> dict[str, Any]:
-    """The monthly disability allowance (伤残津贴, 工伤保险条例 Art. 35) of an appraisal concluded ON at
-    GRADE 1–4: the parameter ratio of the person's own monthly wage, topped up to the minimum wage, paid by
+    """The monthly disability allowance (伤残津贴, 工伤保险条例 (国务院令第586号修订) Art. 35) of an
+    appraisal concluded ON at GRADE 1–4, for an injury on INJURED while the person's work-injury insurance
+    was being paid (Art. 62: otherwise the employer pays, and nothing is recorded on the fund): the
+    parameter ratio of the person's own monthly wage (bounded by Art. 64), topped up to the minimum wage, paid by
     the work-injury fund from the month after the appraisal until the month before the statutory
     retirement month (2025 reform, from the birth date and CATEGORY), when the basic pension takes over.
     Grades 5–10 draw nothing from the fund (Art. 36–37) and are refused."""
@@ -588,7 +630,7 @@ def disability_allowance_values(
               "arrange work, grades 7 to 10 draw none)."),
             {"grade": grade}, code="grade_not_fund",
         )  # fmt: skip
-    wage, capped = _own_wage(own_wage, on, person.district_id)
+    wage, bounded = _own_wage(own_wage, on, person.district_id)
     got = lb.disability_allowance(grade, wage, ratios, p("wage.minimum_monthly"),
                                   calc.rounding(first, person.district_id))  # fmt: skip
     retirement = _retirement(person, category)
@@ -600,7 +642,8 @@ def disability_allowance_values(
             {"month": retires.strftime("%Y-%m")}, code="retired",
         )  # fmt: skip
     end = retires - timedelta(days=1)
-    basis = p.basis(f"按月：鉴定 {on.isoformat()}，{capped}{got.basis}；{retires:%Y-%m} 法定退休起停发，改领基本养老金"
+    insured = _injured(person, injured, on)
+    basis = p.basis(f"按月：{insured}鉴定 {on.isoformat()}，{bounded}{got.basis}；{retires:%Y-%m} 法定退休起停发，改领基本养老金"
                     "（低于伤残津贴的由工伤保险基金补足差额）")  # fmt: skip
     return _values(person, BenefitKind.INJURY_ALLOWANCE, first, end, got.amount, basis)
 

@@ -2,8 +2,8 @@
 
 * 待遇核定 (``/persons/<no>/benefits/new/``): the window clerk chooses the benefit, enters what its rule needs
   (for a pension the category, the average contribution index and the contribution months; for an
-  unemployment benefit the first day; for a disability grant the appraisal date, the grade and the own
-  wage; for a disability allowance these and the retirement category; for a maternity allowance the birth, the unit's average wage and the leave circumstances), sees
+  unemployment benefit the first day; for a disability grant the injury date, the appraisal date, the grade and
+  the own wage; for a disability allowance these and the retirement category; for a maternity allowance the birth, the unit's average wage and the leave circumstances), sees
   the amount and how it was computed from the parameter table, and submits it. The submission is held for
   a second person's review like every grant (the entitlement's fields are "manual"); the page computes
   again on submission rather than trusting what it showed.
@@ -84,6 +84,11 @@ class UnemploymentForm(forms.Form):
 
 
 class DisabilityForm(forms.Form):
+    # 工伤保险条例 Art. 62: the fund pays only for an injury while the work-injury insurance was paid.
+    injured = forms.DateField(
+        label=gettext_lazy("Date of the injury (or of the occupational disease's diagnosis)"),
+        widget=forms.TextInput(_DATE),
+    )
     on = forms.DateField(
         label=gettext_lazy("Date of the working-capacity appraisal"), widget=forms.TextInput(_DATE)
     )
@@ -126,13 +131,18 @@ def _unemployment(person: Person, d: dict[str, Any]) -> dict[str, Any]:
 
 def _disability(person: Person, d: dict[str, Any]) -> dict[str, Any]:
     return benefits.disability_grant_values(
-        person=person, on=d["on"], grade=d["grade"], own_wage=d["own_wage"]
+        person=person, on=d["on"], grade=d["grade"], own_wage=d["own_wage"], injured=d["injured"]
     )
 
 
 def _allowance(person: Person, d: dict[str, Any]) -> dict[str, Any]:
     return benefits.disability_allowance_values(
-        person=person, on=d["on"], grade=d["grade"], own_wage=d["own_wage"], category=d["category"]
+        person=person,
+        on=d["on"],
+        grade=d["grade"],
+        own_wage=d["own_wage"],
+        category=d["category"],
+        injured=d["injured"],
     )
 
 
