@@ -22,7 +22,7 @@ from sidms.business.benefits import (
     overpayments,
 )
 from sidms.business.ledger import run_through
-from sidms.business.models import BenefitKind, Entitlement, LedgerEntry
+from sidms.business.models import BenefitKind, Entitlement, LedgerEntry, PersonEnrolment
 from sidms.business.parameters import DEFINITIONS, EXAMPLE_MARK, is_example, value_at, version_at
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
@@ -226,6 +226,64 @@ def test_the_fund_pays_only_for_an_injury_while_insured_against_work_injury(
         )
     assert "由用人单位按工伤保险待遇项目和标准支付" in page and "<strong>" not in page
     assert not ChangeRequest.objects.filter(entity="entitlement").exists()
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R6.1")
+def test_every_channel_and_the_approval_check_the_410_enrolment_on_the_injury_date(
+    insured: dict[str, Any], huancui_clerk: Any, city_reviewer: Any
+) -> None:
+    """工伤保险条例 Art. 62 as an entry rule: plain values (the entitlement's own form, an import row) name
+    the day of the injury and meet the same check, and a held grant is checked again when approved."""
+    employee = insured["employee"]  # insured against work injury (410) since 2021-01-01
+    plain = {"person_id": employee.pk, "kind": "work_injury", "start_date": "2025-06-10", "end_date": "2025-06-10",
+             "monthly_amount": "140839.35", "status": "active"}  # fmt: skip
+
+    def submit(**values: Any) -> Any:
+        return submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
+                             values={**plain, **values})  # fmt: skip
+
+    for values, code in (
+        ({}, "injury_date_required"),
+        ({"injury_date": "2020-12-31"}, "not_insured_410"),  # the day before the enrolment began
+        ({"injury_date": "2025-06-11"}, "injury_after"),  # after the appraisal (the grant's date)
+        ({"kind": "injury_allowance", "start_date": "2025-07-01", "end_date": "2042-12-31",
+          "monthly_amount": "4898.76"}, "injury_date_required"),
+    ):  # fmt: skip
+        with pytest.raises(ChangeRefused) as refused:
+            submit(**values)
+        assert refused.value.code == code, values
+    with translation.override("zh-hans"), pytest.raises(ChangeRefused) as missing:
+        submit()
+    assert "须填写受伤日期" in str(missing.value)
+    assert not ChangeRequest.objects.filter(entity="entitlement").exists()
+    # The window's grant carries the injury date on the entitlement; it is held for review, and meanwhile
+    # the employee's 410 enrolment turns out to have begun only in April 2025 (a corrected start): the
+    # approval, which runs the entry rules again, refuses it.
+    held = grant_disability_grant(
+        actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=3, own_wage=Decimal("6123.45"),
+        injured=INJURED,
+    )  # fmt: skip
+    assert held.held.proposed["injury_date"][1] == INJURED.isoformat()
+    enrolment = PersonEnrolment.objects.get(person=employee, insurance="410")
+    corrected = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment",
+                              record=enrolment, values={"start_date": "2025-04-01"})  # fmt: skip
+    if corrected.held is not None:
+        review_decide(actor=city_reviewer, change_request_id=corrected.held.pk, approve=True)
+    assert PersonEnrolment.objects.get(pk=enrolment.pk).start_date == date(2025, 4, 1)
+    with pytest.raises(ChangeRefused) as at_approval:
+        review_decide(actor=city_reviewer, change_request_id=held.held.pk, approve=True)
+    assert at_approval.value.code == "not_insured_410"
+    assert not Entitlement.objects.exists()
+    # An injury on a day the enrolment covers is recorded, with its date.
+    grant = approved(grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=3,
+                                            own_wage=Decimal("6123.45"), injured=date(2025, 4, 1)), city_reviewer)  # fmt: skip
+    assert grant.injury_date == date(2025, 4, 1)
+    # Moving the injury date out of the insured time is refused like a new grant.
+    with pytest.raises(ChangeRefused) as moved:
+        submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=grant,
+                      values={"injury_date": "2025-03-31"})  # fmt: skip
+    assert moved.value.code == "not_insured_410"
 
 
 @pytest.mark.req("R2.2")

@@ -69,6 +69,8 @@ CERTIFICATION_MONTHS = 12
 INSURANCE = {BenefitKind.PENSION: "110", BenefitKind.UNEMPLOYMENT: "210", BenefitKind.WORK_INJURY: "410",
              BenefitKind.INJURY_ALLOWANCE: "410", BenefitKind.MATERNITY: "510"}  # fmt: skip
 WORK_INJURY_INSURANCE = INSURANCE[BenefitKind.WORK_INJURY]
+# The benefits on the work-injury fund, paid only for an injury while insured (工伤保险条例 Art. 62).
+WORK_INJURY_KINDS = frozenset({BenefitKind.WORK_INJURY, BenefitKind.INJURY_ALLOWANCE})
 ONE_TIME = frozenset({BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
 # The monthly benefits of which one at a time runs for a person (the pension: _check_one_pension).
 _ONE_AT_A_TIME = frozenset({BenefitKind.UNEMPLOYMENT, BenefitKind.INJURY_ALLOWANCE})
@@ -159,6 +161,7 @@ def check_entitlement(values: Mapping[str, Any], record: models.Model | None) ->
     _check_certified_on(values, record)
     _check_certification_change(values, record)
     _check_event_not_ahead(values, record)
+    _check_injury_insured(values, record)
     _check_same_birth(values, record)
     _check_same_appraisal(values, record)
     _check_running_overlap(values, record)
@@ -252,6 +255,40 @@ def _check_event_not_ahead(values: Mapping[str, Any], record: models.Model | Non
         return
     if day > timezone.localdate():
         raise ChangeRefused(_("A one-time benefit's event cannot be dated after today."), code="event_ahead")
+
+
+def _check_injury_insured(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """工伤保险条例 (国务院令第586号修订) Art. 62 as an entry rule, for every channel (the window's grant, the
+    entitlement's own form, an import row) and again when a reviewer approves: a work-injury entitlement
+    on the fund names the day of the injury, which precedes its first day, and the person's work-injury
+    insurance (410) was being paid that day (:func:`_insured_against_injury`). Checked for a new one and for
+    an edit of its kind, person or injury date; a status or amount change of one recorded before the injury
+    date existed is not."""
+
+    def current(name: str) -> Any:
+        return values[name] if name in values else getattr(record, name, None)
+
+    if current("kind") not in WORK_INJURY_KINDS:
+        return
+    if record is not None and all(
+        str(current(name) or "")[:10] == str(getattr(record, name, None) or "")[:10]
+        for name in ("kind", "person_id", "injury_date")
+    ):
+        return
+    person, injured, start = current("person_id"), _day(current("injury_date")), _day(current("start_date"))
+    if person in (None, ""):
+        return  # the collection rules report a missing value
+    if injured is None:
+        raise ChangeRefused(
+            _("A work-injury benefit needs the date of the injury (工伤保险条例 Art. 62: the fund pays only for "
+              "an injury while insured)."),
+            code="injury_date_required",
+        )  # fmt: skip
+    if start is not None and injured > start:
+        raise ChangeRefused(
+            _("The injury cannot be dated after the appraisal of working capacity."), code="injury_after"
+        )
+    _insured_against_injury(getattr(person, "pk", person), injured)
 
 
 def _check_same_birth(values: Mapping[str, Any], record: models.Model | None) -> None:
@@ -447,24 +484,31 @@ def _paying_on(insurance: str, day: date | Expression | OuterRef) -> QuerySet[Pe
     )
 
 
-def _injured(person: Person, injured: date, on: date) -> str:
+def _insured_against_injury(person_id: Any, injured: date) -> None:
     """工伤保险条例 (国务院令第586号修订) Art. 62 ¶2: an employee injured while the employer had not enrolled
     them in work-injury insurance is paid by that employer, by the items and standards of the 条例 — not by
-    the fund. A work-injury benefit is an entitlement on the fund (insurance 410, paid by the monthly run),
-    so it is refused unless the person's work-injury enrolment (410) was being paid on the day of the injury
-    (the accident, or the diagnosis of the occupational disease: Art. 14, 17); the employer's liability is
-    not a fund entitlement and is not recorded here. The injury precedes the appraisal (Art. 21–23: the
-    appraisal follows the treatment). Returns the note for the basis."""
-    if injured > on:
-        raise ChangeRefused(
-            _("The injury cannot be dated after the appraisal of working capacity."), code="injury_after"
-        )
-    if not _paying_on(WORK_INJURY_INSURANCE, injured).filter(person_id=person.pk).exists():
+    the fund. A work-injury benefit here is an entitlement on the fund (insurance 410, paid by the monthly
+    run), so it is refused unless the person's work-injury enrolment (410) was being paid on the day of the
+    injury (the accident, or the diagnosis of the occupational disease: Art. 14, 17). The employer's
+    liability is not a fund entitlement and is not recorded."""
+    if not _paying_on(WORK_INJURY_INSURANCE, injured).filter(person_id=person_id).exists():
         raise ChangeRefused(
             _("The person was not insured against work injury (410) on the day of the injury (%(date)s): the "
               "work-injury fund pays nothing, the employer pays the benefits (工伤保险条例 Art. 62)."),
             {"date": injured.isoformat()}, code="not_insured_410",
         )  # fmt: skip
+
+
+def _injured(person: Person, injured: date, on: date) -> str:
+    """The computation's own check of the injury date INJURED against the appraisal ON (Art. 21–23: the
+    appraisal follows the treatment) and the 410 enrolment (:func:`_insured_against_injury`), so that the
+    window shows the refusal before anything is submitted; the entry rule :func:`_check_injury_insured`
+    checks the same again for any channel. Returns the note for the basis."""
+    if injured > on:
+        raise ChangeRefused(
+            _("The injury cannot be dated after the appraisal of working capacity."), code="injury_after"
+        )
+    _insured_against_injury(person.pk, injured)
     return f"受伤 {injured.isoformat()}，工伤保险参保缴费中（条例第62条）；"
 
 
@@ -484,12 +528,17 @@ def _not_dead(person: Person, start: date) -> None:
 
 
 def _values(
-    person: Person, kind: str, start: date, end: date | None, amount: Decimal, basis: str
-) -> dict[str, Any]:
-    """An entitlement's values as the pipeline takes them (at the window, or as rows of an import batch)."""
-    return {"person_id": str(person.pk), "kind": kind, "start_date": start.isoformat(),
-            "end_date": end.isoformat() if end else "", "monthly_amount": f"{amount:.2f}",
-            "basis": basis, "status": EntitlementStatus.ACTIVE, "certified_on": start.isoformat()}  # fmt: skip
+    person: Person, kind: str, start: date, end: date | None, amount: Decimal, basis: str,
+    injured: date | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """An entitlement's values as the pipeline takes them (at the window, or as rows of an import batch);
+    a work-injury benefit's carry the day of the injury (INJURED)."""
+    values = {"person_id": str(person.pk), "kind": kind, "start_date": start.isoformat(),
+              "end_date": end.isoformat() if end else "", "monthly_amount": f"{amount:.2f}",
+              "basis": basis, "status": EntitlementStatus.ACTIVE, "certified_on": start.isoformat()}  # fmt: skip
+    if injured is not None:
+        values["injury_date"] = injured.isoformat()
+    return values
 
 
 def submit_grant(actor: Any, values: dict[str, Any]) -> SubmitOutcome:
@@ -595,7 +644,7 @@ def disability_grant_values(
                               calc.rounding(on, person.district_id))  # fmt: skip
     return _values(
         person, BenefitKind.WORK_INJURY, on, on, got.amount,
-        p.basis(f"一次性：{insured}{bounded}{got.basis}"),
+        p.basis(f"一次性：{insured}{bounded}{got.basis}"), injured,
     )  # fmt: skip
 
 
@@ -645,7 +694,7 @@ def disability_allowance_values(
     insured = _injured(person, injured, on)
     basis = p.basis(f"按月：{insured}鉴定 {on.isoformat()}，{bounded}{got.basis}；{retires:%Y-%m} 法定退休起停发，改领基本养老金"
                     "（低于伤残津贴的由工伤保险基金补足差额）")  # fmt: skip
-    return _values(person, BenefitKind.INJURY_ALLOWANCE, first, end, got.amount, basis)
+    return _values(person, BenefitKind.INJURY_ALLOWANCE, first, end, got.amount, basis, injured)
 
 
 def grant_maternity(*, actor: Any, **kw: Any) -> SubmitOutcome:
