@@ -19,6 +19,8 @@ from sidms.business.benefits import (
     disability_grant_values,
     grant_disability_allowance,
     grant_disability_grant,
+    grant_injury_top_up,
+    grant_pension,
     overpayments,
 )
 from sidms.business.ledger import run_through
@@ -365,3 +367,86 @@ def test_the_allowance_as_a_pure_function_of_its_table() -> None:
     for grade in (0, 5, 10, 11):
         with pytest.raises(lb.InvalidCalculationInput):
             lb.disability_allowance(grade, Decimal(5000), ratios, Decimal(2200), cent)
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.req("R7.2")
+def test_after_retirement_the_fund_makes_up_a_pension_below_the_allowance(
+    make_person: Any, make_unit: Any, huancui_clerk: Any, approver: Any, city_reviewer: Any, signed_in: Any
+) -> None:
+    """工伤保险条例 Art. 35 ¶2: grades 1–4 stop drawing the allowance at retirement and draw the basic
+    pension; when it is lower, the work-injury fund pays the difference, beside the pension."""
+    # Born January 1965: retires at 60 years 1 month, in February 2025 (the reform's first cohort).
+    man = make_person(id_number=id_number("37100219650115001"), name="刘工伤", birth_date="1965-01-15")
+    injury_insured(
+        huancui_clerk, man, make_unit(unit_no="U3710020006", name="威海重工有限公司", district="371002")
+    )
+    with pytest.raises(ChangeRefused) as nothing_yet:
+        grant_injury_top_up(actor=huancui_clerk, person=man)
+    assert nothing_yet.value.code == "top_up_basis"
+    # Grade 2 (Art. 35): 8,000 × 0.85 = 6,800.00 a month, July 2024 to January 2025.
+    allowance = approved(grant_disability_allowance(actor=huancui_clerk, person=man, on=date(2024, 6, 10), grade=2,
+                                                    own_wage=Decimal("8000"), category="male",
+                                                    injured=date(2024, 3, 3)), city_reviewer)  # fmt: skip
+    assert Decimal(allowance.monthly_amount) == fen(Decimal("8000") * value_at(RATIOS, date(2024, 7, 1))[2])
+    assert Decimal(allowance.monthly_amount) == Decimal("6800.00") and allowance.end_date == date(2025, 1, 31)
+    # The basic pension from February 2025 (国发〔2005〕38号), by hand from the parameter table: 30 years at
+    # index 1.0, no account balance — (7,000 + 7,000) / 2 × 360 months × 1 % / 12 = 2,100.00.
+    pension = approved(grant_pension(actor=huancui_clerk, person=man, category="male", index=Decimal("1"),
+                                     months=360), city_reviewer)  # fmt: skip
+    wage = value_at("pension.average_monthly_wage", date(2025, 2, 1))
+    accrual = value_at("pension.accrual_rate", date(2025, 2, 1))
+    assert Decimal(pension.monthly_amount) == fen((wage + wage) * 360 * accrual / 24) == Decimal("2100.00")
+    assert pension.start_date == date(2025, 2, 1)
+    # The window computes it from the records, with nothing to enter.
+    with translation.override("zh-hans"):
+        shown = (
+            signed_in(huancui_clerk)
+            .post(f"/persons/{man.person_no}/benefits/new/", {"kind": "injury_top_up", "action": "compute"})
+            .content.decode()
+        )
+    assert "伤残津贴差额" in shown and "<strong>4700.00</strong>" in shown and "2025-02-01" in shown
+    # The top-up: 6,800.00 − 2,100.00 = 4,700.00 a month from the pension's first month, held for review.
+    top_up = approved(grant_injury_top_up(actor=huancui_clerk, person=man), city_reviewer)
+    assert top_up.kind == BenefitKind.INJURY_TOP_UP and Decimal(top_up.monthly_amount) == Decimal("4700.00")
+    assert (top_up.start_date, top_up.end_date, top_up.injury_date) == (
+        date(2025, 2, 1),
+        None,
+        date(2024, 3, 3),
+    )
+    assert "条例第35条" in top_up.basis
+    # Another one, or plain values asking more than the difference, are refused.
+    with pytest.raises(ChangeRefused) as twice:
+        grant_injury_top_up(actor=huancui_clerk, person=man)
+    assert twice.value.code == "running"
+    with pytest.raises(ChangeRefused) as more:
+        submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=top_up,
+                      values={"monthly_amount": "4700.01"})  # fmt: skip
+    assert more.value.code == "top_up_amount"
+    for period in ("2025-01", "2025-02", "2025-03"):
+        run_through(huancui_clerk, approver, "pension", period)
+    pensions = LedgerEntry.objects.filter(person=man, insurance="110", kind="benefit").values_list(
+        "period", "individual_amount"
+    )
+    assert list(pensions) == [("2025-02", Decimal("2100.00")), ("2025-03", Decimal("2100.00"))]
+    # The allowance until January, then the top-up beside the pension: 2,100 + 4,700 = the 6,800 of before.
+    assert _paid(man) == [("2025-01", Decimal("6800.00")), ("2025-02", Decimal("4700.00")),
+                          ("2025-03", Decimal("4700.00"))]  # fmt: skip
+    # March 2026: the pension, last certified at its start, lapsed (twelve months): the top-up waits with it.
+    run_through(huancui_clerk, approver, "pension", "2026-03")
+    assert not LedgerEntry.objects.filter(person=man, period="2026-03").exists()
+
+
+@pytest.mark.req("R2.2")
+def test_the_top_up_as_a_pure_function() -> None:
+    cent = lb.Rounding(Decimal("0.01"))
+    # 6,800.00 − 2,100.005 = 4,699.995, rounded once at the end (half up, to the fen): 4,700.00.
+    got = lb.disability_top_up(Decimal("6800.00"), Decimal("2100.005"), cent)
+    assert (
+        cent.mode == ROUND_HALF_UP
+        and got.amount == Decimal("4700.00")
+        and "伤残津贴 6800.00 − 基本养老金 2100.005" in got.basis
+    )
+    for pension in (Decimal("6800.00"), Decimal("7000")):  # a pension not below the allowance: nothing
+        with pytest.raises(lb.InvalidCalculationInput):
+            lb.disability_top_up(Decimal("6800.00"), pension, cent)

@@ -10,8 +10,8 @@ entries, the yearly eligibility certification, and deaths.
 * Unemployment, work-injury and maternity benefits (notes §5, arithmetic in :mod:`sidms.lib.benefits`):
   :func:`grant_unemployment` (monthly, for the months 失业保险条例 Art. 17 allows after the contributions
   *paid* in the ledger), :func:`grant_disability_grant` (一次性伤残补助金) and :func:`grant_maternity`
-  (生育津贴) — both one-time — and :func:`grant_disability_allowance` (伤残津贴, monthly for grades 1–4 until
-  the statutory retirement month) are recorded as entitlements through the pipeline like the pension, every
+  (生育津贴) — both one-time — :func:`grant_disability_allowance` (伤残津贴, monthly for grades 1–4 until
+  the statutory retirement month) and :func:`grant_injury_top_up` (伤残津贴差额 after retirement) are recorded as entitlements through the pipeline like the pension, every
   figure from the parameter table, with 示例值（待核对） in the basis when an uncertain parameter was used.
   The same monthly ``pension`` run pays them (一次性 ones once, in the first run from their start month),
   each under its insurance (210 / 410 / 510); none is paid for a month after the death.
@@ -67,13 +67,16 @@ from sidms.registry.models import Person
 CERTIFICATION_MONTHS = 12
 # The insurance each benefit is paid from (AAE140); the one-time benefits are paid once, the others monthly.
 INSURANCE = {BenefitKind.PENSION: "110", BenefitKind.UNEMPLOYMENT: "210", BenefitKind.WORK_INJURY: "410",
-             BenefitKind.INJURY_ALLOWANCE: "410", BenefitKind.MATERNITY: "510"}  # fmt: skip
+             BenefitKind.INJURY_ALLOWANCE: "410", BenefitKind.INJURY_TOP_UP: "410",
+             BenefitKind.MATERNITY: "510"}  # fmt: skip
 WORK_INJURY_INSURANCE = INSURANCE[BenefitKind.WORK_INJURY]
 # The benefits on the work-injury fund, paid only for an injury while insured (工伤保险条例 Art. 62).
 WORK_INJURY_KINDS = frozenset({BenefitKind.WORK_INJURY, BenefitKind.INJURY_ALLOWANCE})
 ONE_TIME = frozenset({BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
 # The monthly benefits of which one at a time runs for a person (the pension: _check_one_pension).
-_ONE_AT_A_TIME = frozenset({BenefitKind.UNEMPLOYMENT, BenefitKind.INJURY_ALLOWANCE})
+_ONE_AT_A_TIME = frozenset(
+    {BenefitKind.UNEMPLOYMENT, BenefitKind.INJURY_ALLOWANCE, BenefitKind.INJURY_TOP_UP}
+)
 # The benefits an entry rule compares with the person's others of the same kind.
 _COMPARED = ONE_TIME | _ONE_AT_A_TIME
 # The benefits whose entry rules take the person's lock: the compared ones, and the pension, which the
@@ -167,6 +170,7 @@ def check_entitlement(values: Mapping[str, Any], record: models.Model | None) ->
     _check_running_overlap(values, record)
     _check_allowance_beside_pension(values, record)
     _check_one_pension(values, record)
+    _check_top_up(values, record)
     amount = values.get("monthly_amount")
     if amount is None or str(amount) == "":
         return  # the collection rules report a missing value
@@ -377,6 +381,8 @@ def _check_running_overlap(values: Mapping[str, Any], record: models.Model | Non
         raise ChangeRefused(
             _("The person already has an unemployment benefit running for these months.")
             if kind == BenefitKind.UNEMPLOYMENT
+            else _("The person already has a disability allowance top-up running for these months.")
+            if kind == BenefitKind.INJURY_TOP_UP
             else _("The person already has a disability allowance running for these months."),
             code="running",
         )
@@ -441,6 +447,61 @@ def _check_allowance_beside_pension(values: Mapping[str, Any], record: models.Mo
             _("The basic pension and the disability allowance are not paid for the same months: the allowance "
               "ends when the pension begins (工伤保险条例 Art. 35)."),
             code="pension_and_allowance",
+        )  # fmt: skip
+
+
+def _top_up_sources(person_id: Any, start: date) -> tuple[Entitlement, Entitlement] | None:
+    """The active basic pension of PERSON_ID beginning on START and the disability allowance that ended the
+    day before it (whatever its status now: ended at retirement, or still marked active with its last
+    month past), which a top-up (Art. 35) makes up the difference between; None without either."""
+    pension = Entitlement.objects.filter(
+        person_id=person_id, kind=BenefitKind.PENSION, status=EntitlementStatus.ACTIVE, start_date=start
+    ).first()
+    allowance = (
+        Entitlement.objects.filter(
+            person_id=person_id, kind=BenefitKind.INJURY_ALLOWANCE, end_date=start - timedelta(days=1)
+        )
+        .exclude(status=EntitlementStatus.SUSPENDED)
+        .order_by("-pk")
+        .first()
+    )
+    return None if pension is None or allowance is None else (pension, allowance)
+
+
+def _check_top_up(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """A disability allowance top-up (伤残津贴差额, 工伤保险条例 (国务院令第586号修订) Art. 35 ¶2) is the fund's
+    difference between the allowance paid until retirement and the lower basic pension that replaced it:
+    any channel's active top-up must start on the day an active basic pension of the same person began, the
+    day after a disability allowance of that person ended, and be at most the allowance less the pension.
+    Checked for a new one and for an edit of its kind, person, first day, amount or status."""
+
+    def current(name: str) -> Any:
+        return values[name] if name in values else getattr(record, name, None)
+
+    if current("kind") != BenefitKind.INJURY_TOP_UP or current("status") != EntitlementStatus.ACTIVE:
+        return
+    if record is not None and all(
+        str(current(name) or "")[:10] == str(getattr(record, name, None) or "")[:10]
+        for name in ("kind", "person_id", "start_date", "monthly_amount", "status")
+    ):
+        return
+    person, start = current("person_id"), _day(current("start_date"))
+    if person in (None, "") or start is None:
+        return  # the collection rules report a missing value
+    sources = _top_up_sources(getattr(person, "pk", person), start)
+    if sources is None:
+        raise ChangeRefused(
+            _("A disability allowance top-up begins with an active basic pension, the day after a disability "
+              "allowance ended (工伤保险条例 Art. 35)."),
+            code="top_up_basis",
+        )  # fmt: skip
+    pension, allowance = sources
+    most = Decimal(allowance.monthly_amount) - Decimal(pension.monthly_amount)
+    amount = str(current("monthly_amount") or "").strip()
+    if _MONEY.fullmatch(amount) and Decimal(amount) > most:
+        raise ChangeRefused(
+            _("The top-up is at most the disability allowance less the basic pension (%(most)s)."),
+            {"most": f"{max(most, Decimal(0)):.2f}"}, code="top_up_amount",
         )  # fmt: skip
 
 
@@ -697,6 +758,40 @@ def disability_allowance_values(
     return _values(person, BenefitKind.INJURY_ALLOWANCE, first, end, got.amount, basis, injured)
 
 
+def grant_injury_top_up(*, actor: Any, person: Person) -> SubmitOutcome:
+    """Submit the disability allowance top-up of :func:`injury_top_up_values`; ``outcome.held`` is the change
+    request a second person approves before it is recorded (see :func:`grant_pension`)."""
+    return submit_grant(actor, injury_top_up_values(person=person))
+
+
+def injury_top_up_values(*, person: Person) -> dict[str, Any]:
+    """The top-up (伤残津贴差额) of 工伤保险条例 (国务院令第586号修订) Art. 35 ¶2: a grade 1–4 disability
+    allowance stops when the person retires and draws the basic pension; a pension below the allowance is
+    made up by the work-injury fund. Computed from what is recorded — the person's active basic pension and
+    the allowance that ended the day before it began — and paid monthly under 410 from the pension's first
+    month, in the months the pension itself is paid (a pension suspended for want of certification, or
+    after a death, takes its top-up with it). The amount is fixed at the grant: a later pension adjustment
+    changes it through review (pension adjustments are not modelled)."""
+    pension = Entitlement.objects.filter(
+        person_id=person.pk, kind=BenefitKind.PENSION, status=EntitlementStatus.ACTIVE
+    ).first()
+    sources = _top_up_sources(person.pk, pension.start_date) if pension is not None else None
+    if sources is None:
+        raise ChangeRefused(
+            _("A disability allowance top-up begins with an active basic pension, the day after a disability "
+              "allowance ended (工伤保险条例 Art. 35)."),
+            code="top_up_basis",
+        )  # fmt: skip
+    pension, allowance = sources
+    _not_dead(person, pension.start_date)
+    got = lb.disability_top_up(Decimal(allowance.monthly_amount), Decimal(pension.monthly_amount),
+                               calc.rounding(pension.start_date, person.district_id))  # fmt: skip
+    basis = (f"按月：{got.basis}（条例第35条：基本养老金低于伤残津贴的，由工伤保险基金补足差额）；"
+             f"伤残津贴至 {allowance.end_date}，基本养老金自 {pension.start_date}")  # fmt: skip
+    return _values(person, BenefitKind.INJURY_TOP_UP, pension.start_date, None, got.amount, basis,
+                   allowance.injury_date)  # fmt: skip
+
+
 def grant_maternity(*, actor: Any, **kw: Any) -> SubmitOutcome:
     """Submit the maternity allowance of :func:`maternity_values`; ``outcome.held`` is the change request a
     second person approves before it is recorded (see :func:`grant_pension`)."""
@@ -782,6 +877,9 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
     drawing = active.filter(kind=BenefitKind.UNEMPLOYMENT).values("person_id")
     employed = set(_paying_210_on(first).filter(person_id__in=drawing).values_list("person_id", flat=True))
     monthly_paid: set[tuple[int, str]] = set()  # a monthly benefit is paid once a month, however many grants
+    # The persons whose pension this run pays: a top-up (Art. 35) is paid only beside it. A top-up is
+    # recorded only after its pension (entry rule _check_top_up), so in pk order the pension comes first.
+    pensions_paid: set[int] = set()
     for e in _intact(active.iterator(), run):
         died = deaths.get(e.person_id)
         if died is not None and died < first:
@@ -790,6 +888,8 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
             continue  # suspended until certified
         if e.kind == BenefitKind.UNEMPLOYMENT and e.person_id in employed:
             continue  # employed again
+        if e.kind == BenefitKind.INJURY_TOP_UP and e.person_id not in pensions_paid:
+            continue  # no pension paid this month, nothing to make up
         insurance = INSURANCE[BenefitKind(e.kind)]
         if e.kind in ONE_TIME:
             if (e.person_id, insurance, e.start_date) in once_paid:
@@ -799,6 +899,8 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
             continue  # a second entitlement of the same benefit for the same months (the oldest is paid)
         else:
             monthly_paid.add((e.person_id, insurance))
+            if e.kind == BenefitKind.PENSION:
+                pensions_paid.add(e.person_id)
         yield LedgerEntry(
             period=run.period, person_id=e.person_id, unit_id=None, insurance=insurance,
             kind=EntryKind.BENEFIT_ONCE if e.kind in ONE_TIME else EntryKind.BENEFIT, individual_amount=Decimal(e.monthly_amount), entry_date=e.start_date if e.kind in ONE_TIME else first,

@@ -465,6 +465,8 @@ class BenefitKind(models.TextChoices):
     WORK_INJURY = "work_injury", _("One-time disability grant")  # 一次性伤残补助金
     # 伤残津贴 (工伤保险条例 Art. 35): monthly from the work-injury fund, grades 1–4, until retirement
     INJURY_ALLOWANCE = "injury_allowance", _("Disability allowance")
+    # 伤残津贴差额 (Art. 35): after retirement, the fund makes up a basic pension below the allowance
+    INJURY_TOP_UP = "injury_top_up", _("Disability allowance top-up")
     MATERNITY = "maternity", _("Maternity allowance")  # 生育津贴
 
 
