@@ -179,19 +179,19 @@ def test_one_appraisal_is_not_granted_twice(
 
     employee = insured["employee"]
     first = grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=8,
-                                   own_wage=Decimal("6500.00"))  # fmt: skip
+                                   own_wage=Decimal("6500.00"), injured=date(2025, 3, 3))  # fmt: skip
     again = grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=7,
-                                   own_wage=Decimal("6500.00"))  # fmt: skip
+                                   own_wage=Decimal("6500.00"), injured=date(2025, 3, 3))  # fmt: skip
     approved(first, city_reviewer)
     with pytest.raises(ChangeRefused) as same:
         review_decide(actor=city_reviewer, change_request_id=again.held.pk, approve=True)
     assert same.value.code == "same_appraisal" and "2025-06-10" in str(same.value)
     with pytest.raises(ChangeRefused):
         grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=8,
-                               own_wage=Decimal("6500.00"))  # fmt: skip
+                               own_wage=Decimal("6500.00"), injured=date(2025, 3, 3))  # fmt: skip
     # Another appraisal (another injury) on another date is a new grant.
     later = grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2026, 2, 3), grade=9,
-                                   own_wage=Decimal("6500.00"))  # fmt: skip
+                                   own_wage=Decimal("6500.00"), injured=date(2025, 3, 3))  # fmt: skip
     assert approved(later, city_reviewer).start_date == date(2026, 2, 3)
 
 

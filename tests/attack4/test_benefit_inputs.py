@@ -27,9 +27,15 @@ from tests.business.conftest import laid_off
 pytestmark = pytest.mark.django_db
 
 WEIRD = [
-    {"kind": "work_injury", "on": "2025-06-10", "grade": "5", "own_wage": "1e30"},
-    {"kind": "work_injury", "on": "2025-06-10", "grade": "5", "own_wage": "9" * 29 + ".99"},
-    {"kind": "work_injury", "on": "1900-06-10", "grade": "5", "own_wage": "6000"},
+    {"kind": "work_injury", "injured": "2025-03-03", "on": "2025-06-10", "grade": "5", "own_wage": "1e30"},
+    {
+        "kind": "work_injury",
+        "injured": "2025-03-03",
+        "on": "2025-06-10",
+        "grade": "5",
+        "own_wage": "9" * 29 + ".99",
+    },
+    {"kind": "work_injury", "injured": "1900-03-03", "on": "1900-06-10", "grade": "5", "own_wage": "6000"},
     {"kind": "maternity", "birth": "2025-06-10", "unit_average_wage": "1e30", "babies": "1"},
     {"kind": "maternity", "birth": "1900-06-10", "unit_average_wage": "7000", "babies": "1"},
     {"kind": "pension", "category": "male", "index": "1", "months": "400", "transitional": "1e30"},
@@ -66,7 +72,7 @@ def test_a_one_time_benefit_is_not_dated_ahead(
     employee = insured["employee"]
     ahead = timezone.localdate().replace(year=timezone.localdate().year + 36).isoformat()
     form = (
-        {"kind": kind, "on": ahead, "grade": "5", "own_wage": "6000"}
+        {"kind": kind, "injured": "2025-03-03", "on": ahead, "grade": "5", "own_wage": "6000"}
         if kind == "work_injury"
         else {"kind": kind, "birth": ahead, "unit_average_wage": "7000", "babies": "1"}
     )

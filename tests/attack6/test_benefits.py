@@ -38,18 +38,26 @@ from sidms.changes.maintenance import maintenance_apply
 from sidms.changes.models import ChangeRequest, Channel, MaintenanceOrder, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
 from sidms.core.errors import ChangeRefused, IntegrityAlert
-from tests.business.conftest import approved
+from tests.business.conftest import approved, injury_insured
 from tests.changes.conftest import id_number
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R2.2")]
 
 
 @pytest.fixture
-def woman(make_person: Any) -> Any:
-    # Born January 1975, originally retiring at 50: her pension begins in February 2025.
-    return make_person(
+def unit(make_unit: Any) -> Any:
+    return make_unit(unit_no="U3710020009", name="威海船舶修造有限公司", district="371002")
+
+
+@pytest.fixture
+def woman(make_person: Any, unit: Any, huancui_clerk: Any) -> Any:
+    # Born January 1975, originally retiring at 50: her pension begins in February 2025. Insured against
+    # work injury since 2020, so a disability allowance is the fund's (工伤保险条例 Art. 62).
+    woman = make_person(
         id_number=id_number("37100219750115002"), name="李女工", birth_date="1975-01-15", sex="2"
     )
+    injury_insured(huancui_clerk, woman, unit)
+    return woman
 
 
 def test_the_allowance_is_not_paid_beside_a_pension(
@@ -61,13 +69,13 @@ def test_the_allowance_is_not_paid_beside_a_pension(
     # The men's category ("until 63") does not fit a woman.
     with pytest.raises(ChangeRefused) as wrong:
         grant_disability_allowance(actor=huancui_clerk, person=woman, on=date(2025, 6, 10), grade=1,
-                                   own_wage=Decimal("6000"), category="male")  # fmt: skip
+                                   own_wage=Decimal("6000"), category="male", injured=date(2024, 3, 3))  # fmt: skip
     assert wrong.value.code == "category_sex"
     # Her own category would end the allowance before it begins; an allowance submitted with the women's 55
     # category, which outlasts her pension's start, meets the pension.
     with pytest.raises(ChangeRefused) as beside:
         grant_disability_allowance(actor=huancui_clerk, person=woman, on=date(2025, 6, 10), grade=1,
-                                   own_wage=Decimal("6000"), category="female_55")  # fmt: skip
+                                   own_wage=Decimal("6000"), category="female_55", injured=date(2024, 3, 3))  # fmt: skip
     assert beside.value.code == "pension_and_allowance"
     assert not Entitlement.objects.filter(kind="injury_allowance").exists()
     run_through(huancui_clerk, approver, "pension", "2025-07")
@@ -75,13 +83,14 @@ def test_the_allowance_is_not_paid_beside_a_pension(
 
 
 def test_a_pension_is_not_granted_over_a_running_allowance(
-    make_person: Any, huancui_clerk: Any, city_reviewer: Any
+    make_person: Any, unit: Any, huancui_clerk: Any, city_reviewer: Any
 ) -> None:
     man = make_person(id_number=id_number("37100219650115001"), name="刘工伤", birth_date="1965-01-15")
+    injury_insured(huancui_clerk, man, unit)
     # The allowance would run to the month before his retirement (February 2025 for January 1965): granted
     # on an appraisal of 2024, it is recorded for the months before it.
     allowance = approved(grant_disability_allowance(actor=huancui_clerk, person=man, on=date(2024, 6, 10),
-                                                    grade=2, own_wage=Decimal("6000"), category="male"),
+                                                    grade=2, own_wage=Decimal("6000"), category="male", injured=date(2024, 3, 3)),
                          city_reviewer)  # fmt: skip
     assert allowance.end_date == date(2025, 1, 31)
     # Its end moved past the retirement (an edit held for review): the pension is refused while it runs.
@@ -100,7 +109,8 @@ def test_an_own_wage_above_the_ceiling_counts_as_the_ceiling(insured: dict[str, 
     employee = insured["employee"]
     ceiling = calc.limits_for(2025).ceiling
     values = disability_allowance_values(person=employee, on=date(2025, 6, 10), grade=1,
-                                         own_wage=Decimal("9999999.99"), category="male")  # fmt: skip
+                                         own_wage=Decimal("9999999.99"), category="male",
+                                         injured=date(2025, 3, 3))  # fmt: skip
     assert Decimal(values["monthly_amount"]) == (ceiling * Decimal("0.90")).quantize(Decimal("0.01"))
     assert Decimal(values["monthly_amount"]) < 3 * ceiling
     assert str(ceiling) in values["basis"]
@@ -111,12 +121,12 @@ def test_a_one_time_grant_dated_the_first_of_an_allowance_month_is_paid(
 ) -> None:
     employee = insured["employee"]
     approved(grant_disability_allowance(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=3,
-                                        own_wage=Decimal("6000"), category="male"), city_reviewer)  # fmt: skip
+                                        own_wage=Decimal("6000"), category="male", injured=date(2024, 3, 3)), city_reviewer)  # fmt: skip
     run_through(huancui_clerk, approver, "pension", "2025-07")
     run_through(huancui_clerk, approver, "pension", "2025-08")
     # A second injury's appraisal concluded on 1 August, its one-time grant recorded after August's run.
     grant = approved(grant_disability_grant(actor=huancui_clerk, person=employee, on=date(2025, 8, 1), grade=9,
-                                            own_wage=Decimal("6000")), city_reviewer)  # fmt: skip
+                                            own_wage=Decimal("6000"), injured=date(2025, 7, 7)), city_reviewer)  # fmt: skip
     run_through(huancui_clerk, approver, "pension", "2025-09")
     run_through(huancui_clerk, approver, "pension", "2025-10")
     paid = list(
@@ -152,7 +162,7 @@ def test_an_allowance_raised_by_raw_sql_is_not_paid(
 ) -> None:
     employee = insured["employee"]
     allowance = approved(grant_disability_allowance(actor=huancui_clerk, person=employee, on=date(2025, 6, 10),
-                                                    grade=3, own_wage=Decimal("6000"), category="male"),
+                                                    grade=3, own_wage=Decimal("6000"), category="male", injured=date(2024, 3, 3)),
                          city_reviewer)  # fmt: skip
     run_through(huancui_clerk, approver, "pension", "2025-07")
     with connection.cursor() as cursor:  # an intruder with database access raises the monthly amount

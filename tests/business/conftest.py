@@ -117,3 +117,20 @@ def insured(make_unit, make_person, huancui_clerk) -> dict[str, Any]:  # type: i
     declare_base(actor=huancui_clerk, person=employee, unit=unit, year=2025, wage=Decimal("6123.45"))
     declare_base(actor=huancui_clerk, person=flexible, year=2025, wage=Decimal("5000"))
     return {"unit": unit, "employee": employee, "flexible": flexible}
+
+
+def injury_insured(clerk: Any, person: Any, unit: Any, since: str = "2020-01-01", **values: Any) -> Any:
+    """PERSON enrolled in work-injury insurance (410) at UNIT from SINCE, through the pipeline (the unit's own
+    410 enrolment first, class 3 at the base rate, if it has none): what 工伤保险条例 Art. 62 asks before
+    the fund pays a work-injury benefit. VALUES override the person's enrolment (a status, its date)."""
+    from sidms.business.models import UnitEnrolment
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+
+    if not UnitEnrolment.objects.filter(unit=unit, insurance="410").exists():
+        submit_change(actor=clerk, channel=Channel.WINDOW, entity="unit_enrolment",
+                      values={"unit_id": unit.pk, "insurance": "410", "status": "paying", "start_date": "2000-01-01",
+                              "industry_class": "3", "tier": "100"})  # fmt: skip
+    return submit_change(actor=clerk, channel=Channel.WINDOW, entity="person_enrolment",
+                         values={"person_id": person.pk, "insurance": "410", "kind": "employee", "unit_id": unit.pk,
+                                 "status": "paying", "start_date": since, **values}).record  # fmt: skip

@@ -36,7 +36,13 @@ def test_the_window_computes_a_disability_grant_and_submits_it_for_review(
     with translation.override("zh-hans"):
         page = client.get(url, {"kind": "work_injury"}).content.decode()
         assert "待遇核定" in page and "伤残等级" in page and "王**" in page and "王建国" not in page
-        form = {"kind": "work_injury", "on": "2025-06-10", "grade": "5", "own_wage": "6123.45"}
+        form = {
+            "kind": "work_injury",
+            "injured": "2025-03-03",
+            "on": "2025-06-10",
+            "grade": "5",
+            "own_wage": "6123.45",
+        }
         shown = client.post(url, {**form, "action": "compute"}).content.decode()
     months = value_at("work_injury.disability_grant_months", date(2025, 6, 10))[5]
     expected = (Decimal("6123.45") * months).quantize(Decimal("0.01"), ROUND_HALF_UP)

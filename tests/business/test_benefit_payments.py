@@ -76,7 +76,12 @@ def test_a_work_injury_disability_grant_is_paid_once_even_when_granted_after_its
     run_through(huancui_clerk, approver, "pension", "2025-06")  # June's run before the grant was recorded
     grade, wage = 5, Decimal("6123.45")
     outcome = grant_disability_grant(
-        actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=grade, own_wage=wage
+        actor=huancui_clerk,
+        person=employee,
+        on=date(2025, 6, 10),
+        grade=grade,
+        own_wage=wage,
+        injured=date(2025, 3, 3),
     )
     # Grade 5: 18 months of own wage (工伤保险条例, [V]): 6,123.45 × 18 = 110,222.10.
     months = value_at("work_injury.disability_grant_months", date(2025, 6, 10))[grade]
@@ -89,7 +94,12 @@ def test_a_work_injury_disability_grant_is_paid_once_even_when_granted_after_its
     assert _benefits(employee, "410") == [("2025-07", expected)]  # paid once, in the next run
     with pytest.raises(lb.InvalidCalculationInput):
         grant_disability_grant(
-            actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=11, own_wage=wage
+            actor=huancui_clerk,
+            person=employee,
+            on=date(2025, 6, 10),
+            grade=11,
+            own_wage=wage,
+            injured=date(2025, 3, 3),
         )
 
 

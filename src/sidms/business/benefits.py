@@ -10,8 +10,8 @@ entries, the yearly eligibility certification, and deaths.
 * Unemployment, work-injury and maternity benefits (notes §5, arithmetic in :mod:`sidms.lib.benefits`):
   :func:`grant_unemployment` (monthly, for the months 失业保险条例 Art. 17 allows after the contributions
   *paid* in the ledger), :func:`grant_disability_grant` (一次性伤残补助金) and :func:`grant_maternity`
-  (生育津贴) — both one-time — and :func:`grant_disability_allowance` (伤残津贴, monthly for grades 1–4 until
-  the statutory retirement month) are recorded as entitlements through the pipeline like the pension, every
+  (生育津贴) — both one-time — :func:`grant_disability_allowance` (伤残津贴, monthly for grades 1–4 until
+  the statutory retirement month) and :func:`grant_injury_top_up` (伤残津贴差额 after retirement) are recorded as entitlements through the pipeline like the pension, every
   figure from the parameter table, with 示例值（待核对） in the basis when an uncertain parameter was used.
   The same monthly ``pension`` run pays them (一次性 ones once, in the first run from their start month),
   each under its insurance (210 / 410 / 510); none is paid for a month after the death.
@@ -67,10 +67,16 @@ from sidms.registry.models import Person
 CERTIFICATION_MONTHS = 12
 # The insurance each benefit is paid from (AAE140); the one-time benefits are paid once, the others monthly.
 INSURANCE = {BenefitKind.PENSION: "110", BenefitKind.UNEMPLOYMENT: "210", BenefitKind.WORK_INJURY: "410",
-             BenefitKind.INJURY_ALLOWANCE: "410", BenefitKind.MATERNITY: "510"}  # fmt: skip
+             BenefitKind.INJURY_ALLOWANCE: "410", BenefitKind.INJURY_TOP_UP: "410",
+             BenefitKind.MATERNITY: "510"}  # fmt: skip
+WORK_INJURY_INSURANCE = INSURANCE[BenefitKind.WORK_INJURY]
+# The benefits on the work-injury fund, paid only for an injury while insured (工伤保险条例 Art. 62).
+WORK_INJURY_KINDS = frozenset({BenefitKind.WORK_INJURY, BenefitKind.INJURY_ALLOWANCE})
 ONE_TIME = frozenset({BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
 # The monthly benefits of which one at a time runs for a person (the pension: _check_one_pension).
-_ONE_AT_A_TIME = frozenset({BenefitKind.UNEMPLOYMENT, BenefitKind.INJURY_ALLOWANCE})
+_ONE_AT_A_TIME = frozenset(
+    {BenefitKind.UNEMPLOYMENT, BenefitKind.INJURY_ALLOWANCE, BenefitKind.INJURY_TOP_UP}
+)
 # The benefits an entry rule compares with the person's others of the same kind.
 _COMPARED = ONE_TIME | _ONE_AT_A_TIME
 # The benefits whose entry rules take the person's lock: the compared ones, and the pension, which the
@@ -158,11 +164,13 @@ def check_entitlement(values: Mapping[str, Any], record: models.Model | None) ->
     _check_certified_on(values, record)
     _check_certification_change(values, record)
     _check_event_not_ahead(values, record)
+    _check_injury_insured(values, record)
     _check_same_birth(values, record)
     _check_same_appraisal(values, record)
     _check_running_overlap(values, record)
     _check_allowance_beside_pension(values, record)
     _check_one_pension(values, record)
+    _check_top_up(values, record)
     amount = values.get("monthly_amount")
     if amount is None or str(amount) == "":
         return  # the collection rules report a missing value
@@ -253,6 +261,40 @@ def _check_event_not_ahead(values: Mapping[str, Any], record: models.Model | Non
         raise ChangeRefused(_("A one-time benefit's event cannot be dated after today."), code="event_ahead")
 
 
+def _check_injury_insured(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """工伤保险条例 (国务院令第586号修订) Art. 62 as an entry rule, for every channel (the window's grant, the
+    entitlement's own form, an import row) and again when a reviewer approves: a work-injury entitlement
+    on the fund names the day of the injury, which precedes its first day, and the person's work-injury
+    insurance (410) was being paid that day (:func:`_insured_against_injury`). Checked for a new one and for
+    an edit of its kind, person or injury date; a status or amount change of one recorded before the injury
+    date existed is not."""
+
+    def current(name: str) -> Any:
+        return values[name] if name in values else getattr(record, name, None)
+
+    if current("kind") not in WORK_INJURY_KINDS:
+        return
+    if record is not None and all(
+        str(current(name) or "")[:10] == str(getattr(record, name, None) or "")[:10]
+        for name in ("kind", "person_id", "injury_date")
+    ):
+        return
+    person, injured, start = current("person_id"), _day(current("injury_date")), _day(current("start_date"))
+    if person in (None, ""):
+        return  # the collection rules report a missing value
+    if injured is None:
+        raise ChangeRefused(
+            _("A work-injury benefit needs the date of the injury (工伤保险条例 Art. 62: the fund pays only for "
+              "an injury while insured)."),
+            code="injury_date_required",
+        )  # fmt: skip
+    if start is not None and injured > start:
+        raise ChangeRefused(
+            _("The injury cannot be dated after the appraisal of working capacity."), code="injury_after"
+        )
+    _insured_against_injury(getattr(person, "pk", person), injured)
+
+
 def _check_same_birth(values: Mapping[str, Any], record: models.Model | None) -> None:
     """A maternity allowance is paid once per birth: a second one for the same woman dated within
     ``maternity.same_event_days`` of one already recorded is the same birth entered again (attack round 3:
@@ -339,6 +381,8 @@ def _check_running_overlap(values: Mapping[str, Any], record: models.Model | Non
         raise ChangeRefused(
             _("The person already has an unemployment benefit running for these months.")
             if kind == BenefitKind.UNEMPLOYMENT
+            else _("The person already has a disability allowance top-up running for these months.")
+            if kind == BenefitKind.INJURY_TOP_UP
             else _("The person already has a disability allowance running for these months."),
             code="running",
         )
@@ -406,6 +450,61 @@ def _check_allowance_beside_pension(values: Mapping[str, Any], record: models.Mo
         )  # fmt: skip
 
 
+def _top_up_sources(person_id: Any, start: date) -> tuple[Entitlement, Entitlement] | None:
+    """The active basic pension of PERSON_ID beginning on START and the disability allowance that ended the
+    day before it (whatever its status now: ended at retirement, or still marked active with its last
+    month past), which a top-up (Art. 35) makes up the difference between; None without either."""
+    pension = Entitlement.objects.filter(
+        person_id=person_id, kind=BenefitKind.PENSION, status=EntitlementStatus.ACTIVE, start_date=start
+    ).first()
+    allowance = (
+        Entitlement.objects.filter(
+            person_id=person_id, kind=BenefitKind.INJURY_ALLOWANCE, end_date=start - timedelta(days=1)
+        )
+        .exclude(status=EntitlementStatus.SUSPENDED)
+        .order_by("-pk")
+        .first()
+    )
+    return None if pension is None or allowance is None else (pension, allowance)
+
+
+def _check_top_up(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """A disability allowance top-up (伤残津贴差额, 工伤保险条例 (国务院令第586号修订) Art. 35 ¶2) is the fund's
+    difference between the allowance paid until retirement and the lower basic pension that replaced it:
+    any channel's active top-up must start on the day an active basic pension of the same person began, the
+    day after a disability allowance of that person ended, and be at most the allowance less the pension.
+    Checked for a new one and for an edit of its kind, person, first day, amount or status."""
+
+    def current(name: str) -> Any:
+        return values[name] if name in values else getattr(record, name, None)
+
+    if current("kind") != BenefitKind.INJURY_TOP_UP or current("status") != EntitlementStatus.ACTIVE:
+        return
+    if record is not None and all(
+        str(current(name) or "")[:10] == str(getattr(record, name, None) or "")[:10]
+        for name in ("kind", "person_id", "start_date", "monthly_amount", "status")
+    ):
+        return
+    person, start = current("person_id"), _day(current("start_date"))
+    if person in (None, "") or start is None:
+        return  # the collection rules report a missing value
+    sources = _top_up_sources(getattr(person, "pk", person), start)
+    if sources is None:
+        raise ChangeRefused(
+            _("A disability allowance top-up begins with an active basic pension, the day after a disability "
+              "allowance ended (工伤保险条例 Art. 35)."),
+            code="top_up_basis",
+        )  # fmt: skip
+    pension, allowance = sources
+    most = Decimal(allowance.monthly_amount) - Decimal(pension.monthly_amount)
+    amount = str(current("monthly_amount") or "").strip()
+    if _MONEY.fullmatch(amount) and Decimal(amount) > most:
+        raise ChangeRefused(
+            _("The top-up is at most the disability allowance less the basic pension (%(most)s)."),
+            {"most": f"{max(most, Decimal(0)):.2f}"}, code="top_up_amount",
+        )  # fmt: skip
+
+
 def _retirement(person: Person, category: str) -> lp.Retirement:
     """The statutory retirement of PERSON under CATEGORY, which must fit the registered sex: the men's
     category for a woman kept her disability allowance ten years past her pension (attack round 6), and a
@@ -419,13 +518,59 @@ def _retirement(person: Person, category: str) -> lp.Retirement:
 
 
 def _own_wage(own_wage: Decimal, on: date, region: str) -> tuple[Decimal, str]:
-    """The own wage a work-injury benefit is computed from: above three times the average wage it counts as
-    that (工伤保险条例 Art. 64, the contribution base ceiling of ON's year). A typed 9,999,999.99 made an
-    allowance of 8,999,999.99 a month (attack round 6). Returns the wage and a note for the basis."""
-    ceiling = calc.limits_for(on.year, region).ceiling
-    if own_wage > ceiling:
-        return ceiling, f"本人工资 {own_wage} 高于上限，按 {ceiling} 计（条例第64条）；"
+    """The own wage (本人工资) a work-injury benefit is computed from, 工伤保险条例 (国务院令第586号修订)
+    Art. 64: the average monthly contribution wage of the twelve months before the injury, counted as 300 %
+    of the area's average wage when above it and as 60 % when below it. Both bounds are the contribution
+    base limits of ON's year (:func:`sidms.business.calc.limits_for`: the parameters
+    ``wage.provincial_average_annual`` × ``base.floor_ratio`` / ``base.ceiling_ratio`` ÷ 12, rounded by
+    ``rounding.base_limit``), so the floor and the ceiling move with the same versioned average wage.
+    A typed 9,999,999.99 made an allowance of 8,999,999.99 a month (attack round 6); a wage below the floor
+    gave grants and allowances below what Art. 64 guarantees. Returns the wage and a note for the basis."""
+    limits = calc.limits_for(on.year, region)
+    if own_wage > limits.ceiling:
+        return limits.ceiling, f"本人工资 {own_wage} 高于上限，按 {limits.ceiling} 计（条例第64条）；"
+    if own_wage < limits.floor:
+        return limits.floor, f"本人工资 {own_wage} 低于下限，按 {limits.floor} 计（条例第64条）；"
     return own_wage, ""
+
+
+def _paying_on(insurance: str, day: date | Expression | OuterRef) -> QuerySet[PersonEnrolment]:
+    """The person enrolments in INSURANCE still being paid on DAY (paying then, not suspended or terminated
+    by that day); DAY may be a query expression (a month's first day in an outer query)."""
+    return PersonEnrolment.objects.filter(insurance=insurance, start_date__lte=day).filter(
+        # paying since before DAY, or stopped only after it
+        Q(status=EnrolmentStatus.PAYING, status_date__isnull=True)
+        | Q(status=EnrolmentStatus.PAYING, status_date__lte=day)
+        | (~Q(status=EnrolmentStatus.PAYING) & Q(status_date__gt=day))
+    )
+
+
+def _insured_against_injury(person_id: Any, injured: date) -> None:
+    """工伤保险条例 (国务院令第586号修订) Art. 62 ¶2: an employee injured while the employer had not enrolled
+    them in work-injury insurance is paid by that employer, by the items and standards of the 条例 — not by
+    the fund. A work-injury benefit here is an entitlement on the fund (insurance 410, paid by the monthly
+    run), so it is refused unless the person's work-injury enrolment (410) was being paid on the day of the
+    injury (the accident, or the diagnosis of the occupational disease: Art. 14, 17). The employer's
+    liability is not a fund entitlement and is not recorded."""
+    if not _paying_on(WORK_INJURY_INSURANCE, injured).filter(person_id=person_id).exists():
+        raise ChangeRefused(
+            _("The person was not insured against work injury (410) on the day of the injury (%(date)s): the "
+              "work-injury fund pays nothing, the employer pays the benefits (工伤保险条例 Art. 62)."),
+            {"date": injured.isoformat()}, code="not_insured_410",
+        )  # fmt: skip
+
+
+def _injured(person: Person, injured: date, on: date) -> str:
+    """The computation's own check of the injury date INJURED against the appraisal ON (Art. 21–23: the
+    appraisal follows the treatment) and the 410 enrolment (:func:`_insured_against_injury`), so that the
+    window shows the refusal before anything is submitted; the entry rule :func:`_check_injury_insured`
+    checks the same again for any channel. Returns the note for the basis."""
+    if injured > on:
+        raise ChangeRefused(
+            _("The injury cannot be dated after the appraisal of working capacity."), code="injury_after"
+        )
+    _insured_against_injury(person.pk, injured)
+    return f"受伤 {injured.isoformat()}，工伤保险参保缴费中（条例第62条）；"
 
 
 def _day(value: Any) -> date | None:
@@ -444,12 +589,17 @@ def _not_dead(person: Person, start: date) -> None:
 
 
 def _values(
-    person: Person, kind: str, start: date, end: date | None, amount: Decimal, basis: str
-) -> dict[str, Any]:
-    """An entitlement's values as the pipeline takes them (at the window, or as rows of an import batch)."""
-    return {"person_id": str(person.pk), "kind": kind, "start_date": start.isoformat(),
-            "end_date": end.isoformat() if end else "", "monthly_amount": f"{amount:.2f}",
-            "basis": basis, "status": EntitlementStatus.ACTIVE, "certified_on": start.isoformat()}  # fmt: skip
+    person: Person, kind: str, start: date, end: date | None, amount: Decimal, basis: str,
+    injured: date | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """An entitlement's values as the pipeline takes them (at the window, or as rows of an import batch);
+    a work-injury benefit's carry the day of the injury (INJURED)."""
+    values = {"person_id": str(person.pk), "kind": kind, "start_date": start.isoformat(),
+              "end_date": end.isoformat() if end else "", "monthly_amount": f"{amount:.2f}",
+              "basis": basis, "status": EntitlementStatus.ACTIVE, "certified_on": start.isoformat()}  # fmt: skip
+    if injured is not None:
+        values["injury_date"] = injured.isoformat()
+    return values
 
 
 def submit_grant(actor: Any, values: dict[str, Any]) -> SubmitOutcome:
@@ -490,14 +640,8 @@ def grant_unemployment(*, actor: Any, person: Person, start: date) -> SubmitOutc
 
 
 def _paying_210_on(day: date | Expression | OuterRef) -> QuerySet[PersonEnrolment]:
-    """The unemployment insurance enrolments still being paid on DAY (paying then, not suspended or
-    terminated by that day); DAY may be a query expression (a month's first day in an outer query)."""
-    return PersonEnrolment.objects.filter(insurance="210", start_date__lte=day).filter(
-        # paying since before DAY, or stopped only after it
-        Q(status=EnrolmentStatus.PAYING, status_date__isnull=True)
-        | Q(status=EnrolmentStatus.PAYING, status_date__lte=day)
-        | (~Q(status=EnrolmentStatus.PAYING) & Q(status_date__gt=day))
-    )
+    """The unemployment insurance enrolments still being paid on DAY (see :func:`_paying_on`)."""
+    return _paying_on("210", day)
 
 
 def _not_insured_then(person_id: Any, start: date) -> None:
@@ -546,17 +690,23 @@ def grant_disability_grant(*, actor: Any, **kw: Any) -> SubmitOutcome:
     return submit_grant(actor, disability_grant_values(**kw))
 
 
-def disability_grant_values(*, person: Person, on: date, grade: int, own_wage: Decimal) -> dict[str, Any]:
-    """The one-time disability grant (一次性伤残补助金, 工伤保险条例 Art. 35–37) for GRADE, from the
-    person's own monthly wage; paid once."""
+def disability_grant_values(
+    *, person: Person, on: date, grade: int, own_wage: Decimal, injured: date
+) -> dict[str, Any]:
+    """The one-time disability grant (一次性伤残补助金, 工伤保险条例 (国务院令第586号修订) Art. 35–37) for
+    GRADE of the appraisal concluded ON, from the person's own monthly wage bounded by Art. 64; paid once by
+    the fund, so only for an injury on a day (INJURED) the person's work-injury insurance was being paid
+    (Art. 62: otherwise the employer pays)."""
     _not_dead(person, on)
+    insured = _injured(person, injured, on)
     p = _Params(on, person.district_id)
-    wage, capped = _own_wage(own_wage, on, person.district_id)
+    wage, bounded = _own_wage(own_wage, on, person.district_id)
     got = lb.disability_grant(grade, wage, p("work_injury.disability_grant_months"),
                               calc.rounding(on, person.district_id))  # fmt: skip
     return _values(
-        person, BenefitKind.WORK_INJURY, on, on, got.amount, p.basis(f"一次性：{capped}{got.basis}")
-    )
+        person, BenefitKind.WORK_INJURY, on, on, got.amount,
+        p.basis(f"一次性：{insured}{bounded}{got.basis}"), injured,
+    )  # fmt: skip
 
 
 def grant_disability_allowance(*, actor: Any, **kw: Any) -> SubmitOutcome:
@@ -566,10 +716,12 @@ def grant_disability_allowance(*, actor: Any, **kw: Any) -> SubmitOutcome:
 
 
 def disability_allowance_values(
-    *, person: Person, on: date, grade: int, own_wage: Decimal, category: str
+    *, person: Person, on: date, grade: int, own_wage: Decimal, category: str, injured: date
 ) -> dict[str, Any]:
-    """The monthly disability allowance (伤残津贴, 工伤保险条例 Art. 35) of an appraisal concluded ON at
-    GRADE 1–4: the parameter ratio of the person's own monthly wage, topped up to the minimum wage, paid by
+    """The monthly disability allowance (伤残津贴, 工伤保险条例 (国务院令第586号修订) Art. 35) of an
+    appraisal concluded ON at GRADE 1–4, for an injury on INJURED while the person's work-injury insurance
+    was being paid (Art. 62: otherwise the employer pays, and nothing is recorded on the fund): the
+    parameter ratio of the person's own monthly wage (bounded by Art. 64), topped up to the minimum wage, paid by
     the work-injury fund from the month after the appraisal until the month before the statutory
     retirement month (2025 reform, from the birth date and CATEGORY), when the basic pension takes over.
     Grades 5–10 draw nothing from the fund (Art. 36–37) and are refused."""
@@ -588,7 +740,7 @@ def disability_allowance_values(
               "arrange work, grades 7 to 10 draw none)."),
             {"grade": grade}, code="grade_not_fund",
         )  # fmt: skip
-    wage, capped = _own_wage(own_wage, on, person.district_id)
+    wage, bounded = _own_wage(own_wage, on, person.district_id)
     got = lb.disability_allowance(grade, wage, ratios, p("wage.minimum_monthly"),
                                   calc.rounding(first, person.district_id))  # fmt: skip
     retirement = _retirement(person, category)
@@ -600,9 +752,44 @@ def disability_allowance_values(
             {"month": retires.strftime("%Y-%m")}, code="retired",
         )  # fmt: skip
     end = retires - timedelta(days=1)
-    basis = p.basis(f"按月：鉴定 {on.isoformat()}，{capped}{got.basis}；{retires:%Y-%m} 法定退休起停发，改领基本养老金"
+    insured = _injured(person, injured, on)
+    basis = p.basis(f"按月：{insured}鉴定 {on.isoformat()}，{bounded}{got.basis}；{retires:%Y-%m} 法定退休起停发，改领基本养老金"
                     "（低于伤残津贴的由工伤保险基金补足差额）")  # fmt: skip
-    return _values(person, BenefitKind.INJURY_ALLOWANCE, first, end, got.amount, basis)
+    return _values(person, BenefitKind.INJURY_ALLOWANCE, first, end, got.amount, basis, injured)
+
+
+def grant_injury_top_up(*, actor: Any, person: Person) -> SubmitOutcome:
+    """Submit the disability allowance top-up of :func:`injury_top_up_values`; ``outcome.held`` is the change
+    request a second person approves before it is recorded (see :func:`grant_pension`)."""
+    return submit_grant(actor, injury_top_up_values(person=person))
+
+
+def injury_top_up_values(*, person: Person) -> dict[str, Any]:
+    """The top-up (伤残津贴差额) of 工伤保险条例 (国务院令第586号修订) Art. 35 ¶2: a grade 1–4 disability
+    allowance stops when the person retires and draws the basic pension; a pension below the allowance is
+    made up by the work-injury fund. Computed from what is recorded — the person's active basic pension and
+    the allowance that ended the day before it began — and paid monthly under 410 from the pension's first
+    month, in the months the pension itself is paid (a pension suspended for want of certification, or
+    after a death, takes its top-up with it). The amount is fixed at the grant: a later pension adjustment
+    changes it through review (pension adjustments are not modelled)."""
+    pension = Entitlement.objects.filter(
+        person_id=person.pk, kind=BenefitKind.PENSION, status=EntitlementStatus.ACTIVE
+    ).first()
+    sources = _top_up_sources(person.pk, pension.start_date) if pension is not None else None
+    if sources is None:
+        raise ChangeRefused(
+            _("A disability allowance top-up begins with an active basic pension, the day after a disability "
+              "allowance ended (工伤保险条例 Art. 35)."),
+            code="top_up_basis",
+        )  # fmt: skip
+    pension, allowance = sources
+    _not_dead(person, pension.start_date)
+    got = lb.disability_top_up(Decimal(allowance.monthly_amount), Decimal(pension.monthly_amount),
+                               calc.rounding(pension.start_date, person.district_id))  # fmt: skip
+    basis = (f"按月：{got.basis}（条例第35条：基本养老金低于伤残津贴的，由工伤保险基金补足差额）；"
+             f"伤残津贴至 {allowance.end_date}，基本养老金自 {pension.start_date}")  # fmt: skip
+    return _values(person, BenefitKind.INJURY_TOP_UP, pension.start_date, None, got.amount, basis,
+                   allowance.injury_date)  # fmt: skip
 
 
 def grant_maternity(*, actor: Any, **kw: Any) -> SubmitOutcome:
@@ -690,6 +877,9 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
     drawing = active.filter(kind=BenefitKind.UNEMPLOYMENT).values("person_id")
     employed = set(_paying_210_on(first).filter(person_id__in=drawing).values_list("person_id", flat=True))
     monthly_paid: set[tuple[int, str]] = set()  # a monthly benefit is paid once a month, however many grants
+    # The persons whose pension this run pays: a top-up (Art. 35) is paid only beside it. A top-up is
+    # recorded only after its pension (entry rule _check_top_up), so in pk order the pension comes first.
+    pensions_paid: set[int] = set()
     for e in _intact(active.iterator(), run):
         died = deaths.get(e.person_id)
         if died is not None and died < first:
@@ -698,6 +888,8 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
             continue  # suspended until certified
         if e.kind == BenefitKind.UNEMPLOYMENT and e.person_id in employed:
             continue  # employed again
+        if e.kind == BenefitKind.INJURY_TOP_UP and e.person_id not in pensions_paid:
+            continue  # no pension paid this month, nothing to make up
         insurance = INSURANCE[BenefitKind(e.kind)]
         if e.kind in ONE_TIME:
             if (e.person_id, insurance, e.start_date) in once_paid:
@@ -707,6 +899,8 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
             continue  # a second entitlement of the same benefit for the same months (the oldest is paid)
         else:
             monthly_paid.add((e.person_id, insurance))
+            if e.kind == BenefitKind.PENSION:
+                pensions_paid.add(e.person_id)
         yield LedgerEntry(
             period=run.period, person_id=e.person_id, unit_id=None, insurance=insurance,
             kind=EntryKind.BENEFIT_ONCE if e.kind in ONE_TIME else EntryKind.BENEFIT, individual_amount=Decimal(e.monthly_amount), entry_date=e.start_date if e.kind in ONE_TIME else first,

@@ -465,6 +465,8 @@ class BenefitKind(models.TextChoices):
     WORK_INJURY = "work_injury", _("One-time disability grant")  # 一次性伤残补助金
     # 伤残津贴 (工伤保险条例 Art. 35): monthly from the work-injury fund, grades 1–4, until retirement
     INJURY_ALLOWANCE = "injury_allowance", _("Disability allowance")
+    # 伤残津贴差额 (Art. 35): after retirement, the fund makes up a basic pension below the allowance
+    INJURY_TOP_UP = "injury_top_up", _("Disability allowance top-up")
     MATERNITY = "maternity", _("Maternity allowance")  # 生育津贴
 
 
@@ -494,11 +496,16 @@ class Entitlement(RegistryRecord):
     basis = models.CharField(_("computed from"), max_length=300, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=EntitlementStatus.choices)
     certified_on = models.DateField(_("last certified"), null=True, blank=True)
+    # 工伤保险条例 Art. 62: a work-injury benefit is the fund's only for an injury while the person was insured
+    # against work injury (410); the day of the accident (or of the occupational disease's diagnosis) is what
+    # the entry rule checks the enrolment on (sidms.business.benefits._check_injury_insured). Empty for the
+    # other benefits, and for work-injury entitlements recorded before it existed.
+    injury_date = models.DateField(_("date of injury"), null=True, blank=True)
 
     governance = Declaration(
         entity="entitlement",
         fields=("person_id", "kind", "start_date", "end_date", "monthly_amount", "basis", "status",
-                "certified_on"),
+                "certified_on", "injury_date"),
         key="pk",
         district="person__district",
         slug="entitlements",
@@ -515,6 +522,7 @@ class Entitlement(RegistryRecord):
             ("basis", False, "text", "manual", ()),  # the computation the amount rests on (attack round 5)
             ("status", True, "choices", "manual", ()),
             ("certified_on", False, "date", "system", ()),
+            ("injury_date", False, "date", "manual", ()),  # decides whether the fund pays (Art. 62)
         ),
         extra={"nav": False, "view_permission": "record.view"},
     )  # fmt: skip

@@ -118,8 +118,9 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
     mother = Person.objects.filter(pk__in=employees, sex="2").order_by("pk").first()
     others = []
     if injured is not None:
+        # Injured in March 2025, insured against work injury (410) since 2020: the fund pays (条例 Art. 62).
         others.append(disability_grant_values(person=injured, on=date(2025, 11, 20), grade=8,
-                                              own_wage=Decimal("6500.00")))  # fmt: skip
+                                              own_wage=Decimal("6500.00"), injured=date(2025, 3, 14)))  # fmt: skip
     if mother is not None and periods[-1] >= "2026-03":
         others.append(
             maternity_values(person=mother, birth=date(2026, 3, 10), unit_average_wage=Decimal("7200.00"))

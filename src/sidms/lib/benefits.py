@@ -12,7 +12,8 @@ each with its status mark ([V] verified, [S] one secondary source, [U] uncertain
 * Work injury (工伤保险条例): the one-time disability grant (一次性伤残补助金) for grades 1–10 is 27, 25, 23, 21,
   18, 16, 13, 11, 9, 7 months of the injured person's own wage ([V], the 2011 table); grades 1–4 also draw a
   monthly disability allowance (伤残津贴) from the fund of 90, 85, 80, 75 % of the own wage, topped up to the
-  local minimum wage (Art. 35; grade 1's 90 % [S] in the notes, the others from reproductions of the text).
+  local minimum wage (Art. 35; grade 1's 90 % [S] in the notes, the others from reproductions of the text);
+  after retirement a basic pension below the allowance is made up by the fund (Art. 35 ¶2).
 * Maternity (女职工劳动保护特别规定): 98 days of leave, +15 for a difficult birth, +15 for each additional
   baby; a miscarriage 15 days under 4 months of pregnancy, 42 from 4 months (Art. 7, [V]); the allowance
   (生育津贴) is the employer's previous-year average monthly wage for those days (Art. 8, [V]); the day rate
@@ -43,6 +44,7 @@ __all__ = [
     "Rounding",
     "disability_allowance",
     "disability_grant",
+    "disability_top_up",
     "maternity_allowance",
     "maternity_days",
     "unemployment_benefit",
@@ -180,6 +182,18 @@ def disability_allowance(
     return Amount(
         amount, f"{grade}级伤残：本人工资 {wage} × {share} = {computed}，低于最低工资标准，补足至 {amount}"
     )
+
+
+def disability_top_up(allowance: Decimal, pension: Decimal, rounding: Rounding) -> Amount:
+    """The monthly top-up after retirement (工伤保险条例 (国务院令第586号修订) Art. 35 ¶2, grades 1–4): when the
+    basic pension is below the disability allowance paid until retirement, the fund pays the difference."""
+    drawn = _amount(allowance, "伤残津贴", "disability allowance")
+    paid = _amount(pension, "基本养老金", "basic pension")
+    if paid >= drawn:
+        raise _bad("top_up", "基本养老金不低于伤残津贴，无差额可补",
+                   "the basic pension is not below the disability allowance: nothing to make up")  # fmt: skip
+    amount = rounding.apply(drawn - paid)
+    return Amount(amount, f"伤残津贴 {drawn} − 基本养老金 {paid} = {amount}")
 
 
 def maternity_days(

@@ -2,8 +2,9 @@
 
 * 待遇核定 (``/persons/<no>/benefits/new/``): the window clerk chooses the benefit, enters what its rule needs
   (for a pension the category, the average contribution index and the contribution months; for an
-  unemployment benefit the first day; for a disability grant the appraisal date, the grade and the own
-  wage; for a disability allowance these and the retirement category; for a maternity allowance the birth, the unit's average wage and the leave circumstances), sees
+  unemployment benefit the first day; for a disability grant the injury date, the appraisal date, the grade and
+  the own wage; for a disability allowance these and the retirement category; for its top-up after retirement
+  nothing (it is computed from the recorded pension and allowance); for a maternity allowance the birth, the unit's average wage and the leave circumstances), sees
   the amount and how it was computed from the parameter table, and submits it. The submission is held for
   a second person's review like every grant (the entitlement's fields are "manual"); the page computes
   again on submission rather than trusting what it showed.
@@ -84,6 +85,11 @@ class UnemploymentForm(forms.Form):
 
 
 class DisabilityForm(forms.Form):
+    # 工伤保险条例 Art. 62: the fund pays only for an injury while the work-injury insurance was paid.
+    injured = forms.DateField(
+        label=gettext_lazy("Date of the injury (or of the occupational disease's diagnosis)"),
+        widget=forms.TextInput(_DATE),
+    )
     on = forms.DateField(
         label=gettext_lazy("Date of the working-capacity appraisal"), widget=forms.TextInput(_DATE)
     )
@@ -98,6 +104,11 @@ class AllowanceForm(DisabilityForm):
     """伤残津贴: the appraisal, grade and own wage, and the retirement category that ends it."""
 
     category = PensionForm.base_fields["category"]
+
+
+class TopUpForm(forms.Form):
+    """伤残津贴差额 (工伤保险条例 Art. 35): nothing to enter — computed from the recorded basic pension and the
+    disability allowance that ended the day before it."""
 
 
 class MaternityForm(forms.Form):
@@ -126,14 +137,23 @@ def _unemployment(person: Person, d: dict[str, Any]) -> dict[str, Any]:
 
 def _disability(person: Person, d: dict[str, Any]) -> dict[str, Any]:
     return benefits.disability_grant_values(
-        person=person, on=d["on"], grade=d["grade"], own_wage=d["own_wage"]
+        person=person, on=d["on"], grade=d["grade"], own_wage=d["own_wage"], injured=d["injured"]
     )
 
 
 def _allowance(person: Person, d: dict[str, Any]) -> dict[str, Any]:
     return benefits.disability_allowance_values(
-        person=person, on=d["on"], grade=d["grade"], own_wage=d["own_wage"], category=d["category"]
+        person=person,
+        on=d["on"],
+        grade=d["grade"],
+        own_wage=d["own_wage"],
+        category=d["category"],
+        injured=d["injured"],
     )
+
+
+def _top_up(person: Person, d: dict[str, Any]) -> dict[str, Any]:
+    return benefits.injury_top_up_values(person=person)
 
 
 def _maternity(person: Person, d: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +169,7 @@ KINDS: dict[str, tuple[type[forms.Form], Callable[[Person, dict[str, Any]], dict
     BenefitKind.UNEMPLOYMENT.value: (UnemploymentForm, _unemployment),
     BenefitKind.WORK_INJURY.value: (DisabilityForm, _disability),
     BenefitKind.INJURY_ALLOWANCE.value: (AllowanceForm, _allowance),
+    BenefitKind.INJURY_TOP_UP.value: (TopUpForm, _top_up),
     BenefitKind.MATERNITY.value: (MaternityForm, _maternity),
 }
 
