@@ -197,3 +197,19 @@ def test_rows_whose_cleaned_values_are_taken_are_counted_and_stored(importers: t
     assert {p.rules for p in rows} == {rules_digest(rules_in_force("person"))}
     assert all(isinstance(p, Prechecked) and p.vouched == imported.batch.payload_digest for p in rows)
     assert imports.execute_import(actor=operator, batch_id=imported.batch_id).rows == 3
+
+
+def test_cleaned_values_resealed_with_the_key_are_refused_by_the_applications_event(
+    importers: tuple[Any, Any],
+) -> None:
+    """An intruder with the data directory and the key file, not the database, seals other cleaned values (a
+    phone of his choosing) under the rules in force and the application's own associated data: the store
+    decrypts, but its plaintext is not what the application's audit event recorded. Nothing is stored."""
+    operator, approver = importers
+    imported = approve(approver, applied_for(operator, people(81)))
+    original = list(imports.sealed_rows(imported))
+    forged = [(p.row, {**p.cleaned, "phone": "13900000000"}) for p in original]
+    _reseal_with_the_key(imported, forged, rules=original[0].rules)
+    refused_with_nothing_stored(operator, imported, IntegrityAlert)
+    assert len(imports.applied_rows_digest(imported)) == 64  # what the application's event recorded
+    assert not Person.objects.filter(name__in=NAMES).exists()

@@ -46,6 +46,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sidms.access.policies import record_scope
+from sidms.audit.models import AuditEvent
 from sidms.audit.services import audit_record
 from sidms.changes.batches import Executed, Prechecked, batch_apply_import, batch_execute, rules_digest
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, ChangeRequest, ReviewStatus
@@ -681,13 +682,14 @@ def apply_import(
         # Stored before the row commits: a crash in between leaves an encrypted orphan, never a row
         # without its file.
         _store(uid, data)
-        _store_rows(
+        stored_rows = _store_rows(
             imported, batch, [row for row in checked.rows if row.number not in left_out], checked.rules
         )
         create(
             imported, "import.apply", actor=caller,
             detail={"batch": batch.pk, "kind": imported.kind, "file_digest": imported.file_digest,
-                    "rows": imported.rows_kept, "refused": len(checked.failing)},
+                    "rows": imported.rows_kept, "refused": len(checked.failing),
+                    **({"rows_digest": stored_rows} if stored_rows else {})},
         )  # fmt: skip
     return imported
 
@@ -729,11 +731,14 @@ def execute_import(*, actor: Any, batch_id: int, progress: Progress = _quiet) ->
         raise ChangeRefused(_("This batch has no import file."), code="no_import_file")
     require_intact(imported, actor=caller)
     data = stored_file(imported)
-    sealed = _rows_path(imported.uid).exists()
+    # The store is taken only when the application's audit event vouches for it (and is there): otherwise the
+    # rows are prepared from the stored file, hashed and validated as at the check.
+    vouched = applied_rows_digest(imported)
+    sealed = bool(vouched) and _rows_path(imported.uid).exists()
 
     def rows() -> Iterator[dict[str, Any] | Prechecked]:
         if sealed:
-            return sealed_rows(imported, progress=progress)
+            return sealed_rows(imported, progress=progress, digest=vouched)
         return import_rows(imported, data, progress=progress)
 
     # Executed once and for all, the sealed rows are removed once the execution has committed
@@ -798,13 +803,16 @@ def _sealable(values: dict[str, Any]) -> bool:
 _SEALABLE = frozenset({str, int, float, bool, type(None), date, datetime, Decimal})
 
 
-def _store_rows(imported: ImportFile, batch: BatchApplication, rows: Sequence[RowResult], rules: str) -> None:
+def _store_rows(imported: ImportFile, batch: BatchApplication, rows: Sequence[RowResult], rules: str) -> str:
     """Seal the kept ROWS with their cleaned values beside the stored file (nothing when a row has none, or
-    a value JSON cannot carry: execution then prepares the rows from the file again)."""
+    a value JSON cannot carry: execution then prepares the rows from the file again). Returns the store's
+    plaintext digest (:class:`_StoreDigest`; "" when nothing was stored), which the application's audit event
+    records."""
     if not rules or not all(
         r.cleaned is not None and _sealable(r.cleaned) and _sealable(r.values) for r in rows
     ):
-        return
+        return ""
+    digest = _StoreDigest()
     chunks = [rows[i : i + ROWS_CHUNK] for i in range(0, len(rows), ROWS_CHUNK)]
     header = {"format": _ROWS_FORMAT, "rules": rules, "rows": len(rows), "chunks": len(chunks)}
     ring = keyring()
@@ -812,24 +820,63 @@ def _store_rows(imported: ImportFile, batch: BatchApplication, rows: Sequence[Ro
     temporary = path.with_name(path.name + ".part")  # <uid>.sealed.part, <uid>.rows.part
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(orjson.dumps(header) + b"\n")
+        line = orjson.dumps(header) + b"\n"
+        handle.write(line)
+        digest.feed(line)
         for index, chunk in enumerate(chunks):
             plain = orjson.dumps(
                 [[r.values, r.cleaned] for r in chunk],
                 default=_tagged,
                 option=orjson.OPT_PASSTHROUGH_DATETIME,
             )
+            digest.feed(plain)
             token = ring.encrypt_bytes(plain, aad=_rows_aad(imported, batch.payload_digest, header, index))
             handle.write(len(token).to_bytes(8, "big") + token)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    return digest.hexdigest()
 
 
-def sealed_rows(imported: ImportFile, *, progress: Progress = _quiet) -> Iterator[Prechecked]:
+class _StoreDigest:
+    """SHA-256 over a sealed store's header line and chunk plaintexts, each with its length. The application's
+    audit event records it, and execution takes the store only when what it decrypts has this digest: the
+    store's AEAD stops anyone without the key file, the audit chain anyone with it (an intruder with the data
+    directory and the key file, not the database, could otherwise seal other cleaned values, say another
+    bank account, for an approved import)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def feed(self, data: bytes) -> None:
+        self._hash.update(len(data).to_bytes(8, "big"))
+        self._hash.update(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def applied_rows_digest(imported: ImportFile) -> str:
+    """The sealed store's digest that the application's audit event recorded ("" for none: an application made
+    before stores were vouched for this way, or one whose rows were not sealed)."""
+    payloads = AuditEvent.objects.filter(
+        object_type=ImportFile.object_type, object_id=str(imported.pk), action="import.apply"
+    ).values_list("payload", flat=True)
+    for payload in payloads[:1]:
+        return str(orjson.loads(payload).get("detail", {}).get("rows_digest", ""))
+    return ""
+
+
+def sealed_rows(
+    imported: ImportFile, *, progress: Progress = _quiet, digest: str | None = None
+) -> Iterator[Prechecked]:
     """The sealed rows of the application, each with its cleaned values; an integrity alert (and nothing
-    stored, the execution's transaction rolls back) for a store that is not the one sealed at application."""
+    stored, the execution's transaction rolls back) for a store that is not the one sealed at application:
+    one that does not decrypt, or (what the application's audit event recorded, DIGEST, by default read
+    from it) whose plaintext is not the one sealed."""
     batch = imported.batch
+    expected = applied_rows_digest(imported) if digest is None else digest
+    read = _StoreDigest()
 
     def alert() -> IntegrityAlert:
         return IntegrityAlert(
@@ -844,7 +891,9 @@ def sealed_rows(imported: ImportFile, *, progress: Progress = _quiet) -> Iterato
     done = 0
     with handle:
         try:
-            header = orjson.loads(handle.readline())
+            line = handle.readline()
+            read.feed(line)
+            header = orjson.loads(line)
             chunks, rules = int(header["chunks"]), str(header["rules"])
             if header.get("format") != _ROWS_FORMAT or chunks < 1:
                 # A store is sealed only with rows (an application has some): a header that announces no
@@ -860,12 +909,13 @@ def sealed_rows(imported: ImportFile, *, progress: Progress = _quiet) -> Iterato
                 )
             except ValueError:
                 raise alert() from None
+            read.feed(plain)
             for values, cleaned in orjson.loads(plain):
                 done += 1
                 if done % PROGRESS_EVERY == 0:
                     progress("execute", done, imported.rows_kept)
                 yield Prechecked(_untagged(values), _untagged(cleaned), rules, batch.payload_digest)
-        if handle.read(1) or done != header["rows"]:
+        if handle.read(1) or done != header["rows"] or read.hexdigest() != expected:
             raise alert()
     progress("execute", done, imported.rows_kept)
 
