@@ -35,22 +35,9 @@ from sidms.core.keys import keyring
 from sidms.exchange import imports
 from sidms.exchange.models import ImportFile
 from sidms.registry.models import Person
-from tests.exchange.conftest import HEADER, csv_bytes, id_number
+from tests.exchange.test_sealed_rows import NAMES, people
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2"), pytest.mark.req("R20")]
-
-NAMES = ["张晓明", "李红梅", "王建国"]
-
-
-def people(first: int) -> bytes:
-    return csv_bytes(
-        [HEADER]
-        + [
-            [name, id_number(first + i), "", "1960/1/1", "在职职工", "371002", f"1396310{first + i:04d}"]
-            for i, name in enumerate(NAMES)
-        ],
-        "gbk",
-    )
 
 
 def applied_for(operator: Any, data: bytes) -> ImportFile:

@@ -468,6 +468,14 @@ def _top_up_sources(person_id: Any, start: date) -> tuple[Entitlement, Entitleme
     return None if pension is None or allowance is None else (pension, allowance)
 
 
+def _no_top_up_basis() -> ChangeRefused:
+    return ChangeRefused(
+        _("A disability allowance top-up begins with an active basic pension, the day after a disability "
+          "allowance ended (工伤保险条例 Art. 35)."),
+        code="top_up_basis",
+    )  # fmt: skip
+
+
 def _check_top_up(values: Mapping[str, Any], record: models.Model | None) -> None:
     """A disability allowance top-up (伤残津贴差额, 工伤保险条例 (国务院令第586号修订) Art. 35 ¶2) is the fund's
     difference between the allowance paid until retirement and the lower basic pension that replaced it:
@@ -490,11 +498,7 @@ def _check_top_up(values: Mapping[str, Any], record: models.Model | None) -> Non
         return  # the collection rules report a missing value
     sources = _top_up_sources(getattr(person, "pk", person), start)
     if sources is None:
-        raise ChangeRefused(
-            _("A disability allowance top-up begins with an active basic pension, the day after a disability "
-              "allowance ended (工伤保险条例 Art. 35)."),
-            code="top_up_basis",
-        )  # fmt: skip
+        raise _no_top_up_basis()
     pension, allowance = sources
     most = Decimal(allowance.monthly_amount) - Decimal(pension.monthly_amount)
     amount = str(current("monthly_amount") or "").strip()
@@ -777,11 +781,7 @@ def injury_top_up_values(*, person: Person) -> dict[str, Any]:
     ).first()
     sources = _top_up_sources(person.pk, pension.start_date) if pension is not None else None
     if sources is None:
-        raise ChangeRefused(
-            _("A disability allowance top-up begins with an active basic pension, the day after a disability "
-              "allowance ended (工伤保险条例 Art. 35)."),
-            code="top_up_basis",
-        )  # fmt: skip
+        raise _no_top_up_basis()
     pension, allowance = sources
     _not_dead(person, pension.start_date)
     got = lb.disability_top_up(Decimal(allowance.monthly_amount), Decimal(pension.monthly_amount),
