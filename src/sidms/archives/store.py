@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from sidms.lib import sweep
 from sidms.lib.crypto import KeyRing, token_version
 
 MAGIC = b"SIDMSAR1"
@@ -112,18 +113,7 @@ class LocalStore:
         """Remove the temporary files of writes a crash cut short (``put`` removes its own on any error it
         lives through) last written more than OLDER_THAN seconds ago; a younger one may be a write under way.
         How many went. (An object store's counterpart: aborting incomplete multipart uploads.)"""
-        if not self.root.is_dir():
-            return 0
-        cutoff = time.time() - older_than
-        removed = 0
-        for path in self.root.glob("??/.put-*"):
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
+        return sweep.remove_older(self.root.glob("??/.put-*"), time.time() - older_than)
 
 
 def _aad(identity: str, index: int, last: bool) -> bytes:

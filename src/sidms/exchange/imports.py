@@ -32,7 +32,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,7 @@ from sidms.core.keys import keyring
 from sidms.core.workers import ordered_map, worker_count
 from sidms.exchange.kinds import ImportKind, kind_of
 from sidms.exchange.models import ImportFile
-from sidms.lib import sheets
+from sidms.lib import sheets, sweep
 from sidms.parameters.codes import code_choices
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -482,11 +482,9 @@ class _Registered:
         return found
 
     def key(self, row: RowResult, name: str) -> str:
-        key = self.keys.get((row.number, name))
-        if key is None:  # a row refused when it was fed never is pending now; computed to be sure
-            key = self.keys[(row.number, name)] = self.key_of(name, row.values[name])
-            self.found[name].update(self._lookup(name, [key]))
-        return key
+        """ROW's key of NAME, as fed: a row not refused now was not refused when it was fed (refusals only
+        accumulate), so it was looked up."""
+        return self.keys[(row.number, name)]
 
 
 def _mark_duplicates(
@@ -964,26 +962,9 @@ class Swept:
     progress: int = 0  # progress files of import pages (counts only) a day old
 
 
-def _unlinked(path: Path) -> bool:
-    """Remove PATH; False if it was gone already (another sweep, the end of its application)."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _older(path: Path, moment: datetime) -> bool:
-    """Whether PATH was last written before MOMENT (False if it is gone)."""
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) < moment
-    except OSError:
-        return False
-
-
 def _sweep_parts(directory: Path, stale: datetime) -> int:
     """Remove the temporary files of the import store last written before STALE; return how many."""
-    return sum(1 for path in directory.glob("*.part") if _older(path, stale) and _unlinked(path))
+    return sweep.remove_older(directory.glob("*.part"), stale.timestamp())
 
 
 # A progress file (exchange.progress: counts only, polled by the import page while its request runs) is of no
@@ -993,11 +974,7 @@ PROGRESS_AFTER = timedelta(days=1)
 
 def _sweep_progress(stale: datetime) -> int:
     directory = Path(settings.DATA_DIR) / "progress"
-    return sum(
-        1
-        for path in [*directory.glob("*.json"), *directory.glob("*.part")]
-        if _older(path, stale) and _unlinked(path)
-    )
+    return sweep.remove_older([*directory.glob("*.json"), *directory.glob("*.part")], stale.timestamp())
 
 
 def sweep_rows(*, actor: Any = None, now: datetime | None = None) -> Swept:
@@ -1026,14 +1003,14 @@ def sweep_rows(*, actor: Any = None, now: datetime | None = None) -> Swept:
     for uid, path in stores.items():
         batch = found.get(uid)
         if batch is None:
-            ended = _older(path, stale)
+            ended = sweep.older(path, stale.timestamp())
         else:
             ended = batch.status in (BatchStatus.REFUSED, BatchStatus.EXECUTED) or (
                 batch.status == BatchStatus.APPROVED
                 and batch.window_end is not None
                 and batch.window_end < stale
             )
-        if ended and _unlinked(path):
+        if ended and sweep.unlinked(path):
             removed += 1
             if batch is not None:
                 batches.append(batch.pk)
