@@ -444,7 +444,7 @@ def ledger_plan(person_id: int) -> str:
         if connection.vendor != "postgresql":
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
             return "; ".join(str(row[-1]) for row in cursor.fetchall())
-        cursor.execute(f"EXPLAIN (ANALYZE, TIMING OFF) {sql}", params)
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) {sql}", params)
         lines = [row[0] for row in cursor.fetchall()]
     tables = {
         m.group(1)
@@ -461,10 +461,14 @@ def ledger_plan(person_id: int) -> str:
         if (m := re.search(r"Index (?:Only )?Scan using (\w+)|Bitmap Index Scan on (\w+)", line))
     ]
     seq = sum("Seq Scan" in line for line in lines)
+    only = sum("Index Only Scan" in line for line in lines)
+    fetches = sum(int(m.group(1)) for line in lines if (m := re.search(r"Heap Fetches: (\d+)", line)))
+    # The first Buffers line is the top node's: the whole query's pages, found in shared buffers or read.
+    buffers = next((line.strip() for line in lines if "Buffers:" in line), "")
     times = " ".join(line.strip() for line in lines if line.startswith(("Planning Time", "Execution Time")))
     return (
-        f"{len(tables)} tables/partitions read, {len(index)} index scans ({sorted(set(index))[:1]} …), "
-        f"{seq} sequential; {times}"
+        f"{len(tables)} tables/partitions read, {len(index)} index scans ({only} index-only, {fetches} heap "
+        f"fetches; {sorted(set(index))[:1]} …), {seq} sequential; {buffers}; {times}"
     )
 
 
