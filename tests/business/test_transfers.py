@@ -298,4 +298,4 @@ def test_the_window_applies_for_a_transfer(
     assert LedgerEntry.objects.filter(run=run, kind=EntryKind.TRANSFERRED).count() == 18
     # A Weihai region is refused with its reason on the page, and nothing is applied for.
     page = clerk.post("/business/runs/", {**form, "region": "371083"}, follow=True).content.decode()
-    assert "371083" in page and AssessmentRun.objects.filter(kind="transfer_in").count() == 1
+    assert "371083 属于威海市" in page and AssessmentRun.objects.filter(kind="transfer_in").count() == 1
