@@ -15,11 +15,12 @@ from sidms.business.accounts import arrears
 from sidms.business.benefits import overpayments
 from sidms.business.models import AssessmentRun, LedgerEntry
 from sidms.business.payments import remainders
-from sidms.business.rights import issue_statement, verify_number
+from sidms.business.rights import issue_statement, rights_record, verify_number
 from sidms.changes.verify import verify_store
 from sidms.demo.business import demo_periods, load_business
 from sidms.demo.generate import generate
 from sidms.demo.loader import ensure_accounts, load_demo
+from sidms.lib import statement as st
 from sidms.registry.models import Person, Staff
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +51,13 @@ def test_the_demo_history_goes_through_the_runs_and_verifies() -> None:
     assert overpayments()  # the death registered late
     report = verify_store()
     assert report.ok, report.problem
+    # Two pensions transferred in from other regions: 2022's months ○ on the statement of 2024.
+    transferred = LedgerEntry.objects.filter(kind="transferred").values_list("person_id", flat=True)
+    assert AssessmentRun.objects.filter(kind="transfer_in", status="executed").count() == 1
+    mover = Person.objects.get(pk=transferred.order_by("pk").first())
+    data = rights_record(mover, date(2024, 12, 31))
+    marks = [m.mark for y in data.years if y.year == 2022 for m in y.row(st.Insurance.PENSION).months]  # type: ignore[union-attr]
+    assert marks == [st.Mark.TRANSFERRED_IN] * 12 and len(set(transferred)) == 2
 
     # A demo person's statement: Chinese text in the PDF, its number verifies.
     person = Person.objects.get(

@@ -5,9 +5,10 @@
   assessed entries in full or in part (sidms.business.payments).
 * **Arrears** per unit: the live assessed entries (not reversed) that no payment settles, and what is left
   of those paid in part, with the late fee to any date on what is unpaid.
-* **Personal accounts.** Monthly credits are the account part of *paid* contributions; the year-end interest
-  is an ``interest`` run at that year's published rate by the method the parameter names (劳办发〔1997〕116号
-  annex 3); the balance as of any date is the sum of those ledger entries up to it.
+* **Personal accounts.** Monthly credits are the account part of *paid* contributions, and a balance
+  transferred in from another region is credited on the day it arrived (sidms.business.transfers); the
+  year-end interest is an ``interest`` run at that year's published rate by the method the parameter names
+  (劳办发〔1997〕116号 annex 3); the balance as of any date is the sum of those ledger entries up to it.
 """
 
 from __future__ import annotations
@@ -122,12 +123,19 @@ def _arrears(as_of: date, unit_id: int | None) -> list[UnitArrears]:
 # Personal accounts
 
 
+# What the personal account holds: the account part of paid contributions, a balance transferred in from
+# another region (sidms.business.transfers, 国办发〔2009〕66号 Art. 4(1)) — the year's principal, by period —
+# and the settled interest.
+PRINCIPAL = (EntryKind.PAID, EntryKind.TRANSFER_ACCOUNT)
+
+
 def _credited() -> Q:
-    return Q(insurance__in=PENSION) & (Q(kind=EntryKind.PAID) | Q(kind=EntryKind.INTEREST))
+    return Q(insurance__in=PENSION) & Q(kind__in=(*PRINCIPAL, EntryKind.INTEREST))
 
 
 def balance_as_of(person_id: int, day: date) -> Decimal:
-    """The personal-account balance on DAY: paid credits and settled interest recorded up to it."""
+    """The personal-account balance on DAY: paid credits, balances transferred in and settled interest
+    recorded up to it (by entry date)."""
     total = LedgerEntry.objects.filter(_credited(), person_id=person_id, entry_date__lte=day).aggregate(
         s=Sum("account_credit")
     )["s"]
@@ -164,22 +172,26 @@ def _interest(run: AssessmentRun) -> Iterable[Fact]:
     # YEAR, YEAR's paid credits, their month product Σ credit × (13 − month) (月积数) and the number of
     # interest entries already in YEAR. Each sum is whole cents (an integer weight times whole cents), so
     # _cents restores SQLite's float sum exactly; lc.account_settlement_from_sums applies the method.
+    # A balance transferred in (PRINCIPAL's second kind) is principal of its period's month, as a paid
+    # credit is: it earns interest from the month it arrived ([U], sidms.business.transfers).
     month = "CAST(SUBSTR(period, 6, 2) AS INTEGER)"
     this_year = "period >= %s"
     sql = f"""
         SELECT person_id,
             SUM(CASE WHEN period < %s THEN account_credit ELSE 0 END),
-            SUM(CASE WHEN {this_year} AND kind = %s THEN account_credit ELSE 0 END),
-            SUM(CASE WHEN {this_year} AND kind = %s THEN account_credit * (13 - {month}) ELSE 0 END),
+            SUM(CASE WHEN {this_year} AND kind IN (%s, %s) THEN account_credit ELSE 0 END),
+            SUM(CASE WHEN {this_year} AND kind IN (%s, %s) THEN account_credit * (13 - {month}) ELSE 0 END),
             SUM(CASE WHEN {this_year} AND kind = %s THEN 1 ELSE 0 END)
         FROM {LedgerEntry._meta.db_table}
-        WHERE insurance IN (%s, %s) AND kind IN (%s, %s) AND period <= %s
+        WHERE insurance IN (%s, %s) AND kind IN (%s, %s, %s) AND period <= %s
         GROUP BY person_id
         ORDER BY person_id
     """  # noqa: S608  (the table name is the model's)
-    paid, interest = str(EntryKind.PAID), str(EntryKind.INTEREST)
+    principal = [str(k) for k in PRINCIPAL]
+    interest = str(EntryKind.INTEREST)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [start, start, paid, start, paid, start, interest, *PENSION, paid, interest, end])
+        cursor.execute(sql, [start, start, *principal, start, *principal, start, interest, *PENSION, *principal,
+                             interest, end])  # fmt: skip
         rows = cursor.fetchall()
     if any(settled for *_sums, settled in rows):
         raise ChangeRefused(

@@ -12,8 +12,8 @@ class BusinessConfig(AppConfig):
 
         from sidms.audit.verify import register_check
 
-        # parameters registers its four-eyes proposal, accounts, payments and benefits their runs
-        from sidms.business import accounts, benefits, ledger, parameters, payments  # noqa: F401
+        # parameters registers its four-eyes proposal, accounts, payments, benefits and transfers their runs
+        from sidms.business import accounts, benefits, ledger, parameters, payments, transfers  # noqa: F401
 
         # Parameter versions and assessment runs are vouched for by the audit chain (issue 8).
         register_check(parameters.verify_parameters)

@@ -18,7 +18,9 @@ Kinds of run:
   it too) — the original stays;
 * ``payment``: a tax-bureau payment extract, one ``paid`` entry per assessed entry it settles
   (sidms.business.accounts);
-* ``interest``: the year-end personal-account interest (sidms.business.accounts).
+* ``interest``: the year-end personal-account interest (sidms.business.accounts);
+* ``transfer_in``: months contributed in another region and the personal account transferred with them
+  (养老保险关系转移接续, sidms.business.transfers).
 
 The ledger is a :class:`~sidms.core.governed.LedgerFact` table: the ORM refuses update and delete, the
 database triggers refuse them too. On PostgreSQL it is partitioned by period, one partition per year and a
@@ -229,6 +231,8 @@ def run_apply(
         _check_correction(caller, params or {})
     if kind == RunKind.PAYMENT:
         _check_payment_scope(caller, params or {})
+    if kind in APPLY_CHECKS:
+        APPLY_CHECKS[kind](caller, period, params or {})
     try:
         with transaction.atomic():
             run = AssessmentRun.objects.create(
@@ -514,6 +518,14 @@ def _assess(run: AssessmentRun) -> Iterable[Fact]:
         .exclude(status=EnrolmentStatus.TERMINATED)
         .values_list("unit_id", "industry_class", "tier")
     }
+    # A month transferred in from another region (sidms.business.transfers) is counted there: not assessed
+    # here again for that person's scheme (no month is counted twice). Few rows: the (period, kind) index.
+    transferred = {
+        (person_id, SCHEMES.get(insurance, insurance))
+        for person_id, insurance in LedgerEntry.objects.filter(
+            period=run.period, kind=EntryKind.TRANSFERRED
+        ).values_list("person_id", "insurance")
+    }
     cache: dict[str, _Rates] = {}
     # contribution_for is a pure function of the month's parameters (one _Rates per region) and its other
     # arguments, and bases repeat (the floor, the ceiling, common wages): each distinct case is computed
@@ -532,7 +544,7 @@ def _assess(run: AssessmentRun) -> Iterable[Fact]:
             base = lc.clamp_base(declared if declared is not None else rates.limits.floor, rates.limits).base
             got = contribution_for(rates, insurance, kind, base, wi)
             amounts[key] = (base, got)
-        if got is None:
+        if got is None or (transferred and (person_id, SCHEMES.get(insurance, insurance)) in transferred):
             continue
         c, unit_rate, ind_rate = got
         yield {
@@ -593,6 +605,16 @@ WRITERS: dict[str, Writer] = {
 
 def register_writer(kind: str, writer: Writer) -> None:
     WRITERS[kind] = writer
+
+
+# Checks of a run's parameters at its application (a transfer's rows: sidms.business.transfers), so that the
+# applicant hears of a fault at once; the writer checks again at the execution.
+ApplyCheck = Callable[[Caller, str, Mapping[str, Any]], None]
+APPLY_CHECKS: dict[str, ApplyCheck] = {}
+
+
+def register_apply_check(kind: str, check: ApplyCheck) -> None:
+    APPLY_CHECKS[kind] = check
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -295,6 +295,9 @@ class RunKind(models.TextChoices):
     PAYMENT = "payment", _("Payment extract")
     INTEREST = "interest", _("Year-end interest")
     PENSION = "pension", _("Monthly pension payment")
+    # 养老保险关系转移接续 (国办发〔2009〕66号): months contributed in another region and the personal account
+    # transferred with them (sidms.business.transfers)
+    TRANSFER_IN = "transfer_in", _("Transfer in from another region")
 
 
 class RunStatus(models.TextChoices):
@@ -365,6 +368,13 @@ class EntryKind(models.TextChoices):
     # work-injury fund (410) are paid under one insurance: a one-time grant dated the first of a month whose
     # monthly allowance was paid already was taken as paid and never paid (attack round 6).
     BENEFIT_ONCE = "benefit_once", _("One-time benefit payment")
+    # 外地转入 (国办发〔2009〕66号, sidms.business.transfers): one month contributed in another region, with its
+    # base and the pooled fund transferred for it (unit_amount); shown ○ on the rights record and counted in
+    # the months of contribution. No account credit: the account moves as one TRANSFER_ACCOUNT entry.
+    TRANSFERRED = "transferred", _("Month transferred in")
+    # 转入个人账户储存额: the personal-account balance transferred in, credited to the account on its entry
+    # date (the transfer's) and earning interest from its period on, as a month's paid credit does.
+    TRANSFER_ACCOUNT = "transfer_account", _("Account balance transferred in")
 
 
 # What the history index carries besides its keys (person, period): the columns the rights record reads.

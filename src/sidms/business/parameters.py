@@ -88,6 +88,7 @@ _DEFS = (
     ("pension.accrual_rate", "policy", "rate", "基础养老金计发比例"),
     ("pension.average_monthly_wage", "policy", "decimal", "养老金计发基数（上年度在岗职工月平均工资）"),
     ("late_fee.daily_rate", "policy", "rate", "滞纳金日费率"),
+    ("transfer.pooled_rate", "policy", "rate", "跨统筹区转移统筹基金比例（1998年起各月缴费基数之和）"),
     ("late_fee.cap_at_principal", "policy", "bool", "滞纳金以欠费本金为限"),
     ("rounding.amount", "policy", "rounding", "金额舍入规则"),
     ("retirement.schedules", "policy", "schedules", "法定退休年龄延迟方案"),
@@ -238,6 +239,12 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
          "No rule for allocating a part payment was found (notes §2). Local order: oldest period first, the "
          "individual parts (withheld from wages, 社会保险法 Art. 60) before the unit parts, pension first; the "
          "late fee (Art. 86) only on what stays unpaid. Example, to be checked with the tax bureau."),
+        ("transfer.pooled_rate", "0.12", date(2010, 1, 1), "S",
+         "国办发〔2009〕66号《城镇企业职工基本养老保险关系转移接续暂行办法》Art. 4(2): the pooled fund (unit "
+         "contributions) moves 12 % of the sum of the yearly contribution bases from 1 January 1998, by the "
+         "months actually paid in a year paid less than a full year; the personal account's balance moves in "
+         "full (Art. 4(1)). Read in secondary copies of the text (yjbys.com, qingl.net), not the State "
+         "Council's own page."),
         ("export.approval_rows", 1000, date(2019, 1, 1), "U",
          "REQUIREMENTS §bulk query and export: thresholds with approval; the threshold is local (example)."),
         ("enrolment.exclusive_groups", [["110", "120", "170"], ["310", "390"]], date(2011, 7, 1), "S",

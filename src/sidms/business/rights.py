@@ -33,7 +33,7 @@ from sidms.access import policies
 from sidms.audit.models import AuditEvent
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
-from sidms.business.accounts import PENSION
+from sidms.business.accounts import PENSION, PRINCIPAL
 from sidms.business.models import (
     EnrolmentKind,
     EnrolmentStatus,
@@ -208,23 +208,40 @@ def _record(
         if r[3] == EntryKind.PAID and r[6] and r[5] <= cut_off:
             paid[r[6]] += r[9] + r[10]
     cells: dict[tuple[int, st.Insurance], list[st.MonthCell]] = {}
-    for pk, period, insurance, kind, base, *_rest, unit_amount, individual_amount in entries:
+    for pk, period, insurance, kind, base, day, *_rest, unit_amount, individual_amount in entries:
         kind_of = INSURANCE.get(insurance)
-        if kind_of is None or kind not in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY) or pk in reversed_:
+        if kind_of is None or pk in reversed_:
+            continue
+        if kind == EntryKind.TRANSFERRED:
+            # A month contributed in another region (business.transfers), as the ledger held it at the
+            # cut-off: the transfer's entry date is the day it arrived here.
+            if day > cut_off:
+                continue
+            mark = st.Mark.TRANSFERRED_IN
+        elif kind in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY):
+            settled = pk in paid and paid[pk] >= unit_amount + individual_amount
+            mark = st.Mark.PAID if settled else st.Mark.ARREARS
+        else:
             continue
         year, month = int(period[:4]), int(period[5:7])
         row = cells.setdefault((year, kind_of), [st.MonthCell(None, st.Mark.NONE)] * 12)
-        settled = pk in paid and paid[pk] >= unit_amount + individual_amount
-        row[month - 1] = st.MonthCell(base, st.Mark.PAID if settled else st.Mark.ARREARS)
+        row[month - 1] = st.MonthCell(base, mark)
     years = tuple(
         st.YearContributions(
             year, tuple(st.InsuranceMonths(k, tuple(cells[(year, k)])) for k in st.INSURANCE_ORDER if (year, k) in cells)
         )
         for year in range(cut_off.year, first_year - 1, -1)
     )  # fmt: skip
+    # The months of contribution (缴费年限, to the month): those paid here and those transferred in from
+    # another region (国办发〔2009〕66号: the regions' contribution years are added up), each month once.
     months_paid: dict[st.Insurance, set[str]] = defaultdict(set)
     for _pk, period, insurance, kind, _b, day, *_rest in rows:
-        if kind == EntryKind.PAID and period <= last_period and day <= cut_off and insurance in INSURANCE:
+        if (
+            kind in (EntryKind.PAID, EntryKind.TRANSFERRED)
+            and period <= last_period
+            and day <= cut_off
+            and insurance in INSURANCE
+        ):
             months_paid[INSURANCE[insurance]].add(period)
     summaries = []
     for kind_of in st.INSURANCE_ORDER:
@@ -234,14 +251,15 @@ def _record(
             summaries.append(st.InsuranceSummary(kind_of, mine[0].start_date, STATUS[latest.status],
                                                  len(months_paid[kind_of])))  # fmt: skip
     year_start = date(cut_off.year, 1, 1)
-    # The personal account (accounts.balance_as_of's rule: paid credits and settled interest of the pension
-    # schemes, by entry date).
+    # The personal account (accounts.balance_as_of's rule: paid credits, balances transferred in and settled
+    # interest of the pension schemes, by entry date: a balance transferred in before this year is part of the
+    # prior balance, one transferred in this year part of this year's principal).
     pension = [r for r in rows if r[2] in PENSION]
-    credited = [(r[3], r[5], r[8]) for r in pension if r[3] in (EntryKind.PAID, EntryKind.INTEREST)]
+    credited = [(r[3], r[5], r[8]) for r in pension if r[3] in (*PRINCIPAL, EntryKind.INTEREST)]
     prior_end = date(cut_off.year - 1, 12, 31)
     prior = sum((a for _k, d, a in credited if d <= prior_end), ZERO)
     this_year = [r for r in pension if year_start <= r[5] <= cut_off]
-    principal = sum((r[8] for r in this_year if r[3] == EntryKind.PAID), ZERO)
+    principal = sum((r[8] for r in this_year if r[3] in PRINCIPAL), ZERO)
     interest = sum((r[8] for r in this_year if r[3] == EntryKind.INTEREST), ZERO)
     account = st.PensionAccount(
         prior, principal, interest, sum((a for _k, d, a in credited if d <= cut_off), ZERO),

@@ -1,7 +1,8 @@
 """The business history of the demo (issue 8 §9), from January 2023 to the last complete month before today, written the way production writes it: the
 enrolments, yearly bases, entitlements and deaths through approved import batches (the pipeline), and the
 ledger only by runs applied for, approved and executed once — monthly assessments, the tax bureau's payment
-extracts (a few units in arrears, one paying late), the year-end interest, pension payments, with deaths
+extracts (a few units in arrears, one paying late), the year-end interest, pension payments, two pensions
+transferred in from other regions (○ on their statements), with deaths
 that stop payments and one registered too late (overpayments).
 
 The months run to the last complete month before today (:func:`demo_periods`), so the current year's rights
@@ -144,6 +145,8 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
             run_through(
                 operator, approver, "payment", period, params={"rows": rows}, reason="演示：税务缴费明细"
             )
+        if period == TRANSFER_PERIOD:
+            _transfers(operator, approver, [p for p, _u in jobs][3:5])
         if month == 12:
             run_through(operator, approver, "interest", str(year), reason="演示：年终结息")
             progress(f"  ledger {year}: assessed, paid, interest settled")
@@ -154,6 +157,24 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
     counts["ledger_entry"] = LedgerEntry.objects.count()
     progress(f"  ledger entries: {counts['ledger_entry']}")
     return counts
+
+
+# Two employees' pensions transferred in from Jinan and Beijing in June 2024 (国办发〔2009〕66号): 2022, before
+# the demo's ledger begins, contributed there; shown ○ on the statements of 2022–2024.
+TRANSFER_PERIOD = "2024-06"
+
+
+def _transfers(operator: Any, approver: Any, persons: list[int]) -> None:
+    rows = [
+        {"person_id": p, "insurance": "110", "region": region, "received_on": f"{TRANSFER_PERIOD}-14",
+         "balance": balance, "months": [{"period": f"2022-{m:02d}", "base": base} for m in range(1, 13)]}
+        for p, (region, base, balance) in zip(
+            persons, (("370102", "5200.00", "18650.40"), ("110105", "9800.00", "31277.15")), strict=False
+        )
+    ]  # fmt: skip
+    if rows:
+        run_through(operator, approver, "transfer_in", TRANSFER_PERIOD, params={"rows": rows},
+                    reason="演示：养老保险关系外地转入")  # fmt: skip
 
 
 def _payments(

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sidms.access import policies
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
-from sidms.business import accounts, ledger, rights
+from sidms.business import accounts, ledger, rights, transfers
 from sidms.business import parameters as params
 from sidms.business.models import AssessmentRun, ParameterKind, RunKind
 from sidms.core.caller import caller_from_request
@@ -168,6 +168,8 @@ def runs(request: HttpRequest) -> HttpResponse:
             if action == "apply":
                 ledger.run_apply(actor=caller, kind=request.POST.get("kind", ""), period=request.POST.get("period", ""),
                                  reason=request.POST.get("reason", ""))  # fmt: skip
+            elif action == "transfer":
+                _apply_transfer(request, caller)
             elif action in ("approve", "reject"):
                 ledger.run_decide(actor=caller, run_id=int(request.POST["run"]), approve=action == "approve")
             elif action == "execute":
@@ -177,7 +179,31 @@ def runs(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(error))
         return redirect("web:business_runs")
     rows = AssessmentRun.objects.select_related("applied_by", "decided_by", "executed_by")[:200]
-    return render(request, "business/runs.html", {"runs": rows, "kinds": RunKind.choices})
+    # A transfer names its person and months: applied for by its own form below, not the period form.
+    kinds = [(v, label) for v, label in RunKind.choices if v != RunKind.TRANSFER_IN]
+    return render(request, "business/runs.html", {"runs": rows, "kinds": kinds})
+
+
+def _apply_transfer(request: HttpRequest, caller: Any) -> None:
+    """Apply for the transfer-in of one person's pension from another region (养老保险关系转移接续,
+    sidms.business.transfers), as the window types it: the person's number (read through the read door: a
+    person outside the clerk's data scope does not exist for him), the transferring region, the day it
+    arrived, the account balance and the months with their bases."""
+    post = request.POST
+    try:
+        person = policies.record_get(
+            actor=caller, spec=spec_for("person"), key=post.get("person", "").strip()
+        )
+    except Http404:
+        raise ChangeRefused(_("There is no such person."), code="transfer_person") from None
+    received = post.get("received_on", "").strip()
+    row = {
+        "person_id": person.pk, "insurance": post.get("insurance", "110").strip(), "region": post.get("region", ""),
+        "received_on": received, "balance": post.get("balance", "").strip(),
+        "months": transfers.parse_months(post.get("months", "")),
+    }  # fmt: skip
+    ledger.run_apply(actor=caller, kind=RunKind.TRANSFER_IN, period=received[:7], params={"rows": [row]},
+                     reason=post.get("reason", ""))  # fmt: skip
 
 
 @require_GET
