@@ -195,7 +195,7 @@ def baseline_interest(run_id: int, rate: Decimal, year: int) -> float:
             0, 0, ROUND(SUM(account_credit * (CASE WHEN period < %s THEN 12 ELSE 13 - {month} END)) * %s / 12, 2),
             %s, %s
         FROM business_ledgerentry
-        WHERE insurance IN ('110', '120') AND (kind = 'paid' OR kind = 'interest') AND period <= %s
+        WHERE insurance IN ('110', '120') AND kind IN ('paid', 'transfer_account', 'interest') AND period <= %s
         GROUP BY person_id
     """
     return _rolled_back(sql, [str(year), f"{year}-01", rate, date(year, 12, 31), run_id, f"{year}-12"])
