@@ -52,6 +52,7 @@ from sidms.access.policies import has_permission, in_scope
 from sidms.audit.models import AuditEvent, Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
+from sidms.business import partitions
 from sidms.business.models import (
     AssessmentRun,
     BaseDeclaration,
@@ -374,10 +375,12 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
         totals = [Decimal(0), Decimal(0)]
         now = timezone.now()  # one instant for the run's entries: they are written in one transaction
         uids = _uids()
+        years: set[str] = set()
 
         def vouched() -> Iterable[Fact]:
             for made in writer(run):
                 row = made if isinstance(made, dict) else {n: made.__dict__[n] for n in BUSINESS}
+                years.add(row["period"][:4])
                 row["uid"], row["version"], row["cipher_mac"] = next(uids), 1, ""
                 row["created_at"] = row["updated_at"] = now
                 row["run_id"] = run.pk
@@ -396,6 +399,8 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
             "entries": run.entries, "root": run.root, "unit_total": f"{totals[0]:.2f}",
             "individual_total": f"{totals[1]:.2f}",
         })  # fmt: skip
+    if run.entries >= partitions.BULK:
+        partitions.after_bulk_write(connection, {int(y) for y in years if y.isdigit()})
     return run
 
 

@@ -231,3 +231,35 @@ def add_years(connection: Any, until: int) -> list[int]:
             cursor.execute(statement)
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     return missing
+
+
+# A run that writes at least this many entries refreshes what the planner and index-only scans rely on
+# (after_bulk_write); a correction of a few entries leaves it to autovacuum.
+BULK = 10_000
+
+
+def after_bulk_write(connection: Any, years: set[int]) -> list[str]:
+    """After a run wrote many entries of YEARS, ``VACUUM (ANALYZE)`` each partition it wrote (PostgreSQL).
+    Returns the partitions so maintained.
+
+    PostgreSQL's advice after a bulk load ("Populating a Database": run ANALYZE afterwards) holds for each
+    monthly run, which adds a month for everyone to one partition: without fresh statistics the planner
+    takes the partition for what it was (a new year's partition for empty), and one person's history (the
+    rights record, the yearly statements) was read by sequential scans of millions of rows, or by one heap
+    page per entry; and the history index (models.HISTORY_COLUMNS) serves index-only scans only where the
+    visibility map marks the pages all-visible, which VACUUM sets. Autovacuum would do both, later (its
+    thresholds are a share of the partition) or never (it can be turned off, as on this project's CI
+    machine). VACUUM cannot run inside a transaction: a run executed inside one (a test's) gets ANALYZE
+    alone. SQLite: nothing (its planner reads the indexes without statistics; ANALYZE would scan the whole
+    ledger)."""
+    if connection.vendor != "postgresql" or not years:
+        return []
+    with connection.cursor() as cursor:
+        if not is_partitioned(cursor):
+            return []
+        present = partitions(cursor)
+        names = sorted({year_partition(y) if year_partition(y) in present else DEFAULT for y in years})
+        verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+        for name in names:
+            cursor.execute(f"{verb} {name}")
+    return names
