@@ -82,7 +82,9 @@ def parse_args() -> argparse.Namespace:
         "--threads", type=int, help="threads per worker (sidms serve --threads; default serve's)"
     )
     parser.add_argument(
-        "--store", type=Path, help="keep the store in DIR; if DIR holds one, measure only the page"
+        "--store",
+        type=Path,
+        help="keep the store in DIR; if DIR holds one, measure only the page and statements",
     )
     parser.add_argument(
         "--history-months", type=int, default=36, metavar="M",
@@ -362,8 +364,11 @@ def page_only(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    say(f"rights-record page on the kept store {args.store} ({(args.store / SEEDED).read_text().strip()})")
+    say(f"rights-record page and statements on the kept store {args.store} "
+        f"({(args.store / SEEDED).read_text().strip()})")  # fmt: skip
     rights_page(args, args.store)
+    if args.statements and not args.page_profile:
+        statements_per_second(args)
 
 
 def rights_page(args: argparse.Namespace, data_dir: Path) -> None:
