@@ -390,10 +390,10 @@ def apply_values(
         try:
             instance.save(force_insert=creating)
         except IntegrityError as error:
-            # Two writers raced past check_unique (on PostgreSQL a concurrent transaction committed the same
-            # credit code first; SQLite's one writer at a time cannot meet this): the unique key decides, and
-            # the loser hears the refusal its check would have given, naming nothing. The transaction rolls
-            # back as the exception leaves it.
+            # Two writers raced past check_unique: the window checks before its write transaction, and on
+            # PostgreSQL a check inside one does not see another's uncommitted row either (READ COMMITTED,
+            # no lock on a value not yet stored). The unique key decides; the loser hears the refusal its
+            # check would have given, naming nothing, and its transaction rolls back as this leaves it.
             refusal = _database_duplicate(spec, error)
             if refusal is None:
                 raise
