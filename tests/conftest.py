@@ -250,15 +250,41 @@ def make_person(load: Callable[..., list[object]]) -> Callable[..., object]:
     return make
 
 
+FIRST_UNIT_CODE = "91371082775260043P"
+
+
+def credit_code_for(seed: str) -> str:
+    """A valid 统一社会信用代码 (GB 32100, with a valid embedded GB 11714 organisation code) made from SEED."""
+    import hashlib
+
+    from sidms.lib import uscc
+
+    body8 = f"{int(hashlib.sha256(seed.encode()).hexdigest(), 16) % 10**8:08d}"
+    body17 = "91371002" + body8 + uscc.org_check_char(body8)
+    return body17 + uscc.check_char(body17)
+
+
+def unit_credit_codes() -> Callable[[str], str]:
+    """The credit codes a test's units get when it names none: one unit per credit code (registry.Unit), so
+    the first unit has FIRST_UNIT_CODE and each later one a code of its own, made from its SEED."""
+    made: list[str] = []
+
+    def code(seed: str) -> str:
+        made.append(seed)
+        return FIRST_UNIT_CODE if len(made) == 1 else credit_code_for(seed)
+
+    return code
+
+
 @pytest.fixture
 def make_unit(load: Callable[..., list[object]]) -> Callable[..., object]:
-    def make(
-        *, unit_no: str, name: str, district: str, credit_code: str = "91371082775260043P", **fields: object
-    ):  # type: ignore[no-untyped-def]
+    codes = unit_credit_codes()
+
+    def make(*, unit_no: str, name: str, district: str, credit_code: str = "", **fields: object):  # type: ignore[no-untyped-def]
         values: dict[str, object] = {
             "unit_no": unit_no,
             "name": name,
-            "credit_code": credit_code,
+            "credit_code": credit_code or codes(unit_no),
             "unit_type": "enterprise",
             "district_id": district,
             "phone": "0631-5221234",

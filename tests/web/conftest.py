@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import luhn_complete
+from tests.conftest import luhn_complete, unit_credit_codes
 
 
 @pytest.fixture
@@ -38,10 +38,12 @@ def make_person(load: Callable[..., list[Any]]) -> Callable[..., Any]:
 
 @pytest.fixture
 def make_unit(load: Callable[..., list[Any]]) -> Callable[..., Any]:
-    def make(*, name: str, district: str, credit_code: str = "91371082775260043P", **fields: object) -> Any:
+    codes = unit_credit_codes()
+
+    def make(*, name: str, district: str, credit_code: str = "", **fields: object) -> Any:
         values: dict[str, object] = {
             "name": name,
-            "credit_code": credit_code,
+            "credit_code": credit_code or codes(name),
             "unit_type": "enterprise",
             "district_id": district,
             "phone": "0631-5221234",

@@ -23,6 +23,7 @@ from sidms.changes.services import (
     _plain,
     apply_values,
     audited_refusals,
+    check_unique,
     clean_values,
     deny,
     require_permission,
@@ -85,6 +86,9 @@ def maintenance_apply(
         # A record moved to another district (its own district, or its person's: attack round 6 moved a
         # delegated query to another district's person) needs the right to both, as at the window.
         require_scope(caller, moved)
+    # A unique value (an ID number, a unit's credit code) must not be another record's: a correction does
+    # not make a duplicate, whatever the rule says of new records (it is refused, not held as suspected).
+    check_unique(spec, rules, cleaned.values, record, caller, refuse=True)
     with audited_refusals(), transaction.atomic():
         check_row(spec, record, actor=caller)
         # The entity's entry rules hold here as at the window and in an import (attack round 6: a maintenance
@@ -133,6 +137,8 @@ def maintenance_modify(*, actor: Any, order_id: int) -> MaintenanceOrder:
             if _plain(getattr(record, name)) != _plain(old):
                 raise StaleChange(_("The record changed after the application; apply again."))
         values = {name: _plain_value(v) for name, v in proposed_values(order, 1).items()}
+        # Registered to another record since the application (the window, an import): refused now too.
+        check_unique(spec, rules_in_force(order.entity), values, record, caller, refuse=True)
         _entry_checks(spec, record, values, reviewed=True)  # what was recorded meanwhile may stand against it
         revision = apply_values(
             spec, record, values, actor=caller, channel=Channel.MAINTENANCE, method=Method.MAINTENANCE,
@@ -165,6 +171,8 @@ def maintenance_recheck(*, actor: Any, order_id: int, accept: bool, reason: str 
                     )
                 )
             previous = {name: _plain_value(v) for name, v in proposed_values(order, 0).items()}
+            # The value given up by the modification may have been registered to another record since.
+            check_unique(spec, rules_in_force(order.entity), previous, record, caller, refuse=True)
             apply_values(
                 spec, record, previous, actor=caller, channel=Channel.MAINTENANCE, method=Method.SEND_BACK,
                 reference=f"MO{order.pk}",

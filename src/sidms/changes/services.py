@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -378,11 +378,26 @@ def apply_values(
         version = instance.version + 1  # type: ignore[attr-defined]
         new_state = state_of(spec, instance)
         changes = {n: [old_state.get(n), new_state[n]] for n in new_state if old_state.get(n) != new_state[n]}
+        for name, flag in spec.declaration.database_unique.items():
+            if name in changes:
+                # A value written here passed the pipeline's check: the record holds it under the database's
+                # unique key, whatever it held before (a legacy duplicate given its own code).
+                setattr(instance, flag, False)
         instance.version = version  # type: ignore[attr-defined]
         instance.updated_at = now  # type: ignore[attr-defined]
         instance.row_digest = digest(spec, version, new_state)  # type: ignore[attr-defined]
         instance.cipher_mac = cipher_mac(spec, instance.uid, tokens_of(spec, instance))  # type: ignore[attr-defined]
-        instance.save(force_insert=creating)
+        try:
+            instance.save(force_insert=creating)
+        except IntegrityError as error:
+            # Two writers raced past check_unique: the window checks before its write transaction, and on
+            # PostgreSQL a check inside one does not see another's uncommitted row either (READ COMMITTED,
+            # no lock on a value not yet stored). The unique key decides; the loser hears the refusal its
+            # check would have given, naming nothing, and its transaction rolls back as this leaves it.
+            refusal = _database_duplicate(spec, error)
+            if refusal is None:
+                raise
+            raise refusal from error
         revision = new_revision(
             entity=spec.name,
             record_id=instance.pk,
@@ -596,7 +611,7 @@ def submit_change(
             _require_targets(spec, changed)
     reason = review_reason.strip()[:200]
     _entry_checks(spec, record, changed, reviewed=bool(reason))
-    duplicate = _check_unique(spec, rules, changed, record, caller)
+    duplicate = check_unique(spec, rules, changed, record, caller)
     manual = {n: v for n, v in changed.items() if reason or _level(rules, n) == ReviewLevel.MANUAL}
     if record is None and (manual or duplicate):
         # A new record with fields that must be exact (or a suspected duplicate) waits whole: nothing
@@ -645,34 +660,42 @@ def _require_targets(spec: EntitySpec, values: Mapping[str, Any]) -> None:
 
 
 DUPLICATE = _(
-    "This %(field)s is already registered; one person has one record. Search for the existing record "
+    "This %(field)s is already registered; one %(entity)s has one record. Search for the existing record "
     "instead of creating another."
 )
 DUPLICATE_NAMED = _("This %(field)s is already registered as %(record)s.")
 
 
-def _check_unique(
+def check_unique(
     spec: EntitySpec,
     rules: Mapping[str, CollectionRule],
     values: Mapping[str, Any],
     record: models.Model | None,
     caller: Caller,
     pending_ok: int | None = None,
+    *,
+    refuse: bool = False,
 ) -> str:
-    """A value the entity declares unique (a person's ID number, 15- or 18-digit alike) must not be in the
-    registry in any district, nor in a new record still waiting for review. By the rule it is refused, or
-    held for review as a suspected duplicate (returns the note then). The existing record is named only to
-    those who may see it; the message is otherwise the same whatever the district."""
+    """A value the entity declares unique (a person's ID number, 15- or 18-digit alike; a unit's credit code)
+    must not be in the registry in any district, nor in a new record still waiting for review. By the rule it
+    is refused, or held for review as a suspected duplicate (returns the note then); a field the database
+    holds unique too (``database_unique``), or any with REFUSE (a maintenance order), is always refused. The
+    existing record is named only to those who may see it; the message is otherwise the same whatever the
+    district (issue 7 item 9). Every door calls it: the window's submission and the approval of a held one,
+    a maintenance order when applied for, carried out and sent back; an import checks its rows in
+    sidms.changes.batches by the same declaration."""
     for name in spec.declaration.unique:
         if name not in values or _is_empty(values[name]):
             continue
         rule = rules.get(name)
         policy = rule.on_duplicate if rule is not None else "refuse"
+        if refuse or name in spec.declaration.database_unique:
+            policy = "refuse"
         index = _match_index(spec, name, values[name])
         others = spec.model._default_manager.filter(**_index_lookup(spec, name, values[name]))
         if record is not None:
             others = others.exclude(pk=record.pk)
-        existing = others.first()
+        existing = others.order_by("pk").first()
         pending = (
             ChangeRequest.objects.filter(entity=spec.name, status=ReviewStatus.PENDING, match_index=index)
             .exclude(pk=pending_ok or 0)
@@ -692,9 +715,39 @@ def _check_unique(
                 },
             )
         else:
-            message = Invalid("duplicate", DUPLICATE, {"field": field_label(spec, name)})
+            message = _duplicate(spec, name)
         raise ChangeRefused(errors={name: message}, code="duplicate")
     return ""
+
+
+def _duplicate(spec: EntitySpec, name: str) -> Invalid:
+    """The refusal of a duplicate that names nothing: the same whatever the district of the record."""
+    return Invalid(
+        "duplicate",
+        DUPLICATE,
+        {"field": field_label(spec, name), "entity": str(spec.model._meta.verbose_name)},
+    )
+
+
+def _database_duplicate(spec: EntitySpec, error: IntegrityError) -> ChangeRefused | None:
+    """The refusal for a write the database's unique key on a ``database_unique`` field refused: another
+    request or import stored the same value after this one's check, while it was being written. None for any
+    other integrity error (a fault, not a refusal)."""
+    text = str(error)
+    table = spec.model._meta.db_table
+    for name in spec.declaration.database_unique:
+        constraint = next(
+            (
+                c.name
+                for c in spec.model._meta.constraints
+                if isinstance(c, models.UniqueConstraint) and tuple(c.fields) == (name,)
+            ),
+            None,
+        )
+        column = str(spec.field(name).column)
+        if (constraint and constraint in text) or f"{table}.{column}" in text:
+            return ChangeRefused(errors={name: _duplicate(spec, name)}, code="duplicate")
+    return None
 
 
 def _title(spec: EntitySpec, record: models.Model) -> str:
@@ -938,13 +991,12 @@ def _apply_held(held: ChangeRequest, caller: Caller) -> None:
                 raise StaleChange(
                     _("The field changed after submission; reject this request and submit again.")
                 )
-        # Plain values: apply_values seals them to the record.
-        values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
-    else:
-        if held.note != "suspected_duplicate":
-            # Registered meanwhile (by an import, or another request approved first): refused now too.
-            _check_unique(spec, rules_in_force(held.entity), values, None, caller, pending_ok=held.pk)
-        values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
+    # Plain values: apply_values seals them to the record.
+    values = {name: str(v) if isinstance(v, Sealed) else v for name, v in values.items()}
+    if held.note != "suspected_duplicate":
+        # Registered meanwhile (by an import, the window, or another request approved first): refused now too,
+        # for a new record as for a changed one (a unit's credit code changed to one another unit took since).
+        check_unique(spec, rules_in_force(held.entity), values, record, caller, pending_ok=held.pk)
     _entry_checks(spec, record, values, reviewed=True)  # what was entered meanwhile may stand against it
     revision = apply_values(
         spec, record, values, actor=Caller(held.submitted_by, caller.address, caller.request_id),

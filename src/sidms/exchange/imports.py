@@ -48,7 +48,14 @@ from django.utils.translation import gettext_lazy as _
 from sidms.access.policies import record_scope
 from sidms.audit.models import AuditEvent
 from sidms.audit.services import audit_record
-from sidms.changes.batches import Executed, Prechecked, batch_apply_import, batch_execute, rules_digest
+from sidms.changes.batches import (
+    Executed,
+    ImportRefused,
+    Prechecked,
+    batch_apply_import,
+    batch_execute,
+    rules_digest,
+)
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import (
     ENTRY_CHECKS,
@@ -471,7 +478,7 @@ class _Registered:
             .order_by()  # not the model's ordering: a sort of every answer for nothing
             .values_list(column, flat=True)
         )
-        # As for a record entered at the window (changes.services._check_unique, issue 7 item 9): a value
+        # As for a record entered at the window (changes.services.check_unique, issue 7 item 9): a value
         # waiting in a new record's review, in any district, is registered too, and the answer is the
         # same whatever the district — the dry run must not tell a number held elsewhere from a free one.
         found.update(
@@ -741,8 +748,17 @@ def execute_import(*, actor: Any, batch_id: int, progress: Progress = _quiet) ->
 
     # Executed once and for all, the sealed rows are removed once the execution has committed
     # (discard_rows, called by batch_execute); the stored file stays as the import's record.
-    with translation.override("zh-hans"):
-        return batch_execute(actor=caller, batch_id=batch_id, rows=rows)
+    try:
+        with translation.override("zh-hans"):
+            return batch_execute(actor=caller, batch_id=batch_id, rows=rows)
+    except ImportRefused as refused:
+        # Rows refused now (a credit code another import or the window registered since the dry run): named
+        # by their row in the spreadsheet too, as the dry run's error report named them (原行号).
+        table, _columns = _table(data, kind_of(imported.kind), imported.filename)
+        left_out = set(imported.excluded)
+        kept = [number for number in table.row_numbers if number not in left_out]
+        refused.file_rows = {n: kept[n - 1] for n in refused.rows if 0 < n <= len(kept)}
+        raise
 
 
 # The dry run's cleaned rows, sealed. The key ring's AEAD encrypts them (they hold ID numbers and phones, which

@@ -38,8 +38,10 @@ class ImportKind:
     words: dict[str, dict[str, str]] = field(default_factory=dict)
     # Fields that make two rows of one file the same record (checked within the file and in the registry).
     same_record: tuple[str, ...] = ()
-    # Fields that must not already be registered to another record, beyond the entity's declared unique
-    # fields (a unit's credit code: one unit per 统一社会信用代码, whatever its district).
+    # Plain codes that must not already be registered to another record, compared in their stored form
+    # (upper case: 91…p is 91…P) within the file and against the registry. A unit's credit code is also
+    # declared unique by the entity (registry.Unit: one unit per 统一社会信用代码, whatever its district),
+    # so the window, maintenance and the import's execution refuse it too, and the database holds it.
     registered: tuple[str, ...] = ()
     references: dict[str, Reference] = field(default_factory=dict)  # field in the file -> reference
     # The SAME_RECORD fields together must not match a registered record (a death's person; a declaration's

@@ -171,6 +171,16 @@ class Unit(RegistryRecord):
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
     industry_risk_class = models.CharField(_("industry risk class"), max_length=2, blank=True)  # AAA149
     status = models.CharField(_("status"), max_length=16, choices=RecordStatus.choices, default="active")
+    # One unit per 统一社会信用代码 (GB 32100 identifies one legal entity): the pipeline refuses a code
+    # registered to another unit at every door, and the database's partial unique key (Meta) holds it
+    # against two writers racing past that check. The only units spared are those a legacy migration kept
+    # as found although their code was registered already (the demo's unit_name_variant, a live database's
+    # duplicates when this key came): this flag marks them, their revision notes the duplicate, and the
+    # quality work reports them. Not governed: set by the pipeline only (changes.services.apply_values
+    # clears it when the code changes, changes.batches sets it for a legacy row it keeps).
+    credit_code_duplicate = models.BooleanField(
+        _("credit code kept as a legacy duplicate"), default=False, editable=False
+    )
 
     governance = Declaration(
         entity="unit",
@@ -193,6 +203,8 @@ class Unit(RegistryRecord):
         crosscheck_subjects={"credit_code": "credit_code", "name": "name"},
         masks={"phone": _masked("full", history="phone", kiosk="phone", online="phone", phone="phone")},
         codes={"unit_type": "unit_type"},
+        unique=("credit_code",),
+        database_unique={"credit_code": "credit_code_duplicate"},
         rules=(
             ("unit_no", False, "text", "system", ()),
             ("name", True, "text", "manual", ("market_regulation", "tax")),
@@ -213,6 +225,13 @@ class Unit(RegistryRecord):
     class Meta:
         ordering = ["unit_no"]
         indexes = [models.Index(fields=["district", "unit_no"], name="unit_district_no")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credit_code"],
+                condition=models.Q(credit_code_duplicate=False) & ~models.Q(credit_code=""),
+                name="unit_credit_code_unique",
+            )
+        ]
         verbose_name = _("unit")
         verbose_name_plural = _("units")
 

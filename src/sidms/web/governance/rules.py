@@ -34,7 +34,9 @@ def _row(spec: EntitySpec, rule: CollectionRule, names: dict[str, str]) -> dict[
         else validator_label(rule.validator),
         "review_level": review_level_label(rule.review_level),
         "crosschecks": [registry_label(name) for name in rule.crosschecks],
-        "on_duplicate": OnDuplicate(rule.on_duplicate).label if rule.field in spec.declaration.unique else "",
+        "on_duplicate": OnDuplicate(rule.on_duplicate).label
+        if rule.field in spec.declaration.duplicate_policy_fields
+        else "",
         "author": names.get(
             rule.created_by, _("the system") if rule.created_by.startswith("system") else rule.created_by
         ),
@@ -86,7 +88,7 @@ def rule_edit(request: HttpRequest, entity: str, field: str) -> HttpResponse:
     if spec is None or field not in spec.fields:
         raise Http404
     may_edit = policies.has_permission(staff, "rules.edit") and staff.is_city_level
-    unique = field in spec.declaration.unique
+    unique = field in spec.declaration.duplicate_policy_fields
     form: RuleForm | None = None
     status = 200
     current = rules_in_force(entity).get(field)

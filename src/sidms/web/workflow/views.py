@@ -255,7 +255,7 @@ def _proposal_pairs(held: ChangeRequest) -> list[dict[str, str]]:
         entity, _sep, field = held.record_label.partition(".")
         spec = ENTITIES.get(entity)
         rows = describe_rule(before, after)
-        if spec is None or field not in spec.declaration.unique:
+        if spec is None or field not in spec.declaration.duplicate_policy_fields:
             # Duplicate handling applies to fields that must be unique only (an ID number).
             rows = [row for row in rows if row["key"] != "on_duplicate"]
         return rows
