@@ -216,8 +216,8 @@ def _by_key(staff: Any, spec: EntitySpec, key: str) -> tuple[bool, Any]:
         or spec.model._meta.get_field(label).get_internal_type() != "CharField"
     ):
         return False, None
-    city, lookup, district = bool(staff.is_city_level), spec.district_lookup, staff.district_id
-    if not city and (lookup is None or type(district) is not str):
+    city, lookup, district = bool(staff.is_city_level), spec.district_lookup or "", staff.district_id
+    if not city and (not lookup or type(district) is not str):
         return False, None
     prepared = _BY_KEY.get((spec.name, city))
     if prepared is None:

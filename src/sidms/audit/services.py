@@ -153,7 +153,7 @@ def _move_head(head: ChainHead) -> None:
     ``ChainHead.objects.filter(pk=…).update(seq=…, hash=…, mac=…)``)."""
     connection = transaction.get_connection(router.db_for_write(ChainHead))
     quote, meta = connection.ops.quote_name, ChainHead._meta
-    seq, hash_, mac, pk = (quote(meta.get_field(name).column) for name in ("seq", "hash", "mac", "id"))
+    seq, hash_, mac, pk = (quote(str(meta.get_field(name).column)) for name in ("seq", "hash", "mac", "id"))  # type: ignore[union-attr]
     sql = f"UPDATE {quote(meta.db_table)} SET {seq} = %s, {hash_} = %s, {mac} = %s WHERE {pk} = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [head.seq, head.hash, head.expected_mac(), head.pk])

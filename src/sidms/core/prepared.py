@@ -44,6 +44,7 @@ class _Compiled:
         "sql",
         "template",
         "window",
+        "wrappers",
     )
 
     def __init__(self, queryset: QuerySet[Any], sentinels: list[Any]) -> None:
@@ -52,8 +53,12 @@ class _Compiled:
         sql, params = compiler.as_sql()
         positions: list[int] = []
         for sentinel in sentinels:
+            # The compiled value may be of a subclass the backend binds by (psycopg's Int2 for a small integer
+            # column): the run's value is then wrapped the same way.
             found = [
-                i for i, value in enumerate(params) if value == sentinel and type(value) is type(sentinel)
+                i
+                for i, value in enumerate(params)
+                if isinstance(value, type(sentinel)) and not isinstance(value, bool) and value == sentinel
             ]
             if len(found) != 1:
                 raise ValueError(
@@ -61,6 +66,7 @@ class _Compiled:
                 )
             positions.append(found[0])
         self.sql, self.template, self.positions, self.db = sql, list(params), positions, db
+        self.wrappers = [type(params[i]) for i in positions]
         select, klass_info = compiler.select, compiler.klass_info
         if klass_info is None or compiler.annotation_col_map:
             raise ValueError("a prepared queryset reads model instances, without annotations")
@@ -68,14 +74,15 @@ class _Compiled:
         fields = klass_info["select_fields"]
         self.window = (fields[0], fields[-1] + 1)
         self.init_list = [f[0].target.attname for f in select[self.window[0] : self.window[1]]]
-        self.populators = get_related_populators(klass_info, select, db)
+        # (django-stubs describe a later Django, whose populators take a fetch mode too.)
+        self.populators = get_related_populators(klass_info, select, db)  # type: ignore[call-arg]
         self.converters = compiler.get_converters([s[0] for s in select[: compiler.col_count]])
         self._compiler = compiler
 
     def run(self, values: tuple[Any, ...]) -> list[Any]:
         params = list(self.template)
-        for position, value in zip(self.positions, values, strict=True):
-            params[position] = value
+        for position, wrapper, value in zip(self.positions, self.wrappers, values, strict=True):
+            params[position] = value if type(value) is wrapper else wrapper(value)
         with connections[self.db].cursor() as cursor:
             cursor.execute(self.sql, params)
             rows: Any = cursor.fetchall()

@@ -23,7 +23,7 @@ class StaffBackend(ModelBackend):
 
     def get_user(self, user_id: Any) -> Staff | None:
         try:
-            pk = Staff._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+            pk = Staff._meta.pk.to_python(user_id)
         except ValidationError:
             return None
         user = _ACCOUNT.first(pk) if type(pk) is int else None

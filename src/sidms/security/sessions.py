@@ -19,17 +19,18 @@ from django.utils import timezone
 class SessionStore(DatabaseStore):
     def _get_session_from_db(self) -> Any:
         key = self.session_key
-        if not key or not self._validate_session_key(key):
+        if not key or not self._validate_session_key(key):  # type: ignore[attr-defined]
             self._session_key = None
             return None
         alias = router.db_for_read(Session)
         connection = connections[alias]
         quote = connection.ops.quote_name
         meta = Session._meta
-        data, expires = (quote(meta.get_field(name).column) for name in ("session_data", "expire_date"))
+        columns = {f.name: str(f.column) for f in meta.concrete_fields}
+        data, expires, pk = columns["session_data"], columns["expire_date"], columns["session_key"]
         sql = (
-            f"SELECT {data} FROM {quote(meta.db_table)} "  # noqa: S608  (names from the model)
-            f"WHERE {quote(meta.pk.column)} = %s AND {expires} > %s"  # type: ignore[union-attr]
+            f"SELECT {quote(data)} FROM {quote(meta.db_table)} "  # noqa: S608  (names from the model)
+            f"WHERE {quote(pk)} = %s AND {quote(expires)} > %s"
         )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         with connection.cursor() as cursor:
