@@ -203,7 +203,7 @@ def record_get(
 
 # record_get's lookup by a text key, compiled once per entity and scope shape (sidms.core.prepared): the same
 # queryset as record_scope(...).filter(key)[:1], without building and compiling it on every page view.
-_BY_KEY: dict[tuple[str, bool], Prepared[Any]] = {}
+_BY_KEY: dict[tuple[Any, ...], Prepared[Any]] = {}
 
 
 def _by_key(staff: Any, spec: EntitySpec, key: str) -> tuple[bool, Any]:
@@ -219,7 +219,8 @@ def _by_key(staff: Any, spec: EntitySpec, key: str) -> tuple[bool, Any]:
     city, lookup, district = bool(staff.is_city_level), spec.district_lookup or "", staff.district_id
     if not city and (not lookup or type(district) is not str):
         return False, None
-    prepared = _BY_KEY.get((spec.name, city))
+    shape = (spec.model, label, city or lookup)  # what the compiled SQL depends on
+    prepared = _BY_KEY.get(shape)
     if prepared is None:
         manager = spec.model._default_manager
         if city:
@@ -228,7 +229,7 @@ def _by_key(staff: Any, spec: EntitySpec, key: str) -> tuple[bool, Any]:
             prepared = Prepared(
                 spec.model, lambda d, k: manager.filter(**{lookup: d}).filter(**{label: k})[:1], str, str
             )
-        _BY_KEY[spec.name, city] = prepared
+        _BY_KEY[shape] = prepared
     return True, prepared.first(key) if city else prepared.first(district, key)
 
 
