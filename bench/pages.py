@@ -287,6 +287,9 @@ def _sign_in(port: int, password: str, device: object) -> str:
             "/login/", data={"username": "clerk_hc", "password": password, "csrfmiddlewaretoken": token}
         )
         totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)  # type: ignore[attr-defined]
+        device.refresh_from_db()  # type: ignore[attr-defined]
+        while totp.t() <= device.last_t:  # type: ignore[attr-defined]  # a code is accepted once: runs back to back
+            time.sleep(1)
         response = client.post(
             "/login/otp/",
             data={"token": f"{totp.token():06d}", "csrfmiddlewaretoken": client.cookies["csrftoken"]},

@@ -68,7 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    "sidms.security.middleware.OTPMiddleware",  # django-otp's, the device read by a compiled query
     "sidms.security.middleware.RequireTwoFactorMiddleware",
     "sidms.security.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -162,6 +162,9 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 # forward, but the session is written at most once a minute (sidms.security.middleware.IdleTimeoutMiddleware),
 # not on every request: a write per page view queued every reader behind every other on SQLite.
 SESSION_COOKIE_AGE = 15 * 60
+# Django's database sessions, the session row read by a fixed SELECT rather than a queryset compiled anew on
+# every request (sidms.security.sessions).
+SESSION_ENGINE = "sidms.security.sessions"
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_TOUCH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -81,7 +81,8 @@ def test_the_rights_record_reads_the_ledger_with_the_values_the_orm_gives(histor
 @pytest.mark.req("R10")
 def test_the_rights_record_reads_enrolments_with_the_values_the_orm_gives(history: dict[str, Any]) -> None:
     """rights._enrolment_rows: the columns the record shows of the enrolments begun by the cut-off, with the
-    unit's name and id (None without a unit), as the ORM's values_list gives them, on either engine."""
+    unit's name, id and district (None without a unit), as the ORM's values_list gives them, on either
+    engine."""
     from sidms.business.models import PersonEnrolment
     from sidms.business.rights import _enrolment_rows
 
@@ -89,7 +90,16 @@ def test_the_rights_record_reads_enrolments_with_the_values_the_orm_gives(histor
     for cut_off in (CUT_OFF, date(2000, 1, 1)):
         orm = list(
             PersonEnrolment.objects.filter(person_id__in=ids, start_date__lte=cut_off)
-            .values_list("person_id", "insurance", "kind", "status", "start_date", "unit__name", "unit_id")
+            .values_list(
+                "person_id",
+                "insurance",
+                "kind",
+                "status",
+                "start_date",
+                "unit__name",
+                "unit_id",
+                "unit__district_id",
+            )
             .order_by("person_id", "start_date", "pk")
         )
         assert [tuple(map(repr, row)) for row in _enrolment_rows(ids, cut_off)] == [

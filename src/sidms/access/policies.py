@@ -27,6 +27,7 @@ from sidms.core.caller import Caller
 from sidms.core.errors import NotPermitted
 from sidms.core.fields import blind_index
 from sidms.core.kernel import EntitySpec
+from sidms.core.prepared import Prepared
 
 __all__ = [
     "ID_NUMBER_SHAPE",
@@ -180,7 +181,9 @@ def record_get(
     if spec.label_field == "pk" and not (str(key).isascii() and str(key).isdigit()):
         record = None
     else:  # the key is unique: no ORDER BY (first()) needed to take the one row
-        record = next(iter(record_scope(caller.staff, spec).filter(**lookup)[:1]), None)
+        prepared, record = _by_key(caller.staff, spec, key)
+        if not prepared:
+            record = next(iter(record_scope(caller.staff, spec).filter(**lookup)[:1]), None)
     if record is None:
         audit_record(
             f"read.{spec.name}",
@@ -196,6 +199,38 @@ def record_get(
     audit_record(action or f"read.{spec.name}", actor=caller, object_type=spec.name, object_id=spec.label(record),
                  detail=detail)  # fmt: skip
     return record
+
+
+# record_get's lookup by a text key, compiled once per entity and scope shape (sidms.core.prepared): the same
+# queryset as record_scope(...).filter(key)[:1], without building and compiling it on every page view.
+_BY_KEY: dict[tuple[Any, ...], Prepared[Any]] = {}
+
+
+def _by_key(staff: Any, spec: EntitySpec, key: str) -> tuple[bool, Any]:
+    """(True, the record of SPEC with text KEY in STAFF's scope or None), or (False, None) when the lookup has
+    no prepared form (a key by pk or of another type, no district to scope by): record_get then uses the ORM."""
+    label = spec.label_field
+    if (
+        label == "pk"
+        or type(key) is not str
+        or spec.model._meta.get_field(label).get_internal_type() != "CharField"
+    ):
+        return False, None
+    city, lookup, district = bool(staff.is_city_level), spec.district_lookup or "", staff.district_id
+    if not city and (not lookup or type(district) is not str):
+        return False, None
+    shape = (spec.model, label, city or lookup)  # what the compiled SQL depends on
+    prepared = _BY_KEY.get(shape)
+    if prepared is None:
+        manager = spec.model._default_manager
+        if city:
+            prepared = Prepared(spec.model, lambda k: manager.filter(**{label: k})[:1], str)
+        else:
+            prepared = Prepared(
+                spec.model, lambda d, k: manager.filter(**{lookup: d}).filter(**{label: k})[:1], str, str
+            )
+        _BY_KEY[shape] = prepared
+    return True, prepared.first(key) if city else prepared.first(district, key)
 
 
 def record_related(*, actor: Any, spec: EntitySpec, queryset: QuerySet[Any], limit: int = 200) -> list[Any]:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from sidms.audit.checkpoints import after_commit
 from sidms.audit.models import AuditEvent, ChainHead, Outcome
 from sidms.core.caller import Caller, actor_name
+from sidms.core.prepared import Prepared
 from sidms.lib import chain
 from sidms.lib.groupcommit import GroupCommit
 
@@ -135,13 +136,31 @@ def _append_all(events: list[dict[str, Any]]) -> list[AuditEvent]:
             post_save.send(sender=AuditEvent, instance=row, created=True, update_fields=None, raw=False,
                            using=router.db_for_write(AuditEvent))  # fmt: skip
         head.seq, head.hash = seq, digest
-        ChainHead.objects.filter(pk=head.pk).update(seq=seq, hash=digest, mac=head.expected_mac())
+        _move_head(head)
         after_commit()
     return rows
 
 
+# The chain head is read (locked) and moved on every append, a page view's included: both by statements
+# compiled once (sidms.core.prepared, and a fixed UPDATE) rather than querysets built anew each time.
+_HEAD: Prepared[ChainHead] = Prepared(
+    ChainHead, lambda pk: ChainHead.objects.select_for_update().filter(pk=pk), int
+)
+
+
+def _move_head(head: ChainHead) -> None:
+    """UPDATE the head's row to HEAD's sequence number and hash, with their MAC (as
+    ``ChainHead.objects.filter(pk=…).update(seq=…, hash=…, mac=…)``)."""
+    connection = transaction.get_connection(router.db_for_write(ChainHead))
+    quote, meta = connection.ops.quote_name, ChainHead._meta
+    seq, hash_, mac, pk = (quote(str(meta.get_field(name).column)) for name in ("seq", "hash", "mac", "id"))  # type: ignore[union-attr]
+    sql = f"UPDATE {quote(meta.db_table)} SET {seq} = %s, {hash_} = %s, {mac} = %s WHERE {pk} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [head.seq, head.hash, head.expected_mac(), head.pk])
+
+
 def _locked_head() -> ChainHead:
-    head = ChainHead.objects.select_for_update().filter(pk=1).first()
+    head = _HEAD.first(1)
     if head is None:
         ChainHead.objects.get_or_create(
             pk=1, defaults={"algorithm": settings.SIDMS_AUDIT_HASH, "seq": 0, "hash": chain.GENESIS}

@@ -130,10 +130,11 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
 
 
 def _enrolment_rows(person_ids: list[int], cut_off: date) -> list[tuple[Any, ...]]:
-    """(person id, insurance, kind, status, start date, unit name or None, unit id or None) of PERSON_IDS'
-    enrolments that started by CUT_OFF, in (person, start date, id) order: only the columns shown (and the
-    unit's id, by which a staff member's page asks whether it may name the unit), by one plain SELECT as for
-    the ledger (the ORM's join and values_list set-up cost as much as the query)."""
+    """(person id, insurance, kind, status, start date, unit name or None, unit id or None, unit district or
+    None) of PERSON_IDS' enrolments that started by CUT_OFF, in (person, start date, id) order: only the
+    columns shown (and the unit's id and district, by which a staff member's page asks whether it may name
+    the unit), by one plain SELECT as for the ledger (the ORM's join and values_list set-up cost as much as
+    the query)."""
     if not person_ids:
         return []
     connection = connections[router.db_for_read(PersonEnrolment)]
@@ -142,10 +143,13 @@ def _enrolment_rows(person_ids: list[int], cut_off: date) -> list[tuple[Any, ...
     fields: dict[str, Any] = {name: meta.get_field(name) for name in
                               ("id", "person", "insurance", "kind", "status", "start_date", "unit")}  # fmt: skip
     e = {name: f"e.{quote(field.column)}" for name, field in fields.items()}
-    unit_fields: list[Any] = [unit.pk, unit.get_field("name")]
-    unit_id, unit_name = (quote(f.column) for f in unit_fields)
+    # The unit's district by its declared data-scope path, as policies.visible_related reads it (a field of the
+    # unit itself: a path through another record would not be a field here, and fails loudly).
+    district_path = spec_for("unit").declaration.district or ""
+    unit_fields: list[Any] = [unit.pk, unit.get_field("name"), unit.get_field(district_path)]
+    unit_id, unit_name, unit_district = (quote(f.column) for f in unit_fields)
     shown = ("person", "insurance", "kind", "status", "start_date")
-    columns = ", ".join([*(e[name] for name in shown), f"u.{unit_name}", e["unit"]])
+    columns = ", ".join([*(e[name] for name in shown), f"u.{unit_name}", e["unit"], f"u.{unit_district}"])
     tables = f"{quote(meta.db_table)} e LEFT JOIN {quote(unit.db_table)} u ON u.{unit_id} = {e['unit']}"
     where = f"{e['person']} IN ({', '.join(['%s'] * len(person_ids))}) AND {e['start_date']} <= %s"
     order = f"{e['person']}, {e['start_date']}, {e['id']}"
@@ -162,6 +166,7 @@ class _Enrolment(NamedTuple):
     start_date: date
     unit_name: str | None  # None: no unit (a flexible worker, a resident)
     unit_id: int | None
+    unit_district: str | None  # read with the enrolment: naming the unit needs no query of its own
 
 
 def _employer_name(enrolments: list[_Enrolment], viewer: Any) -> str:
@@ -181,8 +186,9 @@ def _employer_name(enrolments: list[_Enrolment], viewer: Any) -> str:
         return ""
     if viewer is None:
         return employer.unit_name
-    unit = Unit.objects.filter(pk=employer.unit_id).first()
-    return employer.unit_name if policies.visible_related(viewer, unit) else str(policies.OUT_OF_SCOPE_NAME)
+    # policies.visible_related's rule: in_scope of the unit's district (read with the enrolment).
+    visible = policies.in_scope(viewer, employer.unit_district)
+    return employer.unit_name if visible else str(policies.OUT_OF_SCOPE_NAME)
 
 
 def _record(

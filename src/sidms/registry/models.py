@@ -17,6 +17,7 @@ from sidms.access.posts import Post
 from sidms.core.declare import Declaration, Numbering, Search
 from sidms.core.fields import BlindIndexField, EncryptedTextField
 from sidms.core.governed import RegistryRecord
+from sidms.core.prepared import Prepared
 
 
 class Sex(models.TextChoices):
@@ -113,7 +114,12 @@ class Staff(AbstractUser):
     def posts(self) -> frozenset[str]:
         cached: frozenset[str] | None = getattr(self, "_posts_cache", None)
         if cached is None:
-            cached = frozenset(self.post_set.values_list("post", flat=True))
+            # Read on every request (a change of posts shows at the next page), by a query compiled once.
+            cached = (
+                frozenset(p.post for p in _POSTS.all(self.pk))
+                if type(self.pk) is int
+                else frozenset(self.post_set.values_list("post", flat=True))
+            )
             self._posts_cache = cached
         return cached
 
@@ -152,6 +158,9 @@ class StaffPost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff_id}:{self.post}"
+
+
+_POSTS: Prepared[StaffPost] = Prepared(StaffPost, lambda staff: StaffPost.objects.filter(staff_id=staff), int)
 
 
 class Unit(RegistryRecord):

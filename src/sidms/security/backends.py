@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import ValidationError
 
+from sidms.core.prepared import Prepared
 from sidms.registry.models import Staff
+
+# The account of every request, compiled once (sidms.core.prepared): building and compiling this queryset
+# cost more than the query itself.
+_ACCOUNT: Prepared[Staff] = Prepared(
+    Staff, lambda pk: Staff._default_manager.select_related("district").filter(pk=pk), int
+)
 
 
 class StaffBackend(ModelBackend):
@@ -15,7 +23,8 @@ class StaffBackend(ModelBackend):
 
     def get_user(self, user_id: Any) -> Staff | None:
         try:
-            user = Staff._default_manager.select_related("district").get(pk=user_id)
-        except Staff.DoesNotExist:
+            pk = Staff._meta.pk.to_python(user_id)
+        except ValidationError:
             return None
-        return user if self.user_can_authenticate(user) else None
+        user = _ACCOUNT.first(pk) if type(pk) is int else None
+        return user if user is not None and self.user_can_authenticate(user) else None

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django_otp.middleware import OTPMiddleware as _OTPMiddleware
 
 from sidms.audit.services import buffered_reads
+from sidms.core.prepared import Prepared
 from sidms.security.limits import idle_seconds
 
 # Paths reachable before the second factor; everything else needs an OTP-verified session.
@@ -27,8 +30,7 @@ class RequireTwoFactorMiddleware:
         path = request.path_info
         if path.startswith(_OPEN_PREFIXES) or path.startswith("/" + settings.STATIC_URL.strip("/") + "/"):
             return self.get_response(request)
-        login = reverse("security:login")
-        second = {reverse("security:otp_verify"), reverse("security:otp_enrol"), reverse("security:logout")}
+        login, second = _sign_in_paths()
         user = request.user
         if user.is_authenticated and not (user.is_active and user.has_valid_agreement()):
             # R16 holds for the whole session, not only at sign-in: an agreement that expires, or an account
@@ -44,6 +46,22 @@ class RequireTwoFactorMiddleware:
                 return self.get_response(request)
             return redirect("security:otp_verify")
         return self.get_response(request)
+
+
+# The sign-in pages' paths per (script prefix, URLconf): four URL reversals on every request otherwise.
+_PATHS: dict[tuple[str, Any], tuple[str, frozenset[str]]] = {}
+
+
+def _sign_in_paths() -> tuple[str, frozenset[str]]:
+    """(the login page's path, the paths of the second factor's pages and of logging out)."""
+    key = (get_script_prefix(), get_urlconf())
+    paths = _PATHS.get(key)
+    if paths is None:
+        second = frozenset(
+            reverse(name) for name in ("security:otp_verify", "security:otp_enrol", "security:logout")
+        )
+        paths = _PATHS[key] = (reverse("security:login"), second)
+    return paths
 
 
 class IdleTimeoutMiddleware:
@@ -74,3 +92,26 @@ class BufferedReadsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with buffered_reads():
             return self.get_response(request)
+
+
+class OTPMiddleware(_OTPMiddleware):
+    """django-otp's middleware (request.user.otp_device, is_verified), reading the session's device by a query
+    compiled once per thread instead of django-otp's queryset built anew on every request. The device must
+    still exist, belong to the signed-in account and be confirmed (django-otp's own _finalize_device), and a
+    device id of any other kind is read as django-otp reads it."""
+
+    _DEVICES: dict[str, Prepared[Any]] = {}
+
+    def _device_from_persistent_id(self, persistent_id: str) -> Any:
+        from sidms.security.models import SealedTOTPDevice
+
+        persistent_id = self._normalize_persistent_id(persistent_id)
+        label, _, pk = persistent_id.rpartition("/")
+        if label != SealedTOTPDevice.model_label() or not (pk.isascii() and pk.isdigit() and len(pk) < 10):
+            return super()._device_from_persistent_id(persistent_id)
+        prepared = self._DEVICES.get(label)
+        if prepared is None:
+            prepared = self._DEVICES[label] = Prepared(
+                SealedTOTPDevice, lambda pk: SealedTOTPDevice.objects.filter(id=pk), int
+            )
+        return prepared.first(int(pk))

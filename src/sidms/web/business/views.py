@@ -53,12 +53,14 @@ def rights_page(request: HttpRequest, key: str) -> HttpResponse:
     })  # fmt: skip
 
 
-def _year_tables(data: Any) -> list[tuple[int, list[tuple[str, SafeString]]]]:
-    """Each year's contribution rows as (insurance, the row's twelve cells as HTML). Built here rather than
-    by two nested template loops: the template engine resolved and localised ~400 variables per page for
-    these cells, half the page's time (bench/business.py --profile). A cell is a month's base (localised
-    and escaped, as the template's ``{{ c.base|default:'' }}`` did) and its mark; each distinct cell is
-    built once per page (a year's months mostly share one base)."""
+def _year_tables(data: Any) -> SafeString:
+    """The contribution grid: each year's heading and table (a row per insurance, its twelve month cells), as
+    HTML. Built here rather than by nested template loops: the template engine resolved and localised ~400
+    variables per page for these cells, half the page's time (bench/business.py --profile), and its loops
+    over the years and rows were still a fifth of the template's time. A cell is a month's base (localised
+    and escaped, as the template's ``{{ c.base|default:'' }}`` did) and its mark; each distinct cell is built
+    once per page (a year's months mostly share one base). Every text is escaped; the headings are
+    translated as the template's ``{% translate %}`` did."""
     cells: dict[tuple[Any, str], str] = {}
 
     def cell(base: Any, mark: str) -> str:
@@ -68,13 +70,17 @@ def _year_tables(data: Any) -> list[tuple[int, list[tuple[str, SafeString]]]]:
             html = cells[base, mark] = f'<td title="{escape(shown)}">{escape(mark)}</td>'
         return html
 
-    return [
-        (y.year, [
-            (row.insurance.value, mark_safe("".join([cell(c.base, c.mark.value) for c in row.months])))  # noqa: S308
+    head = "".join([f"<th>{escape(_('Insurance'))}</th>", *(f"<th>{month}</th>" for month in range(1, 13))])
+    none = f'<tr><td colspan="13" class="muted">{escape(_("None."))}</td></tr>'
+    out = []
+    for y in data.years:
+        rows = "".join(
+            f"<tr><td>{escape(row.insurance.value)}</td>{''.join([cell(c.base, c.mark.value) for c in row.months])}</tr>"
             for row in y.insurances
-        ])
-        for y in data.years
-    ]  # fmt: skip
+        )
+        out.append(f"<h2>{escape(formats.localize(y.year))}</h2>\n<table><thead><tr>{head}</tr></thead>\n"
+                   f"<tbody>{rows or none}</tbody></table>")  # fmt: skip
+    return mark_safe("".join(out))  # noqa: S308  (every value above escaped)
 
 
 def _delegated_query(request: HttpRequest) -> int | None:
