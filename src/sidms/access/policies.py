@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -206,6 +206,13 @@ def record_get(
 _BY_KEY: dict[tuple[Any, ...], Prepared[Any]] = {}
 
 
+class _Scope(NamedTuple):
+    """What scoped() reads of a staff member."""
+
+    is_city_level: bool
+    district_id: str | None
+
+
 def _by_key(staff: Any, spec: EntitySpec, key: str) -> tuple[bool, Any]:
     """(True, the record of SPEC with text KEY in STAFF's scope or None), or (False, None) when the lookup has
     no prepared form (a key by pk or of another type, no district to scope by): record_get then uses the ORM."""
@@ -223,11 +230,20 @@ def _by_key(staff: Any, spec: EntitySpec, key: str) -> tuple[bool, Any]:
     prepared = _BY_KEY.get(shape)
     if prepared is None:
         manager = spec.model._default_manager
+        # The scope is record_scope's own (scoped), applied to a stand-in for the staff member whose district
+        # is the prepared parameter: the one rule of who sees what, not a copy of it.
         if city:
-            prepared = Prepared(spec.model, lambda k: manager.filter(**{label: k})[:1], str)
+            prepared = Prepared(
+                spec.model,
+                lambda k: scoped(_Scope(True, None), manager.all(), lookup).filter(**{label: k})[:1],
+                str,
+            )
         else:
             prepared = Prepared(
-                spec.model, lambda d, k: manager.filter(**{lookup: d}).filter(**{label: k})[:1], str, str
+                spec.model,
+                lambda d, k: scoped(_Scope(False, d), manager.all(), lookup).filter(**{label: k})[:1],
+                str,
+                str,
             )
         _BY_KEY[shape] = prepared
     return True, prepared.first(key) if city else prepared.first(district, key)
