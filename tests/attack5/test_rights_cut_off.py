@@ -12,12 +12,14 @@ YEAR`) is refused for a year that has not ended."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone, translation
 
+from sidms.audit.models import AuditEvent
 from sidms.business.models import IssuedStatement
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +64,21 @@ def test_the_yearly_statements_of_a_year_not_ended_are_refused(
     with pytest.raises(CommandError, match="year has ended"):
         call_command("statements", str(year), "--out", str(tmp_path / "out"))
     assert not IssuedStatement.objects.exists()
+
+
+@pytest.mark.req("R10.3")
+@pytest.mark.req("R17")
+@pytest.mark.parametrize("query", [{}, {"cut_off": "2024-12-31"}])
+def test_a_staff_member_without_the_post_to_view_records_is_refused_not_sent_round_in_circles(
+    query: dict[str, str], insured: dict[str, Any], make_staff: Any, signed_in: Any
+) -> None:
+    """The information centre's account (import and batch execution, no window post) opened a person's
+    rights record: the page caught the refusal as a bad cut-off and redirected to itself for ever
+    (ERR_TOO_MANY_REDIRECTS in the browser). It is a 403, as on every page it may not see, and audited."""
+    info = make_staff("info_city", posts=("info_centre",), district="371000")
+    client = signed_in(info)
+    client.raise_request_exception = False
+    response = client.get(f"/persons/{insured['employee'].person_no}/rights/", query)
+    assert response.status_code == 403
+    denied = AuditEvent.objects.filter(action="access.denied", actor="info_city")
+    assert denied.count() == 1 and json.loads(denied.get().payload)["detail"]["permission"] == "person.view"

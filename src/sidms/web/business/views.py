@@ -45,7 +45,12 @@ def _cut_off(request: HttpRequest) -> date | None:
 def rights_page(request: HttpRequest, key: str) -> HttpResponse:
     try:
         data = rights.rights_record_for(actor=caller_of(request), person_key=key, cut_off=_cut_off(request))
-    except SidmsError as refused:  # a cut-off after today (or before 1951)
+    except ChangeRefused as refused:
+        # A cut-off after today (or before 1951): the page for today, with the reason. Only then: a refusal
+        # on the page without a cut-off redirected to itself for ever (a staff member without the post to
+        # view records met ERR_TOO_MANY_REDIRECTS); NotPermitted is a 403, as on every page.
+        if "cut_off" not in request.GET:
+            raise
         messages.error(request, refused.localized())
         return redirect("web:rights", key)
     return render(request, "business/rights.html", {
