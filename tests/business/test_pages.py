@@ -113,6 +113,27 @@ def test_runs_and_arrears_pages(
 
 
 @pytest.mark.req("R9.1")
+def test_the_runs_list_pages_fifty_at_a_time_so_the_oldest_run_is_reached(
+    insured: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    from sidms.business.ledger import run_apply
+
+    periods = [f"{y}-{m:02d}" for y in (2021, 2022, 2023, 2024, 2025) for m in range(1, 13)][:55]
+    for period in periods:
+        run_apply(actor=huancui_clerk, kind="assessment", period=period)
+    clerk = signed_in(huancui_clerk)
+    with translation.override("zh-hans"):
+        first = clerk.get("/business/runs/").content.decode()
+        second = clerk.get("/business/runs/", {"page": "2"}).content.decode()
+    assert first.count("<td>月度核定</td>") == 50 and "第 1 页，共 2 页" in first and 'rel="next"' in first
+    assert (
+        second.count("<td>月度核定</td>") == 5
+        and "<td>2021-01</td>" in second
+        and "<td>2021-01</td>" not in first
+    )
+
+
+@pytest.mark.req("R9.1")
 def test_the_parameter_pages_mark_examples_and_show_history(city_admin: Any, signed_in: Any) -> None:
     client = signed_in(city_admin)
     with translation.override("zh-hans"):
