@@ -1,0 +1,117 @@
+"""Attacks on the reads compiled once per thread (sidms.core.prepared): the read door's lookup by key, the
+account, its posts and its device, whatever order the shapes were compiled in and whatever a key holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.http import Http404
+
+from sidms.access.policies import record_get
+from sidms.core.kernel import spec_for
+from sidms.core.prepared import _STR_SENTINEL
+from sidms.registry.models import Staff
+from sidms.security.accounts import staff_post_revoke, staff_set_active, staff_set_district
+
+pytestmark = [pytest.mark.django_db]
+
+
+def fresh(staff: Any) -> Any:
+    """The account as the next request loads it (security.backends)."""
+    from sidms.security.backends import StaffBackend
+
+    return StaffBackend().get_user(staff.pk)
+
+
+@pytest.mark.req("R10.3")
+def test_the_lookup_by_key_keeps_each_callers_scope_whatever_compiled_first(
+    make_unit: Any, make_staff: Any, huancui_clerk: Any, rushan_clerk: Any
+) -> None:
+    city = make_staff("clerk_city7", posts=("window_clerk",), district="371000")
+    hc = make_unit(unit_no="U371002701", name="环翠攻击七", district="371002")
+    rs = make_unit(unit_no="U371083701", name="乳山攻击七", district="371083")
+    spec = spec_for("unit")
+
+    def sees(staff: Any, unit: Any) -> bool:
+        try:
+            return record_get(actor=fresh(staff), spec=spec, key=unit.unit_no).pk == unit.pk
+        except Http404:
+            return False
+
+    # Compiled first for the city, then for a district, then read in every order.
+    assert sees(city, hc) and sees(city, rs)
+    assert sees(huancui_clerk, hc) and not sees(huancui_clerk, rs)
+    assert sees(rushan_clerk, rs) and not sees(rushan_clerk, hc)
+    assert sees(city, rs) and not sees(huancui_clerk, rs)
+    # A district changed shows at the next request: Rushan's clerk moved to 环翠, the city's to 乳山.
+    staff_set_district(actor="system:test", staff=rushan_clerk, district="371002", reason="调岗")
+    staff_set_district(actor="system:test", staff=city, district="371083", reason="调岗")
+    assert sees(rushan_clerk, hc) and not sees(rushan_clerk, rs)
+    assert sees(city, rs) and not sees(city, hc)
+    # A post revoked is not honoured at the next request; a disabled account is not loaded.
+    staff_post_revoke(actor="system:test", staff=huancui_clerk, post="window_clerk", reason="调岗")
+    assert fresh(huancui_clerk).posts == frozenset()
+    staff_set_active(actor="system:test", staff=rushan_clerk, active=False, reason="离职")
+    assert fresh(rushan_clerk) is None
+
+
+@pytest.mark.req("R10.3")
+@pytest.mark.parametrize(
+    "key",
+    [
+        "U371083701\x00",
+        "\x00",
+        _STR_SENTINEL.format(0),
+        _STR_SENTINEL.format(1),
+        "U371083701 ",
+        "Ｕ３７１０８３７０１",  # full-width lookalike
+        "u371083701",
+        "U" * 10_000,
+        "31973",
+        "U371083701' OR '1'='1",
+    ],
+)
+def test_an_odd_key_finds_nothing_out_of_scope_and_is_no_server_error(
+    make_unit: Any, huancui_clerk: Any, signed_in: Any, key: str
+) -> None:
+    from urllib.parse import quote
+
+    make_unit(unit_no="U371083701", name="乳山攻击七", district="371083")
+    make_unit(unit_no="U371002701", name="环翠攻击七", district="371002")
+    client = signed_in(huancui_clerk)
+    assert client.get("/units/U371002701/").status_code == 200  # compiled for 环翠's shape
+    response = client.get(f"/units/{quote(key, safe='')}/")
+    assert response.status_code in (400, 404), response.status_code
+    assert "乳山攻击七" not in response.content.decode()
+
+
+@pytest.mark.req("R20")
+def test_an_append_waits_for_the_chain_head_another_writer_holds(db: None) -> None:
+    """The head is read FOR UPDATE by the statement compiled once (PostgreSQL): while another connection holds
+    the head's row, an append does not read the head and move it past that writer (two events with one
+    sequence number, or one lost); it waits (here until its lock timeout)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite queues its writers)")
+    from django.db import OperationalError, connections, transaction
+
+    from sidms.audit.models import AuditEvent
+    from sidms.audit.services import audit_record
+
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '5s'")
+            cursor.execute("SELECT seq FROM audit_chainhead WHERE id = 1 FOR UPDATE")
+        count = AuditEvent.objects.count()
+        with pytest.raises(OperationalError, match="while locking tuple"):  # the SELECT … FOR UPDATE
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '300ms'")
+                audit_record("test.attack7", actor="system:second", object_id="waits")
+        assert AuditEvent.objects.count() == count
+    finally:
+        other.rollback()
+        other.close()
