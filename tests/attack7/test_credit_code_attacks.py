@@ -31,3 +31,35 @@ def test_the_legacy_duplicate_flag_flipped_in_sql_is_named_by_verify(make_unit: 
     assert Unit.objects.get(pk=unit.pk).credit_code_duplicate
     problem = broken_at()
     assert unit.unit_no in problem.where or str(unit.pk) in problem.where, problem
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@pytest.mark.req("B3")
+@pytest.mark.req("R14")
+@pytest.mark.parametrize(
+    "variant",
+    [CODE.lower(), f" {CODE} ", _fullwidth(CODE), CODE[:-1] + _fullwidth(CODE[-1]), f"{CODE}\u00a0"],
+    ids=["lower", "spaces", "fullwidth", "fullwidth-last", "nbsp"],
+)
+def test_a_legacy_row_spelling_a_registered_code_otherwise_is_kept_flagged_not_as_a_new_code(
+    load: Any, variant: str
+) -> None:
+    """A legacy migration keeps what it finds, but a registered code written in lower case, with spaces or in
+    full-width characters is the same 统一社会信用代码: kept flagged as a duplicate (or refused), never stored
+    as a code of its own outside the quality work's sight."""
+    row = {"unit_type": "enterprise", "district_id": "371002", "status": "active"}
+    (first,) = load("unit", [{**row, "unit_no": "U371002711", "name": "威海原有有限公司", "credit_code": CODE}])
+    try:
+        (kept,) = load("unit", [{**row, "unit_no": "U371002712", "name": "威海变体有限公司", "credit_code": variant}],
+                       legacy=True)  # fmt: skip
+    except Exception:  # noqa: BLE001  (refused: not stored, which holds too)
+        assert not Unit.objects.filter(unit_no="U371002712").exists()
+        return
+    kept = Unit.objects.get(pk=kept.pk)
+    assert kept.credit_code_duplicate, (kept.credit_code, variant)
+    assert not Unit.objects.get(pk=first.pk).credit_code_duplicate
+    if variant.strip().isascii():  # a value its rule accepts is stored as the rule writes it
+        assert kept.credit_code == CODE
