@@ -115,3 +115,39 @@ def test_an_append_waits_for_the_chain_head_another_writer_holds(db: None) -> No
     finally:
         other.rollback()
         other.close()
+
+
+@pytest.mark.req("R17")
+@pytest.mark.parametrize(
+    "cookie", ["abcdefgh\x00ijklmnop", "x" * 10_000, "31973313", _STR_SENTINEL.format(0) + "abcdefgh", "\u00ff" * 8]
+)
+def test_an_odd_session_cookie_is_a_signed_out_browser_not_a_server_error(
+    signed_in: Any, huancui_clerk: Any, cookie: str
+) -> None:
+    from django.test import Client
+
+    signed_in(huancui_clerk)  # a real session exists beside it
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = cookie
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/"), response.status_code
+
+
+@pytest.mark.req("R10.3")
+@pytest.mark.parametrize("key", ["P000000001\x00", _STR_SENTINEL.format(1), "Ｐ０００００００００１", "p000000001"])
+@pytest.mark.parametrize("url", ["/persons/{}/", "/persons/{}/rights/", "/persons/{}/rights/statement/"])
+def test_an_odd_person_key_on_the_pages_that_read_by_key(
+    make_person: Any, rushan_clerk: Any, signed_in: Any, key: str, url: str
+) -> None:
+    """The person of another district (P000000001, 环翠) by an odd key on each page that reads through
+    record_get: not found or refused, never a server error, never the person."""
+    from urllib.parse import quote
+
+    make_person(id_number="37100219700101018X", name="李红攻击", sex="2", birth_date="1970-01-01")
+    client = signed_in(rushan_clerk)
+    fetch = client.post if url.endswith("statement/") else client.get  # the statement is printed by a POST
+    response = fetch(url.format("P000000001"))
+    assert response.status_code in (400, 403, 404)
+    response = fetch(url.format(quote(key, safe="")))
+    assert response.status_code in (400, 403, 404), response.status_code
+    assert "李红攻击" not in response.content.decode(errors="replace")

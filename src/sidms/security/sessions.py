@@ -19,7 +19,17 @@ from django.utils import timezone
 class SessionStore(DatabaseStore):
     def _get_session_from_db(self) -> Any:
         key = self.session_key
-        if not key or not self._validate_session_key(key):  # type: ignore[attr-defined]
+        # Django's keys are 32 lower-case letters and digits: a cookie holding anything else (a NUL byte, which
+        # PostgreSQL refuses in any text and would answer with a server error) names no session.
+        if (
+            not key
+            or not self._validate_session_key(key)  # type: ignore[attr-defined]
+            or not (
+                key.isascii()
+                and key.isalnum()
+                and len(key) <= Session._meta.get_field("session_key").max_length
+            )
+        ):
             self._session_key = None
             return None
         alias = router.db_for_read(Session)
