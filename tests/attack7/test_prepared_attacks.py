@@ -151,3 +151,29 @@ def test_an_odd_person_key_on_the_pages_that_read_by_key(
     response = fetch(url.format(quote(key, safe="")))
     assert response.status_code in (400, 403, 404), response.status_code
     assert "李红攻击" not in response.content.decode(errors="replace")
+
+
+class _ReadsElsewhere:
+    """A router sending the chain head's reads to a read replica (writes to the primary)."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        return "replica" if model._meta.label == "audit.ChainHead" else None
+
+    def db_for_write(self, model: Any, **hints: Any) -> str | None:
+        return None
+
+
+@pytest.mark.req("R20")
+def test_the_chain_head_is_locked_where_it_is_written_whatever_the_read_routing(db: None) -> None:
+    """The head is read FOR UPDATE, as the ORM reads a select_for_update queryset: from the write database.
+    Compiled for the read database it would lock a replica's row (or fail on an alias with no connection),
+    and every audit event, each page view's included, with it."""
+    from django.test import override_settings
+
+    from sidms.audit.models import AuditEvent
+    from sidms.audit.services import audit_record
+
+    count = AuditEvent.objects.count()
+    with override_settings(DATABASE_ROUTERS=[f"{__name__}._ReadsElsewhere"]):
+        audit_record("test.attack7", actor="system:routed", object_id="head")
+    assert AuditEvent.objects.count() == count + 1
