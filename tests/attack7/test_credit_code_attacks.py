@@ -19,9 +19,10 @@ CODE = credit_code_for("攻击七")
 @pytest.mark.req("R7.3")
 @pytest.mark.xfail(
     strict=True,
-    reason="credit_code_duplicate is outside the row digest (kernel.state_of covers the declared fields only) "
-    "and verify reads nothing else of the row; covering it changes the digest of flagged rows (legacy "
-    "imports, migration 0008), which needs a re-digest migration: not done within this attack's time",
+    reason="credit_code_duplicate is outside the row digest (kernel.state_of covers the declared fields only; "
+    "migration 0008 says so) and verify reads nothing else of the row. Covering it changes the digest of "
+    "every flagged row (legacy imports, migration 0008's), so it needs a digest rule for the flag and a "
+    "re-digest with revisions: more than this attack's time",
 )
 def test_the_legacy_duplicate_flag_flipped_in_sql_is_named_by_verify(make_unit: Any) -> None:
     """credit_code_duplicate takes a unit out of the database's unique key (and marks it a duplicate for the
@@ -51,11 +52,13 @@ def test_a_legacy_row_spelling_a_registered_code_otherwise_is_kept_flagged_not_a
     full-width characters is the same 统一社会信用代码: kept flagged as a duplicate (or refused), never stored
     as a code of its own outside the quality work's sight."""
     row = {"unit_type": "enterprise", "district_id": "371002", "status": "active"}
-    (first,) = load("unit", [{**row, "unit_no": "U371002711", "name": "威海原有有限公司", "credit_code": CODE}])
+    (first,) = load(
+        "unit", [{**row, "unit_no": "U371002711", "name": "威海原有有限公司", "credit_code": CODE}]
+    )
     try:
         (kept,) = load("unit", [{**row, "unit_no": "U371002712", "name": "威海变体有限公司", "credit_code": variant}],
                        legacy=True)  # fmt: skip
-    except Exception:  # noqa: BLE001  (refused: not stored, which holds too)
+    except Exception:
         assert not Unit.objects.filter(unit_no="U371002712").exists()
         return
     kept = Unit.objects.get(pk=kept.pk)

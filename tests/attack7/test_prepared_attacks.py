@@ -12,7 +12,6 @@ from django.http import Http404
 from sidms.access.policies import record_get
 from sidms.core.kernel import spec_for
 from sidms.core.prepared import _STR_SENTINEL
-from sidms.registry.models import Staff
 from sidms.security.accounts import staff_post_revoke, staff_set_active, staff_set_district
 
 pytestmark = [pytest.mark.django_db]
@@ -106,11 +105,11 @@ def test_an_append_waits_for_the_chain_head_another_writer_holds(db: None) -> No
             cursor.execute("SET LOCAL lock_timeout = '5s'")
             cursor.execute("SELECT seq FROM audit_chainhead WHERE id = 1 FOR UPDATE")
         count = AuditEvent.objects.count()
-        with pytest.raises(OperationalError, match="while locking tuple"):  # the SELECT … FOR UPDATE
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '300ms'")
-                audit_record("test.attack7", actor="system:second", object_id="waits")
+        # The lock timeout is met by the SELECT … FOR UPDATE ("locking tuple"), not by the head's UPDATE.
+        with pytest.raises(OperationalError, match="while locking tuple"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+            audit_record("test.attack7", actor="system:second", object_id="waits")
         assert AuditEvent.objects.count() == count
     finally:
         other.rollback()
@@ -119,7 +118,8 @@ def test_an_append_waits_for_the_chain_head_another_writer_holds(db: None) -> No
 
 @pytest.mark.req("R17")
 @pytest.mark.parametrize(
-    "cookie", ["abcdefgh\x00ijklmnop", "x" * 10_000, "31973313", _STR_SENTINEL.format(0) + "abcdefgh", "\u00ff" * 8]
+    "cookie",
+    ["abcdefgh\x00ijklmnop", "x" * 10_000, "31973313", _STR_SENTINEL.format(0) + "abcdefgh", "\u00ff" * 8],
 )
 def test_an_odd_session_cookie_is_a_signed_out_browser_not_a_server_error(
     signed_in: Any, huancui_clerk: Any, cookie: str
@@ -134,7 +134,9 @@ def test_an_odd_session_cookie_is_a_signed_out_browser_not_a_server_error(
 
 
 @pytest.mark.req("R10.3")
-@pytest.mark.parametrize("key", ["P000000001\x00", _STR_SENTINEL.format(1), "Ｐ０００００００００１", "p000000001"])
+@pytest.mark.parametrize(
+    "key", ["P000000001\x00", _STR_SENTINEL.format(1), "Ｐ０００００００００１", "p000000001"]
+)
 @pytest.mark.parametrize("url", ["/persons/{}/", "/persons/{}/rights/", "/persons/{}/rights/statement/"])
 def test_an_odd_person_key_on_the_pages_that_read_by_key(
     make_person: Any, rushan_clerk: Any, signed_in: Any, key: str, url: str

@@ -1237,7 +1237,9 @@ def _unique_key(spec: EntitySpec, name: str, value: Any) -> str:
     normalised, trimmed and upper-cased, so that a legacy value kept as found in full-width or lower-case
     characters is still found to be a registered code (and kept flagged as a duplicate)."""
     enc = spec.encrypted_fields.get(name)
-    return enc.index.index_of(str(value)) if enc else unicodedata.normalize("NFKC", str(value)).strip().upper()
+    return (
+        enc.index.index_of(str(value)) if enc else unicodedata.normalize("NFKC", str(value)).strip().upper()
+    )
 
 
 def _duplicate_reason(

@@ -15,6 +15,9 @@ from django.contrib.sessions.models import Session
 from django.db import connections, router
 from django.utils import timezone
 
+# The session key column's length (Django's keys are 32 characters).
+_KEY_LENGTH = 40
+
 
 class SessionStore(DatabaseStore):
     def _get_session_from_db(self) -> Any:
@@ -24,11 +27,7 @@ class SessionStore(DatabaseStore):
         if (
             not key
             or not self._validate_session_key(key)  # type: ignore[attr-defined]
-            or not (
-                key.isascii()
-                and key.isalnum()
-                and len(key) <= Session._meta.get_field("session_key").max_length
-            )
+            or not (key.isascii() and key.isalnum() and len(key) <= _KEY_LENGTH)
         ):
             self._session_key = None
             return None
