@@ -243,10 +243,10 @@ def _record(
     # A month paid in part is in arrears (△ above) and not yet contributed: a payment counts its month once the
     # payments up to the cut-off settle the whole of the assessed entry it pays.
     owed = {r[0]: r[9] + r[10] for r in rows if r[3] in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY)}
-    settled: dict[int, Decimal] = defaultdict(Decimal)
+    paid_to: dict[int, Decimal] = defaultdict(Decimal)
     for r in rows:
         if r[3] == EntryKind.PAID and r[6] and r[5] <= cut_off:
-            settled[r[6]] += r[9] + r[10]
+            paid_to[r[6]] += r[9] + r[10]
     months_paid: dict[st.Insurance, set[str]] = defaultdict(set)
     for _pk, period, insurance, kind, _b, day, settles, *_rest in rows:
         if (
@@ -254,7 +254,7 @@ def _record(
             and period <= last_period
             and day <= cut_off
             and insurance in INSURANCE
-            and not (kind == EntryKind.PAID and settles in owed and settled[settles] < owed[settles])
+            and not (kind == EntryKind.PAID and settles in owed and paid_to[settles] < owed[settles])
         ):
             months_paid[INSURANCE[insurance]].add(period)
     summaries = []
