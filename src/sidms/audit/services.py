@@ -144,7 +144,7 @@ def _append_all(events: list[dict[str, Any]]) -> list[AuditEvent]:
 # The chain head is read (locked) and moved on every append, a page view's included: both by statements
 # compiled once (sidms.core.prepared, and a fixed UPDATE) rather than querysets built anew each time.
 _HEAD: Prepared[ChainHead] = Prepared(
-    ChainHead, lambda pk: ChainHead.objects.select_for_update().filter(pk=pk), int
+    ChainHead, lambda pk: ChainHead.objects.select_for_update().filter(pk=pk), int, for_write=True
 )
 
 

@@ -233,8 +233,8 @@ def add_years(connection: Any, until: int) -> list[int]:
     return missing
 
 
-# A run that writes at least this many entries refreshes what the planner and index-only scans rely on
-# (after_bulk_write); a correction of a few entries leaves it to autovacuum.
+# A run that writes at least this many entries into one year's partition refreshes what the planner and
+# index-only scans rely on (after_bulk_write); a correction of a few entries leaves it to autovacuum.
 BULK = 10_000
 
 

@@ -240,13 +240,21 @@ def _record(
     )  # fmt: skip
     # The months of contribution (缴费年限, to the month): those paid here and those transferred in from
     # another region (国办发〔2009〕66号: the regions' contribution years are added up), each month once.
+    # A month paid in part is in arrears (△ above) and not yet contributed: a payment counts its month once the
+    # payments up to the cut-off settle the whole of the assessed entry it pays.
+    owed = {r[0]: r[9] + r[10] for r in rows if r[3] in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY)}
+    paid_to: dict[int, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        if r[3] == EntryKind.PAID and r[6] and r[5] <= cut_off:
+            paid_to[r[6]] += r[9] + r[10]
     months_paid: dict[st.Insurance, set[str]] = defaultdict(set)
-    for _pk, period, insurance, kind, _b, day, *_rest in rows:
+    for _pk, period, insurance, kind, _b, day, settles, *_rest in rows:
         if (
             kind in (EntryKind.PAID, EntryKind.TRANSFERRED)
             and period <= last_period
             and day <= cut_off
             and insurance in INSURANCE
+            and not (kind == EntryKind.PAID and settles in owed and paid_to[settles] < owed[settles])
         ):
             months_paid[INSURANCE[insurance]].add(period)
     summaries = []

@@ -56,6 +56,7 @@ from sidms.business import calc
 from sidms.business.ledger import Fact, fact, month_bounds, register_apply_check, register_writer
 from sidms.business.models import (
     AssessmentRun,
+    Death,
     EnrolmentStatus,
     EntryKind,
     LedgerEntry,
@@ -195,6 +196,17 @@ def check_transfer(caller: Caller | None, period: str, params: Mapping[str, Any]
             if months[0][0] < earliest:
                 raise _refuse(_("Row %(row)s: the month %(month)s lies before the person turned %(age)s."),
                               number, "transfer_age", month=months[0][0], age=age)  # fmt: skip
+        died = (
+            Death.objects.filter(person_id=person.pk)
+            .order_by("date_of_death")
+            .values_list("date_of_death", flat=True)
+            .first()
+        )
+        if died is not None and months[-1][0] > f"{died.year:04d}-{died.month:02d}":
+            # No month is worked after a death (an enrolment after it is refused too, business.enrolment).
+            after = next(p for p, _b in months if p > f"{died.year:04d}-{died.month:02d}")
+            raise _refuse(_("Row %(row)s: the month %(month)s lies after the person's death."), number,
+                          "transfer_after_death", month=after)  # fmt: skip
         out.append(Transfer(number, person.pk, str(person.district_id), insurance, region, received_on, balance,
                             tuple(months)))  # fmt: skip
     _check_counted_once(out)

@@ -18,6 +18,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -880,6 +881,10 @@ def _import_values(
             continue
         if isinstance(spec.field(name), DateField):
             values.setdefault(name, None)
+        elif name in spec.declaration.database_unique and name not in errors and name in values:
+            # A value the database holds unique is stored as its rule writes it when it passes (a credit code
+            # found in lower case is the same code, upper-cased): the key and every door compare it exactly.
+            continue
         elif isinstance(raw, str):
             values[name] = raw.strip()
     note = {"nonconforming": {n: e.reason for n, e in errors.items()}} if errors else {}
@@ -1228,8 +1233,13 @@ def _among(table: str, column: str, values: list[Any], *also: str) -> Iterator[t
 
 
 def _unique_key(spec: EntitySpec, name: str, value: Any) -> str:
+    """A unique value's key: an encrypted field's blind index; a plain one (a credit code) compatibility-
+    normalised, trimmed and upper-cased, so that a legacy value kept as found in full-width or lower-case
+    characters is still found to be a registered code (and kept flagged as a duplicate)."""
     enc = spec.encrypted_fields.get(name)
-    return enc.index.index_of(str(value)) if enc else str(value)
+    return (
+        enc.index.index_of(str(value)) if enc else unicodedata.normalize("NFKC", str(value)).strip().upper()
+    )
 
 
 def _duplicate_reason(

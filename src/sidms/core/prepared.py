@@ -101,17 +101,20 @@ class _Compiled:
 class Prepared(Generic[M]):
     """BUILD(*parameters) → a queryset of MODEL, compiled once per thread (each thread has its own
     connection) for parameters of the given TYPES (int or str); :meth:`all` runs it with values of those
-    types."""
+    types. FOR_WRITE: BUILD locks its rows (``select_for_update``) and is read from the write database."""
 
-    def __init__(self, model: type[M], build: Callable[..., QuerySet[M]], *types: type) -> None:
+    def __init__(
+        self, model: type[M], build: Callable[..., QuerySet[M]], *types: type, for_write: bool = False
+    ) -> None:
         if any(t not in (int, str) for t in types):
             raise TypeError("prepared parameters are int or str")
-        self._model, self._build, self._types = model, build, types
+        self._model, self._build, self._types, self._for_write = model, build, types, for_write
         self._local = threading.local()
 
     def _compiled(self) -> _Compiled:
-        # One compiled form per thread and database alias, bound to that thread's connection.
-        alias = router.db_for_read(self._model)
+        # One compiled form per thread and database alias, bound to that thread's connection. A queryset that
+        # locks its rows (select_for_update, FOR_WRITE) reads from the write database, as the ORM's does.
+        alias = router.db_for_write(self._model) if self._for_write else router.db_for_read(self._model)
         key = (alias, id(connections[alias]))
         cache: dict[Any, _Compiled] = self._local.__dict__.setdefault("compiled", {})
         compiled = cache.get(key)

@@ -15,11 +15,20 @@ from django.contrib.sessions.models import Session
 from django.db import connections, router
 from django.utils import timezone
 
+# The session key column's length (Django's keys are 32 characters).
+_KEY_LENGTH = 40
+
 
 class SessionStore(DatabaseStore):
     def _get_session_from_db(self) -> Any:
         key = self.session_key
-        if not key or not self._validate_session_key(key):  # type: ignore[attr-defined]
+        # Django's keys are 32 lower-case letters and digits: a cookie holding anything else (a NUL byte, which
+        # PostgreSQL refuses in any text and would answer with a server error) names no session.
+        if (
+            not key
+            or not self._validate_session_key(key)  # type: ignore[attr-defined]
+            or not (key.isascii() and key.isalnum() and len(key) <= _KEY_LENGTH)
+        ):
             self._session_key = None
             return None
         alias = router.db_for_read(Session)
