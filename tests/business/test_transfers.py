@@ -23,6 +23,7 @@ from sidms.business.transfers import parse_months
 from sidms.core.errors import ChangeRefused
 from sidms.lib import statement as st
 from tests.audit.test_tampering import _raw, _unguarded, broken_at
+from tests.business.test_rights import pay
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +44,6 @@ def transfer(person: Any, *, months: list[dict[str, str]] = MONTHS, region: str 
              received_on: str = RECEIVED, balance: Decimal = BALANCE, **extra: Any) -> dict[str, Any]:  # fmt: skip
     return {"rows": [{"person_id": person.pk, "insurance": "110", "region": region, "received_on": received_on,
                       "balance": f"{balance:.2f}", "months": months, **extra}]}  # fmt: skip
-
-
-def pay(unit: Any, period: str, paid_on: str, clerk: Any, approver: Any) -> None:
-    rows = LedgerEntry.objects.filter(unit=unit, period=period, kind="assessed")
-    amount = sum(e.unit_amount + e.individual_amount for e in rows)
-    run_through(clerk, approver, "payment", period, params={"rows": [
-        {"unit_id": unit.pk, "period": period, "amount": f"{amount:.2f}", "paid_on": paid_on}]})  # fmt: skip
 
 
 @pytest.fixture
