@@ -17,13 +17,6 @@ CODE = credit_code_for("攻击七")
 
 @pytest.mark.req("R20")
 @pytest.mark.req("R7.3")
-@pytest.mark.xfail(
-    strict=True,
-    reason="credit_code_duplicate is outside the row digest (kernel.state_of covers the declared fields only; "
-    "migration 0008 says so) and verify reads nothing else of the row. Covering it changes the digest of "
-    "every flagged row (legacy imports, migration 0008's), so it needs a digest rule for the flag and a "
-    "re-digest with revisions: more than this attack's time",
-)
 def test_the_legacy_duplicate_flag_flipped_in_sql_is_named_by_verify(make_unit: Any) -> None:
     """credit_code_duplicate takes a unit out of the database's unique key (and marks it a duplicate for the
     quality work): a stored column that decides, so a flip in SQL is evidence verify must name (issue 7)."""
@@ -32,6 +25,43 @@ def test_the_legacy_duplicate_flag_flipped_in_sql_is_named_by_verify(make_unit: 
     assert Unit.objects.get(pk=unit.pk).credit_code_duplicate
     problem = broken_at()
     assert unit.unit_no in problem.where or str(unit.pk) in problem.where, problem
+
+
+@pytest.mark.req("R20")
+@pytest.mark.req("R14")
+def test_the_legacy_duplicate_flag_cleared_in_sql_is_named_by_verify_and_refused_by_the_pipeline(
+    load: Any, importers: Any
+) -> None:
+    """The other way: a kept duplicate whose code no other unit holds any more (the first unit was given its
+    own) can lose its flag in SQL without the unique key objecting; the quality work would no longer see it
+    as a duplicate. Evidence all the same."""
+    from sidms.changes.models import Channel, Method
+    from sidms.changes.services import apply_values
+    from sidms.core.errors import IntegrityAlert
+    from sidms.core.kernel import spec_for
+
+    row = {"unit_type": "enterprise", "district_id": "371002", "status": "active", "credit_code": CODE}
+    first, kept = load(
+        "unit",
+        [{**row, "unit_no": "U371002721", "name": "威海原有有限公司"},
+         {**row, "unit_no": "U371002722", "name": "威海原有有限责任公司"}],
+        legacy=True,
+    )  # fmt: skip
+    assert Unit.objects.get(pk=kept.pk).credit_code_duplicate
+    # The first unit is given a code of its own, as an approved review applies it.
+    apply_values(
+        spec_for("unit"), Unit.objects.get(pk=first.pk), {"credit_code": credit_code_for("攻击七之二")},
+        actor=importers[1], channel=Channel.WINDOW, method=Method.REVIEW,
+    )  # fmt: skip
+    _raw("UPDATE registry_unit SET credit_code_duplicate = %s WHERE id = %s", [False, kept.pk])
+    assert not Unit.objects.get(pk=kept.pk).credit_code_duplicate  # the unique key let it through
+    problem = broken_at()
+    assert kept.unit_no in problem.where or str(kept.pk) in problem.where, problem
+    with pytest.raises(IntegrityAlert):
+        apply_values(
+            spec_for("unit"), Unit.objects.get(pk=kept.pk), {"address": "统一路3号"},
+            actor=importers[1], channel=Channel.WINDOW, method=Method.DIRECT,
+        )  # fmt: skip
 
 
 def _fullwidth(text: str) -> str:

@@ -315,3 +315,70 @@ def test_the_migration_keeps_a_live_databases_duplicates_flagging_all_but_the_fi
 
     flags = dict(Unit.objects.values_list("pk", "credit_code_duplicate"))
     assert flags == {stored[0].pk: False, stored[1].pk: True, stored[2].pk: True, stored[3].pk: False}
+
+
+# --------------------------------------------------------------------------------------------------------
+# The flag in the row digest
+
+
+def _intact() -> None:
+    from sidms.changes.verify import verify_store
+
+    report = verify_store()
+    assert report.ok, report.problem
+
+
+@pytest.mark.req("R20")
+@pytest.mark.req("R9.3")
+def test_a_kept_duplicate_edited_in_every_legitimate_way_stays_intact_and_holds_its_flag_in_its_history(
+    load: Any, importers: Any, huancui_clerk: Any, huancui_reviewer: Any
+) -> None:
+    from sidms.changes.batches import batch_apply_update, batch_execute
+
+    rows = [
+        {"unit_no": "U371002121", "name": "威海海韵食品有限公司", "credit_code": HUANCUI, "unit_type": "enterprise",
+         "district_id": "371002", "status": "active"},
+        {"unit_no": "U371002122", "name": "威海海韵食品有限责任公司", "credit_code": HUANCUI, "unit_type": "enterprise",
+         "district_id": "371002", "status": "active"},
+    ]  # fmt: skip
+    original, variant = load("unit", rows, legacy=True)
+    first = Revision.objects.get(entity="unit", record_id=variant.pk)
+    assert first.state["credit_code_duplicate"] is True  # in the state, hence in the digest
+    assert "credit_code_duplicate" not in Revision.objects.get(entity="unit", record_id=original.pk).state
+    _intact()
+
+    # An ordinary edit at the window (a field that needs no review) keeps the flag and the record intact.
+    done = submit_change(
+        actor=huancui_clerk, channel=Channel.WINDOW, entity="unit", record=Unit.objects.get(pk=variant.pk),
+        values={"address": "统一路1号"},
+    )  # fmt: skip
+    assert done.revision is not None and done.revision.state["credit_code_duplicate"] is True
+    assert "credit_code_duplicate" not in done.revision.changes
+    _intact()
+
+    # A batch (the lean bulk path, from raw columns) carries the flag over.
+    approver = importers[1]
+    batch = batch_apply_update(
+        actor=huancui_clerk, entity="unit", selection={"unit_type": "enterprise"},
+        change={"contact_person": "王经理"}, reason="联系人统一变更",
+    )  # fmt: skip
+    batch_decide(actor=approver, batch_id=batch.pk, approve=True)
+    assert batch_execute(actor=huancui_clerk, batch_id=batch.pk).rows == 2
+    latest = Revision.objects.filter(entity="unit", record_id=variant.pk).latest("version")
+    assert latest.method == Method.BATCH and latest.state["credit_code_duplicate"] is True
+    _intact()
+
+    # Given a code of its own through review, the unit leaves the flag: the revision says so.
+    held = submit_change(
+        actor=huancui_clerk, channel=Channel.WINDOW, entity="unit", record=Unit.objects.get(pk=variant.pk),
+        values={"credit_code": FREE},
+    ).held  # fmt: skip
+    assert held is not None
+    provide_documents(held)
+    review_decide(actor=huancui_reviewer, change_request_id=held.pk, approve=True)
+    unit = Unit.objects.get(pk=variant.pk)
+    assert (unit.credit_code, unit.credit_code_duplicate) == (FREE, False)
+    latest = Revision.objects.filter(entity="unit", record_id=variant.pk).latest("version")
+    assert latest.changes["credit_code_duplicate"] == [True, None]
+    assert "credit_code_duplicate" not in latest.state
+    _intact()

@@ -710,6 +710,7 @@ def _raw_reader(spec: EntitySpec) -> Callable[[list[Any]], tuple[dict[str, Any],
         (name, i, n + encrypted.index(name) if name in encrypted else -1, name.endswith("_id"))
         for i, name in enumerate(spec.fields)
     ]
+    flags = [(flag, n + len(encrypted) + k) for k, flag in enumerate(spec.flags)]  # kept while set
     b64 = base64.b64encode
 
     def read(raw: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -734,6 +735,9 @@ def _raw_reader(spec: EntitySpec) -> Callable[[list[Any]], tuple[dict[str, Any],
             elif not isinstance(value, int):
                 value = str(value)
             state[name] = view_[name] = value
+        for flag, i in flags:
+            if raw[i]:
+                state[flag] = view_[flag] = True
         state["uid"] = view_["uid"] = uid_text(raw[-1])
         return state, view_
 
@@ -1140,6 +1144,9 @@ def _new_state(spec: EntitySpec, instance: Any, keys: Mapping[tuple[str, str], s
         else:
             setattr(instance, enc.index.attname, index)
         state[name] = {"enc": _b64(value.token), "idx": index} if isinstance(value, Sealed) else ""
+    for flag in spec.flags:  # a legacy duplicate kept (_ready_chunk)
+        if getattr(instance, flag):
+            state[flag] = True
     state["uid"] = str(instance.uid)
     return state
 

@@ -377,12 +377,18 @@ def apply_values(
             setattr(instance, name, value)
         version = instance.version + 1  # type: ignore[attr-defined]
         new_state = state_of(spec, instance)
-        changes = {n: [old_state.get(n), new_state[n]] for n in new_state if old_state.get(n) != new_state[n]}
         for name, flag in spec.declaration.database_unique.items():
-            if name in changes:
+            if old_state.get(name) != new_state[name]:
                 # A value written here passed the pipeline's check: the record holds it under the database's
-                # unique key, whatever it held before (a legacy duplicate given its own code).
+                # unique key, whatever it held before (a legacy duplicate given its own code). The flag
+                # leaves the state with it (kernel.EntitySpec.flags): its change is [True, None].
                 setattr(instance, flag, False)
+                new_state.pop(flag, None)
+        changes = {
+            n: [old_state.get(n), new_state.get(n)]
+            for n in {**old_state, **new_state}
+            if old_state.get(n) != new_state.get(n)
+        }
         instance.version = version  # type: ignore[attr-defined]
         instance.updated_at = now  # type: ignore[attr-defined]
         instance.row_digest = digest(spec, version, new_state)  # type: ignore[attr-defined]

@@ -395,6 +395,10 @@ def _revision_checker(
     mac = keyring().mac_function()
     loads, canonical, seal_bytes = orjson.loads, chain.canonical, revision_seal_bytes
     digesters: dict[str, Callable[[int, bytes], str]] = {}
+    # A flag (kernel.EntitySpec.flags) is in a state only while set: its old value None in a change is its
+    # absence from the state before, not a stored None.
+    flags_of = {name: frozenset(spec.flags) for name, spec in ENTITIES.items() if spec.flags}
+    no_flags: frozenset[str] = frozenset()
     single, batches, vouched_before = claims.single, claims.batches, claims.vouched_before
     when = time_column(connection.vendor)[1] or str  # str: the column is already the seal's text
 
@@ -406,6 +410,7 @@ def _revision_checker(
         notes = loads(notes) if isinstance(notes, str | bytes) else notes
         viewed = view(state)
         body = canonical(viewed, parsed=True)
+        flags = flags_of.get(entity, no_flags)
         digester = digesters.get(entity)
         if digester is None:
             digester = digesters[entity] = state_digester(entity)
@@ -434,17 +439,17 @@ def _revision_checker(
             before = dict(viewed)
             for name, pair in changes.items():
                 old = pair[0]
-                if old is None and (name == "uid" or name not in state):
+                if old is None and (name == "uid" or name not in state or name in flags):
                     before.pop(name, None)
                 else:
                     before[name] = old["idx"] if isinstance(old, dict) and "enc" in old else old
             if "uid" in before and canonical(before, parsed=True) != previous[2]:
                 _check_succession(
-                    _where(pk, entity, record_id, version), version, state, prior, changes, previous
+                    _where(pk, entity, record_id, version), version, state, prior, changes, previous, flags
                 )
         else:
             _check_succession(
-                _where(pk, entity, record_id, version), version, state, prior, changes, previous
+                _where(pk, entity, record_id, version), version, state, prior, changes, previous, flags
             )
         claim = single.get(pk)
         if claim is not None:
@@ -477,6 +482,7 @@ def _view_reader(spec: EntitySpec) -> Callable[[Sequence[Any]], dict[str, Any]]:
     plain = [i for i in range(n) if i not in ids and spec.fields[i] not in encrypted]
     keys = [spec.fields[i] for i in plain] + [spec.fields[i] for i in ids] + list(encrypted) + ["uid"]
     index_positions = list(encrypted.values())
+    flags = [(flag, n + len(encrypted) + k) for k, flag in enumerate(spec.flags)]  # in the view while set
     simple = (str, int, bool)
 
     def read(raw: Sequence[Any]) -> dict[str, Any]:
@@ -484,7 +490,11 @@ def _view_reader(spec: EntitySpec) -> Callable[[Sequence[Any]], dict[str, Any]]:
         values += [None if raw[i] is None else str(raw[i]) for i in ids]
         values += [raw[i] or "" for i in index_positions]
         values.append(uid_text(raw[-1]))
-        return dict(zip(keys, values, strict=True))
+        out = dict(zip(keys, values, strict=True))
+        for flag, i in flags:
+            if raw[i]:
+                out[flag] = True
+        return out
 
     return read
 
@@ -705,11 +715,12 @@ def _verify_claims_met(claims: Claims, report: Report, digests: dict[str, str]) 
 
 def _check_succession(
     where: str, version: int, state: dict[str, Any], prior: str, changes: dict[str, Any],
-    previous: tuple[int, str, bytes] | None,
+    previous: tuple[int, str, bytes] | None, flags: frozenset[str] = frozenset(),
 ) -> None:  # fmt: skip
     """Revision N follows N−1 of the same record: the next version, naming N−1's digest, and its state is
     N−1's state plus its changes. Revisions written before records had identities (format 1) carry no
-    previous digest; their versions must still run on."""
+    previous digest; their versions must still run on. FLAGS: the entity's flags, absent from a state
+    while unset (kernel.EntitySpec.flags)."""
     expected = 1 if previous is None else previous[0] + 1
     if version != expected:
         raise broken("revision", where, f"该记录的修订版本不连续：缺少第 {expected} 版（历史被删除）",
@@ -726,7 +737,7 @@ def _check_succession(
                      "the revision names a previous digest that is not the previous revision's (history rewritten)")  # fmt: skip
     before = dict(state)
     for name, pair in changes.items():
-        if (pair[0] is None and name not in state) or (pair[0] is None and name == "uid"):
+        if pair[0] is None and (name not in state or name == "uid" or name in flags):
             before.pop(name, None)
         else:
             before[name] = pair[0]

@@ -3,7 +3,7 @@ and the one representation of a record's state that history, digests and verific
 
 A value's representation is plain JSON for ordinary fields; an encrypted field is ``{"enc": base64 token,
 "idx": blind index}`` — the ciphertext (never the plain value) and the keyed index of the plain value. The
-record's ``uid`` is part of the state. The keyed digest of a state covers every field, the blind indexes and
+record's ``uid`` is part of the state, and so is each of its flags (``EntitySpec.flags``) that is set. The keyed digest of a state covers every field, the blind indexes and
 the uid, but not the ciphertext bytes themselves: a ciphertext is bound to its record and field by its
 associated data and to its value by the index, so re-encrypting under a new key version (sidms keys rotate)
 leaves every digest as it was, while a ciphertext copied from elsewhere no longer decrypts, and an older
@@ -82,6 +82,15 @@ class EntitySpec:
                 out[name] = Encrypted(field.domain, indexes[name])
         return out
 
+    @cached_property
+    def flags(self) -> tuple[str, ...]:
+        """Stored boolean columns outside the declared fields that still decide something: the flag of each
+        ``database_unique`` field, which takes a record out of the database's unique key (a unit's
+        credit_code_duplicate). A flag is part of the state, under its column's name, only while it is set,
+        so a record never flagged has the state and digest it always had; one flipped in SQL, either way,
+        no longer matches its revision."""
+        return tuple(self.declaration.database_unique.values())
+
     @property
     def domains(self) -> dict[str, str]:
         return {name: enc.domain for name, enc in self.encrypted_fields.items()}
@@ -152,9 +161,11 @@ class EntitySpec:
 
     @cached_property
     def raw_columns(self) -> list[str]:
-        """Database columns in the order raw_state reads them: the fields, then the indexes, then uid."""
+        """Database columns in the order raw_state reads them: the fields, then the indexes, then the flags,
+        then uid."""
         columns = [str(self.field(name).column) for name in self.fields]
         columns += [str(enc.index.column) for enc in self.encrypted_fields.values()]
+        columns += [str(self.field(flag).column) for flag in self.flags]
         return [*columns, "uid"]
 
 
@@ -247,6 +258,9 @@ def state_of(spec: EntitySpec, instance: models.Model) -> dict[str, Any]:
                 state[name] = {"enc": _b64(value.token), "idx": getattr(instance, enc.index.attname)}
                 continue
         state[name] = represent(spec, name, getattr(instance, name))
+    for flag in spec.flags:
+        if getattr(instance, flag):
+            state[flag] = True
     state["uid"] = str(instance.uid)  # type: ignore[attr-defined]
     return state
 
@@ -256,7 +270,8 @@ def raw_state(spec: EntitySpec, raw: Iterable[Any]) -> dict[str, Any]:
     stay ciphertexts, so bulk paths and verification need no decryption."""
     values = list(raw)
     n = len(spec.fields)
-    indexes = dict(zip(spec.encrypted_fields, values[n:-1], strict=True))
+    f = n + len(spec.encrypted_fields)
+    indexes = dict(zip(spec.encrypted_fields, values[n:f], strict=True))
     out: dict[str, Any] = {}
     for name, value in zip(spec.fields, values[:n], strict=True):
         if name in indexes:
@@ -269,6 +284,9 @@ def raw_state(spec: EntitySpec, raw: Iterable[Any]) -> dict[str, Any]:
             out[name] = value.isoformat()
         else:
             out[name] = str(value)
+    for flag, value in zip(spec.flags, values[f:-1], strict=True):
+        if value:  # SQLite gives 1, PostgreSQL True
+            out[flag] = True
     out["uid"] = uid_text(values[-1])
     return out
 

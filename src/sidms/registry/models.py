@@ -185,8 +185,9 @@ class Unit(RegistryRecord):
     # against two writers racing past that check. The only units spared are those a legacy migration kept
     # as found although their code was registered already (the demo's unit_name_variant, a live database's
     # duplicates when this key came): this flag marks them, their revision notes the duplicate, and the
-    # quality work reports them. Not governed: set by the pipeline only (changes.services.apply_values
-    # clears it when the code changes, changes.batches sets it for a legacy row it keeps).
+    # quality work reports them. Not a declared field: set by the pipeline only (changes.services.apply_values
+    # clears it when the code changes, changes.batches sets it for a legacy row it keeps), and in the row
+    # digest while set (kernel.EntitySpec.flags; migration 0009), so a flip in SQL is named by verification.
     credit_code_duplicate = models.BooleanField(
         _("credit code kept as a legacy duplicate"), default=False, editable=False
     )
