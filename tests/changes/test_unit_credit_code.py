@@ -382,3 +382,79 @@ def test_a_kept_duplicate_edited_in_every_legitimate_way_stays_intact_and_holds_
     assert latest.changes["credit_code_duplicate"] == [True, None]
     assert "credit_code_duplicate" not in latest.state
     _intact()
+
+
+def _flag_as_migration_0008_did(*units: Any) -> None:
+    """What migration 0008 did to a live database's duplicates (and what a legacy import of an earlier
+    version left in history): the flag set on the row, no revision holding it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for unit in units:
+            cursor.execute(
+                "UPDATE registry_unit SET credit_code_duplicate = %s WHERE id = %s", [True, unit.pk]
+            )
+
+
+@pytest.mark.req("R20")
+@pytest.mark.req("R14")
+def test_migration_0009_gives_units_flagged_before_the_rule_a_revision_vouched_for_once(
+    make_unit: Any, huancui_clerk: Any
+) -> None:
+    import importlib
+    import json
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from sidms.audit.models import AuditEvent
+    from sidms.changes.upgrade import ACTION
+
+    kept = make_unit(unit_no="U371002131", name="威海保留有限公司", district="371002", credit_code=HUANCUI)
+    tampered = make_unit(unit_no="U371002132", name="威海篡改有限公司", district="371002", credit_code=OTHER)
+    plain = make_unit(unit_no="U371002133", name="威海普通有限公司", district="371002", credit_code=FREE)
+    _flag_as_migration_0008_did(kept, tampered)
+    with connection.cursor() as cursor:  # and one of them changed in SQL besides
+        cursor.execute("UPDATE registry_unit SET name = %s WHERE id = %s", ["威海冒名有限公司", tampered.pk])
+    from sidms.changes.verify import verify_store
+
+    assert not verify_store().ok  # the flag outside their history: what the upgrade must put right
+
+    step = importlib.import_module("sidms.registry.migrations.0009_unit_flag_digest")
+    state = MigrationLoader(connection).project_state(("registry", "0009_unit_flag_digest"))
+    step.cover_flags(state.apps, connection.schema_editor(atomic=False))
+
+    revision = Revision.objects.filter(entity="unit", record_id=kept.pk).latest("version")
+    assert (revision.version, revision.method, revision.reference) == (2, Method.UPGRADE, "registry.0009")
+    assert revision.changes == {"credit_code_duplicate": [None, True]}
+    assert revision.state["credit_code_duplicate"] is True and revision.state["name"] == "威海保留有限公司"
+    # Built from history, not from the row: the name changed in SQL is not taken in, and is still named.
+    assert (
+        Revision.objects.get(entity="unit", record_id=tampered.pk, version=2).state["name"]
+        == "威海篡改有限公司"
+    )
+    assert not Revision.objects.filter(entity="unit", record_id=plain.pk, version=2).exists()
+    (event,) = AuditEvent.objects.filter(action=ACTION)
+    detail = json.loads(event.payload)["detail"]
+    assert (detail["rows"], detail["skipped"], detail["reference"]) == (2, 0, "registry.0009")
+    report = verify_store()
+    assert not report.ok and str(tampered.pk) in report.problem.where, report.problem
+
+    with connection.cursor() as cursor:  # the name put back: everything is intact, the flags included
+        cursor.execute("UPDATE registry_unit SET name = %s WHERE id = %s", ["威海篡改有限公司", tampered.pk])
+    _intact()
+    # The kept duplicate goes on as any record (its flag in its digest from now on).
+    done = submit_change(
+        actor=huancui_clerk, channel=Channel.WINDOW, entity="unit", record=Unit.objects.get(pk=kept.pk),
+        values={"address": "统一路2号"},
+    )  # fmt: skip
+    assert done.revision is not None and done.revision.version == 3
+    _intact()
+
+    # Once only: a flag set in SQL afterwards is evidence, even if the step were run again.
+    _flag_as_migration_0008_did(plain)
+    step.cover_flags(state.apps, connection.schema_editor(atomic=False))
+    assert AuditEvent.objects.filter(action=ACTION).count() == 1
+    assert Revision.objects.filter(method=Method.UPGRADE).count() == 2
+    report = verify_store()
+    assert not report.ok and str(plain.pk) in report.problem.where, report.problem

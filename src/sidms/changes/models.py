@@ -37,6 +37,7 @@ class Method(models.TextChoices):
     IMPORT = "import", _("Authorised import")
     RULES = "rules", _("Rule edit by the city-level administrator")
     REKEY = "rekey", _("Re-encrypted under the record's identity")
+    UPGRADE = "upgrade", _("Digest rule extended by an upgrade")
 
 
 class Revision(models.Model):

@@ -56,6 +56,7 @@ ACTION_LABELS: dict[str, Any] = {
     "auth.enrolment_failed": gettext_lazy("Wrong enrolment code"),
     "staff.create": gettext_lazy("Staff account created"),
     "staff.adopt": gettext_lazy("Staff account taken under governance"),
+    "upgrade.flags": gettext_lazy("Flags taken into the record digests"),
     "staff.post_propose": gettext_lazy("Post proposed"),
     "staff.post_grant": gettext_lazy("Post granted"),
     "staff.post_revoke": gettext_lazy("Post removed"),
@@ -287,7 +288,7 @@ def _field_names(entity: str, fields: list[Any]) -> str:
     spec = ENTITIES.get(entity)
     shown = []
     for name in fields:
-        if spec is not None and name in spec.fields:
+        if spec is not None and (name in spec.fields or name in spec.flags):
             shown.append(field_label(spec, str(name)))
         elif entity == "staff" and name in STAFF_FIELDS:
             shown.append(str(STAFF_FIELDS[name]))
