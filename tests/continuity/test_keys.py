@@ -180,6 +180,31 @@ def test_rotating_the_index_key_re_indexes_with_a_revision_per_record(
     assert refused.value.code == "duplicate"
 
 
+@pytest.mark.req("R20")
+def test_a_re_index_carries_a_kept_duplicates_flag_into_its_new_revision(
+    key_file, load, security_admin
+) -> None:  # type: ignore[no-untyped-def]
+    """The flag of a unit a legacy migration kept as a duplicate is in its digest (kernel.EntitySpec.flags):
+    the re-index, which rebuilds every unit's state from raw columns, keeps it there."""
+    from sidms.registry.models import Unit
+    from tests.conftest import credit_code_for
+
+    row = {"unit_type": "enterprise", "district_id": "371002", "status": "active", "phone": "0631-5221234",
+           "credit_code": credit_code_for("重索引")}  # fmt: skip
+    _first, kept = load(
+        "unit",
+        [{**row, "unit_no": "U371002301", "name": "威海原有有限公司"},
+         {**row, "unit_no": "U371002302", "name": "威海原有有限责任公司"}],
+        legacy=True,
+    )  # fmt: skip
+    assert Unit.objects.get(pk=kept.pk).credit_code_duplicate
+    assert keys_rotate_index(actor=security_admin).per_kind["unit"] == 2
+    latest = Revision.objects.filter(entity="unit", record_id=kept.pk).latest("version")
+    assert latest.method == Method.REKEY and latest.state["credit_code_duplicate"] is True
+    report = verify_store()
+    assert report.ok, report.problem
+
+
 def test_the_operator_command_rotates_and_reports(key_file, store, security_admin) -> None:  # type: ignore[no-untyped-def]
     out = StringIO()
     call_command("keys_rotate", operator="security_city", chunk=50, stdout=out)
