@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business import calc
@@ -216,8 +217,15 @@ def _pay(run: AssessmentRun) -> Iterable[Fact]:
     touched: dict[tuple[Any, ...], dict[int, Due]] = defaultdict(dict)
     rules: dict[tuple[date, str], tuple[list[str], dict[str, int]]] = {}
     due_dates: dict[tuple[str, str], date] = {}
+    today = timezone.localdate()
     for number, row in enumerate(rows, start=1):
         paid_on = date.fromisoformat(str(row["paid_on"]))
+        if paid_on > today:
+            # An extract reports payments made: one dated in 2099 was recorded (attack round 8).
+            raise ChangeRefused(
+                _("Row %(row)s of the payment extract is dated %(day)s, after today; the extract is refused."),
+                {"row": number, "day": paid_on.isoformat()}, code="payment_date",
+            )  # fmt: skip
         amount = Decimal(str(row["amount"]))
         period = str(row.get("period") or "")
         if row.get("unit_id"):
