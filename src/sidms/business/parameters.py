@@ -50,6 +50,7 @@ from sidms.lib import benefits as lb
 from sidms.lib import chain
 from sidms.lib import contributions as lc
 from sidms.lib import pension as lp
+from sidms.parameters.models import Region
 
 ENTITY = "business_parameter"  # the object type of the audit events and the kind of the proposals
 ONLY_CITY_ADMIN = _("Only a city-level system administrator may change parameters.")
@@ -562,6 +563,19 @@ def parameter_propose(
         raise ChangeRefused(_("Name the document the value comes from."), code="source_required")
     if status not in ("V", "S", "U"):
         raise ChangeRefused(_("Unknown source status."), code="status")
+    # What the version's columns hold, checked here: a region of seven characters or a source of 600 was
+    # held, and its confirmation was a server error on PostgreSQL; a region that is no district of the
+    # city wrote a version no one reads (attack round 8).
+    if region and not Region.objects.filter(code=region, is_district=True).exists():
+        raise ChangeRefused(
+            _("%(region)s is not a district of the city; leave the region empty for the whole city."),
+            {"region": region[:20]}, code="region",
+        )  # fmt: skip
+    limit = ParameterVersion._meta.get_field("source").max_length or 0
+    if len(source.strip()) > limit or len(reason.strip()) > limit:
+        raise ChangeRefused(
+            _("The source and the reason are at most %(limit)s characters each."), {"limit": limit}, code="length"
+        )
     label = f"{key}@{region}"
     if ChangeRequest.objects.filter(entity=ENTITY, record_label=label, status=ReviewStatus.PENDING).exists():
         raise ChangeRefused(
