@@ -31,11 +31,19 @@ def _propose(admin: Any, **changed: Any) -> Any:
 
 @pytest.mark.parametrize(
     "changed",
-    [{"region": "3710021"}, {"region": "ABC"}, {"region": "999999"}, {"region": "370000"},
-     {"source": "国" * 501}, {"reason": "因" * 501}],  # fmt: skip
+    [
+        {"region": "3710021"},
+        {"region": "ABC"},
+        {"region": "999999"},
+        {"region": "370000"},
+        {"source": "国" * 501},
+        {"reason": "因" * 501},
+    ],
     ids=["seven-digits", "letters", "no-region", "not-a-district", "long-source", "long-reason"],
 )
-def test_a_proposal_the_version_cannot_hold_is_refused_at_once(city_admin: Any, changed: dict[str, Any]) -> None:
+def test_a_proposal_the_version_cannot_hold_is_refused_at_once(
+    city_admin: Any, changed: dict[str, Any]
+) -> None:
     before = ParameterVersion.objects.count()
     with pytest.raises(ChangeRefused):
         _propose(city_admin, **changed)
