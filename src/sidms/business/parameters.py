@@ -574,7 +574,9 @@ def parameter_propose(
     limit = ParameterVersion._meta.get_field("source").max_length or 0
     if len(source.strip()) > limit or len(reason.strip()) > limit:
         raise ChangeRefused(
-            _("The source and the reason are at most %(limit)s characters each."), {"limit": limit}, code="length"
+            _("The source and the reason are at most %(limit)s characters each."),
+            {"limit": limit},
+            code="length",
         )
     label = f"{key}@{region}"
     if ChangeRequest.objects.filter(entity=ENTITY, record_label=label, status=ReviewStatus.PENDING).exists():
