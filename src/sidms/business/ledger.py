@@ -459,8 +459,8 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
         uids = _uids()
         years: Counter[str] = Counter()  # entries per year: after_bulk_write maintains the years bulk-loaded
 
-        def vouched() -> Iterable[Fact]:
-            for made in writer(run):
+        def vouched(write: Writer) -> Iterable[Fact]:
+            for made in write(run):
                 row = made if isinstance(made, dict) else {n: made.__dict__[n] for n in BUSINESS}
                 years[row["period"][:4]] += 1
                 row["uid"], row["version"], row["cipher_mac"] = next(uids), 1, ""
@@ -475,7 +475,9 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
         # The pipeline's door for ledger facts; this run's audit event vouches for every entry it appends.
         try:
             with cached_parameters():
-                append_rows(LedgerEntry, vouched())
+                append_rows(LedgerEntry, vouched(writer))
+                if run.kind in FOLLOW_UPS:  # facts naming the entries just written (their ids are known now)
+                    append_rows(LedgerEntry, vouched(FOLLOW_UPS[run.kind]))
         except MissingParameter as missing:
             # A period before the parameters it needs were in force (the seeded unit rates begin in May 2019):
             # refused, not a server error (attack round 8).
@@ -684,6 +686,22 @@ def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
     if got is None:
         raise ChangeRefused(_("Only an assessed entry can be corrected."), code="not_assessed")
     c, unit_rate, ind_rate = got
+    # What was paid on the original moves to the corrected entry (_carry_payments): the corrected entry is
+    # owed only what it adds, and its account credit is what the month's payments have not credited yet.
+    # Reversed with its payments left behind, a paid entry was charged again in full and its month credited
+    # to the personal account twice (attack round 8).
+    paid = _paid_on(original)
+    given = sum(
+        LedgerEntry.objects.filter(kind=EntryKind.PAID, settles_id__in=_chain(original)).values_list(
+            "account_credit", flat=True
+        ),
+        Decimal(0),
+    )
+    if paid[0] > c.unit_amount or paid[1] > c.individual_amount or given > c.account_credit:
+        raise ChangeRefused(
+            _("The entry is paid beyond the corrected amounts: a refund is not a correction."),
+            code="correction_overpaid",
+        )
     today = timezone.localdate()
     common = {"period": original.period, "person_id": original.person_id, "unit_id": original.unit_id,
               "insurance": original.insurance, "corrects_id": original.pk, "entry_date": today}  # fmt: skip
@@ -695,8 +713,45 @@ def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
     yield LedgerEntry(
         **common, kind=EntryKind.SUPPLEMENTARY if base > (original.base or 0) else EntryKind.ASSESSED,
         base=base, unit_rate=unit_rate, individual_rate=ind_rate, unit_amount=c.unit_amount,
-        individual_amount=c.individual_amount, account_credit=c.account_credit,
+        individual_amount=c.individual_amount, account_credit=c.account_credit - given,
     )  # fmt: skip
+
+
+def _paid_on(entry: LedgerEntry) -> tuple[Decimal, Decimal]:
+    """(unit, individual) amounts the payments settling ENTRY paid."""
+    rows = LedgerEntry.objects.filter(kind=EntryKind.PAID, settles=entry, period=entry.period)
+    unit, individual = Decimal(0), Decimal(0)
+    for u, i in rows.values_list("unit_amount", "individual_amount"):
+        unit, individual = unit + u, individual + i
+    return unit, individual
+
+
+def _chain(entry: LedgerEntry) -> list[int]:
+    """ENTRY and the entries it corrected before it, newest first (a correction of a correction)."""
+    ids = [entry.pk]
+    corrects = entry.corrects_id
+    while corrects is not None and corrects not in ids:
+        ids.append(corrects)
+        corrects = LedgerEntry.objects.filter(pk=corrects).values_list("corrects_id", flat=True).first()
+    return ids
+
+
+def _carry_payments(run: AssessmentRun) -> Iterable[Fact]:
+    """Each payment of the corrected entry, again as a payment of the entry that replaces it (on the day it
+    was paid, its account credit given already): the unit owes only what the correction adds."""
+    original = LedgerEntry.objects.get(pk=int(run.params["entry"]))
+    new = LedgerEntry.objects.filter(run=run, corrects=original, period=original.period).exclude(
+        kind=EntryKind.REVERSAL
+    )
+    replacement = new.get()
+    payments = LedgerEntry.objects.filter(kind=EntryKind.PAID, settles=original, period=original.period)
+    for p in payments.order_by("pk"):
+        yield fact(
+            period=p.period, person_id=p.person_id, unit_id=p.unit_id, insurance=p.insurance, kind=EntryKind.PAID,
+            base=replacement.base, unit_rate=replacement.unit_rate, individual_rate=replacement.individual_rate,
+            unit_amount=p.unit_amount, individual_amount=p.individual_amount, entry_date=p.entry_date,
+            settles_id=replacement.pk,
+        )  # fmt: skip
 
 
 Writer = Callable[[AssessmentRun], Iterable[LedgerEntry | Fact]]
@@ -704,6 +759,8 @@ WRITERS: dict[str, Writer] = {
     RunKind.ASSESSMENT: _assess,
     RunKind.CORRECTION: _correct,
 }
+# Writers run after a kind's writer, in the same run, for facts that name the entries it wrote.
+FOLLOW_UPS: dict[str, Writer] = {RunKind.CORRECTION: _carry_payments}
 
 
 def register_writer(kind: str, writer: Writer) -> None:
