@@ -199,3 +199,47 @@ def test_a_period_without_parameters_is_refused_not_a_server_error(
     assert response.status_code == 200
     assert AssessmentRun.objects.get(pk=run.pk).status == RunStatus.APPROVED
     assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.req("R6.2")
+@pytest.mark.req("R6.1")
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"amount": "NaN"},
+        {"amount": "abc"},
+        {"amount": "-5.00"},
+        {"amount": "1.001"},
+        {"paid_on": "2025-02-30"},
+        {"paid_on": "2099-01-01"},
+        {"paid_on": None},
+        {"period": "2025-13"},
+        {"unit_id": "x"},
+        {"unit_id": None, "person_id": None},
+    ],
+    ids=[
+        "nan",
+        "text",
+        "negative",
+        "tenth-of-a-fen",
+        "feb-30",
+        "ahead",
+        "no-day",
+        "month-13",
+        "unit-x",
+        "no-payer",
+    ],
+)
+def test_a_malformed_payment_row_is_refused_when_applied_for(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, signed_in: Any, row: dict[str, Any]
+) -> None:
+    """The rows of a tax-bureau extract were read only when the run executed: an amount of NaN was then a
+    server error on the runs page (decimal.InvalidOperation), after a second person had approved it."""
+    unit = insured["unit"]
+    good = {"unit_id": unit.pk, "period": "2025-03", "amount": "100.00", "paid_on": "2025-03-20"}
+    with pytest.raises(ChangeRefused) as refused:
+        run_apply(
+            actor=huancui_clerk, kind="payment", period="2025-03", params={"rows": [good, {**good, **row}]}
+        )
+    assert refused.value.code in ("payment_row", "payment_date") and "2" in str(refused.value)
+    assert not AssessmentRun.objects.filter(kind="payment").exists()
