@@ -55,3 +55,16 @@ def test_a_districts_own_value_is_proposed_confirmed_and_read(city_admin: Any, s
     review_decide(actor=second_admin, change_request_id=held.pk, approve=True)
     assert str(value_at("late_fee.daily_rate", date(2026, 2, 1), "371083")) == "0.0004"
     assert str(value_at("late_fee.daily_rate", date(2026, 2, 1), "371002")) != "0.0004"
+
+
+@pytest.mark.req("R20")
+@pytest.mark.parametrize("key", ["rounding.amount", "rounding.base_limit"])
+def test_a_rounding_finer_than_the_fen_is_refused(city_admin: Any, key: str) -> None:
+    """Accepted, a rule to the li (0.001) gave amounts such as 979.752 that the ledger stores as 979.75, and
+    ``sidms audit verify`` named the next assessment's entries as altered outside the system."""
+    li = {"precision": "0.001", "mode": "ROUND_HALF_UP", "discard_below": None}
+    with pytest.raises(ChangeRefused) as refused:
+        _propose(city_admin, key=key, value=li)
+    assert refused.value.code == "parameter_value"
+    yuan = {"precision": "1", "mode": "ROUND_HALF_UP", "discard_below": "0.1"}
+    assert _propose(city_admin, key=key, value=yuan).pk

@@ -55,6 +55,7 @@ from sidms.parameters.models import Region
 ENTITY = "business_parameter"  # the object type of the audit events and the kind of the proposals
 ONLY_CITY_ADMIN = _("Only a city-level system administrator may change parameters.")
 EXAMPLE_MARK = "示例值（待核对）"
+CENT = Decimal("0.01")  # what the ledger's amounts and bases are held to
 
 
 @dataclass(frozen=True)
@@ -359,6 +360,11 @@ def _checked_value(key: str, value: Any) -> Any:
     try:
         decoded = decode(definition.type, value)
         if definition.type == "rate" and decoded > 1:
+            raise _Bad
+        if definition.type == "rounding" and decoded.precision < CENT:
+            # The ledger holds amounts and bases to the fen: a rule to the li (0.001) was accepted, the
+            # database rounded each amount again, and verify named every run since as tampered (attack
+            # round 8). A power of ten, so a precision of the fen or coarser is a whole number of fen.
             raise _Bad
     except (_Bad, AttributeError, KeyError, TypeError, ValueError):
         raise ChangeRefused(
