@@ -68,3 +68,20 @@ def test_a_rounding_finer_than_the_fen_is_refused(city_admin: Any, key: str) -> 
     assert refused.value.code == "parameter_value"
     yuan = {"precision": "1", "mode": "ROUND_HALF_UP", "discard_below": "0.1"}
     assert _propose(city_admin, key=key, value=yuan).pk
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("enrolment.exclusive_groups", "110,120,170"),  # read letter by letter: no group of two schemes left
+        ("enrolment.exclusive_groups", [["110", "120"], "310"]),
+        ("declaration.deadline", {"month": 13, "day": 40}),
+        ("declaration.deadline", {"month": 2, "day": 30}),
+        ("work_injury.base_rates", {"1": "2.5"}),  # 250 % of the base
+    ],
+    ids=["groups-as-text", "group-as-text", "month-13", "feb-30", "rate-above-one"],
+)
+def test_a_value_of_the_wrong_shape_is_refused(city_admin: Any, key: str, value: Any) -> None:
+    with pytest.raises(ChangeRefused) as refused:
+        _propose(city_admin, key=key, value=value)
+    assert refused.value.code == "parameter_value"

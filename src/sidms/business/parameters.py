@@ -317,7 +317,10 @@ def decode(type_: str, stored: Any) -> Any:
         except (lc.InvalidCalculationInput, KeyError, TypeError):
             raise _Bad from None
     if type_ == "class_rates":
-        return {int(k): _dec(v) for k, v in stored.items()}
+        rates = {int(k): _dec(v) for k, v in stored.items()}
+        if any(rate > 1 for rate in rates.values()):
+            raise _Bad
+        return rates
     if type_ == "grade_rates":
         rates = {int(k): _dec(v) for k, v in stored.items()}
         if any(rate > 1 for rate in rates.values()):
@@ -337,6 +340,9 @@ def decode(type_: str, stored: Any) -> Any:
             raise _Bad
         return {str(k): int(v) for k, v in stored.items()}
     if type_ == "groups":
+        # Lists of scheme codes: a text was read letter by letter ("110,120" as the groups 1, 1, 0, …).
+        if not isinstance(stored, list) or not all(isinstance(g, list) for g in stored):
+            raise _Bad
         return [[str(code) for code in group] for group in stored]
     if type_ == "schedules":
         return {
@@ -349,7 +355,9 @@ def decode(type_: str, stored: Any) -> Any:
             for k, v in stored.items()
         }
     if type_ == "day":
-        return (int(stored["month"]), int(stored["day"]))
+        month, day = int(stored["month"]), int(stored["day"])
+        date(2001, month, day)  # a day of a month (ValueError: month 13, 30 February); 29 February is none
+        return (month, day)
     raise _Bad
 
 
