@@ -243,3 +243,30 @@ def test_a_malformed_payment_row_is_refused_when_applied_for(
         )
     assert refused.value.code in ("payment_row", "payment_date") and "2" in str(refused.value)
     assert not AssessmentRun.objects.filter(kind="payment").exists()
+
+
+@pytest.mark.req("R2.2")
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"industry_class": "99", "tier": "100"},
+        {"industry_class": "3", "tier": "77"},
+        {"industry_class": "x"},
+    ],
+    ids=["none", "class-99", "tier-77", "class-x"],
+)
+def test_a_work_injury_correction_names_a_class_and_tier_when_applied_for(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, extra: dict[str, str]
+) -> None:
+    """Checked only at the execution, after the approval: a missing class was refused with the message
+    "'industry_class'"."""
+    run_through(huancui_clerk, approver, "assessment", "2025-03")
+    entry = LedgerEntry.objects.get(person=insured["employee"], insurance="410", kind=EntryKind.ASSESSED)
+    with pytest.raises(ChangeRefused) as refused:
+        run_apply(actor=huancui_clerk, kind="correction", period="2025-03",
+                  params={"entry": entry.pk, "base": "7000", **extra})  # fmt: skip
+    assert refused.value.code == "correction" and "industry_class" not in str(refused.value)
+    run = run_through(huancui_clerk, approver, "correction", "2025-03",
+                      params={"entry": entry.pk, "base": "7000", "industry_class": "3", "tier": "120"})  # fmt: skip
+    assert LedgerEntry.objects.get(run=run, kind=EntryKind.SUPPLEMENTARY).unit_rate == Decimal("0.0084")

@@ -271,6 +271,18 @@ def _check_correction(caller: Caller, params: Mapping[str, Any]) -> None:
             _("A correction names the entry it corrects and the right base."), code="correction"
         )
     _check_corrected_base(entry, base)
+    if entry.insurance == "410":
+        # Read only at the execution, a missing class was the message "'industry_class'" (attack round 8).
+        try:
+            klass, tier = int(str(params["industry_class"])), int(str(params["tier"]))
+            tiers = value_at("work_injury.tiers", month_bounds(entry.period)[0])
+        except (KeyError, TypeError, ValueError, MissingParameter):
+            klass, tier, tiers = 0, 0, {}
+        if tier not in tiers.get(klass, ()):
+            raise ChangeRefused(
+                _("A correction of a work-injury entry names the industry risk class and a floating tier that "
+                  "class has."), code="correction",
+            )  # fmt: skip
 
 
 def _check_corrected_base(entry: LedgerEntry, base: Decimal) -> None:
