@@ -270,3 +270,20 @@ def test_a_work_injury_correction_names_a_class_and_tier_when_applied_for(
     run = run_through(huancui_clerk, approver, "correction", "2025-03",
                       params={"entry": entry.pk, "base": "7000", "industry_class": "3", "tier": "120"})  # fmt: skip
     assert LedgerEntry.objects.get(run=run, kind=EntryKind.SUPPLEMENTARY).unit_rate == Decimal("0.0084")
+
+
+@pytest.mark.req("R9.3")
+def test_a_reason_longer_than_the_run_holds_is_refused_not_a_database_error(
+    insured: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    """The runs page's reason is free text and the run holds 200 characters: on PostgreSQL a longer one was
+    a server error (value too long for type character varying(200))."""
+    with pytest.raises(ChangeRefused) as refused:
+        run_apply(actor=huancui_clerk, kind="assessment", period="2025-03", reason="因" * 201)
+    assert refused.value.code == "reason"
+    response = signed_in(huancui_clerk).post(
+        "/business/runs/",
+        {"action": "apply", "kind": "assessment", "period": "2025-03", "reason": "因" * 300},
+    )
+    assert response.status_code == 302 and not AssessmentRun.objects.exists()
+    assert run_apply(actor=huancui_clerk, kind="assessment", period="2025-03", reason="因" * 200).pk

@@ -234,6 +234,10 @@ def run_apply(
     if kind not in RunKind.values:
         raise ChangeRefused(_("Unknown kind of run."), code="kind")
     _period(period, kind)
+    limit = AssessmentRun._meta.get_field("reason").max_length or 0
+    if len(reason) > limit:
+        # The runs page's reason is free text: a longer one was a server error on PostgreSQL (attack round 8).
+        raise ChangeRefused(_("The reason is at most %(limit)s characters."), {"limit": limit}, code="reason")
     if kind == RunKind.CORRECTION:
         _check_correction(caller, params or {})
     if kind == RunKind.PAYMENT:
