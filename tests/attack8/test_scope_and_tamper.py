@@ -21,6 +21,7 @@ from sidms.audit.models import AuditEvent
 from sidms.business.ledger import run_through
 from sidms.business.models import IssuedStatement, LedgerEntry, ParameterVersion
 from sidms.business.rights import issue_statement
+from sidms.core.errors import ChangeRefused
 from tests.audit.test_tampering import _raw, _unguarded, broken_at
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +119,30 @@ def test_a_parameter_version_backdated_in_sql_is_named() -> None:
     restore()
     problem = broken_at()
     assert problem.kind == "parameter" and "rate.pension.unit" in problem.where
+
+
+@pytest.mark.req("R9.3")
+@pytest.mark.req("R10.3")
+def test_runs_are_applied_approved_and_executed_only_by_their_posts_and_never_approved_by_the_applicant(
+    insured: dict[str, Any], huancui_clerk: Any, make_staff: Any, signed_in: Any
+) -> None:
+    from sidms.business.ledger import run_apply, run_decide, run_execute
+    from sidms.business.models import AssessmentRun
+    from sidms.core.errors import NotPermitted, SeparationOfDuties
+
+    reviewer = make_staff("reviewer_hc", posts=("reviewer",), district="371002")
+    client = signed_in(reviewer)
+    assert client.get("/business/runs/").status_code == 403
+    post = {"action": "apply", "kind": "assessment", "period": "2025-03"}
+    assert client.post("/business/runs/", post).status_code == 403
+    with pytest.raises(NotPermitted):
+        run_apply(actor=reviewer, kind="assessment", period="2025-03")
+    both = make_staff("clerk_and_approver", posts=("info_centre", "approver"), district="371000")
+    run = run_apply(actor=both, kind="assessment", period="2025-03")
+    with pytest.raises(SeparationOfDuties):
+        run_decide(actor=both, run_id=run.pk, approve=True)
+    with pytest.raises(NotPermitted):
+        run_decide(actor=huancui_clerk, run_id=run.pk, approve=True)  # a window clerk approves nothing
+    with pytest.raises(ChangeRefused):
+        run_execute(actor=huancui_clerk, run_id=run.pk)  # not approved
+    assert AssessmentRun.objects.get(pk=run.pk).status == "applied" and not LedgerEntry.objects.exists()
