@@ -85,3 +85,15 @@ def test_a_value_of_the_wrong_shape_is_refused(city_admin: Any, key: str, value:
     with pytest.raises(ChangeRefused) as refused:
         _propose(city_admin, key=key, value=value)
     assert refused.value.code == "parameter_value"
+
+
+def test_a_value_nested_past_the_parsers_depth_is_refused_on_the_page(
+    city_admin: Any, signed_in: Any
+) -> None:
+    """json.loads raises RecursionError, not ValueError, for 100,000 opening brackets: a server error."""
+    before = ParameterVersion.objects.count()
+    response = signed_in(city_admin).post(
+        "/business/parameters/late_fee.daily_rate/",
+        {"value": "[" * 100_000, "effective_from": "2026-01-01", "source": "测试", "reason": "测试"},
+    )
+    assert response.status_code == 200 and ParameterVersion.objects.count() == before

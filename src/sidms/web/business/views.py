@@ -306,6 +306,8 @@ def parameter_detail(request: HttpRequest, key: str) -> HttpResponse:
             )  # fmt: skip
             messages.success(request, _("Proposed; a second city-level administrator confirms it."))
             return redirect("web:review_detail", held.pk)
+        except RecursionError:  # json.loads of brackets nested past the parser's depth (attack round 8)
+            messages.error(request, _("The value does not fit the parameter %(key)s.") % {"key": key})
         except (SidmsError, ValueError) as error:
             messages.error(request, str(error))
     versions = [{"v": v, "example": params.is_example(v), "value": json.dumps(v.value, ensure_ascii=False)}
