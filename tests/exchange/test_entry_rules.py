@@ -79,11 +79,13 @@ def test_a_declaration_whose_base_is_not_clamped_fails_the_dry_run_as_it_would_t
     errors = checked.errors()
     assert sorted(errors) == [4, 6, 7]
     assert errors[4] == f"缴费基数须为按当年上下限调整后的申报工资：{floor}。"
-    assert "已登记" in errors[6] and "“申报年度”" in errors[6]
+    assert (
+        "本年度的缴费基数已申报" in errors[6]
+    )  # the entry rule's refusal, as at the window (attack round 8)
     assert "第 5 行" in errors[7]
     # The message is the execution's own, for the row the execution refuses.
     executed = execution_errors(importers, "base_declaration", checked)
-    assert sorted(executed) == [4, 7] and executed[4] == [errors[4]]
+    assert sorted(executed) == [4, 6, 7] and executed[4] == [errors[4]] and executed[6] == [errors[6]]
     # The error report names each failing row and why; nothing has been applied.
     report = report_rows(checked.report())
     assert report[0][0] == "原行号" and report[0][-1] == "错误原因"

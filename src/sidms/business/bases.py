@@ -13,6 +13,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business.calc import clamp
+from sidms.business.models import BaseDeclaration
+from sidms.business.parameters import MissingParameter
 from sidms.changes.models import Channel
 from sidms.changes.services import SubmitOutcome, submit_change
 from sidms.core.errors import ChangeRefused
@@ -32,12 +34,33 @@ def _amount(value: Any) -> Decimal:
 
 
 def check_declaration(values: Mapping[str, Any], record: models.Model | None) -> None:
+    # Four ASCII digits, with the year's limits in force: int() read "0", "99" and "+202", and a year
+    # without limits (before the seeded average wages) was a server error at the window (attack round 8).
+    text = str(values.get("year"))
     try:
-        year = int(str(values.get("year")))
-    except ValueError:
-        raise ChangeRefused(_("The year must be a four-digit year."), code="year") from None
-    wage = _amount(values.get("declared_wage"))
-    expected = clamp(wage, year).base
+        if not (len(text) == 4 and text.isascii() and text.isdigit()):
+            raise ValueError(text)
+        year = int(text)
+        wage = _amount(values.get("declared_wage"))
+        expected = clamp(wage, year).base
+    except (ValueError, MissingParameter):
+        raise ChangeRefused(
+            _("The year must be a four-digit year whose base limits are set."), code="year"
+        ) from None
+    person, unit = values.get("person_id"), values.get("unit_id") or None
+    if person in (None, ""):
+        return  # the collection rules report it
+    twice = BaseDeclaration.objects.filter(person_id=person, year=text).filter(
+        **({"unit__isnull": True} if unit is None else {"unit_id": unit})
+    )
+    if record is not None:
+        twice = twice.exclude(pk=record.pk)
+    if twice.exists():
+        # The database's unique key would refuse it as a server error.
+        raise ChangeRefused(
+            _("The person's base for this unit and year is declared already; correct that declaration."),
+            code="declaration_twice",
+        )
     if _amount(values.get("base")) != expected:
         raise ChangeRefused(
             _("The base must be the declared wage within the year's limits: %(base)s."),

@@ -35,11 +35,17 @@ def clamp(wage: Decimal, year: int, region: str | None = None) -> lc.ClampedBase
 
 def due_date(period: str, region: str | None = None) -> date:
     """The last day allowed for paying PERIOD's contributions: the period's last day when the parameter
-    ``contribution.due_day`` is 0, else that day of the following month."""
+    ``contribution.due_day`` is 0, else that day of the following month (its last day if it has no such
+    day)."""
     first = date.fromisoformat(f"{period}-01")
     nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     day: int = value_at("contribution.due_day", first, region)
-    return date.fromordinal(nxt.toordinal() - 1) if day == 0 else nxt.replace(day=day)
+    if day == 0:
+        return date.fromordinal(nxt.toordinal() - 1)
+    # The 30th of a February is its last day: replace(day=30) was a ValueError, and with it the arrears page
+    # and every late payment of a January (attack round 8).
+    after = date(nxt.year + nxt.month // 12, nxt.month % 12 + 1, 1)
+    return nxt.replace(day=min(day, (after - nxt).days))
 
 
 def late_fee(principal: Decimal, period: str, as_of: date, region: str | None = None) -> lc.LateFee:

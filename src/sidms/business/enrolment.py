@@ -20,7 +20,14 @@ from typing import Any
 from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
-from sidms.business.models import Death, EnrolmentKind, EnrolmentStatus, PersonEnrolment, UnitEnrolment
+from sidms.business.models import (
+    Death,
+    EnrolmentKind,
+    EnrolmentStatus,
+    ParameterVersion,
+    PersonEnrolment,
+    UnitEnrolment,
+)
 from sidms.business.parameters import MissingParameter, value_at
 from sidms.core.errors import ChangeRefused
 from sidms.registry.models import Person
@@ -47,9 +54,27 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+def _rule(key: str, day: date) -> Any:
+    """The entry rule KEY in force on DAY, or for a day before its first version, that first version: an
+    enrolment that began in 1993 or 2005 (before 劳动法's and 社会保险法's seeded versions) is checked by the
+    earliest rule, not refused as a server error (attack round 8)."""
+    try:
+        return value_at(key, day)
+    except MissingParameter:
+        first = (
+            ParameterVersion.objects.filter(key=key, region="")
+            .order_by("effective_from")
+            .values_list("effective_from", flat=True)
+            .first()
+        )
+        if first is None or first <= day:
+            raise
+        return value_at(key, first)
+
+
 def _exclusive_group(insurance: str, start: date) -> list[str]:
     """The schemes of which a person holds one active enrolment at a time, INSURANCE's group on START."""
-    groups = value_at("enrolment.exclusive_groups", start)
+    groups = _rule("enrolment.exclusive_groups", start)
     return list(next((g for g in groups if insurance in g), [insurance]))
 
 
@@ -133,7 +158,7 @@ def check_person_enrolment(values: Mapping[str, Any], record: models.Model | Non
         raise ChangeRefused(_("No enrolment can begin after the person's date of death."), code="after_death")
     if values.get("kind") != EnrolmentKind.EMPLOYEE:
         return
-    minimum = value_at("enrolment.min_employee_age", start)
+    minimum = _rule("enrolment.min_employee_age", start)
     if birth is not None and start < _add_years(birth, minimum):
         raise ChangeRefused(
             _("No one can be enrolled as an employee before the age of %(age)s."),

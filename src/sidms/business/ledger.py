@@ -57,6 +57,7 @@ from sidms.business import partitions
 from sidms.business.models import (
     AssessmentRun,
     BaseDeclaration,
+    Death,
     EnrolmentKind,
     EnrolmentStatus,
     EntryKind,
@@ -66,10 +67,10 @@ from sidms.business.models import (
     RunStatus,
     UnitEnrolment,
 )
-from sidms.business.parameters import cached_parameters, value_at
+from sidms.business.parameters import MissingParameter, cached_parameters, value_at
 from sidms.changes.ledger import append_rows
 from sidms.changes.seals import reseal, row_seal
-from sidms.changes.services import audited_refusals
+from sidms.changes.services import audited_refusals, deny
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.core.keys import keyring
@@ -191,6 +192,10 @@ def _period(text: str, kind: str) -> str:
     applied for, could not be assessed again when it comes), or, for the year-end interest, a year that has
     not ended (its credits are not all in; the yearly statements wait for the same)."""
     try:
+        # A year is four ASCII digits: int() also reads "02024", " 2024", "+2024" and "2_024" as 2024, which
+        # were four periods of one year, so the once-per-period rule was passed round (attack round 8).
+        if kind == RunKind.INTEREST and not (len(text) == 4 and text.isascii() and text.isdigit()):
+            raise ValueError(text)
         first = date(int(text), 1, 1) if kind == RunKind.INTEREST else date.fromisoformat(f"{text}-01")
     except ValueError:
         raise ChangeRefused(
@@ -229,6 +234,10 @@ def run_apply(
     if kind not in RunKind.values:
         raise ChangeRefused(_("Unknown kind of run."), code="kind")
     _period(period, kind)
+    limit = AssessmentRun._meta.get_field("reason").max_length or 0
+    if len(reason) > limit:
+        # The runs page's reason is free text: a longer one was a server error on PostgreSQL (attack round 8).
+        raise ChangeRefused(_("The reason is at most %(limit)s characters."), {"limit": limit}, code="reason")
     if kind == RunKind.CORRECTION:
         _check_correction(caller, params or {})
     if kind == RunKind.PAYMENT:
@@ -265,6 +274,38 @@ def _check_correction(caller: Caller, params: Mapping[str, Any]) -> None:
         raise ChangeRefused(
             _("A correction names the entry it corrects and the right base."), code="correction"
         )
+    _check_corrected_base(entry, base)
+    if entry.insurance == "410":
+        # Read only at the execution, a missing class was the message "'industry_class'" (attack round 8).
+        try:
+            klass, tier = int(str(params["industry_class"])), int(str(params["tier"]))
+            tiers = value_at("work_injury.tiers", month_bounds(entry.period)[0])
+        except (KeyError, TypeError, ValueError, MissingParameter):
+            klass, tier, tiers = 0, 0, {}
+        if tier not in tiers.get(klass, ()):
+            raise ChangeRefused(
+                _("A correction of a work-injury entry names the industry risk class and a floating tier that "
+                  "class has."), code="correction",
+            )  # fmt: skip
+
+
+def _check_corrected_base(entry: LedgerEntry, base: Decimal) -> None:
+    """The corrected base lies within the limits of the entry's month, as the assessment clamps every base
+    (国办发〔2019〕13号): a correction to a base of a million a month credited 80,000 to the personal account,
+    and a base of 1e13 was a server error (attack round 8)."""
+    try:
+        limits = _Rates(month_bounds(entry.period)[0], entry.person.district_id).limits
+    except MissingParameter:
+        raise ChangeRefused(
+            _("A correction names the entry it corrects and the right base."), code="correction"
+        ) from None
+    if not limits.floor <= base <= limits.ceiling:
+        raise ChangeRefused(
+            _("A correction names the entry it corrects and the right base: between %(floor)s and %(ceiling)s "
+              "in %(period)s."),
+            {"floor": f"{limits.floor:.2f}", "ceiling": f"{limits.ceiling:.2f}", "period": entry.period},
+            code="correction",
+        )  # fmt: skip
 
 
 def _check_payment_scope(caller: Caller, params: Mapping[str, Any]) -> None:
@@ -345,16 +386,72 @@ def run_decide(*, actor: Any, run_id: int, approve: bool) -> AssessmentRun:
     caller = Caller.of(actor)
     if caller.staff is None or not has_permission(caller.staff, "batch.approve"):
         raise NotPermitted(MAY_NOT_APPROVE)
-    with transaction.atomic():
+    with audited_refusals(), transaction.atomic():
         run = _locked(run_id)
         if run.status != RunStatus.APPLIED:
             raise ChangeRefused(_("This run has already been decided."), code="decided")
         if run.applied_by_id == caller.staff.pk:
             raise SeparationOfDuties(_("You may not approve your own application."))
+        _check_decider_scope(caller, run)
         run.status = RunStatus.APPROVED if approve else RunStatus.REJECTED
         run.decided_by, run.decided_at = caller.staff, timezone.now()
         _advance(run, "business.run.approve" if approve else "business.run.reject", caller)
     return run
+
+
+# Runs that write the entries of the whole city (a batch, R9.3): approved at city level. The others name their
+# persons or payers, each of which must be in the approver's data scope (R10.3).
+CITY_WIDE = frozenset({RunKind.ASSESSMENT, RunKind.INTEREST, RunKind.PENSION})
+
+
+def _check_decider_scope(caller: Caller, run: AssessmentRun) -> None:
+    """An approver of one district decided a city-wide assessment and another district's correction
+    (attack round 8): a city-wide run is decided at city level, any other by an approver who holds every
+    person and payer it names in his data scope (approving or rejecting alike)."""
+    if caller.staff.is_city_level:
+        return
+    city_wide = run.kind in CITY_WIDE
+    if city_wide or any(not in_scope(caller.staff, d) for d in _named_districts(run)):
+        refusal = NotPermitted(
+            _(
+                "A ledger run of the whole city, or one naming persons outside your district, is decided at city "
+                "level."
+            )
+        )
+        # Written by audited_refusals once the decision's transaction has rolled back.
+        raise deny(refusal, "access.denied", actor=caller, object_type=OBJECT, object_id=run.pk,
+                   detail={"reason": "city_level" if city_wide else "out_of_scope"})  # fmt: skip
+
+
+def _named_districts(run: AssessmentRun) -> set[str | None]:
+    """The districts of the persons and payers a run's parameters name (a correction's entry, the rows of a
+    payment extract or a transfer); an id naming nothing gives None, which only the city level holds."""
+    from sidms.registry.models import Person, Unit
+
+    params = run.params if isinstance(run.params, Mapping) else {}
+    named: list[tuple[str, int | None]] = []  # ("person" | "unit", id)
+    if run.kind == RunKind.CORRECTION:
+        entry = LedgerEntry.objects.filter(pk=_int(params.get("entry")) or 0)
+        named.append(("person", entry.values_list("person_id", flat=True).first()))
+    rows = params.get("rows")
+    for row in rows if isinstance(rows, list) else []:
+        row = row if isinstance(row, Mapping) else {}
+        named.append(
+            ("unit", _int(row["unit_id"])) if row.get("unit_id") else ("person", _int(row.get("person_id")))
+        )
+    ids = {kind: {pk for k, pk in named if k == kind and pk is not None} for kind in ("person", "unit")}
+    districts = {
+        "person": dict(Person.objects.filter(pk__in=ids["person"]).values_list("pk", "district_id")),
+        "unit": dict(Unit.objects.filter(pk__in=ids["unit"]).values_list("pk", "district_id")),
+    }
+    return {districts[kind].get(pk) if pk is not None else None for kind, pk in named}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
@@ -378,8 +475,8 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
         uids = _uids()
         years: Counter[str] = Counter()  # entries per year: after_bulk_write maintains the years bulk-loaded
 
-        def vouched() -> Iterable[Fact]:
-            for made in writer(run):
+        def vouched(write: Writer) -> Iterable[Fact]:
+            for made in write(run):
                 row = made if isinstance(made, dict) else {n: made.__dict__[n] for n in BUSINESS}
                 years[row["period"][:4]] += 1
                 row["uid"], row["version"], row["cipher_mac"] = next(uids), 1, ""
@@ -392,8 +489,18 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
                 yield row
 
         # The pipeline's door for ledger facts; this run's audit event vouches for every entry it appends.
-        with cached_parameters():
-            append_rows(LedgerEntry, vouched())
+        try:
+            with cached_parameters():
+                append_rows(LedgerEntry, vouched(writer))
+                if run.kind in FOLLOW_UPS:  # facts naming the entries just written (their ids are known now)
+                    append_rows(LedgerEntry, vouched(FOLLOW_UPS[run.kind]))
+        except MissingParameter as missing:
+            # A period before the parameters it needs were in force (the seeded unit rates begin in May 2019):
+            # refused, not a server error (attack round 8).
+            raise ChangeRefused(
+                _("A parameter this run needs is not in force for its period (%(missing)s); refused."),
+                {"missing": str(missing)}, code="parameter_missing",
+            ) from None  # fmt: skip
         run.status, run.executed_by, run.executed_at = RunStatus.EXECUTED, caller.staff, timezone.now()
         run.entries, run.root = len(leaves), merkle_root(leaves)
         _advance(run, "business.run.execute", caller, {
@@ -529,6 +636,8 @@ def _assess(run: AssessmentRun) -> Iterable[Fact]:
     }
     # A month transferred in from another region (sidms.business.transfers) is counted there: not assessed
     # here again for that person's scheme (no month is counted twice). Few rows: the (period, kind) index.
+    # No month is assessed after the person's registered death (the month of the death is: worked in part).
+    dead = set(Death.objects.filter(date_of_death__lt=first).values_list("person_id", flat=True))
     transferred = {
         (person_id, SCHEMES.get(insurance, insurance))
         for person_id, insurance in LedgerEntry.objects.filter(
@@ -554,6 +663,8 @@ def _assess(run: AssessmentRun) -> Iterable[Fact]:
             got = contribution_for(rates, insurance, kind, base, wi)
             amounts[key] = (base, got)
         if got is None or (transferred and (person_id, SCHEMES.get(insurance, insurance)) in transferred):
+            continue
+        if dead and person_id in dead:
             continue
         c, unit_rate, ind_rate = got
         yield {
@@ -581,6 +692,7 @@ def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
         )
     first = month_bounds(original.period)[0]
     base = Decimal(str(run.params["base"]))
+    _check_corrected_base(original, base)
     rates = _Rates(first, original.person.district_id)
     wi = None
     if original.insurance == "410":
@@ -590,6 +702,22 @@ def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
     if got is None:
         raise ChangeRefused(_("Only an assessed entry can be corrected."), code="not_assessed")
     c, unit_rate, ind_rate = got
+    # What was paid on the original moves to the corrected entry (_carry_payments): the corrected entry is
+    # owed only what it adds, and its account credit is what the month's payments have not credited yet.
+    # Reversed with its payments left behind, a paid entry was charged again in full and its month credited
+    # to the personal account twice (attack round 8).
+    paid = _paid_on(original)
+    given = sum(
+        LedgerEntry.objects.filter(kind=EntryKind.PAID, settles_id__in=_chain(original)).values_list(
+            "account_credit", flat=True
+        ),
+        Decimal(0),
+    )
+    if paid[0] > c.unit_amount or paid[1] > c.individual_amount or given > c.account_credit:
+        raise ChangeRefused(
+            _("The entry is paid beyond the corrected amounts: a refund is not a correction."),
+            code="correction_overpaid",
+        )
     today = timezone.localdate()
     common = {"period": original.period, "person_id": original.person_id, "unit_id": original.unit_id,
               "insurance": original.insurance, "corrects_id": original.pk, "entry_date": today}  # fmt: skip
@@ -601,8 +729,45 @@ def _correct(run: AssessmentRun) -> Iterable[LedgerEntry]:
     yield LedgerEntry(
         **common, kind=EntryKind.SUPPLEMENTARY if base > (original.base or 0) else EntryKind.ASSESSED,
         base=base, unit_rate=unit_rate, individual_rate=ind_rate, unit_amount=c.unit_amount,
-        individual_amount=c.individual_amount, account_credit=c.account_credit,
+        individual_amount=c.individual_amount, account_credit=c.account_credit - given,
     )  # fmt: skip
+
+
+def _paid_on(entry: LedgerEntry) -> tuple[Decimal, Decimal]:
+    """(unit, individual) amounts the payments settling ENTRY paid."""
+    rows = LedgerEntry.objects.filter(kind=EntryKind.PAID, settles=entry, period=entry.period)
+    unit, individual = Decimal(0), Decimal(0)
+    for u, i in rows.values_list("unit_amount", "individual_amount"):
+        unit, individual = unit + u, individual + i
+    return unit, individual
+
+
+def _chain(entry: LedgerEntry) -> list[int]:
+    """ENTRY and the entries it corrected before it, newest first (a correction of a correction)."""
+    ids = [entry.pk]
+    corrects = entry.corrects_id
+    while corrects is not None and corrects not in ids:
+        ids.append(corrects)
+        corrects = LedgerEntry.objects.filter(pk=corrects).values_list("corrects_id", flat=True).first()
+    return ids
+
+
+def _carry_payments(run: AssessmentRun) -> Iterable[Fact]:
+    """Each payment of the corrected entry, again as a payment of the entry that replaces it (on the day it
+    was paid, its account credit given already): the unit owes only what the correction adds."""
+    original = LedgerEntry.objects.get(pk=int(run.params["entry"]))
+    new = LedgerEntry.objects.filter(run=run, corrects=original, period=original.period).exclude(
+        kind=EntryKind.REVERSAL
+    )
+    replacement = new.get()
+    payments = LedgerEntry.objects.filter(kind=EntryKind.PAID, settles=original, period=original.period)
+    for p in payments.order_by("pk"):
+        yield fact(
+            period=p.period, person_id=p.person_id, unit_id=p.unit_id, insurance=p.insurance, kind=EntryKind.PAID,
+            base=replacement.base, unit_rate=replacement.unit_rate, individual_rate=replacement.individual_rate,
+            unit_amount=p.unit_amount, individual_amount=p.individual_amount, entry_date=p.entry_date,
+            settles_id=replacement.pk,
+        )  # fmt: skip
 
 
 Writer = Callable[[AssessmentRun], Iterable[LedgerEntry | Fact]]
@@ -610,6 +775,8 @@ WRITERS: dict[str, Writer] = {
     RunKind.ASSESSMENT: _assess,
     RunKind.CORRECTION: _correct,
 }
+# Writers run after a kind's writer, in the same run, for facts that name the entries it wrote.
+FOLLOW_UPS: dict[str, Writer] = {RunKind.CORRECTION: _carry_payments}
 
 
 def register_writer(kind: str, writer: Writer) -> None:
@@ -693,6 +860,13 @@ def verify_runs(report: Report, latest: Mapping[str, Any]) -> None:
     executions = _executions()
     runs = {run.pk: run for run in AssessmentRun.objects.all()}
     claims = _claims()
+    missing = sorted(set(claims) - set(runs))
+    if missing:
+        # Only executed runs were checked against their events: an application (or an approved or rejected
+        # run, or an executed one without entries) deleted in SQL vanished unseen (attack round 8).
+        raise broken("ledger", f"账务批次 #{missing[0]} / ledger run #{missing[0]}",
+                     "审计记录中的账务批次已不存在：有人绕过系统删除了它",
+                     "a ledger run the audit chain records is missing: deleted outside the system")  # fmt: skip
     for run in runs.values():
         if run.seal != row_seal(run) or claims.get(run.pk) != (run.step, run.seal):
             raise broken("ledger", f"账务批次 #{run.pk}（{run.period}） / ledger run #{run.pk} {run.period}",

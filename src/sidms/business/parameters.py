@@ -50,10 +50,12 @@ from sidms.lib import benefits as lb
 from sidms.lib import chain
 from sidms.lib import contributions as lc
 from sidms.lib import pension as lp
+from sidms.parameters.models import Region
 
 ENTITY = "business_parameter"  # the object type of the audit events and the kind of the proposals
 ONLY_CITY_ADMIN = _("Only a city-level system administrator may change parameters.")
 EXAMPLE_MARK = "示例值（待核对）"
+CENT = Decimal("0.01")  # what the ledger's amounts and bases are held to
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,10 @@ def decode(type_: str, stored: Any) -> Any:
         except (lc.InvalidCalculationInput, KeyError, TypeError):
             raise _Bad from None
     if type_ == "class_rates":
-        return {int(k): _dec(v) for k, v in stored.items()}
+        rates = {int(k): _dec(v) for k, v in stored.items()}
+        if any(rate > 1 for rate in rates.values()):
+            raise _Bad
+        return rates
     if type_ == "grade_rates":
         rates = {int(k): _dec(v) for k, v in stored.items()}
         if any(rate > 1 for rate in rates.values()):
@@ -335,6 +340,9 @@ def decode(type_: str, stored: Any) -> Any:
             raise _Bad
         return {str(k): int(v) for k, v in stored.items()}
     if type_ == "groups":
+        # Lists of scheme codes: a text was read letter by letter ("110,120" as the groups 1, 1, 0, …).
+        if not isinstance(stored, list) or not all(isinstance(g, list) for g in stored):
+            raise _Bad
         return [[str(code) for code in group] for group in stored]
     if type_ == "schedules":
         return {
@@ -347,7 +355,9 @@ def decode(type_: str, stored: Any) -> Any:
             for k, v in stored.items()
         }
     if type_ == "day":
-        return (int(stored["month"]), int(stored["day"]))
+        month, day = int(stored["month"]), int(stored["day"])
+        date(2001, month, day)  # a day of a month (ValueError: month 13, 30 February); 29 February is none
+        return (month, day)
     raise _Bad
 
 
@@ -358,6 +368,11 @@ def _checked_value(key: str, value: Any) -> Any:
     try:
         decoded = decode(definition.type, value)
         if definition.type == "rate" and decoded > 1:
+            raise _Bad
+        if definition.type == "rounding" and decoded.precision < CENT:
+            # The ledger holds amounts and bases to the fen: a rule to the li (0.001) was accepted, the
+            # database rounded each amount again, and verify named every run since as tampered (attack
+            # round 8). A power of ten, so a precision of the fen or coarser is a whole number of fen.
             raise _Bad
     except (_Bad, AttributeError, KeyError, TypeError, ValueError):
         raise ChangeRefused(
@@ -562,6 +577,21 @@ def parameter_propose(
         raise ChangeRefused(_("Name the document the value comes from."), code="source_required")
     if status not in ("V", "S", "U"):
         raise ChangeRefused(_("Unknown source status."), code="status")
+    # What the version's columns hold, checked here: a region of seven characters or a source of 600 was
+    # held, and its confirmation was a server error on PostgreSQL; a region that is no district of the
+    # city wrote a version no one reads (attack round 8).
+    if region and not Region.objects.filter(code=region, is_district=True).exists():
+        raise ChangeRefused(
+            _("%(region)s is not a district of the city; leave the region empty for the whole city."),
+            {"region": region[:20]}, code="region",
+        )  # fmt: skip
+    limit = ParameterVersion._meta.get_field("source").max_length or 0
+    if len(source.strip()) > limit or len(reason.strip()) > limit:
+        raise ChangeRefused(
+            _("The source and the reason are at most %(limit)s characters each."),
+            {"limit": limit},
+            code="length",
+        )
     label = f"{key}@{region}"
     if ChangeRequest.objects.filter(entity=ENTITY, record_label=label, status=ReviewStatus.PENDING).exists():
         raise ChangeRefused(

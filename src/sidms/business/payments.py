@@ -25,6 +25,7 @@ arrears: :func:`remainders` gives, for each entry paid in part, what is left, an
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,11 +34,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business import calc
 from sidms.business.accounts import ZERO, _cents, live_assessed, outstanding
-from sidms.business.ledger import Fact, fact, register_writer
+from sidms.business.ledger import Fact, fact, register_apply_check, register_writer
 from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
 from sidms.business.parameters import value_at
 from sidms.core.errors import ChangeRefused
@@ -216,8 +218,15 @@ def _pay(run: AssessmentRun) -> Iterable[Fact]:
     touched: dict[tuple[Any, ...], dict[int, Due]] = defaultdict(dict)
     rules: dict[tuple[date, str], tuple[list[str], dict[str, int]]] = {}
     due_dates: dict[tuple[str, str], date] = {}
+    today = timezone.localdate()
     for number, row in enumerate(rows, start=1):
         paid_on = date.fromisoformat(str(row["paid_on"]))
+        if paid_on > today:
+            # An extract reports payments made: one dated in 2099 was recorded (attack round 8).
+            raise ChangeRefused(
+                _("Row %(row)s of the payment extract is dated %(day)s, after today; the extract is refused."),
+                {"row": number, "day": paid_on.isoformat()}, code="payment_date",
+            )  # fmt: skip
         amount = Decimal(str(row["amount"]))
         period = str(row.get("period") or "")
         if row.get("unit_id"):
@@ -279,4 +288,41 @@ def _pay(run: AssessmentRun) -> Iterable[Fact]:
                 )  # fmt: skip
 
 
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def check_rows(caller: Any, period: str, params: Mapping[str, Any]) -> None:
+    """Each row of an extract, checked when the run is applied for (ledger.register_apply_check): a payer,
+    a month or none, an amount in yuan and fen above zero, the day it was paid (not after today). Read only
+    at the execution, an amount of NaN was a server error on the runs page after a second person had
+    approved the run (attack round 8)."""
+    rows = params.get("rows", []) if isinstance(params, Mapping) else None
+    today = timezone.localdate()
+    for number, row in enumerate(rows if isinstance(rows, list) else [None], start=1):
+        refused = ChangeRefused(
+            _("Row %(row)s of the payment extract is malformed: it names a unit or a flexible worker, a month "
+              "(YYYY-MM) or none, an amount in yuan and fen above zero and the day it was paid."),
+            {"row": number}, code="payment_row",
+        )  # fmt: skip
+        if not isinstance(row, Mapping):
+            raise refused
+        payer, month = row.get("unit_id") or row.get("person_id"), row.get("period")
+        try:
+            int(str(payer))
+            amount = Decimal(str(row.get("amount")))
+            paid_on = date.fromisoformat(str(row.get("paid_on")))
+        except (ArithmeticError, ValueError):
+            raise refused from None
+        if payer is None or (month and not _MONTH.fullmatch(str(month))):
+            raise refused
+        if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            raise refused
+        if paid_on > today:
+            raise ChangeRefused(
+                _("Row %(row)s of the payment extract is dated %(day)s, after today; the extract is refused."),
+                {"row": number, "day": paid_on.isoformat()}, code="payment_date",
+            )  # fmt: skip
+
+
 register_writer("payment", _pay)
+register_apply_check("payment", check_rows)

@@ -242,7 +242,14 @@ def _record(
     # another region (国办发〔2009〕66号: the regions' contribution years are added up), each month once.
     # A month paid in part is in arrears (△ above) and not yet contributed: a payment counts its month once the
     # payments up to the cut-off settle the whole of the assessed entry it pays.
-    owed = {r[0]: r[9] + r[10] for r in rows if r[3] in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY)}
+    # A payment of an entry reversed since counts with the entry that replaced it (ledger._carry_payments
+    # paid it again there): not for the reversed one.
+    cancelled = {r[7] for r in rows if r[3] == EntryKind.REVERSAL and r[7]}
+    owed = {
+        r[0]: r[9] + r[10]
+        for r in rows
+        if r[3] in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY) and r[0] not in cancelled
+    }
     paid_to: dict[int, Decimal] = defaultdict(Decimal)
     for r in rows:
         if r[3] == EntryKind.PAID and r[6] and r[5] <= cut_off:
@@ -254,6 +261,7 @@ def _record(
             and period <= last_period
             and day <= cut_off
             and insurance in INSURANCE
+            and not (kind == EntryKind.PAID and settles in cancelled)
             and not (kind == EntryKind.PAID and settles in owed and paid_to[settles] < owed[settles])
         ):
             months_paid[INSURANCE[insurance]].add(period)
