@@ -165,7 +165,12 @@ class _Child:
 class _Pool:
     def __init__(self, function: Callable[[Any], Any], workers: int) -> None:
         self.children: list[_Child] = []
-        gc.freeze()  # the children's collections then skip what they inherited (and copy fewer pages)
+        # The children's collections then skip what they inherited (and copy fewer pages). A process whose
+        # heap is frozen already (a server's worker, sidms.wsgi) keeps it as it is: unfreezing at the end
+        # would also unfreeze what it froze, and freezing now would keep this call's objects for good.
+        self._freezes = gc.get_freeze_count() == 0
+        if self._freezes:
+            gc.freeze()
         try:
             for _ in range(workers):
                 task_read, task_write = os.pipe()
@@ -187,7 +192,8 @@ class _Pool:
             os.close(child.results)
             os.waitpid(child.pid, 0)
         self.children = []
-        gc.unfreeze()
+        if self._freezes:
+            gc.unfreeze()
 
 
 # The database connections a child inherited: never closed or used there (closing a PostgreSQL connection
