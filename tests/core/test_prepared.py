@@ -105,3 +105,32 @@ def test_the_second_factor_holds_only_while_its_device_does(
     assert client.get("/").status_code == 200
     SealedTOTPDevice.objects.filter(user=rushan_clerk).delete()
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.req("R10.3")
+@pytest.mark.req("B5")
+def test_on_postgresql_the_fixed_lookups_and_the_ledger_are_planned_once(
+    make_person: Any, huancui_clerk: Any
+) -> None:
+    """A prepared queryset and the rights record's ledger and enrolment reads bind their parameters on the
+    server, so PostgreSQL prepares each after a few runs on the connection and then runs it by a generic plan,
+    planned no more (the ledger spans fifty partitions: planning it was most of the database's share of the
+    rights page). The answers stay the ORM's."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's; SQLite has nothing to plan again")
+    from sidms.business.rights import _ledger_rows, rights_records
+
+    person = make_person(id_number="37100219700101018X", name="李红", sex="2", birth_date="1970-01-01")
+    by_key: Prepared[Person] = Prepared(Person, lambda key: Person.objects.filter(person_no=key)[:1], str)
+    for _ in range(14):  # prepared at the fifth run; a generic plan from the fifth prepared run on
+        found = by_key.first(person.person_no)
+        assert found is not None and found.pk == person.pk
+        assert _ledger_rows([person.pk]) == []
+        rights_records([person], timezone.localdate())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    table = Person._meta.db_table
+    assert any(table in sql and generic >= 1 for sql, generic in prepared), prepared
+    assert any("business_ledgerentry" in sql and generic >= 1 for sql, generic in prepared), prepared
+    assert any("business_personenrolment" in sql and generic >= 1 for sql, generic in prepared), prepared

@@ -49,6 +49,7 @@ from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused
 from sidms.core.kernel import spec_for
 from sidms.core.keys import keyring
+from sidms.core.prepared import planned_once
 from sidms.lib import statement as st
 from sidms.registry.models import DelegatedQuery, Person, Unit
 
@@ -106,7 +107,7 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
     person, pk, marks = quote(fields[0].column), quote(fields[1].column), ", ".join(["%s"] * len(person_ids))
     table = quote(LedgerEntry._meta.db_table)
     sql = f"SELECT {columns} FROM {table} WHERE {person} IN ({marks}) ORDER BY {person}, {pk}"  # noqa: S608
-    with connection.cursor() as cursor:
+    with planned_once(connection) as cursor:
         cursor.execute(sql, person_ids)
         rows = cursor.fetchall()
     if connection.vendor != "sqlite":
@@ -154,7 +155,7 @@ def _enrolment_rows(person_ids: list[int], cut_off: date) -> list[tuple[Any, ...
     where = f"{e['person']} IN ({', '.join(['%s'] * len(person_ids))}) AND {e['start_date']} <= %s"
     order = f"{e['person']}, {e['start_date']}, {e['id']}"
     sql = f"SELECT {columns} FROM {tables} WHERE {where} ORDER BY {order}"  # noqa: S608  (names from the models)
-    with connection.cursor() as cursor:
+    with planned_once(connection) as cursor:
         cursor.execute(sql, [*person_ids, cut_off])
         return cursor.fetchall()
 

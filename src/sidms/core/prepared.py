@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import psycopg
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
@@ -83,7 +84,7 @@ class _Compiled:
         params = list(self.template)
         for position, wrapper, value in zip(self.positions, self.wrappers, values, strict=True):
             params[position] = value if type(value) is wrapper else wrapper(value)
-        with connections[self.db].cursor() as cursor:
+        with planned_once(connections[self.db]) as cursor:
             cursor.execute(self.sql, params)
             rows: Any = cursor.fetchall()
         if self.converters:
@@ -96,6 +97,33 @@ class _Compiled:
                 populator.populate(row, obj)
             out.append(obj)
         return out
+
+
+# psycopg prepares a statement once a connection has run it this many times (psycopg's own default). Django
+# turns that off (``prepare_threshold`` None, for connection poolers); planned_once turns it back on, which
+# touches only server-binding cursors: Django's ClientCursor never prepares.
+PREPARE_THRESHOLD = 5
+
+
+def planned_once(connection: Any) -> Any:
+    """A cursor of CONNECTION (Django's wrapper: its checks, its query log) for statements of a fixed shape
+    that the connection runs again and again. On PostgreSQL the parameters are bound on the server (psycopg's
+    ``Cursor`` rather than the ``ClientCursor`` Django uses), and a statement is prepared once it has run
+    PREPARE_THRESHOLD times: PostgreSQL parses it once per connection and, after five more runs, keeps a
+    generic plan when it costs no more than its custom ones. A lookup by key is then neither parsed nor planned again, and one person's ledger (fifty
+    yearly partitions: ~2 ms to plan, 0.3 ms to run) is planned once per connection. Elsewhere Django's
+    own cursor.
+
+    Only for statements of a few parameters and few shapes: a prepared statement takes at most 65,535
+    parameters, and psycopg keeps the last 100 prepared per connection. Behind a transaction-pooling
+    connection pooler (PgBouncer before 1.21) prepared statements need the pooler's support."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = PREPARE_THRESHOLD
+    return connection._prepare_cursor(psycopg.Cursor(raw))
 
 
 class Prepared(Generic[M]):
