@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 from django.db import connections, router
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
@@ -119,11 +120,26 @@ def planned_once(connection: Any) -> Any:
     connection pooler (PgBouncer before 1.21) prepared statements need the pooler's support."""
     if connection.vendor != "postgresql":
         return connection.cursor()
+    # As connection.cursor() does (BaseDatabaseWrapper._cursor and _prepare_cursor), with psycopg's Cursor.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:
         raw.prepare_threshold = PREPARE_THRESHOLD
-    return connection._prepare_cursor(psycopg.Cursor(raw))
+    connection.validate_thread_sharing()
+    if connection.queries_logged:
+        return _ComposedDebugWrapper(psycopg.Cursor(raw), connection)
+    return connection.make_cursor(psycopg.Cursor(raw))
+
+
+class _ComposedDebugWrapper(CursorDebugWrapper):
+    """Django's debug cursor (the query log, CaptureQueriesContext) logging a server-bound statement as
+    Django logs its own: the text with the parameters in it, not ``$1`` placeholders (or nothing, once
+    prepared)."""
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 class Prepared(Generic[M]):
