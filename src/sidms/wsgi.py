@@ -3,8 +3,9 @@
 Each worker process freezes what it holds once it is warm (``gc.freeze``): Django's modules, the URL
 resolver, the compiled templates, the translations, the key ring. CPython's full (oldest-generation)
 collection otherwise walks all of that, ~135,000 objects, every so often: measured on the rights-record
-page, one such collection took 99 ms, during which every request of that worker waits — that pause, not the
-average request, was the page's p99 (bench/README.md, "The page's tail"). Frozen objects are never
+page in one process, one such collection took 99 ms, during which every request of that worker waits
+(bench/README.md, "The page's tail": its p99 in that process fell from 53 to 37 ms; under wrk at c=16 the
+queue, not these pauses, sets the p99 on two cores). Frozen objects are never
 collected; only what the process keeps for good is frozen: a full collection runs first, so what is
 garbage then is freed, and requests' own objects come and go in the young generations as before.
 
