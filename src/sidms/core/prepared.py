@@ -111,9 +111,9 @@ def planned_once(connection: Any) -> Any:
     that the connection runs again and again. On PostgreSQL the parameters are bound on the server (psycopg's
     ``Cursor`` rather than the ``ClientCursor`` Django uses), and a statement is prepared once it has run
     PREPARE_THRESHOLD times: PostgreSQL parses it once per connection and, after five more runs, keeps a
-    generic plan when it costs no more than its custom ones. A lookup by key is then neither parsed nor planned again, and one person's ledger (fifty
-    yearly partitions: ~2 ms to plan, 0.3 ms to run) is planned once per connection. Elsewhere Django's
-    own cursor.
+    generic plan when it costs no more than its custom ones. A lookup by key is then neither parsed nor
+    planned again, and one person's ledger (fifty yearly partitions: ~2 ms to plan, 0.3 ms to run) is
+    planned once per connection. Elsewhere Django's own cursor.
 
     Only for statements of a few parameters and few shapes: a prepared statement takes at most 65,535
     parameters, and psycopg keeps the last 100 prepared per connection. Behind a transaction-pooling
