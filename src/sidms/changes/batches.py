@@ -552,23 +552,29 @@ def _locked(caller: Caller, batch_id: int, status: str) -> BatchApplication:
 # The bulk paths
 
 
-def _latest_revisions(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, str]]:
-    """(version, digest) of each record's latest revision, for a chunk of record ids."""
-    out: dict[int, tuple[int, str]] = {}
+def latest_revision_rows(spec: EntitySpec, ids: list[int], *, state: bool = False) -> list[tuple[Any, ...]]:
+    """(record id, version, digest[, state]) of each record's latest revision, for record IDS, 500 at a time;
+    the state as stored (JSON text on SQLite) when STATE."""
+    extra = ", r.state" if state else ""
+    rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             marks = ", ".join(["%s"] * len(part))
             cursor.execute(
-                "SELECT r.record_id, r.version, r.digest FROM changes_revision r JOIN ("  # noqa: S608
+                f"SELECT r.record_id, r.version, r.digest{extra} FROM changes_revision r JOIN ("  # noqa: S608
                 "SELECT record_id, MAX(version) AS v FROM changes_revision "
                 f"WHERE entity = %s AND record_id IN ({marks}) GROUP BY record_id"
                 ") m ON r.record_id = m.record_id AND r.version = m.v WHERE r.entity = %s",
                 [spec.name, *part, spec.name],
             )
-            for record_id, version, stored in cursor.fetchall():
-                out[int(record_id)] = (int(version), str(stored))
-    return out
+            rows += cursor.fetchall()
+    return rows
+
+
+def _latest_revisions(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """(version, digest) of each record's latest revision, for a chunk of record ids."""
+    return {int(pk): (int(version), str(stored)) for pk, version, stored in latest_revision_rows(spec, ids)}
 
 
 def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller, now: Any) -> list[int]:

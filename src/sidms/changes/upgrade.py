@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from sidms.audit.models import AuditEvent
 from sidms.audit.services import audit_record
-from sidms.changes.batches import _db_time, _insert_revisions, revisions_digest
+from sidms.changes.batches import _db_time, _insert_revisions, latest_revision_rows, revisions_digest
 from sidms.changes.models import Channel, Method
 from sidms.changes.seals import RevisionSealer
 from sidms.core.caller import Caller
@@ -49,20 +49,9 @@ __all__ = ["ACTION", "cover_flags"]
 def _latest_states(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, str, dict[str, Any]]]:
     """(version, digest, state) of each record's latest revision."""
     out: dict[int, tuple[int, str, dict[str, Any]]] = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ", ".join(["%s"] * len(part))
-            cursor.execute(
-                "SELECT r.record_id, r.version, r.digest, r.state FROM changes_revision r JOIN ("  # noqa: S608
-                "SELECT record_id, MAX(version) AS v FROM changes_revision "
-                f"WHERE entity = %s AND record_id IN ({marks}) GROUP BY record_id"
-                ") m ON r.record_id = m.record_id AND r.version = m.v WHERE r.entity = %s",
-                [spec.name, *part, spec.name],
-            )
-            for record_id, version, stored, state in cursor.fetchall():
-                loaded = orjson.loads(state) if isinstance(state, str | bytes) else state
-                out[int(record_id)] = (int(version), str(stored), loaded)
+    for record_id, version, stored, state in latest_revision_rows(spec, ids, state=True):
+        loaded = orjson.loads(state) if isinstance(state, str | bytes) else state
+        out[int(record_id)] = (int(version), str(stored), loaded)
     return out
 
 
