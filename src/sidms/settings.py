@@ -210,6 +210,9 @@ SIDMS_AUDIT_HASH = env_choice("SIDMS_AUDIT_HASH", "sm3", ("sm3", "sha256"))
 SIDMS_CHECKPOINT_DIR = Path(env_str("SIDMS_CHECKPOINT_DIR", str(DATA_DIR / "checkpoints")))
 # At most this many seconds between a commit that appended audit events and the checkpoint of its head.
 SIDMS_CHECKPOINT_INTERVAL = env_float("SIDMS_CHECKPOINT_INTERVAL", 1.0)
+# Seconds between a served process's checkpoints of SQLite's write-ahead log (core.sqlite.checkpoints); 0
+# leaves them to the commits, as SQLite does by default.
+SIDMS_SQLITE_CHECKPOINT_INTERVAL = env_float("SIDMS_SQLITE_CHECKPOINT_INTERVAL", 0.2)
 SIDMS_PAGE_SIZE = 50
 # Forked workers a large import may use for its per-row computation (sidms.core.workers): 0 = one per core;
 # 1 or more caps them (a host shared with other services); -1 = none, everything in the importing process.

@@ -13,6 +13,9 @@ Freezing happens twice: when the application is loaded (all of sidms's views and
 after the first ``WARM_REQUESTS`` requests (what Django builds lazily: template caches, translation
 catalogues, prepared querysets). ``gc.freeze`` is CPython's own means for a heap of long-lived objects;
 core.workers leaves a frozen heap frozen when it forks.
+
+On SQLite each worker also checkpoints the write-ahead log in a thread of its own rather than in the commit
+of whichever request crossed SQLite's threshold (core.sqlite.checkpoints).
 """
 
 from __future__ import annotations
@@ -45,6 +48,19 @@ class FreezeWhenWarm:
         return self.application(environ, start_response)
 
 
+def _checkpoint_in_background() -> None:
+    from django.conf import settings
+
+    from sidms.core.sqlite import checkpoints
+
+    database = settings.DATABASES["default"]
+    name = str(database.get("NAME") or "")
+    interval = float(settings.SIDMS_SQLITE_CHECKPOINT_INTERVAL)  # 0: SQLite's own, in the commits
+    on_file = name and name != ":memory:" and "mode=memory" not in name
+    if database["ENGINE"] == "sidms.core.sqlite" and on_file and interval > 0:
+        checkpoints.start(name, interval)
+
+
 def _freeze() -> None:
     from django.urls import get_resolver
 
@@ -54,3 +70,4 @@ def _freeze() -> None:
 
 
 application = FreezeWhenWarm(get_wsgi_application())
+_checkpoint_in_background()

@@ -7,19 +7,32 @@ sleeps, not the work, made the p99 latency of a page a full second. Here each tr
 exclusive flock on a lock file beside the database, held until it commits or rolls back: a waiting writer
 is woken by the kernel the moment the lock is free, and writers are served in turn. A process that dies
 loses its lock with its file descriptor. In-memory databases (the test suite) need no lock.
+
+In a served process a thread checkpoints the WAL (core.sqlite.checkpoints); connections opened there leave
+checkpoints to it, so no request copies the log into the database while it holds the writers' lock.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
+from typing import Any
 
 from django.db.backends.sqlite3 import base
+
+from sidms.core.sqlite import checkpoints
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _lock_fd: int | None = None
     _locked = False
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> sqlite3.Connection:
+        connection = super().get_new_connection(conn_params)
+        if checkpoints.background_for(str(self.settings_dict.get("NAME") or "")):
+            connection.execute(f"PRAGMA wal_autocheckpoint={checkpoints.BACKSTOP_PAGES}")
+        return connection
 
     def _lock_path(self) -> str | None:
         name = str(self.settings_dict.get("NAME") or "")
