@@ -21,6 +21,9 @@
 when DIR already holds one, measures only the rights-record page on it: for trying server settings or a
 change to the page without seeding again. ``--page-profile N`` requests the page N times in this process
 through Django's test client (signed in as clerk_hc) under cProfile, with the SQL queries of one request.
+With ``--callgrind`` as well, and the script run under ``valgrind --tool=callgrind --instr-atstart=no``
+(``.venv/bin/python``, not ``uv run``), callgrind counts only those N requests (after 20 warm ones): instructions
+a request, which the machine's load does not change, for judging a change to the page on a busy machine.
 
 What is seeded how (printed too): persons, units and employments through the pipeline's approved import
 batches (``load_demo``, as every bench does: this is the slow part, ~150 persons/s, so 1,000,000 persons
@@ -94,8 +97,15 @@ def parse_args() -> argparse.Namespace:
         "--full-history", type=int, default=1000, metavar="N",
         help="employees (Huancui's first) with the full 36 months whatever --history-months (default 1,000)",
     )  # fmt: skip
-    parser.add_argument("--page-profile", type=int, default=0, metavar="N",
-                        help="profile N requests of the page through the test client instead of serving it")  # fmt: skip
+    parser.add_argument(
+        "--page-profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="profile N requests of the page through the test client instead of serving it",
+    )
+    parser.add_argument("--callgrind", action="store_true",
+                        help="with --page-profile, under valgrind: count the instructions of the N requests only")  # fmt: skip
     return parser.parse_args()
 
 
@@ -421,7 +431,7 @@ def rights_page(args: argparse.Namespace, data_dir: Path) -> None:
     )["clerk_hc"]
     path = f"/persons/{person.person_no}/rights/?cut_off=2025-12-31"
     if args.page_profile:
-        _profile_page(args.page_profile, path, password, device)
+        _profile_page(args.page_profile, path, password, device, callgrind=args.callgrind)
         return
     postmaster = _postmaster()
     connections.close_all()
@@ -515,9 +525,10 @@ def ledger_plan(person_id: int) -> str:
     )
 
 
-def _profile_page(count: int, path: str, password: str, device: Any) -> None:
+def _profile_page(count: int, path: str, password: str, device: Any, *, callgrind: bool = False) -> None:
     """The page COUNT times through Django's test client in this process: the queries of one request, the
-    processor time per request, and where it goes (cProfile)."""
+    processor time per request, and where it goes (cProfile); or, with CALLGRIND, only the COUNT requests
+    under callgrind's instrumentation."""
     from django.conf import settings
     from django.db import connection
     from django.test import Client
@@ -535,6 +546,16 @@ def _profile_page(count: int, path: str, password: str, device: Any) -> None:
     assert response.status_code == 302, response.content[:500]
     for _ in range(3):
         assert client.get(path).status_code == 200
+    if callgrind:
+        for _ in range(20):
+            client.get(path)
+        toggle = ["callgrind_control", "-i"]
+        subprocess.run([*toggle, "on", str(os.getpid())], capture_output=True, check=True)  # noqa: S603
+        for _ in range(count):
+            client.get(path)
+        subprocess.run([*toggle, "off", str(os.getpid())], capture_output=True, check=True)  # noqa: S603
+        say(f"  page: {count} requests counted by callgrind")
+        return
     with CaptureQueriesContext(connection) as queries:
         size = len(client.get(path).content)
     say(f"  page: {len(queries)} queries, {size:,} bytes")
