@@ -94,8 +94,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "sidms.web.context.navigation",
             ],
-            # {% load i18n %}: Django's library, a constant {% translate %} rendered once per language.
-            "libraries": {"i18n": "sidms.web.templatetags.i18n_cached"},
         },
     },
 ]

@@ -1,6 +1,6 @@
 """Django's ``i18n`` template library, with ``{% translate "literal" %}`` rendered once per language.
 
-Loaded by ``{% load i18n %}`` in every template (settings.TEMPLATES' ``libraries``). Django's
+Loaded by ``{% load sidms_i18n %}`` in every template of sidms, in place of ``{% load i18n %}``. Django's
 ``TranslateNode`` looks the message up on every render: ~12 µs a tag here (the active language through
 asgiref's ``Local``, the catalogue, the value localised and escaped), and a page carries two dozen of them
 (the rights-record page's 25 were 0.3 ms of its ~4 ms). A tag with a constant message and nothing else (no
