@@ -22,7 +22,11 @@ from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.core.caller import caller_from_request
 from sidms.lib.crypto import DecryptionError
-from sidms.security.accounts import enrolment_code_ok, staff_enrol_device, start_enrolment
+from sidms.security.accounts import (
+    staff_enrol_device,
+    staff_try_enrolment_code,
+    start_enrolment,
+)
 from sidms.security.forms import EnrolmentCodeForm, PasswordLoginForm, TokenForm
 from sidms.security.models import SealedTOTPDevice
 
@@ -101,15 +105,21 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
     if not request.session.get("enrolment_ok"):
         code_form = EnrolmentCodeForm(request.POST or None)
         if request.method == "POST" and code_form.is_valid():
-            if enrolment_code_ok(user, code_form.cleaned_data["code"]):  # type: ignore[arg-type]
+            tried = staff_try_enrolment_code(
+                actor=caller_from_request(request, user),
+                staff=user,  # type: ignore[arg-type]
+                code=code_form.cleaned_data["code"],
+            )
+            if tried == "ok":
                 request.session["enrolment_ok"] = True
                 return redirect("security:otp_enrol")
-            audit_record(
-                "auth.enrolment_failed", actor=caller_from_request(request, user), object_type="staff",
-                object_id=user.pk, outcome=Outcome.FAILED,
-            )  # fmt: skip
             code_form.add_error(
-                "code", _("The enrolment code is wrong or has expired. Ask your administrator for a new one.")
+                "code",
+                _("The enrolment code is wrong or has expired. Ask your administrator for a new one.")
+                if tried == "wrong"
+                else _(
+                    "Too many wrong enrolment codes: this code no longer works. Ask your administrator for a new one."
+                ),
             )
         return render(request, "security/otp_enrol.html", {"code_form": code_form})
     device = start_enrolment(user)  # type: ignore[arg-type]

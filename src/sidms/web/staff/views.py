@@ -28,7 +28,7 @@ from sidms.access import policies
 from sidms.audit.services import audit_record
 from sidms.changes.services import require_city_level
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused
+from sidms.core.errors import ChangeRefused, SeparationOfDuties
 from sidms.registry.models import Staff
 from sidms.security import accounts
 from sidms.web.bad_input import BadInput, answers_bad_input
@@ -468,6 +468,8 @@ def staff_password_view(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error("password", problem)
         except ChangeRefused as refused:
             _refuse(form, refused)
+        except SeparationOfDuties as refused:  # the open enrolment code is this administrator's
+            form.add_error(None, refused.localized())
         else:
             messages.success(
                 request,
@@ -501,12 +503,18 @@ def staff_enrolment_code_view(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member(pk)
     context: dict[str, Any] = {"member": member, "crumbs": _crumbs(member, _("Enrolment code"))}
     tokens: list[str] = list(request.session.get(ISSUE_TOKENS, []))
+    refusal = accounts.both_factors_refusal(caller, member)
     if request.method == "POST":
         token = request.POST.get("token", "")
         if token not in tokens:
             return render(request, "staff/enrolment_code.html", {**context, "used": True}, status=409)
         request.session[ISSUE_TOKENS] = [t for t in tokens if t != token]
-        code = accounts.staff_issue_enrolment_code(actor=caller, staff=member)
+        try:
+            code = accounts.staff_issue_enrolment_code(actor=caller, staff=member)
+        except SeparationOfDuties as refused:
+            return render(
+                request, "staff/enrolment_code.html", {**context, "refusal": refused.localized()}, status=403
+            )
         member.refresh_from_db()
         response = render(
             request,
@@ -516,6 +524,9 @@ def staff_enrolment_code_view(request: HttpRequest, pk: int) -> HttpResponse:
         response["Cache-Control"] = "no-store"
         return response
     _read(caller, member)
+    if refusal:
+        # The administrator who set the password does not also issue the code (accounts.BOTH_FACTORS).
+        return render(request, "staff/enrolment_code.html", {**context, "refusal": refusal})
     token = secrets.token_urlsafe(16)
     request.session[ISSUE_TOKENS] = [*tokens[-9:], token]
     context.update(
