@@ -294,15 +294,23 @@ def staff_post_propose(*, actor: Any, staff: Staff, post: str, reason: str) -> C
     return held
 
 
-def _apply_post(held: ChangeRequest, caller: Caller) -> None:
+def _apply_proposal(held: ChangeRequest, caller: Caller) -> None:
+    """Confirm a proposal about an account: a post to grant, or a move to the city level."""
     require_city_level(caller, MAY_NOT_MANAGE)
     if caller.staff.pk == int(held.record_id or 0):
-        # Four eyes means two people besides the one who gains the post.
+        # Four eyes means two people besides the one who gains the post (or the scope).
         raise deny(
             SeparationOfDuties(_("No one may confirm a post granted to their own account.")),
             "review.denied", actor=caller, object_type="change_request", object_id=held.pk,
             detail={"reason": "own_grant"},
         )  # fmt: skip
+    if "district" in held.proposed:
+        _apply_district(held, caller)
+    else:
+        _apply_post(held, caller)
+
+
+def _apply_post(held: ChangeRequest, caller: Caller) -> None:
     staff = _locked(int(held.record_id or 0))
     post = str(held.proposed["post"][1])
     current = set(StaffPost.objects.filter(staff=staff).values_list("post", flat=True))
@@ -313,7 +321,7 @@ def _apply_post(held: ChangeRequest, caller: Caller) -> None:
             reference=f"CR{held.pk}", detail={"post": post, "proposed_by": held.submitted_by.username})  # fmt: skip
 
 
-register_proposal(ENTITY, _apply_post)
+register_proposal(ENTITY, _apply_proposal)
 
 
 def staff_post_revoke(*, actor: Any, staff: Staff, post: str, reason: str) -> Staff:
@@ -354,7 +362,13 @@ def _change(actor: Any, staff: Staff, action: str, apply: Any, detail: dict[str,
     return staff
 
 
-def staff_set_district(*, actor: Any, staff: Staff, district: str, reason: str) -> Staff:
+TO_CITY_LEVEL = _(
+    "A move to the city level widens the person's data scope to every district: it is proposed, and takes "
+    "effect when a second city-level security administrator confirms it."
+)
+
+
+def _district_checked(district: str, reason: str) -> None:
     from sidms.parameters.codes import district_codes
 
     if district not in district_codes():
@@ -362,10 +376,60 @@ def staff_set_district(*, actor: Any, staff: Staff, district: str, reason: str) 
     if not reason.strip():
         raise ChangeRefused(_("Give the reason for the change."), code="reason_required")
 
+
+def staff_set_district(*, actor: Any, staff: Staff, district: str, reason: str) -> Staff:
+    """Move an account to another district (its data scope), at once. A move to the city level, which sees
+    every district and takes the city-level steps (approving batches, ledger runs, exports of all districts),
+    widens the scope as much as a post does: one administrator moved a district clerk there alone while a
+    post needed a second (attack round 9). It is proposed instead (staff_district_propose)."""
+    _district_checked(district, reason)
+    if district == settings.SIDMS_CITY_DISTRICT and staff.district_id != district:
+        raise ChangeRefused(TO_CITY_LEVEL, code="city_level_proposal")
+
     def apply(staff: Staff) -> None:
         staff.district_id = district
 
     return _change(actor, staff, "staff.district", apply, {"district": district, "reason": reason.strip()})
+
+
+def staff_district_propose(*, actor: Any, staff: Staff, reason: str) -> ChangeRequest:
+    """Propose moving STAFF to the city level; a second city-level security administrator confirms it
+    (review_decide), as a post is granted."""
+    caller = Caller.of(actor)
+    _require_manager(caller)
+    city = str(settings.SIDMS_CITY_DISTRICT)
+    _district_checked(city, reason)
+    if caller.staff.pk == staff.pk:
+        raise SeparationOfDuties(_("No one may propose a post for their own account."))
+    if staff.district_id == city:
+        raise ChangeRefused(_("The staff member is at the city level already."), code="no_change")
+    waiting = ChangeRequest.objects.filter(entity=ENTITY, record_id=staff.pk, status="pending")
+    if any("district" in held.proposed for held in waiting):
+        raise ChangeRefused(_("This move is already proposed and waits for confirmation."), code="pending")
+    with transaction.atomic():
+        held = ChangeRequest.objects.create(
+            entity=ENTITY, record_id=staff.pk, record_label=staff.username, district_id=city,
+            base_version=staff.version, proposed={"district": [staff.district_id, city], "reason": [None, reason.strip()]},
+            channel=Channel.MAINTENANCE, submitted_by=caller.staff, submitted_at=timezone.now(),
+            decider_post=Post.SECURITY_ADMIN,
+        )  # fmt: skip
+        reseal(held)
+        audit_record(
+            "staff.district_propose", actor=caller, object_type="change_request", object_id=held.pk,
+            detail={"username": staff.username, "district": city, "step": held.step, "seal": held.seal},
+        )  # fmt: skip
+    return held
+
+
+def _apply_district(held: ChangeRequest, caller: Caller) -> None:
+    staff = _locked(int(held.record_id or 0))
+    district = str(held.proposed["district"][1])
+    reason = str((held.proposed.get("reason") or [None, ""])[1] or "")
+    before = staff_state(staff)
+    staff.district_id = district
+    staff.save()
+    _record(staff, before, caller=caller, action="staff.district", method=Method.REVIEW, reference=f"CR{held.pk}",
+            detail={"district": district, "reason": reason, "proposed_by": held.submitted_by.username})  # fmt: skip
 
 
 def staff_set_active(*, actor: Any, staff: Staff, active: bool, reason: str) -> Staff:

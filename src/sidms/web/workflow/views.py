@@ -260,9 +260,15 @@ def _proposal_pairs(held: ChangeRequest) -> list[dict[str, str]]:
             rows = [row for row in rows if row["key"] != "on_duplicate"]
         return rows
     rows = []
-    for key, (_old, new) in held.proposed.items():
+    for key, (old, new) in held.proposed.items():
         if key == "post":
             rows.append({"label": _("Post to grant"), "old": "—", "new": _post_label(new)})
+        elif key == "district":
+            from sidms.web.staff.reads import district_text
+
+            rows.append(
+                {"label": _("District (data scope)"), "old": district_text(old), "new": district_text(new)}
+            )
         elif key == "reason":
             rows.append({"label": _("Reason for the change"), "old": "—", "new": str(new or "—")})
     return rows
