@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sidms.audit.models import AuditEvent
-from sidms.changes.models import Channel, ChangeRequest
+from sidms.changes.models import ChangeRequest, Channel
 from sidms.changes.services import submit_change
 from sidms.security import accounts
 
