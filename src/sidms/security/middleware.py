@@ -45,7 +45,28 @@ class RequireTwoFactorMiddleware:
             if path in second or path == login:
                 return self.get_response(request)
             return redirect("security:otp_verify")
+        if not _within_lifetime(request.session):
+            # Used without pause, a session never went idle and never ended: a cookie taken once stayed good
+            # for as long as it was used (ASVS 3.3.2; attack round 9). It ends at its lifetime, used or not.
+            logout(request)
+            return redirect(f"{login}?next={path}")
         return self.get_response(request)
+
+
+SIGNED_IN_AT = "_signed_in_at"
+
+
+def mark_signed_in(session: Any) -> None:
+    """Start the session's lifetime: called when the second factor is accepted."""
+    session[SIGNED_IN_AT] = int(time.time())
+
+
+def _within_lifetime(session: Any) -> bool:
+    since = session.get(SIGNED_IN_AT)
+    if not isinstance(since, int):
+        mark_signed_in(session)  # a session from before the lifetime was kept: it starts now
+        return True
+    return time.time() - since < settings.SESSION_MAX_SECONDS
 
 
 # The sign-in pages' paths per (script prefix, URLconf): four URL reversals on every request otherwise.

@@ -28,6 +28,7 @@ from sidms.security.accounts import (
     start_enrolment,
 )
 from sidms.security.forms import EnrolmentCodeForm, PasswordLoginForm, TokenForm
+from sidms.security.middleware import mark_signed_in
 from sidms.security.models import SealedTOTPDevice
 
 
@@ -76,6 +77,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
             return render(request, "security/otp_verify.html", {"form": form})
         if allowed and device.verify_token(form.cleaned_data["token"]):
             otp_login(request, device)
+            mark_signed_in(request.session)
             audit_record(
                 "auth.otp_ok",
                 actor=caller_from_request(request, user),
@@ -129,6 +131,7 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
             staff_enrol_device(actor=caller_from_request(request, user), staff=user, device=device)  # type: ignore[arg-type]
             request.session.pop("enrolment_ok", None)
             otp_login(request, device)
+            mark_signed_in(request.session)
             return redirect(_after_otp(request))
         form.add_error("token", _("The code does not match. Check the time on your phone and try again."))
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
