@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.req("R10.3")
 @pytest.mark.req("R9.1")
 def test_a_move_to_the_city_level_needs_a_second_security_administrator(
-    security: Any, security2: Any, make_staff: Any
+    security: Any, security2: Any, make_staff: Any, signed_in: Any
 ) -> None:
     clerk = make_staff("clerk_rs", posts=("approver",), district="371083")
     with pytest.raises(ChangeRefused) as refused:
@@ -53,6 +53,10 @@ def test_a_move_to_the_city_level_needs_a_second_security_administrator(
     assert Staff.objects.get(pk=clerk.pk).district_id == "371000"
     event = AuditEvent.objects.filter(action="staff.district", object_id="clerk_rs").get()
     assert event.actor == "security2_city" and '"proposed_by":"security_city"' in event.payload
+    # A post proposed for an account shows its confirmer where the post will act.
+    grant = accounts.staff_post_propose(actor=security, staff=clerk, post="reviewer", reason="兼任审核")
+    page = signed_in(security2).get(f"/queues/review/{grant.pk}/").content.decode()
+    assert "所属区市（数据范围）" in page and "威海市（市级：全部区市）" in page
     # Down again, or between districts: at once, by one administrator.
     accounts.staff_set_district(actor=security, staff=clerk, district="371002", reason="调环翠")
     assert Staff.objects.get(pk=clerk.pk).district_id == "371002"
