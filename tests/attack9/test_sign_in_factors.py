@@ -14,6 +14,11 @@ R16): an outsider who has a password, and a security administrator who wants to 
   administrator who set the password does not issue the code, and the one who issued a code still open does
   not set the password; a second administrator does the other half.
 
+* A proven code outlived itself. The session remembered only that *a* code had been right: someone who had
+  the password and a code that then leaked, and had typed it, still bound an authenticator after the
+  administrator replaced the code because it leaked. The session now proves the code it was given, while
+  that code is open.
+
 What held, pinned here: wrong TOTP codes are throttled (the right code right after three wrong ones is still
 refused), and a password lock-out holds against the login name written another way (full-width letters,
 spaces around it)."""
@@ -192,3 +197,21 @@ def test_wrong_totp_codes_are_throttled_and_a_lockout_holds_against_the_name_wri
         Client().post("/login/", {"username": "clerk_hc", "password": "wrong-wrong-wrong"})
     for name in ("clerk_hc", "ｃｌｅｒｋ＿ｈｃ", " clerk_hc", "clerk_hc "):
         assert Client().post("/login/", {"username": name, "password": PASSWORD}).status_code == 429, name
+
+
+@pytest.mark.req("R17")
+def test_a_code_proven_in_a_session_does_not_outlive_its_replacement(security: Any, make_staff: Any) -> None:
+    newcomer = make_staff("newbie", posts=("window_clerk",), district="371002")
+    leaked = accounts.staff_issue_enrolment_code(actor=security, staff=newcomer)
+    intruder = _at_enrolment("newbie")  # he has the password and the leaked code
+    assert intruder.post("/login/enrol/", {"code": leaked})["Location"] == "/login/enrol/"
+    assert "<svg" in intruder.get("/login/enrol/").content.decode()
+    stolen = SealedTOTPDevice.objects.get(user=newcomer, confirmed=False)
+    accounts.staff_issue_enrolment_code(actor=security, staff=newcomer)  # the leak is known: a new code
+    page = intruder.post("/login/enrol/", {"token": current_code(stolen)})
+    assert page.status_code == 200 and "8 位登记码" in page.content.decode()  # asked for the new code again
+    again = intruder.get("/login/enrol/").content.decode()  # no new QR code to scan either
+    assert "<svg" not in again and "8 位登记码" in again
+    assert not SealedTOTPDevice.objects.filter(user=newcomer).exists()
+    assert not SealedTOTPDevice.objects.filter(user=newcomer, confirmed=True).exists()
+    assert intruder.get("/").status_code == 302

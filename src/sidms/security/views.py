@@ -23,6 +23,7 @@ from sidms.audit.services import audit_record
 from sidms.core.caller import caller_from_request
 from sidms.lib.crypto import DecryptionError
 from sidms.security.accounts import (
+    enrolment_open,
     staff_enrol_device,
     staff_try_enrolment_code,
     start_enrolment,
@@ -104,7 +105,14 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
     user = request.user
     if SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
         return redirect("security:otp_verify")
-    if not request.session.get("enrolment_ok"):
+    # The session proves the code it was given, not any code: a session that proved a code the administrator
+    # has since replaced (it leaked, so a new one was issued) bound an authenticator without the new code
+    # (attack round 9). The proof names the code (its keyed digest, as stored) and holds while it is open.
+    proven = request.session.get("enrolment_ok")
+    if proven and not (proven == user.enrolment_code and enrolment_open(user)):  # type: ignore[union-attr,arg-type]
+        request.session.pop("enrolment_ok", None)
+        proven = None
+    if not proven:
         code_form = EnrolmentCodeForm(request.POST or None)
         if request.method == "POST" and code_form.is_valid():
             tried = staff_try_enrolment_code(
@@ -113,7 +121,7 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
                 code=code_form.cleaned_data["code"],
             )
             if tried == "ok":
-                request.session["enrolment_ok"] = True
+                request.session["enrolment_ok"] = user.enrolment_code  # type: ignore[union-attr]
                 return redirect("security:otp_enrol")
             code_form.add_error(
                 "code",

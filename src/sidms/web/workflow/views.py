@@ -292,7 +292,9 @@ def _proposal_pairs(held: ChangeRequest) -> list[dict[str, str]]:
             rows.append({"label": _("Post to grant"), "old": "—", "new": _post_label(new)})
             # Where the post will act: a window clerk's post at the city level reads every district's persons,
             # and the confirmer saw only the post's name (attack round 9).
-            member = Staff.objects.filter(pk=held.record_id).values_list("district_id", flat=True).first()
+            member = (
+                Staff.objects.filter(pk=held.record_id or 0).values_list("district_id", flat=True).first()
+            )
             rows.append({"label": _("District (data scope)"), "old": "—", "new": district_text(member)})
         elif key == "district":
             from sidms.web.staff.reads import district_text
