@@ -177,6 +177,7 @@ REASON_LABELS: dict[str, Any] = {
     "own_grant": gettext_lazy("own account"),
     "account": gettext_lazy("the account does not match its history"),
     "sign_in": gettext_lazy("sign-in of an account that does not match its history"),
+    "session": gettext_lazy("session of an account that does not match its history"),
     "scope_changed": gettext_lazy("the data scope changed since the export was asked for"),
 }
 
