@@ -334,14 +334,16 @@ def test_transplanted_credentials_do_not_sign_in_and_are_named(make_staff, clien
         "WHERE user_id = %s",
         [clerk.pk, admin.pk],
     )
-    # The clerk's password now opens the administrator's first step, but their authenticator does not: the
-    # sealed secret is bound to the clerk's account and does not decrypt for the administrator's.
+    # The clerk's password no longer opens even the administrator's first step: the account does not match
+    # its history, so the sign-in is refused and the supervisors alerted at once (attack round 9). Behind it,
+    # the authenticator would not have served either: the sealed secret is bound to the clerk's account and
+    # does not decrypt for the administrator's.
     response = client.post("/login/", {"username": "admin_city", "password": PASSWORD})
-    assert response.status_code == 302
+    assert response.status_code == 200 and "与其变更记录不符" in response.content.decode()
     response = client.post("/login/otp/", {"token": current_code(clerk_device)})
-    assert response.status_code == 200 and "安全管理员" in response.content.decode()
     assert client.get("/").status_code == 302  # not signed in
-    assert AuditEvent.objects.filter(action="integrity.alert", object_type="staff").exists()
+    alert = AuditEvent.objects.get(action="integrity.alert", object_type="staff")
+    assert alert.object_id == "admin_city" and "sign_in" in alert.payload
     problem = broken_at()
     assert problem.kind == "staff" and "admin_city" in problem.where
 

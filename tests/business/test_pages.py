@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import translation
+from django.utils import timezone, translation
 
 from sidms.audit.models import AuditEvent
 from sidms.business.ledger import run_through
@@ -131,6 +131,35 @@ def test_the_runs_list_pages_fifty_at_a_time_so_the_oldest_run_is_reached(
         and "<td>2021-01</td>" in second
         and "<td>2021-01</td>" not in first
     )
+
+
+@pytest.mark.req("R9.1")
+@pytest.mark.req("R9.3")
+def test_the_runs_list_shows_the_run_applied_for_last_first_whatever_its_period(
+    insured: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    """Ordered by period as text, a year-end interest run ("2021") sorted below all of its year's months
+    ("2021-01" … "2021-12"), and any run naming an old period (a correction, a transfer, a late assessment)
+    sorted among the old runs: the run just applied for, waiting for its approver, was on the last page. The
+    list is the run applied for last first; its period is still shown."""
+    from sidms.business.ledger import run_apply
+
+    periods = [f"{y}-{m:02d}" for y in (2021, 2022, 2023, 2024, 2025) for m in range(1, 13)][:55]
+    for period in periods:
+        run_apply(actor=huancui_clerk, kind="assessment", period=period)
+    interest = run_apply(actor=huancui_clerk, kind="interest", period="2021")
+    late = run_apply(actor=huancui_clerk, kind="payment", period="2021-02", params={"rows": []})
+    clerk = signed_in(huancui_clerk)
+    with translation.override("zh-hans"):
+        first = clerk.get("/business/runs/").content.decode()
+        second = clerk.get("/business/runs/", {"page": "2"}).content.decode()
+    rows = [row for row in first.split("<tr>") if row.startswith("<td>")]
+    assert rows[0].startswith(f"<td>{late.pk}</td>") and rows[1].startswith(f"<td>{interest.pk}</td>")
+    assert "<td>2021</td>" in rows[1] and "<td>2021</td>" not in second
+    # Then the assessments, the last applied for first: 2025-07 heads them, 2021-01 … 2021-07 are on page 2.
+    assert "<td>2025-07</td>" in rows[2] and "<td>2021-01</td>" in second and "<td>2021-08</td>" in first
+    stamp = AssessmentRun.objects.get(pk=late.pk).applied_at
+    assert timezone.localtime(stamp).strftime("%Y-%m-%d %H:%M") in rows[0]
 
 
 @pytest.mark.req("R9.1")

@@ -1,7 +1,7 @@
 """Staff accounts in real browsers (R16, R17): a city-level security administrator creates an account and
-proposes its post, a second one confirms it (four eyes), the first issues the one-time enrolment code, and the
-new person signs in for the first time with the password, the code and a TOTP code from the authenticator
-they bind. The code is shown once."""
+proposes its post, a second one confirms it (four eyes) and, since the first set the password, issues the
+one-time enrolment code; the new person signs in for the first time with the password, the code and a TOTP
+code from the authenticator they bind. The code is shown once."""
 
 from __future__ import annotations
 
@@ -92,17 +92,21 @@ def test_two_security_administrators_set_up_an_account_and_the_person_signs_in_w
     expect(history).to_contain_text("安全管理员 何静")
     expect(history).to_contain_text("授予 窗口经办")
 
-    # 4. The first administrator issues the enrolment code: shown once, never again.
+    # 4. The first administrator set the password, so the second issues the enrolment code (no one holds both
+    #    factors of another's account): shown once, never again.
     menu(security).get_by_role("link", name="工作人员账号").click()
     security.get_by_role("link", name="clerk_wd").click()
     security.get_by_role("link", name="签发登记码").first.click()
-    security.get_by_role("button", name="签发登记码").click()
-    expect(security.get_by_text("登记码只显示这一次。请当面交给本人")).to_be_visible()
-    code = security.locator("#enrolment-code").inner_text()
+    expect(security.get_by_role("alert")).to_contain_text("登记码须由另一名安全管理员签发")
+    expect(security.get_by_role("button", name="签发登记码")).to_have_count(0)
+    second.get_by_role("link", name="签发登记码").first.click()
+    second.get_by_role("button", name="签发登记码").click()
+    expect(second.get_by_text("登记码只显示这一次。请当面交给本人")).to_be_visible()
+    code = second.locator("#enrolment-code").inner_text()
     assert re.fullmatch(r"\d{8}", code)
-    security.reload()  # the browser sends the form again: no code, none issued
-    expect(security.get_by_text("该登记码已显示过，不再显示。")).to_be_visible()
-    assert code not in security.content()
+    second.reload()  # the browser sends the form again: no code, none issued
+    expect(second.get_by_text("该登记码已显示过，不再显示。")).to_be_visible()
+    assert code not in second.content()
 
     # 5. The person's first sign-in: password, the enrolment code, the QR code, a TOTP code.
     person = new_page("clerk_wd")
@@ -125,8 +129,8 @@ def test_two_security_administrators_set_up_an_account_and_the_person_signs_in_w
     expect(menu(person).get_by_role("link", name="工作人员账号")).to_have_count(0)
 
     # The account's page now says the authenticator is bound, and its history tells the whole story.
-    security.get_by_role("link", name="返回账号").click()
-    expect(security.get_by_role("main")).to_contain_text("已绑定")
-    history = security.get_by_role("table", name="账号变更历史")
+    second.get_by_role("link", name="返回账号").click()
+    expect(second.get_by_role("main")).to_contain_text("已绑定")
+    history = second.get_by_role("table", name="账号变更历史")
     for act in ("创建工作人员账号", "授予岗位", "签发绑定码", "绑定身份验证器"):
         expect(history.get_by_role("row").filter(has_text=act)).to_have_count(1)

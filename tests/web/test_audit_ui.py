@@ -26,9 +26,7 @@ def _seqs(page: str) -> list[int]:
 
 @pytest.fixture
 def events(make_staff) -> None:  # type: ignore[no-untyped-def]
-    clerk = make_staff("clerk_x", posts=("window_clerk",))
-    clerk.first_name = "环翠窗口 张敏"
-    clerk.save(update_fields=["first_name"])
+    make_staff("clerk_x", posts=("window_clerk",), full_name="环翠窗口 张敏")
     audit_record(
         "read.person",
         actor="clerk_x",

@@ -36,6 +36,20 @@ def test_the_login_page_switches_to_english(client: Client) -> None:
 
 
 @pytest.mark.req("R17")
+def test_a_request_leaves_the_threads_language_as_it_found_it(client: Client) -> None:
+    """LocaleMiddleware activates the request's language in the thread and never puts the old one back: one
+    English request left English active for whatever the thread did next (every later test of a session)."""
+    from django.utils import translation
+
+    client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    assert "Username" in client.get("/login/").content.decode()
+    assert translation.get_language() == "zh-hans"
+    with translation.override("en"):
+        assert "用户名" in Client().get("/login/").content.decode()
+        assert translation.get_language() == "en"
+
+
+@pytest.mark.req("R17")
 def test_every_page_needs_a_signed_in_staff_member(client: Client) -> None:
     for path in ("/", "/persons/", "/units/", "/persons/3700000019/", "/agencies/", "/audit/"):
         response = client.get(path)

@@ -375,10 +375,11 @@ def test_the_enrolment_code_is_shown_once_and_the_person_enrols_with_it_at_first
 ) -> None:
     member = create(admin)
     held = propose(admin, member, "window_clerk")
-    assert (
-        signed_in(security2).post(f"/queues/review/{held.pk}/decide/", {"decision": "approve"}).status_code
-        == 302
-    )
+    second = signed_in(security2)
+    assert second.post(f"/queues/review/{held.pk}/decide/", {"decision": "approve"}).status_code == 302
+    # The first administrator set the password: the second issues the code (no one holds both factors).
+    assert "另一名安全管理员签发" in text(admin.get(f"/staff/{member.pk}/enrolment-code/"))
+    admin = second
     code, (token, shown) = issue_code(admin, member)
     assert shown["Cache-Control"] == "no-store"
     assert "只显示这一次" in text(shown) and "当面" in text(shown)

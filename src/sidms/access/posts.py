@@ -84,6 +84,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "archive.orphans": frozenset({P.INFO_CENTRE}),
 }
 
+# The functions that read or change insured persons' and units' records, and the posts that hold one of them:
+# the service windows, and also the information centre (it imports people and units and executes batches and
+# ledger runs) and the archive reviewer (the scans of their documents). No administrator holds one of these
+# posts (security.accounts): an auditor who also imported persons, or a system administrator who also read
+# their archives, could use one post to cover the other (attack round 9; MLPS 2.0 separates administrators
+# from operators).
+RECORD_FUNCTIONS = frozenset({
+    "record.view", "person.view", "unit.view", "record.submit", "review.decide", "maintenance.apply",
+    "maintenance.approve", "maintenance.modify", "maintenance.recheck", "batch.apply", "batch.approve",
+    "batch.execute", "archive.upload", "archive.view", "archive.review", "archive.purge",
+})  # fmt: skip
+RECORD_POSTS = frozenset(post for name in RECORD_FUNCTIONS for post in PERMISSIONS[name])
+
 # Who decides a request, by the post it names (sidms.changes.models.ChangeRequest.decider_post).
 DECIDERS: dict[str, str] = {
     P.REVIEWER: "review.decide",

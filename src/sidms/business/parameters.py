@@ -361,10 +361,30 @@ def decode(type_: str, stored: Any) -> Any:
     raise _Bad
 
 
+# The system parameters that are security controls, and the range each must stay in whoever changes it: the
+# idle logout (GB/T 22239-2019 §8.1.4.1b; ASVS 3.3.2 at level 3: at most 15 minutes) and the lock-out after
+# failed sign-ins (§8.1.4.1b; ASVS 2.2.1). Two system administrators could set the idle time to ten years or
+# the failures to a million (each control switched off), or the failures to none (every account locked at its
+# first try, theirs too, with no one left to sign in and undo it) (attack round 9).
+SECURITY_BOUNDS: dict[str, tuple[int, int]] = {
+    "session.idle_seconds": (60, 900),
+    "lockout.failures": (3, 10),
+    "lockout.minutes": (10, 24 * 60),
+}
+
+
 def _checked_value(key: str, value: Any) -> Any:
     definition = DEFINITIONS.get(key)
     if definition is None:
         raise ChangeRefused(_("There is no parameter %(key)s."), {"key": key}, code="no_parameter")
+    bounds = SECURITY_BOUNDS.get(key)
+    if bounds is not None and not (
+        isinstance(value, int) and not isinstance(value, bool) and bounds[0] <= value <= bounds[1]
+    ):
+        raise ChangeRefused(
+            _("%(key)s is a security control (GB/T 22239 §8.1.4.1): its value lies between %(low)s and %(high)s."),
+            {"key": key, "low": bounds[0], "high": bounds[1]}, code="parameter_bounds",
+        )  # fmt: skip
     try:
         decoded = decode(definition.type, value)
         if definition.type == "rate" and decoded > 1:

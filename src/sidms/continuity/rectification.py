@@ -16,11 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sidms.access.policies import has_permission, in_scope
-from sidms.changes.services import audited_refusals
+from sidms.changes.services import audited_refusals, deny
 from sidms.continuity.base import advance, create, locked
 from sidms.continuity.common import next_number, require
 from sidms.continuity.models import Alert, OrderStatus, RectificationOrder
-from sidms.core.errors import ChangeRefused, Invalid, NotPermitted
+from sidms.core.errors import ChangeRefused, Invalid, NotPermitted, SeparationOfDuties
 from sidms.registry.models import Agency
 
 MAY_NOT_ISSUE = _("Only the supervising department issues rectification orders.")
@@ -63,6 +63,20 @@ def order_issue(
         )  # fmt: skip
 
 
+def _own(caller: Any, order: RectificationOrder, role: str) -> NotPermitted:
+    """The supervising department's order and the agency's report are two people's acts: whoever issued an
+    order does not report on it, and whoever reported does not accept or send back their own report."""
+    message = (
+        _("You issued this order: the agency's report is written by someone else.")
+        if role == "issued"
+        else _("You reported this rectification: another supervisor accepts or returns it.")
+    )
+    return deny(
+        SeparationOfDuties(message), "rectification.denied", actor=caller, object_type="rectification_order",
+        object_id=order.pk, detail={"reason": f"own_{role}"},
+    )  # fmt: skip
+
+
 def _locked_order(caller: Any, order_id: int) -> RectificationOrder:
     order = locked(RectificationOrder, order_id, actor=caller)
     if order is None:
@@ -81,6 +95,11 @@ def order_respond(*, actor: Any, order_id: int, response: str) -> RectificationO
             raise NotPermitted(NO_SUCH)
         if order.status != OrderStatus.ISSUED:
             raise ChangeRefused(_("This order is not waiting for a report."), code="state")
+        if order.issued_by_id == caller.staff.pk:
+            # One person holding the supervising department's post and an agency's (approver, city
+            # administrator) issued an order, reported its rectification and accepted the report: the
+            # supervised and the supervisor in one (attack round 9).
+            raise _own(caller, order, "issued")
         order.status = OrderStatus.RESPONDED
         order.response = response.strip()
         order.responded_by, order.responded_at = caller.staff, timezone.now()
@@ -97,6 +116,8 @@ def order_close(*, actor: Any, order_id: int, note: str) -> RectificationOrder:
             raise ChangeRefused(
                 _("An order is closed once the agency has reported its rectification."), code="state"
             )
+        if order.responded_by_id == caller.staff.pk:
+            raise _own(caller, order, "responded")
         order.status = OrderStatus.CLOSED
         order.closing_note = note.strip()
         order.closed_by, order.closed_at = caller.staff, timezone.now()
@@ -117,6 +138,8 @@ def order_return(*, actor: Any, order_id: int, note: str, deadline: date) -> Rec
         order = _locked_order(caller, order_id)
         if order.status != OrderStatus.RESPONDED:
             raise ChangeRefused(_("Only a reported rectification can be sent back."), code="state")
+        if order.responded_by_id == caller.staff.pk:
+            raise _own(caller, order, "responded")
         order.status = OrderStatus.ISSUED
         order.closing_note = note.strip()
         order.deadline = deadline

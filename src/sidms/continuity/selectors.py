@@ -54,7 +54,7 @@ def administrator_acts(
 ) -> list[AdministratorAct]:
     """The acts of the system, security and audit administrators (optionally of one of the three posts),
     newest first: for the audit administrator only, and reading them is itself recorded."""
-    caller: Caller = require(actor, "audit.view", MAY_NOT_READ)
+    caller: Caller = require(actor, "audit.view", MAY_NOT_READ, city_level=True)
     holders = {u: p for u, p in administrator_holders().items() if not post or post in p}
     events = AuditEvent.objects.filter(actor__in=list(holders))
     if before is not None:

@@ -43,7 +43,8 @@ from sidms.access.policies import (
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.business.parameters import value_at
-from sidms.changes.services import field_label
+from sidms.changes.models import Revision
+from sidms.changes.services import audited_refusals, deny, field_label
 from sidms.continuity.base import advance, create, locked
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
@@ -160,11 +161,25 @@ def decide_export(
     return request
 
 
+SCOPE_CHANGED = _("Your data scope has changed since this export was asked for; ask again.")
+
+
+def _scope_changed_since(request: ExportRequest) -> bool:
+    """Whether the requester's district (their data scope) was changed after they asked for the export. The
+    file is built at download, through the read door, with the scope the requester has then: moved from 环翠区
+    to 乳山市 after 环翠's approver approved three of 环翠's rows, a clerk downloaded all of 乳山's, which no
+    one with authority over 乳山 had approved (attack round 9)."""
+    later = Revision.objects.filter(
+        entity="staff", record_id=request.requester_id, at__gt=request.requested_at
+    )
+    return any("district" in (changes or {}) for changes in later.values_list("changes", flat=True))
+
+
 def download_export(*, actor: Any, export_id: int) -> ExportFile:
     """The file of an approved export, to its requester, once, within its window. The file is built now,
     through the read door, and its digest goes into the audit event of the download."""
     caller = Caller.of(actor)
-    with transaction.atomic():
+    with audited_refusals(), transaction.atomic():
         request = locked(ExportRequest, export_id, actor=caller)
         if request is None or request.requester_id != caller.staff.pk:
             raise NotPermitted(_("There is no such export."))
@@ -179,6 +194,11 @@ def download_export(*, actor: Any, export_id: int) -> ExportFile:
             raise ChangeRefused(
                 _("The download window of this export has closed; ask again."), code="window_closed"
             )
+        if _scope_changed_since(request):
+            raise deny(
+                NotPermitted(SCOPE_CHANGED), "access.denied", actor=caller, object_type="export",
+                object_id=request.pk, detail={"permission": APPROVE, "reason": "scope_changed"},
+            )  # fmt: skip
         data, rows = _build(caller, request, now)
         digest = hashlib.sha256(data).hexdigest()
         request.status = ExportStatus.DOWNLOADED

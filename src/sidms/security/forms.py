@@ -16,6 +16,10 @@ class PasswordLoginForm(AuthenticationForm):
             "You have no valid confidentiality agreement on record, so you cannot sign in. "
             "Ask your agency's administrator to register it."
         ),
+        "damaged": _(
+            "Your account does not match its records (it was changed outside the system), so you cannot sign "
+            "in. Ask the security administrator."
+        ),
     }
 
     def get_invalid_login_error(self) -> forms.ValidationError:
@@ -32,6 +36,20 @@ class PasswordLoginForm(AuthenticationForm):
         super().confirm_login_allowed(user)
         if not user.has_valid_agreement():
             raise forms.ValidationError(self.error_messages["no_agreement"], code="no_agreement")
+        from sidms.security.accounts import account_intact
+
+        if not account_intact(user):
+            # A password hash, a post, a district or an authenticator written in SQL: the account does not
+            # sign in, and the supervisors learn of it now rather than at the night's verification (R20;
+            # attack round 9). The account's history is read once per sign-in.
+            from sidms.audit.services import audit_record
+            from sidms.core.caller import caller_from_request
+
+            audit_record(
+                "integrity.alert", actor=caller_from_request(self.request, user), object_type="staff",
+                object_id=user.username, outcome="failed", detail={"reason": "sign_in"},
+            )  # fmt: skip
+            raise forms.ValidationError(self.error_messages["damaged"], code="damaged")
 
 
 class TokenForm(forms.Form):

@@ -45,7 +45,32 @@ class RequireTwoFactorMiddleware:
             if path in second or path == login:
                 return self.get_response(request)
             return redirect("security:otp_verify")
+        if not _within_lifetime(request.session):
+            # Used without pause, a session never went idle and never ended: a cookie taken once stayed good
+            # for as long as it was used (ASVS 3.3.2; attack round 9). It ends at its lifetime, used or not.
+            logout(request)
+            return redirect(f"{login}?next={path}")
         return self.get_response(request)
+
+
+SIGNED_IN_AT = "_signed_in_at"
+
+
+def mark_signed_in(session: Any) -> None:
+    """Start the session's lifetime and its idle time: called when the second factor is accepted, right after
+    the sign-in checked the account against its history (so the first touch, and its check, is a minute on)."""
+    now = int(time.time())
+    session[SIGNED_IN_AT] = now
+    session["_touched"] = now
+    session.set_expiry(idle_seconds())
+
+
+def _within_lifetime(session: Any) -> bool:
+    since = session.get(SIGNED_IN_AT)
+    if not isinstance(since, int):
+        mark_signed_in(session)  # a session from before the lifetime was kept: it starts now
+        return True
+    return time.time() - since < settings.SESSION_MAX_SECONDS
 
 
 # The sign-in pages' paths per (script prefix, URLconf): four URL reversals on every request otherwise.
@@ -77,9 +102,31 @@ class IdleTimeoutMiddleware:
         if session is not None and request.user.is_authenticated:
             now = int(time.time())
             if now - int(session.get("_touched", 0)) >= settings.SESSION_TOUCH_SECONDS:
+                if not _account_intact(request):
+                    return redirect(_sign_in_paths()[0])
                 session["_touched"] = now  # marks the session modified: saved with a new expiry
                 session.set_expiry(idle_seconds())
         return self.get_response(request)
+
+
+def _account_intact(request: HttpRequest) -> bool:
+    """Whether the signed-in account still matches its history, checked when the session is touched (once a
+    minute): a post or a district written in SQL served an open session until its sign-out, up to its lifetime
+    (attack round 9). The sign-in and every change of the account check it too. If not: an integrity alert,
+    and the session ends."""
+    from sidms.audit.services import audit_record
+    from sidms.core.caller import caller_from_request
+    from sidms.security.accounts import account_intact
+
+    user: Any = request.user
+    if account_intact(user):
+        return True
+    audit_record(
+        "integrity.alert", actor=caller_from_request(request, user), object_type="staff", object_id=user.username,
+        outcome="failed", detail={"reason": "session"},
+    )  # fmt: skip
+    logout(request)
+    return False
 
 
 class BufferedReadsMiddleware:

@@ -22,8 +22,14 @@ from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.core.caller import caller_from_request
 from sidms.lib.crypto import DecryptionError
-from sidms.security.accounts import enrolment_code_ok, staff_enrol_device, start_enrolment
+from sidms.security.accounts import (
+    enrolment_open,
+    staff_enrol_device,
+    staff_try_enrolment_code,
+    start_enrolment,
+)
 from sidms.security.forms import EnrolmentCodeForm, PasswordLoginForm, TokenForm
+from sidms.security.middleware import mark_signed_in
 from sidms.security.models import SealedTOTPDevice
 
 
@@ -72,6 +78,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
             return render(request, "security/otp_verify.html", {"form": form})
         if allowed and device.verify_token(form.cleaned_data["token"]):
             otp_login(request, device)
+            mark_signed_in(request.session)
             audit_record(
                 "auth.otp_ok",
                 actor=caller_from_request(request, user),
@@ -98,18 +105,31 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
     user = request.user
     if SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).exists():
         return redirect("security:otp_verify")
-    if not request.session.get("enrolment_ok"):
+    # The session proves the code it was given, not any code: a session that proved a code the administrator
+    # has since replaced (it leaked, so a new one was issued) bound an authenticator without the new code
+    # (attack round 9). The proof names the code (its keyed digest, as stored) and holds while it is open.
+    proven = request.session.get("enrolment_ok")
+    if proven and not (proven == user.enrolment_code and enrolment_open(user)):  # type: ignore[union-attr,arg-type]
+        request.session.pop("enrolment_ok", None)
+        proven = None
+    if not proven:
         code_form = EnrolmentCodeForm(request.POST or None)
         if request.method == "POST" and code_form.is_valid():
-            if enrolment_code_ok(user, code_form.cleaned_data["code"]):  # type: ignore[arg-type]
-                request.session["enrolment_ok"] = True
+            tried = staff_try_enrolment_code(
+                actor=caller_from_request(request, user),
+                staff=user,  # type: ignore[arg-type]
+                code=code_form.cleaned_data["code"],
+            )
+            if tried == "ok":
+                request.session["enrolment_ok"] = user.enrolment_code  # type: ignore[union-attr]
                 return redirect("security:otp_enrol")
-            audit_record(
-                "auth.enrolment_failed", actor=caller_from_request(request, user), object_type="staff",
-                object_id=user.pk, outcome=Outcome.FAILED,
-            )  # fmt: skip
             code_form.add_error(
-                "code", _("The enrolment code is wrong or has expired. Ask your administrator for a new one.")
+                "code",
+                _("The enrolment code is wrong or has expired. Ask your administrator for a new one.")
+                if tried == "wrong"
+                else _(
+                    "Too many wrong enrolment codes: this code no longer works. Ask your administrator for a new one."
+                ),
             )
         return render(request, "security/otp_enrol.html", {"code_form": code_form})
     device = start_enrolment(user)  # type: ignore[arg-type]
@@ -119,6 +139,7 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
             staff_enrol_device(actor=caller_from_request(request, user), staff=user, device=device)  # type: ignore[arg-type]
             request.session.pop("enrolment_ok", None)
             otp_login(request, device)
+            mark_signed_in(request.session)
             return redirect(_after_otp(request))
         form.add_error("token", _("The code does not match. Check the time on your phone and try again."))
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)

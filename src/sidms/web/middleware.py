@@ -11,15 +11,30 @@ from collections.abc import Callable
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils import translation
 
 
 class ChineseUnlessChosenMiddleware:
+    """Also leaves the thread's language as it found it. LocaleMiddleware activates the request's language
+    in the thread and never deactivates it, so the language of one request (an English cookie) stayed active
+    in the thread after it: in a test session every later test ran in English (tests/attack6 rendered its
+    Chinese refusals under an override for that), and in a worker whatever the thread did outside a request
+    spoke the last visitor's language. No response streams (each is built when the view returns), so the
+    language can be put back as soon as the inner middleware has answered."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
-        return self.get_response(request)
+        before = translation.get_language()
+        try:
+            return self.get_response(request)
+        finally:
+            if before is None:
+                translation.deactivate_all()
+            else:
+                translation.activate(before)
 
 
 # Scripts, styles and images only from this origin: no inline script can run, whatever an attacker manages

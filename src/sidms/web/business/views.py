@@ -191,10 +191,16 @@ def runs(request: HttpRequest) -> HttpResponse:
         except (SidmsError, ValueError, KeyError) as error:
             messages.error(request, str(error))
         return redirect("web:business_runs")
-    # Fifty a page, newest period first (the list was cut at 200: after three years of monthly runs the
-    # oldest could not be reached).
+    # Fifty a page (the list was cut at 200: after three years of monthly runs the oldest could not be
+    # reached), the run applied for last first. Not by period: a period is the month a run concerns, not when
+    # it was made. As text a year-end interest run's "2025" sorted below "2025-01", after all of its year's
+    # months, and a correction or a transfer names a month years back, so the run a clerk had just applied
+    # for (or that waited for the approver) landed pages down among old runs.
     page = Paginator(
-        AssessmentRun.objects.select_related("applied_by", "decided_by", "executed_by"), 50
+        AssessmentRun.objects.select_related("applied_by", "decided_by", "executed_by").order_by(
+            "-applied_at", "-pk"
+        ),
+        50,
     ).get_page(request.GET.get("page"))
     # A transfer names its person and months: applied for by its own form below, not the period form.
     kinds = [(v, label) for v, label in RunKind.choices if v != RunKind.TRANSFER_IN]

@@ -101,6 +101,7 @@ def hub(request: HttpRequest) -> HttpResponse:
             "audit.view",
         )
     }
+    can["audit.view"] = can["audit.view"] and staff.is_city_level  # the administrators' acts: city level only
     if not any(can.values()):
         policies.require(caller_of(request), "continuity.view", path=request.path)
     return render(

@@ -20,13 +20,26 @@ from sidms.access import policies
 from sidms.audit.models import AuditEvent, Outcome
 from sidms.audit.services import audit_record
 from sidms.changes.models import Channel
+from sidms.changes.services import require_city_level
 from sidms.changes.verify import verify_store
+from sidms.continuity.selectors import MAY_NOT_READ
 from sidms.registry.models import Staff
 from sidms.web.context import caller_of
 from sidms.web.governance.audit_words import Names, action_label, actions_matching, detail_rows, object_text
 from sidms.web.governance.forms import AuditFilterForm
 
 AUDIT_PAGE = 50
+
+
+def _auditor(request: HttpRequest) -> Any:
+    """The caller, if an audit administrator at the city level; otherwise 403, the attempt recorded. The log
+    is the whole city's: every district's reads of persons, every administrator's acts. An auditor's post
+    granted to a district account read all of it (attack round 9), while the staff pages, the rules and the
+    parameters keep their administrators at the city level."""
+    caller = caller_of(request)
+    policies.require(caller, "audit.view", path=request.path)
+    require_city_level(caller, MAY_NOT_READ)
+    return caller
 
 
 def _day_start(day: date) -> datetime:
@@ -109,8 +122,7 @@ def _view(event: AuditEvent, names: Names) -> dict[str, Any]:
 
 @require_GET
 def audit(request: HttpRequest) -> HttpResponse:
-    caller = caller_of(request)
-    policies.require(caller, "audit.view", path=request.path)
+    caller = _auditor(request)
     form = AuditFilterForm(request.GET or None)
     invalid = form.is_bound and not form.is_valid()
     filters = form.filters()
@@ -152,8 +164,7 @@ def _last_verification() -> dict[str, Any] | None:
 @require_POST
 def audit_verify(request: HttpRequest) -> HttpResponse:
     """Verify the whole store now (chain, checkpoints, history, live rows) and record the result."""
-    caller = caller_of(request)
-    policies.require(caller, "audit.view", path=request.path)
+    caller = _auditor(request)
     report = verify_store()
     problem = report.problem
     audit_record(
@@ -177,8 +188,7 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
-    caller = caller_of(request)
-    policies.require(caller, "audit.view", path=request.path)
+    caller = _auditor(request)
     event = AuditEvent.objects.filter(seq=seq).first()
     if event is None:
         raise Http404
@@ -203,8 +213,7 @@ def audit_event(request: HttpRequest, seq: int) -> HttpResponse:
 def audit_event_payload(request: HttpRequest, seq: int) -> HttpResponse:
     """The exact bytes the chain hashed, for those who check a hash by hand: a file to download, not a page
     to read (the event's page shows it in words)."""
-    caller = caller_of(request)
-    policies.require(caller, "audit.view", path=request.path)
+    caller = _auditor(request)
     event = AuditEvent.objects.filter(seq=seq).first()
     if event is None:
         raise Http404

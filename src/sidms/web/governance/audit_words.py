@@ -68,6 +68,10 @@ ACTION_LABELS: dict[str, Any] = {
     "staff.unlock": gettext_lazy("Staff account unlocked"),
     "staff.password": gettext_lazy("Password set"),
     "staff.enrolment_code": gettext_lazy("Enrolment code issued"),
+    "staff.enrolment_void": gettext_lazy("Enrolment code void after wrong tries"),
+    "staff.district_propose": gettext_lazy("Move to the city level proposed"),
+    "staff.denied": gettext_lazy("Staff account step refused"),
+    "rectification.denied": gettext_lazy("Rectification step refused"),
     "audit.browse": gettext_lazy("Audit log browsed"),
     "audit.verify": gettext_lazy("Store verified"),
 }
@@ -116,6 +120,7 @@ DETAIL_LABELS: dict[str, Any] = {
     "registries": gettext_lazy("Registries"),
     "statuses": gettext_lazy("Results"),
     "note": gettext_lazy("Note"),
+    "wrong_codes": gettext_lazy("Wrong codes"),
     "username": gettext_lazy("Login name"),
     "district": gettext_lazy("District"),
     "posts": gettext_lazy("Posts"),
@@ -165,6 +170,15 @@ REASON_LABELS: dict[str, Any] = {
     "post": gettext_lazy("the post does not allow it"),
     "city_level_only": gettext_lazy("city level only"),
     "not_configured": gettext_lazy("no interface to this registry is configured"),
+    "both_factors_set_password": gettext_lazy("the same administrator set the password"),
+    "both_factors_issued_code": gettext_lazy("the same administrator issued the open enrolment code"),
+    "own_issued": gettext_lazy("the one who issued the order"),
+    "own_responded": gettext_lazy("the one who reported the rectification"),
+    "own_grant": gettext_lazy("own account"),
+    "account": gettext_lazy("the account does not match its history"),
+    "sign_in": gettext_lazy("sign-in of an account that does not match its history"),
+    "session": gettext_lazy("session of an account that does not match its history"),
+    "scope_changed": gettext_lazy("the data scope changed since the export was asked for"),
 }
 
 SEARCH_WAYS: dict[str, Any] = {

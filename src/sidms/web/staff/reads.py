@@ -155,8 +155,16 @@ def agreement_of(member: Staff, today: date | None = None) -> Agreement:
     return Agreement("valid", _("Valid until %(date)s.") % {"date": expires}, False)
 
 
+def proposal_label(held: ChangeRequest) -> str:
+    """What a proposal about an account asks for, in words: the post to grant, or the move to the city level."""
+    if "district" in held.proposed:
+        return _("Move to %(district)s") % {"district": district_text(str(held.proposed["district"][1]))}
+    return post_label(str(held.proposed["post"][1]))
+
+
 def pending_posts(member: Staff) -> list[ChangeRequest]:
-    """Post grants proposed for the account and waiting for a second administrator's confirmation."""
+    """Proposals about the account (a post to grant, a move to the city level) waiting for a second
+    administrator's confirmation."""
     return list(
         ChangeRequest.objects.filter(entity=ENTITY, record_id=member.pk, status=ReviewStatus.PENDING)
         .select_related("submitted_by")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -28,7 +29,7 @@ from sidms.access import policies
 from sidms.audit.services import audit_record
 from sidms.changes.services import require_city_level
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused
+from sidms.core.errors import ChangeRefused, SeparationOfDuties
 from sidms.registry.models import Staff
 from sidms.security import accounts
 from sidms.web.bad_input import BadInput, answers_bad_input
@@ -182,9 +183,7 @@ def staff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "member": member,
             "posts": [(p, reads.post_label(p)) for p in posts],
-            "pending": [
-                (cr, reads.post_label(str(cr.proposed["post"][1]))) for cr in reads.pending_posts(member)
-            ],
+            "pending": [(cr, reads.proposal_label(cr)) for cr in reads.pending_posts(member)],
             "district": reads.district_text(member.district_id),
             "agreement": reads.agreement_of(member),
             "locked": member.username in reads.locked_logins([member.username]),
@@ -256,7 +255,9 @@ def staff_new(request: HttpRequest) -> HttpResponse:
 def staff_post_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
     caller = _manager(request)
     member = _member(pk)
-    pending = frozenset(str(cr.proposed["post"][1]) for cr in reads.pending_posts(member))
+    pending = frozenset(
+        str(cr.proposed["post"][1]) for cr in reads.pending_posts(member) if "post" in cr.proposed
+    )
     form = PostProposeForm(request.POST or None, held=member.posts, pending=pending)
     if form.is_valid():
         try:
@@ -320,25 +321,34 @@ def staff_district_view(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member(pk)
     form = DistrictForm(request.POST or None, initial={"district": member.district_id})
     if form.is_valid():
+        district, reason = form.cleaned_data["district"], form.cleaned_data["reason"]
         try:
-            accounts.staff_set_district(
-                actor=caller,
-                staff=member,
-                district=form.cleaned_data["district"],
-                reason=form.cleaned_data["reason"],
-            )
+            if district == settings.SIDMS_CITY_DISTRICT and member.district_id != district:
+                # Widening the scope to every district is four-eyes, as a post is (attack round 9).
+                held = accounts.staff_district_propose(actor=caller, staff=member, reason=reason)
+            else:
+                accounts.staff_set_district(actor=caller, staff=member, district=district, reason=reason)
         except ChangeRefused as refused:
             _refuse(form, refused)
+        except SeparationOfDuties as refused:
+            form.add_error(None, refused.localized())
         else:
-            messages.success(
-                request, _("The district of %(name)s is changed.") % {"name": member.display_name}
-            )
+            if district == settings.SIDMS_CITY_DISTRICT and member.district_id != district:
+                messages.success(
+                    request,
+                    _("The move of %(name)s to the city level is proposed as request CR%(id)s. It takes effect when a second city-level security administrator confirms it.")
+                    % {"name": member.display_name, "id": held.pk},
+                )  # fmt: skip
+            else:
+                messages.success(
+                    request, _("The district of %(name)s is changed.") % {"name": member.display_name}
+                )
             return redirect("web:staff:detail", member.pk)
     if request.method == "GET":
         _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Change the district"),
-        intro=_("The district is the person's data scope: they see and change the records of that district only; 威海市 (371000) is the city level and sees every district."),
+        intro=_("The district is the person's data scope: they see and change the records of that district only; 威海市 (371000) is the city level and sees every district. A move to the city level is proposed, and takes effect when a second city-level security administrator confirms it."),
         warning=_("Now: %(district)s") % {"district": reads.district_text(member.district_id)},
         button=_("Change the district"),
         confirm=_("The person's data scope changes at their next request. Change it?"),
@@ -468,6 +478,8 @@ def staff_password_view(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error("password", problem)
         except ChangeRefused as refused:
             _refuse(form, refused)
+        except SeparationOfDuties as refused:  # the open enrolment code is this administrator's
+            form.add_error(None, refused.localized())
         else:
             messages.success(
                 request,
@@ -501,12 +513,18 @@ def staff_enrolment_code_view(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member(pk)
     context: dict[str, Any] = {"member": member, "crumbs": _crumbs(member, _("Enrolment code"))}
     tokens: list[str] = list(request.session.get(ISSUE_TOKENS, []))
+    refusal = accounts.both_factors_refusal(caller, member)
     if request.method == "POST":
         token = request.POST.get("token", "")
         if token not in tokens:
             return render(request, "staff/enrolment_code.html", {**context, "used": True}, status=409)
         request.session[ISSUE_TOKENS] = [t for t in tokens if t != token]
-        code = accounts.staff_issue_enrolment_code(actor=caller, staff=member)
+        try:
+            code = accounts.staff_issue_enrolment_code(actor=caller, staff=member)
+        except SeparationOfDuties as refused:
+            return render(
+                request, "staff/enrolment_code.html", {**context, "refusal": refused.localized()}, status=403
+            )
         member.refresh_from_db()
         response = render(
             request,
@@ -516,6 +534,9 @@ def staff_enrolment_code_view(request: HttpRequest, pk: int) -> HttpResponse:
         response["Cache-Control"] = "no-store"
         return response
     _read(caller, member)
+    if refusal:
+        # The administrator who set the password does not also issue the code (accounts.BOTH_FACTORS).
+        return render(request, "staff/enrolment_code.html", {**context, "refusal": refusal})
     token = secrets.token_urlsafe(16)
     request.session[ISSUE_TOKENS] = [*tokens[-9:], token]
     context.update(

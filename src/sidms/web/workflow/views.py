@@ -51,7 +51,23 @@ QUEUE_LIMIT = 100
 PROPOSAL_NAMES: dict[str, Any] = {
     "collection_rule": gettext_lazy("Collection rule"),
     "staff": gettext_lazy("Staff member"),
+    # A parameter version proposed by one city-level system administrator (business.parameters): its review
+    # page was a server error, so the second administrator confirmed what no page showed him (attack round 9).
+    "business_parameter": gettext_lazy("Parameter"),
 }
+
+
+def _parameter_text(row: Any) -> tuple[str, str]:
+    """A parameter proposal's parameter in words (its name and the region it is for), and its page."""
+    from sidms.business.parameters import DEFINITIONS
+    from sidms.parameters.codes import region_name
+
+    key, _sep, region = str(row.record_label).partition("@")
+    definition = DEFINITIONS.get(key)
+    name = f"{definition.label}（{key}）" if definition is not None else key
+    if region:
+        name = f"{name} · {region_name(region) or region}"
+    return name, reverse("web:business_parameter", args=[key]) if definition is not None else ""
 
 
 def _entity_label(entity: str) -> str:
@@ -80,6 +96,8 @@ def _record_link(row: Any) -> tuple[str, str]:
     since is named by the number the system gave it)."""
     if row.entity == "collection_rule" and "." in row.record_label:
         return _record_text(row), reverse("gov:rule_edit", args=row.record_label.split(".", 1))
+    if row.entity == "business_parameter":
+        return _parameter_text(row)
     if row.entity == "staff":
         from sidms.registry.models import Staff
 
@@ -140,6 +158,8 @@ def _record_text(row: Any) -> str:
         from sidms.web.governance.labels import rule_field_label
 
         return rule_field_label(*row.record_label.split(".", 1))
+    if row.entity == "business_parameter":
+        return _parameter_text(row)[0]
     if getattr(row, "record_id", 0) is None or not row.record_label:
         return _("new record")
     return str(row.record_label)
@@ -150,6 +170,8 @@ def _fields(row: Any) -> str:
         return _("Rule")
     if row.entity == "staff":
         return _("Post")
+    if row.entity == "business_parameter":
+        return _("Parameter")
     spec = ENTITIES.get(row.entity)
     if spec is None:
         return ""
@@ -259,13 +281,56 @@ def _proposal_pairs(held: ChangeRequest) -> list[dict[str, str]]:
             # Duplicate handling applies to fields that must be unique only (an ID number).
             rows = [row for row in rows if row["key"] != "on_duplicate"]
         return rows
+    if held.entity == "business_parameter":
+        return _parameter_pairs(held)
     rows = []
-    for key, (_old, new) in held.proposed.items():
+    for key, (old, new) in held.proposed.items():
         if key == "post":
+            from sidms.registry.models import Staff
+            from sidms.web.staff.reads import district_text
+
             rows.append({"label": _("Post to grant"), "old": "—", "new": _post_label(new)})
+            # Where the post will act: a window clerk's post at the city level reads every district's persons,
+            # and the confirmer saw only the post's name (attack round 9).
+            member = (
+                Staff.objects.filter(pk=held.record_id or 0).values_list("district_id", flat=True).first()
+            )
+            rows.append({"label": _("District (data scope)"), "old": "—", "new": district_text(member)})
+        elif key == "district":
+            from sidms.web.staff.reads import district_text
+
+            rows.append(
+                {"label": _("District (data scope)"), "old": district_text(old), "new": district_text(new)}
+            )
         elif key == "reason":
             rows.append({"label": _("Reason for the change"), "old": "—", "new": str(new or "—")})
     return rows
+
+
+def _parameter_pairs(held: ChangeRequest) -> list[dict[str, str]]:
+    """A parameter proposal as its confirmer reads it: the value in force on its day and the one proposed,
+    from when, for which region, on which document, and why."""
+    import json
+
+    from sidms.parameters.codes import region_name
+
+    before, after = held.proposed.get("parameter", [None, {}])
+    after = after if isinstance(after, dict) else {}
+
+    def shown(value: Any) -> str:
+        return "—" if value is None else json.dumps(value, ensure_ascii=False)
+
+    region = str(after.get("region") or "")
+    return [
+        {"label": _("Parameter"), "old": "—", "new": _parameter_text(held)[0]},
+        {"label": _("Value"), "old": shown(before), "new": shown(after.get("value"))},
+        {"label": _("Effective from"), "old": "—", "new": str(after.get("effective_from") or "—")},
+        {"label": _("Region"), "old": "—", "new": (region_name(region) or region) if region else _("the whole city")},
+        {"label": _("Source document"), "old": "—",
+         "new": f"{after.get('source') or '—'}（{after.get('status') or '—'}"
+                f"{'，' + _('checked against the official notice') if after.get('checked') else ''}）"},
+        {"label": _("Reason for the change"), "old": "—", "new": str(after.get("reason") or "—")},
+    ]  # fmt: skip
 
 
 def _post_label(post: Any) -> str:
