@@ -15,11 +15,15 @@
 
     uv run python bench/business.py [--persons 3000] [--statements 300] [--seconds 10]
         [--database-url postgres://postgres@127.0.0.1:5432/sidms_bench_business] [--profile]
-        [--threads N] [--workers N] [--store DIR] [--page-profile N] [--history-months M] [--full-history N]
+        [--threads N] [--workers N] [--store DIR [--seed-only]] [--no-page] [--page-profile N]
+        [--history-months M] [--full-history N]
 
 ``--store DIR`` keeps the seeded store (the SQLite file and key file in DIR, or the PostgreSQL database) and,
 when DIR already holds one, measures only the rights-record page on it: for trying server settings or a
-change to the page without seeding again. ``--page-profile N`` requests the page N times in this process
+change to the page without seeding again. ``--store DIR --seed-only`` seeds and stops before the measured
+runs; a later ``--store DIR`` measures the runs on that store (then the page and statements, unless
+``--no-page`` and ``--statements 0``): to compare two versions of a run on one store, copy DIR (and, on
+PostgreSQL, the database: ``CREATE DATABASE sidms_bench_b TEMPLATE sidms_bench_a``) before each. ``--page-profile N`` requests the page N times in this process
 through Django's test client (signed in as clerk_hc) under cProfile, with the SQL queries of one request.
 With ``--callgrind`` as well, and the script run under ``valgrind --tool=callgrind --instr-atstart=no``
 (``.venv/bin/python``, not ``uv run``), callgrind counts only those N requests (after 20 warm ones): instructions
@@ -97,6 +101,11 @@ def parse_args() -> argparse.Namespace:
         "--full-history", type=int, default=1000, metavar="N",
         help="employees (Huancui's first) with the full 36 months whatever --history-months (default 1,000)",
     )  # fmt: skip
+    parser.add_argument("--no-page", dest="page", action="store_false",
+                        help="skip the rights-record page (the runs and the statements only)")  # fmt: skip
+    parser.add_argument("--seed-only", action="store_true",
+                        help="seed the store given by --store and stop; a later run with --store DIR measures "
+                        "the runs on it (copy DIR, or the database, first to measure again)")  # fmt: skip
     parser.add_argument(
         "--page-profile",
         type=int,
@@ -280,6 +289,17 @@ def main() -> None:
     if args.store is not None and (args.store / SEEDED).exists():
         page_only(args)
         return
+    if args.store is not None and (args.store / HISTORY).exists():
+        # Seeded by --seed-only: measure the runs (and the rest) on it.
+        if args.database_url:
+            _postgres_admin_url(args.database_url)  # refuses a name outside the bench's
+        _point_at(args.store, args)
+        import django
+
+        django.setup()
+        say(f"runs on the kept store {args.store} ({(args.store / HISTORY).read_text().strip()}); {_load()}")
+        measure(args, args.store)
+        return
     data_dir = isolate(args)
     if args.store is not None:
         args.store.mkdir(parents=True, exist_ok=True)
@@ -288,11 +308,12 @@ def main() -> None:
         data_dir.rmdir()
         data_dir = args.store
         _point_at(data_dir, args)
+    elif args.seed_only:
+        raise SystemExit("--seed-only keeps the store: give --store DIR")
     setup_store()
     from django.db import connection
 
     from sidms.business import ledger
-    from sidms.business.parameters import value_at
     from sidms.demo.generate import generate
     from sidms.demo.loader import ensure_accounts, link_agencies, load_demo
     from sidms.registry.models import Staff
@@ -323,6 +344,24 @@ def main() -> None:
     say(f"  seeded: ledger history {periods()[0]} … {periods()[-1]} (but {PERIOD}) by ledger runs "
         f"(assessment + payment per month): {history:,} entries in {took:,.0f} s ({history / took:,.0f}/s); "
         f"{_load()}")  # fmt: skip
+    if args.seed_only:
+        assert args.store is not None
+        (data_dir / HISTORY).write_text(f"{args.persons} persons, history {args.history_months} months\n")
+        say(f"  kept in {data_dir}: measure the runs with --store {data_dir} (on a copy, to measure again)")
+        return
+    measure(args, data_dir)
+
+
+def measure(args: argparse.Namespace, data_dir: Path) -> None:
+    """The measured runs (assessment of PERIOD, interest of 2025) against their baselines, then the page and
+    the statements, on the store seeded in DATA_DIR."""
+    from django.db import connection
+
+    from sidms.business import ledger
+    from sidms.business.parameters import value_at
+    from sidms.registry.models import Staff
+
+    operator, approver = Staff.objects.get(username="info_city"), Staff.objects.get(username="approver_city")
 
     def timed_run(kind: str, period: str, **kw: Any) -> tuple[float, int]:
         run = ledger.run_apply(actor=operator, kind=kind, period=period, **kw)
@@ -365,15 +404,19 @@ def main() -> None:
     if args.profile:
         profile_reads()
     if args.store is not None:
+        (data_dir / HISTORY).unlink(missing_ok=True)
         (data_dir / SEEDED).write_text(f"{args.persons} persons\n")
-    rights_page(args, data_dir)
-    statements_per_second(args)
+    if args.page:
+        rights_page(args, data_dir)
+    if args.statements:
+        statements_per_second(args)
     if args.database_url and args.store is None:
         connection.close()
         _postgres(args.database_url, create=False)
 
 
 SEEDED = "business-bench-seeded"
+HISTORY = "business-bench-history"  # seeded by --seed-only, the runs not measured yet
 
 
 def _point_at(data_dir: Path, args: argparse.Namespace) -> None:
@@ -395,7 +438,8 @@ def page_only(args: argparse.Namespace) -> None:
     django.setup()
     say(f"rights-record page and statements on the kept store {args.store} "
         f"({(args.store / SEEDED).read_text().strip()})")  # fmt: skip
-    rights_page(args, args.store)
+    if args.page or args.page_profile:
+        rights_page(args, args.store)
     if args.statements and not args.page_profile:
         statements_per_second(args)
 
