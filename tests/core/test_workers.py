@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sidms.core.workers import fork_safe, ordered_map, worker_count
+from sidms.core.workers import Background, fork_safe, ordered_map, worker_count
 from sidms.registry.models import Person
 
 pytestmark = [pytest.mark.req("B3"), pytest.mark.usefixtures("idle_threads_fork_safe")]
@@ -149,4 +149,100 @@ def _answers_then_is_killed(item: int) -> int:
 def test_a_child_killed_while_it_waits_for_work_has_its_next_item_computed_here() -> None:
     PARENT[0] = os.getpid()
     assert list(ordered_map(_answers_then_is_killed, range(1, 9), workers=2)) == list(range(1, 9))
+    assert _no_zombies()
+
+
+# --- Background: items handed in one at a time, results collected at the end --------------------------------
+
+
+def _slow_square(item: int) -> tuple[int, int]:
+    if os.getpid() != PARENT[0]:
+        time.sleep(0.2)
+    return item * item, os.getpid()
+
+
+def test_background_computes_in_a_child_while_the_caller_goes_on() -> None:
+    PARENT[0] = os.getpid()
+    with Background(_slow_square, workers=1) as background:
+        started = time.monotonic()
+        for item in range(6):
+            background.submit(item)
+        handed_in = time.monotonic() - started
+        results = background.collect()
+    assert handed_in < 0.5  # six items of 0.2 s each: the caller did not wait for them
+    assert [square for square, _pid in results] == [i * i for i in range(6)]
+    assert all(pid != os.getpid() for _square, pid in results)
+    assert _no_zombies()
+
+
+def test_background_without_a_worker_computes_each_item_at_its_submit() -> None:
+    background = Background(_square_with_pid, workers=0)
+    background.submit(3)
+    assert background.results == [(9, os.getpid())]
+    assert background.collect() == [(9, os.getpid())]
+    assert not background.started
+
+
+def _length_and_pid(item: bytes) -> tuple[int, int]:
+    return len(item), os.getpid()
+
+
+def test_background_items_larger_than_the_pipe_arrive_whole() -> None:
+    items = [bytes(3 << 20), b"x" * 100, bytes(1 << 20)]
+    with Background(_length_and_pid, workers=1) as background:
+        for item in items:
+            background.submit(item)
+        results = background.collect()
+    assert [length for length, _pid in results] == [len(item) for item in items]
+    assert all(pid != os.getpid() for _length, pid in results)
+    assert _no_zombies()
+
+
+def test_background_an_item_the_child_fails_on_is_computed_here() -> None:
+    PARENT[0] = os.getpid()
+    with Background(_fails_in_children, workers=1) as background:
+        for item in range(1, 8):
+            background.submit(item)
+        results = background.collect()
+    assert [value for value, _pid in results] == list(range(2, 9))
+    assert all(pid == os.getpid() for value, pid in results if (value - 1) % 3 == 0)
+    assert _no_zombies()
+
+
+def _dies_at_three(item: int) -> tuple[int, int]:
+    if os.getpid() != PARENT[0] and item == 3:
+        os._exit(9)  # the OOM killer, say
+    return item, os.getpid()
+
+
+def test_background_items_left_when_the_child_dies_are_computed_here() -> None:
+    PARENT[0] = os.getpid()
+    with Background(_dies_at_three, workers=1) as background:
+        for item in range(6):
+            background.submit(item)
+        results = background.collect()
+    assert [value for value, _pid in results] == list(range(6))
+    assert all(pid == os.getpid() for value, pid in results if value >= 3)
+    assert _no_zombies()
+
+
+def test_background_a_child_that_hangs_is_killed_at_the_deadline() -> None:
+    PARENT[0] = os.getpid()
+    started = time.monotonic()
+    with Background(_hangs_in_a_child, workers=1, deadline=1.0) as background:
+        for item in range(5):
+            background.submit(item)
+        results = background.collect()
+    assert [value for value, _pid in results] == [i * 10 for i in range(5)]
+    assert results[3][1] == os.getpid()
+    assert time.monotonic() - started < 30
+    assert _no_zombies()
+
+
+def test_background_left_early_ends_its_child() -> None:
+    PARENT[0] = os.getpid()
+    with pytest.raises(RuntimeError), Background(_slow_square, workers=1) as background:
+        for item in range(20):
+            background.submit(item)
+        raise RuntimeError("the caller failed")
     assert _no_zombies()

@@ -21,6 +21,8 @@ core."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gc
 import logging
 import os
@@ -42,6 +44,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _HEADER = 8  # a message's length, big-endian, before its pickled bytes
+PIPE_SIZE = 1 << 20  # Linux's default limit for an unprivileged process (/proc/sys/fs/pipe-max-size)
 
 
 class WorkerUsedDatabase(RuntimeError):
@@ -128,6 +131,137 @@ def ordered_map(
 
 
 _END: Any = object()
+
+
+class Background:
+    """FUNCTION over items handed in one at a time (:meth:`submit`), computed in one forked child while the
+    caller goes on; :meth:`collect` gives the results in the items' order. Unlike ``ordered_map`` the caller
+    never waits for a result before handing in the next item: an item the pipe cannot take yet waits here as
+    its pickled bytes and goes down as the child drains the pipe (at the next submit, or at collect). For a
+    check that runs beside the caller's own work and costs less than it (a ledger run's digests of the rows
+    it reads, sidms.changes.inputs).
+
+    The child is forked at the first submit (with WORKERS = 0 there is none, and each item is computed at its
+    submit). The rules of ``ordered_map`` hold: FUNCTION is pure with respect to the database, and an item the
+    child fails on, or every item left when it dies or hangs, is computed here instead. Use it as a context
+    manager: leaving the block ends the child."""
+
+    def __init__(self, function: Callable[[Any], Any], workers: int, *, deadline: float = DEADLINE) -> None:
+        self.function, self.workers, self.deadline = function, min(1, workers), deadline
+        self.results: list[Any] = []
+        self._pool: _Pool | None = None
+        self._waiting: deque[bytes] = deque()  # items not answered yet, pickled, oldest first
+        self._unsent: deque[tuple[memoryview, bool]] = deque()  # (bytes to write, whether they end an item)
+        self._sent = 0  # items wholly written to the pipe
+        self._answered = 0
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def started(self) -> bool:
+        """Whether a child was forked (items submitted from now on go to it)."""
+        return self._pool is not None
+
+    @property
+    def _child(self) -> _Child | None:
+        return self._pool.children[0] if self._pool is not None and self._pool.children[0].alive else None
+
+    def submit(self, item: Any) -> None:
+        if self.workers <= 0 or (self._pool is None and not self._fork()):
+            self.results.append(self.function(item))
+            return
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        self._waiting.append(data)
+        self._unsent.append((memoryview(len(data).to_bytes(_HEADER, "big")), False))
+        self._unsent.append((memoryview(data), True))
+        self._pump(wait=False)
+
+    def _fork(self) -> bool:
+        try:
+            self._pool = _Pool(self.function, 1)
+        except OSError as exc:  # no fork (a process limit): compute here
+            logger.warning("no worker for a background computation, computed here instead: %s", exc)
+            self.workers = 0
+            return False
+        tasks = self._pool.children[0].tasks
+        os.set_blocking(tasks, False)
+        # A larger pipe (Linux's default is 64 KiB, a quarter of a 2,000-row item): what the caller hands in
+        # reaches the child while the caller works, instead of waiting here for the next submit.
+        with contextlib.suppress(AttributeError, OSError):
+            fcntl.fcntl(tasks, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        return True
+
+    def _pump(self, *, wait: bool) -> None:
+        """Write what the task pipe takes and read the answers the child has written; with WAIT, until every
+        item is written and answered (or the child is gone)."""
+        while (child := self._child) is not None and (self._unsent or (wait and self._answered < self._sent)):
+            writing = [child.tasks] if self._unsent else []
+            readable, writable, _ = select.select(
+                [child.results], writing, [], self.deadline if wait else 0
+            )  # fmt: skip
+            if not readable and not writable:
+                if wait:  # nothing for DEADLINE seconds: hung
+                    os.kill(child.pid, signal.SIGKILL)
+                    child.alive = False
+                return
+            if readable and self._answered < self._sent:
+                self._take(child)
+            if writable:
+                self._write(child)
+            elif not wait and not readable:
+                return
+
+    def _write(self, child: _Child) -> None:
+        while self._unsent:
+            view, ends = self._unsent[0]
+            try:
+                written = os.write(child.tasks, view)
+            except BlockingIOError:
+                return
+            except BrokenPipeError:
+                child.alive = False
+                return
+            if written < len(view):
+                self._unsent[0] = (view[written:], ends)
+                return
+            self._unsent.popleft()
+            self._sent += ends
+
+    def _take(self, child: _Child) -> None:
+        outcome, value = child.receive(self.deadline)
+        if outcome == "died":
+            child.alive = False
+            return
+        item = pickle.loads(self._waiting.popleft())  # noqa: S301  (pickled here)
+        self._answered += 1
+        if outcome == "ok":
+            self.results.append(value)
+            return
+        logger.warning("background worker %s failed on an item, computed here instead: %s", child.pid, value)
+        self.results.append(self.function(item))
+
+    def collect(self) -> list[Any]:
+        """Every item's result, in order, once all are computed."""
+        if self._pool is not None:
+            self._pump(wait=True)
+            while self._waiting:  # the child died or hung: the rest here
+                self.results.append(self.function(pickle.loads(self._waiting.popleft())))  # noqa: S301
+            self._unsent.clear()
+            self.close()
+        return self.results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            for child in pool.children:
+                if self._waiting:  # left early (an exception): nothing the child computes is wanted
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.pid, signal.SIGKILL)
+            pool.close()
 
 
 class _Child:
@@ -276,4 +410,4 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-__all__ = ["WorkerUsedDatabase", "fork_safe", "ordered_map", "worker_count"]
+__all__ = ["Background", "WorkerUsedDatabase", "fork_safe", "ordered_map", "worker_count"]
