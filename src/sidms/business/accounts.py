@@ -25,9 +25,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business import calc
-from sidms.business.ledger import Fact, register_writer
+from sidms.business.ledger import Fact, districts_read, register_writer
 from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
 from sidms.business.parameters import cached_parameters
+from sidms.changes.inputs import RunInputs
 from sidms.core.errors import ChangeRefused
 from sidms.registry.models import Person
 
@@ -197,11 +198,26 @@ def _interest(run: AssessmentRun) -> Iterable[Fact]:
         raise ChangeRefused(
             _("Interest for %(year)s has already been settled."), {"year": year}, code="twice"
         )
+    with RunInputs(f"run:{run.pk}") as inputs:
+        yield from _accounts_settled(year, rows, districts_read(inputs))
+        inputs.finish()  # before the run's root and commit
+
+
+def _accounts_settled(
+    year: int, rows: list[tuple[Any, ...]], checked: dict[int, str | None] | None
+) -> Iterable[Fact]:
+    """Each account's interest from its sums. CHECKED: every person's district, read against its history,
+    where some district has parameter versions of its own (ledger.districts_read); else they are read here,
+    deciding nothing (the city's values apply everywhere)."""
+    end = f"{year}-12"
     people = [row[0] for row in rows]
-    # A large run reads every person's district in one pass rather than binding an IN list of every id
-    # (SQLite caps a statement's parameters).
-    persons = Person.objects.filter(pk__in=people) if len(people) <= 5000 else Person.objects.all()
-    regions = dict(persons.values_list("pk", "district_id").iterator(chunk_size=20000)) if people else {}
+    if checked is not None:
+        regions = checked
+    else:
+        # A large run reads every person's district in one pass rather than binding an IN list of every id
+        # (SQLite caps a statement's parameters).
+        persons = Person.objects.filter(pk__in=people) if len(people) <= 5000 else Person.objects.all()
+        regions = dict(persons.values_list("pk", "district_id").iterator(chunk_size=20000)) if people else {}
     settle: dict[str | None, Callable[[Decimal, Decimal, Decimal], Any]] = {}
     last = date(year, 12, 31)
     for person_id, previous, principal, product, _settled in rows:

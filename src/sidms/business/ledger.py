@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -52,27 +53,27 @@ from django.utils.translation import gettext_lazy as _
 from sidms.access.policies import has_permission, in_scope
 from sidms.audit.models import AuditEvent, Outcome
 from sidms.audit.services import audit_record
-from sidms.audit.verify import Report, broken
+from sidms.audit.verify import Broken, Report, broken
 from sidms.business import partitions
 from sidms.business.models import (
     AssessmentRun,
-    BaseDeclaration,
-    Death,
     EnrolmentKind,
     EnrolmentStatus,
     EntryKind,
     LedgerEntry,
-    PersonEnrolment,
+    ParameterVersion,
     RunKind,
     RunStatus,
-    UnitEnrolment,
 )
-from sidms.business.parameters import MissingParameter, cached_parameters, value_at
+from sidms.business.parameters import MissingParameter, cached_parameters, value_at, verify_parameters
+from sidms.changes.inputs import Condition, RunInputs, alert, positions
+from sidms.changes.integrity import ALERT
 from sidms.changes.ledger import append_rows
 from sidms.changes.seals import reseal, row_seal
 from sidms.changes.services import audited_refusals, deny
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
+from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, SeparationOfDuties
+from sidms.core.kernel import ENTITIES
 from sidms.core.keys import keyring
 from sidms.lib import chain
 from sidms.lib import contributions as lc
@@ -468,6 +469,9 @@ def run_execute(*, actor: Any, run_id: int) -> AssessmentRun:
             raise ChangeRefused(_("This run has already been executed; it runs once."), code="executed")
         if run.status != RunStatus.APPROVED:
             raise ChangeRefused(_("Only an approved run can be executed."), code="not_approved")
+        # The parameters every kind of run computes with, each version as the audit chain vouched for it; a
+        # writer checks the registry rows it reads as it reads them (_assess, changes.inputs).
+        parameters_intact(caller)
         writer = WRITERS[run.kind]
         leaves: list[str] = []
         totals = [Decimal(0), Decimal(0)]
@@ -612,44 +616,102 @@ def contribution_for(
     return c, unit, ind
 
 
+def districts_read(inputs: RunInputs) -> dict[int, str | None] | None:
+    """Every person's district, each person's row checked against its history (changes.inputs), when some
+    district has parameter versions of its own: a district changed in SQL would then change the rates a run
+    applies. None when no district has any: the district decides nothing a run computes, and a run reads it
+    unchecked with what it reads anyway."""
+    if not ParameterVersion.objects.exclude(region="").exists():
+        return None
+    district = positions("person")["district_id"]
+    return {row[0]: row[district] for row in inputs.read("person")}
+
+
+def _intact_entries(rows: QuerySet[LedgerEntry], actor: str) -> Iterator[LedgerEntry]:
+    """ROWS (a few ledger entries a run reads: the months transferred in), each matching its keyed digest.
+    An entry forged in SQL has none that matches; the full verification recomputes each run's Merkle root."""
+    for entry in rows.order_by("pk"):
+        if entry_digest(entry) != entry.row_digest:
+            raise alert(ENTITIES["ledger_entry"], entry.pk, str(entry.pk), "digest", actor=actor)
+        yield entry
+
+
+def parameters_intact(actor: Any) -> None:
+    """Refuse, with an integrity alert, a run over a parameter table changed in SQL: every version matches its
+    digest and the audit event that vouched for it, none is missing (``verify_parameters``: a few hundred
+    rows, read by the run anyway)."""
+    try:
+        verify_parameters(Report(), {})
+    except Broken as failure:
+        refusal = IntegrityAlert(ALERT, {"record": failure.problem.where})
+        refusal.audit_event = {
+            "action": "integrity.alert", "actor": Caller.of(actor), "outcome": Outcome.FAILED,
+            "object_type": "parameter", "object_id": failure.problem.where[:64],
+            "detail": {"reason": "parameter", "problem": failure.problem.message_en},
+        }  # fmt: skip
+        raise refusal from None
+
+
 def _assess(run: AssessmentRun) -> Iterable[Fact]:
+    """The month's entries, from the enrolments, declarations, work-injury tiers and deaths as the pipeline
+    wrote them: each table is read through ``changes.inputs.RunInputs``, and the run is refused with an
+    integrity alert naming a row changed, inserted, deleted or moved out of what the run reads in SQL
+    (attack round 8: a base lowered in SQL was assessed, and vouched for by the run's Merkle root)."""
+    with RunInputs(f"run:{run.pk}") as inputs:
+        yield from _assessed(run, inputs)
+        inputs.finish()  # before append_rows returns: the run's root and commit come after
+
+
+def _assessed(run: AssessmentRun, inputs: RunInputs) -> Iterable[Fact]:
     first, last = month_bounds(run.period)
     year = first.year
-    enrolments = (
-        PersonEnrolment.objects.filter(status=EnrolmentStatus.PAYING, start_date__lte=last)
-        .exclude(kind=EnrolmentKind.RESIDENT)
-        .order_by("pk")
-        .values_list("person_id", "unit_id", "insurance", "kind", "person__district_id")
-    )
+    # The person's district decides the rates only where a district has versions of its own: then the
+    # persons' rows are read and checked too (districts_read), else the enrolment's join gives it unchecked.
+    districts = districts_read(inputs)
     bases: dict[tuple[int, int | None], Decimal] = {}
-    for person_id, unit_id, declared_base in (
-        BaseDeclaration.objects.filter(year=str(year))
-        .order_by("pk")
-        .values_list("person_id", "unit_id", "base")
-    ):
+    at = positions("base_declaration")
+    pick = itemgetter(at["person_id"], at["unit_id"], at["base"])
+    for row in inputs.read("base_declaration", [Condition("year", "=", str(year))]):
+        person_id, unit_id, declared_base = pick(row)
         bases[(person_id, unit_id)] = Decimal(declared_base)
+    at = positions("unit_enrolment")
+    pick = itemgetter(at["unit_id"], at["industry_class"], at["tier"])
+    paying_410 = [
+        Condition("insurance", "=", "410"),
+        Condition("status", "<>", EnrolmentStatus.TERMINATED.value),
+    ]
     tiers = {
         unit_id: (int(klass), int(tier))
-        for unit_id, klass, tier in UnitEnrolment.objects.filter(insurance="410")
-        .exclude(status=EnrolmentStatus.TERMINATED)
-        .values_list("unit_id", "industry_class", "tier")
+        for unit_id, klass, tier in map(pick, inputs.read("unit_enrolment", paying_410))
     }
     # A month transferred in from another region (sidms.business.transfers) is counted there: not assessed
     # here again for that person's scheme (no month is counted twice). Few rows: the (period, kind) index.
     # No month is assessed after the person's registered death (the month of the death is: worked in part).
-    dead = set(Death.objects.filter(date_of_death__lt=first).values_list("person_id", flat=True))
+    person = positions("death")["person_id"]
+    dead = {row[person] for row in inputs.read("death", [Condition("date_of_death", "<", first.isoformat())])}
     transferred = {
-        (person_id, SCHEMES.get(insurance, insurance))
-        for person_id, insurance in LedgerEntry.objects.filter(
-            period=run.period, kind=EntryKind.TRANSFERRED
-        ).values_list("person_id", "insurance")
+        (entry.person_id, SCHEMES.get(entry.insurance, entry.insurance))
+        for entry in _intact_entries(
+            LedgerEntry.objects.filter(period=run.period, kind=EntryKind.TRANSFERRED), inputs.actor
+        )
     }
-    cache: dict[str, _Rates] = {}
+    at = positions("person_enrolment")
+    i_person, i_unit, i_insurance, i_kind = at["person_id"], at["unit_id"], at["insurance"], at["kind"]
+    district = 4 + len(ENTITIES["person_enrolment"].raw_columns)  # the extra column: the person's district
+    enrolments = inputs.read(
+        "person_enrolment",
+        [Condition("status", "=", EnrolmentStatus.PAYING.value),
+         Condition("start_date", "<=", last.isoformat()), Condition("kind", "<>", EnrolmentKind.RESIDENT.value)],
+        extra=["p.district_id"], join="LEFT JOIN registry_person p ON p.id = t.person_id",
+    )  # fmt: skip
+    cache: dict[str | None, _Rates] = {}
     # contribution_for is a pure function of the month's parameters (one _Rates per region) and its other
     # arguments, and bases repeat (the floor, the ceiling, common wages): each distinct case is computed
     # once per run by sidms.lib.contributions, with all its checks, and reused.
     amounts: dict[tuple[Any, ...], tuple[Decimal, tuple[lc.Contribution, Decimal, Decimal] | None]] = {}
-    for person_id, unit_id, insurance, kind, region in enrolments.iterator(chunk_size=CHUNK):
+    for row in enrolments:
+        person_id, unit_id, insurance, kind = row[i_person], row[i_unit], row[i_insurance], row[i_kind]
+        region = row[district] if districts is None else districts.get(person_id)
         rates = cache.get(region)
         if rates is None:
             rates = cache[region] = _Rates(first, region)

@@ -292,13 +292,17 @@ def raw_state(spec: EntitySpec, raw: Iterable[Any]) -> dict[str, Any]:
 
 
 def uid_text(value: Any) -> str | None:
-    """SQLite keeps a UUID as 32 hex digits, PostgreSQL as a uuid: one text form for both."""
+    """SQLite keeps a UUID as 32 hex digits, PostgreSQL as a uuid: one text form for both. A text already in
+    that form (PostgreSQL's ``uid::text``) is kept as it is; a digest over any other text fails its check."""
     if value is None:
         return None
     if isinstance(value, uuid.UUID):  # psycopg's: already one
         return str(value)
-    if isinstance(value, str) and len(value) == 32:
-        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    if isinstance(value, str):
+        if len(value) == 32:
+            return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+        if len(value) == 36 and value.islower():  # PostgreSQL's text of a uuid (uid::text) is this form
+            return value
     return str(uuid.UUID(str(value)))
 
 

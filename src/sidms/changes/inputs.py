@@ -1,0 +1,267 @@
+"""The registry rows a ledger run reads, each checked against its history in the pass that reads it (R20).
+
+A run that computes money from governed rows (the assessment from enrolments and base declarations) must
+not vouch, with its Merkle root, for entries computed from a row changed in SQL. ``sidms audit verify``
+names such a row, but only when it runs; the run reads the rows before that, in bulk, a million of each for
+a city. So the run reads them through :class:`RunInputs`, which proves two things, without a model instance
+per row and without reading a revision's state:
+
+1. **every row it reads is the latest version the pipeline wrote**: the row's keyed digest (a MAC, which no
+   one without the key can compute) matches its content, and it is the digest of the record's latest
+   revision. This catches a value altered in SQL, a row inserted without history, an old version put back,
+   and another record's row copied in;
+2. **it reads every row it should** (:func:`missing`, one query in the database): no record whose latest
+   revision satisfies the run's conditions is absent from the rows that satisfy them now. This catches a
+   row deleted in SQL and a row moved out of the run's selection (a status set to terminated, a
+   declaration's year changed), whose content the run would otherwise never see.
+
+What it trusts is the revision table: append-only, guarded by triggers, each revision a MAC over its state
+and vouched for by an audit event. A database administrator who drops that guard and deletes a record's
+latest revisions along with the row, or rewrites a revision's state, defeats the second check; the full
+verification names both (the audit chain vouches for every revision), and docs/architecture.md's known
+gaps name the first.
+
+The per-row digest is the cost (~3–5 µs a row in Python): with a spare core it is computed in a forked
+worker (``core.workers.Background``) while this process uses the rows, and the verdicts are collected
+before the run commits (:meth:`RunInputs.finish`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from sidms.audit.models import Outcome
+from sidms.changes.integrity import ALERT
+from sidms.core.caller import Caller
+from sidms.core.errors import IntegrityAlert
+from sidms.core.kernel import ENTITIES, EntitySpec, state_digester
+from sidms.core.workers import Background, worker_count
+from sidms.lib import chain
+
+CHUNK = 2000  # rows a fetch, and a worker's item
+
+
+@dataclass(frozen=True)
+class Condition:
+    """FIELD OP VALUE, on a live row's column and on a revision's state alike (a state holds the field's text:
+    a date as YYYY-MM-DD, which compares as the date does)."""
+
+    field: str
+    op: str  # "=", "<>", "<", "<="
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.op not in ("=", "<>", "<", "<="):
+            raise ValueError(self.op)
+
+
+def _column(spec: EntitySpec, name: str) -> str:
+    return str(spec.field(name).column)
+
+
+def _row_where(spec: EntitySpec, conditions: Sequence[Condition], alias: str = "t") -> tuple[str, list[Any]]:
+    if not conditions:
+        return "", []
+    parts = [f"{alias}.{_column(spec, c.field)} {c.op} %s" for c in conditions]
+    return " WHERE " + " AND ".join(parts), [c.value for c in conditions]
+
+
+def _state_value(name: str, alias: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"({alias}.state ->> '{name}')"
+    return f"json_extract({alias}.state, '$.{name}')"
+
+
+def _select_columns(spec: EntitySpec) -> list[str]:
+    """``spec.raw_columns`` with the table's alias; on SQLite a date column as the text Django stored (as
+    verification reads it), on PostgreSQL the uid as its text (cheaper to carry to a worker than a UUID)."""
+    from sidms.changes.verify import _row_columns
+
+    out = []
+    for column in _row_columns(spec):
+        if column.startswith("CAST("):
+            out.append(column.replace("CAST(", "CAST(t.", 1))
+        elif column == "uid" and connection.vendor == "postgresql":
+            out.append("t.uid::text")
+        else:
+            out.append(f"t.{column}")
+    return out
+
+
+class RunInputs:
+    """The registry rows one run reads, table by table (:meth:`read`), with their digests computed in a forked
+    worker beside the run (``core.workers.Background``; here, without a spare core or for a table of one
+    chunk). :meth:`finish` raises the first problem: the run calls it after its last read and before it
+    commits anything it made of the rows. Use it as a context manager (leaving the block ends the worker).
+
+    WORKERS: the forked worker (default: one where ``core.workers.worker_count`` allows it; 0: none)."""
+
+    def __init__(self, actor: Any, *, workers: int | None = None, chunk: int = CHUNK) -> None:
+        self.actor, self.chunk = actor, chunk
+        if workers is None:
+            workers = worker_count(2, unit=1)
+        self._background = Background(problems_of, min(1, workers))
+
+    def __enter__(self) -> RunInputs:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._background.close()
+
+    def read(
+        self, entity: str, conditions: Sequence[Condition] = (), *, extra: Sequence[str] = (), join: str = ""
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of ENTITY that satisfy CONDITIONS, in id order, each ``(id, version, row digest, 1 if that
+        is the digest of the record's latest revision else 0, *raw columns, *EXTRA)`` (the raw columns in ``spec.raw_columns`` order:
+        ``positions`` gives a field's place). EXTRA are further select expressions over JOIN (the table is
+        ``t``): they are not checked. A record missing from the selection (the module's point 2) is refused
+        at once; each chunk's digests (point 1) are checked beside the run, or at once for a small table."""
+        spec = ENTITIES[entity]
+        table = spec.model._meta.db_table
+        where, params = _row_where(spec, conditions)
+        columns = ", ".join([*_select_columns(spec), *extra])
+        absent, absent_params = _missing_sql(spec, conditions)
+        # One statement, so one snapshot on PostgreSQL (READ COMMITTED takes one per statement): a row deleted
+        # before a separate check and put back before the read, or the other way round, cannot fall between
+        # them. The missing record is an uncorrelated subquery, computed once (an InitPlan; SQLite's "once").
+        sql = (
+            f"SELECT t.id, t.version, t.row_digest, CASE WHEN t.row_digest = (SELECT r.digest "  # noqa: S608
+            f"FROM changes_revision r WHERE r.entity = %s AND r.record_id = t.id ORDER BY r.version DESC "
+            f"LIMIT 1) THEN 1 ELSE 0 END, {columns}, ({absent}) "
+            f"FROM {table} t {join}{where} ORDER BY t.id"
+        )
+        width = 4 + len(spec.raw_columns)
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql, [spec.name, *absent_params, *params])
+            first = True
+            while rows := cursor.fetchmany(self.chunk):
+                if first:
+                    first = False
+                    if rows[0][-1] is not None:
+                        raise alert(spec, int(rows[0][-1]), None, "missing", actor=self.actor)
+                checked = [row[:width] for row in rows]
+                here = self._background.workers <= 0 or (
+                    len(rows) < self.chunk and not self._background.started
+                )
+                if here:  # no worker, or a small table: here, at once
+                    self._raise(problems_of((entity, checked)))
+                else:
+                    self._background.submit((entity, checked))
+                yield from rows
+        if first:  # no row at all: the selection's missing records on their own
+            absent_pk = missing(spec, conditions)
+            if absent_pk is not None:
+                raise alert(spec, absent_pk, None, "missing", actor=self.actor)
+
+    def finish(self) -> None:
+        """Raise the integrity alert of the first row that did not match its history, if any."""
+        for verdict in self._background.collect():
+            self._raise(verdict)
+
+    def _raise(self, verdict: tuple[str, int, str] | None) -> None:
+        if verdict is not None:
+            entity, pk, reason = verdict
+            spec = ENTITIES[entity]
+            raise alert(spec, pk, _label(spec, pk), reason, actor=self.actor)
+
+
+def positions(entity: str) -> dict[str, int]:
+    """Where each field of ENTITY is in a row of :func:`read_intact` (the first EXTRA column follows
+    ``spec.raw_columns``: at ``4 + len(spec.raw_columns)``)."""
+    spec = ENTITIES[entity]
+    return {name: 4 + i for i, name in enumerate(spec.fields)}
+
+
+def problems_of(item: tuple[str, Sequence[tuple[Any, ...]]]) -> tuple[str, int, str] | None:
+    """The first row of ITEM = (entity, rows of (id, version, row digest, 1 if it is the latest revision's
+    digest, *raw columns)) that does not match its history, as (entity, id, why: "history", not its record's latest
+    revision; "digest", its content is not what its digest covers), or None. Pure: computed in a forked
+    worker, which inherits the key ring and the registry."""
+    entity, rows = item
+    read = _reader(entity)
+    for row in rows:
+        pk, version, stored, latest = row[0], row[1], row[2], row[3]
+        if not latest:
+            return entity, pk, "history"
+        if read(version, row[4:]) != stored:
+            return entity, pk, "digest"
+    return None
+
+
+_READERS: dict[str, Callable[[int, Sequence[Any]], str]] = {}
+
+
+def _reader(entity: str) -> Callable[[int, Sequence[Any]], str]:
+    """The keyed digest of a raw row of ENTITY at a version, as verification computes a live row's view."""
+    digest_of = _READERS.get(entity)
+    if digest_of is None:
+        from sidms.changes.verify import _view_reader
+
+        view = _view_reader(ENTITIES[entity])
+        digester = state_digester(entity)
+        canonical = chain.canonical
+
+        def digest_of(version: int, raw: Sequence[Any]) -> str:
+            return digester(version, canonical(view(raw), parsed=True))
+
+        _READERS[entity] = digest_of
+    return digest_of
+
+
+def _missing_sql(spec: EntitySpec, conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
+    """The query of :func:`missing`: the least id of a record whose latest revision satisfies CONDITIONS but
+    whose row does not, or NULL."""
+    table = spec.model._meta.db_table
+    state = " AND ".join(f"{_state_value(c.field, 'mr')} {c.op} %s" for c in conditions)
+    row, params = _row_where(spec, conditions, "mt")
+    row = row.replace(" WHERE ", " AND ", 1)
+    # The row first: for a record whose row satisfies the conditions (nearly all of those the run reads) no
+    # revision's state is parsed.
+    sql = (
+        "SELECT MIN(mr.record_id) FROM changes_revision mr WHERE mr.entity = %s "  # noqa: S608
+        f"AND NOT EXISTS (SELECT 1 FROM {table} mt WHERE mt.id = mr.record_id{row}) "
+        f"{'AND ' + state if state else ''} "
+        "AND NOT EXISTS (SELECT 1 FROM changes_revision mn WHERE mn.entity = mr.entity "
+        "AND mn.record_id = mr.record_id AND mn.version > mr.version)"
+    )
+    return sql, [spec.name, *params, *[c.value for c in conditions]]
+
+
+def missing(spec: EntitySpec, conditions: Sequence[Condition]) -> int | None:
+    """The first record whose latest revision satisfies CONDITIONS but whose row does not (deleted, or changed
+    out of the selection), or None. One query: the revisions' index, each state's fields, the table's key."""
+    sql, params = _missing_sql(spec, conditions)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()[0]
+    return None if found is None else int(found)
+
+
+def _label(spec: EntitySpec, pk: int) -> str:
+    if spec.label_field == "pk":
+        return str(pk)
+    value = spec.model._default_manager.filter(pk=pk).values_list(spec.label_field, flat=True).first()
+    return str(value) if value is not None else f"#{pk}"
+
+
+def alert(spec: EntitySpec, pk: int, label: str | None, reason: str, *, actor: Any) -> IntegrityAlert:
+    """The integrity alert naming record PK of SPEC (LABEL: its key, or None for a record with no row), with
+    the audit event ``changes.integrity.check_row`` gives one."""
+    record = f"{spec.model._meta.verbose_name}{label if label is not None else f' #{pk}'}"
+    refusal = IntegrityAlert(ALERT, {"record": record})
+    refusal.audit_event = {
+        "action": "integrity.alert",
+        "actor": Caller.of(actor),
+        "outcome": Outcome.FAILED,
+        "object_type": spec.name,
+        "object_id": label if label is not None else str(pk),
+        "detail": {"reason": reason, "record_id": pk},
+    }
+    return refusal
+
+
+__all__ = ["CHUNK", "Condition", "RunInputs", "alert", "missing", "positions", "problems_of"]
