@@ -26,6 +26,7 @@ import pytest
 from django.db import connection
 
 from sidms.audit.models import AuditEvent
+from sidms.business.benefits import grant_disability_allowance
 from sidms.business.ledger import run_through
 from sidms.business.models import (
     AssessmentRun,
@@ -43,6 +44,7 @@ from sidms.changes.verify import verify_store
 from sidms.core.errors import IntegrityAlert
 from sidms.registry.models import Person
 from tests.audit.test_tampering import _raw, _unguarded
+from tests.business.conftest import approved
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R20"), pytest.mark.req("R2.2")]
 
@@ -264,6 +266,22 @@ def test_a_rate_altered_in_sql_is_named(insured: dict[str, Any], huancui_clerk: 
     restore()
     alert = refused(huancui_clerk, approver)
     assert alert["object_type"] == "parameter" and alert["reason"] == "parameter"
+
+
+def test_a_death_deleted_in_sql_is_named_by_the_benefit_run(
+    insured: dict[str, Any], huancui_clerk: Any, city_reviewer: Any, approver: Any
+) -> None:
+    """Deleted, the death would let the monthly run pay the allowance on after it."""
+    employee = insured["employee"]
+    approved(grant_disability_allowance(actor=huancui_clerk, person=employee, on=date(2025, 6, 10), grade=3,
+                                        own_wage=Decimal("6000"), category="male", injured=date(2024, 3, 3)),
+             city_reviewer)  # fmt: skip
+    death = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="death",
+                          values={"person_id": employee.pk, "date_of_death": "2025-07-10", "source": "公安户籍注销"}).record  # fmt: skip
+    _raw("DELETE FROM business_death WHERE id = %s", [death.pk])
+    assert refused(huancui_clerk, approver, kind="pension", period="2025-08") == {
+        "object_type": "death", "reason": "missing", "record_id": death.pk,
+    }  # fmt: skip
 
 
 @pytest.fixture

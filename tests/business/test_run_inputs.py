@@ -90,3 +90,17 @@ def test_an_empty_selection_still_names_a_missing_record(declared: list[BaseDecl
     _raw("UPDATE business_basedeclaration SET year = '2031'")
     with RunInputs("test", workers=0) as inputs, pytest.raises(IntegrityAlert):
         list(inputs.read("base_declaration", YEAR))
+
+
+def test_a_reader_failing_on_a_forged_value_fails_with_its_alert(declared: list[BaseDeclaration]) -> None:
+    """The worker's verdict comes after the reader has used the rows: a base no pipeline writes fails the
+    reader first, and the alert naming the row replaces that failure."""
+    forged = declared[3]
+    _raw("UPDATE business_basedeclaration SET base = 'abc' WHERE id = %s", [forged.pk])
+    base = positions("base_declaration")["base"]
+    with pytest.raises(IntegrityAlert) as alert, RunInputs("test", workers=1, chunk=2) as inputs:
+        for row in inputs.read("base_declaration", YEAR):
+            Decimal(row[base])
+    assert alert.value.audit_event is not None
+    assert alert.value.audit_event["detail"] == {"reason": "digest", "record_id": forged.pk}
+    assert alert.value.__context__ is not None  # the reader's own failure, kept as its context

@@ -55,6 +55,7 @@ from sidms.business.models import (
 )
 from sidms.business.parameters import EXAMPLE_MARK, is_example, value_at, version_at
 from sidms.changes.batches import _latest_revisions
+from sidms.changes.inputs import RunInputs, positions
 from sidms.changes.integrity import check_row
 from sidms.changes.models import Channel
 from sidms.changes.services import SubmitOutcome, submit_change, under_review
@@ -863,8 +864,19 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
     """The month's benefit payments: every active monthly entitlement running in the month, and every
     one-time entitlement started by the month's end and not paid yet; none for a month that begins after
     the recipient's death, no pension whose certification lapsed."""
+    with RunInputs(f"run:{run.pk}") as inputs:
+        yield from _payments(run, inputs)
+        inputs.finish()
+
+
+def _payments(run: AssessmentRun, inputs: RunInputs) -> Iterable[LedgerEntry]:
     first, last = month_bounds(run.period)
-    deaths = dict(Death.objects.values_list("person_id", "date_of_death"))
+    # Every registered death, each against its history (changes.inputs): a death deleted in SQL paid the
+    # pension on after it, one inserted stopped a living pensioner's (attack round 8).
+    at = positions("death")
+    person, died_on = at["person_id"], at["date_of_death"]
+    # (A date that does not parse is one changed in SQL: the read's check refuses the run at its end.)
+    deaths = {row[person]: _day(row[died_on]) for row in inputs.read("death")}
     active = (
         Entitlement.objects.filter(status=EntitlementStatus.ACTIVE, start_date__lte=last)
         .filter(Q(end_date__isnull=True) | Q(end_date__gte=first) | Q(kind__in=ONE_TIME))

@@ -78,12 +78,17 @@ def _state_value(name: str, alias: str) -> str:
 
 def _select_columns(spec: EntitySpec) -> list[str]:
     """``spec.raw_columns`` with the table's alias; on SQLite a date column as the text Django stored (as
-    verification reads it), on PostgreSQL the uid as its text (cheaper to carry to a worker than a UUID)."""
+    verification reads it), on PostgreSQL the uid as its text (cheaper to carry to a worker than a UUID). An
+    encrypted field's ciphertext is not read (NULL in its place): a digest covers its blind index, and a run
+    computes nothing from a ciphertext."""
     from sidms.changes.verify import _row_columns
 
+    ciphertexts = {str(spec.field(name).column) for name in spec.encrypted_fields}
     out = []
     for column in _row_columns(spec):
-        if column.startswith("CAST("):
+        if column in ciphertexts:
+            out.append("NULL")
+        elif column.startswith("CAST("):
             out.append(column.replace("CAST(", "CAST(t.", 1))
         elif column == "uid" and connection.vendor == "postgresql":
             out.append("t.uid::text")
@@ -96,7 +101,8 @@ class RunInputs:
     """The registry rows one run reads, table by table (:meth:`read`), with their digests computed in a forked
     worker beside the run (``core.workers.Background``; here, without a spare core or for a table of one
     chunk). :meth:`finish` raises the first problem: the run calls it after its last read and before it
-    commits anything it made of the rows. Use it as a context manager (leaving the block ends the worker).
+    commits anything it made of the rows. Use it as a context manager: leaving the block ends the worker,
+    and a block that fails (on a value no pipeline writes) fails with the alert of a forged row if any.
 
     WORKERS: the forked worker (default: one where ``core.workers.worker_count`` allows it; 0: none)."""
 
@@ -105,12 +111,29 @@ class RunInputs:
         if workers is None:
             workers = worker_count(2, unit=1)
         self._background = Background(problems_of, min(1, workers))
+        self._cursors: set[Any] = set()  # the reads under way
 
     def __enter__(self) -> RunInputs:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self._background.close()
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        # A read left half-way (the run failed) closes its cursor now, inside the run's transaction: left to
+        # the garbage collector, a PostgreSQL cursor was closed after a savepoint's rollback had dropped it,
+        # and the CLOSE failed the enclosing transaction.
+        for cursor in list(self._cursors):
+            cursor.close()
+        self._cursors.clear()
+        try:
+            if (
+                isinstance(exc, Exception)
+                and not isinstance(exc, IntegrityAlert)
+                and self._background.started
+            ):
+                # The run failed on what it read (a value no pipeline writes, a base of "abc"): if a row it read
+                # was forged, that is the failure to report, with its alert.
+                self.finish()
+        finally:
+            self._background.close()
 
     def read(
         self, entity: str, conditions: Sequence[Condition] = (), *, extra: Sequence[str] = (), join: str = ""
@@ -136,6 +159,7 @@ class RunInputs:
         )
         width = 4 + len(spec.raw_columns)
         with connection.chunked_cursor() as cursor:
+            self._cursors.add(cursor)
             cursor.execute(sql, [spec.name, *absent_params, *params])
             first = True
             while rows := cursor.fetchmany(self.chunk):
@@ -152,6 +176,7 @@ class RunInputs:
                 else:
                     self._background.submit((entity, checked))
                 yield from rows
+        self._cursors.discard(cursor)
         if first:  # no row at all: the selection's missing records on their own
             absent_pk = missing(spec, conditions)
             if absent_pk is not None:
