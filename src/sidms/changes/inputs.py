@@ -243,12 +243,18 @@ def _missing_sql(spec: EntitySpec, conditions: Sequence[Condition]) -> tuple[str
     table = spec.model._meta.db_table
     state = " AND ".join(f"{_state_value(c.field, 'mr')} {c.op} %s" for c in conditions)
     row, params = _row_where(spec, conditions, "mt")
-    row = row.replace(" WHERE ", " AND ", 1)
     # The row first: for a record whose row satisfies the conditions (nearly all of those the run reads) no
-    # revision's state is parsed.
+    # revision's state is parsed. SQLite builds the selection's ids once into an index (NOT IN: a third of
+    # the probes' time); PostgreSQL plans NOT EXISTS as an anti-join (its NOT IN over a large set is not).
+    # (TABLE is the model's, the conditions' columns its fields': no value enters the text.)
+    if connection.vendor == "sqlite":
+        selected = f"AND mr.record_id NOT IN (SELECT mt.id FROM {table} mt{row}) "  # noqa: S608
+    else:
+        row = row.replace(" WHERE ", " AND ", 1)
+        selected = f"AND NOT EXISTS (SELECT 1 FROM {table} mt WHERE mt.id = mr.record_id{row}) "  # noqa: S608
     sql = (
         "SELECT MIN(mr.record_id) FROM changes_revision mr WHERE mr.entity = %s "  # noqa: S608
-        f"AND NOT EXISTS (SELECT 1 FROM {table} mt WHERE mt.id = mr.record_id{row}) "
+        f"{selected}"
         f"{'AND ' + state if state else ''} "
         "AND NOT EXISTS (SELECT 1 FROM changes_revision mn WHERE mn.entity = mr.entity "
         "AND mn.record_id = mr.record_id AND mn.version > mr.version)"
