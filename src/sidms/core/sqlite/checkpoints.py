@@ -61,8 +61,13 @@ class WalCheckpointer(threading.Thread):
                             db = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=rw", uri=True, timeout=0,
                                                  check_same_thread=False, isolation_level=None)  # fmt: skip
                         db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    except sqlite3.OperationalError:
-                        continue  # no database yet, or another checkpoint in progress: the next tick
+                    except sqlite3.Error:
+                        # No database yet, or the file replaced or damaged: the next tick opens it again. The
+                        # thread never dies of it (its connections' backstop would then do all the work).
+                        if db is not None:
+                            db.close()
+                            db = None
+                        continue
                     self.checkpoints += 1
         finally:
             if db is not None:
