@@ -66,8 +66,8 @@ from sidms.business.models import (
     RunStatus,
 )
 from sidms.business.parameters import MissingParameter, cached_parameters, value_at, verify_parameters
-from sidms.changes.inputs import Condition, RunInputs, alert, positions
-from sidms.changes.integrity import ALERT
+from sidms.changes.inputs import Condition, RunInputs, positions
+from sidms.changes.integrity import ALERT, alert
 from sidms.changes.ledger import append_rows
 from sidms.changes.seals import reseal, row_seal
 from sidms.changes.services import audited_refusals, deny

@@ -35,9 +35,7 @@ from typing import Any
 
 from django.db import connection
 
-from sidms.audit.models import Outcome
-from sidms.changes.integrity import ALERT
-from sidms.core.caller import Caller
+from sidms.changes.integrity import alert
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import ENTITIES, EntitySpec, state_digester
 from sidms.core.workers import Background, worker_count
@@ -298,20 +296,4 @@ def _label(spec: EntitySpec, pk: int) -> str:
     return str(value) if value is not None else f"#{pk}"
 
 
-def alert(spec: EntitySpec, pk: int, label: str | None, reason: str, *, actor: Any) -> IntegrityAlert:
-    """The integrity alert naming record PK of SPEC (LABEL: its key, or None for a record with no row), with
-    the audit event ``changes.integrity.check_row`` gives one."""
-    record = f"{spec.model._meta.verbose_name}{label if label is not None else f' #{pk}'}"
-    refusal = IntegrityAlert(ALERT, {"record": record})
-    refusal.audit_event = {
-        "action": "integrity.alert",
-        "actor": Caller.of(actor),
-        "outcome": Outcome.FAILED,
-        "object_type": spec.name,
-        "object_id": label if label is not None else str(pk),
-        "detail": {"reason": reason, "record_id": pk},
-    }
-    return refusal
-
-
-__all__ = ["CHUNK", "Condition", "RunInputs", "alert", "missing", "positions", "problems_of"]
+__all__ = ["CHUNK", "Condition", "RunInputs", "missing", "positions", "problems_of"]

@@ -62,23 +62,29 @@ ALERT = _(
 )
 
 
+def alert(spec: EntitySpec, pk: int, label: str | None, reason: str, *, actor: Any) -> IntegrityAlert:
+    """The integrity alert naming record PK of SPEC (LABEL: its key, or None for a record with no row), with
+    the audit event ``changes.integrity.check_row`` gives one."""
+    record = f"{spec.model._meta.verbose_name}{label if label is not None else f' #{pk}'}"
+    refusal = IntegrityAlert(ALERT, {"record": record})
+    refusal.audit_event = {
+        "action": "integrity.alert",
+        "actor": Caller.of(actor),
+        "outcome": Outcome.FAILED,
+        "object_type": spec.name,
+        "object_id": label if label is not None else str(pk),
+        "detail": {"reason": reason, "record_id": pk},
+    }
+    return refusal
+
+
 def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
     """Refuse (with an integrity alert that is audited even though the step rolls back) unless INSTANCE
     matches its history."""
     reason = problem_of(spec, instance)
     if not reason:
         return
-    record = f"{spec.model._meta.verbose_name}{spec.label(instance)}"
-    alert = IntegrityAlert(ALERT, {"record": record})
-    alert.audit_event = {
-        "action": "integrity.alert",
-        "actor": Caller.of(actor),
-        "outcome": Outcome.FAILED,
-        "object_type": spec.name,
-        "object_id": spec.label(instance),
-        "detail": {"reason": reason, "record_id": instance.pk},
-    }
-    raise alert
+    raise alert(spec, instance.pk, spec.label(instance), reason, actor=actor)
 
 
 def record_alert(alert: IntegrityAlert) -> None:
