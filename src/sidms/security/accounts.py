@@ -279,17 +279,25 @@ def staff_post_propose(*, actor: Any, staff: Staff, post: str, reason: str) -> C
     if any(held.proposed.get("post", [None, None])[1] == post for held in waiting):
         raise ChangeRefused(_("This post is already proposed and waits for confirmation."), code="pending")
     _check_posts([*current, post])
+    return _propose(caller, staff, "staff.post_propose", "post", None, post, reason)
+
+
+def _propose(
+    caller: Caller, staff: Staff, action: str, field: str, old: Any, new: Any, reason: str
+) -> ChangeRequest:
+    """The held request of a change to STAFF's FIELD (OLD to NEW) that a second city-level security
+    administrator confirms, sealed and audited as ACTION in one transaction."""
     with transaction.atomic():
         held = ChangeRequest.objects.create(
             entity=ENTITY, record_id=staff.pk, record_label=staff.username, district_id=settings.SIDMS_CITY_DISTRICT,
-            base_version=staff.version, proposed={"post": [None, post], "reason": [None, reason.strip()]},
+            base_version=staff.version, proposed={field: [old, new], "reason": [None, reason.strip()]},
             channel=Channel.MAINTENANCE, submitted_by=caller.staff, submitted_at=timezone.now(),
             decider_post=Post.SECURITY_ADMIN,
         )  # fmt: skip
         reseal(held)
         audit_record(
-            "staff.post_propose", actor=caller, object_type="change_request", object_id=held.pk,
-            detail={"username": staff.username, "post": post, "step": held.step, "seal": held.seal},
+            action, actor=caller, object_type="change_request", object_id=held.pk,
+            detail={"username": staff.username, field: new, "step": held.step, "seal": held.seal},
         )  # fmt: skip
     return held
 
@@ -406,19 +414,7 @@ def staff_district_propose(*, actor: Any, staff: Staff, reason: str) -> ChangeRe
     waiting = ChangeRequest.objects.filter(entity=ENTITY, record_id=staff.pk, status="pending")
     if any("district" in held.proposed for held in waiting):
         raise ChangeRefused(_("This move is already proposed and waits for confirmation."), code="pending")
-    with transaction.atomic():
-        held = ChangeRequest.objects.create(
-            entity=ENTITY, record_id=staff.pk, record_label=staff.username, district_id=city,
-            base_version=staff.version, proposed={"district": [staff.district_id, city], "reason": [None, reason.strip()]},
-            channel=Channel.MAINTENANCE, submitted_by=caller.staff, submitted_at=timezone.now(),
-            decider_post=Post.SECURITY_ADMIN,
-        )  # fmt: skip
-        reseal(held)
-        audit_record(
-            "staff.district_propose", actor=caller, object_type="change_request", object_id=held.pk,
-            detail={"username": staff.username, "district": city, "step": held.step, "seal": held.seal},
-        )  # fmt: skip
-    return held
+    return _propose(caller, staff, "staff.district_propose", "district", staff.district_id, city, reason)
 
 
 def _apply_district(held: ChangeRequest, caller: Caller) -> None:
