@@ -67,12 +67,12 @@ from sidms.business.models import (
 )
 from sidms.business.parameters import MissingParameter, cached_parameters, value_at, verify_parameters
 from sidms.changes.inputs import Condition, RunInputs, positions
-from sidms.changes.integrity import ALERT, alert
+from sidms.changes.integrity import alert, integrity_alert
 from sidms.changes.ledger import append_rows
 from sidms.changes.seals import reseal, row_seal
 from sidms.changes.services import audited_refusals, deny
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, SeparationOfDuties
+from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.core.kernel import ENTITIES
 from sidms.core.keys import keyring
 from sidms.lib import chain
@@ -643,13 +643,9 @@ def parameters_intact(actor: Any) -> None:
     try:
         verify_parameters(Report(), {})
     except Broken as failure:
-        refusal = IntegrityAlert(ALERT, {"record": failure.problem.where})
-        refusal.audit_event = {
-            "action": "integrity.alert", "actor": Caller.of(actor), "outcome": Outcome.FAILED,
-            "object_type": "parameter", "object_id": failure.problem.where[:64],
-            "detail": {"reason": "parameter", "problem": failure.problem.message_en},
-        }  # fmt: skip
-        raise refusal from None
+        where = failure.problem.where
+        raise integrity_alert(where, "parameter", where[:64],
+                              {"reason": "parameter", "problem": failure.problem.message_en}, actor=actor) from None  # fmt: skip
 
 
 def _assess(run: AssessmentRun) -> Iterable[Fact]:

@@ -65,9 +65,11 @@ class Definition:
     type: str  # decimal | rate | int | bool | text | rounding | class_rates | tiers | age_months | groups | day | counts
     # | allocation | grade_rates
     label: str  # Chinese name, as the pages show it
+    # (low, high): the range a security control must stay in whoever changes it (_checked_value)
+    bounds: tuple[int, int] | None = None
 
 
-_DEFS = (
+_DEFS: tuple[tuple[Any, ...], ...] = (
     # policy: contribution rates (fractions of the base)
     ("rate.pension.unit", "policy", "rate", "养老保险单位缴费比例"),
     ("rate.pension.individual", "policy", "rate", "养老保险个人缴费比例"),
@@ -121,12 +123,16 @@ _DEFS = (
     ("export.approval_rows", "business", "int", "导出需审批的行数阈值"),
     ("enrolment.exclusive_groups", "business", "groups", "互斥险种组（同一人同组只能有一个有效参保）"),
     ("enrolment.min_employee_age", "business", "int", "职工参保最低年龄"),
-    # system
-    ("session.idle_seconds", "system", "int", "会话空闲超时（秒）"),
-    ("lockout.failures", "system", "int", "登录失败锁定次数"),
-    ("lockout.minutes", "system", "int", "登录锁定时长（分钟）"),
+    # system; the security controls with the range each must stay in whoever changes it: the idle logout
+    # (GB/T 22239-2019 §8.1.4.1b; ASVS 3.3.2 at level 3: at most 15 minutes) and the lock-out after failed
+    # sign-ins (§8.1.4.1b; ASVS 2.2.1). Two system administrators could set the idle time to ten years or the
+    # failures to a million (each control switched off), or the failures to none (every account locked at its
+    # first try, theirs too, with no one left to sign in and undo it) (attack round 9).
+    ("session.idle_seconds", "system", "int", "会话空闲超时（秒）", (60, 900)),
+    ("lockout.failures", "system", "int", "登录失败锁定次数", (3, 10)),
+    ("lockout.minutes", "system", "int", "登录锁定时长（分钟）", (10, 24 * 60)),
 )
-DEFINITIONS: dict[str, Definition] = {k: Definition(k, kind, t, label) for k, kind, t, label in _DEFS}
+DEFINITIONS: dict[str, Definition] = {entry[0]: Definition(*entry) for entry in _DEFS}
 
 
 def _rounding_json(rounding: lc.Rounding) -> dict[str, Any]:
@@ -361,23 +367,11 @@ def decode(type_: str, stored: Any) -> Any:
     raise _Bad
 
 
-# The system parameters that are security controls, and the range each must stay in whoever changes it: the
-# idle logout (GB/T 22239-2019 §8.1.4.1b; ASVS 3.3.2 at level 3: at most 15 minutes) and the lock-out after
-# failed sign-ins (§8.1.4.1b; ASVS 2.2.1). Two system administrators could set the idle time to ten years or
-# the failures to a million (each control switched off), or the failures to none (every account locked at its
-# first try, theirs too, with no one left to sign in and undo it) (attack round 9).
-SECURITY_BOUNDS: dict[str, tuple[int, int]] = {
-    "session.idle_seconds": (60, 900),
-    "lockout.failures": (3, 10),
-    "lockout.minutes": (10, 24 * 60),
-}
-
-
 def _checked_value(key: str, value: Any) -> Any:
     definition = DEFINITIONS.get(key)
     if definition is None:
         raise ChangeRefused(_("There is no parameter %(key)s."), {"key": key}, code="no_parameter")
-    bounds = SECURITY_BOUNDS.get(key)
+    bounds = definition.bounds
     if bounds is not None and not (
         isinstance(value, int) and not isinstance(value, bool) and bounds[0] <= value <= bounds[1]
     ):

@@ -126,7 +126,7 @@ class RunInputs:
         self.actor, self.chunk = actor, chunk
         if workers is None:
             workers = worker_count(2, unit=1)
-        self._background = Background(problems_of, min(1, workers))
+        self._background = Background(problems_of, workers)
         self._cursors: set[Any] = set()  # the reads under way
 
     def __enter__(self) -> RunInputs:
@@ -212,7 +212,7 @@ class RunInputs:
 
 
 def positions(entity: str) -> dict[str, int]:
-    """Where each field of ENTITY is in a row of :func:`read_intact` (the first EXTRA column follows
+    """Where each field of ENTITY is in a row of :meth:`RunInputs.read` (the first EXTRA column follows
     ``spec.raw_columns``: at ``4 + len(spec.raw_columns)``)."""
     spec = ENTITIES[entity]
     return {name: 4 + i for i, name in enumerate(spec.fields)}

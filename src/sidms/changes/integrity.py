@@ -66,14 +66,23 @@ def alert(spec: EntitySpec, pk: int, label: str | None, reason: str, *, actor: A
     """The integrity alert naming record PK of SPEC (LABEL: its key, or None for a record with no row), with
     the audit event ``changes.integrity.check_row`` gives one."""
     record = f"{spec.model._meta.verbose_name}{label if label is not None else f' #{pk}'}"
-    refusal = IntegrityAlert(ALERT, {"record": record})
+    return integrity_alert(record, spec.name, label if label is not None else str(pk),
+                           {"reason": reason, "record_id": pk}, actor=actor)  # fmt: skip
+
+
+def integrity_alert(
+    record: str, object_type: str, object_id: str, detail: dict[str, Any], *, actor: Any, message: Any = ALERT
+) -> IntegrityAlert:
+    """The integrity alert naming RECORD in MESSAGE, with its audit event about OBJECT_TYPE OBJECT_ID
+    (recorded by :func:`record_alert` even though the step rolls back)."""
+    refusal = IntegrityAlert(message, {"record": record})
     refusal.audit_event = {
         "action": "integrity.alert",
         "actor": Caller.of(actor),
         "outcome": Outcome.FAILED,
-        "object_type": spec.name,
-        "object_id": label if label is not None else str(pk),
-        "detail": {"reason": reason, "record_id": pk},
+        "object_type": object_type,
+        "object_id": object_id,
+        "detail": detail,
     }
     return refusal
 

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from sidms.access.posts import ADMINISTRATOR_POSTS, RECORD_POSTS, Post
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken, register_check
+from sidms.changes.integrity import integrity_alert
 from sidms.changes.models import ChangeRequest, Channel, Method, Revision
 from sidms.changes.seals import new_revision, reseal
 from sidms.changes.services import (
@@ -140,12 +141,8 @@ CHANGED_OUTSIDE = _("The account does not match its history (changed outside the
 
 
 def _alert(staff: Staff, caller: Caller, reason: str) -> IntegrityAlert:
-    alert = IntegrityAlert(CHANGED_OUTSIDE)
-    alert.audit_event = {
-        "action": "integrity.alert", "actor": caller, "outcome": "failed", "object_type": ENTITY,
-        "object_id": staff.username, "detail": {"reason": reason},
-    }  # fmt: skip
-    return alert
+    return integrity_alert(staff.username, ENTITY, staff.username, {"reason": reason}, actor=caller,
+                           message=CHANGED_OUTSIDE)  # fmt: skip
 
 
 def _matches(staff: Staff, state: dict[str, Any], latest: Revision | None) -> bool:
