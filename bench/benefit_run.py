@@ -1,8 +1,9 @@
-"""What the benefit run's integrity check costs (attack round 6): the monthly ``pension`` run now checks each
-entitlement it pays against its history (its keyed digest over what it says, and its latest revision's
-digest, read 500 at a time) before paying it. Measured here: ``run_execute`` of an approved ``pension`` run
-over N active pensions with the check, against the same run with the check replaced by a pass-through, in
-the same process and store, alternating (each run pays its own month, so each writes N entries).
+"""What the benefit run's integrity check costs: the monthly ``pension`` run reads the entitlements it pays
+through ``changes.inputs.RunInputs`` (each row's keyed digest and its latest revision's, computed in a forked
+worker beside the run, and one query for a record missing from the selection; attack rounds 6 and 10).
+Measured here: ``run_execute`` of an approved ``pension`` run over N active pensions with the check, against
+the same run reading the same entitlements by one plain ORM query with no check, in the same process and
+store, alternating (each run pays its own month, so each writes N entries).
 
     uv run python bench/benefit_run.py [--persons 2000] [--rounds 3]
         [--database-url postgres://postgres@127.0.0.1:5432/sidms_bench_benefit]
@@ -70,23 +71,31 @@ def run(persons: int, rounds: int) -> None:
     batch_execute(actor=operator, batch_id=batch.pk, rows=lambda: iter(rows))
     say(f"{len(ids):,} active pensions")
 
-    checked = benefits._intact
+    from sidms.business.models import Entitlement
 
-    def unchecked(rows: object, run: object, chunk: int = 500) -> object:
-        return rows
+    checked = benefits._active
+
+    def unchecked(inputs: object, first: object, last: object) -> list[benefits._Active]:
+        rows = Entitlement.objects.filter(status="active", start_date__lte=last).order_by("pk")
+        return [
+            benefits._Active(
+                e.pk, e.person_id, e.kind, e.start_date, e.end_date, e.certified_on, e.monthly_amount
+            )
+            for e in rows
+        ]
 
     months = iter(f"2025-{m:02d}" for m in range(1, 13))
     times: dict[str, list[float]] = {"checked": [], "baseline": []}
     for _ in range(rounds):
         for name, check in (("baseline", unchecked), ("checked", checked)):
-            benefits._intact = check  # type: ignore[assignment]
+            benefits._active = check
             applied = run_apply(actor=operator, kind="pension", period=next(months))
             run_decide(actor=approver, run_id=applied.pk, approve=True)
             started = time.perf_counter()
             done = run_execute(actor=operator, run_id=applied.pk)
             times[name].append(time.perf_counter() - started)
             assert done.entries == len(ids), (done.entries, len(ids))
-    benefits._intact = checked
+    benefits._active = checked
     best = {name: min(values) for name, values in times.items()}
     say(f"pension run over {len(ids):,} pensions, best of {rounds}: baseline {best['baseline']:.3f} s, "
         f"checked {best['checked']:.3f} s, ratio {best['baseline'] / best['checked']:.3f}")  # fmt: skip

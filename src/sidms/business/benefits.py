@@ -26,12 +26,12 @@ entries, the yearly eligibility certification, and deaths.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from itertools import islice
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from django.db import connection, models
 from django.db.models import DateField, Exists, Expression, F, OuterRef, Q, QuerySet, Subquery, Value
@@ -54,13 +54,10 @@ from sidms.business.models import (
     PersonEnrolment,
 )
 from sidms.business.parameters import EXAMPLE_MARK, is_example, value_at, version_at
-from sidms.changes.batches import _latest_revisions
-from sidms.changes.inputs import RunInputs, positions
-from sidms.changes.integrity import check_row
+from sidms.changes.inputs import Condition, RunInputs, positions
 from sidms.changes.models import Channel
 from sidms.changes.services import SubmitOutcome, submit_change, under_review
 from sidms.core.errors import ChangeRefused
-from sidms.core.kernel import digest, spec_for, state_of
 from sidms.lib import benefits as lb
 from sidms.lib import pension as lp
 from sidms.registry.models import Person
@@ -854,7 +851,7 @@ def _months_between(earlier: date, later: date) -> int:
     return (later.year - earlier.year) * 12 + (later.month - earlier.month)
 
 
-def uncertified(entitlement: Entitlement, first_of_month: date) -> bool:
+def uncertified(entitlement: Entitlement | _Active, first_of_month: date) -> bool:
     """No certification for twelve months before the month paid: the payment is suspended."""
     since = entitlement.certified_on or entitlement.start_date
     return _months_between(since, first_of_month) > CERTIFICATION_MONTHS
@@ -869,6 +866,67 @@ def _pay_benefits(run: AssessmentRun) -> Iterable[LedgerEntry]:
         inputs.finish()
 
 
+class _Active(NamedTuple):
+    """An entitlement the month's run may pay, as its checked row says (changes.inputs)."""
+
+    pk: int
+    person_id: int
+    kind: str
+    start_date: date
+    end_date: date | None
+    certified_on: date | None
+    monthly_amount: str
+
+
+def _active(inputs: RunInputs, first: date, last: date) -> list[_Active]:
+    """The active entitlements started by LAST that run into the month from FIRST (or are one-time), in id
+    order, each row checked against its history and none missing (changes.inputs): an amount raised in SQL, a
+    row inserted without history, an old version put back (attack round 6), and an entitlement deleted or set
+    aside in SQL are each refused with an integrity alert naming it, before anything is paid."""
+    at = positions("entitlement")
+    pick = itemgetter(0, at["person_id"], at["kind"], at["start_date"], at["end_date"], at["certified_on"],
+                      at["monthly_amount"])  # fmt: skip
+    conditions = [Condition("status", "=", EntitlementStatus.ACTIVE.value),
+                  Condition("start_date", "<=", last.isoformat())]  # fmt: skip
+    out = []
+    for pk, person_id, kind, start, end, certified, amount in map(
+        pick, inputs.read("entitlement", conditions)
+    ):
+        # (A date that does not parse is one changed in SQL: the read's check refuses the run at its end.)
+        start_date, end_date = _day(start), _day(end)
+        if start_date is None or not (end_date is None or end_date >= first or kind in ONE_TIME):
+            continue
+        out.append(_Active(pk, person_id, kind, start_date, end_date, _day(certified), amount))
+    return out
+
+
+def _employed(inputs: RunInputs, first: date) -> set[int]:
+    """The recipients of an unemployment benefit whose unemployment insurance (210) is being paid on FIRST
+    (as :func:`_paying_210_on`), from their enrolments checked against their history (changes.inputs): an
+    enrolment deleted, terminated or back-dated in SQL would otherwise have paid the benefit beside the wages.
+    Only the recipients' enrolments are read (the join, by constant values); the check that none is missing
+    covers every 210 enrolment."""
+    at = positions("person_enrolment")
+    pick = itemgetter(at["person_id"], at["status"], at["status_date"])
+    table, quote = Entitlement._meta.db_table, connection.ops.quote_name
+    drawers = (
+        f"JOIN (SELECT DISTINCT person_id AS drawer FROM {quote(table)} WHERE kind = "  # noqa: S608  (constants)
+        f"'{BenefitKind.UNEMPLOYMENT.value}' AND status = '{EntitlementStatus.ACTIVE.value}') d "
+        "ON d.drawer = t.person_id"
+    )
+    rows = inputs.read("person_enrolment", [Condition("insurance", "=", "210"),
+                                            Condition("start_date", "<=", first.isoformat())], join=drawers)  # fmt: skip
+    employed = set()
+    for person_id, status, status_date in map(pick, rows):
+        stopped = _day(status_date)
+        paying = status == EnrolmentStatus.PAYING
+        if (paying and (stopped is None or stopped <= first)) or (
+            not paying and stopped is not None and stopped > first
+        ):
+            employed.add(person_id)
+    return employed
+
+
 def _payments(run: AssessmentRun, inputs: RunInputs) -> Iterable[LedgerEntry]:
     first, last = month_bounds(run.period)
     # Every registered death, each against its history (changes.inputs): a death deleted in SQL paid the
@@ -877,22 +935,18 @@ def _payments(run: AssessmentRun, inputs: RunInputs) -> Iterable[LedgerEntry]:
     person, died_on = at["person_id"], at["date_of_death"]
     # (A date that does not parse is one changed in SQL: the read's check refuses the run at its end.)
     deaths = {row[person]: _day(row[died_on]) for row in inputs.read("death")}
-    active = (
-        Entitlement.objects.filter(status=EntitlementStatus.ACTIVE, start_date__lte=last)
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=first) | Q(kind__in=ONE_TIME))
-        .order_by("pk")
-    )
+    active = _active(inputs, first, last)
     once_paid = _one_time_paid()
     # 失业保险条例 Art. 15: a person employed again (an unemployment insurance enrolment paying on the month's
     # first day) draws no unemployment benefit for that month, whatever the entitlement says (attack round 4:
     # an enrolment re-opened after the grant, or a new employer's, left the benefit paid with the wages).
-    drawing = active.filter(kind=BenefitKind.UNEMPLOYMENT).values("person_id")
-    employed = set(_paying_210_on(first).filter(person_id__in=drawing).values_list("person_id", flat=True))
+    drawing = {e.person_id for e in active if e.kind == BenefitKind.UNEMPLOYMENT}
+    employed = _employed(inputs, first) & drawing if drawing else set()
     monthly_paid: set[tuple[int, str]] = set()  # a monthly benefit is paid once a month, however many grants
     # The persons whose pension this run pays: a top-up (Art. 35) is paid only beside it. A top-up is
     # recorded only after its pension (entry rule _check_top_up), so in pk order the pension comes first.
     pensions_paid: set[int] = set()
-    for e in _intact(active.iterator(), run):
+    for e in active:
         died = deaths.get(e.person_id)
         if died is not None and died < first:
             continue  # no payment for a month that begins after the death
@@ -917,22 +971,6 @@ def _payments(run: AssessmentRun, inputs: RunInputs) -> Iterable[LedgerEntry]:
             period=run.period, person_id=e.person_id, unit_id=None, insurance=insurance,
             kind=EntryKind.BENEFIT_ONCE if e.kind in ONE_TIME else EntryKind.BENEFIT, individual_amount=Decimal(e.monthly_amount), entry_date=e.start_date if e.kind in ONE_TIME else first,
         )  # fmt: skip
-
-
-def _intact(rows: Iterator[Entitlement], run: AssessmentRun, chunk: int = 500) -> Iterator[Entitlement]:
-    """ROWS, each checked against its history before it is paid: its keyed digest over what it says, and
-    the digest of its latest revision (read for a chunk at a time). An amount raised by raw SQL was paid by
-    the next run and found only by the next full verification (attack round 6); now the run is refused with
-    an integrity alert naming the entitlement, and pays nothing."""
-    spec = spec_for("entitlement")
-    while part := list(islice(rows, chunk)):
-        latest = _latest_revisions(spec, [e.pk for e in part])
-        for e in part:
-            if latest.get(e.pk) != (e.version, e.row_digest) or digest(
-                spec, e.version, state_of(spec, e)
-            ) != (e.row_digest):
-                check_row(spec, e, actor=f"run:{run.pk}")  # raises the alert, with its audit event
-        yield from part
 
 
 def _one_time_paid() -> set[tuple[int, str, date]]:
