@@ -8,6 +8,8 @@ class WebConfig(AppConfig):
     verbose_name = _("Staff web interface")
 
     def ready(self) -> None:
-        from sidms.web.records.pages import discover
+        from sidms.web.records import pages
+        from sidms.web.workflow import presenters
 
-        discover()
+        pages.discover()
+        presenters.discover()

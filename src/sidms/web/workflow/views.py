@@ -5,7 +5,6 @@ orders (R9.3). Which rows a person sees, the queues and the next step of an orde
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -33,84 +32,34 @@ from sidms.changes.models import (
     MaintenanceStatus,
     ReviewStatus,
 )
-from sidms.changes.services import held_values, review_decide, review_recheck_registries, rules_in_force
-from sidms.core.errors import ChangeRefused, NotPermitted, StaleChange, english
-from sidms.core.kernel import ENTITIES, spec_for
-from sidms.crosscheck import SPECS as REGISTRY_SPECS
-from sidms.parameters.models import ReviewLevel
+from sidms.changes.services import review_decide, review_recheck_registries
+from sidms.core.errors import ChangeRefused, NotPermitted, StaleChange
+from sidms.core.kernel import ENTITIES
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import joined, label, record_name, record_url, shown, value_text
+from sidms.web.display import label, shown
 from sidms.web.records.forms import DecisionForm
+from sidms.web.workflow import presenters
 
 WORKFLOWS: list[type[Any]] = [ChangeRequest, MaintenanceOrder, BatchApplication]
 QUEUE_LIMIT = 100
 
 
-# Requests that propose something a second administrator confirms (four eyes) rather than change a governed
-# record: what each is called, and how its proposal reads on the review page.
-PROPOSAL_NAMES: dict[str, Any] = {
-    "collection_rule": gettext_lazy("Collection rule"),
-    "staff": gettext_lazy("Staff member"),
-    # A parameter version proposed by one city-level system administrator (business.parameters): its review
-    # page was a server error, so the second administrator confirmed what no page showed him (attack round 9).
-    "business_parameter": gettext_lazy("Parameter"),
+# Each workflow's page of one row, by its model.
+DETAIL_PAGES: dict[type[Any], str] = {
+    ChangeRequest: "web:review_detail",
+    MaintenanceOrder: "web:maintenance_detail",
+    BatchApplication: "gov:batch_detail",
 }
 
 
-def _parameter_text(row: Any) -> tuple[str, str]:
-    """A parameter proposal's parameter in words (its name and the region it is for), and its page."""
-    from sidms.business.parameters import DEFINITIONS
-    from sidms.parameters.codes import region_name
-
-    key, _sep, region = str(row.record_label).partition("@")
-    definition = DEFINITIONS.get(key)
-    name = f"{definition.label}（{key}）" if definition is not None else key
-    if region:
-        name = f"{name} · {region_name(region) or region}"
-    return name, reverse("web:business_parameter", args=[key]) if definition is not None else ""
-
-
-def _entity_label(entity: str) -> str:
-    if entity in PROPOSAL_NAMES:
-        return str(PROPOSAL_NAMES[entity])
-    spec = ENTITIES.get(entity)
-    return str(spec.model._meta.verbose_name) if spec is not None else _("Other record")
-
-
 def _detail_url(row: Any) -> str:
-    if isinstance(row, ChangeRequest):
-        return reverse("web:review_detail", args=[row.pk])
-    if isinstance(row, MaintenanceOrder):
-        return reverse("web:maintenance_detail", args=[row.pk])
-    return reverse("gov:batch_detail", args=[row.pk])
+    return reverse(DETAIL_PAGES[type(row)], args=[row.pk])
 
 
 def _district_text(code: str) -> str:
     from sidms.parameters.codes import region_name
 
     return f"{region_name(code)}（{code}）" if region_name(code) else str(code)
-
-
-def _record_link(row: Any) -> tuple[str, str]:
-    """The record a request or order concerns, named and linked (once it exists; a new record approved
-    since is named by the number the system gave it)."""
-    if row.entity == "collection_rule" and "." in row.record_label:
-        return _record_text(row), reverse("gov:rule_edit", args=row.record_label.split(".", 1))
-    if row.entity == "business_parameter":
-        return _parameter_text(row)
-    if row.entity == "staff":
-        from sidms.registry.models import Staff
-
-        member = Staff.objects.filter(pk=row.record_id).first()
-        return (member.display_name if member is not None else row.record_label), ""
-    spec = ENTITIES.get(row.entity)
-    if spec is None or row.record_id is None:
-        return _record_text(row), ""
-    record = spec.model._default_manager.filter(pk=row.record_id).first()
-    if record is None:
-        return _record_text(row), ""
-    url = record_url(spec, record)
-    return record_name(spec, record), url
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -152,30 +101,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _record_text(row: Any) -> str:
-    """Which record a request or order concerns, in words: a rule is 参保人员 · 电子邮箱, not person.email."""
-    if row.entity == "collection_rule" and "." in row.record_label:
-        from sidms.web.governance.labels import rule_field_label
-
-        return rule_field_label(*row.record_label.split(".", 1))
-    if row.entity == "business_parameter":
-        return _parameter_text(row)[0]
-    if getattr(row, "record_id", 0) is None or not row.record_label:
-        return _("new record")
-    return str(row.record_label)
-
-
-def _fields(row: Any) -> str:
-    if row.entity == "collection_rule":
-        return _("Rule")
-    if row.entity == "staff":
-        return _("Post")
-    if row.entity == "business_parameter":
-        return _("Parameter")
-    spec = ENTITIES.get(row.entity)
-    if spec is None:
-        return ""
-    return joined(label(spec, name) for name in row.proposed if name in spec.fields)
+def _queue_row(item: Any) -> dict[str, Any]:
+    """A row of a queue, as its kind's presenter reads it (an unregistered kind shows nothing of itself)."""
+    presenter = presenters.presenter_for(getattr(item, "entity", ""))
+    return {
+        "item": item,
+        "url": _detail_url(item),
+        "entity_label": presenter.label,
+        "record_text": presenter.record_text(item) if hasattr(item, "record_label") else "",
+        "fields": presenter.fields(item) if hasattr(item, "proposed") else "",
+    }
 
 
 def queues(request: HttpRequest) -> HttpResponse:
@@ -198,16 +133,7 @@ def queues(request: HttpRequest) -> HttpResponse:
                 "empty": view.queue.empty,
                 "kind": workflows.declaration(view.model).name,
                 "more": len(rows) > QUEUE_LIMIT,
-                "rows": [
-                    {
-                        "item": item,
-                        "url": _detail_url(item),
-                        "entity_label": _entity_label(getattr(item, "entity", "")),
-                        "record_text": _record_text(item) if hasattr(item, "record_label") else "",
-                        "fields": _fields(item) if hasattr(item, "proposed") else "",
-                    }
-                    for item in rows[:QUEUE_LIMIT]
-                ],
+                "rows": [_queue_row(item) for item in rows[:QUEUE_LIMIT]],
             }
         )
     return render(request, "workflow/queues.html", {"sections": sections, "limit": QUEUE_LIMIT})
@@ -216,179 +142,24 @@ def queues(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------------------------------------
 # Review of held changes (R7.3)
 
-BADGES = {
-    "verified": gettext_lazy("Verified"),
-    "mismatch": gettext_lazy("Does not match"),
-    "not_found": gettext_lazy("Not found in the registry"),
-    "flagged": gettext_lazy("Flagged: see the detail"),
-    "unavailable": gettext_lazy("Not verified"),
-}
-
-# What a registry reported, named for the reviewer; anything else is technical and not shown to a clerk.
-FACT_LABELS = {
-    "name": gettext_lazy("Registered name"),
-    "status": gettext_lazy("Registered status"),
-    "registered_at": gettext_lazy("Registered on"),
-    "match": gettext_lazy("ID number and name match"),
-    "deceased": gettext_lazy("Deceased"),
-    "death_date": gettext_lazy("Date of death"),
-    "marital_status": gettext_lazy("Marital status"),
-    "extract_date": gettext_lazy("Date of the registry extract"),
-}
-FACT_VALUES = {
-    "true": gettext_lazy("yes"),
-    "false": gettext_lazy("no"),
-    "True": gettext_lazy("yes"),
-    "False": gettext_lazy("no"),
-}
-
-
-def _checks(held: ChangeRequest) -> list[dict[str, Any]]:
-    results = []
-    for result in held.crosschecks:
-        registry = REGISTRY_SPECS.get(result.get("registry", ""))
-        checked = result.get("checked_at")
-        facts = result.get("facts") or {}
-        results.append(
-            {
-                "registry": (registry.label_en if english() else registry.label)
-                if registry
-                else _("Partner registry"),
-                "status": result.get("status", "unavailable"),
-                "badge": str(BADGES.get(result.get("status", ""), BADGES["unavailable"])),
-                "detail": result.get("detail_en" if english() else "detail", ""),
-                "facts": [
-                    (str(FACT_LABELS[k]), str(FACT_VALUES.get(str(v), v)))
-                    for k, v in facts.items()
-                    if k in FACT_LABELS
-                ],
-                "checked_at": datetime.fromisoformat(checked) if checked else None,
-            }
-        )
-    return results
-
-
-def _proposal_pairs(held: ChangeRequest) -> list[dict[str, str]]:
-    """What a proposal asks for, as labelled rows (before → after)."""
-    if held.entity == "collection_rule":
-        from sidms.web.governance.labels import describe_rule
-
-        before, after = held.proposed["rule"]
-        entity, _sep, field = held.record_label.partition(".")
-        spec = ENTITIES.get(entity)
-        rows = describe_rule(before, after)
-        if spec is None or field not in spec.declaration.duplicate_policy_fields:
-            # Duplicate handling applies to fields that must be unique only (an ID number).
-            rows = [row for row in rows if row["key"] != "on_duplicate"]
-        return rows
-    if held.entity == "business_parameter":
-        return _parameter_pairs(held)
-    rows = []
-    for key, (old, new) in held.proposed.items():
-        if key == "post":
-            from sidms.registry.models import Staff
-            from sidms.web.staff.reads import district_text
-
-            rows.append({"label": _("Post to grant"), "old": "—", "new": _post_label(new)})
-            # Where the post will act: a window clerk's post at the city level reads every district's persons,
-            # and the confirmer saw only the post's name (attack round 9).
-            member = (
-                Staff.objects.filter(pk=held.record_id or 0).values_list("district_id", flat=True).first()
-            )
-            rows.append({"label": _("District (data scope)"), "old": "—", "new": district_text(member)})
-        elif key == "district":
-            from sidms.web.staff.reads import district_text
-
-            rows.append(
-                {"label": _("District (data scope)"), "old": district_text(old), "new": district_text(new)}
-            )
-        elif key == "reason":
-            rows.append({"label": _("Reason for the change"), "old": "—", "new": str(new or "—")})
-    return rows
-
-
-def _parameter_pairs(held: ChangeRequest) -> list[dict[str, str]]:
-    """A parameter proposal as its confirmer reads it: the value in force on its day and the one proposed,
-    from when, for which region, on which document, and why."""
-    import json
-
-    from sidms.parameters.codes import region_name
-
-    before, after = held.proposed.get("parameter", [None, {}])
-    after = after if isinstance(after, dict) else {}
-
-    def shown(value: Any) -> str:
-        return "—" if value is None else json.dumps(value, ensure_ascii=False)
-
-    region = str(after.get("region") or "")
-    return [
-        {"label": _("Parameter"), "old": "—", "new": _parameter_text(held)[0]},
-        {"label": _("Value"), "old": shown(before), "new": shown(after.get("value"))},
-        {"label": _("Effective from"), "old": "—", "new": str(after.get("effective_from") or "—")},
-        {"label": _("Region"), "old": "—", "new": (region_name(region) or region) if region else _("the whole city")},
-        {"label": _("Source document"), "old": "—",
-         "new": f"{after.get('source') or '—'}（{after.get('status') or '—'}"
-                f"{'，' + _('checked against the official notice') if after.get('checked') else ''}）"},
-        {"label": _("Reason for the change"), "old": "—", "new": str(after.get("reason") or "—")},
-    ]  # fmt: skip
-
-
-def _post_label(post: Any) -> str:
-    from sidms.access.posts import Post
-
-    return str(Post(post).label) if post in Post.values else str(post)
-
 
 def _review_page(
     request: HttpRequest, held: ChangeRequest, *, refusal: str = "", status: int = 200
 ) -> HttpResponse:
     staff = staff_of(request)
-    proposal = held.entity in PROPOSAL_NAMES
+    try:
+        presenter = presenters.for_review(held.entity)
+    except presenters.UnregisteredKind as unregistered:
+        return _unregistered(request, f"CR{held.pk}", unregistered)
     own = held.submitted_by_id == staff.pk
     permission = DECIDERS.get(held.decider_post, "review.decide")
-    if proposal:
-        pairs = _proposal_pairs(held)
-        subject: list[tuple[str, str]] = []
-    else:
-        spec = spec_for(held.entity)
-        rules = rules_in_force(held.entity)
-        old, new = held_values(spec, held, 0), held_values(spec, held, 1)
-
-        # The reviewer compares the values held for manual review with the documents and the registries:
-        # those are shown in full, to the one who may decide. Anything else, and to anyone else (the
-        # submitter too), keeps its mask. The values they replace are not held for review but stored, and
-        # read as the read door shows stored values on the window channel (masked: a phone, bank account or
-        # ID number is never shown in full once entered), to the decider as to everyone else.
-        decides = policies.has_permission(staff, permission) and not own
-
-        def reviewed(name: str, value: Any) -> str:
-            manual = rules.get(name) is not None and rules[name].review_level == ReviewLevel.MANUAL
-            return (
-                shown(spec, name, value, staff)
-                if not (manual and decides) or value in (None, "") or name.endswith("_id")
-                else (value.isoformat() if hasattr(value, "isoformat") else str(value))
-            )
-
-        pairs = [
-            {
-                "label": label(spec, name),
-                "old": shown(spec, name, old.get(name), staff) if held.record_id else "—",
-                "new": reviewed(name, new.get(name)),
-            }
-            for name in held.proposed
-            if name in spec.fields
-        ]
-        subject = _subject(spec, held)
-    record_text, record_url = _record_link(held)
+    record_text, record_url = presenter.record_link(held)
     context = {
         "district": _district_text(held.district_id),
         "held": held,
-        "entity_label": _entity_label(held.entity),
+        "entity_label": presenter.label,
         "record_text": record_text,
-        "pairs": pairs,
-        "subject": subject,
-        "checks": [] if proposal else _checks(held),
-        "proposal": held.entity if proposal else "",
+        **presenter.review(held, staff, decides=policies.has_permission(staff, permission) and not own),
         "own": own,
         "pending": held.status == ReviewStatus.PENDING,
         "may_decide": policies.has_permission(staff, permission)
@@ -403,20 +174,35 @@ def _review_page(
             (f"CR{held.pk}", ""),
         ],
     }
-    return render(request, "workflow/review_detail.html", context, status=status)
+    return render(request, presenter.template, context, status=status)
 
 
-def _subject(spec: Any, held: ChangeRequest) -> list[tuple[str, str]]:
-    """Who the record is, for the reviewer: name, sex, birth date, district (as stored, masked as usual)."""
-    if held.record_id is None:
-        return []
-    record = spec.model._default_manager.filter(pk=held.record_id).first()
-    if record is None:
-        return []
-    names = [
-        n for n in ("name", "sex", "birth_date", "district_id", "unit_no", "credit_code") if n in spec.fields
-    ]
-    return [(label(spec, n), value_text(spec, n, getattr(record, n))) for n in names]
+def _unregistered(request: HttpRequest, number: str, refusal: presenters.UnregisteredKind) -> HttpResponse:
+    """The refusal of a request or order whose kind has no presenter: its number and why, nothing of its
+    values."""
+    context = {
+        "number": number,
+        "refusal": str(refusal),
+        "crumbs": [
+            (_("Home"), reverse("web:dashboard")),
+            (_("My queues"), reverse("web:queues")),
+            (number, ""),
+        ],
+    }
+    return render(request, "workflow/review_refused.html", context, status=403)
+
+
+def _unregistered_kind(request: HttpRequest, pk: int) -> HttpResponse | None:
+    """Before a decision or a re-check: the refusal when the request (one the person may see) is of a kind no
+    presenter is registered for, so that nothing is decided that its decider could not read. A request the
+    person may not see is left to the service, which refuses it and records the attempt."""
+    kind = workflows.visible(staff_of(request), ChangeRequest).filter(pk=pk).values_list("entity", flat=True)
+    try:
+        for entity in kind[:1]:
+            presenters.for_review(entity)
+    except presenters.UnregisteredKind as unregistered:
+        return _unregistered(request, f"CR{pk}", unregistered)
+    return None
 
 
 def _change_request(request: HttpRequest, pk: int) -> ChangeRequest:
@@ -443,6 +229,9 @@ def review_decide_view(request: HttpRequest, request_id: int) -> HttpResponse:
         return _review_page(
             request, _change_request(request, request_id), refusal=_("Choose approve or reject."), status=400
         )
+    unregistered = _unregistered_kind(request, request_id)
+    if unregistered is not None:
+        return unregistered
     try:
         held = review_decide(
             actor=caller_of(request),
@@ -466,6 +255,9 @@ def review_decide_view(request: HttpRequest, request_id: int) -> HttpResponse:
 
 @require_POST
 def review_recheck_view(request: HttpRequest, request_id: int) -> HttpResponse:
+    unregistered = _unregistered_kind(request, request_id)
+    if unregistered is not None:
+        return unregistered
     try:
         review_recheck_registries(actor=caller_of(request), change_request_id=request_id)
     except (ChangeRefused, NotPermitted) as refusal:
@@ -491,7 +283,11 @@ def _maintenance_page(
     request: HttpRequest, order: MaintenanceOrder, *, refusal: str = "", status: int = 200
 ) -> HttpResponse:
     staff = staff_of(request)
-    spec = spec_for(order.entity)
+    try:
+        presenter = presenters.for_record(order.entity)
+    except presenters.UnregisteredKind as unregistered:
+        return _unregistered(request, f"MO{order.pk}", unregistered)
+    spec = presenter.spec
     step, took_part = workflows.next_step(staff, order)
     old, new = proposed_values(order, 0), proposed_values(order, 1)
     pairs = [
@@ -517,11 +313,11 @@ def _maintenance_page(
         (_("Sent back") if order.status == S.SENT_BACK else _("Re-checked and accepted"), order.rechecker_id,
          order.rechecked_at, order.decision_reason if order.status == S.SENT_BACK else ""),
     ]  # fmt: skip
-    record_text, record_url = _record_link(order)
+    record_text, record_url = presenter.record_link(order)
     context = {
         "district": _district_text(order.district_id),
         "order": order,
-        "entity_label": _entity_label(order.entity),
+        "entity_label": presenter.label,
         "record_text": record_text,
         "pairs": pairs,
         "steps": [
