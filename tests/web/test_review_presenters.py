@@ -154,3 +154,30 @@ def test_a_kind_without_a_presenter_is_neither_shown_nor_decided(  # type: ignor
     assert held.status == ReviewStatus.PENDING
     member = Staff.objects.get(username="clerk_new")
     assert not StaffPost.objects.filter(staff=member).exists()
+
+
+@pytest.mark.req("R7.3")
+def test_a_kind_the_service_no_longer_handles_can_be_rejected_not_approved(  # type: ignore[no-untyped-def]
+    make_staff, monkeypatch
+) -> None:
+    """A request held for a kind whose app no longer registers it (a version that removed it): approving it
+    is refused with a reason, not a lookup error; rejecting it clears the queue; asking the registries again
+    names no such request."""
+    from sidms.changes.services import review_decide, review_recheck_registries
+    from sidms.core.errors import ChangeRefused, NotPermitted
+
+    security = make_staff("security_city", posts=("security_admin",), district="371000")
+    second = make_staff("security2_city", posts=("security_admin",), district="371000")
+    held = _post(security, make_staff)
+    monkeypatch.delitem(PROPOSALS, "staff")
+    with pytest.raises(ChangeRefused) as refused:
+        review_decide(actor=second, change_request_id=held.pk, approve=True)
+    assert refused.value.code == "unknown_kind"
+    with pytest.raises(NotPermitted):
+        review_recheck_registries(actor=second, change_request_id=held.pk)
+    held.refresh_from_db()
+    assert held.status == ReviewStatus.PENDING
+    review_decide(actor=second, change_request_id=held.pk, approve=False, reason="该业务已停办")
+    held.refresh_from_db()
+    assert held.status == ReviewStatus.REJECTED
+    assert not StaffPost.objects.filter(staff=Staff.objects.get(username="clerk_new")).exists()

@@ -40,6 +40,7 @@ from sidms.core.errors import ChangeRefused, Invalid, NotPermitted, SeparationOf
 from sidms.core.fields import Sealed, seal
 from sidms.core.governed import Governed, pipeline_writes
 from sidms.core.kernel import (
+    ENTITIES,
     LEDGER,
     EntitySpec,
     cipher_mac,
@@ -954,6 +955,12 @@ def review_decide(
             )  # fmt: skip
         if not approve and not reason.strip():
             raise ChangeRefused(_("A rejection needs a reason."), code="reason_required")
+        if approve and held.entity not in PROPOSALS and held.entity not in ENTITIES:
+            # A kind this version no longer handles (its app removed since the request was held): it can only
+            # be rejected, with a reason, rather than fail at applying it.
+            raise ChangeRefused(
+                _("This kind of request is no longer handled; reject it with a reason."), code="unknown_kind"
+            )
         if approve:
             for check in APPROVAL_CHECKS.values():
                 check(held, caller)
@@ -1024,7 +1031,7 @@ def review_recheck_registries(*, actor: Any, change_request_id: int) -> ChangeRe
         .filter(pk=change_request_id, status=ReviewStatus.PENDING)
         .first()
     )
-    if held is None or held.entity in PROPOSALS:
+    if held is None or held.entity in PROPOSALS or held.entity not in ENTITIES:
         raise NotPermitted(NO_SUCH_REQUEST)
     require_intact(held, actor=caller)
     spec = spec_for(held.entity)
