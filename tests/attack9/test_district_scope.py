@@ -48,6 +48,10 @@ def test_a_move_to_the_city_level_needs_a_second_security_administrator(
         review_decide(actor=security, change_request_id=held.pk, approve=True)
     with pytest.raises(SeparationOfDuties):  # nor the one who gains the scope
         accounts.staff_district_propose(actor=security, staff=security, reason="自己")
+    # Its confirmer's button says what confirming does: a move, not a post granted.
+    confirmer = signed_in(security2)
+    confirming = confirmer.get(f"/queues/review/{held.pk}/").content.decode()
+    assert "确认：调整为市级" in confirming and "确认：授予岗位" not in confirming
     assert Staff.objects.get(pk=clerk.pk).district_id == "371083"
     review_decide(actor=security2, change_request_id=held.pk, approve=True)
     assert Staff.objects.get(pk=clerk.pk).district_id == "371000"
@@ -55,7 +59,7 @@ def test_a_move_to_the_city_level_needs_a_second_security_administrator(
     assert event.actor == "security2_city" and '"proposed_by":"security_city"' in event.payload
     # A post proposed for an account shows its confirmer where the post will act.
     grant = accounts.staff_post_propose(actor=security, staff=clerk, post="reviewer", reason="兼任审核")
-    page = signed_in(security2).get(f"/queues/review/{grant.pk}/").content.decode()
+    page = confirmer.get(f"/queues/review/{grant.pk}/").content.decode()
     assert "所属区市（数据范围）" in page and "威海市（市级：全部区市）" in page
     # Down again, or between districts: at once, by one administrator.
     accounts.staff_set_district(actor=security, staff=clerk, district="371002", reason="调环翠")
