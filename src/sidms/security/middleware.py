@@ -15,7 +15,7 @@ from django_otp.middleware import OTPMiddleware as _OTPMiddleware
 
 from sidms.audit.services import buffered_reads
 from sidms.core.prepared import Prepared
-from sidms.security.limits import idle_seconds
+from sidms.security.limits import idle_seconds, session_max_seconds
 
 # Paths reachable before the second factor; everything else needs an OTP-verified session.
 # The public verification page of a printed rights-record statement shows only a masked name (issue 8).
@@ -70,7 +70,7 @@ def _within_lifetime(session: Any) -> bool:
     if not isinstance(since, int):
         mark_signed_in(session)  # a session from before the lifetime was kept: it starts now
         return True
-    return time.time() - since < settings.SESSION_MAX_SECONDS
+    return time.time() - since < session_max_seconds()
 
 
 # The sign-in pages' paths per (script prefix, URLconf): four URL reversals on every request otherwise.
