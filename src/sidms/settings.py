@@ -167,9 +167,8 @@ SESSION_COOKIE_AGE = 15 * 60
 SESSION_ENGINE = "sidms.security.sessions"
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_TOUCH_SECONDS = 60
-# However busy a session is, it ends this long after its second factor (ASVS 3.3.2: re-authentication at least
-# every 12 hours, used or idle); a session kept busy had no end before (attack round 9).
-SESSION_MAX_SECONDS = env_int("SIDMS_SESSION_MAX_HOURS", 12) * 3600
+# However busy a session is, it ends at its lifetime after its second factor (ASVS 3.3.2: re-authentication at
+# least every 12 hours): the system parameter session.max_hours (12 h), read through sidms.security.limits.
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -3,7 +3,8 @@ on where a signed-in page sends a person next.
 
 * A session kept busy never ended: the idle timeout (15 minutes) pushes the expiry forward on every request, so
   a cookie copied from an agency PC, used every few minutes by a script, stayed good for ever. Now a session
-  ends at its lifetime (``SESSION_MAX_SECONDS``, 12 hours from the second factor), used or not.
+  ends at its lifetime (the system parameter ``session.max_hours``, 12 hours from the second factor), used
+  or not.
 
 What held, pinned here: after the sign-in the browser is sent only to a path of this site, whatever ``next``
 was given (another host, ``//host``, ``/\\host``, ``\\\\host``), and the language switch likewise; a form

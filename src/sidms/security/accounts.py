@@ -140,7 +140,10 @@ def _record(staff: Staff, before: dict[str, Any], *, caller: Caller, action: str
 CHANGED_OUTSIDE = _("The account does not match its history (changed outside the system).")
 
 
-def _alert(staff: Staff, caller: Caller, reason: str) -> IntegrityAlert:
+def account_alert(staff: Staff, caller: Any, reason: str) -> IntegrityAlert:
+    """The integrity alert naming the account, with its audit event (REASON: where the mismatch was met) —
+    raised by a change of the account, recorded with ``changes.integrity.record_alert`` by the sign-in and the
+    session check, which refuse without raising."""
     return integrity_alert(staff.username, ENTITY, staff.username, {"reason": reason}, actor=caller,
                            message=CHANGED_OUTSIDE)  # fmt: skip
 
@@ -157,7 +160,7 @@ def _matches(staff: Staff, state: dict[str, Any], latest: Revision | None) -> bo
 
 def _require_intact(staff: Staff, before: dict[str, Any], latest: Revision | None, *, caller: Caller) -> None:
     if not _matches(staff, before, latest):
-        raise _alert(staff, caller, "account")
+        raise account_alert(staff, caller, "account")
 
 
 def account_intact(staff: Staff) -> bool:
@@ -664,7 +667,6 @@ def staff_reseal_devices(*, actor: Any, staff: Staff) -> int:
     copied in behind the system's back. Returns how many secrets were re-encrypted."""
     from base64 import b64encode, b85decode
 
-    from sidms.core.errors import IntegrityAlert
     from sidms.lib.crypto import DecryptionError, token_version
     from sidms.security.models import seal_secret
 
@@ -686,12 +688,7 @@ def staff_reseal_devices(*, actor: Any, staff: Staff) -> int:
         except (ValueError, DecryptionError):
             intact = False
         if not intact:
-            alert = IntegrityAlert(_("The account does not match its history (changed outside the system)."))
-            alert.audit_event = {
-                "action": "integrity.alert", "actor": caller, "outcome": "failed", "object_type": ENTITY,
-                "object_id": target.username, "detail": {"reason": "reseal"},
-            }  # fmt: skip
-            raise alert
+            raise account_alert(target, caller, "reseal")
         if not stale:
             return 0
         before = staff_state(target)

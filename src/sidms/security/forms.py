@@ -42,13 +42,11 @@ class PasswordLoginForm(AuthenticationForm):
             # A password hash, a post, a district or an authenticator written in SQL: the account does not
             # sign in, and the supervisors learn of it now rather than at the night's verification (R20;
             # attack round 9). The account's history is read once per sign-in.
-            from sidms.audit.services import audit_record
+            from sidms.changes.integrity import record_alert
             from sidms.core.caller import caller_from_request
+            from sidms.security.accounts import account_alert
 
-            audit_record(
-                "integrity.alert", actor=caller_from_request(self.request, user), object_type="staff",
-                object_id=user.username, outcome="failed", detail={"reason": "sign_in"},
-            )  # fmt: skip
+            record_alert(account_alert(user, caller_from_request(self.request, user), "sign_in"))
             raise forms.ValidationError(self.error_messages["damaged"], code="damaged")
 
 

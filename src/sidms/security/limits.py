@@ -1,6 +1,7 @@
-"""The session idle time and the sign-in lockout, read from the system parameters the city-level system
-administrator keeps (issue 8 §1: "system parameters … where today's environment variables belong to the city
-administrator"): ``session.idle_seconds``, ``lockout.failures`` and ``lockout.minutes`` of
+"""The session idle time and lifetime and the sign-in lockout, read from the system parameters the city-level
+system administrator keeps (issue 8 §1: "system parameters … where today's environment variables belong to the
+city administrator"): ``session.idle_seconds``, ``session.max_hours``, ``lockout.failures`` and
+``lockout.minutes`` of
 :mod:`sidms.business.parameters`, changed four-eyes and vouched for by the audit chain like every parameter.
 
 A page view must not pay a query for them, so each value is kept for :data:`TTL` seconds per process, and a
@@ -47,6 +48,11 @@ def clear(**_: Any) -> None:
 def idle_seconds() -> int:
     """Seconds without activity after which a session ends."""
     return _parameter("session.idle_seconds")
+
+
+def session_max_seconds() -> int:
+    """Seconds after the second factor at which a session ends, used or not."""
+    return _parameter("session.max_hours") * 3600
 
 
 def lockout_failures(request: Any = None, credentials: Any = None) -> int:

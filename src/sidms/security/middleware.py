@@ -15,7 +15,7 @@ from django_otp.middleware import OTPMiddleware as _OTPMiddleware
 
 from sidms.audit.services import buffered_reads
 from sidms.core.prepared import Prepared
-from sidms.security.limits import idle_seconds
+from sidms.security.limits import idle_seconds, session_max_seconds
 
 # Paths reachable before the second factor; everything else needs an OTP-verified session.
 # The public verification page of a printed rights-record statement shows only a masked name (issue 8).
@@ -70,7 +70,7 @@ def _within_lifetime(session: Any) -> bool:
     if not isinstance(since, int):
         mark_signed_in(session)  # a session from before the lifetime was kept: it starts now
         return True
-    return time.time() - since < settings.SESSION_MAX_SECONDS
+    return time.time() - since < session_max_seconds()
 
 
 # The sign-in pages' paths per (script prefix, URLconf): four URL reversals on every request otherwise.
@@ -114,17 +114,14 @@ def _account_intact(request: HttpRequest) -> bool:
     minute): a post or a district written in SQL served an open session until its sign-out, up to its lifetime
     (attack round 9). The sign-in and every change of the account check it too. If not: an integrity alert,
     and the session ends."""
-    from sidms.audit.services import audit_record
+    from sidms.changes.integrity import record_alert
     from sidms.core.caller import caller_from_request
-    from sidms.security.accounts import account_intact
+    from sidms.security.accounts import account_alert, account_intact
 
     user: Any = request.user
     if account_intact(user):
         return True
-    audit_record(
-        "integrity.alert", actor=caller_from_request(request, user), object_type="staff", object_id=user.username,
-        outcome="failed", detail={"reason": "session"},
-    )  # fmt: skip
+    record_alert(account_alert(user, caller_from_request(request, user), "session"))
     logout(request)
     return False
 

@@ -5,6 +5,7 @@ rendered here, on the server: nothing leaves the intranet."""
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -20,9 +21,11 @@ from django_otp import login as otp_login
 
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
+from sidms.changes.integrity import record_alert
 from sidms.core.caller import caller_from_request
 from sidms.lib.crypto import DecryptionError
 from sidms.security.accounts import (
+    account_alert,
     enrolment_open,
     staff_enrol_device,
     staff_try_enrolment_code,
@@ -53,7 +56,7 @@ def _after_otp(request: HttpRequest) -> str:
 
 
 def otp_verify(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user: Any = request.user  # signed in with a password (the middleware lets no one else here)
     device = SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).first()
     if device is None:
         return redirect("security:otp_enrol")
@@ -65,10 +68,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
         except DecryptionError:
             # A secret that does not belong to this account (copied from another in the database): refused,
             # and an integrity alert for the supervisors (R20).
-            audit_record(
-                "integrity.alert", actor=caller_from_request(request, user), object_type="staff",
-                object_id=user.username, outcome=Outcome.FAILED, detail={"reason": "ciphertext"},
-            )  # fmt: skip
+            record_alert(account_alert(user, caller_from_request(request, user), "ciphertext"))
             form.add_error(
                 "token",
                 _(
