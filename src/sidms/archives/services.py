@@ -24,6 +24,7 @@ from sidms.archives.models import TARGETS, ArchiveItem, ArchiveRequirement, Item
 from sidms.archives.store import LocalStore, Storage, StoreDamaged, seal, unseal, versions
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
+from sidms.changes.integrity import check_row
 from sidms.changes.models import Channel, Method, ReviewStatus
 from sidms.changes.services import apply_values, audited_refusals, deny, require_permission, require_scope
 from sidms.continuity.base import create
@@ -419,7 +420,11 @@ def require_documents(held: Any, caller: Caller) -> None:
     every document its business needs is attached to it and accepted by the archive reviewer."""
     if held.status != ReviewStatus.PENDING:
         return
-    items = list(ArchiveItem.objects.filter(change_request_id=held.pk))
+    items = list(ArchiveItem.objects.filter(change_request_id=held.pk).order_by("pk"))
+    spec = spec_for("archive_item")
+    for item in items:
+        # A status flipped to accepted in SQL (attack round 10) must not stand in for the reviewer's decision.
+        check_row(spec, item, actor=caller)
     missing, rejected = missing_documents(_business_of(held), items)
     if not (missing or rejected):
         return
