@@ -32,7 +32,8 @@ cheapest check that can see it:
    ``pdf_javascript``), launch actions (``pdf_launch``), embedded files (``/EmbeddedFiles``,
    ``/EmbeddedFile``, ``/FileAttachment`` annotations, ``/GoToE``, ``/RichMedia``:
    ``pdf_embedded_file``), other actions that reach outside the document (``/SubmitForm``,
-   ``/ImportData``, multimedia: ``pdf_active_content``) and image XObjects larger than
+   ``/ImportData``, ``/GoToR`` and ``/Thread`` into another file, a web link opened by itself from
+   ``/OpenAction`` or ``/AA`` or their ``/Next`` chains, multimedia, 3D: ``pdf_active_content``) and image XObjects larger than
    ``max_pixels`` (``too_many_pixels``). Walking the objects rather than a list of known places also
    finds an action hidden in an odd spot; PDF names are compared after pypdf has undone ``#xx``
    escapes, so ``/J#61vaScript`` is ``/JavaScript``.
@@ -398,6 +399,9 @@ _ACTION_REASONS = {
     "/JavaScript": "pdf_javascript",
     "/Launch": "pdf_launch",
     "/GoToE": "pdf_embedded_file",
+    # Opens another file: a UNC path (\\\\host\\share) makes Windows send the reviewer's NTLM credentials to
+    # that host (the "BadPDF" leak, CVE-2018-4993). Scanners never write it. (Attack round 10.)
+    "/GoToR": "pdf_active_content",
     "/SubmitForm": "pdf_active_content",
     "/ImportData": "pdf_active_content",
     "/Rendition": "pdf_active_content",
@@ -410,12 +414,17 @@ _SUBTYPE_REASONS = {
     "/Movie": "pdf_active_content",
     "/Sound": "pdf_active_content",
     "/Screen": "pdf_active_content",
+    "/3D": "pdf_active_content",  # a 3D annotation: a U3D/PRC parser, and scripts run when it is loaded
+    "/U3D": "pdf_active_content",  # the 3D streams themselves
+    "/PRC": "pdf_active_content",
 }
 # Keys whose mere presence is the finding.
 _KEY_REASONS = {
     "/JS": "pdf_javascript",
     "/JavaScript": "pdf_javascript",  # the document-level names tree
     "/XFA": "pdf_javascript",  # XFA forms carry their own scripts
+    "/OnInstantiate": "pdf_javascript",  # the script a 3D stream runs when it is loaded
+    "/3DD": "pdf_active_content",  # a 3D stream, wherever it hangs
     "/EmbeddedFiles": "pdf_embedded_file",
     "/EF": "pdf_embedded_file",  # a file specification with the file inside
 }
@@ -433,14 +442,41 @@ _PDF_MESSAGES = {
         "the PDF contains an embedded file",
     ),
     "pdf_active_content": (
-        "PDF 文件含有提交表单、导入数据或多媒体等动作，不予接收",
-        "the PDF contains actions that reach outside the document (form submission, data import, media)",
+        "PDF 文件含有提交表单、导入数据、打开其他文件或网址、多媒体或三维内容等动作，不予接收",
+        "the PDF contains actions that reach outside the document (form submission, data import, another"
+        " file or a web address opened by itself, media, 3D)",
     ),
 }
 
 
 def _resolve(value: Any) -> Any:
     return value.get_object() if isinstance(value, IndirectObject) else value
+
+
+# How many actions of one trigger (an action and its /Next chain) are looked at before the file is refused.
+_MAX_CHAINED_ACTIONS = 1_000
+
+
+def _triggered(obj: DictionaryObject) -> Iterator[DictionaryObject]:
+    """The actions OBJ runs by itself, without a click: its /OpenAction and the actions of its /AA (page
+    opened or closed, document printed, field focused …), each with the actions chained by /Next."""
+    starts: list[Any] = [dict.get(obj, "/OpenAction")]
+    additional = _resolve(dict.get(obj, "/AA"))
+    if isinstance(additional, DictionaryObject):
+        starts.extend(dict.values(additional))
+    seen = 0
+    while starts:
+        action = _resolve(starts.pop())
+        if isinstance(action, ArrayObject):
+            starts.extend(list.__iter__(action))
+            continue
+        if not isinstance(action, DictionaryObject):
+            continue  # a destination (/OpenAction [page /Fit]): no action
+        seen += 1
+        if seen > _MAX_CHAINED_ACTIONS:
+            raise _corrupt_pdf()
+        yield action
+        starts.append(dict.get(action, "/Next"))
 
 
 def _finding(obj: DictionaryObject) -> str | None:
@@ -450,6 +486,13 @@ def _finding(obj: DictionaryObject) -> str | None:
     action = _resolve(dict.get(obj, "/S"))
     if isinstance(action, str) and action in _ACTION_REASONS:
         return _ACTION_REASONS[action]
+    if action == "/Thread" and "/F" in obj:  # an article thread in another file: like /GoToR
+        return "pdf_active_content"
+    for triggered in _triggered(obj):
+        # A web link is harmless when clicked (the viewer asks first) but one opened by itself as the
+        # document or a page opens tells an outsider who reads the scan, and when (attack round 10).
+        if _resolve(dict.get(triggered, "/S")) == "/URI":
+            return "pdf_active_content"
     subtype = _resolve(dict.get(obj, "/Subtype"))
     if isinstance(subtype, str) and subtype in _SUBTYPE_REASONS:
         return _SUBTYPE_REASONS[subtype]
