@@ -71,7 +71,8 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
-from pypdf import PdfReader
+from pypdf import PdfReader, apply_configuration
+from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from sidms.lib.errors import StandardError
@@ -123,6 +124,22 @@ _ACCEPTED_EN = "only JPEG, PNG and TIFF images and PDF files are accepted (judge
 # Ceilings that keep a hostile PDF's cost bounded whatever the caller passes.
 DEFAULT_MAX_PAGES = 500
 _MAX_PDF_OBJECTS = 100_000
+# What the object streams and cross-reference streams of one PDF may decompress to, together. A scan's are a
+# few hundred kilobytes; pypdf's own caps are per stream (75 MB), and it parses an object stream at about a
+# microsecond per byte, so a 341 KB file of five deflated object streams of blanks took three minutes of a
+# worker and a 20 MB one would have taken hours (attack round 10).
+_MAX_PDF_DECODED = 8_000_000
+_DECODE_CAPS = {
+    name: _MAX_PDF_DECODED
+    for name in (
+        "zlib_maximum_output_length",
+        "lzw_maximum_output_length",
+        "run_length_maximum_output_length",
+        "brotli_maximum_output_length",
+        "array_based_stream_maximum_output_length",
+        "maximum_declared_stream_length",
+    )
+}
 
 
 def _magic_kind(data: bytes) -> str | None:
@@ -513,11 +530,7 @@ def _reachable(reader: PdfReader) -> Iterator[DictionaryObject]:
                 continue
             seen.add(ref)
             if len(seen) > _MAX_PDF_OBJECTS:
-                raise FileRefused(
-                    "pdf_too_complex",
-                    f"PDF 文件结构过于复杂（超过 {_MAX_PDF_OBJECTS:,} 个对象），不像扫描件；请重新生成 PDF",
-                    f"the PDF has more than {_MAX_PDF_OBJECTS} objects",
-                )
+                raise _too_complex(f"超过 {_MAX_PDF_OBJECTS:,} 个对象", f"more than {_MAX_PDF_OBJECTS} objects")
             obj = obj.get_object()
         if isinstance(obj, DictionaryObject):
             yield obj
@@ -561,7 +574,36 @@ def _open_pdf(data: bytes) -> PdfReader:
     return PdfReader(io.BytesIO(data), strict=False)
 
 
+def _too_complex(what: str, what_en: str) -> FileRefused:
+    return FileRefused(
+        "pdf_too_complex",
+        f"PDF 文件结构过于复杂（{what}），不像扫描件；请重新生成 PDF",
+        f"the PDF has {what_en}",
+    )
+
+
+def _decode_object_streams(reader: PdfReader) -> None:
+    """Decompress every object stream once, within one budget for the whole file, before anything is parsed
+    from them (pypdf keeps the decoded data, so nothing is decompressed twice)."""
+    total = 0
+    for number in sorted({int(stream) for stream, _index in reader.xref_objStm.values()}):
+        stream = reader.get_object(number)
+        if not isinstance(stream, DictionaryObject) or not hasattr(stream, "get_data"):
+            raise _corrupt_pdf()
+        total += len(stream.get_data())
+        if total > _MAX_PDF_DECODED:
+            raise _too_complex(
+                f"压缩对象流解压后超过 {_MAX_PDF_DECODED:,} 字节",
+                f"object streams that decompress to more than {_MAX_PDF_DECODED} bytes",
+            )
+
+
 def _inspect_pdf(data: bytes, *, max_pixels: int, max_pages: int) -> int:
+    with apply_configuration(**_DECODE_CAPS):
+        return _inspect_pdf_capped(data, max_pixels=max_pixels, max_pages=max_pages)
+
+
+def _inspect_pdf_capped(data: bytes, *, max_pixels: int, max_pages: int) -> int:
     try:
         reader = _open_pdf(data)
         if reader.is_encrypted:
@@ -571,6 +613,7 @@ def _inspect_pdf(data: bytes, *, max_pixels: int, max_pages: int) -> int:
                 "请取消密码或打印为未加密的 PDF 后重新上传",
                 "the PDF is encrypted",
             )
+        _decode_object_streams(reader)
         pages = _count_pages(reader, max_pages)
         for obj in _reachable(reader):
             reason = _finding(obj)
@@ -585,6 +628,11 @@ def _inspect_pdf(data: bytes, *, max_pixels: int, max_pages: int) -> int:
                     raise _too_many_pixels(width, height, max_pixels, what="PDF 中的图片")
     except FileRefused:
         raise
+    except LimitReachedError:  # one stream past the caps of _DECODE_CAPS
+        raise _too_complex(
+            f"单个数据流解压后超过 {_MAX_PDF_DECODED:,} 字节",
+            f"a stream that decompresses to more than {_MAX_PDF_DECODED} bytes",
+        ) from None
     except Exception:  # pypdf raises many types (PdfReadError, KeyError, RecursionError …) on hostile input
         raise _corrupt_pdf() from None
     return pages
