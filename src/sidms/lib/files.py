@@ -599,7 +599,7 @@ def _decode_object_streams(reader: PdfReader) -> None:
 
 
 def _inspect_pdf(data: bytes, *, max_pixels: int, max_pages: int) -> int:
-    with apply_configuration(**_DECODE_CAPS):
+    with apply_configuration(None, **_DECODE_CAPS):
         return _inspect_pdf_capped(data, max_pixels=max_pixels, max_pages=max_pages)
 
 
