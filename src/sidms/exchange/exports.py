@@ -57,6 +57,12 @@ ENCODINGS = {"utf-8-sig": "utf-8-sig", "gbk": "gb18030"}  # GB18030: GBK's super
 PAGE = 1000  # records per read through the door (one audit event each)
 DEFAULT_WINDOW = timedelta(hours=24)
 APPROVE = "batch.approve"  # the city-level approving post decides large exports as it decides batches
+QUERY_LENGTH = 200  # ExportRequest.query
+QUERY_TOO_LONG = _("The search text of an export holds at most %(n)s characters.")
+GROWN = _(
+    "The list now holds %(rows)s rows, more than the %(counted)s counted when the export was asked for and "
+    "above the threshold that needs a second person's approval; ask again."
+)
 
 
 def export_threshold() -> int:
@@ -101,13 +107,18 @@ def request_export(
         raise ChangeRefused(_("State the purpose of the export."), code="purpose_required")
     if fmt not in FORMATS or (fmt == "csv" and encoding not in ENCODINGS):
         raise ChangeRefused(_("Choose XLSX, or CSV in UTF-8 or GBK."), code="format")
+    query = query.strip()
+    if len(query) > QUERY_LENGTH:
+        # Counted as typed but kept cut, "张" + 250 blanks + "x" counted no one and was built as "张" (attack
+        # round 10): the text counted is the text kept, or the export is refused.
+        raise ChangeRefused(QUERY_TOO_LONG, {"n": QUERY_LENGTH}, code="query_too_long")
     filters = {k: str(v) for k, v in (filters or {}).items() if k in spec.declaration.list_filters and v}
     count = _count(caller, spec, query, filters)
     large = count > export_threshold()
     with transaction.atomic():
         request = create(
             ExportRequest(
-                uid=uuid.uuid4(), entity=spec.name, query=query.strip()[:200], filters=filters, sort=sort[:64],
+                uid=uuid.uuid4(), entity=spec.name, query=query, filters=filters, sort=sort[:64],
                 format=fmt, encoding=encoding if fmt == "csv" else "", purpose=purpose.strip()[:200],
                 row_count=count, status=ExportStatus.PENDING if large else ExportStatus.APPROVED,
                 requester=caller.staff, requested_at=timezone.now(),
@@ -200,6 +211,10 @@ def download_export(*, actor: Any, export_id: int) -> ExportFile:
                 object_id=request.pk, detail={"permission": APPROVE, "reason": "scope_changed"},
             )  # fmt: skip
         data, rows = _build(caller, request, now)
+        if rows > request.row_count and rows > export_threshold():
+            # Counted (and approved, or handed out at once below the threshold) in one transaction, built in
+            # another: rows that arrived in between do not ride along past the threshold unapproved.
+            raise ChangeRefused(GROWN, {"rows": rows, "counted": request.row_count}, code="grown")
         digest = hashlib.sha256(data).hexdigest()
         request.status = ExportStatus.DOWNLOADED
         request.downloaded_at = now
