@@ -4,13 +4,25 @@ Found and fixed: the row threshold was counted with the search text as typed, bu
 200 characters, and the file was built from the kept text. "张" followed by 250 blanks and "x" matched no one
 when counted (so the export was below the threshold and handed out at once) and every 张 when built: the
 whole list, unapproved. A search text longer than the request holds is now refused, and a file is never
-handed out with more rows than were counted and approved once that number is above the threshold."""
+handed out with more rows than were counted and approved once that number is above the threshold.
+
+Found and fixed: the stated purpose went into the watermark as typed. A purpose "核对\r\n=HYPERLINK(…)"
+put a formula on a CSV line of its own under the watermark (CSV injection, and a forged line); a purpose
+"&K01FFFF&1…" was read by Excel as header codes and printed the rest of the watermark (the export number)
+in another colour at size 1. The purpose (and the whole watermark) is now one line without control or format
+characters, and "&" is doubled in the XLSX page header and footer.
+
+Held: cell values starting =, +, -, @, tab or CR get an apostrophe in the CSV and are text cells in the XLSX;
+another clerk cannot download someone else's export (pinned by tests/exchange and round 9)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
+import zipfile
+from html import unescape
 from typing import Any
 
 import pytest
@@ -76,3 +88,31 @@ def test_a_list_grown_past_the_threshold_since_it_was_counted_is_not_handed_out(
         exports.download_export(actor=clerk, export_id=grown.pk)
     assert refused.value.code == "grown"
     assert ExportRequest.objects.get(pk=grown.pk).status == "approved"
+
+
+def test_a_purpose_with_a_line_break_and_a_formula_stays_on_the_watermark_line(
+    zhangs: None, clerk: Any, set_parameter: Any
+) -> None:
+    set_parameter("export.approval_rows", 20)
+    purpose = '核对\r\n=HYPERLINK("http://evil.example","点此核对")\u202e\x01'
+    done = exports.request_export(actor=clerk, entity="person", purpose=purpose, fmt="csv")
+    assert done.data is not None
+    lines = done.data.decode("utf-8-sig").split("\r\n")
+    assert lines[0].startswith("# ") and "用途：核对 =HYPERLINK(" in lines[0] and "导出编号：EX" in lines[0]
+    assert not any(line.startswith(("=", "+", "-", "@")) for line in lines)
+    assert len(lines) == 2 + 4 + 1  # the watermark, the header, four people, the empty end
+    assert done.request.purpose == '核对 =HYPERLINK("http://evil.example","点此核对")'
+
+
+def test_header_codes_in_the_purpose_are_printed_as_text(
+    zhangs: None, clerk: Any, set_parameter: Any
+) -> None:
+    set_parameter("export.approval_rows", 20)
+    done = exports.request_export(actor=clerk, entity="person", purpose="核对&K01FFFF&1&P", fmt="xlsx")
+    assert done.data is not None
+    xml = zipfile.ZipFile(io.BytesIO(done.data)).read("xl/worksheets/sheet1.xml").decode()
+    headers = [unescape(h) for h in re.findall(r"<(?:odd|even|first)(?:Header|Footer)>(.*?)</", xml)]
+    assert len(headers) == 6
+    for text in headers:
+        assert text.startswith("&C") and "核对&&K01FFFF&&1&&P" in text
+        assert "&" not in text[2:].replace("&&", "")  # no code but the centring one
