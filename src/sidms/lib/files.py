@@ -530,7 +530,9 @@ def _reachable(reader: PdfReader) -> Iterator[DictionaryObject]:
                 continue
             seen.add(ref)
             if len(seen) > _MAX_PDF_OBJECTS:
-                raise _too_complex(f"超过 {_MAX_PDF_OBJECTS:,} 个对象", f"more than {_MAX_PDF_OBJECTS} objects")
+                raise _too_complex(
+                    f"超过 {_MAX_PDF_OBJECTS:,} 个对象", f"more than {_MAX_PDF_OBJECTS} objects"
+                )
             obj = obj.get_object()
         if isinstance(obj, DictionaryObject):
             yield obj
