@@ -24,6 +24,7 @@ from sidms.archives.models import TARGETS, ArchiveItem, ArchiveRequirement, Item
 from sidms.archives.store import LocalStore, Storage, StoreDamaged, seal, unseal, versions
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
+from sidms.changes.integrity import check_row, record_alert
 from sidms.changes.models import Channel, Method, ReviewStatus
 from sidms.changes.services import apply_values, audited_refusals, deny, require_permission, require_scope
 from sidms.continuity.base import create
@@ -311,6 +312,13 @@ def _item_for(caller: Caller, item_id: int, action: str) -> ArchiveItem:
         audit_record(f"archive.{action}", actor=caller, outcome=Outcome.DENIED, object_type="archive_item",
                      object_id=item_id, detail={"reason": "not_found_or_out_of_scope"})  # fmt: skip
         raise NotPermitted(NO_SUCH_ITEM, code="not_found")
+    try:
+        # The row names the file, its key binding and its district: one re-pointed at another district's scan
+        # or moved to the reader's district in SQL must not open that scan to the reader (attack round 10).
+        check_row(spec_for("archive_item"), item, actor=caller)
+    except IntegrityAlert as alert:
+        record_alert(alert)
+        raise
     if item.status == ItemStatus.PURGED:
         raise ChangeRefused(
             _("Archive item %(item)s was purged after its retention period; only its catalogue entry remains."),
@@ -419,7 +427,11 @@ def require_documents(held: Any, caller: Caller) -> None:
     every document its business needs is attached to it and accepted by the archive reviewer."""
     if held.status != ReviewStatus.PENDING:
         return
-    items = list(ArchiveItem.objects.filter(change_request_id=held.pk))
+    items = list(ArchiveItem.objects.filter(change_request_id=held.pk).order_by("pk"))
+    spec = spec_for("archive_item")
+    for item in items:
+        # A status flipped to accepted in SQL (attack round 10) must not stand in for the reviewer's decision.
+        check_row(spec, item, actor=caller)
     missing, rejected = missing_documents(_business_of(held), items)
     if not (missing or rejected):
         return

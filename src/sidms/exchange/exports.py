@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -57,6 +58,12 @@ ENCODINGS = {"utf-8-sig": "utf-8-sig", "gbk": "gb18030"}  # GB18030: GBK's super
 PAGE = 1000  # records per read through the door (one audit event each)
 DEFAULT_WINDOW = timedelta(hours=24)
 APPROVE = "batch.approve"  # the city-level approving post decides large exports as it decides batches
+QUERY_LENGTH = 200  # ExportRequest.query
+QUERY_TOO_LONG = _("The search text of an export holds at most %(n)s characters.")
+GROWN = _(
+    "The list now holds %(rows)s rows, more than the %(counted)s counted when the export was asked for and "
+    "above the threshold that needs a second person's approval; ask again."
+)
 
 
 def export_threshold() -> int:
@@ -97,18 +104,24 @@ def request_export(
     """Export the list at once (at or below the threshold), or record a request for approval (above it)."""
     caller = Caller.of(actor)
     spec = spec_for(entity)
-    if not purpose.strip():
+    purpose = one_line(purpose)
+    if not purpose:
         raise ChangeRefused(_("State the purpose of the export."), code="purpose_required")
     if fmt not in FORMATS or (fmt == "csv" and encoding not in ENCODINGS):
         raise ChangeRefused(_("Choose XLSX, or CSV in UTF-8 or GBK."), code="format")
+    query = query.strip()
+    if len(query) > QUERY_LENGTH:
+        # Counted as typed but kept cut, "张" + 250 blanks + "x" counted no one and was built as "张" (attack
+        # round 10): the text counted is the text kept, or the export is refused.
+        raise ChangeRefused(QUERY_TOO_LONG, {"n": QUERY_LENGTH}, code="query_too_long")
     filters = {k: str(v) for k, v in (filters or {}).items() if k in spec.declaration.list_filters and v}
     count = _count(caller, spec, query, filters)
     large = count > export_threshold()
     with transaction.atomic():
         request = create(
             ExportRequest(
-                uid=uuid.uuid4(), entity=spec.name, query=query.strip()[:200], filters=filters, sort=sort[:64],
-                format=fmt, encoding=encoding if fmt == "csv" else "", purpose=purpose.strip()[:200],
+                uid=uuid.uuid4(), entity=spec.name, query=query, filters=filters, sort=sort[:64],
+                format=fmt, encoding=encoding if fmt == "csv" else "", purpose=purpose[:200],
                 row_count=count, status=ExportStatus.PENDING if large else ExportStatus.APPROVED,
                 requester=caller.staff, requested_at=timezone.now(),
                 window_end=None if large else timezone.now() + DEFAULT_WINDOW,
@@ -200,6 +213,10 @@ def download_export(*, actor: Any, export_id: int) -> ExportFile:
                 object_id=request.pk, detail={"permission": APPROVE, "reason": "scope_changed"},
             )  # fmt: skip
         data, rows = _build(caller, request, now)
+        if rows > request.row_count and rows > export_threshold():
+            # Counted (and approved, or handed out at once below the threshold) in one transaction, built in
+            # another: rows that arrived in between do not ride along past the threshold unapproved.
+            raise ChangeRefused(GROWN, {"rows": rows, "counted": request.row_count}, code="grown")
         digest = hashlib.sha256(data).hexdigest()
         request.status = ExportStatus.DOWNLOADED
         request.downloaded_at = now
@@ -222,10 +239,25 @@ def download_export(*, actor: Any, export_id: int) -> ExportFile:
 # The file
 
 
+def one_line(text: str) -> str:
+    """TEXT with every control, format (bidi overrides …) and separator character a single blank: the
+    watermark is one line. A purpose "核对\r\n=HYPERLINK(…)" put a formula on a line of its own in the CSV,
+    under the watermark (attack round 10)."""
+    kept = "".join(" " if unicodedata.category(ch) in _NOT_TEXT else ch for ch in text)
+    return " ".join(kept.split())
+
+
+_NOT_TEXT = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp", "Zs"}
+
+
 def watermark(staff: Any, at: Any, purpose: str, number: str) -> str:
     name = getattr(staff, "display_name", "") or getattr(staff, "username", "")
     when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S")
-    return f"导出人：{name}（{getattr(staff, 'username', '')}）  导出时间：{when}  用途：{purpose}  导出编号：{number}"
+    return "  ".join(
+        one_line(part)
+        for part in (f"导出人：{name}（{getattr(staff, 'username', '')}）", f"导出时间：{when}",
+                     f"用途：{purpose}", f"导出编号：{number}")
+    )  # fmt: skip
 
 
 def _records(caller: Caller, spec: EntitySpec, request: ExportRequest) -> Iterator[Any]:
@@ -268,10 +300,13 @@ def _xlsx(mark: str, headers: list[str], rows: Iterator[list[str]]) -> tuple[byt
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title="导出")
+    # "&" starts a code in a page header (&K colour, &1 font size, &P page …): a purpose "&KFFFFFF&1…"
+    # printed the rest of the watermark white and tiny (attack round 10). "&&" is a plain ampersand.
+    printed = mark.replace("&", "&&")
     for part in (sheet.oddHeader, sheet.evenHeader, sheet.firstHeader):
-        part.center.text = mark
+        part.center.text = printed
     for part in (sheet.oddFooter, sheet.evenFooter, sheet.firstFooter):
-        part.center.text = mark
+        part.center.text = printed
     first = WriteOnlyCell(sheet, value=mark)
     first.font = Font(color="808080")
     sheet.append([first])

@@ -32,7 +32,8 @@ cheapest check that can see it:
    ``pdf_javascript``), launch actions (``pdf_launch``), embedded files (``/EmbeddedFiles``,
    ``/EmbeddedFile``, ``/FileAttachment`` annotations, ``/GoToE``, ``/RichMedia``:
    ``pdf_embedded_file``), other actions that reach outside the document (``/SubmitForm``,
-   ``/ImportData``, multimedia: ``pdf_active_content``) and image XObjects larger than
+   ``/ImportData``, ``/GoToR`` and ``/Thread`` into another file, a web link opened by itself from
+   ``/OpenAction`` or ``/AA`` or their ``/Next`` chains, multimedia, 3D: ``pdf_active_content``) and image XObjects larger than
    ``max_pixels`` (``too_many_pixels``). Walking the objects rather than a list of known places also
    finds an action hidden in an odd spot; PDF names are compared after pypdf has undone ``#xx``
    escapes, so ``/J#61vaScript`` is ``/JavaScript``.
@@ -70,7 +71,8 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
-from pypdf import PdfReader
+from pypdf import PdfReader, apply_configuration
+from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from sidms.lib.errors import StandardError
@@ -122,6 +124,22 @@ _ACCEPTED_EN = "only JPEG, PNG and TIFF images and PDF files are accepted (judge
 # Ceilings that keep a hostile PDF's cost bounded whatever the caller passes.
 DEFAULT_MAX_PAGES = 500
 _MAX_PDF_OBJECTS = 100_000
+# What the object streams and cross-reference streams of one PDF may decompress to, together. A scan's are a
+# few hundred kilobytes; pypdf's own caps are per stream (75 MB), and it parses an object stream at about a
+# microsecond per byte, so a 341 KB file of five deflated object streams of blanks took three minutes of a
+# worker and a 20 MB one would have taken hours (attack round 10).
+_MAX_PDF_DECODED = 8_000_000
+_DECODE_CAPS = {
+    name: _MAX_PDF_DECODED
+    for name in (
+        "zlib_maximum_output_length",
+        "lzw_maximum_output_length",
+        "run_length_maximum_output_length",
+        "brotli_maximum_output_length",
+        "array_based_stream_maximum_output_length",
+        "maximum_declared_stream_length",
+    )
+}
 
 
 def _magic_kind(data: bytes) -> str | None:
@@ -398,6 +416,9 @@ _ACTION_REASONS = {
     "/JavaScript": "pdf_javascript",
     "/Launch": "pdf_launch",
     "/GoToE": "pdf_embedded_file",
+    # Opens another file: a UNC path (\\\\host\\share) makes Windows send the reviewer's NTLM credentials to
+    # that host (the "BadPDF" leak, CVE-2018-4993). Scanners never write it. (Attack round 10.)
+    "/GoToR": "pdf_active_content",
     "/SubmitForm": "pdf_active_content",
     "/ImportData": "pdf_active_content",
     "/Rendition": "pdf_active_content",
@@ -410,12 +431,17 @@ _SUBTYPE_REASONS = {
     "/Movie": "pdf_active_content",
     "/Sound": "pdf_active_content",
     "/Screen": "pdf_active_content",
+    "/3D": "pdf_active_content",  # a 3D annotation: a U3D/PRC parser, and scripts run when it is loaded
+    "/U3D": "pdf_active_content",  # the 3D streams themselves
+    "/PRC": "pdf_active_content",
 }
 # Keys whose mere presence is the finding.
 _KEY_REASONS = {
     "/JS": "pdf_javascript",
     "/JavaScript": "pdf_javascript",  # the document-level names tree
     "/XFA": "pdf_javascript",  # XFA forms carry their own scripts
+    "/OnInstantiate": "pdf_javascript",  # the script a 3D stream runs when it is loaded
+    "/3DD": "pdf_active_content",  # a 3D stream, wherever it hangs
     "/EmbeddedFiles": "pdf_embedded_file",
     "/EF": "pdf_embedded_file",  # a file specification with the file inside
 }
@@ -433,14 +459,41 @@ _PDF_MESSAGES = {
         "the PDF contains an embedded file",
     ),
     "pdf_active_content": (
-        "PDF 文件含有提交表单、导入数据或多媒体等动作，不予接收",
-        "the PDF contains actions that reach outside the document (form submission, data import, media)",
+        "PDF 文件含有提交表单、导入数据、打开其他文件或网址、多媒体或三维内容等动作，不予接收",
+        "the PDF contains actions that reach outside the document (form submission, data import, another"
+        " file or a web address opened by itself, media, 3D)",
     ),
 }
 
 
 def _resolve(value: Any) -> Any:
     return value.get_object() if isinstance(value, IndirectObject) else value
+
+
+# How many actions of one trigger (an action and its /Next chain) are looked at before the file is refused.
+_MAX_CHAINED_ACTIONS = 1_000
+
+
+def _triggered(obj: DictionaryObject) -> Iterator[DictionaryObject]:
+    """The actions OBJ runs by itself, without a click: its /OpenAction and the actions of its /AA (page
+    opened or closed, document printed, field focused …), each with the actions chained by /Next."""
+    starts: list[Any] = [dict.get(obj, "/OpenAction")]
+    additional = _resolve(dict.get(obj, "/AA"))
+    if isinstance(additional, DictionaryObject):
+        starts.extend(dict.values(additional))
+    seen = 0
+    while starts:
+        action = _resolve(starts.pop())
+        if isinstance(action, ArrayObject):
+            starts.extend(list.__iter__(action))
+            continue
+        if not isinstance(action, DictionaryObject):
+            continue  # a destination (/OpenAction [page /Fit]): no action
+        seen += 1
+        if seen > _MAX_CHAINED_ACTIONS:
+            raise _corrupt_pdf()
+        yield action
+        starts.append(dict.get(action, "/Next"))
 
 
 def _finding(obj: DictionaryObject) -> str | None:
@@ -450,6 +503,13 @@ def _finding(obj: DictionaryObject) -> str | None:
     action = _resolve(dict.get(obj, "/S"))
     if isinstance(action, str) and action in _ACTION_REASONS:
         return _ACTION_REASONS[action]
+    if action == "/Thread" and "/F" in obj:  # an article thread in another file: like /GoToR
+        return "pdf_active_content"
+    for triggered in _triggered(obj):
+        # A web link is harmless when clicked (the viewer asks first) but one opened by itself as the
+        # document or a page opens tells an outsider who reads the scan, and when (attack round 10).
+        if _resolve(dict.get(triggered, "/S")) == "/URI":
+            return "pdf_active_content"
     subtype = _resolve(dict.get(obj, "/Subtype"))
     if isinstance(subtype, str) and subtype in _SUBTYPE_REASONS:
         return _SUBTYPE_REASONS[subtype]
@@ -470,10 +530,8 @@ def _reachable(reader: PdfReader) -> Iterator[DictionaryObject]:
                 continue
             seen.add(ref)
             if len(seen) > _MAX_PDF_OBJECTS:
-                raise FileRefused(
-                    "pdf_too_complex",
-                    f"PDF 文件结构过于复杂（超过 {_MAX_PDF_OBJECTS:,} 个对象），不像扫描件；请重新生成 PDF",
-                    f"the PDF has more than {_MAX_PDF_OBJECTS} objects",
+                raise _too_complex(
+                    f"超过 {_MAX_PDF_OBJECTS:,} 个对象", f"more than {_MAX_PDF_OBJECTS} objects"
                 )
             obj = obj.get_object()
         if isinstance(obj, DictionaryObject):
@@ -518,7 +576,36 @@ def _open_pdf(data: bytes) -> PdfReader:
     return PdfReader(io.BytesIO(data), strict=False)
 
 
+def _too_complex(what: str, what_en: str) -> FileRefused:
+    return FileRefused(
+        "pdf_too_complex",
+        f"PDF 文件结构过于复杂（{what}），不像扫描件；请重新生成 PDF",
+        f"the PDF has {what_en}",
+    )
+
+
+def _decode_object_streams(reader: PdfReader) -> None:
+    """Decompress every object stream once, within one budget for the whole file, before anything is parsed
+    from them (pypdf keeps the decoded data, so nothing is decompressed twice)."""
+    total = 0
+    for number in sorted({int(stream) for stream, _index in reader.xref_objStm.values()}):
+        stream = reader.get_object(number)
+        if not isinstance(stream, DictionaryObject) or not hasattr(stream, "get_data"):
+            raise _corrupt_pdf()
+        total += len(stream.get_data())
+        if total > _MAX_PDF_DECODED:
+            raise _too_complex(
+                f"压缩对象流解压后超过 {_MAX_PDF_DECODED:,} 字节",
+                f"object streams that decompress to more than {_MAX_PDF_DECODED} bytes",
+            )
+
+
 def _inspect_pdf(data: bytes, *, max_pixels: int, max_pages: int) -> int:
+    with apply_configuration(None, **_DECODE_CAPS):
+        return _inspect_pdf_capped(data, max_pixels=max_pixels, max_pages=max_pages)
+
+
+def _inspect_pdf_capped(data: bytes, *, max_pixels: int, max_pages: int) -> int:
     try:
         reader = _open_pdf(data)
         if reader.is_encrypted:
@@ -528,6 +615,7 @@ def _inspect_pdf(data: bytes, *, max_pixels: int, max_pages: int) -> int:
                 "请取消密码或打印为未加密的 PDF 后重新上传",
                 "the PDF is encrypted",
             )
+        _decode_object_streams(reader)
         pages = _count_pages(reader, max_pages)
         for obj in _reachable(reader):
             reason = _finding(obj)
@@ -542,6 +630,11 @@ def _inspect_pdf(data: bytes, *, max_pixels: int, max_pages: int) -> int:
                     raise _too_many_pixels(width, height, max_pixels, what="PDF 中的图片")
     except FileRefused:
         raise
+    except LimitReachedError:  # one stream past the caps of _DECODE_CAPS
+        raise _too_complex(
+            f"单个数据流解压后超过 {_MAX_PDF_DECODED:,} 字节",
+            f"a stream that decompresses to more than {_MAX_PDF_DECODED} bytes",
+        ) from None
     except Exception:  # pypdf raises many types (PdfReadError, KeyError, RecursionError …) on hostile input
         raise _corrupt_pdf() from None
     return pages

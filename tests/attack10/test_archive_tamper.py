@@ -1,0 +1,101 @@
+"""Attack round 10 on the electronic archive as an insider with raw database access.
+
+* An archive item's status flipped from pending (or rejected) to accepted in SQL, behind the reviewer's
+  back: the review request its approval waited for must not be approved on the strength of that row; the
+  approval is refused with an integrity alert, as every other row the pipeline builds on is checked against
+  its history first.
+* A Rushan clerk's own item re-pointed in SQL at a Huancui person's ID copy (its keyed content hash and file
+  identity copied over), or the Huancui item itself moved to 乳山市 by its district column: the file was
+  decrypted and handed to the Rushan clerk, the database alone opening every scan to any clerk. The read
+  now checks the item against its history first (integrity alert, audited, no bytes); verify names both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sidms.archives.models import ItemStatus
+from sidms.archives.services import archive_open, archive_review, archive_thumbnail, archive_upload
+from sidms.audit.models import AuditEvent
+from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
+from sidms.changes.services import review_decide, submit_change
+from sidms.core.errors import IntegrityAlert
+from sidms.registry.models import Person
+from tests.archives.conftest import noise
+from tests.audit.test_tampering import _raw
+from tests.changes.conftest import person_row
+from tests.exchange.conftest import id_number
+
+pytestmark = pytest.mark.django_db
+
+
+def _new_person_request(clerk: Any) -> ChangeRequest:
+    row = person_row(11, name="孙新来")
+    del row["person_no"]
+    held = submit_change(actor=clerk, channel=Channel.WINDOW, entity="person", values=row).held
+    assert held is not None
+    return held
+
+
+@pytest.mark.req("R7.4")
+@pytest.mark.req("R20")
+@pytest.mark.parametrize("before", ["pending", "rejected"])
+def test_an_id_copy_accepted_in_sql_does_not_let_the_request_be_approved(
+    before: str, data_dir: Any, huancui_clerk: Any, city_reviewer: Any, archivist: Any
+) -> None:
+    held = _new_person_request(huancui_clerk)
+    scan = archive_upload(actor=huancui_clerk, target_kind="change_request", target=held, doc_type="id_copy",
+                          data=noise("JPEG"))  # fmt: skip
+    if before == "rejected":
+        archive_review(actor=archivist, item_id=scan.pk, accept=False, reason="照片页缺失")
+    _raw("UPDATE archives_archiveitem SET status = %s WHERE id = %s", [ItemStatus.ACCEPTED.value, scan.pk])
+    with pytest.raises(IntegrityAlert):
+        review_decide(actor=city_reviewer, change_request_id=held.pk, approve=True)
+    assert ChangeRequest.objects.get(pk=held.pk).status == ReviewStatus.PENDING
+    assert not Person.objects.filter(name="孙新来").exists()
+    alert = AuditEvent.objects.filter(action="integrity.alert", object_type="archive_item")
+    assert alert.filter(object_id=str(scan.pk)).exists()
+
+
+@pytest.fixture
+def two_districts(
+    data_dir: Any, huancui_clerk: Any, rushan_clerk: Any, make_person: Any
+) -> tuple[Any, Any, bytes]:
+    huancui = make_person(id_number=id_number(1), name="王建国")
+    rushan = make_person(id_number=id_number(3, district="371083"), name="李红", district="371083")  # fmt: skip
+    secret = noise("PNG")
+    theirs = archive_upload(actor=huancui_clerk, target_kind="person", target=huancui, doc_type="id_copy",
+                            data=secret)  # fmt: skip
+    mine = archive_upload(actor=rushan_clerk, target_kind="person", target=rushan, doc_type="other",
+                          data=noise("PNG"))  # fmt: skip
+    return theirs, mine, secret
+
+
+@pytest.mark.req("R2.4")
+@pytest.mark.req("R20")
+@pytest.mark.parametrize("how", ["repointed", "moved"])
+def test_an_item_altered_in_sql_does_not_open_another_districts_scan(
+    how: str, two_districts: tuple[Any, Any, bytes], rushan_clerk: Any, huancui_clerk: Any
+) -> None:
+    from sidms.changes.verify import verify_store
+
+    theirs, mine, secret = two_districts
+    if how == "repointed":
+        _raw("UPDATE archives_archiveitem SET content_mac = %s, blob_uid = %s, size = %s WHERE id = %s",
+             [theirs.content_mac, theirs.blob_uid, theirs.size, mine.pk])  # fmt: skip
+        target = mine.pk
+    else:
+        _raw("UPDATE archives_archiveitem SET district_id = %s WHERE id = %s", ["371083", theirs.pk])
+        target = theirs.pk
+    for action in ("view", "download"):
+        with pytest.raises(IntegrityAlert):
+            archive_open(actor=rushan_clerk, item_id=target, action=action)
+    with pytest.raises(IntegrityAlert):
+        archive_thumbnail(actor=rushan_clerk, item_id=target)
+    assert not AuditEvent.objects.filter(action__in=("archive.view", "archive.download", "archive.thumbnail"),
+                                         actor=rushan_clerk.username, outcome="ok").exists()  # fmt: skip
+    assert AuditEvent.objects.filter(action="integrity.alert", object_id=str(target)).count() >= 3
+    assert not verify_store().ok
+    if how == "repointed":  # the untouched item still opens to its own district
+        assert archive_open(actor=huancui_clerk, item_id=theirs.pk)[1] == secret
