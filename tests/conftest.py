@@ -23,7 +23,7 @@ def _session_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     settings.SIDMS_KEY_FILE = path
     # Automatic audit checkpoints go to the session's temporary folder, never to ./var.
     settings.SIDMS_CHECKPOINT_DIR = path.parent / "checkpoints"
-    # Every commit writes its checkpoint at once: no timer thread outlives a test's database.
+    # Every commit writes its checkpoint at once: no checkpoint writer thread outlives a test's database.
     settings.SIDMS_CHECKPOINT_INTERVAL = 0.0
     # PBKDF2's deliberate slowness protects real passwords; in tests it only costs minutes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

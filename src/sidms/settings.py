@@ -108,9 +108,16 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
         # WAL lets readers go on while one writer commits; IMMEDIATE takes the write lock at BEGIN, so two
         # writers queue on busy_timeout instead of failing half-way with "database is locked".
+        # journal_size_limit: after a checkpoint SQLite reuses the log file rather than shrinking it, so one
+        # large transaction (the demo's load, an import) left a log of its size (~21 MB) for as long as any
+        # connection stayed open. With a limit, the first commit that starts the log afresh after a checkpoint
+        # truncates it to 8 MiB (2,048 pages of 4 KiB). That is twice the log SQLite's own checkpoints let
+        # grow (1,000 pages) and hundreds of requests between two of a served process's checkpoints (~9 pages
+        # a request, core.sqlite.checkpoints), so ordinary use never truncates and regrows the file; only a
+        # log a large transaction stretched is cut back.
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-            "PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;"
+            "PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA journal_size_limit=8388608;"
         ),
         "transaction_mode": "IMMEDIATE",
     }

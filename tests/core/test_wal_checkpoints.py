@@ -119,3 +119,77 @@ def test_the_thread_is_off_when_set_to_zero_and_never_stops_a_fork(tmp_path: Pat
         print("ok")
     """, SIDMS_SQLITE_CHECKPOINT_INTERVAL="0")  # fmt: skip
     assert out == "ok"
+
+
+_LARGE = """
+    import os
+    from pathlib import Path
+    from django.db import connection, transaction
+    wal = Path(name + "-wal")
+    def commit(rows):
+        with transaction.atomic():
+            with connection.cursor() as c:
+                for _ in range(rows):
+                    c.execute("INSERT INTO t (blob) VALUES (%s)", [os.urandom(3000)])
+    with connection.cursor() as c:
+        c.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, blob BLOB)")
+        c.execute("PRAGMA journal_size_limit")
+        limit = c.fetchone()[0]
+    commit(6000)  # one large transaction (a demo's load, an import): ~6,000 pages, a log of ~24 MB
+    grown = wal.stat().st_size
+    settle()  # a checkpoint copies the log into the database
+    commit(1)  # the next writer starts the log afresh, and cuts the file back to the limit
+    shrunk = wal.stat().st_size
+    with connection.cursor() as c:
+        c.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        busy, frames, copied = c.fetchone()
+"""
+
+
+def test_a_log_a_large_transaction_stretched_shrinks_back_under_the_limit_after_a_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """SQLite reuses its log file after a checkpoint rather than shrinking it: without journal_size_limit a
+    served process kept a log the size of its largest transaction (the demo's ~21 MB). With the limit the
+    checkpoint thread's passive checkpoints still copy the log, and the next commit cuts the file back."""
+    out = _run(tmp_path, """
+        from sidms import wsgi
+        from sidms.core.sqlite import checkpoints
+        from django.conf import settings
+        name = str(settings.DATABASES["default"]["NAME"])
+        thread = checkpoints._started[name]
+        def settle():
+            import time
+            seen, deadline = thread.checkpoints, time.monotonic() + 60
+            while thread.checkpoints < seen + 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    """, _LARGE, """
+        assert grown > 20 * 1024 * 1024, grown
+        assert thread.checkpoints >= 2 and frames < 100, (thread.checkpoints, frames)
+        assert shrunk <= 8 * 1024 * 1024, shrunk
+        assert limit == 8 * 1024 * 1024, limit
+        print("ok", grown, shrunk)
+    """)  # fmt: skip
+    assert out.startswith("ok")
+
+
+def test_a_command_lines_log_shrinks_back_under_the_limit_after_sqlites_own_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """The same in a process without the thread (the command line: `sidms demo`, `sidms import`), where the
+    large commit itself checkpoints (SQLite's wal_autocheckpoint)."""
+    out = _run(tmp_path, """
+        import os, django
+        os.environ["DJANGO_SETTINGS_MODULE"] = "sidms.settings"
+        django.setup()
+        from django.conf import settings
+        name = str(settings.DATABASES["default"]["NAME"])
+        def settle():
+            pass  # the commit past 1,000 pages checkpointed on its way out
+    """, _LARGE, """
+        assert grown > 20 * 1024 * 1024, grown
+        assert shrunk <= 8 * 1024 * 1024, shrunk
+        assert limit == 8 * 1024 * 1024, limit
+        print("ok", grown, shrunk)
+    """)  # fmt: skip
+    assert out.startswith("ok")

@@ -1,5 +1,11 @@
-"""An import killed halfway (kill -9 of the real `sidms import` process while it writes) leaves no partial
-batch, and running the same command again imports exactly the file (B3).
+"""An import killed halfway (kill -9 of a real import's process while it writes, its transaction open) leaves
+no partial batch, and running `sidms import` on the same file again imports exactly the file (B3).
+
+The killed process is stopped at a known point rather than raced: it executes the import as `sidms import`
+does (imports.execute_import) with a progress callback of its own that, once KILL_AFTER rows are read, notes
+how many persons its open transaction holds and waits there; the test then kills it with SIGKILL. (Polling
+`--progress-file` for the moment to kill raced the import: on a quiet machine the first progress read was
+sometimes already the whole file.)
 
 The store is a real one the subprocesses share: a SQLite file in a temporary data directory, or, when the
 suite runs on PostgreSQL, a scratch database beside the suite's own (dropped afterwards)."""
@@ -43,6 +49,36 @@ checked = imports.check_file(data, kind="persons", filename="persons.csv")
 imported = imports.apply_import(actor=info, data=data, checked=checked, reason="中断测试")
 batch_decide(actor=approver, batch_id=imported.batch_id, approve=True)
 print(imported.batch_id)
+"""
+
+# Executes the approved import of the file as `sidms import FILE` does on its rerun (imports.same_file, resume,
+# execute_import as the operator), through a real progress callback that stops it inside its transaction:
+# at KILL_AFTER rows read it writes how many persons its own (uncommitted) transaction holds to the marker
+# file, then waits for the SIGKILL.
+STOPPED = """
+import json, os, sys, time, uuid, django
+django.setup()
+from pathlib import Path
+from sidms.core.caller import Caller
+from sidms.exchange import imports
+from sidms.registry.models import Person, Staff
+file, marker, stop_at = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+data = file.read_bytes()
+existing = imports.same_file(imports.file_digest(data), "persons")
+assert existing is not None and imports.resume(existing) == "execute", existing
+caller = Caller(actor=Staff.objects.get(username="info_kill"), address="cli", request_id=uuid.uuid4().hex,
+                channel="cli")
+
+def stop(stage, done, total):
+    if stage == "execute" and done >= stop_at:
+        part = marker.with_suffix(".part")
+        part.write_text(json.dumps({"done": done, "total": total, "persons": Person.objects.count()}))
+        os.replace(part, marker)
+        while True:
+            time.sleep(60)
+
+imports.execute_import(actor=caller, batch_id=existing.batch.pk, progress=stop)
+print("not stopped")
 """
 
 STATE = """
@@ -117,24 +153,19 @@ def test_an_import_killed_halfway_leaves_nothing_and_its_rerun_imports_exactly_t
     )
     batch = python(store, SETUP, str(file))
 
-    progress = tmp_path / "progress.json"
+    marker = tmp_path / "stopped.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "sidms.cli", "import", str(file), "--kind", "persons", "--operator", "info_kill",
-         "--progress-file", str(progress)],
-        env=store, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-c", STOPPED, str(file), str(marker), str(KILL_AFTER)],
+        env={**store, "DJANGO_SETTINGS_MODULE": "sidms.settings"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.monotonic() + 300
-    seen = {}
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            seen = json.loads(progress.read_text())
-        except (OSError, ValueError):
-            seen = {}
-        if seen.get("stage") == "execute" and seen.get("done", 0) >= KILL_AFTER:
-            break
+    while time.monotonic() < deadline and process.poll() is None and not marker.exists():
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()[1].decode()[-3000:]
-    assert seen["done"] < ROWS
+    stopped = json.loads(marker.read_text())
+    # Stopped halfway: part of the file read, and its first chunk inserted in the transaction still open.
+    assert stopped["done"] == KILL_AFTER and stopped["total"] == ROWS
+    assert 0 < stopped["persons"] < ROWS
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
@@ -143,8 +174,12 @@ def test_an_import_killed_halfway_leaves_nothing_and_its_rerun_imports_exactly_t
     assert after_kill["persons"] == 0 and after_kill["revisions"] == 0
     assert after_kill["status"] == "approved"  # still one execution to do
 
-    rerun = sidms(store, "import", str(file), "--kind", "persons", "--operator", "info_kill")
+    progress = tmp_path / "progress.json"
+    rerun = sidms(
+        store, "import", str(file), "--kind", "persons", "--operator", "info_kill", "--progress-file", str(progress)
+    )  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert json.loads(progress.read_text()) == {"stage": "execute", "done": ROWS, "total": ROWS}
     assert f"BA{batch}" in rerun.stdout and f"已导入 {ROWS} 行" in rerun.stdout
     done = json.loads(python(store, STATE, batch))
     assert done["status"] == "executed" and done["persons"] == ROWS and done["revisions"] == ROWS

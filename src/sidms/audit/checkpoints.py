@@ -5,14 +5,16 @@ it agree with checkpoints already copied elsewhere (R20, the "witness" of a tran
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from sidms.audit.models import ChainHead
@@ -20,12 +22,19 @@ from sidms.core.keys import keyring
 from sidms.core.workers import fork_safe
 from sidms.lib import chain
 
+logger = logging.getLogger(__name__)
+
 _lock = threading.Lock()
+_due = threading.Condition(_lock)  # the writer thread waits on it for a deadline
 _last_written = 0.0
-_timer: threading.Timer | None = None
-# Held by the timer's thread while it writes a checkpoint, and taken before every fork of this process
-# (sidms.core.workers forks computing workers beside the timer): a child never inherits the key ring or
-# OpenSSL in the middle of the timer's work.
+_deadline: float | None = None  # when the writer thread writes next (time.monotonic()); None: nothing due
+_writer: CheckpointWriter | None = None
+# Writers of this process that died with it forked (a child inherits a writer's object but not its thread):
+# kept referenced, so that a child never finalises the connection a thread of its parent opened.
+_retired: list[CheckpointWriter] = []
+# Held by the writer thread while it writes a checkpoint (or closes its connection), and taken before every
+# fork of this process (sidms.core.workers forks computing workers beside it): a child never inherits the
+# key ring, OpenSSL or the thread's connection in the middle of the thread's work.
 _writing = threading.Lock()
 os.register_at_fork(
     before=_writing.acquire, after_in_parent=_writing.release, after_in_child=_writing.release
@@ -34,40 +43,106 @@ os.register_at_fork(
 
 def after_commit() -> None:
     """Have the chain head reach the checkpoint file soon after this transaction commits: at once if the
-    last checkpoint of this process is older than SIDMS_CHECKPOINT_INTERVAL seconds, otherwise by a timer
-    when the interval is up. So a tail cut from the chain is caught by `sidms audit verify` (the file names a
-    later event than the chain holds), except for what was appended in the last interval — the window that
-    remains, which copying the file to another host closes (docs/architecture.md)."""
+    last checkpoint of this process is older than SIDMS_CHECKPOINT_INTERVAL seconds, otherwise by the writer
+    thread when the interval is up. So a tail cut from the chain is caught by `sidms audit verify` (the file
+    names a later event than the chain holds), except for what was appended in the last interval — the window
+    that remains, which copying the file to another host closes (docs/architecture.md)."""
     # One callback per event: cheap, and the interval (not the callback count) decides how often the file is
     # written.
     transaction.on_commit(_on_commit)
 
 
 def _on_commit() -> None:
-    global _timer, _last_written
+    global _writer, _last_written, _deadline
     interval = float(settings.SIDMS_CHECKPOINT_INTERVAL)
     with _lock:
         wait = _last_written + interval - time.monotonic()
         if wait <= 0:
             _last_written = time.monotonic()
             write_checkpoint()
-        elif _timer is None:
-            _timer = threading.Timer(wait, _on_timer)
-            _timer.daemon = True
-            fork_safe(_timer)
-            _timer.start()
+            return
+        if _writer is None or not _writer.is_alive():
+            if _writer is not None:
+                _retired.append(_writer)
+            _writer = CheckpointWriter()
+            _writer.start()
+        if _deadline is None:
+            _deadline = time.monotonic() + wait
+            _due.notify()
 
 
-def _on_timer() -> None:
-    global _timer, _last_written
-    with _lock:
-        _timer = None
-        _last_written = time.monotonic()
-    with _writing:  # closing the connection too (its TLS state) happens outside any fork
+class CheckpointWriter(threading.Thread):
+    """The thread that writes the checkpoint a quiet interval left due (one per process, started at the first
+    commit that needs it). It keeps one database connection from one checkpoint to the next — a thread and a
+    connection a second, opened and closed each time, cost more than the checkpoint — and closes it after an
+    error, so the next checkpoint opens it again. The connection stays open beside forks: a child never uses
+    it (it is this thread's, not the forking thread's) nor finalises it (the object stays referenced), and
+    the thread only touches it holding ``_writing``, which every fork takes first."""
+
+    def __init__(self) -> None:
+        super().__init__(name="audit-checkpoint", daemon=True)
+        self.stopped = False
+        self.written = 0  # checkpoints this thread wrote, for tests and diagnostics
+        self.database: Any = None  # this thread's connection (kept referenced: see above)
+        fork_safe(self)
+
+    def run(self) -> None:
+        global _deadline, _last_written
+        self.database = connections[DEFAULT_DB_ALIAS]
         try:
-            write_checkpoint()
+            while True:
+                with _lock:
+                    while not self.stopped and (_deadline is None or _deadline > time.monotonic()):
+                        _due.wait(None if _deadline is None else _deadline - time.monotonic())
+                    if self.stopped:
+                        return
+                    _deadline = None
+                    _last_written = time.monotonic()
+                with _writing:
+                    self._write()
         finally:
-            connection.close()  # the timer's thread opened its own connection
+            with _writing:
+                self._close()
+
+    def _write(self) -> None:
+        """One checkpoint; after an error (the server ended the connection, say) once more on a new one."""
+        for attempt in (1, 2):
+            try:
+                self.database.close_if_unusable_or_obsolete()
+                write_checkpoint()
+            except Exception:
+                self._close()
+                if attempt == 2:
+                    logger.exception("audit checkpoint not written (the next commit tries again)")
+                else:
+                    logger.warning(
+                        "audit checkpoint failed; trying once more on a new connection", exc_info=True
+                    )
+                continue
+            self.written += 1
+            return
+
+    def _close(self) -> None:
+        try:
+            self.database.close()
+        except Exception:
+            logger.exception("closing the audit checkpoint writer's connection")
+
+    def stop(self) -> None:
+        with _lock:
+            self.stopped = True
+            _due.notify_all()
+        self.join()
+
+
+def stop_writer() -> None:
+    """Stop this process's writer thread, its connection closed (tests: no thread outlives a test's
+    database). A checkpoint still due is left unwritten."""
+    global _writer, _deadline
+    with _lock:
+        writer, _writer, _deadline = _writer, None, None
+    if writer is not None:
+        writer.stop()
 
 
 @dataclass(frozen=True)

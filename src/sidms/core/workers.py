@@ -55,7 +55,7 @@ def fork_safe(thread: threading.Thread) -> threading.Thread:
     """Mark THREAD as one that may run beside a fork. Its owner guarantees that a child never finds a lock
     of it half-taken: nothing the thread takes is used by a worker's computation, or the owner holds a lock
     around what it does and takes that lock before every fork (``os.register_at_fork``), as the audit
-    checkpoint timer does."""
+    checkpoint writer does."""
     thread.sidms_fork_safe = True  # type: ignore[attr-defined]
     return thread
 
