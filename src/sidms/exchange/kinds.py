@@ -15,6 +15,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from sidms.lib.sheets import TemplateColumn, blank_template
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -48,10 +50,73 @@ class ImportKind:
     # person, unit and year): the model's unique constraint, which the execution would otherwise meet.
     registered_together: bool = False
     defaults: dict[str, str] = field(default_factory=dict)  # values of columns a file may leave out
+    hints: dict[str, Any] = field(default_factory=dict)  # field -> what the template's instructions say of it
 
     def label(self, name: str) -> str:
         """The first Chinese header that names NAME (for messages)."""
         return next((header for header, target in self.headers.items() if target == name), name)
+
+    def template_columns(self) -> list[TemplateColumn]:
+        """The columns of this kind's blank template: one per field, under its first header, in the order
+        the headers are declared, each with what the instructions sheet says of it."""
+        fields = list(dict.fromkeys(self.headers.values()))
+        columns = []
+        for name in fields:
+            headers = [header for header, target in self.headers.items() if target == name]
+            repair = self.types.get(name, "text")
+            words = self.words.get(name, {})
+            # One word per stored code (男 rather than both 男 and 男性), in the order declared.
+            first: dict[str, str] = {}
+            for word, code in words.items():
+                first.setdefault(code, word)
+            choices = tuple(first.values())
+            note = str(self.hints.get(name) or NOTES.get(repair, NOTES["text"]))
+            if choices:
+                note = str(_("One of: %(words)s.")) % {"words": "、".join(choices)}
+            if name in self.references:
+                note = str(_("As registered in the system (the record it names must exist)."))
+            if name in self.defaults:
+                note += str(_(" May be left empty: %(value)s.")) % {
+                    "value": next(
+                        (w for w, c in words.items() if c == self.defaults[name]), self.defaults[name]
+                    )
+                }
+            columns.append(
+                TemplateColumn(
+                    header=headers[0], required=name in self.required,
+                    kind={"date": "date", "money": "money"}.get(repair, "text"),
+                    choices=choices, note=note, aliases=tuple(headers[1:]),
+                )
+            )  # fmt: skip
+        return columns
+
+    def blank(self) -> bytes:
+        """This kind's blank template as an XLSX (sidms.lib.sheets.blank_template)."""
+        return blank_template(
+            self.template_columns(),
+            sheet_title=f"{self.title}",
+            instructions_title=str(_("Instructions")),
+            instructions_headers=(
+                str(_("Column")),
+                str(_("Required")),
+                str(_("What to fill in")),
+                str(_("Also accepted as")),
+            ),
+            required_mark=(str(_("Yes")), ""),
+        )
+
+
+# What each repair accepts, for the template's instructions sheet (sidms.lib.sheets.REPAIRS).
+NOTES: dict[str, Any] = {
+    "text": _("Text."),
+    "code": _("A code, kept as text: the column is formatted as text; do not change it to a number."),
+    "idcard_text": _(
+        "The 18-digit citizen ID number (GB 11643). The column is formatted as text: if Excel shows "
+        "3.71002E+17, the last digits are lost and the row is refused."
+    ),
+    "date": _("A date written 2024-01-05 (2024/1/5, 2024年1月5日 and 20240105 are also read)."),
+    "money": _("An amount in yuan, with at most two decimals."),
+}
 
 
 _SEX = {"男": "1", "女": "2", "未说明": "9", "男性": "1", "女性": "2"}
@@ -191,6 +256,13 @@ KINDS: dict[str, ImportKind] = {
         references={
             "person_no": Reference("person", "person_no", "person_id"),
             "unit_no": Reference("unit", "unit_no", "unit_id"),
+        },
+        hints={
+            "year": _("The year the base applies to, four digits (2025)."),
+            "base": _(
+                "The declared wage clamped to the year's base limits (60 % to 300 % of the provincial "
+                "average wage), in yuan."
+            ),
         },
     ),
     "deaths": ImportKind(

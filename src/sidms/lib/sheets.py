@@ -1011,3 +1011,88 @@ def error_report(
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+# --- blank import templates -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateColumn:
+    """One column of a blank import template: its header, whether it must be filled, how its cells are
+    formatted (``"text"``, ``"date"`` or ``"money"``), the values it may take (a drop-down list when
+    given), and the note and other accepted headers shown on the instructions sheet."""
+
+    header: str
+    required: bool
+    kind: str = "text"
+    choices: tuple[str, ...] = ()
+    note: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+TEMPLATE_ROWS = 1000  # rows formatted (and validated) below the header
+
+
+def blank_template(
+    columns: Sequence[TemplateColumn],
+    *,
+    sheet_title: str,
+    instructions_title: str,
+    instructions_headers: tuple[str, str, str, str],
+    required_mark: tuple[str, str],
+) -> bytes:
+    """An XLSX a unit or a clerk fills in and imports as it is: the header row, then TEMPLATE_ROWS rows whose
+    cells are already formatted as the import reads them — every text and code column (an ID number, a
+    credit code, a phone number) as text (``@``), so that Excel never turns an ID number into 3.71002E+17 or
+    drops a leading zero; dates as text written yyyy-mm-dd; money as 0.00 — with a drop-down list where a
+    column takes one of a few words (男/女), and a second sheet that says, per column, whether it is required,
+    what it holds and which other headers are accepted. Required headers are bold and shaded.
+
+    Written with openpyxl's regular (not write-only) workbook: data validations and column formats need it,
+    and a template is small."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _TITLE_FORBIDDEN.sub("_", sheet_title).strip("'")[:31] or "导入模板"
+    bold, plain = Font(bold=True), Font(bold=False)
+    shaded, light = PatternFill("solid", fgColor="FCE4D6"), PatternFill("solid", fgColor="DDEBF7")
+    formats = {"text": "@", "date": "@", "money": "0.00"}
+    for index, column in enumerate(columns):
+        letter = column_letter(index)
+        cell = sheet.cell(row=1, column=index + 1, value=column.header)
+        cell.data_type = "s"
+        cell.font = bold if column.required else plain
+        cell.fill = shaded if column.required else light
+        sheet.column_dimensions[letter].width = max(12, min(40, 2 * len(column.header) + 6))
+        number_format = formats.get(column.kind, "@")
+        for row in range(2, TEMPLATE_ROWS + 2):
+            sheet.cell(row=row, column=index + 1).number_format = number_format
+        if column.choices:
+            validation = DataValidation(
+                type="list", formula1='"' + ",".join(column.choices) + '"', allow_blank=not column.required
+            )
+            validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS + 1}")
+            sheet.add_data_validation(validation)
+    sheet.freeze_panes = "A2"
+
+    notes = workbook.create_sheet(_TITLE_FORBIDDEN.sub("_", instructions_title)[:31] or "填写说明")
+    wrap = Alignment(wrap_text=True, vertical="top")
+    notes.append(list(instructions_headers))
+    for cell in notes[1]:
+        cell.font = bold
+        cell.fill = light
+    for column in columns:
+        notes.append([column.header, required_mark[0] if column.required else required_mark[1], column.note,
+                      "、".join(column.aliases)])  # fmt: skip
+    for letter, width in zip("ABCD", (18, 8, 70, 30), strict=True):
+        notes.column_dimensions[letter].width = width
+    for row in notes.iter_rows(min_row=2):
+        for cell in row:
+            cell.data_type = "s"
+            cell.alignment = wrap
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

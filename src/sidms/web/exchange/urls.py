@@ -7,6 +7,7 @@ from sidms.web.exchange import views
 app_name = "exchange"
 urlpatterns = [
     path("imports/", views.import_page, name="imports"),
+    path("imports/template/<slug:kind>/", views.import_template, name="import_template"),
     path("imports/<str:token>/report/", views.import_report, name="import_report"),
     path("imports/<str:token>/apply/", views.import_apply, name="import_apply"),
     path("progress/<str:token>/", views.progress, name="progress"),

@@ -154,6 +154,18 @@ def import_report(request: HttpRequest, token: str) -> HttpResponse:
     return _attachment(checked.report(), f"错误报告-{checked.kind.name}.xlsx", XLSX)
 
 
+@require_GET
+def import_template(request: HttpRequest, kind: str) -> HttpResponse:
+    """The blank template of an import kind (ux-conventions: imports offer a template to download): its
+    Chinese headers, cells formatted as the import reads them, and an instructions sheet. It holds no
+    personal data; it is offered to those who may apply for imports."""
+    policies.require(caller_of(request), "batch.apply", path=request.path)
+    found = KINDS.get(kind)
+    if found is None:
+        raise Http404
+    return _attachment(found.blank(), f"{_('Import template')}-{found.title}.xlsx", XLSX)
+
+
 @require_POST
 def import_apply(request: HttpRequest, token: str) -> HttpResponse:
     caller = caller_of(request)
