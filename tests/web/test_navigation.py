@@ -40,3 +40,14 @@ def test_each_staff_member_sees_the_links_of_their_own_posts_in_either_language(
         assert word in pages[auditor].split("</nav>", 1)[0] and word not in pages[clerk].split("</nav>", 1)[0]
         # The same posts, another level: staff accounts are the city level's only.
         assert staff_list in links[city_security] and staff_list not in links[district_security]
+
+
+@pytest.mark.req("R4")
+def test_the_language_menu_names_each_language_in_its_own_name(make_staff: Any, signed_in: Any) -> None:
+    """ux-conventions: 简体中文 / English whatever the page's language (the menu read 英语 on a Chinese page)."""
+    client = signed_in(make_staff("nav_lang", posts=("window_clerk",), district="371002"))
+    for language in ("zh-hans", "en"):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        menu = client.get("/").content.decode().split('name="language"', 1)[1].split("</select>", 1)[0]
+        assert ">简体中文</option>" in menu and ">English</option>" in menu, menu
+        assert "英语" not in menu and "Simplified Chinese" not in menu
