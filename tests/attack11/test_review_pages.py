@@ -9,6 +9,9 @@ and proposed. A reviewer opened a parameter proposal and a post's proposal, a se
 parameter proposal, decisions none of them may take. The queue was right (each lists its own kind); the page
 was not. Now a review request is visible to the holders of the post that decides it (and to its submitter).
 
+Found and fixed: a request follows its record once the record moves district, and the district it left
+found no page for it — but a rejection posted to its number was taken. The decision now checks it too.
+
 Held, pinned here: a reviewer of another district sees and decides nothing of a 环翠区 request by URL; the
 decision form carries its CSRF token and a decision posted without it is refused; the submitter's page and
 the reviewer's show a stored phone masked (only a value held for manual review is shown in full, to the one
@@ -129,3 +132,20 @@ def test_a_stored_phone_stays_masked_on_the_review_page(
         assert "13912345678" not in body  # the stored value, to everyone
         if who is huancui_clerk:
             assert "13787654321" not in body  # the proposed value, to its submitter
+
+
+@pytest.mark.req("R10.3")
+def test_the_district_a_record_left_does_not_reject_its_request_blind(
+    make_staff: Any, make_person: Any, huancui_clerk: Any, huancui_reviewer: Any, signed_in: Any
+) -> None:
+    """A request follows its record: once the person moved to 乳山市, 环翠区's reviewer finds no page for it —
+    and a rejection posted to its number was taken all the same."""
+    held = _person_change(huancui_clerk, make_person)
+    city_clerk = make_staff("clerk_city", posts=("window_clerk",), district="371000")
+    submit_change(actor=city_clerk, channel=Channel.WINDOW, entity="person",
+                  record=Person.objects.get(pk=held.record_id), values={"district_id": "371083"})  # fmt: skip
+    client = signed_in(huancui_reviewer)
+    assert client.get(f"/queues/review/{held.pk}/").status_code == 404
+    response = client.post(f"/queues/review/{held.pk}/decide/", {"decision": "reject", "reason": "不予受理"})
+    assert response.status_code in (403, 404)
+    assert ChangeRequest.objects.get(pk=held.pk).status == ReviewStatus.PENDING
