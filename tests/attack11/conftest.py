@@ -7,9 +7,19 @@ from __future__ import annotations
 from tests.archives.conftest import archivist, data_dir, person
 from tests.attack9.conftest import security, security2
 from tests.business.conftest import approver, city_admin, insured, second_admin
+from tests.business.test_benefit_run_inputs import reemployed
 from tests.changes.conftest import huancui_reviewer
 
 __all__ = [
-    "approver", "archivist", "city_admin", "data_dir", "huancui_reviewer", "insured", "person", "second_admin", "security",
+    "approver",
+    "archivist",
+    "city_admin",
+    "data_dir",
+    "huancui_reviewer",
+    "insured",
+    "person",
+    "reemployed",
+    "second_admin",
+    "security",
     "security2",
 ]  # fmt: skip

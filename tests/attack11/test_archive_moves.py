@@ -100,5 +100,7 @@ def test_a_person_moved_in_sql_does_not_open_their_scans_to_the_new_district(
         archive_open(actor=rushan_clerk, item_id=item.pk, action="view")
     with pytest.raises(IntegrityAlert):
         archive_thumbnail(actor=rushan_clerk, item_id=item.pk)
-    assert not AuditEvent.objects.filter(action__in=("archive.view", "archive.thumbnail"), outcome="ok").exists()
+    assert not AuditEvent.objects.filter(
+        action__in=("archive.view", "archive.thumbnail"), outcome="ok"
+    ).exists()
     assert AuditEvent.objects.filter(action="integrity.alert", object_type="person").exists()

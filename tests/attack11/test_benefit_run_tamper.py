@@ -31,7 +31,7 @@ import pytest
 from django.db import connection
 
 from sidms.audit.models import AuditEvent
-from sidms.business.benefits import grant_maternity, grant_pension
+from sidms.business.benefits import grant_pension
 from sidms.business.ledger import run_through
 from sidms.business.models import AssessmentRun, Death, Entitlement, LedgerEntry, PersonEnrolment, RunStatus
 from sidms.changes.models import Channel, Revision
@@ -39,8 +39,7 @@ from sidms.changes.services import review_decide, submit_change
 from sidms.changes.verify import verify_store
 from sidms.core.errors import IntegrityAlert
 from tests.audit.test_tampering import _raw
-from tests.business.conftest import approved, laid_off, pay_months
-from tests.business.test_benefit_run_inputs import reemployed  # noqa: F401  (fixture)
+from tests.business.conftest import approved
 from tests.changes.conftest import id_number
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R20"), pytest.mark.req("R2.2")]
@@ -81,7 +80,9 @@ def _insert_revision(source: Revision, *, record_id: int, version: int, prev_dig
 @pytest.fixture
 def pension(huancui_clerk: Any, city_reviewer: Any, make_person: Any) -> Entitlement:
     retiree = make_person(id_number=id_number("37100219650115001"), name="王退休", birth_date="1965-01-15")
-    outcome = grant_pension(actor=huancui_clerk, person=retiree, category="male", index=Decimal("1"), months=300)
+    outcome = grant_pension(
+        actor=huancui_clerk, person=retiree, category="male", index=Decimal("1"), months=300
+    )
     return approved(outcome, city_reviewer)
 
 
@@ -136,8 +137,12 @@ def test_an_entitlement_copied_under_a_new_id_is_refused(
     )
     copy = Entitlement.objects.exclude(pk=pension.pk).get(person_id=pension.person_id)
     if with_revisions:
-        for revision in Revision.objects.filter(entity="entitlement", record_id=pension.pk).order_by("version"):
-            _insert_revision(revision, record_id=copy.pk, version=revision.version, prev_digest=revision.prev_digest)
+        for revision in Revision.objects.filter(entity="entitlement", record_id=pension.pk).order_by(
+            "version"
+        ):
+            _insert_revision(
+                revision, record_id=copy.pk, version=revision.version, prev_digest=revision.prev_digest
+            )
     alert = _refused(huancui_clerk, approver, _period(pension))
     assert alert["object_type"] == "entitlement" and alert["record_id"] == copy.pk
     assert alert["reason"] == ("digest" if with_revisions else "history")
@@ -145,13 +150,20 @@ def test_an_entitlement_copied_under_a_new_id_is_refused(
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("monthly_amount", "9999.00"), ("kind", "unemployment"), ("start_date", "2020-01-01"), ("person_id", None)],
+    [
+        ("monthly_amount", "9999.00"),
+        ("kind", "unemployment"),
+        ("start_date", "2020-01-01"),
+        ("person_id", None),
+    ],
 )
 def test_an_entitlement_changed_in_sql_is_refused(
     pension: Entitlement, huancui_clerk: Any, approver: Any, make_person: Any, column: str, value: Any
 ) -> None:
     if column == "person_id":
-        value = make_person(id_number=id_number("37100219600303003"), name="李他人", birth_date="1960-03-03").pk
+        value = make_person(
+            id_number=id_number("37100219600303003"), name="李他人", birth_date="1960-03-03"
+        ).pk
     _raw(f"UPDATE business_entitlement SET {column} = %s WHERE id = %s", [value, pension.pk])  # noqa: S608
     assert _refused(huancui_clerk, approver, _period(pension)) == {
         "object_type": "entitlement", "reason": "digest", "record_id": pension.pk,
@@ -219,7 +231,9 @@ def test_a_one_time_grant_made_to_look_paid_in_sql_is_named_by_verify(
         [_uid(), *[values[c] for c in columns if c in values], paid.pk],
     )
     run_through(huancui_clerk, approver, "pension", "2026-02")
-    assert LedgerEntry.objects.filter(kind="benefit_once", person=employee).count() == 2  # the forged one only
+    assert (
+        LedgerEntry.objects.filter(kind="benefit_once", person=employee).count() == 2
+    )  # the forged one only
     assert not verify_store().ok
 
 
@@ -230,10 +244,14 @@ def test_a_one_time_grant_made_to_look_paid_in_sql_is_named_by_verify(
     "record out of the selection hides it from the run. The full verification names the revision.",
 )
 def test_a_reemployment_deleted_and_hidden_by_an_inserted_revision_is_refused(
-    reemployed: Any, huancui_clerk: Any, approver: Any  # noqa: F811
+    reemployed: Any,
+    huancui_clerk: Any,
+    approver: Any,
 ) -> None:
     enrolment = PersonEnrolment.objects.get(person=reemployed, insurance="210")
-    latest = Revision.objects.filter(entity="person_enrolment", record_id=enrolment.pk).order_by("-version")[0]
+    latest = Revision.objects.filter(entity="person_enrolment", record_id=enrolment.pk).order_by("-version")[
+        0
+    ]
     other = PersonEnrolment.objects.get(person=reemployed, insurance="110")
     elsewhere = Revision.objects.filter(entity="person_enrolment", record_id=other.pk).order_by("-version")[0]
     _raw("DELETE FROM business_personenrolment WHERE id = %s", [enrolment.pk])

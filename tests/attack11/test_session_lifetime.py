@@ -80,7 +80,9 @@ def test_a_session_lifetime_forged_in_sql_is_not_used(huancui_clerk: Any) -> Non
 @pytest.mark.parametrize(("key", "value", "seeded"), [("session.idle_seconds", 10**9, 900),
                                                       ("session.max_hours", 0, 12),
                                                       ("lockout.failures", 10**6, None)])  # fmt: skip
-def test_a_security_control_forged_in_sql_falls_back_to_its_seeded_value(key: str, value: int, seeded: Any) -> None:
+def test_a_security_control_forged_in_sql_falls_back_to_its_seeded_value(
+    key: str, value: int, seeded: Any
+) -> None:
     from sidms.business.parameters import seeded as seeded_value
 
     _forge(key, value)
@@ -104,7 +106,9 @@ def test_a_proposal_edited_in_sql_before_confirmation_is_refused(city_admin: Any
     assert limits.session_max_seconds() == 12 * 3600
 
 
-def test_a_confirmed_lifetime_is_read_at_once_by_the_confirming_process(city_admin: Any, second_admin: Any) -> None:
+def test_a_confirmed_lifetime_is_read_at_once_by_the_confirming_process(
+    city_admin: Any, second_admin: Any
+) -> None:
     assert limits.session_max_seconds() == 12 * 3600  # cached now
     held = parameter_propose(
         actor=city_admin, key="session.max_hours", value=2, effective_from=timezone.localdate(),

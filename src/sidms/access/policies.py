@@ -110,8 +110,8 @@ def owner_district(row: Any, owners: Mapping[str, str], lookup: str = "district_
     for reference, path in owners.items():
         owner = getattr(row, reference)
         if owner is not None:
-            return getattr(owner, path.split("__", 1)[1])  # type: ignore[no-any-return]
-    return getattr(row, lookup)  # type: ignore[no-any-return]
+            return getattr(owner, path.split("__", 1)[1])
+    return getattr(row, lookup)
 
 
 def view_permission(spec: EntitySpec) -> str:

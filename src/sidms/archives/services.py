@@ -245,7 +245,6 @@ def item_district(item: ArchiveItem) -> str | None:
     return owner_district(item, OWNERS)
 
 
-
 def archive_review(*, actor: Any, item_id: int, accept: bool, reason: str) -> ArchiveItem:
     """The archive reviewer accepts or rejects a pending item; never the uploader; a rejection needs a
     reason."""

@@ -54,9 +54,13 @@ def _parameter(key: str) -> int:
 def _genuine(key: str, row: Any) -> int:
     """ROW's value if the system wrote it (its digest holds, its value is in the control's range), else the
     seeded value, with an integrity alert."""
-    low, high = DEFINITIONS[key].bounds or (None, None)
+    bounds = DEFINITIONS[key].bounds
     value = row.value
-    in_range = isinstance(value, int) and not isinstance(value, bool) and (low is None or low <= value <= high)
+    in_range = (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (bounds is None or bounds[0] <= value <= bounds[1])
+    )
     reason = "digest" if row.digest != version_digest(row) else "" if in_range else "bounds"
     if not reason:
         return int(value)
