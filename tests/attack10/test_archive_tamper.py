@@ -20,7 +20,7 @@ from sidms.archives.services import archive_open, archive_review, archive_thumbn
 from sidms.audit.models import AuditEvent
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
-from sidms.core.errors import IntegrityAlert
+from sidms.core.errors import IntegrityAlert, NotPermitted
 from sidms.registry.models import Person
 from tests.archives.conftest import noise
 from tests.audit.test_tampering import _raw
@@ -85,16 +85,22 @@ def test_an_item_altered_in_sql_does_not_open_another_districts_scan(
         _raw("UPDATE archives_archiveitem SET content_mac = %s, blob_uid = %s, size = %s WHERE id = %s",
              [theirs.content_mac, theirs.blob_uid, theirs.size, mine.pk])  # fmt: skip
         target = mine.pk
+        reader = rushan_clerk
     else:
         _raw("UPDATE archives_archiveitem SET district_id = %s WHERE id = %s", ["371083", theirs.pk])
         target = theirs.pk
+        # A person's item is scoped by the person's district (attack round 11): the column moved in SQL no
+        # longer reaches 乳山市 at all, and the clerk of the person's district meets the alert.
+        with pytest.raises(NotPermitted):
+            archive_open(actor=rushan_clerk, item_id=target)
+        reader = huancui_clerk
     for action in ("view", "download"):
         with pytest.raises(IntegrityAlert):
-            archive_open(actor=rushan_clerk, item_id=target, action=action)
+            archive_open(actor=reader, item_id=target, action=action)
     with pytest.raises(IntegrityAlert):
-        archive_thumbnail(actor=rushan_clerk, item_id=target)
+        archive_thumbnail(actor=reader, item_id=target)
     assert not AuditEvent.objects.filter(action__in=("archive.view", "archive.download", "archive.thumbnail"),
-                                         actor=rushan_clerk.username, outcome="ok").exists()  # fmt: skip
+                                         outcome="ok").exists()  # fmt: skip
     assert AuditEvent.objects.filter(action="integrity.alert", object_id=str(target)).count() >= 3
     assert not verify_store().ok
     if how == "repointed":  # the untouched item still opens to its own district

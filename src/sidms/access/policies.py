@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy
 
@@ -37,10 +37,12 @@ __all__ = [
     "has_permission",
     "in_scope",
     "mask",
+    "owner_district",
     "record_get",
     "record_list",
     "require",
     "scoped",
+    "scoped_by_owner",
     "view_permission",
 ]
 
@@ -82,6 +84,34 @@ def scoped(staff: Any, queryset: QuerySet[Any], lookup: str | None = "district_i
     if staff.district_id is None or lookup is None:
         return queryset.none()
     return queryset.filter(**{lookup: staff.district_id})
+
+
+def scoped_by_owner(
+    staff: Any, queryset: QuerySet[Any], owners: Mapping[str, str], lookup: str = "district_id"
+) -> QuerySet[Any]:
+    """QUERYSET of rows that belong to a record, narrowed by the district that record is in now: OWNERS maps
+    the row's reference to its owner (``person``) to the path of the owner's district (``person__district_id``);
+    a row without an owner is scoped by its own district (LOOKUP). A person's scans follow the person to another
+    district, as the person's record and its archive catalogue do (R10.3): the clerks of the district they
+    were uploaded in no longer open them (attack round 11)."""
+    if staff.is_city_level:
+        return queryset
+    if staff.district_id is None:
+        return queryset.none()
+    owned, unowned = Q(), Q()
+    for reference, path in owners.items():
+        owned |= Q(**{f"{reference}__isnull": False, path: staff.district_id})
+        unowned &= Q(**{f"{reference}__isnull": True})
+    return queryset.filter(owned | (unowned & Q(**{lookup: staff.district_id})))
+
+
+def owner_district(row: Any, owners: Mapping[str, str], lookup: str = "district_id") -> str | None:
+    """The district that scopes ROW by :func:`scoped_by_owner`'s rule: its owner's now, else its own."""
+    for reference, path in owners.items():
+        owner = getattr(row, reference)
+        if owner is not None:
+            return getattr(owner, path.split("__", 1)[1])
+    return getattr(row, lookup)
 
 
 def view_permission(spec: EntitySpec) -> str:

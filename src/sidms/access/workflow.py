@@ -13,6 +13,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
 from sidms.access.policies import has_permission, in_scope, require, scoped
+from sidms.access.posts import DECIDERS
 from sidms.audit.services import audit_record
 from sidms.core.caller import Caller
 from sidms.core.declare import Queue, Step, Workflow
@@ -28,14 +29,30 @@ def declaration(model: type[Model]) -> Workflow:
 
 def visible(staff: Any, model: type[Model]) -> QuerySet[Any]:
     """The rows of MODEL the staff member may see: every row in scope for those who work them, their own
-    rows for those who only submit them."""
+    rows for those who only submit them. Where the workflow names the post that decides each row (review
+    requests), those who work them see the rows their posts decide, and their own: a security or system
+    administrator opened any person's change by its number (name, birth date, the values proposed), and a
+    reviewer the proposals of posts and parameters (attack round 11)."""
     workflow = declaration(model)
     rows: QuerySet[Any] = model._default_manager.all()
     if any(has_permission(staff, name) for name in workflow.view_permissions):
+        if workflow.decider:
+            mine = Q(**{workflow.own: staff.pk}) if workflow.own else Q(pk__in=[])
+            rows = rows.filter(_decided_by(staff, workflow.decider) | mine)
         return scoped(staff, rows, f"{workflow.district}_id")
     if workflow.own and any(has_permission(staff, name) for name in workflow.own_permissions):
         return scoped(staff, rows.filter(**{workflow.own: staff.pk}), f"{workflow.district}_id")
     return rows.none()
+
+
+def _decided_by(staff: Any, field: str) -> Q:
+    """The rows whose deciding post (FIELD) is one whose decision the staff member's posts grant (a post no
+    longer known is decided by a reviewer, as the review service reads it)."""
+    posts = [post for post, permission in DECIDERS.items() if has_permission(staff, permission)]
+    decided = Q(**{f"{field}__in": posts})
+    if has_permission(staff, "review.decide"):
+        decided |= ~Q(**{f"{field}__in": list(DECIDERS)})
+    return decided
 
 
 def record_district(row: Any) -> str | None:

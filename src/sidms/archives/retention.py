@@ -27,9 +27,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sidms.access.policies import has_permission, in_scope, scoped
+from sidms.access.policies import has_permission, in_scope
 from sidms.archives.models import ArchiveItem, ArchivePurge, ItemStatus, PurgeStatus
-from sidms.archives.services import file_store, lock_content
+from sidms.archives.services import OWNERS, file_store, item_district, lock_content, visible_items
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
@@ -71,7 +71,7 @@ def expired(*, actor: Any, as_of: date | None = None) -> list[ArchiveItem]:
     except ValueError:  # 29 February
         year_before = date(day.year - 1, 3, 1)
     candidates = (
-        scoped(caller.staff, ArchiveItem.objects.all())
+        visible_items(caller.staff)
         .exclude(status=ItemStatus.PURGED)
         .exclude(retention_years=0)
         .filter(received_on__lt=year_before)
@@ -111,8 +111,8 @@ def purge_propose(
 
 
 def _items_in_scope(staff: Any, purge: ArchivePurge) -> bool:
-    districts = set(ArchiveItem.objects.filter(pk__in=purge.items).values_list("district_id", flat=True))
-    return all(in_scope(staff, d) for d in districts)
+    items = ArchiveItem.objects.filter(pk__in=purge.items).select_related(*OWNERS)
+    return all(in_scope(staff, item_district(item)) for item in items)
 
 
 def purge_decide(*, actor: Any, purge_id: int, approve: bool, reason: str = "") -> ArchivePurge:

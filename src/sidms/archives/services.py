@@ -19,7 +19,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sidms.access.policies import has_permission, scoped
+from sidms.access.policies import has_permission, owner_district, scoped_by_owner
 from sidms.archives.models import TARGETS, ArchiveItem, ArchiveRequirement, ItemStatus
 from sidms.archives.store import LocalStore, Storage, StoreDamaged, seal, unseal, versions
 from sidms.audit.models import Outcome
@@ -231,8 +231,18 @@ def archive_refuse_oversized(
 # Review
 
 
-def _visible(staff: Any) -> Any:
-    return scoped(staff, ArchiveItem.objects.all())
+# An item of a person or a unit is scoped by the district its owner is in now (the catalogue's rule); an item
+# of a request, an order, a batch or an agreement by the district it was filed in.
+OWNERS = {"person": "person__district_id", "unit": "unit__district_id"}
+
+
+def visible_items(staff: Any) -> Any:
+    """The archive items in STAFF's data scope (access.policies.scoped_by_owner)."""
+    return scoped_by_owner(staff, ArchiveItem.objects.all(), OWNERS)
+
+
+def item_district(item: ArchiveItem) -> str | None:
+    return owner_district(item, OWNERS)
 
 
 def archive_review(*, actor: Any, item_id: int, accept: bool, reason: str) -> ArchiveItem:
@@ -244,7 +254,7 @@ def archive_review(*, actor: Any, item_id: int, accept: bool, reason: str) -> Ar
         if not has_permission(staff, "archive.review"):
             raise deny(NotPermitted(MAY_NOT_REVIEW), "archive.review_denied", actor=caller,
                        object_type="archive_item", object_id=item_id, detail={"reason": "post"})  # fmt: skip
-        item = _visible(staff).select_for_update().filter(pk=item_id).first()
+        item = visible_items(staff).select_for_update(of=("self",)).filter(pk=item_id).first()
         if item is None:
             raise deny(NotPermitted(NO_SUCH_ITEM), "archive.review_denied", actor=caller,
                        object_type="archive_item", object_id=item_id,
@@ -277,7 +287,7 @@ def review_queue(*, actor: Any) -> list[ArchiveItem]:
     caller = Caller.of(actor)
     require_permission(caller, "archive.review", MAY_NOT_REVIEW)
     items = list(
-        _visible(caller.staff)
+        visible_items(caller.staff)
         .filter(status=ItemStatus.PENDING)
         .exclude(uploaded_by=caller.staff)
         .exclude(change_request__submitted_by=caller.staff)
@@ -303,7 +313,7 @@ def may_view(staff: Any, target_kind: str) -> bool:
 
 
 def _item_for(caller: Caller, item_id: int, action: str) -> ArchiveItem:
-    item = _visible(caller.staff).filter(pk=item_id).first()
+    item = visible_items(caller.staff).filter(pk=item_id).first()
     if item is not None and not may_view(caller.staff, item.target_kind):
         audit_record(f"archive.{action}", actor=caller, outcome=Outcome.DENIED, object_type="archive_item",
                      object_id=item_id, detail={"reason": "post"})  # fmt: skip
@@ -316,6 +326,11 @@ def _item_for(caller: Caller, item_id: int, action: str) -> ArchiveItem:
         # The row names the file, its key binding and its district: one re-pointed at another district's scan
         # or moved to the reader's district in SQL must not open that scan to the reader (attack round 10).
         check_row(spec_for("archive_item"), item, actor=caller)
+        owner = item.person if item.person_id is not None else item.unit
+        if owner is not None and item_district(item) != item.district_id:
+            # Its owner moved since the upload, which is what gives this reader the scan: a move made in SQL
+            # must not (attack round 11).
+            check_row(spec_for("person" if item.person_id is not None else "unit"), owner, actor=caller)
     except IntegrityAlert as alert:
         record_alert(alert)
         raise

@@ -7,9 +7,9 @@ a city. So the run reads them through :class:`RunInputs`, which proves two thing
 per row and without reading a revision's state:
 
 1. **every row it reads is the latest version the pipeline wrote**: the row's keyed digest (a MAC, which no
-   one without the key can compute) matches its content, and it is the digest of the record's latest
-   revision. This catches a value altered in SQL, a row inserted without history, an old version put back,
-   and another record's row copied in;
+   one without the key can compute) matches its content, and it is the digest and the version of the
+   record's latest revision. This catches a value altered in SQL, a row inserted without history, an old
+   version put back (also under a revision inserted with its digest), and another record's row copied in;
 2. **it reads every row it should** (:func:`missing`, one query in the database): no record whose latest
    revision satisfies the run's conditions is absent from the rows that satisfy them now. This catches a
    row deleted in SQL and a row moved out of the run's selection (a status set to terminated, a
@@ -167,10 +167,14 @@ class RunInputs:
         # One statement, so one snapshot on PostgreSQL (READ COMMITTED takes one per statement): a row deleted
         # before a separate check and put back before the read, or the other way round, cannot fall between
         # them. The missing record is an uncorrelated subquery, computed once (an InitPlan; SQLite's "once").
+        # The latest revision's version as well as its digest, as the pipeline's per-row check compares them
+        # (changes.integrity.problem_of): an old version put back under a revision inserted in SQL with that
+        # version's digest at a higher number (the guard refuses updates and deletes, not an insert) was the
+        # "latest revision" by digest alone, and the run paid a suspended pension (attack round 11).
         sql = (
-            f"SELECT t.id, t.version, t.row_digest, CASE WHEN t.row_digest = (SELECT r.digest "  # noqa: S608
-            f"FROM changes_revision r WHERE r.entity = %s AND r.record_id = t.id ORDER BY r.version DESC "
-            f"LIMIT 1) THEN 1 ELSE 0 END, {columns}, ({absent}) "
+            f"SELECT t.id, t.version, t.row_digest, CASE WHEN (t.row_digest, t.version) = (SELECT r.digest, "  # noqa: S608
+            f"r.version FROM changes_revision r WHERE r.entity = %s AND r.record_id = t.id ORDER BY r.version "
+            f"DESC LIMIT 1) THEN 1 ELSE 0 END, {columns}, ({absent}) "
             f"FROM {table} t {join}{where} ORDER BY t.id"
         )
         width = 4 + len(spec.raw_columns)

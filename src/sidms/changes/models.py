@@ -117,6 +117,7 @@ class ChangeRequest(models.Model):
         own="submitted_by",
         own_permissions=("record.submit", "rules.edit", "staff.manage"),
         follows_record=True,
+        decider="decider_post",
         queues=(
             Queue(
                 "review", "review.decide", where={"status": "pending", "decider_post": "reviewer"},

@@ -945,6 +945,13 @@ def review_decide(
                 object_id=change_request_id, detail={"reason": "not_found_or_out_of_scope"},
             )  # fmt: skip
         require_intact(held, actor=caller)
+        if not workflows.follows_scope(staff, held):
+            # The record moved to another district after submission: the district it left no longer decides
+            # either way (its page is not found for them; a rejection posted blind was taken, attack round 11).
+            raise deny(
+                NotPermitted(_("The record is no longer in your data scope.")), "review.denied", actor=caller,
+                object_type="change_request", object_id=held.pk, detail={"reason": "record_out_of_scope"},
+            )  # fmt: skip
         if held.status != ReviewStatus.PENDING:
             raise ChangeRefused(_("This request has already been decided."), code="decided")
         if held.submitted_by_id == staff.pk:

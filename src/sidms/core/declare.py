@@ -159,5 +159,8 @@ class Workflow:
     own: str = ""  # the role whose holder sees their own rows ("submitted_by", "applicant")
     own_permissions: tuple[str, ...] = ()  # who may see their own rows only
     follows_record: bool = False  # scoped by the district of the record it concerns, once that moves
+    # The field naming the post that decides a row (a review request's ``decider_post``): a holder of one of
+    # VIEW_PERMISSIONS sees the rows their posts decide (and their own), not every kind the others decide.
+    decider: str = ""
     queues: tuple[Queue, ...] = ()
     steps: tuple[Step, ...] = ()

@@ -8,6 +8,12 @@ A page view must not pay a query for them, so each value is kept for :data:`TTL`
 confirmed change clears the cache of the process that confirmed it (``parameter_changed``); the other
 server processes follow within ``TTL``. Before the parameters are seeded (an empty database during its first
 migrate), the seeded values stand in.
+
+The version read must be one the system wrote: its keyed digest matches its content and its value lies in
+the control's range. The version table takes inserts (it refuses updates and deletes): a version inserted in
+SQL with a lifetime of a year kept every stolen session cookie good for a year until the night's
+verification named it (attack round 11). Such a version is passed over for the seeded value, with an
+integrity alert (once per version and process, until a parameter changes).
 """
 
 from __future__ import annotations
@@ -21,10 +27,17 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from sidms.business.parameters import MissingParameter, parameter_changed, seeded, value_at
+from sidms.business.parameters import (
+    DEFINITIONS,
+    parameter_changed,
+    seeded,
+    version_at,
+    version_digest,
+)
 
 TTL = 30.0
 _cache: dict[str, tuple[float, int]] = {}
+_alerted: set[tuple[int, str]] = set()  # the forged versions this process raised an alert for
 
 
 def _parameter(key: str) -> int:
@@ -32,17 +45,42 @@ def _parameter(key: str) -> int:
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < TTL:
         return hit[1]
-    try:
-        value = int(value_at(key))
-    except MissingParameter:
-        value = int(seeded(key))
+    row = version_at(key)
+    value = int(seeded(key)) if row is None else _genuine(key, row)
     _cache[key] = (now, value)
     return value
+
+
+def _genuine(key: str, row: Any) -> int:
+    """ROW's value if the system wrote it (its digest holds, its value is in the control's range), else the
+    seeded value, with an integrity alert."""
+    bounds = DEFINITIONS[key].bounds
+    value = row.value
+    in_range = (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (bounds is None or bounds[0] <= value <= bounds[1])
+    )
+    reason = "digest" if row.digest != version_digest(row) else "" if in_range else "bounds"
+    if not reason:
+        return int(value)
+    if (row.pk, row.digest) not in _alerted:
+        _alerted.add((row.pk, row.digest))
+        from sidms.changes.integrity import integrity_alert, record_alert
+        from sidms.core.caller import Caller
+
+        where = f"参数 {key}（全市）第 {row.version} 版 / parameter {key} v{row.version}"
+        record_alert(integrity_alert(
+            where, "parameter", where[:64], {"reason": reason, "id": row.pk, "key": key, "version": row.version},
+            actor=Caller("system:limits", request_id=""),
+        ))  # fmt: skip
+    return int(seeded(key))
 
 
 @receiver(parameter_changed)
 def clear(**_: Any) -> None:
     _cache.clear()
+    _alerted.clear()
 
 
 def idle_seconds() -> int:
