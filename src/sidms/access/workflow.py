@@ -106,6 +106,8 @@ def _queue_rows(staff: Any, model: type[Model], queue: Queue) -> QuerySet[Any]:
     rows = scoped(staff, model._default_manager.filter(**queue.where), f"{workflow.district}_id")
     if queue.mine:
         rows = rows.filter(**{workflow.own: staff.pk})
+    if queue.actor:  # 已办: the steps the viewer took, in the same scope as every other queue
+        rows = rows.filter(**{queue.actor: staff.pk})
     excluded = Q()
     for role in queue.exclude:
         excluded |= Q(**{role: staff.pk})
@@ -120,6 +122,17 @@ def queue(staff: Any, model: type[Model], name: str) -> QuerySet[Any]:
         if candidate.name == name:
             return _queue_rows(staff, model, candidate)
     raise KeyError(name)
+
+
+def done(queue: Queue, row: Any) -> tuple[Any, Any]:
+    """What the viewer decided in ROW of a 已办 list, and when (the declared label for the row's status now,
+    else the status itself: a request rejected is "rejected", an order approved and since modified was
+    still approved)."""
+    status = getattr(row, "status", "")
+    decision = queue.decisions.get(status)
+    if decision is None:
+        decision = row.get_status_display() if hasattr(row, "get_status_display") else status
+    return decision, getattr(row, queue.at)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.core.declare import Queue, Step, Workflow
 
+# What an approver or a modifier decided, shown in their 已办 lists whatever the row's status has become since.
+APPROVED = _("Approved")
+MODIFIED = _("Modified")
+
 
 class Channel(models.TextChoices):
     """R6: the way data came in. Every stored value records it through its revision."""
@@ -125,14 +129,29 @@ class ChangeRequest(models.Model):
                 empty=_("Nothing waits for your review."),
             ),
             Queue(
+                "review_done", "review.decide", where={"decider_post": "reviewer"}, actor="decided_by",
+                at="decided_at", order="-decided_at", todo=False, title=_("Decided by me"),
+                empty=_("You have decided no request yet."),
+            ),
+            Queue(
                 "confirm", "rules.confirm", where={"status": "pending", "decider_post": "city_admin"},
                 exclude=("submitted_by",), order="submitted_at", city_level=True,
                 title=_("Rule changes waiting for confirmation"), empty=_("No rule change waits for you."),
             ),
             Queue(
+                "confirm_done", "rules.confirm", where={"decider_post": "city_admin"}, actor="decided_by",
+                at="decided_at", order="-decided_at", city_level=True, todo=False,
+                title=_("Rule changes I decided"), empty=_("You have decided no rule change yet."),
+            ),
+            Queue(
                 "confirm_staff", "staff.confirm", where={"status": "pending", "decider_post": "security_admin"},
                 exclude=("submitted_by",), order="submitted_at", city_level=True,
                 title=_("Posts waiting for confirmation"), empty=_("No post waits for your confirmation."),
+            ),
+            Queue(
+                "confirm_staff_done", "staff.confirm", where={"decider_post": "security_admin"},
+                actor="decided_by", at="decided_at", order="-decided_at", city_level=True, todo=False,
+                title=_("Posts I decided"), empty=_("You have decided no post yet."),
             ),
             Queue(
                 "mine", "record.submit", mine=True, order="-submitted_at", todo=False,
@@ -206,14 +225,29 @@ class MaintenanceOrder(models.Model):
                 order="applied_at", title=_("Waiting for approval"), empty=_("Nothing waits for your approval."),
             ),
             Queue(
+                "approve_done", "maintenance.approve", actor="approver", at="approved_at", order="-approved_at",
+                todo=False, decisions=dict.fromkeys(("approved", "modified", "accepted", "sent_back"), APPROVED),
+                title=_("Maintenance I approved or refused"), empty=_("You have decided no maintenance yet."),
+            ),
+            Queue(
                 "modify", "maintenance.modify", where={"status": "approved"}, exclude=("applicant", "approver"),
                 order="approved_at", title=_("Waiting for modification"),
                 empty=_("Nothing waits for you to modify."),
             ),
             Queue(
+                "modify_done", "maintenance.modify", actor="modifier", at="modified_at", order="-modified_at",
+                todo=False, decisions=dict.fromkeys(("modified", "accepted", "sent_back"), MODIFIED),
+                title=_("Maintenance I modified"), empty=_("You have modified no maintenance order yet."),
+            ),
+            Queue(
                 "recheck", "maintenance.recheck", where={"status": "modified"},
                 exclude=("applicant", "approver", "modifier"), order="modified_at",
                 title=_("Waiting for re-check"), empty=_("Nothing waits for your re-check."),
+            ),
+            Queue(
+                "recheck_done", "maintenance.recheck", actor="rechecker", at="rechecked_at",
+                order="-rechecked_at", todo=False, title=_("Maintenance I re-checked"),
+                empty=_("You have re-checked no maintenance order yet."),
             ),
             Queue(
                 "mine", "maintenance.apply", mine=True, order="-applied_at", todo=False,
@@ -299,9 +333,18 @@ class BatchApplication(models.Model):
                 empty=_("No batch waits for your approval."),
             ),
             Queue(
+                "approve_done", "batch.approve", actor="approver", at="approved_at", order="-approved_at",
+                city_level=True, todo=False, decisions=dict.fromkeys(("approved", "executed"), APPROVED),
+                title=_("Batches I approved or refused"), empty=_("You have decided no batch yet."),
+            ),
+            Queue(
                 "execute", "batch.execute", where={"status": "approved"}, exclude=("approver",),
                 order="approved_at", title=_("Approved batches to execute"),
                 empty=_("No approved batch waits for execution."),
+            ),
+            Queue(
+                "execute_done", "batch.execute", actor="executor", at="executed_at", order="-executed_at",
+                todo=False, title=_("Batches I executed"), empty=_("You have executed no batch yet."),
             ),
         ),
     )  # fmt: skip

@@ -824,7 +824,7 @@ def _verify_workflows(claims: Claims, *, since: bool = False) -> None:
 def _open_statuses(model: Any) -> set[str]:
     """The statuses in which a workflow row still waits for someone (its queues' and steps' statuses)."""
     workflow = model.workflow
-    statuses = {queue.where.get("status") for queue in workflow.queues}
+    statuses = {queue.where.get("status") for queue in workflow.queues if queue.todo}  # not 已办 lists
     statuses |= {step.status for step in workflow.steps}
     return {status for status in statuses if status}
 

@@ -124,7 +124,12 @@ class Declaration:
 class Queue:
     """A work queue over a workflow model: rows matching WHERE, for holders of PERMISSION, excluding rows in
     which the viewer already took one of the roles in EXCLUDE (separation of duties compares people, not
-    posts). A MINE queue lists the viewer's own rows (the workflow's ``own`` role) instead: 已办 lists."""
+    posts). A MINE queue lists the viewer's own rows (the workflow's ``own`` role) instead.
+
+    An ACTOR queue is a 已办 list: the rows in which the viewer took the step that column records
+    ("decided_by", "approver"), newest first by AT, the step's time. DECISIONS names what was decided for each
+    status the row can be in afterwards (a status not named is shown as itself: "rejected"). It is never 待办:
+    nothing in it waits for the viewer."""
 
     name: str
     permission: str
@@ -136,6 +141,17 @@ class Queue:
     city_level: bool = False  # only city-level holders of the permission work this queue
     mine: bool = False
     todo: bool = True  # counted on the dashboard as 待办
+    actor: str = ""  # the column naming who took the step: a 已办 list of the viewer's own steps
+    at: str = ""  # the column with that step's time
+    decisions: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.actor and (self.todo or self.mine or self.exclude or not self.at):
+            raise ValueError(
+                f"{self.name}: a 已办 list names its time and is neither 待办, mine nor excluding"
+            )
+        if self.decisions and not self.actor:
+            raise ValueError(f"{self.name}: only a 已办 list shows decisions")
 
 
 @dataclass(frozen=True)

@@ -101,15 +101,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _queue_row(item: Any) -> dict[str, Any]:
-    """A row of a queue, as its kind's presenter reads it (an unregistered kind shows nothing of itself)."""
+def _queue_row(queue: Any, item: Any) -> dict[str, Any]:
+    """A row of a queue, as its kind's presenter reads it (an unregistered kind shows nothing of itself); in a
+    已办 list, with what the viewer decided and when."""
     presenter = presenters.presenter_for(getattr(item, "entity", ""))
+    decision, done_at = workflows.done(queue, item) if queue.actor else ("", None)
     return {
         "item": item,
         "url": _detail_url(item),
         "entity_label": presenter.label,
         "record_text": presenter.record_text(item) if hasattr(item, "record_label") else "",
         "fields": presenter.fields(item) if hasattr(item, "proposed") else "",
+        "decision": decision,
+        "done_at": done_at,
     }
 
 
@@ -132,8 +136,9 @@ def queues(request: HttpRequest) -> HttpResponse:
                 "title": view.queue.title,
                 "empty": view.queue.empty,
                 "kind": workflows.declaration(view.model).name,
+                "done": bool(view.queue.actor),
                 "more": len(rows) > QUEUE_LIMIT,
-                "rows": [_queue_row(item) for item in rows[:QUEUE_LIMIT]],
+                "rows": [_queue_row(view.queue, item) for item in rows[:QUEUE_LIMIT]],
             }
         )
     return render(request, "workflow/queues.html", {"sections": sections, "limit": QUEUE_LIMIT})

@@ -1,0 +1,208 @@
+"""Each queue has its 已办 list (notes/ux-conventions.md): a reviewer, approver, modifier, re-checker or
+executor sees what they themselves decided, newest first, with the decision and its time; in the same
+district scope as every other queue, and never counted on the dashboard as 待办."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sidms.changes.batches import batch_apply_update
+from sidms.changes.maintenance import maintenance_apply
+from sidms.changes.models import (
+    BatchApplication,
+    ChangeRequest,
+    Channel,
+    MaintenanceOrder,
+)
+from sidms.changes.services import submit_change
+from sidms.core.declare import Queue
+from sidms.lib.idcard import check_digit
+from tests.web.test_dashboard import todo
+
+pytestmark = [pytest.mark.django_db]
+
+HUANCUI = tuple(
+    body + check_digit(body) for body in ("37100219600101001", "37100219620101002", "37100219640101003")
+)
+
+
+def section(page: str, key: str) -> str:
+    """One queue of the queue page ("change_request.review_done"); "" when the viewer has no such queue."""
+    parts = page.split(f'id="{key}"')
+    return parts[1].split("</section>")[0] if len(parts) > 1 else ""
+
+
+def rows(queue: str, prefix: str) -> list[str]:
+    """The ids a queue lists, in its order: ["CR3", "CR1"]."""
+    return re.findall(rf'href="[^"]*">({prefix}\d+)</a>', queue)
+
+
+@pytest.fixture
+def three(make_person):  # type: ignore[no-untyped-def]
+    return [
+        make_person(id_number=number, name=name)
+        for number, name in zip(HUANCUI, ("王甲", "王乙", "王丙"), strict=True)
+    ]
+
+
+@pytest.mark.req("R7.3")
+@pytest.mark.req("R10.3")
+def test_a_reviewer_sees_the_requests_they_decided_and_no_one_else_does(  # type: ignore[no-untyped-def]
+    huancui_clerk, make_staff, signed_in, three
+) -> None:
+    first, second, waiting = (
+        submit_change(
+            actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=person,
+            values={"name": person.name + "华"},
+        ).held
+        for person in three
+    )  # fmt: skip
+    reviewer = signed_in(make_staff("reviewer_hc", posts=("reviewer",), district="371002"))
+    assert reviewer.post(f"/queues/review/{first.pk}/decide/", {"decision": "approve"}).status_code == 302
+    rejected = reviewer.post(
+        f"/queues/review/{second.pk}/decide/", {"decision": "reject", "reason": "户口簿姓名不符"}
+    )
+    assert rejected.status_code == 302
+
+    page = reviewer.get("/queues/").content.decode()
+    done = section(page, "change_request.review_done")
+    assert "我已审核" in page and "办理结果" in done and "办理时间" in done
+    assert rows(done, "CR") == [f"CR{second.pk}", f"CR{first.pk}"]  # the latest decision first
+    assert "已审核通过并生效" in done and "已驳回" in done and "户口簿姓名不符" in done
+    decided_at = ChangeRequest.objects.get(pk=second.pk).decided_at
+    assert decided_at is not None
+    from django.utils import timezone
+
+    assert timezone.localtime(decided_at).strftime("%Y-%m-%d %H:%M") in done
+    assert rows(section(page, "change_request.review"), "CR") == [f"CR{waiting.pk}"]
+    # The 已办 list is not 待办: the dashboard counts only what still waits.
+    dashboard = reviewer.get("/").content.decode()
+    assert todo(dashboard) == {"待审核": 1} and "我已审核" not in dashboard
+
+    colleague = signed_in(make_staff("reviewer_hc2", posts=("reviewer",), district="371002"))
+    page = colleague.get("/queues/").content.decode()
+    assert rows(section(page, "change_request.review_done"), "CR") == []
+    assert "您尚未审核过任何申请。" in section(page, "change_request.review_done")
+    assert rows(section(page, "change_request.review"), "CR") == [f"CR{waiting.pk}"]
+
+    rushan = signed_in(make_staff("reviewer_rs", posts=("reviewer",), district="371083"))
+    page = rushan.get("/queues/").content.decode()
+    for request in (first, second, waiting):
+        assert f"CR{request.pk}<" not in page
+
+
+@pytest.mark.req("R9.3")
+@pytest.mark.req("R10.3")
+def test_each_step_of_maintenance_has_its_done_list_and_the_approval_stays_shown_as_given(  # type: ignore[no-untyped-def]
+    huancui_clerk, make_staff, signed_in, three
+) -> None:
+    approved, refused, waiting = (
+        maintenance_apply(
+            actor=huancui_clerk, entity="person", record=person, values={"address": "环翠区新威路 1 号"},
+            reason="补充地址",
+        )
+        for person in three
+    )  # fmt: skip
+    approver = signed_in(make_staff("approver_hc", posts=("approver",), district="371002"))
+    assert approver.post(f"/maintenance/{approved.pk}/approve/", {"decision": "approve"}).status_code == 302
+    no = approver.post(f"/maintenance/{refused.pk}/approve/", {"decision": "reject", "reason": "无依据"})
+    assert no.status_code == 302
+    # The order approved moves on: modified by another clerk, re-checked and accepted.
+    modifier = signed_in(make_staff("clerk_hc2", posts=("window_clerk",), district="371002"))
+    assert modifier.post(f"/maintenance/{approved.pk}/modify/").status_code == 302
+    rechecker = signed_in(make_staff("rechecker_hc", posts=("rechecker",), district="371002"))
+    accepted = rechecker.post(f"/maintenance/{approved.pk}/recheck/", {"decision": "accept"})
+    assert accepted.status_code == 302
+    assert MaintenanceOrder.objects.get(pk=approved.pk).status == "accepted"
+
+    page = approver.get("/queues/").content.decode()
+    done = section(page, "maintenance.approve_done")
+    assert "我已审批" in page
+    assert rows(done, "MO") == [f"MO{refused.pk}", f"MO{approved.pk}"]
+    by_order = dict(re.findall(r">(MO\d+)</a>.*?<td>(审批通过|不批准)</td>", done, flags=re.S))
+    assert by_order == {f"MO{approved.pk}": "审批通过", f"MO{refused.pk}": "不批准"}
+    assert "复核通过" in done  # and what became of it since
+    assert rows(section(page, "maintenance.approve"), "MO") == [f"MO{waiting.pk}"]
+    dashboard = approver.get("/").content.decode()
+    assert todo(dashboard) == {"待审批": 1} and "我已审批" not in dashboard
+
+    assert rows(section(modifier.get("/queues/").content.decode(), "maintenance.modify_done"), "MO") == [
+        f"MO{approved.pk}"
+    ]
+    rechecked = section(rechecker.get("/queues/").content.decode(), "maintenance.recheck_done")
+    assert rows(rechecked, "MO") == [f"MO{approved.pk}"] and "复核通过" in rechecked
+    assert todo(rechecker.get("/").content.decode()) == {"待复核": 0}
+
+    colleague = signed_in(make_staff("approver_hc2", posts=("approver",), district="371002"))
+    page = colleague.get("/queues/").content.decode()
+    assert rows(section(page, "maintenance.approve_done"), "MO") == []
+    assert "您尚未审批过维护单。" in section(page, "maintenance.approve_done")
+    rushan = signed_in(make_staff("approver_rs", posts=("approver",), district="371083"))
+    page = rushan.get("/queues/").content.decode()
+    for order in (approved, refused, waiting):
+        assert f"MO{order.pk}<" not in page
+
+
+@pytest.mark.req("R9.3")
+@pytest.mark.req("R10.3")
+def test_a_city_approver_sees_the_batches_they_decided_and_the_executor_those_executed(  # type: ignore[no-untyped-def]
+    huancui_clerk, make_staff, signed_in, three
+) -> None:
+    approved, refused, waiting = (
+        batch_apply_update(
+            actor=huancui_clerk, entity="person", selection={"category": "employee"},
+            change={"postcode": postcode}, reason="邮编调整",
+        )
+        for postcode in ("264200", "264201", "264202")
+    )  # fmt: skip
+    approver = signed_in(make_staff("approver_city", posts=("approver",), district="371000"))
+    yes = approver.post(f"/batches/{approved.pk}/decide/", {"decision": "approve", "window_hours": "4"})
+    assert yes.status_code == 302
+    no = approver.post(f"/batches/{refused.pk}/decide/", {"decision": "refuse", "reason": "与另一申请重复"})
+    assert no.status_code == 302
+    operator = signed_in(make_staff("operator_city", posts=("info_centre",), district="371000"))
+    assert operator.post(f"/batches/{approved.pk}/execute/").status_code == 302
+    assert BatchApplication.objects.get(pk=approved.pk).status == "executed"
+
+    page = approver.get("/queues/").content.decode()
+    done = section(page, "batch.approve_done")
+    assert "我已审批的批量变更" in page
+    # Newest first; the test's own imports were approved by another city approver and are not listed.
+    assert rows(done, "BA") == [f"BA{refused.pk}", f"BA{approved.pk}"]
+    by_batch = dict(re.findall(r">(BA\d+)</a>.*?<td>(审批通过|不批准)</td>", done, flags=re.S))
+    assert by_batch == {f"BA{approved.pk}": "审批通过", f"BA{refused.pk}": "不批准"}
+    assert rows(section(page, "batch.approve"), "BA") == [f"BA{waiting.pk}"]
+    dashboard = approver.get("/").content.decode()
+    assert todo(dashboard) == {"待审批": 0, "待审批的批量变更": 1}
+    assert "我已审批的批量变更" not in dashboard
+
+    executed = section(operator.get("/queues/").content.decode(), "batch.execute_done")
+    assert rows(executed, "BA") == [f"BA{approved.pk}"] and "已执行" in executed
+
+    colleague = signed_in(make_staff("approver_city2", posts=("approver",), district="371000"))
+    page = colleague.get("/queues/").content.decode()
+    assert rows(section(page, "batch.approve_done"), "BA") == []
+    assert "您尚未审批过批量变更。" in section(page, "batch.approve_done")
+    # A district approver works no batch queue: nothing of the city's decisions reaches them.
+    district = signed_in(make_staff("approver_hc", posts=("approver",), district="371002"))
+    page = district.get("/queues/").content.decode()
+    assert 'id="batch.approve_done"' not in page
+    for batch in (approved, refused, waiting):
+        assert f"BA{batch.pk}<" not in page
+
+
+@pytest.mark.req("R7.3")
+def test_every_queue_that_waits_for_someone_has_its_done_list() -> None:
+    """Declared, not assumed: a new step's queue without its 已办 list fails here."""
+    for model in (ChangeRequest, MaintenanceOrder, BatchApplication):
+        queues = model.workflow.queues
+        done = {(q.permission, q.city_level) for q in queues if q.actor}
+        for waiting in (q for q in queues if q.todo):
+            assert (waiting.permission, waiting.city_level) in done, (model.__name__, waiting.name)
+        for listed in (q for q in queues if q.actor):
+            assert listed.order == f"-{listed.at}" and not listed.todo
+            assert model._meta.get_field(listed.actor).related_model is not None
+    with pytest.raises(ValueError, match="已办"):
+        Queue("done", "review.decide", actor="decided_by", at="decided_at")  # would count as 待办
