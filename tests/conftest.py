@@ -312,3 +312,14 @@ def idle_threads_fork_safe() -> Iterator[None]:
     finally:
         for thread in marked:
             del thread.sidms_fork_safe  # type: ignore[attr-defined]
+
+
+def last_integrity_alert() -> tuple[object, dict[str, object]]:
+    """The latest `integrity.alert` audit event and its hashed payload (the detail is only in the payload)."""
+    import json
+
+    from sidms.audit.models import AuditEvent
+
+    event = AuditEvent.objects.filter(action="integrity.alert").order_by("-seq").first()
+    assert event is not None, "no integrity alert was recorded"
+    return event, json.loads(event.payload)

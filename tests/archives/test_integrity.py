@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 
 from sidms.archives.services import archive_open, archive_upload, file_store
 from sidms.archives.store import CHUNK
@@ -19,6 +20,7 @@ from sidms.changes.verify import verify_since_checkpoint, verify_store
 from sidms.core.errors import IntegrityAlert
 from sidms.registry.models import Staff
 from tests.archives.conftest import noise
+from tests.conftest import last_integrity_alert
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R2.4"), pytest.mark.req("R20")]
 
@@ -55,9 +57,22 @@ def test_a_file_swapped_for_another_items_is_named(two) -> None:  # type: ignore
     a, b = two
     shutil.copyfile(_path(b), _path(a))
     _broken(a)
-    with pytest.raises(IntegrityAlert):
+    with pytest.raises(IntegrityAlert) as refused:
         archive_open(actor=Staff.objects.get(username="clerk_hc"), item_id=a.pk)
     assert AuditEvent.objects.filter(action="integrity.alert", object_type="archive_item").exists()
+    event, payload = last_integrity_alert()
+    assert (event.actor, event.object_type, event.object_id, event.outcome) == (
+        "clerk_hc", "archive_item", str(a.pk), "failed",
+    )  # fmt: skip
+    assert payload["detail"] == {
+        "during": "view", "reason": f"chunk 0 does not decrypt as {a.blob_uid}: authentication",
+    }  # fmt: skip
+    with translation.override("en"):
+        assert str(refused.value) == (
+            f"Archive item {a.pk}: its stored file is missing or altered; refused. Tell the information centre."
+        )
+    with translation.override("zh-hans"):
+        assert str(refused.value) == f"档案条目 {a.pk} 的存储文件缺失或被改动，已拒绝操作。请通知信息中心。"
 
 
 def test_one_altered_byte_is_named(two) -> None:  # type: ignore[no-untyped-def]

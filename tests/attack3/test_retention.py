@@ -25,6 +25,7 @@ from sidms.audit.models import AuditEvent
 from sidms.changes.verify import verify_store
 from sidms.core.caller import Caller
 from tests.archives.conftest import noise
+from tests.conftest import last_integrity_alert
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R2.4"), pytest.mark.req("R20")]
 TODAY = date(2026, 3, 2)
@@ -52,6 +53,12 @@ def test_a_tombstone_forged_in_sql_does_not_get_its_file_deleted(
     retention.purge_sweep(caller)  # sidms archives orphans --sweep
     assert file_store().exists(young.content_mac)  # the live scan survives the forged status
     assert AuditEvent.objects.filter(action="integrity.alert", object_id__contains=str(young.pk)).exists()
+    event, payload = last_integrity_alert()
+    assert (event.actor, event.object_type, event.object_id, event.outcome) == (
+        "centre_sweep", "archive_item", str(young.pk), "failed",
+    )  # fmt: skip
+    assert payload["detail"] == {"reason": "purged_without_purge", "record_id": young.pk}
+    assert (payload["request"], payload["channel"]) == ("sweep", "")  # the sweep's own caller
     assert not verify_store().ok  # and verify names the row
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.utils import translation
 
 from sidms.audit.models import AuditEvent, ChainHead
 from sidms.changes.batches import batch_apply_update, batch_decide, batch_execute
@@ -27,7 +28,7 @@ from sidms.parameters.models import CollectionRule
 from sidms.registry.models import Person
 from tests.archives.conftest import provide_documents
 from tests.changes.conftest import WANG_NEW_ID, id_number
-from tests.conftest import PASSWORD, current_code, luhn_complete
+from tests.conftest import PASSWORD, current_code, last_integrity_alert, luhn_complete
 
 pytestmark = [pytest.mark.django_db]
 
@@ -129,9 +130,21 @@ def test_a_tampered_name_is_not_laundered_by_a_batch(two_people, huancui_clerk, 
     )  # fmt: skip
     batch_decide(actor=importers[1], batch_id=batch.pk, approve=True)
     _raw("UPDATE registry_person SET name = %s WHERE id = %s", ["李鬼", b.pk])
-    with pytest.raises(IntegrityAlert):
+    with pytest.raises(IntegrityAlert) as refused:
         batch_execute(actor=huancui_clerk, batch_id=batch.pk)
     assert Person.objects.get(pk=a.pk).postcode == ""  # the whole batch stopped
+    # The alert names the row by its id and the batch (a refusal of the batch: outcome "denied").
+    event, payload = last_integrity_alert()
+    assert (event.actor, event.object_type, event.object_id, event.outcome) == (
+        "clerk_hc", "person", str(b.pk), "denied",
+    )  # fmt: skip
+    assert payload["detail"] == {"reason": "history", "batch": batch.pk}
+    record = f"{Person._meta.verbose_name} #{b.pk}"  # named in the language of the refusal
+    with translation.override("en"):
+        assert str(refused.value) == (
+            f"{record} does not match its history (changed outside the system); refused. "
+            "Tell the information centre."
+        )
     assert f"person #{b.pk}" in broken_at().where
 
 
@@ -195,9 +208,24 @@ def test_a_rejected_request_put_back_as_pending_cannot_be_approved_and_is_named(
     _put_back("changes_changerequest", saved)
     assert ChangeRequest.objects.get(pk=held.pk).status == ReviewStatus.PENDING
 
-    with pytest.raises(IntegrityAlert):
+    with pytest.raises(IntegrityAlert) as refused:
         review_decide(actor=huancui_reviewer, change_request_id=held.pk, approve=True)
     assert Person.objects.get(pk=wang.pk).id_number != WANG_NEW_ID
+    event, payload = last_integrity_alert()
+    assert (event.actor, event.object_type, event.object_id, event.outcome) == (
+        "reviewer_hc", "changerequest", str(held.pk), "failed",
+    )  # fmt: skip
+    assert payload["detail"] == {"reason": "put_back"}
+    row = str(ChangeRequest.objects.get(pk=held.pk))
+    with translation.override("en"):
+        assert str(refused.value) == (
+            f"{row} does not match its seal (changed outside the system); refused. Tell the information centre."
+        )
+    with translation.override("zh-hans"):
+        assert (
+            str(refused.value)
+            == f"{row} 的内容与系统记录的校验值不符（疑似被绕过系统修改），已拒绝处理，请通知信息机构"
+        )
     problem = broken_at()
     assert problem.kind == "workflow" and f"CR{held.pk}" in problem.where
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 
 from sidms.access.policies import record_list
 from sidms.changes.models import Channel, Method, Revision
@@ -36,7 +37,7 @@ from sidms.lib.crypto import KeyRing, token_version
 from sidms.registry.models import Person
 from sidms.security.models import SealedTOTPDevice
 from tests.changes.conftest import person_row
-from tests.conftest import enrol
+from tests.conftest import enrol, last_integrity_alert
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R17"), pytest.mark.req("B2")]
 
@@ -145,13 +146,19 @@ def test_a_ciphertext_copied_from_another_row_stops_the_rotation(key_file, store
         cursor.execute("SELECT bank_account FROM registry_person WHERE id = %s", [a.pk])
         (token,) = cursor.fetchone()
         cursor.execute("UPDATE registry_person SET bank_account = %s WHERE id = %s", [token, b.pk])
-    with pytest.raises(IntegrityAlert):
+    with pytest.raises(IntegrityAlert) as refused:
         keys_rotate(actor=security_admin)
     assert Person.objects.filter(pk=b.pk).exists()
-    from sidms.audit.models import AuditEvent
-
-    alert = AuditEvent.objects.filter(action="integrity.alert").order_by("-seq").first()
-    assert alert is not None and alert.object_id == str(b.pk) and '"during":"reencrypt"' in alert.payload
+    event, payload = last_integrity_alert()
+    assert (event.actor, event.object_type, event.object_id, event.outcome) == (
+        "security_city", "person", str(b.pk), "failed",
+    )  # fmt: skip
+    assert payload["detail"] == {"reason": "ciphertext", "record_id": b.pk, "during": "reencrypt"}
+    with translation.override("en"):
+        assert str(refused.value) == (
+            f"person #{b.pk} does not match its history (changed outside the system); refused. "
+            "Tell the information centre."
+        )
 
 
 def test_rotating_the_index_key_re_indexes_with_a_revision_per_record(

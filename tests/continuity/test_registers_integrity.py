@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from sidms.audit.models import AuditEvent
 from sidms.changes.verify import verify_store
 from sidms.continuity.media import disposal_open, medium_move, medium_register
 from sidms.continuity.models import MediumKind, MediumStatus, StorageMedium
 from sidms.core.errors import IntegrityAlert
+from tests.conftest import last_integrity_alert
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R20")]
 
@@ -32,9 +34,25 @@ def test_a_register_row_altered_in_sql_is_named_and_refused(tape, officer) -> No
     with connection.cursor() as cursor:
         cursor.execute("UPDATE continuity_storagemedium SET location = %s WHERE id = %s", ["家里", tape.pk])
     assert "WH-LTO-0001" in _where() and "seal" in _where()
-    with pytest.raises(IntegrityAlert):
+    with pytest.raises(IntegrityAlert) as refused:
         disposal_open(actor=officer, medium_id=tape.pk, reason="scrap")
     assert AuditEvent.objects.filter(action="integrity.alert", object_type="storage_medium").exists()
+    event, payload = last_integrity_alert()
+    assert (event.actor, event.object_type, event.object_id, event.outcome) == (
+        "backup_city", "storage_medium", str(tape.pk), "failed",
+    )  # fmt: skip
+    assert payload["detail"] == {"reason": "seal"}
+    row = f"{StorageMedium._meta.verbose_name} {StorageMedium.objects.get(pk=tape.pk)}"  # in the refusal's language
+    with translation.override("en"):
+        assert str(refused.value) == (
+            f"{row} does not match its seal or its audit record (changed outside the system); refused. "
+            "Tell the information centre."
+        )
+    with translation.override("zh-hans"):
+        assert (
+            str(refused.value)
+            == f"{row} 与其校验值或审计记录不符（疑似被绕过系统修改），已拒绝处理，请通知信息机构"
+        )
 
 
 def test_an_old_copy_put_back_is_named(tape, officer) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from sidms.changes.models import Channel
 from sidms.changes.services import submit_change
 from sidms.core.errors import IntegrityAlert
 from sidms.registry.models import Person
+from tests.conftest import last_integrity_alert
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R20")]
 
@@ -53,6 +54,20 @@ def test_pages_say_the_value_is_damaged_and_raise_an_alert(damaged, huancui_cler
     assert alerts() > before
     event = AuditEvent.objects.filter(action="integrity.alert").last()
     assert event.object_id == damaged.person_no and event.outcome == "failed"
+
+
+def test_a_list_meeting_the_damaged_value_records_one_alert_naming_record_field_and_reader(
+    damaged, huancui_clerk, signed_in
+) -> None:  # type: ignore[no-untyped-def]
+    clerk = signed_in(huancui_clerk)
+    before = alerts()
+    assert clerk.get("/persons/").status_code == 200
+    assert alerts() == before + 1
+    event, payload = last_integrity_alert()
+    assert (event.actor, event.object_type, event.object_id, event.outcome) == (
+        "clerk_hc", "person", damaged.person_no, "failed",
+    )  # fmt: skip
+    assert payload["detail"] == {"reason": "ciphertext", "field": "id_number", "record_id": damaged.pk}
 
 
 def test_the_pipeline_refuses_with_an_integrity_alert(damaged, huancui_clerk) -> None:  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ from sidms.archives.services import OWNERS, file_store, item_district, lock_cont
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
-from sidms.changes.integrity import ALERT, check_row, record_alert
+from sidms.changes.integrity import check_row, integrity_alert, record_alert
 from sidms.changes.models import Channel, Method
 from sidms.changes.services import apply_values, audited_refusals, deny, require_permission
 from sidms.continuity.base import advance, create, locked, require_intact
@@ -193,11 +193,8 @@ def _genuine_tombstones(caller: Caller, purge_id: int | None) -> dict[int, str]:
 
 
 def _forged(caller: Caller, item: ArchiveItem) -> IntegrityAlert:
-    alert = IntegrityAlert(ALERT, {"record": f"archive item #{item.pk}"})
-    alert.audit_event = {"action": "integrity.alert", "actor": caller, "outcome": Outcome.FAILED,
-                         "object_type": "archive_item", "object_id": str(item.pk),
-                         "detail": {"reason": "purged_without_purge", "record_id": item.pk}}  # fmt: skip
-    return alert
+    return integrity_alert(f"archive item #{item.pk}", "archive_item", str(item.pk),
+                           {"reason": "purged_without_purge", "record_id": item.pk}, actor=caller)  # fmt: skip
 
 
 def _unreferenced(names: Iterable[str], tombstones: Iterable[int]) -> list[str]:

@@ -24,7 +24,7 @@ from sidms.archives.models import TARGETS, ArchiveItem, ArchiveRequirement, Item
 from sidms.archives.store import LocalStore, Storage, StoreDamaged, seal, unseal, versions
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
-from sidms.changes.integrity import check_row, record_alert
+from sidms.changes.integrity import check_row, integrity_alert, record_alert
 from sidms.changes.models import Channel, Method, ReviewStatus
 from sidms.changes.services import apply_values, audited_refusals, deny, require_permission, require_scope
 from sidms.continuity.base import create
@@ -45,7 +45,7 @@ OWN_UPLOAD = _("You may not review a scan you uploaded yourself.")
 OWN_REQUEST = _("You may not review a scan attached to a request you submitted yourself.")
 NO_SUCH_ITEM = _("There is no such archive item in your scope.")
 DAMAGED = _(
-    "Archive item %(item)s: its stored file is missing or altered; refused. Tell the information centre."
+    "Archive item %(record)s: its stored file is missing or altered; refused. Tell the information centre."
 )
 
 # The archive department's rules: which accepted documents a business needs before it may be approved
@@ -348,9 +348,11 @@ def _plaintext(item: ArchiveItem, caller: Caller, action: str) -> bytes:
         if content_mac(data) != item.content_mac or len(data) != item.size:
             raise StoreDamaged("content does not match the item's hash")
     except StoreDamaged as damage:
-        audit_record("integrity.alert", actor=caller, outcome=Outcome.FAILED, object_type="archive_item",
-                     object_id=item.pk, detail={"during": action, "reason": str(damage)[:200]})  # fmt: skip
-        raise IntegrityAlert(DAMAGED, {"item": item.pk}) from None
+        alert = integrity_alert(str(item.pk), "archive_item", item.pk,
+                                {"during": action, "reason": str(damage)[:200]}, actor=caller,
+                                message=DAMAGED)  # fmt: skip
+        record_alert(alert)  # now: the caller's transaction may roll back (record_alert writes it once)
+        raise alert from None
     return data
 
 

@@ -33,8 +33,9 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.access import workflow as workflows
 from sidms.access.policies import in_scope
+from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
-from sidms.changes.integrity import ALERT
+from sidms.changes.integrity import integrity_alert
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
 from sidms.changes.numbers import assign_numbers
 from sidms.changes.seals import RevisionSealer, require_intact, reseal
@@ -54,7 +55,7 @@ from sidms.changes.services import (
     rules_in_force,
 )
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused, IntegrityAlert, Invalid, NotPermitted, SeparationOfDuties
+from sidms.core.errors import ChangeRefused, Invalid, NotPermitted, SeparationOfDuties
 from sidms.core.fields import BlindIndexField, Sealed, aad, seal
 from sidms.core.governed import pipeline_writes
 from sidms.core.kernel import (
@@ -647,11 +648,10 @@ def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller
             or latest.get(pk) != (version, stored_digest)
             or (encrypted and cipher_mac(spec, old["uid"], old_tokens) != stored_cipher)
         ):
-            alert = IntegrityAlert(ALERT, {"record": f"{spec.model._meta.verbose_name} #{pk}"})
-            raise deny(
-                alert, "integrity.alert", actor=caller, object_type=spec.name, object_id=pk,
-                detail={"reason": "history", "batch": batch.pk},
-            )  # fmt: skip
+            # Outcome "denied", not "failed": the batch is refused as a whole (as before the shared builder).
+            raise integrity_alert(f"{spec.model._meta.verbose_name} #{pk}", spec.name, pk,
+                                  {"reason": "history", "batch": batch.pk}, actor=caller,
+                                  outcome=Outcome.DENIED)  # fmt: skip
         if not any(old_view[n] != v for n, v in new_view_values.items()):  # the row already holds the values
             changes: dict[str, Any] = {}
             new = old

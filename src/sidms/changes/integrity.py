@@ -71,20 +71,39 @@ def alert(spec: EntitySpec, pk: int, label: str | None, reason: str, *, actor: A
 
 
 def integrity_alert(
-    record: str, object_type: str, object_id: str, detail: dict[str, Any], *, actor: Any, message: Any = ALERT
+    record: str,
+    object_type: str,
+    object_id: object,
+    detail: dict[str, Any],
+    *,
+    actor: Any,
+    message: Any = ALERT,
+    outcome: str = Outcome.FAILED,
 ) -> IntegrityAlert:
-    """The integrity alert naming RECORD in MESSAGE, with its audit event about OBJECT_TYPE OBJECT_ID
-    (recorded by :func:`record_alert` even though the step rolls back)."""
+    """The integrity alert naming RECORD in MESSAGE (its ``%(record)s``), with its audit event about
+    OBJECT_TYPE OBJECT_ID (recorded by :func:`record_alert`, or by ``changes.services.audited_refusals``
+    once the refused step has rolled back). The one way an integrity alert is built: an alert only recorded,
+    never raised, is built here too and handed to :func:`record_alert`."""
     refusal = IntegrityAlert(message, {"record": record})
-    refusal.audit_event = {
+    refusal.audit_event = alert_event(object_type, object_id, detail, actor=actor, outcome=outcome)
+    return refusal
+
+
+def alert_event(
+    object_type: str, object_id: object, detail: dict[str, Any], *, actor: Any, outcome: str = Outcome.FAILED
+) -> dict[str, Any]:
+    """The `integrity.alert` audit event about OBJECT_TYPE OBJECT_ID (``audit_record``'s keywords). Most
+    callers want :func:`integrity_alert`; this is for an alert built below this layer (a value that does not
+    decrypt, ``sidms.core.errors.damaged_value``), whose event is recorded where it is met
+    (``sidms.web.integrity.report_damaged``)."""
+    return {
         "action": "integrity.alert",
         "actor": Caller.of(actor),
-        "outcome": Outcome.FAILED,
+        "outcome": outcome,
         "object_type": object_type,
         "object_id": object_id,
         "detail": detail,
     }
-    return refusal
 
 
 def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
@@ -97,5 +116,8 @@ def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
 
 
 def record_alert(alert: IntegrityAlert) -> None:
+    """Write ALERT's audit event now, once: an alert recorded where it is met and then raised on is not
+    recorded again by ``audited_refusals``."""
     if alert.audit_event is not None:
         audit_record(**alert.audit_event)
+        alert.audit_event = None

@@ -29,10 +29,9 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.changes.batches import _db_time, _insert_revisions, _latest_revisions, revisions_digest
-from sidms.changes.integrity import ALERT
+from sidms.changes.integrity import integrity_alert
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus
 from sidms.changes.seals import RevisionSealer, require_intact, reseal
 from sidms.changes.services import PROPOSALS, audited_refusals, held_uid
@@ -57,16 +56,8 @@ class Chunk:
 
 
 def _alert(caller: Caller, spec: EntitySpec, pk: int, reason: str, during: str) -> IntegrityAlert:
-    alert = IntegrityAlert(ALERT, {"record": f"{spec.name} #{pk}"})
-    alert.audit_event = {
-        "action": "integrity.alert",
-        "actor": caller,
-        "outcome": Outcome.FAILED,
-        "object_type": spec.name,
-        "object_id": pk,
-        "detail": {"reason": reason, "record_id": pk, "during": during},
-    }
-    return alert
+    return integrity_alert(f"{spec.name} #{pk}", spec.name, pk, {"reason": reason, "record_id": pk, "during": during},
+                           actor=caller)  # fmt: skip
 
 
 def _rows(spec: EntitySpec, after: int, limit: int | None) -> list[tuple[Any, ...]]:

@@ -18,9 +18,8 @@ import orjson
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from sidms.audit.models import AuditEvent, Outcome
-from sidms.core.caller import Caller
-from sidms.core.errors import IntegrityAlert
+from sidms.audit.models import AuditEvent
+from sidms.changes.integrity import integrity_alert
 from sidms.core.keys import keyring
 from sidms.lib import chain
 
@@ -55,7 +54,7 @@ def reseal(obj: models.Model) -> None:
 
 
 BROKEN_SEAL = _(
-    "%(row)s does not match its seal (changed outside the system); refused. Tell the information centre."
+    "%(record)s does not match its seal (changed outside the system); refused. Tell the information centre."
 )
 
 
@@ -88,16 +87,8 @@ def require_intact(obj: models.Model, *, actor: object = "system") -> None:
     elif (latest := latest_step(obj)) is not None and latest != (obj.step, obj.seal):  # type: ignore[attr-defined]
         reason = "put_back"
     if reason:
-        alert = IntegrityAlert(BROKEN_SEAL, {"row": str(obj)})
-        alert.audit_event = {
-            "action": "integrity.alert",
-            "actor": Caller.of(actor),
-            "outcome": Outcome.FAILED,
-            "object_type": obj._meta.model_name or "",
-            "object_id": obj.pk,
-            "detail": {"reason": reason},
-        }
-        raise alert
+        raise integrity_alert(str(obj), obj._meta.model_name or "", obj.pk, {"reason": reason}, actor=actor,
+                              message=BROKEN_SEAL)  # fmt: skip
 
 
 def revision_seal(**fields: Any) -> str:

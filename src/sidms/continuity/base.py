@@ -28,9 +28,9 @@ from django.utils.translation import gettext_lazy as _
 from sidms.audit.models import AuditEvent, Outcome
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
+from sidms.changes.integrity import integrity_alert
 from sidms.changes.seals import reseal, row_seal
 from sidms.core.caller import Caller
-from sidms.core.errors import IntegrityAlert
 from sidms.lib.crypto import DecryptionError
 
 Row = TypeVar("Row", bound="SealedRow")
@@ -54,7 +54,7 @@ def sealed_models() -> list[type[SealedRow]]:
 
 
 BROKEN = _(
-    "%(row)s does not match its seal or its audit record (changed outside the system); refused. "
+    "%(record)s does not match its seal or its audit record (changed outside the system); refused. "
     "Tell the information centre."
 )
 
@@ -96,16 +96,8 @@ def require_intact(row: SealedRow, *, actor: Any) -> None:
     reason = _problem(row)
     if not reason:
         return
-    alert = IntegrityAlert(BROKEN, {"row": f"{row._meta.verbose_name} {row}"})
-    alert.audit_event = {
-        "action": "integrity.alert",
-        "actor": Caller.of(actor),
-        "outcome": Outcome.FAILED,
-        "object_type": row.object_type,
-        "object_id": row.pk,
-        "detail": {"reason": reason},
-    }
-    raise alert
+    raise integrity_alert(f"{row._meta.verbose_name} {row}", row.object_type, row.pk, {"reason": reason},
+                          actor=actor, message=BROKEN)  # fmt: skip
 
 
 def locked(model: type[Row], pk: Any, *, actor: Any) -> Row | None:

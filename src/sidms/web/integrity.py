@@ -15,8 +15,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
+from sidms.changes.integrity import alert_event
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import spec_of_model
 
@@ -35,10 +35,9 @@ def report_damaged(alert: IntegrityAlert, actor: Any) -> None:
         if spec.label_field != "pk":
             key = model._default_manager.filter(pk=damaged["pk"]).values_list(spec.label_field, flat=True)
             object_id = str(key.first() or damaged["pk"])
-    audit_record(
-        "integrity.alert", actor=actor, outcome=Outcome.FAILED, object_type=object_type, object_id=object_id,
-        detail={"reason": "ciphertext", "field": damaged["field"], "record_id": damaged["pk"]},
-    )  # fmt: skip
+    audit_record(**alert_event(object_type, object_id, {
+        "reason": "ciphertext", "field": damaged["field"], "record_id": damaged["pk"],
+    }, actor=actor))  # fmt: skip
 
 
 def damaged_mark() -> SafeString:
