@@ -11,6 +11,7 @@ from sidms.changes.batches import batch_decide
 from sidms.core.errors import IntegrityAlert, SeparationOfDuties
 from sidms.exchange import imports
 from sidms.registry.models import Employment, Person, Unit
+from tests.conftest import last_integrity_alert
 from tests.exchange.conftest import HEADER, csv_bytes, id_number, report_rows, xlsx_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
@@ -205,6 +206,14 @@ def test_a_stored_file_swapped_after_approval_is_refused(importers: tuple[Any, A
     with pytest.raises(IntegrityAlert):
         imports.execute_import(actor=operator, batch_id=imported.batch_id)
     assert Person.objects.count() == 0
+    # The alert is an audit event naming the import (it was raised without one before).
+    event, payload = last_integrity_alert()
+    assert (event.actor, event.object_type, event.object_id) == (
+        operator.username,
+        "import_file",
+        str(imported.pk),
+    )
+    assert payload["detail"] == {"reason": "stored_file", "batch": imported.batch_id}
 
 
 def test_units_and_employments_import_by_their_chinese_headers(

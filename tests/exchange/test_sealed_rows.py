@@ -18,6 +18,7 @@ from sidms.core.kernel import spec_for
 from sidms.exchange import imports
 from sidms.exchange.models import ImportFile
 from sidms.registry.models import Person
+from tests.conftest import last_integrity_alert
 from tests.exchange.conftest import HEADER, csv_bytes, id_number
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
@@ -109,6 +110,9 @@ def test_sealed_rows_edited_or_cut_stop_the_execution(
     with pytest.raises(IntegrityAlert):
         imports.execute_import(actor=importers[0], batch_id=imported.batch_id)
     assert Person.objects.count() == 0
+    event, payload = last_integrity_alert()  # audited, though the execution rolled back
+    assert (event.object_type, event.object_id) == ("import_file", str(imported.pk))
+    assert payload["detail"] == {"reason": "stored_rows", "batch": imported.batch_id}
 
 
 @pytest.mark.req("R20")

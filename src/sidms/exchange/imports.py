@@ -56,6 +56,7 @@ from sidms.changes.batches import (
     batch_execute,
     rules_digest,
 )
+from sidms.changes.integrity import integrity_alert
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, ChangeRequest, ReviewStatus
 from sidms.changes.services import (
     ENTRY_CHECKS,
@@ -618,8 +619,9 @@ def _store(uid: uuid.UUID, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def stored_file(imported: ImportFile) -> bytes:
-    """The applied-for file, decrypted, refused unless it is the file whose digest the import carries."""
+def stored_file(imported: ImportFile, *, actor: Any = "system") -> bytes:
+    """The applied-for file, decrypted, refused unless it is the file whose digest the import carries (an
+    integrity alert naming the import, with its audit event)."""
     path = _store_path(imported.uid)
     try:
         token = path.read_bytes()
@@ -627,10 +629,10 @@ def stored_file(imported: ImportFile) -> bytes:
     except (OSError, ValueError):
         data = b""
     if file_digest(data) != imported.file_digest:
-        raise IntegrityAlert(
-            _("The stored file of %(row)s is missing or is not the file applied for; refused."),
-            {"row": str(imported)},
-        )
+        raise integrity_alert(
+            str(imported), "import_file", imported.pk, {"reason": "stored_file", "batch": imported.batch_id},
+            actor=actor, message=_("The stored file of %(record)s is missing or is not the file applied for; refused."),
+        )  # fmt: skip
     return data
 
 
@@ -734,8 +736,9 @@ def execute_import(*, actor: Any, batch_id: int, progress: Progress = _quiet) ->
     imported = ImportFile.objects.select_related("batch").filter(batch_id=batch_id).first()
     if imported is None:
         raise ChangeRefused(_("This batch has no import file."), code="no_import_file")
-    require_intact(imported, actor=caller)
-    data = stored_file(imported)
+    with audited_refusals():  # outside the execution's transaction: each alert's event is written at once
+        require_intact(imported, actor=caller)
+        data = stored_file(imported, actor=caller)
     # The store is taken only when the application's audit event vouches for it (and is there): otherwise the
     # rows are prepared from the stored file, hashed and validated as at the check.
     vouched = applied_rows_digest(imported)
@@ -743,7 +746,7 @@ def execute_import(*, actor: Any, batch_id: int, progress: Progress = _quiet) ->
 
     def rows() -> Iterator[dict[str, Any] | Prechecked]:
         if sealed:
-            return sealed_rows(imported, progress=progress, digest=vouched)
+            return sealed_rows(imported, progress=progress, digest=vouched, actor=caller)
         return import_rows(imported, data, progress=progress)
 
     # Executed once and for all, the sealed rows are removed once the execution has committed
@@ -882,7 +885,7 @@ def applied_rows_digest(imported: ImportFile) -> str:
 
 
 def sealed_rows(
-    imported: ImportFile, *, progress: Progress = _quiet, digest: str | None = None
+    imported: ImportFile, *, progress: Progress = _quiet, digest: str | None = None, actor: Any = "system"
 ) -> Iterator[Prechecked]:
     """The sealed rows of the application, each with its cleaned values; an integrity alert (and nothing
     stored, the execution's transaction rolls back) for a store that is not the one sealed at application:
@@ -893,9 +896,10 @@ def sealed_rows(
     read = _StoreDigest()
 
     def alert() -> IntegrityAlert:
-        return IntegrityAlert(
-            _("The stored rows of %(row)s are not the rows applied for; refused."), {"row": str(imported)}
-        )
+        return integrity_alert(
+            str(imported), "import_file", imported.pk, {"reason": "stored_rows", "batch": imported.batch_id},
+            actor=actor, message=_("The stored rows of %(record)s are not the rows applied for; refused."),
+        )  # fmt: skip
 
     try:
         handle = _rows_path(imported.uid).open("rb")
