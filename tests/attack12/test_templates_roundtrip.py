@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from django.utils import translation
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from sidms.business import calc
 from sidms.exchange import imports
+from sidms.exchange.kinds import KINDS
 from tests.exchange.conftest import id_number
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("B3"), pytest.mark.req("R6.2")]
@@ -80,3 +82,17 @@ def test_deaths_template_round_trips(client: Any, insured: dict[str, Any]) -> No
         {"个人编号": flexible.person_no, "死亡日期": date.today().isoformat()},
     ])  # fmt: skip
     assert checked.errors() == {}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_rows_past_the_preformatted_thousand_are_text_too(client: Any, kind: str) -> None:
+    """A unit pastes 3,000 employees into the template: the rows below the 1,000 formatted ones took Excel's
+    General format, and an ID number typed or pasted there became 3.71002E+17 — refused (or worse, a code's
+    leading zero dropped). The whole column carries the format, so every row Excel adds takes it."""
+    workbook = load_workbook(io.BytesIO(client.get(f"/exchange/imports/template/{kind}/").content))
+    sheet = workbook.worksheets[0]
+    declared = KINDS[kind]
+    for index, cell in enumerate(sheet[1], start=1):
+        field = declared.headers[cell.value]
+        expected = "0.00" if declared.types.get(field) == "money" else "@"
+        assert sheet.column_dimensions[get_column_letter(index)].number_format == expected, cell.value
