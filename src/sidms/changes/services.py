@@ -1040,7 +1040,10 @@ def review_recheck_registries(*, actor: Any, change_request_id: int) -> ChangeRe
     )
     if held is None or held.entity in PROPOSALS or held.entity not in ENTITIES:
         raise NotPermitted(NO_SUCH_REQUEST)
-    require_intact(held, actor=caller)
+    with (
+        audited_refusals()
+    ):  # the alert's event: the page catches the refusal (attack round 12: never logged)
+        require_intact(held, actor=caller)
     spec = spec_for(held.entity)
     rules = rules_in_force(held.entity)
     record = spec.model.objects.get(pk=held.record_id) if held.record_id is not None else None

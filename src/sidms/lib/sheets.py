@@ -1068,6 +1068,9 @@ def blank_template(
         cell.fill = shaded if column.required else light
         sheet.column_dimensions[letter].width = max(12, min(40, 2 * len(column.header) + 6))
         number_format = formats.get(column.kind, "@")
+        # The whole column too: the rows Excel adds below the formatted ones take the column's format, not
+        # General (attack round 12: an ID number pasted in row 1,002 became 3.71002E+17).
+        sheet.column_dimensions[letter].number_format = number_format
         for row in range(2, TEMPLATE_ROWS + 2):
             sheet.cell(row=row, column=index + 1).number_format = number_format
         if column.choices:

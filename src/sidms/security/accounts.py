@@ -42,6 +42,7 @@ from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, SeparationOfDuties
 from sidms.core.kernel import state_digest
 from sidms.core.keys import keyring
+from sidms.core.prepared import Prepared
 from sidms.lib import chain
 from sidms.registry.models import Agency, Staff, StaffPost
 from sidms.security.models import SealedTOTPDevice
@@ -161,6 +162,25 @@ def _matches(staff: Staff, state: dict[str, Any], latest: Revision | None) -> bo
 def _require_intact(staff: Staff, before: dict[str, Any], latest: Revision | None, *, caller: Caller) -> None:
     if not _matches(staff, before, latest):
         raise account_alert(staff, caller, "account")
+
+
+# The account's latest revision, (version, digest) only, by a query compiled once: read on every request by
+# security.middleware, whose session keeps the revision its last check found the account matching.
+_LATEST: Prepared[Revision] = Prepared(
+    Revision,
+    lambda pk: (
+        Revision.objects.filter(entity=ENTITY, record_id=pk)
+        .only("version", "digest")
+        .order_by("-version")[:1]
+    ),
+    int,
+)
+
+
+def latest_revision(staff: Staff) -> list[Any]:
+    """[version, digest] of the account's latest revision ([] for none): its history as it stands now."""
+    row = _LATEST.first(int(staff.pk))
+    return [] if row is None else [int(row.version), str(row.digest)]
 
 
 def account_intact(staff: Staff) -> bool:

@@ -107,7 +107,11 @@ class IdleTimeoutMiddleware:
             # its district): when it differs from what the last check found intact, the account is checked at
             # once rather than at the next touch — a post inserted or a district changed in SQL served an open
             # session for up to a minute (attack round 9). An honest grant passes the check and is noted.
-            authority = [sorted(user.posts), user.district_id]
+            # With them, the account's latest revision: an honest revocation changes the history, so posts put
+            # back in SQL to those the session last vouched for are not taken for them (attack round 12).
+            from sidms.security.accounts import latest_revision
+
+            authority = [sorted(user.posts), user.district_id, latest_revision(user)]
             changed = session.get(AUTHORITY) != authority
             if touch or changed:
                 if not _account_intact(request):
