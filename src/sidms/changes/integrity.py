@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from sidms.audit.models import Outcome
@@ -117,7 +117,22 @@ def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
 
 def record_alert(alert: IntegrityAlert) -> None:
     """Write ALERT's audit event now, once: an alert recorded where it is met and then raised on is not
-    recorded again by ``audited_refusals``."""
-    if alert.audit_event is not None:
-        audit_record(**alert.audit_event)
-        alert.audit_event = None
+    recorded again by ``audited_refusals`` (unless the step it was written in rolled back, :func:`record_refusal`)."""
+    record_refusal(alert)
+
+
+def record_refusal(refusal: BaseException) -> None:
+    """Write the audit event a refusal carries (its ``audit_event``), once however many hands it passes
+    through: ``audited_refusals`` nested in one another, or an alert recorded where it was met and then raised.
+    Once means while the write stands: again only if the transaction it was written in has since rolled back
+    under it, which is what became of every atomic block the refusal left (the depth of open blocks is less
+    than at the write). The event stays on the refusal, for its catcher to read."""
+    event = getattr(refusal, "audit_event", None)
+    if event is None:
+        return
+    depth = len(transaction.get_connection().atomic_blocks)
+    written = getattr(refusal, "audit_written_at", None)
+    if written is not None and written <= depth:
+        return
+    audit_record(**event)
+    refusal.audit_written_at = depth  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ from sidms.access.posts import DECIDERS
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.changes import crosschecks
-from sidms.changes.integrity import check_row
+from sidms.changes.integrity import check_row, record_refusal
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
 from sidms.changes.numbers import assign_number
 from sidms.changes.seals import new_revision, require_intact, reseal
@@ -282,15 +282,10 @@ def audited_refusals() -> Iterator[None]:
     transaction, this writes it once the rollback is done."""
     try:
         yield
-    except NotPermitted as refusal:
-        if refusal.audit_event is not None:
-            audit_record(**refusal.audit_event)
-        raise
-    except ChangeRefused as refusal:
-        # A refusal of substance that is worth a trace too (an approval refused for missing archive documents).
-        event = getattr(refusal, "audit_event", None)
-        if event is not None:
-            audit_record(**event)
+    except (NotPermitted, ChangeRefused) as refusal:
+        # A refusal of substance is worth a trace too (an approval refused for missing archive documents). Written
+        # once (integrity.record_refusal): two of these nested outside a transaction wrote an alert twice.
+        record_refusal(refusal)
         raise
 
 
