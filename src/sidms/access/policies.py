@@ -34,6 +34,7 @@ __all__ = [
     "OUT_OF_SCOPE_NAME",
     "PERMISSIONS",
     "Listing",
+    "by_owner",
     "has_permission",
     "in_scope",
     "mask",
@@ -94,15 +95,23 @@ def scoped_by_owner(
     a row without an owner is scoped by its own district (LOOKUP). A person's scans follow the person to another
     district, as the person's record and its archive catalogue do (R10.3): the clerks of the district they
     were uploaded in no longer open them (attack round 11)."""
+    return queryset if staff.is_city_level else queryset.filter(by_owner(staff, owners, lookup))
+
+
+def by_owner(staff: Any, owners: Mapping[str, str], lookup: str = "district_id") -> Q:
+    """:func:`scoped_by_owner`'s rule as a condition, for a selector that joins it with another (a request's
+    submitter also sees their own, sidms.access.workflow). A REFERENCE may also be an alias that names the
+    owner's district itself (``alias(record_district=...)``: a request names its record by kind and number,
+    with no foreign key to follow); it is null when the row has no owner, and is then its own PATH."""
     if staff.is_city_level:
-        return queryset
+        return Q(pk__isnull=False)  # every row (an empty Q would vanish when OR-ed with another condition)
     if staff.district_id is None:
-        return queryset.none()
+        return Q(pk__in=[])
     owned, unowned = Q(), Q()
     for reference, path in owners.items():
         owned |= Q(**{f"{reference}__isnull": False, path: staff.district_id})
         unowned &= Q(**{f"{reference}__isnull": True})
-    return queryset.filter(owned | (unowned & Q(**{lookup: staff.district_id})))
+    return owned | (unowned & Q(**{lookup: staff.district_id}))
 
 
 def owner_district(row: Any, owners: Mapping[str, str], lookup: str = "district_id") -> str | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Case, CharField, Model, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import Http404
 
-from sidms.access.policies import has_permission, in_scope, require, scoped
+from sidms.access.policies import by_owner, has_permission, in_scope, require
 from sidms.access.posts import DECIDERS
 from sidms.audit.services import audit_record
 from sidms.core.caller import Caller
@@ -32,17 +32,64 @@ def visible(staff: Any, model: type[Model]) -> QuerySet[Any]:
     rows for those who only submit them. Where the workflow names the post that decides each row (review
     requests), those who work them see the rows their posts decide, and their own: a security or system
     administrator opened any person's change by its number (name, birth date, the values proposed), and a
-    reviewer the proposals of posts and parameters (attack round 11)."""
+    reviewer the proposals of posts and parameters (attack round 11).
+
+    In scope means the district of the record a row concerns now, where the workflow follows its record
+    (:func:`in_scope_of`); the submitter's own rows stay theirs in the district they filed them in."""
     workflow = declaration(model)
-    rows: QuerySet[Any] = model._default_manager.all()
+    rows = _with_record_district(workflow, model._default_manager.all())
+    mine = _own_filed(staff, workflow)
     if any(has_permission(staff, name) for name in workflow.view_permissions):
+        worked = in_scope_of(staff, workflow)
         if workflow.decider:
-            mine = Q(**{workflow.own: staff.pk}) if workflow.own else Q(pk__in=[])
-            rows = rows.filter(_decided_by(staff, workflow.decider) | mine)
-        return scoped(staff, rows, f"{workflow.district}_id")
+            worked &= _decided_by(staff, workflow.decider)
+        return rows.filter(worked | mine)
     if workflow.own and any(has_permission(staff, name) for name in workflow.own_permissions):
-        return scoped(staff, rows.filter(**{workflow.own: staff.pk}), f"{workflow.district}_id")
+        return rows.filter(mine)
     return rows.none()
+
+
+# The alias under which a row that follows its record carries that record's district now (null for a new
+# record, a proposal about a rule or an account, or a record no longer there: those go by the row's own).
+RECORD_DISTRICT = "record_district"
+
+
+def _record_district() -> Case:
+    """The district of the record each row concerns, now: :func:`record_district` in SQL, one subquery per
+    kind of record with a district, chosen by the row's kind."""
+    whens = [
+        When(
+            entity=name,
+            then=Subquery(
+                spec.model._default_manager.filter(pk=OuterRef("record_id")).values(spec.district_lookup)[:1]
+            ),
+        )
+        for name, spec in ENTITIES.items()
+        if spec.district_lookup
+    ]
+    return Case(*whens, default=Value(None), output_field=CharField())
+
+
+def _with_record_district(workflow: Workflow, rows: QuerySet[Any]) -> QuerySet[Any]:
+    return rows.alias(**{RECORD_DISTRICT: _record_district()}) if workflow.follows_record else rows
+
+
+def in_scope_of(staff: Any, workflow: Workflow) -> Q:
+    """The rows in the staff member's data scope (R10.3), on a queryset that went through
+    :func:`_with_record_district`: a row that follows its record is the district's the record is in now, as a
+    person's archive items are (policies.scoped_by_owner, the same rule); any other row the district it was
+    filed in. Once a person moves, the district they left neither lists, opens nor decides a request about
+    them, and the district they moved to does (the city level sees all)."""
+    owners = {RECORD_DISTRICT: RECORD_DISTRICT} if workflow.follows_record else {}
+    return by_owner(staff, owners, f"{workflow.district}_id")
+
+
+def _own_filed(staff: Any, workflow: Workflow) -> Q:
+    """The staff member's own rows (the workflow's ``own`` role) in the district they were filed in: the
+    clerk who submitted a request follows it wherever its record has gone since."""
+    if not workflow.own:
+        return Q(pk__in=[])
+    return Q(**{workflow.own: staff.pk}) & by_owner(staff, {}, f"{workflow.district}_id")
 
 
 def _decided_by(staff: Any, field: str) -> Q:
@@ -67,7 +114,10 @@ def record_district(row: Any) -> str | None:
 
 
 def follows_scope(staff: Any, row: Any) -> bool:
-    """A request or order follows its record: once the record moves to another district, it is theirs."""
+    """A request or order follows its record: once the record moves to another district, it is theirs. The
+    one-row form of :func:`in_scope_of`, for a row already fetched through visible(): false for the
+    submitter's own row whose record has left their district (they follow it, they no longer act on it or
+    read the record)."""
     workflow = declaration(type(row))
     if not workflow.follows_record or record_district(row) is None:
         return True
@@ -82,13 +132,13 @@ def workflow_get(*, actor: Any, model: type[Model], pk: Any, read: bool = True) 
         has_permission(caller.staff, p) for p in (*workflow.view_permissions, *workflow.own_permissions)
     ):
         require(caller, workflow.view_permissions[0])
+    # visible() is the scope rule, the record's district now included: no second check after the fetch (it
+    # hid the submitter's own request once its record had moved).
     row = (
         visible(caller.staff, model).filter(pk=pk).first()
         if str(pk).isascii() and str(pk).isdigit()
         else None
     )
-    if row is not None and not follows_scope(caller.staff, row):
-        row = None
     if row is None:
         raise Http404
     if read:
@@ -103,9 +153,9 @@ def _queue_rows(staff: Any, model: type[Model], queue: Queue) -> QuerySet[Any]:
     workflow = declaration(model)
     if not has_permission(staff, queue.permission) or (queue.city_level and not staff.is_city_level):
         return model._default_manager.none()
-    rows = scoped(staff, model._default_manager.filter(**queue.where), f"{workflow.district}_id")
-    if queue.mine:
-        rows = rows.filter(**{workflow.own: staff.pk})
+    rows = _with_record_district(workflow, model._default_manager.filter(**queue.where))
+    # The viewer's own rows where they filed them; every other queue, 已办 included, by the scope of visible().
+    rows = rows.filter(_own_filed(staff, workflow) if queue.mine else in_scope_of(staff, workflow))
     if queue.actor:  # 已办: the steps the viewer took, in the same scope as every other queue
         rows = rows.filter(**{queue.actor: staff.pk})
     excluded = Q()

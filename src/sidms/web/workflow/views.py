@@ -158,13 +158,16 @@ def _review_page(
         return _unregistered(request, f"CR{held.pk}", unregistered)
     own = held.submitted_by_id == staff.pk
     permission = DECIDERS.get(held.decider_post, "review.decide")
-    record_text, record_url = presenter.record_link(held)
+    record_text, record_url = _record_link(presenter, staff, held)
+    review = presenter.review(held, staff, decides=policies.has_permission(staff, permission) and not own)
+    if not workflows.follows_scope(staff, held):
+        review["subject"] = []  # who the record is now (its district among it) is no longer theirs to read
     context = {
         "district": _district_text(held.district_id),
         "held": held,
         "entity_label": presenter.label,
         "record_text": record_text,
-        **presenter.review(held, staff, decides=policies.has_permission(staff, permission) and not own),
+        **review,
         "own": own,
         "pending": held.status == ReviewStatus.PENDING,
         "may_decide": policies.has_permission(staff, permission)
@@ -180,6 +183,14 @@ def _review_page(
         ],
     }
     return render(request, presenter.template, context, status=status)
+
+
+def _record_link(presenter: presenters.Presenter, staff: Any, row: Any) -> tuple[str, str]:
+    """The record a request or order concerns, named and linked; to its submitter once the record has moved
+    out of their district, only as it was submitted (they follow their request, not the record)."""
+    if workflows.follows_scope(staff, row):
+        return presenter.record_link(row)
+    return presenter.record_text(row), ""
 
 
 def _unregistered(request: HttpRequest, number: str, refusal: presenters.UnregisteredKind) -> HttpResponse:
@@ -318,7 +329,7 @@ def _maintenance_page(
         (_("Sent back") if order.status == S.SENT_BACK else _("Re-checked and accepted"), order.rechecker_id,
          order.rechecked_at, order.decision_reason if order.status == S.SENT_BACK else ""),
     ]  # fmt: skip
-    record_text, record_url = presenter.record_link(order)
+    record_text, record_url = _record_link(presenter, staff, order)
     context = {
         "district": _district_text(order.district_id),
         "order": order,
