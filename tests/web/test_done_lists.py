@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from freezegun import freeze_time
 
 from sidms.changes.batches import batch_apply_update
 from sidms.changes.maintenance import maintenance_apply
@@ -16,7 +17,7 @@ from sidms.changes.models import (
     Channel,
     MaintenanceOrder,
 )
-from sidms.changes.services import submit_change
+from sidms.changes.services import review_decide, submit_change
 from sidms.core.declare import Queue
 from sidms.lib.idcard import check_digit
 from tests.web.test_dashboard import todo
@@ -206,3 +207,76 @@ def test_every_queue_that_waits_for_someone_has_its_done_list() -> None:
             assert model._meta.get_field(listed.actor).related_model is not None
     with pytest.raises(ValueError, match="已办"):
         Queue("done", "review.decide", actor="decided_by", at="decided_at")  # would count as 待办
+
+
+def decided_over_two_days(clerk, reviewer, load, count: int) -> list[ChangeRequest]:  # type: ignore[no-untyped-def]
+    """COUNT Huancui persons, each with a change the reviewer decided: the first on 2026-03-01 (Beijing
+    time), the others on 2026-03-02."""
+    rows_in = []
+    for i in range(count):
+        body = f"37100219700102{i:03d}"
+        rows_in.append(
+            {"id_number": body + check_digit(body), "name": "测试" + chr(0x4E00 + i), "category": "employee",
+             "district_id": "371002", "status": "active"}
+        )  # fmt: skip
+    decided = []
+    for i, person in enumerate(load("person", rows_in)):
+        held = submit_change(actor=clerk, channel=Channel.WINDOW, entity="person", record=person,
+                             values={"name": "改名" + person.name}).held  # fmt: skip
+        with freeze_time("2026-03-01 23:30:00+08:00" if i == 0 else f"2026-03-02 09:{i:02d}:00+08:00"):
+            review_decide(actor=reviewer, change_request_id=held.pk, approve=True)
+        decided.append(held)
+    return decided
+
+
+@pytest.mark.req("R7.3")
+def test_a_done_list_pages_beyond_the_queue_page_and_filters_by_the_decision_date(  # type: ignore[no-untyped-def]
+    huancui_clerk, make_staff, signed_in, load
+) -> None:
+    reviewer = make_staff("reviewer_hc", posts=("reviewer",), district="371002")
+    decided = decided_over_two_days(huancui_clerk, reviewer, load, 21)
+    newest_first = [f"CR{held.pk}" for held in reversed(decided)]
+    client = signed_in(reviewer)
+    url = "/queues/done/change_request.review_done/"
+    assert f'href="{url}"' in section(client.get("/queues/").content.decode(), "change_request.review_done")
+
+    whole = client.get(url).content.decode()
+    assert "共 21 条" in whole and rows(whole, "CR") == newest_first
+    first = client.get(url, {"per_page": "20"}).content.decode()
+    assert rows(first, "CR") == newest_first[:20] and "下一页" in first and "每页 20 条" in first
+    second = client.get(url, {"per_page": "20", "page": "2"}).content.decode()
+    assert rows(second, "CR") == newest_first[20:] and "上一页" in second
+
+    # The day in Beijing time: 23:30 on 1 March is 15:30 UTC, still 1 March here.
+    day = client.get(url, {"date_from": "2026-03-01", "date_to": "2026-03-01"}).content.decode()
+    assert rows(day, "CR") == [f"CR{decided[0].pk}"] and "共 1 条" in day
+    assert 'value="2026-03-01"' in day  # the filter stays in the form (and the address)
+    later = client.get(url, {"date_from": "2026-03-02"}).content.decode()
+    assert rows(later, "CR") == newest_first[:20]
+    none = client.get(url, {"date_to": "2026-02-28"}).content.decode()
+    assert rows(none, "CR") == [] and "放宽日期" in none
+
+    swapped = client.get(url, {"date_from": "2026-03-02", "date_to": "2026-03-01"})
+    assert swapped.status_code == 200 and rows(swapped.content.decode(), "CR") == []
+    assert "截止日期早于起始日期" in swapped.content.decode() and "日期有误" in swapped.content.decode()
+    no_such_day = client.get(url, {"date_from": "2026-02-30"}).content.decode()
+    assert rows(no_such_day, "CR") == [] and "请输入存在的日期" in no_such_day
+    beyond = client.get(url, {"page": "3", "per_page": "20"})
+    assert beyond.status_code == 400 and "没有第 3 页" in beyond.content.decode()
+    assert client.get(url, {"per_page": "7"}).status_code == 400
+
+
+@pytest.mark.req("R7.3")
+@pytest.mark.req("R10.3")
+def test_a_done_list_is_only_its_own_deciders(huancui_clerk, make_staff, signed_in, three) -> None:  # type: ignore[no-untyped-def]
+    reviewer = make_staff("reviewer_hc", posts=("reviewer",), district="371002")
+    held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=three[0],
+                         values={"name": "王甲华"}).held  # fmt: skip
+    review_decide(actor=reviewer, change_request_id=held.pk, approve=True)
+    url = "/queues/done/change_request.review_done/"
+    assert rows(signed_in(reviewer).get(url).content.decode(), "CR") == [f"CR{held.pk}"]
+    colleague = signed_in(make_staff("reviewer_hc2", posts=("reviewer",), district="371002"))
+    assert rows(colleague.get(url).content.decode(), "CR") == []
+    assert signed_in(huancui_clerk).get(url).status_code == 404  # no such list for a clerk
+    for other in ("change_request.review", "batch.approve_done", "nope"):
+        assert colleague.get(f"/queues/done/{other}/").status_code == 404

@@ -158,4 +158,6 @@ def test_the_done_list_of_a_district_no_longer_lists_a_person_who_left_it(
     huancui = signed_in(reviewers["huancui"])
     page = huancui.get("/queues/").content.decode()
     assert listed(section(page, "change_request.review_done"), "CR") == [f"CR{kept.pk}"]
+    full = huancui.get("/queues/done/change_request.review_done/").content.decode()
+    assert listed(full, "CR") == [f"CR{kept.pk}"] and f"CR{gone.pk}" not in full
     assert huancui.get(f"/queues/review/{gone.pk}/").status_code == 404

@@ -5,16 +5,20 @@ orders (R9.3). Which rows a person sees, the queues and the next step of an orde
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from sidms.access import policies
 from sidms.access import workflow as workflows
@@ -35,10 +39,13 @@ from sidms.changes.models import (
 from sidms.changes.services import review_decide, review_recheck_registries
 from sidms.core.errors import ChangeRefused, NotPermitted, StaleChange
 from sidms.core.kernel import ENTITIES
+from sidms.web.bad_input import BadInput, answers_bad_input
 from sidms.web.context import caller_of, staff_of
 from sidms.web.display import label, shown
 from sidms.web.records.forms import DecisionForm
+from sidms.web.records.views import PER_PAGE, PER_PAGE_CHOICES
 from sidms.web.workflow import presenters
+from sidms.web.workflow.forms import DoneFilterForm
 
 WORKFLOWS: list[type[Any]] = [ChangeRequest, MaintenanceOrder, BatchApplication]
 QUEUE_LIMIT = 100
@@ -117,6 +124,29 @@ def _queue_row(queue: Any, item: Any) -> dict[str, Any]:
     }
 
 
+def _with_columns(view: workflows.QueueView, rows: Any) -> Any:
+    """ROWS with what the columns name of each (its district, its submitter): fetched with the rows, not one
+    by one."""
+    related = [
+        workflows.declaration(view.model).own,
+        *(["district"] if hasattr(view.model, "district") else []),
+    ]
+    return rows.select_related(*filter(None, related))
+
+
+def _section(view: workflows.QueueView, rows: list[Any], *, more: bool = False) -> dict[str, Any]:
+    return {
+        "key": view.key,
+        "title": view.queue.title,
+        "empty": view.queue.empty,
+        "kind": workflows.declaration(view.model).name,
+        "done": bool(view.queue.actor),
+        "more": more,
+        "rows": [_queue_row(view.queue, item) for item in rows],
+        "all_url": reverse("web:done_list", args=[view.key]) if view.queue.actor else "",
+    }
+
+
 def queues(request: HttpRequest) -> HttpResponse:
     staff = staff_of(request)
     views = workflows.queues_for(staff, WORKFLOWS)
@@ -124,24 +154,68 @@ def queues(request: HttpRequest) -> HttpResponse:
         policies.require(caller_of(request), "review.decide", path=request.path)
     sections = []
     for view in views:
-        # The columns name each row's district and its submitter: fetched with the rows, not one by one.
-        related = [
-            workflows.declaration(view.model).own,
-            *(["district"] if hasattr(view.model, "district") else []),
-        ]
-        rows = list(view.rows.select_related(*filter(None, related))[: QUEUE_LIMIT + 1])
-        sections.append(
-            {
-                "key": view.key,
-                "title": view.queue.title,
-                "empty": view.queue.empty,
-                "kind": workflows.declaration(view.model).name,
-                "done": bool(view.queue.actor),
-                "more": len(rows) > QUEUE_LIMIT,
-                "rows": [_queue_row(view.queue, item) for item in rows[:QUEUE_LIMIT]],
-            }
-        )
+        rows = list(_with_columns(view, view.rows)[: QUEUE_LIMIT + 1])
+        sections.append(_section(view, rows[:QUEUE_LIMIT], more=len(rows) > QUEUE_LIMIT))
     return render(request, "workflow/queues.html", {"sections": sections, "limit": QUEUE_LIMIT})
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@require_GET
+@answers_bad_input
+def done_list(request: HttpRequest, key: str) -> HttpResponse:
+    """One 已办 list whole: what the viewer decided, newest first, in the scope of every queue (a request about
+    a person who has since left the district is not listed), filtered by the decision's date and paged as the
+    records lists are (notes/ux-conventions.md)."""
+    staff = staff_of(request)
+    view = next((v for v in workflows.queues_for(staff, WORKFLOWS) if v.key == key and v.queue.actor), None)
+    if view is None:
+        raise Http404
+    reset = reverse("web:done_list", args=[key])
+    form = DoneFilterForm(request.GET, auto_id="f-%s")
+    form.is_valid()
+    if form.paging_invalid:
+        raise BadInput(
+            _("The list cannot be shown with these filters: a page number or filter is not one the list offers."),
+            back=reset, back_text=_("Show the list from the start"),
+        )  # fmt: skip
+    wanted = form.cleaned_data
+    per_page = wanted.get("per_page") or PER_PAGE
+    params = {name: wanted[name].isoformat() for name in form.DATES if wanted.get(name)}
+    if per_page != PER_PAGE:
+        params["per_page"] = str(per_page)
+    context: dict[str, Any] = {
+        "form": form, "reset_url": reset, "invalid": form.dates_invalid, "filtered": bool(params.keys() - {"per_page"}),
+        "params": params, "per_page": per_page, "default_per_page": PER_PAGE, "per_page_choices": PER_PAGE_CHOICES,
+        "crumbs": [(_("Home"), reverse("web:dashboard")), (_("My queues"), reverse("web:queues")),
+                   (str(view.queue.title), "")],
+    }  # fmt: skip
+    if form.dates_invalid:
+        # A date that cannot be read lists nothing rather than everything: the reader would take the whole
+        # list for the answer to the dates they asked for.
+        return render(request, "workflow/done_list.html", {**context, "s": _section(view, []), "total": 0})
+    rows = view.rows
+    at = view.queue.at
+    if wanted.get("date_from"):
+        rows = rows.filter(**{f"{at}__gte": _day_start(wanted["date_from"])})
+    if wanted.get("date_to"):
+        rows = rows.filter(**{f"{at}__lt": _day_start(wanted["date_to"] + timedelta(days=1))})
+    paginator = Paginator(_with_columns(view, rows.order_by(f"-{at}", "-pk")), per_page)
+    number = wanted.get("page") or 1
+    if number > paginator.num_pages:
+        raise BadInput(
+            _("There is no page %(page)s: the list has %(pages)s pages.")
+            % {"page": number, "pages": paginator.num_pages},
+            back=f"{reset}?{urlencode({**params, 'page': str(paginator.num_pages)})}",
+            back_text=_("Go to the last page"),
+        )
+    page = paginator.page(number)
+    return render(
+        request, "workflow/done_list.html",
+        {**context, "s": _section(view, list(page)), "page_obj": page, "total": f"{paginator.count:,}"},
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------------
