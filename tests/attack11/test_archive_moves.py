@@ -6,7 +6,8 @@ reviewer of 环翠区 still opened, downloaded and previewed the person's ID cop
 — a person they can no longer look up (R10.3: data access by district scope; R7.4: the archive is the
 record's) — while 乳山市's staff, who hold the record, could not open the scans their catalogue listed. An
 item of a person or a unit now follows its owner's current district (access.policies.scoped_by_owner); an
-item of a request, an order, a batch or an agreement keeps the district it was filed in.
+item of a request or an order follows the request, which follows its record (tests/web/
+test_queues_follow_record.py); an item of a batch or an agreement keeps the district it was filed in.
 """
 
 from __future__ import annotations

@@ -12,11 +12,16 @@ from typing import Any
 import pytest
 
 from sidms.access import workflow as workflows
+from sidms.archives.services import archive_open, archive_upload, catalogue, review_queue
 from sidms.changes.maintenance import maintenance_apply
 from sidms.changes.models import ChangeRequest, Channel, MaintenanceOrder, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
+from sidms.core.errors import NotPermitted
 from sidms.lib.idcard import check_digit
 from sidms.registry.models import Person
+from tests.archives.conftest import data_dir, noise
+
+__all__ = ["data_dir"]  # a fixture
 
 pytestmark = [pytest.mark.django_db]
 
@@ -161,3 +166,43 @@ def test_the_done_list_of_a_district_no_longer_lists_a_person_who_left_it(
     full = huancui.get("/queues/done/change_request.review_done/").content.decode()
     assert listed(full, "CR") == [f"CR{kept.pk}"] and f"CR{gone.pk}" not in full
     assert huancui.get(f"/queues/review/{gone.pk}/").status_code == 404
+
+
+@pytest.mark.req("R7.4")
+@pytest.mark.req("R10.3")
+def test_the_documents_of_a_request_go_with_it_to_the_new_district(
+    data_dir: Any, huancui_clerk: Any, rushan_clerk: Any, make_staff: Any, make_person: Any,
+    reviewers: dict[str, Any],
+) -> None:  # fmt: skip
+    """The scans attached to a request (the ID copy its approval needs) are the request's: once the person
+    moved, 环翠区 opened the catalogue of a request it may no longer see and the scans in it, and 乳山市,
+    which now decides the request, could not read the documents it decides on."""
+    person = make_person(id_number=HUANCUI[0], name="王建国")
+    held = held_name_change(huancui_clerk, person)
+    secret = noise("PNG")
+    item = archive_upload(actor=huancui_clerk, target_kind="change_request", target=held, doc_type="id_copy",
+                          data=secret)  # fmt: skip
+    order = maintenance_apply(actor=huancui_clerk, entity="person", record=person,
+                              values={"address": "环翠区新威路 1 号"}, reason="补充地址")  # fmt: skip
+    order_item = archive_upload(actor=huancui_clerk, target_kind="maintenance_order", target=order,
+                                doc_type="id_copy", data=noise("PNG", (60, 40)))  # fmt: skip
+    huancui_archivist = make_staff("archivist_hc", posts=("archive_reviewer",), district="371002")
+    rushan_archivist = make_staff("archivist_rs", posts=("archive_reviewer",), district=RUSHAN)
+    move(make_staff, person)
+
+    for who in (huancui_clerk, reviewers["huancui"], huancui_archivist):
+        for kind, target in (("change_request", held), ("maintenance_order", order)):
+            with pytest.raises(NotPermitted):
+                catalogue(actor=who, target_kind=kind, target=target)
+        for pk in (item.pk, order_item.pk):
+            with pytest.raises(NotPermitted):
+                archive_open(actor=who, item_id=pk, action="view")
+    assert review_queue(actor=huancui_archivist) == []
+
+    listed_items = catalogue(actor=reviewers["rushan"], target_kind="change_request", target=held)
+    assert [i.pk for i in listed_items] == [item.pk]
+    assert archive_open(actor=reviewers["rushan"], item_id=item.pk, action="view")[1] == secret
+    assert {i.pk for i in review_queue(actor=rushan_archivist)} == {item.pk, order_item.pk}
+    later = archive_upload(actor=rushan_clerk, target_kind="change_request", target=held, doc_type="id_copy",
+                           data=noise("PNG", (50, 30)))  # fmt: skip
+    assert later.district_id == RUSHAN

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, CharField, Model, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, F, Model, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from sidms.access.policies import by_owner, has_permission, in_scope, require
@@ -111,6 +112,29 @@ def record_district(row: Any) -> str | None:
     spec = spec_for(row.entity)
     record = spec.model._default_manager.filter(pk=row.record_id).first()
     return None if record is None else spec.district_of(record)
+
+
+def scope_district(row: Any) -> str | None:
+    """The district whose data scope ROW is in (:func:`in_scope_of`'s rule for one row): the district of its
+    record now where it follows its record, else the one it was filed in."""
+    workflow = declaration(type(row))
+    if workflow.follows_record and (district := record_district(row)) is not None:
+        return district
+    target: Any = row
+    *hops, last = workflow.district.split("__")
+    for hop in hops:
+        target = getattr(target, hop, None)
+    return None if target is None else getattr(target, f"{last}_id", None)
+
+
+def scope_district_of(model: type[Model], reference: str) -> Subquery:
+    """:func:`scope_district` in SQL, for rows of another table that point at a row of MODEL by REFERENCE (an
+    archive item's ``change_request``): the scans attached to a request are in the request's scope."""
+    workflow = declaration(model)
+    rows = _with_record_district(workflow, model._default_manager.filter(pk=OuterRef(f"{reference}_id")))
+    own = F(f"{workflow.district}_id")
+    scope = Coalesce(F(RECORD_DISTRICT), own) if workflow.follows_record else own
+    return Subquery(rows.annotate(scope_district=scope).values("scope_district")[:1])
 
 
 def follows_scope(staff: Any, row: Any) -> bool:

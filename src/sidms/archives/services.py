@@ -19,13 +19,14 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from sidms.access import workflow as workflows
 from sidms.access.policies import has_permission, owner_district, scoped_by_owner
 from sidms.archives.models import TARGETS, ArchiveItem, ArchiveRequirement, ItemStatus
 from sidms.archives.store import LocalStore, Storage, StoreDamaged, seal, unseal, versions
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.changes.integrity import check_row, integrity_alert, record_alert
-from sidms.changes.models import Channel, Method, ReviewStatus
+from sidms.changes.models import ChangeRequest, Channel, MaintenanceOrder, Method, ReviewStatus
 from sidms.changes.services import apply_values, audited_refusals, deny, require_permission, require_scope
 from sidms.continuity.base import create
 from sidms.core.caller import Caller
@@ -102,6 +103,9 @@ def refused(error: files.FileRefused) -> ChangeRefused:
 
 
 def _district_of(kind: str, target: models.Model) -> str:
+    """The district whose scope TARGET's catalogue is in, and which a new item of it is filed in."""
+    if kind in REQUESTS:
+        return str(workflows.scope_district(target))
     if kind == "batch_application":
         return str(target.applicant.district_id)  # type: ignore[attr-defined]
     if kind == "agreement":
@@ -232,16 +236,28 @@ def archive_refuse_oversized(
 
 
 # An item of a person or a unit is scoped by the district its owner is in now (the catalogue's rule); an item
-# of a request, an order, a batch or an agreement by the district it was filed in.
+# of a request or an order by the district that request or order is in (its record's now: access.workflow,
+# the same rule again); an item of a batch or an agreement by the district it was filed in.
 OWNERS = {"person": "person__district_id", "unit": "unit__district_id"}
+REQUESTS: dict[str, type[models.Model]] = {
+    "change_request": ChangeRequest,
+    "maintenance_order": MaintenanceOrder,
+}
 
 
 def visible_items(staff: Any) -> Any:
     """The archive items in STAFF's data scope (access.policies.scoped_by_owner)."""
-    return scoped_by_owner(staff, ArchiveItem.objects.all(), OWNERS)
+    items = ArchiveItem.objects.alias(
+        **{f"{ref}_district": workflows.scope_district_of(model, ref) for ref, model in REQUESTS.items()}
+    )
+    return scoped_by_owner(staff, items, {**OWNERS, **{ref: f"{ref}_district" for ref in REQUESTS}})
 
 
 def item_district(item: ArchiveItem) -> str | None:
+    for ref in REQUESTS:
+        row = getattr(item, ref)
+        if row is not None:
+            return workflows.scope_district(row)
     return owner_district(item, OWNERS)
 
 
