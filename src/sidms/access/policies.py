@@ -100,9 +100,9 @@ def scoped_by_owner(
 
 def by_owner(staff: Any, owners: Mapping[str, str], lookup: str = "district_id") -> Q:
     """:func:`scoped_by_owner`'s rule as a condition, for a selector that joins it with another (a request's
-    submitter also sees their own, sidms.access.workflow). A REFERENCE may also be an alias that names the
-    owner's district itself (``alias(record_district=...)``: a request names its record by kind and number,
-    with no foreign key to follow); it is null when the row has no owner, and is then its own PATH."""
+    submitter also sees their own, sidms.access.workflow). A PATH may also be an alias on the queryset that
+    names the owner's district (an archive item's request, whose own district follows its record:
+    workflow.scope_district_of). With no OWNERS it is the plain district scope of LOOKUP."""
     if staff.is_city_level:
         return Q(pk__isnull=False)  # every row (an empty Q would vanish when OR-ed with another condition)
     if staff.district_id is None:
