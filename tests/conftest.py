@@ -60,6 +60,11 @@ def _fresh_code_caches() -> Iterator[None]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "req(id): the requirement the test proves")
+    config.addinivalue_line(
+        "markers",
+        "engine_independent: the test builds its own store (a SQLite file, scratch PostgreSQL clusters) in "
+        "subprocesses, so the suite's database engine does not change what it proves",
+    )
     import os
 
     from hypothesis import settings as hypothesis_settings
@@ -68,6 +73,21 @@ def pytest_configure(config: pytest.Config) -> None:
     hypothesis_settings.register_profile("ci", derandomize=True, database=None)
     if os.environ.get("CI"):
         hypothesis_settings.load_profile("ci")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """CI runs the suite twice, on SQLite and then on PostgreSQL (.ci/run). The second run sets
+    SIDMS_TEST_SECOND_ENGINE: a test marked engine_independent proved in the first run all it can, so the
+    second skips it and says so (about a third of that run's time: the demo, backup and pgBackRest drills).
+    Without the variable every test runs, whatever the engine."""
+    import os
+
+    if not os.environ.get("SIDMS_TEST_SECOND_ENGINE"):
+        return
+    skip = pytest.mark.skip(reason="engine-independent: already run in this CI's first (SQLite) pass")
+    for item in items:
+        if item.get_closest_marker("engine_independent"):
+            item.add_marker(skip)
 
 
 PASSWORD = "Correct-Horse-Battery-9"

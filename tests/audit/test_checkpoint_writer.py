@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-pytestmark = pytest.mark.req("R20")
+pytestmark = [pytest.mark.req("R20"), pytest.mark.engine_independent]
 
 _SCRIPT = """
     import json, os, threading, time, django

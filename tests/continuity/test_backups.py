@@ -20,7 +20,7 @@ import pytest
 from sidms.continuity.backupfile import BackupFileError, decrypt_file, encrypt_file
 from sidms.lib.crypto import KeyRing
 
-pytestmark = [pytest.mark.req("R18.1"), pytest.mark.req("R18.3")]
+pytestmark = [pytest.mark.req("R18.1"), pytest.mark.req("R18.3"), pytest.mark.engine_independent]
 
 OFFICER = """
 from datetime import date

@@ -23,6 +23,8 @@ from sidms.continuity.models import DrillKind, DrillResult, RestoreDrill
 from sidms.lib import pgops
 from sidms.lib.pgops import Cluster
 
+pytestmark = pytest.mark.engine_independent
+
 SMALL: dict[str, pgops.SettingValue] = {"shared_buffers": "32MB", "max_connections": 40}
 OFFICER = """
 from datetime import date

@@ -20,6 +20,8 @@ from sidms.lib import pgops
 from sidms.lib.pgops import BackupInfo, Cluster, PgBackRest, PgOpsError
 
 # Scratch clusters need little memory; three of them run beside the project's own cluster.
+pytestmark = pytest.mark.engine_independent
+
 SMALL: dict[str, pgops.SettingValue] = {"shared_buffers": "32MB", "max_connections": 30}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.req("B5")
+pytestmark = [pytest.mark.req("B5"), pytest.mark.engine_independent]
 
 _WRITE = """
     import os, time

@@ -22,6 +22,8 @@ import pytest
 
 from sidms.demo.generate import generate
 
+pytestmark = pytest.mark.engine_independent
+
 PERSONS = 300
 
 
