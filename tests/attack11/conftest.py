@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from tests.archives.conftest import archivist, data_dir, person
 from tests.attack9.conftest import security, security2
-from tests.business.conftest import approver, city_admin, insured, second_admin
-from tests.business.test_benefit_run_inputs import reemployed
+from tests.business.conftest import approver, city_admin, insured, reemployed, second_admin
 from tests.changes.conftest import huancui_reviewer
 
 __all__ = [
