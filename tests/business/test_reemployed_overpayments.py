@@ -88,7 +88,7 @@ def test_the_checks_page_lists_them_in_scope_with_a_total_and_audits_who_was_sho
         text = signed_in(huancui_clerk).get("/business/benefits/").content.decode()
     part = text.split("重新就业参保后多发的失业保险金（应追回）")[1].split("因未认证暂停发放")[0]
     assert drawing.person_no in part and "王**" in part and "王建国" not in text
-    assert "2026-02-15" in part and "2026-03" in part and "2026-04" in part and "3960.00" in part
+    assert "2026-02-15" in part and "2026-03" in part and "2026-04" in part and "¥3,960.00" in part
     event = json.loads(AuditEvent.objects.get(action="read.benefit_checks").payload)["detail"]
     assert event["reemployed"] == [drawing.pk]
     with translation.override("zh-hans"):
