@@ -234,10 +234,11 @@ def test_money_reads_as_yuan_with_thousands_and_two_decimals_on_the_pages(
 
 @pytest.mark.req("R9.2")
 def test_a_conflict_shows_a_stored_amount_as_money_only_where_it_differs(
-    insured: dict[str, Any], huancui_clerk: Any, make_staff: Any, signed_in: Any
+    insured: dict[str, Any], huancui_clerk: Any, make_staff: Any, make_unit: Any, signed_in: Any
 ) -> None:
     """The value stored now is shown beside a field only where it differs from what was typed: compared as
-    stored (a base of 30000.00 typed is the 30000.00 stored), shown as money (¥30,000.00)."""
+    stored (a base of 16346.00 typed is the 16346.00 stored), shown as read (¥16,346.00; a unit by its
+    name and number)."""
     from decimal import Decimal
 
     from sidms.business.bases import declare_base
@@ -252,11 +253,15 @@ def test_a_conflict_shows_a_stored_amount_as_money_only_where_it_differs(
     form = {"version": row.version, "person_id": employee.person_no, "unit_id": unit.unit_no, "year": "2026",
             "declared_wage": "50000.00", "base": row.base}  # fmt: skip
     other = signed_in(make_staff("clerk_hc2", posts=("window_clerk",), district="371002"))
-    changed = {**form, "declared_wage": "60000.00"}
+    moved = make_unit(unit_no="U3710020002", name="威海海之韵科技有限公司", district="371002")
+    changed = {**form, "declared_wage": "60000.00", "unit_id": moved.unit_no}
     assert other.post(f"/base-declarations/{row.pk}/edit/", changed).status_code == 302
     assert BaseDeclaration.objects.get(pk=row.pk).base == row.base
     with translation.override("zh-hans"):
         response = signed_in(huancui_clerk).post(f"/base-declarations/{row.pk}/edit/", form)
     page = response.content.decode()
     assert response.status_code == 409 and "当前存储值： ¥60,000.00" in page
-    assert f"当前存储值： ¥{ceiling:,}" not in page and "当前存储值： 2026" not in page  # as typed
+    assert "当前存储值： 威海海之韵科技有限公司（U3710020002）" in page  # not its database id
+    # The base, the year and the person are as typed: nothing is shown beside them (the person was shown as
+    # its database id beside its number).
+    assert page.count("当前存储值：") == 2 and f"¥{ceiling:,}" not in page

@@ -19,7 +19,7 @@ from sidms.core.errors import ChangeRefused, Invalid
 from sidms.core.kernel import EntitySpec, spec_of_model
 from sidms.parameters.codes import code_choices
 from sidms.parameters.models import CollectionRule, Region, ReviewLevel
-from sidms.web.display import label, value_text
+from sidms.web.display import EMPTY, label, record_name, value_text
 
 _BLANK: list[tuple[str, Any]] = [("", _("— choose —"))]
 
@@ -210,6 +210,18 @@ class RecordForm(forms.Form):
         everywhere else: a conflict never shows a personal identifier in full."""
         self.current = {}
         for name in self.governed():
+            related = self._related(name)
+            if related is not None:
+                # A reference is typed as the other record's number and shown by its name, as the form and
+                # the record's page do (not as a database id); another district's record is not named.
+                target = getattr(record, name[:-3], None)
+                if target is None:
+                    self.current[name] = "", EMPTY
+                elif visible_related(self.staff, target):
+                    self.current[name] = related.label(target), record_name(related, target)
+                else:
+                    self.current[name] = "", str(OUT_OF_SCOPE_NAME)
+                continue
             value = getattr(record, name)
             text = value_text(self.spec, name, value)
             # Compared as stored where the value is shown in full (a base typed 7180.00 is the stored 7180.00,
