@@ -1,6 +1,7 @@
 """Fixtures of the electronic archive: a data directory per test, the window clerk, the archive reviewer,
-a person and a unit of 环翠区, and scans generated here (random pixels, so no two are alike and the
-plaintext can be searched for byte by byte)."""
+a person and a unit of 环翠区, the person's ID copy uploaded, a new person's registration waiting for its ID
+copy, and scans generated here (random pixels, so no two are alike and the plaintext can be searched for byte
+by byte)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,32 @@ def person(load: Callable[..., list[Any]]) -> Any:
 @pytest.fixture
 def unit(make_unit: Callable[..., Any]) -> Any:
     return make_unit(unit_no="U0001", name="威海海韵食品有限公司", district="371002")
+
+
+@pytest.fixture
+def id_copy(data_dir: Path, huancui_clerk: Any, person: Any) -> tuple[Any, bytes]:
+    """The 环翠区 window clerk's scan of ``person``'s ID copy, uploaded to the person's archive (pending
+    review): the archive item and the scan's plaintext."""
+    from sidms.archives.services import archive_upload
+
+    scan = noise("PNG")
+    item = archive_upload(
+        actor=huancui_clerk, target_kind="person", target=person, doc_type="id_copy", data=scan
+    )
+    return item, scan
+
+
+def new_person_request(clerk: Any) -> Any:
+    """A new person's registration (孙新来, no person number yet) submitted by CLERK and held for review: it
+    waits for an accepted ID copy (R7.4)."""
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+
+    row = person_row(11, name="孙新来")
+    del row["person_no"]
+    held = submit_change(actor=clerk, channel=Channel.WINDOW, entity="person", values=row).held
+    assert held is not None
+    return held
 
 
 def provide_documents(held: Any) -> list[Any]:

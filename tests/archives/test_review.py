@@ -4,8 +4,6 @@ documents are missing or rejected cannot be approved."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.db import connection
 from django.utils import translation
@@ -19,13 +17,12 @@ from sidms.archives.services import (
     review_queue,
 )
 from sidms.audit.models import AuditEvent
-from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
-from sidms.changes.services import review_decide, submit_change
+from sidms.changes.models import ChangeRequest, Method, ReviewStatus, Revision
+from sidms.changes.services import review_decide
 from sidms.changes.verify import verify_store
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
 from sidms.registry.models import Person
-from tests.archives.conftest import noise
-from tests.changes.conftest import person_row
+from tests.archives.conftest import new_person_request, noise
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R7.4")]
 
@@ -73,18 +70,10 @@ def test_the_reviewer_accepts_or_rejects_with_a_reason_never_their_own(
     assert verify_store().ok
 
 
-def _new_person_request(clerk: Any) -> ChangeRequest:
-    row = person_row(11, name="孙新来")
-    del row["person_no"]
-    held = submit_change(actor=clerk, channel=Channel.WINDOW, entity="person", values=row).held
-    assert held is not None
-    return held
-
-
 def test_a_new_persons_registration_waits_for_an_accepted_id_copy(
     data_dir, huancui_clerk, city_reviewer, archivist
 ) -> None:  # type: ignore[no-untyped-def]
-    held = _new_person_request(huancui_clerk)
+    held = new_person_request(huancui_clerk)
     with translation.override("zh-hans"), pytest.raises(ChangeRefused) as refused:
         review_decide(actor=city_reviewer, change_request_id=held.pk, approve=True)
     assert refused.value.code == "archive_missing" and "居民身份证复印件" in str(refused.value)

@@ -3,6 +3,6 @@ directory per test, the 环翠区 archive reviewer, a person) and the exchange f
 
 from __future__ import annotations
 
-from tests.archives.conftest import archivist, data_dir, person
+from tests.archives.conftest import archivist, data_dir, id_copy, person
 
-__all__ = ["archivist", "data_dir", "person"]
+__all__ = ["archivist", "data_dir", "id_copy", "person"]

@@ -18,24 +18,15 @@ import pytest
 from sidms.archives.models import ItemStatus
 from sidms.archives.services import archive_open, archive_review, archive_thumbnail, archive_upload
 from sidms.audit.models import AuditEvent
-from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
-from sidms.changes.services import review_decide, submit_change
+from sidms.changes.models import ChangeRequest, ReviewStatus
+from sidms.changes.services import review_decide
 from sidms.core.errors import IntegrityAlert, NotPermitted
 from sidms.registry.models import Person
-from tests.archives.conftest import noise
+from tests.archives.conftest import new_person_request, noise
 from tests.audit.test_tampering import _raw
-from tests.changes.conftest import person_row
 from tests.exchange.conftest import id_number
 
 pytestmark = pytest.mark.django_db
-
-
-def _new_person_request(clerk: Any) -> ChangeRequest:
-    row = person_row(11, name="孙新来")
-    del row["person_no"]
-    held = submit_change(actor=clerk, channel=Channel.WINDOW, entity="person", values=row).held
-    assert held is not None
-    return held
 
 
 @pytest.mark.req("R7.4")
@@ -44,7 +35,7 @@ def _new_person_request(clerk: Any) -> ChangeRequest:
 def test_an_id_copy_accepted_in_sql_does_not_let_the_request_be_approved(
     before: str, data_dir: Any, huancui_clerk: Any, city_reviewer: Any, archivist: Any
 ) -> None:
-    held = _new_person_request(huancui_clerk)
+    held = new_person_request(huancui_clerk)
     scan = archive_upload(actor=huancui_clerk, target_kind="change_request", target=held, doc_type="id_copy",
                           data=noise("JPEG"))  # fmt: skip
     if before == "rejected":
@@ -59,14 +50,10 @@ def test_an_id_copy_accepted_in_sql_does_not_let_the_request_be_approved(
 
 
 @pytest.fixture
-def two_districts(
-    data_dir: Any, huancui_clerk: Any, rushan_clerk: Any, make_person: Any
-) -> tuple[Any, Any, bytes]:
-    huancui = make_person(id_number=id_number(1), name="王建国")
+def two_districts(id_copy: tuple[Any, bytes], rushan_clerk: Any, make_person: Any) -> tuple[Any, Any, bytes]:
+    """A 环翠区 person's ID copy (theirs), and a 乳山市 clerk's own item of a 乳山市 person (mine)."""
+    theirs, secret = id_copy
     rushan = make_person(id_number=id_number(3, district="371083"), name="李红", district="371083")  # fmt: skip
-    secret = noise("PNG")
-    theirs = archive_upload(actor=huancui_clerk, target_kind="person", target=huancui, doc_type="id_copy",
-                            data=secret)  # fmt: skip
     mine = archive_upload(actor=rushan_clerk, target_kind="person", target=rushan, doc_type="other",
                           data=noise("PNG"))  # fmt: skip
     return theirs, mine, secret

@@ -4,10 +4,9 @@ archive reviewer, a person) and add two city-level security administrators."""
 
 from __future__ import annotations
 
-from tests.archives.conftest import archivist, data_dir, person
+from tests.archives.conftest import archivist, data_dir, id_copy, person
 from tests.attack9.conftest import security, security2
-from tests.business.conftest import approver, city_admin, insured, second_admin
-from tests.business.test_benefit_run_inputs import reemployed
+from tests.business.conftest import approver, city_admin, insured, reemployed, second_admin
 from tests.changes.conftest import huancui_reviewer
 
 __all__ = [
@@ -16,6 +15,7 @@ __all__ = [
     "city_admin",
     "data_dir",
     "huancui_reviewer",
+    "id_copy",
     "insured",
     "person",
     "reemployed",

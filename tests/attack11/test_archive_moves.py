@@ -17,26 +17,21 @@ from typing import Any
 import pytest
 
 from sidms.archives.models import ItemStatus
-from sidms.archives.services import archive_open, archive_review, archive_thumbnail, archive_upload, catalogue
+from sidms.archives.services import archive_open, archive_review, archive_thumbnail, catalogue
 from sidms.audit.models import AuditEvent
 from sidms.changes.models import Channel
 from sidms.changes.services import submit_change
 from sidms.core.errors import NotPermitted
 from sidms.registry.models import Person
-from tests.archives.conftest import noise
-from tests.exchange.conftest import id_number
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R10.3"), pytest.mark.req("R7.4")]
 
 
 @pytest.fixture
-def moved(data_dir: Any, huancui_clerk: Any, make_staff: Any, make_person: Any) -> tuple[Any, Any, bytes]:
+def moved(id_copy: tuple[Any, bytes], person: Any, make_staff: Any) -> tuple[Any, Any, bytes]:
     """A 环翠区 person's ID copy uploaded in 环翠区, then the person moved to 乳山市 (by a city-level clerk,
     through the pipeline)."""
-    person = make_person(id_number=id_number(1), name="王建国")
-    secret = noise("PNG")
-    item = archive_upload(actor=huancui_clerk, target_kind="person", target=person, doc_type="id_copy",
-                          data=secret)  # fmt: skip
+    item, secret = id_copy
     city_clerk = make_staff("clerk_city", posts=("window_clerk",), district="371000")
     submit_change(actor=city_clerk, channel=Channel.WINDOW, entity="person", record=person,
                   values={"district_id": "371083"})  # fmt: skip
@@ -74,28 +69,23 @@ def test_the_district_a_person_moved_to_opens_and_reviews_them(
 
 
 def test_an_item_of_a_person_who_stayed_still_opens_to_their_district(
-    data_dir: Any, huancui_clerk: Any, rushan_clerk: Any, make_person: Any
+    id_copy: tuple[Any, bytes], huancui_clerk: Any, rushan_clerk: Any
 ) -> None:
-    person = make_person(id_number=id_number(1), name="王建国")
-    secret = noise("PNG")
-    item = archive_upload(actor=huancui_clerk, target_kind="person", target=person, doc_type="id_copy",
-                          data=secret)  # fmt: skip
+    item, secret = id_copy
     assert archive_open(actor=huancui_clerk, item_id=item.pk, action="view")[1] == secret
     with pytest.raises(NotPermitted):
         archive_open(actor=rushan_clerk, item_id=item.pk, action="view")
 
 
 def test_a_person_moved_in_sql_does_not_open_their_scans_to_the_new_district(
-    data_dir: Any, huancui_clerk: Any, rushan_clerk: Any, make_person: Any
+    id_copy: tuple[Any, bytes], person: Any, rushan_clerk: Any
 ) -> None:
     """The owner's district now decides who opens a scan: a person's district written in SQL must not hand
     the scans to another district. The move is checked against the person's history first."""
     from sidms.core.errors import IntegrityAlert
     from tests.audit.test_tampering import _raw
 
-    person = make_person(id_number=id_number(1), name="王建国")
-    item = archive_upload(actor=huancui_clerk, target_kind="person", target=person, doc_type="id_copy",
-                          data=noise("PNG"))  # fmt: skip
+    item, _scan = id_copy
     _raw("UPDATE registry_person SET district_id = %s WHERE id = %s", ["371083", person.pk])
     with pytest.raises(IntegrityAlert):
         archive_open(actor=rushan_clerk, item_id=item.pk, action="view")

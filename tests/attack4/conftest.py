@@ -3,7 +3,7 @@ the archive fixtures (a file store in a temporary directory, archive reviewers, 
 
 from tests.archives.conftest import archivist, data_dir, person, unit
 from tests.archives.test_retention import second_archivist, stored
-from tests.business.conftest import approver, city_admin, insured, second_admin
+from tests.business.conftest import approver, city_admin, insured, reemployed, second_admin
 
-__all__ = ["approver", "archivist", "city_admin", "data_dir", "insured", "person", "second_admin",
+__all__ = ["approver", "archivist", "city_admin", "data_dir", "insured", "person", "reemployed", "second_admin",
            "second_archivist", "stored", "unit"]  # fmt: skip

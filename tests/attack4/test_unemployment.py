@@ -30,10 +30,10 @@ from django.db import connection
 from sidms.business.benefits import PERSON_LOCK_CLASS, PERSON_SLOTS, grant_maternity, grant_unemployment
 from sidms.business.ledger import run_through
 from sidms.business.models import LedgerEntry, PersonEnrolment
-from sidms.changes.models import Channel
+from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
 from sidms.core.errors import ChangeRefused
-from tests.business.conftest import approved, laid_off, other_session, pay_months
+from tests.business.conftest import approved, laid_off, other_session, pay_months, unemployed
 
 pytestmark = pytest.mark.django_db
 
@@ -68,11 +68,7 @@ def test_a_layoff_during_the_month_is_granted_from_the_next_month(
 def test_an_edit_cannot_move_the_benefit_back_into_the_employment(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
 ) -> None:
-    employee = insured["employee"]
-    pay_months(insured, huancui_clerk, approver)
-    laid_off(huancui_clerk, employee, "2025-12-31")
-    granted = approved(grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)),
-                       city_reviewer)  # fmt: skip
+    granted = unemployed(insured, huancui_clerk, approver, city_reviewer)
     with pytest.raises(ChangeRefused) as refused:
         submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=granted,
                       values={"start_date": "2025-06-01", "end_date": "2026-05-31"})  # fmt: skip
@@ -85,22 +81,17 @@ def test_an_edit_cannot_move_the_benefit_back_into_the_employment(
 
 @pytest.mark.req("R2.2")
 def test_no_unemployment_benefit_while_insured_again(
-    insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any
+    reemployed: Any, huancui_clerk: Any, approver: Any
 ) -> None:
-    employee = insured["employee"]
-    pay_months(insured, huancui_clerk, approver)
-    laid_off(huancui_clerk, employee, "2025-12-31")
-    approved(grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)), city_reviewer)
-    run_through(huancui_clerk, approver, "pension", "2026-01")
-    # The same clerk alone re-opens the unemployment insurance enrolment from February.
-    enrolment = PersonEnrolment.objects.get(person=employee, insurance="210")
-    reopened = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment",
-                             record=enrolment, values={"status": "paying", "status_date": "2026-02-01",
-                                                       "reason": "恢复缴费"})  # fmt: skip
-    assert reopened.held is None and PersonEnrolment.objects.get(pk=enrolment.pk).status == "paying"
+    # The same clerk alone re-opened the unemployment insurance enrolment from February (the fixture): applied
+    # at once, no review request waiting.
+    enrolment = PersonEnrolment.objects.get(person=reemployed, insurance="210")
+    assert enrolment.status == "paying" and enrolment.status_date == date(2026, 2, 1)
+    assert not ChangeRequest.objects.filter(entity="person_enrolment", record_id=enrolment.pk,
+                                            status=ReviewStatus.PENDING).exists()  # fmt: skip
     for period in ("2026-02", "2026-03"):
         run_through(huancui_clerk, approver, "pension", period)
-    assert _unemployment_paid(employee) == ["2026-01"]
+    assert _unemployment_paid(reemployed) == ["2026-01"]
 
 
 @pytest.mark.req("R2.2")

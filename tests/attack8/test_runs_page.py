@@ -37,5 +37,5 @@ def test_the_approver_sees_the_base_of_a_correction_and_the_total_of_a_payment_e
     ]
     run_apply(actor=huancui_clerk, kind="payment", period="2025-03", params={"rows": rows})
     page = signed_in(approver).get("/business/runs/").content.decode()
-    assert f"#{entry.pk}" in page and "7654.32" in page
-    assert "1235.06" in page and str(Decimal("1000.50") + Decimal("234.56")) in page
+    assert f"#{entry.pk}" in page and "¥7,654.32" in page
+    assert "¥1,235.06" in page and f"¥{Decimal('1000.50') + Decimal('234.56'):,}" in page

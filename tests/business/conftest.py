@@ -1,4 +1,5 @@
-"""Fixtures of the business tests: the two city-level system administrators who change parameters."""
+"""Fixtures of the business tests: the two city-level system administrators who change parameters, an
+approver, an insured unit and its people, and a person drawing unemployment benefit and insured again."""
 
 from __future__ import annotations
 
@@ -81,6 +82,38 @@ def laid_off(clerk: Any, person: Any, day: str) -> None:
     enrolment = PersonEnrolment.objects.get(person=person, insurance="210")
     submit_change(actor=clerk, channel=Channel.WINDOW, entity="person_enrolment", record=enrolment,
                   values={"status": "terminated", "status_date": day, "reason": "劳动合同期满终止"})  # fmt: skip
+
+
+def unemployed(insured: dict[str, Any], clerk: Any, approver: Any, reviewer: Any) -> Any:
+    """The fixture's employee after twelve paid months of 2025, laid off at the end of 2025 and granted
+    unemployment benefit from January 2026 (CLERK submits, REVIEWER approves): the entitlement."""
+    from datetime import date
+
+    from sidms.business.benefits import grant_unemployment
+
+    employee = insured["employee"]
+    pay_months(insured, clerk, approver)
+    laid_off(clerk, employee, "2025-12-31")
+    return approved(grant_unemployment(actor=clerk, person=employee, start=date(2026, 1, 15)), reviewer)
+
+
+@pytest.fixture
+def reemployed(insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any) -> Any:
+    """The employee drawing unemployment benefit from January 2026 (``unemployed``), paid by January's run,
+    then insured again from February: the 环翠区 clerk alone re-opens the unemployment insurance enrolment
+    through the pipeline, with no one reviewing it (attack round 4). February's run pays no benefit."""
+    from sidms.business.ledger import run_through
+    from sidms.business.models import PersonEnrolment
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+
+    employee = insured["employee"]
+    unemployed(insured, huancui_clerk, approver, city_reviewer)
+    run_through(huancui_clerk, approver, "pension", "2026-01")
+    enrolment = PersonEnrolment.objects.get(person=employee, insurance="210")
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment", record=enrolment,
+                  values={"status": "paying", "status_date": "2026-02-01", "reason": "恢复缴费"})  # fmt: skip
+    return employee
 
 
 @pytest.fixture

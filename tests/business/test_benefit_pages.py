@@ -46,7 +46,7 @@ def test_the_window_computes_a_disability_grant_and_submits_it_for_review(
         shown = client.post(url, {**form, "action": "compute"}).content.decode()
     months = value_at("work_injury.disability_grant_months", date(2025, 6, 10))[5]
     expected = (Decimal("6123.45") * months).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    assert f"<strong>{expected}</strong>" in shown and "提交复核" in shown
+    assert f"<strong>¥{expected:,}</strong>" in shown and "提交复核" in shown
     assert not ChangeRequest.objects.filter(entity="entitlement").exists()  # computing submits nothing
     done = client.post(url, {**form, "action": "submit"})
     assert done.status_code == 302, (

@@ -11,20 +11,18 @@ and the run pays nothing."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from sidms.business.benefits import grant_pension, grant_unemployment
+from sidms.business.benefits import grant_pension
 from sidms.business.ledger import run_through
 from sidms.business.models import Entitlement, LedgerEntry, PersonEnrolment
-from sidms.changes.models import Channel, Revision
-from sidms.changes.services import submit_change
+from sidms.changes.models import Revision
 from tests.attack8.test_tampered_inputs import refused
 from tests.audit.test_tampering import _raw
-from tests.business.conftest import approved, laid_off, pay_months
+from tests.business.conftest import approved
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("R20"), pytest.mark.req("R2.2")]
 
@@ -33,21 +31,6 @@ def _refused(clerk: Any, approver: Any, period: str) -> dict[str, Any]:
     """The benefit run of PERIOD is refused with an integrity alert, pays nothing and stays approved; the
     alert's object type and detail (attack round 8's check, for the pension run)."""
     return refused(clerk, approver, kind="pension", period=period)
-
-
-@pytest.fixture
-def reemployed(insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_reviewer: Any) -> Any:
-    """The employee, laid off at the end of 2025 and granted unemployment benefit from January 2026, insured
-    again from February (the enrolment re-opened through the pipeline): February's run pays no benefit."""
-    employee = insured["employee"]
-    pay_months(insured, huancui_clerk, approver)
-    laid_off(huancui_clerk, employee, "2025-12-31")
-    approved(grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)), city_reviewer)
-    run_through(huancui_clerk, approver, "pension", "2026-01")
-    enrolment = PersonEnrolment.objects.get(person=employee, insurance="210")
-    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment", record=enrolment,
-                  values={"status": "paying", "status_date": "2026-02-01", "reason": "恢复缴费"})  # fmt: skip
-    return employee
 
 
 def _benefits_paid(person: Any) -> list[str]:

@@ -345,7 +345,7 @@ def test_the_window_computes_an_allowance_refuses_grade_5_and_submits_for_review
         assert "伤残津贴" in page and "伤残等级" in page and "退休" in page
         shown = client.post(url, {**form, "action": "compute"}).content.decode()
         # Grade 2: 6,123.45 × 0.85 = 5,204.9325 → 5,204.93 a month, from July 2025.
-        assert "<strong>5204.93</strong>" in shown and "2025-07-01" in shown and EXAMPLE_MARK in shown
+        assert "<strong>¥5,204.93</strong>" in shown and "2025-07-01" in shown and EXAMPLE_MARK in shown
         refused = client.post(url, {**form, "grade": "5", "action": "compute"}).content.decode()
         assert "5级伤残不由工伤保险基金按月支付伤残津贴" in refused and "<strong>" not in refused
     assert not ChangeRequest.objects.filter(entity="entitlement").exists()
@@ -405,7 +405,7 @@ def test_after_retirement_the_fund_makes_up_a_pension_below_the_allowance(
             .post(f"/persons/{man.person_no}/benefits/new/", {"kind": "injury_top_up", "action": "compute"})
             .content.decode()
         )
-    assert "伤残津贴差额" in shown and "<strong>4700.00</strong>" in shown and "2025-02-01" in shown
+    assert "伤残津贴差额" in shown and "<strong>¥4,700.00</strong>" in shown and "2025-02-01" in shown
     # The top-up: 6,800.00 − 2,100.00 = 4,700.00 a month from the pension's first month, held for review.
     top_up = approved(grant_injury_top_up(actor=huancui_clerk, person=man), city_reviewer)
     assert top_up.kind == BenefitKind.INJURY_TOP_UP and Decimal(top_up.monthly_amount) == Decimal("4700.00")

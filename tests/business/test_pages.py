@@ -192,3 +192,76 @@ def test_a_long_contribution_history_shows_its_latest_entries_on_the_person_page
         page = signed_in(huancui_clerk).get(f"/persons/{employee.person_no}/").content.decode()
     assert "仅显示最近 24 条。" in page
     assert "2025-07" in page and "2025-01" not in page and "2025-01" not in shown
+
+
+@pytest.mark.req("R10")
+def test_money_reads_as_yuan_with_thousands_and_two_decimals_on_the_pages(
+    insured: dict[str, Any], huancui_clerk: Any, approver: Any, signed_in: Any
+) -> None:
+    """Amounts read ¥7,180.00 (notes/ux-conventions.md): on the person page's lists, the records' own lists,
+    the arrears and the rights record; before, 7180.00."""
+    import re
+    from decimal import Decimal
+
+    from sidms.business.bases import declare_base
+    from sidms.business.models import BaseDeclaration
+
+    employee = insured["employee"]
+    declare_base(actor=huancui_clerk, person=employee, unit=insured["unit"], year=2026, wage=Decimal("7180"))
+    assert (
+        BaseDeclaration.objects.get(person=employee, year="2026").declared_wage == "7180.00"
+    )  # stored as typed
+    run_through(huancui_clerk, approver, "assessment", "2025-03")
+    client = signed_in(huancui_clerk)
+    with translation.override("zh-hans"):
+        person = client.get(f"/persons/{employee.person_no}/").content.decode()
+        listed = client.get("/base-declarations/").content.decode()
+        arrears = client.get("/business/arrears/", {"cut_off": "2025-05-15"}).content.decode()
+        rights = client.get(
+            f"/persons/{employee.person_no}/rights/", {"cut_off": "2025-12-31"}
+        ).content.decode()
+    for page in (person, listed):
+        assert "<td>¥7,180.00</td>" in page and "7180.00" not in page
+        assert "<td>¥6,123.45</td>" in page  # the 2025 base
+    assert "<td>¥979.75</td>" in person  # the pension contribution of March, unit part (16 %)
+    # Every amount of the arrears table and of the personal account is money, and none is left bare.
+    money = re.compile(r"<td>-?¥\d{1,3}(,\d{3})*\.\d{2}</td>")
+    for page in (arrears, rights):
+        cells = re.findall(r"<td>-?¥?[\d,]+\.\d{2}</td>", page)
+        assert cells and all(money.fullmatch(cell) for cell in cells), cells
+    assert 'title="¥6,123.45"' in rights  # a month's base on the contribution grid
+
+
+@pytest.mark.req("R9.2")
+def test_a_conflict_shows_a_stored_amount_as_money_only_where_it_differs(
+    insured: dict[str, Any], huancui_clerk: Any, make_staff: Any, make_unit: Any, signed_in: Any
+) -> None:
+    """The value stored now is shown beside a field only where it differs from what was typed: compared as
+    stored (a base of 16346.00 typed is the 16346.00 stored), shown as read (¥16,346.00; a unit by its
+    name and number)."""
+    from decimal import Decimal
+
+    from sidms.business.bases import declare_base
+    from sidms.business.models import BaseDeclaration
+
+    employee, unit = insured["employee"], insured["unit"]
+    # Above the year's ceiling: the base is the ceiling, whatever the wage declared above it.
+    declare_base(actor=huancui_clerk, person=employee, unit=unit, year=2026, wage=Decimal("50000"))
+    row = BaseDeclaration.objects.get(person=employee, year="2026")
+    ceiling = Decimal(row.base)
+    assert ceiling < Decimal("50000")
+    form = {"version": row.version, "person_id": employee.person_no, "unit_id": unit.unit_no, "year": "2026",
+            "declared_wage": "50000.00", "base": row.base}  # fmt: skip
+    other = signed_in(make_staff("clerk_hc2", posts=("window_clerk",), district="371002"))
+    moved = make_unit(unit_no="U3710020002", name="威海海之韵科技有限公司", district="371002")
+    changed = {**form, "declared_wage": "60000.00", "unit_id": moved.unit_no}
+    assert other.post(f"/base-declarations/{row.pk}/edit/", changed).status_code == 302
+    assert BaseDeclaration.objects.get(pk=row.pk).base == row.base
+    with translation.override("zh-hans"):
+        response = signed_in(huancui_clerk).post(f"/base-declarations/{row.pk}/edit/", form)
+    page = response.content.decode()
+    assert response.status_code == 409 and "当前存储值： ¥60,000.00" in page
+    assert "当前存储值： 威海海之韵科技有限公司（U3710020002）" in page  # not its database id
+    # The base, the year and the person are as typed: nothing is shown beside them (the person was shown as
+    # its database id beside its number).
+    assert page.count("当前存储值：") == 2 and f"¥{ceiling:,}" not in page

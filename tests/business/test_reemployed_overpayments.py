@@ -15,14 +15,14 @@ import pytest
 from django.utils import translation
 
 from sidms.audit.models import AuditEvent
-from sidms.business.benefits import grant_unemployment, reemployed_overpayments
+from sidms.business.benefits import reemployed_overpayments
 from sidms.business.ledger import run_through
 from sidms.business.models import LedgerEntry, PersonEnrolment
 from sidms.business.parameters import value_at
 from sidms.changes.models import Channel
 from sidms.changes.services import submit_change
 from sidms.registry.models import Person
-from tests.business.conftest import approved, laid_off, pay_months
+from tests.business.conftest import unemployed
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +32,7 @@ def drawing(insured: dict[str, Any], huancui_clerk: Any, approver: Any, city_rev
     """The employee, laid off at the end of 2025 after twelve paid months, drawing unemployment benefit from
     January 2026, paid by the runs of January to April."""
     employee = insured["employee"]
-    pay_months(insured, huancui_clerk, approver)
-    laid_off(huancui_clerk, employee, "2025-12-31")
-    approved(grant_unemployment(actor=huancui_clerk, person=employee, start=date(2026, 1, 15)), city_reviewer)
+    unemployed(insured, huancui_clerk, approver, city_reviewer)
     for period in ("2026-01", "2026-02", "2026-03", "2026-04"):
         run_through(huancui_clerk, approver, "pension", period)
     return employee
@@ -90,7 +88,7 @@ def test_the_checks_page_lists_them_in_scope_with_a_total_and_audits_who_was_sho
         text = signed_in(huancui_clerk).get("/business/benefits/").content.decode()
     part = text.split("重新就业参保后多发的失业保险金（应追回）")[1].split("因未认证暂停发放")[0]
     assert drawing.person_no in part and "王**" in part and "王建国" not in text
-    assert "2026-02-15" in part and "2026-03" in part and "2026-04" in part and "3960.00" in part
+    assert "2026-02-15" in part and "2026-03" in part and "2026-04" in part and "¥3,960.00" in part
     event = json.loads(AuditEvent.objects.get(action="read.benefit_checks").payload)["detail"]
     assert event["reemployed"] == [drawing.pk]
     with translation.override("zh-hans"):

@@ -17,7 +17,7 @@ HUANCUI_1960 = "371002196001010011"
 
 def open_order_from_queue(page: Any, queue: str, order_no: str) -> None:
     """From the navigation to the order's page, through the queue QUEUE showing one order."""
-    menu(page).get_by_role("link", name="我的待办").click()
+    menu(page).get_by_role("link", name="待办与已办").click()
     expect(page.get_by_role("heading", name=f"{queue} 1")).to_be_visible()
     page.get_by_role("link", name=order_no).click()
     expect(page.get_by_role("heading", name=re.compile(f"维护单 {order_no}"))).to_be_visible()
@@ -57,7 +57,7 @@ def test_maintenance_runs_through_four_people_each_in_their_own_browser(
     assert person.name == "王建国"
 
     # The applicant may not carry out the modification of their own order: it is not in their queue.
-    menu(applicant).get_by_role("link", name="我的待办").click()
+    menu(applicant).get_by_role("link", name="待办与已办").click()
     expect(applicant.get_by_role("heading", name="待修改 0")).to_be_visible()
     applicant.get_by_role("link", name=order_no).click()
     expect(applicant.get_by_text("您已办理本维护单的前序步骤")).to_be_visible()
@@ -77,7 +77,7 @@ def test_maintenance_runs_through_four_people_each_in_their_own_browser(
     expect(rechecker.get_by_role("heading", name="待复核 0")).to_be_visible()
 
     # The applicant finds the order closed among those they applied for, with the four people who did it.
-    menu(applicant).get_by_role("link", name="我的待办").click()
+    menu(applicant).get_by_role("link", name="待办与已办").click()
     mine = applicant.get_by_role("row").filter(has=applicant.get_by_role("link", name=order_no))
     expect(mine).to_contain_text("复核通过")
     mine.get_by_role("link", name=order_no).click()

@@ -66,7 +66,7 @@ def test_a_clerk_enters_a_new_person_and_then_their_employment_from_the_persons_
 
     # 2. A reviewer approves it from the queue: the person exists now, with a number the system assigned.
     review = as_staff(reviewer)
-    menu(review).get_by_role("link", name="我的待办").click()
+    menu(review).get_by_role("link", name="待办与已办").click()
     review.get_by_role("row").filter(has=review.get_by_role("link", name=request_no)).get_by_role(
         "link", name=request_no
     ).click()

@@ -62,7 +62,7 @@ def test_a_changed_id_number_waits_for_another_persons_review_and_then_takes_eff
     expect(clerk.get_by_role("button", name="审核通过，新值生效")).to_have_count(0)
 
     review = as_staff(reviewer)
-    menu(review).get_by_role("link", name="我的待办").click()
+    menu(review).get_by_role("link", name="待办与已办").click()
     expect(review.get_by_role("heading", name="待审核 1")).to_be_visible()
     row = review.get_by_role("row").filter(has=review.get_by_role("link", name=request_no))
     expect(row).to_contain_text("公民身份号码")

@@ -63,9 +63,9 @@ def test_one_city_administrator_proposes_a_required_postcode_and_a_second_confir
     expect(admin.get_by_text("该规则修改由您本人提议，须由另一名市级管理员确认。")).to_be_visible()
     expect(admin.get_by_role("button", name="确认：规则在全市生效")).to_have_count(0)
 
-    # 2. The second administrator finds it in 我的待办 and confirms it on the review page.
+    # 2. The second administrator finds it in 待办与已办 and confirms it on the review page.
     second = as_staff(second_admin)
-    menu(second).get_by_role("link", name="我的待办").click()
+    menu(second).get_by_role("link", name="待办与已办").click()
     row = second.get_by_role("row").filter(has=second.get_by_role("link", name=request_no))
     expect(row).to_contain_text("参保人员 · 邮政编码")
     row.get_by_role("link", name=request_no).click()

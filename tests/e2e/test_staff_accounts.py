@@ -69,7 +69,7 @@ def test_two_security_administrators_set_up_an_account_and_the_person_signs_in_w
     expect(security.get_by_role("button", name="确认：授予岗位")).to_have_count(0)
     assert Staff.objects.get(username="clerk_wd").posts == frozenset()
 
-    # 3. The second administrator finds it in 我的待办 and confirms it on its review page.
+    # 3. The second administrator finds it in 待办与已办 and confirms it on its review page.
     second = as_staff(second_admin)
     second.get_by_role("link", name="待确认的岗位授予").click()
     row = second.get_by_role("row").filter(has=second.get_by_role("link", name=request_no))

@@ -1,6 +1,6 @@
 """Each queue has its 已办 list (notes/ux-conventions.md): a reviewer, approver, modifier, re-checker or
 executor sees what they themselves decided, newest first, with the decision and its time; in the same
-district scope as every other queue, and never counted on the dashboard as 待办."""
+district scope as every other queue, and never counted on the dashboard as 待办. The page is 待办与已办."""
 
 from __future__ import annotations
 
@@ -68,6 +68,9 @@ def test_a_reviewer_sees_the_requests_they_decided_and_no_one_else_does(  # type
     assert rejected.status_code == 302
 
     page = reviewer.get("/queues/").content.decode()
+    # The page holds 已办 lists as well as 待办: it is titled so, and so is the menu's link to it.
+    assert "<title>待办与已办 · " in page and "<h1>待办与已办</h1>" in page and ">待办与已办</a>" in page
+    assert "我的待办" not in page
     done = section(page, "change_request.review_done")
     assert "我已审核" in page and "办理结果" in done and "办理时间" in done
     assert rows(done, "CR") == [f"CR{second.pk}", f"CR{first.pk}"]  # the latest decision first

@@ -1,4 +1,4 @@
-"""My queues: review requests with their registry cross-checks (R7.3), and maintenance orders going
+"""The queue page (待办与已办): review requests with their registry cross-checks (R7.3), and maintenance orders going
 apply → approve → modify → re-check, each step by another person holding that post (R9.3)."""
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ def test_a_post_proposed_by_one_administrator_is_granted_when_a_second_confirms_
 ) -> None:
     member = create(admin)
     form = admin.get(f"/staff/{member.pk}/posts/propose/")
-    assert "另一名市级安全管理员" in text(form) and "窗口经办" in text(form)
+    assert "另一名市级安全管理员在“待办与已办”中打开审核页确认" in text(form) and "窗口经办" in text(form)
     assert "data-confirm" in form.content.decode()
     assert 'value="city_admin"' in form.content.decode()
     held = propose(admin, member, "window_clerk")
@@ -159,11 +159,12 @@ def test_a_post_proposed_by_one_administrator_is_granted_when_a_second_confirms_
     assert member.posts == frozenset()  # nothing before the confirmation
     page = text(admin.get(f"/staff/{member.pk}/"))
     assert f"CR{held.pk}" in page and "待确认" in page and "提议授予岗位" in page
+    assert "每项提议由另一名市级安全管理员在“待办与已办”的审核页确认。" in page
     # A post waiting for confirmation is not offered again.
     assert 'value="window_clerk"' not in admin.get(f"/staff/{member.pk}/posts/propose/").content.decode()
 
     second = signed_in(security2)
-    assert f"CR{held.pk}" in text(second.get("/queues/"))  # in the second administrator's 我的待办
+    assert f"CR{held.pk}" in text(second.get("/queues/"))  # in the second administrator's 待办与已办
     assert f'href="/queues/review/{held.pk}/"' in admin.get(f"/staff/{member.pk}/").content.decode()
     proposal = second.get(f"/queues/review/{held.pk}/")
     page = text(proposal)

@@ -261,6 +261,7 @@ class BaseDeclaration(RegistryRecord):
         district="person__district",
         slug="base-declarations",
         list_columns=("person_id", "unit_id", "year", "declared_wage", "base"),
+        money=("declared_wage", "base"),
         sortable=("year",),
         identity=("person_id", "year"),
         rules=(
@@ -432,6 +433,7 @@ class LedgerEntry(LedgerFact):
         key="pk",
         district="person__district",
         list_columns=("period", "insurance", "kind", "base", "unit_amount", "individual_amount"),
+        money=("base", "unit_amount", "individual_amount", "account_credit"),
         codes={"insurance": "AAE140"},
         extra={"nav": False, "view_permission": "record.view"},
     )  # fmt: skip
@@ -535,6 +537,7 @@ class Entitlement(RegistryRecord):
         district="person__district",
         slug="entitlements",
         list_columns=("person_id", "kind", "start_date", "monthly_amount", "status", "certified_on"),
+        money=("monthly_amount",),
         list_filters=("kind", "status"),
         sortable=("start_date",),
         identity=("person_id", "kind"),

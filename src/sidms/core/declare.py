@@ -75,6 +75,9 @@ class Declaration:
     masks: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Fields whose values come from a code table (sidms.parameters.CodeTable), for labels and choices.
     codes: Mapping[str, str] = field(default_factory=dict)
+    # Fields holding an amount of money in yuan: the pages show them as ¥1,234.56 (sidms.web.display.money),
+    # exports keep the number.
+    money: tuple[str, ...] = ()
     # Fields whose value must be unique across the registry, compared by their blind index where encrypted.
     unique: tuple[str, ...] = ()
     # Unique fields that the database holds unique as well (a partial unique constraint on the model), each
@@ -100,6 +103,8 @@ class Declaration:
         unknown = set(ruled) - set(self.fields)
         if unknown:
             raise ValueError(f"{self.entity}: rules for fields it does not govern: {sorted(unknown)}")
+        if set(self.money) - set(self.fields):
+            raise ValueError(f"{self.entity}: money names fields it does not govern")
         if set(self.database_unique) - set(self.unique):
             raise ValueError(f"{self.entity}: database_unique names fields not declared unique")
         for name, channels in self.masks.items():

@@ -33,6 +33,7 @@ from sidms.core.kernel import spec_for
 from sidms.registry.models import Unit
 from sidms.security import limits
 from sidms.web.context import caller_of, staff_of
+from sidms.web.display import money
 
 
 def _cut_off(request: HttpRequest) -> date | None:
@@ -64,8 +65,8 @@ def _year_tables(data: Any) -> SafeString:
     """The contribution grid: each year's heading and table (a row per insurance, its twelve month cells), as
     HTML. Built here rather than by nested template loops: the template engine resolved and localised ~400
     variables per page for these cells, half the page's time (bench/business.py --profile), and its loops
-    over the years and rows were still a fifth of the template's time. A cell is a month's base (localised
-    and escaped, as the template's ``{{ c.base|default:'' }}`` did) and its mark; each distinct cell is built
+    over the years and rows were still a fifth of the template's time. A cell is a month's base (as money,
+    ¥6,123.45, and escaped) and its mark; each distinct cell is built
     once per page (a year's months mostly share one base). Every text is escaped; the headings are
     translated as the template's ``{% translate %}`` did."""
     cells: dict[tuple[Any, str], str] = {}
@@ -73,7 +74,7 @@ def _year_tables(data: Any) -> SafeString:
     def cell(base: Any, mark: str) -> str:
         html = cells.get((base, mark))
         if html is None:
-            shown = "" if base is None else formats.localize(base)
+            shown = "" if base is None else money(base)
             html = cells[base, mark] = f'<td title="{escape(shown)}">{escape(mark)}</td>'
         return html
 
@@ -219,15 +220,15 @@ def _summary(run: AssessmentRun) -> str:
 
     def total(key: str) -> str:
         try:
-            return (
-                f"{sum((Decimal(str(r.get(key) or 0)) for r in rows if isinstance(r, dict)), Decimal(0)):.2f}"
+            return money(
+                sum((Decimal(str(r.get(key) or 0)) for r in rows if isinstance(r, dict)), Decimal(0))
             )
         except ArithmeticError:
             return "?"
 
     if run.kind == RunKind.CORRECTION:
         return _("Entry #%(entry)s to the base %(base)s") % {
-            "entry": params.get("entry", "?"), "base": params.get("base", "?"),
+            "entry": params.get("entry", "?"), "base": money(params.get("base", "?")),
         }  # fmt: skip
     if run.kind == RunKind.PAYMENT:
         return _("%(rows)s rows, %(total)s in all") % {"rows": len(rows), "total": total("amount")}

@@ -19,7 +19,7 @@ from sidms.core.errors import ChangeRefused, Invalid
 from sidms.core.kernel import EntitySpec, spec_of_model
 from sidms.parameters.codes import code_choices
 from sidms.parameters.models import CollectionRule, Region, ReviewLevel
-from sidms.web.display import label, value_text
+from sidms.web.display import EMPTY, label, record_name, value_text
 
 _BLANK: list[tuple[str, Any]] = [("", _("— choose —"))]
 
@@ -208,24 +208,44 @@ class RecordForm(forms.Form):
     def compare_with(self, record: models.Model) -> None:
         """Show, beside each field, the value stored now where it differs from what was typed — masked as
         everywhere else: a conflict never shows a personal identifier in full."""
-        self.current = {name: value_text(self.spec, name, getattr(record, name)) for name in self.governed()}
+        self.current = {}
+        for name in self.governed():
+            related = self._related(name)
+            if related is not None:
+                # A reference is typed as the other record's number and shown by its name, as the form and
+                # the record's page do (not as a database id); another district's record is not named.
+                target = getattr(record, name[:-3], None)
+                if target is None:
+                    self.current[name] = "", EMPTY
+                elif visible_related(self.staff, target):
+                    self.current[name] = related.label(target), record_name(related, target)
+                else:
+                    self.current[name] = "", str(OUT_OF_SCOPE_NAME)
+                continue
+            value = getattr(record, name)
+            text = value_text(self.spec, name, value)
+            # Compared as stored where the value is shown in full (a base typed 7180.00 is the stored 7180.00,
+            # shown ¥7,180.00); a personal identifier only with its mask, so that the form never tells whether
+            # a typed value is the one stored.
+            plain = self.spec.declaration.mask(name, "window") == "full" and not self.spec.encrypted(name)
+            self.current[name] = ("" if value is None else str(value)) if plain else text, text
 
     def rows(self) -> list[dict[str, Any]]:
         """What the template lays out per field: the bound field, whether the rule requires it, how a change
         to it is reviewed (so that the clerk knows before submitting what will wait), and the value stored
         now when the record changed under the clerk's feet."""
         rows = []
-        current: Mapping[str, str] = getattr(self, "current", {})
+        current: Mapping[str, tuple[str, str]] = getattr(self, "current", {})
         for name in self.governed():
             rule = self.rules.get(name)
             typed = self[name].value()
-            stored = current.get(name)
+            stored, text = current.get(name, (None, None))
             rows.append(
                 {
                     "field": self[name],
                     "required": bool(rule and rule.required),
                     "manual": bool(rule and rule.review_level == ReviewLevel.MANUAL),
-                    "current": stored if stored is not None and str(typed or "") != stored else None,
+                    "current": text if stored is not None and str(typed or "") != stored else None,
                 }
             )
         return rows

@@ -277,7 +277,7 @@ def staff_post_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
         _read(caller, member)
     return _form_page(
         request, form, member=member, title=_("Propose a post"),
-        intro=_("A post gives the person the functions of that post at once when granted. The proposal waits for a second city-level security administrator, who confirms it from 我的待办 (its review page); you cannot confirm your own proposal."),
+        intro=_("A post gives the person the functions of that post at once when granted. The proposal waits for a second city-level security administrator, who confirms it on its review page (under “To do and done”); you cannot confirm your own proposal."),
         warning=_("Who confirms: another city-level security administrator (not you)."),
         button=_("Propose the post"),
         confirm=_("The proposal goes to a second security administrator for confirmation. Propose it?"),

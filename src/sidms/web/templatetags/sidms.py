@@ -1,4 +1,4 @@
-"""Small template helpers of the staff pages: paging and sorting links that keep the filters."""
+"""Small template helpers of the staff pages: paging and sorting links that keep the filters, and money."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ def minutes(duration: Any) -> int:
     """A duration (timedelta) in whole minutes, for sentences like 30 分钟后再试 (not PT30M)."""
     seconds = getattr(duration, "total_seconds", None)
     return max(1, round(seconds() / 60)) if seconds else 0
+
+
+@register.filter(name="money")
+def money_filter(value: Any) -> str:
+    """An amount in yuan as ¥1,234.56 (sidms.web.display.money)."""
+    from sidms.web.display import money
+
+    return money(value)
 
 
 @register.filter(name="joined")

@@ -189,7 +189,7 @@ def done_list(request: HttpRequest, key: str) -> HttpResponse:
     context: dict[str, Any] = {
         "form": form, "reset_url": reset, "invalid": form.dates_invalid, "filtered": bool(params.keys() - {"per_page"}),
         "params": params, "per_page": per_page, "default_per_page": PER_PAGE, "per_page_choices": PER_PAGE_CHOICES,
-        "crumbs": [(_("Home"), reverse("web:dashboard")), (_("My queues"), reverse("web:queues")),
+        "crumbs": [(_("Home"), reverse("web:dashboard")), (_("To do and done"), reverse("web:queues")),
                    (str(view.queue.title), "")],
     }  # fmt: skip
     if form.dates_invalid:
@@ -252,7 +252,7 @@ def _review_page(
         "reason": request.POST.get("reason", "") if request.method == "POST" else "",
         "crumbs": [
             (_("Home"), reverse("web:dashboard")),
-            (_("My queues"), reverse("web:queues")),
+            (_("To do and done"), reverse("web:queues")),
             (f"CR{held.pk}", ""),
         ],
     }
@@ -275,7 +275,7 @@ def _unregistered(request: HttpRequest, number: str, refusal: presenters.Unregis
         "refusal": str(refusal),
         "crumbs": [
             (_("Home"), reverse("web:dashboard")),
-            (_("My queues"), reverse("web:queues")),
+            (_("To do and done"), reverse("web:queues")),
             (number, ""),
         ],
     }
@@ -421,7 +421,7 @@ def _maintenance_page(
         "reason": request.POST.get("reason", "") if request.method == "POST" else "",
         "crumbs": [
             (_("Home"), reverse("web:dashboard")),
-            (_("My queues"), reverse("web:queues")),
+            (_("To do and done"), reverse("web:queues")),
             (f"MO{order.pk}", ""),
         ],
     }
