@@ -129,3 +129,27 @@ def test_the_archive_reviewer_of_the_district_named_in_sql_decides_no_scan(
         item.refresh_from_db()
         assert item.status == ItemStatus.PENDING
     assert alerts() == 3
+
+
+@pytest.mark.req("R7.3")
+def test_a_request_pointed_in_sql_at_a_person_of_another_district_is_not_handed_to_it(
+    data_dir: Any, huancui_clerk: Any, make_person: Any, make_staff: Any, signed_in: Any
+) -> None:
+    """The other way round: the request's own record_id rewritten in SQL to name a genuine person of 乳山市. The
+    person matches their history; the request does not match its seal, and is what moved."""
+    person = make_person(id_number=ID_NUMBER, name="王建国")
+    other = make_person(id_number="37100219600101003" + check_digit("37100219600101003"), name="李四",
+                        district=RUSHAN)  # fmt: skip
+    held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=person,
+                         values={"name": "王建华"}).held  # fmt: skip
+    assert held is not None
+    item = archive_upload(actor=huancui_clerk, target_kind="change_request", target=held, doc_type="id_copy",
+                          data=noise("PNG"))  # fmt: skip
+    _raw("UPDATE changes_changerequest SET record_id = %s WHERE id = %s", [other.pk, held.pk])
+    reviewer = make_staff("reviewer_rs", posts=("reviewer",), district=RUSHAN)
+    page = signed_in(reviewer).get(f"/queues/review/{held.pk}/")
+    assert page.status_code == 409 and "王建华" not in page.content.decode()
+    clerk = make_staff("clerk_rs", posts=("window_clerk",), district=RUSHAN)
+    with pytest.raises(IntegrityAlert):
+        archive_open(actor=clerk, item_id=item.pk, action="view")
+    assert AuditEvent.objects.filter(action="integrity.alert", object_type="changerequest").count() == 2

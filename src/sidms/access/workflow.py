@@ -196,10 +196,10 @@ def follows_scope(staff: Any, row: Any) -> bool:
     return in_scope(staff, record_district(row))
 
 
-# How a record is checked against its history (sidms.changes.integrity, a layer above this one, registers
-# it when its app is ready): called with the record's spec, the record and the caller; it raises an integrity
-# alert, recorded, when the record does not match.
-RecordCheck = Callable[[EntitySpec, Model, Caller], None]
+# How a move is checked (sidms.changes.seals, a layer above this one, registers it when its app is ready):
+# called with the workflow row, its record's spec, the record and the caller, it raises an integrity alert,
+# recorded, when the row does not match its seal or the record its history.
+RecordCheck = Callable[[Model, EntitySpec, Model, Caller], None]
 _RECORD_CHECKS: list[RecordCheck] = []
 
 
@@ -209,12 +209,13 @@ def register_record_check(check: RecordCheck) -> None:
 
 def require_move_verified(row: Any, *, actor: Any) -> None:
     """Before ROW — a request or order whose record is now in another district than ROW was filed in — is
-    read or acted on, and before the scans attached to it are, the record is checked against its history.
-    The scope of such a row is read from the live record (:class:`ScopeDistrict`): a district written into the
-    record in SQL, with no revision, would otherwise hand the district it names the pending requests and
-    orders about it and their documents (attack round 13), as it no longer hands it the person's own scans
-    (round 11). A move made through the pipeline matches its history and passes; a row whose record stayed
-    where it was filed costs nothing more."""
+    read or acted on, and before the scans attached to it are, the move is checked: the row against its seal
+    and the record against its history. The scope of such a row is read from the live rows
+    (:class:`ScopeDistrict`): a district written into the record in SQL, with no revision, or the row's
+    record_id pointed at another district's record, would otherwise hand the district named the pending
+    requests and orders and their documents (attack round 13), as a district written into a person no longer
+    hands it the person's own scans (round 11). A move made through the pipeline passes; a row whose record
+    stayed where it was filed costs nothing more."""
     workflow = declaration(type(row))
     if not workflow.follows_record or getattr(row, "record_id", None) is None or row.entity not in ENTITIES:
         return
@@ -228,7 +229,7 @@ def require_move_verified(row: Any, *, actor: Any) -> None:
     if not _RECORD_CHECKS:
         raise ImproperlyConfigured("no record check is registered (sidms.changes registers it when ready)")
     for check in _RECORD_CHECKS:
-        check(spec, record, Caller.of(actor))
+        check(row, spec, record, Caller.of(actor))
 
 
 def workflow_get(*, actor: Any, model: type[Model], pk: Any, read: bool = True) -> Any:

@@ -115,17 +115,6 @@ def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
     raise alert(spec, instance.pk, spec.label(instance), reason, actor=actor)
 
 
-def check_moved_record(spec: EntitySpec, record: models.Model, actor: Any) -> None:
-    """The check access.workflow.require_move_verified makes of a record that has moved since a request or
-    order about it was filed: :func:`check_row`, its alert recorded now (a read takes no transaction to roll
-    back; a step that does is recorded again by ``audited_refusals`` once it has rolled back)."""
-    try:
-        check_row(spec, record, actor=actor)
-    except IntegrityAlert as refused:
-        record_alert(refused)
-        raise
-
-
 def record_alert(alert: IntegrityAlert) -> None:
     """Write ALERT's audit event now, once: an alert recorded where it is met and then raised on is not
     recorded again by ``audited_refusals`` (unless the step it was written in rolled back, :func:`record_refusal`)."""
