@@ -65,8 +65,12 @@ def latest_step(obj: models.Model) -> tuple[int, str] | None:
     workflow = getattr(type(obj), "workflow", None)
     if workflow is None:
         return None
+    # Reads of the row name it too but record no step: skipped in the query, not parsed one by one. Reads of a
+    # request that moved district check its seal (access.workflow.require_move_verified): after a thousand
+    # reads, each read took 9-10 ms instead of 4-5 ms while they were parsed (SQLite, on a 2-core machine).
     payloads = (
         AuditEvent.objects.filter(object_type=workflow.name, object_id=str(obj.pk))
+        .exclude(action__startswith="read.")
         .order_by("-seq")
         .values_list("payload", flat=True)
     )
