@@ -6,9 +6,11 @@ selectors when they lock a row, so a page, an API and a service cannot disagree 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import CharField, Expression, F, Model, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
@@ -17,7 +19,7 @@ from sidms.access.posts import DECIDERS
 from sidms.audit.services import audit_record
 from sidms.core.caller import Caller
 from sidms.core.declare import Queue, Step, Workflow
-from sidms.core.kernel import ENTITIES, spec_for
+from sidms.core.kernel import ENTITIES, EntitySpec, spec_for
 
 
 def declaration(model: type[Model]) -> Workflow:
@@ -194,6 +196,42 @@ def follows_scope(staff: Any, row: Any) -> bool:
     return in_scope(staff, record_district(row))
 
 
+# How a move is checked (sidms.changes.seals, a layer above this one, registers it when its app is ready):
+# called with the workflow row, its record's spec, the record and the caller, it raises an integrity alert,
+# recorded, when the row does not match its seal or the record its history.
+RecordCheck = Callable[[Model, EntitySpec, Model, Caller], None]
+_RECORD_CHECKS: list[RecordCheck] = []
+
+
+def register_record_check(check: RecordCheck) -> None:
+    _RECORD_CHECKS[:] = [check]
+
+
+def require_move_verified(row: Any, *, actor: Any) -> None:
+    """Before ROW — a request or order whose record is now in another district than ROW was filed in — is
+    read or acted on, and before the scans attached to it are, the move is checked: the row against its seal
+    and the record against its history. The scope of such a row is read from the live rows
+    (:class:`ScopeDistrict`): a district written into the record in SQL, with no revision, or the row's
+    record_id pointed at another district's record, would otherwise hand the district named the pending
+    requests and orders and their documents (attack round 13), as a district written into a person no longer
+    hands it the person's own scans (round 11). A move made through the pipeline passes; a row whose record
+    stayed where it was filed costs nothing more."""
+    workflow = declaration(type(row))
+    if not workflow.follows_record or getattr(row, "record_id", None) is None or row.entity not in ENTITIES:
+        return
+    spec = spec_for(row.entity)
+    record = spec.model._default_manager.filter(pk=row.record_id).first()
+    if record is None:
+        return
+    district = spec.district_of(record)
+    if district is None or district == getattr(row, f"{workflow.district}_id"):
+        return
+    if not _RECORD_CHECKS:
+        raise ImproperlyConfigured("no record check is registered (sidms.changes registers it when ready)")
+    for check in _RECORD_CHECKS:
+        check(row, spec, record, Caller.of(actor))
+
+
 def workflow_get(*, actor: Any, model: type[Model], pk: Any, read: bool = True) -> Any:
     """One row the actor may see (404 otherwise). READ records the view as an audit event."""
     caller = Caller.of(actor)
@@ -211,6 +249,7 @@ def workflow_get(*, actor: Any, model: type[Model], pk: Any, read: bool = True) 
     )
     if row is None:
         raise Http404
+    require_move_verified(row, actor=caller)
     if read:
         audit_record(
             f"read.{workflow.name}", actor=caller, object_type=workflow.name, object_id=row.pk,

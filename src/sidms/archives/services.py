@@ -102,9 +102,11 @@ def refused(error: files.FileRefused) -> ChangeRefused:
 # Targets
 
 
-def _district_of(kind: str, target: models.Model) -> str:
-    """The district whose scope TARGET's catalogue is in, and which a new item of it is filed in."""
+def _district_of(kind: str, target: models.Model, caller: Caller) -> str:
+    """The district whose scope TARGET's catalogue is in, and which a new item of it is filed in. A request's
+    or order's is its record's now, once a move of the record is found genuine (workflow.require_move_verified)."""
     if kind in REQUESTS:
+        workflows.require_move_verified(target, actor=caller)
         return str(workflows.scope_district(target))
     if kind == "batch_application":
         return str(target.applicant.district_id)  # type: ignore[attr-defined]
@@ -148,7 +150,7 @@ def archive_upload(
         raise ValueError(f"unknown archive target {target_kind!r}")
     permission = "agreement.manage" if target_kind == "agreement" else "archive.upload"
     require_permission(caller, permission, MAY_NOT_UPLOAD)
-    district = _district_of(target_kind, target)
+    district = _district_of(target_kind, target, caller)
     require_scope(caller, district)
     if not is_code(DOC_TYPES, doc_type):
         raise ChangeRefused(_("Choose a document type from the list."), code="doc_type")
@@ -261,6 +263,21 @@ def item_district(item: ArchiveItem) -> str | None:
     return owner_district(item, OWNERS)
 
 
+def _require_genuine_move(caller: Caller, item: ArchiveItem) -> None:
+    """The move that puts ITEM in the reader's scope, checked against history: the record of the request or
+    order it is attached to (workflow.require_move_verified), or its owner once the owner is in another
+    district than the item was uploaded in. A district written in SQL must not open a scan to the district it
+    names, nor let its reviewer decide one (attack rounds 11 and 13)."""
+    for ref in REQUESTS:
+        row = getattr(item, ref)
+        if row is not None:
+            workflows.require_move_verified(row, actor=caller)
+            return
+    owner = item.person if item.person_id is not None else item.unit
+    if owner is not None and item_district(item) != item.district_id:
+        check_row(spec_for("person" if item.person_id is not None else "unit"), owner, actor=caller)
+
+
 def archive_review(*, actor: Any, item_id: int, accept: bool, reason: str) -> ArchiveItem:
     """The archive reviewer accepts or rejects a pending item; never the uploader; a rejection needs a
     reason."""
@@ -275,6 +292,7 @@ def archive_review(*, actor: Any, item_id: int, accept: bool, reason: str) -> Ar
             raise deny(NotPermitted(NO_SUCH_ITEM), "archive.review_denied", actor=caller,
                        object_type="archive_item", object_id=item_id,
                        detail={"reason": "not_found_or_out_of_scope"})  # fmt: skip
+        _require_genuine_move(caller, item)
         if item.uploaded_by_id == staff.pk:
             raise deny(SeparationOfDuties(OWN_UPLOAD), "archive.review_denied", actor=caller,
                        object_type="archive_item", object_id=item_id, detail={"reason": "own_upload"})  # fmt: skip
@@ -342,11 +360,7 @@ def _item_for(caller: Caller, item_id: int, action: str) -> ArchiveItem:
         # The row names the file, its key binding and its district: one re-pointed at another district's scan
         # or moved to the reader's district in SQL must not open that scan to the reader (attack round 10).
         check_row(spec_for("archive_item"), item, actor=caller)
-        owner = item.person if item.person_id is not None else item.unit
-        if owner is not None and item_district(item) != item.district_id:
-            # Its owner moved since the upload, which is what gives this reader the scan: a move made in SQL
-            # must not (attack round 11).
-            check_row(spec_for("person" if item.person_id is not None else "unit"), owner, actor=caller)
+        _require_genuine_move(caller, item)
     except IntegrityAlert as alert:
         record_alert(alert)
         raise
@@ -402,7 +416,7 @@ def catalogue(*, actor: Any, target_kind: str, target: models.Model) -> list[Arc
     caller = Caller.of(actor)
     if not may_view(caller.staff, target_kind):
         require_permission(caller, view_permission(target_kind), MAY_NOT_VIEW)
-    require_scope(caller, _district_of(target_kind, target))
+    require_scope(caller, _district_of(target_kind, target, caller))
     items = list(
         ArchiveItem.objects.filter(**{TARGETS[target_kind]: target.pk}).order_by("-received_on", "-pk")
     )

@@ -14,7 +14,12 @@ class ChangesConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from sidms.access import workflow as workflows
         from sidms.changes import reference, rules  # noqa: F401  (register rule proposals and the reference check)
+        from sidms.changes.seals import require_move_genuine
+
+        # A request or order whose record moved is read in its new district once the move is genuine.
+        workflows.register_record_check(require_move_genuine)
         from sidms.changes.batches import cleaning_code
 
         # The fingerprint of the code that cleans import rows, taken from the files this process loaded

@@ -206,6 +206,7 @@ def _locked(caller: Caller, order_id: int, action: str) -> MaintenanceOrder:
             object_id=order_id, detail={"reason": "not_found_or_out_of_scope"},
         )  # fmt: skip
     require_intact(order, actor=caller)
+    workflows.require_move_verified(order, actor=caller)
     if not workflows.follows_scope(staff, order):
         raise deny(
             NotPermitted(_("The record is no longer in your data scope.")), "maintenance.denied", actor=caller,

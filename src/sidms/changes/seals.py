@@ -19,7 +19,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.audit.models import AuditEvent
-from sidms.changes.integrity import integrity_alert
+from sidms.changes.integrity import check_row, integrity_alert, record_alert
+from sidms.core.errors import IntegrityAlert
+from sidms.core.kernel import EntitySpec
 from sidms.core.keys import keyring
 from sidms.lib import chain
 
@@ -63,8 +65,12 @@ def latest_step(obj: models.Model) -> tuple[int, str] | None:
     workflow = getattr(type(obj), "workflow", None)
     if workflow is None:
         return None
+    # Reads of the row name it too but record no step: skipped in the query, not parsed one by one. Reads of a
+    # request that moved district check its seal (access.workflow.require_move_verified): after a thousand
+    # reads, each read took 9-10 ms instead of 4-5 ms while they were parsed (SQLite, on a 2-core machine).
     payloads = (
         AuditEvent.objects.filter(object_type=workflow.name, object_id=str(obj.pk))
+        .exclude(action__startswith="read.")
         .order_by("-seq")
         .values_list("payload", flat=True)
     )
@@ -89,6 +95,20 @@ def require_intact(obj: models.Model, *, actor: object = "system") -> None:
     if reason:
         raise integrity_alert(str(obj), obj._meta.model_name or "", obj.pk, {"reason": reason}, actor=actor,
                               message=BROKEN_SEAL)  # fmt: skip
+
+
+def require_move_genuine(row: models.Model, spec: EntitySpec, record: models.Model, actor: Any) -> None:
+    """The check access.workflow.require_move_verified makes of a request or order ROW whose RECORD is now in
+    another district than ROW was filed in: ROW must match its seal (its record_id was not pointed at another
+    district's record in SQL) and RECORD its history (its district was not written in SQL). The alert is
+    recorded now (a read takes no transaction to roll back; a step that does is recorded again by
+    ``audited_refusals`` once it has rolled back)."""
+    try:
+        require_intact(row, actor=actor)
+        check_row(spec, record, actor=actor)
+    except IntegrityAlert as refused:
+        record_alert(refused)
+        raise
 
 
 def revision_seal(**fields: Any) -> str:

@@ -940,6 +940,7 @@ def review_decide(
                 object_id=change_request_id, detail={"reason": "not_found_or_out_of_scope"},
             )  # fmt: skip
         require_intact(held, actor=caller)
+        workflows.require_move_verified(held, actor=caller)
         if not workflows.follows_scope(staff, held):
             # The record moved to another district after submission: the district it left no longer decides
             # either way (its page is not found for them; a rejection posted blind was taken, attack round 11).
@@ -1039,6 +1040,7 @@ def review_recheck_registries(*, actor: Any, change_request_id: int) -> ChangeRe
         audited_refusals()
     ):  # the alert's event: the page catches the refusal (attack round 12: never logged)
         require_intact(held, actor=caller)
+        workflows.require_move_verified(held, actor=caller)
     spec = spec_for(held.entity)
     rules = rules_in_force(held.entity)
     record = spec.model.objects.get(pk=held.record_id) if held.record_id is not None else None

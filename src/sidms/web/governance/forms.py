@@ -202,6 +202,24 @@ class RuleForm(forms.Form):
 
 
 BAD_DATE = _("Enter a date that exists, as YYYY-MM-DD (for example 2024-02-29).")
+FAR_DATE = _("Enter a date from 1900-01-01 to 9998-12-31.")
+
+
+class DayField(forms.DateField):
+    """A date to filter a list by, as YYYY-MM-DD, within the years a search can take: the day after 9999-12-31
+    is past the last date Python holds, and midnight of 0001-01-01 in Beijing is in year 0 in UTC (a date
+    filter read them as a server error, attack round 13). Nothing in the system predates 1900."""
+
+    def __init__(self, label: Any) -> None:
+        super().__init__(
+            label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}),
+            input_formats=["%Y-%m-%d"], error_messages={"invalid": BAD_DATE},
+        )  # fmt: skip
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is not None and not 1900 <= value.year <= 9998:
+            raise forms.ValidationError(FAR_DATE, code="far")
 
 
 class AuditFilterForm(forms.Form):
@@ -211,14 +229,8 @@ class AuditFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         label=_("Outcome"), choices=[("", _("Any")), *Outcome.choices], required=False
     )
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
-        input_formats=["%Y-%m-%d"], error_messages={"invalid": BAD_DATE},
-    )  # fmt: skip
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
-        input_formats=["%Y-%m-%d"], error_messages={"invalid": BAD_DATE},
-    )  # fmt: skip
+    date_from = DayField(_("From"))
+    date_to = DayField(_("To"))
     # Keyset paging: the log grows while it is read (reading it adds an event), so pages are anchored on
     # sequence numbers rather than offsets.
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

@@ -9,20 +9,13 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from sidms.web.governance.forms import BAD_DATE
+from sidms.web.governance.forms import DayField
 from sidms.web.records.views import PER_PAGE_CHOICES
 
 
-def _day(label: Any) -> forms.DateField:
-    return forms.DateField(
-        label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}),
-        input_formats=["%Y-%m-%d"], error_messages={"invalid": BAD_DATE},
-    )  # fmt: skip
-
-
 class DoneFilterForm(forms.Form):
-    date_from = _day(_("Done from"))
-    date_to = _day(_("Done until"))
+    date_from = DayField(_("Done from"))
+    date_to = DayField(_("Done until"))
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     per_page = forms.TypedChoiceField(
         required=False, coerce=int, empty_value=None, widget=forms.HiddenInput,
