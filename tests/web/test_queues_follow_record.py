@@ -71,9 +71,10 @@ def test_a_pending_request_is_listed_opened_and_decided_by_the_district_its_pers
     move(make_staff, person)
 
     rushan = signed_in(reviewers["rushan"])
-    assert listed(section(rushan.get("/queues/").content.decode(), "change_request.review"), "CR") == [
-        f"CR{held.pk}"
-    ]
+    queue = section(rushan.get("/queues/").content.decode(), "change_request.review")
+    assert listed(queue, "CR") == [f"CR{held.pk}"]
+    # Its district column names where the person is now, the district whose queue it is in.
+    assert "<td>乳山市</td>" in queue and "环翠区" not in queue
     assert rushan.get(f"/queues/review/{held.pk}/").status_code == 200
 
     huancui = signed_in(reviewers["huancui"])
@@ -85,9 +86,9 @@ def test_a_pending_request_is_listed_opened_and_decided_by_the_district_its_pers
 
     # The clerk who submitted it still follows it, without learning where the person went.
     clerk = signed_in(huancui_clerk)
-    assert listed(section(clerk.get("/queues/").content.decode(), "change_request.mine"), "CR") == [
-        f"CR{held.pk}"
-    ]
+    mine = section(clerk.get("/queues/").content.decode(), "change_request.mine")
+    assert listed(mine, "CR") == [f"CR{held.pk}"]
+    assert "<td>环翠区</td>" in mine and "乳山" not in mine
     own_page = clerk.get(f"/queues/review/{held.pk}/").content.decode()
     assert "乳山" not in own_page
 

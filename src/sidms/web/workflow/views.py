@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -108,13 +108,28 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _queue_row(queue: Any, item: Any) -> dict[str, Any]:
+def _district_shown(staff: Any, item: Any) -> str:
+    """The district column of a queue row: where the record is now (the district whose queue the row is in,
+    workflow.in_scope_of), when that is in the viewer's scope; else where the row was filed. A reviewer of the
+    district a person moved to read the district the person left; a submitter whose request has followed its
+    record out of their district still reads their own (nothing of where the person went)."""
+    now = getattr(item, NOW_DISTRICT, None)
+    if now and now != item.district_id and policies.in_scope(staff, now):
+        from sidms.parameters.codes import region_name
+
+        return region_name(now) or str(now)
+    district = getattr(item, "district", None)
+    return str(district.name) if district is not None else ""
+
+
+def _queue_row(staff: Any, queue: Any, item: Any) -> dict[str, Any]:
     """A row of a queue, as its kind's presenter reads it (an unregistered kind shows nothing of itself); in a
     已办 list, with what the viewer decided and when."""
     presenter = presenters.presenter_for(getattr(item, "entity", ""))
     decision, done_at = workflows.done(queue, item) if queue.actor else ("", None)
     return {
         "item": item,
+        "district": _district_shown(staff, item) if hasattr(item, "district_id") else "",
         "url": _detail_url(item),
         "entity_label": presenter.label,
         "record_text": presenter.record_text(item) if hasattr(item, "record_label") else "",
@@ -124,17 +139,21 @@ def _queue_row(queue: Any, item: Any) -> dict[str, Any]:
     }
 
 
+# The district a row that follows its record is in now, read with the rows (_district_shown).
+NOW_DISTRICT = "now_district"
+
+
 def _with_columns(view: workflows.QueueView, rows: Any) -> Any:
-    """ROWS with what the columns name of each (its district, its submitter): fetched with the rows, not one
-    by one."""
-    related = [
-        workflows.declaration(view.model).own,
-        *(["district"] if hasattr(view.model, "district") else []),
-    ]
+    """ROWS with what the columns name of each (its district filed and now, its submitter): fetched with the
+    rows, not one by one."""
+    workflow = workflows.declaration(view.model)
+    related = [workflow.own, *(["district"] if hasattr(view.model, "district") else [])]
+    if workflow.follows_record:
+        rows = rows.annotate(**{NOW_DISTRICT: F(workflows.SCOPE_DISTRICT)})
     return rows.select_related(*filter(None, related))
 
 
-def _section(view: workflows.QueueView, rows: list[Any], *, more: bool = False) -> dict[str, Any]:
+def _section(staff: Any, view: workflows.QueueView, rows: list[Any], *, more: bool = False) -> dict[str, Any]:
     return {
         "key": view.key,
         "title": view.queue.title,
@@ -142,7 +161,7 @@ def _section(view: workflows.QueueView, rows: list[Any], *, more: bool = False) 
         "kind": workflows.declaration(view.model).name,
         "done": bool(view.queue.actor),
         "more": more,
-        "rows": [_queue_row(view.queue, item) for item in rows],
+        "rows": [_queue_row(staff, view.queue, item) for item in rows],
         "all_url": reverse("web:done_list", args=[view.key]) if view.queue.actor else "",
     }
 
@@ -155,7 +174,7 @@ def queues(request: HttpRequest) -> HttpResponse:
     sections = []
     for view in views:
         rows = list(_with_columns(view, view.rows)[: QUEUE_LIMIT + 1])
-        sections.append(_section(view, rows[:QUEUE_LIMIT], more=len(rows) > QUEUE_LIMIT))
+        sections.append(_section(staff, view, rows[:QUEUE_LIMIT], more=len(rows) > QUEUE_LIMIT))
     return render(request, "workflow/queues.html", {"sections": sections, "limit": QUEUE_LIMIT})
 
 
@@ -195,7 +214,9 @@ def done_list(request: HttpRequest, key: str) -> HttpResponse:
     if form.dates_invalid:
         # A date that cannot be read lists nothing rather than everything: the reader would take the whole
         # list for the answer to the dates they asked for.
-        return render(request, "workflow/done_list.html", {**context, "s": _section(view, []), "total": 0})
+        return render(
+            request, "workflow/done_list.html", {**context, "s": _section(staff, view, []), "total": 0}
+        )
     rows = view.rows
     at = view.queue.at
     if wanted.get("date_from"):
@@ -214,7 +235,7 @@ def done_list(request: HttpRequest, key: str) -> HttpResponse:
     page = paginator.page(number)
     return render(
         request, "workflow/done_list.html",
-        {**context, "s": _section(view, list(page)), "page_obj": page, "total": f"{paginator.count:,}"},
+        {**context, "s": _section(staff, view, list(page)), "page_obj": page, "total": f"{paginator.count:,}"},
     )  # fmt: skip
 
 
