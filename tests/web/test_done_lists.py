@@ -4,6 +4,7 @@ district scope as every other queue, and never counted on the dashboard as 待�
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -283,3 +284,36 @@ def test_a_done_list_is_only_its_own_deciders(huancui_clerk, make_staff, signed_
     assert signed_in(huancui_clerk).get(url).status_code == 404  # no such list for a clerk
     for other in ("change_request.review", "batch.approve_done", "nope"):
         assert colleague.get(f"/queues/done/{other}/").status_code == 404
+
+
+@pytest.mark.req("R10.3")
+@pytest.mark.req("B1")
+def test_the_queue_page_and_a_done_list_record_whom_they_showed(  # type: ignore[no-untyped-def]
+    huancui_clerk, make_staff, signed_in, three, auditor
+) -> None:
+    """A queue row names the person a request is about (their number): like a records list, each page of
+    queues records the rows it showed, so that a person can later learn who saw their data (B1)."""
+    from sidms.audit.models import AuditEvent
+
+    reviewer = make_staff("reviewer_hc", posts=("reviewer",), district="371002")
+    page = signed_in(reviewer)
+
+    def shown() -> list[dict]:  # type: ignore[type-arg]
+        events = AuditEvent.objects.filter(action="read.queues", actor="reviewer_hc").order_by("-seq")
+        return [json.loads(event.payload)["detail"] for event in events[:1]]
+
+    page.get("/queues/")
+    assert shown() == []  # nothing listed, nothing recorded
+    held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=three[0],
+                         values={"name": "王甲华"}).held  # fmt: skip
+    assert held is not None
+    page.get("/queues/")
+    assert shown() == [{"queues": ["change_request.review"], "requests": [f"CR{held.pk}"],
+                        "shown": [three[0].person_no]}]  # fmt: skip
+    review_decide(actor=reviewer, change_request_id=held.pk, approve=True)
+    page.get("/queues/done/change_request.review_done/")
+    assert shown() == [{"queues": ["change_request.review_done"], "requests": [f"CR{held.pk}"],
+                        "shown": [three[0].person_no]}]  # fmt: skip
+    # The auditor reads it in words: the action, the queue's title, the request and the person's number.
+    log = signed_in(auditor).get("/audit/", {"actor": "reviewer_hc"}).content.decode()
+    assert "查看待办与已办" in log and "待审核" in log and f"CR{held.pk}" in log and three[0].person_no in log

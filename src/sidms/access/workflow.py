@@ -258,6 +258,28 @@ def workflow_get(*, actor: Any, model: type[Model], pk: Any, read: bool = True) 
     return row
 
 
+# How a workflow row is named on its pages and in the audit log: CR12, MO3, BA7.
+ROW_PREFIXES = {"change_request": "CR", "maintenance": "MO", "batch": "BA"}
+
+
+def audit_listed(actor: Any, shown: list[tuple[str, list[Any]]]) -> None:
+    """One audit event for a page of queues or a 已办 list: the rows shown (CR12, …) and the records they
+    concern (a person's number), as the records lists name every record they show, so that a person can
+    later learn who saw their data (B1). Nothing shown, nothing recorded."""
+    rows = [row for _key, listed in shown for row in listed]
+    if not rows:
+        return
+    records = [getattr(row, "record_label", "") for row in rows]
+    audit_record(
+        "read.queues", actor=Caller.of(actor), object_type="queue",
+        detail={
+            "queues": [key for key, listed in shown if listed],
+            "requests": [f"{ROW_PREFIXES.get(declaration(type(row)).name, '')}{row.pk}" for row in rows],
+            "shown": sorted({record for record in records if record}),
+        },
+    )  # fmt: skip
+
+
 def _queue_rows(staff: Any, model: type[Model], queue: Queue) -> QuerySet[Any]:
     workflow = declaration(model)
     if not has_permission(staff, queue.permission) or (queue.city_level and not staff.is_city_level):

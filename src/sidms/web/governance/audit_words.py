@@ -14,7 +14,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from sidms.access.posts import Post
-from sidms.changes.models import BatchKind, BatchStatus, Channel, MaintenanceStatus, Method, ReviewStatus
+from sidms.changes.models import (
+    BatchApplication,
+    BatchKind,
+    BatchStatus,
+    ChangeRequest,
+    Channel,
+    MaintenanceOrder,
+    MaintenanceStatus,
+    Method,
+    ReviewStatus,
+)
 from sidms.changes.services import field_label
 from sidms.core.errors import english
 from sidms.core.kernel import ENTITIES
@@ -32,6 +42,7 @@ ACTION_LABELS: dict[str, Any] = {
     "access.denied": gettext_lazy("Access refused"),
     "security.rate_limited": gettext_lazy("Too many requests refused"),
     "integrity.alert": gettext_lazy("Integrity alert"),
+    "read.queues": gettext_lazy("Queues viewed"),
     "review.approve": gettext_lazy("Review approved"),
     "review.reject": gettext_lazy("Review rejected"),
     "review.recheck": gettext_lazy("Registries asked again"),
@@ -108,6 +119,8 @@ DETAIL_LABELS: dict[str, Any] = {
     "record": gettext_lazy("Record"),
     "status": gettext_lazy("Status"),
     "rows": gettext_lazy("Rows"),
+    "queues": gettext_lazy("Queues"),
+    "requests": gettext_lazy("Requests, orders and applications"),
     "kind": gettext_lazy("Kind"),
     "held_for_review": gettext_lazy("Review request"),
     "rule": gettext_lazy("Rule"),
@@ -369,6 +382,8 @@ def _value(key: str, value: Any, event: Mapping[str, Any], names: Names) -> str:
         return names.actor(str(value))
     if key == "registries" and isinstance(value, list):
         return joined(registry_label(str(v)) for v in value)
+    if key == "queues" and isinstance(value, list):
+        return joined(_queue_title(str(v)) for v in value)
     if key == "ok":
         return _("yes") if value else _("no")
     if key == "at" and isinstance(value, str):
@@ -381,6 +396,18 @@ def _value(key: str, value: Any, event: Mapping[str, Any], names: Names) -> str:
     if isinstance(value, dict):
         return "；".join(f"{_label(str(k))}：{_value(str(k), v, event, names)}" for k, v in value.items())
     return str(value)
+
+
+def _queue_title(key: str) -> str:
+    """A queue's title from its key in a read.queues event ("change_request.review" is 待审核)."""
+    from sidms.access.workflow import declaration
+
+    for model in (ChangeRequest, MaintenanceOrder, BatchApplication):
+        workflow = declaration(model)
+        for queue in workflow.queues:
+            if f"{workflow.name}.{queue.name}" == key:
+                return str(queue.title)
+    return key
 
 
 def _label(key: str) -> str:

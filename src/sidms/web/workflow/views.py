@@ -171,10 +171,12 @@ def queues(request: HttpRequest) -> HttpResponse:
     views = workflows.queues_for(staff, WORKFLOWS)
     if not views:
         policies.require(caller_of(request), "review.decide", path=request.path)
-    sections = []
+    sections, shown = [], []
     for view in views:
         rows = list(_with_columns(view, view.rows)[: QUEUE_LIMIT + 1])
         sections.append(_section(staff, view, rows[:QUEUE_LIMIT], more=len(rows) > QUEUE_LIMIT))
+        shown.append((view.key, rows[:QUEUE_LIMIT]))
+    workflows.audit_listed(caller_of(request), shown)
     return render(request, "workflow/queues.html", {"sections": sections, "limit": QUEUE_LIMIT})
 
 
@@ -233,9 +235,11 @@ def done_list(request: HttpRequest, key: str) -> HttpResponse:
             back_text=_("Go to the last page"),
         )
     page = paginator.page(number)
+    shown = list(page)
+    workflows.audit_listed(caller_of(request), [(view.key, shown)])
     return render(
         request, "workflow/done_list.html",
-        {**context, "s": _section(staff, view, list(page)), "page_obj": page, "total": f"{paginator.count:,}"},
+        {**context, "s": _section(staff, view, shown), "page_obj": page, "total": f"{paginator.count:,}"},
     )  # fmt: skip
 
 
