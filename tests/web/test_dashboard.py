@@ -99,3 +99,40 @@ def test_the_queue_a_count_links_to_lists_the_same_work(make_staff, signed_in, w
     assert links == ["/queues/#batch.approve"]
     queues = approver.get("/queues/").content.decode()
     assert 'id="batch.approve"' in queues and "BA" in queues.split('id="batch.approve"')[1]
+
+
+@pytest.mark.req("R7.3")
+@pytest.mark.req("R2.3")
+def test_a_request_waiting_longer_than_the_steps_time_limit_is_marked_overdue(  # type: ignore[no-untyped-def]
+    huancui_clerk, make_staff, make_person, signed_in
+) -> None:
+    """ux-conventions: the 待办 show overdue items in red. A request waiting for review longer than the
+    business-handling parameter workflow.step_days (5 calendar days, an example value) is counted overdue on
+    the dashboard and marked 已逾期 in its queue; one submitted since is not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    from sidms.business.parameters import value_at
+
+    assert value_at("workflow.step_days") == 5
+    old, new = (make_person(id_number=n, name="王建国") for n in (HUANCUI_1960, "371002196201010024"))
+    with freeze_time(timezone.now() - timedelta(days=6)):
+        late = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=old,
+                             values={"name": "王建华"}).held  # fmt: skip
+    fresh = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=new,
+                          values={"name": "王建民"}).held  # fmt: skip
+    assert late is not None and fresh is not None
+    reviewer = signed_in(make_staff("reviewer_hc", posts=("reviewer",), district="371002"))
+    dashboard = reviewer.get("/").content.decode()
+    assert todo(dashboard)["待审核"] == 2
+    assert '<span class="count overdue">已逾期 1 件</span>' in dashboard
+    queue = (
+        reviewer.get("/queues/")
+        .content.decode()
+        .split('id="change_request.review"')[1]
+        .split("</section>")[0]
+    )
+    rows = {number: row for number, row in re.findall(r">CR(\d+)</a>(.*?)</tr>", queue, re.S)}
+    assert "已逾期" in rows[str(late.pk)] and "已逾期" not in rows[str(fresh.pk)]

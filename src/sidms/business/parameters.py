@@ -121,6 +121,7 @@ _DEFS: tuple[tuple[Any, ...], ...] = (
     ("payment.allocation", "business", "allocation", "部分缴费的冲抵顺序（先个人/单位部分，险种顺序）"),
     ("contribution.due_day", "business", "int", "当月费款缴纳截止日（次月第几日，0 为当月末）"),
     ("export.approval_rows", "business", "int", "导出需审批的行数阈值"),
+    ("workflow.step_days", "business", "int", "待办事项办理时限（自然日，超过即标为已超期）", (1, 60)),
     ("enrolment.exclusive_groups", "business", "groups", "互斥险种组（同一人同组只能有一个有效参保）"),
     ("enrolment.min_employee_age", "business", "int", "职工参保最低年龄"),
     # system; the security controls with the range each must stay in whoever changes it: the idle logout
@@ -258,6 +259,10 @@ def _seeds() -> list[tuple[str, Any, date, str, str]]:
          "Council's own page."),
         ("export.approval_rows", 1000, date(2019, 1, 1), "U",
          "REQUIREMENTS §bulk query and export: thresholds with approval; the threshold is local (example)."),
+        ("workflow.step_days", 5, date(2019, 1, 1), "U",
+         "The regulation asks for timely handling (Art. 3, 9) and sets no time limit; the clerks' convention "
+         "(notes/ux-conventions.md: overdue items in red) needs one. Five calendar days a step, example to be "
+         "checked with the agency's handling rules (经办规程)."),
         ("enrolment.exclusive_groups", [["110", "120", "170"], ["310", "390"]], date(2011, 7, 1), "S",
          "社会保险法 Art. 10/23 and the 2012 National Audit Office finding of 1.1 million duplicate "
          "enrolments: one pension scheme (110/120/170) and one medical scheme (310/390) per person."),

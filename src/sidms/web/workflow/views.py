@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
-from django.db.models import Count, F
+from django.db.models import Count, DateTimeField, F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -69,13 +70,38 @@ def _district_text(code: str) -> str:
     return f"{region_name(code)}（{code}）" if region_name(code) else str(code)
 
 
+def _overdue_before() -> datetime:
+    """A row still waiting in a 待办 queue that entered its step before this moment has waited longer than
+    the step's time limit: the business-handling parameter workflow.step_days (calendar days) in force."""
+    from sidms.business.parameters import value_at
+
+    return timezone.now() - timedelta(days=int(value_at("workflow.step_days")))
+
+
+def _waiting_since(view: workflows.QueueView) -> str:
+    """The column with the time a row entered the step a 待办 queue holds it in (the queue's order: submitted,
+    applied, approved, modified at), or "" for a list that is no step waiting on the viewer."""
+    if not view.queue.todo or view.queue.mine or view.queue.actor:
+        return ""
+    name = view.queue.order.removeprefix("-")
+    try:
+        field = view.model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return ""
+    return name if isinstance(field, DateTimeField) else ""
+
+
 def dashboard(request: HttpRequest) -> HttpResponse:
     staff = staff_of(request)
     policies.require(caller_of(request), "dashboard.view", path=request.path)
+    before = _overdue_before()
     todo = [
         {
             "title": view.queue.title,
             "count": view.rows.count(),
+            "overdue": view.rows.filter(**{f"{since}__lt": before}).count()
+            if (since := _waiting_since(view))
+            else 0,
             "url": reverse("web:queues") + f"#{view.key}",
         }
         for view in workflows.queues_for(staff, WORKFLOWS)
@@ -122,7 +148,7 @@ def _district_shown(staff: Any, item: Any) -> str:
     return str(district.name) if district is not None else ""
 
 
-def _queue_row(staff: Any, queue: Any, item: Any) -> dict[str, Any]:
+def _queue_row(staff: Any, queue: Any, item: Any, overdue: bool = False) -> dict[str, Any]:
     """A row of a queue, as its kind's presenter reads it (an unregistered kind shows nothing of itself); in a
     已办 list, with what the viewer decided and when."""
     presenter = presenters.presenter_for(getattr(item, "entity", ""))
@@ -136,6 +162,7 @@ def _queue_row(staff: Any, queue: Any, item: Any) -> dict[str, Any]:
         "fields": presenter.fields(item) if hasattr(item, "proposed") else "",
         "decision": decision,
         "done_at": done_at,
+        "overdue": overdue,
     }
 
 
@@ -154,6 +181,8 @@ def _with_columns(view: workflows.QueueView, rows: Any) -> Any:
 
 
 def _section(staff: Any, view: workflows.QueueView, rows: list[Any], *, more: bool = False) -> dict[str, Any]:
+    since = _waiting_since(view)
+    before = _overdue_before() if since else None
     return {
         "key": view.key,
         "title": view.queue.title,
@@ -161,7 +190,10 @@ def _section(staff: Any, view: workflows.QueueView, rows: list[Any], *, more: bo
         "kind": workflows.declaration(view.model).name,
         "done": bool(view.queue.actor),
         "more": more,
-        "rows": [_queue_row(staff, view.queue, item) for item in rows],
+        "rows": [
+            _queue_row(staff, view.queue, item, bool(since) and getattr(item, since) < before)
+            for item in rows
+        ],
         "all_url": reverse("web:done_list", args=[view.key]) if view.queue.actor else "",
     }
 
