@@ -309,11 +309,11 @@ def test_the_queue_page_and_a_done_list_record_whom_they_showed(  # type: ignore
     assert held is not None
     page.get("/queues/")
     assert shown() == [{"queues": ["change_request.review"], "requests": [f"CR{held.pk}"],
-                        "shown": [three[0].person_no]}]  # fmt: skip
+                        "queue_records": [["person", three[0].person_no]]}]  # fmt: skip
     review_decide(actor=reviewer, change_request_id=held.pk, approve=True)
     page.get("/queues/done/change_request.review_done/")
     assert shown() == [{"queues": ["change_request.review_done"], "requests": [f"CR{held.pk}"],
-                        "shown": [three[0].person_no]}]  # fmt: skip
+                        "queue_records": [["person", three[0].person_no]]}]  # fmt: skip
     # The auditor reads it in words: the action, the queue's title, the request and the person's number.
     log = signed_in(auditor).get("/audit/", {"actor": "reviewer_hc"}).content.decode()
     assert "查看待办与已办" in log and "待审核" in log and f"CR{held.pk}" in log and three[0].person_no in log

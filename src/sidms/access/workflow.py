@@ -269,13 +269,15 @@ def audit_listed(actor: Any, shown: list[tuple[str, list[Any]]]) -> None:
     rows = [row for _key, listed in shown for row in listed]
     if not rows:
         return
-    records = [getattr(row, "record_label", "") for row in rows]
+    # Each record once, as [kind, label]: a person's number, a rule's "person.email", an account's login.
+    records = list({(getattr(row, "entity", ""), row.record_label): None for row in rows
+                    if getattr(row, "record_label", "")})  # fmt: skip
     audit_record(
         "read.queues", actor=Caller.of(actor), object_type="queue",
         detail={
             "queues": [key for key, listed in shown if listed],
             "requests": [f"{ROW_PREFIXES.get(declaration(type(row)).name, '')}{row.pk}" for row in rows],
-            "shown": sorted({record for record in records if record}),
+            "queue_records": [list(record) for record in records],
         },
     )  # fmt: skip
 

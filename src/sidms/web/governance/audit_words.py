@@ -121,6 +121,7 @@ DETAIL_LABELS: dict[str, Any] = {
     "rows": gettext_lazy("Rows"),
     "queues": gettext_lazy("Queues"),
     "requests": gettext_lazy("Requests, orders and applications"),
+    "queue_records": gettext_lazy("Records shown"),
     "kind": gettext_lazy("Kind"),
     "held_for_review": gettext_lazy("Review request"),
     "rule": gettext_lazy("Rule"),
@@ -384,6 +385,13 @@ def _value(key: str, value: Any, event: Mapping[str, Any], names: Names) -> str:
         return joined(registry_label(str(v)) for v in value)
     if key == "queues" and isinstance(value, list):
         return joined(_queue_title(str(v)) for v in value)
+    if key == "queue_records" and isinstance(value, list):  # read.queues: [kind, label] of each record shown
+        records = [
+            object_text(str(v[0]), str(v[1]), names)
+            for v in value[:50]
+            if isinstance(v, list) and len(v) == 2
+        ]
+        return joined(records) + ("…" if len(value) > 50 else "")
     if key == "ok":
         return _("yes") if value else _("no")
     if key == "at" and isinstance(value, str):
