@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 
 class BadInput(Exception):
@@ -21,6 +23,16 @@ class BadInput(Exception):
         self.message = message
         self.back = back
         self.back_text = back_text
+
+
+def no_such_page(asked: int, pages: int, list_url: str, params: dict[str, str]) -> BadInput:
+    """A page number past a paged list's last page: said so, with a link to the last page under the same
+    filters (PARAMS)."""
+    return BadInput(
+        _("There is no page %(page)s: the list has %(pages)s pages.") % {"page": asked, "pages": pages},
+        back=f"{list_url}?{urlencode({**params, 'page': str(pages)})}",
+        back_text=_("Go to the last page"),
+    )
 
 
 def answers_bad_input(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

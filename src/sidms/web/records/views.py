@@ -31,7 +31,7 @@ from sidms.changes.services import rules_in_force, submit_change
 from sidms.core.errors import ChangeRefused, NotPermitted
 from sidms.core.kernel import EntitySpec, by_slug, spec_for
 from sidms.parameters.codes import code_choices, district_choices
-from sidms.web.bad_input import BadInput, answers_bad_input
+from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of, staff_of
 from sidms.web.display import cell, is_reference, joined, label, record_name, record_url, shown, value_text
 from sidms.web.records.forms import RecordForm
@@ -99,12 +99,7 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
         params["q"] = query
     list_url = reverse("web:record_list", args=[slug])
     if listing.page.number != wanted.page:
-        raise BadInput(
-            _("There is no page %(page)s: the list has %(pages)s pages.")
-            % {"page": wanted.page, "pages": listing.page.paginator.num_pages},
-            back=f"{list_url}?{urlencode({**params, 'page': str(listing.page.paginator.num_pages)})}",
-            back_text=_("Go to the last page"),
-        )
+        raise no_such_page(wanted.page, listing.page.paginator.num_pages, list_url, params)
     columns = list(spec.declaration.list_columns)
     # A row links to its record from its first cell, unless that cell names another record (an employment's
     # person): then the row has its own link at the end, since links do not nest.

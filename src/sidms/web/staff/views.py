@@ -20,7 +20,6 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
@@ -32,7 +31,7 @@ from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, SeparationOfDuties
 from sidms.registry.models import Staff
 from sidms.security import accounts
-from sidms.web.bad_input import BadInput, answers_bad_input
+from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of
 from sidms.web.staff import reads
 from sidms.web.staff.forms import (
@@ -130,12 +129,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
         params["per_page"] = str(per_page)
     number = wanted["page"] or 1
     if number > paginator.num_pages:
-        raise BadInput(
-            _("There is no page %(page)s: the list has %(pages)s pages.")
-            % {"page": number, "pages": paginator.num_pages},
-            back=f"{reverse('web:staff:list')}?{urlencode({**params, 'page': str(paginator.num_pages)})}",
-            back_text=_("Go to the last page"),
-        )
+        raise no_such_page(number, paginator.num_pages, reverse("web:staff:list"), params)
     page = paginator.page(number)
     members = list(page)
     locked = reads.locked_logins([m.username for m in members])

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist
@@ -40,7 +39,7 @@ from sidms.changes.models import (
 from sidms.changes.services import review_decide, review_recheck_registries
 from sidms.core.errors import ChangeRefused, NotPermitted, StaleChange
 from sidms.core.kernel import ENTITIES
-from sidms.web.bad_input import BadInput, answers_bad_input
+from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of, staff_of
 from sidms.web.display import label, shown
 from sidms.web.records.forms import DecisionForm
@@ -260,12 +259,7 @@ def done_list(request: HttpRequest, key: str) -> HttpResponse:
     paginator = Paginator(_with_columns(view, rows.order_by(f"-{at}", "-pk")), per_page)
     number = wanted.get("page") or 1
     if number > paginator.num_pages:
-        raise BadInput(
-            _("There is no page %(page)s: the list has %(pages)s pages.")
-            % {"page": number, "pages": paginator.num_pages},
-            back=f"{reset}?{urlencode({**params, 'page': str(paginator.num_pages)})}",
-            back_text=_("Go to the last page"),
-        )
+        raise no_such_page(number, paginator.num_pages, reset, params)
     page = paginator.page(number)
     shown = list(page)
     workflows.audit_listed(caller_of(request), [(view.key, shown)])
