@@ -182,6 +182,11 @@ def _with_columns(view: workflows.QueueView, rows: Any) -> Any:
 def _section(staff: Any, view: workflows.QueueView, rows: list[Any], *, more: bool = False) -> dict[str, Any]:
     since = _waiting_since(view)
     before = _overdue_before() if since else None
+
+    def overdue(item: Any) -> bool:  # a row without the step's time (none should be) is not marked
+        waited = getattr(item, since) if since else None
+        return before is not None and waited is not None and waited < before
+
     return {
         "key": view.key,
         "title": view.queue.title,
@@ -189,10 +194,7 @@ def _section(staff: Any, view: workflows.QueueView, rows: list[Any], *, more: bo
         "kind": workflows.declaration(view.model).name,
         "done": bool(view.queue.actor),
         "more": more,
-        "rows": [
-            _queue_row(staff, view.queue, item, bool(since) and getattr(item, since) < before)
-            for item in rows
-        ],
+        "rows": [_queue_row(staff, view.queue, item, overdue(item)) for item in rows],
         "all_url": reverse("web:done_list", args=[view.key]) if view.queue.actor else "",
     }
 
