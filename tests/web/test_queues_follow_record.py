@@ -98,15 +98,26 @@ def test_a_pending_request_is_listed_opened_and_decided_by_the_district_its_pers
     assert listed(done, "CR") == [f"CR{held.pk}"]
 
 
+@pytest.fixture
+def two_held(
+    huancui_clerk: Any, make_person: Any
+) -> tuple[tuple[Any, Any], tuple[ChangeRequest, ChangeRequest]]:
+    """Two 环翠区 persons (王甲, 王乙), each with a change of name waiting for review: one to stay, one to move."""
+    persons = tuple(
+        make_person(id_number=n, name=name) for n, name in zip(HUANCUI, ("王甲", "王乙"), strict=True)
+    )
+    return (persons[0], persons[1]), (
+        held_name_change(huancui_clerk, persons[0]),
+        held_name_change(huancui_clerk, persons[1]),
+    )
+
+
 @pytest.mark.req("R7.3")
 @pytest.mark.req("R10.3")
 def test_the_read_door_and_the_review_service_follow_the_record_not_the_district_filed_in(
-    huancui_clerk: Any, make_staff: Any, make_person: Any, reviewers: dict[str, Any], city_reviewer: Any
+    huancui_clerk: Any, make_staff: Any, two_held: Any, reviewers: dict[str, Any], city_reviewer: Any
 ) -> None:
-    stays, moves = (
-        make_person(id_number=n, name=name) for n, name in zip(HUANCUI, ("王甲", "王乙"), strict=True)
-    )
-    kept, moved = held_name_change(huancui_clerk, stays), held_name_change(huancui_clerk, moves)
+    (_stays, moves), (kept, moved) = two_held
     move(make_staff, moves)
 
     def pks(rows: Any) -> set[int]:
@@ -151,12 +162,9 @@ def test_a_maintenance_order_goes_with_its_person_to_the_new_district(
 @pytest.mark.req("R7.3")
 @pytest.mark.req("R10.3")
 def test_the_done_list_of_a_district_no_longer_lists_a_person_who_left_it(
-    huancui_clerk: Any, make_staff: Any, make_person: Any, reviewers: dict[str, Any], signed_in: Any
+    make_staff: Any, two_held: Any, reviewers: dict[str, Any], signed_in: Any
 ) -> None:
-    stays, leaves = (
-        make_person(id_number=n, name=name) for n, name in zip(HUANCUI, ("王甲", "王乙"), strict=True)
-    )
-    kept, gone = held_name_change(huancui_clerk, stays), held_name_change(huancui_clerk, leaves)
+    (_stays, leaves), (kept, gone) = two_held
     for held in (kept, gone):
         review_decide(actor=reviewers["huancui"], change_request_id=held.pk, approve=True)
     move(make_staff, leaves)
