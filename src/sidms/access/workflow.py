@@ -258,10 +258,6 @@ def workflow_get(*, actor: Any, model: type[Model], pk: Any, read: bool = True) 
     return row
 
 
-# How a workflow row is named on its pages and in the audit log: CR12, MO3, BA7.
-ROW_PREFIXES = {"change_request": "CR", "maintenance": "MO", "batch": "BA"}
-
-
 def audit_listed(actor: Any, shown: list[tuple[str, list[Any]]]) -> None:
     """One audit event for a page of queues or a 已办 list: the rows shown (CR12, …) and the records they
     concern (a person's number), as the records lists name every record they show, so that a person can
@@ -276,7 +272,7 @@ def audit_listed(actor: Any, shown: list[tuple[str, list[Any]]]) -> None:
         "read.queues", actor=Caller.of(actor), object_type="queue",
         detail={
             "queues": [key for key, listed in shown if listed],
-            "requests": [f"{ROW_PREFIXES.get(declaration(type(row)).name, '')}{row.pk}" for row in rows],
+            "requests": [f"{declaration(type(row)).prefix}{row.pk}" for row in rows],
             "queue_records": [list(record) for record in records],
         },
     )  # fmt: skip

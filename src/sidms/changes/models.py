@@ -116,6 +116,7 @@ class ChangeRequest(models.Model):
 
     workflow = Workflow(
         name="change_request",
+        prefix="CR",
         district="district",
         view_permissions=("review.decide", "rules.confirm", "staff.confirm"),
         own="submitted_by",
@@ -213,6 +214,7 @@ class MaintenanceOrder(models.Model):
     # apply → approve → modify → re-check (R9.3), each step by a person who took no earlier one.
     workflow = Workflow(
         name="maintenance",
+        prefix="MO",
         district="district",
         view_permissions=(
             "maintenance.apply", "maintenance.approve", "maintenance.modify", "maintenance.recheck",
@@ -323,6 +325,7 @@ class BatchApplication(models.Model):
     # The city level sees every application; a district those its own staff applied for.
     workflow = Workflow(
         name="batch",
+        prefix="BA",
         district="applicant__district",
         view_permissions=("batch.apply", "batch.approve", "batch.execute"),
         own="applicant",

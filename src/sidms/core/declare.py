@@ -177,6 +177,8 @@ class Workflow:
     name: str  # "change_request", "maintenance", "batch": the object type its audit events name
     district: str  # path to the district that scopes it ("district", "applicant__district")
     view_permissions: tuple[str, ...]  # who may see every such row in their scope
+    # How a row is named on its pages and in the audit log: "CR" for CR12 (review request), "MO", "BA".
+    prefix: str = ""
     own: str = ""  # the role whose holder sees their own rows ("submitted_by", "applicant")
     own_permissions: tuple[str, ...] = ()  # who may see their own rows only
     follows_record: bool = False  # scoped by the district of the record it concerns, once that moves

@@ -288,7 +288,7 @@ def object_text(object_type: str, object_id: str, names: Names) -> str:
     if object_type == "staff":
         who = names.by_id.get(object_id) or names.by_login.get(object_id) or object_id
         return f"{OBJECT_LABELS['staff']} {who}".strip()
-    prefix = {"change_request": "CR", "maintenance": "MO", "batch": "BA", "audit_event": "#"}.get(object_type)
+    prefix = {"audit_event": "#", **WORKFLOW_PREFIXES}.get(object_type)
     if prefix is not None and object_id:
         return f"{capfirst(_noun(object_type))} {prefix}{object_id}"
     return f"{capfirst(_noun(object_type))} {object_id}".strip()
@@ -404,6 +404,13 @@ def _value(key: str, value: Any, event: Mapping[str, Any], names: Names) -> str:
     if isinstance(value, dict):
         return "；".join(f"{_label(str(k))}：{_value(str(k), v, event, names)}" for k, v in value.items())
     return str(value)
+
+
+# Each workflow's row prefix, as its model declares it (CR, MO, BA).
+WORKFLOW_PREFIXES = {
+    model.workflow.name: model.workflow.prefix
+    for model in (ChangeRequest, MaintenanceOrder, BatchApplication)
+}
 
 
 def _queue_title(key: str) -> str:
