@@ -169,3 +169,21 @@ def test_the_queue_of_the_district_named_in_sql_does_not_list_the_request(
     held = moved_in_sql["held"]
     reviewer = make_staff("reviewer_rs", posts=("reviewer",), district=RUSHAN)
     assert f"CR{held.pk}<" not in signed_in(reviewer).get("/queues/").content.decode()
+
+
+@pytest.mark.req("R7.3")
+def test_the_district_named_in_sql_does_not_open_the_persons_page(
+    moved_in_sql: dict[str, Any], make_staff: Any, signed_in: Any
+) -> None:
+    """The record itself, not only its requests: the read door checks the row against its history before a
+    page shows it (changes.integrity.require_read_intact). Before, 乳山市's clerk opened the person's page and
+    rights record, the phone and bank account decrypted for the masks, until the nightly verification."""
+    person = moved_in_sql["person"]
+    person.refresh_from_db()
+    clerk = signed_in(make_staff("clerk_rs", posts=("window_clerk",), district=RUSHAN))
+    for path in (f"/persons/{person.person_no}/", f"/persons/{person.person_no}/rights/"):
+        page = clerk.get(path)
+        assert page.status_code == 409, path
+        assert "王建国" not in page.content.decode()
+    assert alerts() == 2
+    assert not AuditEvent.objects.filter(action__startswith="read.person", outcome="ok").exists()

@@ -9,11 +9,12 @@ read is an audit event that names the records shown and never holds an ID number
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
@@ -41,6 +42,7 @@ __all__ = [
     "owner_district",
     "record_get",
     "record_list",
+    "register_read_guard",
     "require",
     "scoped",
     "scoped_by_owner",
@@ -207,6 +209,17 @@ def record_list(
     return Listing(shown, by, paginator.count)
 
 
+# How record_get checks a record against its history before it is shown (sidms.changes, a layer above this
+# one, registers it when its app is ready): called with the spec, the record and the caller, it records and
+# raises an integrity alert when the stored row does not match its history. The scope was read from that row.
+ReadGuard = Callable[[EntitySpec, Model, Caller], None]
+_READ_GUARDS: list[ReadGuard] = []
+
+
+def register_read_guard(guard: ReadGuard) -> None:
+    _READ_GUARDS[:] = [guard]
+
+
 def record_get(
     *, actor: Any, spec: EntitySpec, key: str, action: str = "", detail: Mapping[str, Any] | None = None
 ) -> Any:
@@ -235,6 +248,10 @@ def record_get(
         raise Http404
     if action and not action.startswith("read."):
         raise ValueError(f"a read's audit action starts with 'read.': {action!r}")
+    if not _READ_GUARDS:
+        raise ImproperlyConfigured("no read guard is registered (sidms.changes registers it when ready)")
+    for guard in _READ_GUARDS:
+        guard(spec, record, caller)  # a record changed behind the system's back is not shown
     audit_record(action or f"read.{spec.name}", actor=caller, object_type=spec.name, object_id=spec.label(record),
                  detail=detail)  # fmt: skip
     return record
