@@ -152,14 +152,16 @@ def _decided_by(staff: Any, field: str) -> Q:
     return decided
 
 
-def record_district(row: Any) -> str | None:
-    """The district of the record a row concerns (requests and orders follow their record)."""
+def record_district(row: Any, *, lock: bool = False) -> str | None:
+    """The district of the record a row concerns (requests and orders follow their record). LOCK (inside a
+    transaction) locks the record's row first, so that a move being written waits or is waited for."""
     if getattr(row, "record_id", None) is None or row.entity not in ENTITIES:
         return (
             None  # a new record, or a proposal about a rule or an account: scoped by the row's own district
         )
     spec = spec_for(row.entity)
-    record = spec.model._default_manager.filter(pk=row.record_id).first()
+    records = spec.model._default_manager.filter(pk=row.record_id)
+    record = (records.select_for_update(of=("self",)) if lock else records).first()
     return None if record is None else spec.district_of(record)
 
 
@@ -185,15 +187,18 @@ def scope_district_of(model: type[Model], reference: str) -> Subquery:
     return Subquery(rows.annotate(**{SCOPE_DISTRICT: scope}).values(SCOPE_DISTRICT)[:1])
 
 
-def follows_scope(staff: Any, row: Any) -> bool:
+def follows_scope(staff: Any, row: Any, *, lock: bool = False) -> bool:
     """A request or order follows its record: once the record moves to another district, it is theirs. The
     one-row form of :func:`in_scope_of`, for a row already fetched through visible(): false for the
     submitter's own row whose record has left their district (they follow it, they no longer act on it or
-    read the record)."""
+    read the record). A step taken on the row passes LOCK: the record's row is locked and its district read
+    as committed, so that a move written at the same moment is decided by the district it moves to, not by
+    the one the queue was read in (on PostgreSQL the queue's read did not wait for the move's transaction)."""
     workflow = declaration(type(row))
-    if not workflow.follows_record or record_district(row) is None:
+    if not workflow.follows_record:
         return True
-    return in_scope(staff, record_district(row))
+    district = record_district(row, lock=lock)
+    return district is None or in_scope(staff, district)
 
 
 # How a move is checked (sidms.changes.seals, a layer above this one, registers it when its app is ready):

@@ -207,7 +207,7 @@ def _locked(caller: Caller, order_id: int, action: str) -> MaintenanceOrder:
         )  # fmt: skip
     require_intact(order, actor=caller)
     workflows.require_move_verified(order, actor=caller)
-    if not workflows.follows_scope(staff, order):
+    if not workflows.follows_scope(staff, order, lock=True):  # a move being written is waited for
         raise deny(
             NotPermitted(_("The record is no longer in your data scope.")), "maintenance.denied", actor=caller,
             object_type="maintenance", object_id=order_id, detail={"reason": "record_out_of_scope"},

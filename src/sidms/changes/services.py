@@ -941,9 +941,10 @@ def review_decide(
             )  # fmt: skip
         require_intact(held, actor=caller)
         workflows.require_move_verified(held, actor=caller)
-        if not workflows.follows_scope(staff, held):
+        if not workflows.follows_scope(staff, held, lock=True):
             # The record moved to another district after submission: the district it left no longer decides
-            # either way (its page is not found for them; a rejection posted blind was taken, attack round 11).
+            # either way (its page is not found for them; a rejection posted blind was taken, attack round 11),
+            # nor while the move is being written (the record is locked and read as committed).
             raise deny(
                 NotPermitted(_("The record is no longer in your data scope.")), "review.denied", actor=caller,
                 object_type="change_request", object_id=held.pk, detail={"reason": "record_out_of_scope"},
