@@ -187,3 +187,24 @@ def test_the_district_named_in_sql_does_not_open_the_persons_page(
         assert "王建国" not in page.content.decode()
     assert alerts() == 2
     assert not AuditEvent.objects.filter(action__startswith="read.person", outcome="ok").exists()
+
+
+@pytest.mark.req("R7.3")
+@pytest.mark.req("R9.3")
+def test_a_decision_posted_on_a_row_moved_in_sql_records_one_alert(
+    moved_in_sql: dict[str, Any], make_staff: Any, signed_in: Any
+) -> None:
+    """A refused decision posted from the page once wrote two alerts: the decision's, and the page's again when
+    the view read the row a second time to show the refusal. It is now answered by the alert's page (409)."""
+    reviewer = signed_in(make_staff("reviewer_rs", posts=("reviewer",), district=RUSHAN))
+    held = moved_in_sql["held"]
+    page = reviewer.post(f"/queues/review/{held.pk}/decide/", {"decision": "reject", "reason": "户口簿不符"})
+    assert page.status_code == 409 and "完整性告警" in page.content.decode()
+    assert alerts() == 1
+    approver = signed_in(make_staff("approver_rs", posts=("approver",), district=RUSHAN))
+    order = moved_in_sql["order"]
+    page = approver.post(f"/maintenance/{order.pk}/approve/", {"decision": "approve", "reason": ""})
+    assert page.status_code == 409
+    assert alerts() == 2
+    assert ChangeRequest.objects.get(pk=held.pk).status == ReviewStatus.PENDING
+    assert MaintenanceOrder.objects.get(pk=order.pk).status == "applied"

@@ -37,7 +37,7 @@ from sidms.changes.models import (
     ReviewStatus,
 )
 from sidms.changes.services import review_decide, review_recheck_registries
-from sidms.core.errors import ChangeRefused, NotPermitted, StaleChange
+from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, StaleChange
 from sidms.core.kernel import ENTITIES
 from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of, staff_of
@@ -357,7 +357,11 @@ def review_detail(request: HttpRequest, request_id: int) -> HttpResponse:
 
 
 def _refused(refusal: ChangeRefused | NotPermitted) -> tuple[str, int]:
-    """The person's message and the HTTP status of a refusal shown on the page."""
+    """The person's message and the HTTP status of a refusal shown on the page. An integrity alert is not
+    shown on the page: reading the row again to show it would meet the alert a second time and record it
+    twice; it goes to IntegrityAlertMiddleware's page (409, naming the record), recorded once."""
+    if isinstance(refusal, IntegrityAlert):
+        raise refusal
     if isinstance(refusal, NotPermitted):
         return str(refusal), 403
     if isinstance(refusal, StaleChange):
