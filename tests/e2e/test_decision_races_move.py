@@ -34,6 +34,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def person(make_person: Any) -> Any:
+    """A person of 环翠区, about to move to 乳山市."""
+    return make_person(id_number="37100219600101001" + check_digit("37100219600101001"), name="王建国")
+
+
 def _during_a_move(make_staff: Any, person: Any, decide: Callable[[], Any]) -> list[Any]:
     """DECIDE, run in its own thread while a city-level clerk's move of PERSON to 乳山市 is written and not yet
     committed; what it returned or raised."""
@@ -82,9 +88,8 @@ def _during_a_move(make_staff: Any, person: Any, decide: Callable[[], Any]) -> l
 @pytest.mark.req("R7.3")
 @pytest.mark.req("R10.3")
 def test_a_rejection_taken_while_the_person_moves_away_is_refused(
-    huancui_clerk: Any, make_staff: Any, make_person: Any
+    huancui_clerk: Any, make_staff: Any, person: Any
 ) -> None:
-    person = make_person(id_number="37100219600101001" + check_digit("37100219600101001"), name="王建国")
     held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person", record=person,
                          values={"name": "王建华"}).held  # fmt: skip
     assert held is not None
@@ -100,9 +105,8 @@ def test_a_rejection_taken_while_the_person_moves_away_is_refused(
 @pytest.mark.req("R9.3")
 @pytest.mark.req("R10.3")
 def test_a_correction_approved_while_the_person_moves_away_is_refused(
-    huancui_clerk: Any, make_staff: Any, make_person: Any
+    huancui_clerk: Any, make_staff: Any, person: Any
 ) -> None:
-    person = make_person(id_number="37100219600101001" + check_digit("37100219600101001"), name="王建国")
     order = maintenance_apply(actor=huancui_clerk, entity="person", record=person,
                               values={"address": "环翠区新威路 1 号"}, reason="补充地址")  # fmt: skip
     approver = make_staff("approver_hc", posts=("approver",), district="371002")
