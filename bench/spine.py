@@ -50,7 +50,17 @@ def main() -> None:
     print(f"  {'measure':<66} {'measured':>10}  goal")
     rows = [
         ("bulk update path ÷ raw executemany UPDATE", f"{pipeline['update']:.3f}", "≥ 0.2"),
+        (
+            "  its writes alone, rows + revisions ÷ rows (the door's ceiling)",
+            f"{pipeline['update_floor']:.3f}",
+            "",
+        ),
         ("import through approved batches ÷ raw executemany INSERT", f"{pipeline['import']:.3f}", "≥ 0.2"),
+        (
+            "  its writes alone, rows + revisions ÷ rows (the door's ceiling)",
+            f"{pipeline['import_floor']:.3f}",
+            "",
+        ),
         ("chain verification ÷ bare chain.link over the same payloads", f"{pipeline['chain']:.3f}", "≥ 0.7"),
         (
             "revisions and rows verified per second (both cores)",
