@@ -184,7 +184,9 @@ def parameter_row(page: str, key: str) -> str:
 
 @pytest.mark.req("R9.1")
 @pytest.mark.req("R10")
-def test_the_parameter_pages_show_amounts_as_money_and_rates_as_they_are(city_admin: Any, signed_in: Any) -> None:
+def test_the_parameter_pages_show_amounts_as_money_and_rates_as_they_are(
+    city_admin: Any, signed_in: Any
+) -> None:
     """An amount in yuan reads ¥7,000.00 on the parameter pages, as money does on every staff page, in Chinese
     and in English; a rate, a ratio or a count is not money and reads as stored."""
     from django.conf import settings

@@ -59,7 +59,9 @@ def test_a_declaration_names_as_money_only_fields_it_governs() -> None:
         (Decimal("1234567.50"), "¥1,234,567.50"),
     ],
 )
-def test_a_computations_figures_read_as_yuan_without_losing_what_they_carry(value: Decimal, shown: str) -> None:
+def test_a_computations_figures_read_as_yuan_without_losing_what_they_carry(
+    value: Decimal, shown: str
+) -> None:
     assert yuan_exact(value) == shown
 
 
