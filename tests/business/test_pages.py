@@ -198,6 +198,9 @@ def test_the_parameter_pages_show_amounts_as_money_and_rates_as_they_are(
         assert '<span class="mono">¥7,000.00</span>' in parameter_row(table, "pension.average_monthly_wage")
         assert '<span class="mono">¥2,200.00</span>' in parameter_row(table, "wage.minimum_monthly")
         assert "¥" in parameter_row(table, "wage.provincial_average_annual")
+        assert '<span class="mono">0.16</span>' in parameter_row(
+            table, "rate.pension.unit"
+        )  # as stored, unquoted
         for not_money in ("rate.pension.unit", "base.floor_ratio", "unemployment.benefit_ratio",
                           "maternity.month_days", "unemployment.min_contribution_months"):  # fmt: skip
             assert "¥" not in parameter_row(table, not_money), not_money

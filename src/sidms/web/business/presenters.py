@@ -21,12 +21,13 @@ from sidms.web.workflow.presenters import ProposalPresenter, register
 
 def value_text(definition: Definition | None, value: Any) -> str:
     """A parameter's value as its pages show it: an amount in yuan as ¥7,180.00, as money reads on every
-    staff page; a rate, a count or a table as stored (JSON). "—" for none."""
+    staff page; a rate or a text as stored (0.16, without the quotes it is stored in), a count or a table
+    as JSON. "—" for none."""
     if value is None:
         return "—"
     if definition is not None and definition.type == "money" and not isinstance(value, bool):
         return money(value)
-    return json.dumps(value, ensure_ascii=False)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 class ParameterProposal(ProposalPresenter):
