@@ -38,6 +38,7 @@ from sidms.changes.maintenance import maintenance_apply
 from sidms.changes.models import ChangeRequest, Channel, MaintenanceOrder, ReviewStatus
 from sidms.changes.services import review_decide, submit_change
 from sidms.core.errors import ChangeRefused, IntegrityAlert
+from sidms.lib.money import yuan
 from tests.business.conftest import approved, injury_insured
 from tests.changes.conftest import id_number
 
@@ -113,7 +114,7 @@ def test_an_own_wage_above_the_ceiling_counts_as_the_ceiling(insured: dict[str, 
                                          injured=date(2025, 3, 3))  # fmt: skip
     assert Decimal(values["monthly_amount"]) == (ceiling * Decimal("0.90")).quantize(Decimal("0.01"))
     assert Decimal(values["monthly_amount"]) < 3 * ceiling
-    assert str(ceiling) in values["basis"]
+    assert f"高于上限，按 {yuan(ceiling)} 计" in values["basis"]
 
 
 def test_a_one_time_grant_dated_the_first_of_an_allowance_month_is_paid(

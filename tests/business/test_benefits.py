@@ -33,7 +33,7 @@ def test_a_pension_is_granted_from_the_statutory_month_and_paid_monthly(
     granted = approved(outcome, city_reviewer)
     assert granted.start_date == date(2025, 2, 1)
     # No account in the ledger here: basic pension (7,000 + 8,400) / 2 × 30.5 × 1 % = 2,348.50 only.
-    assert granted.monthly_amount == "2348.50" and "2348.50" in granted.basis
+    assert granted.monthly_amount == "2348.50" and "基础养老金 ¥2,348.50 + " in granted.basis
     run_through(huancui_clerk, approver, "pension", "2025-01")
     assert not LedgerEntry.objects.filter(kind="benefit").exists()  # before the retirement month
     run_through(huancui_clerk, approver, "pension", "2025-02")

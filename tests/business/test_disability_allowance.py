@@ -151,7 +151,7 @@ def test_a_low_own_wage_counts_as_60_percent_of_the_average_and_the_allowance_st
     assert monthly == Decimal("2942.10") > value_at("wage.minimum_monthly", date(2025, 12, 1))
     assert Decimal(allowance.monthly_amount) == monthly
     assert (
-        "低于下限，按 3269 计（条例第64条）" in allowance.basis
+        "低于下限，按 ¥3,269.00 计（条例第64条）" in allowance.basis
         and "补足" not in allowance.basis.split("；")[2]
     )
     assert "受伤 2025-05-06" in allowance.basis
@@ -445,7 +445,7 @@ def test_the_top_up_as_a_pure_function() -> None:
     assert (
         cent.mode == ROUND_HALF_UP
         and got.amount == Decimal("4700.00")
-        and "伤残津贴 6800.00 − 基本养老金 2100.005" in got.basis
+        and "伤残津贴 ¥6,800.00 − 基本养老金 ¥2,100.005 = ¥4,700.00" in got.basis
     )
     for pension in (Decimal("6800.00"), Decimal("7000")):  # a pension not below the allowance: nothing
         with pytest.raises(lb.InvalidCalculationInput):

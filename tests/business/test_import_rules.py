@@ -15,6 +15,7 @@ from sidms.business import calc
 from sidms.business.models import BaseDeclaration, Death, PersonEnrolment
 from sidms.changes.batches import ImportRefused, batch_apply_import, batch_decide, batch_execute
 from sidms.changes.models import Revision
+from sidms.lib.money import yuan
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_an_imported_base_declaration_must_carry_the_clamped_base(
         import_rows(importers, "base_declaration", [good, low])
     assert list(refused.value.rows) == [2]
     [error] = refused.value.rows[2].values()
-    assert error.code == "base_not_clamped" and f"{limits.floor:.2f}" in error.localized()
+    assert error.code == "base_not_clamped" and f"：{yuan(limits.floor)}。" in error.localized()
     assert not BaseDeclaration.objects.filter(year="2026").exists()  # nothing of the file is stored
     import_rows(importers, "base_declaration", [good, {**low, "base": f"{limits.floor:.2f}"}])
     assert BaseDeclaration.objects.filter(year="2026").count() == 2

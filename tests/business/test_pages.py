@@ -176,6 +176,46 @@ def test_the_parameter_pages_mark_examples_and_show_history(city_admin: Any, sig
     assert answer.status_code == 302 and "/queues/review/" in answer["Location"]
 
 
+def parameter_row(page: str, key: str) -> str:
+    """The parameter table's row of KEY."""
+    [row] = [row for row in page.split("<tr>") if f'<span class="mono small">{key}</span>' in row]
+    return row
+
+
+@pytest.mark.req("R9.1")
+@pytest.mark.req("R10")
+def test_the_parameter_pages_show_amounts_as_money_and_rates_as_they_are(
+    city_admin: Any, signed_in: Any
+) -> None:
+    """An amount in yuan reads ¥7,000.00 on the parameter pages, as money does on every staff page, in Chinese
+    and in English; a rate, a ratio or a count is not money and reads as stored."""
+    from django.conf import settings
+
+    client = signed_in(city_admin)
+    for language in ("zh-hans", "en"):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        table = client.get("/business/parameters/").content.decode()
+        assert '<span class="mono">¥7,000.00</span>' in parameter_row(table, "pension.average_monthly_wage")
+        assert '<span class="mono">¥2,200.00</span>' in parameter_row(table, "wage.minimum_monthly")
+        assert "¥" in parameter_row(table, "wage.provincial_average_annual")
+        assert '<span class="mono">0.16</span>' in parameter_row(
+            table, "rate.pension.unit"
+        )  # as stored, unquoted
+        for not_money in ("rate.pension.unit", "base.floor_ratio", "unemployment.benefit_ratio",
+                          "maternity.month_days", "unemployment.min_contribution_months"):  # fmt: skip
+            assert "¥" not in parameter_row(table, not_money), not_money
+        history = client.get("/business/parameters/wage.minimum_monthly/").content.decode()
+        assert '<td class="mono">¥2,200.00' in history
+    # The second administrator confirms a new amount on its review page: both values read as money.
+    answer = client.post("/business/parameters/wage.minimum_monthly/", {
+        "value": "2380", "effective_from": "2027-01-01", "source": "鲁政字〔2026〕1号", "reason": "调整最低工资",
+        "status": "V"})  # fmt: skip
+    assert answer.status_code == 302
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    review = client.get(answer["Location"]).content.decode()
+    assert "¥2,200.00" in review and "¥2,380.00" in review and "2380<" not in review
+
+
 @pytest.mark.req("R10")
 def test_a_long_contribution_history_shows_its_latest_entries_on_the_person_page(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any, signed_in: Any

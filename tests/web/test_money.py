@@ -10,6 +10,8 @@ import pytest
 from django.template import Context, Template
 
 from sidms.core.declare import Declaration
+from sidms.lib import benefits as lb
+from sidms.lib.money import yuan_exact
 from sidms.web.display import money
 
 pytestmark = pytest.mark.req("R10")
@@ -46,3 +48,36 @@ def test_the_template_filter_is_the_same_formatter() -> None:
 def test_a_declaration_names_as_money_only_fields_it_governs() -> None:
     with pytest.raises(ValueError, match="money"):
         Declaration(entity="x", fields=("amount",), key="pk", district=None, money=("amonut",))
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (Decimal("7180"), "¥7,180.00"),
+        (Decimal("2100.005"), "¥2,100.005"),  # what a figure carries beyond the fen stays in a computation
+        (Decimal("-0.004"), "-¥0.004"),
+        (Decimal("1234567.50"), "¥1,234,567.50"),
+    ],
+)
+def test_a_computations_figures_read_as_yuan_without_losing_what_they_carry(
+    value: Decimal, shown: str
+) -> None:
+    assert yuan_exact(value) == shown
+
+
+def test_an_entitlements_basis_names_amounts_as_money_and_rates_as_they_are() -> None:
+    """The basis (计算依据) a reviewer reads shows the amounts as the pages do; a ratio, months and days are
+    not money."""
+    cent = lb.Rounding(Decimal("0.01"))
+    assert lb.unemployment_benefit(Decimal("2200"), Decimal("0.9"), cent).basis == (
+        "最低工资标准 ¥2,200.00 × 0.9 = ¥1,980.00"
+    )
+    assert lb.maternity_allowance(Decimal("7180"), 98, Decimal("30"), cent).basis == (
+        "单位上年度职工月平均工资 ¥7,180.00 ÷ 30 × 98 天 = ¥23,454.67"
+    )
+    assert lb.disability_allowance(4, Decimal("2500"), {4: Decimal("0.75")}, Decimal("2200"), cent).basis == (
+        "4级伤残：本人工资 ¥2,500.00 × 0.75 = ¥1,875.00，低于最低工资标准，补足至 ¥2,200.00"
+    )
+    assert lb.disability_grant(10, Decimal("12345.6"), {10: 7}, cent).basis == (
+        "10级伤残：本人工资 ¥12,345.60 × 7 个月 = ¥86,419.20"
+    )

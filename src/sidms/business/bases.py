@@ -18,6 +18,7 @@ from sidms.business.parameters import MissingParameter
 from sidms.changes.models import Channel
 from sidms.changes.services import SubmitOutcome, submit_change
 from sidms.core.errors import ChangeRefused
+from sidms.lib.money import yuan
 from sidms.registry.models import Person, Unit
 
 BAD_AMOUNT = _("The declared wage must be an amount in yuan with two decimals (e.g. 6123.45).")
@@ -64,7 +65,7 @@ def check_declaration(values: Mapping[str, Any], record: models.Model | None) ->
     if _amount(values.get("base")) != expected:
         raise ChangeRefused(
             _("The base must be the declared wage within the year's limits: %(base)s."),
-            {"base": f"{expected:.2f}"},
+            {"base": yuan(expected)},
             code="base_not_clamped",
         )
 

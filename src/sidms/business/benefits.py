@@ -60,6 +60,7 @@ from sidms.changes.services import SubmitOutcome, submit_change, under_review
 from sidms.core.errors import ChangeRefused
 from sidms.lib import benefits as lb
 from sidms.lib import pension as lp
+from sidms.lib.money import yuan, yuan_exact
 from sidms.registry.models import Person
 
 CERTIFICATION_MONTHS = 12
@@ -123,11 +124,11 @@ def pension_values(
     got = calc.pension(index=index, months=months, balance=balance, age=retirement.age_years, at=start,
                        transitional=transitional)  # fmt: skip
     basis = (
-        f"基础养老金 {got.basic_pension} + 个人账户养老金 {got.account_pension}（{balance}÷{got.payout_months}）"
-        f" + 过渡性养老金 {got.transitional_pension}；退休年龄 {retirement.age_years}岁{retirement.age_months}个月"
+        f"基础养老金 {yuan_exact(got.basic_pension)} + 个人账户养老金 {yuan_exact(got.account_pension)}"
+        f"（{yuan_exact(balance)}÷{got.payout_months}） + 过渡性养老金 {yuan_exact(got.transitional_pension)}；退休年龄 {retirement.age_years}岁{retirement.age_months}个月"
         # What the clerk typed, for the reviewer to hold against the contribution record (attack round 5: the
         # basis named only the results, so an inflated index or months reached the reviewer unseen).
-        f"；录入：平均缴费指数 {index}，缴费月数 {months}，过渡性养老金 {transitional}"
+        f"；录入：平均缴费指数 {index}，缴费月数 {months}，过渡性养老金 {yuan_exact(transitional)}"
     )
     return _values(person, BenefitKind.PENSION, start, None, got.total, basis)
 
@@ -503,7 +504,7 @@ def _check_top_up(values: Mapping[str, Any], record: models.Model | None) -> Non
     if _MONEY.fullmatch(amount) and Decimal(amount) > most:
         raise ChangeRefused(
             _("The top-up is at most the disability allowance less the basic pension (%(most)s)."),
-            {"most": f"{max(most, Decimal(0)):.2f}"}, code="top_up_amount",
+            {"most": yuan(max(most, Decimal(0)))}, code="top_up_amount",
         )  # fmt: skip
 
 
@@ -530,9 +531,15 @@ def _own_wage(own_wage: Decimal, on: date, region: str) -> tuple[Decimal, str]:
     gave grants and allowances below what Art. 64 guarantees. Returns the wage and a note for the basis."""
     limits = calc.limits_for(on.year, region)
     if own_wage > limits.ceiling:
-        return limits.ceiling, f"本人工资 {own_wage} 高于上限，按 {limits.ceiling} 计（条例第64条）；"
+        return (
+            limits.ceiling,
+            f"本人工资 {yuan_exact(own_wage)} 高于上限，按 {yuan_exact(limits.ceiling)} 计（条例第64条）；",
+        )
     if own_wage < limits.floor:
-        return limits.floor, f"本人工资 {own_wage} 低于下限，按 {limits.floor} 计（条例第64条）；"
+        return (
+            limits.floor,
+            f"本人工资 {yuan_exact(own_wage)} 低于下限，按 {yuan_exact(limits.floor)} 计（条例第64条）；",
+        )
     return own_wage, ""
 
 

@@ -77,6 +77,7 @@ from sidms.core.kernel import ENTITIES
 from sidms.core.keys import keyring
 from sidms.lib import chain
 from sidms.lib import contributions as lc
+from sidms.lib.money import yuan
 
 OBJECT = AssessmentRun.object_type
 CHUNK = 2000
@@ -304,7 +305,7 @@ def _check_corrected_base(entry: LedgerEntry, base: Decimal) -> None:
         raise ChangeRefused(
             _("A correction names the entry it corrects and the right base: between %(floor)s and %(ceiling)s "
               "in %(period)s."),
-            {"floor": f"{limits.floor:.2f}", "ceiling": f"{limits.ceiling:.2f}", "period": entry.period},
+            {"floor": yuan(limits.floor), "ceiling": yuan(limits.ceiling), "period": entry.period},
             code="correction",
         )  # fmt: skip
 

@@ -62,8 +62,9 @@ CENT = Decimal("0.01")  # what the ledger's amounts and bases are held to
 class Definition:
     key: str
     kind: str  # ParameterKind
-    type: str  # decimal | rate | int | bool | text | rounding | class_rates | tiers | age_months | groups | day | counts
-    # | allocation | grade_rates
+    # money (an amount in yuan, shown ¥7,180.00) | decimal | rate | int | bool | text | rounding | class_rates
+    # | tiers | age_months | groups | day | counts | allocation | grade_rates
+    type: str
     label: str  # Chinese name, as the pages show it
     # (low, high): the range a security control must stay in whoever changes it (_checked_value)
     bounds: tuple[int, int] | None = None
@@ -84,13 +85,13 @@ _DEFS: tuple[tuple[Any, ...], ...] = (
     ("work_injury.tiers", "policy", "tiers", "工伤保险浮动费率档次"),
     ("base.floor_ratio", "policy", "decimal", "缴费基数下限比例"),
     ("base.ceiling_ratio", "policy", "decimal", "缴费基数上限比例"),
-    ("wage.provincial_average_annual", "policy", "decimal", "上年度全省全口径城镇单位就业人员平均工资（年）"),
+    ("wage.provincial_average_annual", "policy", "money", "上年度全省全口径城镇单位就业人员平均工资（年）"),
     ("account.interest_rate", "policy", "rate", "个人账户记账利率"),
     ("account.interest_method", "policy", "text", "个人账户计息方法"),
     ("account.annual_factor", "policy", "decimal", "年度计算法系数"),
     ("pension.payout_months", "policy", "age_months", "个人账户养老金计发月数"),
     ("pension.accrual_rate", "policy", "rate", "基础养老金计发比例"),
-    ("pension.average_monthly_wage", "policy", "decimal", "养老金计发基数（上年度在岗职工月平均工资）"),
+    ("pension.average_monthly_wage", "policy", "money", "养老金计发基数（上年度在岗职工月平均工资）"),
     ("late_fee.daily_rate", "policy", "rate", "滞纳金日费率"),
     ("transfer.pooled_rate", "policy", "rate", "跨统筹区转移统筹基金比例（1998年起各月缴费基数之和）"),
     ("late_fee.cap_at_principal", "policy", "bool", "滞纳金以欠费本金为限"),
@@ -100,7 +101,7 @@ _DEFS: tuple[tuple[Any, ...], ...] = (
     ("unemployment.min_contribution_months", "policy", "int", "领取失业保险金最低缴费月数"),
     ("unemployment.duration_months", "policy", "age_months", "失业保险金最长领取月数（按累计缴费年数）"),
     ("unemployment.benefit_ratio", "policy", "rate", "失业保险金占最低工资标准比例"),
-    ("wage.minimum_monthly", "policy", "decimal", "月最低工资标准"),
+    ("wage.minimum_monthly", "policy", "money", "月最低工资标准"),
     ("work_injury.disability_grant_months", "policy", "age_months", "一次性伤残补助金（按伤残等级，月数）"),
     (
         "work_injury.disability_allowance_ratios",
@@ -312,7 +313,7 @@ def _dec(value: Any) -> Decimal:
 
 def decode(type_: str, stored: Any) -> Any:
     """The Python value of a stored JSON value: Decimal, int, bool, str, a Rounding, or a table."""
-    if type_ in ("decimal", "rate"):
+    if type_ in ("money", "decimal", "rate"):
         return _dec(stored)
     if type_ == "int":
         if isinstance(stored, bool) or not isinstance(stored, int) or stored < 0:

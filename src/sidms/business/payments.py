@@ -43,6 +43,7 @@ from sidms.business.ledger import Fact, fact, register_apply_check, register_wri
 from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
 from sidms.business.parameters import value_at
 from sidms.core.errors import ChangeRefused
+from sidms.lib.money import yuan
 
 
 @dataclass(frozen=True)
@@ -254,8 +255,8 @@ def _pay(run: AssessmentRun) -> Iterable[Fact]:
             raise ChangeRefused(
                 _("Row %(row)s of the payment extract (%(who)s, %(period)s: %(amount)s) does not match the "
                   "amount outstanding (%(due)s); the extract is refused."),
-                {"row": number, "who": who, "period": period or "*", "amount": f"{amount:.2f}",
-                 "due": f"{due:.2f}"},
+                {"row": number, "who": who, "period": period or "*", "amount": yuan(amount),
+                 "due": yuan(due)},
                 code="payment_unmatched",
             )  # fmt: skip
         region = owed[0].entry.district_id

@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from sidms.lib.contributions import InvalidCalculationInput, Rounding, Seed, _amount, _rate
+from sidms.lib.money import yuan_exact
 
 __all__ = [
     "SEEDS",
@@ -149,7 +150,7 @@ def unemployment_benefit(minimum_wage: Decimal, ratio: Decimal, rounding: Roundi
     if share >= 1:
         raise _bad("ratio", "失业保险金须低于最低工资标准", "the benefit must be below the minimum wage")
     amount = rounding.apply(wage * share)
-    return Amount(amount, f"最低工资标准 {wage} × {share} = {amount}")
+    return Amount(amount, f"最低工资标准 {yuan_exact(wage)} × {share} = {yuan_exact(amount)}")
 
 
 def disability_grant(grade: int, own_wage: Decimal, months: Mapping[int, int], rounding: Rounding) -> Amount:
@@ -158,7 +159,10 @@ def disability_grant(grade: int, own_wage: Decimal, months: Mapping[int, int], r
         raise _bad("grade", "伤残等级应为 1 至 10 级", "the disability grade must be 1 to 10")
     wage = _amount(own_wage, "本人工资", "own wage")
     amount = rounding.apply(wage * months[grade])
-    return Amount(amount, f"{grade}级伤残：本人工资 {wage} × {months[grade]} 个月 = {amount}")
+    return Amount(
+        amount,
+        f"{grade}级伤残：本人工资 {yuan_exact(wage)} × {months[grade]} 个月 = {yuan_exact(amount)}",
+    )
 
 
 def disability_allowance(
@@ -177,10 +181,14 @@ def disability_allowance(
     floor = _amount(minimum_wage, "最低工资标准", "minimum wage")
     computed = rounding.apply(wage * share)
     if computed >= floor:
-        return Amount(computed, f"{grade}级伤残：本人工资 {wage} × {share} = {computed}")
+        return Amount(
+            computed,
+            f"{grade}级伤残：本人工资 {yuan_exact(wage)} × {share} = {yuan_exact(computed)}",
+        )
     amount = rounding.apply(floor)
     return Amount(
-        amount, f"{grade}级伤残：本人工资 {wage} × {share} = {computed}，低于最低工资标准，补足至 {amount}"
+        amount,
+        f"{grade}级伤残：本人工资 {yuan_exact(wage)} × {share} = {yuan_exact(computed)}，低于最低工资标准，补足至 {yuan_exact(amount)}",
     )
 
 
@@ -193,7 +201,10 @@ def disability_top_up(allowance: Decimal, pension: Decimal, rounding: Rounding) 
         raise _bad("top_up", "基本养老金不低于伤残津贴，无差额可补",
                    "the basic pension is not below the disability allowance: nothing to make up")  # fmt: skip
     amount = rounding.apply(drawn - paid)
-    return Amount(amount, f"伤残津贴 {drawn} − 基本养老金 {paid} = {amount}")
+    return Amount(
+        amount,
+        f"伤残津贴 {yuan_exact(drawn)} − 基本养老金 {yuan_exact(paid)} = {yuan_exact(amount)}",
+    )
 
 
 def maternity_days(
@@ -224,4 +235,7 @@ def maternity_allowance(
     if divisor == 0 or days < 0:
         raise _bad("days", "天数必须为正", "days must be positive")
     amount = rounding.apply(wage / divisor * days)
-    return Amount(amount, f"单位上年度职工月平均工资 {wage} ÷ {divisor} × {days} 天 = {amount}")
+    return Amount(
+        amount,
+        f"单位上年度职工月平均工资 {yuan_exact(wage)} ÷ {divisor} × {days} 天 = {yuan_exact(amount)}",
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.urls import reverse
@@ -18,28 +17,20 @@ from sidms.access.policies import OUT_OF_SCOPE_NAME, mask, visible_related
 from sidms.changes.services import field_label
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import EntitySpec, spec_of_model
+from sidms.lib.money import yuan
 from sidms.parameters.codes import code_label, region_name
 from sidms.web.integrity import damaged_mark, report_damaged
 
 EMPTY = "—"
-CENT = Decimal("0.01")
 
 
 def money(value: Any) -> str:
-    """An amount in yuan as staff read it (notes/ux-conventions.md): ¥7,180.00, with thousands separated and
-    two decimals, and -¥1,234.56 when negative. The one formatter of money on the pages: the fields a
-    declaration names as money, the ``money`` template filter and the texts built in views all call it. A
-    value that is no amount (damaged, or a text typed before validation) is shown as it is."""
+    """An amount in yuan as staff read it (notes/ux-conventions.md): ¥7,180.00 (sidms.lib.money.yuan, the one
+    formatter of money on the pages: the fields a declaration names as money, the ``money`` template filter
+    and the texts built in views all call it), and — where there is none."""
     if value is None or value == "":
         return EMPTY
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return str(value)
-    if not amount.is_finite():
-        return str(value)
-    cents = amount.quantize(CENT, ROUND_HALF_UP)
-    return f"{'-' if cents < 0 else ''}¥{abs(cents):,.2f}"
+    return yuan(value)
 
 
 def joined(items: Iterable[Any]) -> str:

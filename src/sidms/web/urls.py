@@ -14,6 +14,7 @@ urlpatterns = [
     path("", workflow.dashboard, name="dashboard"),
     path("queues/", workflow.queues, name="queues"),
     path("queues/done/<str:key>/", workflow.done_list, name="done_list"),
+    path("queues/todo/<str:key>/", workflow.todo_list, name="todo_list"),
     path("queues/review/<int:request_id>/", workflow.review_detail, name="review_detail"),
     path("queues/review/<int:request_id>/decide/", workflow.review_decide_view, name="review_decide"),
     path("queues/review/<int:request_id>/recheck/", workflow.review_recheck_view, name="review_recheck"),

@@ -12,10 +12,22 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from sidms.business.parameters import DEFINITIONS, ENTITY
+from sidms.business.parameters import DEFINITIONS, ENTITY, Definition
 from sidms.changes.models import ChangeRequest
 from sidms.parameters.codes import region_name
+from sidms.web.display import money
 from sidms.web.workflow.presenters import ProposalPresenter, register
+
+
+def value_text(definition: Definition | None, value: Any) -> str:
+    """A parameter's value as its pages show it: an amount in yuan as ¥7,180.00, as money reads on every
+    staff page; a rate or a text as stored (0.16, without the quotes it is stored in), a count or a table
+    as JSON. "—" for none."""
+    if value is None:
+        return "—"
+    if definition is not None and definition.type == "money" and not isinstance(value, bool):
+        return money(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 class ParameterProposal(ProposalPresenter):
@@ -34,9 +46,10 @@ class ParameterProposal(ProposalPresenter):
     def pairs(self, held: ChangeRequest) -> list[dict[str, str]]:
         before, after = held.proposed.get("parameter", [None, {}])
         after = after if isinstance(after, dict) else {}
+        definition = DEFINITIONS.get(str(held.record_label).partition("@")[0])
 
         def shown(value: Any) -> str:
-            return "—" if value is None else json.dumps(value, ensure_ascii=False)
+            return value_text(definition, value)
 
         region = str(after.get("region") or "")
         return [

@@ -32,6 +32,7 @@ from sidms.core.errors import ChangeRefused, SidmsError
 from sidms.core.kernel import spec_for
 from sidms.registry.models import Unit
 from sidms.security import limits
+from sidms.web.business.presenters import value_text
 from sidms.web.context import caller_of, staff_of
 from sidms.web.display import money
 
@@ -286,6 +287,7 @@ def parameters_page(request: HttpRequest) -> HttpResponse:
             "d": d,
             "v": v,
             "example": v is not None and params.is_example(v),
+            "value": value_text(d, v.value) if v is not None else "",
             "kind": ParameterKind(d.kind).label,
         }
         for d, v in params.parameter_table(day)
@@ -317,7 +319,7 @@ def parameter_detail(request: HttpRequest, key: str) -> HttpResponse:
             messages.error(request, _("The value does not fit the parameter %(key)s.") % {"key": key})
         except (SidmsError, ValueError) as error:
             messages.error(request, str(error))
-    versions = [{"v": v, "example": params.is_example(v), "value": json.dumps(v.value, ensure_ascii=False)}
+    versions = [{"v": v, "example": params.is_example(v), "value": value_text(definition, v.value)}
                 for v in params.history(key)]  # fmt: skip
     return render(request, "business/parameter.html",
                   {"d": definition, "versions": versions, "mark": params.EXAMPLE_MARK})  # fmt: skip

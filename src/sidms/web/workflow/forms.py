@@ -1,6 +1,7 @@
-"""The 已办 list's filters and paging, read from the address (a list can be bookmarked; nothing in it is
-personal data): the decision time from and to, as the audit browser takes dates, and the records lists'
-page and page size."""
+"""A queue's paged page's filters and paging (a 已办 list, a 待办 list past the queue page's first rows), read
+from the address (a list can be bookmarked; nothing in it is personal data): the time the list is ordered by
+from and to (a 已办 list's decision, a 待办 list's arrival at its step), as the audit browser takes dates, and
+the records lists' page and page size."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sidms.web.governance.forms import DayField
 from sidms.web.records.views import PER_PAGE_CHOICES
 
 
-class DoneFilterForm(forms.Form):
+class QueueFilterForm(forms.Form):
     date_from = DayField(_("Done from"))
     date_to = DayField(_("Done until"))
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -23,6 +24,14 @@ class DoneFilterForm(forms.Form):
     )  # fmt: skip
 
     DATES = ("date_from", "date_to")
+    # The dates of a list that is no 已办: the day a row reached the step it waits in (or was submitted).
+    ARRIVED = (_("Arrived from"), _("Arrived until"))
+
+    def __init__(self, *args: Any, done: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not done:
+            for name, text in zip(self.DATES, self.ARRIVED, strict=True):
+                self.fields[name].label = text
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

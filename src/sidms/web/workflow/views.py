@@ -45,7 +45,7 @@ from sidms.web.display import label, shown
 from sidms.web.records.forms import DecisionForm
 from sidms.web.records.views import PER_PAGE, PER_PAGE_CHOICES
 from sidms.web.workflow import presenters
-from sidms.web.workflow.forms import DoneFilterForm
+from sidms.web.workflow.forms import QueueFilterForm
 
 WORKFLOWS: list[type[Any]] = [ChangeRequest, MaintenanceOrder, BatchApplication]
 QUEUE_LIMIT = 100
@@ -61,6 +61,11 @@ DETAIL_PAGES: dict[type[Any], str] = {
 
 def _detail_url(row: Any) -> str:
     return reverse(DETAIL_PAGES[type(row)], args=[row.pk])
+
+
+def _list_url(view: workflows.QueueView) -> str:
+    """The paged page of a queue: its 已办 list, or every row of a 待办 (or 我提交的) list."""
+    return reverse("web:done_list" if view.queue.actor else "web:todo_list", args=[view.key])
 
 
 def _district_text(code: str) -> str:
@@ -179,7 +184,12 @@ def _with_columns(view: workflows.QueueView, rows: Any) -> Any:
     return rows.select_related(*filter(None, related))
 
 
-def _section(staff: Any, view: workflows.QueueView, rows: list[Any], *, more: bool = False) -> dict[str, Any]:
+def _section(
+    staff: Any, view: workflows.QueueView, rows: list[Any], *, total: int | None = None
+) -> dict[str, Any]:
+    """One queue as its table shows it: ROWS; on the queue page, which shows a queue's first rows only, TOTAL
+    is how many it holds in all (more than shown: the section links to its paged page)."""
+    count = len(rows) if total is None else total
     since = _waiting_since(view)
     before = _overdue_before() if since else None
 
@@ -193,9 +203,10 @@ def _section(staff: Any, view: workflows.QueueView, rows: list[Any], *, more: bo
         "empty": view.queue.empty,
         "kind": workflows.declaration(view.model).name,
         "done": bool(view.queue.actor),
-        "more": more,
+        "more": count > len(rows),
+        "total": f"{count:,}",
         "rows": [_queue_row(staff, view.queue, item, overdue(item)) for item in rows],
-        "all_url": reverse("web:done_list", args=[view.key]) if view.queue.actor else "",
+        "all_url": _list_url(view),
     }
 
 
@@ -207,8 +218,11 @@ def queues(request: HttpRequest) -> HttpResponse:
     sections, shown = [], []
     for view in views:
         rows = list(_with_columns(view, view.rows)[: QUEUE_LIMIT + 1])
-        sections.append(_section(staff, view, rows[:QUEUE_LIMIT], more=len(rows) > QUEUE_LIMIT))
-        shown.append((view.key, rows[:QUEUE_LIMIT]))
+        first = rows[:QUEUE_LIMIT]
+        sections.append(
+            _section(staff, view, first, total=view.rows.count() if len(rows) > len(first) else None)
+        )
+        shown.append((view.key, first))
     workflows.audit_listed(caller_of(request), shown)
     return render(request, "workflow/queues.html", {"sections": sections, "limit": QUEUE_LIMIT})
 
@@ -223,12 +237,30 @@ def done_list(request: HttpRequest, key: str) -> HttpResponse:
     """One 已办 list whole: what the viewer decided, newest first, in the scope of every queue (a request about
     a person who has since left the district is not listed), filtered by the decision's date and paged as the
     records lists are (notes/ux-conventions.md)."""
+    return _queue_list(request, key, done=True)
+
+
+@require_GET
+@answers_bad_input
+def todo_list(request: HttpRequest, key: str) -> HttpResponse:
+    """One 待办 list whole, past the queue page's first rows: oldest first as the queue is (the longest
+    waiting on top), overdue rows marked, in the same scope, filtered by the day a row reached its step and
+    paged as the 已办 lists are."""
+    return _queue_list(request, key, done=False)
+
+
+def _queue_list(request: HttpRequest, key: str, *, done: bool) -> HttpResponse:
+    """A queue's paged page, in the queue's own order, filtered by the time that order reads (a 已办 list's
+    decision, a 待办 list's arrival at its step); each page is recorded as the rows it showed."""
     staff = staff_of(request)
-    view = next((v for v in workflows.queues_for(staff, WORKFLOWS) if v.key == key and v.queue.actor), None)
+    view = next(
+        (v for v in workflows.queues_for(staff, WORKFLOWS) if v.key == key and bool(v.queue.actor) == done),
+        None,
+    )
     if view is None:
         raise Http404
-    reset = reverse("web:done_list", args=[key])
-    form = DoneFilterForm(request.GET, auto_id="f-%s")
+    reset = _list_url(view)
+    form = QueueFilterForm(request.GET, auto_id="f-%s", done=done)
     form.is_valid()
     if form.paging_invalid:
         raise BadInput(
@@ -250,15 +282,19 @@ def done_list(request: HttpRequest, key: str) -> HttpResponse:
         # A date that cannot be read lists nothing rather than everything: the reader would take the whole
         # list for the answer to the dates they asked for.
         return render(
-            request, "workflow/done_list.html", {**context, "s": _section(staff, view, []), "total": 0}
+            request, "workflow/queue_list.html", {**context, "s": _section(staff, view, []), "total": 0}
         )
     rows = view.rows
-    at = view.queue.at
+    order = view.queue.order
+    at = view.queue.at or order.removeprefix("-")  # a 待办 list's order is the time a row reached its step
     if wanted.get("date_from"):
         rows = rows.filter(**{f"{at}__gte": _day_start(wanted["date_from"])})
     if wanted.get("date_to"):
         rows = rows.filter(**{f"{at}__lt": _day_start(wanted["date_to"] + timedelta(days=1))})
-    paginator = Paginator(_with_columns(view, rows.order_by(f"-{at}", "-pk")), per_page)
+    # The queue's order, and rows of the same time by number the same way, so that no row falls between pages.
+    paginator = Paginator(
+        _with_columns(view, rows.order_by(order, "-pk" if order.startswith("-") else "pk")), per_page
+    )
     number = wanted.get("page") or 1
     if number > paginator.num_pages:
         raise no_such_page(number, paginator.num_pages, reset, params)
@@ -266,7 +302,7 @@ def done_list(request: HttpRequest, key: str) -> HttpResponse:
     shown = list(page)
     workflows.audit_listed(caller_of(request), [(view.key, shown)])
     return render(
-        request, "workflow/done_list.html",
+        request, "workflow/queue_list.html",
         {**context, "s": _section(staff, view, shown), "page_obj": page, "total": f"{paginator.count:,}"},
     )  # fmt: skip
 
