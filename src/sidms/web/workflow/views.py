@@ -218,7 +218,7 @@ def queues(request: HttpRequest) -> HttpResponse:
     sections, shown = [], []
     for view in views:
         rows = list(_with_columns(view, view.rows)[: QUEUE_LIMIT + 1])
-        first = rows[:QUEUE_LIMIT]
+        first = workflows.moves_verified(rows[:QUEUE_LIMIT], now=NOW_DISTRICT, actor=caller_of(request))
         sections.append(
             _section(staff, view, first, total=view.rows.count() if len(rows) > len(first) else None)
         )
@@ -299,7 +299,7 @@ def _queue_list(request: HttpRequest, key: str, *, done: bool) -> HttpResponse:
     if number > paginator.num_pages:
         raise no_such_page(number, paginator.num_pages, reset, params)
     page = paginator.page(number)
-    shown = list(page)
+    shown = workflows.moves_verified(list(page), now=NOW_DISTRICT, actor=caller_of(request))
     workflows.audit_listed(caller_of(request), [(view.key, shown)])
     return render(
         request, "workflow/queue_list.html",
