@@ -210,3 +210,26 @@ def test_a_decision_posted_on_a_row_moved_in_sql_records_one_alert(
     assert alerts() == 2
     assert ChangeRequest.objects.get(pk=held.pk).status == ReviewStatus.PENDING
     assert MaintenanceOrder.objects.get(pk=order.pk).status == "applied"
+
+
+@pytest.mark.req("R10.3")
+def test_the_records_list_of_the_district_named_in_sql_withholds_the_person(
+    moved_in_sql: dict[str, Any], make_staff: Any, signed_in: Any, make_person: Any
+) -> None:
+    """The list read the district from the live row too, and showed 乳山市's clerk the person's name among
+    乳山市's. A record that does not match its history is now withheld from a list page, named by its number
+    only, with an alert (access.policies.record_list's guard); the page's other records are shown."""
+    person = moved_in_sql["person"]
+    person.refresh_from_db()
+    make_person(
+        id_number="37108319600101003" + check_digit("37108319600101003"), name="李四", district=RUSHAN
+    )
+    clerk = signed_in(make_staff("clerk_rs", posts=("window_clerk",), district=RUSHAN))
+    page = clerk.get("/persons/").content.decode()
+    assert "李四" in page and "王建国" not in page
+    assert f"未予显示：{person.person_no}" in page
+    assert alerts() == 1
+    listed = AuditEvent.objects.filter(action="read.person_list", actor="clerk_rs").get()
+    assert f'"withheld":["{person.person_no}"]' in listed.payload.replace(" ", "")
+    found = clerk.get(f"/persons/?q={person.person_no}").content.decode()
+    assert f"未予显示：{person.person_no}" in found and "本页记录均未予显示" in found and "无符合条件" not in found

@@ -78,7 +78,7 @@ def test_a_declaration_whose_base_is_not_clamped_fails_the_dry_run_as_it_would_t
         checked = imports.check_file(data, kind="base_declarations", filename="基数申报.xlsx")
     errors = checked.errors()
     assert sorted(errors) == [4, 6, 7]
-    assert errors[4] == f"缴费基数须为按当年上下限调整后的申报工资：{floor}。"
+    assert errors[4] == f"缴费基数须为按当年上下限调整后的申报工资：¥{Decimal(floor):,.2f}。"
     assert (
         "本年度的缴费基数已申报" in errors[6]
     )  # the entry rule's refusal, as at the window (attack round 8)

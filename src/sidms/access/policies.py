@@ -168,6 +168,9 @@ class Listing:
     page: Page[Any]
     by: str  # the field the query was read as ("id_number", "person_no", "name"), "" without a query
     total: int
+    withheld: tuple[
+        str, ...
+    ] = ()  # the keys of this page's records not shown: they do not match their history
 
 
 def record_list(
@@ -200,24 +203,35 @@ def record_list(
         records = records.select_related(*related)
     paginator = Paginator(records, per_page)
     shown = paginator.get_page(page)
-    audit_record(
-        f"read.{spec.name}_list",
-        actor=caller,
-        object_type=spec.name,
-        detail={"by": by or "all", "shown": [spec.label(record) for record in shown]},
-    )
-    return Listing(shown, by, paginator.count)
+    # A record whose row does not match its history is withheld, named by its key only: its district, and so
+    # the scope it was listed in, is read from that row (a person's district written in SQL listed them, name
+    # and all, to the district it named). One query and a keyed digest or two a row (changes.integrity).
+    if not _LIST_GUARDS:
+        raise ImproperlyConfigured("no read guard is registered (sidms.changes registers it when ready)")
+    withheld = _LIST_GUARDS[0](spec, list(shown.object_list), caller)
+    if withheld:
+        shown.object_list = [record for record in shown.object_list if record not in withheld]
+    detail: dict[str, Any] = {"by": by or "all", "shown": [spec.label(record) for record in shown]}
+    if withheld:
+        detail["withheld"] = [spec.label(record) for record in withheld]
+    audit_record(f"read.{spec.name}_list", actor=caller, object_type=spec.name, detail=detail)
+    return Listing(shown, by, paginator.count, tuple(spec.label(record) for record in withheld))
 
 
 # How record_get checks a record against its history before it is shown (sidms.changes, a layer above this
 # one, registers it when its app is ready): called with the spec, the record and the caller, it records and
 # raises an integrity alert when the stored row does not match its history. The scope was read from that row.
+# Its form for a page of a list, MANY: called with the spec, the records and the caller, it records an alert
+# for each record that does not match its history and returns those records, which the list withholds.
 ReadGuard = Callable[[EntitySpec, Model, Caller], None]
+ListGuard = Callable[[EntitySpec, list[Any], Caller], list[Any]]
 _READ_GUARDS: list[ReadGuard] = []
+_LIST_GUARDS: list[ListGuard] = []
 
 
-def register_read_guard(guard: ReadGuard) -> None:
+def register_read_guard(guard: ReadGuard, *, many: ListGuard) -> None:
     _READ_GUARDS[:] = [guard]
+    _LIST_GUARDS[:] = [many]
 
 
 def record_get(

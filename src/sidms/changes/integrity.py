@@ -35,15 +35,19 @@ def _latest(spec: EntitySpec, pk: Any) -> tuple[int, str] | None:
     return None if row is None else (int(row[0]), str(row[1]))
 
 
-def stored_problem(spec: EntitySpec, instance: models.Model) -> str:
+_UNREAD = object()
+
+
+def stored_problem(spec: EntitySpec, instance: models.Model, latest: Any = _UNREAD) -> str:
     """Why INSTANCE's stored columns do not match its history ("" when they do), without decrypting: its
-    digest against its own content (the blind indexes included), against its latest revision, and its
-    ciphertexts against their MAC (bound to this record)."""
+    digest against its own content (the blind indexes included), against its latest revision ((version,
+    digest), LATEST when already read, None for none), and its ciphertexts against their MAC (bound to this
+    record)."""
     version = instance.version  # type: ignore[attr-defined]
     stored = instance.row_digest  # type: ignore[attr-defined]
     if digest(spec, version, state_of(spec, instance)) != stored:
         return "digest"
-    if _latest(spec, instance.pk) != (version, stored):
+    if (_latest(spec, instance.pk) if latest is _UNREAD else latest) != (version, stored):
         return "history"
     if cipher_mac(spec, instance.uid, tokens_of(spec, instance)) != instance.cipher_mac:  # type: ignore[attr-defined]
         return "ciphertext"
@@ -142,6 +146,31 @@ def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) ->
         refused = alert(spec, instance.pk, spec.label(instance), reason, actor=actor)
         record_alert(refused)
         raise refused
+
+
+def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list[models.Model]:
+    """:func:`require_read_intact` for a page of a list (access.policies.record_list): the RECORDS that do not
+    match their history, each with its alert recorded, for the list to withhold. Their latest revisions are
+    read in one query."""
+    if spec.kind != REGISTRY or not records:
+        return []
+    ids = [int(record.pk) for record in records]
+    with connection.cursor() as cursor:
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(
+            "SELECT r.record_id, r.version, r.digest FROM changes_revision r WHERE r.entity = %s "  # noqa: S608
+            f"AND r.record_id IN ({marks}) AND NOT EXISTS (SELECT 1 FROM changes_revision n "
+            "WHERE n.entity = r.entity AND n.record_id = r.record_id AND n.version > r.version)",
+            [spec.name, *ids],
+        )
+        latest = {int(pk): (int(version), str(stored)) for pk, version, stored in cursor.fetchall()}
+    withheld = []
+    for record in records:
+        reason = stored_problem(spec, record, latest.get(int(record.pk)))
+        if reason:
+            record_alert(alert(spec, record.pk, spec.label(record), reason, actor=actor))
+            withheld.append(record)
+    return withheld
 
 
 def record_alert(alert: IntegrityAlert) -> None:
