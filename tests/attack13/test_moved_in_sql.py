@@ -232,4 +232,8 @@ def test_the_records_list_of_the_district_named_in_sql_withholds_the_person(
     listed = AuditEvent.objects.filter(action="read.person_list", actor="clerk_rs").get()
     assert f'"withheld":["{person.person_no}"]' in listed.payload.replace(" ", "")
     found = clerk.get(f"/persons/?q={person.person_no}").content.decode()
-    assert f"未予显示：{person.person_no}" in found and "本页记录均未予显示" in found and "无符合条件" not in found
+    assert (
+        f"未予显示：{person.person_no}" in found
+        and "本页记录均未予显示" in found
+        and "无符合条件" not in found
+    )

@@ -81,7 +81,7 @@ ALERT = _(
 def alert(spec: EntitySpec, pk: int, label: str | None, reason: str, *, actor: Any) -> IntegrityAlert:
     """The integrity alert naming record PK of SPEC (LABEL: its key, or None for a record with no row), with
     the audit event ``changes.integrity.check_row`` gives one."""
-    record = f"{spec.model._meta.verbose_name}{label if label is not None else f' #{pk}'}"
+    record = f"{spec.model._meta.verbose_name} {label if label is not None else f'#{pk}'}"
     return integrity_alert(record, spec.name, label if label is not None else str(pk),
                            {"reason": reason, "record_id": pk}, actor=actor)  # fmt: skip
 
