@@ -163,7 +163,8 @@ def test_no_page_shows_a_raw_code(  # type: ignore[no-untyped-def]
         assert_readable(second.get(path).content.decode(), path)
 
     clerk = signed_in(huancui_clerk)
-    for path in ("/", "/persons/", f"/persons/{person.person_no}/", f"/persons/{person.person_no}/history/"):
+    for path in ("/", "/persons/", f"/persons/{person.person_no}/", f"/persons/{person.person_no}/history/",
+                 f"/persons/{person.person_no}/rights/", f"/persons/{person.person_no}/access/"):  # fmt: skip
         assert_readable(clerk.get(path).content.decode(), path)
 
     log = signed_in(auditor)

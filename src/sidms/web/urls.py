@@ -6,6 +6,7 @@ from django.urls import include, path
 from sidms.web.business import benefits
 from sidms.web.business import views as business
 from sidms.web.governance import audit, batches, rules
+from sidms.web.records import access
 from sidms.web.records import views as records
 from sidms.web.workflow import views as workflow
 
@@ -34,6 +35,8 @@ urlpatterns = [
     # Business data (issue 8): the rights record of a person, its statement, the public verification page.
     path("verify/statement/", business.verify_statement, name="verify_statement"),
     path("persons/<str:key>/rights/", business.rights_page, name="rights"),
+    # Who accessed a person's data (B1): shown at the window to the person who asks.
+    path("persons/<str:key>/access/", access.person_access, name="person_access"),
     path("persons/<str:key>/benefits/new/", benefits.benefit_grant, name="benefit_grant"),
     path("business/benefits/", benefits.benefit_checks, name="benefit_checks"),
     path("business/benefits/certify/", benefits.benefit_certify, name="benefit_certify"),

@@ -85,6 +85,19 @@ ACTION_LABELS: dict[str, Any] = {
     "rectification.denied": gettext_lazy("Rectification step refused"),
     "audit.browse": gettext_lazy("Audit log browsed"),
     "audit.verify": gettext_lazy("Store verified"),
+    # Views of a person's record other than its page, and what a person's access record lists besides
+    # (sidms.web.records.access): each needs its words there as here.
+    "read.rights_record": gettext_lazy("View rights record"),
+    "read.person_access": gettext_lazy("View access record"),
+    "archive.catalogue": gettext_lazy("View archive catalogue"),
+    "archive.view": gettext_lazy("View archive file"),
+    "archive.download": gettext_lazy("Download archive file"),
+    "archive.thumbnail": gettext_lazy("Preview archive file"),
+    "archive.refused": gettext_lazy("Archive file not accepted"),
+    "archive.review_denied": gettext_lazy("Archive review refused"),
+    "statement.issue": gettext_lazy("Statement issued"),
+    "statement.issue_batch": gettext_lazy("Yearly statements issued"),
+    "statement.verify": gettext_lazy("Statement verified by the public"),
 }
 
 # Actions on records of a governed entity: "read.person" is 查看参保人员, "read.person_list" 查询参保人员.
@@ -241,6 +254,8 @@ class Names:
             return _("the system")
         if login == "anonymous":
             return _("not signed in")
+        if login == "public":  # the public verification page of a printed statement
+            return _("the public")
         return login
 
 

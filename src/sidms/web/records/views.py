@@ -217,11 +217,19 @@ def _filter_widgets(spec: EntitySpec, filters: dict[str, str]) -> list[dict[str,
 # Detail and history
 
 
-def _get(request: HttpRequest, spec: EntitySpec, key: str) -> Any:
-    """The record through the read door. A path holding an ID number (typed or bookmarked) is answered with
-    the reason rather than a bare "not found": records are addressed by their record number."""
+def get_record(
+    request: HttpRequest,
+    spec: EntitySpec,
+    key: str,
+    *,
+    action: str = "",
+    detail: dict[str, Any] | None = None,
+) -> Any:
+    """The record through the read door (a view of it other than its page names itself by ACTION, with
+    DETAIL: policies.record_get). A path holding an ID number (typed or bookmarked) is answered with the
+    reason rather than a bare "not found": records are addressed by their record number."""
     try:
-        return policies.record_get(actor=caller_of(request), spec=spec, key=key)
+        return policies.record_get(actor=caller_of(request), spec=spec, key=key, action=action, detail=detail)
     except Http404:
         if policies.ID_NUMBER_SHAPE.match(key):
             raise BadInput(
@@ -244,7 +252,7 @@ def record_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         return redirect(
             reverse("web:record_history", args=[slug, key]) + "?" + urlencode({"as_of": request.GET["as_of"]})
         )
-    record = _get(request, spec, key)
+    record = get_record(request, spec, key)
     fields = [
         {"label": label(spec, name), "value": cell(spec, record, name, staff)}
         for name in spec.fields
@@ -254,14 +262,14 @@ def record_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         request,
         "records/detail.html",
         {
-            **_record_context(request, spec, record),
+            **record_context(request, spec, record),
             "fields": fields,
             "related": _related(request, spec, record),
         },
     )
 
 
-def _record_context(request: HttpRequest, spec: EntitySpec, record: Any) -> dict[str, Any]:
+def record_context(request: HttpRequest, spec: EntitySpec, record: Any) -> dict[str, Any]:
     staff = staff_of(request)
     pending = workflows.visible(staff, ChangeRequest).filter(
         entity=spec.name, record_id=record.pk, status=ReviewStatus.PENDING
@@ -367,7 +375,7 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     personal identifier is masked here, whoever looks."""
     spec = _spec(slug)
     staff = staff_of(request)
-    record = _get(request, spec, key)
+    record = get_record(request, spec, key)
     entries = history.timeline(spec.name, record)
     references = {entry.revision.pk: _reference(entry.revision.reference) for entry in entries}
     names = _staff_names(
@@ -387,7 +395,7 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
             }
         )
     context: dict[str, Any] = {
-        **_record_context(request, spec, record),
+        **record_context(request, spec, record),
         "timeline": timeline,
         "as_of_text": str(request.GET.get("as_of", "")),
         "crumbs": _crumbs(spec, record, (_("History of changes"), "")),
@@ -466,7 +474,7 @@ def _fixed(request: HttpRequest, spec: EntitySpec) -> dict[str, models.Model]:
 
             other = spec_of_model(model_field.related_model)
             if other is not None:
-                fixed[name] = _get(request, other, str(key))
+                fixed[name] = get_record(request, other, str(key))
     return fixed
 
 
@@ -614,7 +622,7 @@ def record_edit(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     spec = _spec(slug)
     staff = staff_of(request)
     policies.require(caller_of(request), "record.submit", path=request.path)
-    record = _get(request, spec, key)
+    record = get_record(request, spec, key)
     form = RecordForm(
         request.POST if request.method == "POST" else None, spec=spec, staff=staff,
         rules=rules_in_force(spec.name), record=record,
@@ -648,7 +656,7 @@ def record_maintain(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     spec = _spec(slug)
     staff = staff_of(request)
     policies.require(caller_of(request), "maintenance.apply", path=request.path)
-    record = _get(request, spec, key)
+    record = get_record(request, spec, key)
     form = RecordForm(
         request.POST if request.method == "POST" else None, spec=spec, staff=staff,
         rules=rules_in_force(spec.name), record=record, maintenance=True,
