@@ -37,17 +37,20 @@ from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.governance.audit_words import Names, action_label
 from sidms.web.governance.forms import DayField
 from sidms.web.records.views import PER_PAGE, PER_PAGE_CHOICES, get_record, record_context
-from sidms.web.workflow.forms import DoneFilterForm
+from sidms.web.workflow.forms import QueueFilterForm
 
 ACTION = "read.person_access"
 
 
-class AccessFilterForm(DoneFilterForm):
+class AccessFilterForm(QueueFilterForm):
     """The 已办 lists' dates and paging (their checks: a start after the end, a page size not offered), with
     the audit log's labels: here the dates are those of the events."""
 
     date_from = DayField(gettext_lazy("From"))
     date_to = DayField(gettext_lazy("To"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, done=True, **kwargs)  # the labels above, not a 待办 list's
 
 
 def about_person(person: Any) -> Q:
