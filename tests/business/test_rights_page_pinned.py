@@ -1,0 +1,54 @@
+"""The rights-record page's HTML pinned, byte for byte, for two seeded persons in both languages: the page is
+built for speed (the grid and the record outside the template engine, bench/README.md), and what it shows must
+not move with that. The CSRF tokens (new on every request) are the only parts masked.
+
+When the page is meant to change, write the pinned pages anew and read the difference before committing it:
+
+    SIDMS_PIN_WRITE=1 uv run pytest tests/business/test_rights_page_pinned.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from sidms.business.ledger import run_through
+from tests.business.test_transfers import mover, transfer
+
+pytestmark = pytest.mark.django_db
+PINNED = Path(__file__).parent / "data"
+__all__ = ["mover"]  # the fixture, imported for pytest
+
+
+def _masked(html: str) -> str:
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken" value="…"', html)
+    assert "csrfmiddlewaretoken" in html
+    return html
+
+
+@pytest.mark.req("R10")
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_rights_page_shows_what_it_showed(
+    language: str, insured: dict[str, Any], mover: Any, huancui_clerk: Any, approver: Any, signed_in: Any
+) -> None:
+    """王建国 (four insurances: January and February paid ●, March in arrears △) and 孙迁入 (pension, 18 months
+    transferred in ○ with his balance), as of the end of 2025: the enrolments, the three years' grids, the
+    personal account, the statement form; the navigation bar and the header as a window clerk sees them."""
+    run_through(huancui_clerk, approver, "transfer_in", "2025-03", params=transfer(mover))
+    client = signed_in(huancui_clerk)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language  # as the header's language form sets it
+    for name, person in (("employee", insured["employee"]), ("mover", mover)):
+        response = client.get(f"/persons/{person.person_no}/rights/", {"cut_off": "2025-12-31"})
+        assert response.status_code == 200
+        page = _masked(response.content.decode())
+        assert ("●" in page and "△" in page) if name == "employee" else "○" in page
+        path = PINNED / f"rights_page.{name}.{language}.html"
+        if os.environ.get("SIDMS_PIN_WRITE"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(page, encoding="utf-8")
+        assert page == path.read_text(encoding="utf-8"), f"{path.name} differs"
