@@ -114,18 +114,26 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
         return rows  # psycopg gives numeric as Decimal and date as date
     # SQLite keeps a decimal as an integer or a float, which Django rounds to the field's places as here
     # (DatabaseOperations.get_decimalfield_converter); dates come as date by the declared column type.
+    # A person's months mostly repeat a handful of values (one base a year, its amounts), so each distinct
+    # stored value of a column is converted once per call: a Decimal is immutable, the same one may be shared.
     exact = DecimalContext(prec=15).create_decimal_from_float
     decimals = [
-        (i, Decimal(1).scaleb(-f.decimal_places), f.context)
+        (i, Decimal(1).scaleb(-f.decimal_places), f.context, {})
         for i, f in enumerate(fields)
         if f.get_internal_type() == "DecimalField"
     ]
     out = []
     for row in rows:
         values = list(row)
-        for i, places, context in decimals:
-            if values[i] is not None:
-                values[i] = exact(values[i]).quantize(places, context=context)
+        for i, places, context, seen in decimals:
+            stored = values[i]
+            if stored is not None:
+                # Equal values convert alike (5 and 5.0 both to 5.00), but for zero's sign (-0.0 to -0.00).
+                key = stored if stored else repr(stored)
+                value = seen.get(key)
+                if value is None:
+                    value = seen[key] = exact(stored).quantize(places, context=context)
+                values[i] = value
         out.append(tuple(values))
     return out
 
@@ -215,6 +223,9 @@ def _record(
         if r[3] == EntryKind.PAID and r[6] and r[5] <= cut_off:
             paid[r[6]] += r[9] + r[10]
     cells: dict[tuple[int, st.Insurance], list[st.MonthCell]] = {}
+    # A cell is a frozen (base, mark): each distinct one is made (and checked) once, a year's months mostly
+    # sharing one base.
+    made: dict[tuple[Any, st.Mark], st.MonthCell] = {}
     for pk, period, insurance, kind, base, day, *_rest, unit_amount, individual_amount in entries:
         kind_of = INSURANCE.get(insurance)
         if kind_of is None or pk in reversed_:
@@ -232,7 +243,10 @@ def _record(
             continue
         year, month = int(period[:4]), int(period[5:7])
         row = cells.setdefault((year, kind_of), [st.MonthCell(None, st.Mark.NONE)] * 12)
-        row[month - 1] = st.MonthCell(base, mark)
+        made_cell = made.get((base, mark))
+        if made_cell is None:
+            made_cell = made[base, mark] = st.MonthCell(base, mark)
+        row[month - 1] = made_cell
     years = tuple(
         st.YearContributions(
             year, tuple(st.InsuranceMonths(k, tuple(cells[(year, k)])) for k in st.INSURANCE_ORDER if (year, k) in cells)
