@@ -34,21 +34,27 @@ def _masked(html: str) -> str:
 @pytest.mark.req("R10")
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_the_rights_page_shows_what_it_showed(
-    language: str, insured: dict[str, Any], mover: Any, huancui_clerk: Any, approver: Any, signed_in: Any
+    language: str, insured: dict[str, Any], mover: Any, make_person: Any, huancui_clerk: Any, approver: Any,
+    signed_in: Any,
 ) -> None:
-    """王建国 (four insurances: January and February paid ●, March in arrears △) and 孙迁入 (pension, 18 months
-    transferred in ○ with his balance), as of the end of 2025: the enrolments, the three years' grids, the
-    personal account, the statement form; the navigation bar and the header as a window clerk sees them."""
+    """王建国 (four insurances: January and February paid ●, March in arrears △), 孙迁入 (pension, 18 months
+    transferred in ○ with his balance) and a person never enrolled, as of the end of 2025: the enrolments,
+    the three years' grids, the personal account, the statement form; the navigation bar and the header as a
+    window clerk sees them."""
+    from tests.changes.conftest import id_number
+
     run_through(huancui_clerk, approver, "transfer_in", "2025-03", params=transfer(mover))
+    nobody = make_person(id_number=id_number("37100219900303011"), name="钱未保", birth_date="1990-03-03")
     client = signed_in(huancui_clerk)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = language  # as the header's language form sets it
-    for name, person in (("employee", insured["employee"]), ("mover", mover)):
+    for name, person in (("employee", insured["employee"]), ("mover", mover), ("nobody", nobody)):
         response = client.get(f"/persons/{person.person_no}/rights/", {"cut_off": "2025-12-31"})
         assert response.status_code == 200
         page = _masked(response.content.decode())
-        assert ("●" in page and "△" in page) if name == "employee" else "○" in page
         path = PINNED / f"rights_page.{name}.{language}.html"
         if os.environ.get("SIDMS_PIN_WRITE"):
             path.parent.mkdir(exist_ok=True)
             path.write_text(page, encoding="utf-8")
+        assert {"employee": "●" in page and "△" in page, "mover": "○" in page, "nobody": 'class="muted">None.<' in page
+                or 'class="muted">无<' in page}[name], name  # fmt: skip
         assert page == path.read_text(encoding="utf-8"), f"{path.name} differs"
