@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,7 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -57,37 +57,95 @@ def rights_page(request: HttpRequest, key: str) -> HttpResponse:
         messages.error(request, refused.localized())
         return redirect("web:rights", key)
     return render(request, "business/rights.html", {
-        "data": data, "key": key, "years": _year_tables(data), "delegated_query": _delegated_query(request) or "",
+        "key": key, "record": _record_html(data), "delegated_query": _delegated_query(request) or "",
     })  # fmt: skip
 
 
-def _year_tables(data: Any) -> SafeString:
-    """The contribution grid: each year's heading and table (a row per insurance, its twelve month cells), as
-    HTML. Built here rather than by nested template loops: the template engine resolved and localised ~400
-    variables per page for these cells, half the page's time (bench/business.py --profile), and its loops
-    over the years and rows were still a fifth of the template's time. A cell is a month's base (as money,
-    ¥6,123.45, and escaped) and its mark; each distinct cell is built
-    once per page (a year's months mostly share one base). Every text is escaped; the headings are
-    translated as the template's ``{% translate %}`` did."""
-    cells: dict[tuple[Any, str], str] = {}
+class _Texts(NamedTuple):
+    """The rights page's fixed texts in one language, translated and escaped (as ``{% translate %}`` gives
+    them): the table heads and headings around the record's values."""
 
-    def cell(base: Any, mark: str) -> str:
-        html = cells.get((base, mark))
-        if html is None:
-            shown = "" if base is None else money(base)
-            html = cells[base, mark] = f'<td title="{escape(shown)}">{escape(mark)}</td>'
-        return html
+    enrolment: str
+    grid_head: str
+    none_enrolled: str
+    none_paid: str
+    account: str
 
-    head = "".join([f"<th>{escape(_('Insurance'))}</th>", *(f"<th>{month}</th>" for month in range(1, 13))])
-    none = f'<tr><td colspan="13" class="muted">{escape(_("None."))}</td></tr>'
-    out = []
-    for y in data.years:
-        rows = "".join(
-            f"<tr><td>{escape(row.insurance.value)}</td>{''.join([cell(c.base, c.mark.value) for c in row.months])}</tr>"
-            for row in y.insurances
+
+_TEXTS: dict[str | None, _Texts] = {}
+
+
+def _texts() -> _Texts:
+    language = translation.get_language()
+    texts = _TEXTS.get(language)
+    if texts is None:
+        heads = ("Insurance", "enrolled on", "Status", "Months paid")
+        enrolment = "".join(f"<th>{escape(_(text))}</th>" for text in heads)
+        months = "".join(f"<th>{month}</th>" for month in range(1, 13))
+        none = escape(_("None."))
+        account = (
+            ("Balance at the end of last year", "balance_prior"), ("Principal this year", "principal"),
+            ("Interest this year", "interest"), ("Balance", "balance"),
+        )  # fmt: skip
+        texts = _Texts(
+            enrolment=f"<h2>{escape(_('Enrolment'))}</h2>\n<table><thead><tr>{enrolment}</tr></thead>\n",
+            grid_head=f"<th>{escape(_('Insurance'))}</th>{months}",
+            none_enrolled=f'<tr><td colspan="4" class="muted">{none}</td></tr>',
+            none_paid=f'<tr><td colspan="13" class="muted">{none}</td></tr>',
+            account=f"<h2>{escape(_('Personal account'))}</h2>\n<table><tbody>"
+            + "\n".join(f"<tr><th>{escape(_(text))}</th><td>{{{name}}}</td></tr>" for text, name in account)
+            + "</tbody></table>",
         )
-        out.append(f"<h2>{escape(formats.localize(y.year))}</h2>\n<table><thead><tr>{head}</tr></thead>\n"
-                   f"<tbody>{rows or none}</tbody></table>")  # fmt: skip
+        if len(_TEXTS) < 16:  # one per language in use; never unbounded
+            _TEXTS[language] = texts
+    return texts
+
+
+def _record_html(data: Any) -> SafeString:
+    """The record as HTML: the person's heading, the enrolments, the contribution grid and the personal
+    account. Built here rather than by the template: the engine resolved, filtered and localised each value
+    (and, before, ~400 variables of the grid's nested loops, half the page's time: bench/business.py
+    --profile); this is the HTML the template gave, byte for byte (tests/business/test_rights_page_pinned.py).
+    Every value is escaped; the fixed texts are translated as ``{% translate %}`` did, once per language.
+    A grid cell is a month's base (as money, ¥6,123.45) and its mark; each distinct cell is built once per
+    page (a year's months mostly share one base)."""
+    texts = _texts()
+    identity = data.identity
+    out = [
+        f"<h1>{escape(_('Rights record'))} · {escape(identity.name)}</h1>\n<p class=\"muted\">"
+        f"{escape(identity.id_type)} {escape(identity.id_number)} · {escape(_('Unit'))} "
+        f"{escape(identity.unit_name or '—')}</p>\n",
+        texts.enrolment,
+        "<tbody>",
+    ]
+    for s in data.summaries:
+        since = "" if s.enrolled_since is None else s.enrolled_since.isoformat()
+        out.append(f"<tr><td>{escape(s.insurance.value)}</td><td>{since}</td><td>{escape(s.status)}</td>"
+                   f"<td>{escape(formats.localize(s.months_total))}</td></tr>")  # fmt: skip
+    if not data.summaries:
+        out.append(texts.none_enrolled)
+    out.append("</tbody></table>\n")
+    cells: dict[tuple[Any, str], str] = {}
+    for y in data.years:
+        out.append(f"<h2>{escape(formats.localize(y.year))}</h2>\n<table><thead><tr>{texts.grid_head}</tr>"
+                   "</thead>\n<tbody>")  # fmt: skip
+        for row in y.insurances:
+            out.append(f"<tr><td>{escape(row.insurance.value)}</td>")
+            for c in row.months:
+                html = cells.get((c.base, c.mark))
+                if html is None:
+                    shown = "" if c.base is None else money(c.base)
+                    html = cells[c.base, c.mark] = f'<td title="{escape(shown)}">{escape(c.mark.value)}</td>'
+                out.append(html)
+            out.append("</tr>")
+        if not y.insurances:
+            out.append(texts.none_paid)
+        out.append("</tbody></table>")
+    out.append("\n")
+    account = data.account
+    if account:
+        out.append(texts.account.format(**{name: escape(money(getattr(account, name))) for name in
+                                           ("balance_prior", "principal", "interest", "balance")}))  # fmt: skip
     return mark_safe("".join(out))  # noqa: S308  (every value above escaped)
 
 
