@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template.loader import get_template
-from django.urls import get_script_prefix
+from django.templatetags.static import static
+from django.urls import get_script_prefix, reverse
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, get_language_info
 
 register = template.Library()
 
@@ -98,3 +103,61 @@ def staff_nav(context: Any) -> SafeString:
             _NAV.clear()
         _NAV[key] = html
     return html
+
+
+# What the base template shows the same on every page of a process: the stylesheet's and script's static URLs
+# (by the static files storage), the argument-less URLs it posts to (by the script prefix and URLconf) and the
+# language menu's options (by the active language). Built once per key rather than on every page (~5 % of the
+# rights-record page's processor time, bench/README.md); forgotten when a test changes the settings they
+# depend on. Nothing of the request or its user is kept.
+_FIXED: dict[tuple[Any, ...], str] = {}
+_FIXED_SETTINGS = frozenset(
+    {"STATIC_URL", "STORAGES", "STATICFILES_STORAGE", "ROOT_URLCONF", "LANGUAGES", "LANGUAGE_CODE", "USE_I18N"}
+)
+
+
+def _fixed(key: tuple[Any, ...], build: Any) -> str:
+    text = _FIXED.get(key)
+    if text is None:
+        text = build()
+        if len(_FIXED) >= 256:  # a handful of keys in practice; never unbounded
+            _FIXED.clear()
+        _FIXED[key] = text
+    return text
+
+
+@receiver(setting_changed)
+def _forget_fixed(*, setting: str, **kwargs: Any) -> None:
+    if setting in _FIXED_SETTINGS:
+        _FIXED.clear()
+
+
+@register.simple_tag
+def static_url(path: str) -> str:
+    """``{% static PATH %}``, once per process."""
+    return _fixed(("static", path), lambda: static(path))
+
+
+@register.simple_tag(takes_context=True)
+def fixed_url(context: Any, name: str) -> str:
+    """``{% url NAME %}`` of a URL without arguments, once per script prefix and URLconf."""
+    request = context.get("request")
+    urlconf = getattr(request, "urlconf", None)
+    return _fixed(("url", name, get_script_prefix(), urlconf), lambda: reverse(name, urlconf=urlconf))
+
+
+@register.simple_tag
+def language_options() -> SafeString:
+    """The language menu's options, each language in its own name, the active one selected."""
+    current = get_language()
+
+    def build() -> str:
+        options = []
+        for code, _name in settings.LANGUAGES:
+            info = get_language_info(code)
+            selected = " selected" if code == current else ""
+            options.append(format_html('<option value="{}" lang="{}"{}>{}</option>', info["code"], info["code"],
+                                       mark_safe(selected), info["name_local"]))  # fmt: skip  # noqa: S308
+        return "".join(options)
+
+    return mark_safe(_fixed(("languages", current), build))  # noqa: S308  (built by format_html)
