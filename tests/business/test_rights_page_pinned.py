@@ -58,3 +58,14 @@ def test_the_rights_page_shows_what_it_showed(
         assert {"employee": "●" in page and "△" in page, "mover": "○" in page, "nobody": 'class="muted">None.<' in page
                 or 'class="muted">无<' in page}[name], name  # fmt: skip
         assert page == path.read_text(encoding="utf-8"), f"{path.name} differs"
+
+
+@pytest.mark.req("R10")
+@pytest.mark.parametrize("key", ["P000000001", "王 建国", "a%b?c#d&e=f", "x'y\"z<>", "~:@!$()*+,;"])
+def test_the_statement_url_is_the_one_reverse_gives(key: str, rf: Any) -> None:
+    """The page's statement URL is put together around its key once per process: the same URL as reverse()."""
+    from django.urls import reverse
+
+    from sidms.web.business.views import _statement_url
+
+    assert _statement_url(rf.get("/"), key) == reverse("web:statement_pdf", args=[key])

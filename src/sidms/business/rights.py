@@ -63,6 +63,7 @@ STATUS: dict[str, str] = {
 YEARS_SHOWN = 3
 _OWING = (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY)  # the entries a payment settles
 _CREDITED = (*PRINCIPAL, EntryKind.INTEREST)  # what a personal account is credited with
+_NO_MONTH = st.MonthCell(None, st.Mark.NONE)  # a month without contributions (a frozen cell, shared)
 ZERO = Decimal(0)
 
 
@@ -284,7 +285,9 @@ def _record(
         else:
             continue
         year, month = int(period[:4]), int(period[5:7])
-        row = cells.setdefault((year, kind_of), [st.MonthCell(None, st.Mark.NONE)] * 12)
+        row = cells.get((year, kind_of))
+        if row is None:
+            row = cells[year, kind_of] = [_NO_MONTH] * 12
         made_cell = made.get((base, mark))
         if made_cell is None:
             made_cell = made[base, mark] = st.MonthCell(base, mark)
