@@ -69,3 +69,17 @@ def test_the_statement_url_is_the_one_reverse_gives(key: str, rf: Any) -> None:
     from sidms.web.business.views import _statement_url
 
     assert _statement_url(rf.get("/"), key) == reverse("web:statement_pdf", args=[key])
+
+
+@pytest.mark.req("R10")
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_sign_in_page_shows_what_it_showed(language: str, client: Any) -> None:
+    """The base template's header as an anonymous visitor gets it (no navigation, no name, no log-out)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    response = client.get("/login/")
+    assert response.status_code == 200
+    page = _masked(response.content.decode())
+    path = PINNED / f"sign_in_page.{language}.html"
+    if os.environ.get("SIDMS_PIN_WRITE"):
+        path.write_text(page, encoding="utf-8")
+    assert page == path.read_text(encoding="utf-8"), f"{path.name} differs"
