@@ -34,7 +34,12 @@ def _masked(html: str) -> str:
 @pytest.mark.req("R10")
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_the_rights_page_shows_what_it_showed(
-    language: str, insured: dict[str, Any], mover: Any, make_person: Any, huancui_clerk: Any, approver: Any,
+    language: str,
+    insured: dict[str, Any],
+    mover: Any,
+    make_person: Any,
+    huancui_clerk: Any,
+    approver: Any,
     signed_in: Any,
 ) -> None:
     """王建国 (four insurances: January and February paid ●, March in arrears △), 孙迁入 (pension, 18 months

@@ -120,7 +120,7 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
     # A person's months mostly repeat a handful of values (one base a year, its amounts), so each distinct
     # stored value of a column is converted once per call: a Decimal is immutable, the same one may be shared.
     exact = DecimalContext(prec=15).create_decimal_from_float
-    decimals = [
+    decimals: list[tuple[int, Decimal, DecimalContext, dict[Any, Decimal]]] = [
         (i, Decimal(1).scaleb(-f.decimal_places), f.context, {})
         for i, f in enumerate(fields)
         if f.get_internal_type() == "DecimalField"

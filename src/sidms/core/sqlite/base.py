@@ -27,7 +27,6 @@ from django.db.backends.sqlite3 import base
 
 from sidms.core.sqlite import checkpoints
 
-
 _QMARK = re.compile(r"(?<!%)%s")  # Django's FORMAT_QMARK_REGEX (a lazy object, dearer to call)
 _CONVERTED: dict[str, str] = {}
 _CONVERTED_MAX = 2048  # texts kept: the fixed statements; a bulk insert's texts vary with their row count

@@ -4,11 +4,11 @@ issued PDF statement, and the public verification page of a printed statement's 
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
-from html import escape as html_escape
 from datetime import date
 from decimal import Decimal
+from html import escape as html_escape
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -104,21 +104,23 @@ def _texts() -> _Texts:
     language = translation.get_language()
     texts = _TEXTS.get(language)
     if texts is None:
-        heads = ("Insurance", "enrolled on", "Status", "Months paid")
-        enrolment = "".join(f"<th>{escape(_(text))}</th>" for text in heads)
+        # Each message a literal of its own (not in an f-string): makemessages finds them only so.
+        heads = (_("Insurance"), _("enrolled on"), _("Status"), _("Months paid"))
+        enrolment = "".join(f"<th>{escape(text)}</th>" for text in heads)
         months = "".join(f"<th>{month}</th>" for month in range(1, 13))
         none = escape(_("None."))
         account = (
-            ("Balance at the end of last year", "balance_prior"), ("Principal this year", "principal"),
-            ("Interest this year", "interest"), ("Balance", "balance"),
+            (_("Balance at the end of last year"), "balance_prior"), (_("Principal this year"), "principal"),
+            (_("Interest this year"), "interest"), (_("Balance"), "balance"),
         )  # fmt: skip
+        enrolment_heading, account_heading = escape(_("Enrolment")), escape(_("Personal account"))
         texts = _Texts(
-            enrolment=f"<h2>{escape(_('Enrolment'))}</h2>\n<table><thead><tr>{enrolment}</tr></thead>\n",
-            grid_head=f"<th>{escape(_('Insurance'))}</th>{months}",
+            enrolment=f"<h2>{enrolment_heading}</h2>\n<table><thead><tr>{enrolment}</tr></thead>\n",
+            grid_head=f"<th>{escape(heads[0])}</th>{months}",
             none_enrolled=f'<tr><td colspan="4" class="muted">{none}</td></tr>',
             none_paid=f'<tr><td colspan="13" class="muted">{none}</td></tr>',
-            account=f"<h2>{escape(_('Personal account'))}</h2>\n<table><tbody>"
-            + "\n".join(f"<tr><th>{escape(_(text))}</th><td>{{{name}}}</td></tr>" for text, name in account)
+            account=f"<h2>{account_heading}</h2>\n<table><tbody>"
+            + "\n".join(f"<tr><th>{escape(text)}</th><td>{{{name}}}</td></tr>" for text, name in account)
             + "</tbody></table>",
         )
         if len(_TEXTS) < 16:  # one per language in use; never unbounded
@@ -142,9 +144,10 @@ def _record_html(data: Any) -> SafeString:
     page (a year's months mostly share one base)."""
     texts = _texts()
     identity = data.identity
+    title, unit = _("Rights record"), _("Unit")  # literals outside the f-string, for makemessages
     out = [
-        f"<h1>{_esc(_('Rights record'))} · {_esc(identity.name)}</h1>\n<p class=\"muted\">"
-        f"{_esc(identity.id_type)} {_esc(identity.id_number)} · {_esc(_('Unit'))} "
+        f'<h1>{_esc(title)} · {_esc(identity.name)}</h1>\n<p class="muted">'
+        f"{_esc(identity.id_type)} {_esc(identity.id_number)} · {_esc(unit)} "
         f"{_esc(identity.unit_name or '—')}</p>\n",
         texts.enrolment,
         "<tbody>",

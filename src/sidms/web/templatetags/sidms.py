@@ -115,7 +115,15 @@ def staff_nav(context: Any) -> SafeString:
 _FIXED: dict[tuple[Any, ...], str] = {}
 _FIXED_PARTS: dict[tuple[Any, ...], tuple[str, ...]] = {}
 _FIXED_SETTINGS = frozenset(
-    {"STATIC_URL", "STORAGES", "STATICFILES_STORAGE", "ROOT_URLCONF", "LANGUAGES", "LANGUAGE_CODE", "USE_I18N"}
+    {
+        "STATIC_URL",
+        "STORAGES",
+        "STATICFILES_STORAGE",
+        "ROOT_URLCONF",
+        "LANGUAGES",
+        "LANGUAGE_CODE",
+        "USE_I18N",
+    }
 )
 
 
@@ -156,7 +164,7 @@ def _language_options(current: str | None) -> str:
 def _csrf_input(context: Any) -> str:
     """``{% csrf_token %}``'s output (Django's CsrfTokenNode)."""
     token = context.get("csrf_token")
-    if not token or token == "NOTPROVIDED":
+    if not token or token == "NOTPROVIDED":  # noqa: S105  (Django's marker, not a secret)
         return ""
     return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
 
@@ -210,7 +218,13 @@ def header_who(context: Any) -> SafeString:
     language_form, menu, logout_form, logout_button = parts
     csrf = _csrf_input(context)
     next_path = context.get("next_path") or (request.path if request is not None else "")
-    out = [language_form, csrf, '\n      <input type="hidden" name="next" value="', conditional_escape(next_path), menu]
+    out = [
+        language_form,
+        csrf,
+        '\n      <input type="hidden" name="next" value="',
+        conditional_escape(next_path),
+        menu,
+    ]
     user = context.get("user")
     if _signed_in(user):
         district = user.district
