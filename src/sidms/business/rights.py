@@ -61,6 +61,9 @@ STATUS: dict[str, str] = {
     EnrolmentStatus.PAYING: "参保缴费", EnrolmentStatus.SUSPENDED: "暂停缴费", EnrolmentStatus.TERMINATED: "终止缴费",
 }  # fmt: skip
 YEARS_SHOWN = 3
+_OWING = (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY)  # the entries a payment settles
+_CREDITED = (*PRINCIPAL, EntryKind.INTEREST)  # what a personal account is credited with
+_NO_MONTH = st.MonthCell(None, st.Mark.NONE)  # a month without contributions (a frozen cell, shared)
 ZERO = Decimal(0)
 
 
@@ -114,18 +117,26 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
         return rows  # psycopg gives numeric as Decimal and date as date
     # SQLite keeps a decimal as an integer or a float, which Django rounds to the field's places as here
     # (DatabaseOperations.get_decimalfield_converter); dates come as date by the declared column type.
+    # A person's months mostly repeat a handful of values (one base a year, its amounts), so each distinct
+    # stored value of a column is converted once per call: a Decimal is immutable, the same one may be shared.
     exact = DecimalContext(prec=15).create_decimal_from_float
-    decimals = [
-        (i, Decimal(1).scaleb(-f.decimal_places), f.context)
+    decimals: list[tuple[int, Decimal, DecimalContext, dict[Any, Decimal]]] = [
+        (i, Decimal(1).scaleb(-f.decimal_places), f.context, {})
         for i, f in enumerate(fields)
         if f.get_internal_type() == "DecimalField"
     ]
     out = []
     for row in rows:
         values = list(row)
-        for i, places, context in decimals:
-            if values[i] is not None:
-                values[i] = exact(values[i]).quantize(places, context=context)
+        for i, places, context, seen in decimals:
+            stored = values[i]
+            if stored is not None:
+                # Equal values convert alike (5 and 5.0 both to 5.00), but for zero's sign (-0.0 to -0.00).
+                key = stored if stored else repr(stored)
+                value = seen.get(key)
+                if value is None:
+                    value = seen[key] = exact(stored).quantize(places, context=context)
+                values[i] = value
         out.append(tuple(values))
     return out
 
@@ -206,15 +217,58 @@ def _record(
     # below taken from it in Python: exact Decimal sums on either engine.
     # A row: pk, period, insurance, kind, base, entry date, settles, corrects, account credit, unit amount,
     # individual amount.
-    entries = [r for r in rows if first_period <= r[1] <= last_period and r[3] != EntryKind.INTEREST]
-    reversed_ = {r[7] for r in entries if r[3] == EntryKind.REVERSAL and r[7]}
-    # What the payments up to the cut-off settled of each assessed entry: a month paid in part (a part
-    # payment, business.payments) stays in arrears (△) until its payments reach the assessed amounts.
+    year_start, prior_end = date(cut_off.year, 1, 1), date(cut_off.year - 1, 12, 31)
+    # One pass over the rows for every sum and set below (there were ten, a tenth of the page's time):
+    # ENTRIES, the rows of the years shown but interest; REVERSED_ and PAID, their reversals and what their
+    # payments up to the cut-off settled of each assessed entry (a month paid in part, business.payments,
+    # stays in arrears △ until its payments reach the assessed amounts); CANCELLED, OWED and PAID_TO, the same
+    # over the whole ledger (the months of contribution below); the personal account's sums (accounts.
+    # balance_as_of's rule: paid credits, balances transferred in and settled interest of the pension schemes,
+    # by entry date: a balance transferred in before this year is part of the prior balance, one transferred
+    # in this year part of this year's principal). Sums are taken in the rows' order, as before.
+    entries = []
+    reversed_: set[int] = set()
     paid: dict[int, Decimal] = defaultdict(Decimal)
-    for r in entries:
-        if r[3] == EntryKind.PAID and r[6] and r[5] <= cut_off:
-            paid[r[6]] += r[9] + r[10]
+    cancelled: set[int] = set()
+    assessed: list[tuple[int, Decimal]] = []
+    paid_to: dict[int, Decimal] = defaultdict(Decimal)
+    prior = principal = interest = balance = ZERO
+    paid_this_year: set[str] = set()
+    for r in rows:
+        pk, period, insurance, kind, _base, day, settles, corrects, credit, unit_amount, individual_amount = r
+        shown = first_period <= period <= last_period and kind != EntryKind.INTEREST
+        if shown:
+            entries.append(r)
+        if kind == EntryKind.REVERSAL:
+            if corrects:
+                cancelled.add(corrects)
+                if shown:
+                    reversed_.add(corrects)
+        elif kind == EntryKind.PAID:
+            if settles and day <= cut_off:
+                amount = unit_amount + individual_amount
+                paid_to[settles] += amount
+                if shown:
+                    paid[settles] += amount
+        elif kind in _OWING:
+            assessed.append((pk, unit_amount + individual_amount))
+        if insurance in PENSION:
+            if kind in _CREDITED:
+                if day <= prior_end:
+                    prior += credit
+                if day <= cut_off:
+                    balance += credit
+            if year_start <= day <= cut_off:
+                if kind in PRINCIPAL:
+                    principal += credit
+                elif kind == EntryKind.INTEREST:
+                    interest += credit
+                if kind == EntryKind.PAID:
+                    paid_this_year.add(period)
     cells: dict[tuple[int, st.Insurance], list[st.MonthCell]] = {}
+    # A cell is a frozen (base, mark): each distinct one is made (and checked) once, a year's months mostly
+    # sharing one base.
+    made: dict[tuple[Any, st.Mark], st.MonthCell] = {}
     for pk, period, insurance, kind, base, day, *_rest, unit_amount, individual_amount in entries:
         kind_of = INSURANCE.get(insurance)
         if kind_of is None or pk in reversed_:
@@ -231,8 +285,13 @@ def _record(
         else:
             continue
         year, month = int(period[:4]), int(period[5:7])
-        row = cells.setdefault((year, kind_of), [st.MonthCell(None, st.Mark.NONE)] * 12)
-        row[month - 1] = st.MonthCell(base, mark)
+        row = cells.get((year, kind_of))
+        if row is None:
+            row = cells[year, kind_of] = [_NO_MONTH] * 12
+        made_cell = made.get((base, mark))
+        if made_cell is None:
+            made_cell = made[base, mark] = st.MonthCell(base, mark)
+        row[month - 1] = made_cell
     years = tuple(
         st.YearContributions(
             year, tuple(st.InsuranceMonths(k, tuple(cells[(year, k)])) for k in st.INSURANCE_ORDER if (year, k) in cells)
@@ -245,16 +304,7 @@ def _record(
     # payments up to the cut-off settle the whole of the assessed entry it pays.
     # A payment of an entry reversed since counts with the entry that replaced it (ledger._carry_payments
     # paid it again there): not for the reversed one.
-    cancelled = {r[7] for r in rows if r[3] == EntryKind.REVERSAL and r[7]}
-    owed = {
-        r[0]: r[9] + r[10]
-        for r in rows
-        if r[3] in (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY) and r[0] not in cancelled
-    }
-    paid_to: dict[int, Decimal] = defaultdict(Decimal)
-    for r in rows:
-        if r[3] == EntryKind.PAID and r[6] and r[5] <= cut_off:
-            paid_to[r[6]] += r[9] + r[10]
+    owed = {pk: amount for pk, amount in assessed if pk not in cancelled}
     months_paid: dict[st.Insurance, set[str]] = defaultdict(set)
     for _pk, period, insurance, kind, _b, day, settles, *_rest in rows:
         if (
@@ -273,21 +323,7 @@ def _record(
             latest = mine[-1]
             summaries.append(st.InsuranceSummary(kind_of, mine[0].start_date, STATUS[latest.status],
                                                  len(months_paid[kind_of])))  # fmt: skip
-    year_start = date(cut_off.year, 1, 1)
-    # The personal account (accounts.balance_as_of's rule: paid credits, balances transferred in and settled
-    # interest of the pension schemes, by entry date: a balance transferred in before this year is part of the
-    # prior balance, one transferred in this year part of this year's principal).
-    pension = [r for r in rows if r[2] in PENSION]
-    credited = [(r[3], r[5], r[8]) for r in pension if r[3] in (*PRINCIPAL, EntryKind.INTEREST)]
-    prior_end = date(cut_off.year - 1, 12, 31)
-    prior = sum((a for _k, d, a in credited if d <= prior_end), ZERO)
-    this_year = [r for r in pension if year_start <= r[5] <= cut_off]
-    principal = sum((r[8] for r in this_year if r[3] in PRINCIPAL), ZERO)
-    interest = sum((r[8] for r in this_year if r[3] == EntryKind.INTEREST), ZERO)
-    account = st.PensionAccount(
-        prior, principal, interest, sum((a for _k, d, a in credited if d <= cut_off), ZERO),
-        months=len({r[1] for r in this_year if r[3] == EntryKind.PAID}),
-    )  # fmt: skip
+    account = st.PensionAccount(prior, principal, interest, balance, months=len(paid_this_year))
     number = str(person.id_number)
     return st.StatementData(
         year=cut_off.year,

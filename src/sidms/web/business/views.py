@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from html import escape as html_escape
+from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,9 +16,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import formats, timezone
+from django.urls import get_script_prefix, reverse
+from django.utils import formats, timezone, translation
 from django.utils.html import escape
+from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -58,37 +61,126 @@ def rights_page(request: HttpRequest, key: str) -> HttpResponse:
         messages.error(request, refused.localized())
         return redirect("web:rights", key)
     return render(request, "business/rights.html", {
-        "data": data, "key": key, "years": _year_tables(data), "delegated_query": _delegated_query(request) or "",
+        "statement_url": _statement_url(request, key), "record": _record_html(data),
+        "delegated_query": _delegated_query(request) or "",
     })  # fmt: skip
 
 
-def _year_tables(data: Any) -> SafeString:
-    """The contribution grid: each year's heading and table (a row per insurance, its twelve month cells), as
-    HTML. Built here rather than by nested template loops: the template engine resolved and localised ~400
-    variables per page for these cells, half the page's time (bench/business.py --profile), and its loops
-    over the years and rows were still a fifth of the template's time. A cell is a month's base (as money,
-    ¥6,123.45, and escaped) and its mark; each distinct cell is built
-    once per page (a year's months mostly share one base). Every text is escaped; the headings are
-    translated as the template's ``{% translate %}`` did."""
-    cells: dict[tuple[Any, str], str] = {}
+# The statement's URL around its key, per script prefix and URLconf: reverse() matched and quoted the whole
+# URL anew on every page (~1 % of the page's time) for the one part that changes.
+_STATEMENT_URL: dict[tuple[str, Any], tuple[str, str]] = {}
+_MARK = "KEY"  # letters only: quoted and matched as themselves
 
-    def cell(base: Any, mark: str) -> str:
-        html = cells.get((base, mark))
-        if html is None:
-            shown = "" if base is None else money(base)
-            html = cells[base, mark] = f'<td title="{escape(shown)}">{escape(mark)}</td>'
-        return html
 
-    head = "".join([f"<th>{escape(_('Insurance'))}</th>", *(f"<th>{month}</th>" for month in range(1, 13))])
-    none = f'<tr><td colspan="13" class="muted">{escape(_("None."))}</td></tr>'
-    out = []
-    for y in data.years:
-        rows = "".join(
-            f"<tr><td>{escape(row.insurance.value)}</td>{''.join([cell(c.base, c.mark.value) for c in row.months])}</tr>"
-            for row in y.insurances
+def _statement_url(request: HttpRequest, key: str) -> str:
+    """``reverse("web:statement_pdf", args=[key])``: the URL reversed once with a stand-in for the key, the key
+    quoted as reverse() quotes it. A key the route could not have given (with a "/") goes to reverse()."""
+    urlconf = getattr(request, "urlconf", None)
+    if "/" in key:
+        return reverse("web:statement_pdf", args=[key], urlconf=urlconf)
+    around = _STATEMENT_URL.get((get_script_prefix(), urlconf))
+    if around is None:
+        before, _mark, after = reverse("web:statement_pdf", args=[_MARK], urlconf=urlconf).rpartition(_MARK)
+        around = (before, after)
+        if len(_STATEMENT_URL) < 16:  # one per prefix and URLconf in use; never unbounded
+            _STATEMENT_URL[get_script_prefix(), urlconf] = around
+    return quote(key, safe=RFC3986_SUBDELIMS + "/~:@").join(around)
+
+
+class _Texts(NamedTuple):
+    """The rights page's fixed texts in one language, translated and escaped (as ``{% translate %}`` gives
+    them): the table heads and headings around the record's values."""
+
+    enrolment: str
+    grid_head: str
+    none_enrolled: str
+    none_paid: str
+    account: str
+
+
+_TEXTS: dict[str | None, _Texts] = {}
+
+
+def _texts() -> _Texts:
+    language = translation.get_language()
+    texts = _TEXTS.get(language)
+    if texts is None:
+        # Each message a literal of its own (not in an f-string): makemessages finds them only so.
+        heads = (_("Insurance"), _("enrolled on"), _("Status"), _("Months paid"))
+        enrolment = "".join(f"<th>{escape(text)}</th>" for text in heads)
+        months = "".join(f"<th>{month}</th>" for month in range(1, 13))
+        none = escape(_("None."))
+        account = (
+            (_("Balance at the end of last year"), "balance_prior"), (_("Principal this year"), "principal"),
+            (_("Interest this year"), "interest"), (_("Balance"), "balance"),
+        )  # fmt: skip
+        enrolment_heading, account_heading = escape(_("Enrolment")), escape(_("Personal account"))
+        texts = _Texts(
+            enrolment=f"<h2>{enrolment_heading}</h2>\n<table><thead><tr>{enrolment}</tr></thead>\n",
+            grid_head=f"<th>{escape(heads[0])}</th>{months}",
+            none_enrolled=f'<tr><td colspan="4" class="muted">{none}</td></tr>',
+            none_paid=f'<tr><td colspan="13" class="muted">{none}</td></tr>',
+            account=f"<h2>{account_heading}</h2>\n<table><tbody>"
+            + "\n".join(f"<tr><th>{escape(text)}</th><td>{{{name}}}</td></tr>" for text, name in account)
+            + "</tbody></table>",
         )
-        out.append(f"<h2>{escape(formats.localize(y.year))}</h2>\n<table><thead><tr>{head}</tr></thead>\n"
-                   f"<tbody>{rows or none}</tbody></table>")  # fmt: skip
+        if len(_TEXTS) < 16:  # one per language in use; never unbounded
+            _TEXTS[language] = texts
+    return texts
+
+
+def _esc(value: Any) -> str:
+    """django.utils.html.escape's text (html.escape of str), without its lazy-string wrapper: ~100 values a
+    page."""
+    return html_escape(str(value))
+
+
+def _record_html(data: Any) -> SafeString:
+    """The record as HTML: the person's heading, the enrolments, the contribution grid and the personal
+    account. Built here rather than by the template: the engine resolved, filtered and localised each value
+    (and, before, ~400 variables of the grid's nested loops, half the page's time: bench/business.py
+    --profile); this is the HTML the template gave, byte for byte (tests/business/test_rights_page_pinned.py).
+    Every value is escaped; the fixed texts are translated as ``{% translate %}`` did, once per language.
+    A grid cell is a month's base (as money, ¥6,123.45) and its mark; each distinct cell is built once per
+    page (a year's months mostly share one base)."""
+    texts = _texts()
+    identity = data.identity
+    title, unit = _("Rights record"), _("Unit")  # literals outside the f-string, for makemessages
+    out = [
+        f'<h1>{_esc(title)} · {_esc(identity.name)}</h1>\n<p class="muted">'
+        f"{_esc(identity.id_type)} {_esc(identity.id_number)} · {_esc(unit)} "
+        f"{_esc(identity.unit_name or '—')}</p>\n",
+        texts.enrolment,
+        "<tbody>",
+    ]
+    for s in data.summaries:
+        since = "" if s.enrolled_since is None else s.enrolled_since.isoformat()
+        out.append(f"<tr><td>{_esc(s.insurance.value)}</td><td>{since}</td><td>{_esc(s.status)}</td>"
+                   f"<td>{_esc(formats.localize(s.months_total))}</td></tr>")  # fmt: skip
+    if not data.summaries:
+        out.append(texts.none_enrolled)
+    out.append("</tbody></table>\n")
+    cells: dict[tuple[Any, str], str] = {}
+    for y in data.years:
+        out.append(f"<h2>{_esc(formats.localize(y.year))}</h2>\n<table><thead><tr>{texts.grid_head}</tr>"
+                   "</thead>\n<tbody>")  # fmt: skip
+        for row in y.insurances:
+            out.append(f"<tr><td>{_esc(row.insurance.value)}</td>")
+            for c in row.months:
+                html = cells.get((c.base, c.mark))
+                if html is None:
+                    shown = "" if c.base is None else money(c.base)
+                    html = cells[c.base, c.mark] = f'<td title="{_esc(shown)}">{_esc(c.mark.value)}</td>'
+                out.append(html)
+            out.append("</tr>")
+        if not y.insurances:
+            out.append(texts.none_paid)
+        out.append("</tbody></table>")
+    out.append("\n")
+    account = data.account
+    if account:
+        out.append(texts.account.format(**{name: _esc(money(getattr(account, name))) for name in
+                                           ("balance_prior", "principal", "interest", "balance")}))  # fmt: skip
     return mark_safe("".join(out))  # noqa: S308  (every value above escaped)
 
 
