@@ -158,15 +158,24 @@ def test_a_request_about_the_persons_employment_is_not_handed_to_the_district_na
 def test_the_persons_own_district_still_reads_and_writes_their_records(
     make_unit: Any, make_person: Any, huancui_clerk: Any, signed_in: Any
 ) -> None:
-    """The guard passes an intact person: the district that holds them reads and ends the employment."""
+    """The guard passes an intact person: the district that holds them reads and ends the employment. (Two
+    people and three employments, so that no employment shares its number with its person: the lists' check
+    once looked a person up by the employment's number, and withheld every employment of an intact person.)"""
     unit = make_unit(unit_no="U3710020001", name="环翠区一号公司", district="371002")
+    make_person(id_number=id_number("37100219600101003"), name="李四")
     person = make_person(id_number=id_number("37100219600101001"), name="王建国")
-    employment = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment",
-                               values={"person_id": person.pk, "unit_id": unit.pk,
-                                       "start_date": "2021-01-01"}).record  # fmt: skip
+    employments = [
+        submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment",
+                      values={"person_id": person.pk, "unit_id": unit.pk, "start_date": day}).record
+        for day in ("2019-01-01", "2020-01-01", "2021-01-01")
+    ]  # fmt: skip
+    employment = employments[-1]
+    assert employment.pk != person.pk
     clerk = signed_in(huancui_clerk)
     assert "王建国" in clerk.get(f"/employments/{employment.pk}/").content.decode()
-    assert "王建国" in clerk.get("/employments/").content.decode()
+    listed = clerk.get("/employments/").content.decode()
+    assert listed.count("王建国") >= 3 and "未予显示" not in listed
+    assert "王建国" in clerk.get(f"/units/{unit.unit_no}/").content.decode()
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment", record=employment,
                   values={"end_date": "2022-01-01"})  # fmt: skip
     assert alerts() == 0

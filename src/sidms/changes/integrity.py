@@ -227,9 +227,9 @@ def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any)
         field = spec.model._meta.get_field(hop)
         ids = {getattr(record, f"{hop}_id") for record in records} - {None}
         owners = {
-            record.pk: getattr(record, hop)
-            for record in (r for r in records if field.is_cached(r))  # type: ignore[union-attr]
-            if getattr(record, hop) is not None
+            getattr(record, f"{hop}_id"): getattr(record, hop)
+            for record in records
+            if field.is_cached(record) and getattr(record, hop) is not None  # type: ignore[union-attr]
         }
         missing = [pk for pk in ids if pk not in owners]
         if missing:
