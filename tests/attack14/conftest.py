@@ -4,7 +4,7 @@ an insured unit and people)."""
 from __future__ import annotations
 
 from tests.archives.conftest import archivist, data_dir
-from tests.business.conftest import approver, insured
+from tests.business.conftest import approver, city_admin, insured, second_admin
 from tests.changes.conftest import public_security
 
-__all__ = ["approver", "archivist", "data_dir", "insured", "public_security"]
+__all__ = ["approver", "archivist", "city_admin", "data_dir", "insured", "public_security", "second_admin"]
