@@ -179,3 +179,19 @@ def test_the_persons_own_district_still_reads_and_writes_their_records(
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment", record=employment,
                   values={"end_date": "2022-01-01"})  # fmt: skip
     assert alerts() == 0
+
+
+def test_the_district_named_in_sql_imports_no_record_of_the_person(
+    moved: dict[str, Any], make_staff: Any
+) -> None:
+    """A district's import (its applicant out of the city level) read each row's district from the person it
+    names, as the window does: an employment of the moved person was taken into an application."""
+    from sidms.changes.batches import batch_apply_import
+    from sidms.changes.models import BatchApplication
+
+    applicant = make_staff("info_rs", posts=("info_centre",), district=RUSHAN)
+    rows = [{"person_id": moved["person"].pk, "unit_id": moved["unit"].pk, "start_date": "2024-01-01"}]
+    with pytest.raises(IntegrityAlert):
+        batch_apply_import(actor=applicant, entity="employment", rows=rows, reason="补录")
+    assert not BatchApplication.objects.filter(applicant=applicant).exists()
+    assert alerts() == 1
