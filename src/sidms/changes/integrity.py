@@ -211,16 +211,29 @@ def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any)
     RECORDS that do not match their history, or whose district is read from a record that does not (each
     such record with its alert recorded, once), for the list to withhold. The latest revisions are read in
     one query per entity, the records the districts are read from in one more when not already joined."""
+    return [record for record, _alert in _unintact(spec, records, actor)]
+
+
+def require_all_intact(spec: EntitySpec, records: list[models.Model], actor: Any) -> None:
+    """Refuse a read built from RECORDS (a person's enrolments on their rights record and statement) unless
+    each matches its history: the first alert, recorded with the others, is raised (the page answers 409)."""
+    failing = _unintact(spec, records, actor)
+    if failing:
+        raise failing[0][1]
+
+
+def _unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list[tuple[models.Model, Any]]:
+    """(record, its recorded alert) for each of RECORDS that :func:`withhold_unintact` withholds."""
     if not records:
         return []
-    failing: set[int] = set()
+    failing: dict[int, IntegrityAlert] = {}
     if spec.kind == REGISTRY:
         latest = _latest_many(spec, [int(record.pk) for record in records])
         for record in records:
             reason = stored_problem(spec, record, latest.get(int(record.pk)))
             if reason:
-                record_alert(alert(spec, record.pk, spec.label(record), reason, actor=actor))
-                failing.add(id(record))
+                failing[id(record)] = alert(spec, record.pk, spec.label(record), reason, actor=actor)
+                record_alert(failing[id(record)])
     owned = _owner_spec(spec)
     if owned is not None:
         hop, owner_spec = owned
@@ -235,14 +248,16 @@ def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any)
         if missing:
             owners.update(owner_spec.model._default_manager.in_bulk(missing))
         latest = _latest_many(owner_spec, sorted(int(pk) for pk in owners))
-        bad = set()
+        bad = {}
         for pk, owner in owners.items():
             reason = stored_problem(owner_spec, owner, latest.get(int(pk)))
             if reason:
-                record_alert(alert(owner_spec, pk, owner_spec.label(owner), reason, actor=actor))
-                bad.add(pk)
-        failing.update(id(record) for record in records if getattr(record, f"{hop}_id") in bad)
-    return [record for record in records if id(record) in failing]
+                bad[pk] = alert(owner_spec, pk, owner_spec.label(owner), reason, actor=actor)
+                record_alert(bad[pk])
+        for record in records:
+            if id(record) not in failing and getattr(record, f"{hop}_id") in bad:
+                failing[id(record)] = bad[getattr(record, f"{hop}_id")]
+    return [(record, failing[id(record)]) for record in records if id(record) in failing]
 
 
 def record_alert(alert: IntegrityAlert) -> None:
