@@ -343,7 +343,7 @@ def _require_enrolments_intact(person: Person, day: date, caller: Caller) -> Non
     statement handed over the counter, where the person's page withholds it (attack round 14). One query for
     the enrolments, one for their latest revisions and one for the person's; the yearly batch, which reads
     the enrolments of many people at once, does not check them (docs/architecture.md, Known gaps)."""
-    enrolments = list(person.enrolments.filter(start_date__lte=day))
+    enrolments: list[Any] = list(person.enrolments.filter(start_date__lte=day))
     require_all_intact(spec_for("person_enrolment"), enrolments, caller)
 
 
