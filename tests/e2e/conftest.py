@@ -294,19 +294,28 @@ def _shipped_by_migrations(model: Any) -> bool:
     )
 
 
+_SHIPPED: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def _shipped_rows(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
     """The rows the migrations ship (regions, code tables), serialised once before any test here has
-    changed them."""
+    changed them. Once per run, wherever this fixture is used from (tests/attack14/races uses it too): a
+    second package's session fixture would otherwise serialise the tables after this one's flush emptied
+    them."""
     from django.apps import apps
     from django.core import serializers
 
-    with django_db_blocker.unblock():
-        return {
-            model._meta.label: serializers.serialize("json", model._base_manager.order_by("pk"))
-            for model in apps.get_models()
-            if _shipped_by_migrations(model) and model._base_manager.exists()
-        }
+    if not _SHIPPED:
+        with django_db_blocker.unblock():
+            _SHIPPED.update(
+                {
+                    model._meta.label: serializers.serialize("json", model._base_manager.order_by("pk"))
+                    for model in apps.get_models()
+                    if _shipped_by_migrations(model) and model._base_manager.exists()
+                }
+            )
+    return _SHIPPED
 
 
 @pytest.fixture(autouse=True)

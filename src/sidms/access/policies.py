@@ -47,6 +47,7 @@ __all__ = [
     "scoped",
     "scoped_by_owner",
     "view_permission",
+    "withhold",
 ]
 
 
@@ -206,9 +207,7 @@ def record_list(
     # A record whose row does not match its history is withheld, named by its key only: its district, and so
     # the scope it was listed in, is read from that row (a person's district written in SQL listed them, name
     # and all, to the district it named). One query and a keyed digest or two a row (changes.integrity).
-    if not _LIST_GUARDS:
-        raise ImproperlyConfigured("no read guard is registered (sidms.changes registers it when ready)")
-    withheld = _LIST_GUARDS[0](spec, list(shown.object_list), caller)
+    withheld = withhold(spec, list(shown.object_list), caller)
     if withheld:
         shown.object_list = [record for record in shown.object_list if record not in withheld]
     detail: dict[str, Any] = {"by": by or "all", "shown": [spec.label(record) for record in shown]}
@@ -325,13 +324,25 @@ def record_related(*, actor: Any, spec: EntitySpec, queryset: QuerySet[Any], lim
     caller = Caller.of(actor)
     require(caller, view_permission(spec))
     rows = list(scoped(caller.staff, queryset, spec.district_lookup)[:limit])
-    audit_record(
-        f"read.{spec.name}_list",
-        actor=caller,
-        object_type=spec.name,
-        detail={"by": "related", "shown": [spec.label(row) for row in rows]},
-    )
+    # Withheld as record_list withholds them: a unit's page listed as its current employee a person whose
+    # district was written in SQL to the viewer's, name and all (attack round 14).
+    withheld = withhold(spec, rows, caller)
+    if withheld:
+        rows = [row for row in rows if row not in withheld]
+    detail: dict[str, Any] = {"by": "related", "shown": [spec.label(row) for row in rows]}
+    if withheld:
+        detail["withheld"] = [spec.label(row) for row in withheld]
+    audit_record(f"read.{spec.name}_list", actor=caller, object_type=spec.name, detail=detail)
     return rows
+
+
+def withhold(spec: EntitySpec, records: list[Any], actor: Any) -> list[Any]:
+    """RECORDS of SPEC (already read in the actor's scope) that a list must not show: those that do not match
+    their history, or whose district is read from a record that does not, each with its integrity alert
+    recorded (the registered list guard). For a list read otherwise than through record_list."""
+    if not _LIST_GUARDS:
+        raise ImproperlyConfigured("no read guard is registered (sidms.changes registers it when ready)")
+    return _LIST_GUARDS[0](spec, records, Caller.of(actor))
 
 
 # What a page says in place of a record another record points to that the viewer may not see

@@ -163,7 +163,22 @@ def record_district(row: Any, *, lock: bool = False) -> str | None:
     spec = spec_for(row.entity)
     records = spec.model._default_manager.filter(pk=row.record_id)
     record = (records.select_for_update(of=("self",)) if lock else records).first()
-    return None if record is None else spec.district_of(record)
+    if record is None:
+        return None
+    hop, _sep, rest = (spec.declaration.district or "").partition("__")
+    if lock and rest:
+        # The district is read from another record (an employment's, an entitlement's person): that is the
+        # row a move writes, so it is the one locked and read as committed (attack round 14: an employment's
+        # request was decided by the district its person was leaving).
+        owner_model = spec.model._meta.get_field(hop).related_model
+        assert isinstance(owner_model, type)
+        owner = (
+            owner_model._default_manager.select_for_update(of=("self",))
+            .filter(pk=getattr(record, f"{hop}_id"))
+            .first()
+        )
+        setattr(record, hop, owner)
+    return spec.district_of(record)
 
 
 def scope_district(row: Any) -> str | None:

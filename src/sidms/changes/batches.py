@@ -35,7 +35,7 @@ from sidms.access import workflow as workflows
 from sidms.access.policies import in_scope
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
-from sidms.changes.integrity import integrity_alert
+from sidms.changes.integrity import integrity_alert, require_owner_intact
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
 from sidms.changes.numbers import assign_numbers
 from sidms.changes.seals import RevisionSealer, require_intact, reseal
@@ -349,8 +349,15 @@ def _in_scope(
     """A district applicant imports records of its own district only, as it registers them one by one
     (``require_scope`` of the new record's district): a row of another district refuses the application."""
     seen: set[str | None] = set()
+    owners: set[Any] = set()
+    hop = (spec.declaration.district or "").split("__")[0] + "_id"
     for row in rows:
         district = spec.district_for_values(dict(row))
+        if "__" in (spec.declaration.district or "") and row.get(hop) not in owners:
+            # The district was read from the row's person: one whose district was written in SQL is refused
+            # (attack round 14), as at the window (integrity.require_owner_intact).
+            require_owner_intact(spec, row, actor=caller)
+            owners.add(row.get(hop))
         if district not in seen:
             if not in_scope(caller.staff, district):
                 # The event is written by audited_refusals once the application's transaction rolls back.

@@ -9,6 +9,7 @@ alert that names the record, instead of being carried into a new revision as if 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -18,7 +19,7 @@ from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.core.caller import Caller
 from sidms.core.errors import IntegrityAlert
-from sidms.core.kernel import REGISTRY, EntitySpec, cipher_mac, digest, state_of, tokens_of
+from sidms.core.kernel import REGISTRY, EntitySpec, cipher_mac, digest, spec_of_model, state_of, tokens_of
 from sidms.lib.crypto import DecryptionError
 
 
@@ -131,30 +132,22 @@ def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
     raise alert(spec, instance.pk, spec.label(instance), reason, actor=actor)
 
 
-def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) -> None:
-    """The check the read door makes of a record before a page shows it (access.policies.record_get; this
-    app registers it when ready). The scope is read from the live row: a district written into a person in
-    SQL would otherwise hand the district named the person's page, decrypted, until the nightly verification
-    named the row (attack round 13 found the queues; this is the record itself). A record that does not
-    match its history is not shown: the alert is recorded now (a read has no transaction to roll back) and
-    raised, and the page answers 409 naming the record. The check reads the stored columns only (no
-    decryption): three keyed digests and one indexed look-up."""
-    if spec.kind != REGISTRY:
-        return
-    reason = stored_problem(spec, instance)
-    if reason:
-        refused = alert(spec, instance.pk, spec.label(instance), reason, actor=actor)
-        record_alert(refused)
-        raise refused
+def _owner_spec(spec: EntitySpec) -> tuple[str, EntitySpec] | None:
+    """(the reference, the spec) of the record SPEC's district is read from, when that is another governed
+    record (an employment's, enrolment's, entitlement's or ledger entry's person; a unit enrolment's unit)."""
+    path = spec.declaration.district or ""
+    if "__" not in path:
+        return None
+    hop = path.split("__")[0]
+    related = spec.model._meta.get_field(hop).related_model
+    owner = spec_of_model(related) if isinstance(related, type) else None
+    return None if owner is None or owner.kind != REGISTRY else (hop, owner)
 
 
-def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list[models.Model]:
-    """:func:`require_read_intact` for a page of a list (access.policies.record_list): the RECORDS that do not
-    match their history, each with its alert recorded, for the list to withhold. Their latest revisions are
-    read in one query."""
-    if spec.kind != REGISTRY or not records:
-        return []
-    ids = [int(record.pk) for record in records]
+def _latest_many(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """The latest revision's (version, digest) of each record IDS of SPEC, in one query."""
+    if not ids:
+        return {}
     with connection.cursor() as cursor:
         marks = ", ".join(["%s"] * len(ids))
         cursor.execute(
@@ -163,14 +156,108 @@ def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any)
             "WHERE n.entity = r.entity AND n.record_id = r.record_id AND n.version > r.version)",
             [spec.name, *ids],
         )
-        latest = {int(pk): (int(version), str(stored)) for pk, version, stored in cursor.fetchall()}
-    withheld = []
-    for record in records:
-        reason = stored_problem(spec, record, latest.get(int(record.pk)))
+        return {int(pk): (int(version), str(stored)) for pk, version, stored in cursor.fetchall()}
+
+
+def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) -> None:
+    """The check the read door makes of a record before a page shows it (access.policies.record_get; this
+    app registers it when ready). The scope is read from the live row: a district written into a person in
+    SQL would otherwise hand the district named the person's page, decrypted, until the nightly verification
+    named the row (attack round 13 found the queues; this is the record itself). A record whose district is
+    read from another record (an employment's, an entitlement's, a ledger entry's person) is shown only while
+    that record matches its history too: the person's district written in SQL otherwise handed the district
+    named every page of theirs but their own, their name on each (attack round 14). A record that does not
+    match its history is not shown: the alert is recorded now (a read has no transaction to roll back) and
+    raised, and the page answers 409 naming the record. The check reads the stored columns only (no
+    decryption): three keyed digests and one indexed look-up a record."""
+    checked = [(spec, instance)] if spec.kind == REGISTRY else []
+    owned = _owner_spec(spec)
+    if owned is not None:
+        owner = getattr(instance, owned[0], None)
+        if owner is not None:
+            checked.append((owned[1], owner))
+    for each, record in checked:
+        reason = stored_problem(each, record)
         if reason:
-            record_alert(alert(spec, record.pk, spec.label(record), reason, actor=actor))
-            withheld.append(record)
-    return withheld
+            refused = alert(each, record.pk, each.label(record), reason, actor=actor)
+            record_alert(refused)
+            raise refused
+
+
+def require_owner_intact(spec: EntitySpec, values: Mapping[str, Any] | models.Model, *, actor: Any) -> None:
+    """Refuse (an integrity alert, recorded now and raised) a step whose scope was read from the record that
+    VALUES' reference (or a stored record's) names (an employment's person_id, a unit enrolment's unit_id) unless that record matches
+    its history: a person's district written in SQL otherwise let the district it named enter, end and
+    correct the person's employments, enrolments and entitlements (attack round 14)."""
+    owned = _owner_spec(spec)
+    if owned is None:
+        return
+    hop, owner_spec = owned
+    pk = values.get(f"{hop}_id") if isinstance(values, Mapping) else getattr(values, f"{hop}_id", None)
+    if pk in (None, ""):
+        return
+    owner = owner_spec.model._default_manager.filter(pk=pk).first()
+    if owner is None:
+        return
+    reason = stored_problem(owner_spec, owner)
+    if reason:
+        refused = alert(owner_spec, owner.pk, owner_spec.label(owner), reason, actor=actor)
+        record_alert(refused)
+        raise refused
+
+
+def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list[models.Model]:
+    """:func:`require_read_intact` for a page of a list (access.policies.record_list, record_related): the
+    RECORDS that do not match their history, or whose district is read from a record that does not (each
+    such record with its alert recorded, once), for the list to withhold. The latest revisions are read in
+    one query per entity, the records the districts are read from in one more when not already joined."""
+    return [record for record, _alert in _unintact(spec, records, actor)]
+
+
+def require_all_intact(spec: EntitySpec, records: list[models.Model], actor: Any) -> None:
+    """Refuse a read built from RECORDS (a person's enrolments on their rights record and statement) unless
+    each matches its history: the first alert, recorded with the others, is raised (the page answers 409)."""
+    failing = _unintact(spec, records, actor)
+    if failing:
+        raise failing[0][1]
+
+
+def _unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list[tuple[models.Model, Any]]:
+    """(record, its recorded alert) for each of RECORDS that :func:`withhold_unintact` withholds."""
+    if not records:
+        return []
+    failing: dict[int, IntegrityAlert] = {}
+    if spec.kind == REGISTRY:
+        latest = _latest_many(spec, [int(record.pk) for record in records])
+        for record in records:
+            reason = stored_problem(spec, record, latest.get(int(record.pk)))
+            if reason:
+                failing[id(record)] = alert(spec, record.pk, spec.label(record), reason, actor=actor)
+                record_alert(failing[id(record)])
+    owned = _owner_spec(spec)
+    if owned is not None:
+        hop, owner_spec = owned
+        field = spec.model._meta.get_field(hop)
+        ids = {getattr(record, f"{hop}_id") for record in records} - {None}
+        owners = {
+            getattr(record, f"{hop}_id"): getattr(record, hop)
+            for record in records
+            if field.is_cached(record) and getattr(record, hop) is not None  # type: ignore[union-attr]
+        }
+        missing = [pk for pk in ids if pk not in owners]
+        if missing:
+            owners.update(owner_spec.model._default_manager.in_bulk(missing))
+        latest = _latest_many(owner_spec, sorted(int(pk) for pk in owners))
+        bad = {}
+        for pk, owner in owners.items():
+            reason = stored_problem(owner_spec, owner, latest.get(int(pk)))
+            if reason:
+                bad[pk] = alert(owner_spec, pk, owner_spec.label(owner), reason, actor=actor)
+                record_alert(bad[pk])
+        for record in records:
+            if id(record) not in failing and getattr(record, f"{hop}_id") in bad:
+                failing[id(record)] = bad[getattr(record, f"{hop}_id")]
+    return [(record, failing[id(record)]) for record in records if id(record) in failing]
 
 
 def record_alert(alert: IntegrityAlert) -> None:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.access import workflow as workflows
 from sidms.audit.services import audit_record
-from sidms.changes.integrity import check_row
+from sidms.changes.integrity import check_row, require_owner_intact
 from sidms.changes.models import Channel, MaintenanceOrder, MaintenanceStatus, Method
 from sidms.changes.seals import require_intact, reseal
 from sidms.changes.services import (
@@ -71,6 +71,7 @@ def maintenance_apply(
     require_permission(caller, "maintenance.apply", _("Your posts may not apply for maintenance."))
     spec = spec_for(entity)
     require_scope(caller, spec.district_of(record))
+    require_owner_intact(spec, record, actor=caller)
     if not reason.strip():
         raise ChangeRefused(_("Give the reason for the maintenance."), code="reason_required")
     # Maintenance is a formal correction: every field is checked by its validator, whatever its level.
@@ -86,6 +87,7 @@ def maintenance_apply(
         # A record moved to another district (its own district, or its person's: attack round 6 moved a
         # delegated query to another district's person) needs the right to both, as at the window.
         require_scope(caller, moved)
+    require_owner_intact(spec, cleaned.values, actor=caller)
     # A unique value (an ID number, a unit's credit code) must not be another record's: a correction does
     # not make a duplicate, whatever the rule says of new records (it is refused, not held as suspected).
     check_unique(spec, rules, cleaned.values, record, caller, refuse=True)

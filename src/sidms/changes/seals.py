@@ -19,7 +19,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.audit.models import AuditEvent
-from sidms.changes.integrity import check_row, integrity_alert, record_alert
+from sidms.changes.integrity import check_row, integrity_alert, record_alert, require_owner_intact
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import EntitySpec
 from sidms.core.keys import keyring
@@ -106,6 +106,9 @@ def require_move_genuine(row: models.Model, spec: EntitySpec, record: models.Mod
     try:
         require_intact(row, actor=actor)
         check_row(spec, record, actor=actor)
+        # The district may be read from another record (an employment's person): moved in SQL, that record
+        # handed its district the requests about the employment (attack round 14).
+        require_owner_intact(spec, record, actor=actor)
     except IntegrityAlert as refused:
         record_alert(refused)
         raise

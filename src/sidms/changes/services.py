@@ -30,7 +30,7 @@ from sidms.access.posts import DECIDERS
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.changes import crosschecks
-from sidms.changes.integrity import check_row, record_refusal
+from sidms.changes.integrity import check_row, record_refusal, require_owner_intact
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus, Revision
 from sidms.changes.numbers import assign_number
 from sidms.changes.seals import new_revision, require_intact, reseal
@@ -596,10 +596,12 @@ def submit_change(
     if record is None:
         cleaned = clean_values(spec, rules, values, creating=True)
         require_scope(caller, spec.district_for_values(cleaned.values))
+        require_owner_intact(spec, cleaned.values, actor=caller)
         _require_targets(spec, cleaned.values)
         changed = cleaned.values
     else:
         require_scope(caller, spec.district_of(record))
+        require_owner_intact(spec, record, actor=caller)
         different = {
             n: v for n, v in values.items() if n not in spec.fields or _plain(getattr(record, n)) != _plain(v)
         }
@@ -610,6 +612,7 @@ def submit_change(
             if moved != spec.district_of(record):
                 # Moving a record to another district needs the right to both: a district clerk cannot.
                 require_scope(caller, moved)
+            require_owner_intact(spec, changed, actor=caller)
             _require_targets(spec, changed)
     reason = review_reason.strip()[:200]
     _entry_checks(spec, record, changed, reviewed=bool(reason))

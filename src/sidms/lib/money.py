@@ -5,10 +5,13 @@ read, such as an entitlement's basis (计算依据), call it. Exports and the PD
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 CENT = Decimal("0.01")
+# The most figures before the point an amount is written out with; a value beyond (1e999999, a few characters
+# that would print a million digits) is no amount, and is shown as it is.
+FIGURES = 100
 
 
 def yuan(value: Any, *, exact: bool = False) -> str:
@@ -20,11 +23,15 @@ def yuan(value: Any, *, exact: bool = False) -> str:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return str(value)
-    if not amount.is_finite():
+    if not amount.is_finite() or amount.adjusted() > FIGURES:
         return str(value)
-    cents = amount.quantize(CENT, ROUND_HALF_UP)
-    shown = amount.normalize() if exact and cents != amount else cents
-    return f"{'-' if shown < 0 else ''}¥{abs(shown):,f}"
+    # Rounded with room for every figure: under Decimal's default 28 digits an amount of 10^26 or more raised
+    # InvalidOperation, and a parameter proposed at 1e30 made its review page a server error (attack 14).
+    with localcontext() as context:
+        context.prec = max(context.prec, amount.adjusted() + 4, len(amount.as_tuple().digits) + 2)
+        cents = amount.quantize(CENT, ROUND_HALF_UP)
+        shown = amount.normalize() if exact and cents != amount else cents
+        return f"{'-' if shown < 0 else ''}¥{abs(shown):,f}"
 
 
 def yuan_exact(value: Any) -> str:

@@ -33,7 +33,6 @@ from sidms.business.models import AssessmentRun, ParameterKind, RunKind
 from sidms.core.caller import caller_from_request
 from sidms.core.errors import ChangeRefused, SidmsError
 from sidms.core.kernel import spec_for
-from sidms.registry.models import Unit
 from sidms.security import limits
 from sidms.web.business.presenters import value_text
 from sidms.web.context import caller_of, staff_of
@@ -361,9 +360,14 @@ def arrears_page(request: HttpRequest) -> HttpResponse:
     _require(request, "record.view")
     staff = staff_of(request)
     day = _cut_off(request) or timezone.localdate()
-    visible = set(policies.record_scope(staff, spec_for("unit")).values_list("pk", flat=True))
-    rows = [a for a in accounts.arrears(day) if a.unit_id in visible]
-    names = dict(Unit.objects.filter(pk__in=[a.unit_id for a in rows]).values_list("pk", "name"))
+    owing = accounts.arrears(day)
+    # The units in scope, less those whose row does not match its history (each with an alert): the scope was
+    # read from that row, and a unit's district written in SQL listed it, name and arrears, to the district it
+    # named (attack round 14).
+    units = list(policies.record_scope(staff, spec_for("unit")).filter(pk__in={a.unit_id for a in owing}))
+    withheld = policies.withhold(spec_for("unit"), units, caller_of(request))
+    names = {unit.pk: unit.name for unit in units if unit not in withheld}
+    rows = [a for a in owing if a.unit_id in names]
     audit_record("read.arrears", actor=caller_of(request), object_type="unit",
                  detail={"as_of": day.isoformat(), "units": [a.unit_id for a in rows][:200]})  # fmt: skip
     return render(request, "business/arrears.html", {"rows": rows, "names": names, "day": day})
