@@ -55,7 +55,7 @@ from sidms.core.kernel import (
     ENTITIES,
     LEDGER,
     EntitySpec,
-    cipher_mac,
+    cipher_macer,
     raw_state,
     state_digest,
     state_digester,
@@ -386,7 +386,35 @@ class _Tally:
     problem: Problem | None = None
 
 
-_Previous = tuple[int, str, bytes]  # what a record's next revision is checked against: version, digest, view
+# What a record's next revision (or its live row) is checked against: version, digest, canonical view, view.
+_Previous = tuple[int, str, bytes, dict[str, Any]]
+
+_PLAIN_TYPES = frozenset({str, type(None)})
+
+
+def _same(view: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two views have the same canonical bytes, without writing either, when that is quick to tell:
+    True only if they do. Equal dicts whose values in VIEW are all text or null are the same JSON (a text
+    equals only a text, null only null); any other value (1 == 1.0 == True) is compared by its canonical
+    bytes. False may still be the same bytes: the caller then compares those."""
+    if view != other:
+        return False
+    if _PLAIN_TYPES.issuperset(map(type, view.values())):
+        return True
+    for key, value in view.items():
+        kind = value.__class__
+        if kind is str or value is None:
+            continue
+        theirs = other[key]
+        if kind is not theirs.__class__:
+            return False
+        if (
+            kind is not int
+            and kind is not bool
+            and chain.canonical({"": value}, parsed=True) != chain.canonical({"": theirs}, parsed=True)
+        ):
+            return False
+    return True
 
 
 def _where(pk: int, entity: str, record_id: int, version: int) -> str:
@@ -452,7 +480,7 @@ def _revision_checker(
                     before.pop(name, None)
                 else:
                     before[name] = old["idx"] if isinstance(old, dict) and "enc" in old else old
-            if "uid" in before and canonical(before, parsed=True) != previous[2]:
+            if "uid" in before and not _same(before, previous[3]):
                 _check_succession(
                     _where(pk, entity, record_id, version), version, state, prior, changes, previous, flags
                 )
@@ -473,7 +501,7 @@ def _revision_checker(
             raise broken("revision", _where(pk, entity, record_id, version), "该修订记录没有对应的审计事件：它不是经由系统写入的",
                          "no audit event vouches for this revision: it was not written by the system")  # fmt: skip
         tally.revisions += 1
-        return (version, stored, body)
+        return (version, stored, body, viewed)
 
     return check
 
@@ -525,6 +553,80 @@ def _row_columns(spec: EntitySpec) -> list[str]:
     return [f"CAST({column} AS TEXT)" if column in dates else column for column in spec.raw_columns]
 
 
+_SIMPLE_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _row_reader(spec: EntitySpec) -> tuple[list[str], int, Callable[[Sequence[Any]], dict[str, Any]]]:
+    """What `_verify_range` selects of a live row after its five leading columns, where its ciphertexts start
+    among them, and the reader of its view from them: what ``_view_reader`` reads from ``spec.raw_columns``,
+    with as much as the database can do selected as the text the view holds, so that the reader only pairs
+    names with values. The view's columns first (in the order of the view's keys), then the flags, then the
+    ciphertexts.
+
+    PostgreSQL: a key as text (a bigint's decimal digits, a varchar itself: ``str`` of what the driver
+    gives), a date as ISO text (``date.isoformat`` for every date Python can hold; one it cannot, which the
+    driver refused to load, no longer matches), the uid as its text (lower-case, hyphenated, as
+    ``uid_text`` writes a UUID). SQLite: the date as the text Django stored, as ``_row_columns`` does; keys
+    and uid converted here, as ``_view_reader`` converts them. Any other value that is not text, a number,
+    a boolean or null is represented as ``_view_reader`` represents it."""
+    postgres = connection.vendor == "postgresql"
+    sqlite_columns = dict(zip(spec.raw_columns, _row_columns(spec), strict=True))
+    keys: list[str] = []
+    columns: list[str] = []
+    converters: list[tuple[str, Callable[[Any], Any]]] = []
+    plain: list[str] = []
+    for name in spec.fields:
+        field_ = spec.field(name)
+        column = str(field_.column)
+        keys.append(name)
+        enc = spec.encrypted_fields.get(name)
+        if enc is not None:
+            columns.append(f"COALESCE({enc.index.column}, '')")
+        elif name.endswith("_id"):
+            if postgres:
+                columns.append(f"CAST({column} AS TEXT)")
+            else:
+                columns.append(column)
+                converters.append((name, _key_text))
+        elif (
+            postgres and isinstance(field_, models.DateField) and not isinstance(field_, models.DateTimeField)
+        ):
+            columns.append(f"to_char({column}, 'YYYY-MM-DD')")
+        else:
+            columns.append(column if postgres else sqlite_columns[column])
+            plain.append(name)
+    keys.append("uid")
+    if postgres:
+        columns.append("uid::text")
+    else:
+        columns.append("uid")
+        converters.append(("uid", uid_text))
+    n = len(columns)
+    flags = [(flag, n + k) for k, flag in enumerate(spec.flags)]  # in the view while set
+    columns += [str(spec.field(flag).column) for flag in spec.flags]
+    ciphertexts = len(columns)
+    columns += [str(spec.field(name).column) for name in spec.encrypted_fields]
+    simple = _SIMPLE_TYPES
+
+    def read(raw: Sequence[Any]) -> dict[str, Any]:
+        out = dict(zip(keys, raw[:n], strict=True))
+        for name, convert in converters:
+            out[name] = convert(out[name])
+        if not simple.issuperset(map(type, out.values())):
+            for name in plain:
+                out[name] = _represent(out[name])
+        for flag, i in flags:
+            if raw[i]:
+                out[flag] = True
+        return out
+
+    return columns, ciphertexts, read
+
+
+def _key_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _represent(value: Any) -> Any:
     """A raw column value as raw_state represents a field that is neither a key nor encrypted."""
     if value is None or isinstance(value, str | int):
@@ -543,11 +645,13 @@ def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -
     tally = _Tally()
     table = spec.model._meta.db_table
     label = spec.label_field if spec.label_field != "pk" else "id"
-    positions = [spec.fields.index(n) for n in spec.encrypted_fields]
     chosen = f" AND {{}} IN ({', '.join(['%s'] * len(ids))})" if ids else ""
     check = _revision_checker(CLAIMS, tally)
-    read_view = _view_reader(spec)
-    canonical = chain.canonical
+    columns, ciphertexts, read_view = _row_reader(spec)
+    encrypted = bool(spec.encrypted_fields)
+    ciphertexts += 5
+    mac_of = cipher_macer(spec)
+    canonical, same = chain.canonical, _same
 
     def gone(record: int) -> Broken:
         return broken("live_row", f"{spec.name} #{record}", "有修订历史的记录已不在数据库中：记录被删除",
@@ -561,7 +665,7 @@ def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -
                 [entity, low, high, *ids],
             )
             rows_cursor.execute(
-                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(_row_columns(spec))} FROM {table} "  # noqa: S608
+                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(columns)} FROM {table} "  # noqa: S608
                 f"WHERE id >= %s AND id < %s{chosen.format('id')} ORDER BY id",
                 [low, high, *ids],
             )
@@ -587,18 +691,15 @@ def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -
                     if latest is None:
                         raise broken("live_row", f"{spec.name} #{pk}（{row[4]}）", "该记录没有修订历史：它不是经由系统写入的",
                                      "the row has no history: it was not written by the system")  # fmt: skip
-                    values = row[5:]
                     # The latest revision's digest was just proven to cover its view: the row is intact when it
                     # names that version and digest and its own view is byte for byte the same (no MAC needed).
-                    if (row[1], row[2]) != latest[:2] or canonical(read_view(values), parsed=True) != latest[
-                        2
-                    ]:
+                    shown = read_view(row[5:])
+                    if (row[1], row[2]) != latest[:2] or (
+                        not same(shown, latest[3]) and canonical(shown, parsed=True) != latest[2]
+                    ):
                         raise broken("live_row", f"{spec.name} #{pk}（{row[4]}）", "当前记录与其最新修订不一致：有人绕过系统修改了数据库",
                                      "the live row differs from its latest revision: the database was changed behind the system's back")  # fmt: skip
-                    if (
-                        positions
-                        and cipher_mac(spec, uid_text(values[-1]), [values[i] for i in positions]) != row[3]
-                    ):
+                    if encrypted and mac_of(shown["uid"], row[ciphertexts:]) != row[3]:
                         raise broken("live_row", f"{spec.name} #{pk}（{row[4]}） · ciphertext", "加密数据不是本记录写入的：密文是从别处复制来的，或被换成了旧值",
                                      "an encrypted value was not written for this record: copied from elsewhere, or an old one put back")  # fmt: skip
                     tally.rows += 1
@@ -676,7 +777,7 @@ def _other_revisions(claims: Claims) -> _Others:
     check = _revision_checker(claims, tally)
     names = list(ENTITIES)
     marks = ", ".join(["%s"] * len(names))
-    previous: tuple[int, str, bytes] | None = None
+    previous: _Previous | None = None
     current: tuple[str, int] = ("", -1)
     try:
         with connection.cursor() as cursor:
@@ -725,7 +826,7 @@ def _verify_claims_met(claims: Claims, report: Report, digests: dict[str, str]) 
 
 def _check_succession(
     where: str, version: int, state: dict[str, Any], prior: str, changes: dict[str, Any],
-    previous: tuple[int, str, bytes] | None, flags: frozenset[str] = frozenset(), *, plain: str = "",
+    previous: _Previous | None, flags: frozenset[str] = frozenset(), *, plain: str = "",
 ) -> None:  # fmt: skip
     """Revision N follows N−1 of the same record: the next version, naming N−1's digest, and its state is
     N−1's state plus its changes. Revisions written before records had identities (format 1) carry no
