@@ -165,7 +165,7 @@ def seal_bytes_of(
     }
     if prev_digest:
         fields["prev_digest"] = prev_digest
-    return chain.canonical(fields, parsed=True)
+    return chain.canonical_parsed(fields)
 
 
 def new_revision(**fields: Any) -> Any:

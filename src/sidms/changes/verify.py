@@ -461,7 +461,7 @@ def _revision_checker(
     cost as much as the checks. JSONB: the rows come from `_binary_cursor` on PostgreSQL (state, changes and
     notes as the bytes of jsonb's binary form)."""
     mac = keyring().mac_function()
-    loads, canonical, seal_bytes, same = orjson.loads, chain.canonical, seal_bytes_of, _same
+    loads, canonical, seal_bytes, same = orjson.loads, chain.canonical_parsed, seal_bytes_of, _same
     # Per entity: its digester, its flags, its view and whether it is declared. A flag
     # (kernel.EntitySpec.flags) is in a state only while set: its old value None in a change is its absence
     # from the state before, not a stored None.
@@ -481,7 +481,12 @@ def _revision_checker(
         )
         return kinds[entity]
 
-    single, batches, vouched_before = claims.single, claims.batches, claims.vouched_before
+    single, batches, vouched_before, batched = (
+        claims.single,
+        claims.batches,
+        claims.vouched_before,
+        tally.batched,
+    )
     when = time_column(connection.vendor)[1] or str  # str: the column is already the seal's text
 
     def check(revision: tuple[Any, ...], previous: _Previous | None) -> _Previous:
@@ -495,7 +500,7 @@ def _revision_checker(
             notes = loads(notes) if isinstance(notes, str | bytes) else notes
         digester, flags, view_of, plain = kinds.get(entity) or kind_of(entity)
         viewed = view_of(state)
-        body = canonical(viewed, parsed=True)
+        body = canonical(viewed)
         if digester(version, body) != stored:
             raise broken("revision", _where(pk, entity, record_id, version), "修订记录的内容与其摘要不符（历史被篡改）",
                          "the revision's content does not match its digest (history altered)")  # fmt: skip
@@ -541,8 +546,8 @@ def _revision_checker(
             if claim[0] != stored:
                 raise broken("revision", _where(pk, entity, record_id, version), "修订记录与审计事件记载的摘要不符",
                              "the revision differs from the digest its audit event recorded")  # fmt: skip
-        elif reference in batches and batches[reference][0] <= pk <= batches[reference][1]:
-            tally.batched[reference] = tally.batched.get(reference, 0) + 1
+        elif (span := batches.get(reference)) is not None and span[0] <= pk <= span[1]:
+            batched[reference] = batched.get(reference, 0) + 1
         elif pk > vouched_before:
             raise broken("revision", _where(pk, entity, record_id, version), "该修订记录没有对应的审计事件：它不是经由系统写入的",
                          "no audit event vouches for this revision: it was not written by the system")  # fmt: skip

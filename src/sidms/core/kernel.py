@@ -331,7 +331,7 @@ def state_digester(entity: str) -> Callable[[int, bytes], str]:
     mac = keyring().mac_function()
 
     def state_digest_of(version: int, canonical_view: bytes) -> str:
-        return mac(head + canonical_view + b',"version":' + str(version).encode("ascii") + b"}")
+        return mac(b'%s%s,"version":%d}' % (head, canonical_view, version))  # %d: str(version)'s digits
 
     return state_digest_of
 
@@ -364,7 +364,7 @@ def cipher_macer(spec: EntitySpec) -> Callable[[str, Iterable[bytes | None]], st
     def cipher_mac_of(uid: str, tokens: Iterable[bytes | None]) -> str:
         parts = [head, str(uid).encode()]
         for token in tokens:
-            data = (token if token.__class__ is bytes else bytes(token)) if token else b""  # type: ignore[arg-type]
+            data = (token if token.__class__ is bytes else bytes(token)) if token else b""
             parts.append(len(data).to_bytes(4, "big"))
             parts.append(data)
         return mac(b"".join(parts))
