@@ -19,7 +19,8 @@ import base64
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -48,14 +49,14 @@ from sidms.changes.batches import revisions_digest
 from sidms.changes.models import BatchApplication, ChangeRequest, MaintenanceOrder, Revision
 from sidms.changes.rules import ENTITY as RULE
 from sidms.changes.rules import rule_digest
-from sidms.changes.seals import revision_seal_bytes, row_seal
+from sidms.changes.seals import row_seal, seal_bytes_of
 from sidms.core.fields import aad
 from sidms.core.guards import guard_problem
 from sidms.core.kernel import (
     ENTITIES,
     LEDGER,
     EntitySpec,
-    cipher_mac,
+    cipher_macer,
     raw_state,
     state_digest,
     state_digester,
@@ -373,6 +374,35 @@ def _revision_columns() -> str:
     )
 
 
+@contextmanager
+def _binary_cursor() -> Iterator[Any]:
+    """A cursor for `_verify_range`'s reads. PostgreSQL: a psycopg cursor whose results come in binary (call
+    ``execute(sql, params, binary=True)``): integers as integers and bytea as its bytes, with no text for the
+    server to write and this process to parse, and each jsonb as the bytes of its binary form (a version
+    byte, then the JSON text, UTF-8 as the connection is): parsed once by orjson, with no str decoded first
+    and encoded again for the parser. Half of a revision's reading cost. Elsewhere the connection's cursor."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+    from psycopg.types.string import ByteaBinaryLoader
+
+    connection.ensure_connection()
+    if connection.connection.info.encoding != "utf-8":  # pragma: no cover  (Django connects in UTF-8)
+        raise RuntimeError("verification needs a UTF-8 connection: revisions are parsed as UTF-8")
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.adapters.register_loader("jsonb", ByteaBinaryLoader)
+        yield cursor
+
+
+def _execute(cursor: Any, sql: str, params: Sequence[Any]) -> None:
+    if connection.vendor == "postgresql":
+        cursor.execute(sql, params, binary=True)
+    else:
+        cursor.execute(sql, params)
+
+
 RANGE = 50_000  # record ids per task: enough to keep a worker busy, small enough to spread over the cores
 FETCH = 5000  # rows per fetch
 
@@ -386,7 +416,35 @@ class _Tally:
     problem: Problem | None = None
 
 
-_Previous = tuple[int, str, bytes]  # what a record's next revision is checked against: version, digest, view
+# What a record's next revision (or its live row) is checked against: version, digest, canonical view, view.
+_Previous = tuple[int, str, bytes, dict[str, Any]]
+
+_PLAIN_TYPES = frozenset({str, type(None)})
+
+
+def _same(view: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two views have the same canonical bytes, without writing either, when that is quick to tell:
+    True only if they do. Equal dicts whose values in VIEW are all text or null are the same JSON (a text
+    equals only a text, null only null); any other value (1 == 1.0 == True) is compared by its canonical
+    bytes. False may still be the same bytes: the caller then compares those."""
+    if view != other:
+        return False
+    if _PLAIN_TYPES.issuperset(map(type, view.values())):
+        return True
+    for key, value in view.items():
+        kind = value.__class__
+        if kind is str or value is None:
+            continue
+        theirs = other[key]
+        if kind is not theirs.__class__:
+            return False
+        if (
+            kind is not int
+            and kind is not bool
+            and chain.canonical({"": value}, parsed=True) != chain.canonical({"": theirs}, parsed=True)
+        ):
+            return False
+    return True
 
 
 def _where(pk: int, entity: str, record_id: int, version: int) -> str:
@@ -394,43 +452,62 @@ def _where(pk: int, entity: str, record_id: int, version: int) -> str:
 
 
 def _revision_checker(
-    claims: Claims, tally: _Tally
+    claims: Claims, tally: _Tally, *, jsonb: bool = False
 ) -> Callable[[tuple[Any, ...], _Previous | None], _Previous]:
     """The check of one revision (a row of `_revision_columns`) after the one before it of the same record:
     its digest, its seal, its place in its record's chain, and the event that vouches for it. Returns what
     the record's next revision is checked against. Built once per task: verification checks millions of
     revisions, and looking up the key ring, the digest's constant part and the claims once per revision
-    cost as much as the checks."""
+    cost as much as the checks. JSONB: the rows come from `_binary_cursor` on PostgreSQL (state, changes and
+    notes as the bytes of jsonb's binary form)."""
     mac = keyring().mac_function()
-    loads, canonical, seal_bytes = orjson.loads, chain.canonical, revision_seal_bytes
-    digesters: dict[str, Callable[[int, bytes], str]] = {}
-    # A flag (kernel.EntitySpec.flags) is in a state only while set: its old value None in a change is its
-    # absence from the state before, not a stored None.
-    flags_of = {name: frozenset(spec.flags) for name, spec in ENTITIES.items() if spec.flags}
-    no_flags: frozenset[str] = frozenset()
-    single, batches, vouched_before = claims.single, claims.batches, claims.vouched_before
+    loads, canonical, seal_bytes, same = orjson.loads, chain.canonical_parsed, seal_bytes_of, _same
+    # Per entity: its digester, its flags, its view and whether it is declared. A flag
+    # (kernel.EntitySpec.flags) is in a state only while set: its old value None in a change is its absence
+    # from the state before, not a stored None.
+    kinds: dict[
+        str, tuple[Callable[[int, bytes], str], frozenset[str], Callable[[dict[str, Any]], Any], str]
+    ] = {}
+
+    def kind_of(
+        entity: str,
+    ) -> tuple[Callable[[int, bytes], str], frozenset[str], Callable[[dict[str, Any]], Any], str]:
+        spec = ENTITIES.get(entity)
+        kinds[entity] = (
+            state_digester(entity),
+            frozenset(spec.flags) if spec is not None else frozenset(),
+            _viewer(tuple(spec.encrypted_fields) if spec is not None else ()),
+            "" if spec is not None else entity,
+        )
+        return kinds[entity]
+
+    single, batches, vouched_before, batched = (
+        claims.single,
+        claims.batches,
+        claims.vouched_before,
+        tally.batched,
+    )
     when = time_column(connection.vendor)[1] or str  # str: the column is already the seal's text
 
     def check(revision: tuple[Any, ...], previous: _Previous | None) -> _Previous:
         (pk, entity, record_id, version, state, stored, prior, reference, at, actor, channel, method, request_id,
          changes, notes, seal) = revision  # fmt: skip
-        state = loads(state) if isinstance(state, str | bytes) else state
-        changes = loads(changes) if isinstance(changes, str | bytes) else changes
-        notes = loads(notes) if isinstance(notes, str | bytes) else notes
-        viewed = view(state)
-        body = canonical(viewed, parsed=True)
-        flags = flags_of.get(entity, no_flags)
-        digester = digesters.get(entity)
-        if digester is None:
-            digester = digesters[entity] = state_digester(entity)
+        if jsonb:  # jsonb's binary form: a version byte, then the text
+            state, changes, notes = loads(state[1:]), loads(changes[1:]), loads(notes[1:])
+        else:
+            state = loads(state) if isinstance(state, str | bytes) else state
+            changes = loads(changes) if isinstance(changes, str | bytes) else changes
+            notes = loads(notes) if isinstance(notes, str | bytes) else notes
+        digester, flags, view_of, plain = kinds.get(entity) or kind_of(entity)
+        viewed = view_of(state)
+        body = canonical(viewed)
         if digester(version, body) != stored:
             raise broken("revision", _where(pk, entity, record_id, version), "修订记录的内容与其摘要不符（历史被篡改）",
                          "the revision's content does not match its digest (history altered)")  # fmt: skip
         metadata = mac(
             seal_bytes(
-                entity=entity, record_id=record_id, version=version, at=when(at), actor=actor, channel=channel,
-                method=method, request_id=request_id, reference=reference, changes=changes, notes=notes,
-                digest=stored, prev_digest=prior,
+                entity, record_id, version, when(at), actor, channel, method, request_id, reference, changes,
+                notes, stored, prior,
             )
         )  # fmt: skip
         if metadata != seal:
@@ -452,14 +529,16 @@ def _revision_checker(
                     before.pop(name, None)
                 else:
                     before[name] = old["idx"] if isinstance(old, dict) and "enc" in old else old
-            if "uid" in before and canonical(before, parsed=True) != previous[2]:
+            if "uid" in before and not same(before, previous[3]):
                 _check_succession(
                     _where(pk, entity, record_id, version), version, state, prior, changes, previous, flags
                 )
+        elif previous is None and version == 1 and not prior:
+            pass  # a record's first revision, naming none before it: all _check_succession asks of it
         else:
             _check_succession(
                 _where(pk, entity, record_id, version), version, state, prior, changes, previous, flags,
-                plain=entity if entity not in ENTITIES else "",
+                plain=plain,
             )  # fmt: skip
         claim = single.get(pk)
         if claim is not None:
@@ -467,15 +546,40 @@ def _revision_checker(
             if claim[0] != stored:
                 raise broken("revision", _where(pk, entity, record_id, version), "修订记录与审计事件记载的摘要不符",
                              "the revision differs from the digest its audit event recorded")  # fmt: skip
-        elif reference in batches and batches[reference][0] <= pk <= batches[reference][1]:
-            tally.batched[reference] = tally.batched.get(reference, 0) + 1
+        elif (span := batches.get(reference)) is not None and span[0] <= pk <= span[1]:
+            batched[reference] = batched.get(reference, 0) + 1
         elif pk > vouched_before:
             raise broken("revision", _where(pk, entity, record_id, version), "该修订记录没有对应的审计事件：它不是经由系统写入的",
                          "no audit event vouches for this revision: it was not written by the system")  # fmt: skip
         tally.revisions += 1
-        return (version, stored, body)
+        return (version, stored, body, viewed)
 
     return check
+
+
+def _viewer(encrypted: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """``view`` of a state parsed from JSON (plain dicts only) of an entity whose encrypted fields are
+    ENCRYPTED: the same dict, with the encrypted fields looked at by name and only then the state's other
+    values scanned (by type, in C) for an object that ``view`` would look into (then ``view`` decides)."""
+
+    def view_of(state: dict[str, Any]) -> dict[str, Any]:
+        if "uid" not in state:
+            return state
+        if not encrypted:
+            return state if dict not in map(type, state.values()) else view(state)
+        out = state.copy()
+        objects = 0
+        for name in encrypted:
+            value = out.get(name)
+            if value.__class__ is dict:
+                objects += 1
+                if "enc" in value:
+                    out[name] = value["idx"]
+        if objects != list(map(type, state.values())).count(dict):
+            return view(state)
+        return out
+
+    return view_of
 
 
 def _view_reader(spec: EntitySpec) -> Callable[[Sequence[Any]], dict[str, Any]]:
@@ -525,6 +629,80 @@ def _row_columns(spec: EntitySpec) -> list[str]:
     return [f"CAST({column} AS TEXT)" if column in dates else column for column in spec.raw_columns]
 
 
+_SIMPLE_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _row_reader(spec: EntitySpec) -> tuple[list[str], int, Callable[[Sequence[Any]], dict[str, Any]]]:
+    """What `_verify_range` selects of a live row after its five leading columns, where its ciphertexts start
+    among them, and the reader of its view from them: what ``_view_reader`` reads from ``spec.raw_columns``,
+    with as much as the database can do selected as the text the view holds, so that the reader only pairs
+    names with values. The view's columns first (in the order of the view's keys), then the flags, then the
+    ciphertexts.
+
+    PostgreSQL: a key as text (a bigint's decimal digits, a varchar itself: ``str`` of what the driver
+    gives), a date as ISO text (``date.isoformat`` for every date Python can hold; one it cannot, which the
+    driver refused to load, no longer matches), the uid as its text (lower-case, hyphenated, as
+    ``uid_text`` writes a UUID). SQLite: the date as the text Django stored, as ``_row_columns`` does; keys
+    and uid converted here, as ``_view_reader`` converts them. Any other value that is not text, a number,
+    a boolean or null is represented as ``_view_reader`` represents it."""
+    postgres = connection.vendor == "postgresql"
+    sqlite_columns = dict(zip(spec.raw_columns, _row_columns(spec), strict=True))
+    keys: list[str] = []
+    columns: list[str] = []
+    converters: list[tuple[str, Callable[[Any], Any]]] = []
+    plain: list[str] = []
+    for name in spec.fields:
+        field_ = spec.field(name)
+        column = str(field_.column)
+        keys.append(name)
+        enc = spec.encrypted_fields.get(name)
+        if enc is not None:
+            columns.append(f"COALESCE({enc.index.column}, '')")
+        elif name.endswith("_id"):
+            if postgres:
+                columns.append(f"CAST({column} AS TEXT)")
+            else:
+                columns.append(column)
+                converters.append((name, _key_text))
+        elif (
+            postgres and isinstance(field_, models.DateField) and not isinstance(field_, models.DateTimeField)
+        ):
+            columns.append(f"to_char({column}, 'YYYY-MM-DD')")
+        else:
+            columns.append(column if postgres else sqlite_columns[column])
+            plain.append(name)
+    keys.append("uid")
+    if postgres:
+        columns.append("uid::text")
+    else:
+        columns.append("uid")
+        converters.append(("uid", uid_text))
+    n = len(columns)
+    flags = [(flag, n + k) for k, flag in enumerate(spec.flags)]  # in the view while set
+    columns += [str(spec.field(flag).column) for flag in spec.flags]
+    ciphertexts = len(columns)
+    columns += [str(spec.field(name).column) for name in spec.encrypted_fields]
+    simple = _SIMPLE_TYPES
+
+    def read(raw: Sequence[Any]) -> dict[str, Any]:
+        out = dict(zip(keys, raw[:n], strict=True))
+        for name, convert in converters:
+            out[name] = convert(out[name])
+        if not simple.issuperset(map(type, out.values())):
+            for name in plain:
+                out[name] = _represent(out[name])
+        for flag, i in flags:
+            if raw[i]:
+                out[flag] = True
+        return out
+
+    return columns, ciphertexts, read
+
+
+def _key_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _represent(value: Any) -> Any:
     """A raw column value as raw_state represents a field that is neither a key nor encrypted."""
     if value is None or isinstance(value, str | int):
@@ -543,25 +721,29 @@ def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -
     tally = _Tally()
     table = spec.model._meta.db_table
     label = spec.label_field if spec.label_field != "pk" else "id"
-    positions = [spec.fields.index(n) for n in spec.encrypted_fields]
     chosen = f" AND {{}} IN ({', '.join(['%s'] * len(ids))})" if ids else ""
-    check = _revision_checker(CLAIMS, tally)
-    read_view = _view_reader(spec)
-    canonical = chain.canonical
+    check = _revision_checker(CLAIMS, tally, jsonb=connection.vendor == "postgresql")
+    columns, ciphertexts, read_view = _row_reader(spec)
+    encrypted = bool(spec.encrypted_fields)
+    ciphertexts += 5
+    mac_of = cipher_macer(spec)
+    canonical, same = chain.canonical, _same
 
     def gone(record: int) -> Broken:
         return broken("live_row", f"{spec.name} #{record}", "有修订历史的记录已不在数据库中：记录被删除",
                       "a record with history is gone from the database: it was deleted")  # fmt: skip
 
     try:
-        with connection.cursor() as revisions_cursor, connection.cursor() as rows_cursor:
-            revisions_cursor.execute(
+        with _binary_cursor() as revisions_cursor, _binary_cursor() as rows_cursor:
+            _execute(
+                revisions_cursor,
                 f"SELECT {_revision_columns()} FROM changes_revision WHERE entity = %s AND record_id >= %s "  # noqa: S608
                 f"AND record_id < %s{chosen.format('record_id')} ORDER BY record_id, version",
                 [entity, low, high, *ids],
             )
-            rows_cursor.execute(
-                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(_row_columns(spec))} FROM {table} "  # noqa: S608
+            _execute(
+                rows_cursor,
+                f"SELECT id, version, row_digest, cipher_mac, {label}, {', '.join(columns)} FROM {table} "  # noqa: S608
                 f"WHERE id >= %s AND id < %s{chosen.format('id')} ORDER BY id",
                 [low, high, *ids],
             )
@@ -587,18 +769,15 @@ def _verify_range(entity: str, low: int, high: int, ids: tuple[int, ...] = ()) -
                     if latest is None:
                         raise broken("live_row", f"{spec.name} #{pk}（{row[4]}）", "该记录没有修订历史：它不是经由系统写入的",
                                      "the row has no history: it was not written by the system")  # fmt: skip
-                    values = row[5:]
                     # The latest revision's digest was just proven to cover its view: the row is intact when it
                     # names that version and digest and its own view is byte for byte the same (no MAC needed).
-                    if (row[1], row[2]) != latest[:2] or canonical(read_view(values), parsed=True) != latest[
-                        2
-                    ]:
+                    shown = read_view(row[5:])
+                    if (row[1], row[2]) != latest[:2] or (
+                        not same(shown, latest[3]) and canonical(shown, parsed=True) != latest[2]
+                    ):
                         raise broken("live_row", f"{spec.name} #{pk}（{row[4]}）", "当前记录与其最新修订不一致：有人绕过系统修改了数据库",
                                      "the live row differs from its latest revision: the database was changed behind the system's back")  # fmt: skip
-                    if (
-                        positions
-                        and cipher_mac(spec, uid_text(values[-1]), [values[i] for i in positions]) != row[3]
-                    ):
+                    if encrypted and mac_of(shown["uid"], row[ciphertexts:]) != row[3]:
                         raise broken("live_row", f"{spec.name} #{pk}（{row[4]}） · ciphertext", "加密数据不是本记录写入的：密文是从别处复制来的，或被换成了旧值",
                                      "an encrypted value was not written for this record: copied from elsewhere, or an old one put back")  # fmt: skip
                     tally.rows += 1
@@ -676,7 +855,7 @@ def _other_revisions(claims: Claims) -> _Others:
     check = _revision_checker(claims, tally)
     names = list(ENTITIES)
     marks = ", ".join(["%s"] * len(names))
-    previous: tuple[int, str, bytes] | None = None
+    previous: _Previous | None = None
     current: tuple[str, int] = ("", -1)
     try:
         with connection.cursor() as cursor:
@@ -725,7 +904,7 @@ def _verify_claims_met(claims: Claims, report: Report, digests: dict[str, str]) 
 
 def _check_succession(
     where: str, version: int, state: dict[str, Any], prior: str, changes: dict[str, Any],
-    previous: tuple[int, str, bytes] | None, flags: frozenset[str] = frozenset(), *, plain: str = "",
+    previous: _Previous | None, flags: frozenset[str] = frozenset(), *, plain: str = "",
 ) -> None:  # fmt: skip
     """Revision N follows N−1 of the same record: the next version, naming N−1's digest, and its state is
     N−1's state plus its changes. Revisions written before records had identities (format 1) carry no

@@ -459,23 +459,30 @@ class KeyRing:
         return self._mac_hmac.hexdigest(bytes(data))
 
     def mac_function(self) -> Callable[[bytes], str]:
-        """``mac`` for a long run of messages (verification MACs every revision twice): OpenSSL's keyed HMAC
-        state copied per message with no Python object around it. The stdlib's ``hmac.HMAC`` wraps that same
-        state but builds a Python object per copy and adds a call per method, a fifth of the cost of a
-        revision-sized message; the C type it wraps is only reachable through the stdlib's own ``_hashlib``,
-        so this falls back to ``mac`` where that is missing or lacks the digest."""
+        """``mac`` for a long run of messages (verification MACs every revision twice): HMAC (RFC 2104) from
+        two hash states keyed once, the inner (key XOR ipad) and the outer (key XOR opad), each copied per
+        message: H(outer || H(inner || message)). Copying a plain hash state is cheaper than copying OpenSSL's
+        HMAC state (whose copy duplicates its key and digest set-up): ~2,000 fewer instructions a message,
+        a tenth of a revision-sized MAC. The same HMAC as ``mac`` (tests/audit/test_parallel.py); falls back
+        to ``mac`` where hashlib lacks the digest."""
         name = _HMAC_NAMES[self._index_suite]
         try:
-            import _hashlib  # the stdlib's OpenSSL binding: what hmac.new uses underneath
-
-            template = _hashlib.hmac_new(self._mac_key, digestmod=name)
-        except (ImportError, AttributeError, ValueError, TypeError):
+            inner, outer = hashlib.new(name), hashlib.new(name)
+        except ValueError:
             return self.mac
+        key = self._mac_key
+        if len(key) > inner.block_size:
+            key = hashlib.new(name, key).digest()
+        key = key.ljust(inner.block_size, b"\0")
+        inner.update(bytes(b ^ 0x36 for b in key))
+        outer.update(bytes(b ^ 0x5C for b in key))
 
         def mac(data: bytes) -> str:
-            state = template.copy()
+            state = inner.copy()
             state.update(data)
-            return str(state.hexdigest())
+            result = outer.copy()
+            result.update(state.digest())
+            return result.hexdigest()
 
         return mac
 
