@@ -214,15 +214,21 @@ def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any)
     return [record for record, _alert in _unintact(spec, records, actor)]
 
 
-def require_all_intact(spec: EntitySpec, records: list[models.Model], actor: Any) -> None:
+def require_all_intact(
+    spec: EntitySpec, records: list[models.Model], actor: Any, *, owner_checked: bool = False
+) -> None:
     """Refuse a read built from RECORDS (a person's enrolments on their rights record and statement) unless
-    each matches its history: the first alert, recorded with the others, is raised (the page answers 409)."""
-    failing = _unintact(spec, records, actor)
+    each matches its history: the first alert, recorded with the others, is raised (the page answers 409).
+    OWNER_CHECKED: the records were selected by the one record their district is read from, and that record
+    was just checked (the person, through record_get): it is not checked again."""
+    failing = _unintact(spec, records, actor, check_owners=not owner_checked)
     if failing:
         raise failing[0][1]
 
 
-def _unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list[tuple[models.Model, Any]]:
+def _unintact(
+    spec: EntitySpec, records: list[models.Model], actor: Any, *, check_owners: bool = True
+) -> list[tuple[models.Model, Any]]:
     """(record, its recorded alert) for each of RECORDS that :func:`withhold_unintact` withholds."""
     if not records:
         return []
@@ -234,7 +240,7 @@ def _unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list
             if reason:
                 failing[id(record)] = alert(spec, record.pk, spec.label(record), reason, actor=actor)
                 record_alert(failing[id(record)])
-    owned = _owner_spec(spec)
+    owned = _owner_spec(spec) if check_owners else None
     if owned is not None:
         hop, owner_spec = owned
         field = spec.model._meta.get_field(hop)
