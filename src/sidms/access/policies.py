@@ -169,9 +169,8 @@ class Listing:
     page: Page[Any]
     by: str  # the field the query was read as ("id_number", "person_no", "name"), "" without a query
     total: int
-    withheld: tuple[
-        str, ...
-    ] = ()  # the keys of this page's records not shown: they do not match their history
+    # The keys of this page's records not shown: they do not match their history.
+    withheld: tuple[str, ...] = ()
 
 
 def record_list(
