@@ -165,8 +165,8 @@ def record_district(row: Any, *, lock: bool = False) -> str | None:
     record = (records.select_for_update(of=("self",)) if lock else records).first()
     if record is None:
         return None
-    hop, _sep, rest = (spec.declaration.district or "").partition("__")
-    if lock and rest:
+    hop = spec.district_owner
+    if lock and hop is not None:
         # The district is read from another record (an employment's, an entitlement's person): that is the
         # row a move writes, so it is the one locked and read as committed (attack round 14: an employment's
         # request was decided by the district its person was leaving).

@@ -35,7 +35,7 @@ from sidms.access import workflow as workflows
 from sidms.access.policies import in_scope
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
-from sidms.changes.integrity import integrity_alert, require_owner_intact
+from sidms.changes.integrity import integrity_alert, latest_revisions, require_owner_intact
 from sidms.changes.models import BatchApplication, BatchKind, BatchStatus, Channel, Method, Revision
 from sidms.changes.numbers import assign_numbers
 from sidms.changes.seals import RevisionSealer, require_intact, reseal
@@ -350,10 +350,10 @@ def _in_scope(
     (``require_scope`` of the new record's district): a row of another district refuses the application."""
     seen: set[str | None] = set()
     owners: set[Any] = set()
-    hop = (spec.declaration.district or "").split("__")[0] + "_id"
+    hop = f"{spec.district_owner}_id"
     for row in rows:
         district = spec.district_for_values(dict(row))
-        if "__" in (spec.declaration.district or "") and row.get(hop) not in owners:
+        if spec.district_owner is not None and row.get(hop) not in owners:
             # The district was read from the row's person: one whose district was written in SQL is refused
             # (attack round 14), as at the window (integrity.require_owner_intact).
             require_owner_intact(spec, row, actor=caller)
@@ -560,31 +560,6 @@ def _locked(caller: Caller, batch_id: int, status: str) -> BatchApplication:
 # The bulk paths
 
 
-def latest_revision_rows(spec: EntitySpec, ids: list[int], *, state: bool = False) -> list[tuple[Any, ...]]:
-    """(record id, version, digest[, state]) of each record's latest revision, for record IDS, 500 at a time;
-    the state as stored (JSON text on SQLite) when STATE."""
-    extra = ", r.state" if state else ""
-    rows: list[tuple[Any, ...]] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ", ".join(["%s"] * len(part))
-            cursor.execute(
-                f"SELECT r.record_id, r.version, r.digest{extra} FROM changes_revision r JOIN ("  # noqa: S608
-                "SELECT record_id, MAX(version) AS v FROM changes_revision "
-                f"WHERE entity = %s AND record_id IN ({marks}) GROUP BY record_id"
-                ") m ON r.record_id = m.record_id AND r.version = m.v WHERE r.entity = %s",
-                [spec.name, *part, spec.name],
-            )
-            rows += cursor.fetchall()
-    return rows
-
-
-def _latest_revisions(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, str]]:
-    """(version, digest) of each record's latest revision, for a chunk of record ids."""
-    return {int(pk): (int(version), str(stored)) for pk, version, stored in latest_revision_rows(spec, ids)}
-
-
 def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller, now: Any) -> list[int]:
     """The lean bulk path: raw columns in, raw columns out. No model instances are built and nothing stored is
     decrypted — the state, its digest and the revision are computed from the stored ciphertexts and indexes —
@@ -612,7 +587,7 @@ def _execute_update(spec: EntitySpec, batch: BatchApplication, *, caller: Caller
             "batch.denied", actor=caller, object_type="batch", object_id=batch.pk,
             detail={"reason": "selection_changed"},
         )  # fmt: skip
-    latest = _latest_revisions(spec, [row[0] for row in selected])
+    latest = latest_revisions(spec, [row[0] for row in selected])
     plain = batch_change_values(batch)
     cleaned = clean_values(spec, rules_in_force(batch.entity), plain, creating=False).values
     encrypted = {n: spec.encrypted_fields[n] for n in cleaned if spec.encrypted(n)}

@@ -133,30 +133,41 @@ def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
 
 
 def _owner_spec(spec: EntitySpec) -> tuple[str, EntitySpec] | None:
-    """(the reference, the spec) of the record SPEC's district is read from, when that is another governed
-    record (an employment's, enrolment's, entitlement's or ledger entry's person; a unit enrolment's unit)."""
-    path = spec.declaration.district or ""
-    if "__" not in path:
+    """(the reference, the spec) of the record SPEC's district is read from (``EntitySpec.district_owner``),
+    when that is another governed record (an employment's, enrolment's, entitlement's or ledger entry's
+    person; a unit enrolment's unit)."""
+    hop = spec.district_owner
+    if hop is None:
         return None
-    hop = path.split("__")[0]
     related = spec.model._meta.get_field(hop).related_model
     owner = spec_of_model(related) if isinstance(related, type) else None
     return None if owner is None or owner.kind != REGISTRY else (hop, owner)
 
 
-def _latest_many(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, str]]:
-    """The latest revision's (version, digest) of each record IDS of SPEC, in one query."""
-    if not ids:
-        return {}
+def latest_revision_rows(spec: EntitySpec, ids: list[int], *, state: bool = False) -> list[tuple[Any, ...]]:
+    """(record id, version, digest[, state]) of each record's latest revision, for record IDS, 500 at a time;
+    the state as stored (JSON text on SQLite) when STATE. The bulk paths (batches, key rotation, upgrade) and
+    the read door's checks of a list page share it."""
+    extra = ", r.state" if state else ""
+    rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        marks = ", ".join(["%s"] * len(ids))
-        cursor.execute(
-            "SELECT r.record_id, r.version, r.digest FROM changes_revision r WHERE r.entity = %s "  # noqa: S608
-            f"AND r.record_id IN ({marks}) AND NOT EXISTS (SELECT 1 FROM changes_revision n "
-            "WHERE n.entity = r.entity AND n.record_id = r.record_id AND n.version > r.version)",
-            [spec.name, *ids],
-        )
-        return {int(pk): (int(version), str(stored)) for pk, version, stored in cursor.fetchall()}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                f"SELECT r.record_id, r.version, r.digest{extra} FROM changes_revision r JOIN ("  # noqa: S608
+                "SELECT record_id, MAX(version) AS v FROM changes_revision "
+                f"WHERE entity = %s AND record_id IN ({marks}) GROUP BY record_id"
+                ") m ON r.record_id = m.record_id AND r.version = m.v WHERE r.entity = %s",
+                [spec.name, *part, spec.name],
+            )
+            rows += cursor.fetchall()
+    return rows
+
+
+def latest_revisions(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """(version, digest) of each record's latest revision, for record IDS."""
+    return {int(pk): (int(version), str(stored)) for pk, version, stored in latest_revision_rows(spec, ids)}
 
 
 def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) -> None:
@@ -170,18 +181,7 @@ def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) ->
     match its history is not shown: the alert is recorded now (a read has no transaction to roll back) and
     raised, and the page answers 409 naming the record. The check reads the stored columns only (no
     decryption): three keyed digests and one indexed look-up a record."""
-    checked = [(spec, instance)] if spec.kind == REGISTRY else []
-    owned = _owner_spec(spec)
-    if owned is not None:
-        owner = getattr(instance, owned[0], None)
-        if owner is not None:
-            checked.append((owned[1], owner))
-    for each, record in checked:
-        reason = stored_problem(each, record)
-        if reason:
-            refused = alert(each, record.pk, each.label(record), reason, actor=actor)
-            record_alert(refused)
-            raise refused
+    require_all_intact(spec, [instance], actor)
 
 
 def require_owner_intact(spec: EntitySpec, values: Mapping[str, Any] | models.Model, *, actor: Any) -> None:
@@ -197,13 +197,8 @@ def require_owner_intact(spec: EntitySpec, values: Mapping[str, Any] | models.Mo
     if pk in (None, ""):
         return
     owner = owner_spec.model._default_manager.filter(pk=pk).first()
-    if owner is None:
-        return
-    reason = stored_problem(owner_spec, owner)
-    if reason:
-        refused = alert(owner_spec, owner.pk, owner_spec.label(owner), reason, actor=actor)
-        record_alert(refused)
-        raise refused
+    if owner is not None:
+        require_all_intact(owner_spec, [owner], actor)
 
 
 def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list[models.Model]:
@@ -234,7 +229,7 @@ def _unintact(
         return []
     failing: dict[int, IntegrityAlert] = {}
     if spec.kind == REGISTRY:
-        latest = _latest_many(spec, [int(record.pk) for record in records])
+        latest = latest_revisions(spec, [int(record.pk) for record in records])
         for record in records:
             reason = stored_problem(spec, record, latest.get(int(record.pk)))
             if reason:
@@ -253,7 +248,7 @@ def _unintact(
         missing = [pk for pk in ids if pk not in owners]
         if missing:
             owners.update(owner_spec.model._default_manager.in_bulk(missing))
-        latest = _latest_many(owner_spec, sorted(int(pk) for pk in owners))
+        latest = latest_revisions(owner_spec, sorted(int(pk) for pk in owners))
         bad = {}
         for pk, owner in owners.items():
             reason = stored_problem(owner_spec, owner, latest.get(int(pk)))

@@ -30,8 +30,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from sidms.audit.services import audit_record
-from sidms.changes.batches import _db_time, _insert_revisions, _latest_revisions, revisions_digest
-from sidms.changes.integrity import integrity_alert
+from sidms.changes.batches import _db_time, _insert_revisions, revisions_digest
+from sidms.changes.integrity import integrity_alert, latest_revisions
 from sidms.changes.models import ChangeRequest, Channel, Method, ReviewStatus
 from sidms.changes.seals import RevisionSealer, require_intact, reseal
 from sidms.changes.services import PROPOSALS, audited_refusals, held_uid
@@ -135,7 +135,7 @@ def reencrypt_chunk(spec: EntitySpec, *, after: int, limit: int, actor: Any) -> 
             return Chunk(0, 0, 0, None)
         states = {row[0]: raw_state(spec, row[3:]) for row in rows}
         stale = {pk: stale_values(spec, state, current) for pk, state in states.items()}
-        latest = _latest_revisions(spec, [pk for pk, names in stale.items() if names])
+        latest = latest_revisions(spec, [pk for pk, names in stale.items() if names])
         updates: list[tuple[Any, ...]] = []
         values = 0
         for pk, version, stored, *_raw in rows:
@@ -205,7 +205,7 @@ def rekey_entity(
         if not rows:
             break
         after = rows[-1][0]
-        latest = _latest_revisions(spec, [row[0] for row in rows])
+        latest = latest_revisions(spec, [row[0] for row in rows])
         updates: list[tuple[Any, ...]] = []
         revisions: list[tuple[Any, ...]] = []
         for pk, version, stored, *raw in rows:

@@ -31,7 +31,8 @@ from django.utils import timezone
 
 from sidms.audit.models import AuditEvent
 from sidms.audit.services import audit_record
-from sidms.changes.batches import _db_time, _insert_revisions, latest_revision_rows, revisions_digest
+from sidms.changes.batches import _db_time, _insert_revisions, revisions_digest
+from sidms.changes.integrity import latest_revision_rows
 from sidms.changes.models import Channel, Method
 from sidms.changes.seals import RevisionSealer
 from sidms.core.caller import Caller

@@ -115,6 +115,13 @@ class EntitySpec:
         path = self.declaration.district
         return None if path is None else f"{path}_id"
 
+    @cached_property
+    def district_owner(self) -> str | None:
+        """The reference ("person") to the record this one reads its district from, when its declared path
+        goes through another record ("person__district"); None when the district is its own."""
+        path = self.declaration.district or ""
+        return path.split("__")[0] if "__" in path else None
+
     def district_of(self, instance: models.Model) -> str | None:
         """The district of a stored record, following the declared path (None for city-wide data)."""
         path = self.declaration.district
