@@ -4,7 +4,6 @@ labelled fields — filters that take Chinese action names, and verification of 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -12,7 +11,6 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,7 +24,7 @@ from sidms.continuity.selectors import MAY_NOT_READ
 from sidms.registry.models import Staff
 from sidms.web.context import caller_of
 from sidms.web.governance.audit_words import Names, action_label, actions_matching, detail_rows, object_text
-from sidms.web.governance.forms import AuditFilterForm
+from sidms.web.governance.forms import AuditFilterForm, within_days
 
 AUDIT_PAGE = 50
 
@@ -40,10 +38,6 @@ def _auditor(request: HttpRequest) -> Any:
     policies.require(caller, "audit.view", path=request.path)
     require_city_level(caller, MAY_NOT_READ)
     return caller
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _events(filters: dict[str, Any]) -> QuerySet[AuditEvent]:
@@ -62,11 +56,7 @@ def _events(filters: dict[str, Any]) -> QuerySet[AuditEvent]:
         events = events.filter(object_id=filters["object_id"])
     if "outcome" in filters:
         events = events.filter(outcome=filters["outcome"])
-    if "date_from" in filters:
-        events = events.filter(at__gte=_day_start(filters["date_from"]))
-    if "date_to" in filters:
-        events = events.filter(at__lt=_day_start(filters["date_to"] + timedelta(days=1)))
-    return events
+    return within_days(events, "at", filters.get("date_from"), filters.get("date_to"))
 
 
 def _page(

@@ -13,7 +13,7 @@ other persons, nor addresses or request ids."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -21,11 +21,11 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from sidms.access import workflow as workflows
 from sidms.archives.models import ArchiveItem
 from sidms.audit.models import AuditEvent, Outcome
 from sidms.business.models import IssuedStatement
@@ -35,9 +35,10 @@ from sidms.parameters.codes import region_name
 from sidms.registry.models import Staff
 from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.governance.audit_words import Names, action_label
-from sidms.web.governance.forms import DayField
+from sidms.web.governance.forms import DayField, within_days
 from sidms.web.records.views import PER_PAGE, PER_PAGE_CHOICES, get_record, record_context
 from sidms.web.workflow.forms import QueueFilterForm
+from sidms.web.workflow.views import WORKFLOWS
 
 ACTION = "read.person_access"
 
@@ -75,42 +76,36 @@ def about_person(person: Any) -> Q:
         about |= Q(
             object_type="statement", object_id__in=sorted({*statements, *(s[:24] for s in statements)})
         )
-    named: dict[str, set[str]] = {"CR": set(), "MO": set(), "BA": set()}
+    # Each declared workflow by the prefix its rows are named by in a revision's reference (CR12, MO3, BA7).
+    kinds = {workflows.declaration(model).prefix: workflows.declaration(model).name for model in WORKFLOWS}
+    named: dict[str, set[str]] = {prefix: set() for prefix in kinds}
     for reference in Revision.objects.filter(entity="person", record_id=person.pk).values_list(
         "reference", flat=True
     ):
         head = reference.partition("/")[0]  # CR12/reviewer_hc: the request and its reviewer
-        if head[:2] in named and head[2:].isascii() and head[2:].isdigit():
-            named[head[:2]].add(str(int(head[2:])))
-    requests = named["CR"]
+        for prefix, numbers in named.items():
+            number = head.removeprefix(prefix)
+            if number != head and number.isascii() and number.isdigit():
+                numbers.add(str(int(number)))
     pending = ChangeRequest.objects.filter(
         status=ReviewStatus.PENDING, district_id=person.district_id, entity="person", record_id=person.pk
     )
-    requests.update(str(pk) for pk in pending.values_list("pk", flat=True))
-    for object_type, numbers in (
-        ("change_request", requests),
-        ("maintenance", named["MO"]),
-        ("batch", named["BA"]),
-    ):
+    named[workflows.declaration(ChangeRequest).prefix].update(
+        str(pk) for pk in pending.values_list("pk", flat=True)
+    )
+    for prefix, numbers in named.items():
         if numbers:
-            about |= Q(object_type=object_type, object_id__in=sorted(numbers))
+            about |= Q(object_type=kinds[prefix], object_id__in=sorted(numbers))
     return about
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def events_about(
     person: Any, date_from: date | None = None, date_to: date | None = None
 ) -> QuerySet[AuditEvent]:
     """The events of :func:`about_person`, newest first, between the two days (both included)."""
-    events = AuditEvent.objects.filter(about_person(person))
-    if date_from is not None:
-        events = events.filter(at__gte=_day_start(date_from))
-    if date_to is not None:
-        events = events.filter(at__lt=_day_start(date_to + timedelta(days=1)))
-    return events.order_by("-seq")
+    return within_days(AuditEvent.objects.filter(about_person(person)), "at", date_from, date_to).order_by(
+        "-seq"
+    )
 
 
 def _who(events: list[AuditEvent]) -> tuple[Names, dict[str, str]]:

@@ -5,7 +5,7 @@ orders (R9.3). Which rows a person sees, the queues and the next step of an orde
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -42,6 +42,7 @@ from sidms.core.kernel import ENTITIES
 from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of, staff_of
 from sidms.web.display import label, shown
+from sidms.web.governance.forms import within_days
 from sidms.web.records.forms import DecisionForm
 from sidms.web.records.views import PER_PAGE, PER_PAGE_CHOICES
 from sidms.web.workflow import presenters
@@ -227,10 +228,6 @@ def queues(request: HttpRequest) -> HttpResponse:
     return render(request, "workflow/queues.html", {"sections": sections, "limit": QUEUE_LIMIT})
 
 
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 @require_GET
 @answers_bad_input
 def done_list(request: HttpRequest, key: str) -> HttpResponse:
@@ -287,10 +284,7 @@ def _queue_list(request: HttpRequest, key: str, *, done: bool) -> HttpResponse:
     rows = view.rows
     order = view.queue.order
     at = view.queue.at or order.removeprefix("-")  # a 待办 list's order is the time a row reached its step
-    if wanted.get("date_from"):
-        rows = rows.filter(**{f"{at}__gte": _day_start(wanted["date_from"])})
-    if wanted.get("date_to"):
-        rows = rows.filter(**{f"{at}__lt": _day_start(wanted["date_to"] + timedelta(days=1))})
+    rows = within_days(rows, at, wanted.get("date_from"), wanted.get("date_to"))
     # The queue's order, and rows of the same time by number the same way, so that no row falls between pages.
     paginator = Paginator(
         _with_columns(view, rows.order_by(order, "-pk" if order.startswith("-") else "pk")), per_page
