@@ -352,12 +352,7 @@ def cipher_mac(spec: EntitySpec, uid: Any, tokens: Iterable[bytes | None]) -> st
     Each token is length-prefixed, so no two lists of tokens give the same bytes."""
     if not spec.encrypted_fields:
         return ""
-    parts = [b"sidms-ciphertexts\x00", spec.name.encode(), b"\x00", str(uid).encode()]
-    for token in tokens:
-        data = bytes(token) if token else b""
-        parts.append(len(data).to_bytes(4, "big"))
-        parts.append(data)
-    return keyring().mac(b"".join(parts))
+    return keyring().mac(_ciphertext_bytes(_ciphertext_head(spec), str(uid), tokens))
 
 
 def cipher_macer(spec: EntitySpec) -> Callable[[str, Iterable[bytes | None]], str]:
@@ -365,18 +360,23 @@ def cipher_macer(spec: EntitySpec) -> Callable[[str, Iterable[bytes | None]], st
     MAC, with the constant part encoded and the key ring looked up once. UID is the record's uid as text."""
     if not spec.encrypted_fields:
         return lambda uid, tokens: ""
-    head = b"sidms-ciphertexts\x00" + spec.name.encode() + b"\x00"
+    head = _ciphertext_head(spec)
     mac = keyring().mac_function()
+    return lambda uid, tokens: mac(_ciphertext_bytes(head, str(uid), tokens))
 
-    def cipher_mac_of(uid: str, tokens: Iterable[bytes | None]) -> str:
-        parts = [head, str(uid).encode()]
-        for token in tokens:
-            data = (token if token.__class__ is bytes else bytes(token)) if token else b""
-            parts.append(len(data).to_bytes(4, "big"))
-            parts.append(data)
-        return mac(b"".join(parts))
 
-    return cipher_mac_of
+def _ciphertext_head(spec: EntitySpec) -> bytes:
+    return b"sidms-ciphertexts\x00" + spec.name.encode() + b"\x00"
+
+
+def _ciphertext_bytes(head: bytes, uid: str, tokens: Iterable[bytes | None]) -> bytes:
+    """What ``cipher_mac`` MACs: HEAD, the uid, and each token length-prefixed."""
+    parts = [head, uid.encode()]
+    for token in tokens:
+        data = (token if token.__class__ is bytes else bytes(token)) if token else b""
+        parts.append(len(data).to_bytes(4, "big"))
+        parts.append(data)
+    return b"".join(parts)
 
 
 def tokens_of(spec: EntitySpec, instance: models.Model) -> list[bytes | None]:
