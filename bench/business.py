@@ -134,14 +134,17 @@ def enrol(operator: Any, approver: Any, history_months: int = 36, full_history: 
     employed = (
         Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=date(2004, 1, 1))
         .order_by("pk")
-        .values_list("person_id", "unit_id", "person__district_id")
+        .values_list("person_id", "unit_id", "person__district_id", "start_date")
     )
     jobs: dict[int, int] = {}
+    hired: dict[int, date] = {}  # the first of the month the current job began: no enrolment before it
     huancui: list[int] = []
     in_huancui: set[int] = set()
-    for person_id, unit_id, district in employed.iterator(chunk_size=20000):
+    for person_id, unit_id, district, began in employed.iterator(chunk_size=20000):
         jobs[person_id] = unit_id
-        if district == "371002" and person_id not in in_huancui:
+        hired[person_id] = began.replace(day=1)
+        # The rights page's and the statements' persons have their history from 2020: employed by then.
+        if district == "371002" and person_id not in in_huancui and began < date(2020, 2, 1):
             huancui.append(person_id)
             in_huancui.add(person_id)
     if history_months >= 36:
@@ -149,13 +152,16 @@ def enrol(operator: Any, approver: Any, history_months: int = 36, full_history: 
     else:
         picked = huancui[:full_history]
         chosen = set(picked)
-        picked += [p for p in jobs if p not in chosen][: full_history - len(picked)]
+        picked += [p for p in jobs if p not in chosen and hired[p] <= date(2020, 1, 1)][
+            : full_history - len(picked)
+        ]
         full = set(picked)
     first_month = 2026 * 12 - history_months  # month index of the others' first assessed month
     late_start = date(first_month // 12, first_month % 12 + 1, 1)
 
     def start(person_id: int) -> date:
-        return date(2020, 1, 1) if person_id in full else late_start
+        # Enrolled no earlier than the month the job began (社会保险法 Art. 58, the entry rule).
+        return max(date(2020, 1, 1) if person_id in full else late_start, hired[person_id])
 
     def load(entity: str, rows: list[dict[str, Any]]) -> None:
         batch = batch_apply_import(actor=operator, entity=entity, rows=iter(rows), reason="bench")

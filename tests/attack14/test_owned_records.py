@@ -55,11 +55,11 @@ def moved(
     person = make_person(id_number=id_number("37100219600101001"), name="王建国", category="retiree")
     submit_change(actor=rushan_clerk, channel=Channel.WINDOW, entity="unit_enrolment",
                   values={"unit_id": unit.pk, "insurance": "110", "status": "paying", "start_date": "2020-01-01"})  # fmt: skip
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment",
+                  values={"person_id": person.pk, "unit_id": unit.pk, "start_date": "2021-01-01"})  # fmt: skip
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment",
                   values={"person_id": person.pk, "insurance": "110", "kind": "employee", "unit_id": unit.pk,
                           "status": "paying", "start_date": "2021-01-01"})  # fmt: skip
-    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment",
-                  values={"person_id": person.pk, "unit_id": unit.pk, "start_date": "2021-01-01"})  # fmt: skip
     load("entitlement", [{"person_id": str(person.pk), "kind": "pension", "start_date": "2023-01-01",
                           "monthly_amount": "2300.00", "basis": "测试", "status": "active",
                           "certified_on": "2023-01-01"}])  # fmt: skip

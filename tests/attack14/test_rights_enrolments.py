@@ -33,6 +33,8 @@ def test_an_enrolment_pointed_at_another_person_in_sql_is_not_shown_as_theirs(
     unit = make_unit(unit_no="U3710020001", name="环翠区一号公司", district="371002")
     owner = make_person(id_number=id_number("37100219600101001"), name="王建国")
     other = make_person(id_number=id_number("37100219600101003"), name="李四")
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment",
+                  values={"person_id": owner.pk, "unit_id": unit.pk, "start_date": "2000-06-01"})  # fmt: skip
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="unit_enrolment",
                   values={"unit_id": unit.pk, "insurance": "110", "status": "paying", "start_date": "2000-01-01"})  # fmt: skip
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment",

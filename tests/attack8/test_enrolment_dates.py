@@ -29,6 +29,7 @@ def test_an_enrolment_that_began_before_the_parameters_is_checked_by_the_earlies
 ) -> None:
     unit = make_unit(unit_no="U3710020009", name="威海老厂有限公司", district="371002")
     older = make_person(id_number=id_number("37100219700303003"), name="孙老", birth_date="1970-03-03")
+    _enrol(huancui_clerk, "employment", person_id=older.pk, unit_id=unit.pk, start_date="1993-07-01")
     _enrol(huancui_clerk, "unit_enrolment", unit_id=unit.pk, insurance="110", status="paying",
            start_date="1990-01-01")  # fmt: skip
     enrolment = _enrol(huancui_clerk, "person_enrolment", person_id=older.pk, insurance="110", kind="employee",

@@ -139,6 +139,7 @@ def insured(make_unit, make_person, huancui_clerk) -> dict[str, Any]:  # type: i
     unit = make_unit(unit_no="U3710020001", name="威海港务有限公司", district="371002")
     employee = make_person(id_number=id_number("37100219800101001"), name="王建国", birth_date="1980-01-01")
     flexible = make_person(id_number=id_number("37100219850505003"), name="赵自由", birth_date="1985-05-05")
+    submit("employment", {"person_id": employee.pk, "unit_id": unit.pk, "start_date": "2015-04-01"})
     for insurance in ("110", "310", "210", "410"):
         extra = {"industry_class": "3", "tier": "120"} if insurance == "410" else {}
         submit("unit_enrolment", {"unit_id": unit.pk, "insurance": insurance, "status": "paying",
@@ -159,7 +160,11 @@ def injury_insured(clerk: Any, person: Any, unit: Any, since: str = "2020-01-01"
     from sidms.business.models import UnitEnrolment
     from sidms.changes.models import Channel
     from sidms.changes.services import submit_change
+    from sidms.registry.models import Employment
 
+    if not Employment.objects.filter(person=person, unit=unit).exists():  # an employee of the unit (Art. 58)
+        submit_change(actor=clerk, channel=Channel.WINDOW, entity="employment",
+                      values={"person_id": person.pk, "unit_id": unit.pk, "start_date": since})  # fmt: skip
     if not UnitEnrolment.objects.filter(unit=unit, insurance="410").exists():
         submit_change(actor=clerk, channel=Channel.WINDOW, entity="unit_enrolment",
                       values={"unit_id": unit.pk, "insurance": "410", "status": "paying", "start_date": "2000-01-01",

@@ -24,8 +24,11 @@ def unit(make_unit: Any) -> Any:
 
 
 @pytest.fixture
-def person(make_person: Any) -> Any:
-    return make_person(id_number=id_number("37100219900101001"), name="王建国", birth_date="1990-01-01")
+def person(make_person: Any, make_employment: Any, unit: Any) -> Any:
+    """An employee of UNIT since 2010 (an employee's enrolment follows the employment, 社会保险法 Art. 58)."""
+    worker = make_person(id_number=id_number("37100219900101001"), name="王建国", birth_date="1990-01-01")
+    make_employment(worker, unit, "2010-07-15")
+    return worker
 
 
 def submit(clerk: Any, entity: str, values: dict[str, Any], record: Any = None) -> Any:
@@ -86,8 +89,11 @@ def test_one_active_enrolment_per_group_of_exclusive_schemes(
 
 
 @pytest.mark.req("R6.1")
-def test_no_employee_enrolment_before_sixteen(huancui_clerk: Any, unit: Any, make_person: Any) -> None:
+def test_no_employee_enrolment_before_sixteen(
+    huancui_clerk: Any, unit: Any, make_person: Any, make_employment: Any
+) -> None:
     young = make_person(id_number=id_number("37100220080601003"), name="李小", birth_date="2008-06-01")
+    make_employment(young, unit, "2024-05-20")
     enrol_unit(huancui_clerk, unit, "110")
     message = refused_in_chinese(
         lambda: enrol_person(huancui_clerk, young, "110", unit_id=unit.pk, start_date="2024-05-31")
@@ -150,7 +156,7 @@ def test_an_enrolment_arrives_through_the_collaboration_channel(
 
 @pytest.mark.req("R6.1")
 def test_the_rules_compare_the_stored_dates_to_the_day(
-    huancui_clerk: Any, unit: Any, person: Any, make_person: Any
+    huancui_clerk: Any, unit: Any, person: Any, make_person: Any, make_employment: Any
 ) -> None:
     """The entry rules read the stored facts in one plain SELECT (business.enrolment._stored_facts), where
     the dates are compared by the database: the day before and the day itself, on either engine."""
@@ -163,6 +169,7 @@ def test_the_rules_compare_the_stored_dates_to_the_day(
     enrol_person(huancui_clerk, person, "210", unit_id=unit.pk, start_date="2021-06-01")
     # Death on 2023-02-10: an enrolment beginning that day is accepted, the day after refused.
     other = make_person(id_number=id_number("37100219910202003"), name="陈明", birth_date="1991-02-02")
+    make_employment(other, unit, "2015-03-02")
     submit(
         huancui_clerk,
         "death",
@@ -173,3 +180,51 @@ def test_the_rules_compare_the_stored_dates_to_the_day(
         lambda: enrol_person(huancui_clerk, other, "110", unit_id=unit.pk, start_date="2023-02-11")
     )
     enrol_person(huancui_clerk, other, "110", unit_id=unit.pk, start_date="2023-02-10")
+
+
+@pytest.mark.req("R6.1")
+@pytest.mark.req("R2.2")
+def test_an_employee_is_enrolled_only_at_a_unit_that_employs_them(
+    huancui_clerk: Any, unit: Any, make_unit: Any, make_person: Any, make_employment: Any
+) -> None:
+    """社会保险法 Art. 58: the employer registers its employee within thirty days of the start of employment, so
+    an employee's enrolment at a unit follows an employment there; contributions are by the month, so the
+    enrolment may start on the first of the month the employment starts in, not in an earlier month, and
+    not in a month after the employment ended."""
+    enrol_unit(huancui_clerk, unit, "110", start_date="2000-01-01")
+    newcomer = make_person(id_number=id_number("37100219920303001"), name="周新", birth_date="1992-03-03")
+    message = refused_in_chinese(
+        lambda: enrol_person(huancui_clerk, newcomer, "110", unit_id=unit.pk, start_date="2022-09-01")
+    )
+    assert "就业" in message and "单位" in message  # names what to register first
+    elsewhere = make_unit(unit_no="U3710020002", name="威海渔业有限公司", district="371002")
+    make_employment(newcomer, elsewhere, "2022-09-15")  # employed, but by another unit
+    assert (
+        refused_in_chinese(
+            lambda: enrol_person(huancui_clerk, newcomer, "110", unit_id=unit.pk, start_date="2022-09-01")
+        )
+        == message
+    )
+    make_employment(newcomer, unit, "2022-09-15", end="2023-06-30")
+    assert (
+        refused_in_chinese(  # the month before the employment
+            lambda: enrol_person(huancui_clerk, newcomer, "110", unit_id=unit.pk, start_date="2022-08-31")
+        )
+        == message
+    )
+    assert (
+        refused_in_chinese(  # after it ended
+            lambda: enrol_person(huancui_clerk, newcomer, "110", unit_id=unit.pk, start_date="2023-07-01")
+        )
+        == message
+    )
+    enrolment = enrol_person(huancui_clerk, newcomer, "110", unit_id=unit.pk, start_date="2022-09-01")
+    assert PersonEnrolment.objects.get(pk=enrolment.pk).start_date.isoformat() == "2022-09-01"
+    # Its later change of status is not judged again by the employment (it ended since): the rule is about
+    # what is entered, the enrolment's start and its unit.
+    submit(huancui_clerk, "person_enrolment", {"status": "suspended", "status_date": "2023-07-01",
+                                               "reason": "离职"}, record=PersonEnrolment.objects.get(pk=enrolment.pk))  # fmt: skip
+    assert PersonEnrolment.objects.get(pk=enrolment.pk).status == "suspended"
+    # A flexible worker's enrolment names no unit and needs no employment.
+    enrol_person(huancui_clerk, make_person(id_number=id_number("37100219930404001"), name="钱灵",
+                                            birth_date="1993-04-04"), "110", kind="flexible")  # fmt: skip

@@ -55,6 +55,7 @@ def two_units(
         "unit_enrolment",
         {"unit_id": unit.pk, "insurance": "110", "status": "paying", "start_date": "2020-01-01"},
     )
+    submit("employment", {"person_id": worker.pk, "unit_id": unit.pk, "start_date": "2021-01-01"})
     submit("person_enrolment", {"person_id": worker.pk, "insurance": "110", "kind": "employee", "unit_id": unit.pk,
                                 "status": "paying", "start_date": "2021-01-01"})  # fmt: skip
     declare_base(actor=huancui_clerk, person=worker, unit=unit, year=2025, wage=Decimal("5000"))

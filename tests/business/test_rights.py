@@ -237,6 +237,8 @@ def employed_elsewhere(
 
     unit = make_unit(unit_no="U3710830001", name="乳山市银滩旅游有限公司", district="371083")
     person = make_person(id_number=id_number("37100219800101001"), name="王建国", birth_date="1980-01-01")
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment",
+                  values={"person_id": person.pk, "unit_id": unit.pk, "start_date": "2021-01-01"})  # fmt: skip
     submit_change(actor=rushan_clerk, channel=Channel.WINDOW, entity="unit_enrolment",
                   values={"unit_id": unit.pk, "insurance": "110", "status": "paying", "start_date": "2020-01-01"})  # fmt: skip
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment",

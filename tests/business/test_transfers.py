@@ -57,6 +57,8 @@ def mover(insured: dict[str, Any], make_person: Any, huancui_clerk: Any, approve
 
     unit = insured["unit"]
     person = make_person(id_number=id_number("37010219880410011"), name="孙迁入", birth_date="1988-04-10")
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="employment",
+                  values={"person_id": person.pk, "unit_id": unit.pk, "start_date": "2025-01-06"})  # fmt: skip
     submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment",
                   values={"person_id": person.pk, "insurance": "110", "kind": "employee", "unit_id": unit.pk,
                           "status": "paying", "start_date": "2025-01-01"})  # fmt: skip

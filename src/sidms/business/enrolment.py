@@ -7,6 +7,10 @@ submission (registered with ``changes.services.register_entry_check``):
 * no employee enrolment before the minimum age (parameter ``enrolment.min_employee_age``, 16 by 劳动法
   Art. 15), and no enrolment starting after the date of death;
 * a unit's enrolment in an insurance before its employees';
+* an employee is enrolled at a unit that employs them: the enrolment starts in a month in which the person's
+  employment at that unit (a registry record) runs (社会保险法 Art. 58: the employer registers its employee
+  within thirty days of the start of employment, so the enrolment follows the employment; contributions are
+  by the month, so the first of the month the employment starts in is accepted);
 * a unit's work-injury enrolment names its industry risk class and a floating tier that class has
   (parameter ``work_injury.tiers``, 人社部发〔2015〕71号).
 """
@@ -30,7 +34,7 @@ from sidms.business.models import (
 )
 from sidms.business.parameters import MissingParameter, value_at
 from sidms.core.errors import ChangeRefused
-from sidms.registry.models import Person
+from sidms.registry.models import Employment, Person
 
 WORK_INJURY = "410"
 
@@ -72,6 +76,15 @@ def _rule(key: str, day: date) -> Any:
         return value_at(key, first)
 
 
+def _moved(values: Mapping[str, Any], record: models.Model | None, names: tuple[str, ...]) -> bool:
+    """Whether the submission makes a new record or changes one of NAMES: a rule introduced after a record
+    was stored (the employment rule) judges what is being entered, not a later change of the status of an
+    enrolment entered before it."""
+    if record is None:
+        return True
+    return any(str(values.get(name) or "") != str(getattr(record, name) or "") for name in names)
+
+
 def _exclusive_group(insurance: str, start: date) -> list[str]:
     """The schemes of which a person holds one active enrolment at a time, INSURANCE's group on START."""
     groups = _rule("enrolment.exclusive_groups", start)
@@ -105,11 +118,12 @@ def _stored_facts(
     unit_id: int | None,
     insurance: str,
     start: date,
-) -> tuple[str | None, date | None, date | None, bool]:
+) -> tuple[str | None, date | None, date | None, bool, bool]:
     """What the rules read of the stored records, by one plain SELECT (an import checks every row of its
     file, so four ORM queries a row were most of an enrolment import's time): the insurance of another
-    active enrolment of PERSON_ID in GROUP (None: not asked), the date of death, the birth date, and whether
-    UNIT_ID is enrolled in INSURANCE on START (not terminated)."""
+    active enrolment of PERSON_ID in GROUP (None: not asked), the date of death, the birth date, whether
+    UNIT_ID is enrolled in INSURANCE on START (not terminated), and whether PERSON_ID's employment at UNIT_ID
+    runs in START's month."""
     terminated = str(EnrolmentStatus.TERMINATED)
     params: list[Any] = []
     if group:
@@ -119,18 +133,23 @@ def _stored_facts(
         params += [person_id, *group, terminated, exclude_pk if exclude_pk is not None else -1]
     else:
         other = "SELECT NULL"
-    params += [person_id, person_id, unit_id, insurance, start, terminated]
+    month_first = start.replace(day=1)
+    month_last = date(start.year + start.month // 12, start.month % 12 + 1, 1)  # the next month's first day
+    params += [person_id, person_id, unit_id, insurance, start, terminated, person_id, unit_id, month_last,
+               month_first]  # fmt: skip
     sql = f"""
         SELECT ({other}),
             (SELECT date_of_death FROM {Death._meta.db_table} WHERE person_id = %s ORDER BY id LIMIT 1),
             (SELECT birth_date FROM {Person._meta.db_table} WHERE id = %s),
             EXISTS (SELECT 1 FROM {UnitEnrolment._meta.db_table} WHERE unit_id = %s AND insurance = %s
-                    AND start_date <= %s AND status <> %s)
+                    AND start_date <= %s AND status <> %s),
+            EXISTS (SELECT 1 FROM {Employment._meta.db_table} WHERE person_id = %s AND unit_id = %s
+                    AND start_date < %s AND (end_date IS NULL OR end_date >= %s))
     """  # noqa: S608  (the table names are the models')
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        found_other, died, born, unit_enrolled = cursor.fetchone()
-    return found_other, _day(died), _day(born), bool(unit_enrolled)
+        found_other, died, born, unit_enrolled, employed = cursor.fetchone()
+    return found_other, _day(died), _day(born), bool(unit_enrolled), bool(employed)
 
 
 def check_person_enrolment(values: Mapping[str, Any], record: models.Model | None) -> None:
@@ -142,7 +161,7 @@ def check_person_enrolment(values: Mapping[str, Any], record: models.Model | Non
     active = values.get("status") != EnrolmentStatus.TERMINATED
     unit_id = _pk(values.get("unit_id"))
     group = _exclusive_group(insurance, start) if active else None
-    other, death, birth, unit_enrolled = _stored_facts(
+    other, death, birth, unit_enrolled, employed = _stored_facts(
         person_id, group, record.pk if record is not None else None, unit_id, insurance, start
     )
     if other is not None:
@@ -170,6 +189,14 @@ def check_person_enrolment(values: Mapping[str, Any], record: models.Model | Non
     if not unit_enrolled:
         raise ChangeRefused(
             _("The unit must be enrolled in this insurance before its employees."), code="unit_not_enrolled"
+        )
+    if not employed and _moved(values, record, ("person_id", "unit_id", "kind", "start_date")):
+        raise ChangeRefused(
+            _(
+                "An employee is enrolled at a unit that employs them: register the employment at this unit "
+                "first; the enrolment starts no earlier than the month the employment starts."
+            ),
+            code="not_employed",
         )
 
 

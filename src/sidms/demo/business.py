@@ -62,12 +62,16 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
         counts[entity] = batch_execute(actor=operator, batch_id=batch.pk, rows=lambda: iter(rows)).rows
         progress(f"  {entity}: {counts[entity]} rows")
 
-    jobs = list(
+    current = (
         Employment.objects.filter(end_date__isnull=True, person__birth_date__lte=ADULT_BY)
         .order_by("pk")
-        .values_list("person_id", "unit_id")[:MAX_EMPLOYEES]
+        .values_list("person_id", "unit_id", "start_date")[:MAX_EMPLOYEES]
     )
-    jobs = list(dict(jobs).items())  # one current job each (the last one listed)
+    hired = {p: (u, started) for p, u, started in current}  # one current job each (the last one listed)
+    jobs = [(p, u) for p, (u, _started) in hired.items()]
+    # Enrolled at the unit from the month the job began, and not before 2020 (社会保险法 Art. 58; the entry
+    # rule of sidms.business.enrolment): a job that began in 2025 has no contributions for 2023.
+    since = {p: max(date(2020, 1, 1), started.replace(day=1)) for p, (_u, started) in hired.items()}
     units = sorted({u for _p, u in jobs})
     classes = dict(Unit.objects.filter(pk__in=units).values_list("pk", "industry_risk_class"))
     load("unit_enrolment", [
@@ -78,7 +82,7 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
     ], "演示：单位参保登记")  # fmt: skip
     load("person_enrolment", [
         {"person_id": str(p), "insurance": ins, "kind": "employee", "unit_id": str(u), "status": "paying",
-         "start_date": "2020-01-01"}
+         "start_date": since[p].isoformat()}
         for p, u in jobs for ins in INSURANCES
     ], "演示：职工参保登记")  # fmt: skip
     flexible = list(
@@ -91,7 +95,10 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
     bases = []
     for year in years:
         for p, u in jobs:
+            # Drawn for every job, before the year is skipped, so that the other jobs' wages stay as they were.
             wage = Decimal(rng.randint(2800, 19000))
+            if since[p].year > year:
+                continue  # no declaration for a year before the job
             bases.append({"person_id": str(p), "unit_id": str(u), "year": str(year),
                           "declared_wage": f"{wage:.2f}", "base": f"{calc.clamp(wage, year).base:.2f}"})  # fmt: skip
         for p in flexible:
@@ -114,7 +121,7 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
     ], "演示：养老金待遇核定")  # fmt: skip
     # One-time benefits, computed from the parameter table as at the window: a work-injury disability grant
     # and a maternity allowance (paid by the monthly benefit run of their month).
-    employees = [p for p, _u in jobs]
+    employees = [p for p, _u in jobs if since[p] <= date(2024, 1, 1)]  # insured well before the events below
     injured = Person.objects.filter(pk__in=employees, sex="1").order_by("pk").first()
     mother = Person.objects.filter(pk__in=employees, sex="2").order_by("pk").first()
     others = []
@@ -146,7 +153,7 @@ def load_business(*, progress: Callable[[str], None] = print, seed: int = 14) ->
                 operator, approver, "payment", period, params={"rows": rows}, reason="演示：税务缴费明细"
             )
         if period == TRANSFER_PERIOD:
-            _transfers(operator, approver, [p for p, _u in jobs][3:5])
+            _transfers(operator, approver, employees[3:5])
         if month == 12:
             run_through(operator, approver, "interest", str(year), reason="演示：年终结息")
             progress(f"  ledger {year}: assessed, paid, interest settled")
