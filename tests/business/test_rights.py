@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.http import Http404
 from django.test import Client
+from django.utils import timezone
 
 from sidms.audit.models import AuditEvent
 from sidms.business.ledger import run_through
@@ -133,6 +134,10 @@ def test_the_pdf_shows_chinese_glyphs_and_its_number_verifies(
         ["pdftotext", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True, check=True
     )
     assert "社会保险个人权益记录单" in text.stdout and "王建国" in text.stdout
+    # The print time is Beijing time, as the cut-off beside it (a statement printed at 01:20 on 2 December
+    # said it was printed at 17:20 on 1 December, UTC, under a cut-off of 2 December).
+    printed = timezone.localtime(issued.row.issued_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"打印时间：{printed}" in text.stdout
     # Glyphs, not boxes: the same statement with another three-character name renders differently (missing
     # glyphs would all be the same empty box, and the two pages would be identical).
     data = rights_record_for(actor=huancui_clerk, person_key=employee.person_no, cut_off=CUT_OFF)

@@ -506,7 +506,8 @@ def issue_many(
                                                 for r, p in zip(rows, persons, strict=True)}})  # fmt: skip
     return [
         Issued(row, st.render_statement(records[person.pk], number=row.number, qr_url=verification_url(row.number),
-                                        issued_at=now, cut_off=day, agency=row.agency), row.number)
+                                        issued_at=timezone.localtime(now), cut_off=day, agency=row.agency),
+               row.number)
         for row, person in zip(rows, persons, strict=True)
     ]  # fmt: skip
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
@@ -62,8 +63,8 @@ def value_text(spec: EntitySpec, name: str, value: Any, *, channel: str = "windo
     model_field = spec.field(name)
     if model_field.choices:
         return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime):  # the clerk's local time (Asia/Shanghai), as every other page shows it
+        return (timezone.localtime(value) if timezone.is_aware(value) else value).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
