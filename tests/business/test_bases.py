@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from sidms.business.bases import declare_base
 from sidms.business.models import BaseDeclaration
@@ -56,3 +57,26 @@ def test_a_base_that_is_not_the_clamped_wage_is_refused(huancui_clerk: Any, pers
             values={"person_id": person.pk, "year": "2020", "declared_wage": "2500.00", "base": "2500.00"},
         )  # fmt: skip
     assert refused.value.code == "base_not_clamped"
+
+
+@pytest.mark.req("R6.1")
+@pytest.mark.req("R2.2")
+def test_a_unit_declares_bases_only_for_those_it_employs_that_year(
+    insured: dict[str, Any], huancui_clerk: Any, make_unit: Any, make_employment: Any
+) -> None:
+    """A unit declares its own employees' bases (issue 8 §3): not a base at a unit the person never worked
+    for, nor for a year before the employment there began or after it ended; a new hire of the year is
+    declared for that year."""
+    employee = insured["employee"]
+    other = make_unit(unit_no="U3710020009", name="威海新港物流有限公司", district="371002")
+    with pytest.raises(ChangeRefused) as refused, translation.override("zh-hans"):
+        declare_base(actor=huancui_clerk, person=employee, unit=other, year=2025, wage=Decimal("6000"))
+    with translation.override("zh-hans"):
+        assert "就业" in str(refused.value) and "2025" in str(refused.value)
+    make_employment(employee, other, "2025-11-03", end="2026-03-31")  # a second job, hired in November 2025
+    for year in (2024, 2027):
+        with pytest.raises(ChangeRefused):
+            declare_base(actor=huancui_clerk, person=employee, unit=other, year=year, wage=Decimal("6000"))
+    for year in (2025, 2026):
+        declare_base(actor=huancui_clerk, person=employee, unit=other, year=year, wage=Decimal("6000"))
+    assert BaseDeclaration.objects.filter(person=employee, unit=other).count() == 2

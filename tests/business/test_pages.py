@@ -274,7 +274,12 @@ def test_money_reads_as_yuan_with_thousands_and_two_decimals_on_the_pages(
 
 @pytest.mark.req("R9.2")
 def test_a_conflict_shows_a_stored_amount_as_money_only_where_it_differs(
-    insured: dict[str, Any], huancui_clerk: Any, make_staff: Any, make_unit: Any, signed_in: Any
+    insured: dict[str, Any],
+    huancui_clerk: Any,
+    make_staff: Any,
+    make_unit: Any,
+    make_employment: Any,
+    signed_in: Any,
 ) -> None:
     """The value stored now is shown beside a field only where it differs from what was typed: compared as
     stored (a base of 16346.00 typed is the 16346.00 stored), shown as read (¥16,346.00; a unit by its
@@ -294,6 +299,7 @@ def test_a_conflict_shows_a_stored_amount_as_money_only_where_it_differs(
             "declared_wage": "50000.00", "base": row.base}  # fmt: skip
     other = signed_in(make_staff("clerk_hc2", posts=("window_clerk",), district="371002"))
     moved = make_unit(unit_no="U3710020002", name="威海海之韵科技有限公司", district="371002")
+    make_employment(employee, moved, "2026-02-01")  # also employed there in 2026: it may declare the base
     changed = {**form, "declared_wage": "60000.00", "unit_id": moved.unit_no}
     assert other.post(f"/base-declarations/{row.pk}/edit/", changed).status_code == 302
     assert BaseDeclaration.objects.get(pk=row.pk).base == row.base

@@ -1,7 +1,9 @@
 """Yearly contribution-base declarations (issue 8 §3): a unit declares each employee's monthly base once a
 year from last year's wages; the base is clamped to that year's limits (国办发〔2019〕13号), and the record
 keeps both the declared wage and the clamped base. Written through the pipeline; the entry check refuses a
-base that is not the clamp of the declared wage."""
+base that is not the clamp of the declared wage, and a unit's declaration for a person it did not employ in
+that year (a registry employment at the unit that runs on some day of the year: the unit declares for its
+own employees, new hires of the year among them)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from sidms.changes.models import Channel
 from sidms.changes.services import SubmitOutcome, submit_change
 from sidms.core.errors import ChangeRefused
 from sidms.lib.money import yuan
-from sidms.registry.models import Person, Unit
+from sidms.registry.models import Employment, Person, Unit
 
 BAD_AMOUNT = _("The declared wage must be an amount in yuan with two decimals (e.g. 6123.45).")
 
@@ -68,6 +70,27 @@ def check_declaration(values: Mapping[str, Any], record: models.Model | None) ->
             {"base": yuan(expected)},
             code="base_not_clamped",
         )
+    moved = record is None or any(
+        str(values.get(name) or "") != str(getattr(record, name) or "") for name in ("person_id", "unit_id", "year")
+    )  # a later correction of the wage is not judged again by the employment
+    if unit is not None and moved and not _employed_in(person, unit, year):
+        raise ChangeRefused(
+            _(
+                "A unit declares the bases of its own employees: the person has no employment at this unit in "
+                "%(year)s. Register the employment first."
+            ),
+            {"year": text},
+            code="not_employed",
+        )
+
+
+def _employed_in(person: Any, unit: Any, year: int) -> bool:
+    """Whether PERSON has an employment at UNIT that runs on some day of YEAR."""
+    return (
+        Employment.objects.filter(person_id=person, unit_id=unit, start_date__lte=f"{year}-12-31")
+        .filter(models.Q(end_date__isnull=True) | models.Q(end_date__gte=f"{year}-01-01"))
+        .exists()
+    )
 
 
 def declaration_key(values: Mapping[str, Any]) -> tuple[Any, str, Any] | None:
