@@ -297,7 +297,9 @@ def actions_matching(text: str) -> list[str]:
     found = [code for code, name in ACTION_LABELS.items() if text in str(name) or code.startswith(text)]
     for entity in [*ENTITIES, "staff"]:
         for code in (f"{head}.{entity}" for head in ("read", "write", "submit")):
-            for candidate in (code, f"{code}_list", f"{code}_export") if code.startswith("read.") else (code,):
+            for candidate in (
+                (code, f"{code}_list", f"{code}_export") if code.startswith("read.") else (code,)
+            ):
                 if text in action_label(candidate) or candidate.startswith(text):
                     found.append(candidate)
     return found
