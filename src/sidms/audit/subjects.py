@@ -62,20 +62,28 @@ def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str,
 
 
 def insert(rows: Iterable[tuple[str, str, int]], connection: Any = None) -> int:
-    """INSERT the index ROWS (entity, record key, event seq) by one prepared statement executed for many rows
-    (executemany: on SQLite a third of a multi-row VALUES statement's cost for a page of 50; psycopg sends
-    them pipelined), in the caller's transaction (the events'), on CONNECTION (the default: where audit events
+    """INSERT the index ROWS (entity, record key, event seq): on SQLite one prepared statement executed for
+    many rows (executemany: a third of a multi-row VALUES statement's cost for a page of 50), on PostgreSQL
+    one statement over three arrays (unnest), in the caller's transaction (the events'), on CONNECTION (the default: where audit events
     are written). Returns how many."""
     if connection is None:
         connection = transaction.get_connection(router.db_for_write(AuditSubject))
     quote = connection.ops.quote_name
     table = quote(AuditSubject._meta.db_table)
     columns = ", ".join(quote(name) for name in _COLUMNS)
-    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608
     rows = list(rows)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _ROWS_A_CALL):
-            cursor.executemany(sql, rows[start : start + _ROWS_A_CALL])
+            part = rows[start : start + _ROWS_A_CALL]
+            if connection.vendor == "postgresql":
+                # One statement of three arrays: psycopg's executemany took ~50 µs a row here.
+                entities, keys, seqs = (list(column) for column in zip(*part, strict=True))
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])",  # noqa: S608
+                    [entities, keys, seqs],
+                )
+            else:
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)", part)  # noqa: S608
     return len(rows)
 
 
