@@ -66,7 +66,7 @@ def test_a_small_xlsx_export_is_masked_watermarked_scoped_and_its_digest_audited
     for number in people:
         assert number not in text  # masked per the export channel
     assert event_digest(done.request.pk) == hashlib.sha256(done.data).hexdigest()
-    assert AuditEvent.objects.filter(action="read.person_list").exists()  # read through the door
+    assert AuditEvent.objects.filter(action="read.person_export").exists()  # read through the door
 
 
 @pytest.mark.parametrize(("encoding", "codec"), [("utf-8-sig", "utf-8-sig"), ("gbk", "gbk")])

@@ -165,7 +165,7 @@ def test_the_dates_narrow_the_record(huancui_clerk, colleague, signed_in, make_p
     # recorded as the request ends, so it is listed from the next one on).
     today = [row[3] for row in everything if row[0] > "2026-03-02"]
     assert today == ["执行批量变更", "批准批量变更", "申请批量变更"]
-    assert march == [["2026-03-01 10:00:00", "环翠区", "clerk_hc", "查看个人权益记录", "—", "成功"]]
+    assert march == [["2026-03-01 10:00:00", "环翠区", "clerk_hc", "查看个人权益记录", "—", "成功", "—"]]
     assert rows_of(client.get(url, {"date_to": "2026-02-28"}).content.decode()) == []
     later = rows_of(client.get(url, {"date_from": "2026-03-02"}).content.decode())
     assert later and all(row[0] > "2026-03-02" for row in later)

@@ -182,11 +182,18 @@ def record_list(
     sort: str = "",
     page: int | str | None = 1,
     per_page: int = 50,
+    action: str = "",
+    detail: Mapping[str, Any] | None = None,
 ) -> Listing:
     """One page of SPEC's records in the actor's scope, by query, declared filters and a declared sort.
 
-    The audit event names every record shown (so that a person can later learn who saw them, B1); the
-    query text itself may be an ID number and is not recorded, only the way it was read."""
+    The audit event names every record shown (so that a person can later learn who saw them, B1: the audit
+    layer indexes each name, sidms.audit.subjects); the query text itself may be an ID number and is not
+    recorded, only the way it was read. A read of the list for another use than its page names itself by
+    ACTION ("read.…", an export's page ``read.person_export``) with DETAIL beside the names (its number and
+    stated purpose), as record_get's views other than the page do."""
+    if action and not action.startswith("read."):
+        raise ValueError(f"a read's audit action starts with 'read.': {action!r}")
     caller = Caller.of(actor)
     require(caller, view_permission(spec))
     records = record_scope(caller.staff, spec)
@@ -209,10 +216,14 @@ def record_list(
     withheld = withhold(spec, list(shown.object_list), caller)
     if withheld:
         shown.object_list = [record for record in shown.object_list if record not in withheld]
-    detail: dict[str, Any] = {"by": by or "all", "shown": [spec.label(record) for record in shown]}
+    recorded: dict[str, Any] = {
+        **(detail or {}),
+        "by": by or "all",
+        "shown": [spec.label(record) for record in shown],
+    }
     if withheld:
-        detail["withheld"] = [spec.label(record) for record in withheld]
-    audit_record(f"read.{spec.name}_list", actor=caller, object_type=spec.name, detail=detail)
+        recorded["withheld"] = [spec.label(record) for record in withheld]
+    audit_record(action or f"read.{spec.name}_list", actor=caller, object_type=spec.name, detail=recorded)
     return Listing(shown, by, paginator.count, tuple(spec.label(record) for record in withheld))
 
 

@@ -42,6 +42,33 @@ class AuditEvent(models.Model):
         return f"#{self.seq} {self.action} {self.actor}"
 
 
+class AuditSubject(models.Model):
+    """The subject index (B1): one row for each record an event names in its detail without being about it
+    alone — a list page's or an export page's records, a queue page's records — so that a person's access
+    record finds the lists and exports they appeared in by (entity, record key), as it finds the events about
+    them by the event's own (object_type, object_id). Written with its event, in the same transaction, from
+    the event's hashed payload by one rule (``audit.subjects.named``), which verification applies again:
+    a row deleted to hide an access, or one inserted for an event that does not name the record, is named.
+
+    No row id: the primary key (entity, record_key, seq) is the index the access record reads, and an index on
+    seq is the one verification reads the rows of a range of events by. Append-only, as the events are."""
+
+    append_only: ClassVar[bool] = True
+
+    pk = models.CompositePrimaryKey("entity", "record_key", "seq")
+    entity = models.CharField(_("entity"), max_length=64)
+    record_key = models.CharField(_("record"), max_length=64)
+    seq = models.BigIntegerField(_("sequence"))
+
+    class Meta:
+        indexes = [models.Index(fields=["seq"], name="audit_subject_seq")]
+        verbose_name = _("audit event subject")
+        verbose_name_plural = _("audit event subjects")
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.entity} {self.record_key}"
+
+
 class ChainHead(models.Model):
     """The last sequence number and hash; locked while an event is appended so the chain stays linear.
     The algorithm is fixed when the chain starts, so a later settings change cannot break verification."""

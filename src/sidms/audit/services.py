@@ -8,11 +8,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import router, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
+from sidms.audit import subjects
 from sidms.audit.checkpoints import after_commit
 from sidms.audit.models import AuditEvent, ChainHead, Outcome
 from sidms.core.caller import Caller, actor_name
@@ -124,6 +126,7 @@ def _append_all(events: list[dict[str, Any]]) -> list[AuditEvent]:
     with transaction.atomic():
         head = _locked_head()
         rows = []
+        named: list[tuple[str, str, int]] = []
         seq, digest = head.seq, head.hash
         for event in events:
             caller: Caller = event["caller"]
@@ -142,6 +145,13 @@ def _append_all(events: list[dict[str, Any]]) -> list[AuditEvent]:
                 "detail": event["detail"],
             }
             payload = chain.canonical(body)
+            if _MAY_NAME.intersection(event["detail"]):
+                # The records a list names, read back from the payload as verification will read them.
+                hashed = orjson.loads(payload)
+                named.extend(
+                    (entity, key, seq)
+                    for entity, key in subjects.named(hashed["object_type"], hashed["detail"])
+                )
             prev, digest = digest, chain.link(digest, payload, algorithm=head.algorithm)
             rows.append(
                 AuditEvent(
@@ -151,6 +161,8 @@ def _append_all(events: list[dict[str, Any]]) -> list[AuditEvent]:
                 )
             )  # fmt: skip
         _insert(rows)
+        if named:
+            subjects.insert(named)  # the subject index, in the events' transaction
         for row in rows:  # bulk_create sends no signal; the receivers (integrity alerts) expect one per event
             post_save.send(sender=AuditEvent, instance=row, created=True, update_fields=None, raw=False,
                            using=router.db_for_write(AuditEvent))  # fmt: skip
@@ -158,6 +170,10 @@ def _append_all(events: list[dict[str, Any]]) -> list[AuditEvent]:
         _move_head(head)
         after_commit()
     return rows
+
+
+# The detail keys under which an event may name records (sidms.audit.subjects.named): other events are not parsed.
+_MAY_NAME = frozenset({"shown", "queue_records"})
 
 
 # The chain head is read (locked) and moved on every append, a page view's included: both by statements

@@ -26,6 +26,7 @@ from typing import Any, NoReturn, cast
 import orjson
 from django.db import connection, connections, transaction
 
+from sidms.audit import subjects
 from sidms.audit.checkpoints import read_checkpoints
 from sidms.audit.models import AuditEvent, ChainHead
 from sidms.core.keys import keyring
@@ -38,7 +39,7 @@ STREAM_CHUNK = 2000
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # audit_chain | audit_tail | checkpoint | revision | rule | live_row | workflow | keys
+    kind: str  # audit_chain | audit_tail | audit_subject | checkpoint | revision | rule | live_row | workflow | keys
     where: str
     message: str
     message_en: str
@@ -368,9 +369,16 @@ def _event_rows(low: int, high: int) -> Iterator[Iterator[tuple[Any, ...]]]:
         yield itertools.chain.from_iterable(chunks())
 
 
+# Events a segment reads at a time before it checks their subject index rows, and the most index rows it
+# expects at once: an export names 1,000 records an event, so a window of export pages is cut short.
+WINDOW = 20_000
+NAMED_CAP = 200_000
+
+
 def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
     """Events LOW..HIGH: each links to the one before, none is missing, and the columns agree with the
-    hashed payload. The link into LOW is checked by the caller, against the segment before."""
+    hashed payload; and the subject index holds exactly the records they name (:func:`_check_subjects`), a
+    window of events at a time. The link into LOW is checked by the caller, against the segment before."""
     claims = Claims()
     first_prev = last_hash = ""
     expected, count = low, 0
@@ -378,48 +386,127 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
     prev = b""
     convert = time_column(connection.vendor)[1]
     try:
-        with _event_rows(low, high) as rows:
-            for seq, prev_hash, payload, digest_, actor, action, object_type, object_id, outcome, at in rows:
-                if seq != expected:
-                    raise _missing(expected)
-                if count == 0:  # the caller compares it with the hash before the segment
-                    first_prev = prev_hash
-                    try:
-                        prev = bytes.fromhex(prev_hash)
-                    except ValueError:
-                        raise _chain_breaks(seq) from None
-                elif prev_hash != last_hash:  # the hash just computed: so it is also well formed
-                    raise _chain_breaks(seq)
-                data = bytes(payload)  # already bytes (no copy) from both engines
-                prev = step(prev, data)
-                last_hash = prev.hex()
-                if last_hash != digest_:
-                    raise _chain_breaks(seq)
-                body = loads(data)
-                if convert is not None:
-                    at = convert(at)
-                # One comparison after another, not two tuples: no objects built per event.
-                if (
-                    body["actor"] != actor
-                    or body["action"] != action
-                    or body["object_type"] != object_type
-                    or body["object_id"] != object_id
-                    or body["outcome"] != outcome
-                    or body["at"] != at
-                ):
-                    raise broken(
-                        "audit_chain", f"审计事件 #{seq} / audit event #{seq}", "审计事件的字段与其已签名内容不一致（被改写）",
-                        "the event's columns differ from its hashed payload (rewritten)",
-                    )  # fmt: skip
-                detail = body.get("detail")
-                if detail:
-                    _collect(claims, seq, action, object_type, object_id, detail)
-                expected, count = seq + 1, count + 1
-        if expected - 1 != high:
-            raise _missing(expected)
+        start = low
+        while start <= high:
+            end = min(high, start + WINDOW - 1)
+            wanted: list[tuple[int, str, str]] = []
+            with _event_rows(start, end) as rows:
+                for (
+                    seq,
+                    prev_hash,
+                    payload,
+                    digest_,
+                    actor,
+                    action,
+                    object_type,
+                    object_id,
+                    outcome,
+                    at,
+                ) in rows:
+                    if seq != expected:
+                        raise _missing(expected)
+                    if count == 0:  # the caller compares it with the hash before the segment
+                        first_prev = prev_hash
+                        try:
+                            prev = bytes.fromhex(prev_hash)
+                        except ValueError:
+                            raise _chain_breaks(seq) from None
+                    elif prev_hash != last_hash:  # the hash just computed: so it is also well formed
+                        raise _chain_breaks(seq)
+                    data = bytes(payload)  # already bytes (no copy) from both engines
+                    prev = step(prev, data)
+                    last_hash = prev.hex()
+                    if last_hash != digest_:
+                        raise _chain_breaks(seq)
+                    body = loads(data)
+                    if convert is not None:
+                        at = convert(at)
+                    # One comparison after another, not two tuples: no objects built per event.
+                    if (
+                        body["actor"] != actor
+                        or body["action"] != action
+                        or body["object_type"] != object_type
+                        or body["object_id"] != object_id
+                        or body["outcome"] != outcome
+                        or body["at"] != at
+                    ):
+                        raise broken(
+                            "audit_chain", f"审计事件 #{seq} / audit event #{seq}", "审计事件的字段与其已签名内容不一致（被改写）",
+                            "the event's columns differ from its hashed payload (rewritten)",
+                        )  # fmt: skip
+                    detail = body.get("detail")
+                    expected, count = seq + 1, count + 1
+                    if detail:
+                        _collect(claims, seq, action, object_type, object_id, detail)
+                        if "shown" in detail or "queue_records" in detail:
+                            wanted.extend((seq, e, k) for e, k in subjects.named(object_type, detail))
+                            if len(wanted) >= NAMED_CAP and seq < end:
+                                end = seq  # the rest of the window in the next one
+                                break
+            if expected - 1 != end:
+                raise _missing(expected)
+            _check_subjects(start, end, wanted)
+            start = end + 1
     except Broken as failure:
         return _Segment(low, first_prev, last_hash, count, claims, failure.problem)
     return _Segment(low, first_prev, last_hash, count, claims)
+
+
+def _check_subjects(low: int, high: int, wanted: list[tuple[int, str, str]]) -> None:
+    """The subject index rows of events LOW..HIGH (read by its index on seq) are exactly WANTED, the
+    (seq, entity, record key) that those events' hashed details name: a row deleted hides an access from the
+    person it names (their access record no longer lists it), a row inserted shows one that never was. The
+    first difference by event is named."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, entity, record_key FROM audit_auditsubject WHERE seq >= %s AND seq <= %s",
+            [low, high],
+        )
+        found = set(cursor.fetchall())
+    expected = set(wanted)
+    if found == expected:
+        return
+    missing, extra = sorted(expected - found), sorted(found - expected)
+    if missing and (not extra or missing[0] <= extra[0]):
+        seq, entity, key = missing[0]
+        raise broken(
+            "audit_subject", f"审计事件 #{seq} 涉及的记录 {entity} {key} / subject of audit event #{seq}: {entity} {key}",
+            f"审计事件 #{seq} 列出了 {entity} {key}，但涉及记录索引中没有这一行（被删除）：本人的访问记录查不到这次访问",
+            f"audit event #{seq} names {entity} {key} but the subject index has no row for it (deleted): the "
+            "person's access record no longer shows this access",
+        )  # fmt: skip
+    seq, entity, key = extra[0]
+    raise broken(
+        "audit_subject", f"审计事件 #{seq} 涉及的记录 {entity} {key} / subject of audit event #{seq}: {entity} {key}",
+        f"涉及记录索引中有一行称审计事件 #{seq} 列出了 {entity} {key}，但该事件并未列出（被插入）",
+        f"the subject index holds a row saying audit event #{seq} names {entity} {key}, which that event does not "
+        "(inserted)",
+    )  # fmt: skip
+
+
+def _check_subjects_outside(end: int) -> None:
+    """No subject index row names an event that is not in the chain: none before its first event, and none
+    after END (where this verification's windows stopped) whose event does not exist. Events appended while
+    verification ran are there, with their rows; the next verification reads them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, entity, record_key FROM audit_auditsubject WHERE seq < 1 ORDER BY seq LIMIT 1"
+        )
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(
+                "SELECT s.seq, s.entity, s.record_key FROM audit_auditsubject s WHERE s.seq > %s AND NOT EXISTS "
+                "(SELECT 1 FROM audit_auditevent e WHERE e.seq = s.seq) ORDER BY s.seq LIMIT 1",
+                [end],
+            )
+            row = cursor.fetchone()
+    if row is not None:
+        seq, entity, key = row
+        raise broken(
+            "audit_subject", f"审计事件 #{seq} 涉及的记录 {entity} {key} / subject of audit event #{seq}: {entity} {key}",
+            f"涉及记录索引中有一行指向不存在的审计事件 #{seq}（被插入）",
+            f"the subject index holds a row for audit event #{seq}, which is not in the chain (inserted)",
+        )  # fmt: skip
 
 
 def verify_chain(report: Report, *, workers: int = 1) -> Claims:
@@ -463,6 +550,7 @@ def _verify_after(report: Report, seq: int, prev: str, workers: int) -> Claims:
         prev = segment.last_hash or prev
     report.chain_seconds, report.chain_cpu = time.perf_counter() - started, cpu_since(cpu)
     _check_head(head, end, prev)
+    _check_subjects_outside(end)
     report.last_seq, report.last_hash = end, prev
     return claims
 

@@ -261,17 +261,25 @@ def watermark(staff: Any, at: Any, purpose: str, number: str) -> str:
 
 
 def _records(caller: Caller, spec: EntitySpec, request: ExportRequest) -> Iterator[Any]:
-    """The list's records, page by page through the read door (each page an audit event naming them)."""
+    """The list's records, page by page through the read door: each page an audit event ``read.<entity>_export``
+    naming them, with the export's number and stated purpose, so that a person's access record says which
+    export read their record and why (B1)."""
     page = 1
     while True:
         listing = record_list(
             actor=caller, spec=spec, query=request.query, filters=request.filters, sort=request.sort,
-            page=page, per_page=PAGE,
+            page=page, per_page=PAGE, action=export_action(spec.name),
+            detail={"export": f"EX{request.pk}", "purpose": request.purpose},
         )  # fmt: skip
         yield from listing.page.object_list
         if not listing.page.has_next():
             return
         page += 1
+
+
+def export_action(entity: str) -> str:
+    """The audit action of an export's read of a page of ENTITY's list."""
+    return f"read.{entity}_export"
 
 
 def _cell(spec: EntitySpec, record: Any, name: str) -> str:
@@ -378,6 +386,7 @@ __all__ = [
     "ExportFile",
     "decide_export",
     "download_export",
+    "export_action",
     "export_threshold",
     "request_export",
     "shown_search",

@@ -98,12 +98,18 @@ ACTION_LABELS: dict[str, Any] = {
     "statement.issue": gettext_lazy("Statement issued"),
     "statement.issue_batch": gettext_lazy("Yearly statements issued"),
     "statement.verify": gettext_lazy("Statement verified by the public"),
+    "export.request": gettext_lazy("Export asked for"),
+    "export.approve": gettext_lazy("Export approved"),
+    "export.refuse": gettext_lazy("Export refused"),
+    "export.download": gettext_lazy("Export downloaded"),
 }
 
 # Actions on records of a governed entity: "read.person" is 查看参保人员, "read.person_list" 查询参保人员.
 RECORD_ACTIONS: dict[str, Any] = {
     "read": gettext_lazy("View %(what)s"),
     "read_list": gettext_lazy("Search %(what)s"),
+    # An export's read of a page of the list (sidms.exchange.exports): "read.person_export" is 导出参保人员.
+    "read_export": gettext_lazy("Export %(what)s"),
     "write": gettext_lazy("Change %(what)s"),
     "submit": gettext_lazy("Submit %(what)s for review"),
 }
@@ -152,6 +158,8 @@ DETAIL_LABELS: dict[str, Any] = {
     "district": gettext_lazy("District"),
     "posts": gettext_lazy("Posts"),
     "filters": gettext_lazy("Filters"),
+    "export": gettext_lazy("Export"),
+    "purpose": gettext_lazy("Purpose"),
     "batch": gettext_lazy("Batch application"),
     "batches": gettext_lazy("Batch applications"),
     "import_file": gettext_lazy("Import file"),
@@ -272,9 +280,11 @@ def action_label(action: str) -> str:
         return str(ACTION_LABELS[action])
     head, _sep, tail = action.partition(".")
     if head in RECORD_ACTIONS and tail:
-        listing = tail.endswith("_list")
-        key = "read_list" if head == "read" and listing else head
-        return str(RECORD_ACTIONS[key]) % {"what": _noun(tail.removesuffix("_list"), plural=listing)}
+        for suffix in ("_list", "_export"):
+            if head == "read" and tail.endswith(suffix):
+                what = _noun(tail.removesuffix(suffix), plural=True)
+                return str(RECORD_ACTIONS[f"read{suffix}"]) % {"what": what}
+        return str(RECORD_ACTIONS[head]) % {"what": _noun(tail)}
     return _("Other action")
 
 
@@ -287,7 +297,9 @@ def actions_matching(text: str) -> list[str]:
     found = [code for code, name in ACTION_LABELS.items() if text in str(name) or code.startswith(text)]
     for entity in [*ENTITIES, "staff"]:
         for code in (f"{head}.{entity}" for head in ("read", "write", "submit")):
-            for candidate in (code, f"{code}_list") if code.startswith("read.") else (code,):
+            for candidate in (
+                (code, f"{code}_list", f"{code}_export") if code.startswith("read.") else (code,)
+            ):
                 if text in action_label(candidate) or candidate.startswith(text):
                     found.append(candidate)
     return found

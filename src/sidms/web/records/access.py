@@ -2,13 +2,15 @@
 as the audit log recorded it — shown at the window to the person who asks in person (Order 14, R10.1–R10.2).
 
 The page is a view of the person's record through the read door (``read.person_access``): the clerk's post and
-data scope decide, and opening it is itself an event of the list. It finds the events by the log's index on
-(object type, object id) only — the person's own events and those of records that are the person's alone
-(their archive items and statements) or that changed the person (review requests, maintenance orders, batch
-changes and imports, as the person's revisions name them) — and
-says on the page what that leaves out. Each event is shown by time, the staff member's agency and account,
-the act in the audit log's own words, the channel and the outcome: never the event's detail, which may name
-other persons, nor addresses or request ids."""
+data scope decide, and opening it is itself an event of the list. It finds the events two ways, each by an
+index: by the log's own (object type, object id) — the person's own events and those of records that are the
+person's alone (their archive items and statements) or that changed the person (review requests, maintenance
+orders, batch changes and imports, as the person's revisions name them) — and by the subject index, which
+names the person in every list page, export page and page of queues that showed them among others
+(``audit.subjects``); and says on the page what that leaves out. Each event is shown by time, the staff
+member's agency and account, the act in the audit log's own words, the channel, the outcome, and an export's
+number and stated purpose: never the event's other detail, which names other persons, nor addresses or
+request ids."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from django.views.decorators.http import require_GET
 
 from sidms.access import workflow as workflows
 from sidms.archives.models import ArchiveItem
-from sidms.audit.models import AuditEvent, Outcome
+from sidms.audit.models import AuditEvent, AuditSubject, Outcome
 from sidms.business.models import IssuedStatement
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus, Revision
 from sidms.core.kernel import spec_for
@@ -99,13 +101,27 @@ def about_person(person: Any) -> Q:
     return about
 
 
-def events_about(
-    person: Any, date_from: date | None = None, date_to: date | None = None
-) -> QuerySet[AuditEvent]:
-    """The events of :func:`about_person`, newest first, between the two days (both included)."""
-    return within_days(AuditEvent.objects.filter(about_person(person)), "at", date_from, date_to).order_by(
-        "-seq"
+def named_in(person: Any) -> QuerySet[Any]:
+    """The sequence numbers of the events that name PERSON among other records (a list page, an export's page,
+    a page of queues), by the subject index's primary key (entity, record key, seq)."""
+    return AuditSubject.objects.filter(entity="person", record_key=spec_for("person").label(person)).values(
+        "seq"
     )
+
+
+def events_about(person: Any, date_from: date | None = None, date_to: date | None = None) -> QuerySet[Any]:
+    """The sequence numbers (``{"seq": n}``) of the events of :func:`about_person` and of those that name the
+    person among others (:func:`named_in`), newest first, between the two days (both included): a UNION of the
+    two, each read by its own index. One condition OR-ed with the other made PostgreSQL scan the whole log (a
+    bitmap OR cannot hold ``seq IN (subquery)``); on each side of the UNION it is an index range each."""
+    about = within_days(AuditEvent.objects.filter(about_person(person)), "at", date_from, date_to)
+    named = within_days(AuditEvent.objects.filter(seq__in=named_in(person)), "at", date_from, date_to)
+    return about.order_by().values("seq").union(named.order_by().values("seq")).order_by("-seq")
+
+
+def events_of(seqs: list[int]) -> list[AuditEvent]:
+    """The events of a page of :func:`events_about`, newest first."""
+    return list(AuditEvent.objects.filter(seq__in=seqs).order_by("-seq"))
 
 
 def _who(events: list[AuditEvent]) -> tuple[Names, dict[str, str]]:
@@ -121,11 +137,19 @@ def _who(events: list[AuditEvent]) -> tuple[Names, dict[str, str]]:
 
 
 def access_rows(events: list[AuditEvent]) -> list[dict[str, Any]]:
-    """A page of events as the person may read them: no detail, object, address or request id."""
+    """A page of events as the person may read them: no detail, object, address or request id. Of an export's
+    read of a page of its list (``read.<entity>_export``), the export's number beside the act and the purpose
+    its requester stated; of a list, which names other persons, nothing of its detail."""
     names, agencies = _who(events)
     rows = []
     for event in events:
-        channel = str(json.loads(event.payload).get("channel") or "")
+        payload = json.loads(event.payload)
+        channel = str(payload.get("channel") or "")
+        action, purpose = action_label(event.action), ""
+        if event.action.startswith("read.") and event.action.endswith("_export"):
+            detail = payload.get("detail") if isinstance(payload.get("detail"), dict) else {}
+            action = f"{action} {detail.get('export', '')}".strip()
+            purpose = str(detail.get("purpose") or "")
         staff = event.actor in names.by_login
         rows.append(
             {
@@ -134,7 +158,8 @@ def access_rows(events: list[AuditEvent]) -> list[dict[str, Any]]:
                 "actor": names.actor(event.actor),
                 # The account beside a name that differs from it; the system and the public have none.
                 "login": event.actor if staff and names.by_login[event.actor] != event.actor else "",
-                "action": action_label(event.action),
+                "action": action,
+                "purpose": purpose,
                 "channel": Channel(channel).label if channel in Channel.values else "",
                 "outcome": Outcome(event.outcome).label if event.outcome in Outcome.values else event.outcome,
                 "refused": event.outcome != Outcome.OK,
@@ -179,5 +204,7 @@ def person_access(request: HttpRequest, key: str) -> HttpResponse:
     if number > paginator.num_pages:
         raise no_such_page(number, paginator.num_pages, reset, params)
     page = paginator.page(number)
-    context.update(rows=access_rows(list(page)), page_obj=page, total=f"{paginator.count:,}")
+    context.update(
+        rows=access_rows(events_of([row["seq"] for row in page])), page_obj=page, total=f"{paginator.count:,}"
+    )
     return render(request, "records/access.html", context)
