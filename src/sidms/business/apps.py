@@ -28,6 +28,8 @@ class BusinessConfig(AppConfig):
 
         register_entry_check("person_enrolment", enrolment.check_person_enrolment)
         register_entry_check("unit_enrolment", enrolment.check_unit_enrolment)
+        # …and the employment an employee's enrolment stands on is not changed from under it (round 15).
+        register_entry_check("employment", enrolment.check_employment)
         from sidms.business import bases
 
         register_entry_check("base_declaration", bases.check_declaration)
