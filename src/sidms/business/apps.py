@@ -19,6 +19,10 @@ class BusinessConfig(AppConfig):
         register_check(parameters.verify_parameters)
         register_check(ledger.verify_ledger_keys)  # what a partitioned ledger's keys no longer enforce
         register_check(ledger.verify_runs)
+        # The read door shows a ledger entry only while it matches its keyed digest (attack round 15).
+        from sidms.changes.integrity import register_fact_digest
+
+        register_fact_digest("ledger_entry", ledger.entry_digest)
         from sidms.business import rights
 
         register_check(rights.verify_statements)
