@@ -221,9 +221,9 @@ def check_employment(values: Mapping[str, Any], record: models.Model | None) -> 
     old = (_pk(record.person_id), _pk(record.unit_id), _day(record.start_date), _day(record.end_date))  # type: ignore[attr-defined]
     new = (_pk(values.get("person_id")), _pk(values.get("unit_id")), _day(values.get("start_date")),
            _day(values.get("end_date")))  # fmt: skip
-    if new == old or old[2] is None:
-        return
     person_id, unit_id = old[0], old[1]
+    if new == old or old[2] is None or person_id is None or unit_id is None:
+        return
     starts = list(
         PersonEnrolment.objects.filter(
             person_id=person_id, unit_id=unit_id, kind=EnrolmentKind.EMPLOYEE
