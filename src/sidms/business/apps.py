@@ -19,6 +19,10 @@ class BusinessConfig(AppConfig):
         register_check(parameters.verify_parameters)
         register_check(ledger.verify_ledger_keys)  # what a partitioned ledger's keys no longer enforce
         register_check(ledger.verify_runs)
+        # The read door shows a ledger entry only while it matches its keyed digest (attack round 15).
+        from sidms.changes.integrity import register_fact_digest
+
+        register_fact_digest("ledger_entry", ledger.entry_digest)
         from sidms.business import rights
 
         register_check(rights.verify_statements)
@@ -28,6 +32,8 @@ class BusinessConfig(AppConfig):
 
         register_entry_check("person_enrolment", enrolment.check_person_enrolment)
         register_entry_check("unit_enrolment", enrolment.check_unit_enrolment)
+        # …and the employment an employee's enrolment stands on is not changed from under it (round 15).
+        register_entry_check("employment", enrolment.check_employment)
         from sidms.business import bases
 
         register_entry_check("base_declaration", bases.check_declaration)

@@ -10,7 +10,11 @@ submission (registered with ``changes.services.register_entry_check``):
 * an employee is enrolled at a unit that employs them: the enrolment starts in a month in which the person's
   employment at that unit (a registry record) runs (社会保险法 Art. 58: the employer registers its employee
   within thirty days of the start of employment, so the enrolment follows the employment; contributions are
-  by the month, so the first of the month the employment starts in is accepted);
+  by the month, so the first of the month the employment starts in is accepted); and the employment is not
+  changed afterwards from under it: a change of an employment (its start, its end, its person or unit) that
+  leaves an employee enrolment at that unit which it covered with no employment in its first month is
+  refused (attack round 15: moved past the enrolment's start at the window, the job no longer vouched for the
+  months assessed);
 * a unit's work-injury enrolment names its industry risk class and a floating tier that class has
   (parameter ``work_injury.tiers``, 人社部发〔2015〕71号).
 """
@@ -198,6 +202,53 @@ def check_person_enrolment(values: Mapping[str, Any], record: models.Model | Non
             ),
             code="not_employed",
         )
+
+
+def _month_covered(start: date, spans: list[tuple[date, date | None]]) -> bool:
+    """Whether one of SPANS (an employment's start and end) runs in START's month."""
+    first = start.replace(day=1)
+    following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return any(begin < following and (end is None or end >= first) for begin, end in spans)
+
+
+def check_employment(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """A change of a stored employment that takes away the employment an employee enrolment at its unit
+    started under (the enrolment's first month no longer covered by any employment of the person there) is
+    refused: the enrolment would be assessed for months the person did not work there. An enrolment that was
+    not covered before the change (entered before the rule) does not hold the employment back."""
+    if record is None:
+        return  # a new employment covers more, never less
+    old = (_pk(record.person_id), _pk(record.unit_id), _day(record.start_date), _day(record.end_date))  # type: ignore[attr-defined]
+    new = (_pk(values.get("person_id")), _pk(values.get("unit_id")), _day(values.get("start_date")),
+           _day(values.get("end_date")))  # fmt: skip
+    person_id, unit_id = old[0], old[1]
+    if new == old or old[2] is None or person_id is None or unit_id is None:
+        return
+    starts = list(
+        PersonEnrolment.objects.filter(
+            person_id=person_id, unit_id=unit_id, kind=EnrolmentKind.EMPLOYEE
+        ).values_list("start_date", flat=True)
+    )
+    if not starts:
+        return
+    others = [
+        (begin, end)
+        for begin, end in Employment.objects.filter(person_id=person_id, unit_id=unit_id)
+        .exclude(pk=record.pk)
+        .values_list("start_date", "end_date")
+    ]
+    kept = [(new[2], new[3])] if new[:2] == old[:2] and new[2] is not None else []
+    for start in sorted(starts):
+        if _month_covered(start, [*others, (old[2], old[3])]) and not _month_covered(start, others + kept):
+            raise ChangeRefused(
+                _(
+                    "The person is enrolled at this unit as an employee from %(date)s on this employment: the "
+                    "change would leave that enrolment without an employment in its first month. Correct or "
+                    "end the enrolment first."
+                ),
+                {"date": start.isoformat()},
+                code="employment_enrolled",
+            )
 
 
 def check_unit_enrolment(values: Mapping[str, Any], record: models.Model | None) -> None:

@@ -9,7 +9,7 @@ alert that names the record, instead of being carried into a new revision as if 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -21,6 +21,16 @@ from sidms.core.caller import Caller
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import REGISTRY, EntitySpec, cipher_mac, digest, spec_of_model, state_of, tokens_of
 from sidms.lib.crypto import DecryptionError
+
+# The keyed digest of a ledger fact (an append-only row a run writes, with no revisions), by entity, registered
+# by the app that writes the facts (business: ``ledger.entry_digest``): the read door checks each fact it shows
+# against it. Without it a contribution INSERTed in SQL for a person (the triggers let INSERT through) was
+# listed on their page and their unit's as theirs until the nightly verification (attack round 15).
+FACT_DIGESTS: dict[str, Callable[[Any], str]] = {}
+
+
+def register_fact_digest(entity: str, digest_of: Callable[[Any], str]) -> None:
+    FACT_DIGESTS[entity] = digest_of
 
 
 def _latest(spec: EntitySpec, pk: Any) -> tuple[int, str] | None:
@@ -234,6 +244,12 @@ def _unintact(
             reason = stored_problem(spec, record, latest.get(int(record.pk)))
             if reason:
                 failing[id(record)] = alert(spec, record.pk, spec.label(record), reason, actor=actor)
+                record_alert(failing[id(record)])
+    elif spec.name in FACT_DIGESTS:
+        fact_digest = FACT_DIGESTS[spec.name]
+        for record in records:
+            if fact_digest(record) != record.row_digest:  # type: ignore[attr-defined]
+                failing[id(record)] = alert(spec, record.pk, spec.label(record), "digest", actor=actor)
                 record_alert(failing[id(record)])
     owned = _owner_spec(spec) if check_owners else None
     if owned is not None:
