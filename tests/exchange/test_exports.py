@@ -151,3 +151,47 @@ def test_the_threshold_is_the_business_parameter_the_administrators_set(set_para
     assert exports.export_threshold() == value_at("export.approval_rows")  # the seeded value
     set_parameter("export.approval_rows", 12)
     assert exports.export_threshold() == 12
+
+
+@pytest.mark.req("R10.3")
+def test_an_export_reads_as_its_list_page_codes_by_name_and_records_by_name_never_by_row_id(
+    people: list[str], clerk: Any, make_unit: Any, make_employment: Any, set_parameter: Any
+) -> None:
+    """A clerk's export of persons showed ``employee`` and ``1`` where the page shows 在职职工 and 男, and an
+    export of employments showed the person and the unit as database row ids. Now each cell is the page's
+    text (sidms.access.texts), and a unit of another district is not named, as on the page."""
+    from sidms.access.policies import OUT_OF_SCOPE_NAME
+    from sidms.registry.models import Person
+
+    set_parameter("export.approval_rows", 10)
+    done = exports.request_export(actor=clerk, entity="person", purpose="核对参保名单", fmt="xlsx")
+    assert done.data is not None
+    rows = [list(r) for r in load_workbook(io.BytesIO(done.data)).active.iter_rows(values_only=True)]  # type: ignore[union-attr]
+    header, first = rows[1], rows[2]
+    assert first[header.index("人员类别")] == "在职职工" and first[header.index("性别")] == "男"
+    assert first[header.index("所属区域")] == "环翠区（371002）"
+    zhang = Person.objects.get(name="张三")
+    here = make_unit(unit_no="U3710020001", name="威海港务有限公司", district="371002")
+    there = make_unit(unit_no="U3710830001", name="乳山银滩有限公司", district="371083")
+    make_employment(zhang, here, "2020-01-01", end="2022-12-31")
+    make_employment(zhang, there, "2023-01-01")
+    done = exports.request_export(actor=clerk, entity="employment", purpose="核对就业记录", fmt="csv")
+    assert done.data is not None
+    text = done.data.decode("utf-8-sig")
+    assert f"张三（{zhang.person_no}）" in text and "威海港务有限公司（U3710020001）" in text
+    assert str(OUT_OF_SCOPE_NAME) in text and "乳山银滩" not in text and "U3710830001" not in text
+    lines = [line.split(",") for line in text.splitlines()[2:]]
+    assert all(not cell.isdigit() for line in lines for cell in line[:2])  # no row id where a record is named
+
+
+@pytest.mark.req("R10.3")
+def test_the_list_pages_export_link_carries_what_the_page_searched_not_the_address_as_typed(
+    people: list[str], clerk: Any, signed_in: Any
+) -> None:
+    """The export link of a list repeated the address as typed: an ID number typed into it (which the page
+    refuses to search) was carried into the link, and so into the next address and the server's log."""
+    client = signed_in(clerk)
+    page = client.get(f"/persons/?q={people[0]}&category=employee").content.decode()
+    link = next(line for line in page.splitlines() if "/exchange/exports/new/" in line)
+    assert people[0] not in link and people[0][:6] not in link.split("?")[-1]
+    assert "category=employee" in link  # what the page did filter by is carried on

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from sidms.access import policies
+from sidms.access import texts
 from sidms.access.policies import (
     has_permission,
     in_scope,
@@ -282,11 +282,13 @@ def export_action(entity: str) -> str:
     return f"read.{entity}_export"
 
 
-def _cell(spec: EntitySpec, record: Any, name: str) -> str:
-    value = getattr(record, name, None)
-    if value is None:
-        return ""
-    return policies.mask(spec, name, value, "export")
+def _cell(spec: EntitySpec, record: Any, name: str, staff: Any) -> str:
+    """One field of a record as the list page shows it (sidms.access.texts), masked per the export channel:
+    a code by its name (在职职工, not ``employee``), a district by name and code, a related record by its name
+    and key, or not named outside the reader's scope, never by its database id."""
+    if texts.is_reference(spec, name):
+        return texts.reference(getattr(record, name[:-3], None), staff, empty="")[0]
+    return texts.value_text(spec, name, getattr(record, name, None), channel="export", empty="")
 
 
 def _build(caller: Caller, request: ExportRequest, now: Any) -> tuple[bytes, int]:
@@ -295,7 +297,10 @@ def _build(caller: Caller, request: ExportRequest, now: Any) -> tuple[bytes, int
     with translation.override("zh-hans"):
         headers = [str(field_label(spec, name)) for name in columns]
     mark = watermark(caller.staff, now, request.purpose, f"EX{request.pk}")
-    rows = ([_cell(spec, record, name) for name in columns] for record in _records(caller, spec, request))
+    rows = (
+        [_cell(spec, record, name, caller.staff) for name in columns]
+        for record in _records(caller, spec, request)
+    )
     if request.format == "xlsx":
         return _xlsx(mark, headers, rows)
     return _csv(mark, headers, rows, ENCODINGS[request.encoding])

@@ -4,22 +4,19 @@ links between related records, and nothing raw (notes/ux-conventions.md)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
 from typing import Any
 
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import pgettext
 
-from sidms.access.policies import OUT_OF_SCOPE_NAME, mask, visible_related
+from sidms.access import texts
 from sidms.changes.services import field_label
 from sidms.core.errors import IntegrityAlert
-from sidms.core.kernel import EntitySpec, spec_of_model
+from sidms.core.kernel import EntitySpec
 from sidms.lib.money import yuan
-from sidms.parameters.codes import code_label, region_name
 from sidms.web.integrity import damaged_mark, report_damaged
 
 EMPTY = "—"
@@ -45,34 +42,7 @@ def label(spec: EntitySpec, name: str) -> str:
 
 def value_text(spec: EntitySpec, name: str, value: Any, *, channel: str = "window") -> str:
     """A stored or proposed value as text for CHANNEL (masked where the entity declares it)."""
-    if value is None or value == "":
-        return EMPTY
-    declared = spec.declaration.mask(name, channel)
-    if declared != "full":
-        return mask(spec, name, value, channel)
-    if name == "district_id" or (
-        name.endswith("_id") and spec.field(name).related_model and _is_region(spec, name)
-    ):
-        code = str(value)
-        return f"{region_name(code)}（{code}）" if region_name(code) else code
-    if name in spec.declaration.money:
-        return money(value)
-    table = spec.declaration.codes.get(name)
-    if table:
-        return code_label(table, str(value))
-    model_field = spec.field(name)
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, datetime):  # the clerk's local time (Asia/Shanghai), as every other page shows it
-        return (timezone.localtime(value) if timezone.is_aware(value) else value).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def _is_region(spec: EntitySpec, name: str) -> bool:
-    related = spec.field(name).related_model
-    return related is not None and related._meta.label_lower == "parameters.region"
+    return texts.value_text(spec, name, value, channel=channel)
 
 
 def record_url(spec: EntitySpec, record: Any) -> str:
@@ -81,41 +51,15 @@ def record_url(spec: EntitySpec, record: Any) -> str:
     return reverse("web:record_detail", args=[spec.declaration.slug, spec.label(record)])
 
 
-def record_name(spec: EntitySpec, record: Any) -> str:
-    """How a record is named in headers, links and breadcrumbs: 刘坤（3700000001）."""
-    title = spec.declaration.title
-    key = spec.label(record)
-    if title:
-        return f"{getattr(record, title)}（{key}）"
-    own = f"{capfirst(spec.model._meta.verbose_name)} {key}"
-    # A record without a name of its own (an employment) is named with the record that decides its data
-    # scope (its person), whom every viewer of it may see.
-    first_hop = (spec.declaration.district or "").split("__")[0]
-    owner_field = f"{first_hop}_id"
-    if "__" in (spec.declaration.district or "") and owner_field in spec.fields:
-        owner = getattr(record, first_hop, None)
-        other = spec_of_model(type(owner)) if owner is not None else None
-        if other is not None and other.declaration.title:
-            return f"{own} · {record_name(other, owner)}"
-    return own
-
-
-def is_reference(spec: EntitySpec, name: str) -> bool:
-    return name.endswith("_id") and spec.field(name).is_relation and not _is_region(spec, name)
+record_name = texts.record_name
+is_reference = texts.is_reference
 
 
 def _named(target: Any, staff: Any) -> str | SafeString:
     """A record another one points to, as a link if the viewer may see it; otherwise it is not named at all
     (another district's unit stays anonymous)."""
-    if target is None:
-        return EMPTY
-    other = spec_of_model(type(target))
-    if other is None:
-        return str(target)
-    if not visible_related(staff, target):
-        return str(OUT_OF_SCOPE_NAME)
-    url = record_url(other, target)
-    text = record_name(other, target)
+    text, other = texts.reference(target, staff)
+    url = record_url(other, target) if other is not None else ""
     return format_html('<a href="{}">{}</a>', url, text) if url else text
 
 

@@ -26,6 +26,13 @@ def page_query(params: dict[str, str], page: int) -> str:
 
 
 @register.simple_tag
+def list_query(params: dict[str, str]) -> str:
+    """The list's own parameters as a query (the export link's): what the page itself searched and filtered by,
+    never the address as typed (an ID number typed into it is not searched, and is not carried on)."""
+    return urlencode(params)
+
+
+@register.simple_tag
 def sort_query(params: dict[str, str], name: str, current: str) -> str:
     """Sort by NAME ascending, or descending when it is already sorted ascending by it."""
     order = f"-{name}" if current == name else name
