@@ -71,7 +71,8 @@ def check_declaration(values: Mapping[str, Any], record: models.Model | None) ->
             code="base_not_clamped",
         )
     moved = record is None or any(
-        str(values.get(name) or "") != str(getattr(record, name) or "") for name in ("person_id", "unit_id", "year")
+        str(values.get(name) or "") != str(getattr(record, name) or "")
+        for name in ("person_id", "unit_id", "year")
     )  # a later correction of the wage is not judged again by the employment
     if unit is not None and moved and not _employed_in(person, unit, year):
         raise ChangeRefused(
