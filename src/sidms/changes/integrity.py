@@ -206,7 +206,7 @@ def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any)
     RECORDS that do not match their history, or whose district is read from a record that does not (each
     such record with its alert recorded, once), for the list to withhold. The latest revisions are read in
     one query per entity, the records the districts are read from in one more when not already joined."""
-    return [record for record, _alert in _unintact(spec, records, actor)]
+    return [record for record, _alert in unintact(spec, records, actor)]
 
 
 def require_all_intact(
@@ -216,15 +216,17 @@ def require_all_intact(
     each matches its history: the first alert, recorded with the others, is raised (the page answers 409).
     OWNER_CHECKED: the records were selected by the one record their district is read from, and that record
     was just checked (the person, through record_get): it is not checked again."""
-    failing = _unintact(spec, records, actor, check_owners=not owner_checked)
+    failing = unintact(spec, records, actor, check_owners=not owner_checked)
     if failing:
         raise failing[0][1]
 
 
-def _unintact(
+def unintact(
     spec: EntitySpec, records: list[models.Model], actor: Any, *, check_owners: bool = True
 ) -> list[tuple[models.Model, Any]]:
-    """(record, its recorded alert) for each of RECORDS that :func:`withhold_unintact` withholds."""
+    """(record, its recorded alert) for each of RECORDS that :func:`withhold_unintact` withholds; without
+    CHECK_OWNERS, the records their districts are read from are not checked (the caller checked them). The
+    yearly batch of statements withholds a person's statement by it (business.rights)."""
     if not records:
         return []
     failing: dict[int, IntegrityAlert] = {}
