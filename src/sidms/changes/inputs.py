@@ -16,10 +16,11 @@ per row and without reading a revision's state:
    declaration's year changed), whose content the run would otherwise never see.
 
 What it trusts is the revision table: append-only, guarded by triggers, each revision a MAC over its state
-and vouched for by an audit event. A database administrator who drops that guard and deletes a record's
-latest revisions along with the row, or rewrites a revision's state, defeats the second check; the full
-verification names both (the audit chain vouches for every revision), and docs/architecture.md's known
-gaps name the first.
+and vouched for by an audit event. A record with revisions and no row is missing whatever they say; a row
+rolled back together with its latest revisions (the guard dropped) is refused when the latest write event
+about it names a later version. A revision written by a bulk path (one event for many) rolled back that
+way, or a row moved out of the selection in SQL under a revision inserted with a state outside it, is
+named by the full verification only (docs/architecture.md, known gaps).
 
 The per-row digest is the cost (~3–5 µs a row in Python): with a spare core it is computed in a forked
 worker (``core.workers.Background``) while this process uses the rows, and the verdicts are collected
