@@ -9,8 +9,8 @@
    history, served by ``sidms serve`` (granian, 2 workers) and loaded by wrk at c=16 with clerk_hc's
    signed-in session cookie: p50 and p99 (goal p99 ≤ 50 ms);
 4. statements per second: the yearly batch's selector (persons with contributions in 2025) and its
-   ``rights.issue_many`` in chunks of 25 (read models, digests, verification numbers, the stored
-   IssuedStatements with one audit event per chunk, each PDF by lib/statement.py) in 2 worker processes,
+   ``rights.issue_checked`` in chunks of 25 (the printed records checked against their history, read models,
+   digests, verification numbers, the stored IssuedStatements with one audit event per chunk, each PDF by lib/statement.py) in 2 worker processes,
    each warmed on 200 other persons' statements (goal ≥ 100/s).
 
     uv run python bench/business.py [--persons 3000] [--statements 300] [--seconds 10]
@@ -695,18 +695,21 @@ def _warm(ids: list[int]) -> None:
 
 
 def _issue_some(ids: list[int]) -> int:
-    """One chunk of the yearly batch, as ``rights.yearly_statements`` issues it (``issue_many``)."""
-    from sidms.business.rights import issue_many
+    """One chunk of the yearly batch, as ``rights.yearly_statements`` issues it (``issue_checked``: the printed
+    records checked against their history, then ``issue_many``)."""
+    from sidms.business.rights import issue_checked
     from sidms.core.caller import Caller
     from sidms.registry.models import Person
 
     caller = Caller("system:statements", request_id="")
     persons = list(Person.objects.filter(pk__in=ids).select_related("district").order_by("pk"))
-    return sum(issued.pdf.startswith(b"%PDF") for issued in issue_many(caller, persons, date(2025, 12, 31)))
+    issued, withheld = issue_checked(caller, persons, date(2025, 12, 31))
+    assert not withheld, withheld
+    return sum(one.pdf.startswith(b"%PDF") for one in issued)
 
 
 def statements_per_second(args: argparse.Namespace) -> None:
-    """The yearly batch's selector, then ``rights.issue_many`` per chunk in 2 forked worker processes."""
+    """The yearly batch's selector, then ``rights.issue_checked`` per chunk in 2 forked worker processes."""
     from django.db import connections
 
     from sidms.business.models import LedgerEntry
@@ -730,8 +733,8 @@ def statements_per_second(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         done = sum(pool.map(_issue_some, chunks, chunksize=1))
         seconds = time.perf_counter() - started
-    say(f"  4. statements: {done:,} issued (selector + rights.issue_many in chunks of {CHUNK}: read models, stored "
-        f"rows, one audit event per chunk, lib/statement PDF each) in {seconds:.2f} s with 2 processes, each "
+    say(f"  4. statements: {done:,} issued (selector + rights.issue_checked in chunks of {CHUNK}: records checked, read "
+        f"models, stored rows, one audit event per chunk, lib/statement PDF each) in {seconds:.2f} s with 2 processes, each "
         f"warmed on {len(others)} other persons' statements: {done / seconds:,.1f}/s (goal ≥ 100/s)")  # fmt: skip
 
 

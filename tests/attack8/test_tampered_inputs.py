@@ -11,8 +11,8 @@ digest must match its content and be its record's latest revision's, and no reco
 in the run's selection may be missing from it. The run is refused with an integrity alert naming the record,
 writes nothing, and the alert is an audit event. The tests below go through what a database administrator
 can do to each input (a value altered, a row inserted without history, deleted, moved out of the selection,
-a revision rewritten to match the row) and the one thing the scheme does not catch in the run (a record
-rolled back with its latest revision deleted: the full verification names it)."""
+a revision rewritten to match the row, a record rolled back with its latest revision deleted: the latest
+write event about the record names the later version)."""
 
 from __future__ import annotations
 
@@ -192,12 +192,6 @@ def test_an_old_version_of_a_declaration_put_back_is_named(
     }  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (docs/architecture.md): a record rolled back together with its latest revision, the "
-    "revisions' guard dropped, is consistent in itself; the run trusts the revision table, the full "
-    "verification names it (the audit event that vouched for the deleted revision finds nothing)",
-)
 def test_a_declaration_rolled_back_with_its_latest_revision_deleted_is_refused(
     insured: dict[str, Any], huancui_clerk: Any, approver: Any
 ) -> None:
@@ -215,7 +209,14 @@ def test_a_declaration_rolled_back_with_its_latest_revision_deleted_is_refused(
         [*first.values(), declaration.pk],
     )
     assert not verify_store().ok
-    refused(huancui_clerk, approver)
+    # The latest write event about the declaration names version 2: the row at version 1 was rolled back.
+    assert refused(huancui_clerk, approver) == {
+        "object_type": "base_declaration", "reason": "rolled_back", "record_id": declaration.pk,
+    }  # fmt: skip
+    # So is a change of it (the pipeline's per-row check reads the same event).
+    with pytest.raises(IntegrityAlert):
+        submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="base_declaration",
+                      record=BaseDeclaration.objects.get(pk=declaration.pk), values={"declared_wage": "6500.00", "base": "6500.00"})  # fmt: skip
 
 
 def test_a_work_injury_tier_lowered_in_sql_is_named(

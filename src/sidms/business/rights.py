@@ -42,7 +42,7 @@ from sidms.business.models import (
     LedgerEntry,
     PersonEnrolment,
 )
-from sidms.changes.integrity import check_row, require_all_intact
+from sidms.changes.integrity import check_row, require_all_intact, unintact
 from sidms.changes.seals import row_seal
 from sidms.changes.services import audited_refusals
 from sidms.core.caller import Caller
@@ -377,8 +377,8 @@ def _require_enrolments_intact(person: Person, day: date, caller: Caller) -> Non
     """Refuse the rights record or statement of PERSON while one of the enrolments it shows does not match its
     history: another person's enrolment pointed at PERSON in SQL was shown as theirs, on the page and on the
     statement handed over the counter, where the person's page withholds it (attack round 14). One query for
-    the enrolments, one for their latest revisions and one for the person's; the yearly batch, which reads
-    the enrolments of many people at once, does not check them (docs/architecture.md, Known gaps)."""
+    the enrolments, one for their latest revisions and one for the person's; the yearly batch checks a chunk
+    of people at once and withholds the statement instead (:func:`issue_checked`)."""
     enrolments: list[Any] = [e for e in _ENROLMENTS.all(int(person.pk)) if e.start_date <= day]
     # The person was checked by record_get a moment ago, and the enrolments are selected by them.
     require_all_intact(spec_for("person_enrolment"), enrolments, caller, owner_checked=True)
@@ -439,41 +439,115 @@ def issue_statement(
     return issue_many(caller, [person], day, detail=detail)[0]
 
 
-def yearly_statements(year: int, *, progress: Any = None, chunk: int = 50) -> Iterator[Issued]:
+class Withheld(NamedTuple):
+    """A statement the yearly batch did not print: the person, and the record that did not match its history
+    (named by its integrity alert, recorded when it was found)."""
+
+    person_no: str
+    record: str
+
+
+class YearlyStatements:
     """The yearly statement of every person with contributions in YEAR (社会保险法 Art. 74; Order 14), cut
     off at the year's end: a batch of the system itself, issued CHUNK statements at a time (one audit event
-    vouching for each chunk's statements, see :func:`issue_many`). A year that has not ended is refused: its
-    statements would be cut off at a day to come (attack round 5)."""
-    if date(year, 12, 31) >= timezone.localdate():
-        raise ChangeRefused(_("The statements of %(year)s are issued once the year has ended."), {"year": year},
-                            code="year_not_ended")  # fmt: skip
-    caller = Caller("system:statements", request_id="")
-    people = list(
-        # The range as well as the prefix: PostgreSQL prunes the ledger's partitions by range, not by LIKE.
-        LedgerEntry.objects.filter(
-            period__startswith=f"{year}-", period__gte=str(year), period__lt=str(year + 1)
+    vouching for each chunk's statements, see :func:`issue_many`). Iterating issues them; a statement whose
+    printed data do not match their history is withheld (:func:`issue_checked`), and after the iteration
+    WITHHELD lists those. A year that has not ended is refused at once: its statements would be cut off at
+    a day to come (attack round 5)."""
+
+    def __init__(self, year: int, *, progress: Any = None, chunk: int = 50) -> None:
+        if date(year, 12, 31) >= timezone.localdate():
+            raise ChangeRefused(_("The statements of %(year)s are issued once the year has ended."),
+                                {"year": year}, code="year_not_ended")  # fmt: skip
+        self.year, self.progress, self.chunk = year, progress, chunk
+        self.withheld: list[Withheld] = []
+
+    def __iter__(self) -> Iterator[Issued]:
+        year = self.year
+        caller = Caller("system:statements", request_id="")
+        people = list(
+            # The range as well as the prefix: PostgreSQL prunes the ledger's partitions by range, not by LIKE.
+            LedgerEntry.objects.filter(
+                period__startswith=f"{year}-", period__gte=str(year), period__lt=str(year + 1)
+            )
+            .values_list("person_id", flat=True)
+            .distinct()
         )
-        .values_list("person_id", flat=True)
-        .distinct()
+        done = 0
+        persons = Person.objects.filter(pk__in=people).select_related("district").order_by("pk").iterator()
+        while batch := list(islice(persons, self.chunk)):
+            issued, withheld = issue_checked(caller, batch, date(year, 12, 31))
+            self.withheld += withheld
+            done += len(withheld)
+            if withheld and self.progress is not None:
+                self.progress(done, len(people))
+            for one in issued:
+                done += 1
+                yield one
+                if self.progress is not None:
+                    self.progress(done, len(people))
+
+
+def yearly_statements(year: int, *, progress: Any = None, chunk: int = 50) -> YearlyStatements:
+    """:class:`YearlyStatements` of YEAR (refused at once for a year that has not ended)."""
+    return YearlyStatements(year, progress=progress, chunk=chunk)
+
+
+def issue_checked(
+    caller: Caller, persons: Sequence[Person], day: date
+) -> tuple[list[Issued], list[Withheld]]:
+    """:func:`issue_many` for a chunk of the yearly batch, PERSONS' printed data checked against their history
+    first: the persons themselves, all their enrolments (those printed, and any whose start was pushed past
+    the cut-off) and the units the enrolments name (the employer printed). A person whose row, or one of
+    whose enrolments or their units, does not match its history is not printed: an integrity alert names the
+    record (recorded now) and the statement is withheld, the others issued. Another person's enrolment
+    pointed at PERSON in SQL was printed as theirs (attack round 14; the window's statement refused it).
+    Three queries for the enrolments and the two entities' latest revisions, two for the units; no
+    decryption. The ledger entries are not checked here: each is vouched for by its run's Merkle root
+    (``verify_runs``), as on the rights page."""
+    by_pk = {int(p.pk): p for p in persons}
+    failing: dict[int, str] = {}
+
+    def named(spec: Any, record: Any) -> str:
+        return f"{spec.name} {spec.label(record)}"
+
+    person_spec, enrolment_spec, unit_spec = (
+        spec_for(name) for name in ("person", "person_enrolment", "unit")
     )
-    done = 0
-    persons = Person.objects.filter(pk__in=people).select_related("district").order_by("pk").iterator()
-    while batch := list(islice(persons, chunk)):
-        for issued in issue_many(caller, batch, date(year, 12, 31)):
-            done += 1
-            yield issued
-            if progress is not None:
-                progress(done, len(people))
+    people: list[Any] = list(persons)
+    for person, _alert in unintact(person_spec, people, caller):
+        failing.setdefault(int(person.pk), named(person_spec, person))
+    enrolments: list[Any] = list(PersonEnrolment.objects.filter(person_id__in=list(by_pk)).order_by("pk"))
+    # The persons were checked just above: an enrolment's district is read from its person.
+    for record, _alert in unintact(enrolment_spec, enrolments, caller, check_owners=False):
+        enrolment: Any = record
+        failing.setdefault(int(enrolment.person_id), named(enrolment_spec, enrolment))
+    unit_ids = {e.unit_id for e in enrolments} - {None}
+    if unit_ids:
+        units: list[Any] = list(Unit.objects.in_bulk(sorted(unit_ids)).values())
+        bad = {int(u.pk): named(unit_spec, u) for u, _alert in unintact(unit_spec, units, caller)}
+        for enrolment in enrolments:
+            if enrolment.unit_id in bad:
+                failing.setdefault(int(enrolment.person_id), bad[enrolment.unit_id])
+    withheld = [Withheld(by_pk[pk].person_no, record) for pk, record in failing.items()]
+    printed = [p for p in persons if int(p.pk) not in failing]
+    return (issue_many(caller, printed, day, withheld=withheld) if printed else []), withheld
 
 
 def issue_many(
-    caller: Caller, persons: Sequence[Person], day: date, *, detail: Mapping[str, Any] | None = None
+    caller: Caller,
+    persons: Sequence[Person],
+    day: date,
+    *,
+    detail: Mapping[str, Any] | None = None,
+    withheld: Sequence[Withheld] = (),
 ) -> list[Issued]:
     """Issue the statements of PERSONS up to DAY: their read models in two queries, the IssuedStatement rows
     in one insert and one audit event for them all, then each PDF. One statement gets the event
     ``statement.issue`` naming it; a chunk gets ``statement.issue_batch``, named by the chunk's id, which
     is the first 24 hex digits of each of its statement ids, and recording each statement's digest and
-    seal. Either way each statement is verified by its number alone (:func:`verify_number`), and
+    seal, and the persons of the chunk whose statements were WITHHELD with the record that failed. Either
+    way each statement is verified by its number alone (:func:`verify_number`), and
     :func:`verify_statements` checks every row against its event."""
     records = rights_records(persons, day)
     key = _number_key()
@@ -499,11 +573,12 @@ def issue_many(
         if len(rows) == 1:
             audit_record("statement.issue", actor=caller, object_type="statement", object_id=rows[0].statement_id,
                          detail={"person": persons[0].person_no, "digest": rows[0].digest, "seal": row_seal(rows[0]),
-                                 **(detail or {})})  # fmt: skip
+                                 **(detail or {}), **({"withheld": dict(withheld)} if withheld else {})})  # fmt: skip
         else:
             audit_record("statement.issue_batch", actor=caller, object_type="statement", object_id=chunk_id,
                          detail={"statements": {r.statement_id[24:]: [p.person_no, r.digest, row_seal(r)]
-                                                for r, p in zip(rows, persons, strict=True)}})  # fmt: skip
+                                                for r, p in zip(rows, persons, strict=True)},
+                                 **({"withheld": dict(withheld)} if withheld else {})})  # fmt: skip
     return [
         Issued(row, st.render_statement(records[person.pk], number=row.number, qr_url=verification_url(row.number),
                                         issued_at=timezone.localtime(now), cut_off=day, agency=row.agency),

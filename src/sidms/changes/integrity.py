@@ -133,10 +133,35 @@ def alert_event(
     }
 
 
+def written_version(spec: EntitySpec, label: str) -> int | None:
+    """The version the latest ``write.<entity>`` audit event about the record labelled LABEL recorded (None
+    without one): one probe of the events' object index. ``services.apply_values`` records one per revision it
+    writes; the bulk paths vouch for theirs with one event each and are not seen here."""
+    version = (
+        "(payload::jsonb -> 'detail' ->> 'version')::bigint"
+        if connection.vendor == "postgresql"
+        else "json_extract(payload, '$.detail.version')"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {version} FROM audit_auditevent WHERE object_type = %s AND object_id = %s "  # noqa: S608
+            "AND action = %s ORDER BY seq DESC LIMIT 1",
+            [spec.name, label, f"write.{spec.name}"],
+        )
+        row = cursor.fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
     """Refuse (with an integrity alert that is audited even though the step rolls back) unless INSTANCE
-    matches its history."""
+    matches its history, and its latest revision is not older than the latest write event about it records
+    ("rolled_back": the row put back together with its latest revisions deleted, the revisions' guard
+    dropped, is consistent with what remains of its history; the audit chain still names the later version)."""
     reason = problem_of(spec, instance)
+    if not reason:
+        written = written_version(spec, spec.label(instance))
+        if written is not None and written > instance.version:  # type: ignore[attr-defined]
+            reason = "rolled_back"
     if not reason:
         return
     raise alert(spec, instance.pk, spec.label(instance), reason, actor=actor)
@@ -216,7 +241,7 @@ def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any)
     RECORDS that do not match their history, or whose district is read from a record that does not (each
     such record with its alert recorded, once), for the list to withhold. The latest revisions are read in
     one query per entity, the records the districts are read from in one more when not already joined."""
-    return [record for record, _alert in _unintact(spec, records, actor)]
+    return [record for record, _alert in unintact(spec, records, actor)]
 
 
 def require_all_intact(
@@ -226,15 +251,17 @@ def require_all_intact(
     each matches its history: the first alert, recorded with the others, is raised (the page answers 409).
     OWNER_CHECKED: the records were selected by the one record their district is read from, and that record
     was just checked (the person, through record_get): it is not checked again."""
-    failing = _unintact(spec, records, actor, check_owners=not owner_checked)
+    failing = unintact(spec, records, actor, check_owners=not owner_checked)
     if failing:
         raise failing[0][1]
 
 
-def _unintact(
+def unintact(
     spec: EntitySpec, records: list[models.Model], actor: Any, *, check_owners: bool = True
 ) -> list[tuple[models.Model, Any]]:
-    """(record, its recorded alert) for each of RECORDS that :func:`withhold_unintact` withholds."""
+    """(record, its recorded alert) for each of RECORDS that :func:`withhold_unintact` withholds; without
+    CHECK_OWNERS, the records their districts are read from are not checked (the caller checked them). The
+    yearly batch of statements withholds a person's statement by it (business.rights)."""
     if not records:
         return []
     failing: dict[int, IntegrityAlert] = {}

@@ -33,7 +33,8 @@ class Command(BaseCommand):
 
         count = 0
         try:
-            for issued in yearly_statements(year, progress=bar):
+            batch = yearly_statements(year, progress=bar)
+            for issued in batch:
                 (out / f"{issued.row.statement_id}.pdf").write_bytes(issued.pdf)
                 count += 1
         except ChangeRefused as refused:  # a year that has not ended
@@ -43,3 +44,11 @@ class Command(BaseCommand):
                 english = refused.localized()
             raise CommandError(f"{chinese} / {english}") from None
         self.stdout.write(f"{count} statements for {year} in {out}")
+        if batch.withheld:
+            # Each withheld statement's record is named by an integrity alert (the audit log) as well.
+            self.stdout.write(
+                f"{len(batch.withheld)} withheld: a record they print does not match its history "
+                "(integrity alerts in the audit log; tell the information centre)"
+            )
+            for person_no, record in batch.withheld:
+                self.stdout.write(f"  {person_no}: {record}")
