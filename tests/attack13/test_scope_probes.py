@@ -63,7 +63,7 @@ def moved(data_dir: Any, huancui_clerk: Any, make_staff: Any, make_person: Any) 
 
 def todo_count(page: str) -> int:
     counts = re.findall(
-        r'href="/queues/#change_request\.review">[^<]*</a> <span class="count[^"]*">(\d+)<', page
+        r'href="/queues/todo/change_request\.review/">[^<]*</a> <span class="count[^"]*">(\d+)<', page
     )
     assert len(counts) == 1
     return int(counts[0])
