@@ -28,7 +28,7 @@ from sidms.changes import history
 from sidms.changes.maintenance import maintenance_apply
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import rules_in_force, submit_change
-from sidms.core.errors import ChangeRefused, NotPermitted
+from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted
 from sidms.core.kernel import EntitySpec, by_slug, spec_for
 from sidms.parameters.codes import code_choices, district_choices
 from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
@@ -605,6 +605,8 @@ def record_new(request: HttpRequest, slug: str) -> HttpResponse:
     except ChangeRefused as refusal:
         form.refuse(refusal)
         return _form_page(request, form, spec, None, "new")
+    except IntegrityAlert:
+        raise  # recorded by the service: the alert's page answers (409), as for every integrity refusal
     except NotPermitted as refusal:
         form.add_error(None, refusal.localized())
         return _form_page(request, form, spec, None, "new", status=403)
@@ -642,6 +644,8 @@ def record_edit(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     except ChangeRefused as refusal:
         form.refuse(refusal)
         return _form_page(request, form, spec, record, "edit", status=409 if refusal.code == "stale" else 400)
+    except IntegrityAlert:
+        raise  # recorded by the service: the alert's page answers (409), as for every integrity refusal
     except NotPermitted as refusal:
         form.add_error(None, refusal.localized())
         return _form_page(request, form, spec, record, "edit", status=403)
@@ -673,6 +677,8 @@ def record_maintain(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     except ChangeRefused as refusal:
         form.refuse(refusal)
         return _form_page(request, form, spec, record, "maintain")
+    except IntegrityAlert:
+        raise  # recorded by the service: the alert's page answers (409), as for every integrity refusal
     except NotPermitted as refusal:
         form.add_error(None, refusal.localized())
         return _form_page(request, form, spec, record, "maintain", status=403)
