@@ -643,7 +643,11 @@ def record_edit(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         )
     except ChangeRefused as refusal:
         form.refuse(refusal)
-        return _form_page(request, form, spec, record, "edit", status=409 if refusal.code == "stale" else 400)
+        conflict = refusal.code in (
+            "stale",
+            "pending",
+        )  # the record, or a request about it, stands in the way
+        return _form_page(request, form, spec, record, "edit", status=409 if conflict else 400)
     except IntegrityAlert:
         raise  # recorded by the service: the alert's page answers (409), as for every integrity refusal
     except NotPermitted as refusal:
