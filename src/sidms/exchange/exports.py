@@ -275,17 +275,25 @@ def _records(caller: Caller, spec: EntitySpec, request: ExportRequest) -> Iterat
 
 
 def _cell(spec: EntitySpec, record: Any, name: str) -> str:
-    value = getattr(record, name, None)
-    if value is None:
+    """Column NAME of RECORD as the list shows it: a field shown apart for some records (a one-time grant's
+    amount, Declaration.apart) is in its own column for those, the field's own left empty."""
+    shown_field = spec.declaration.column(record, name)
+    value = None if shown_field is None else getattr(record, shown_field, None)
+    if shown_field is None or value is None:
         return ""
-    return policies.mask(spec, name, value, "export")
+    return policies.mask(spec, shown_field, value, "export")
+
+
+def _header(spec: EntitySpec, name: str) -> str:
+    apart = spec.declaration.column_label(name)
+    return str(apart) if apart is not None else str(field_label(spec, name))
 
 
 def _build(caller: Caller, request: ExportRequest, now: Any) -> tuple[bytes, int]:
     spec = spec_for(request.entity)
     columns = list(spec.declaration.list_columns)
     with translation.override("zh-hans"):
-        headers = [str(field_label(spec, name)) for name in columns]
+        headers = [_header(spec, name) for name in columns]
     mark = watermark(caller.staff, now, request.purpose, f"EX{request.pk}")
     rows = ([_cell(spec, record, name) for name in columns] for record in _records(caller, spec, request))
     if request.format == "xlsx":

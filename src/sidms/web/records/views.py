@@ -33,7 +33,18 @@ from sidms.core.kernel import EntitySpec, by_slug, spec_for
 from sidms.parameters.codes import code_choices, district_choices
 from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import cell, is_reference, joined, label, record_name, record_url, shown, value_text
+from sidms.web.display import (
+    cell,
+    column_cell,
+    is_reference,
+    joined,
+    label,
+    label_for,
+    record_name,
+    record_url,
+    shown,
+    value_text,
+)
 from sidms.web.records.forms import RecordForm
 from sidms.web.records.pages import page
 
@@ -105,7 +116,10 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
     # person): then the row has its own link at the end, since links do not nest.
     link_first = not is_reference(spec, columns[0]) if columns else False
     rows = [
-        {"url": record_url(spec, record), "cells": [cell(spec, record, name, staff) for name in columns]}
+        {
+            "url": record_url(spec, record),
+            "cells": [column_cell(spec, record, name, staff) for name in columns],
+        }
         for record in listing.page
     ]
     return render(
@@ -254,7 +268,7 @@ def record_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         )
     record = get_record(request, spec, key)
     fields = [
-        {"label": label(spec, name), "value": cell(spec, record, name, staff)}
+        {"label": label_for(spec, record, name), "value": cell(spec, record, name, staff)}
         for name in spec.fields
         if name != "uid"
     ]
@@ -330,7 +344,7 @@ def _related(request: HttpRequest, spec: EntitySpec, record: Any) -> list[dict[s
                 "rows": [
                     {
                         "url": record_url(other, row),
-                        "cells": [cell(other, row, n, staff) for n in related.columns],
+                        "cells": [column_cell(other, row, n, staff) for n in related.columns],
                     }
                     for row in rows
                 ],
