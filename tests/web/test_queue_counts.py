@@ -133,11 +133,13 @@ def test_a_count_checks_a_bounded_number_of_moved_rows_and_agrees_with_its_list(
     held = held_name_change(huancui_clerk, later)
     move(make_staff, later)
     reviewer_rs = make_staff("reviewer_rs", posts=("reviewer",), district=RUSHAN)
-    rows = workflows.queue(reviewer_rs, ChangeRequest, "review")
-    everything = workflows.shown(rows, actor=reviewer_rs)
+    (view,) = [
+        v for v in workflows.queues_for(reviewer_rs, [ChangeRequest]) if v.key == "change_request.review"
+    ]
+    everything = workflows.shown(view, actor=reviewer_rs)
     assert everything.count() == 3 and held.pk in set(everything.values_list("pk", flat=True))
     monkeypatch.setattr(workflows, "MOVED_CHECKED", 2)  # the forged row and the first genuine move
-    bounded = workflows.shown(rows, actor=reviewer_rs)
+    bounded = workflows.shown(view, actor=reviewer_rs)
     assert sorted(bounded.values_list("pk", flat=True)) == sorted(
         [rushan_queue["own"].pk, rushan_queue["moved"].pk]
     )

@@ -106,7 +106,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if not view.queue.todo:
             continue
         # Counted as the queue's list shows it: a row whose record moved in SQL is neither listed nor counted.
-        rows = workflows.shown(view.rows, actor=caller_of(request), checked=checked)
+        rows = workflows.shown(view, actor=caller_of(request), checked=checked)
         since = _waiting_since(view)
         todo.append({
             "title": view.queue.title,
@@ -222,7 +222,7 @@ def queues(request: HttpRequest) -> HttpResponse:
     checked: dict[tuple[str, Any], bool] = {}
     for view in views:
         # The rows and the count as the paged list shows them: a row whose record moved in SQL is in neither.
-        listed = workflows.shown(view.rows, actor=caller_of(request), checked=checked)
+        listed = workflows.shown(view, actor=caller_of(request), checked=checked)
         rows = list(_with_columns(view, listed)[: QUEUE_LIMIT + 1])
         # A row checked for the count is not checked again; one moved since is, before it is shown.
         first = workflows.moves_verified(rows[:QUEUE_LIMIT], now=NOW_DISTRICT, actor=caller_of(request),
@@ -291,7 +291,7 @@ def _queue_list(request: HttpRequest, key: str, *, done: bool) -> HttpResponse:
     # The queue's rows less those whose record moved in SQL, before paging: the total and the pages count
     # only what the pages show.
     checked: dict[tuple[str, Any], bool] = {}
-    rows = workflows.shown(view.rows, actor=caller_of(request), checked=checked)
+    rows = workflows.shown(view, actor=caller_of(request), checked=checked)
     order = view.queue.order
     at = view.queue.at or order.removeprefix("-")  # a 待办 list's order is the time a row reached its step
     rows = within_days(rows, at, wanted.get("date_from"), wanted.get("date_to"))
