@@ -63,7 +63,7 @@ def moved(data_dir: Any, huancui_clerk: Any, make_staff: Any, make_person: Any) 
 
 def todo_count(page: str) -> int:
     counts = re.findall(
-        r'href="/queues/#change_request\.review">[^<]*</a> <span class="count[^"]*">(\d+)<', page
+        r'href="/queues/todo/change_request\.review/">[^<]*</a> <span class="count[^"]*">(\d+)<', page
     )
     assert len(counts) == 1
     return int(counts[0])
@@ -127,7 +127,11 @@ def test_a_submitter_who_reviews_too_follows_their_request_but_asks_no_registry_
     """The submitter still sees their own request once its person has left (我提交的); holding the
     reviewer's post too, they may still not ask the registries again about a person now of another district."""
     both = make_staff("clerk_reviewer_hc", posts=("window_clerk", "reviewer"), district="371002")
-    mine = held_change(both, Person.objects.get(pk=moved["stays"].pk))
+    # Of the ID number: the name already waits for review in the fixture's request (one request a field).
+    mine = submit_change(actor=both, channel=Channel.WINDOW, entity="person",
+                         record=Person.objects.get(pk=moved["stays"].pk),
+                         values={"id_number": "37100219600101005" + check_digit("37100219600101005")}).held  # fmt: skip
+    assert mine is not None
     city_clerk = make_staff("clerk_city2", posts=("window_clerk",), district="371000")
     submit_change(actor=city_clerk, channel=Channel.WINDOW, entity="person",
                   record=Person.objects.get(pk=moved["stays"].pk), values={"district_id": RUSHAN})  # fmt: skip

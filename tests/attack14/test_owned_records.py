@@ -14,10 +14,10 @@ employment's row only. A request about the employment moved to 乳山市's queue
 check (it checked the employment).
 
 Fixed: the guard also checks the record the district is read from (changes.integrity: the owner, the first
-hop of the declared district path) — on a page (409 naming the person), in a list and a record's related
-lists (withheld, one alert per person), on 待遇发放核查 (``policies.withhold``), in the move check of requests
-and orders, and at the pipeline's scope check of a submission or a maintenance order
-(``require_owner_intact``)."""
+hop of the declared district path) — on a page (409, naming the record and not the person since
+test_owned_alert_page), in a list and a record's related lists (withheld, one alert per person), on 待遇发放核查
+(``policies.withhold``), in the move check of requests and orders, and at the pipeline's scope check of a
+submission or a maintenance order (``require_owner_intact``)."""
 
 from __future__ import annotations
 

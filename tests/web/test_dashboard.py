@@ -93,12 +93,17 @@ def test_a_city_administrator_sees_rule_changes_waiting_for_confirmation(make_st
 
 @pytest.mark.req("R9.3")
 def test_the_queue_a_count_links_to_lists_the_same_work(make_staff, signed_in, work) -> None:  # type: ignore[no-untyped-def]
+    """Each count links to its queue's paged 待办 page (every row of it, oldest first), not to the queue page's
+    section, which shows a queue's first rows only."""
     approver = signed_in(make_staff("approver_city", posts=("approver",), district="371000"))
     page = approver.get("/").content.decode()
-    links = re.findall(r'<a href="(/queues/#[^"]+)">待审批的批量变更</a>', page)
-    assert links == ["/queues/#batch.approve"]
-    queues = approver.get("/queues/").content.decode()
-    assert 'id="batch.approve"' in queues and "BA" in queues.split('id="batch.approve"')[1]
+    links = dict(re.findall(r'<a href="([^"]+)">(待审批[^<]*)</a>', page))
+    assert links == {"/queues/todo/batch.approve/": "待审批的批量变更",
+                     "/queues/todo/maintenance.approve/": "待审批"}  # fmt: skip
+    batches = approver.get("/queues/todo/batch.approve/")
+    assert batches.status_code == 200 and re.search(r">BA\d+</a>", batches.content.decode())
+    orders = approver.get("/queues/todo/maintenance.approve/").content.decode()
+    assert "共 1 条" in orders and len(re.findall(r">MO\d+</a>", orders)) == 1
 
 
 @pytest.mark.req("R7.3")

@@ -43,6 +43,7 @@ from sidms.business import calc, payments
 from sidms.business.accounts import balance_as_of
 from sidms.business.ledger import month_bounds, register_writer
 from sidms.business.models import (
+    ONE_TIME_KINDS,
     AssessmentRun,
     BenefitKind,
     Death,
@@ -71,7 +72,7 @@ INSURANCE = {BenefitKind.PENSION: "110", BenefitKind.UNEMPLOYMENT: "210", Benefi
 WORK_INJURY_INSURANCE = INSURANCE[BenefitKind.WORK_INJURY]
 # The benefits on the work-injury fund, paid only for an injury while insured (工伤保险条例 Art. 62).
 WORK_INJURY_KINDS = frozenset({BenefitKind.WORK_INJURY, BenefitKind.INJURY_ALLOWANCE})
-ONE_TIME = frozenset({BenefitKind.WORK_INJURY, BenefitKind.MATERNITY})
+ONE_TIME = frozenset(ONE_TIME_KINDS)
 # The monthly benefits of which one at a time runs for a person (the pension: _check_one_pension).
 _ONE_AT_A_TIME = frozenset(
     {BenefitKind.UNEMPLOYMENT, BenefitKind.INJURY_ALLOWANCE, BenefitKind.INJURY_TOP_UP}

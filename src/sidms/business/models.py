@@ -14,7 +14,7 @@ from typing import ClassVar
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from sidms.core.declare import Declaration
+from sidms.core.declare import Apart, Declaration
 from sidms.core.governed import LedgerFact, RegistryRecord
 
 
@@ -497,6 +497,10 @@ class BenefitKind(models.TextChoices):
     MATERNITY = "maternity", _("Maternity allowance")  # 生育津贴
 
 
+# The benefits paid once, on their event (a one-time grant), not month by month: their amount is the grant's.
+ONE_TIME_KINDS = (BenefitKind.WORK_INJURY, BenefitKind.MATERNITY)
+
+
 class EntitlementStatus(models.TextChoices):
     ACTIVE = "active", _("Being paid")
     SUSPENDED = "suspended", _("Suspended")
@@ -536,8 +540,12 @@ class Entitlement(RegistryRecord):
         key="pk",
         district="person__district",
         slug="entitlements",
-        list_columns=("person_id", "kind", "start_date", "monthly_amount", "status", "certified_on"),
+        list_columns=("person_id", "kind", "start_date", "monthly_amount", "one_time_amount", "status",
+                      "certified_on"),
         money=("monthly_amount",),
+        # A one-time grant's amount is not a monthly one: listed and exported as 一次性待遇金额.
+        apart=(Apart("monthly_amount", "one_time_amount", _("one-time amount"), "kind",
+                     tuple(str(kind) for kind in ONE_TIME_KINDS)),),
         list_filters=("kind", "status"),
         sortable=("start_date",),
         identity=("person_id", "kind"),

@@ -116,6 +116,29 @@ def integrity_alert(
     return refusal
 
 
+OWNER_ALERT = _(
+    "The record %(record)s belongs to does not match its history (changed outside the system); refused. Tell "
+    "the information centre."
+)
+
+
+def owner_alert(
+    spec: EntitySpec, record: models.Model | None, owner_failed: IntegrityAlert
+) -> IntegrityAlert:
+    """The alert shown for RECORD of SPEC (None: a new one) whose district is read from a record that failed
+    its check (OWNER_FAILED, the person's alert): it names RECORD by its own key, or only its kind, and carries
+    the person's audit event (recorded once, as OWNER_FAILED's is). The page of an employment refused for its
+    person named the person's number to the district the SQL had written into them (attack round 14's
+    follow-up); the audit log still names the person, for the information centre."""
+    kind = spec.model._meta.verbose_name
+    name = f"{kind} {spec.label(record)}" if record is not None and record.pk is not None else str(kind)
+    shown = IntegrityAlert(OWNER_ALERT, {"record": name})
+    shown.audit_event = owner_failed.audit_event
+    if hasattr(owner_failed, "audit_written_at"):
+        shown.audit_written_at = owner_failed.audit_written_at  # type: ignore[attr-defined]
+    return shown
+
+
 def alert_event(
     object_type: str, object_id: object, detail: dict[str, Any], *, actor: Any, outcome: str = Outcome.FAILED
 ) -> dict[str, Any]:
@@ -233,7 +256,10 @@ def require_owner_intact(spec: EntitySpec, values: Mapping[str, Any] | models.Mo
         return
     owner = owner_spec.model._default_manager.filter(pk=pk).first()
     if owner is not None:
-        require_all_intact(owner_spec, [owner], actor)
+        try:
+            require_all_intact(owner_spec, [owner], actor)
+        except IntegrityAlert as failed:
+            raise owner_alert(spec, None if isinstance(values, Mapping) else values, failed) from None
 
 
 def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any) -> list[models.Model]:
@@ -300,7 +326,7 @@ def unintact(
                 record_alert(bad[pk])
         for record in records:
             if id(record) not in failing and getattr(record, f"{hop}_id") in bad:
-                failing[id(record)] = bad[getattr(record, f"{hop}_id")]
+                failing[id(record)] = owner_alert(spec, record, bad[getattr(record, f"{hop}_id")])
     return [(record, failing[id(record)]) for record in records if id(record) in failing]
 
 

@@ -623,6 +623,8 @@ def submit_change(
         # half-verified goes live.
         manual = dict(changed)
     immediate = {n: v for n, v in changed.items() if n not in manual}
+    if manual and record is not None:
+        _require_none_pending(spec, record, manual)  # before the registries are asked
     checks = _crosscheck(spec, rules, record, manual) if manual else []
 
     with audited_refusals(), transaction.atomic():
@@ -635,12 +637,40 @@ def submit_change(
                 spec, locked, immediate, actor=caller, channel=channel, method=Method.DIRECT
             )
             record = locked if locked is not None else spec.model.objects.get(pk=revision.record_id)
+        elif manual and record is not None:
+            # The record's row locked, so that of two submissions at once the second sees the first's request.
+            list(type(record).objects.select_for_update().filter(pk=record.pk).values_list("pk", flat=True))
+        if manual and record is not None:
+            _require_none_pending(spec, record, manual)
         held = (
             _hold(spec, record, manual, checks, actor=caller, channel=channel, note=duplicate or reason)
             if manual
             else None
         )
     return SubmitOutcome(record, revision, held, tuple(sorted(immediate)), cleaned.warnings)
+
+
+PENDING_REQUEST = _(
+    "%(fields)s of this record already wait for review in request CR%(id)s; it is decided before another "
+    "change of them is submitted (a reviewer approves or rejects it)."
+)
+
+
+def _require_none_pending(spec: EntitySpec, record: models.Model, held: Mapping[str, Any]) -> None:
+    """Refuse a submission that would hold for review a field of RECORD that a pending request already holds:
+    of the two, whichever a reviewer approved first made the other stale, refused only then, at its decision
+    (the field changed after submission) — a second request a reviewer could only reject. Requests about other
+    fields of the record are independent (each compares only its own fields at its decision) and are not
+    refused. A field changed meanwhile another way (a maintenance order, a batch) still makes the request
+    stale at its decision."""
+    pending = ChangeRequest.objects.filter(
+        entity=spec.name, record_id=record.pk, status=ReviewStatus.PENDING
+    ).order_by("pk")
+    for pk, proposed in pending.values_list("pk", "proposed"):
+        overlap = [name for name in held if name in (proposed or {})]
+        if overlap:
+            fields = "、".join(field_label(spec, name) for name in overlap)
+            raise ChangeRefused(PENDING_REQUEST, {"fields": fields, "id": pk}, code="pending")
 
 
 def _current_refs(spec: EntitySpec, record: models.Model) -> dict[str, Any]:

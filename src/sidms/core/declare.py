@@ -50,6 +50,24 @@ class Search:
 
 
 @dataclass(frozen=True)
+class Apart:
+    """A governed FIELD whose value means something else for the records whose WHEN field holds one of VALUES,
+    shown for those under a name of its own: in lists and exports in a column of its own (COLUMN, named in
+    ``list_columns``), the field's own column left empty for them; on the record's page under LABEL. An
+    entitlement's amount is a monthly amount, but a one-time grant's (一次性伤残补助金, 生育津贴) is paid once,
+    and was listed as a monthly amount."""
+
+    field: str
+    column: str
+    label: Any
+    when: str
+    values: tuple[str, ...]
+
+    def applies(self, record: Any) -> bool:
+        return str(getattr(record, self.when, "")) in self.values
+
+
+@dataclass(frozen=True)
 class Declaration:
     entity: str  # the name history, audit and rules use: "person"
     fields: tuple[str, ...]  # governed attribute names, foreign keys as *_id
@@ -92,6 +110,8 @@ class Declaration:
     # The collection rules a new database starts with (R5): (field, required, validator, review level,
     # cross-checks). Seeded with a revision and an audit event; afterwards the city administrators edit them.
     rules: tuple[tuple[str, bool, str, str, tuple[str, ...]], ...] = ()
+    # Fields shown under another name for some records (:class:`Apart`).
+    apart: tuple[Apart, ...] = ()
     # Anything a delivery layer needs beyond this (e.g. which related lists a record page shows).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -105,12 +125,39 @@ class Declaration:
             raise ValueError(f"{self.entity}: rules for fields it does not govern: {sorted(unknown)}")
         if set(self.money) - set(self.fields):
             raise ValueError(f"{self.entity}: money names fields it does not govern")
+        for apart in self.apart:
+            if {apart.field, apart.when} - set(self.fields) or apart.column in self.fields:
+                raise ValueError(
+                    f"{self.entity}: {apart.column} is shown apart from a field it does not govern"
+                )
+        if set(self.list_columns) - set(self.fields) - {apart.column for apart in self.apart}:
+            raise ValueError(f"{self.entity}: list columns that are neither fields nor columns apart")
         if set(self.database_unique) - set(self.unique):
             raise ValueError(f"{self.entity}: database_unique names fields not declared unique")
         for name, channels in self.masks.items():
             for channel, mask in channels.items():
                 if channel not in CHANNELS or mask not in MASK_NAMES:
                     raise ValueError(f"{self.entity}.{name}: unknown channel or mask {channel}={mask}")
+
+    def column(self, record: Any, name: str) -> str | None:
+        """The governed field that column NAME of a list or export shows for RECORD, or None when the column is
+        left empty for it (the field is shown apart for it, or the column apart does not apply)."""
+        for apart in self.apart:
+            if name == apart.column:
+                return apart.field if apart.applies(record) else None
+            if name == apart.field and apart.applies(record):
+                return None
+        return name
+
+    def column_label(self, name: str) -> Any:
+        """The name of a column apart (None for a field's own column)."""
+        return next((apart.label for apart in self.apart if name == apart.column), None)
+
+    def field_label_for(self, record: Any, name: str) -> Any:
+        """The name of field NAME on RECORD's page where it is shown apart for it (else None)."""
+        return next(
+            (apart.label for apart in self.apart if name == apart.field and apart.applies(record)), None
+        )
 
     @property
     def duplicate_policy_fields(self) -> tuple[str, ...]:

@@ -283,19 +283,29 @@ def export_action(entity: str) -> str:
 
 
 def _cell(spec: EntitySpec, record: Any, name: str, staff: Any) -> str:
-    """One field of a record as the list page shows it (sidms.access.texts), masked per the export channel:
-    a code by its name (在职职工, not ``employee``), a district by name and code, a related record by its name
-    and key, or not named outside the reader's scope, never by its database id."""
-    if texts.is_reference(spec, name):
-        return texts.reference(getattr(record, name[:-3], None), staff, empty="")[0]
-    return texts.value_text(spec, name, getattr(record, name, None), channel="export", empty="")
+    """Column NAME of RECORD as the list page shows it (sidms.access.texts), masked per the export channel: a
+    code by its name (在职职工, not ``employee``), a district by name and code, a related record by its name
+    and key, or not named outside the reader's scope, never by its database id; a field shown apart for some
+    records (a one-time grant's amount, Declaration.apart) in its own column for those, the field's own left
+    empty."""
+    shown_field = spec.declaration.column(record, name)
+    if shown_field is None:
+        return ""
+    if texts.is_reference(spec, shown_field):
+        return texts.reference(getattr(record, shown_field[:-3], None), staff, empty="")[0]
+    return texts.value_text(spec, shown_field, getattr(record, shown_field, None), channel="export", empty="")
+
+
+def _header(spec: EntitySpec, name: str) -> str:
+    apart = spec.declaration.column_label(name)
+    return str(apart) if apart is not None else str(field_label(spec, name))
 
 
 def _build(caller: Caller, request: ExportRequest, now: Any) -> tuple[bytes, int]:
     spec = spec_for(request.entity)
     columns = list(spec.declaration.list_columns)
     with translation.override("zh-hans"):
-        headers = [str(field_label(spec, name)) for name in columns]
+        headers = [_header(spec, name) for name in columns]
     mark = watermark(caller.staff, now, request.purpose, f"EX{request.pk}")
     rows = (
         [_cell(spec, record, name, caller.staff) for name in columns]

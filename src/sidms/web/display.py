@@ -37,7 +37,15 @@ def joined(items: Iterable[Any]) -> str:
 
 
 def label(spec: EntitySpec, name: str) -> str:
-    return capfirst(field_label(spec, name))
+    """The name of a field, or of a list's column apart (an entitlement's 一次性待遇金额)."""
+    apart = spec.declaration.column_label(name)
+    return capfirst(str(apart) if apart is not None else field_label(spec, name))
+
+
+def label_for(spec: EntitySpec, record: Any, name: str) -> str:
+    """The name of field NAME on RECORD's page: a one-time grant's amount is not called a monthly amount."""
+    apart = spec.declaration.field_label_for(record, name)
+    return capfirst(str(apart)) if apart is not None else label(spec, name)
 
 
 def value_text(spec: EntitySpec, name: str, value: Any, *, channel: str = "window") -> str:
@@ -75,6 +83,13 @@ def cell(
         report_damaged(alert, staff)
         return damaged_mark()
     return value_text(spec, name, value, channel=channel)
+
+
+def column_cell(spec: EntitySpec, record: Any, name: str, staff: Any) -> str | SafeString:
+    """Column NAME of a list for RECORD: the field it shows for the record (a field shown apart for some
+    records, Declaration.apart, is shown in its own column for those), or — where it shows none."""
+    shown_field = spec.declaration.column(record, name)
+    return EMPTY if shown_field is None else cell(spec, record, shown_field, staff)
 
 
 def shown(

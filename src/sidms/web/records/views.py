@@ -28,12 +28,23 @@ from sidms.changes import history
 from sidms.changes.maintenance import maintenance_apply
 from sidms.changes.models import ChangeRequest, Channel, ReviewStatus
 from sidms.changes.services import rules_in_force, submit_change
-from sidms.core.errors import ChangeRefused, NotPermitted
+from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted
 from sidms.core.kernel import EntitySpec, by_slug, spec_for
 from sidms.parameters.codes import code_choices, district_choices
 from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import cell, is_reference, joined, label, record_name, record_url, shown, value_text
+from sidms.web.display import (
+    cell,
+    column_cell,
+    is_reference,
+    joined,
+    label,
+    label_for,
+    record_name,
+    record_url,
+    shown,
+    value_text,
+)
 from sidms.web.records.forms import RecordForm
 from sidms.web.records.pages import page
 
@@ -105,7 +116,10 @@ def record_list(request: HttpRequest, slug: str) -> HttpResponse:
     # person): then the row has its own link at the end, since links do not nest.
     link_first = not is_reference(spec, columns[0]) if columns else False
     rows = [
-        {"url": record_url(spec, record), "cells": [cell(spec, record, name, staff) for name in columns]}
+        {
+            "url": record_url(spec, record),
+            "cells": [column_cell(spec, record, name, staff) for name in columns],
+        }
         for record in listing.page
     ]
     return render(
@@ -254,7 +268,7 @@ def record_detail(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         )
     record = get_record(request, spec, key)
     fields = [
-        {"label": label(spec, name), "value": cell(spec, record, name, staff)}
+        {"label": label_for(spec, record, name), "value": cell(spec, record, name, staff)}
         for name in spec.fields
         if name != "uid"
     ]
@@ -330,7 +344,7 @@ def _related(request: HttpRequest, spec: EntitySpec, record: Any) -> list[dict[s
                 "rows": [
                     {
                         "url": record_url(other, row),
-                        "cells": [cell(other, row, n, staff) for n in related.columns],
+                        "cells": [column_cell(other, row, n, staff) for n in related.columns],
                     }
                     for row in rows
                 ],
@@ -605,6 +619,8 @@ def record_new(request: HttpRequest, slug: str) -> HttpResponse:
     except ChangeRefused as refusal:
         form.refuse(refusal)
         return _form_page(request, form, spec, None, "new")
+    except IntegrityAlert:
+        raise  # recorded by the service: the alert's page answers (409), as for every integrity refusal
     except NotPermitted as refusal:
         form.add_error(None, refusal.localized())
         return _form_page(request, form, spec, None, "new", status=403)
@@ -641,7 +657,13 @@ def record_edit(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         )
     except ChangeRefused as refusal:
         form.refuse(refusal)
-        return _form_page(request, form, spec, record, "edit", status=409 if refusal.code == "stale" else 400)
+        conflict = refusal.code in (
+            "stale",
+            "pending",
+        )  # the record, or a request about it, stands in the way
+        return _form_page(request, form, spec, record, "edit", status=409 if conflict else 400)
+    except IntegrityAlert:
+        raise  # recorded by the service: the alert's page answers (409), as for every integrity refusal
     except NotPermitted as refusal:
         form.add_error(None, refusal.localized())
         return _form_page(request, form, spec, record, "edit", status=403)
@@ -673,6 +695,8 @@ def record_maintain(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     except ChangeRefused as refusal:
         form.refuse(refusal)
         return _form_page(request, form, spec, record, "maintain")
+    except IntegrityAlert:
+        raise  # recorded by the service: the alert's page answers (409), as for every integrity refusal
     except NotPermitted as refusal:
         form.add_error(None, refusal.localized())
         return _form_page(request, form, spec, record, "maintain", status=403)

@@ -100,18 +100,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     staff = staff_of(request)
     policies.require(caller_of(request), "dashboard.view", path=request.path)
     before = _overdue_before()
-    todo = [
-        {
+    todo: list[dict[str, Any]] = []
+    checked: dict[tuple[str, Any], bool] = {}
+    for view in workflows.queues_for(staff, WORKFLOWS):
+        if not view.queue.todo:
+            continue
+        # Counted as the queue's list shows it: a row whose record moved in SQL is neither listed nor counted.
+        rows = workflows.shown(view, actor=caller_of(request), checked=checked)
+        since = _waiting_since(view)
+        todo.append({
             "title": view.queue.title,
-            "count": view.rows.count(),
-            "overdue": view.rows.filter(**{f"{since}__lt": before}).count()
-            if (since := _waiting_since(view))
-            else 0,
-            "url": reverse("web:queues") + f"#{view.key}",
-        }
-        for view in workflows.queues_for(staff, WORKFLOWS)
-        if view.queue.todo
-    ]
+            "count": rows.count(),
+            "overdue": rows.filter(**{f"{since}__lt": before}).count() if since else 0,
+            "url": _list_url(view),  # the queue's paged 待办 page, every row of it
+        })  # fmt: skip
     counts = []
     for spec in ENTITIES.values():
         if spec.declaration.slug and policies.has_permission(staff, policies.view_permission(spec)):
@@ -217,11 +219,16 @@ def queues(request: HttpRequest) -> HttpResponse:
     if not views:
         policies.require(caller_of(request), "review.decide", path=request.path)
     sections, shown = [], []
+    checked: dict[tuple[str, Any], bool] = {}
     for view in views:
-        rows = list(_with_columns(view, view.rows)[: QUEUE_LIMIT + 1])
-        first = workflows.moves_verified(rows[:QUEUE_LIMIT], now=NOW_DISTRICT, actor=caller_of(request))
+        # The rows and the count as the paged list shows them: a row whose record moved in SQL is in neither.
+        listed = workflows.shown(view, actor=caller_of(request), checked=checked)
+        rows = list(_with_columns(view, listed)[: QUEUE_LIMIT + 1])
+        # A row checked for the count is not checked again; one moved since is, before it is shown.
+        first = workflows.moves_verified(rows[:QUEUE_LIMIT], now=NOW_DISTRICT, actor=caller_of(request),
+                                         checked=checked)  # fmt: skip
         sections.append(
-            _section(staff, view, first, total=view.rows.count() if len(rows) > len(first) else None)
+            _section(staff, view, first, total=listed.count() if len(rows) > len(first) else None)
         )
         shown.append((view.key, first))
     workflows.audit_listed(caller_of(request), shown)
@@ -281,7 +288,10 @@ def _queue_list(request: HttpRequest, key: str, *, done: bool) -> HttpResponse:
         return render(
             request, "workflow/queue_list.html", {**context, "s": _section(staff, view, []), "total": 0}
         )
-    rows = view.rows
+    # The queue's rows less those whose record moved in SQL, before paging: the total and the pages count
+    # only what the pages show.
+    checked: dict[tuple[str, Any], bool] = {}
+    rows = workflows.shown(view, actor=caller_of(request), checked=checked)
     order = view.queue.order
     at = view.queue.at or order.removeprefix("-")  # a 待办 list's order is the time a row reached its step
     rows = within_days(rows, at, wanted.get("date_from"), wanted.get("date_to"))
@@ -293,7 +303,7 @@ def _queue_list(request: HttpRequest, key: str, *, done: bool) -> HttpResponse:
     if number > paginator.num_pages:
         raise no_such_page(number, paginator.num_pages, reset, params)
     page = paginator.page(number)
-    shown = workflows.moves_verified(list(page), now=NOW_DISTRICT, actor=caller_of(request))
+    shown = workflows.moves_verified(list(page), now=NOW_DISTRICT, actor=caller_of(request), checked=checked)
     workflows.audit_listed(caller_of(request), [(view.key, shown)])
     return render(
         request, "workflow/queue_list.html",

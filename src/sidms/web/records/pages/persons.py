@@ -19,7 +19,7 @@ register(
             Related(_("Contribution bases"), "base_declaration", "person", ("year", "unit_id", "declared_wage", "base")),
             Related(
                 _("Benefit entitlements"), "entitlement", "person",
-                ("kind", "start_date", "monthly_amount", "status", "certified_on"),
+                ("kind", "start_date", "monthly_amount", "one_time_amount", "status", "certified_on"),
             ),
             Related(
                 _("Delegated queries"), "delegated_query", "person", ("delegate_name", "purpose", "valid_until"),

@@ -1,0 +1,85 @@
+"""A one-time grant (一次性伤残补助金, 生育津贴) is paid once: its amount is not listed as a monthly one (issue 8
+§7, B3). The entitlements list, a person's page and the list's export showed a one-time grant's amount under
+月待遇金额; they now show it under 一次性待遇金额 (Declaration.apart), the monthly column left empty for it, and
+the record's own page names its amount so."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+
+from sidms.business.models import Entitlement
+from sidms.exchange import exports
+from tests.changes.conftest import id_number
+
+pytestmark = [pytest.mark.django_db, pytest.mark.req("R2.1")]
+
+
+@pytest.fixture
+def grants(make_person: Any, load: Any) -> dict[str, Any]:
+    """A person with a pension of ¥2,300.00 a month and a maternity allowance of ¥60,000.00, paid once."""
+    person = make_person(id_number=id_number("37100219600101001"), name="王建国", category="retiree")
+    load("entitlement", [
+        {"person_id": str(person.pk), "kind": "pension", "start_date": "2023-01-01", "monthly_amount": "2300.00",
+         "basis": "测试", "status": "active", "certified_on": "2023-01-01"},
+        {"person_id": str(person.pk), "kind": "maternity", "start_date": "2022-06-01",
+         "monthly_amount": "60000.00", "basis": "测试", "status": "ended"},
+    ])  # fmt: skip
+    return {
+        "person": person,
+        "pension": Entitlement.objects.get(kind="pension"),
+        "grant": Entitlement.objects.get(kind="maternity"),
+    }
+
+
+def table(page: str) -> tuple[list[str], list[list[str]]]:
+    """The headers and rows (cell text) of the first table of PAGE."""
+    body = page.split("<table", 1)[1].split("</table>", 1)[0]
+    headers = [re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", body, re.S)]
+    rows = [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1], re.S)
+    ]
+    return headers, rows
+
+
+def amounts(headers: list[str], rows: list[list[str]]) -> set[tuple[str, str]]:
+    monthly, once = headers.index("月待遇金额"), headers.index("一次性待遇金额")
+    return {(row[monthly], row[once]) for row in rows}
+
+
+def test_the_list_shows_a_one_time_grant_under_its_own_column(
+    grants: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    headers, rows = table(signed_in(huancui_clerk).get("/entitlements/").content.decode())
+    assert amounts(headers, rows) == {("¥2,300.00", "—"), ("—", "¥60,000.00")}
+
+
+def test_the_persons_page_lists_it_so(grants: dict[str, Any], huancui_clerk: Any, signed_in: Any) -> None:
+    page = signed_in(huancui_clerk).get(f"/persons/{grants['person'].person_no}/").content.decode()
+    section = page.split("<h2>待遇核定</h2>", 1)[1]
+    headers, rows = table(section)
+    assert amounts(headers, rows) == {("¥2,300.00", "—"), ("—", "¥60,000.00")}
+
+
+def test_the_grants_own_page_names_its_amount_one_time(
+    grants: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    clerk = signed_in(huancui_clerk)
+    grant = clerk.get(f"/entitlements/{grants['grant'].pk}/").content.decode()
+    assert re.search(r"一次性待遇金额</dt>\s*<dd>¥60,000.00", grant) and "月待遇金额" not in grant
+    pension = clerk.get(f"/entitlements/{grants['pension'].pk}/").content.decode()
+    assert re.search(r"月待遇金额</dt>\s*<dd>¥2,300.00", pension)
+
+
+def test_the_export_of_the_list_has_the_column_too(grants: dict[str, Any], huancui_clerk: Any) -> None:
+    done = exports.request_export(actor=huancui_clerk, entity="entitlement", purpose="核对待遇", fmt="csv")
+    assert done.data is not None
+    lines = list(csv.reader(io.StringIO(done.data.decode("utf-8-sig"))))
+    headers, rows = lines[1], lines[2:]
+    monthly, once = headers.index("月待遇金额"), headers.index("一次性待遇金额")
+    assert {(row[monthly], row[once]) for row in rows} == {("2300.00", ""), ("", "60000.00")}
