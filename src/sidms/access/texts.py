@@ -35,7 +35,9 @@ def value_text(
         code = str(value)
         return f"{region_name(code)}（{code}）" if region_name(code) else code
     if name in spec.declaration.money:
-        return yuan(value)
+        # An export keeps the amount as a number with its two decimals (60000.00), which a spreadsheet sums;
+        # a page shows it as staff read it (¥60,000.00).
+        return str(value) if channel == "export" else yuan(value)
     table = spec.declaration.codes.get(name)
     if table:
         return code_label(table, str(value))
