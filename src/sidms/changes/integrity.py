@@ -235,8 +235,16 @@ def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) ->
     named every page of theirs but their own, their name on each (attack round 14). A record that does not
     match its history is not shown: the alert is recorded now (a read has no transaction to roll back) and
     raised, and the page answers 409 naming the record. The check reads the stored columns only (no
-    decryption): three keyed digests and one indexed look-up a record."""
-    require_all_intact(spec, [instance], actor)
+    decryption): three keyed digests and one indexed look-up a record, read with the record when record_get
+    read it (:func:`read_with_history`)."""
+    latest = latest_of([instance]) if hasattr(instance, _LATEST_VERSION) else None
+    require_all_intact(spec, [instance], actor, latest=latest)
+
+
+def read_with_history(spec: EntitySpec, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """What :func:`require_read_intact` reads of a record besides its row, for record_get's look-up by key to
+    read in the same statement (access.policies.register_read_guard): a registry record's latest revision."""
+    return with_latest_revision(spec, queryset) if spec.kind == REGISTRY else queryset
 
 
 def require_owner_intact(spec: EntitySpec, values: Mapping[str, Any] | models.Model, *, actor: Any) -> None:
