@@ -357,3 +357,61 @@ def test_the_latest_revisions_read_with_the_records_are_those_read_apart(
     rows = latest_revision_rows(spec, [*ids, ids[0], 987_654_321])
     assert sorted(row[0] for row in rows) == ids
     assert latest_revision_rows(spec, []) == []
+
+
+@pytest.mark.req("R10")
+@pytest.mark.req("R20")
+def test_an_enrolments_old_version_put_back_in_sql_is_refused_by_the_history_read_with_it(
+    history: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    """The enrolment's row as it was before its last change (its version, digest and values: consistent in
+    itself) is not its latest revision, which the page reads in the same statement as the row: refused, the
+    alert naming the history."""
+    from sidms.business.models import PersonEnrolment
+    from sidms.changes.models import Channel, Revision
+    from sidms.changes.services import submit_change
+    from sidms.core.errors import IntegrityAlert
+    from tests.audit.test_tampering import _raw
+
+    flexible = history["flexible"]
+    enrolment = PersonEnrolment.objects.get(person=flexible)
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment", record=enrolment,
+                  values={"status": "suspended", "status_date": "2025-02-01"})  # fmt: skip
+    enrolment.refresh_from_db()
+    earlier = Revision.objects.get(
+        entity="person_enrolment", record_id=enrolment.pk, version=enrolment.version - 1
+    )
+    assert rights_record_for(actor=huancui_clerk, person_key=flexible.person_no, cut_off=CUT_OFF).summaries
+    _raw(
+        "UPDATE business_personenrolment SET status = %s, status_date = %s, version = %s, row_digest = %s "
+        "WHERE id = %s",
+        [earlier.state["status"], earlier.state["status_date"], earlier.version, earlier.digest, enrolment.pk],
+    )  # fmt: skip
+    with pytest.raises(IntegrityAlert):
+        rights_record_for(actor=huancui_clerk, person_key=flexible.person_no, cut_off=CUT_OFF)
+    alert = AuditEvent.objects.filter(action="integrity.alert", object_type="person_enrolment").latest("seq")
+    assert '"reason":"history"' in alert.payload
+    assert signed_in(huancui_clerk).get(f"/persons/{flexible.person_no}/rights/").status_code == 409
+
+
+@pytest.mark.req("R10")
+@pytest.mark.req("R20")
+def test_the_read_door_and_the_session_read_their_records_history_with_the_rows(
+    history: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    """record_get's look-up by key brings the record's latest revision for its check, and the request's account
+    brings its own for the session's check: neither is read by a query of its own on the rights page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(huancui_clerk)
+    path = f"/persons/{history['employee'].person_no}/rights/?cut_off={CUT_OFF.isoformat()}"
+    assert client.get(path).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    sqls = [q["sql"] for q in queries.captured_queries]
+    rows = ("registry_staff", "registry_person", "business_personenrolment")
+    alone = [sql for sql in sqls if "changes_revision" in sql and not any(table in sql for table in rows)]
+    assert alone == [], alone  # every revision read rides on the row it vouches for
+    assert any("registry_person" in sql and "'person'" in sql and "changes_revision" in sql for sql in sqls)
+    assert any("registry_staff" in sql and "'staff'" in sql and "changes_revision" in sql for sql in sqls)
