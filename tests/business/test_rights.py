@@ -293,3 +293,132 @@ def test_the_statement_printed_for_the_person_names_his_employer_whoever_prints_
 
     verdict = verify_number(IssuedStatement.objects.get(person=person).number)
     assert (verdict.genuine, verdict.unchanged) == (True, True)
+
+
+@pytest.mark.req("R10")
+@pytest.mark.req("R20")
+def test_the_page_reads_the_enrolments_it_checks_and_shows_by_one_query(
+    history: dict[str, Any], huancui_clerk: Any
+) -> None:
+    """The rights page checks the enrolments it shows against their history and shows those same ones: one
+    query gives them, their latest revisions and their units' names and districts (rights._intact_enrolments),
+    as _enrolment_rows gives them to the yearly batch; no second read of the enrolments or of their history."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sidms.business.rights import _enrolment_rows, _intact_enrolments
+    from sidms.core.caller import Caller
+
+    caller = Caller.of(huancui_clerk)
+    for person in (history["employee"], history["flexible"]):
+        for cut_off in (CUT_OFF, date(2021, 6, 30), date(2000, 1, 1)):
+            rows = [tuple(row[1:]) for row in _enrolment_rows([person.pk], cut_off)]
+            assert [tuple(e) for e in _intact_enrolments(person, cut_off, caller)] == rows
+    assert any(e.unit_name for e in _intact_enrolments(history["employee"], CUT_OFF, caller))
+    assert [e.unit_name for e in _intact_enrolments(history["flexible"], CUT_OFF, caller)] == [None]
+
+    employee = history["employee"]
+    with CaptureQueriesContext(connection) as queries:
+        rights_record_for(actor=huancui_clerk, person_key=employee.person_no, cut_off=CUT_OFF)
+    enrolment_reads = [q["sql"] for q in queries.captured_queries if "business_personenrolment" in q["sql"]]
+    assert len(enrolment_reads) == 1 and "changes_revision" in enrolment_reads[0]
+    assert not [
+        q
+        for q in queries.captured_queries
+        if "'person_enrolment'" in q["sql"] and q["sql"] not in enrolment_reads
+    ]
+
+
+@pytest.mark.req("R20")
+def test_the_latest_revisions_read_with_the_records_are_those_read_apart(
+    history: dict[str, Any], huancui_clerk: Any
+) -> None:
+    """changes.integrity.with_latest_revision and latest_of give the check what latest_revisions reads by a
+    query of its own (and latest_revisions what the ORM finds: the highest version), for records of one and of
+    several revisions; a record without revisions has none."""
+    from sidms.business.models import PersonEnrolment
+    from sidms.changes.integrity import (
+        latest_of,
+        latest_revision_rows,
+        latest_revisions,
+        with_latest_revision,
+    )
+    from sidms.changes.models import Channel, Revision
+    from sidms.changes.services import submit_change
+    from sidms.core.kernel import spec_for
+
+    spec = spec_for("person_enrolment")
+    changed = PersonEnrolment.objects.filter(person=history["flexible"]).get()
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment", record=changed,
+                  values={"status": "suspended", "status_date": "2025-02-01"})  # fmt: skip
+    records = list(with_latest_revision(spec, PersonEnrolment.objects.all()).order_by("pk"))
+    ids = [int(r.pk) for r in records]
+    orm = {
+        pk: (r.version, r.digest)
+        for pk in ids
+        if (r := Revision.objects.filter(entity=spec.name, record_id=pk).order_by("-version").first())
+    }
+    assert len(orm) == len(ids) > 1 and orm[int(changed.pk)][0] >= 2
+    assert latest_of(records) == latest_revisions(spec, ids) == orm
+    # Ids given twice, and one with no revision: one row each of those that have one.
+    rows = latest_revision_rows(spec, [*ids, ids[0], 987_654_321])
+    assert sorted(row[0] for row in rows) == ids
+    assert latest_revision_rows(spec, []) == []
+
+
+@pytest.mark.req("R10")
+@pytest.mark.req("R20")
+def test_an_enrolments_old_version_put_back_in_sql_is_refused_by_the_history_read_with_it(
+    history: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    """The enrolment's row as it was before its last change (its version, digest and values: consistent in
+    itself) is not its latest revision, which the page reads in the same statement as the row: refused, the
+    alert naming the history."""
+    from sidms.business.models import PersonEnrolment
+    from sidms.changes.models import Channel, Revision
+    from sidms.changes.services import submit_change
+    from sidms.core.errors import IntegrityAlert
+    from tests.audit.test_tampering import _raw
+
+    flexible = history["flexible"]
+    enrolment = PersonEnrolment.objects.get(person=flexible)
+    submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="person_enrolment", record=enrolment,
+                  values={"status": "suspended", "status_date": "2025-02-01"})  # fmt: skip
+    enrolment.refresh_from_db()
+    earlier = Revision.objects.get(
+        entity="person_enrolment", record_id=enrolment.pk, version=enrolment.version - 1
+    )
+    assert rights_record_for(actor=huancui_clerk, person_key=flexible.person_no, cut_off=CUT_OFF).summaries
+    _raw(
+        "UPDATE business_personenrolment SET status = %s, status_date = %s, version = %s, row_digest = %s "
+        "WHERE id = %s",
+        [earlier.state["status"], earlier.state["status_date"], earlier.version, earlier.digest, enrolment.pk],
+    )  # fmt: skip
+    with pytest.raises(IntegrityAlert):
+        rights_record_for(actor=huancui_clerk, person_key=flexible.person_no, cut_off=CUT_OFF)
+    alert = AuditEvent.objects.filter(action="integrity.alert", object_type="person_enrolment").latest("seq")
+    assert '"reason":"history"' in alert.payload
+    assert signed_in(huancui_clerk).get(f"/persons/{flexible.person_no}/rights/").status_code == 409
+
+
+@pytest.mark.req("R10")
+@pytest.mark.req("R20")
+def test_the_read_door_and_the_session_read_their_records_history_with_the_rows(
+    history: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    """record_get's look-up by key brings the record's latest revision for its check, and the request's account
+    brings its own for the session's check: neither is read by a query of its own on the rights page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(huancui_clerk)
+    path = f"/persons/{history['employee'].person_no}/rights/?cut_off={CUT_OFF.isoformat()}"
+    assert client.get(path).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    sqls = [q["sql"] for q in queries.captured_queries]
+    rows = ("registry_staff", "registry_person", "business_personenrolment")
+    alone = [sql for sql in sqls if "changes_revision" in sql and not any(table in sql for table in rows)]
+    assert alone == [], alone  # every revision read rides on the row it vouches for
+    assert any("registry_person" in sql and "'person'" in sql and "changes_revision" in sql for sql in sqls)
+    assert any("registry_staff" in sql and "'staff'" in sql and "changes_revision" in sql for sql in sqls)

@@ -55,6 +55,30 @@ def test_a_prepared_queryset_gives_the_orms_instances(make_person: Any, huancui_
 
 
 @pytest.mark.req("R10.3")
+def test_a_prepared_queryset_sets_its_annotations_as_the_orm_does(make_person: Any) -> None:
+    """An annotated queryset (a correlated subquery, as changes.integrity.with_latest_revision reads a record's
+    latest revision) gives each instance the annotation's value, None where the subquery finds nothing."""
+    from django.db.models import OuterRef, Subquery
+
+    from sidms.changes.models import Revision
+
+    person = make_person(id_number="37100219700101018X", name="李红", sex="2", birth_date="1970-01-01")
+
+    def build(pk: int, entity: str = "person") -> Any:
+        latest = Revision.objects.filter(entity=entity, record_id=OuterRef("pk")).order_by("-version")
+        return Person.objects.filter(pk=pk).annotate(
+            newest=Subquery(latest.values("version")[:1]), digest_of=Subquery(latest.values("digest")[:1])
+        )
+
+    orm = build(person.pk).get()
+    found = Prepared(Person, build, int).first(person.pk)
+    assert found is not None and _values(found) == _values(orm)
+    assert (found.newest, found.digest_of) == (orm.newest, orm.digest_of) and found.newest is not None  # type: ignore[attr-defined]
+    none = Prepared(Person, lambda pk: build(pk, "no_such_entity"), int).first(person.pk)
+    assert none is not None and (none.newest, none.digest_of) == (None, None)  # type: ignore[attr-defined]
+
+
+@pytest.mark.req("R10.3")
 def test_a_prepared_queryset_refuses_parameters_it_cannot_place(db: None) -> None:
     """A parameter the ORM converts (a text for a number column) cannot be found in the compiled SQL and is
     refused when first compiled; a value of another type than declared is refused at every call."""
@@ -119,6 +143,8 @@ def test_on_postgresql_the_fixed_lookups_and_the_ledger_are_planned_once(
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's; SQLite has nothing to plan again")
     from sidms.business.rights import _ledger_rows, rights_records
+    from sidms.changes.integrity import latest_revisions
+    from sidms.core.kernel import spec_for
 
     person = make_person(id_number="37100219700101018X", name="李红", sex="2", birth_date="1970-01-01")
     by_key: Prepared[Person] = Prepared(Person, lambda key: Person.objects.filter(person_no=key)[:1], str)
@@ -127,6 +153,7 @@ def test_on_postgresql_the_fixed_lookups_and_the_ledger_are_planned_once(
         assert found is not None and found.pk == person.pk
         assert _ledger_rows([person.pk]) == []
         rights_records([person], timezone.localdate())
+        assert latest_revisions(spec_for("person"), [person.pk])  # the read door's check of a record
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement, generic_plans FROM pg_prepared_statements")
         prepared = cursor.fetchall()
@@ -134,3 +161,4 @@ def test_on_postgresql_the_fixed_lookups_and_the_ledger_are_planned_once(
     assert any(table in sql and generic >= 1 for sql, generic in prepared), prepared
     assert any("business_ledgerentry" in sql and generic >= 1 for sql, generic in prepared), prepared
     assert any("business_personenrolment" in sql and generic >= 1 for sql, generic in prepared), prepared
+    assert any("changes_revision" in sql and generic >= 1 for sql, generic in prepared), prepared

@@ -232,15 +232,28 @@ def record_list(
 # raises an integrity alert when the stored row does not match its history. The scope was read from that row.
 # Its form for a page of a list, MANY: called with the spec, the records and the caller, it records an alert
 # for each record that does not match its history and returns those records, which the list withholds.
+# READ_WITH: what the guard reads of a record besides its row, added to record_get's compiled look-up by key
+# (called with the spec and the queryset, it returns the queryset annotated): the record's history then comes
+# in the same statement instead of a query of the guard's own.
 ReadGuard = Callable[[EntitySpec, Model, Caller], None]
 ListGuard = Callable[[EntitySpec, list[Any], Caller], list[Any]]
+ReadWith = Callable[[EntitySpec, QuerySet[Any]], QuerySet[Any]]
 _READ_GUARDS: list[ReadGuard] = []
 _LIST_GUARDS: list[ListGuard] = []
+_READ_WITH: list[ReadWith] = []
 
 
-def register_read_guard(guard: ReadGuard, *, many: ListGuard) -> None:
+def register_read_guard(guard: ReadGuard, *, many: ListGuard, read_with: ReadWith | None = None) -> None:
     _READ_GUARDS[:] = [guard]
     _LIST_GUARDS[:] = [many]
+    _READ_WITH[:] = [read_with] if read_with is not None else []
+    _BY_KEY.clear()  # compiled with the previous guard's reads
+
+
+def _read_with(spec: EntitySpec, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    for read_with in _READ_WITH:
+        queryset = read_with(spec, queryset)
+    return queryset
 
 
 def record_get(
@@ -311,16 +324,21 @@ def _by_key(staff: Any, spec: EntitySpec, key: str) -> tuple[bool, Any]:
         manager = spec.model._default_manager
         # The scope is record_scope's own (scoped), applied to a stand-in for the staff member whose district
         # is the prepared parameter: the one rule of who sees what, not a copy of it.
+        # The guard's reads (the record's latest revision) come with the row.
         if city:
             prepared = Prepared(
                 spec.model,
-                lambda k: scoped(_Scope(True, None), manager.all(), lookup).filter(**{label: k})[:1],
+                lambda k: _read_with(
+                    spec, scoped(_Scope(True, None), manager.all(), lookup).filter(**{label: k})
+                )[:1],
                 str,
             )
         else:
             prepared = Prepared(
                 spec.model,
-                lambda d, k: scoped(_Scope(False, d), manager.all(), lookup).filter(**{label: k})[:1],
+                lambda d, k: _read_with(
+                    spec, scoped(_Scope(False, d), manager.all(), lookup).filter(**{label: k})
+                )[:1],
                 str,
                 str,
             )

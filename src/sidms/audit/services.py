@@ -19,7 +19,7 @@ from sidms.audit.checkpoints import after_commit
 from sidms.audit.models import AuditEvent, ChainHead, Outcome
 from sidms.core.caller import Caller, actor_name
 from sidms.core.logging import mask as mask_id_numbers
-from sidms.core.prepared import Prepared
+from sidms.core.prepared import Prepared, planned_once
 from sidms.lib import chain
 from sidms.lib.groupcommit import GroupCommit
 
@@ -160,14 +160,13 @@ def _append_all(events: list[dict[str, Any]]) -> list[AuditEvent]:
                     payload=payload.decode("utf-8"), prev_hash=prev, hash=digest,
                 )
             )  # fmt: skip
-        _insert(rows)
+        head.seq, head.hash = seq, digest
+        _write(rows, head)
         if named:
             subjects.insert(named)  # the subject index, in the events' transaction
         for row in rows:  # bulk_create sends no signal; the receivers (integrity alerts) expect one per event
             post_save.send(sender=AuditEvent, instance=row, created=True, update_fields=None, raw=False,
                            using=router.db_for_write(AuditEvent))  # fmt: skip
-        head.seq, head.hash = seq, digest
-        _move_head(head)
         after_commit()
     return rows
 
@@ -189,39 +188,60 @@ _COLUMNS = [field for field in AuditEvent._meta.concrete_fields]
 _ROWS_A_STATEMENT = 999 // len(_COLUMNS)
 
 
-def _insert(rows: list[AuditEvent]) -> None:
-    """INSERT ROWS (their seq given) by one fixed statement per batch, as ``bulk_create(rows)`` would, without
-    building and compiling a queryset on every append: a page view appends one event."""
+def _write(rows: list[AuditEvent], head: ChainHead) -> None:
+    """INSERT ROWS (their seq given) and move HEAD to the last of them, in the transaction that locked it.
+
+    The rows go in by one fixed statement per batch, as ``bulk_create(rows)`` would, without building and
+    compiling a queryset on every append (a page view appends one event), and the head by one fixed UPDATE (as
+    ``ChainHead.objects.filter(pk=…).update(seq=…, hash=…, mac=…)``). On PostgreSQL one batch and the head's
+    UPDATE are one statement (``WITH … INSERT … UPDATE``), prepared by the connection: one round trip to the
+    server and one statement parsed instead of two, on every page view's append."""
     connection = transaction.get_connection(router.db_for_write(AuditEvent))
+    inserts = _inserts(rows, connection)
+    move = _move(head, connection)
+    together = connection.vendor == "postgresql" and len(inserts) == 1
+    if together and router.db_for_write(ChainHead) == connection.alias:
+        (insert, insert_params), (update, update_params) = inserts[0], move
+        with planned_once(connection) as cursor:
+            cursor.execute(f"WITH appended AS ({insert}) {update}", [*insert_params, *update_params])
+    else:
+        with connection.cursor() as cursor:
+            for sql, params in inserts:
+                cursor.execute(sql, params)
+        head_connection = transaction.get_connection(router.db_for_write(ChainHead))
+        with head_connection.cursor() as cursor:
+            cursor.execute(*_move(head, head_connection))
+    for row in rows:  # as bulk_create leaves them: saved
+        row._state.adding, row._state.db = False, connection.alias
+
+
+def _inserts(rows: list[AuditEvent], connection: Any) -> list[tuple[str, list[Any]]]:
+    """The INSERT statements of ROWS, at most _ROWS_A_STATEMENT rows each, with their parameters."""
     quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
     columns = ", ".join(quote(str(field.column)) for field in _COLUMNS)
     marks = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
     table = quote(AuditEvent._meta.db_table)
     names = [field.attname for field in _COLUMNS]
     at = names.index("at")
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _ROWS_A_STATEMENT):
-            batch = rows[start : start + _ROWS_A_STATEMENT]
-            params: list[Any] = []
-            for row in batch:
-                values = [getattr(row, name) for name in names]
-                values[at] = adapt(values[at])
-                params.extend(values)
-            sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([marks] * len(batch))}"  # noqa: S608
-            cursor.execute(sql, params)
-    for row in rows:  # as bulk_create leaves them: saved
-        row._state.adding, row._state.db = False, connection.alias
+    statements = []
+    for start in range(0, len(rows), _ROWS_A_STATEMENT):
+        batch = rows[start : start + _ROWS_A_STATEMENT]
+        params: list[Any] = []
+        for row in batch:
+            values = [getattr(row, name) for name in names]
+            values[at] = adapt(values[at])
+            params.extend(values)
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([marks] * len(batch))}"  # noqa: S608
+        statements.append((sql, params))
+    return statements
 
 
-def _move_head(head: ChainHead) -> None:
-    """UPDATE the head's row to HEAD's sequence number and hash, with their MAC (as
-    ``ChainHead.objects.filter(pk=…).update(seq=…, hash=…, mac=…)``)."""
-    connection = transaction.get_connection(router.db_for_write(ChainHead))
+def _move(head: ChainHead, connection: Any) -> tuple[str, list[Any]]:
+    """The UPDATE moving the head's row to HEAD's sequence number and hash, with their MAC."""
     quote, meta = connection.ops.quote_name, ChainHead._meta
     seq, hash_, mac, pk = (quote(str(meta.get_field(name).column)) for name in ("seq", "hash", "mac", "id"))  # type: ignore[union-attr]
     sql = f"UPDATE {quote(meta.db_table)} SET {seq} = %s, {hash_} = %s, {mac} = %s WHERE {pk} = %s"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [head.seq, head.hash, head.expected_mac(), head.pk])
+    return sql, [head.seq, head.hash, head.expected_mac(), head.pk]
 
 
 def _locked_head() -> ChainHead:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Context as DecimalContext
 from decimal import Decimal
+from functools import cache
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -42,7 +43,7 @@ from sidms.business.models import (
     LedgerEntry,
     PersonEnrolment,
 )
-from sidms.changes.integrity import check_row, require_all_intact, unintact
+from sidms.changes.integrity import check_row, latest_of, require_all_intact, unintact, with_latest_revision
 from sidms.changes.seals import row_seal
 from sidms.changes.services import audited_refusals
 from sidms.core.caller import Caller
@@ -78,17 +79,24 @@ def rights_record(person: Person, cut_off: date, *, viewer: Any = None) -> st.St
 
 
 def rights_records(
-    persons: Sequence[Person], cut_off: date, *, viewer: Any = None
+    persons: Sequence[Person],
+    cut_off: date,
+    *,
+    viewer: Any = None,
+    enrolments: Mapping[int, list[_Enrolment]] | None = None,
 ) -> dict[int, st.StatementData]:
     """:func:`rights_record` of each of PERSONS (by id), from two queries for all of them: the yearly batch
-    reads a chunk of persons at once rather than two queries per statement."""
+    reads a chunk of persons at once rather than two queries per statement. ENROLMENTS: each person's
+    enrolments started by CUT_OFF, already read (and checked, :func:`_intact_enrolments`), in their order."""
     ledgers: dict[int, list[tuple[Any, ...]]] = {p.pk: [] for p in persons}
     for row in _ledger_rows(list(ledgers)):
         ledgers[row[0]].append(row[1:])
-    enrolled: dict[int, list[_Enrolment]] = {p.pk: [] for p in persons}
-    for person_id, *enrolment in _enrolment_rows(list(enrolled), cut_off):
-        enrolled[person_id].append(_Enrolment(*enrolment))
-    return {p.pk: _record(p, cut_off, ledgers[p.pk], enrolled[p.pk], viewer) for p in persons}
+    if enrolments is None:
+        enrolled: dict[int, list[_Enrolment]] = {p.pk: [] for p in persons}
+        for person_id, *enrolment in _enrolment_rows(list(enrolled), cut_off):
+            enrolled[person_id].append(_Enrolment(*enrolment))
+        enrolments = enrolled
+    return {p.pk: _record(p, cut_off, ledgers[p.pk], enrolments[p.pk], viewer) for p in persons}
 
 
 # The ledger columns a rights record is built from (see _record for the order).
@@ -369,26 +377,52 @@ def rights_record_for(*, actor: Any, person_key: str, cut_off: date | None = Non
     caller = Caller.of(actor)
     person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key,
                                  action="read.rights_record", detail={"cut_off": day.isoformat()})  # fmt: skip
-    _require_enrolments_intact(person, day, caller)
-    return rights_record(person, day, viewer=caller.staff)
+    enrolments = _intact_enrolments(person, day, caller)
+    return rights_records([person], day, viewer=caller.staff, enrolments={person.pk: enrolments})[person.pk]
 
 
-def _require_enrolments_intact(person: Person, day: date, caller: Caller) -> None:
-    """Refuse the rights record or statement of PERSON while one of the enrolments it shows does not match its
-    history: another person's enrolment pointed at PERSON in SQL was shown as theirs, on the page and on the
-    statement handed over the counter, where the person's page withholds it (attack round 14). One query for
-    the enrolments, one for their latest revisions and one for the person's; the yearly batch checks a chunk
-    of people at once and withholds the statement instead (:func:`issue_checked`)."""
-    enrolments: list[Any] = [e for e in _ENROLMENTS.all(int(person.pk)) if e.start_date <= day]
+def _intact_enrolments(person: Person, day: date, caller: Caller) -> list[_Enrolment]:
+    """PERSON's enrolments started by DAY as the rights record shows them (:func:`_enrolment_rows`' order and
+    columns), refused while one of them does not match its history: another person's enrolment pointed at
+    PERSON in SQL was shown as theirs, on the page and on the statement handed over the counter, where the
+    person's page withholds it (attack round 14). One query gives the enrolments, their latest revisions and
+    their units' names and districts, so the record shows exactly the enrolments checked; the person's own
+    check is record_get's. The yearly batch checks a chunk of people at once and withholds the statement
+    instead (:func:`issue_checked`)."""
+    spec = spec_for("person_enrolment")
+    checked: list[Any] = [e for e in _ENROLMENTS.all(int(person.pk)) if e.start_date <= day]
     # The person was checked by record_get a moment ago, and the enrolments are selected by them.
-    require_all_intact(spec_for("person_enrolment"), enrolments, caller, owner_checked=True)
+    require_all_intact(spec, checked, caller, owner_checked=True, latest=latest_of(checked))
+    checked.sort(key=lambda e: (e.start_date, e.pk))
+    district = _unit_district().attname
+    return [
+        _Enrolment(e.insurance, e.kind, e.status, e.start_date, None, None, None)
+        if e.unit_id is None
+        else _Enrolment(
+            e.insurance, e.kind, e.status, e.start_date, e.unit.name, e.unit_id, getattr(e.unit, district)
+        )
+        for e in checked
+    ]
+
+
+@cache
+def _unit_district() -> Any:
+    """The unit's field its district is read from (its declared data-scope path, as _enrolment_rows reads it)."""
+    return Unit._meta.get_field(spec_for("unit").declaration.district or "")
+
+
+def _enrolments_query(pk: int) -> Any:
+    """The person's enrolments in id order, each with its latest revision and, of its unit, only the name and
+    the district (the unit's other columns are not read)."""
+    unit_fields = {"name", _unit_district().name, Unit._meta.pk.name}
+    deferred = [f"unit__{f.name}" for f in Unit._meta.concrete_fields if f.name not in unit_fields]
+    queryset = PersonEnrolment.objects.filter(person_id=pk).select_related("unit").defer(*deferred)
+    return with_latest_revision(spec_for("person_enrolment"), queryset).order_by("pk")
 
 
 # The person's enrolments, by a query compiled once (sidms.core.prepared): the check above runs on every view
 # of the rights record, and building the queryset cost more than reading the rows.
-_ENROLMENTS: Prepared[PersonEnrolment] = Prepared(
-    PersonEnrolment, lambda pk: PersonEnrolment.objects.filter(person_id=pk).order_by("pk"), int
-)
+_ENROLMENTS: Prepared[PersonEnrolment] = Prepared(PersonEnrolment, _enrolments_query, int)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -421,7 +455,7 @@ def issue_statement(
     caller = Caller.of(actor)
     day = _cut_off(cut_off)
     person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key)
-    _require_enrolments_intact(person, day, caller)
+    _intact_enrolments(person, day, caller)
     detail: dict[str, Any] = {}
     if delegated_query is not None:
         registration = DelegatedQuery.objects.filter(pk=delegated_query, person=person).first()

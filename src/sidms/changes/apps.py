@@ -17,14 +17,14 @@ class ChangesConfig(AppConfig):
         from sidms.access import policies
         from sidms.access import workflow as workflows
         from sidms.changes import reference, rules  # noqa: F401  (register rule proposals and the reference check)
-        from sidms.changes.integrity import require_read_intact, withhold_unintact
+        from sidms.changes.integrity import read_with_history, require_read_intact, withhold_unintact
         from sidms.changes.seals import require_move_genuine
 
         # A request or order whose record moved is read in its new district once the move is genuine.
         workflows.register_record_check(require_move_genuine)
         # A record page, or a record in a list, is shown only while the record matches its history (its
         # district may have been written in SQL).
-        policies.register_read_guard(require_read_intact, many=withhold_unintact)
+        policies.register_read_guard(require_read_intact, many=withhold_unintact, read_with=read_with_history)
         from sidms.changes.batches import cleaning_code
 
         # The fingerprint of the code that cleans import rows, taken from the files this process loaded

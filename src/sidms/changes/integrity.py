@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from sidms.audit.models import Outcome
@@ -20,6 +21,7 @@ from sidms.audit.services import audit_record
 from sidms.core.caller import Caller
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import REGISTRY, EntitySpec, cipher_mac, digest, spec_of_model, state_of, tokens_of
+from sidms.core.prepared import planned_once
 from sidms.lib.crypto import DecryptionError
 
 # The keyed digest of a ledger fact (an append-only row a run writes, with no revisions), by entity, registered
@@ -208,6 +210,31 @@ def latest_revision_rows(spec: EntitySpec, ids: list[int], *, state: bool = Fals
     the read door's checks of a list page share it."""
     extra = ", r.state" if state else ""
     rows: list[tuple[Any, ...]] = []
+    if connection.vendor == "postgresql":
+        # Statements of one shape whatever the number of ids (an array), prepared by the connection
+        # (planned_once): each id's latest revision by one backward probe of the (entity, record, version)
+        # index. The read door asks this of one record on every record page; parsed and planned anew each
+        # time, the grouped join below cost the database several times the probe. One id has a statement of
+        # its own, whose generic plan PostgreSQL keeps (an array's length is unknown to a generic plan, which
+        # costs it as ten probes, so that one is planned at each run: still parsed once).
+        ids = list(dict.fromkeys(ids))
+        latest = (
+            "SELECT record_id, version, digest, state FROM changes_revision WHERE entity = %s AND record_id"
+        )
+        with planned_once(connection) as cursor:
+            if len(ids) == 1:
+                cursor.execute(
+                    f"SELECT r.record_id, r.version, r.digest{extra} FROM ({latest} = %s "  # noqa: S608
+                    "ORDER BY version DESC LIMIT 1) r",
+                    [spec.name, ids[0]],
+                )
+            else:
+                cursor.execute(
+                    f"SELECT r.record_id, r.version, r.digest{extra} FROM unnest(%s::bigint[]) AS i(id) "  # noqa: S608
+                    f"CROSS JOIN LATERAL ({latest} = i.id ORDER BY version DESC LIMIT 1) r",
+                    [ids, spec.name],
+                )
+            return cursor.fetchall()
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
@@ -228,6 +255,34 @@ def latest_revisions(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, s
     return {int(pk): (int(version), str(stored)) for pk, version, stored in latest_revision_rows(spec, ids)}
 
 
+# The attributes with_latest_revision annotates a record with (its latest revision's version and digest).
+_LATEST_VERSION, _LATEST_DIGEST = "latest_revision_version", "latest_revision_digest"
+
+
+def with_latest_revision(spec: EntitySpec, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """QUERYSET (of SPEC's records) with each record's latest revision, (version, digest), read by the same
+    statement (two correlated look-ups on the revisions' (entity, record, version) index): a page that checks
+    the records it shows (:func:`require_all_intact` with ``latest=``:func:`latest_of`) then needs no query
+    of its own for their history."""
+    from sidms.changes.models import Revision
+
+    revisions = Revision.objects.filter(entity=spec.name, record_id=OuterRef("pk")).order_by("-version")
+    return queryset.annotate(**{
+        _LATEST_VERSION: Subquery(revisions.values("version")[:1]),
+        _LATEST_DIGEST: Subquery(revisions.values("digest")[:1]),
+    })  # fmt: skip
+
+
+def latest_of(records: list[models.Model]) -> dict[int, tuple[int, str]]:
+    """:func:`latest_revisions` of RECORDS, read with them (:func:`with_latest_revision`)."""
+    latest = {}
+    for record in records:
+        version = getattr(record, _LATEST_VERSION)
+        if version is not None:
+            latest[int(record.pk)] = (int(version), str(getattr(record, _LATEST_DIGEST)))
+    return latest
+
+
 def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) -> None:
     """The check the read door makes of a record before a page shows it (access.policies.record_get; this
     app registers it when ready). The scope is read from the live row: a district written into a person in
@@ -238,8 +293,16 @@ def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) ->
     named every page of theirs but their own, their name on each (attack round 14). A record that does not
     match its history is not shown: the alert is recorded now (a read has no transaction to roll back) and
     raised, and the page answers 409 naming the record. The check reads the stored columns only (no
-    decryption): three keyed digests and one indexed look-up a record."""
-    require_all_intact(spec, [instance], actor)
+    decryption): three keyed digests and one indexed look-up a record, read with the record when record_get
+    read it (:func:`read_with_history`)."""
+    latest = latest_of([instance]) if hasattr(instance, _LATEST_VERSION) else None
+    require_all_intact(spec, [instance], actor, latest=latest)
+
+
+def read_with_history(spec: EntitySpec, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """What :func:`require_read_intact` reads of a record besides its row, for record_get's look-up by key to
+    read in the same statement (access.policies.register_read_guard): a registry record's latest revision."""
+    return with_latest_revision(spec, queryset) if spec.kind == REGISTRY else queryset
 
 
 def require_owner_intact(spec: EntitySpec, values: Mapping[str, Any] | models.Model, *, actor: Any) -> None:
@@ -271,19 +334,30 @@ def withhold_unintact(spec: EntitySpec, records: list[models.Model], actor: Any)
 
 
 def require_all_intact(
-    spec: EntitySpec, records: list[models.Model], actor: Any, *, owner_checked: bool = False
+    spec: EntitySpec,
+    records: list[models.Model],
+    actor: Any,
+    *,
+    owner_checked: bool = False,
+    latest: Mapping[int, tuple[int, str]] | None = None,
 ) -> None:
     """Refuse a read built from RECORDS (a person's enrolments on their rights record and statement) unless
     each matches its history: the first alert, recorded with the others, is raised (the page answers 409).
     OWNER_CHECKED: the records were selected by the one record their district is read from, and that record
-    was just checked (the person, through record_get): it is not checked again."""
-    failing = unintact(spec, records, actor, check_owners=not owner_checked)
+    was just checked (the person, through record_get): it is not checked again. LATEST: the records' latest
+    revisions, read with them (:func:`with_latest_revision`, :func:`latest_of`) rather than by a query here."""
+    failing = unintact(spec, records, actor, check_owners=not owner_checked, latest=latest)
     if failing:
         raise failing[0][1]
 
 
 def unintact(
-    spec: EntitySpec, records: list[models.Model], actor: Any, *, check_owners: bool = True
+    spec: EntitySpec,
+    records: list[models.Model],
+    actor: Any,
+    *,
+    check_owners: bool = True,
+    latest: Mapping[int, tuple[int, str]] | None = None,
 ) -> list[tuple[models.Model, Any]]:
     """(record, its recorded alert) for each of RECORDS that :func:`withhold_unintact` withholds; without
     CHECK_OWNERS, the records their districts are read from are not checked (the caller checked them). The
@@ -292,7 +366,8 @@ def unintact(
         return []
     failing: dict[int, IntegrityAlert] = {}
     if spec.kind == REGISTRY:
-        latest = latest_revisions(spec, [int(record.pk) for record in records])
+        if latest is None:
+            latest = latest_revisions(spec, [int(record.pk) for record in records])
         for record in records:
             reason = stored_problem(spec, record, latest.get(int(record.pk)))
             if reason:

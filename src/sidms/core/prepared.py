@@ -6,7 +6,8 @@ pages read a handful of such rows on every request (the staff member, the second
 shown), so each is declared once as a :class:`Prepared` queryset and only its parameters change.
 
 A prepared queryset is the queryset itself: the same SQL, the same model instances (``from_db``, values
-converted by the database's converters, ``select_related`` objects attached), so the ORM's semantics hold.
+converted by the database's converters, ``select_related`` objects attached, annotations set as attributes),
+so the ORM's semantics hold.
 Its parameters are plain integers or strings that need no conversion for the database (keys and codes);
 each is found in the compiled SQL's parameters by a sentinel value, and a shape whose SQL does not carry a
 sentinel as given (converted, or dropped) is refused when first compiled.
@@ -37,6 +38,7 @@ _STR_SENTINEL = "\x01sidms-prepared-{}\x01"
 class _Compiled:
     __slots__ = (
         "_compiler",
+        "annotations",
         "converters",
         "db",
         "init_list",
@@ -70,8 +72,10 @@ class _Compiled:
         self.sql, self.template, self.positions, self.db = sql, list(params), positions, db
         self.wrappers = [type(params[i]) for i in positions]
         select, klass_info = compiler.select, compiler.klass_info
-        if klass_info is None or compiler.annotation_col_map:
-            raise ValueError("a prepared queryset reads model instances, without annotations")
+        if klass_info is None:
+            raise ValueError("a prepared queryset reads model instances")
+        # Annotations are set on each instance by name, as the ORM's ModelIterable sets them.
+        self.annotations = list(compiler.annotation_col_map.items())
         self.model = klass_info["model"]
         fields = klass_info["select_fields"]
         self.window = (fields[0], fields[-1] + 1)
@@ -96,6 +100,8 @@ class _Compiled:
             obj = self.model.from_db(self.db, self.init_list, row[start:end])
             for populator in self.populators:
                 populator.populate(row, obj)
+            for name, position in self.annotations:
+                setattr(obj, name, row[position])
             out.append(obj)
         return out
 

@@ -10,11 +10,18 @@ from django.core.exceptions import ValidationError
 from sidms.core.prepared import Prepared
 from sidms.registry.models import Staff
 
+
 # The account of every request, compiled once (sidms.core.prepared): building and compiling this queryset
 # cost more than the query itself.
-_ACCOUNT: Prepared[Staff] = Prepared(
-    Staff, lambda pk: Staff._default_manager.select_related("district").filter(pk=pk), int
-)
+# With it, the account's latest revision, which the session check compares on every request
+# (security.middleware, accounts.latest_revision): one statement for both.
+def _account(pk: int) -> Any:
+    from sidms.security.accounts import with_latest_revision
+
+    return with_latest_revision(Staff._default_manager.select_related("district").filter(pk=pk))
+
+
+_ACCOUNT: Prepared[Staff] = Prepared(Staff, _account, int)
 
 
 class StaffBackend(ModelBackend):

@@ -15,6 +15,8 @@ from django.contrib.sessions.models import Session
 from django.db import connections, router
 from django.utils import timezone
 
+from sidms.core.prepared import planned_once
+
 # The session key column's length (Django's keys are 32 characters).
 _KEY_LENGTH = 40
 
@@ -42,7 +44,8 @@ class SessionStore(DatabaseStore):
             f"WHERE {quote(pk)} = %s AND {quote(expires)} > %s"
         )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
+        # A statement of one shape on every request: prepared by the connection on PostgreSQL (planned_once).
+        with planned_once(connection) as cursor:
             cursor.execute(sql, [key, now])
             row = cursor.fetchone()
         if row is None:
