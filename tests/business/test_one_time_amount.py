@@ -128,5 +128,7 @@ def test_the_entry_form_names_it_for_the_kind_chosen(
     blank = clerk.get("/entitlements/new/").content.decode()
     assert form_label(blank, "monthly_amount") == "月待遇金额"
     assert "一次性伤残补助金、生育津贴：填写一次性待遇金额" in blank
-    typed = clerk.post("/entitlements/new/", {"kind": "maternity", "monthly_amount": "abc", "start_date": "x"})
+    typed = clerk.post(
+        "/entitlements/new/", {"kind": "maternity", "monthly_amount": "abc", "start_date": "x"}
+    )
     assert form_label(typed.content.decode(), "monthly_amount") == "一次性待遇金额"

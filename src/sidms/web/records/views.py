@@ -597,9 +597,7 @@ def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any, *, cr
         messages.info(request, _("Nothing was changed: the values are the same as those stored."))
     for name, notes in outcome.warnings.items():
         for note in notes:
-            messages.warning(
-                request, _("Note on %(field)s: %(note)s") % {"field": named(name), "note": note}
-            )
+            messages.warning(request, _("Note on %(field)s: %(note)s") % {"field": named(name), "note": note})
 
 
 @sensitive_post_parameters(*SECRET_FIELDS)
