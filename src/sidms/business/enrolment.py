@@ -234,13 +234,14 @@ def _held_at_unit(
         UNION ALL SELECT 'declaration', NULL, NULL, year FROM {BaseDeclaration._meta.db_table}
             WHERE person_id = %s AND unit_id = %s
     """  # noqa: S608  (the table names are the models')
-    params = [
+    employee = str(EnrolmentKind.EMPLOYEE)
+    params: list[int | str] = [
         person_id,
         unit_id,
         exclude_pk,
         person_id,
         unit_id,
-        str(EnrolmentKind.EMPLOYEE),
+        employee,
         person_id,
         unit_id,
     ]
