@@ -82,4 +82,56 @@ def test_the_export_of_the_list_has_the_column_too(grants: dict[str, Any], huanc
     lines = list(csv.reader(io.StringIO(done.data.decode("utf-8-sig"))))
     headers, rows = lines[1], lines[2:]
     monthly, once = headers.index("月待遇金额"), headers.index("一次性待遇金额")
-    assert {(row[monthly], row[once]) for row in rows} == {("2300.00", ""), ("", "60000.00")}
+    assert {(row[monthly], row[once]) for row in rows} == {
+        ("2300.00", ""),
+        ("", "60000.00"),
+    }  # numbers a sheet sums
+
+
+def labels_of_changes(page: str) -> list[str]:
+    return re.findall(r'<li><span class="muted">([^<]+)</span>：', page)
+
+
+def test_the_history_names_a_one_time_grants_amount_one_time(
+    grants: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    """The record's 变更历史, both the timeline and the record as it was at a moment, named a one-time grant's
+    amount 月待遇金额."""
+    clerk = signed_in(huancui_clerk)
+    grant = clerk.get(f"/entitlements/{grants['grant'].pk}/history/").content.decode()
+    assert "一次性待遇金额" in labels_of_changes(grant) and "月待遇金额" not in grant
+    moment = "2100-01-01 00:00"
+    grant = clerk.get(f"/entitlements/{grants['grant'].pk}/history/", {"as_of": moment}).content.decode()
+    assert re.search(r"<dt>一次性待遇金额</dt><dd>¥60,000.00</dd>", grant) and "月待遇金额" not in grant
+    pension = clerk.get(f"/entitlements/{grants['pension'].pk}/history/").content.decode()
+    assert "月待遇金额" in labels_of_changes(pension) and "一次性待遇金额" not in pension
+
+
+def form_label(page: str, name: str) -> str:
+    found = re.search(rf'<label for="id_{name}">([^<]+)', page)
+    assert found, page
+    return found.group(1)
+
+
+def test_the_edit_form_names_it_so(grants: dict[str, Any], huancui_clerk: Any, signed_in: Any) -> None:
+    clerk = signed_in(huancui_clerk)
+    grant = clerk.get(f"/entitlements/{grants['grant'].pk}/edit/").content.decode()
+    assert form_label(grant, "monthly_amount") == "一次性待遇金额" and "月待遇金额" not in grant
+    pension = clerk.get(f"/entitlements/{grants['pension'].pk}/edit/").content.decode()
+    assert form_label(pension, "monthly_amount") == "月待遇金额"
+
+
+def test_the_entry_form_names_it_for_the_kind_chosen(
+    grants: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    """A new record's form does not know the kind before it is chosen: the field is the monthly amount, with a
+    note naming the one-time grants; typed back with a one-time kind chosen (the form refused for another
+    field), the field is the one-time amount."""
+    clerk = signed_in(huancui_clerk)
+    blank = clerk.get("/entitlements/new/").content.decode()
+    assert form_label(blank, "monthly_amount") == "月待遇金额"
+    assert "一次性伤残补助金、生育津贴：填写一次性待遇金额" in blank
+    typed = clerk.post(
+        "/entitlements/new/", {"kind": "maternity", "monthly_amount": "abc", "start_date": "x"}
+    )
+    assert form_label(typed.content.decode(), "monthly_amount") == "一次性待遇金额"

@@ -90,7 +90,7 @@ def test_the_checks_page_lists_them_in_scope_with_a_total_and_audits_who_was_sho
     assert drawing.person_no in part and "王**" in part and "王建国" not in text
     assert "2026-02-15" in part and "2026-03" in part and "2026-04" in part and "¥3,960.00" in part
     event = json.loads(AuditEvent.objects.get(action="read.benefit_checks").payload)["detail"]
-    assert event["reemployed"] == [drawing.pk]
+    assert event["reemployed"] == [drawing.person_no] and event["shown"] == [drawing.person_no]
     with translation.override("zh-hans"):
         other = signed_in(rushan_clerk).get("/business/benefits/").content.decode()
     assert drawing.person_no not in other

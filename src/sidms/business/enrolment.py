@@ -14,7 +14,9 @@ submission (registered with ``changes.services.register_entry_check``):
   changed afterwards from under it: a change of an employment (its start, its end, its person or unit) that
   leaves an employee enrolment at that unit which it covered with no employment in its first month is
   refused (attack round 15: moved past the enrolment's start at the window, the job no longer vouched for the
-  months assessed);
+  months assessed); nor the employment a unit's base declaration for the person stands on (business.bases:
+  a unit declares its own employees' bases): a change that leaves a declared year at that unit, which it
+  covered, with no day of employment there is refused;
 * a unit's work-injury enrolment names its industry risk class and a floating tier that class has
   (parameter ``work_injury.tiers``, 人社部发〔2015〕71号).
 """
@@ -29,6 +31,7 @@ from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business.models import (
+    BaseDeclaration,
     Death,
     EnrolmentKind,
     EnrolmentStatus,
@@ -211,11 +214,59 @@ def _month_covered(start: date, spans: list[tuple[date, date | None]]) -> bool:
     return any(begin < following and (end is None or end >= first) for begin, end in spans)
 
 
+def _year_covered(year: int, spans: list[tuple[date, date | None]]) -> bool:
+    """Whether one of SPANS (an employment's start and end) runs on some day of YEAR."""
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    return any(begin <= last and (end is None or end >= first) for begin, end in spans)
+
+
+def _held_at_unit(
+    person_id: int, unit_id: int, exclude_pk: int
+) -> tuple[list[date], list[int], list[tuple[date, date | None]]]:
+    """What stands on PERSON_ID's employments at UNIT_ID, by one plain SELECT: the first days of the person's
+    employee enrolments there, the years the unit declared the person's base for, and the person's other
+    employments there (all but EXCLUDE_PK) with their ends."""
+    sql = f"""
+        SELECT 'job', start_date, end_date, NULL FROM {Employment._meta.db_table}
+            WHERE person_id = %s AND unit_id = %s AND id <> %s
+        UNION ALL SELECT 'enrolment', start_date, NULL, NULL FROM {PersonEnrolment._meta.db_table}
+            WHERE person_id = %s AND unit_id = %s AND kind = %s
+        UNION ALL SELECT 'declaration', NULL, NULL, year FROM {BaseDeclaration._meta.db_table}
+            WHERE person_id = %s AND unit_id = %s
+    """  # noqa: S608  (the table names are the models')
+    employee = str(EnrolmentKind.EMPLOYEE)
+    params: list[int | str] = [
+        person_id,
+        unit_id,
+        exclude_pk,
+        person_id,
+        unit_id,
+        employee,
+        person_id,
+        unit_id,
+    ]
+    starts: list[date] = []
+    years: set[int] = set()
+    others: list[tuple[date, date | None]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for what, begin, end, year in cursor.fetchall():
+            if what == "job" and (day := _day(begin)) is not None:
+                others.append((day, _day(end)))
+            elif what == "enrolment" and (day := _day(begin)) is not None:
+                starts.append(day)
+            elif what == "declaration" and str(year or "").isascii() and str(year or "").isdigit():
+                years.add(int(year))
+    return sorted(starts), sorted(years), others
+
+
 def check_employment(values: Mapping[str, Any], record: models.Model | None) -> None:
-    """A change of a stored employment that takes away the employment an employee enrolment at its unit
-    started under (the enrolment's first month no longer covered by any employment of the person there) is
-    refused: the enrolment would be assessed for months the person did not work there. An enrolment that was
-    not covered before the change (entered before the rule) does not hold the employment back."""
+    """A change of a stored employment that takes away the employment something at its unit stands on is
+    refused: an employee enrolment there whose first month would no longer be covered by any employment of
+    the person at the unit (it would be assessed for months the person did not work there), or a base the
+    unit declared for the person for a year in which the person would no longer have any employment there
+    (business.bases: a unit declares its own employees' bases). What was not covered before the change
+    (entered before the rule, or kept by a migration) does not hold the employment back. One query a change."""
     if record is None:
         return  # a new employment covers more, never less
     old = (_pk(record.person_id), _pk(record.unit_id), _day(record.start_date), _day(record.end_date))  # type: ignore[attr-defined]
@@ -224,22 +275,11 @@ def check_employment(values: Mapping[str, Any], record: models.Model | None) -> 
     person_id, unit_id = old[0], old[1]
     if new == old or old[2] is None or person_id is None or unit_id is None:
         return
-    starts = list(
-        PersonEnrolment.objects.filter(
-            person_id=person_id, unit_id=unit_id, kind=EnrolmentKind.EMPLOYEE
-        ).values_list("start_date", flat=True)
-    )
-    if not starts:
-        return
-    others = [
-        (begin, end)
-        for begin, end in Employment.objects.filter(person_id=person_id, unit_id=unit_id)
-        .exclude(pk=record.pk)
-        .values_list("start_date", "end_date")
-    ]
-    kept = [(new[2], new[3])] if new[:2] == old[:2] and new[2] is not None else []
-    for start in sorted(starts):
-        if _month_covered(start, [*others, (old[2], old[3])]) and not _month_covered(start, others + kept):
+    starts, years, others = _held_at_unit(person_id, unit_id, int(record.pk))
+    before = [*others, (old[2], old[3])]
+    after = others + ([(new[2], new[3])] if new[:2] == old[:2] and new[2] is not None else [])
+    for start in starts:
+        if _month_covered(start, before) and not _month_covered(start, after):
             raise ChangeRefused(
                 _(
                     "The person is enrolled at this unit as an employee from %(date)s on this employment: the "
@@ -248,6 +288,17 @@ def check_employment(values: Mapping[str, Any], record: models.Model | None) -> 
                 ),
                 {"date": start.isoformat()},
                 code="employment_enrolled",
+            )
+    for year in years:
+        if _year_covered(year, before) and not _year_covered(year, after):
+            raise ChangeRefused(
+                _(
+                    "The unit declared the person's contribution base for %(year)s on this employment: the change "
+                    "would leave the person without an employment at the unit in that year. Correct the "
+                    "declaration first."
+                ),
+                {"year": str(year)},
+                code="employment_declared",
             )
 
 

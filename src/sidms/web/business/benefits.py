@@ -258,10 +258,15 @@ def benefit_checks(request: HttpRequest) -> HttpResponse:
     total = sum((o.amount for o in over), Decimal(0))
     total_again = sum((r.amount for r in again), Decimal(0))
     over, again, suspended = over[:SHOWN], again[:SHOWN], suspended[:SHOWN]
+    # Each person by their number, as the subject index reads it (audit.subjects.named: ``shown``, of the
+    # event's object type), so that the person's access record lists this view (B1); each list by the same.
+    number = spec_for("person").label
+    overpaid, reemployed, lapsed = (
+        sorted({number(people[row.person_id]) for row in rows}) for rows in (over, again, suspended)
+    )
     audit_record("read.benefit_checks", actor=caller, object_type="person",
-                 detail={"period": period, "overpaid": sorted({o.person_id for o in over}),
-                         "reemployed": sorted({r.person_id for r in again}),
-                         "suspended": sorted({e.person_id for e in suspended})})  # fmt: skip
+                 detail={"period": period, "shown": sorted({*overpaid, *reemployed, *lapsed}),
+                         "overpaid": overpaid, "reemployed": reemployed, "suspended": lapsed})  # fmt: skip
     labels = {p.pk: (p.person_no, mask_name(p.name)) for p in people.values()}
     return render(
         request,

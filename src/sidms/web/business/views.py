@@ -368,8 +368,11 @@ def arrears_page(request: HttpRequest) -> HttpResponse:
     withheld = policies.withhold(spec_for("unit"), units, caller_of(request))
     names = {unit.pk: unit.name for unit in units if unit not in withheld}
     rows = [a for a in owing if a.unit_id in names]
+    # Every unit shown, by its number, as the subject index reads it (audit.subjects.named: ``shown``): the
+    # event named the first 200 by row id, which no unit's record could find.
+    number = {unit.pk: spec_for("unit").label(unit) for unit in units}
     audit_record("read.arrears", actor=caller_of(request), object_type="unit",
-                 detail={"as_of": day.isoformat(), "units": [a.unit_id for a in rows][:200]})  # fmt: skip
+                 detail={"as_of": day.isoformat(), "shown": [number[a.unit_id] for a in rows]})  # fmt: skip
     return render(request, "business/arrears.html", {"rows": rows, "names": names, "day": day})
 
 

@@ -43,6 +43,8 @@ ACTION_LABELS: dict[str, Any] = {
     "security.rate_limited": gettext_lazy("Too many requests refused"),
     "integrity.alert": gettext_lazy("Integrity alert"),
     "read.queues": gettext_lazy("Queues viewed"),
+    "read.benefit_checks": gettext_lazy("View benefit checks"),
+    "read.arrears": gettext_lazy("View arrears"),
     "review.approve": gettext_lazy("Review approved"),
     "review.reject": gettext_lazy("Review rejected"),
     "review.recheck": gettext_lazy("Registries asked again"),

@@ -8,6 +8,7 @@ which the pipeline applies. The form only reads the rules to show them (a requir
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from django import forms
@@ -19,7 +20,7 @@ from sidms.core.errors import ChangeRefused, Invalid
 from sidms.core.kernel import EntitySpec, spec_of_model
 from sidms.parameters.codes import code_choices
 from sidms.parameters.models import CollectionRule, Region, ReviewLevel
-from sidms.web.display import EMPTY, label, record_name, value_text
+from sidms.web.display import EMPTY, joined, label, label_for, record_name, value_text
 
 _BLANK: list[tuple[str, Any]] = [("", _("— choose —"))]
 
@@ -70,6 +71,11 @@ class RecordForm(forms.Form):
         self.fixed = dict(fixed or {})
         self.kept: dict[str, str] = {}
         declaration = spec.declaration
+        # What the fields are named after (Declaration.apart: a one-time grant's amount is not a monthly one):
+        # the record, or on a new record's form the values typed; before anything is typed, nothing.
+        self.named_as: Any = record
+        if record is None and data is not None:
+            self.named_as = SimpleNamespace(**{name: data.get(name, "") for name in spec.fields})
         for name in spec.fields:
             if name == declaration.key and (declaration.numbering is not None or record is not None):
                 continue  # assigned by the system, or fixed once the record exists
@@ -124,7 +130,7 @@ class RecordForm(forms.Form):
     def _field(self, name: str) -> forms.Field:
         spec = self.spec
         model_field = spec.field(name)
-        text = label(spec, name)
+        text = label(spec, name) if self.named_as is None else label_for(spec, self.named_as, name)
         if name == "district_id":
             return forms.ChoiceField(
                 label=text, required=False, choices=_BLANK + district_choices(self.staff)
@@ -150,7 +156,21 @@ class RecordForm(forms.Form):
         max_length = getattr(model_field, "max_length", None)
         if max_length and "maxlength" not in attrs:
             attrs["maxlength"] = str(max_length)
-        return forms.CharField(label=text, required=False, widget=forms.TextInput(attrs=attrs))
+        return forms.CharField(
+            label=text, required=False, widget=forms.TextInput(attrs=attrs), help_text=self._apart_hint(name)
+        )
+
+    def _apart_hint(self, name: str) -> str:
+        """On a new record's blank form, beside a field shown apart for some records (a one-time grant's
+        amount), for which records it means what: 一次性伤残补助金、生育津贴：填写一次性待遇金额."""
+        if self.named_as is not None:
+            return ""
+        for apart in self.spec.declaration.apart:
+            if apart.field == name:
+                choices = dict(self.spec.field(apart.when).flatchoices)
+                kinds = joined(choices.get(value, value) for value in apart.values)
+                return _("%(kinds)s: enter the %(label)s.") % {"kinds": kinds, "label": apart.label}
+        return ""
 
     def governed(self) -> list[str]:
         return [name for name in self.fields if name not in ("version", "reason")]

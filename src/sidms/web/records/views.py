@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
@@ -405,7 +406,7 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
                 "reference": reference,
                 "reference_url": reference_url,
                 "decider": (names.get(decider) or decider) if decider else "",
-                "changes": _changes(spec, entry.changes, staff),
+                "changes": _changes(spec, record, entry.changes, staff),
             }
         )
     context: dict[str, Any] = {
@@ -432,7 +433,7 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
                 if state is None
                 else [
                     {
-                        "label": label(spec, name),
+                        "label": label_for(spec, SimpleNamespace(**state), name),
                         "value": shown(spec, name, state.get(name), staff, channel="history"),
                     }
                     for name in spec.fields
@@ -442,15 +443,15 @@ def record_history(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     return render(request, "records/history.html", context, status=status)
 
 
-def _changes(spec: EntitySpec, changes: Any, staff: Any) -> list[dict[str, Any]]:
+def _changes(spec: EntitySpec, record: Any, changes: Any, staff: Any) -> list[dict[str, Any]]:
     """A revision's changes as old → new, leaving out fields that read the same on both sides (a field
-    created empty)."""
+    created empty), each field named as on RECORD's page (a one-time grant's amount is not a monthly one)."""
     rows = []
     for change in changes:
         old = shown(spec, change.field, change.old, staff, channel="history")
         new = shown(spec, change.field, change.new, staff, channel="history")
         if old != new:
-            rows.append({"label": change.label, "old": old, "new": new})
+            rows.append({"label": label_for(spec, record, change.field), "old": old, "new": new})
     return rows
 
 
@@ -569,6 +570,9 @@ def _stale(
 
 
 def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any, *, created: bool = False) -> None:
+    def named(name: str) -> str:  # as on the record's page (a one-time grant's amount)
+        return label(spec, name) if outcome.record is None else label_for(spec, outcome.record, name)
+
     if created and outcome.record is not None:
         messages.success(
             request,
@@ -578,7 +582,7 @@ def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any, *, cr
     elif outcome.applied:
         messages.success(
             request,
-            _("Applied at once: %(fields)s.") % {"fields": joined(label(spec, n) for n in outcome.applied)},
+            _("Applied at once: %(fields)s.") % {"fields": joined(named(n) for n in outcome.applied)},
         )
     if outcome.held is not None:
         messages.info(
@@ -587,15 +591,13 @@ def _submit_messages(request: HttpRequest, spec: EntitySpec, outcome: Any, *, cr
                 "Held for review as request CR%(id)s: %(fields)s. Until a reviewer approves, the values stored "
                 "before stay in force."
             )
-            % {"id": outcome.held.pk, "fields": joined(label(spec, n) for n in outcome.held.proposed)},
+            % {"id": outcome.held.pk, "fields": joined(named(n) for n in outcome.held.proposed)},
         )
     if not outcome.applied and outcome.held is None:
         messages.info(request, _("Nothing was changed: the values are the same as those stored."))
     for name, notes in outcome.warnings.items():
         for note in notes:
-            messages.warning(
-                request, _("Note on %(field)s: %(note)s") % {"field": label(spec, name), "note": note}
-            )
+            messages.warning(request, _("Note on %(field)s: %(note)s") % {"field": named(name), "note": note})
 
 
 @sensitive_post_parameters(*SECRET_FIELDS)
