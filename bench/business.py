@@ -123,8 +123,10 @@ def enrol(operator: Any, approver: Any, history_months: int = 36, full_history: 
 
     With HISTORY_MONTHS < 36, an employee's enrolment starts HISTORY_MONTHS months before 2026-01 (so the
     ledger runs before that month do not assess them, and they declare bases only for the years from
-    then), except FULL_HISTORY employees (Huancui's first, then any), enrolled from 2020 with every year's
-    base: the rights page's and the statements' persons. Returns (employees, of them with full history)."""
+    then), except FULL_HISTORY employees (Huancui's first, then any, employed by January 2020), enrolled from
+    2020 with every year's base: the rights page's and the statements' persons. No one is enrolled before the
+    month their job began (the entry rule, 社会保险法 Art. 58). Returns (employees, of them with full
+    history)."""
     from sidms.business import calc
     from sidms.business.parameters import cached_parameters
     from sidms.changes.batches import batch_apply_import, batch_decide, batch_execute
@@ -336,8 +338,8 @@ def main() -> None:
     started = time.perf_counter()
     employees, full = enrol(operator, approver, args.history_months, args.full_history)
     took = time.perf_counter() - started
-    say(f"  seeded: {employees:,} pension enrolments ({full:,} from 2020, the others "
-        f"{'from 2020' if args.history_months >= 36 else f'for the last {args.history_months} months'}) and their "
+    say(f"  seeded: {employees:,} pension enrolments ({full:,} from 2020 or their job's month, the others "
+        f"{'too' if args.history_months >= 36 else f'for the last {args.history_months} months'}) and their "
         f"bases for {YEARS[0]}–{YEARS[-1]} by approved import batches in {took:,.0f} s "
         f"({employees / took:,.0f} employees/s); {_load()}")  # fmt: skip
     started = time.perf_counter()
