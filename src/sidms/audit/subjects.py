@@ -27,8 +27,17 @@ _ROWS_A_CALL = 5000
 KEY_SIZE = 64  # AuditSubject.record_key and .entity, as audit_record fits an object id
 
 
+# The entities whose records someone looks up by the index: a person's access record (B1). A list of
+# employments, enrolments, ledger entries or units names them in its hashed detail, where the audit log keeps
+# them; indexing them too, for no reader, cost every person page ~40 random index writes (its six related
+# lists: the person page's throughput fell by a quarter on SQLite) and the verification as much again. A unit's
+# access record would add "unit" here, and a migration would index the events already in the chain.
+INDEXED = frozenset({"person"})
+
+
 def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """The records an event with OBJECT_TYPE and DETAIL names, each (entity, key) once, in order:
+    """The records of the INDEXED entities an event with OBJECT_TYPE and DETAIL names, each (entity, key) once,
+    in order:
 
     - ``shown``, a list of keys: the records of OBJECT_TYPE a list or an export page showed
       (``access.policies.record_list`` and ``record_related``, the staff list);
@@ -41,7 +50,7 @@ def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str,
         return []
     found: dict[tuple[str, str], None] = {}
     shown = detail.get("shown")
-    if isinstance(shown, list) and object_type:
+    if isinstance(shown, list) and object_type in INDEXED:
         for key in shown:
             if isinstance(key, str | int) and not isinstance(key, bool) and str(key):
                 found[(object_type[:KEY_SIZE], str(key)[:KEY_SIZE])] = None
@@ -51,8 +60,7 @@ def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str,
             if (
                 isinstance(pair, list)
                 and len(pair) == 2
-                and isinstance(pair[0], str)
-                and pair[0]
+                and pair[0] in INDEXED
                 and isinstance(pair[1], str | int)
                 and not isinstance(pair[1], bool)
                 and str(pair[1])
