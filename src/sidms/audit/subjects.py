@@ -60,6 +60,7 @@ def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str,
             if (
                 isinstance(pair, list)
                 and len(pair) == 2
+                and isinstance(pair[0], str)
                 and pair[0] in INDEXED
                 and isinstance(pair[1], str | int)
                 and not isinstance(pair[1], bool)
