@@ -452,6 +452,11 @@ def _verify_segment(low: int, high: int, algorithm: str) -> _Segment:
     return _Segment(low, first_prev, last_hash, count, claims)
 
 
+def _subject_where(seq: int, entity: str, key: str) -> str:
+    """Where a subject index problem is, in both languages."""
+    return f"审计事件 #{seq} 涉及的记录 {entity} {key} / subject of audit event #{seq}: {entity} {key}"
+
+
 def _check_subjects(low: int, high: int, wanted: list[tuple[int, str, str]]) -> None:
     """The subject index rows of events LOW..HIGH (read by its index on seq) are exactly WANTED, the
     (seq, entity, record key) that those events' hashed details name: a row deleted hides an access from the
@@ -470,14 +475,14 @@ def _check_subjects(low: int, high: int, wanted: list[tuple[int, str, str]]) -> 
     if missing and (not extra or missing[0] <= extra[0]):
         seq, entity, key = missing[0]
         raise broken(
-            "audit_subject", f"审计事件 #{seq} 涉及的记录 {entity} {key} / subject of audit event #{seq}: {entity} {key}",
+            "audit_subject", _subject_where(seq, entity, key),
             f"审计事件 #{seq} 列出了 {entity} {key}，但涉及记录索引中没有这一行（被删除）：本人的访问记录查不到这次访问",
             f"audit event #{seq} names {entity} {key} but the subject index has no row for it (deleted): the "
             "person's access record no longer shows this access",
         )  # fmt: skip
     seq, entity, key = extra[0]
     raise broken(
-        "audit_subject", f"审计事件 #{seq} 涉及的记录 {entity} {key} / subject of audit event #{seq}: {entity} {key}",
+        "audit_subject", _subject_where(seq, entity, key),
         f"涉及记录索引中有一行称审计事件 #{seq} 列出了 {entity} {key}，但该事件并未列出（被插入）",
         f"the subject index holds a row saying audit event #{seq} names {entity} {key}, which that event does not "
         "(inserted)",
@@ -503,7 +508,7 @@ def _check_subjects_outside(end: int) -> None:
     if row is not None:
         seq, entity, key = row
         raise broken(
-            "audit_subject", f"审计事件 #{seq} 涉及的记录 {entity} {key} / subject of audit event #{seq}: {entity} {key}",
+            "audit_subject", _subject_where(seq, entity, key),
             f"涉及记录索引中有一行指向不存在的审计事件 #{seq}（被插入）",
             f"the subject index holds a row for audit event #{seq}, which is not in the chain (inserted)",
         )  # fmt: skip

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business.calc import clamp
+from sidms.business.enrolment import entered_or_changed
 from sidms.business.models import BaseDeclaration
 from sidms.business.parameters import MissingParameter
 from sidms.changes.models import Channel
@@ -70,10 +71,8 @@ def check_declaration(values: Mapping[str, Any], record: models.Model | None) ->
             {"base": yuan(expected)},
             code="base_not_clamped",
         )
-    moved = record is None or any(
-        str(values.get(name) or "") != str(getattr(record, name) or "")
-        for name in ("person_id", "unit_id", "year")
-    )  # a later correction of the wage is not judged again by the employment
+    # A later correction of the wage is not judged again by the employment.
+    moved = entered_or_changed(values, record, ("person_id", "unit_id", "year"))
     if unit is not None and moved and not _employed_in(person, unit, year):
         raise ChangeRefused(
             _(

@@ -83,10 +83,12 @@ def _rule(key: str, day: date) -> Any:
         return value_at(key, first)
 
 
-def _moved(values: Mapping[str, Any], record: models.Model | None, names: tuple[str, ...]) -> bool:
+def entered_or_changed(
+    values: Mapping[str, Any], record: models.Model | None, names: tuple[str, ...]
+) -> bool:
     """Whether the submission makes a new record or changes one of NAMES: a rule introduced after a record
-    was stored (the employment rule) judges what is being entered, not a later change of the status of an
-    enrolment entered before it."""
+    was stored (the employment rules of enrolments and base declarations) judges what is being entered, not a
+    later change of the status of an enrolment, or of a declared wage, entered before it."""
     if record is None:
         return True
     return any(str(values.get(name) or "") != str(getattr(record, name) or "") for name in names)
@@ -197,7 +199,7 @@ def check_person_enrolment(values: Mapping[str, Any], record: models.Model | Non
         raise ChangeRefused(
             _("The unit must be enrolled in this insurance before its employees."), code="unit_not_enrolled"
         )
-    if not employed and _moved(values, record, ("person_id", "unit_id", "kind", "start_date")):
+    if not employed and entered_or_changed(values, record, ("person_id", "unit_id", "kind", "start_date")):
         raise ChangeRefused(
             _(
                 "An employee is enrolled at a unit that employs them: register the employment at this unit "

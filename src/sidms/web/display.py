@@ -19,7 +19,7 @@ from sidms.core.kernel import EntitySpec
 from sidms.lib.money import yuan
 from sidms.web.integrity import damaged_mark, report_damaged
 
-EMPTY = "—"
+EMPTY = texts.EMPTY
 
 
 def money(value: Any) -> str:
