@@ -36,7 +36,7 @@ from typing import Any
 
 from django.db import connection
 
-from sidms.changes.integrity import alert
+from sidms.changes.integrity import alert, written_version_sql
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import ENTITIES, EntitySpec, state_digester
 from sidms.core.workers import Background, worker_count
@@ -268,20 +268,13 @@ ROLLED_BACK = 2  # the "latest" column of a row rolled back with its latest revi
 
 
 def _written_version(spec: EntitySpec) -> str:
-    """SQL: the version the latest ``write.<entity>`` audit event about the row ``t`` recorded (NULL without
-    one), found by the events' object index (object type, object id = the record's label). The single-record
-    writer (``services.apply_values``) records one per revision; the bulk paths (batches, imports, key
+    """SQL: the version the latest ``write.<entity>`` audit event about the row ``t`` recorded
+    (:func:`integrity.written_version_sql` keyed by the row's label). The bulk paths (batches, imports, key
     rotation, upgrades) vouch for their revisions with one event each, so a revision of theirs rolled back
     is not seen here (the full verification names it). Two parameters: the entity's name and the action."""
     label = "id" if spec.label_field == "pk" else str(spec.field(spec.label_field).column)
-    if connection.vendor == "postgresql":
-        key, version = f"t.{label}::text", "(a.payload::jsonb -> 'detail' ->> 'version')::bigint"
-    else:
-        key, version = f"CAST(t.{label} AS TEXT)", "json_extract(a.payload, '$.detail.version')"
-    return (
-        f"(SELECT {version} FROM audit_auditevent a WHERE a.object_type = %s AND a.object_id = {key} "  # noqa: S608  (the column is the model's)
-        "AND a.action = %s ORDER BY a.seq DESC LIMIT 1)"
-    )
+    key = f"t.{label}::text" if connection.vendor == "postgresql" else f"CAST(t.{label} AS TEXT)"
+    return written_version_sql(key)
 
 
 def _missing_sql(spec: EntitySpec, conditions: Sequence[Condition]) -> tuple[str, list[Any]]:

@@ -158,21 +158,27 @@ def alert_event(
     }
 
 
+def written_version_sql(key: str) -> str:
+    """SQL: the version the latest ``write.<entity>`` audit event about the record whose label is KEY (an SQL
+    expression) recorded, NULL without one: one probe of the events' object index. Its parameters, before and
+    after KEY's: the entity's name, then the action ``write.<entity>``. ``services.apply_values`` records one
+    such event per revision it writes; the bulk paths vouch for theirs with one event each and are not seen."""
+    version = (
+        "(a.payload::jsonb -> 'detail' ->> 'version')::bigint"
+        if connection.vendor == "postgresql"
+        else "json_extract(a.payload, '$.detail.version')"
+    )
+    return (
+        f"(SELECT {version} FROM audit_auditevent a WHERE a.object_type = %s AND a.object_id = {key} "  # noqa: S608  (KEY is the caller's column or mark)
+        "AND a.action = %s ORDER BY a.seq DESC LIMIT 1)"
+    )
+
+
 def written_version(spec: EntitySpec, label: str) -> int | None:
     """The version the latest ``write.<entity>`` audit event about the record labelled LABEL recorded (None
-    without one): one probe of the events' object index. ``services.apply_values`` records one per revision it
-    writes; the bulk paths vouch for theirs with one event each and are not seen here."""
-    version = (
-        "(payload::jsonb -> 'detail' ->> 'version')::bigint"
-        if connection.vendor == "postgresql"
-        else "json_extract(payload, '$.detail.version')"
-    )
+    without one): :func:`written_version_sql` for one record."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {version} FROM audit_auditevent WHERE object_type = %s AND object_id = %s "  # noqa: S608
-            "AND action = %s ORDER BY seq DESC LIMIT 1",
-            [spec.name, label, f"write.{spec.name}"],
-        )
+        cursor.execute(f"SELECT {written_version_sql('%s')}", [spec.name, label, f"write.{spec.name}"])
         row = cursor.fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
