@@ -14,11 +14,13 @@ verified event names has its row, and every row names a record its event names.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from django.db import router, transaction
 
 from sidms.audit.models import AuditSubject
+from sidms.core.kernel import ENTITIES  # declared as the apps load; read at the first event
 
 # The columns of AuditSubject as inserted, in this order.
 _COLUMNS = ("entity", "record_key", "seq")
@@ -27,16 +29,19 @@ _ROWS_A_CALL = 5000
 KEY_SIZE = 64  # AuditSubject.record_key and .entity, as audit_record fits an object id
 
 
-# The entities whose records someone looks up by the index: a person's access record (B1). A list of
-# employments, enrolments, ledger entries or units names them in its hashed detail, where the audit log keeps
-# them; indexing them too, for no reader, cost every person page ~40 random index writes (its six related
-# lists: the person page's throughput fell by a quarter on SQLite) and the verification as much again. A unit's
-# access record would add "unit" here, and a migration would index the events already in the chain.
-INDEXED = frozenset({"person"})
+@cache
+def indexed() -> frozenset[str]:
+    """The entities whose records someone looks up by the index: those declared with an access record
+    (``Declaration.access_record``: the person, B1). A list of employments, enrolments, ledger entries or
+    units names them in its hashed detail, where the audit log keeps them; indexing them too, for no reader,
+    cost every person page ~40 random index writes (its six related lists: the person page's throughput fell
+    by a quarter on SQLite) and the verification as much again. Another entity declared with an access record
+    would need a migration to index the events already in the chain."""
+    return frozenset(name for name, spec in ENTITIES.items() if spec.declaration.access_record)
 
 
 def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """The records of the INDEXED entities an event with OBJECT_TYPE and DETAIL names, each (entity, key) once,
+    """The records of the :func:`indexed` entities an event with OBJECT_TYPE and DETAIL names, each (entity, key) once,
     in order:
 
     - ``shown``, a list of keys: the records of OBJECT_TYPE a list or an export page showed
@@ -49,8 +54,9 @@ def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str,
     if not isinstance(detail, Mapping):
         return []
     found: dict[tuple[str, str], None] = {}
+    wanted = indexed()
     shown = detail.get("shown")
-    if isinstance(shown, list) and object_type in INDEXED:
+    if isinstance(shown, list) and object_type in wanted:
         for key in shown:
             if isinstance(key, str | int) and not isinstance(key, bool) and str(key):
                 found[(object_type[:KEY_SIZE], str(key)[:KEY_SIZE])] = None
@@ -61,7 +67,7 @@ def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str,
                 isinstance(pair, list)
                 and len(pair) == 2
                 and isinstance(pair[0], str)
-                and pair[0] in INDEXED
+                and pair[0] in wanted
                 and isinstance(pair[1], str | int)
                 and not isinstance(pair[1], bool)
                 and str(pair[1])

@@ -112,6 +112,9 @@ class Declaration:
     rules: tuple[tuple[str, bool, str, str, tuple[str, ...]], ...] = ()
     # Fields shown under another name for some records (:class:`Apart`).
     apart: tuple[Apart, ...] = ()
+    # Whether someone looks the entity's records up in the lists and exports that showed them (a person's
+    # access record, B1): the audit log then indexes each such record a list names (sidms.audit.subjects).
+    access_record: bool = False
     # Anything a delivery layer needs beyond this (e.g. which related lists a record page shows).
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -294,6 +294,7 @@ class Person(RegistryRecord):
         batch_change=("category", "status", "address", "postcode", "bank_account"),
         identity=("person_no", "id_number", "name", "sex", "birth_date"),
         crosscheck_subjects={"id_number": "id_number", "name": "name"},
+        access_record=True,
         masks={
             "id_number": _masked("id_number", phone="hidden"),
             "name": _masked("full", kiosk="name", phone="name"),
