@@ -57,7 +57,8 @@ def test_an_export_searched_by_id_number_does_not_store_it_in_plain_text(
 ) -> None:
     clerk = signed_in(huancui_clerk)
     response = clerk.post(
-        "/exchange/exports/new/persons/", {"q": WANG, "purpose": "核对身份", "format": "csv", "encoding": "utf-8-sig"}
+        "/exchange/exports/new/persons/",
+        {"q": WANG, "purpose": "核对身份", "format": "csv", "encoding": "utf-8-sig"},
     )
     assert response.status_code == 200, response.status_code
     assert wang.person_no in response.content.decode("utf-8-sig")  # the export found him by his ID number

@@ -74,7 +74,9 @@ def test_an_id_number_in_an_exports_purpose_is_not_printed_whole_in_the_file(
 
     set_parameter("export.approval_rows", 100)
     about = Person.objects.get(pk=insured["flexible"].pk).id_number
-    done = exports.request_export(actor=huancui_clerk, entity="person", purpose=f"核查{about}的家庭成员", fmt="csv")
+    done = exports.request_export(
+        actor=huancui_clerk, entity="person", purpose=f"核查{about}的家庭成员", fmt="csv"
+    )
     assert done.data is not None
     text = done.data.decode("utf-8-sig")
     assert f"{about[:6]}********{about[-4:]}" in text  # the file's own column masks it
