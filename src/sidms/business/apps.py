@@ -41,7 +41,14 @@ class BusinessConfig(AppConfig):
 
         register_entry_check("death", deaths.check_death)
         register_entry_check("entitlement", benefits.check_entitlement)
-        from sidms.changes.services import register_entry_context, register_entry_key
+        from sidms.changes.services import register_entry_context, register_entry_key, register_entry_lock
+
+        # Where they decide a write, the rules of both sides lock the person first, so that an enrolment or a
+        # declaration and a change of the employment it stands on, made at the same moment, do not both pass
+        # on what the other had not committed (attack round 17; PostgreSQL).
+        register_entry_lock("person_enrolment", enrolment.lock_person)
+        register_entry_lock("base_declaration", enrolment.lock_person)
+        register_entry_lock("employment", enrolment.lock_employed_person)
 
         # The rows of one import file held against each other under the same rules (an import stores its
         # rows together, so the entry checks, which read what is stored, would not see them).

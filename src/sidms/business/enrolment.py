@@ -304,6 +304,34 @@ def check_employment(values: Mapping[str, Any], record: models.Model | None) -> 
             )
 
 
+def _lock_persons(*pks: int | None) -> None:
+    """Lock the rows of the persons PKS (FOR NO KEY UPDATE, in key order; nothing on SQLite, whose writers
+    queue): the one row every change that reads or moves a person's employments against their enrolments and
+    declarations takes, on every path after the changed record's own row (changes.services.ENTRY_LOCKS).
+    NO KEY: the rows that name the person (an enrolment, a declaration) are still inserted meanwhile by others,
+    whose rules then wait here for the lock."""
+    wanted = sorted({pk for pk in pks if pk is not None})
+    if wanted:
+        list(
+            Person._base_manager.select_for_update(no_key=True)
+            .filter(pk__in=wanted)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def lock_person(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """The entry lock of an enrolment and a base declaration: the person whose employments the rules read."""
+    _lock_persons(_pk(values.get("person_id")))
+
+
+def lock_employed_person(values: Mapping[str, Any], record: models.Model | None) -> None:
+    """The entry lock of an employment's change: the person whose enrolments and declarations at the unit
+    :func:`check_employment` reads (a new employment takes nothing away and reads nothing)."""
+    if record is not None:
+        _lock_persons(_pk(record.person_id))  # type: ignore[attr-defined]
+
+
 def check_unit_enrolment(values: Mapping[str, Any], record: models.Model | None) -> None:
     if str(values.get("insurance") or "") != WORK_INJURY:
         return

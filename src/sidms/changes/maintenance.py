@@ -141,7 +141,8 @@ def maintenance_modify(*, actor: Any, order_id: int) -> MaintenanceOrder:
         values = {name: _plain_value(v) for name, v in proposed_values(order, 1).items()}
         # Registered to another record since the application (the window, an import): refused now too.
         check_unique(spec, rules_in_force(order.entity), values, record, caller, refuse=True)
-        _entry_checks(spec, record, values, reviewed=True)  # what was recorded meanwhile may stand against it
+        # What was recorded meanwhile may stand against it (the rows the rules read locked, as at the window).
+        _entry_checks(spec, record, values, reviewed=True, lock=True)
         revision = apply_values(
             spec, record, values, actor=caller, channel=Channel.MAINTENANCE, method=Method.MAINTENANCE,
             reference=f"MO{order.pk}",

@@ -460,14 +460,41 @@ def register_entry_check(
         checks.append(check)
 
 
+# Rows an entity's entry rules read that another change may write at the same moment, locked before the rules
+# run where they decide a write (registered by the entity's app like the checks; each is called with the same
+# values and record, inside the write transaction, after the record's own row is locked). On PostgreSQL two
+# transactions read each other's rows as last committed: an enrolment checked against the person's employment
+# while a change of that employment, checked against the person's enrolments, was being written both passed
+# and both were committed (attack round 17). Each locks the rows both sides lock (the person's), so the second
+# waits for the first and judges what it committed. SQLite queues its writers: the rules inside the write
+# transaction are enough there.
+ENTRY_LOCKS: dict[str, list[Callable[[Mapping[str, Any], models.Model | None], None]]] = {}
+
+
+def register_entry_lock(entity: str, lock: Callable[[Mapping[str, Any], models.Model | None], None]) -> None:
+    locks = ENTRY_LOCKS.setdefault(entity, [])
+    if lock not in locks:
+        locks.append(lock)
+
+
 def _entry_checks(
-    spec: EntitySpec, record: models.Model | None, changed: Mapping[str, Any], *, reviewed: bool = False
+    spec: EntitySpec,
+    record: models.Model | None,
+    changed: Mapping[str, Any],
+    *,
+    reviewed: bool = False,
+    lock: bool = False,
 ) -> None:
+    """The entity's entry rules on RECORD (None: a new one) with CHANGED over its stored values. LOCK: they
+    decide a write in the current transaction, so the rows they read are locked first (ENTRY_LOCKS)."""
     checks = ENTRY_CHECKS.get(spec.name)
     if not checks:
         return
     values = {name: getattr(record, name) for name in spec.fields} if record is not None else {}
     values.update(changed)
+    if lock:
+        for take in ENTRY_LOCKS.get(spec.name, []):
+            take(values, record)
     token = _REVIEWED.set(reviewed)
     try:
         for check in checks:
@@ -633,6 +660,10 @@ def submit_change(
             locked = None if record is None else type(record).objects.select_for_update().get(pk=record.pk)
             if locked is not None and record is not None and locked.version != record.version:
                 raise StaleChange()
+            # Again on the record as it will stand, now in the write transaction with what the rules read
+            # locked: what was committed since the check above (the employment an enrolment stands on moved
+            # away) refuses it here (attack round 17).
+            _entry_checks(spec, locked, immediate, lock=True)
             revision = apply_values(
                 spec, locked, immediate, actor=caller, channel=channel, method=Method.DIRECT
             )
@@ -1047,7 +1078,8 @@ def _apply_held(held: ChangeRequest, caller: Caller) -> None:
         # Registered meanwhile (by an import, the window, or another request approved first): refused now too,
         # for a new record as for a changed one (a unit's credit code changed to one another unit took since).
         check_unique(spec, rules_in_force(held.entity), values, record, caller, pending_ok=held.pk)
-    _entry_checks(spec, record, values, reviewed=True)  # what was entered meanwhile may stand against it
+    # What was entered meanwhile may stand against it: the rules run on the record as it stands now.
+    _entry_checks(spec, record, values, reviewed=True, lock=True)
     revision = apply_values(
         spec, record, values, actor=Caller(held.submitted_by, caller.address, caller.request_id),
         channel=held.channel, method=Method.REVIEW, reference=f"CR{held.pk}/{caller.name}",
