@@ -176,6 +176,9 @@ def maintenance_recheck(*, actor: Any, order_id: int, accept: bool, reason: str 
             previous = {name: _plain_value(v) for name, v in proposed_values(order, 0).items()}
             # The value given up by the modification may have been registered to another record since.
             check_unique(spec, rules_in_force(order.entity), previous, record, caller, refuse=True)
+            # The values restored are judged like any others: what was entered since may stand on the
+            # modification (an enrolment on the corrected start of its employment; attack round 17).
+            _entry_checks(spec, record, previous, reviewed=True, lock=True)
             apply_values(
                 spec, record, previous, actor=caller, channel=Channel.MAINTENANCE, method=Method.SEND_BACK,
                 reference=f"MO{order.pk}",

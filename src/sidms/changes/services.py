@@ -649,6 +649,12 @@ def submit_change(
         # A new record with fields that must be exact (or a suspected duplicate) waits whole: nothing
         # half-verified goes live.
         manual = dict(changed)
+    elif manual and len(manual) < len(changed) and not _passes_alone(spec, record, changed, manual):
+        # The fields applied at once would break an entry rule without the held ones (an enrolment's start
+        # moved to when the person worked at the unit held for review): the parts stand or fall together, so
+        # the whole change waits for the reviewer. Otherwise the part applied at once stands whatever the
+        # review decides (attack round 17).
+        manual = dict(changed)
     immediate = {n: v for n, v in changed.items() if n not in manual}
     if manual and record is not None:
         _require_none_pending(spec, record, manual)  # before the registries are asked
@@ -679,6 +685,17 @@ def submit_change(
             else None
         )
     return SubmitOutcome(record, revision, held, tuple(sorted(immediate)), cleaned.warnings)
+
+
+def _passes_alone(
+    spec: EntitySpec, record: models.Model | None, changed: Mapping[str, Any], held: Mapping[str, Any]
+) -> bool:
+    """Whether the part of CHANGED not in HELD, applied alone to RECORD, passes the entity's entry rules."""
+    try:
+        _entry_checks(spec, record, {n: v for n, v in changed.items() if n not in held})
+    except ChangeRefused:
+        return False
+    return True
 
 
 PENDING_REQUEST = _(
