@@ -651,8 +651,8 @@ def submit_change(
 
 
 PENDING_REQUEST = _(
-    "%(fields)s of this record already wait for review in request CR%(id)s; it is decided before another "
-    "change of them is submitted (a reviewer approves or rejects it)."
+    "%(fields)s of this record already wait for review in request CR%(id)s; another change of them is "
+    "submitted once it is decided (a reviewer approves or rejects it) or its submitter withdraws it."
 )
 
 
@@ -982,6 +982,8 @@ def review_decide(
                 NotPermitted(_("The record is no longer in your data scope.")), "review.denied", actor=caller,
                 object_type="change_request", object_id=held.pk, detail={"reason": "record_out_of_scope"},
             )  # fmt: skip
+        if held.status == ReviewStatus.WITHDRAWN:
+            raise ChangeRefused(WITHDRAWN_BY_SUBMITTER, code="withdrawn")
         if held.status != ReviewStatus.PENDING:
             raise ChangeRefused(_("This request has already been decided."), code="decided")
         if held.submitted_by_id == staff.pk:
@@ -1018,6 +1020,66 @@ def review_decide(
         audit_record(
             "review.approve" if approve else "review.reject", actor=caller,
             object_type="change_request", object_id=held.pk,
+            detail={"entity": held.entity, "record": held.record_label, "step": held.step, "seal": held.seal},
+        )  # fmt: skip
+    return held
+
+
+# --------------------------------------------------------------------------------------------------------
+# Withdrawal (撤回)
+
+WITHDRAWN_BY_SUBMITTER = _("Its submitter has withdrawn this request; there is nothing left to decide.")
+WITHDRAW_NOT_OWN = _("Only the person who submitted this request may withdraw it.")
+WITHDRAW_DECIDED = _("This request has already been decided; it can no longer be withdrawn.")
+ALREADY_WITHDRAWN = _("This request has already been withdrawn.")
+
+
+def withdraw_own(caller: Caller, model: type[Any], pk: int, *, denied: str, no_such: Any) -> Any:
+    """The common part of a withdrawal (撤回), inside the caller's transaction: the row of MODEL (a review
+    request, a maintenance order, a batch application), locked, if the caller may see it, it matches its seal
+    and its latest audited step, it is the caller's own (the workflow's ``own`` role: its submitter or
+    applicant; not another clerk, not a decider) and nobody has decided it yet (the workflow's
+    ``withdrawable`` status), is put in the ``withdrawn`` status as its next step and resealed. The caller
+    writes the step's audit event, with the step and the seal, in the same transaction, as each kind's
+    decisions do. A refusal of someone else's row is recorded as DENIED (``<kind>.denied``); NO_SUCH is the
+    message for a row the caller may not see, the same as for one that does not exist."""
+    workflow = workflows.declaration(model)
+    staff = caller.staff
+    row = workflows.visible(staff, model).select_for_update(of=("self",)).filter(pk=pk).first()
+    if row is None:
+        raise deny(
+            NotPermitted(no_such), denied, actor=caller, object_type=workflow.name, object_id=pk,
+            detail={"reason": "not_found_or_out_of_scope"},
+        )  # fmt: skip
+    require_intact(row, actor=caller)
+    workflows.require_move_verified(row, actor=caller)
+    if not workflows.is_own(staff, row):
+        raise deny(
+            NotPermitted(WITHDRAW_NOT_OWN, code="not_own"), denied, actor=caller, object_type=workflow.name,
+            object_id=row.pk, detail={"reason": "withdraw_not_own"},
+        )  # fmt: skip
+    if row.status == workflow.withdrawn:
+        raise ChangeRefused(ALREADY_WITHDRAWN, code="withdrawn")
+    if not workflows.may_withdraw(staff, row):
+        raise ChangeRefused(WITHDRAW_DECIDED, code="decided")
+    row.status = workflow.withdrawn
+    row.step += 1
+    row.save(update_fields=["status", "step"])
+    reseal(row)
+    return row
+
+
+def review_withdraw(*, actor: Any, change_request_id: int) -> ChangeRequest:
+    """The submitter withdraws their review request while it waits (nobody has decided it): it leaves the
+    queues, and its fields (or the unique value of a new record) may be submitted again. The old values stay
+    in force, as they did while it waited."""
+    caller = Caller.of(actor)
+    with audited_refusals(), transaction.atomic():
+        held: ChangeRequest = withdraw_own(
+            caller, ChangeRequest, change_request_id, denied="review.denied", no_such=NO_SUCH_REQUEST
+        )
+        audit_record(
+            "review.withdraw", actor=caller, object_type="change_request", object_id=held.pk,
             detail={"entity": held.entity, "record": held.record_label, "step": held.step, "seal": held.seal},
         )  # fmt: skip
     return held

@@ -45,7 +45,14 @@ from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.business.parameters import value_at
 from sidms.changes.models import Revision
-from sidms.changes.services import audited_refusals, deny, field_label
+from sidms.changes.services import (
+    ALREADY_WITHDRAWN,
+    WITHDRAW_DECIDED,
+    WITHDRAW_NOT_OWN,
+    audited_refusals,
+    deny,
+    field_label,
+)
 from sidms.continuity.base import advance, create, locked
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
@@ -172,6 +179,41 @@ def decide_export(
             detail={"entity": request.entity, "rows": request.row_count},
         )  # fmt: skip
     return request
+
+
+def withdraw_export(*, actor: Any, export_id: int) -> ExportRequest:
+    """The requester withdraws their export while it waits for approval (撤回): it leaves the approvers' list
+    and can no longer be approved or downloaded. Nobody else may, and a decided export cannot be withdrawn."""
+    caller = Caller.of(actor)
+    with audited_refusals(), transaction.atomic():
+        request = locked(ExportRequest, export_id, actor=caller)
+        if request is None or not (
+            request.requester_id == caller.staff.pk or _approver_of(caller.staff, request)
+        ):
+            raise NotPermitted(_("There is no such export."))
+        if request.requester_id != caller.staff.pk:
+            raise deny(
+                NotPermitted(WITHDRAW_NOT_OWN, code="not_own"), "access.denied", actor=caller,
+                object_type="export", object_id=request.pk,
+                detail={"reason": "withdraw_not_own"},
+            )  # fmt: skip
+        if request.status == ExportStatus.WITHDRAWN:
+            raise ChangeRefused(ALREADY_WITHDRAWN, code="withdrawn")
+        if request.status != ExportStatus.PENDING:
+            raise ChangeRefused(WITHDRAW_DECIDED, code="decided")
+        request.status = ExportStatus.WITHDRAWN
+        advance(
+            request,
+            "export.withdraw",
+            actor=caller,
+            detail={"entity": request.entity, "rows": request.row_count},
+        )
+    return request
+
+
+def _approver_of(staff: Any, request: ExportRequest) -> bool:
+    """Whether STAFF sees REQUEST as one of those waiting for their decision (:func:`visible_exports`)."""
+    return has_permission(staff, APPROVE) and in_scope(staff, request.requester.district_id)
 
 
 SCOPE_CHANGED = _("Your data scope has changed since this export was asked for; ask again.")
@@ -407,4 +449,5 @@ __all__ = [
     "shown_search",
     "visible_exports",
     "watermark",
+    "withdraw_export",
 ]
