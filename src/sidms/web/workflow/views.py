@@ -37,12 +37,12 @@ from sidms.changes.models import (
     MaintenanceStatus,
     ReviewStatus,
 )
-from sidms.changes.services import review_decide, review_recheck_registries, review_withdraw
+from sidms.changes.services import named_as, review_decide, review_recheck_registries, review_withdraw
 from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, StaleChange
 from sidms.core.kernel import ENTITIES
 from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import label, shown
+from sidms.web.display import label_for, shown
 from sidms.web.governance.forms import within_days
 from sidms.web.records.forms import DecisionForm
 from sidms.web.records.views import PER_PAGE, PER_PAGE_CHOICES
@@ -494,9 +494,11 @@ def _maintenance_page(
     spec = presenter.spec
     step, took_part = workflows.next_step(staff, order)
     old, new = proposed_values(order, 0), proposed_values(order, 1)
+    record = spec.model._default_manager.filter(pk=order.record_id).first()
+    of = named_as(spec, new, record)  # named as the record's page names them (a one-time grant's amount)
     pairs = [
         {
-            "label": label(spec, name),
+            "label": label_for(spec, of, name),
             "old": shown(spec, name, old.get(name), staff),
             "new": shown(spec, name, new.get(name), staff),
         }
