@@ -110,7 +110,7 @@ def _shown_up_to(caller: Caller, spec: EntitySpec, records: QuerySet[Any], limit
     found, part = 0, []
     for record in records.order_by("pk").iterator(chunk_size=CHECKED_AT_ONCE):
         part.append(record)
-        if len(part) == CHECKED_AT_ONCE:
+        if len(part) >= min(CHECKED_AT_ONCE, limit - found):  # no more read than could still be wanted
             found += len(part) - len(withhold(spec, part, caller))
             part = []
             if found >= limit:
