@@ -135,3 +135,87 @@ def test_the_entry_form_names_it_for_the_kind_chosen(
         "/entitlements/new/", {"kind": "maternity", "monthly_amount": "abc", "start_date": "x"}
     )
     assert form_label(typed.content.decode(), "monthly_amount") == "一次性待遇金额"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Refusals name the field as the page does
+
+
+def refusal_of(entitlement: Any, **values: Any) -> Any:
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+    from sidms.core.errors import ChangeRefused
+
+    with pytest.raises(ChangeRefused) as refused:
+        submit_change(actor=entitlement["actor"], channel=Channel.WINDOW, entity="entitlement",
+                      record=entitlement.get("record"), values=values)  # fmt: skip
+    return refused.value
+
+
+def in_chinese(text: Any) -> str:
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        return str(text.localized() if hasattr(text, "localized") else text)
+
+
+@pytest.mark.req("R6.1")
+def test_a_refusal_names_a_one_time_grants_amount_as_its_page_does(
+    grants: dict[str, Any], huancui_clerk: Any
+) -> None:
+    """The collection rules' refusals named a one-time grant's amount 月待遇金额, which its form, page and list
+    call 一次性待遇金额: as entered (the kind typed with it) and as stored (the record's kind)."""
+    person = str(grants["person"].pk)
+    new = {"person_id": person, "start_date": "2024-03-01", "monthly_amount": "", "status": "active"}
+    once = refusal_of({"actor": huancui_clerk}, kind="maternity", **new)
+    assert in_chinese(once.errors["monthly_amount"]) == "一次性待遇金额为必填项"
+    monthly = refusal_of({"actor": huancui_clerk}, kind="unemployment", **new)
+    assert in_chinese(monthly.errors["monthly_amount"]) == "月待遇金额为必填项"
+    stored = refusal_of({"actor": huancui_clerk, "record": grants["grant"]}, monthly_amount="")
+    assert in_chinese(stored.errors["monthly_amount"]) == "一次性待遇金额为必填项"
+
+
+@pytest.mark.req("R7.3")
+def test_a_pending_request_of_a_one_time_grants_amount_is_named_so(
+    grants: dict[str, Any], huancui_clerk: Any
+) -> None:
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+
+    grant = grants["grant"]
+    first = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement", record=grant,
+                          values={"monthly_amount": "61000.00"}).held  # fmt: skip
+    assert first is not None
+    refused = refusal_of({"actor": huancui_clerk, "record": Entitlement.objects.get(pk=grant.pk)},
+                         monthly_amount="62000.00")  # fmt: skip
+    assert refused.code == "pending"
+    assert in_chinese(refused).startswith(f"该记录的一次性待遇金额已在变更申请 CR{first.pk} 中等待审核")
+
+
+@pytest.mark.req("R6.1")
+def test_the_entry_forms_refusal_names_it_for_the_kind_chosen(
+    grants: dict[str, Any], huancui_clerk: Any, signed_in: Any
+) -> None:
+    typed = signed_in(huancui_clerk).post(
+        "/entitlements/new/",
+        {"person_id": grants["person"].person_no, "kind": "maternity", "start_date": "2024-03-01",
+         "monthly_amount": "", "status": "active"},
+    )  # fmt: skip
+    page = typed.content.decode()
+    assert "一次性待遇金额为必填项" in page and "月待遇金额" not in page
+
+
+@pytest.mark.req("R7.3")
+def test_the_review_page_of_a_one_time_grants_amount_names_it_so(
+    grants: dict[str, Any], huancui_clerk: Any, make_staff: Any, signed_in: Any
+) -> None:
+    from sidms.changes.models import Channel
+    from sidms.changes.services import submit_change
+
+    held = submit_change(actor=huancui_clerk, channel=Channel.WINDOW, entity="entitlement",
+                         record=grants["grant"], values={"monthly_amount": "61000.00"}).held  # fmt: skip
+    assert held is not None
+    reviewer = make_staff("reviewer_hc", posts=("reviewer",), district="371002")
+    page = signed_in(reviewer).get(f"/queues/review/{held.pk}/").content.decode()
+    values = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "<td>一次性待遇金额</td>" in values and "月待遇金额" not in values

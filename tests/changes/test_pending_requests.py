@@ -46,7 +46,7 @@ def test_a_second_request_of_a_pending_field_is_refused_at_submission_naming_the
                id_number=id_number("37100219600101005"), phone="13963101234")  # fmt: skip
     assert refused.value.code == "pending"
     assert refusal_text(refused.value) == (
-        f"该记录的公民身份号码已在变更申请 CR{first.pk} 中等待审核，须待审核人员批准或驳回该申请后，"
+        f"该记录的公民身份号码已在变更申请 CR{first.pk} 中等待审核，须待审核人员批准或驳回该申请、或提交人撤回该申请后，"
         "才能再次提交对这些项目的变更"
     )
     assert ChangeRequest.objects.count() == 1

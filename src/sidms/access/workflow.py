@@ -16,6 +16,7 @@ from django.http import Http404
 
 from sidms.access.policies import by_owner, has_permission, in_scope, require
 from sidms.access.posts import DECIDERS
+from sidms.audit.models import AuditEvent
 from sidms.audit.services import audit_record
 from sidms.core.caller import Caller
 from sidms.core.declare import Queue, Step, Workflow
@@ -464,6 +465,36 @@ def may_take(staff: Any, row: Any) -> str:
     if step is None or took_part or not has_permission(staff, step.permission):
         return ""
     return step.action
+
+
+def is_own(staff: Any, row: Any) -> bool:
+    """Whether STAFF holds ROW's ``own`` role: submitted the request, applied for the order or the batch."""
+    own = declaration(type(row)).own
+    return bool(own) and getattr(row, f"{own}_id", None) == staff.pk
+
+
+def may_withdraw(staff: Any, row: Any) -> bool:
+    """Whether STAFF may withdraw ROW now (撤回): it is their own and still waits for its first decision (the
+    workflow's ``withdrawable`` status). Nobody else may, neither another clerk nor a decider. The service
+    decides again, on the locked row."""
+    workflow = declaration(type(row))
+    return bool(workflow.withdrawable) and row.status == workflow.withdrawable and is_own(staff, row)
+
+
+def withdrawn_at(row: Any) -> Any:
+    """When ROW was withdrawn (the time of the audit event that recorded the withdrawal), None if it was not:
+    a withdrawal changes no column but the status, so that no decider's column names the submitter."""
+    workflow = declaration(type(row))
+    if not workflow.withdrawn or row.status != workflow.withdrawn:
+        return None
+    return (
+        AuditEvent.objects.filter(
+            object_type=workflow.name, object_id=str(row.pk), action__endswith=".withdraw"
+        )
+        .order_by("-seq")
+        .values_list("at", flat=True)
+        .first()
+    )
 
 
 def step_for(model: type[Model], action: str) -> Step:

@@ -53,6 +53,7 @@ from sidms.changes.services import (
     require_city_level,
     require_permission,
     rules_in_force,
+    withdraw_own,
 )
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, Invalid, NotPermitted, SeparationOfDuties
@@ -432,6 +433,21 @@ def batch_decide(
         _event("batch.approve" if approve else "batch.refuse", caller, batch)
         if not approve:
             _ended(batch, caller)
+    return batch
+
+
+def batch_withdraw(*, actor: Any, batch_id: int) -> BatchApplication:
+    """The applicant withdraws their application while it waits for city-level approval (撤回). It ends
+    there, as a refused one does: an import's file no longer holds back another application of it, and what
+    its dry run sealed beside the file is removed once the withdrawal commits (the ended hooks)."""
+    caller = Caller.of(actor)
+    with audited_refusals(), transaction.atomic():
+        batch: BatchApplication = withdraw_own(
+            caller, BatchApplication, batch_id, denied="batch.denied",
+            no_such=_("There is no such batch application."),
+        )  # fmt: skip
+        _event("batch.withdraw", caller, batch)
+        _ended(batch, caller)
     return batch
 
 
@@ -1322,6 +1338,7 @@ __all__ = [
     "batch_change_values",
     "batch_decide",
     "batch_execute",
+    "batch_withdraw",
     "cleaning_code",
     "code_fingerprint",
     "matching_count",

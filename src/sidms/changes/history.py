@@ -37,7 +37,7 @@ def timeline(entity: str, record: models.Model) -> list[TimelineEntry]:
         changes = tuple(
             FieldChange(
                 name,
-                field_label(spec, name),
+                field_label(spec, name, record),  # as the record's page names it (Declaration.apart)
                 _value(spec, name, pair[0], uid),
                 _value(spec, name, pair[1], uid),
             )

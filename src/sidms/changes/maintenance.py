@@ -29,6 +29,7 @@ from sidms.changes.services import (
     require_permission,
     require_scope,
     rules_in_force,
+    withdraw_own,
 )
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties, StaleChange
@@ -189,6 +190,18 @@ def maintenance_recheck(*, actor: Any, order_id: int, accept: bool, reason: str 
         order.decision_reason = reason.strip()
         _save(order)
         _event("maintenance.accept" if accept else "maintenance.send_back", caller, order)
+    return order
+
+
+def maintenance_withdraw(*, actor: Any, order_id: int) -> MaintenanceOrder:
+    """The applicant withdraws their order while it waits for approval (撤回): nobody has decided it, and
+    nothing of the record has changed. Once approved it goes on (or is refused) by its steps."""
+    caller = Caller.of(actor)
+    with audited_refusals(), transaction.atomic():
+        order: MaintenanceOrder = withdraw_own(
+            caller, MaintenanceOrder, order_id, denied="maintenance.denied", no_such=NO_SUCH_ORDER
+        )
+        _event("maintenance.withdraw", caller, order)
     return order
 
 

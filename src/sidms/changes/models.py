@@ -83,7 +83,7 @@ class ReviewStatus(models.TextChoices):
     PENDING = "pending", _("Waiting for review")
     APPROVED = "approved", _("Approved and applied")
     REJECTED = "rejected", _("Rejected")
-    WITHDRAWN = "withdrawn", _("Withdrawn (superseded)")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class ChangeRequest(models.Model):
@@ -123,6 +123,8 @@ class ChangeRequest(models.Model):
         own_permissions=("record.submit", "rules.edit", "staff.manage"),
         follows_record=True,
         decider="decider_post",
+        withdrawable="pending",
+        withdrawn="withdrawn",
         queues=(
             Queue(
                 "review", "review.decide", where={"status": "pending", "decider_post": "reviewer"},
@@ -178,6 +180,7 @@ class MaintenanceStatus(models.TextChoices):
     MODIFIED = "modified", _("Modified, waiting for re-check")
     ACCEPTED = "accepted", _("Re-checked and accepted")
     SENT_BACK = "sent_back", _("Sent back; previous values restored")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class MaintenanceOrder(models.Model):
@@ -221,6 +224,8 @@ class MaintenanceOrder(models.Model):
         ),
         own="applicant",
         follows_record=True,
+        withdrawable="applied",
+        withdrawn="withdrawn",
         queues=(
             Queue(
                 "approve", "maintenance.approve", where={"status": "applied"}, exclude=("applicant",),
@@ -277,6 +282,7 @@ class BatchStatus(models.TextChoices):
     APPROVED = "approved", _("Approved: one execution authorised")
     REFUSED = "refused", _("Refused")
     EXECUTED = "executed", _("Executed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class BatchKind(models.TextChoices):
@@ -329,6 +335,8 @@ class BatchApplication(models.Model):
         district="applicant__district",
         view_permissions=("batch.apply", "batch.approve", "batch.execute"),
         own="applicant",
+        withdrawable="submitted",
+        withdrawn="withdrawn",
         queues=(
             Queue(
                 "approve", "batch.approve", where={"status": "submitted"}, exclude=("applicant",),

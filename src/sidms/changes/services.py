@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -88,8 +89,14 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def field_label(spec: EntitySpec, name: str) -> str:
-    """The people's name of a governed field (a foreign key is named by the model it points to)."""
+def field_label(spec: EntitySpec, name: str, of: Any = None) -> str:
+    """The people's name of a governed field (a foreign key is named by the model it points to). OF, the
+    record the field belongs to (or :func:`named_as` of the values being entered), names it as that record's
+    page does: a one-time grant's amount is its 一次性待遇金额, not a 月待遇金额 (Declaration.apart)."""
+    if of is not None:
+        apart = spec.declaration.field_label_for(of, name)
+        if apart is not None:
+            return str(apart)
     model_field = spec.field(name)
     related = model_field.related_model if model_field.is_relation else None
     if related is not None and str(model_field.verbose_name) == model_field.name:
@@ -97,8 +104,20 @@ def field_label(spec: EntitySpec, name: str) -> str:
     return str(model_field.verbose_name)
 
 
-def _required(spec: EntitySpec, name: str) -> Invalid:
-    return Invalid("required", _("%(field)s is required."), {"field": field_label(spec, name)})
+def named_as(spec: EntitySpec, values: Mapping[str, Any], record: models.Model | None = None) -> Any:
+    """What names SPEC's fields in a refusal of VALUES entered for RECORD (None: a new one), for
+    :func:`field_label`: the fields that decide whether another is shown apart (an entitlement's kind), as
+    they will be, the value entered over the one stored. None for an entity that shows no field apart."""
+    whens = {apart.when for apart in spec.declaration.apart}
+    if not whens:
+        return None
+    return SimpleNamespace(**{
+        when: values[when] if when in values else getattr(record, when, "") for when in whens
+    })  # fmt: skip
+
+
+def _required(spec: EntitySpec, name: str, of: Any = None) -> Invalid:
+    return Invalid("required", _("%(field)s is required."), {"field": field_label(spec, name, of)})
 
 
 def clean_values(
@@ -122,6 +141,7 @@ def clean_values(
     errors: dict[str, Invalid] = {}
     cleaned = Cleaned({})
     declaration = spec.declaration
+    of = named_as(spec, values, record)  # a refusal names a field as the record's page does
     if declaration.rules and not rules:
         # Fail closed: without its rules the pipeline would accept anything (R6.1).
         raise ChangeRefused(
@@ -137,25 +157,25 @@ def clean_values(
                 errors[name] = Invalid(
                     "assigned_by_system",
                     _("%(field)s is assigned by the system; leave it empty."),
-                    {"field": field_label(spec, name)},
+                    {"field": field_label(spec, name, of)},
                 )
                 continue
             if not creating and record is not None and str(raw) != str(getattr(record, name)):
                 errors[name] = Invalid(
-                    "identity", _("%(field)s cannot be changed."), {"field": field_label(spec, name)}
+                    "identity", _("%(field)s cannot be changed."), {"field": field_label(spec, name, of)}
                 )
                 continue
         if isinstance(raw, str) and _INVISIBLE.search(raw):
             errors[name] = Invalid(
                 "invisible_characters",
                 _("%(field)s contains invisible control characters (e.g. a direction mark); type it again."),
-                {"field": field_label(spec, name)},
+                {"field": field_label(spec, name, of)},
             )
             continue
         rule = rules.get(name)
         if _is_empty(raw):
             if rule is not None and rule.required and name not in declaration.derived:
-                errors[name] = _required(spec, name)
+                errors[name] = _required(spec, name, of)
             else:
                 cleaned.values[name] = None if _field_facts(spec, name)[0] else ""
             continue
@@ -175,13 +195,13 @@ def clean_values(
             errors[name] = Invalid(
                 "too_long",
                 _("%(field)s has at most %(n)s characters."),
-                {"field": field_label(spec, name), "n": max_length},
+                {"field": field_label(spec, name, of), "n": max_length},
             )
             continue
         cleaned.values[name] = value
     if not legacy:
-        _derive(spec, cleaned.values, errors, record)
-        _require_complete(spec, rules, cleaned.values, errors, creating=creating, record=record)
+        _derive(spec, cleaned.values, errors, record, of)
+        _require_complete(spec, rules, cleaned.values, errors, creating=creating, record=record, of=of)
     if errors:
         raise ChangeRefused(errors=errors)
     return cleaned
@@ -205,7 +225,11 @@ def _check(entity: str, name: str, rule_validator: str) -> Callable[[Any], Check
 
 
 def _derive(
-    spec: EntitySpec, values: dict[str, Any], errors: dict[str, Invalid], record: models.Model | None
+    spec: EntitySpec,
+    values: dict[str, Any],
+    errors: dict[str, Invalid],
+    record: models.Model | None,
+    of: Any = None,
 ) -> None:
     """Fields derived from another by a standard (sex and birth date from the ID number): filled in when
     empty, refused when they disagree. Checked whenever the source or the derived field changes."""
@@ -229,8 +253,8 @@ def _derive(
                 "disagrees",
                 _("%(field)s does not agree with the %(source)s (which gives %(expected)s)."),
                 {
-                    "field": field_label(spec, name),
-                    "source": field_label(spec, source),
+                    "field": field_label(spec, name, of),
+                    "source": field_label(spec, source, of),
                     "expected": _shown_choice(spec, name, expected),
                 },
             )
@@ -249,6 +273,7 @@ def _require_complete(
     *,
     creating: bool,
     record: models.Model | None,
+    of: Any = None,
 ) -> None:
     """Every field the rules in force require is filled in the result: on creation among the values, on an
     edit in the record as it will be (a rule made required later is enforced at the record's next edit)."""
@@ -259,15 +284,15 @@ def _require_complete(
             continue
         if name in values:
             if _is_empty(values[name]):
-                errors[name] = _required(spec, name)
+                errors[name] = _required(spec, name, of)
             continue
         if creating:
-            errors[name] = _required(spec, name)
+            errors[name] = _required(spec, name, of)
         elif record is not None and _is_empty(getattr(record, name)):
             errors[name] = Invalid(
                 "required_now",
                 _("%(field)s is now required by the collection rules; fill it in with this change."),
-                {"field": field_label(spec, name)},
+                {"field": field_label(spec, name, of)},
             )
 
 
@@ -699,8 +724,8 @@ def _passes_alone(
 
 
 PENDING_REQUEST = _(
-    "%(fields)s of this record already wait for review in request CR%(id)s; it is decided before another "
-    "change of them is submitted (a reviewer approves or rejects it)."
+    "%(fields)s of this record already wait for review in request CR%(id)s; another change of them is "
+    "submitted once it is decided (a reviewer approves or rejects it) or its submitter withdraws it."
 )
 
 
@@ -714,10 +739,11 @@ def _require_none_pending(spec: EntitySpec, record: models.Model, held: Mapping[
     pending = ChangeRequest.objects.filter(
         entity=spec.name, record_id=record.pk, status=ReviewStatus.PENDING
     ).order_by("pk")
+    of = named_as(spec, held, record)
     for pk, proposed in pending.values_list("pk", "proposed"):
         overlap = [name for name in held if name in (proposed or {})]
         if overlap:
-            fields = "、".join(field_label(spec, name) for name in overlap)
+            fields = "、".join(field_label(spec, name, of) for name in overlap)
             raise ChangeRefused(PENDING_REQUEST, {"fields": fields, "id": pk}, code="pending")
 
 
@@ -1030,6 +1056,8 @@ def review_decide(
                 NotPermitted(_("The record is no longer in your data scope.")), "review.denied", actor=caller,
                 object_type="change_request", object_id=held.pk, detail={"reason": "record_out_of_scope"},
             )  # fmt: skip
+        if held.status == ReviewStatus.WITHDRAWN:
+            raise ChangeRefused(WITHDRAWN_BY_SUBMITTER, code="withdrawn")
         if held.status != ReviewStatus.PENDING:
             raise ChangeRefused(_("This request has already been decided."), code="decided")
         if held.submitted_by_id == staff.pk:
@@ -1066,6 +1094,66 @@ def review_decide(
         audit_record(
             "review.approve" if approve else "review.reject", actor=caller,
             object_type="change_request", object_id=held.pk,
+            detail={"entity": held.entity, "record": held.record_label, "step": held.step, "seal": held.seal},
+        )  # fmt: skip
+    return held
+
+
+# --------------------------------------------------------------------------------------------------------
+# Withdrawal (撤回)
+
+WITHDRAWN_BY_SUBMITTER = _("Its submitter has withdrawn this request; there is nothing left to decide.")
+WITHDRAW_NOT_OWN = _("Only the person who submitted this request may withdraw it.")
+WITHDRAW_DECIDED = _("This request has already been decided; it can no longer be withdrawn.")
+ALREADY_WITHDRAWN = _("This request has already been withdrawn.")
+
+
+def withdraw_own(caller: Caller, model: type[Any], pk: int, *, denied: str, no_such: Any) -> Any:
+    """The common part of a withdrawal (撤回), inside the caller's transaction: the row of MODEL (a review
+    request, a maintenance order, a batch application), locked, if the caller may see it, it matches its seal
+    and its latest audited step, it is the caller's own (the workflow's ``own`` role: its submitter or
+    applicant; not another clerk, not a decider) and nobody has decided it yet (the workflow's
+    ``withdrawable`` status), is put in the ``withdrawn`` status as its next step and resealed. The caller
+    writes the step's audit event, with the step and the seal, in the same transaction, as each kind's
+    decisions do. A refusal of someone else's row is recorded as DENIED (``<kind>.denied``); NO_SUCH is the
+    message for a row the caller may not see, the same as for one that does not exist."""
+    workflow = workflows.declaration(model)
+    staff = caller.staff
+    row = workflows.visible(staff, model).select_for_update(of=("self",)).filter(pk=pk).first()
+    if row is None:
+        raise deny(
+            NotPermitted(no_such), denied, actor=caller, object_type=workflow.name, object_id=pk,
+            detail={"reason": "not_found_or_out_of_scope"},
+        )  # fmt: skip
+    require_intact(row, actor=caller)
+    workflows.require_move_verified(row, actor=caller)
+    if not workflows.is_own(staff, row):
+        raise deny(
+            NotPermitted(WITHDRAW_NOT_OWN, code="not_own"), denied, actor=caller, object_type=workflow.name,
+            object_id=row.pk, detail={"reason": "withdraw_not_own"},
+        )  # fmt: skip
+    if row.status == workflow.withdrawn:
+        raise ChangeRefused(ALREADY_WITHDRAWN, code="withdrawn")
+    if not workflows.may_withdraw(staff, row):
+        raise ChangeRefused(WITHDRAW_DECIDED, code="decided")
+    row.status = workflow.withdrawn
+    row.step += 1
+    row.save(update_fields=["status", "step"])
+    reseal(row)
+    return row
+
+
+def review_withdraw(*, actor: Any, change_request_id: int) -> ChangeRequest:
+    """The submitter withdraws their review request while it waits (nobody has decided it): it leaves the
+    queues, and its fields (or the unique value of a new record) may be submitted again. The old values stay
+    in force, as they did while it waited."""
+    caller = Caller.of(actor)
+    with audited_refusals(), transaction.atomic():
+        held: ChangeRequest = withdraw_own(
+            caller, ChangeRequest, change_request_id, denied="review.denied", no_such=NO_SUCH_REQUEST
+        )
+        audit_record(
+            "review.withdraw", actor=caller, object_type="change_request", object_id=held.pk,
             detail={"entity": held.entity, "record": held.record_label, "step": held.step, "seal": held.seal},
         )  # fmt: skip
     return held

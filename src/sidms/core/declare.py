@@ -237,3 +237,12 @@ class Workflow:
     decider: str = ""
     queues: tuple[Queue, ...] = ()
     steps: tuple[Step, ...] = ()
+    # Withdrawal (撤回): while a row is in status WITHDRAWABLE nobody has decided it yet, and the holder of its
+    # ``own`` role (its submitter) alone may withdraw it, which puts it in status WITHDRAWN: out of every 待办
+    # queue, and no longer holding back what it waited for (a pending field, a file applied for).
+    withdrawable: str = ""
+    withdrawn: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.withdrawable) != bool(self.withdrawn) or (self.withdrawable and not self.own):
+            raise ValueError(f"{self.name}: a withdrawable workflow names both statuses and its own role")

@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -40,12 +41,20 @@ from sidms.access.policies import (
     require,
     scoped,
     view_permission,
+    withhold,
 )
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.business.parameters import value_at
 from sidms.changes.models import Revision
-from sidms.changes.services import audited_refusals, deny, field_label
+from sidms.changes.services import (
+    ALREADY_WITHDRAWN,
+    WITHDRAW_DECIDED,
+    WITHDRAW_NOT_OWN,
+    audited_refusals,
+    deny,
+    field_label,
+)
 from sidms.continuity.base import advance, create, locked
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
@@ -80,14 +89,33 @@ class ExportFile:
     content_type: str
 
 
-def _count(caller: Caller, spec: EntitySpec, query: str, filters: Mapping[str, str]) -> int:
-    """How many records the list holds for the caller (the read door's scope, query and filters)."""
+def _selected(caller: Caller, spec: EntitySpec, query: str, filters: Mapping[str, str]) -> QuerySet[Any]:
+    """The records the list holds for the caller (the read door's scope, query and filters)."""
     require(caller, view_permission(spec))
     records = record_scope(caller.staff, spec).filter(**read_query(spec, query)[2])
     for name, value in filters.items():
         if name in spec.declaration.list_filters and value not in ("", None):
             records = records.filter(**{name: value})
-    return records.count()
+    return records
+
+
+CHECKED_AT_ONCE = 500  # records read and checked against their history in one go (_shown_up_to)
+
+
+def _shown_up_to(caller: Caller, spec: EntitySpec, records: QuerySet[Any], limit: int) -> int:
+    """How many of RECORDS the file would hold, counted up to LIMIT: those that match their history (the read
+    door withholds the others from the file, each with its integrity alert, as it does from the list page).
+    It stops once LIMIT are found, so that deciding whether an export needs approval checks at most about
+    as many records as the threshold, however long the list."""
+    found, part = 0, []
+    for record in records.order_by("pk").iterator(chunk_size=CHECKED_AT_ONCE):
+        part.append(record)
+        if len(part) >= min(CHECKED_AT_ONCE, limit - found):  # no more read than could still be wanted
+            found += len(part) - len(withhold(spec, part, caller))
+            part = []
+            if found >= limit:
+                return found
+    return found + len(part) - len(withhold(spec, part, caller))
 
 
 def request_export(
@@ -115,8 +143,17 @@ def request_export(
         # round 10): the text counted is the text kept, or the export is refused.
         raise ChangeRefused(QUERY_TOO_LONG, {"n": QUERY_LENGTH}, code="query_too_long")
     filters = {k: str(v) for k, v in (filters or {}).items() if k in spec.declaration.list_filters and v}
-    count = _count(caller, spec, query, filters)
-    large = count > export_threshold()
+    records = _selected(caller, spec, query, filters)
+    count, threshold = records.count(), export_threshold()
+    large = count > threshold
+    if large:
+        # Counted in SQL, the list holds records the file would withhold (they do not match their history): the
+        # threshold is held against the rows the file would hand out. Below it, every record was checked and
+        # the count is what the file will hold; above it, the count stays SQL's, and the download records the
+        # rows the file held.
+        shown = _shown_up_to(caller, spec, records, threshold + 1)
+        if shown <= threshold:
+            count, large = shown, False
     with transaction.atomic():
         request = create(
             ExportRequest(
@@ -174,6 +211,41 @@ def decide_export(
     return request
 
 
+def withdraw_export(*, actor: Any, export_id: int) -> ExportRequest:
+    """The requester withdraws their export while it waits for approval (撤回): it leaves the approvers' list
+    and can no longer be approved or downloaded. Nobody else may, and a decided export cannot be withdrawn."""
+    caller = Caller.of(actor)
+    with audited_refusals(), transaction.atomic():
+        request = locked(ExportRequest, export_id, actor=caller)
+        if request is None or not (
+            request.requester_id == caller.staff.pk or _approver_of(caller.staff, request)
+        ):
+            raise NotPermitted(_("There is no such export."))
+        if request.requester_id != caller.staff.pk:
+            raise deny(
+                NotPermitted(WITHDRAW_NOT_OWN, code="not_own"), "access.denied", actor=caller,
+                object_type="export", object_id=request.pk,
+                detail={"reason": "withdraw_not_own"},
+            )  # fmt: skip
+        if request.status == ExportStatus.WITHDRAWN:
+            raise ChangeRefused(ALREADY_WITHDRAWN, code="withdrawn")
+        if request.status != ExportStatus.PENDING:
+            raise ChangeRefused(WITHDRAW_DECIDED, code="decided")
+        request.status = ExportStatus.WITHDRAWN
+        advance(
+            request,
+            "export.withdraw",
+            actor=caller,
+            detail={"entity": request.entity, "rows": request.row_count},
+        )
+    return request
+
+
+def _approver_of(staff: Any, request: ExportRequest) -> bool:
+    """Whether STAFF sees REQUEST as one of those waiting for their decision (:func:`visible_exports`)."""
+    return has_permission(staff, APPROVE) and in_scope(staff, request.requester.district_id)
+
+
 SCOPE_CHANGED = _("Your data scope has changed since this export was asked for; ask again.")
 
 
@@ -221,6 +293,7 @@ def download_export(*, actor: Any, export_id: int) -> ExportFile:
         request.status = ExportStatus.DOWNLOADED
         request.downloaded_at = now
         request.file_digest = digest
+        request.row_count = rows  # what the file holds: records withheld from it are not among them
         advance(
             request, "export.download", actor=caller,
             detail={"entity": request.entity, "rows": rows, "format": request.format, "file_digest": digest,
@@ -407,4 +480,5 @@ __all__ = [
     "shown_search",
     "visible_exports",
     "watermark",
+    "withdraw_export",
 ]

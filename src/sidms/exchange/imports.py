@@ -649,11 +649,11 @@ class SameFile(ChangeRefused):
 
 
 def same_file(digest: str, kind: str) -> ImportFile | None:
-    """The application of this file (by SHA-256) that is still open or was executed, if any (a refused one,
-    or an approved one whose execution window closed unused, no longer holds the file back)."""
+    """The application of this file (by SHA-256) that is still open or was executed, if any (a refused or
+    withdrawn one, or an approved one whose execution window closed unused, no longer holds the file back)."""
     return (
         ImportFile.objects.filter(file_digest=digest, kind=kind)
-        .exclude(batch__status=BatchStatus.REFUSED)
+        .exclude(batch__status__in=(BatchStatus.REFUSED, BatchStatus.WITHDRAWN))
         .exclude(batch__status=BatchStatus.APPROVED, batch__window_end__lt=timezone.now())
         .select_related("batch")
         .order_by("-pk")
@@ -1025,7 +1025,7 @@ def sweep_rows(*, actor: Any = None, now: datetime | None = None) -> Swept:
         if batch is None:
             ended = sweep.older(path, stale.timestamp())
         else:
-            ended = batch.status in (BatchStatus.REFUSED, BatchStatus.EXECUTED) or (
+            ended = batch.status in (BatchStatus.REFUSED, BatchStatus.WITHDRAWN, BatchStatus.EXECUTED) or (
                 batch.status == BatchStatus.APPROVED
                 and batch.window_end is not None
                 and batch.window_end < stale

@@ -61,6 +61,7 @@ class ExportStatus(models.TextChoices):
     APPROVED = "approved", _("Approved, not yet downloaded")
     REFUSED = "refused", _("Refused")
     DOWNLOADED = "downloaded", _("Downloaded")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class ExportRequest(SealedRow):

@@ -19,11 +19,17 @@ urlpatterns = [
     path("queues/review/<int:request_id>/", workflow.review_detail, name="review_detail"),
     path("queues/review/<int:request_id>/decide/", workflow.review_decide_view, name="review_decide"),
     path("queues/review/<int:request_id>/recheck/", workflow.review_recheck_view, name="review_recheck"),
+    path("queues/review/<int:request_id>/withdraw/", workflow.review_withdraw_view, name="review_withdraw"),
     path("maintenance/<int:order_id>/", workflow.maintenance_detail, name="maintenance_detail"),
     path(
         "maintenance/<int:order_id>/approve/", workflow.maintenance_approve_view, name="maintenance_approve"
     ),
     path("maintenance/<int:order_id>/modify/", workflow.maintenance_modify_view, name="maintenance_modify"),
+    path(
+        "maintenance/<int:order_id>/withdraw/",
+        workflow.maintenance_withdraw_view,
+        name="maintenance_withdraw",
+    ),
     path(
         "maintenance/<int:order_id>/recheck/", workflow.maintenance_recheck_view, name="maintenance_recheck"
     ),
@@ -62,6 +68,7 @@ governance = (
         path("batches/<int:batch_id>/", batches.batch_detail, name="batch_detail"),
         path("batches/<int:batch_id>/decide/", batches.batch_decide, name="batch_decide"),
         path("batches/<int:batch_id>/execute/", batches.batch_execute, name="batch_execute"),
+        path("batches/<int:batch_id>/withdraw/", batches.batch_withdraw, name="batch_withdraw"),
         path("rules/", rules.rules, name="rules"),
         path("rules/<str:entity>/<str:field>/", rules.rule_edit, name="rule_edit"),
         path("audit/", audit.audit, name="audit"),

@@ -15,4 +15,5 @@ urlpatterns = [
     path("exports/new/<slug:slug>/", views.export_new, name="export_new"),
     path("exports/<int:export_id>/decide/", views.export_decide, name="export_decide"),
     path("exports/<int:export_id>/download/", views.export_download, name="export_download"),
+    path("exports/<int:export_id>/withdraw/", views.export_withdraw, name="export_withdraw"),
 ]

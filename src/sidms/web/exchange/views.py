@@ -295,6 +295,20 @@ def export_decide(request: HttpRequest, export_id: int) -> HttpResponse:
 
 
 @require_POST
+def export_withdraw(request: HttpRequest, export_id: int) -> HttpResponse:
+    """The requester withdraws their export while it waits for approval (撤回)."""
+    try:
+        withdrawn = exports.withdraw_export(actor=caller_of(request), export_id=export_id)
+    except (ChangeRefused, NotPermitted) as refused:
+        messages.error(request, refused.localized())
+    else:
+        messages.success(
+            request, _("Export EX%(id)s withdrawn: it no longer waits for approval.") % {"id": withdrawn.pk}
+        )
+    return redirect("web:exchange:exports")
+
+
+@require_POST
 def export_download(request: HttpRequest, export_id: int) -> HttpResponse:
     try:
         done = exports.download_export(actor=caller_of(request), export_id=export_id)

@@ -49,6 +49,7 @@ ACTION_LABELS: dict[str, Any] = {
     "review.reject": gettext_lazy("Review rejected"),
     "review.recheck": gettext_lazy("Registries asked again"),
     "review.denied": gettext_lazy("Review refused"),
+    "review.withdraw": gettext_lazy("Review request withdrawn"),
     "maintenance.apply": gettext_lazy("Maintenance applied for"),
     "maintenance.approve": gettext_lazy("Maintenance approved"),
     "maintenance.refuse": gettext_lazy("Maintenance refused"),
@@ -56,11 +57,13 @@ ACTION_LABELS: dict[str, Any] = {
     "maintenance.accept": gettext_lazy("Maintenance re-checked"),
     "maintenance.send_back": gettext_lazy("Maintenance sent back"),
     "maintenance.denied": gettext_lazy("Maintenance step refused"),
+    "maintenance.withdraw": gettext_lazy("Maintenance withdrawn"),
     "batch.apply": gettext_lazy("Batch applied for"),
     "batch.approve": gettext_lazy("Batch approved"),
     "batch.refuse": gettext_lazy("Batch refused"),
     "batch.execute": gettext_lazy("Batch executed"),
     "batch.denied": gettext_lazy("Batch step refused"),
+    "batch.withdraw": gettext_lazy("Batch application withdrawn"),
     "import.rows_discard": gettext_lazy("Sealed import rows removed"),
     "import.sweep": gettext_lazy("Import leftovers swept"),
     "rules.propose": gettext_lazy("Rule change proposed"),
@@ -104,6 +107,7 @@ ACTION_LABELS: dict[str, Any] = {
     "export.approve": gettext_lazy("Export approved"),
     "export.refuse": gettext_lazy("Export refused"),
     "export.download": gettext_lazy("Export downloaded"),
+    "export.withdraw": gettext_lazy("Export withdrawn"),
 }
 
 # Actions on records of a governed entity: "read.person" is 查看参保人员, "read.person_list" 查询参保人员.
@@ -189,6 +193,7 @@ REASON_LABELS: dict[str, Any] = {
     "not_found_or_out_of_scope": gettext_lazy("not found, or outside the data scope"),
     "own_submission": gettext_lazy("own submission"),
     "own_application": gettext_lazy("own application"),
+    "withdraw_not_own": gettext_lazy("only its submitter may withdraw it"),
     "also_applicant": gettext_lazy("the applicant may not take this step"),
     "also_approver": gettext_lazy("the approver may not take this step"),
     "also_modifier": gettext_lazy("the modifier may not take this step"),

@@ -140,6 +140,7 @@ def _actions(staff: Any, batch: BatchApplication) -> dict[str, bool]:
     )
     return {
         "decide": decide,
+        "withdraw": workflows.may_withdraw(staff, batch),
         "execute": executor and in_window and batch.kind == BatchKind.UPDATE,
         "window_closed": batch.status == BatchStatus.APPROVED and not in_window,
         "import_elsewhere": executor and batch.kind == BatchKind.IMPORT,
@@ -160,6 +161,7 @@ def _render(
             "selection": _described(spec, batch.selection),
             "change": _described(spec, batches.batch_change_values(batch)),
             "actions": _actions(staff_of(request), batch),
+            "withdrawn_at": workflows.withdrawn_at(batch),
             "decision_form": decision_form or BatchDecisionForm(),
             "refusal": refusal,
             "crumbs": [
@@ -201,6 +203,23 @@ def batch_decide(request: HttpRequest, batch_id: int) -> HttpResponse:
         )
     else:
         messages.success(request, _("The application is refused."))
+    return redirect("gov:batch_detail", batch_id=batch.pk)
+
+
+@require_POST
+def batch_withdraw(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The applicant withdraws their application while it waits for city-level approval (撤回)."""
+    batch = _batch(request, batch_id, read=False)
+    try:
+        batches.batch_withdraw(actor=caller_of(request), batch_id=batch.pk)
+    except NotPermitted as refused:
+        return _render(request, batch, refusal=str(refused), status=403)
+    except ChangeRefused as refused:
+        batch.refresh_from_db()
+        return _render(request, batch, refusal=str(refused), status=400)
+    messages.success(
+        request, _("Batch application BA%(id)s withdrawn: it will not be approved.") % {"id": batch.pk}
+    )
     return redirect("gov:batch_detail", batch_id=batch.pk)
 
 

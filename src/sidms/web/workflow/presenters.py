@@ -25,12 +25,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from sidms.changes.models import ChangeRequest
-from sidms.changes.services import held_values, rules_in_force
+from sidms.changes.services import held_values, named_as, rules_in_force
 from sidms.core.errors import NotPermitted, english
 from sidms.core.kernel import ENTITIES, EntitySpec
 from sidms.crosscheck import SPECS as REGISTRY_SPECS
 from sidms.parameters.models import ReviewLevel
-from sidms.web.display import joined, label, record_name, record_url, shown, value_text
+from sidms.web.display import joined, label, label_for, record_name, record_url, shown, value_text
 
 
 class UnregisteredKind(NotPermitted):
@@ -146,9 +146,12 @@ class RecordPresenter(Presenter):
                 else (value.isoformat() if hasattr(value, "isoformat") else str(value))
             )
 
+        # Named as the record's page names them (a one-time grant's amount), by the values as they would be.
+        stored = spec.model._default_manager.filter(pk=held.record_id).first() if held.record_id else None
+        of = named_as(spec, new, stored)
         pairs = [
             {
-                "label": label(spec, name),
+                "label": label_for(spec, of, name),
                 "old": shown(spec, name, old.get(name), staff) if held.record_id else "—",
                 "new": reviewed(name, new.get(name)),
             }

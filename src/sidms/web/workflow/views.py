@@ -27,6 +27,7 @@ from sidms.changes.maintenance import (
     maintenance_approve,
     maintenance_modify,
     maintenance_recheck,
+    maintenance_withdraw,
     proposed_values,
 )
 from sidms.changes.models import (
@@ -36,12 +37,12 @@ from sidms.changes.models import (
     MaintenanceStatus,
     ReviewStatus,
 )
-from sidms.changes.services import review_decide, review_recheck_registries
+from sidms.changes.services import named_as, review_decide, review_recheck_registries, review_withdraw
 from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, StaleChange
 from sidms.core.kernel import ENTITIES
 from sidms.web.bad_input import BadInput, answers_bad_input, no_such_page
 from sidms.web.context import caller_of, staff_of
-from sidms.web.display import label, shown
+from sidms.web.display import label_for, shown
 from sidms.web.governance.forms import within_days
 from sidms.web.records.forms import DecisionForm
 from sidms.web.records.views import PER_PAGE, PER_PAGE_CHOICES
@@ -340,6 +341,8 @@ def _review_page(
         "may_decide": policies.has_permission(staff, permission)
         and held.status == ReviewStatus.PENDING
         and not own,
+        "may_withdraw": workflows.may_withdraw(staff, held),
+        "withdrawn_at": workflows.withdrawn_at(held),
         "record_url": record_url,
         "refusal": refusal,
         "reason": request.POST.get("reason", "") if request.method == "POST" else "",
@@ -441,6 +444,20 @@ def review_decide_view(request: HttpRequest, request_id: int) -> HttpResponse:
 
 
 @require_POST
+def review_withdraw_view(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The submitter withdraws their request while it waits (撤回); the page says why when it may not."""
+    try:
+        held = review_withdraw(actor=caller_of(request), change_request_id=request_id)
+    except (ChangeRefused, NotPermitted) as refusal:
+        message, status = _refused(refusal)
+        return _review_page(request, _change_request(request, request_id), refusal=message, status=status)
+    messages.success(
+        request, _("Request CR%(id)s withdrawn: it no longer waits for review.") % {"id": held.pk}
+    )
+    return redirect("web:review_detail", held.pk)
+
+
+@require_POST
 def review_recheck_view(request: HttpRequest, request_id: int) -> HttpResponse:
     unregistered = _unregistered_kind(request, request_id)
     if unregistered is not None:
@@ -477,9 +494,11 @@ def _maintenance_page(
     spec = presenter.spec
     step, took_part = workflows.next_step(staff, order)
     old, new = proposed_values(order, 0), proposed_values(order, 1)
+    record = spec.model._default_manager.filter(pk=order.record_id).first()
+    of = named_as(spec, new, record)  # named as the record's page names them (a one-time grant's amount)
     pairs = [
         {
-            "label": label(spec, name),
+            "label": label_for(spec, of, name),
             "old": shown(spec, name, old.get(name), staff),
             "new": shown(spec, name, new.get(name), staff),
         }
@@ -492,6 +511,7 @@ def _maintenance_page(
         if u is not None
     }
     S = MaintenanceStatus
+    withdrawn_at = workflows.withdrawn_at(order)
     steps = [
         (_("Applied for"), order.applicant_id, order.applied_at, order.reason),
         (_("Refused") if order.status == S.REFUSED else _("Approved"), order.approver_id, order.approved_at,
@@ -499,6 +519,7 @@ def _maintenance_page(
         (_("Modified"), order.modifier_id, order.modified_at, ""),
         (_("Sent back") if order.status == S.SENT_BACK else _("Re-checked and accepted"), order.rechecker_id,
          order.rechecked_at, order.decision_reason if order.status == S.SENT_BACK else ""),
+        (_("Withdrawn by the applicant"), order.applicant_id if withdrawn_at else None, withdrawn_at, ""),
     ]  # fmt: skip
     record_text, record_url = _record_link(presenter, staff, order)
     context = {
@@ -511,6 +532,7 @@ def _maintenance_page(
             (title, names.get(who, ""), when, note) for title, who, when, note in steps if who is not None
         ],
         "action": workflows.may_take(staff, order),
+        "may_withdraw": workflows.may_withdraw(staff, order),
         "took_part": took_part,
         "waits_for": str(STEP_WAITS_FOR[step.action]) if step is not None else "",
         "record_url": record_url,
@@ -566,6 +588,21 @@ def maintenance_approve_view(request: HttpRequest, order_id: int) -> HttpRespons
         )
 
     return _maintenance_step(request, order_id, step, decisions=("approve", "reject"))
+
+
+@require_POST
+def maintenance_withdraw_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The applicant withdraws their order while it waits for approval (撤回)."""
+    try:
+        order = maintenance_withdraw(actor=caller_of(request), order_id=order_id)
+    except (ChangeRefused, NotPermitted) as refusal:
+        message, status = _refused(refusal)
+        return _maintenance_page(request, _order(request, order_id), refusal=message, status=status)
+    messages.success(
+        request,
+        _("Maintenance order MO%(id)s withdrawn: it no longer waits for approval.") % {"id": order.pk},
+    )
+    return redirect("web:maintenance_detail", order.pk)
 
 
 @require_POST
