@@ -21,6 +21,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy
 
 from sidms.access.posts import PERMISSIONS
+from sidms.audit import subjects
 from sidms.audit.models import Outcome
 from sidms.audit.services import audit_record
 from sidms.core import masks
@@ -192,8 +193,9 @@ def record_list(
 ) -> Listing:
     """One page of SPEC's records in the actor's scope, by query, declared filters and a declared sort.
 
-    The audit event names every record shown (so that a person can later learn who saw them, B1: the audit
-    layer indexes each name, sidms.audit.subjects); the query text itself may be an ID number and is not
+    The audit event names every record shown, and the persons those records are about where the entity
+    declares them (``Declaration.subject``: a page of employments), so that a person can later learn who saw
+    them (B1: the audit layer indexes each name, sidms.audit.subjects); the query text itself may be an ID number and is not
     recorded, only the way it was read. A read of the list for another use than its page names itself by
     ACTION ("read.…", an export's page ``read.person_export``) with DETAIL beside the names (its number and
     stated purpose), as record_get's views other than the page do."""
@@ -211,6 +213,8 @@ def record_list(
     order = sort.removeprefix("-")  # one minus only: "--name" is no way to sort
     records = records.order_by(sort, key) if order in spec.declaration.sortable else records.order_by(key)
     related = [n[:-3] for n in spec.declaration.list_columns if n.endswith("_id")]
+    if spec.subject is not None and spec.subject[0] not in related:
+        related.append(spec.subject[0])  # its key is named below
     if related:
         records = records.select_related(*related)
     paginator = Paginator(records, per_page)
@@ -226,6 +230,11 @@ def record_list(
         "by": by or "all",
         "shown": [spec.label(record) for record in shown],
     }
+    # The persons the rows are about (an employment's: Declaration.subject), each once: the list or export is
+    # on their access record too, with an export's number and purpose (attack round 17).
+    about = subjects.about(spec, shown.object_list)
+    if about:
+        recorded[subjects.SUBJECTS] = about
     if withheld:
         recorded["withheld"] = [spec.label(record) for record in withheld]
     audit_record(action or f"read.{spec.name}_list", actor=caller, object_type=spec.name, detail=recorded)

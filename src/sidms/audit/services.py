@@ -172,7 +172,7 @@ def _append_all(events: list[dict[str, Any]]) -> list[AuditEvent]:
 
 
 # The detail keys under which an event may name records (sidms.audit.subjects.named): other events are not parsed.
-_MAY_NAME = frozenset({"shown", "queue_records"})
+_MAY_NAME = subjects.KEYS
 
 
 # The chain head is read (locked) and moved on every append, a page view's included: both by statements

@@ -1,7 +1,9 @@
 """The subject index of the audit log (B1): which records an event names besides its own object.
 
 A list page, an export's page of rows and a page of queues are one event each, about the list (object type
-``person``, no object id, or ``queue``), whose detail names every record shown. A person's access record finds
+``person``, no object id, or ``queue``), whose detail names every record shown; a list of records that are each
+about a person (employments, enrolments, base declarations, deaths, entitlements: ``Declaration.subject``)
+also names those persons, under :data:`SUBJECTS`. A person's access record finds
 events by the log's index on (object_type, object_id), which does not reach those names; ``AuditSubject``
 holds one row per record named, written with the event in the same transaction, and the access record reads
 it by (entity, record key).
@@ -20,7 +22,13 @@ from typing import Any
 from django.db import router, transaction
 
 from sidms.audit.models import AuditSubject
-from sidms.core.kernel import ENTITIES  # declared as the apps load; read at the first event
+from sidms.core.kernel import ENTITIES, EntitySpec  # declared as the apps load; read at the first event
+
+# The detail key under which a list names the records its rows are about: {entity: [key, …]}, each key once
+# ({"person": ["3700000001", …]} for a page of employments), written by ``access.policies.record_list``.
+SUBJECTS = "subjects"
+# The detail keys under which an event may name records: other events are not parsed.
+KEYS = frozenset({"shown", "queue_records", SUBJECTS})
 
 # The columns of AuditSubject as inserted, in this order.
 _COLUMNS = ("entity", "record_key", "seq")
@@ -33,7 +41,8 @@ KEY_SIZE = 64  # AuditSubject.record_key and .entity, as audit_record fits an ob
 def indexed() -> frozenset[str]:
     """The entities whose records someone looks up by the index: those declared with an access record
     (``Declaration.access_record``: the person, B1). A list of employments, enrolments, ledger entries or
-    units names them in its hashed detail, where the audit log keeps them; indexing them too, for no reader,
+    units names them in its hashed detail, where the audit log keeps them (and a list of records about persons
+    names those persons too, under :data:`SUBJECTS`, which are indexed); indexing them too, for no reader,
     cost every person page ~40 random index writes (its six related lists: the person page's throughput fell
     by a quarter on SQLite) and the verification as much again. Another entity declared with an access record
     would need a migration to index the events already in the chain."""
@@ -47,7 +56,9 @@ def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str,
     - ``shown``, a list of keys: the records of OBJECT_TYPE a list or an export page showed
       (``access.policies.record_list`` and ``record_related``, the staff list);
     - ``queue_records``, a list of [entity, key] pairs: the records a page of queues concerns
-      (``access.workflow.audit_listed``).
+      (``access.workflow.audit_listed``);
+    - ``subjects`` (:data:`SUBJECTS`), a mapping of entity to a list of keys: the records the rows of a list or
+      an export page are about (a page of employments names its persons, ``Declaration.subject``).
 
     A count under ``shown`` (some pages record how many rows they showed) names nothing. Keys and entities
     are cut to the column's 64 characters, as the event's own object id is."""
@@ -73,7 +84,24 @@ def named(object_type: str, detail: Mapping[str, Any] | None) -> list[tuple[str,
                 and str(pair[1])
             ):
                 found[(pair[0][:KEY_SIZE], str(pair[1])[:KEY_SIZE])] = None
+    about = detail.get(SUBJECTS)
+    if isinstance(about, Mapping):
+        for entity, keys in about.items():
+            if isinstance(entity, str) and entity in wanted and isinstance(keys, list):
+                for key in keys:
+                    if isinstance(key, str | int) and not isinstance(key, bool) and str(key):
+                        found[(entity[:KEY_SIZE], str(key)[:KEY_SIZE])] = None
     return list(found)
+
+
+def about(spec: EntitySpec, records: Iterable[Any]) -> dict[str, list[str]]:
+    """What a list of RECORDS of SPEC names under :data:`SUBJECTS`: the keys of the records
+    they are about (``Declaration.subject``), each once, in order; {} when SPEC declares none."""
+    subject = spec.subject
+    if subject is None:
+        return {}
+    keys = {key: None for key in map(spec.subject_key, records) if key}
+    return {subject[1].name: list(keys)} if keys else {}
 
 
 def insert(rows: Iterable[tuple[str, str, int]], connection: Any = None) -> int:
@@ -102,4 +130,4 @@ def insert(rows: Iterable[tuple[str, str, int]], connection: Any = None) -> int:
     return len(rows)
 
 
-__all__ = ["KEY_SIZE", "insert", "named"]
+__all__ = ["KEYS", "KEY_SIZE", "SUBJECTS", "about", "insert", "named"]

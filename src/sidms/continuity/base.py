@@ -31,6 +31,7 @@ from sidms.audit.verify import Report, broken
 from sidms.changes.integrity import integrity_alert
 from sidms.changes.seals import reseal, row_seal
 from sidms.core.caller import Caller
+from sidms.core.errors import IntegrityAlert
 from sidms.lib.crypto import DecryptionError
 
 Row = TypeVar("Row", bound="SealedRow")
@@ -79,10 +80,15 @@ def latest_claim(row: SealedRow) -> tuple[int, str] | None:
     return last
 
 
+# What reading a row's encrypted column raises when its ciphertext is not this row's (put in from another row):
+# the key ring's error, or the field's integrity alert naming the value (core.fields.damaged_value).
+NOT_ITS_CIPHERTEXT = (DecryptionError, IntegrityAlert)
+
+
 def _problem(row: SealedRow) -> str:
     try:
         expected = row_seal(row)
-    except DecryptionError:
+    except NOT_ITS_CIPHERTEXT:
         return "ciphertext"
     if row.seal != expected:
         return "seal"
@@ -175,7 +181,7 @@ def verify_sealed(report: Report, latest: dict[str, dict[int, tuple[int, str]]])
             where = f"{label} {row}（#{row.pk}） / {model.object_type} #{row.pk}"
             try:
                 sealed_ok = row.seal == row_seal(row)
-            except DecryptionError:
+            except NOT_ITS_CIPHERTEXT:  # a ciphertext copied from another row (an export's search text)
                 sealed_ok = False
             if not sealed_ok:
                 raise broken("continuity", where, "该登记记录的内容与其校验值不符：有人绕过系统修改了它",

@@ -115,6 +115,10 @@ class Declaration:
     # Whether someone looks the entity's records up in the lists and exports that showed them (a person's
     # access record, B1): the audit log then indexes each such record a list names (sidms.audit.subjects).
     access_record: bool = False
+    # The reference ("person") to the record each of this entity's records is about, when that record has an
+    # access record: a list or an export of these records (an employment's, named by its person) names that
+    # record too, so that it is on that record's access record (B1, sidms.audit.subjects).
+    subject: str = ""
     # Anything a delivery layer needs beyond this (e.g. which related lists a record page shows).
     extra: Mapping[str, Any] = field(default_factory=dict)
 

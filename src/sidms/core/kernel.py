@@ -164,6 +164,31 @@ class EntitySpec:
         district = getattr(target, f"{rest[-1]}_id", None)
         return None if district is None else str(district)
 
+    # -- the record each record is about (Declaration.subject)
+
+    @cached_property
+    def subject(self) -> tuple[str, EntitySpec] | None:
+        """(the reference, the spec of the entity it points to) of the declared subject: an employment's
+        ("person", the person's spec); None when none is declared."""
+        reference = self.declaration.subject
+        if not reference:
+            return None
+        related = self.field(f"{reference}_id").related_model
+        target = spec_of_model(related) if isinstance(related, type) else None
+        if target is None or not target.declaration.access_record:
+            raise ImproperlyConfigured(
+                f"{self.name}.subject: {reference} is not a reference to an entity with an access record"
+            )
+        return reference, target
+
+    def subject_key(self, instance: models.Model) -> str | None:
+        """The key of the record INSTANCE is about (its person's number), or None (no subject, or none set)."""
+        subject = self.subject
+        if subject is None:
+            return None
+        target = getattr(instance, subject[0], None)
+        return None if target is None else subject[1].label(target)
+
     # -- columns for raw (bulk and verification) paths
 
     @cached_property
@@ -202,6 +227,8 @@ def build() -> None:
         spec.encrypted_fields  # noqa: B018  (checks that every encrypted field has an index)
         ENTITIES[declaration.entity] = spec
         _BY_MODEL[model] = spec
+    for spec in ENTITIES.values():
+        spec.subject  # noqa: B018  (a subject that names no record with an access record fails at start-up)
 
 
 def spec_for(entity: str) -> EntitySpec:

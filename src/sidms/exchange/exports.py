@@ -4,7 +4,10 @@ audit event naming the records read) and masked per the entity's declared "expor
 
 Every file carries a watermark — who exported it, when, for what stated purpose, and the export's number —
 in the XLSX page header and footer and as its first row, and as the first line (a ``#`` comment) of a CSV.
-The file's SHA-256 is in the export's audit event, so a leaked file can be traced to its export.
+The file's SHA-256 is in the export's audit event, so a leaked file can be traced to its export. An ID number
+in the stated purpose is masked (birth date starred out) before it is stored or printed, as the audit log
+masks it; the search text, which may be an ID number, is stored encrypted, bound to the request
+(``ExportRequest.query``), and read again only to build the file.
 
 Above a row threshold (``export_threshold()``) an export is a request: a second person with the approving
 post decides, and an approval lets the requester download the file once, within a time window. The request
@@ -58,9 +61,13 @@ from sidms.changes.services import (
 from sidms.continuity.base import advance, create, locked
 from sidms.core.caller import Caller
 from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
+from sidms.core.fields import Sealed
 from sidms.core.kernel import EntitySpec, spec_for
+from sidms.core.keys import keyring
+from sidms.core.logging import mask as mask_id_numbers
 from sidms.core.masks import mask_id_number, mask_name
 from sidms.exchange.models import ExportRequest, ExportStatus
+from sidms.lib.crypto import token_version
 
 FORMATS = ("xlsx", "csv")
 ENCODINGS = {"utf-8-sig": "utf-8-sig", "gbk": "gb18030"}  # GB18030: GBK's superset, same bytes for GBK text
@@ -132,7 +139,9 @@ def request_export(
     """Export the list at once (at or below the threshold), or record a request for approval (above it)."""
     caller = Caller.of(actor)
     spec = spec_for(entity)
-    purpose = one_line(purpose)
+    # An ID number in the purpose ("核查3710…的家庭成员") is kept and printed with its birth date starred out, as
+    # the audit log keeps it: it was stored whole and printed whole in the file's watermark (attack round 17).
+    purpose = mask_id_numbers(one_line(purpose))
     if not purpose:
         raise ChangeRefused(_("State the purpose of the export."), code="purpose_required")
     if fmt not in FORMATS or (fmt == "csv" and encoding not in ENCODINGS):
@@ -324,12 +333,14 @@ _NOT_TEXT = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp", "Zs"}
 
 
 def watermark(staff: Any, at: Any, purpose: str, number: str) -> str:
+    """The file's watermark: who, when, the stated purpose (an ID number in it masked, also in a purpose
+    stored before that was done) and the export's number, on one line."""
     name = getattr(staff, "display_name", "") or getattr(staff, "username", "")
     when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S")
     return "  ".join(
         one_line(part)
         for part in (f"导出人：{name}（{getattr(staff, 'username', '')}）", f"导出时间：{when}",
-                     f"用途：{purpose}", f"导出编号：{number}")
+                     f"用途：{mask_id_numbers(purpose)}", f"导出编号：{number}")
     )  # fmt: skip
 
 
@@ -340,7 +351,7 @@ def _records(caller: Caller, spec: EntitySpec, request: ExportRequest) -> Iterat
     page = 1
     while True:
         listing = record_list(
-            actor=caller, spec=spec, query=request.query, filters=request.filters, sort=request.sort,
+            actor=caller, spec=spec, query=str(request.query), filters=request.filters, sort=request.sort,
             page=page, per_page=PAGE, action=export_action(spec.name),
             detail={"export": f"EX{request.pk}", "purpose": request.purpose},
         )  # fmt: skip
@@ -449,6 +460,32 @@ def visible_exports(actor: Any) -> Any:
     return mine
 
 
+def _token(value: Any) -> bytes:
+    return bytes(value.token)
+
+
+def reencrypt_queries(actor: Any, progress: Any = None) -> int:
+    """Registered with ``sidms.continuity.keys.register_reencrypt``: every export's search text that is not
+    under the key ring's current version, encrypted again under it, bound to its request as before; each a step
+    of its request (checked against its seal and audit record first), with its audit event. Returns how many."""
+    caller = Caller.of(actor)
+    current = keyring().current
+    stored = ExportRequest.objects.filter(query__isnull=False).order_by("pk").values_list("pk", "query")
+    # Each a Ciphertext as loaded (core.fields.EncryptedTextField.from_db_value): its header names its version.
+    older = [pk for pk, token in stored.iterator(chunk_size=2000) if token_version(_token(token)) != current]
+    count = 0
+    for pk in older:
+        with audited_refusals(), transaction.atomic():
+            request = locked(ExportRequest, pk, actor=caller)  # its query decrypted by the seal's check
+            text = request.__dict__.get("query") if request is not None else None
+            if request is None or not isinstance(text, Sealed) or token_version(text.token) == current:
+                continue
+            request.query = str(text)  # plain again: encrypted under the current version on save
+            advance(request, "export.reencrypt", actor=caller, detail={"key_version": current})
+            count += 1
+    return count
+
+
 _DIGITS = re.compile(r"\d")
 # CJK ideographs: the basic block and extension A, the compatibility ideographs, and extensions B and later
 # (生僻字 in names, which the ID card system supports).
@@ -459,7 +496,7 @@ def shown_search(request: ExportRequest) -> str:
     """The export's search text and filters as an approver sees them: a word that could be an ID number (six
     digits or more) or a name (Chinese characters) is masked as the read door masks those values."""
     words = []
-    for word in request.query.split():
+    for word in str(request.query).split():
         if len(_DIGITS.findall(word)) >= 6:
             words.append(mask_id_number(word))
         elif _HAN.search(word):
@@ -476,6 +513,7 @@ __all__ = [
     "download_export",
     "export_action",
     "export_threshold",
+    "reencrypt_queries",
     "request_export",
     "shown_search",
     "visible_exports",

@@ -14,6 +14,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from sidms.continuity.base import SealedRow
+from sidms.core.fields import EncryptedTextField
+
+# The encryption domain of an export's search text (ExportRequest.query).
+QUERY_DOMAIN = "export.query"
 
 
 class ImportFile(SealedRow):
@@ -66,14 +70,17 @@ class ExportStatus(models.TextChoices):
 
 class ExportRequest(SealedRow):
     """One export of a list (R10.3): what was asked for (entity, query, filters, sort, format, purpose), by
-    whom, how many rows; above the threshold a second person's decision and the window in which the file may
+    whom, how many rows (the search text encrypted, an ID number in the purpose masked); above the threshold a second person's decision and the window in which the file may
     be downloaded once; the digest of the file handed out."""
 
     object_type = "export"
 
     uid = models.UUIDField(_("identity"), unique=True)
     entity = models.CharField(_("entity"), max_length=32)
-    query = models.CharField(_("query"), max_length=200, blank=True)
+    # The search text as typed, which may be an ID number or a name: encrypted, bound to this request (its uid),
+    # as a person's own ID number is; the seal covers the text, so a ciphertext put here from another row no
+    # longer decrypts and `sidms audit verify` names the row. No one looks requests up by it: no blind index.
+    query = EncryptedTextField(_("query"), domain=QUERY_DOMAIN)
     filters = models.JSONField(_("filters"), default=dict)
     sort = models.CharField(_("sort"), max_length=64, blank=True)
     format = models.CharField(_("format"), max_length=8)  # xlsx | csv

@@ -237,6 +237,14 @@ def export_new(request: HttpRequest, slug: str) -> HttpResponse:
     caller = caller_of(request)
     source = request.POST if request.method == "POST" else request.GET
     query = str(source.get("q", "")).strip()
+    if request.method == "GET" and policies.ID_NUMBER_SHAPE.match(query):
+        # The list page's rule (web.records.views.record_list): an ID number in the address (typed, bookmarked,
+        # in the history and the logs) is not searched. It is typed into the form's search box, which posts.
+        messages.warning(
+            request,
+            _("Search for ID numbers with the search box: an ID number must not be in a web address."),
+        )
+        query = ""
     filters = {name: str(source.get(name, "")) for name in spec.declaration.list_filters if source.get(name)}
     sort = str(source.get("sort", ""))
     context = {
