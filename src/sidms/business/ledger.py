@@ -273,6 +273,18 @@ def forged_rows(
     return failing
 
 
+def vouched_values(rows: QuerySet[LedgerEntry], names: Sequence[str], *, actor: Any) -> list[tuple[Any, ...]]:
+    """``ROWS.values_list(*NAMES)`` of the entries that match their keyed digests, in ROWS' order: the digest's
+    columns are read with NAMES by the same query and checked by :func:`forged_rows` (values as the ORM gives
+    them), an entry that fails withheld with its alert recorded as ACTOR's. For reads that sum entries in
+    Python rather than in SQL, so that each entry summed is vouched for (the arrears)."""
+    columns = (*names, *(name for name in DIGEST_COLUMNS if name not in names))
+    read = list(rows.values_list(*columns).iterator(chunk_size=CHUNK))
+    failing = forged_rows(read, columns, actor=actor)
+    shown, pk = len(names), columns.index("id")
+    return [row[:shown] for row in read if not failing or row[pk] not in failing]
+
+
 def merkle_root(leaves: Iterable[str]) -> str:
     """The root of a binary Merkle tree over hex leaves (an odd node is carried up unchanged); "" for none.
     A node is ``chain.link(left, right)``: the audit chain's hash (SM3 by default) of the two children's bytes.
