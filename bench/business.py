@@ -241,8 +241,9 @@ def _timed(sql: str, params: list[Any]) -> float:
     On SQLite the ledger is one table, where the period changes nothing of where rows go, and a commit is
     not free: it writes the transaction's pages into the WAL and, past 1,000 pages, checkpoints them into
     the database file — 3.0 s of 14.8 s for the assessment's 388,757 rows at a million persons (11.3 s
-    rolled back). So there the baseline commits, under periods nothing reads (baseline_periods), and its
-    rows stay in the store, where `sidms audit verify` names them."""
+    rolled back). So there the baseline commits, under periods nothing shows (baseline_periods), and its rows
+    are deleted once both baselines are measured (_forget_baselines: the rights record reads a person's
+    whole ledger and refuses an entry no run vouches for)."""
     from django.db import connection, transaction
 
     keep = connection.vendor == "sqlite"
@@ -255,9 +256,29 @@ def _timed(sql: str, params: list[Any]) -> float:
     return time.perf_counter() - started if keep else seconds
 
 
+def _forget_baselines(run_id: int) -> None:
+    """Delete the rows the baselines committed on SQLite (_timed), once both are measured: entries that no
+    run wrote, with no digest, which the rights record and the statements read with the person's others and
+    refuse (ledger.forged_rows: the page answered 409 for a person the baseline assessed). The append-only
+    guard is lifted for the deletion and put back in the same transaction. PostgreSQL rolled them back."""
+    from django.db import connection, transaction
+
+    from sidms.core.guards import append_only_sql
+
+    if connection.vendor != "sqlite":
+        return
+    table = "business_ledgerentry"
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in append_only_sql(connection.vendor, table, create=False):
+            cursor.execute(statement)
+        cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [run_id])
+        for statement in append_only_sql(connection.vendor, table, create=True):
+            cursor.execute(statement)
+
+
 def baseline_periods() -> tuple[str, str]:
     """The periods the assessment's and the interest's baselines write (_timed): the runs' own on
-    PostgreSQL (rolled back), periods nothing reads on SQLite (committed)."""
+    PostgreSQL (rolled back), periods nothing shows on SQLite (committed, then deleted: _forget_baselines)."""
     from django.db import connection
 
     return ("2020-01", "2098-12") if connection.vendor == "sqlite" else (PERIOD, "2025")
@@ -408,6 +429,7 @@ def measure(args: argparse.Namespace, data_dir: Path) -> None:
     results["interest"] = base_s / seconds
     say(f"  2. year-end interest: {entries:,} accounts in {seconds:.2f} s ({entries / seconds:,.0f}/s); "
         f"INSERT … SELECT {base_s:.2f} s; ratio {base_s / seconds:.2f} (goal ≥ 0.5); {_load()}")  # fmt: skip
+    _forget_baselines(scratch.pk)
 
     if args.profile:
         profile_reads()

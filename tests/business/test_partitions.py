@@ -81,7 +81,7 @@ def test_the_ledger_is_partitioned_by_year_with_one_persons_history_indexed_on_e
         _raw("SET LOCAL enable_seqscan = off")
         _raw("SET LOCAL enable_bitmapscan = off")
         with CaptureQueriesContext(connection) as sent:
-            assert rights._ledger_rows([person.pk])
+            assert rights._ledger_rows([person.pk], actor=None)[0]
         plan = "\n".join(r[0] for r in rows(f"EXPLAIN {sent.captured_queries[-1]['sql']}"))
     assert f"Index Only Scan using {Y2025}_person_id_period" in plan and "Seq Scan" not in plan, plan
     assert plan.count("Index Only Scan") == len(bounds), plan

@@ -67,16 +67,37 @@ def test_the_rights_record_is_read_through_the_access_policy_and_audited(
 def test_the_rights_record_reads_the_ledger_with_the_values_the_orm_gives(history: dict[str, Any]) -> None:
     """rights._ledger_rows reads the ledger with one plain SELECT: the same rows, values and types (Decimal
     to the field's places, date) as the ORM's values_list, on either engine."""
-    from sidms.business.rights import _LEDGER, _ledger_rows
+    from sidms.business.rights import _COUNTED, _LEDGER, _ledger_rows
 
     ids = sorted({history["employee"].pk, *LedgerEntry.objects.values_list("person_id", flat=True)})
     names = ["pk" if name == "id" else f"{name}_id" if name in ("person", "settles", "corrects") else name
              for name in _LEDGER]  # fmt: skip
-    orm = list(LedgerEntry.objects.filter(person_id__in=ids).values_list(*names).order_by("person_id", "pk"))
-    plain = _ledger_rows(ids)
+    counted = LedgerEntry.objects.filter(person_id__in=ids, kind__in=_COUNTED)
+    orm = list(counted.values_list(*names).order_by("person_id", "pk"))
+    plain, forged = _ledger_rows(ids, actor=None)
     assert len(orm) > 6 and any(row[7] for row in orm)  # payments that settle assessed entries
     assert [tuple(map(repr, row)) for row in plain] == [tuple(map(repr, row)) for row in orm]
-    assert _ledger_rows([]) == []
+    assert forged == {} and _ledger_rows([], actor=None) == ([], {})
+
+
+@pytest.mark.req("R10")
+def test_the_record_reads_only_the_entries_it_counts(
+    history: dict[str, Any], huancui_clerk: Any, approver: Any
+) -> None:
+    """rights._ledger_rows leaves out late fees and benefits paid (_COUNTED), which change none of the record's
+    figures: the record made from every entry of the person, a late fee among them, is the same."""
+    from sidms.business import rights
+
+    pay(history["unit"], "2025-02", "2025-05-20", huancui_clerk, approver)  # paid late: a late fee
+    employee = history["employee"]
+    assert LedgerEntry.objects.filter(person=employee, kind="late_fee").exists()
+    names = ["pk" if name == "id" else f"{name}_id" if name in ("person", "settles", "corrects") else name
+             for name in rights._LEDGER[1:]]  # fmt: skip
+    every = list(LedgerEntry.objects.filter(person=employee).order_by("pk").values_list(*names))
+    for day in (CUT_OFF, date(2025, 12, 31)):
+        read = rights.rights_records([employee], day)[employee.pk]
+        assert read == rights.rights_records([employee], day, ledgers={employee.pk: every})[employee.pk]
+        assert len(rights._ledger_rows([employee.pk], actor=None)[0]) < len(every)
 
 
 @pytest.mark.req("R10")

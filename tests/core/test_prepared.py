@@ -151,7 +151,7 @@ def test_on_postgresql_the_fixed_lookups_and_the_ledger_are_planned_once(
     for _ in range(14):  # prepared at the fifth run; a generic plan from the fifth prepared run on
         found = by_key.first(person.person_no)
         assert found is not None and found.pk == person.pk
-        assert _ledger_rows([person.pk]) == []
+        assert _ledger_rows([person.pk], actor=None) == ([], {})
         rights_records([person], timezone.localdate())
         assert latest_revisions(spec_for("person"), [person.pk])  # the read door's check of a record
     with connection.cursor() as cursor:

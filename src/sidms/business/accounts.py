@@ -25,7 +25,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from sidms.business import calc
-from sidms.business.ledger import Fact, districts_read, register_writer
+from sidms.business.ledger import Fact, districts_read, register_writer, vouched_values
 from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
 from sidms.business.parameters import cached_parameters
 from sidms.changes.inputs import RunInputs
@@ -85,28 +85,31 @@ class UnitArrears:
         return sum(self.fees.values(), ZERO)
 
 
-def arrears(as_of: date, unit_id: int | None = None) -> list[UnitArrears]:
+def arrears(as_of: date, unit_id: int | None = None, *, actor: Any = None) -> list[UnitArrears]:
     """Per unit, the contributions outstanding on AS_OF for periods already due, and the late fee on each
-    period's principal to AS_OF (each period has its own due date)."""
+    period's principal to AS_OF (each period has its own due date). Each entry summed matches its keyed
+    digest: one that does not is left out, its integrity alert recorded as ACTOR's."""
     with cached_parameters():
-        return _arrears(as_of, unit_id)
+        return _arrears(as_of, unit_id, actor)
 
 
-def _arrears(as_of: date, unit_id: int | None) -> list[UnitArrears]:
+def _arrears(as_of: date, unit_id: int | None, actor: Any) -> list[UnitArrears]:
     rows = outstanding()
     if unit_id is not None:
         rows = rows.filter(unit_id=unit_id)
-    grouped = rows.values("unit_id", "period", "person__district_id").annotate(
-        unit=Sum("unit_amount"), individual=Sum("individual_amount")
-    )
+    # Summed here, entry by entry, rather than by the database: each entry summed is checked against its
+    # keyed digest as it is read (ledger.vouched_values). A copy of another person's assessment inserted in
+    # SQL raised the unit's arrears on the page until the nightly verification (attack round 15).
     owed: dict[tuple[int | None, str, str], Decimal] = defaultdict(lambda: ZERO)
-    for g in grouped.order_by("unit_id", "period"):
-        owed[(g["unit_id"], g["period"], g["person__district_id"])] += _cents(g["unit"]) + _cents(
-            g["individual"]
-        )
+    for unit, period, region, unit_amount, individual_amount in vouched_values(
+        rows.order_by("pk"),
+        ("unit", "period", "person__district", "unit_amount", "individual_amount"),
+        actor=actor,
+    ):
+        owed[(unit, period, region)] += unit_amount + individual_amount
     from sidms.business.payments import remainders  # payments builds on this module
 
-    for d in remainders(unit_id):  # entries paid in part: what is left of them
+    for d in remainders(unit_id, actor=actor):  # entries paid in part: what is left of them
         owed[(d.entry.unit_id, d.entry.period, d.entry.district_id)] += d.total
     out: dict[int | None, UnitArrears] = {}
     for (unit, period, region), principal in sorted(

@@ -38,13 +38,15 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Context as DecimalContext
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -67,12 +69,12 @@ from sidms.business.models import (
 )
 from sidms.business.parameters import MissingParameter, cached_parameters, value_at, verify_parameters
 from sidms.changes.inputs import Condition, RunInputs, positions
-from sidms.changes.integrity import alert, integrity_alert
+from sidms.changes.integrity import alert, integrity_alert, record_alert
 from sidms.changes.ledger import append_rows
 from sidms.changes.seals import reseal, row_seal
 from sidms.changes.services import audited_refusals, deny
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused, NotPermitted, SeparationOfDuties
+from sidms.core.errors import ChangeRefused, IntegrityAlert, NotPermitted, SeparationOfDuties
 from sidms.core.kernel import ENTITIES
 from sidms.core.keys import keyring
 from sidms.lib import chain
@@ -163,6 +165,124 @@ def entry_digest(entry: LedgerEntry | Mapping[str, Any]) -> str:
     return keyring().mac(
         chain.canonical({"table": "business_ledgerentry", "row": entry_state(entry)}, parsed=True)
     )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Entries read as plain rows, each checked against its keyed digest
+
+# What a read of plain ledger rows selects to check them (:func:`forged_rows`): every column an entry's
+# digest covers (entry_state, by column name without "_id"), the stored digest and the row id.
+DIGEST_COLUMNS = ("id", "uid", "period", "person", "unit", "insurance", "kind", "base", "unit_rate",
+                  "individual_rate", "unit_amount", "individual_amount", "account_credit", "entry_date", "run",
+                  "corrects", "settles", "created_at", "row_digest")  # fmt: skip
+_DECIMALS = ("base", "unit_rate", "individual_rate", "unit_amount", "individual_amount", "account_credit")
+_FLOATS = DecimalContext(prec=15)  # SQLite's 15 significant digits (Django's SQLite decimal converter)
+# canonical's bytes without its sorting: the state below is built in key order (json.dumps(sort_keys=True)
+# order), so orjson writes the same bytes (tests/attack15 compares them with every stored digest).
+_IN_ORDER = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _decimal_texts(stored: tuple[Any, ...], fields: tuple[Any, ...]) -> tuple[str | None, ...]:
+    """The digest's texts of an entry's six decimal columns (_DECIMALS) as stored, as entry_state writes the
+    values the ORM gives: SQLite's float or integer to the field's places as Django's converter rounds it,
+    PostgreSQL's Decimal as it comes; None for NULL. A value no genuine entry holds (an infinity) raises."""
+    texts: list[str | None] = []
+    for value, (places, context) in zip(stored, fields, strict=True):
+        if value is None:
+            texts.append(None)
+            continue
+        if type(value) is not Decimal:
+            value = _FLOATS.create_decimal_from_float(value).quantize(places, context=context)
+        texts.append(f"{value:.6f}")
+    return tuple(texts)
+
+
+def forged_rows(
+    rows: Iterable[Sequence[Any]], columns: Sequence[str], *, actor: Any
+) -> dict[int, IntegrityAlert]:
+    """The entries among ROWS whose keyed digest does not match what they hold, by id, each with its integrity
+    alert naming the entry (recorded now, as the read door records one: a read has nothing to roll back).
+
+    ROWS are plain rows of the ledger as the database driver gives them (a plain SELECT: no model instance,
+    no ORM conversion) or as the ORM's ``values_list`` does, COLUMNS naming their values (field names: "unit"
+    for its id); every one of DIGEST_COLUMNS is among them. The digest is :func:`entry_digest`'s — the same
+    state, canonical bytes and keyed MAC — computed from the stored values directly, with the key ring's
+    keyed hash states copied per entry (``KeyRing.mac_function``). A person's entries repeat a handful of
+    amounts (one base a year): the decimal texts are made once per distinct six (0 and -0 share a key: the
+    same amount either way). Every entry read is checked, one MAC each: each digest covers one entry alone,
+    and no fewer MACs vouch for every entry (a run's Merkle root would need all of the run's entries, the
+    whole city's month). An entry inserted in SQL cannot match (its digest is a copy of another's, or made
+    up); one altered cannot either. The caller withholds what fails, or refuses the read naming it.
+
+    Values as the drivers give them: a uid is a UUID on PostgreSQL and, on SQLite, the 32 lower-case hex
+    digits Django writes, grouped here as str(UUID) groups them (a uid stored in another form, which Django
+    would read as the same UUID, gives another text and fails: a copy of an entry under its uid in capitals).
+    created_at is an aware datetime on PostgreSQL; on SQLite the naive datetime of Django's converter, or the
+    text Django stored when the read casts it (rights._ledger_rows: the UTC instant space-separated, without
+    the fraction when it is nought, as str(datetime) writes it; a regular expression per value spared)."""
+    pick = itemgetter(*(columns.index(name) for name in DIGEST_COLUMNS))
+    decimals: list[Any] = [LedgerEntry._meta.get_field(name) for name in _DECIMALS]
+    fields = tuple((Decimal(1).scaleb(-f.decimal_places), f.context) for f in decimals)
+    amounts: dict[tuple[Any, ...], tuple[str | None, ...]] = {}
+    days: dict[Any, str | None] = {None: None}
+    mac, dumps, in_order = keyring().mac_function(), orjson.dumps, _IN_ORDER
+    failing: dict[int, IntegrityAlert] = {}
+    for (pk, uid, period, person, unit, insurance, kind, base, unit_rate, individual_rate, unit_amount,
+         individual_amount, credit, day, run, corrects, settles, created, digest) in map(pick, rows):  # fmt: skip
+        try:
+            stored = (base, unit_rate, individual_rate, unit_amount, individual_amount, credit)
+            texts = amounts.get(stored)
+            if texts is None:
+                texts = amounts[stored] = _decimal_texts(stored, fields)
+            day_text = days.get(day, days)
+            if day_text is days:
+                day_text = days[day] = day.isoformat()
+            if type(created) is str:
+                instant = f"{created[:10]}T{created[11:]}+00:00" if created[10:11] == " " else ""
+            else:
+                instant = (
+                    created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC)
+                ).isoformat()
+            state = {
+                "account_credit": texts[5],
+                "base": texts[0],
+                "corrects": corrects,
+                "created_at": instant,
+                "entry_date": day_text,
+                "individual_amount": texts[4],
+                "individual_rate": texts[2],
+                "insurance": insurance,
+                "kind": kind,
+                "period": period,
+                "person": person,
+                "run": run,
+                "settles": settles,
+                "uid": f"{uid[:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-{uid[20:]}"
+                if type(uid) is str
+                else str(uid),
+                "unit": unit,
+                "unit_amount": texts[3],
+                "unit_rate": texts[1],
+            }
+            matches = mac(dumps({"row": state, "table": "business_ledgerentry"}, option=in_order)) == digest
+        except (ArithmeticError, AttributeError, TypeError, ValueError):  # orjson's error is a TypeError
+            matches = False  # a value no genuine entry holds (an infinity, a date that is not one)
+        if not matches:
+            failing[pk] = alert(ENTITIES["ledger_entry"], pk, str(pk), "digest", actor=actor)
+            record_alert(failing[pk])
+    return failing
+
+
+def vouched_values(rows: QuerySet[LedgerEntry], names: Sequence[str], *, actor: Any) -> list[tuple[Any, ...]]:
+    """``ROWS.values_list(*NAMES)`` of the entries that match their keyed digests, in ROWS' order: the digest's
+    columns are read with NAMES by the same query and checked by :func:`forged_rows` (values as the ORM gives
+    them), an entry that fails withheld with its alert recorded as ACTOR's. For reads that sum entries in
+    Python rather than in SQL, so that each entry summed is vouched for (the arrears)."""
+    columns = (*names, *(name for name in DIGEST_COLUMNS if name not in names))
+    read = list(rows.values_list(*columns).iterator(chunk_size=CHUNK))
+    failing = forged_rows(read, columns, actor=actor)
+    shown, pk = len(names), columns.index("id")
+    return [row[:shown] for row in read if not failing or row[pk] not in failing]
 
 
 def merkle_root(leaves: Iterable[str]) -> str:

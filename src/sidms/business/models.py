@@ -381,9 +381,12 @@ class EntryKind(models.TextChoices):
     TRANSFER_ACCOUNT = "transfer_account", _("Account balance transferred in")
 
 
-# What the history index carries besides its keys (person, period): the columns the rights record reads.
+# What the history index carries besides its keys (person, period): the columns the rights record reads,
+# those it shows and the rest of what each entry's keyed digest covers, with the digest (rights._READ: the
+# record checks every entry it counts, business.ledger.forged_rows).
 HISTORY_COLUMNS = ("id", "insurance", "kind", "base", "entry_date", "settles", "corrects", "account_credit",
-                   "unit_amount", "individual_amount")  # fmt: skip
+                   "unit_amount", "individual_amount", "uid", "unit", "unit_rate", "individual_rate", "run",
+                   "created_at", "row_digest")  # fmt: skip
 
 
 class LedgerEntry(LedgerFact):
@@ -446,7 +449,7 @@ class LedgerEntry(LedgerFact):
         ordering = ["period", "pk"]
         indexes = [
             # One person's history (the rights record, its statements): on PostgreSQL the columns the rights
-            # record reads (rights._LEDGER) are carried in the index, so a person's entries are read
+            # record reads (rights._READ) are carried in the index, so a person's entries are read
             # by an index-only scan from a few adjacent index pages instead of one heap page per entry: a
             # run writes a month for everyone at once, so a person's entries lie on as many pages as he
             # has entries. SQLite ignores INCLUDE (models.W040, silenced in settings).

@@ -39,7 +39,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sidms.business import calc
 from sidms.business.accounts import ZERO, _cents, live_assessed, outstanding
-from sidms.business.ledger import Fact, fact, register_apply_check, register_writer
+from sidms.business.ledger import Fact, fact, register_apply_check, register_writer, vouched_values
 from sidms.business.models import AssessmentRun, EntryKind, LedgerEntry
 from sidms.business.parameters import value_at
 from sidms.core.errors import ChangeRefused
@@ -100,23 +100,38 @@ def _part_paid_ids(where: Q) -> set[int]:
     return set(partial.filter(where).values_list("settles_id", flat=True))
 
 
-def _part_paid(where: Q) -> list[Due]:
-    """What is left on each live assessed entry paid only in part (WHERE filters the paid entries)."""
+_UNCHECKED = object()
+
+
+def _part_paid(where: Q, *, checked_for: Any = _UNCHECKED) -> list[Due]:
+    """What is left on each live assessed entry paid only in part (WHERE filters the paid entries). With
+    CHECKED_FOR (an actor), the assessed entries and their payments are read entry by entry, each checked
+    against its keyed digest (ledger.vouched_values): one that fails is left out, its alert recorded as
+    CHECKED_FOR's (the arrears, :func:`remainders`); the runs read them as before."""
     ids = _part_paid_ids(where)
     if not ids:
         return []
-    paid = {
-        row["settles_id"]: row
-        for row in LedgerEntry.objects.filter(kind=EntryKind.PAID, settles_id__in=ids)
-        .values("settles_id")
-        .annotate(u=Sum("unit_amount"), i=Sum("individual_amount"), a=Sum("account_credit"))
-        .order_by()
-    }
+    payments = LedgerEntry.objects.filter(kind=EntryKind.PAID, settles_id__in=ids)
+    paid: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+    if checked_for is _UNCHECKED:
+        for row in (
+            payments.values("settles_id")
+            .annotate(u=Sum("unit_amount"), i=Sum("individual_amount"), a=Sum("account_credit"))
+            .order_by()
+        ):
+            paid[row["settles_id"]] = (_cents(row["u"]), _cents(row["i"]), _cents(row["a"]))
+        assessed = _assessed(live_assessed().filter(pk__in=ids))
+    else:
+        names = ("settles", "unit_amount", "individual_amount", "account_credit")
+        for settles, u, i, a in vouched_values(payments.order_by("pk"), names, actor=checked_for):
+            pu, pi, pa = paid.get(settles, (ZERO, ZERO, ZERO))
+            paid[settles] = (pu + u, pi + i, pa + a)
+        rows = live_assessed().filter(pk__in=ids).order_by("pk")
+        assessed = [Assessed(*row) for row in vouched_values(rows, _ASSESSED, actor=checked_for)]
     out = []
-    for e in _assessed(live_assessed().filter(pk__in=ids)):
-        p = paid[e.pk]
-        due = Due(e, e.unit_amount - _cents(p["u"]), e.individual_amount - _cents(p["i"]),
-                  e.account_credit - _cents(p["a"]))  # fmt: skip
+    for e in assessed:
+        u, i, a = paid.get(e.pk, (ZERO, ZERO, ZERO))
+        due = Due(e, e.unit_amount - u, e.individual_amount - i, e.account_credit - a)
         if due.total > 0:
             out.append(due)
     return out
@@ -127,9 +142,11 @@ def part_paid(where: Q) -> list[Due]:
     return _part_paid(where)
 
 
-def remainders(unit_id: int | None = None) -> list[Due]:
-    """Every assessed entry paid in part, with what is left on it (of UNIT_ID's entries if given)."""
-    return _part_paid(Q(unit_id=unit_id) if unit_id is not None else Q())
+def remainders(unit_id: int | None = None, *, actor: Any = None) -> list[Due]:
+    """Every assessed entry paid in part, with what is left on it (of UNIT_ID's entries if given), for the
+    arrears: each entry read checked against its keyed digest, one that fails left out with its alert
+    recorded as ACTOR's."""
+    return _part_paid(Q(unit_id=unit_id) if unit_id is not None else Q(), checked_for=actor)
 
 
 def allocation(at: date, region: str | None = None) -> tuple[list[str], dict[str, int]]:

@@ -34,6 +34,7 @@ from sidms.access import policies
 from sidms.audit.models import AuditEvent
 from sidms.audit.services import audit_record
 from sidms.audit.verify import Report, broken
+from sidms.business import ledger
 from sidms.business.accounts import PENSION, PRINCIPAL
 from sidms.business.models import (
     EnrolmentKind,
@@ -47,7 +48,7 @@ from sidms.changes.integrity import check_row, latest_of, require_all_intact, un
 from sidms.changes.seals import row_seal
 from sidms.changes.services import audited_refusals
 from sidms.core.caller import Caller
-from sidms.core.errors import ChangeRefused
+from sidms.core.errors import ChangeRefused, IntegrityAlert
 from sidms.core.kernel import spec_for
 from sidms.core.keys import keyring
 from sidms.core.prepared import Prepared, planned_once
@@ -65,6 +66,10 @@ YEARS_SHOWN = 3
 _OWING = (EntryKind.ASSESSED, EntryKind.SUPPLEMENTARY)  # the entries a payment settles
 _CREDITED = (*PRINCIPAL, EntryKind.INTEREST)  # what a personal account is credited with
 _NO_MONTH = st.MonthCell(None, st.Mark.NONE)  # a month without contributions (a frozen cell, shared)
+# The entries the record counts (_record): not a late fee nor a benefit paid, which change none of its figures
+# and are not read (a pensioner's monthly benefits would each cost a keyed digest, ledger.forged_rows).
+_COUNTED = (*_OWING, EntryKind.REVERSAL, EntryKind.PAID, EntryKind.INTEREST, EntryKind.TRANSFERRED,
+            EntryKind.TRANSFER_ACCOUNT)  # fmt: skip
 ZERO = Decimal(0)
 
 
@@ -72,10 +77,13 @@ def _agency(person: Person) -> str:
     return f"威海市社会保险事业中心（{person.district.name}）"
 
 
-def rights_record(person: Person, cut_off: date, *, viewer: Any = None) -> st.StatementData:
+def rights_record(
+    person: Person, cut_off: date, *, viewer: Any = None, actor: Any = None
+) -> st.StatementData:
     """Everything the statement shows for PERSON, from the ledger as it stands, up to CUT_OFF; for a staff
-    member's page, as VIEWER may see it (see :func:`_employer_name`)."""
-    return rights_records([person], cut_off, viewer=viewer)[person.pk]
+    member's page, as VIEWER may see it (see :func:`_employer_name`). A ledger entry that does not match its
+    keyed digest is left out, its alert recorded as ACTOR's (:func:`rights_records`)."""
+    return rights_records([person], cut_off, viewer=viewer, actor=actor)[person.pk]
 
 
 def rights_records(
@@ -84,13 +92,17 @@ def rights_records(
     *,
     viewer: Any = None,
     enrolments: Mapping[int, list[_Enrolment]] | None = None,
+    ledgers: Mapping[int, list[tuple[Any, ...]]] | None = None,
+    actor: Any = None,
 ) -> dict[int, st.StatementData]:
     """:func:`rights_record` of each of PERSONS (by id), from two queries for all of them: the yearly batch
     reads a chunk of persons at once rather than two queries per statement. ENROLMENTS: each person's
-    enrolments started by CUT_OFF, already read (and checked, :func:`_intact_enrolments`), in their order."""
-    ledgers: dict[int, list[tuple[Any, ...]]] = {p.pk: [] for p in persons}
-    for row in _ledger_rows(list(ledgers)):
-        ledgers[row[0]].append(row[1:])
+    enrolments started by CUT_OFF, already read (and checked, :func:`_intact_enrolments`), in their order.
+    LEDGERS: each person's ledger entries, already read and checked (:func:`_ledgers`); otherwise they are
+    read here, and an entry that does not match its keyed digest is left out of the record, its integrity
+    alert recorded as ACTOR's (the public verification of a statement's number compares what remains)."""
+    if ledgers is None:
+        ledgers = _ledgers([int(p.pk) for p in persons], actor=actor)[0]
     if enrolments is None:
         enrolled: dict[int, list[_Enrolment]] = {p.pk: [] for p in persons}
         for person_id, *enrolment in _enrolment_rows(list(enrolled), cut_off):
@@ -102,27 +114,71 @@ def rights_records(
 # The ledger columns a rights record is built from (see _record for the order).
 _LEDGER = ("person", "id", "period", "insurance", "kind", "base", "entry_date", "settles", "corrects",
            "account_credit", "unit_amount", "individual_amount")  # fmt: skip
+# What the read selects: those, then the rest of what each entry's keyed digest covers, and the digest.
+_READ = (*_LEDGER, *(name for name in ledger.DIGEST_COLUMNS if name not in _LEDGER))
 
 
-def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
-    """The _LEDGER columns of PERSON_IDS' entries, in (person, id) order, with the values the ORM would give
-    (Decimal to the field's places, date). One plain SELECT: building the queryset and converting each value
-    through the ORM was a quarter of the rights page's processor time, for a query whose shape never
-    changes."""
+class Forged(NamedTuple):
+    """A person's first ledger entry that does not match its keyed digest: its id and its integrity alert
+    (recorded when it was found)."""
+
+    entry: int
+    alert: IntegrityAlert
+
+
+def _ledgers(
+    person_ids: list[int], *, actor: Any
+) -> tuple[dict[int, list[tuple[Any, ...]]], dict[int, Forged]]:
+    """Each of PERSON_IDS' ledger entries as the record reads them (:func:`_ledger_rows`, but the person), by
+    person, each entry checked against its keyed digest; and the persons of which an entry failed, with
+    the first such entry (left out of the rows, each failing entry's alert recorded as ACTOR's)."""
+    ledgers: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in person_ids}
+    rows, forged = _ledger_rows(person_ids, actor=actor)
+    for row in rows:
+        ledgers[row[0]].append(row[1:])
+    return ledgers, forged
+
+
+def _ledger_rows(person_ids: list[int], *, actor: Any) -> tuple[list[tuple[Any, ...]], dict[int, Forged]]:
+    """The _LEDGER columns of PERSON_IDS' entries the record counts (_COUNTED), in (person, id) order, with the values the ORM would give
+    (Decimal to the field's places, date), of the entries that match their keyed digests; and, by person, the
+    first entry that does not (:func:`_ledgers`). One plain SELECT: building the queryset and converting each
+    value through the ORM was a quarter of the rights page's processor time, for a query whose shape never
+    changes. It reads what each entry's digest covers too (``ledger.DIGEST_COLUMNS``), and
+    ``ledger.forged_rows`` checks the rows as the driver gave them: a contribution inserted in SQL (a copy of
+    another person's entry with its digest) was counted on the record, the statements and the yearly batch
+    (attack round 15)."""
     if not person_ids:
-        return []
+        return [], {}
     connection = connections[router.db_for_read(LedgerEntry)]
     quote = connection.ops.quote_name
-    fields: list[Any] = [LedgerEntry._meta.get_field(name) for name in _LEDGER]
-    columns = ", ".join(quote(f.column) for f in fields)
+    fields: list[Any] = [LedgerEntry._meta.get_field(name) for name in _READ]
+    # SQLite: the instant as Django stored it (text), for ledger.forged_rows, rather than through Django's
+    # converter (a regular expression per value, a tenth of the check's time).
+    as_text = {"created_at"} if connection.vendor == "sqlite" else set()
+    columns = ", ".join(
+        f"CAST({quote(f.column)} AS TEXT)" if f.name in as_text else quote(f.column) for f in fields
+    )
     person, pk, marks = quote(fields[0].column), quote(fields[1].column), ", ".join(["%s"] * len(person_ids))
+    kind, kinds = quote(fields[_READ.index("kind")].column), ", ".join(["%s"] * len(_COUNTED))
     table = quote(LedgerEntry._meta.db_table)
-    sql = f"SELECT {columns} FROM {table} WHERE {person} IN ({marks}) ORDER BY {person}, {pk}"  # noqa: S608
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE {person} IN ({marks}) AND {kind} IN ({kinds}) "  # noqa: S608
+        f"ORDER BY {person}, {pk}"
+    )
     with planned_once(connection) as cursor:
-        cursor.execute(sql, person_ids)
-        rows = cursor.fetchall()
+        cursor.execute(sql, [*person_ids, *map(str, _COUNTED)])
+        read = cursor.fetchall()
+    failing = ledger.forged_rows(read, _READ, actor=actor)
+    forged: dict[int, Forged] = {}
+    if failing:
+        for row in read:
+            if row[1] in failing:
+                forged.setdefault(row[0], Forged(row[1], failing[row[1]]))
+        read = [row for row in read if row[1] not in failing]
+    shown = len(_LEDGER)
     if connection.vendor != "sqlite":
-        return rows  # psycopg gives numeric as Decimal and date as date
+        return [row[:shown] for row in read], forged  # psycopg gives numeric as Decimal and date as date
     # SQLite keeps a decimal as an integer or a float, which Django rounds to the field's places as here
     # (DatabaseOperations.get_decimalfield_converter); dates come as date by the declared column type.
     # A person's months mostly repeat a handful of values (one base a year, its amounts), so each distinct
@@ -130,12 +186,12 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
     exact = DecimalContext(prec=15).create_decimal_from_float
     decimals: list[tuple[int, Decimal, DecimalContext, dict[Any, Decimal]]] = [
         (i, Decimal(1).scaleb(-f.decimal_places), f.context, {})
-        for i, f in enumerate(fields)
+        for i, f in enumerate(fields[:shown])
         if f.get_internal_type() == "DecimalField"
     ]
     out = []
-    for row in rows:
-        values = list(row)
+    for row in read:
+        values = list(row[:shown])
         for i, places, context, seen in decimals:
             stored = values[i]
             if stored is not None:
@@ -146,7 +202,7 @@ def _ledger_rows(person_ids: list[int]) -> list[tuple[Any, ...]]:
                     value = seen[key] = exact(stored).quantize(places, context=context)
                 values[i] = value
         out.append(tuple(values))
-    return out
+    return out, forged
 
 
 def _enrolment_rows(person_ids: list[int], cut_off: date) -> list[tuple[Any, ...]]:
@@ -378,7 +434,21 @@ def rights_record_for(*, actor: Any, person_key: str, cut_off: date | None = Non
     person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key,
                                  action="read.rights_record", detail={"cut_off": day.isoformat()})  # fmt: skip
     enrolments = _intact_enrolments(person, day, caller)
-    return rights_records([person], day, viewer=caller.staff, enrolments={person.pk: enrolments})[person.pk]
+    ledgers = _intact_ledger(person, caller)
+    return rights_records([person], day, viewer=caller.staff, enrolments={person.pk: enrolments},
+                          ledgers=ledgers)[person.pk]  # fmt: skip
+
+
+def _intact_ledger(person: Person, caller: Caller) -> dict[int, list[tuple[Any, ...]]]:
+    """PERSON's ledger as the rights record reads it (:func:`_ledgers`), refused while one of its entries does
+    not match its keyed digest: the first one's alert (recorded with the others') is raised and the page
+    answers 409, as for an enrolment of theirs (:func:`_intact_enrolments`). A copy of another person's
+    contribution inserted in SQL was counted on the record and on the statement handed over the counter, where
+    the person's page withholds it (attack round 15)."""
+    ledgers, forged = _ledgers([int(person.pk)], actor=caller)
+    if forged:
+        raise forged[int(person.pk)].alert
+    return ledgers
 
 
 def _intact_enrolments(person: Person, day: date, caller: Caller) -> list[_Enrolment]:
@@ -456,6 +526,7 @@ def issue_statement(
     day = _cut_off(cut_off)
     person = policies.record_get(actor=caller, spec=spec_for("person"), key=person_key)
     _intact_enrolments(person, day, caller)
+    ledgers = _intact_ledger(person, caller)
     detail: dict[str, Any] = {}
     if delegated_query is not None:
         registration = DelegatedQuery.objects.filter(pk=delegated_query, person=person).first()
@@ -470,7 +541,7 @@ def issue_statement(
         if registration.valid_until < timezone.localdate():
             raise ChangeRefused(_("The authorisation has already expired."), code="delegation_expired")
         detail["delegated_query"] = registration.pk
-    return issue_many(caller, [person], day, detail=detail)[0]
+    return issue_many(caller, [person], day, detail=detail, ledgers=ledgers)[0]
 
 
 class Withheld(NamedTuple):
@@ -537,8 +608,10 @@ def issue_checked(
     record (recorded now) and the statement is withheld, the others issued. Another person's enrolment
     pointed at PERSON in SQL was printed as theirs (attack round 14; the window's statement refused it).
     Three queries for the enrolments and the two entities' latest revisions, two for the units; no
-    decryption. The ledger entries are not checked here: each is vouched for by its run's Merkle root
-    (``verify_runs``), as on the rights page."""
+    decryption. The persons' ledger entries are read for the chunk at once, each checked against its keyed
+    digest as it is read (:func:`_ledgers`): a person with an entry that does not match is withheld too, named
+    by the first such entry (a contribution inserted in SQL was printed as theirs, attack round 15); the
+    others' statements are made from the entries read here."""
     by_pk = {int(p.pk): p for p in persons}
     failing: dict[int, str] = {}
 
@@ -563,9 +636,13 @@ def issue_checked(
         for enrolment in enrolments:
             if enrolment.unit_id in bad:
                 failing.setdefault(int(enrolment.person_id), bad[enrolment.unit_id])
+    ledger_spec = spec_for("ledger_entry")
+    ledgers, forged = _ledgers(list(by_pk), actor=caller)
+    for pk, first in forged.items():
+        failing.setdefault(pk, f"{ledger_spec.name} {first.entry}")
     withheld = [Withheld(by_pk[pk].person_no, record) for pk, record in failing.items()]
     printed = [p for p in persons if int(p.pk) not in failing]
-    return (issue_many(caller, printed, day, withheld=withheld) if printed else []), withheld
+    return (issue_many(caller, printed, day, withheld=withheld, ledgers=ledgers) if printed else []), withheld
 
 
 def issue_many(
@@ -575,6 +652,7 @@ def issue_many(
     *,
     detail: Mapping[str, Any] | None = None,
     withheld: Sequence[Withheld] = (),
+    ledgers: Mapping[int, list[tuple[Any, ...]]] | None = None,
 ) -> list[Issued]:
     """Issue the statements of PERSONS up to DAY: their read models in two queries, the IssuedStatement rows
     in one insert and one audit event for them all, then each PDF. One statement gets the event
@@ -582,8 +660,10 @@ def issue_many(
     is the first 24 hex digits of each of its statement ids, and recording each statement's digest and
     seal, and the persons of the chunk whose statements were WITHHELD with the record that failed. Either
     way each statement is verified by its number alone (:func:`verify_number`), and
-    :func:`verify_statements` checks every row against its event."""
-    records = rights_records(persons, day)
+    :func:`verify_statements` checks every row against its event. LEDGERS: the persons' ledger entries,
+    read and checked by the caller (:func:`_ledgers`); otherwise read here, an entry that fails its digest
+    left out with its alert."""
+    records = rights_records(persons, day, ledgers=ledgers, actor=caller)
     key = _number_key()
     now = timezone.now()
     chunk_id = secrets.token_hex(12)
@@ -644,7 +724,10 @@ def verify_number(text: str) -> Verdict:
         and vouched is not None
         and vouched == (row.digest, row_seal(row))
     )
-    unchanged = genuine and st.statement_digest(rights_record(row.person, row.cut_off)) == row.digest
+    # An entry that no longer matches its digest is left out of what is compared, its alert recorded.
+    unchanged = (
+        genuine and st.statement_digest(rights_record(row.person, row.cut_off, actor="public")) == row.digest
+    )
     audit_record("statement.verify", actor="public", object_type="statement", object_id=row.statement_id,
                  detail={"found": True, "genuine": genuine, "unchanged": unchanged})  # fmt: skip
     return Verdict(True, genuine, unchanged, row.masked_name, row.cut_off, row.agency)

@@ -249,6 +249,7 @@ class KeyRing:
         self._mac_key = bytes(mac_key)
         self._index_hmac = _KeyedHmac(index_suite, self._index_key)
         self._mac_hmac = _KeyedHmac(index_suite, self._mac_key)
+        self._mac_function: Callable[[bytes], str] | None = None
 
     def __repr__(self) -> str:
         # Never show key material.
@@ -464,7 +465,13 @@ class KeyRing:
         message: H(outer || H(inner || message)). Copying a plain hash state is cheaper than copying OpenSSL's
         HMAC state (whose copy duplicates its key and digest set-up): ~2,000 fewer instructions a message,
         a tenth of a revision-sized MAC. The same HMAC as ``mac`` (tests/audit/test_parallel.py); falls back
-        to ``mac`` where hashlib lacks the digest."""
+        to ``mac`` where hashlib lacks the digest. Keyed once per ring (the ring's MAC key never changes): the
+        rights page asks for it on every request, for its ledger entries' digests."""
+        if self._mac_function is None:
+            self._mac_function = self._keyed_mac_function()
+        return self._mac_function
+
+    def _keyed_mac_function(self) -> Callable[[bytes], str]:
         name = _HMAC_NAMES[self._index_suite]
         try:
             inner, outer = hashlib.new(name), hashlib.new(name)

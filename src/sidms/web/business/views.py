@@ -360,7 +360,7 @@ def arrears_page(request: HttpRequest) -> HttpResponse:
     _require(request, "record.view")
     staff = staff_of(request)
     day = _cut_off(request) or timezone.localdate()
-    owing = accounts.arrears(day)
+    owing = accounts.arrears(day, actor=caller_of(request))
     # The units in scope, less those whose row does not match its history (each with an alert): the scope was
     # read from that row, and a unit's district written in SQL listed it, name and arrears, to the district it
     # named (attack round 14).
