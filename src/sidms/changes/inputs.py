@@ -187,7 +187,7 @@ class RunInputs:
         with connection.chunked_cursor() as cursor:
             self._cursors.add(cursor)
             with _no_jit():
-                cursor.execute(sql, [spec.name, spec.name, f"write.{spec.name}", *absent_params, *params])
+                cursor.execute(sql, [spec.name, spec.name, *absent_params, *params])
             first = True
             while rows := cursor.fetchmany(self.chunk):
                 if first:
@@ -271,7 +271,7 @@ def _written_version(spec: EntitySpec) -> str:
     """SQL: the version the latest ``write.<entity>`` audit event about the row ``t`` recorded
     (:func:`integrity.written_version_of_row`). The bulk paths (batches, imports, key rotation, upgrades)
     vouch for their revisions with one event each, so a revision of theirs rolled back is not seen here (the
-    full verification names it). Two parameters: the entity's name and the action."""
+    full verification names it). One parameter: the entity's name."""
     return written_version_of_row(spec, "t")
 
 
