@@ -288,7 +288,7 @@ def record_get(
     else:  # the key is unique: no ORDER BY (first()) needed to take the one row
         prepared, record = _by_key(caller.staff, spec, key)
         if not prepared:
-            record = next(iter(record_scope(caller.staff, spec).filter(**lookup)[:1]), None)
+            record = next(iter(_read_with(spec, record_scope(caller.staff, spec)).filter(**lookup)[:1]), None)
     if record is None:
         audit_record(
             f"read.{spec.name}",

@@ -34,7 +34,17 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["seq"]
-        indexes = [models.Index(fields=["object_type", "object_id", "seq"], name="audit_object")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "seq"], name="audit_object"),
+            # The write events alone (partial): the roll-back probe's one step to the latest write event about a
+            # record, however many read events name it since (sidms.changes.integrity.written_version_sql,
+            # whose WHERE repeats this condition so that both planners use it).
+            models.Index(
+                fields=["object_type", "object_id", "seq"],
+                name="audit_write",
+                condition=models.Q(action__startswith="write."),
+            ),
+        ]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from django.db import connection
 
-from sidms.changes.integrity import alert, written_version_sql
+from sidms.changes.integrity import alert, written_version_of_row
 from sidms.core.errors import IntegrityAlert
 from sidms.core.kernel import ENTITIES, EntitySpec, state_digester
 from sidms.core.workers import Background, worker_count
@@ -187,7 +187,7 @@ class RunInputs:
         with connection.chunked_cursor() as cursor:
             self._cursors.add(cursor)
             with _no_jit():
-                cursor.execute(sql, [spec.name, spec.name, f"write.{spec.name}", *absent_params, *params])
+                cursor.execute(sql, [spec.name, spec.name, *absent_params, *params])
             first = True
             while rows := cursor.fetchmany(self.chunk):
                 if first:
@@ -269,12 +269,10 @@ ROLLED_BACK = 2  # the "latest" column of a row rolled back with its latest revi
 
 def _written_version(spec: EntitySpec) -> str:
     """SQL: the version the latest ``write.<entity>`` audit event about the row ``t`` recorded
-    (:func:`integrity.written_version_sql` keyed by the row's label). The bulk paths (batches, imports, key
-    rotation, upgrades) vouch for their revisions with one event each, so a revision of theirs rolled back
-    is not seen here (the full verification names it). Two parameters: the entity's name and the action."""
-    label = "id" if spec.label_field == "pk" else str(spec.field(spec.label_field).column)
-    key = f"t.{label}::text" if connection.vendor == "postgresql" else f"CAST(t.{label} AS TEXT)"
-    return written_version_sql(key)
+    (:func:`integrity.written_version_of_row`). The bulk paths (batches, imports, key rotation, upgrades)
+    vouch for their revisions with one event each, so a revision of theirs rolled back is not seen here (the
+    full verification names it). One parameter: the entity's name."""
+    return written_version_of_row(spec, "t")
 
 
 def _missing_sql(spec: EntitySpec, conditions: Sequence[Condition]) -> tuple[str, list[Any]]:

@@ -9,11 +9,13 @@ alert that names the record, instead of being carried into a new revision as if 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models import OuterRef, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from sidms.audit.models import Outcome
@@ -158,11 +160,32 @@ def alert_event(
     }
 
 
+def _write_events() -> str:
+    """SQL: the condition of the audit events' partial index ``audit_write`` (sidms.audit.models) on the event
+    ``a``, as this engine's schema holds it (Django's ``startswith``), doubled ``%`` for a statement with
+    parameters. A probe states it so that the planner may use the index: SQLite takes a partial index only for
+    a query whose WHERE holds each of its terms as written; PostgreSQL proves the index's predicate from the
+    query's clauses. tests/changes/test_roll_back_probe.py pins the plans."""
+    return (
+        "a.action LIKE 'write.%%'"
+        if connection.vendor == "postgresql"
+        else "a.action LIKE 'write.%%' ESCAPE '\\'"
+    )
+
+
 def written_version_sql(key: str) -> str:
     """SQL: the version the latest ``write.<entity>`` audit event about the record whose label is KEY (an SQL
-    expression) recorded, NULL without one: one probe of the events' object index. Its parameters, before and
-    after KEY's: the entity's name, then the action ``write.<entity>``. ``services.apply_values`` records one
-    such event per revision it writes; the bulk paths vouch for theirs with one event each and are not seen."""
+    expression) recorded, NULL without one: one step down the events' partial index of write events
+    (``audit_write``), however many read events name the record. One parameter, before KEY's: the entity's
+    name (the object type; ``services.apply_values``, which records one such event per revision it writes, is
+    the one writer of ``write.`` events, each about an object of its own entity). The bulk paths vouch for
+    their revisions with one event each and are not seen.
+
+    No equality on the action: with one, PostgreSQL could combine the single-column indexes of the object and
+    of the action (a bitmap AND), and for a key it cannot know when planning (a row's column, an array's
+    element, a prepared statement's parameter) it estimates the object's events at the average: a person
+    viewed 50,000 times then cost 8 ms, the object index's 50,000 entries, where the write index takes one
+    step (bench/README.md, "The roll-back probe")."""
     version = (
         "(a.payload::jsonb -> 'detail' ->> 'version')::bigint"
         if connection.vendor == "postgresql"
@@ -170,17 +193,71 @@ def written_version_sql(key: str) -> str:
     )
     return (
         f"(SELECT {version} FROM audit_auditevent a WHERE a.object_type = %s AND a.object_id = {key} "  # noqa: S608  (KEY is the caller's column or mark)
-        "AND a.action = %s ORDER BY a.seq DESC LIMIT 1)"
+        f"AND {_write_events()} ORDER BY a.seq DESC LIMIT 1)"
+    )
+
+
+def written_version_of_row(spec: EntitySpec, table: str) -> str:
+    """:func:`written_version_sql` keyed by the label column of the row of TABLE (an alias, or a quoted table
+    name): a column of a query over SPEC's rows (a run's inputs, :func:`with_latest_revision`)."""
+    label = "id" if spec.label_field == "pk" else str(spec.field(spec.label_field).column)
+    column = f"{table}.{connection.ops.quote_name(label)}"
+    return written_version_sql(
+        f"{column}::text" if connection.vendor == "postgresql" else f"CAST({column} AS TEXT)"
     )
 
 
 def written_version(spec: EntitySpec, label: str) -> int | None:
     """The version the latest ``write.<entity>`` audit event about the record labelled LABEL recorded (None
     without one): :func:`written_version_sql` for one record."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {written_version_sql('%s')}", [spec.name, label, f"write.{spec.name}"])
-        row = cursor.fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+    return written_versions(spec, [label]).get(label)
+
+
+def written_versions(spec: EntitySpec, labels: Sequence[str]) -> dict[str, int]:
+    """:func:`written_version` of each record labelled in LABELS that has a write event, by label: one
+    statement of one shape whatever their number (:func:`written_versions_query`), one index step a record.
+    The read door's checks ask it of the records a page or a chunk of statements shows that were not read
+    with it (:func:`with_latest_revision`)."""
+    if not labels:
+        return {}
+    with planned_once(connection) as cursor:
+        cursor.execute(*written_versions_query(spec, labels))
+        return {str(label): int(version) for label, version in cursor.fetchall() if version is not None}
+
+
+def written_versions_query(spec: EntitySpec, labels: Sequence[str]) -> tuple[str, list[Any]]:
+    """(SQL, parameters) of :func:`written_versions`: (label, version or NULL) for each of LABELS, the labels
+    as one parameter (an array on PostgreSQL, a JSON list on SQLite)."""
+    params: list[Any] = [spec.name]
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT k.key, {written_version_sql('k.key')} FROM unnest(%s::text[]) AS k(key)",  # noqa: S608
+            [*params, list(labels)],
+        )
+    return (
+        f"SELECT k.value, {written_version_sql('k.value')} FROM json_each(%s) AS k",  # noqa: S608
+        [*params, json.dumps(list(labels))],
+    )
+
+
+def rolled_back(spec: EntitySpec, records: Sequence[models.Model]) -> set[int]:
+    """The pks of those of RECORDS (of SPEC, each matching its latest revision) that were rolled back with
+    their latest revisions: the latest write event about the record names a later version than the row's
+    (the row put back in SQL together with deleting its latest revisions, the revisions' guard dropped, is
+    consistent with what remains of its history; the audit chain still names the later version). One
+    statement for all (:func:`written_versions`)."""
+    if not records:
+        return set()
+    read = {spec.label(r): getattr(r, _WRITTEN_VERSION) for r in records if hasattr(r, _WRITTEN_VERSION)}
+    written = {label: int(version) for label, version in read.items() if version is not None}
+    written.update(
+        written_versions(spec, [spec.label(r) for r in records if not hasattr(r, _WRITTEN_VERSION)])
+    )
+    return {
+        int(record.pk)
+        for record in records
+        if written.get(spec.label(record), 0) > record.version  # type: ignore[attr-defined]
+    }
 
 
 def check_row(spec: EntitySpec, instance: models.Model, *, actor: Any) -> None:
@@ -261,8 +338,10 @@ def latest_revisions(spec: EntitySpec, ids: list[int]) -> dict[int, tuple[int, s
     return {int(pk): (int(version), str(stored)) for pk, version, stored in latest_revision_rows(spec, ids)}
 
 
-# The attributes with_latest_revision annotates a record with (its latest revision's version and digest).
+# The attributes with_latest_revision annotates a record with (its latest revision's version and digest, and
+# the version its latest write event names).
 _LATEST_VERSION, _LATEST_DIGEST = "latest_revision_version", "latest_revision_digest"
+_WRITTEN_VERSION = "latest_written_version"
 
 
 def with_latest_revision(spec: EntitySpec, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
@@ -273,9 +352,13 @@ def with_latest_revision(spec: EntitySpec, queryset: models.QuerySet[Any]) -> mo
     from sidms.changes.models import Revision
 
     revisions = Revision.objects.filter(entity=spec.name, record_id=OuterRef("pk")).order_by("-version")
+    # The roll-back probe keyed by the queryset's own table (not aliased: the queryset is not a subquery).
+    written = written_version_of_row(spec, connection.ops.quote_name(spec.model._meta.db_table))
     return queryset.annotate(**{
         _LATEST_VERSION: Subquery(revisions.values("version")[:1]),
         _LATEST_DIGEST: Subquery(revisions.values("digest")[:1]),
+        _WRITTEN_VERSION: RawSQL(written, [spec.name],  # noqa: S611  (no value in the text)
+                                 output_field=models.BigIntegerField()),
     })  # fmt: skip
 
 
@@ -298,9 +381,10 @@ def require_read_intact(spec: EntitySpec, instance: models.Model, actor: Any) ->
     that record matches its history too: the person's district written in SQL otherwise handed the district
     named every page of theirs but their own, their name on each (attack round 14). A record that does not
     match its history is not shown: the alert is recorded now (a read has no transaction to roll back) and
-    raised, and the page answers 409 naming the record. The check reads the stored columns only (no
-    decryption): three keyed digests and one indexed look-up a record, read with the record when record_get
-    read it (:func:`read_with_history`)."""
+    raised, and the page answers 409 naming the record; so is a record rolled back with its latest revisions
+    (the latest write event about it names a later version, as :func:`check_row` refuses it). The check reads
+    the stored columns only (no decryption): three keyed digests and two index look-ups a record (its latest
+    revision, its latest write event), read with the record when record_get read it (:func:`read_with_history`)."""
     latest = latest_of([instance]) if hasattr(instance, _LATEST_VERSION) else None
     require_all_intact(spec, [instance], actor, latest=latest)
 
@@ -374,11 +458,9 @@ def unintact(
     if spec.kind == REGISTRY:
         if latest is None:
             latest = latest_revisions(spec, [int(record.pk) for record in records])
-        for record in records:
-            reason = stored_problem(spec, record, latest.get(int(record.pk)))
-            if reason:
-                failing[id(record)] = alert(spec, record.pk, spec.label(record), reason, actor=actor)
-                record_alert(failing[id(record)])
+        for record, reason in _problems(spec, records, latest):
+            failing[id(record)] = alert(spec, record.pk, spec.label(record), reason, actor=actor)
+            record_alert(failing[id(record)])
     elif spec.name in FACT_DIGESTS:
         fact_digest = FACT_DIGESTS[spec.name]
         for record in records:
@@ -400,15 +482,29 @@ def unintact(
             owners.update(owner_spec.model._default_manager.in_bulk(missing))
         latest = latest_revisions(owner_spec, sorted(int(pk) for pk in owners))
         bad = {}
-        for pk, owner in owners.items():
-            reason = stored_problem(owner_spec, owner, latest.get(int(pk)))
-            if reason:
-                bad[pk] = alert(owner_spec, pk, owner_spec.label(owner), reason, actor=actor)
-                record_alert(bad[pk])
+        for owner, reason in _problems(owner_spec, list(owners.values()), latest):
+            bad[owner.pk] = alert(owner_spec, owner.pk, owner_spec.label(owner), reason, actor=actor)
+            record_alert(bad[owner.pk])
         for record in records:
             if id(record) not in failing and getattr(record, f"{hop}_id") in bad:
                 failing[id(record)] = owner_alert(spec, record, bad[getattr(record, f"{hop}_id")])
     return [(record, failing[id(record)]) for record in records if id(record) in failing]
+
+
+def _problems(
+    spec: EntitySpec, records: list[models.Model], latest: Mapping[int, tuple[int, str]]
+) -> list[tuple[models.Model, str]]:
+    """(record, why) for each of RECORDS (of a registry entity; LATEST: their latest revisions) that does not
+    match its history (:func:`stored_problem`) or, matching it, was rolled back with its latest revisions
+    ("rolled_back", :func:`rolled_back`: one statement for those that match), as the pipeline's
+    :func:`check_row` refuses them."""
+    reasons = {id(record): stored_problem(spec, record, latest.get(int(record.pk))) for record in records}
+    back = rolled_back(spec, [record for record in records if not reasons[id(record)]])
+    return [
+        (record, reasons[id(record)] or "rolled_back")
+        for record in records
+        if reasons[id(record)] or int(record.pk) in back
+    ]
 
 
 def record_alert(alert: IntegrityAlert) -> None:
